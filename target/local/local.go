@@ -1,0 +1,502 @@
+// Package local is a target.Target on a local filesystem directory: the
+// mirror's root, which a web server serves as it is.
+//
+// Put writes a temporary file and renames it into place. Commit builds a
+// complete copy of the affected directory next to it, as hard links to the
+// unchanged files plus the new ones, and swaps the two directories with one
+// renameat2(RENAME_EXCHANGE) call: a reader that resolves a path sees the
+// old directory or the new one, never a mix. When every committed file is
+// below repodata/ only that directory is swapped; otherwise (a package
+// replaced under the same name) the whole root is, which needs the root's
+// parent directory to be on the same filesystem and writable.
+//
+// rpmirror's own files live in .rpmirror/ inside the root (the lock and
+// temporary files); web servers should not serve it (see
+// docs/operations.md).
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rpmirror/rpmirror/target"
+)
+
+const (
+	workDir   = ".rpmirror"
+	lockName  = "lock"
+	tmpDir    = "tmp"
+	nextMeta  = "next-repodata"
+	metaDir   = "repodata"
+	filePerm  = 0o644
+	dirPerm   = 0o755
+	maxCopyBf = 1 << 20
+)
+
+// Local is a mirror directory on this machine.
+type Local struct {
+	root string // absolute, symlinks resolved
+	seq  atomic.Uint64
+}
+
+var _ target.Target = (*Local)(nil)
+
+// New returns the target rooted at dir, creating dir if it does not exist.
+// A dir that is a symlink is resolved once, here: the mirror lives in the
+// directory it points to.
+func New(dir string) (*Local, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("mirror path %s: %w", dir, err)
+	}
+	if err := os.MkdirAll(abs, dirPerm); err != nil {
+		return nil, fmt.Errorf("creating mirror directory: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return nil, fmt.Errorf("resolving mirror path %s: %w", abs, err)
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, fmt.Errorf("mirror path %s: %w", real, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("mirror path %s is not a directory", real)
+	}
+	return &Local{root: real}, nil
+}
+
+// Root returns the directory the mirror lives in.
+func (l *Local) Root() string { return l.root }
+
+func (l *Local) String() string { return l.root }
+
+// full returns the filesystem path of p after checking p and every
+// directory on the way to it: none may be a symlink, so nothing resolves
+// outside the root.
+func (l *Local) full(p string) (string, error) {
+	if err := target.CheckPath(p); err != nil {
+		return "", err
+	}
+	dir := l.root
+	els := strings.Split(p, "/")
+	for _, el := range els[:len(els)-1] {
+		dir = filepath.Join(dir, el)
+		fi, err := os.Lstat(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			break // created later by mkdirs, which checks again
+		}
+		if err != nil {
+			return "", err
+		}
+		if !fi.IsDir() {
+			return "", fmt.Errorf("%s: %s is not a directory (symlinks are not followed)", p, dir)
+		}
+	}
+	return filepath.Join(l.root, filepath.FromSlash(p)), nil
+}
+
+// Stat implements target.Target.
+func (l *Local) Stat(ctx context.Context, p string) (target.Info, error) {
+	full, err := l.full(p)
+	if err != nil {
+		return target.Info{}, err
+	}
+	fi, err := os.Lstat(full)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular()) {
+		return target.Info{}, fmt.Errorf("%s: %w", p, target.ErrNotExist)
+	}
+	if err != nil {
+		return target.Info{}, err
+	}
+	return target.Info{Size: fi.Size(), ModTime: fi.ModTime()}, nil
+}
+
+// Open implements target.Target.
+func (l *Local) Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	full, err := l.full(p)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s: %w", p, target.ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", p, target.ErrNotExist)
+	}
+	return f, nil
+}
+
+// Put implements target.Target.
+func (l *Local) Put(ctx context.Context, f target.File) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	full, err := l.full(f.Path)
+	if err != nil {
+		return err
+	}
+	if err := l.mkdirs(filepath.Dir(full)); err != nil {
+		return fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	tmp, err := l.tempName()
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	if err := place(ctx, f.Local, tmp, f.Size); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	if err := os.Rename(tmp, full); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	if err := syncDir(filepath.Dir(full)); err != nil {
+		return fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	return nil
+}
+
+// Commit implements target.Target.
+func (l *Local) Commit(ctx context.Context, files []target.File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	onlyMeta := true
+	for _, f := range files {
+		if _, err := l.full(f.Path); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(f.Path, metaDir+"/") {
+			onlyMeta = false
+		}
+	}
+	if onlyMeta {
+		return l.swap(ctx, filepath.Join(l.root, metaDir), filepath.Join(l.root, workDir, nextMeta), metaDir+"/", files)
+	}
+	next := filepath.Join(filepath.Dir(l.root), "."+filepath.Base(l.root)+".rpmirror-next")
+	if err := l.swap(ctx, l.root, next, "", files); err != nil {
+		return fmt.Errorf("replacing files in place needs a whole-tree swap through %s (the mirror path must not be a mount point, and its parent must be writable): %w", next, err)
+	}
+	return nil
+}
+
+// swap builds next as a copy of dir (hard links) with files applied, then
+// exchanges the two directories atomically and removes the old one. prefix
+// is what files' paths start with relative to dir.
+func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []target.File) error {
+	if err := os.RemoveAll(next); err != nil {
+		return fmt.Errorf("removing leftover %s: %w", next, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(next), dirPerm); err != nil {
+		return err
+	}
+	_, err := os.Lstat(dir)
+	exists := err == nil
+	if exists {
+		if err := linkTree(ctx, dir, next, dir == l.root); err != nil {
+			os.RemoveAll(next)
+			return fmt.Errorf("preparing %s: %w", next, err)
+		}
+	} else if err := os.Mkdir(next, dirPerm); err != nil {
+		return err
+	}
+	dirs := map[string]bool{next: true}
+	for _, f := range files {
+		rel := strings.TrimPrefix(f.Path, prefix)
+		dst := filepath.Join(next, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(dst), dirPerm); err != nil {
+			os.RemoveAll(next)
+			return err
+		}
+		tmp := dst + ".rpmirror-tmp"
+		if err := place(ctx, f.Local, tmp, f.Size); err != nil {
+			os.Remove(tmp)
+			os.RemoveAll(next)
+			return fmt.Errorf("storing %s: %w", f.Path, err)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			os.RemoveAll(next)
+			return fmt.Errorf("storing %s: %w", f.Path, err)
+		}
+		dirs[filepath.Dir(dst)] = true
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			os.RemoveAll(next)
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		os.RemoveAll(next)
+		return err
+	}
+	if exists {
+		if err := unix.Renameat2(unix.AT_FDCWD, next, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
+			os.RemoveAll(next)
+			return fmt.Errorf("swapping %s into place: %w", dir, err)
+		}
+	} else if err := os.Rename(next, dir); err != nil {
+		os.RemoveAll(next)
+		return fmt.Errorf("moving %s into place: %w", dir, err)
+	}
+	if err := syncDir(filepath.Dir(dir)); err != nil {
+		return err
+	}
+	// next now holds the old directory; its files live on as links where
+	// they are still used.
+	if err := os.RemoveAll(next); err != nil {
+		return fmt.Errorf("removing old copy %s: %w", next, err)
+	}
+	return nil
+}
+
+// linkTree recreates the tree at src under dst with hard links to its
+// regular files. At the root of a mirror, rpmirror's work directory is
+// left out except for the lock file, which is linked so that the lock
+// stays on the same inode whichever directory is the root.
+func linkTree(ctx context.Context, src, dst string, atRoot bool) error {
+	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		out := filepath.Join(dst, rel)
+		if atRoot && (rel == workDir || strings.HasPrefix(rel, workDir+string(filepath.Separator))) {
+			if rel == workDir {
+				if err := os.MkdirAll(out, dirPerm); err != nil {
+					return err
+				}
+				lk := filepath.Join(p, lockName)
+				if _, err := os.Lstat(lk); err == nil {
+					if err := os.Link(lk, filepath.Join(out, lockName)); err != nil {
+						return err
+					}
+				}
+				return fs.SkipDir
+			}
+			return nil
+		}
+		switch {
+		case d.IsDir():
+			return os.Mkdir(out, dirPerm)
+		case d.Type().IsRegular():
+			return os.Link(p, out)
+		case d.Type()&fs.ModeSymlink != 0:
+			// Keep symlinks an operator made as they are.
+			t, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			return os.Symlink(t, out)
+		}
+		return nil
+	})
+}
+
+// place makes dst a durable copy of src: a hard link when both are on one
+// filesystem, else a copy that is fsynced. size is checked either way.
+func place(ctx context.Context, src, dst string, size int64) error {
+	fi, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	if size >= 0 && fi.Size() != size {
+		return fmt.Errorf("source %s has %d bytes, want %d", src, fi.Size(), size)
+	}
+	if err := os.Link(src, dst); err == nil {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return err
+	}
+	if _, err := io.CopyBuffer(out, ctxReader{ctx, in}, make([]byte, maxCopyBf)); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+// mkdirs creates dir and its parents below the root, refusing to pass
+// through anything that is not a real directory.
+func (l *Local) mkdirs(dir string) error {
+	rel, err := filepath.Rel(l.root, dir)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return fmt.Errorf("%s is outside the mirror", dir)
+	}
+	cur := l.root
+	if rel == "." {
+		return nil
+	}
+	for _, el := range strings.Split(rel, string(filepath.Separator)) {
+		cur = filepath.Join(cur, el)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			if err := os.Mkdir(cur, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory (symlinks are not followed)", cur)
+		}
+	}
+	return nil
+}
+
+func (l *Local) tempName() (string, error) {
+	dir := filepath.Join(l.root, workDir, tmpDir)
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return "", err
+	}
+	n := l.seq.Add(1)
+	return filepath.Join(dir, strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(n, 10)), nil
+}
+
+// Remove implements target.Target. Parent directories left empty are
+// removed, up to (not including) the root and repodata/.
+func (l *Local) Remove(ctx context.Context, p string) error {
+	full, err := l.full(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(full); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", p, err)
+	}
+	for dir := filepath.Dir(full); dir != l.root && dir != filepath.Join(l.root, metaDir); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break // not empty, or gone
+		}
+	}
+	return nil
+}
+
+// Walk implements target.Target.
+func (l *Local) Walk(ctx context.Context, fn func(string, target.Info) error) error {
+	var paths []string
+	infos := map[string]target.Info{}
+	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(l.root, p)
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".rpmirror") {
+			return fs.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		paths = append(paths, rel)
+		infos[rel] = target.Info{Size: fi.Size(), ModTime: fi.ModTime()}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("listing %s: %w", l.root, err)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if err := fn(p, infos[p]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Lock implements target.Target with flock(2) on .rpmirror/lock. Holding
+// it, Lock also removes what a killed process may have left: temporary
+// files and half-built directories.
+func (l *Local) Lock(ctx context.Context) (func(), error) {
+	dir := filepath.Join(l.root, workDir)
+	if err := os.MkdirAll(dir, dirPerm); err != nil {
+		return nil, fmt.Errorf("locking %s: %w", l.root, err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", l.root, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		pid, _ := io.ReadAll(io.LimitReader(f, 32))
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s (pid %s): %w", l.root, strings.TrimSpace(string(pid)), target.ErrLocked)
+		}
+		return nil, fmt.Errorf("locking %s: %w", l.root, err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	for _, p := range []string{
+		filepath.Join(dir, tmpDir),
+		filepath.Join(dir, nextMeta),
+		filepath.Join(filepath.Dir(l.root), "."+filepath.Base(l.root)+".rpmirror-next"),
+	} {
+		if err := os.RemoveAll(p); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("cleaning up after an earlier run: %w", err)
+		}
+	}
+	return func() { f.Close() }, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}

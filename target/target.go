@@ -1,0 +1,125 @@
+// Package target defines where a mirror's files live: the Target interface
+// that the sync engine writes through, and the rules every implementation
+// shares. The local-filesystem implementation is in target/local; the
+// conformance suite every implementation must pass is in target/targettest.
+//
+// Paths given to a Target are slash-separated and relative to the mirror's
+// root ("repodata/repomd.xml", "Packages/a/a-1-1.noarch.rpm"). CheckPath
+// says which paths are acceptable; implementations call it on every path
+// they are handed and refuse the rest, so a hostile href in repository
+// metadata can never reach outside the mirror.
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// ErrNotExist is returned (wrapped) by Stat and Open for a file that is not
+// there.
+var ErrNotExist = errors.New("file does not exist")
+
+// ErrLocked is returned (wrapped) by Lock when another process holds the
+// mirror.
+var ErrLocked = errors.New("mirror is locked by another process")
+
+// Info describes a stored file.
+type Info struct {
+	Size    int64
+	ModTime time.Time
+}
+
+// File is content to store: the bytes of the regular file Local on this
+// machine (a verified download), to appear at Path in the target.
+type File struct {
+	Path  string
+	Local string
+	Size  int64
+}
+
+// Target is a place a mirror's files are written to and read back from.
+//
+// Every method takes a context and returns promptly once it is cancelled.
+// No method ever leaves a partially written file visible at a path.
+type Target interface {
+	// Stat returns the file's size and modification time, or an error
+	// wrapping ErrNotExist. Anything that is not a regular file (a
+	// directory, a symlink) does not exist for Stat.
+	Stat(ctx context.Context, path string) (Info, error)
+
+	// Open opens the regular file at path for reading, or returns an error
+	// wrapping ErrNotExist.
+	Open(ctx context.Context, path string) (io.ReadCloser, error)
+
+	// Put stores f.Local's content at f.Path so that readers see either the
+	// old file or the new one, never a partial file. When Put returns nil
+	// the file is durable.
+	Put(ctx context.Context, f File) error
+
+	// Commit stores every file in files so that they become visible
+	// together: at every moment a reader sees all of the old files or all
+	// of the new ones, never a mix. Files already in the target and not
+	// named in files stay as they are. When Commit returns nil the new
+	// files are durable; when it returns an error the target is as it was.
+	Commit(ctx context.Context, files []File) error
+
+	// Remove deletes the file at path. Removing a file that does not exist
+	// is not an error. Directories left empty may be removed too.
+	Remove(ctx context.Context, path string) error
+
+	// Walk calls fn for every regular file in the target, in lexical order
+	// of path, leaving out the target's own bookkeeping. An error from fn
+	// stops the walk and is returned.
+	Walk(ctx context.Context, fn func(path string, info Info) error) error
+
+	// Lock takes an exclusive lock on the target that every rpmirror
+	// process respects, or returns an error wrapping ErrLocked at once if
+	// another process holds it. unlock releases it.
+	Lock(ctx context.Context) (unlock func(), err error)
+
+	// String names the target for messages, e.g. its directory.
+	String() string
+}
+
+// CheckPath returns an error unless p is a clean, relative, slash-separated
+// path that stays inside the target: no leading "/", no "." or ".."
+// elements, no empty elements, no backslash, no NUL or other control
+// characters, and no element beginning with ".rpmirror", which names the
+// bookkeeping of implementations.
+func CheckPath(p string) error {
+	if p == "" {
+		return errors.New("empty path")
+	}
+	if len(p) > 4096 {
+		return fmt.Errorf("path of %d bytes is too long", len(p))
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c == 0:
+			return fmt.Errorf("path %q contains a NUL byte", p)
+		case c < 0x20 || c == 0x7f:
+			return fmt.Errorf("path %q contains a control character", p)
+		case c == '\\':
+			return fmt.Errorf("path %q contains a backslash", p)
+		}
+	}
+	if strings.HasPrefix(p, "/") {
+		return fmt.Errorf("path %q is absolute", p)
+	}
+	for _, el := range strings.Split(p, "/") {
+		switch {
+		case el == "":
+			return fmt.Errorf("path %q has an empty element", p)
+		case el == "." || el == "..":
+			return fmt.Errorf("path %q has a %q element", p, el)
+		case strings.HasPrefix(el, ".rpmirror"):
+			return fmt.Errorf("path %q names rpmirror's own files", p)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,201 @@
+// Package targettest is the conformance suite every target.Target
+// implementation runs: call Run from the implementation's tests with a
+// function that returns a new, empty target.
+package targettest
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/target"
+)
+
+// Run runs the conformance suite against targets made by newTarget. Each
+// subtest gets a fresh, empty target.
+func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
+	ctx := context.Background()
+	src := func(t *testing.T, content string) target.File {
+		p := filepath.Join(t.TempDir(), "src")
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return target.File{Local: p, Size: int64(len(content))}
+	}
+	put := func(t *testing.T, tg target.Target, path, content string) {
+		t.Helper()
+		f := src(t, content)
+		f.Path = path
+		if err := tg.Put(ctx, f); err != nil {
+			t.Fatalf("Put(%s): %v", path, err)
+		}
+	}
+	read := func(t *testing.T, tg target.Target, path string) string {
+		t.Helper()
+		rc, err := tg.Open(ctx, path)
+		if err != nil {
+			t.Fatalf("Open(%s): %v", path, err)
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	list := func(t *testing.T, tg target.Target) []string {
+		t.Helper()
+		var got []string
+		if err := tg.Walk(ctx, func(p string, _ target.Info) error { got = append(got, p); return nil }); err != nil {
+			t.Fatalf("Walk: %v", err)
+		}
+		return got
+	}
+
+	t.Run("PutThenRead", func(t *testing.T) {
+		tg := newTarget(t)
+		put(t, tg, "Packages/a/a-1.rpm", "first")
+		if got := read(t, tg, "Packages/a/a-1.rpm"); got != "first" {
+			t.Errorf("content = %q, want %q", got, "first")
+		}
+		info, err := tg.Stat(ctx, "Packages/a/a-1.rpm")
+		if err != nil || info.Size != 5 {
+			t.Errorf("Stat = %+v, %v; want size 5", info, err)
+		}
+		put(t, tg, "Packages/a/a-1.rpm", "second!")
+		if got := read(t, tg, "Packages/a/a-1.rpm"); got != "second!" {
+			t.Errorf("after replacing, content = %q", got)
+		}
+	})
+
+	t.Run("NotExist", func(t *testing.T) {
+		tg := newTarget(t)
+		if _, err := tg.Stat(ctx, "nope"); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("Stat of missing file: err = %v, want ErrNotExist", err)
+		}
+		if _, err := tg.Open(ctx, "dir/nope"); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("Open of missing file: err = %v, want ErrNotExist", err)
+		}
+		if err := tg.Remove(ctx, "nope"); err != nil {
+			t.Errorf("Remove of missing file: %v", err)
+		}
+	})
+
+	t.Run("RefusesBadPaths", func(t *testing.T) {
+		tg := newTarget(t)
+		for _, p := range []string{"", "/etc/passwd", "../escape", "a/../../escape", "a/./b", "a//b", `a\b`, "a\x00b", ".rpmirror/lock", "a/", "a\nb"} {
+			f := src(t, "x")
+			f.Path = p
+			if err := tg.Put(ctx, f); err == nil {
+				t.Errorf("Put(%q) succeeded, want an error", p)
+			}
+			f.Path = "repodata/ok"
+			if err := tg.Commit(ctx, []target.File{f, {Path: p, Local: f.Local, Size: 1}}); err == nil {
+				t.Errorf("Commit with %q succeeded, want an error", p)
+			}
+		}
+		if got := list(t, tg); len(got) != 0 {
+			t.Errorf("after refused writes the target holds %v", got)
+		}
+	})
+
+	t.Run("CommitMetadata", func(t *testing.T) {
+		tg := newTarget(t)
+		put(t, tg, "Packages/p.rpm", "pkg")
+		var files []target.File
+		for _, c := range []struct{ path, content string }{{"repodata/primary.xml", "p1"}, {"repodata/repomd.xml", "r1"}} {
+			f := src(t, c.content)
+			f.Path = c.path
+			files = append(files, f)
+		}
+		if err := tg.Commit(ctx, files); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		// A second commit replaces one file and adds one; the rest stays.
+		f2 := src(t, "r2")
+		f2.Path = "repodata/repomd.xml"
+		f3 := src(t, "f2")
+		f3.Path = "repodata/filelists.xml"
+		if err := tg.Commit(ctx, []target.File{f2, f3}); err != nil {
+			t.Fatalf("second Commit: %v", err)
+		}
+		want := map[string]string{"Packages/p.rpm": "pkg", "repodata/primary.xml": "p1", "repodata/repomd.xml": "r2", "repodata/filelists.xml": "f2"}
+		for p, c := range want {
+			if got := read(t, tg, p); got != c {
+				t.Errorf("%s = %q, want %q", p, got, c)
+			}
+		}
+		if got, w := list(t, tg), []string{"Packages/p.rpm", "repodata/filelists.xml", "repodata/primary.xml", "repodata/repomd.xml"}; !reflect.DeepEqual(got, w) {
+			t.Errorf("Walk = %v, want %v", got, w)
+		}
+	})
+
+	t.Run("CommitOutsideMetadata", func(t *testing.T) {
+		tg := newTarget(t)
+		put(t, tg, "Packages/p.rpm", "old")
+		put(t, tg, "Packages/q.rpm", "q")
+		f1 := src(t, "new")
+		f1.Path = "Packages/p.rpm"
+		f2 := src(t, "r")
+		f2.Path = "repodata/repomd.xml"
+		if err := tg.Commit(ctx, []target.File{f1, f2}); err != nil {
+			t.Fatalf("Commit: %v", err)
+		}
+		for p, c := range map[string]string{"Packages/p.rpm": "new", "Packages/q.rpm": "q", "repodata/repomd.xml": "r"} {
+			if got := read(t, tg, p); got != c {
+				t.Errorf("%s = %q, want %q", p, got, c)
+			}
+		}
+	})
+
+	t.Run("CommitWrongSizeChangesNothing", func(t *testing.T) {
+		tg := newTarget(t)
+		put(t, tg, "repodata/repomd.xml", "old")
+		f := src(t, "new")
+		f.Path = "repodata/repomd.xml"
+		f.Size = 99
+		if err := tg.Commit(ctx, []target.File{f}); err == nil {
+			t.Fatal("Commit of a source with the wrong size succeeded")
+		}
+		if got := read(t, tg, "repodata/repomd.xml"); got != "old" {
+			t.Errorf("after a failed Commit, repomd.xml = %q, want %q", got, "old")
+		}
+	})
+
+	t.Run("RemoveAndWalk", func(t *testing.T) {
+		tg := newTarget(t)
+		put(t, tg, "b/x.rpm", "1")
+		put(t, tg, "a.rpm", "2")
+		put(t, tg, "b/c/y.rpm", "3")
+		if got, w := list(t, tg), []string{"a.rpm", "b/c/y.rpm", "b/x.rpm"}; !reflect.DeepEqual(got, w) {
+			t.Errorf("Walk = %v, want %v", got, w)
+		}
+		if err := tg.Remove(ctx, "b/c/y.rpm"); err != nil {
+			t.Fatal(err)
+		}
+		if got, w := list(t, tg), []string{"a.rpm", "b/x.rpm"}; !reflect.DeepEqual(got, w) {
+			t.Errorf("after Remove, Walk = %v, want %v", got, w)
+		}
+	})
+
+	t.Run("LockIsExclusive", func(t *testing.T) {
+		tg := newTarget(t)
+		unlock, err := tg.Lock(ctx)
+		if err != nil {
+			t.Fatalf("Lock: %v", err)
+		}
+		if _, err := tg.Lock(ctx); !errors.Is(err, target.ErrLocked) {
+			t.Errorf("second Lock: err = %v, want ErrLocked", err)
+		}
+		unlock()
+		unlock2, err := tg.Lock(ctx)
+		if err != nil {
+			t.Fatalf("Lock after unlock: %v", err)
+		}
+		unlock2()
+	})
+}

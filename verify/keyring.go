@@ -1,0 +1,99 @@
+package verify
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/armor"
+)
+
+// LoadKeyring reads OpenPGP public keys from the files at paths, each either
+// ASCII-armored (as RPM-GPG-KEY-* files are) or binary, and returns them as
+// one keyring. An unreadable file, a file holding no key, or a key this
+// program cannot use (such as an OpenPGP v6 key) is an error naming the file.
+func LoadKeyring(paths ...string) (openpgp.EntityList, error) {
+	var all openpgp.EntityList
+	for _, p := range paths {
+		keys, err := LoadKeyFile(p)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, keys...)
+	}
+	return all, nil
+}
+
+// LoadKeyFile reads the OpenPGP public keys in one file.
+func LoadKeyFile(path string) (openpgp.EntityList, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading key file %s: %w", path, err)
+	}
+	keys, err := ParseKeys(data)
+	if err != nil {
+		return nil, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return keys, nil
+}
+
+// ErrNoKey is returned by ParseKeys for input that holds no OpenPGP key.
+var ErrNoKey = errors.New("no OpenPGP public key found")
+
+// ParseKeys parses armored or binary OpenPGP public keys.
+func ParseKeys(data []byte) (keys openpgp.EntityList, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			keys, err = nil, fmt.Errorf("unparsable OpenPGP key: %v", r)
+		}
+	}()
+	trimmed := bytes.TrimSpace(data)
+	if len(trimmed) == 0 {
+		return nil, ErrNoKey
+	}
+	if bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP")) {
+		// A file may hold several armored blocks; read each.
+		rest := trimmed
+		for len(bytes.TrimSpace(rest)) > 0 {
+			i := bytes.Index(rest, []byte("-----BEGIN PGP"))
+			if i < 0 {
+				break
+			}
+			rest = rest[i:]
+			end := bytes.Index(rest, []byte("-----END PGP"))
+			if end < 0 {
+				return nil, errors.New("armored key block has no END line")
+			}
+			nl := bytes.IndexByte(rest[end:], '\n')
+			var block []byte
+			if nl < 0 {
+				block, rest = rest, nil
+			} else {
+				block, rest = rest[:end+nl+1], rest[end+nl+1:]
+			}
+			blk, err := armor.Decode(bytes.NewReader(block))
+			if err != nil {
+				return nil, fmt.Errorf("decoding armor: %w", err)
+			}
+			if blk.Type != openpgp.PublicKeyType {
+				return nil, fmt.Errorf("armored block is %q, want %q", blk.Type, openpgp.PublicKeyType)
+			}
+			el, err := openpgp.ReadKeyRing(blk.Body)
+			if err != nil {
+				return nil, fmt.Errorf("reading key: %w", err)
+			}
+			keys = append(keys, el...)
+		}
+	} else {
+		keys, err = openpgp.ReadKeyRing(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("reading key: %w", err)
+		}
+	}
+	if len(keys) == 0 {
+		return nil, ErrNoKey
+	}
+	return keys, nil
+}

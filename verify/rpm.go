@@ -1,0 +1,170 @@
+package verify
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	rpmutils "github.com/sassoftware/go-rpmutils"
+
+	"github.com/rpmirror/rpmirror/repodata"
+)
+
+// Signature describes one validated OpenPGP signature found in an RPM.
+type Signature struct {
+	KeyID      string // 16 hex digits
+	Signer     string // the key's primary user id, when known
+	HeaderOnly bool   // the signature covers the header (and so the payload digest in it), not the payload itself
+}
+
+// Result is what RPM learned about a package that passed every check.
+type Result struct {
+	NEVRA      string
+	Signatures []Signature // empty when no keyring was given
+}
+
+// RPM reads a whole package from r and checks, in one streaming pass, that:
+//   - it is want.Size bytes with digest want.Checksum (*SizeError, *ChecksumError);
+//   - it parses as an RPM whose header and payload digests match (*CorruptError);
+//   - its header's name, epoch, version, release and arch are want's
+//     (*HeaderMismatchError);
+//   - when keyring is non-empty, at least one signature by a key in keyring
+//     verifies, no signature fails, and the payload is covered by a
+//     signature either directly or through a payload digest in the signed
+//     header (*SignatureError).
+//
+// With an empty keyring signatures are not checked, but digests still are.
+// RPM never panics on hostile input: a panic inside the RPM library is
+// reported as a *CorruptError.
+func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Result, error) {
+	vr, err := NewReader(r, want.Size, want.Checksum)
+	if err != nil {
+		return nil, err
+	}
+	var keys openpgp.EntityList
+	if len(keyring) > 0 {
+		keys = keyring
+	}
+	hdr, sigs, verr := safeVerify(vr, keys)
+	// Read what the RPM library left, so the checksum covers every byte.
+	if _, err := io.Copy(io.Discard, vr); err != nil {
+		// A checksum or size mismatch explains any parse failure: the
+		// bytes are not the package the metadata describes.
+		return nil, err
+	}
+	if verr != nil {
+		return nil, classify(verr)
+	}
+	got, err := hdr.GetNEVRA()
+	if err != nil {
+		return nil, &CorruptError{Err: fmt.Errorf("reading name, version and arch: %w", err)}
+	}
+	if err := compareNEVRA(want, got, isSource(hdr)); err != nil {
+		return nil, err
+	}
+	res := &Result{NEVRA: want.NEVRA()}
+	if keys == nil {
+		return res, nil
+	}
+	if len(sigs) == 0 {
+		return nil, &SignatureError{Reason: ErrUnsigned}
+	}
+	covered := hdr.HasTag(rpmutils.PAYLOADDIGEST)
+	for _, s := range sigs {
+		if s.Signer == nil {
+			// Verify validated every signature against keys or failed, so
+			// a signature without a signer cannot get here; be safe anyway.
+			return nil, &SignatureError{Reason: ErrUnknownKey, KeyID: fmt.Sprintf("%016x", s.KeyId)}
+		}
+		if !s.HeaderOnly {
+			covered = true
+		}
+		res.Signatures = append(res.Signatures, Signature{
+			KeyID:      fmt.Sprintf("%016x", s.KeyId),
+			Signer:     s.PrimaryName,
+			HeaderOnly: s.HeaderOnly,
+		})
+	}
+	if !covered {
+		return nil, &SignatureError{Reason: ErrNoPayloadCoverage, KeyID: res.Signatures[0].KeyID}
+	}
+	return res, nil
+}
+
+// safeVerify calls rpmutils.Verify, turning a panic on malformed input into
+// an error.
+func safeVerify(r io.Reader, keys openpgp.EntityList) (hdr *rpmutils.RpmHeader, sigs []*rpmutils.Signature, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			hdr, sigs, err = nil, nil, &CorruptError{Err: fmt.Errorf("rpm library failed on malformed input: %v", p)}
+		}
+	}()
+	return rpmutils.Verify(r, keys)
+}
+
+// classify maps what the RPM and OpenPGP libraries return onto this
+// package's typed errors.
+func classify(err error) error {
+	var ce *CorruptError
+	if errors.As(err, &ce) {
+		return err
+	}
+	var knf rpmutils.KeyNotFoundError
+	if errors.As(err, &knf) {
+		id := fmt.Sprintf("%016x", knf.KeyID)
+		if knf.KeyID == 0 && len(knf.Fingerprint) > 0 {
+			id = fmt.Sprintf("%x", knf.Fingerprint)
+		}
+		return &SignatureError{Reason: ErrUnknownKey, KeyID: id}
+	}
+	if errors.Is(err, rpmutils.ErrNoPGPSignature) || errors.Is(err, rpmutils.ErrTrailingGarbage) {
+		return &SignatureError{Reason: ErrUnsupported, Detail: err.Error()}
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "openpgp: invalid signature"),
+		strings.Contains(msg, "signature made by unexpected"),
+		strings.Contains(msg, "openpgp: hash tag doesn't match"):
+		return &SignatureError{Reason: ErrBadSignature, Detail: msg}
+	case strings.Contains(msg, "unsupported"), strings.Contains(msg, "unknown"):
+		// go-crypto says "unsupported" for v6 packets and unknown
+		// algorithms; go-rpmutils says "unknown payload digest".
+		return &SignatureError{Reason: ErrUnsupported, Detail: msg}
+	}
+	return &CorruptError{Err: err}
+}
+
+// isSource reports whether hdr is a source package's: binary packages name
+// the source package they were built from, source packages do not.
+func isSource(hdr *rpmutils.RpmHeader) bool {
+	return !hdr.HasTag(rpmutils.SOURCERPM)
+}
+
+func compareNEVRA(want *repodata.Package, got *rpmutils.NEVRA, source bool) error {
+	epoch := want.Epoch
+	if epoch == "" {
+		epoch = "0"
+	}
+	fields := []struct{ name, want, got string }{
+		{"name", want.Name, got.Name},
+		{"epoch", epoch, got.Epoch},
+		{"version", want.Version, got.Version},
+		{"release", want.Release, got.Release},
+	}
+	wantSource := want.Arch == "src" || want.Arch == "nosrc"
+	if wantSource != source {
+		kind := map[bool]string{true: "source", false: "binary"}
+		return &HeaderMismatchError{Field: "arch", Want: want.Arch + " (" + kind[wantSource] + ")", Got: got.Arch + " (" + kind[source] + ")"}
+	}
+	if !wantSource {
+		fields = append(fields, struct{ name, want, got string }{"arch", want.Arch, got.Arch})
+	}
+	for _, f := range fields {
+		if f.want != f.got {
+			return &HeaderMismatchError{Field: f.name, Want: f.want, Got: f.got}
+		}
+	}
+	return nil
+}
