@@ -60,12 +60,13 @@ type Target interface {
 	// the file is durable.
 	Put(ctx context.Context, f File) error
 
-	// Commit stores every file in files so that they become visible
-	// together: at every moment a reader sees all of the old files or all
-	// of the new ones, never a mix. Files already in the target and not
-	// named in files stay as they are. When Commit returns nil the new
-	// files are durable; when it returns an error the target is as it was.
-	Commit(ctx context.Context, files []File) error
+	// Commit stores every file in files and deletes every path in remove
+	// so that all of it becomes visible together: at every moment a reader
+	// sees the target as it was before or as it is after, never a mix.
+	// Files named in neither list stay as they are; removing a path that
+	// does not exist is not an error. When Commit returns nil the new files
+	// are durable; when it returns an error the target is as it was.
+	Commit(ctx context.Context, files []File, remove []string) error
 
 	// Remove deletes the file at path. Removing a file that does not exist
 	// is not an error. Directories left empty may be removed too.

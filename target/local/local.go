@@ -174,8 +174,8 @@ func (l *Local) Put(ctx context.Context, f target.File) error {
 }
 
 // Commit implements target.Target.
-func (l *Local) Commit(ctx context.Context, files []target.File) error {
-	if len(files) == 0 {
+func (l *Local) Commit(ctx context.Context, files []target.File, remove []string) error {
+	if len(files) == 0 && len(remove) == 0 {
 		return nil
 	}
 	onlyMeta := true
@@ -187,11 +187,19 @@ func (l *Local) Commit(ctx context.Context, files []target.File) error {
 			onlyMeta = false
 		}
 	}
+	for _, p := range remove {
+		if _, err := l.full(p); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(p, metaDir+"/") {
+			onlyMeta = false
+		}
+	}
 	if onlyMeta {
-		return l.swap(ctx, filepath.Join(l.root, metaDir), filepath.Join(l.root, workDir, nextMeta), metaDir+"/", files)
+		return l.swap(ctx, filepath.Join(l.root, metaDir), filepath.Join(l.root, workDir, nextMeta), metaDir+"/", files, remove)
 	}
 	next := filepath.Join(filepath.Dir(l.root), "."+filepath.Base(l.root)+".rpmirror-next")
-	if err := l.swap(ctx, l.root, next, "", files); err != nil {
+	if err := l.swap(ctx, l.root, next, "", files, remove); err != nil {
 		return fmt.Errorf("replacing files in place needs a whole-tree swap through %s (the mirror path must not be a mount point, and its parent must be writable): %w", next, err)
 	}
 	return nil
@@ -200,7 +208,7 @@ func (l *Local) Commit(ctx context.Context, files []target.File) error {
 // swap builds next as a copy of dir (hard links) with files applied, then
 // exchanges the two directories atomically and removes the old one. prefix
 // is what files' paths start with relative to dir.
-func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []target.File) error {
+func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []target.File, remove []string) error {
 	if err := os.RemoveAll(next); err != nil {
 		return fmt.Errorf("removing leftover %s: %w", next, err)
 	}
@@ -218,6 +226,14 @@ func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []targ
 		return err
 	}
 	dirs := map[string]bool{next: true}
+	for _, p := range remove {
+		dst := filepath.Join(next, filepath.FromSlash(strings.TrimPrefix(p, prefix)))
+		if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			os.RemoveAll(next)
+			return fmt.Errorf("removing %s: %w", p, err)
+		}
+		dirs[filepath.Dir(dst)] = true
+	}
 	for _, f := range files {
 		rel := strings.TrimPrefix(f.Path, prefix)
 		dst := filepath.Join(next, filepath.FromSlash(rel))

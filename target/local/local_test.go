@@ -40,7 +40,7 @@ func TestSymlinkedDirectoryIsNotFollowed(t *testing.T) {
 	os.WriteFile(src, []byte("x"), 0o644)
 	for name, op := range map[string]func() error{
 		"Put":    func() error { return l.Put(ctx, target.File{Path: "Packages/evil.rpm", Local: src, Size: 1}) },
-		"Commit": func() error { return l.Commit(ctx, []target.File{{Path: "Packages/evil.rpm", Local: src, Size: 1}}) },
+		"Commit": func() error { return l.Commit(ctx, []target.File{{Path: "Packages/evil.rpm", Local: src, Size: 1}}, nil) },
 	} {
 		if err := op(); err == nil {
 			t.Errorf("%s through a symlinked directory succeeded", name)
@@ -72,7 +72,7 @@ func TestCommitIsAtomic(t *testing.T) {
 			os.WriteFile(p, []byte(c), 0o644)
 			files = append(files, target.File{Path: "repodata/" + name, Local: p, Size: int64(len(c))})
 		}
-		if err := l.Commit(ctx, files); err != nil {
+		if err := l.Commit(ctx, files, nil); err != nil {
 			t.Errorf("Commit gen %d: %v", gen, err)
 		}
 	}

@@ -94,7 +94,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 				t.Errorf("Put(%q) succeeded, want an error", p)
 			}
 			f.Path = "repodata/ok"
-			if err := tg.Commit(ctx, []target.File{f, {Path: p, Local: f.Local, Size: 1}}); err == nil {
+			if err := tg.Commit(ctx, []target.File{f, {Path: p, Local: f.Local, Size: 1}}, nil); err == nil {
 				t.Errorf("Commit with %q succeeded, want an error", p)
 			}
 		}
@@ -112,7 +112,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 			f.Path = c.path
 			files = append(files, f)
 		}
-		if err := tg.Commit(ctx, files); err != nil {
+		if err := tg.Commit(ctx, files, nil); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
 		// A second commit replaces one file and adds one; the rest stays.
@@ -120,16 +120,16 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		f2.Path = "repodata/repomd.xml"
 		f3 := src(t, "f2")
 		f3.Path = "repodata/filelists.xml"
-		if err := tg.Commit(ctx, []target.File{f2, f3}); err != nil {
+		if err := tg.Commit(ctx, []target.File{f2, f3}, []string{"repodata/primary.xml", "repodata/never-there.xml"}); err != nil {
 			t.Fatalf("second Commit: %v", err)
 		}
-		want := map[string]string{"Packages/p.rpm": "pkg", "repodata/primary.xml": "p1", "repodata/repomd.xml": "r2", "repodata/filelists.xml": "f2"}
+		want := map[string]string{"Packages/p.rpm": "pkg", "repodata/repomd.xml": "r2", "repodata/filelists.xml": "f2"}
 		for p, c := range want {
 			if got := read(t, tg, p); got != c {
 				t.Errorf("%s = %q, want %q", p, got, c)
 			}
 		}
-		if got, w := list(t, tg), []string{"Packages/p.rpm", "repodata/filelists.xml", "repodata/primary.xml", "repodata/repomd.xml"}; !reflect.DeepEqual(got, w) {
+		if got, w := list(t, tg), []string{"Packages/p.rpm", "repodata/filelists.xml", "repodata/repomd.xml"}; !reflect.DeepEqual(got, w) {
 			t.Errorf("Walk = %v, want %v", got, w)
 		}
 	})
@@ -142,13 +142,16 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		f1.Path = "Packages/p.rpm"
 		f2 := src(t, "r")
 		f2.Path = "repodata/repomd.xml"
-		if err := tg.Commit(ctx, []target.File{f1, f2}); err != nil {
+		if err := tg.Commit(ctx, []target.File{f1, f2}, []string{"Packages/q.rpm"}); err != nil {
 			t.Fatalf("Commit: %v", err)
 		}
-		for p, c := range map[string]string{"Packages/p.rpm": "new", "Packages/q.rpm": "q", "repodata/repomd.xml": "r"} {
+		for p, c := range map[string]string{"Packages/p.rpm": "new", "repodata/repomd.xml": "r"} {
 			if got := read(t, tg, p); got != c {
 				t.Errorf("%s = %q, want %q", p, got, c)
 			}
+		}
+		if _, err := tg.Stat(ctx, "Packages/q.rpm"); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("Packages/q.rpm was to be removed by the commit; Stat err = %v", err)
 		}
 	})
 
@@ -158,7 +161,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		f := src(t, "new")
 		f.Path = "repodata/repomd.xml"
 		f.Size = 99
-		if err := tg.Commit(ctx, []target.File{f}); err == nil {
+		if err := tg.Commit(ctx, []target.File{f}, nil); err == nil {
 			t.Fatal("Commit of a source with the wrong size succeeded")
 		}
 		if got := read(t, tg, "repodata/repomd.xml"); got != "old" {

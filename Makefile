@@ -1,0 +1,40 @@
+# rpmirror: run `make help` for the targets.
+GO       ?= go
+export CGO_ENABLED := 0
+BIN      := bin/rpmirror
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+FUZZTIME ?= 10s
+
+.PHONY: help build test demo bench fuzz lint fixtures clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
+
+build: ## build bin/rpmirror
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rpmirror
+
+test: ## run every test (integration tests need rpm, createrepo_c, gpg and dnf; they say so and skip without them)
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 30m ./...
+
+demo: build ## sync the shipped signed repository, served on loopback, to two local mirrors
+	./$(BIN) demo
+
+fuzz: ## run each fuzz target for FUZZTIME (default 10s)
+	@for pkg in ./repodata ./config; do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+lint: ## gofmt, go vet, and go mod tidy must change nothing
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+fixtures: ## rebuild the committed test repositories (needs rpmbuild, rpmsign, gpg, createrepo_c)
+	./scripts/mkrepo.sh
+
+clean: ## remove build output
+	rm -rf bin

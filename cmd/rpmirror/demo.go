@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/demo"
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// runDemo shows the main job end to end with no network: the shipped
+// repository is served on 127.0.0.1 as the origin and synced to two local
+// mirrors; then the origin moves to a new revision and the mirrors follow.
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("demo", stderr)
+	dir := fs.String("dir", "", "work in `DIR` and keep it (default: a temporary directory, removed at the end)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	work := *dir
+	if work == "" {
+		tmp, err := os.MkdirTemp("", "rpmirror-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		work = tmp
+	} else if err := os.MkdirAll(work, 0o755); err != nil {
+		return err
+	}
+	work, _ = filepath.Abs(work)
+
+	// The origin: the embedded repository, served on loopback. Swapping
+	// the handler publishes a new revision at once, as an origin would.
+	var current atomic.Value
+	serveRevision := func(name string) error {
+		rev, err := demo.Revision(name)
+		if err != nil {
+			return err
+		}
+		current.Store(http.FileServer(http.FS(rev)))
+		return nil
+	}
+	if err := serveRevision("v1"); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("listening on loopback: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/origin/", http.StripPrefix("/origin", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		current.Load().(http.Handler).ServeHTTP(w, r)
+	})))
+	mux.Handle("/mirror1/", http.StripPrefix("/mirror1", http.FileServer(http.Dir(filepath.Join(work, "mirror1")))))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+	base := "http://" + ln.Addr().String()
+
+	keyPath := filepath.Join(work, "RPM-GPG-KEY-rpmirror-demo")
+	if err := os.WriteFile(keyPath, demo.Key(), 0o644); err != nil {
+		return err
+	}
+	cfgPath := filepath.Join(work, "mirrors.yaml")
+	cfgText := fmt.Sprintf(`# Written by rpmirror demo.
+state_dir: %[1]s/state
+download:
+  concurrency: 4
+  retries: 1
+repos:
+  - name: demo
+    origin: %[2]s/origin/
+    schedule: "@every 15m"
+    gpgkeys: [%[1]s/RPM-GPG-KEY-rpmirror-demo]
+    prune_after: 0s
+    mirrors:
+      - name: mirror1
+        path: %[1]s/mirror1
+        url: %[2]s/mirror1/
+      - name: mirror2
+        path: %[1]s/mirror2
+`, work, base)
+	if err := os.WriteFile(cfgPath, []byte(cfgText), 0o644); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(cfgPath)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, slog.LevelWarn, "text")
+	step := func(format string, a ...any) {
+		fmt.Fprintf(stdout, "\n==> "+format+"\n", a...)
+	}
+	syncAll := func() error {
+		reports, err := syncRepos(ctx, cfg, []*config.Repo{&cfg.Repos[0]}, false, log, false, stderr)
+		if err != nil {
+			return err
+		}
+		for _, r := range reports {
+			printReport(stdout, r)
+			if r.Err != nil {
+				return r.Err
+			}
+		}
+		return nil
+	}
+
+	fmt.Fprintf(stdout, "rpmirror demo: working in %s\n", work)
+	fmt.Fprintf(stdout, "origin (the shipped signed repository, revision v1) served at %s/origin/\n", base)
+	step("rpmirror sync -c %s   (first sync to two mirrors)", cfgPath)
+	if err := syncAll(); err != nil {
+		return err
+	}
+	if err := demoVerify(ctx, stdout, cfg.Repos[0].GPGKeys, work); err != nil {
+		return err
+	}
+	step("the origin publishes revision v2 (one package added, one updated, one removed); sync again")
+	if err := serveRevision("v2"); err != nil {
+		return err
+	}
+	if err := syncAll(); err != nil {
+		return err
+	}
+	step("sync once more: nothing changed at the origin, so nothing is fetched")
+	if err := syncAll(); err != nil {
+		return err
+	}
+	if err := demoVerify(ctx, stdout, cfg.Repos[0].GPGKeys, work); err != nil {
+		return err
+	}
+	repoFile := fmt.Sprintf(`[rpmirror-demo]
+name=rpmirror demo
+baseurl=%s/mirror1/
+gpgcheck=1
+gpgkey=file://%s
+`, base, keyPath)
+	step("how dnf uses the mirror: a .repo file such as")
+	fmt.Fprint(stdout, indent(repoFile))
+	if err := demoDNF(ctx, stdout, work, repoFile); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nDone. State: rpmirror status -c %s\n", cfgPath)
+	if *dir == "" {
+		fmt.Fprintln(stdout, "(the demo directory is removed now; run `rpmirror demo -dir DIR` to keep it)")
+	}
+	return nil
+}
+
+func demoVerify(ctx context.Context, stdout io.Writer, keys []string, work string) error {
+	keyring, err := verify.LoadKeyring(keys...)
+	if err != nil {
+		return err
+	}
+	for _, name := range []string{"mirror1", "mirror2"} {
+		tg, err := local.New(filepath.Join(work, name))
+		if err != nil {
+			return err
+		}
+		problems, st, err := sync.CheckMirror(ctx, tg, keyring)
+		if err != nil {
+			return err
+		}
+		if len(problems) > 0 {
+			return fmt.Errorf("%s: %d problems, first: %s", name, len(problems), problems[0])
+		}
+		fmt.Fprintf(stdout, "  verify %s: revision %s, %d metadata files and %d signed packages check out\n", name, st.Revision, st.Metadata, st.Packages)
+	}
+	return nil
+}
+
+// demoDNF lists the mirror's packages with dnf itself, when dnf is here.
+func demoDNF(ctx context.Context, stdout io.Writer, work, repoFile string) error {
+	dnf, err := exec.LookPath("dnf")
+	if err != nil {
+		fmt.Fprintln(stdout, "  (dnf is not installed here, so the demo stops short of running it)")
+		return nil
+	}
+	root := filepath.Join(work, "dnf")
+	reposd := filepath.Join(root, "repos.d")
+	if err := os.MkdirAll(reposd, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(reposd, "demo.repo"), []byte(repoFile), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, dnf, "-q", "--setopt=reposdir="+reposd, "--installroot="+filepath.Join(root, "root"),
+		"--setopt=cachedir="+filepath.Join(root, "cache"), "--releasever=1", "--disablerepo=*", "--enablerepo=rpmirror-demo",
+		"repoquery", "--qf", "%{name}-%{evr}.%{arch}")
+	out, err := cmd.CombinedOutput()
+	fmt.Fprintf(stdout, "\n==> dnf repoquery against mirror1:\n%s", indent(string(out)))
+	if err != nil {
+		return fmt.Errorf("dnf repoquery failed: %w", err)
+	}
+	if strings.TrimSpace(string(out)) == "" {
+		return errors.New("dnf listed no packages")
+	}
+	return nil
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("    " + l + "\n")
+	}
+	return b.String()
+}

@@ -1,0 +1,212 @@
+// Command rpmirror keeps mirrors of RPM (yum/dnf) repositories in step with
+// their origin. See README.md and docs/ for what each subcommand does.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/rpmirror/rpmirror/config"
+)
+
+// Exit codes, decided here and nowhere else.
+const (
+	exitOK      = 0
+	exitFailed  = 1 // the job ran and something failed (a sync, a verify)
+	exitUsage   = 2 // bad command line or bad configuration
+	exitSignals = 130
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// usageError is a problem with the command line.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// configError is a configuration that does not load.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+
+// failedError means the command ran and reported its problems itself.
+var errFailed = errors.New("failed")
+
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+var commands = []command{
+	{"sync", "bring every written mirror up to date with its origin", runSync},
+	{"verify", "re-check each written mirror against its own repomd.xml", runVerify},
+	{"status", "print what the state directory knows of each repository", runStatus},
+	{"check", "validate a configuration file", runCheck},
+	{"demo", "sync a shipped repository served on loopback to two local mirrors", runDemo},
+	{"version", "print the version", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+		fmt.Fprintln(stdout, "rpmirror", version)
+		return nil
+	}},
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(stderr)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	for _, c := range commands {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		return exitCode(ctx, err, stderr)
+	}
+	fmt.Fprintf(stderr, "rpmirror: unknown command %q\n", args[0])
+	usage(stderr)
+	return exitUsage
+}
+
+// exitCode prints err, one line per problem, and maps it to an exit code.
+func exitCode(ctx context.Context, err error, stderr io.Writer) int {
+	var ue *usageError
+	var ce *configError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "rpmirror: %s\n", ue.msg)
+		return exitUsage
+	case errors.As(err, &ce):
+		for _, line := range strings.Split(ce.Error(), "\n") {
+			fmt.Fprintln(stderr, line)
+		}
+		return exitUsage
+	case errors.Is(err, errFailed):
+		if ctx.Err() != nil {
+			return exitSignals
+		}
+		return exitFailed
+	case ctx.Err() != nil:
+		fmt.Fprintln(stderr, "rpmirror: interrupted")
+		return exitSignals
+	}
+	for _, line := range strings.Split(err.Error(), "\n") {
+		fmt.Fprintf(stderr, "rpmirror: %s\n", line)
+	}
+	return exitFailed
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: rpmirror COMMAND [flags]")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "commands:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Run 'rpmirror COMMAND -h' for a command's flags.")
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+// flags returns a FlagSet for a subcommand that reports errors as usage
+// errors instead of exiting.
+func flags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("rpmirror "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{msg: err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{msg: fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+	}
+	return nil
+}
+
+// loadConfig loads the configuration, turning its problems into a
+// configError.
+func loadConfig(path string) (*config.Config, error) {
+	if path == "" {
+		return nil, &usageError{msg: "no configuration: pass -c FILE"}
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, &configError{err: err}
+	}
+	return cfg, nil
+}
+
+// selectRepos returns the repos named, or all of them.
+func selectRepos(cfg *config.Config, names []string) ([]*config.Repo, error) {
+	if len(names) == 0 {
+		var all []*config.Repo
+		for i := range cfg.Repos {
+			all = append(all, &cfg.Repos[i])
+		}
+		return all, nil
+	}
+	var sel []*config.Repo
+	for _, n := range names {
+		r, ok := cfg.Repo(n)
+		if !ok {
+			var known []string
+			for _, r := range cfg.Repos {
+				known = append(known, r.Name)
+			}
+			return nil, &usageError{msg: fmt.Sprintf("no repo %q in %s (it has: %s)", n, cfg.File, strings.Join(known, ", "))}
+		}
+		sel = append(sel, r)
+	}
+	return sel, nil
+}
+
+// newLogger returns the logger for a command: text lines on stderr.
+func newLogger(w io.Writer, level slog.Level, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb"
+}

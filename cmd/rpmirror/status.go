@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rpmirror/rpmirror/state"
+)
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("status", stderr)
+	file := fs.String("c", "", "configuration `FILE`")
+	var repos stringList
+	fs.Var(&repos, "repo", "show only repo `NAME` (repeatable)")
+	runs := fs.Int("runs", 5, "show the last `N` runs of each repo")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		return err
+	}
+	sel, err := selectRepos(cfg, repos)
+	if err != nil {
+		return err
+	}
+	store := state.OpenExisting(cfg.StateDir)
+	now := time.Now()
+	for _, r := range sel {
+		st, err := store.Load(r.Name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, r.Origin)
+		for _, m := range r.Mirrors {
+			if !m.Written() {
+				fmt.Fprintf(stdout, "  %-12s probe-only  %s\n", m.Name, m.URL)
+				continue
+			}
+			ms := st.Mirrors[m.Name]
+			if ms == nil || ms.Revision == "" {
+				fmt.Fprintf(stdout, "  %-12s never synced  %s\n", m.Name, m.Path)
+				continue
+			}
+			fmt.Fprintf(stdout, "  %-12s revision %s  published %s  last checked %s  %d files pending prune  %s\n",
+				m.Name, ms.Revision, ago(now, ms.PublishedAt), ago(now, ms.CheckedAt), len(ms.Pending), m.Path)
+		}
+		n := len(st.Runs)
+		for i := max(0, n-*runs); i < n; i++ {
+			run := st.Runs[i]
+			what := fmt.Sprintf("fetched %d packages (%s), verified %d", run.Fetched, human(run.Bytes), run.Verified)
+			if run.NoChange {
+				what = "no change"
+			}
+			result := "ok"
+			if run.Error != "" {
+				result = "FAILED: " + run.Error
+			}
+			fmt.Fprintf(stdout, "  run %s  %s  %s  %s\n", run.Start.UTC().Format(time.RFC3339), run.Duration.Round(time.Millisecond), what, result)
+		}
+		if n == 0 {
+			fmt.Fprintln(stdout, "  no runs recorded")
+		}
+	}
+	return nil
+}
+
+func ago(now, t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339) + " (" + now.Sub(t).Round(time.Second).String() + " ago)"
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/sync"
+)
+
+func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("sync", stderr)
+	file := fs.String("c", "", "configuration `FILE`")
+	var repos stringList
+	fs.Var(&repos, "repo", "sync only repo `NAME` (repeatable)")
+	dryRun := fs.Bool("dry-run", false, "say what would be fetched, published and deleted; change nothing")
+	verbose := fs.Bool("v", false, "log every package")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		return err
+	}
+	sel, err := selectRepos(cfg, repos)
+	if err != nil {
+		return err
+	}
+	tty := isTerminal(stderr)
+	level := slog.LevelInfo
+	if tty {
+		level = slog.LevelWarn // the progress line says the rest
+	}
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := newLogger(stderr, level, *logFormat)
+	reports, err := syncRepos(ctx, cfg, sel, *dryRun, log, tty, stderr)
+	if err != nil {
+		return err
+	}
+	failed := false
+	for _, r := range reports {
+		printReport(stdout, r)
+		if r.Err != nil {
+			failed = true
+		}
+	}
+	if failed {
+		for _, r := range reports {
+			if r.Err != nil {
+				fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Repo, oneLine(r.Err))
+			}
+		}
+		return errFailed
+	}
+	return nil
+}
+
+// syncRepos syncs the selected repositories one after another.
+func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryRun bool, log *slog.Logger, tty bool, stderr io.Writer) ([]*sync.Report, error) {
+	var store *state.Store
+	if dryRun {
+		store = state.OpenExisting(cfg.StateDir)
+	} else {
+		var err error
+		if store, err = state.Open(cfg.StateDir); err != nil {
+			return nil, err
+		}
+	}
+	fetcher := fetch.New(fetch.Options{
+		Retries:        cfg.Download.Retries,
+		ConnectTimeout: cfg.Download.ConnectTimeout,
+		StallTimeout:   cfg.Download.StallTimeout,
+		UserAgent:      "rpmirror/" + version,
+		Logger:         log,
+	})
+	var reports []*sync.Report
+	for _, r := range sel {
+		if ctx.Err() != nil {
+			break
+		}
+		prog := &sync.Progress{}
+		eng := sync.New(sync.Options{
+			Store:       store,
+			Fetcher:     fetcher,
+			Logger:      log,
+			Concurrency: cfg.Download.Concurrency,
+			DryRun:      dryRun,
+			Progress:    prog,
+		})
+		var stopProgress func()
+		if tty {
+			stopProgress = showProgress(stderr, prog, fetcher)
+		}
+		rep := eng.Sync(ctx, r)
+		if stopProgress != nil {
+			stopProgress()
+		}
+		reports = append(reports, rep)
+	}
+	return reports, nil
+}
+
+// showProgress redraws one status line on a terminal until stopped.
+func showProgress(w io.Writer, p *sync.Progress, f *fetch.Fetcher) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	start := time.Now()
+	base := f.Bytes.Load()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		width := 0
+		for {
+			select {
+			case <-done:
+				fmt.Fprintf(w, "\r%s\r", strings.Repeat(" ", width))
+				return
+			case <-t.C:
+			}
+			repo, phase := "", ""
+			if s := p.Repo.Load(); s != nil {
+				repo = *s
+			}
+			if s := p.Phase.Load(); s != nil {
+				phase = *s
+			}
+			got := f.Bytes.Load() - base
+			rate := float64(got) / time.Since(start).Seconds()
+			line := fmt.Sprintf("%s: %s  %d/%d packages  %s/%s  %s/s", repo, phase,
+				p.PackagesDone.Load(), p.PackagesTotal.Load(), human(got), human(p.BytesTotal.Load()), human(int64(rate)))
+			if len(line) < width {
+				line += strings.Repeat(" ", width-len(line))
+			}
+			width = len(line)
+			fmt.Fprintf(w, "\r%s", line)
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func printReport(w io.Writer, r *sync.Report) {
+	head := r.Repo
+	if r.Revision != "" {
+		head += "  revision " + r.Revision
+	}
+	switch {
+	case r.DryRun && r.Err == nil && r.NoChange:
+		fmt.Fprintf(w, "%s  (dry run) every mirror is current\n", head)
+	case r.DryRun && r.Err == nil:
+		fmt.Fprintf(w, "%s  (dry run) would fetch %d packages (%s)\n", head, len(r.WouldFetch), human(r.WouldFetchBytes))
+		for _, p := range r.WouldFetch {
+			fmt.Fprintf(w, "    fetch    %s\n", p)
+		}
+	case r.Err != nil:
+		fmt.Fprintf(w, "%s  FAILED after %s: fetched %d packages (%s), verified %d\n", head, r.Duration.Round(time.Millisecond), r.Fetched, human(r.Bytes), r.Verified)
+	case r.NoChange:
+		fmt.Fprintf(w, "%s  no change  %s\n", head, r.Duration.Round(time.Millisecond))
+	default:
+		fmt.Fprintf(w, "%s  fetched %d packages (%s), verified %d  %s\n", head, r.Fetched, human(r.Bytes), r.Verified, r.Duration.Round(time.Millisecond))
+	}
+	for _, m := range r.Mirrors {
+		switch {
+		case r.DryRun:
+			if m.UpToDate {
+				fmt.Fprintf(w, "  %-12s current\n", m.Name)
+			} else {
+				fmt.Fprintf(w, "  %-12s would publish %d files, delete %d\n", m.Name, len(m.Publish), len(m.Delete))
+			}
+			for _, p := range m.Publish {
+				fmt.Fprintf(w, "    publish  %s\n", p)
+			}
+			for _, p := range m.Delete {
+				fmt.Fprintf(w, "    delete   %s\n", p)
+			}
+		case m.Err != nil:
+			fmt.Fprintf(w, "  %-12s FAILED: %s\n", m.Name, oneLine(m.Err))
+		case m.UpToDate:
+			fmt.Fprintf(w, "  %-12s current, deleted %d\n", m.Name, m.Deleted)
+		default:
+			fmt.Fprintf(w, "  %-12s published %d files, deleted %d\n", m.Name, m.Published, m.Deleted)
+		}
+	}
+}
+
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("verify", stderr)
+	file := fs.String("c", "", "configuration `FILE`")
+	var repos stringList
+	fs.Var(&repos, "repo", "verify only repo `NAME` (repeatable)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		return err
+	}
+	sel, err := selectRepos(cfg, repos)
+	if err != nil {
+		return err
+	}
+	bad := 0
+	for _, r := range sel {
+		var keyring openpgp.EntityList
+		if len(r.GPGKeys) > 0 {
+			if keyring, err = verify.LoadKeyring(r.GPGKeys...); err != nil {
+				return fmt.Errorf("%s: %w", r.Name, err)
+			}
+		}
+		for _, m := range r.Mirrors {
+			if !m.Written() {
+				continue
+			}
+			tg, err := local.New(m.Path)
+			if err != nil {
+				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, err)
+				bad++
+				continue
+			}
+			problems, st, err := sync.CheckMirror(ctx, tg, keyring)
+			if err != nil {
+				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, err)
+				bad++
+				continue
+			}
+			for _, p := range problems {
+				fmt.Fprintf(stdout, "%s/%s: %s: %s\n", r.Name, m.Name, p.Path, p.Err)
+			}
+			bad += len(problems)
+			verdict := "ok"
+			if len(problems) > 0 {
+				verdict = fmt.Sprintf("%d problems", len(problems))
+			}
+			sigs := "signatures not checked (no gpgkeys)"
+			if len(keyring) > 0 {
+				sigs = "signatures checked"
+			}
+			fmt.Fprintf(stdout, "%s/%s: revision %s: %d metadata files, %d packages, %s: %s\n", r.Name, m.Name, st.Revision, st.Metadata, st.Packages, sigs, verdict)
+		}
+	}
+	if bad > 0 {
+		return errFailed
+	}
+	return nil
+}

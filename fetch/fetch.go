@@ -1,0 +1,369 @@
+// Package fetch downloads files from an origin over HTTP(S) (or file://)
+// with the behaviour a mirror needs from every transfer: timeouts on
+// connecting and on every read, a watchdog that aborts a stalled body,
+// bounded retries with exponential backoff and jitter, resume of partial
+// downloads, and verification of the result before it is given a final
+// name. Files are downloaded with github.com/cavaliergopher/grab/v3 into a
+// ".part" file beside the destination, and renamed into place only after
+// the caller's check accepts them, so a file at its final name is always
+// complete and verified.
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/cavaliergopher/grab/v3"
+
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// Options configure a Fetcher.
+type Options struct {
+	Retries        int           // attempts after the first (default 0)
+	ConnectTimeout time.Duration // dial, TLS handshake and response headers (default 10s)
+	StallTimeout   time.Duration // no byte received for this long aborts a transfer (default 60s)
+	Backoff        time.Duration // first retry delay, doubled each time, capped at 30s (default 1s)
+	UserAgent      string
+	Logger         *slog.Logger
+}
+
+// Fetcher downloads files. It is safe for concurrent use.
+type Fetcher struct {
+	opts   Options
+	client *http.Client
+	grab   *grab.Client
+	// Bytes counts bytes received so far, for progress display.
+	Bytes atomic.Int64
+}
+
+// StatusError is an HTTP answer other than success.
+type StatusError struct {
+	URL  string
+	Code int
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("server answered %d %s", e.Code, http.StatusText(e.Code))
+}
+
+// ErrStalled reports a transfer that received nothing for StallTimeout.
+var ErrStalled = errors.New("transfer stalled")
+
+// ErrNotFound is wrapped by errors for 404 and 410 answers, which callers
+// may treat as "the origin does not have this optional file".
+var ErrNotFound = errors.New("not found")
+
+func (e *StatusError) Unwrap() error {
+	if e.Code == http.StatusNotFound || e.Code == http.StatusGone {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// New returns a Fetcher.
+func New(opts Options) *Fetcher {
+	if opts.ConnectTimeout <= 0 {
+		opts.ConnectTimeout = 10 * time.Second
+	}
+	if opts.StallTimeout <= 0 {
+		opts.StallTimeout = 60 * time.Second
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = time.Second
+	}
+	if opts.UserAgent == "" {
+		opts.UserAgent = "rpmirror"
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	tr := &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   opts.ConnectTimeout,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		TLSHandshakeTimeout:   opts.ConnectTimeout,
+		ResponseHeaderTimeout: opts.ConnectTimeout,
+		ExpectContinueTimeout: time.Second,
+		MaxIdleConnsPerHost:   32,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	tr.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
+	client := &http.Client{
+		Transport: tr,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			if len(via) >= 10 {
+				return fmt.Errorf("stopped after 10 redirects")
+			}
+			return nil
+		},
+	}
+	gc := grab.NewClient()
+	gc.HTTPClient = client
+	gc.UserAgent = opts.UserAgent
+	gc.BufferSize = 64 << 10
+	return &Fetcher{opts: opts, client: client, grab: gc}
+}
+
+// HTTPClient returns the client the Fetcher uses, with its timeouts.
+func (f *Fetcher) HTTPClient() *http.Client { return f.client }
+
+// FetchBytes returns the body of u, which must be at most limit bytes. It
+// retries transient failures.
+func (f *Fetcher) FetchBytes(ctx context.Context, u string, limit int64) ([]byte, error) {
+	var body []byte
+	err := f.retry(ctx, u, func(ctx context.Context) error {
+		var err error
+		body, err = f.getBytes(ctx, u, limit)
+		return err
+	})
+	return body, err
+}
+
+func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", f.opts.UserAgent)
+	resp, err := f.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, &StatusError{URL: u, Code: resp.StatusCode}
+	}
+	if resp.ContentLength > limit {
+		return nil, fmt.Errorf("body of %d bytes exceeds the limit of %d", resp.ContentLength, limit)
+	}
+	// Abort a body that stalls.
+	timer := time.AfterFunc(f.opts.StallTimeout, func() { cancel(ErrStalled) })
+	defer timer.Stop()
+	b, err := io.ReadAll(&stallReader{r: io.LimitReader(resp.Body, limit+1), timer: timer, d: f.opts.StallTimeout})
+	if err != nil {
+		if c := context.Cause(ctx); c != nil {
+			err = c
+		}
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("body exceeds the limit of %d bytes", limit)
+	}
+	f.Bytes.Add(int64(len(b)))
+	return b, nil
+}
+
+type stallReader struct {
+	r     io.Reader
+	timer *time.Timer
+	d     time.Duration
+}
+
+func (s *stallReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if n > 0 {
+		s.timer.Reset(s.d)
+	}
+	return n, err
+}
+
+// Check accepts or rejects a downloaded file. An error for which
+// verify.Permanent is true is not retried.
+type Check func(path string) error
+
+// File downloads u to dst. size is the expected size (<= 0: unknown).
+// The transfer goes to dst+".part", resuming what an earlier attempt left
+// there; check is called on the complete part file, and only when it
+// returns nil is the file renamed to dst. A file already at dst is taken as
+// verified and not fetched again: only File ever puts a file there.
+// It returns the number of bytes transferred.
+func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Check) (int64, error) {
+	if fi, err := os.Stat(dst); err == nil && (size <= 0 || fi.Size() == size) {
+		return 0, nil
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return 0, err
+	}
+	part := dst + ".part"
+	var total int64
+	err := f.retry(ctx, u, func(ctx context.Context) error {
+		n, err := f.transfer(ctx, u, part, size)
+		total += n
+		if err != nil {
+			if errors.Is(err, grab.ErrBadLength) {
+				// The server sent another length than metadata says, or
+				// ignored our Range request: start over.
+				os.Remove(part)
+			}
+			return err
+		}
+		if err := check(part); err != nil {
+			os.Remove(part)
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return total, err
+	}
+	if err := os.Chmod(part, 0o644); err != nil {
+		return total, err
+	}
+	if err := syncFile(part); err != nil {
+		return total, err
+	}
+	if err := os.Rename(part, dst); err != nil {
+		return total, err
+	}
+	return total, nil
+}
+
+func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int64, error) {
+	req, err := grab.NewRequest(part, u)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	req = req.WithContext(ctx)
+	req.NoCreateDirectories = true
+	if size > 0 {
+		req.Size = size
+	}
+	resp := f.grab.Do(req)
+	// Watch progress: count bytes for the display, abort a stall.
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	// Bytes already in the part file were counted by the run that fetched
+	// them.
+	var seen, start int64
+	if fi, err := os.Stat(part); err == nil {
+		seen, start = fi.Size(), fi.Size()
+	}
+	last := time.Now()
+	for done := false; !done; {
+		select {
+		case <-resp.Done:
+			done = true
+		case <-tick.C:
+		}
+		n := resp.BytesComplete()
+		if d := n - seen; d > 0 {
+			f.Bytes.Add(d)
+			seen = n
+			last = time.Now()
+		} else if !done && time.Since(last) > f.opts.StallTimeout {
+			cancel(ErrStalled)
+		}
+	}
+	err = resp.Err()
+	if err != nil {
+		if c := context.Cause(ctx); errors.Is(c, ErrStalled) {
+			err = fmt.Errorf("%w: no data for %s", ErrStalled, f.opts.StallTimeout)
+		}
+		var sc grab.StatusCodeError
+		if errors.As(err, &sc) {
+			err = &StatusError{URL: u, Code: int(sc)}
+		}
+	}
+	if fi, serr := os.Stat(part); serr == nil && start < fi.Size() {
+		return fi.Size() - start, err
+	}
+	return 0, err
+}
+
+// retry calls op until it succeeds, fails permanently, attempts run out or
+// ctx ends, sleeping with exponential backoff and jitter in between.
+func (f *Fetcher) retry(ctx context.Context, u string, op func(context.Context) error) error {
+	var err error
+	for attempt := 0; ; attempt++ {
+		err = op(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if attempt >= f.opts.Retries || !Transient(err) {
+			break
+		}
+		d := f.opts.Backoff << attempt
+		if d > 30*time.Second || d <= 0 {
+			d = 30 * time.Second
+		}
+		d = d/2 + rand.N(d) // jitter: 0.5x to 1.5x
+		f.opts.Logger.Warn("retrying download", "url", Redact(u), "attempt", attempt+1, "after", d.Round(time.Millisecond), "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(d):
+		}
+	}
+	return err
+}
+
+// Transient reports whether err may go away if the request is repeated: a
+// network error, a stall, a server error or rate limiting, or content that
+// arrived damaged. A 4xx answer, a bad signature or a package that is not
+// what metadata says are not transient.
+func Transient(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Code >= 500 || se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout
+	}
+	if verify.Permanent(err) {
+		return false
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) && !ue.Timeout() && !ue.Temporary() {
+		// An unsupported scheme or a malformed URL will not improve.
+		var op *net.OpError
+		if !errors.As(err, &op) {
+			return !isURLUsageError(ue)
+		}
+	}
+	return true
+}
+
+func isURLUsageError(ue *url.Error) bool {
+	msg := ue.Err.Error()
+	return len(msg) >= 11 && msg[:11] == "unsupported"
+}
+
+// Redact returns u with any password replaced, for logs and errors.
+func Redact(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return u
+	}
+	return p.Redacted()
+}
+
+func syncFile(p string) error {
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}

@@ -1,0 +1,217 @@
+// Package state keeps what rpmirror knows between runs, embedded in
+// state_dir with no server: per repository and mirror the last good
+// revision and when it was published, the files waiting to be pruned, and a
+// bounded history of runs. Each repository's state is one JSON file,
+// replaced atomically, so a process killed at any point leaves the previous
+// or the next state, never a torn one.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxRuns is how many runs are kept per repository.
+const MaxRuns = 50
+
+// ErrLocked is returned (wrapped) by Lock when another process holds the
+// repository.
+var ErrLocked = errors.New("repository is being synced by another rpmirror process")
+
+// Repo is the state of one repository.
+type Repo struct {
+	Name    string             `json:"name"`
+	Mirrors map[string]*Mirror `json:"mirrors"`
+	Runs    []Run              `json:"runs"` // newest last
+}
+
+// Mirror is the state of one written mirror of a repository.
+type Mirror struct {
+	// Revision is the <revision> of the repomd.xml last published, and
+	// RepomdSHA256 that file's digest.
+	Revision     string    `json:"revision"`
+	RepomdSHA256 string    `json:"repomd_sha256"`
+	PublishedAt  time.Time `json:"published_at"` // when that revision was published
+	CheckedAt    time.Time `json:"checked_at"`   // last time a sync found it current
+	// Pending maps files no longer referenced to when they were first
+	// found unreferenced; they are deleted once prune_after has passed.
+	Pending map[string]time.Time `json:"pending,omitempty"`
+	// PendingFor is the sha256 of the repomd.xml that Pending was computed
+	// against; pending files are deleted only while the mirror serves it.
+	PendingFor string `json:"pending_for,omitempty"`
+}
+
+// Run is the record of one sync of a repository.
+type Run struct {
+	Start     time.Time            `json:"start"`
+	Duration  time.Duration        `json:"duration_ns"`
+	Revision  string               `json:"revision,omitempty"`
+	Fetched   int                  `json:"fetched"` // packages downloaded
+	Bytes     int64                `json:"bytes"`   // bytes downloaded, metadata included
+	Verified  int                  `json:"verified"`
+	Error     string               `json:"error,omitempty"`
+	Mirrors   map[string]MirrorRun `json:"mirrors,omitempty"`
+	NoChange  bool                 `json:"no_change,omitempty"`
+	Cancelled bool                 `json:"cancelled,omitempty"`
+}
+
+// MirrorRun is what one run did to one mirror.
+type MirrorRun struct {
+	Published int    `json:"published"`
+	Deleted   int    `json:"deleted"`
+	UpToDate  bool   `json:"up_to_date,omitempty"` // was already current
+	Error     string `json:"error,omitempty"`
+}
+
+// Store is the state directory.
+type Store struct {
+	dir string
+}
+
+// Open returns the store in dir, creating the directory if needed.
+func Open(dir string) (*Store, error) {
+	for _, d := range []string{dir, filepath.Join(dir, "repos"), filepath.Join(dir, "locks")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, fmt.Errorf("creating state directory: %w", err)
+		}
+	}
+	return &Store{dir: dir}, nil
+}
+
+// OpenExisting returns the store in dir without creating anything; a
+// missing directory reads as empty state.
+func OpenExisting(dir string) *Store { return &Store{dir: dir} }
+
+// Dir returns the state directory.
+func (s *Store) Dir() string { return s.dir }
+
+// CacheDir returns the download cache of a repository: verified files
+// named by checksum, kept until every mirror has them.
+func (s *Store) CacheDir(repo string) string { return filepath.Join(s.dir, "cache", repo) }
+
+func (s *Store) path(repo string) string { return filepath.Join(s.dir, "repos", repo+".json") }
+
+// Load returns the state of repo; a repository never synced has empty state.
+func (s *Store) Load(repo string) (*Repo, error) {
+	r := &Repo{Name: repo, Mirrors: map[string]*Mirror{}}
+	b, err := os.ReadFile(s.path(repo))
+	if errors.Is(err, fs.ErrNotExist) {
+		return r, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading state of %s: %w", repo, err)
+	}
+	if err := json.Unmarshal(b, r); err != nil {
+		return nil, fmt.Errorf("reading state of %s from %s: %w", repo, s.path(repo), err)
+	}
+	if r.Mirrors == nil {
+		r.Mirrors = map[string]*Mirror{}
+	}
+	return r, nil
+}
+
+// Mirror returns the state of mirror m, adding it if absent.
+func (r *Repo) Mirror(m string) *Mirror {
+	ms := r.Mirrors[m]
+	if ms == nil {
+		ms = &Mirror{}
+		r.Mirrors[m] = ms
+	}
+	return ms
+}
+
+// AddRun appends run, keeping the newest MaxRuns.
+func (r *Repo) AddRun(run Run) {
+	r.Runs = append(r.Runs, run)
+	if n := len(r.Runs); n > MaxRuns {
+		r.Runs = append([]Run(nil), r.Runs[n-MaxRuns:]...)
+	}
+}
+
+// LastRun returns the newest run, or nil.
+func (r *Repo) LastRun() *Run {
+	if len(r.Runs) == 0 {
+		return nil
+	}
+	return &r.Runs[len(r.Runs)-1]
+}
+
+// Save writes r atomically.
+func (s *Store) Save(r *Repo) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := s.path(r.Name)
+	tmp := p + ".tmp-" + strconv.Itoa(os.Getpid())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("saving state of %s: %w", r.Name, err)
+	}
+	_, err = f.Write(append(b, '\n'))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving state of %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// Repos lists the repositories that have state, sorted.
+func (s *Store) Repos() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(s.dir, "repos"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Lock takes the exclusive lock of repo, or fails at once with an error
+// wrapping ErrLocked when another process holds it.
+func (s *Store) Lock(repo string) (unlock func(), err error) {
+	p := filepath.Join(s.dir, "locks", repo+".lock")
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("locking %s: %w", repo, err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%s (pid %s): %w", repo, strings.TrimSpace(string(b[:n])), ErrLocked)
+		}
+		return nil, fmt.Errorf("locking %s: %w", repo, err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, nil
+}

@@ -1,0 +1,121 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// Problem is one thing wrong with a mirror: a file its repomd.xml or
+// primary metadata names that is missing or not what the metadata says.
+type Problem struct {
+	Path string
+	Err  error
+}
+
+func (p Problem) String() string { return p.Path + ": " + p.Err.Error() }
+
+// CheckStats counts what CheckMirror looked at.
+type CheckStats struct {
+	Revision string
+	Metadata int // metadata files checked
+	Packages int // packages checked
+}
+
+// CheckMirror re-checks a mirror against its own repomd.xml: every
+// metadata file it lists is present with the right size and checksum, and
+// every package the primary metadata lists is present with the right size
+// and checksum, the right header and, with a non-empty keyring, a valid
+// signature by one of its keys. It reports every problem it finds; the
+// error is for a mirror that cannot be checked at all (no repomd.xml).
+func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityList) ([]Problem, CheckStats, error) {
+	var st CheckStats
+	raw, err := readOptional(ctx, tg, RepomdPath)
+	if err != nil {
+		return nil, st, err
+	}
+	if raw == nil {
+		return nil, st, fmt.Errorf("%s: no %s: the mirror has never been published", tg, RepomdPath)
+	}
+	md, err := repodata.ParseRepomd(raw)
+	if err != nil {
+		return nil, st, fmt.Errorf("%s: %w", RepomdPath, err)
+	}
+	st.Revision = md.Revision
+	var problems []Problem
+	add := func(p string, err error) { problems = append(problems, Problem{Path: p, Err: err}) }
+	for _, d := range md.Data {
+		if err := ctx.Err(); err != nil {
+			return problems, st, err
+		}
+		st.Metadata++
+		if err := checkHref(d.Href, d.Base); err != nil {
+			add(d.Href, err)
+			continue
+		}
+		if err := checkFile(ctx, tg, d.Href, func(r io.Reader) error { return verify.Content(r, d.Size, d.Checksum) }); err != nil {
+			add(d.Href, err)
+		}
+	}
+	d, ok := md.Find("primary")
+	if !ok {
+		add(RepomdPath, errors.New("lists no primary metadata"))
+		return problems, st, nil
+	}
+	rc, err := tg.Open(ctx, d.Href)
+	if err != nil {
+		return problems, st, nil // reported above
+	}
+	defer rc.Close()
+	r, err := repodata.Decompress(rc, d.Href)
+	if err != nil {
+		add(d.Href, err)
+		return problems, st, nil
+	}
+	defer r.Close()
+	pr := repodata.NewPrimaryReader(r)
+	for {
+		if err := ctx.Err(); err != nil {
+			return problems, st, err
+		}
+		p, err := pr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			add(d.Href, err)
+			break
+		}
+		st.Packages++
+		if err := checkHref(p.Href, p.Base); err != nil {
+			add(p.Href, err)
+			continue
+		}
+		if err := checkFile(ctx, tg, p.Href, func(r io.Reader) error {
+			_, err := verify.RPM(r, p, keyring)
+			return err
+		}); err != nil {
+			add(p.Href, err)
+		}
+	}
+	return problems, st, nil
+}
+
+func checkFile(ctx context.Context, tg target.Target, p string, check func(io.Reader) error) error {
+	rc, err := tg.Open(ctx, p)
+	if errors.Is(err, target.ErrNotExist) {
+		return errors.New("missing")
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return check(rc)
+}

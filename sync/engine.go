@@ -1,0 +1,919 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// Paths of the files every repository has at a fixed name.
+const (
+	RepomdPath = "repodata/repomd.xml"
+	AscPath    = "repodata/repomd.xml.asc"
+	KeyPath    = "repodata/repomd.xml.key"
+
+	// MaxRepomdSize bounds what is read of a repomd.xml (and its .asc and
+	// .key): real ones are a few kilobytes.
+	MaxRepomdSize = 16 << 20
+)
+
+// Options configure an Engine.
+type Options struct {
+	Store       *state.Store
+	Fetcher     *fetch.Fetcher
+	Logger      *slog.Logger
+	Concurrency int  // packages downloaded at once (default 4)
+	DryRun      bool // plan and report, change nothing
+	// Now returns the current time; tests set it to move the clock.
+	Now func() time.Time
+	// Progress, when set, is updated as packages are planned and fetched.
+	Progress *Progress
+	// OpenTarget opens a written mirror (default: local.New on its path).
+	OpenTarget func(config.Mirror) (target.Target, error)
+}
+
+// Progress counts a sync's work as it happens, for a live display. Fetched
+// bytes are counted by the Fetcher.
+type Progress struct {
+	Repo          atomic.Pointer[string]
+	Phase         atomic.Pointer[string]
+	PackagesTotal atomic.Int64
+	PackagesDone  atomic.Int64
+	BytesTotal    atomic.Int64
+}
+
+func (p *Progress) set(repo, phase string) {
+	if p == nil {
+		return
+	}
+	p.Repo.Store(&repo)
+	p.Phase.Store(&phase)
+}
+
+// Engine syncs repositories. One Engine may sync several repositories one
+// after another or at once; a repository is never synced twice at once
+// (state.Store.Lock).
+type Engine struct {
+	opts Options
+	log  *slog.Logger
+}
+
+// New returns an Engine.
+func New(opts Options) *Engine {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.OpenTarget == nil {
+		opts.OpenTarget = func(m config.Mirror) (target.Target, error) { return local.New(m.Path) }
+	}
+	return &Engine{opts: opts, log: opts.Logger}
+}
+
+// Report is what one sync of one repository did, or in a dry run would do.
+type Report struct {
+	Repo     string
+	Revision string // the origin's repomd revision
+	Start    time.Time
+	Duration time.Duration
+	NoChange bool // every mirror was already current
+	DryRun   bool
+
+	Fetched  int   // packages downloaded
+	Bytes    int64 // bytes downloaded, metadata included
+	Verified int   // packages verified
+
+	Mirrors []*MirrorReport
+	Err     error
+
+	// In a dry run: what would be fetched (origin-relative paths).
+	WouldFetch      []string
+	WouldFetchBytes int64
+}
+
+// MirrorReport is what a sync did to one mirror.
+type MirrorReport struct {
+	Name      string
+	UpToDate  bool     // it was current before the sync
+	Published int      // files made visible
+	Deleted   int      // files pruned
+	Err       error    // this mirror failed (the repository's Err says so too)
+	Publish   []string // in a dry run: what would be published
+	Delete    []string // in a dry run: what would be deleted
+}
+
+// mirror is one written mirror during a sync.
+type mirror struct {
+	cfg    config.Mirror
+	tg     target.Target
+	unlock func()
+	rep    *MirrorReport
+	st     *state.Mirror
+
+	cur, curAsc, curKey []byte           // what it serves now (nil: absent)
+	curMd               *repodata.Repomd // nil when absent or unparsable
+	index               map[string]string // href -> checksum string of its current primary; nil when unknown
+
+	puts      []*repodata.Package // lacking, at paths the served revision does not use
+	conflicts []*repodata.Package // lacking, at paths the served revision uses with other content
+}
+
+func (m *mirror) upToDate(repomd, asc, key []byte) bool {
+	return m.cur != nil && bytes.Equal(m.cur, repomd) && bytes.Equal(m.curAsc, asc) && bytes.Equal(m.curKey, key)
+}
+
+// hasMeta reports whether the mirror serves d already: its repomd.xml
+// names the same file with the same checksum, so the file is there and
+// was verified when published.
+func (m *mirror) hasMeta(d repodata.Data) bool {
+	if m.curMd == nil {
+		return false
+	}
+	for _, c := range m.curMd.Data {
+		if c.Href == d.Href && c.Checksum == d.Checksum {
+			return true
+		}
+	}
+	return false
+}
+
+// Sync brings every written mirror of repo up to date with its origin. It
+// never returns nil; the Report's Err says whether the sync failed.
+func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
+	rep := &Report{Repo: repo.Name, Start: e.opts.Now(), DryRun: e.opts.DryRun}
+	log := e.log.With("repo", repo.Name)
+	s := &run{e: e, repo: repo, rep: rep, log: log}
+	rep.Err = s.sync(ctx)
+	rep.Duration = e.opts.Now().Sub(rep.Start)
+	s.finish(ctx)
+	return rep
+}
+
+// run is the state of one sync of one repository.
+type run struct {
+	e    *Engine
+	repo *config.Repo
+	rep  *Report
+	log  *slog.Logger
+
+	st      *state.Repo
+	keyring openpgp.EntityList
+	mirrors []*mirror // written mirrors
+	cache   string
+
+	repomd, asc, key []byte
+	md               *repodata.Repomd
+	metaLocal        map[string]string // data href -> local file with its verified content
+	referenced       map[string]struct{}
+	fetched          map[string]string // package href -> verified local file
+}
+
+func (s *run) now() time.Time { return s.e.opts.Now() }
+
+func (s *run) origin(p string) string { return s.repo.Origin + p }
+
+func (s *run) sync(ctx context.Context) error {
+	store := s.e.opts.Store
+	if !s.e.opts.DryRun {
+		unlock, err := store.Lock(s.repo.Name)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	st, err := store.Load(s.repo.Name)
+	if err != nil {
+		return err
+	}
+	s.st = st
+	if len(s.repo.GPGKeys) > 0 {
+		if s.keyring, err = verify.LoadKeyring(s.repo.GPGKeys...); err != nil {
+			return err
+		}
+	}
+	defer s.closeMirrors()
+	if err := s.openMirrors(ctx); err != nil {
+		return err
+	}
+	if len(s.mirrors) == 0 {
+		return errors.New("no written mirror (every mirror of this repository is probe-only)")
+	}
+	s.e.opts.Progress.set(s.repo.Name, "metadata")
+	if err := s.fetchRepomd(ctx); err != nil {
+		return err
+	}
+	var behind []*mirror
+	for _, m := range s.mirrors {
+		if m.upToDate(s.repomd, s.asc, s.key) {
+			m.rep.UpToDate = true
+			if !s.e.opts.DryRun {
+				m.st.CheckedAt = s.now()
+			}
+			s.pruneExpired(ctx, m)
+			continue
+		}
+		behind = append(behind, m)
+	}
+	if len(behind) == 0 {
+		s.rep.NoChange = true
+		s.log.Info("mirrors are current", "revision", s.md.Revision)
+		return s.mirrorErrors()
+	}
+	if s.e.opts.DryRun {
+		dir, err := os.MkdirTemp("", "rpmirror-dry-run-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		s.cache = dir
+	} else {
+		s.cache = store.CacheDir(s.repo.Name)
+	}
+	if err := s.fetchMetadata(ctx, behind); err != nil {
+		return err
+	}
+	s.e.opts.Progress.set(s.repo.Name, "planning")
+	if err := s.plan(ctx, behind); err != nil {
+		return err
+	}
+	if s.e.opts.DryRun {
+		return s.dryRun(ctx, behind)
+	}
+	s.e.opts.Progress.set(s.repo.Name, "fetching")
+	if err := s.fetchPackages(ctx); err != nil {
+		return err
+	}
+	s.e.opts.Progress.set(s.repo.Name, "publishing")
+	failed := false
+	for _, m := range behind {
+		if err := s.publish(ctx, m); err != nil {
+			m.rep.Err = err
+			failed = true
+			s.log.Error("publishing failed", "mirror", m.cfg.Name, "err", err)
+		}
+	}
+	if !failed {
+		// Every mirror has every file now; the cache has done its job.
+		if err := os.RemoveAll(s.cache); err != nil {
+			s.log.Warn("cleaning download cache", "dir", s.cache, "err", err)
+		}
+	}
+	return s.mirrorErrors()
+}
+
+func (s *run) mirrorErrors() error {
+	var errs []error
+	for _, m := range s.mirrors {
+		if m.rep.Err != nil {
+			errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, m.rep.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *run) openMirrors(ctx context.Context) error {
+	for _, mc := range s.repo.Mirrors {
+		if !mc.Written() {
+			continue
+		}
+		m := &mirror{cfg: mc, rep: &MirrorReport{Name: mc.Name}}
+		s.rep.Mirrors = append(s.rep.Mirrors, m.rep)
+		if s.e.opts.DryRun {
+			m.st = &state.Mirror{}
+			if prev := s.st.Mirrors[mc.Name]; prev != nil {
+				*m.st = *prev
+			}
+			if _, err := os.Stat(mc.Path); err != nil {
+				// A dry run creates nothing: a missing mirror is empty.
+				s.mirrors = append(s.mirrors, m)
+				continue
+			}
+		} else {
+			m.st = s.st.Mirror(mc.Name)
+		}
+		tg, err := s.e.opts.OpenTarget(mc)
+		if err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		m.tg = tg
+		if !s.e.opts.DryRun {
+			unlock, err := tg.Lock(ctx)
+			if err != nil {
+				return fmt.Errorf("mirror %s: %w", mc.Name, err)
+			}
+			m.unlock = unlock
+		}
+		s.mirrors = append(s.mirrors, m)
+		if m.cur, err = readOptional(ctx, tg, RepomdPath); err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		if m.curAsc, err = readOptional(ctx, tg, AscPath); err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		if m.curKey, err = readOptional(ctx, tg, KeyPath); err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		if m.cur != nil {
+			md, err := repodata.ParseRepomd(m.cur)
+			if err != nil {
+				// Not fatal: the sync replaces it. Every existing file is
+				// then treated as possibly in use.
+				s.log.Warn("mirror's repomd.xml does not parse; it will be replaced", "mirror", mc.Name, "err", err)
+			} else {
+				m.curMd = md
+			}
+		}
+	}
+	return nil
+}
+
+func (s *run) closeMirrors() {
+	for _, m := range s.mirrors {
+		if m.unlock != nil {
+			m.unlock()
+		}
+	}
+}
+
+func readOptional(ctx context.Context, tg target.Target, p string) ([]byte, error) {
+	if tg == nil {
+		return nil, nil
+	}
+	rc, err := tg.Open(ctx, p)
+	if errors.Is(err, target.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxRepomdSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	if len(b) > MaxRepomdSize {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", p, MaxRepomdSize)
+	}
+	return b, nil
+}
+
+// fetchRepomd reads the origin's repomd.xml and, when the origin has them,
+// its detached signature and key.
+func (s *run) fetchRepomd(ctx context.Context) error {
+	f := s.e.opts.Fetcher
+	b, err := f.FetchBytes(ctx, s.origin(RepomdPath), MaxRepomdSize)
+	if err != nil {
+		return fmt.Errorf("fetching %s from %s: %w", RepomdPath, fetch.Redact(s.repo.Origin), err)
+	}
+	s.rep.Bytes += int64(len(b))
+	md, err := repodata.ParseRepomd(b)
+	if err != nil {
+		return fmt.Errorf("origin's %s: %w", RepomdPath, err)
+	}
+	for _, d := range md.Data {
+		if err := checkHref(d.Href, d.Base); err != nil {
+			return fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
+		}
+	}
+	s.repomd, s.md = b, md
+	s.rep.Revision = md.Revision
+	for _, opt := range []struct {
+		path string
+		dst  *[]byte
+	}{{AscPath, &s.asc}, {KeyPath, &s.key}} {
+		b, err := f.FetchBytes(ctx, s.origin(opt.path), MaxRepomdSize)
+		if errors.Is(err, fetch.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("fetching %s from %s: %w", opt.path, fetch.Redact(s.repo.Origin), err)
+		}
+		s.rep.Bytes += int64(len(b))
+		*opt.dst = b
+	}
+	return nil
+}
+
+// checkHref refuses a location that could reach outside the mirror or
+// that points at another host.
+func checkHref(href, base string) error {
+	if base != "" {
+		return fmt.Errorf("location %q has xml:base %q: packages hosted elsewhere are not mirrored", href, base)
+	}
+	if err := target.CheckPath(href); err != nil {
+		return fmt.Errorf("unsafe location href: %w", err)
+	}
+	return nil
+}
+
+// cachePath names a verified download in the cache by its checksum.
+func (s *run) cachePath(c repodata.Checksum) string {
+	return filepath.Join(s.cache, c.Type+"-"+c.Value)
+}
+
+// fetchMetadata downloads and verifies each metadata file some behind
+// mirror does not serve yet, and the primary metadata in any case.
+func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
+	s.metaLocal = map[string]string{}
+	for _, d := range s.md.Data {
+		needed := d.Type == "primary"
+		for _, m := range behind {
+			if !m.hasMeta(d) {
+				needed = true
+			}
+		}
+		if !needed {
+			continue
+		}
+		dst := s.cachePath(d.Checksum)
+		size := d.Size
+		n, err := s.e.opts.Fetcher.File(ctx, s.origin(d.Href), dst, size, func(p string) error {
+			return verifyFile(p, size, d.Checksum)
+		})
+		s.rep.Bytes += n
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", d.Href, err)
+		}
+		s.metaLocal[d.Href] = dst
+	}
+	return nil
+}
+
+func verifyFile(p string, size int64, sum repodata.Checksum) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return verify.Content(f, size, sum)
+}
+
+// openPrimary returns the uncompressed primary metadata of the origin.
+func (s *run) openPrimary() (io.ReadCloser, *repodata.Data, error) {
+	d, ok := s.md.Find("primary")
+	if !ok {
+		return nil, nil, fmt.Errorf("origin's %s lists no primary metadata", RepomdPath)
+	}
+	f, err := os.Open(s.metaLocal[d.Href])
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := repodata.Decompress(f, d.Href)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("%s: %w", d.Href, err)
+	}
+	return &closeBoth{r, f}, &d, nil
+}
+
+type closeBoth struct {
+	io.ReadCloser
+	f *os.File
+}
+
+func (c *closeBoth) Close() error {
+	c.ReadCloser.Close()
+	return c.f.Close()
+}
+
+// loadIndex reads the primary metadata a mirror serves now into a map of
+// href to checksum. It returns nil when the mirror serves nothing or its
+// metadata cannot be read: every existing file then counts as in use.
+func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
+	if m.curMd == nil {
+		return nil
+	}
+	d, ok := m.curMd.Find("primary")
+	if !ok {
+		return nil
+	}
+	idx, err := func() (map[string]string, error) {
+		rc, err := m.tg.Open(ctx, d.Href)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		r, err := repodata.Decompress(rc, d.Href)
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		idx := map[string]string{}
+		pr := repodata.NewPrimaryReader(r)
+		for {
+			p, err := pr.Next()
+			if err == io.EOF {
+				return idx, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			idx[p.Href] = p.Checksum.String()
+		}
+	}()
+	if err != nil {
+		s.log.Warn("reading the primary metadata a mirror serves; treating its files as unknown", "mirror", m.cfg.Name, "err", err)
+		return nil
+	}
+	return idx
+}
+
+// plan streams the origin's primary metadata and decides, for each behind
+// mirror, which packages it lacks and whether each can be stored at once
+// (a path the served revision does not use) or must wait for the atomic
+// commit (a path it uses with other content).
+func (s *run) plan(ctx context.Context, behind []*mirror) error {
+	// Mirrors serving the same revision share one index.
+	indexes := map[string]map[string]string{}
+	for _, m := range behind {
+		key := string(m.cur)
+		if idx, ok := indexes[key]; ok {
+			m.index = idx
+			continue
+		}
+		m.index = s.loadIndex(ctx, m)
+		indexes[key] = m.index
+	}
+	rc, d, err := s.openPrimary()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	pr := repodata.NewPrimaryReader(rc)
+	s.referenced = map[string]struct{}{}
+	queued := map[string]bool{}
+	prog := s.e.opts.Progress
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		p, err := pr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", d.Href, err)
+		}
+		if err := checkHref(p.Href, p.Base); err != nil {
+			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), err)
+		}
+		if _, dup := s.referenced[p.Href]; dup {
+			return fmt.Errorf("%s: package %s: location %s is listed twice", d.Href, p.NEVRA(), p.Href)
+		}
+		s.referenced[p.Href] = struct{}{}
+		sum := p.Checksum.String()
+		need := false
+		for _, m := range behind {
+			if m.index != nil && m.index[p.Href] == sum {
+				continue // served now, so present and verified
+			}
+			present, err := s.presentVerified(ctx, m, p)
+			if err != nil {
+				return err
+			}
+			if present {
+				continue
+			}
+			need = true
+			if _, used := m.index[p.Href]; used || (m.index == nil && m.tg != nil && exists(ctx, m.tg, p.Href)) {
+				m.conflicts = append(m.conflicts, p)
+			} else {
+				m.puts = append(m.puts, p)
+			}
+		}
+		if need && !queued[p.Href] {
+			queued[p.Href] = true
+			s.rep.WouldFetch = append(s.rep.WouldFetch, p.Href)
+			s.rep.WouldFetchBytes += p.Size
+			if prog != nil {
+				prog.PackagesTotal.Add(1)
+				prog.BytesTotal.Add(p.Size)
+			}
+		}
+	}
+	s.log.Info("planned", "revision", s.md.Revision, "packages", len(s.referenced), "to_fetch", len(s.rep.WouldFetch), "bytes", s.rep.WouldFetchBytes)
+	return nil
+}
+
+func exists(ctx context.Context, tg target.Target, p string) bool {
+	_, err := tg.Stat(ctx, p)
+	return err == nil
+}
+
+// presentVerified reports whether mirror m already has package p at its
+// path with the right content, as after an interrupted sync that stored
+// it but did not publish the metadata naming it.
+func (s *run) presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
+	if m.tg == nil {
+		return false, nil
+	}
+	info, err := m.tg.Stat(ctx, p.Href)
+	if err != nil || info.Size != p.Size {
+		return false, nil
+	}
+	rc, err := m.tg.Open(ctx, p.Href)
+	if err != nil {
+		return false, nil
+	}
+	defer rc.Close()
+	return verify.Content(rc, p.Size, p.Checksum) == nil, nil
+}
+
+// packages lists every package some mirror lacks, once each.
+func (s *run) packages() []*repodata.Package {
+	seen := map[string]bool{}
+	var all []*repodata.Package
+	for _, m := range s.mirrors {
+		for _, list := range [][]*repodata.Package{m.puts, m.conflicts} {
+			for _, p := range list {
+				if !seen[p.Href] {
+					seen[p.Href] = true
+					all = append(all, p)
+				}
+			}
+		}
+	}
+	return all
+}
+
+// fetchPackages downloads and verifies every package some mirror lacks.
+// The first failure cancels the rest and fails the sync.
+func (s *run) fetchPackages(ctx context.Context) error {
+	pkgs := s.packages()
+	s.fetched = make(map[string]string, len(pkgs))
+	var mu gosync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.e.opts.Concurrency)
+	prog := s.e.opts.Progress
+	for _, p := range pkgs {
+		g.Go(func() error {
+			dst := s.cachePath(p.Checksum)
+			n, err := s.e.opts.Fetcher.File(gctx, s.origin(p.Href), dst, p.Size, func(part string) error {
+				f, err := os.Open(part)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				_, err = verify.RPM(f, p, s.keyring)
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			s.rep.Bytes += n
+			if err != nil {
+				return fmt.Errorf("package %s (%s): %w", p.NEVRA(), p.Href, err)
+			}
+			if n > 0 {
+				s.rep.Fetched++
+			}
+			s.rep.Verified++
+			s.fetched[p.Href] = dst
+			if prog != nil {
+				prog.PackagesDone.Add(1)
+			}
+			s.log.Debug("fetched", "package", p.Href, "bytes", n)
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// publish makes mirror m serve the origin's revision: first the packages
+// at paths the served revision does not use, then everything else in one
+// atomic commit. Pruning follows.
+func (s *run) publish(ctx context.Context, m *mirror) error {
+	log := s.log.With("mirror", m.cfg.Name)
+	for _, p := range m.puts {
+		if err := m.tg.Put(ctx, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size}); err != nil {
+			return err
+		}
+		m.rep.Published++
+	}
+	var files []target.File
+	for _, p := range m.conflicts {
+		files = append(files, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size})
+	}
+	for _, d := range s.md.Data {
+		if m.hasMeta(d) {
+			continue
+		}
+		files = append(files, target.File{Path: d.Href, Local: s.metaLocal[d.Href], Size: d.Size})
+	}
+	var remove []string
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{RepomdPath, s.repomd}, {AscPath, s.asc}, {KeyPath, s.key}} {
+		if f.b == nil {
+			remove = append(remove, f.path)
+			continue
+		}
+		local := filepath.Join(s.cache, filepath.Base(f.path))
+		if err := writeFileSync(local, f.b); err != nil {
+			return err
+		}
+		files = append(files, target.File{Path: f.path, Local: local, Size: int64(len(f.b))})
+	}
+	// Record what the new revision leaves unreferenced before committing,
+	// so that a process killed right after the commit still prunes it.
+	sum := sha256.Sum256(s.repomd)
+	digest := hex.EncodeToString(sum[:])
+	now := s.now()
+	pending := map[string]time.Time{}
+	addPending := func(p string) {
+		if _, ref := s.referenced[p]; ref || s.isMeta(p) {
+			return
+		}
+		if since, ok := m.st.Pending[p]; ok {
+			pending[p] = since
+		} else if _, ok := pending[p]; !ok {
+			pending[p] = now
+		}
+	}
+	for p := range m.st.Pending {
+		addPending(p)
+	}
+	for p := range m.index {
+		addPending(p)
+	}
+	if m.curMd != nil {
+		for _, d := range m.curMd.Data {
+			addPending(d.Href)
+		}
+	}
+	m.st.Pending, m.st.PendingFor = pending, digest
+	if err := s.e.opts.Store.Save(s.st); err != nil {
+		return err
+	}
+	if err := m.tg.Commit(ctx, files, remove); err != nil {
+		return err
+	}
+	m.rep.Published += len(files)
+	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
+	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest
+	m.st.PublishedAt, m.st.CheckedAt = now, now
+	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
+	s.pruneExpired(ctx, m)
+	return nil
+}
+
+func (s *run) isMeta(p string) bool {
+	if p == RepomdPath || p == AscPath || p == KeyPath {
+		return true
+	}
+	for _, d := range s.md.Data {
+		if d.Href == p {
+			return true
+		}
+	}
+	return false
+}
+
+// pruneExpired deletes the pending files of m whose prune_after has
+// passed. It only trusts a pending list computed against the revision the
+// mirror serves now.
+func (s *run) pruneExpired(ctx context.Context, m *mirror) {
+	if len(m.st.Pending) == 0 || m.tg == nil {
+		return
+	}
+	cur := sha256.Sum256(m.cur)
+	if m.st.PendingFor != hex.EncodeToString(cur[:]) {
+		return
+	}
+	now := s.now()
+	var paths []string
+	for p, since := range m.st.Pending {
+		if now.Sub(since) >= s.repo.PruneAfter {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		if s.e.opts.DryRun {
+			m.rep.Delete = append(m.rep.Delete, p)
+			continue
+		}
+		if err := m.tg.Remove(ctx, p); err != nil {
+			s.log.Warn("pruning", "mirror", m.cfg.Name, "path", p, "err", err)
+			continue
+		}
+		delete(m.st.Pending, p)
+		m.rep.Deleted++
+	}
+	if m.rep.Deleted > 0 {
+		s.log.Info("pruned", "mirror", m.cfg.Name, "files", m.rep.Deleted)
+	}
+}
+
+// dryRun fills the report with what publishing would do.
+func (s *run) dryRun(ctx context.Context, behind []*mirror) error {
+	for _, m := range behind {
+		for _, p := range m.puts {
+			m.rep.Publish = append(m.rep.Publish, p.Href)
+		}
+		for _, p := range m.conflicts {
+			m.rep.Publish = append(m.rep.Publish, p.Href+" (replaces a file in use, atomically)")
+		}
+		for _, d := range s.md.Data {
+			if !m.hasMeta(d) {
+				m.rep.Publish = append(m.rep.Publish, d.Href)
+			}
+		}
+		m.rep.Publish = append(m.rep.Publish, RepomdPath)
+		now := s.now()
+		for p := range m.index {
+			if _, ref := s.referenced[p]; !ref {
+				if since, ok := m.st.Pending[p]; (ok && now.Sub(since) >= s.repo.PruneAfter) || (!ok && s.repo.PruneAfter == 0) {
+					m.rep.Delete = append(m.rep.Delete, p)
+				}
+			}
+		}
+		sort.Strings(m.rep.Delete)
+	}
+	return nil
+}
+
+func writeFileSync(p string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return err
+	}
+	tmp := p + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, p)
+}
+
+// finish records the run in the state directory.
+func (s *run) finish(ctx context.Context) {
+	if s.e.opts.DryRun || s.st == nil {
+		return
+	}
+	run := state.Run{
+		Start:     s.rep.Start,
+		Duration:  s.rep.Duration,
+		Revision:  s.rep.Revision,
+		Fetched:   s.rep.Fetched,
+		Bytes:     s.rep.Bytes,
+		Verified:  s.rep.Verified,
+		NoChange:  s.rep.NoChange,
+		Cancelled: errors.Is(s.rep.Err, context.Canceled),
+		Mirrors:   map[string]state.MirrorRun{},
+	}
+	if s.rep.Err != nil {
+		run.Error = s.rep.Err.Error()
+	}
+	for _, m := range s.rep.Mirrors {
+		mr := state.MirrorRun{Published: m.Published, Deleted: m.Deleted, UpToDate: m.UpToDate}
+		if m.Err != nil {
+			mr.Error = m.Err.Error()
+		}
+		run.Mirrors[m.Name] = mr
+	}
+	s.st.AddRun(run)
+	if err := s.e.opts.Store.Save(s.st); err != nil {
+		s.log.Error("saving state", "err", err)
+		if s.rep.Err == nil {
+			s.rep.Err = err
+		}
+	}
+}
