@@ -137,8 +137,8 @@ type mirror struct {
 	rep    *MirrorReport
 	st     *state.Mirror
 
-	cur, curAsc, curKey []byte           // what it serves now (nil: absent)
-	curMd               *repodata.Repomd // nil when absent or unparsable
+	cur, curAsc, curKey []byte            // what it serves now (nil: absent)
+	curMd               *repodata.Repomd  // nil when absent or unparsable
 	index               map[string]string // href -> checksum string of its current primary; nil when unknown
 
 	puts      []*repodata.Package // lacking, at paths the served revision does not use

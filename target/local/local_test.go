@@ -39,8 +39,10 @@ func TestSymlinkedDirectoryIsNotFollowed(t *testing.T) {
 	src := filepath.Join(base, "src")
 	os.WriteFile(src, []byte("x"), 0o644)
 	for name, op := range map[string]func() error{
-		"Put":    func() error { return l.Put(ctx, target.File{Path: "Packages/evil.rpm", Local: src, Size: 1}) },
-		"Commit": func() error { return l.Commit(ctx, []target.File{{Path: "Packages/evil.rpm", Local: src, Size: 1}}, nil) },
+		"Put": func() error { return l.Put(ctx, target.File{Path: "Packages/evil.rpm", Local: src, Size: 1}) },
+		"Commit": func() error {
+			return l.Commit(ctx, []target.File{{Path: "Packages/evil.rpm", Local: src, Size: 1}}, nil)
+		},
 	} {
 		if err := op(); err == nil {
 			t.Errorf("%s through a symlinked directory succeeded", name)
