@@ -199,12 +199,14 @@ func demoDNF(ctx context.Context, stdout io.Writer, work, repoFile string) error
 		return err
 	}
 	cmd := exec.CommandContext(ctx, dnf, "-q", "--setopt=reposdir="+reposd, "--installroot="+filepath.Join(root, "root"),
-		"--setopt=cachedir="+filepath.Join(root, "cache"), "--releasever=1", "--disablerepo=*", "--enablerepo=rpmirror-demo",
+		"--setopt=cachedir="+filepath.Join(root, "cache"), "--setopt=module_platform_id=platform:rpmirror", "--releasever=1", "--disablerepo=*", "--enablerepo=rpmirror-demo",
 		"repoquery", "--qf", "%{name}-%{evr}.%{arch}")
-	out, err := cmd.CombinedOutput()
-	fmt.Fprintf(stdout, "\n==> dnf repoquery against mirror1:\n%s", indent(string(out)))
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	out, err := cmd.Output()
+	fmt.Fprintf(stdout, "\n==> dnf repoquery against mirror1 (gpgcheck=1):\n%s", indent(string(out)))
 	if err != nil {
-		return fmt.Errorf("dnf repoquery failed: %w", err)
+		return fmt.Errorf("dnf repoquery failed: %w: %s", err, strings.TrimSpace(errOut.String()))
 	}
 	if strings.TrimSpace(string(out)) == "" {
 		return errors.New("dnf listed no packages")

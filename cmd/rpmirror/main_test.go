@@ -1,0 +1,300 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// TestMain lets the test binary act as rpmirror itself, so tests can run
+// it as a separate process and kill it.
+func TestMain(m *testing.M) {
+	if os.Getenv("RPMIRROR_TEST_BE_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// rpmirror runs the command in-process and returns its exit code, stdout
+// and stderr.
+func rpmirror(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// command returns the command that runs rpmirror as a child process.
+func child(args ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "RPMIRROR_TEST_BE_MAIN=1")
+	return cmd
+}
+
+// fixture is a signed origin served on loopback and a configuration that
+// syncs it to two mirrors.
+type fixture struct {
+	dir, cfg string
+	key      *testrepo.Key
+	mirrors  []string
+	srv      *httptest.Server
+
+	mu     gosync.Mutex
+	gets   map[string]int // package GETs answered in full
+	onGet  func(path string)
+	delay  time.Duration
+	status int
+}
+
+func newFixture(t *testing.T, pkgs []testrepo.Pkg, concurrency int) *fixture {
+	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
+	f := &fixture{dir: t.TempDir(), key: testrepo.TestKey(t), gets: map[string]int{}}
+	origin := filepath.Join(f.dir, "origin")
+	for i := range pkgs {
+		pkgs[i].Sign = f.key
+	}
+	if _, err := testrepo.Build(origin, pkgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := testrepo.MakeRepo(origin, testrepo.RepoOpts{SignRepomd: f.key}); err != nil {
+		t.Fatal(err)
+	}
+	fsrv := http.FileServer(http.Dir(origin))
+	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		delay, status, onGet := f.delay, f.status, f.onGet
+		f.mu.Unlock()
+		if status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		if !strings.HasSuffix(r.URL.Path, ".rpm") || r.Method != http.MethodGet {
+			fsrv.ServeHTTP(w, r)
+			return
+		}
+		time.Sleep(delay)
+		fsrv.ServeHTTP(w, r)
+		f.mu.Lock()
+		f.gets[r.URL.Path]++
+		f.mu.Unlock()
+		if onGet != nil {
+			onGet(r.URL.Path)
+		}
+	}))
+	t.Cleanup(f.srv.Close)
+	f.mirrors = []string{filepath.Join(f.dir, "m1"), filepath.Join(f.dir, "m2")}
+	f.cfg = filepath.Join(f.dir, "mirrors.yaml")
+	cfg := fmt.Sprintf(`state_dir: %s/state
+download:
+  concurrency: %d
+  retries: 0
+repos:
+  - name: test
+    origin: %s/
+    gpgkeys: [%s]
+    prune_after: 0s
+    mirrors:
+      - name: m1
+        path: %s
+      - name: m2
+        path: %s
+`, f.dir, concurrency, f.srv.URL, f.key.PublicPath, f.mirrors[0], f.mirrors[1])
+	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) packageGets() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.gets {
+		n += c
+	}
+	return n
+}
+
+// checkConsistent fails t unless every mirror that serves a repomd.xml
+// has every file it names, verified, signatures included.
+func (f *fixture) checkConsistent(t *testing.T, when string) (published int) {
+	t.Helper()
+	keyring, err := verify.LoadKeyring(f.key.PublicPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range f.mirrors {
+		if _, err := os.Stat(filepath.Join(m, "repodata", "repomd.xml")); err != nil {
+			continue // never published: nothing is served, nothing is wrong
+		}
+		published++
+		tg, err := local.New(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		problems, _, err := sync.CheckMirror(context.Background(), tg, keyring)
+		if err != nil {
+			t.Fatalf("%s: checking %s: %v", when, m, err)
+		}
+		for _, p := range problems {
+			t.Errorf("%s: mirror %s is inconsistent: %s", when, m, p)
+		}
+	}
+	return published
+}
+
+func TestSyncStatusVerifyCommands(t *testing.T) {
+	pkgs := testrepo.DemoPackages(nil)
+	f := newFixture(t, pkgs, 4)
+
+	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "would fetch 6 packages") {
+		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = rpmirror(t, "sync", "-c", f.cfg)
+	if code != 0 || !strings.Contains(out, "fetched 6 packages") || !strings.Contains(out, "m2") {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = rpmirror(t, "sync", "-c", f.cfg, "--repo", "test")
+	if code != 0 || !strings.Contains(out, "no change") {
+		t.Errorf("second sync: exit %d\n%s", code, out)
+	}
+	code, out, _ = rpmirror(t, "status", "-c", f.cfg)
+	if code != 0 || !strings.Contains(out, "m1") || !strings.Contains(out, "no change") || !strings.Contains(out, "fetched 6 packages") {
+		t.Errorf("status: exit %d\n%s", code, out)
+	}
+	code, out, _ = rpmirror(t, "verify", "-c", f.cfg)
+	if code != 0 || strings.Count(out, "6 packages, signatures checked: ok") != 2 {
+		t.Errorf("verify: exit %d\n%s", code, out)
+	}
+
+	// Damage one package on one mirror: verify names it and fails.
+	victim := filepath.Join(f.mirrors[1], filepath.FromSlash(pkgs[2].RelPath()))
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 1
+	os.Remove(victim) // it is a hard link shared with the other mirror
+	os.WriteFile(victim, b, 0o644)
+	code, out, _ = rpmirror(t, "verify", "-c", f.cfg)
+	if code != 1 || !strings.Contains(out, "test/m2: "+pkgs[2].RelPath()+": sha256 checksum mismatch") || strings.Contains(out, "test/m1: "+pkgs[2].RelPath()) {
+		t.Errorf("verify after damage: exit %d\n%s", code, out)
+	}
+
+	// The incident: the origin answers 403 to everything. The sync fails
+	// with one line naming the repo and the cause; the mirrors stay.
+	f.mu.Lock()
+	f.status = http.StatusForbidden
+	f.mu.Unlock()
+	code, _, errOut = rpmirror(t, "sync", "-c", f.cfg)
+	want := "rpmirror: test: fetching repodata/repomd.xml from " + f.srv.URL + "/: server answered 403 Forbidden"
+	if code != 1 || strings.TrimSpace(errOut) != want {
+		t.Errorf("sync against a 403 origin: exit %d, stderr:\n%s\nwant: %s", code, errOut, want)
+	}
+}
+
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("state_dir: "+dir+"/state\nrepos:\n  - name: x\n    origin: ftp://example.org/\n    schedul: \"@daily\"\n    mirrors:\n      - name: a\n        path: "+dir+"/a\n"), 0o644)
+	code, out, errOut := rpmirror(t, "check", "-c", bad)
+	if code != 2 || out != "" {
+		t.Errorf("check of a bad file: exit %d, stdout %q", code, out)
+	}
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], bad+":4: ") || !strings.HasPrefix(lines[1], bad+":5: ") {
+		t.Errorf("check of a bad file printed:\n%s\nwant one FILE:LINE: line for line 4 (origin) and one for line 5 (schedul)", errOut)
+	}
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("state_dir: "+dir+"/state\nrepos:\n  - name: x\n    origin: https://example.org/repo/\n    mirrors:\n      - name: a\n        path: "+dir+"/a\n"), 0o644)
+	if code, out, errOut := rpmirror(t, "check", "-c", good); code != 0 || !strings.Contains(out, "ok") {
+		t.Errorf("check of a good file: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := rpmirror(t, "sync"); code != 2 {
+		t.Errorf("sync without -c: exit %d, want 2", code)
+	}
+	if code, _, _ := rpmirror(t, "frobnicate"); code != 2 {
+		t.Errorf("unknown command: exit %d, want 2", code)
+	}
+}
+
+// TestKillDuringSync kills rpmirror (SIGKILL) at several points of a
+// sync: each time, every mirror must be consistent; then a sync must
+// complete without fetching again what was fetched and verified.
+func TestKillDuringSync(t *testing.T) {
+	const n = 24
+	pkgs := testrepo.ManyPackages(n, nil)
+	for i := range pkgs {
+		pkgs[i].Size = 32 << 10
+	}
+	for _, killAfter := range []int{1, 7, 15, n} {
+		t.Run(fmt.Sprintf("after-%d-packages", killAfter), func(t *testing.T) {
+			f := newFixture(t, append([]testrepo.Pkg(nil), pkgs...), 2)
+			cmd := child("sync", "-c", f.cfg)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			served := 0
+			f.mu.Lock()
+			f.delay = 20 * time.Millisecond
+			f.onGet = func(string) {
+				f.mu.Lock()
+				served++
+				now := served == killAfter
+				f.mu.Unlock()
+				if now {
+					if killAfter == n {
+						// All packages are out: kill during verify or publish.
+						time.Sleep(time.Duration(killAfter) * time.Millisecond)
+					}
+					cmd.Process.Signal(syscall.SIGKILL)
+				}
+			}
+			f.mu.Unlock()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			err := cmd.Wait()
+			f.mu.Lock()
+			f.onGet, f.delay = nil, 0
+			f.mu.Unlock()
+			ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+			if err == nil || !ws.Signaled() {
+				t.Logf("the sync finished before it was killed (%v):\n%s", err, out.String())
+			}
+			f.checkConsistent(t, "after kill -9")
+			before := f.packageGets()
+
+			code, stdout, stderr := rpmirror(t, "sync", "-c", f.cfg)
+			if code != 0 {
+				t.Fatalf("sync after the kill: exit %d\n%s%s", code, stdout, stderr)
+			}
+			if got := f.checkConsistent(t, "after resuming"); got != 2 {
+				t.Fatalf("%d mirrors published after resuming, want 2", got)
+			}
+			// Packages fetched and verified before the kill are not
+			// fetched again; at most the ones in flight (concurrency 2)
+			// and the one being verified are.
+			again := f.packageGets() - before
+			if total := f.packageGets(); total > n+3 {
+				t.Errorf("%d package downloads for %d packages (%d before the kill, %d after): verified downloads were fetched again", total, n, before, again)
+			}
+		})
+	}
+}
