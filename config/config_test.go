@@ -1,0 +1,549 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// copyTestdata copies testdata/ into a temporary directory and changes
+// into that directory, so that "testdata/..." names the copy: relative
+// paths in the files then resolve to a directory the test may write,
+// whoever runs it and wherever the checkout is. It returns the absolute
+// path of the copy.
+func copyTestdata(t *testing.T) string {
+	t.Helper()
+	tmp := t.TempDir()
+	dst := filepath.Join(tmp, "testdata")
+	if err := os.CopyFS(dst, os.DirFS("testdata")); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(tmp)
+	return dst
+}
+
+// The exact message of every bad file. Relative paths in them resolve
+// under testdata/, so the filesystem checks run on files that are there.
+var badFiles = []struct {
+	file string
+	want string
+}{
+	{"bad-empty.yaml", `testdata/bad-empty.yaml:1: file is empty: want at least state_dir and repos`},
+	{"bad-utf8.yaml", `testdata/bad-utf8.yaml:3: invalid UTF-8: save the file as UTF-8`},
+	{"bad-syntax.yaml", `testdata/bad-syntax.yaml:5: invalid YAML: did not find expected ',' or ']'`},
+	{"bad-syntax-unquoted.yaml", "testdata/bad-syntax-unquoted.yaml:5: invalid YAML: found character that cannot start any token (a value starting with @ or ` must be quoted, as in schedule: \"@every 1h\")"},
+	{"bad-tab.yaml", `testdata/bad-tab.yaml:3: invalid YAML: found a tab character that violates indentation`},
+	{"bad-two-documents.yaml", `testdata/bad-two-documents.yaml:9: a second YAML document starts here (after ---): write everything in one`},
+	{"bad-alias.yaml", `testdata/bad-alias.yaml:12: repo "gluster-9-el9": mirrors[0]: aliases (*local) are not supported: write the value out`},
+	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, download, repos, found a list`},
+
+	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, download, repos)`},
+	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, mirrors)`},
+	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url)`},
+	{"bad-duplicate-key.yaml", `testdata/bad-duplicate-key.yaml:5: repo "gluster-9-el8": origin is given twice (first at line 4)`},
+
+	{"bad-type-repos.yaml", `testdata/bad-type-repos.yaml:3: repos: expected a list of repos, found a mapping`},
+	{"bad-type-mirrors.yaml", `testdata/bad-type-mirrors.yaml:6: repo "gluster-9-el8": mirrors: expected a list of mirrors, found "local"`},
+	{"bad-type-download.yaml", `testdata/bad-type-download.yaml:3: download: expected a mapping of concurrency, retries, connect_timeout, stall_timeout, found a list`},
+	{"bad-type-name.yaml", `testdata/bad-type-name.yaml:3: repos[0]: name: expected a string, found a list`},
+	{"bad-retries-type.yaml", `testdata/bad-retries-type.yaml:3: download: retries: expected a whole number, found "three"`},
+	{"bad-gpgkeys-scalar.yaml", `testdata/bad-gpgkeys-scalar.yaml:5: repo "gluster-9-el8": gpgkeys: expected a list of key files, found "test-key.asc": write gpgkeys: ["test-key.asc"]`},
+
+	{"bad-missing-state-dir.yaml", `testdata/bad-missing-state-dir.yaml:1: missing state_dir: the directory for rpmirror's state and download cache`},
+	{"bad-missing-repos.yaml", `testdata/bad-missing-repos.yaml:1: missing repos: at least one repo is required`},
+	{"bad-no-repos.yaml", `testdata/bad-no-repos.yaml:2: repos is empty: at least one repo is required`},
+	{"bad-missing-name.yaml", `testdata/bad-missing-name.yaml:3: repos[0]: missing name: a name of letters, digits, '.', '_' and '-'`},
+	{"bad-missing-origin.yaml", `testdata/bad-missing-origin.yaml:3: repo "gluster-9-el8": missing origin: the URL of the repository to mirror`},
+	{"bad-missing-mirrors.yaml", `testdata/bad-missing-mirrors.yaml:3: repo "gluster-9-el8": missing mirrors: at least one mirror is required`},
+	{"bad-no-mirrors.yaml", `testdata/bad-no-mirrors.yaml:5: repo "gluster-9-el8": mirrors is empty: at least one mirror is required`},
+	{"bad-mirror-missing-name.yaml", `testdata/bad-mirror-missing-name.yaml:6: repo "gluster-9-el8": mirrors[0]: missing name: a name of letters, digits, '.', '_' and '-'`},
+	{"bad-probe-without-url.yaml", `testdata/bad-probe-without-url.yaml:8: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`},
+
+	{"bad-name-charset.yaml", `testdata/bad-name-charset.yaml:3: repo name "gluster 9/el8": may only hold letters, digits, '.', '_' and '-'`},
+	{"bad-name-dotdot.yaml", `testdata/bad-name-dotdot.yaml:3: repo name "..": must not be "." or ".."`},
+	{"bad-name-duplicate.yaml", `testdata/bad-name-duplicate.yaml:8: repo name "gluster-9-el8" is already used at line 3`},
+	{"bad-mirror-name-duplicate.yaml", `testdata/bad-mirror-name-duplicate.yaml:8: repo "gluster-9-el8": mirror name "local" is already used at line 6`},
+
+	{"bad-path-duplicate.yaml", `testdata/bad-path-duplicate.yaml:12: repo "gluster-9-el9": mirror "local": path "$TESTDATA/mirror/x" is also the path of repo "gluster-9-el8" mirror "local" (line 7)`},
+	{"bad-path-nested.yaml", `testdata/bad-path-nested.yaml:12: repo "gluster-9-el9": mirror "local": path "$TESTDATA/mirror/el9" is inside the path "$TESTDATA/mirror" of repo "gluster-9-el8" mirror "local" (line 7)`},
+	{"bad-path-state-dir.yaml", `testdata/bad-path-state-dir.yaml:7: repo "gluster-9-el8": mirror "local": path "$TESTDATA/state/published" is inside state_dir "$TESTDATA/state" (line 1)`},
+	{"bad-path-root.yaml", `testdata/bad-path-root.yaml:7: repo "gluster-9-el8": mirror "local": path "/": must not be the root directory`},
+	{"bad-path-tilde.yaml", `testdata/bad-path-tilde.yaml:7: repo "gluster-9-el8": mirror "local": path "~/mirror": ~ is not expanded: write the full path`},
+	{"bad-path-url.yaml", `testdata/bad-path-url.yaml:7: repo "gluster-9-el8": mirror "local": path "file:///srv/mirror": write a local path, not a URL`},
+	{"bad-path-not-writable.yaml", `testdata/bad-path-not-writable.yaml:7: repo "gluster-9-el8": mirror "local": path "$TESTDATA/test-key.asc/mirror": cannot be created: "$TESTDATA/test-key.asc" is not a directory`},
+	{"bad-state-dir-not-writable.yaml", `testdata/bad-state-dir-not-writable.yaml:1: state_dir "$TESTDATA/test-key.asc/state": cannot be created: "$TESTDATA/test-key.asc" is not a directory`},
+
+	{"bad-origin-scheme.yaml", `testdata/bad-origin-scheme.yaml:4: repo "gluster-9-el8": origin "ftp://download.gluster.org/pub/gluster/": scheme "ftp" is not supported: want http://, https:// or file://`},
+	{"bad-origin-relative.yaml", `testdata/bad-origin-relative.yaml:4: repo "gluster-9-el8": origin "download.gluster.org/pub/gluster/": not an absolute URL: want http://, https:// or file://`},
+	{"bad-origin-file-host.yaml", `testdata/bad-origin-file-host.yaml:4: repo "gluster-9-el8": origin "file://srv/upstream/gluster": a file URL has no host (found "srv"): write file:///absolute/path`},
+	{"bad-url-no-host.yaml", `testdata/bad-url-no-host.yaml:7: repo "gluster-9-el8": mirror "partner": url "https:///gluster-9-el8/": no host: want https://HOST/PATH`},
+	{"bad-url-query.yaml", `testdata/bad-url-query.yaml:4: repo "gluster-9-el8": origin "https://download.gluster.org/pub/?arch=x86_64": a query (?...) is not allowed`},
+	{"bad-url-fragment.yaml", `testdata/bad-url-fragment.yaml:7: repo "gluster-9-el8": mirror "partner": url "https://mirror.partner.example/gluster#el8": a fragment (#...) is not allowed`},
+	{"bad-url-credentials.yaml", `testdata/bad-url-credentials.yaml:7: repo "gluster-9-el8": mirror "partner": url "https://mirror:xxxxx@mirror.partner.example/gluster/": credentials must not be written in the URL: remove them (reading them from a credentials file is planned)`},
+	{"bad-url-file-mirror.yaml", `testdata/bad-url-file-mirror.yaml:8: repo "gluster-9-el8": mirror "local": url "file:///srv/mirror/x/": scheme file is not supported here: want http:// or https://`},
+	{"bad-url-invalid.yaml", `testdata/bad-url-invalid.yaml:7: repo "gluster-9-el8": mirror "partner": url "http://mirror partner.example/": not a valid URL: invalid character " " in host name`},
+
+	{"bad-prune-after-unit.yaml", `testdata/bad-prune-after-unit.yaml:5: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
+	{"bad-prune-after-no-unit.yaml", `testdata/bad-prune-after-no-unit.yaml:5: repo "gluster-9-el8": prune_after "24": missing unit (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
+	{"bad-prune-after-negative.yaml", `testdata/bad-prune-after-negative.yaml:5: repo "gluster-9-el8": prune_after "-1h": must not be negative`},
+	{"bad-timeout-zero.yaml", `testdata/bad-timeout-zero.yaml:3: download: connect_timeout "0s": must be greater than zero`},
+	{"bad-concurrency-range.yaml", `testdata/bad-concurrency-range.yaml:3: download: concurrency 100: out of range 1..64`},
+
+	{"bad-schedule-fields.yaml", `testdata/bad-schedule-fields.yaml:5: repo "gluster-9-el8": schedule "*/15 * *": expected 5 fields, found 3 (minute hour day-of-month month day-of-week)`},
+	{"bad-schedule-every-ms.yaml", `testdata/bad-schedule-every-ms.yaml:5: repo "gluster-9-el8": schedule "@every 500ms": the @every interval must be at least 1s`},
+	{"bad-schedule-tz-only.yaml", `testdata/bad-schedule-tz-only.yaml:5: repo "gluster-9-el8": schedule "CRON_TZ=UTC": CRON_TZ=UTC must be followed by a schedule`},
+	{"bad-schedule-range.yaml", `testdata/bad-schedule-range.yaml:5: repo "gluster-9-el8": schedule "0 25 * * *": end of range (25) above maximum (23): 25`},
+
+	{"bad-gpgkeys-missing.yaml", `testdata/bad-gpgkeys-missing.yaml:5: repo "gluster-9-el8": gpgkeys "$TESTDATA/RPM-GPG-KEY-missing": no such file or directory`},
+	{"bad-gpgkeys-not-a-key.yaml", `testdata/bad-gpgkeys-not-a-key.yaml:5: repo "gluster-9-el8": gpgkeys "$TESTDATA/not-a-key.asc": not a usable OpenPGP public key file: reading key: openpgp: invalid data: tag byte does not have MSB set`},
+	{"bad-gpgkeys-url.yaml", `testdata/bad-gpgkeys-url.yaml:5: repo "gluster-9-el8": gpgkeys "https://download.gluster.org/pub/gluster/glusterfs/9/rsa.pub": write a local path, not a URL`},
+
+	{"bad-several.yaml", strings.Join([]string{
+		`testdata/bad-several.yaml:4: download: concurrency 0: out of range 1..64`,
+		`testdata/bad-several.yaml:5: download: stall_timeout "soon": not a duration (for example 90s, 15m, 24h, 1h30m)`,
+		`testdata/bad-several.yaml:8: repo "gluster-9-el8": origin "ftp://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/": scheme "ftp" is not supported: want http://, https:// or file://`,
+		`testdata/bad-several.yaml:9: repo "gluster-9-el8": schedule "*/15 * *": expected 5 fields, found 3 (minute hour day-of-month month day-of-week)`,
+		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
+		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`,
+		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, mirrors)`,
+	}, "\n")},
+}
+
+func TestLoadBadFiles(t *testing.T) {
+	td := copyTestdata(t)
+	for _, tc := range badFiles {
+		t.Run(tc.file, func(t *testing.T) {
+			c, err := Load(filepath.Join("testdata", tc.file))
+			if err == nil {
+				t.Fatalf("Load succeeded, want:\n%s", tc.want)
+			}
+			if c != nil {
+				t.Errorf("Load returned a config along with an error")
+			}
+			if got := strings.ReplaceAll(err.Error(), td, "$TESTDATA"); got != tc.want {
+				t.Errorf("wrong message\ngot:\n%s\nwant:\n%s", got, tc.want)
+			}
+			var errs *Errors
+			if !errors.As(err, &errs) || len(*errs) != strings.Count(tc.want, "\n")+1 {
+				t.Errorf("error is not a *Errors with one entry per line: %#v", err)
+			}
+		})
+	}
+}
+
+// Every bad file has its message pinned.
+func TestBadFilesAllListed(t *testing.T) {
+	files, err := filepath.Glob("testdata/bad-*.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		name := filepath.Base(f)
+		if !slices.ContainsFunc(badFiles, func(b struct{ file, want string }) bool { return b.file == name }) {
+			t.Errorf("%s has no entry in badFiles", f)
+		}
+	}
+}
+
+func TestLoadGoodFiles(t *testing.T) {
+	td := copyTestdata(t)
+	defaults := Download{Concurrency: 4, Retries: 3, ConnectTimeout: 10 * time.Second, StallTimeout: 60 * time.Second}
+	tests := []struct {
+		file string
+		want Config
+	}{
+		{"good-minimal.yaml", Config{
+			StateDir: td + "/state",
+			Download: defaults,
+			Repos: []Repo{{
+				Name:       "gluster-9-el8",
+				Origin:     "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
+				Schedule:   "@every 1h",
+				PruneAfter: 24 * time.Hour,
+				Line:       4,
+				Mirrors:    []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Line: 7}},
+			}},
+		}},
+		{"good-nulls.yaml", Config{
+			StateDir: td + "/state",
+			Download: defaults,
+			Repos: []Repo{{
+				Name:       "gluster-9-el8",
+				Origin:     "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
+				Schedule:   "@every 1h",
+				PruneAfter: 24 * time.Hour,
+				Line:       5,
+				Mirrors:    []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Line: 11}},
+			}},
+		}},
+		{"good-full.yaml", Config{
+			StateDir: "/tmp/rpmirror-config-test-state",
+			Download: Download{Concurrency: 8, Retries: 0, ConnectTimeout: 5 * time.Second, StallTimeout: 150 * time.Second},
+			Repos: []Repo{{
+				Name:       "gluster-9-el8",
+				Origin:     "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
+				Schedule:   "CRON_TZ=UTC 30 */6 * * *",
+				GPGKeys:    []string{td + "/test-key.asc"},
+				PruneAfter: 0,
+				Line:       9,
+				Mirrors: []Mirror{
+					{Name: "local", Path: td + "/mirror/gluster-9-el8", URL: "http://mirror1.example.org/gluster-9-el8/", Line: 15},
+					{Name: "partner", URL: "https://mirror.partner.example/gluster-9-el8/", Line: 18},
+				},
+			}, {
+				Name:       "Gluster_9.el9",
+				Origin:     "http://[::1]:8080/el9/",
+				Schedule:   "@daily",
+				GPGKeys:    []string{td + "/test-key.asc"},
+				PruneAfter: 36 * time.Hour,
+				Line:       20,
+				Mirrors:    []Mirror{{Name: "local-2", Path: td + "/mirror/gluster-9-el9", Line: 27}},
+			}},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.file, func(t *testing.T) {
+			path := filepath.Join("testdata", tc.file)
+			c, err := Load(path)
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			tc.want.File = path
+			compareConfig(t, c, &tc.want)
+		})
+	}
+}
+
+// compareConfig compares the exported fields of two configurations.
+func compareConfig(t *testing.T, got, want *Config) {
+	t.Helper()
+	if got.File != want.File || got.StateDir != want.StateDir || got.Download != want.Download {
+		t.Errorf("got File %q StateDir %q Download %+v\nwant File %q StateDir %q Download %+v",
+			got.File, got.StateDir, got.Download, want.File, want.StateDir, want.Download)
+	}
+	if len(got.Repos) != len(want.Repos) {
+		t.Fatalf("got %d repos, want %d", len(got.Repos), len(want.Repos))
+	}
+	for i, g := range got.Repos {
+		w := want.Repos[i]
+		if g.Name != w.Name || g.Origin != w.Origin || g.Schedule != w.Schedule || g.PruneAfter != w.PruneAfter ||
+			g.Line != w.Line || !slices.Equal(g.GPGKeys, w.GPGKeys) {
+			t.Errorf("repo %d:\ngot  %+v\nwant %+v", i, g, w)
+		}
+		if len(g.Mirrors) != len(w.Mirrors) {
+			t.Errorf("repo %d: got %d mirrors, want %d", i, len(g.Mirrors), len(w.Mirrors))
+			continue
+		}
+		for j, gm := range g.Mirrors {
+			wm := w.Mirrors[j]
+			if gm.Name != wm.Name || gm.Path != wm.Path || gm.URL != wm.URL || gm.Line != wm.Line {
+				t.Errorf("repo %d mirror %d:\ngot  %+v\nwant %+v", i, j, gm, wm)
+			}
+		}
+	}
+}
+
+// The example at the root of the repository is valid; its paths are for a
+// real mirror host, so the filesystem is not consulted.
+func TestExampleConfig(t *testing.T) {
+	c, err := LoadWith("../mirrors.yaml", LoadOptions{SkipFilesystem: true})
+	if err != nil {
+		t.Fatalf("LoadWith: %v", err)
+	}
+	if len(c.Repos) != 2 {
+		t.Fatalf("got %d repos, want 2", len(c.Repos))
+	}
+	r, ok := c.Repo("gluster-9-el8")
+	if !ok {
+		t.Fatal(`no repo "gluster-9-el8"`)
+	}
+	local, ok := r.Mirror("local")
+	if !ok || !local.Written() || local.Path != "/srv/mirror/gluster-9-el8" {
+		t.Errorf(`mirror "local" = %+v, want written to /srv/mirror/gluster-9-el8`, local)
+	}
+	partner, ok := r.Mirror("partner")
+	if !ok || partner.Written() || partner.URL == "" {
+		t.Errorf(`mirror "partner" = %+v, want probe-only with a url`, partner)
+	}
+	if _, ok := c.Repo("nope"); ok {
+		t.Error(`Repo("nope") found something`)
+	}
+	if _, ok := r.Mirror("nope"); ok {
+		t.Error(`Mirror("nope") found something`)
+	}
+
+	// The example sets every key; the documentation describes every key.
+	example, err := os.ReadFile("../mirrors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, keys := range [][]string{topKeys, downloadKeys, repoKeys, mirrorKeys} {
+		for _, k := range keys {
+			if !strings.Contains(string(example), k+":") {
+				t.Errorf("../mirrors.yaml does not show the key %s", k)
+			}
+			if !strings.Contains(string(doc), "`"+k+"`") {
+				t.Errorf("docs/configuration.md does not document the key %s", k)
+			}
+		}
+	}
+}
+
+func TestParseResolvesRelativePaths(t *testing.T) {
+	data := []byte(`
+state_dir: state
+repos:
+  - name: r
+    origin: file:///srv/upstream/r
+    gpgkeys: [keys/RPM-GPG-KEY, /etc/pki/rpm-gpg/RPM-GPG-KEY-x]
+    mirrors:
+      - name: m
+        path: ../www/r
+`)
+	opts := LoadOptions{SkipFilesystem: true}
+	c, err := ParseWith(data, "/etc/rpmirror/mirrors.yaml", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Repos[0]
+	if c.StateDir != "/etc/rpmirror/state" || r.Mirrors[0].Path != "/etc/www/r" ||
+		!slices.Equal(r.GPGKeys, []string{"/etc/rpmirror/keys/RPM-GPG-KEY", "/etc/pki/rpm-gpg/RPM-GPG-KEY-x"}) {
+		t.Errorf("relative to /etc/rpmirror: got state_dir %q, path %q, gpgkeys %q", c.StateDir, r.Mirrors[0].Path, r.GPGKeys)
+	}
+	if r.Origin != "file:///srv/upstream/r/" {
+		t.Errorf("origin %q, want file:///srv/upstream/r/", r.Origin)
+	}
+
+	// Without a file name, relative to the current directory.
+	c, err = ParseWith(data, "", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wd, "state"); c.StateDir != want {
+		t.Errorf("with no file name: state_dir %q, want %q", c.StateDir, want)
+	}
+}
+
+func TestFileOriginOverlap(t *testing.T) {
+	data := []byte(`
+state_dir: /var/lib/rpmirror
+repos:
+  - name: r
+    origin: file:///srv/mirror/upstream/
+    mirrors:
+      - name: m
+        path: /srv/mirror
+`)
+	_, err := ParseWith(data, "m.yaml", LoadOptions{SkipFilesystem: true})
+	want := `m.yaml:8: repo "r": mirror "m": path "/srv/mirror" overlaps the origin "file:///srv/mirror/upstream" of repo "r" (line 5)`
+	if err == nil || err.Error() != want {
+		t.Errorf("got %v\nwant %s", err, want)
+	}
+}
+
+func TestCheckPaths(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	upstream := filepath.Join(dir, "upstream")
+	if err := os.Mkdir(upstream, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	readOnly := filepath.Join(dir, "read-only")
+	if err := os.Mkdir(readOnly, 0o555); err != nil {
+		t.Fatal(err)
+	}
+	key, err := filepath.Abs("testdata/test-key.asc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := os.Geteuid() == 0
+
+	tests := []struct {
+		name     string
+		stateDir string
+		origin   string
+		gpgkey   string
+		path     string
+		want     string // "" for no problem
+		skipRoot bool   // access(2) lets root write anywhere
+	}{
+		{name: "existing directories", stateDir: dir, origin: "file://" + upstream + "/", gpgkey: key, path: upstream + "2"},
+		{name: "directories to create", stateDir: dir + "/a/b/state", path: dir + "/x/y/z"},
+		{name: "state_dir is a file", stateDir: file, want: `m.yaml: state_dir "$DIR/file": exists and is not a directory`},
+		{name: "mirror under a file", path: file + "/m", want: `m.yaml: repo "r": mirror "m": path "$DIR/file/m": cannot be created: "$DIR/file" is not a directory`},
+		{name: "origin missing", origin: "file://" + dir + "/nope/", want: `m.yaml: repo "r": origin "file://$DIR/nope/": no such file or directory`},
+		{name: "origin is a file", origin: "file://" + file + "/", want: `m.yaml: repo "r": origin "file://$DIR/file/": "$DIR/file" is not a directory`},
+		{name: "key is a directory", gpgkey: dir, want: `m.yaml: repo "r": gpgkeys "$DIR": not a regular file`},
+		{name: "key is empty", gpgkey: file, want: `m.yaml: repo "r": gpgkeys "$DIR/file": not a usable OpenPGP public key file: no OpenPGP public key found`},
+		{name: "read-only directory", path: readOnly, want: `m.yaml: repo "r": mirror "m": path "$DIR/read-only": directory is not writable (permission denied)`, skipRoot: true},
+		{name: "under a read-only directory", stateDir: readOnly + "/state", want: `m.yaml: state_dir "$DIR/read-only/state": cannot be created: "$DIR/read-only" is not writable (permission denied)`, skipRoot: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.skipRoot && root {
+				t.Skip("running as root: every directory on a writable filesystem is writable")
+			}
+			// Built by hand, without the lines Parse records: problems
+			// are reported against the file.
+			c := &Config{File: "m.yaml", StateDir: tc.stateDir}
+			r := Repo{Name: "r", Origin: tc.origin}
+			if tc.gpgkey != "" {
+				r.GPGKeys = []string{tc.gpgkey}
+			}
+			if tc.path != "" {
+				r.Mirrors = []Mirror{{Name: "m", Path: tc.path}}
+			}
+			c.Repos = []Repo{r}
+			errs := c.CheckPaths()
+			got := strings.ReplaceAll(errs.Error(), dir, "$DIR")
+			if got != tc.want {
+				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
+			}
+			if tc.want == "" && errs != nil {
+				t.Errorf("CheckPaths returned an empty non-nil list")
+			}
+		})
+	}
+}
+
+// Passwords in URLs never reach a message, however the URL is broken.
+func TestCredentialsRedacted(t *testing.T) {
+	for _, u := range []string{
+		"https://user:s3cret@mirror.example/x/",
+		"https://s3cret@mirror.example/x/",
+		"https://user:s3cret@mirror.example:port/x/",
+		"https://user:s3/cret@mirror.example/x/",
+		"https://user:s3cret@mirror example/x/",
+		"https://user:s3cret@mirror.example/x/?q=1",
+		"ftp://user:s3cret@mirror.example/x/",
+		"user:s3cret@mirror.example/x/",
+		"//user:s3cret@mirror.example/x/",
+	} {
+		for _, field := range []string{"origin", "url"} {
+			origin, url := "https://o.example/", "https://m.example/"
+			if field == "origin" {
+				origin = u
+			} else {
+				url = u
+			}
+			data := fmt.Appendf(nil, "state_dir: /var/lib/rpmirror\nrepos:\n  - name: r\n    origin: %s\n    mirrors:\n      - name: m\n        url: %s\n", origin, url)
+			_, err := ParseWith(data, "m.yaml", LoadOptions{SkipFilesystem: true})
+			if err == nil {
+				t.Errorf("%s %s: no error", field, u)
+				continue
+			}
+			if strings.Contains(err.Error(), "s3") || strings.Contains(err.Error(), "cret") {
+				t.Errorf("%s %s: password in message: %s", field, u, err)
+			}
+		}
+	}
+	// A URL where a list was expected is shown redacted too.
+	data := []byte("state_dir: /x\nrepos: https://user:s3cret@mirror.example/\n")
+	_, err := ParseWith(data, "m.yaml", LoadOptions{SkipFilesystem: true})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Errorf("got %v, want an error without the password", err)
+	}
+}
+
+func TestCheckURL(t *testing.T) {
+	tests := []struct {
+		in, want  string
+		allowFile bool
+	}{
+		{in: "https://example.org", want: "https://example.org/"},
+		{in: "HTTP://Example.org/a/b", want: "http://Example.org/a/b/"},
+		{in: "https://example.org/a%20b/", want: "https://example.org/a%20b/"},
+		{in: "https://example.org/a b", want: "https://example.org/a%20b/"},
+		{in: "http://[::1]:8080", want: "http://[::1]:8080/"},
+		{in: "file:///srv/x", want: "file:///srv/x/", allowFile: true},
+		{in: "file://localhost/srv/x/../y", want: "file:///srv/y/", allowFile: true},
+	}
+	for _, tc := range tests {
+		got, problem := checkURL(tc.in, tc.allowFile)
+		if got != tc.want || problem != "" {
+			t.Errorf("checkURL(%q) = %q, %q; want %q", tc.in, got, problem, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "http:foo", "https://", "https://:80/", "file:relative", "mailto:x@y"} {
+		if got, problem := checkURL(bad, true); problem == "" {
+			t.Errorf("checkURL(%q) = %q, want a problem", bad, got)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	es := Errors{
+		{File: "m.yaml", Line: 3, Msg: "a"},
+		{File: "m.yaml", Msg: "b"},
+		{Line: 4, Msg: "c"},
+		{Msg: "d"},
+	}
+	if got, want := es.Error(), "m.yaml:3: a\nm.yaml: b\nline 4: c\nd"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+
+	// errors.As finds the list as *Errors and as Errors, and each entry
+	// as *Error.
+	_, err := Parse([]byte("state_dir: /x\nrepos: []\nfoo: 1\n"), "m.yaml")
+	var ptr *Errors
+	if !errors.As(err, &ptr) || len(*ptr) != 2 {
+		t.Errorf("errors.As(*Errors) failed on %#v", err)
+	}
+	var list Errors
+	if !errors.As(err, &list) || len(list) != 2 {
+		t.Errorf("errors.As(Errors) failed on %#v", err)
+	}
+	var one *Error
+	if !errors.As(err, &one) || one.Line != 2 {
+		t.Errorf("errors.As(*Error) = %v, want the line-2 problem first", one)
+	}
+
+	// A file that cannot be read is a problem like any other, and still
+	// says why to errors.Is.
+	_, err = Load("testdata/does-not-exist.yaml")
+	if err == nil || err.Error() != "testdata/does-not-exist.yaml: cannot read: no such file or directory" {
+		t.Errorf("got %v", err)
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("errors.Is(%v, fs.ErrNotExist) = false", err)
+	}
+}
+
+// The documented YAML parser quirks are turned into the right lines.
+func TestYAMLErrorLines(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"a: b: c\n", "m.yaml:1: invalid YAML: mapping values are not allowed in this context"},
+		{"state_dir: /x\nrepos: [x, y\nc: 2\n", "m.yaml:2: invalid YAML: did not find expected ',' or ']'"},
+		{"state_dir: /x\nrepos:\n  - x\n y: 2\n", "m.yaml:4: invalid YAML: did not find expected key"},
+		{"state_dir: /x\nrepos: \"x\nc: 2\n", "m.yaml:2: invalid YAML: found unexpected end of stream"},
+		{"state_dir: /x\nrepos:\n  - *r\n", "m.yaml:3: invalid YAML: unknown anchor 'r' referenced (a value starting with * must be quoted, as in schedule: \"*/15 * * * *\")"},
+		{"state_dir: /x\nrepos:\n  - name: r\n    schedule: */5 * * * *\n", "m.yaml:4: invalid YAML: did not find expected alphabetic or numeric character (a value starting with * must be quoted, as in schedule: \"*/15 * * * *\")"},
+		{"# only a comment\n", "m.yaml:1: file is empty: want at least state_dir and repos"},
+		{"~\n", "m.yaml:1: file is empty: want at least state_dir and repos"},
+	}
+	for _, tc := range tests {
+		_, err := ParseWith([]byte(tc.in), "m.yaml", LoadOptions{SkipFilesystem: true})
+		if err == nil || err.Error() != tc.want {
+			t.Errorf("Parse(%q):\ngot  %v\nwant %s", tc.in, err, tc.want)
+		}
+	}
+}

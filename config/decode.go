@@ -1,0 +1,672 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// The keys each mapping may hold, in the order the documentation lists them.
+var (
+	topKeys      = []string{"state_dir", "download", "repos"}
+	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout"}
+	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "mirrors"}
+	mirrorKeys   = []string{"name", "path", "url"}
+)
+
+// decoder walks the YAML node tree by hand rather than unmarshalling into
+// structs: that way every problem is reported with the line of the key or
+// value it is about, in words rather than Go type names, and decoding goes
+// on after a problem so that one run finds them all.
+type decoder struct {
+	file string
+	dir  string // absolute directory relative paths are resolved against
+	errs Errors
+}
+
+// entry is one key of a mapping and its value.
+type entry struct {
+	name     string
+	key, val *yaml.Node
+}
+
+// decode turns data into a Config. It returns the Config (nil when the file
+// is not YAML at all or is empty) along with every problem found; a Config
+// returned with problems is only good for further checks.
+func decode(data []byte, file string) (*Config, Errors) {
+	d := &decoder{file: file}
+	dir, err := filepath.Abs(filepath.Dir(file))
+	if err != nil {
+		d.errorf(0, "", "cannot resolve the directory relative paths are resolved against: %v", err)
+		return nil, d.errs
+	}
+	d.dir = dir
+	root := d.document(data)
+	if root == nil {
+		return nil, d.errs
+	}
+	c := d.config(root)
+	if c != nil {
+		d.overlaps(c)
+	}
+	return c, d.errs
+}
+
+// errorf records a problem. where says which part of the file it is in
+// (`repo "x"`, `repo "x": mirror "y"`, "download"), or is "" at the top.
+func (d *decoder) errorf(line int, where, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if where != "" {
+		msg = where + ": " + msg
+	}
+	d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: msg})
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// document parses data as YAML and returns its top node, or nil after
+// recording why there is none.
+func (d *decoder) document(data []byte) *yaml.Node {
+	if !utf8.Valid(data) {
+		bad := 0
+		for bad < len(data) {
+			r, size := utf8.DecodeRune(data[bad:])
+			if r == utf8.RuneError && size <= 1 {
+				break
+			}
+			bad += size
+		}
+		d.errorf(1+bytes.Count(data[:bad], []byte("\n")), "", "invalid UTF-8: save the file as UTF-8")
+		return nil
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	err := decodeYAML(dec, &doc)
+	if errors.Is(err, io.EOF) {
+		d.errorf(1, "", "file is empty: want at least state_dir and repos")
+		return nil
+	}
+	if err != nil {
+		d.yamlError(err, data)
+		return nil
+	}
+	var extra yaml.Node
+	switch err := decodeYAML(dec, &extra); {
+	case err == nil:
+		line := extra.Line
+		if len(extra.Content) > 0 && extra.Content[0].Line > 0 {
+			line = extra.Content[0].Line
+		}
+		d.errorf(line, "", "a second YAML document starts here (after ---): write everything in one")
+	case !errors.Is(err, io.EOF):
+		d.yamlError(err, data)
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		d.errorf(1, "", "file is empty: want at least state_dir and repos")
+		return nil
+	}
+	root := doc.Content[0]
+	if isNull(root) {
+		d.errorf(root.Line, "", "file is empty: want at least state_dir and repos")
+		return nil
+	}
+	return root
+}
+
+// decodeYAML is dec.Decode, turning a panic inside the YAML library into an
+// error: the input is written by people, not trusted to be well-formed.
+func decodeYAML(dec *yaml.Decoder, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: cannot parse: %v", r)
+		}
+	}()
+	return dec.Decode(n)
+}
+
+// parserErrors are the YAML library's parser (not scanner) errors. It
+// reports their line 0-based, unlike its scanner errors.
+var parserErrors = []string{
+	"did not find expected <stream-start>",
+	"did not find expected <document start>",
+	"found undefined tag handle",
+	"did not find expected node content",
+	"did not find expected '-' indicator",
+	"did not find expected key",
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found duplicate %TAG directive",
+}
+
+var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+
+// yamlError records a syntax error from the YAML library with its line.
+func (d *decoder) yamlError(err error, data []byte) {
+	msg, line := err.Error(), 0
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = m[2]
+		if slices.Contains(parserErrors, msg) {
+			line++
+		}
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+		if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
+			// Not a syntax error but the composer's, without a position.
+			if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
+				line = 1 + bytes.Count(data[:i], []byte("\n"))
+			}
+			msg += ` (a value starting with * must be quoted, as in schedule: "*/15 * * * *")`
+		} else {
+			// The library leaves out the line when the error is on the
+			// first line (it counts from 0 and treats 0 as unknown).
+			line = 1
+		}
+	}
+	if lines := bytes.Split(data, []byte("\n")); line > 0 && line <= len(lines) {
+		text := lines[line-1]
+		switch {
+		case strings.Contains(msg, "cannot start any token") && bytes.ContainsRune(text, '\t'):
+			msg += " (tabs are not allowed for indentation: use spaces)"
+		case strings.Contains(msg, "cannot start any token") && bytes.ContainsAny(text, "@`"):
+			msg += ` (a value starting with @ or ` + "`" + ` must be quoted, as in schedule: "@every 1h")`
+		case strings.Contains(msg, "expected alphabetic or numeric character") && bytes.ContainsRune(text, '*'):
+			msg += ` (a value starting with * must be quoted, as in schedule: "*/15 * * * *")`
+		}
+	}
+	d.errorf(line, "", "invalid YAML: %s", msg)
+}
+
+func (d *decoder) config(root *yaml.Node) *Config {
+	if !d.isKind(root, yaml.MappingNode, "", "the file", "a mapping of "+strings.Join(topKeys, ", ")) {
+		return nil
+	}
+	c := &Config{
+		File: d.file,
+		Download: Download{
+			Concurrency:    DefaultConcurrency,
+			Retries:        DefaultRetries,
+			ConnectTimeout: DefaultConnectTimeout,
+			StallTimeout:   DefaultStallTimeout,
+		},
+	}
+	f := d.fields(root, "", topKeys)
+
+	if e, ok := f.get("state_dir"); ok {
+		if p, ok := d.path(e, ""); ok {
+			if p == "/" {
+				d.errorf(e.val.Line, "", "state_dir %q: must not be the root directory", e.val.Value)
+			} else {
+				c.StateDir, c.stateDirLine = p, e.val.Line
+			}
+		}
+	} else {
+		d.missing(f, "state_dir", root, "", "the directory for rpmirror's state and download cache")
+	}
+
+	if e, ok := f.get("download"); ok {
+		d.download(e, &c.Download)
+	}
+
+	if e, ok := f.get("repos"); ok {
+		c.Repos = d.repos(e)
+	} else {
+		d.missing(f, "repos", root, "", "at least one repo is required")
+	}
+	return c
+}
+
+func (d *decoder) download(e entry, dl *Download) {
+	const where = "download"
+	if !d.isKind(e.val, yaml.MappingNode, "", e.name, "a mapping of "+strings.Join(downloadKeys, ", ")) {
+		return
+	}
+	f := d.fields(e.val, where, downloadKeys)
+	if e, ok := f.get("concurrency"); ok {
+		if n, ok := d.integer(e, where, MinConcurrency, MaxConcurrency); ok {
+			dl.Concurrency = n
+		}
+	}
+	if e, ok := f.get("retries"); ok {
+		if n, ok := d.integer(e, where, MinRetries, MaxRetries); ok {
+			dl.Retries = n
+		}
+	}
+	if e, ok := f.get("connect_timeout"); ok {
+		if t, ok := d.duration(e, where, true); ok {
+			dl.ConnectTimeout = t
+		}
+	}
+	if e, ok := f.get("stall_timeout"); ok {
+		if t, ok := d.duration(e, where, true); ok {
+			dl.StallTimeout = t
+		}
+	}
+}
+
+func (d *decoder) repos(e entry) []Repo {
+	if !d.isKind(e.val, yaml.SequenceNode, "", e.name, "a list of repos") {
+		return nil
+	}
+	if len(e.val.Content) == 0 {
+		d.errorf(e.val.Line, "", "repos is empty: at least one repo is required")
+		return nil
+	}
+	var repos []Repo
+	seen := map[string]int{} // repo name -> line
+	for i, n := range e.val.Content {
+		if r, ok := d.repo(n, i, seen); ok {
+			repos = append(repos, r)
+		}
+	}
+	return repos
+}
+
+func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
+	where := fmt.Sprintf("repos[%d]", i)
+	if name, ok := peekName(n); ok {
+		where = fmt.Sprintf("repo %q", name)
+	}
+	if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(repoKeys, ", ")) {
+		return Repo{}, false
+	}
+	r := Repo{Line: n.Line, Schedule: DefaultSchedule, PruneAfter: DefaultPruneAfter}
+	f := d.fields(n, where, repoKeys)
+
+	if e, ok := f.get("name"); ok {
+		if name, ok := d.str(e, where); ok {
+			if problem := nameProblem(name); problem != "" {
+				d.errorf(e.val.Line, "", "repo name %q: %s", name, problem)
+			} else if first, dup := seen[name]; dup {
+				d.errorf(e.val.Line, "", "repo name %q is already used at line %d", name, first)
+			} else {
+				seen[name] = e.val.Line
+				r.Name = name
+			}
+		}
+	} else {
+		d.missing(f, "name", n, where, "a name of letters, digits, '.', '_' and '-'")
+	}
+
+	if e, ok := f.get("origin"); ok {
+		if u, ok := d.url(e, where, true); ok {
+			r.Origin, r.originLine = u, e.val.Line
+		}
+	} else {
+		d.missing(f, "origin", n, where, "the URL of the repository to mirror")
+	}
+
+	if e, ok := f.get("schedule"); ok {
+		if s, ok := d.str(e, where); ok && s != "" {
+			if err := ValidateCron(s); err != nil {
+				d.errorf(e.val.Line, where, "schedule %q: %v", s, err)
+			} else {
+				r.Schedule = s
+			}
+		}
+	}
+
+	if e, ok := f.get("gpgkeys"); ok {
+		r.GPGKeys, r.gpgKeyLines = d.gpgkeys(e, where)
+	}
+
+	if e, ok := f.get("prune_after"); ok {
+		if t, ok := d.duration(e, where, false); ok {
+			r.PruneAfter = t
+		}
+	}
+
+	if e, ok := f.get("mirrors"); ok {
+		r.Mirrors = d.mirrors(e, where)
+	} else {
+		d.missing(f, "mirrors", n, where, "at least one mirror is required")
+	}
+	return r, true
+}
+
+func (d *decoder) gpgkeys(e entry, where string) (paths []string, lines []int) {
+	if e.val.Kind == yaml.ScalarNode {
+		d.errorf(e.val.Line, where, "gpgkeys: expected a list of key files, found %s: write gpgkeys: [%q]", describe(e.val), e.val.Value)
+		return nil, nil
+	}
+	if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of key files") {
+		return nil, nil
+	}
+	for _, k := range e.val.Content {
+		if p, ok := d.path(entry{name: e.name, key: e.key, val: k}, where); ok {
+			paths = append(paths, p)
+			lines = append(lines, k.Line)
+		}
+	}
+	return paths, lines
+}
+
+func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
+	if !d.isKind(e.val, yaml.SequenceNode, repoWhere, e.name, "a list of mirrors") {
+		return nil
+	}
+	if len(e.val.Content) == 0 {
+		d.errorf(e.val.Line, repoWhere, "mirrors is empty: at least one mirror is required")
+		return nil
+	}
+	var ms []Mirror
+	seen := map[string]int{} // mirror name -> line
+	for i, n := range e.val.Content {
+		where := fmt.Sprintf("%s: mirrors[%d]", repoWhere, i)
+		if name, ok := peekName(n); ok {
+			where = fmt.Sprintf("%s: mirror %q", repoWhere, name)
+		}
+		if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(mirrorKeys, ", ")) {
+			continue
+		}
+		m := Mirror{Line: n.Line}
+		f := d.fields(n, where, mirrorKeys)
+
+		if e, ok := f.get("name"); ok {
+			if name, ok := d.str(e, where); ok {
+				if problem := nameProblem(name); problem != "" {
+					d.errorf(e.val.Line, repoWhere, "mirror name %q: %s", name, problem)
+				} else if first, dup := seen[name]; dup {
+					d.errorf(e.val.Line, repoWhere, "mirror name %q is already used at line %d", name, first)
+				} else {
+					seen[name] = e.val.Line
+					m.Name = name
+				}
+			}
+		} else {
+			d.missing(f, "name", n, where, "a name of letters, digits, '.', '_' and '-'")
+		}
+
+		pathGiven := false
+		if e, ok := f.get("path"); ok {
+			pathGiven = true
+			if p, ok := d.path(e, where); ok {
+				if p == "/" {
+					d.errorf(e.val.Line, where, "path %q: must not be the root directory", e.val.Value)
+				} else {
+					m.Path, m.pathLine = p, e.val.Line
+				}
+			}
+		}
+
+		if e, ok := f.get("url"); ok {
+			if u, ok := d.url(e, where, false); ok {
+				m.URL = u
+			}
+		} else if !pathGiven && !f.guessed["path"] && !f.guessed["url"] {
+			d.errorf(n.Line, where, "neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url")
+		}
+		ms = append(ms, m)
+	}
+	return ms
+}
+
+// keys are the known keys found in a mapping.
+type keys struct {
+	entries map[string]entry
+	guessed map[string]bool // known keys that an unknown key was probably meant to be
+}
+
+// get returns the entry for name if it is there with a value: a key with
+// no value (null) counts as left out.
+func (k keys) get(name string) (entry, bool) {
+	e, ok := k.entries[name]
+	return e, ok && !isNull(e.val)
+}
+
+// missing records that the required key name is missing from mapping n,
+// unless an unknown key in n was probably meant to be it: that problem has
+// been recorded already.
+func (d *decoder) missing(k keys, name string, n *yaml.Node, where, why string) {
+	if k.guessed[name] {
+		return
+	}
+	line := n.Line
+	if e, ok := k.entries[name]; ok {
+		line = e.key.Line
+	}
+	d.errorf(line, where, "missing %s: %s", name, why)
+}
+
+// fields returns the known keys of mapping n, recording a problem for each
+// key that is not known or given twice.
+func (d *decoder) fields(n *yaml.Node, where string, known []string) keys {
+	k := keys{entries: make(map[string]entry, len(known)), guessed: map[string]bool{}}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, v := n.Content[i], n.Content[i+1]
+		if kn.Kind != yaml.ScalarNode || isNull(kn) {
+			d.errorf(kn.Line, where, "keys must be plain words, found %s", describe(kn))
+			continue
+		}
+		name := kn.Value
+		if !slices.Contains(known, name) {
+			guess := guessKey(name, known)
+			hint := "valid keys here: " + strings.Join(known, ", ")
+			switch {
+			case name == "<<":
+				hint = "merge keys are not supported: write the keys out; " + hint
+			case guess != "":
+				k.guessed[guess] = true
+				hint = fmt.Sprintf("did you mean %q? %s", guess, hint)
+			}
+			d.errorf(kn.Line, where, "unknown key %q (%s)", name, hint)
+			continue
+		}
+		if first, dup := k.entries[name]; dup {
+			d.errorf(kn.Line, where, "%s is given twice (first at line %d)", name, first.key.Line)
+			continue
+		}
+		k.entries[name] = entry{name: name, key: kn, val: v}
+	}
+	return k
+}
+
+// guessKey returns the known key name was probably meant to be, or "".
+func guessKey(name string, known []string) string {
+	best, bestDist := "", 3
+	for _, k := range known {
+		if dist := editDistance(strings.ToLower(name), k); dist < bestDist {
+			best, bestDist = k, dist
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance between a and b, in bytes; keys
+// are ASCII.
+func editDistance(a, b string) int {
+	if len(a) > 64 || len(b) > 64 {
+		return 64
+	}
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// isKind reports whether n is of kind want, recording a problem if not.
+// what names the value in the message, wantDesc describes what was wanted.
+func (d *decoder) isKind(n *yaml.Node, want yaml.Kind, where, what, wantDesc string) bool {
+	if n.Kind == want && (want != yaml.ScalarNode || !isNull(n)) {
+		return true
+	}
+	if n.Kind == yaml.AliasNode {
+		d.errorf(n.Line, where, "%s: aliases (*%s) are not supported: write the value out", what, n.Value)
+		return false
+	}
+	d.errorf(n.Line, where, "%s: expected %s, found %s", what, wantDesc, describe(n))
+	return false
+}
+
+// str returns the text of a scalar value. Numbers and booleans are taken
+// as written: a name of 9 is the string "9".
+func (d *decoder) str(e entry, where string) (string, bool) {
+	if !d.isKind(e.val, yaml.ScalarNode, where, e.name, "a string") {
+		return "", false
+	}
+	switch tag := e.val.ShortTag(); tag {
+	case "!!str", "!!int", "!!float", "!!bool", "!!timestamp":
+		return e.val.Value, true
+	default:
+		d.errorf(e.val.Line, where, "%s: the tag %s is not supported", e.name, e.val.Tag)
+		return "", false
+	}
+}
+
+func (d *decoder) integer(e entry, where string, lo, hi int) (int, bool) {
+	if !d.isKind(e.val, yaml.ScalarNode, where, e.name, "a whole number") {
+		return 0, false
+	}
+	if e.val.ShortTag() != "!!int" {
+		d.errorf(e.val.Line, where, "%s: expected a whole number, found %s", e.name, describe(e.val))
+		return 0, false
+	}
+	var n int
+	if err := e.val.Decode(&n); err != nil || n < lo || n > hi {
+		d.errorf(e.val.Line, where, "%s %s: out of range %d..%d", e.name, e.val.Value, lo, hi)
+		return 0, false
+	}
+	return n, true
+}
+
+// duration parses a Go duration ("90s", "1h30m"); a bare 0 is allowed.
+// With positive, zero is a problem too.
+func (d *decoder) duration(e entry, where string, positive bool) (time.Duration, bool) {
+	s, ok := d.str(e, where)
+	if !ok {
+		return 0, false
+	}
+	t, err := time.ParseDuration(s)
+	switch {
+	case err != nil:
+		d.errorf(e.val.Line, where, "%s %q: %s", e.name, s, durationProblem(err))
+	case t < 0:
+		d.errorf(e.val.Line, where, "%s %q: must not be negative", e.name, s)
+	case positive && t == 0:
+		d.errorf(e.val.Line, where, "%s %q: must be greater than zero", e.name, s)
+	default:
+		return t, true
+	}
+	return 0, false
+}
+
+// durationProblem rewords an error of time.ParseDuration without repeating
+// the value, which the caller's message already shows.
+func durationProblem(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "time: ")
+	switch {
+	case strings.HasPrefix(msg, "missing unit"):
+		return "missing unit (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)"
+	case strings.HasPrefix(msg, "unknown unit"):
+		unit, _, _ := strings.Cut(strings.TrimPrefix(msg, "unknown unit "), " in duration")
+		return fmt.Sprintf("unknown unit %s (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)", unit)
+	}
+	return "not a duration (for example 90s, 15m, 24h, 1h30m)"
+}
+
+// path returns a path value made absolute against the file's directory
+// and cleaned.
+func (d *decoder) path(e entry, where string) (string, bool) {
+	s, ok := d.str(e, where)
+	if !ok {
+		return "", false
+	}
+	switch {
+	case s == "":
+		d.errorf(e.val.Line, where, "%s: empty path", e.name)
+	case strings.ContainsRune(s, 0):
+		d.errorf(e.val.Line, where, "%s %q: a path cannot contain a NUL byte", e.name, s)
+	case strings.HasPrefix(s, "~"):
+		d.errorf(e.val.Line, where, "%s %q: ~ is not expanded: write the full path", e.name, s)
+	case strings.Contains(s, "://"):
+		d.errorf(e.val.Line, where, "%s %q: write a local path, not a URL", e.name, redact(s))
+	default:
+		if !filepath.IsAbs(s) {
+			s = filepath.Join(d.dir, s)
+		}
+		return filepath.Clean(s), true
+	}
+	return "", false
+}
+
+// url validates a URL value and returns it normalized to end in "/".
+// allowFile admits file:///absolute/path URLs (for origins).
+func (d *decoder) url(e entry, where string, allowFile bool) (string, bool) {
+	s, ok := d.str(e, where)
+	if !ok {
+		return "", false
+	}
+	u, problem := checkURL(s, allowFile)
+	if problem != "" {
+		d.errorf(e.val.Line, where, "%s %q: %s", e.name, redact(s), problem)
+		return "", false
+	}
+	return u, true
+}
+
+// peekName returns the value of the name key of mapping n, if it is a
+// non-empty scalar, for naming the repo or mirror in messages about its
+// other keys.
+func peekName(n *yaml.Node) (string, bool) {
+	if n.Kind != yaml.MappingNode {
+		return "", false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "name" && v.Kind == yaml.ScalarNode && !isNull(v) && v.Value != "" {
+			return v.Value, true
+		}
+	}
+	return "", false
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+// describe says what a node is, for "expected X, found Y" messages.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	case yaml.ScalarNode:
+		if isNull(n) {
+			return "no value"
+		}
+		v := redact(n.Value)
+		if utf8.RuneCountInString(v) > 40 {
+			v = string([]rune(v)[:40]) + "..."
+		}
+		return strconv.Quote(v)
+	}
+	return "nothing"
+}

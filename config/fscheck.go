@@ -1,0 +1,181 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// maxKeyFileSize bounds the key files read while checking; an RPM-GPG-KEY
+// file is a few kilobytes.
+const maxKeyFileSize = 16 << 20
+
+// CheckPaths checks what the configuration says against the filesystem:
+//
+//   - state_dir and the path of every written mirror is a writable
+//     directory, or does not exist yet and its nearest existing ancestor
+//     is a writable directory (rpmirror creates the rest);
+//   - the directory of a file:// origin exists and is readable;
+//   - every gpgkeys file is a regular file holding OpenPGP public keys
+//     that verify.LoadKeyFile accepts.
+//
+// It creates and changes nothing. Load calls it; LoadWith with
+// SkipFilesystem does not. Writability is judged by access(2) for the real
+// user, so for root only a read-only filesystem or a non-directory in the
+// way counts as not writable. It returns nil when all is well.
+func (c *Config) CheckPaths() Errors {
+	var errs Errors
+	add := func(line int, where, format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if where != "" {
+			msg = where + ": " + msg
+		}
+		errs = append(errs, &Error{File: c.File, Line: line, Msg: msg})
+	}
+	if c.StateDir != "" {
+		if problem := writableDir(c.StateDir); problem != "" {
+			add(c.stateDirLine, "", "state_dir %q: %s", c.StateDir, problem)
+		}
+	}
+	for _, r := range c.Repos {
+		where := repoDesc(r)
+		if p, ok := filePath(r.Origin); ok {
+			if problem := readableDir(p); problem != "" {
+				add(or(r.originLine, r.Line), where, "origin %q: %s", r.Origin, problem)
+			}
+		}
+		for i, k := range r.GPGKeys {
+			line := r.Line
+			if i < len(r.gpgKeyLines) {
+				line = r.gpgKeyLines[i]
+			}
+			if problem := keyFile(k); problem != "" {
+				add(line, where, "gpgkeys %q: %s", k, problem)
+			}
+		}
+		for _, m := range r.Mirrors {
+			if !m.Written() {
+				continue
+			}
+			if problem := writableDir(m.Path); problem != "" {
+				add(or(m.pathLine, m.Line), where+": "+mirrorDesc(m), "path %q: %s", m.Path, problem)
+			}
+		}
+	}
+	errs.sort()
+	if len(errs) == 0 {
+		return nil
+	}
+	return errs
+}
+
+func or(line, fallback int) int {
+	if line > 0 {
+		return line
+	}
+	return fallback
+}
+
+// writableDir says why rpmirror could not write files under the directory
+// p, creating it if need be, or returns "".
+func writableDir(p string) string {
+	fi, err := os.Stat(p)
+	switch {
+	case err == nil:
+		if !fi.IsDir() {
+			return "exists and is not a directory"
+		}
+		if err := unix.Access(p, unix.W_OK|unix.X_OK); err != nil {
+			return fmt.Sprintf("directory is not writable (%v)", err)
+		}
+		return ""
+	case !missing(err):
+		return "cannot be checked: " + errText(err)
+	}
+	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+		fi, err := os.Stat(dir)
+		switch {
+		case err == nil && !fi.IsDir():
+			return fmt.Sprintf("cannot be created: %q is not a directory", dir)
+		case err == nil:
+			if err := unix.Access(dir, unix.W_OK|unix.X_OK); err != nil {
+				return fmt.Sprintf("cannot be created: %q is not writable (%v)", dir, err)
+			}
+			return ""
+		case !missing(err):
+			return fmt.Sprintf("cannot be created: %q: %s", dir, errText(err))
+		case dir == filepath.Dir(dir):
+			return "cannot be created: no ancestor exists"
+		}
+	}
+}
+
+// readableDir says why files under the directory p could not be read, or
+// returns "".
+func readableDir(p string) string {
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return errText(err)
+	case !fi.IsDir():
+		return fmt.Sprintf("%q is not a directory", p)
+	}
+	if err := unix.Access(p, unix.R_OK|unix.X_OK); err != nil {
+		return fmt.Sprintf("%q is not readable (%v)", p, err)
+	}
+	return ""
+}
+
+// keyFile says why p is not a usable key file, or returns "".
+func keyFile(p string) string {
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return errText(err)
+	case !fi.Mode().IsRegular():
+		return "not a regular file"
+	case fi.Size() > maxKeyFileSize:
+		return fmt.Sprintf("larger than %d MiB: not a key file", maxKeyFileSize>>20)
+	}
+	if _, err := verify.LoadKeyFile(p); err != nil {
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			return errText(err)
+		}
+		return "not a usable OpenPGP public key file: " + trimPrefixes(err.Error(), "key file "+p+": ", "reading key file "+p+": ")
+	}
+	return ""
+}
+
+func trimPrefixes(s string, prefixes ...string) string {
+	for _, p := range prefixes {
+		if t, ok := strings.CutPrefix(s, p); ok {
+			return t
+		}
+	}
+	return s
+}
+
+// missing reports whether err says a path does not exist, including a
+// path under a regular file.
+func missing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// errText is the reason of a *fs.PathError without the operation and path,
+// which the message already shows.
+func errText(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzParse checks that Parse never panics, that it returns either a
+// configuration or problems, and that what it returns holds up.
+func FuzzParse(f *testing.F) {
+	seeds, err := filepath.Glob("testdata/*.yaml")
+	if err != nil {
+		f.Fatal(err)
+	}
+	seeds = append(seeds, "../mirrors.yaml")
+	for _, s := range seeds {
+		data, err := os.ReadFile(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseWith(data, "/etc/rpmirror/fuzz.yaml", LoadOptions{SkipFilesystem: true})
+		if err != nil {
+			if c != nil {
+				t.Fatal("a config returned along with an error")
+			}
+			var errs *Errors
+			if !errors.As(err, &errs) || len(*errs) == 0 {
+				t.Fatalf("error is not a non-empty *Errors: %#v", err)
+			}
+			for _, e := range *errs {
+				if e.Msg == "" || strings.ContainsAny(e.Msg, "\n\r") || e.Line < 0 || e.File != "/etc/rpmirror/fuzz.yaml" {
+					t.Fatalf("bad problem: %#v", e)
+				}
+			}
+			return
+		}
+		if c.StateDir == "" || !filepath.IsAbs(c.StateDir) || len(c.Repos) == 0 {
+			t.Fatalf("accepted a config without state_dir or repos: %+v", c)
+		}
+		d := c.Download
+		if d.Concurrency < MinConcurrency || d.Concurrency > MaxConcurrency || d.Retries < MinRetries || d.Retries > MaxRetries ||
+			d.ConnectTimeout <= 0 || d.StallTimeout <= 0 {
+			t.Fatalf("accepted download settings out of range: %+v", d)
+		}
+		names := map[string]bool{}
+		for _, r := range c.Repos {
+			if nameProblem(r.Name) != "" || names[r.Name] {
+				t.Fatalf("accepted repo name %q", r.Name)
+			}
+			names[r.Name] = true
+			if !strings.HasSuffix(r.Origin, "/") || ValidateCron(r.Schedule) != nil || r.PruneAfter < 0 || len(r.Mirrors) == 0 {
+				t.Fatalf("accepted repo %+v", r)
+			}
+			for _, k := range r.GPGKeys {
+				if !filepath.IsAbs(k) {
+					t.Fatalf("relative key path %q", k)
+				}
+			}
+			for _, m := range r.Mirrors {
+				if nameProblem(m.Name) != "" || (m.Path == "" && m.URL == "") ||
+					(m.URL != "" && !strings.HasSuffix(m.URL, "/")) || (m.Path != "" && (!filepath.IsAbs(m.Path) || m.Path == "/")) {
+					t.Fatalf("accepted mirror %+v", m)
+				}
+			}
+		}
+	})
+}

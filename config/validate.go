@@ -1,0 +1,207 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"path/filepath"
+	"strings"
+)
+
+// maxNameLen bounds repo and mirror names, which become file names.
+const maxNameLen = 128
+
+// nameProblem says what is wrong with a repo or mirror name, or "".
+func nameProblem(name string) string {
+	switch {
+	case name == "":
+		return "must not be empty"
+	case len(name) > maxNameLen:
+		return fmt.Sprintf("longer than %d characters", maxNameLen)
+	case name == "." || name == "..":
+		return `must not be "." or ".."`
+	}
+	for _, c := range name {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return "may only hold letters, digits, '.', '_' and '-'"
+		}
+	}
+	return ""
+}
+
+// checkURL validates raw as an origin (allowFile) or mirror URL and returns
+// it normalized: scheme in lower case, path ending in "/". The problem it
+// returns never repeats raw, which may hold a password.
+func checkURL(raw string, allowFile bool) (normalized, problem string) {
+	want := "http:// or https://"
+	if allowFile {
+		want = "http://, https:// or file://"
+	}
+	if raw == "" {
+		return "", "empty URL"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		// The parser's message may quote part of the URL; only use it when
+		// there is no userinfo to leak.
+		var ue *url.Error
+		if errors.As(err, &ue) && !strings.Contains(raw, "@") {
+			return "", "not a valid URL: " + ue.Err.Error()
+		}
+		return "", "not a valid URL"
+	}
+	if u.User != nil {
+		return "", "credentials must not be written in the URL: remove them (reading them from a credentials file is planned)"
+	}
+	switch u.Scheme = strings.ToLower(u.Scheme); u.Scheme {
+	case "":
+		return "", "not an absolute URL: want " + want
+	case "http", "https":
+		if u.Opaque != "" || u.Hostname() == "" {
+			return "", "no host: want " + u.Scheme + "://HOST/PATH"
+		}
+	case "file":
+		if !allowFile {
+			return "", "scheme file is not supported here: want " + want
+		}
+		if u.Host != "" && u.Host != "localhost" {
+			return "", fmt.Sprintf("a file URL has no host (found %q): write file:///absolute/path", u.Host)
+		}
+		if u.Opaque != "" || !path.IsAbs(u.Path) {
+			return "", "a file URL needs an absolute path: write file:///absolute/path"
+		}
+		u.Host = ""
+		u.Path = path.Clean(u.Path)
+		u.RawPath = ""
+	default:
+		return "", fmt.Sprintf("scheme %q is not supported: want %s", u.Scheme, want)
+	}
+	if u.RawQuery != "" || u.ForceQuery {
+		return "", "a query (?...) is not allowed"
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return "", "a fragment (#...) is not allowed"
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	return u.String(), ""
+}
+
+// redact hides the userinfo of a URL for messages: the password of
+// "https://user:pass@host/" and all of "https://token@host/". A string
+// that does not parse as a URL with a host but holds an "@" is redacted
+// up to its last "@".
+func redact(s string) string {
+	at := strings.LastIndex(s, "@")
+	if at < 0 {
+		return s
+	}
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		if u.User == nil {
+			return s // the "@" is in the path, query or fragment
+		}
+		start := strings.Index(s, "//") + 2
+		authority := s[start:]
+		if end := strings.IndexAny(authority, "/?#"); end >= 0 {
+			authority = authority[:end]
+		}
+		userinfo := authority[:strings.LastIndex(authority, "@")]
+		hidden := "xxxxx"
+		if user, _, hasPass := strings.Cut(userinfo, ":"); hasPass {
+			hidden = user + ":xxxxx"
+		}
+		return s[:start] + hidden + s[start+len(userinfo):]
+	}
+	start := 0
+	if i := strings.Index(s, "://"); i >= 0 && i < at {
+		start = i + 3
+	}
+	return s[:start] + "xxxxx" + s[at:]
+}
+
+// within reports whether p is dir or inside it; both are clean absolute
+// paths.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || (strings.HasPrefix(p, dir) && p[len(dir)] == '/')
+}
+
+// filePath returns the directory of a normalized file:// origin.
+func filePath(origin string) (string, bool) {
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "file" {
+		return "", false
+	}
+	return filepath.Clean(u.Path), true
+}
+
+// overlaps records written mirrors whose paths are the same as, or inside
+// one another, or overlap state_dir or a file:// origin: one would
+// overwrite or prune the other's files.
+func (d *decoder) overlaps(c *Config) {
+	type place struct {
+		path string
+		line int
+		desc string
+	}
+	var origins []place
+	for _, r := range c.Repos {
+		if p, ok := filePath(r.Origin); ok {
+			origins = append(origins, place{p, r.originLine, repoDesc(r)})
+		}
+	}
+	var written []place
+	for _, r := range c.Repos {
+		for _, m := range r.Mirrors {
+			if m.Path == "" {
+				continue
+			}
+			where := repoDesc(r) + ": " + mirrorDesc(m)
+			here := place{m.Path, m.pathLine, repoDesc(r) + " " + mirrorDesc(m)}
+			for _, o := range written {
+				switch {
+				case here.path == o.path:
+					d.errorf(here.line, where, "path %q is also the path of %s (line %d)", here.path, o.desc, o.line)
+				case within(here.path, o.path):
+					d.errorf(here.line, where, "path %q is inside the path %q of %s (line %d)", here.path, o.path, o.desc, o.line)
+				case within(o.path, here.path):
+					d.errorf(here.line, where, "path %q contains the path %q of %s (line %d)", here.path, o.path, o.desc, o.line)
+				}
+			}
+			if s := c.StateDir; s != "" {
+				switch {
+				case within(here.path, s):
+					d.errorf(here.line, where, "path %q is inside state_dir %q (line %d)", here.path, s, c.stateDirLine)
+				case within(s, here.path):
+					d.errorf(here.line, where, "path %q contains state_dir %q (line %d)", here.path, s, c.stateDirLine)
+				}
+			}
+			for _, o := range origins {
+				if within(here.path, o.path) || within(o.path, here.path) {
+					d.errorf(here.line, where, "path %q overlaps the origin %q of %s (line %d)", here.path, "file://"+o.path, o.desc, o.line)
+				}
+			}
+			written = append(written, here)
+		}
+	}
+}
+
+func repoDesc(r Repo) string {
+	if r.Name == "" {
+		return fmt.Sprintf("the repo at line %d", r.Line)
+	}
+	return fmt.Sprintf("repo %q", r.Name)
+}
+
+func mirrorDesc(m Mirror) string {
+	if m.Name == "" {
+		return fmt.Sprintf("the mirror at line %d", m.Line)
+	}
+	return fmt.Sprintf("mirror %q", m.Name)
+}
