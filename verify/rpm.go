@@ -1,6 +1,8 @@
 package verify
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -47,7 +49,12 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 	if len(keyring) > 0 {
 		keys = keyring
 	}
-	hdr, sigs, verr := safeVerify(vr, keys)
+	var hdr *rpmutils.RpmHeader
+	var sigs []*rpmutils.Signature
+	guarded, verr := guardHeaders(vr, want.Size)
+	if verr == nil {
+		hdr, sigs, verr = safeVerify(guarded, keys)
+	}
 	// Read what the RPM library left, so the checksum covers every byte.
 	if _, err := io.Copy(io.Discard, vr); err != nil {
 		// A checksum or size mismatch explains any parse failure: the
@@ -91,6 +98,70 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 		return nil, &SignatureError{Reason: ErrNoPayloadCoverage, KeyID: res.Signatures[0].KeyID}
 	}
 	return res, nil
+}
+
+// Limits on the two headers at the start of an RPM, as rpm itself has
+// them: the RPM library allocates what a header declares before reading
+// it, so the declared sizes are checked first.
+const (
+	maxHeaderEntries = 0xffff
+	maxSigHeader     = 64 << 20
+	maxHeader        = 256 << 20
+	leadSize         = 96
+	introSize        = 16
+)
+
+// guardHeaders reads the lead and the intros of the signature and main
+// headers from r and refuses sizes that are impossible (larger than the
+// file, size < 0 meaning unknown) or beyond rpm's limits. It returns a
+// reader that replays what it read, then the rest of r. Memory it uses
+// grows only with bytes actually read.
+func guardHeaders(r io.Reader, size int64) (io.Reader, error) {
+	var buf bytes.Buffer
+	corrupt := func(format string, a ...any) error {
+		return &CorruptError{Err: fmt.Errorf(format, a...)}
+	}
+	if _, err := io.CopyN(&buf, r, leadSize+introSize); err != nil {
+		return nil, corrupt("reading the lead: %w", eofIsUnexpected(err))
+	}
+	b := buf.Bytes()
+	if !bytes.Equal(b[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
+		return nil, corrupt("file is not an RPM (bad lead magic)")
+	}
+	intro := func(at int, what string, maxLen int64, pad bool) (int64, error) {
+		b := buf.Bytes()[at:]
+		if !bytes.Equal(b[:3], []byte{0x8e, 0xad, 0xe8}) {
+			return 0, corrupt("bad magic for the %s header", what)
+		}
+		entries := int64(binary.BigEndian.Uint32(b[8:12]))
+		data := int64(binary.BigEndian.Uint32(b[12:16]))
+		if pad {
+			data = (data + 7) / 8 * 8
+		}
+		n := entries*16 + data
+		if entries > maxHeaderEntries || n > maxLen || (size >= 0 && int64(at)+introSize+n > size) {
+			return 0, corrupt("%s header declares %d entries and %d bytes of data, more than the package or rpm's limits allow", what, entries, data)
+		}
+		return n, nil
+	}
+	sigLen, err := intro(leadSize, "signature", maxSigHeader, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := io.CopyN(&buf, r, sigLen+introSize); err != nil {
+		return nil, corrupt("reading the signature header: %w", eofIsUnexpected(err))
+	}
+	if _, err := intro(leadSize+introSize+int(sigLen), "main", maxHeader, false); err != nil {
+		return nil, err
+	}
+	return io.MultiReader(&buf, r), nil
+}
+
+func eofIsUnexpected(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
 }
 
 // safeVerify calls rpmutils.Verify, turning a panic on malformed input into

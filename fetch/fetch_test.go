@@ -1,0 +1,247 @@
+package fetch_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+var body = bytes.Repeat([]byte("0123456789abcdef"), 64<<10/16) // 64 KiB
+
+// server answers /f with body, misbehaving as misbehave says for each
+// request (numbered from 1).
+func server(t *testing.T, misbehave func(n int, w http.ResponseWriter, r *http.Request) bool) (*httptest.Server, *atomic.Int32) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := int(n.Add(1))
+		if misbehave != nil && misbehave(i, w, r) {
+			return
+		}
+		http.ServeContent(w, r, "f", time.Time{}, bytes.NewReader(body))
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+func fetcher(retries int) *fetch.Fetcher {
+	return fetch.New(fetch.Options{Retries: retries, Backoff: time.Millisecond, StallTimeout: 300 * time.Millisecond, ConnectTimeout: time.Second})
+}
+
+func accept(string) error { return nil }
+
+func sameAsBody(p string) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(b, body) {
+		return &verify.ChecksumError{Type: "test", Want: "body", Got: fmt.Sprintf("%d bytes", len(b))}
+	}
+	return nil
+}
+
+func TestFile(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		retries   int
+		misbehave func(n int, w http.ResponseWriter, r *http.Request) bool
+		check     fetch.Check
+		requests  int32  // how many requests the server sees
+		wantErr   string // "" for success
+	}{
+		{name: "plain", check: sameAsBody, requests: 1},
+		{
+			name: "500 then success", retries: 2, check: sameAsBody, requests: 3,
+			misbehave: func(n int, w http.ResponseWriter, r *http.Request) bool {
+				if n <= 2 {
+					http.Error(w, "oops", http.StatusInternalServerError)
+					return true
+				}
+				return false
+			},
+		},
+		{
+			name: "500 until retries run out", retries: 2, check: sameAsBody, requests: 3, wantErr: "server answered 500",
+			misbehave: func(n int, w http.ResponseWriter, r *http.Request) bool {
+				http.Error(w, "oops", http.StatusInternalServerError)
+				return true
+			},
+		},
+		{
+			name: "403 is not retried", retries: 3, check: sameAsBody, requests: 1, wantErr: "server answered 403 Forbidden",
+			misbehave: func(n int, w http.ResponseWriter, r *http.Request) bool {
+				http.Error(w, "no", http.StatusForbidden)
+				return true
+			},
+		},
+		{
+			// The retry resumes: a HEAD to learn that the server takes
+			// Range, then a GET of the rest.
+			name: "body cut short, then resumed", retries: 1, check: sameAsBody, requests: 3,
+			misbehave: func(n int, w http.ResponseWriter, r *http.Request) bool {
+				if n == 1 {
+					w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+					w.Write(body[:1000])
+					return true // the handler returns: the connection is closed mid-body
+				}
+				return false
+			},
+		},
+		{
+			name: "stall", retries: 0, check: sameAsBody, requests: 1, wantErr: "transfer stalled",
+			misbehave: func(n int, w http.ResponseWriter, r *http.Request) bool {
+				w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+				w.Write(body[:1000])
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+				case <-time.After(5 * time.Second):
+				}
+				return true
+			},
+		},
+		{
+			name: "wrong content is retried, then given up", retries: 1, requests: 2, wantErr: "checksum mismatch",
+			check: func(string) error { return &verify.ChecksumError{Type: "sha256", Want: "a", Got: "b"} },
+		},
+		{
+			name: "a bad signature is not retried", retries: 3, requests: 1, wantErr: "signature check failed",
+			check: func(string) error { return &verify.SignatureError{Reason: verify.ErrUnknownKey} },
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, n := server(t, tc.misbehave)
+			dst := filepath.Join(t.TempDir(), "cache", "f")
+			start := time.Now()
+			_, err := fetcher(tc.retries).File(context.Background(), srv.URL+"/f", dst, int64(len(body)), tc.check)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("File: %v", err)
+				}
+				if err := sameAsBody(dst); err != nil {
+					t.Errorf("result: %v", err)
+				}
+			} else {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("File: err = %v, want %q", err, tc.wantErr)
+				}
+				if _, err := os.Stat(dst); err == nil {
+					t.Error("a failed download has its final name")
+				}
+			}
+			if got := n.Load(); got != tc.requests {
+				t.Errorf("server saw %d requests, want %d", got, tc.requests)
+			}
+			if time.Since(start) > 4*time.Second {
+				t.Errorf("took %s", time.Since(start))
+			}
+		})
+	}
+}
+
+func TestResume(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		honourRange bool
+		retries     int
+	}{
+		{"server honours Range", true, 0},
+		{"server ignores Range", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var ranges []string
+			srv, _ := server(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+				if rg := r.Header.Get("Range"); rg != "" {
+					ranges = append(ranges, rg)
+					if !tc.honourRange {
+						w.Header().Set("Content-Length", fmt.Sprint(len(body)))
+						w.Write(body)
+						return true
+					}
+				}
+				return false
+			})
+			dst := filepath.Join(t.TempDir(), "f")
+			os.WriteFile(dst+".part", body[:20000], 0o644) // what a killed run left
+			n, err := fetcher(tc.retries).File(context.Background(), srv.URL+"/f", dst, int64(len(body)), sameAsBody)
+			if err != nil {
+				t.Fatalf("File: %v", err)
+			}
+			if err := sameAsBody(dst); err != nil {
+				t.Fatal(err)
+			}
+			if len(ranges) != 1 || ranges[0] != "bytes=20000-" {
+				t.Errorf("Range requests: %q, want one for bytes=20000-", ranges)
+			}
+			if tc.honourRange && n != int64(len(body)-20000) {
+				t.Errorf("transferred %d bytes, want the missing %d", n, len(body)-20000)
+			}
+			if _, err := os.Stat(dst + ".part"); !errors.Is(err, os.ErrNotExist) {
+				t.Error("the part file is left behind")
+			}
+		})
+	}
+}
+
+func TestFileAlreadyThere(t *testing.T) {
+	srv, n := server(t, nil)
+	dst := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(dst, body, 0o644)
+	if _, err := fetcher(0).File(context.Background(), srv.URL+"/f", dst, int64(len(body)), sameAsBody); err != nil {
+		t.Fatal(err)
+	}
+	if n.Load() != 0 {
+		t.Errorf("a verified file in the cache was fetched again")
+	}
+}
+
+func TestFetchBytes(t *testing.T) {
+	srv, _ := server(t, nil)
+	f := fetcher(0)
+	b, err := f.FetchBytes(context.Background(), srv.URL+"/f", int64(len(body)))
+	if err != nil || !bytes.Equal(b, body) {
+		t.Fatalf("FetchBytes: %d bytes, %v", len(b), err)
+	}
+	if _, err := f.FetchBytes(context.Background(), srv.URL+"/f", 100); err == nil || !strings.Contains(err.Error(), "limit") {
+		t.Errorf("FetchBytes over the limit: err = %v", err)
+	}
+	missing, _ := server(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+		http.NotFound(w, r)
+		return true
+	})
+	if _, err := f.FetchBytes(context.Background(), missing.URL+"/f", 100); !errors.Is(err, fetch.ErrNotFound) {
+		t.Errorf("FetchBytes of a 404: err = %v, want ErrNotFound", err)
+	}
+}
+
+func TestRedact(t *testing.T) {
+	if got := fetch.Redact("https://user:secret@example.org/repo/"); strings.Contains(got, "secret") {
+		t.Errorf("Redact left the password: %s", got)
+	}
+}
+
+func TestCancel(t *testing.T) {
+	srv, _ := server(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+		<-r.Context().Done()
+		return true
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := fetch.New(fetch.Options{Retries: 5}).File(ctx, srv.URL+"/f", filepath.Join(t.TempDir(), "f"), int64(len(body)), accept)
+	if err == nil || time.Since(start) > 2*time.Second {
+		t.Errorf("File after cancel: %v after %s", err, time.Since(start))
+	}
+}
