@@ -99,6 +99,8 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 		var stopProgress func()
 		if tty {
 			stopProgress = showProgress(stderr, prog, fetcher)
+		} else {
+			stopProgress = logProgress(log, prog, fetcher, 15*time.Second)
 		}
 		rep := eng.Sync(ctx, r)
 		if stopProgress != nil {
@@ -143,6 +145,33 @@ func showProgress(w io.Writer, p *sync.Progress, f *fetch.Fetcher) func() {
 			}
 			width = len(line)
 			fmt.Fprintf(w, "\r%s", line)
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// logProgress logs a progress line every interval while packages are
+// being fetched, for syncs that run unattended and take long.
+func logProgress(log *slog.Logger, p *sync.Progress, f *fetch.Fetcher, interval time.Duration) func() {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	base := f.Bytes.Load()
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+			if ph := p.Phase.Load(); ph == nil || *ph != "fetching" {
+				continue
+			}
+			log.Info("progress", "repo", *p.Repo.Load(),
+				"packages_done", p.PackagesDone.Load(), "packages_total", p.PackagesTotal.Load(),
+				"bytes_done", f.Bytes.Load()-base, "bytes_total", p.BytesTotal.Load())
 		}
 	}()
 	return func() { close(done); <-finished }
