@@ -34,7 +34,7 @@ lint: ## gofmt, go vet, and go mod tidy must change nothing
 	$(GO) mod tidy -diff
 
 fixtures: ## rebuild the committed test repositories (needs rpmbuild, rpmsign, gpg, createrepo_c)
-	./scripts/mkrepo.sh
+	./scripts/mkrepo.sh -demo internal/demo/origin
 
 clean: ## remove build output
 	rm -rf bin

@@ -20,7 +20,7 @@ import (
 // returns its packages with their files' content.
 func demoPackages(t testing.TB) ([]*repodata.Package, map[string][]byte) {
 	t.Helper()
-	root := filepath.Join("..", "testdata", "repos", "demo")
+	root := filepath.Join("..", "internal", "demo", "origin", "v1")
 	raw, err := os.ReadFile(filepath.Join(root, "repodata", "repomd.xml"))
 	if err != nil {
 		t.Fatal(err)
