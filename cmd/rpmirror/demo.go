@@ -147,6 +147,7 @@ repos:
 name=rpmirror demo
 baseurl=%s/mirror1/
 gpgcheck=1
+repo_gpgcheck=1
 gpgkey=file://%s
 `, base, keyPath)
 	step("how dnf uses the mirror: a .repo file such as")
@@ -198,20 +199,41 @@ func demoDNF(ctx context.Context, stdout io.Writer, work, repoFile string) error
 	if err := os.WriteFile(filepath.Join(reposd, "demo.repo"), []byte(repoFile), 0o644); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, dnf, "-q", "--setopt=reposdir="+reposd, "--installroot="+filepath.Join(root, "root"),
-		"--setopt=cachedir="+filepath.Join(root, "cache"), "--setopt=module_platform_id=platform:rpmirror", "--releasever=1", "--disablerepo=*", "--enablerepo=rpmirror-demo",
-		"repoquery", "--qf", "%{name}-%{evr}.%{arch}")
-	var errOut strings.Builder
-	cmd.Stderr = &errOut
-	out, err := cmd.Output()
-	fmt.Fprintf(stdout, "\n==> dnf repoquery against mirror1 (gpgcheck=1):\n%s", indent(string(out)))
-	if err != nil {
-		return fmt.Errorf("dnf repoquery failed: %w: %s", err, strings.TrimSpace(errOut.String()))
+	conf := filepath.Join(root, "dnf.conf")
+	if err := os.WriteFile(conf, []byte("[main]\ninstall_weak_deps=False\nmodule_platform_id=platform:rpmirror\n"), 0o644); err != nil {
+		return err
 	}
-	if strings.TrimSpace(string(out)) == "" {
+	dnfRun := func(args ...string) (string, error) {
+		base := []string{"-q", "-y", "--config", conf, "--setopt=reposdir=" + reposd, "--installroot=" + filepath.Join(root, "root"),
+			"--setopt=cachedir=" + filepath.Join(root, "cache"), "--releasever=1", "--disablerepo=*", "--enablerepo=rpmirror-demo"}
+		cmd := exec.CommandContext(ctx, dnf, append(base, args...)...)
+		var errOut strings.Builder
+		cmd.Stderr = &errOut
+		out, err := cmd.Output()
+		if err != nil {
+			return string(out), fmt.Errorf("dnf %s failed: %w: %s", args[0], err, strings.TrimSpace(errOut.String()))
+		}
+		return string(out), nil
+	}
+	out, err := dnfRun("repoquery", "--qf", "%{name}-%{evr}.%{arch}")
+	fmt.Fprintf(stdout, "\n==> dnf repoquery against mirror1 (repomd.xml signature checked: repo_gpgcheck=1):\n%s", indent(out))
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(out) == "" {
 		return errors.New("dnf listed no packages")
 	}
-	return nil
+	if os.Geteuid() != 0 {
+		fmt.Fprintln(stdout, "  (not root: skipping dnf install into a scratch installroot)")
+		return nil
+	}
+	fmt.Fprintf(stdout, "\n==> dnf install hello-mirror into a scratch installroot (package signatures checked: gpgcheck=1):\n")
+	if _, err := dnfRun("install", "hello-mirror"); err != nil {
+		return err
+	}
+	out, err = dnfRun("list", "--installed")
+	fmt.Fprint(stdout, indent(out))
+	return err
 }
 
 func indent(s string) string {
