@@ -169,6 +169,29 @@ func loadConfig(path string) (*config.Config, error) {
 	return cfg, nil
 }
 
+// repoFlags are the flags every command that works on repositories takes:
+// -c FILE and --repo NAME (repeatable).
+type repoFlags struct {
+	file  *string
+	repos stringList
+}
+
+func addRepoFlags(fs *flag.FlagSet, verb string) *repoFlags {
+	rf := &repoFlags{file: fs.String("c", "", "configuration `FILE`")}
+	fs.Var(&rf.repos, "repo", verb+" only repo `NAME` (repeatable)")
+	return rf
+}
+
+// load loads the configuration and returns it with the repos selected.
+func (rf *repoFlags) load() (*config.Config, []*config.Repo, error) {
+	cfg, err := loadConfig(*rf.file)
+	if err != nil {
+		return nil, nil, err
+	}
+	sel, err := selectRepos(cfg, rf.repos)
+	return cfg, sel, err
+}
+
 // selectRepos returns the repos named, or all of them.
 func selectRepos(cfg *config.Config, names []string) ([]*config.Repo, error) {
 	if len(names) == 0 {

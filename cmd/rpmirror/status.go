@@ -11,18 +11,12 @@ import (
 
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("status", stderr)
-	file := fs.String("c", "", "configuration `FILE`")
-	var repos stringList
-	fs.Var(&repos, "repo", "show only repo `NAME` (repeatable)")
+	rf := addRepoFlags(fs, "show")
 	runs := fs.Int("runs", 5, "show the last `N` runs of each repo")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*file)
-	if err != nil {
-		return err
-	}
-	sel, err := selectRepos(cfg, repos)
+	cfg, sel, err := rf.load()
 	if err != nil {
 		return err
 	}

@@ -16,20 +16,14 @@ import (
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("sync", stderr)
-	file := fs.String("c", "", "configuration `FILE`")
-	var repos stringList
-	fs.Var(&repos, "repo", "sync only repo `NAME` (repeatable)")
+	rf := addRepoFlags(fs, "sync")
 	dryRun := fs.Bool("dry-run", false, "say what would be fetched, published and deleted; change nothing")
 	verbose := fs.Bool("v", false, "log every package")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*file)
-	if err != nil {
-		return err
-	}
-	sel, err := selectRepos(cfg, repos)
+	cfg, sel, err := rf.load()
 	if err != nil {
 		return err
 	}

@@ -14,17 +14,11 @@ import (
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("verify", stderr)
-	file := fs.String("c", "", "configuration `FILE`")
-	var repos stringList
-	fs.Var(&repos, "repo", "verify only repo `NAME` (repeatable)")
+	rf := addRepoFlags(fs, "verify")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := loadConfig(*file)
-	if err != nil {
-		return err
-	}
-	sel, err := selectRepos(cfg, repos)
+	_, sel, err := rf.load()
 	if err != nil {
 		return err
 	}
