@@ -15,6 +15,10 @@ const (
 	DefaultStallTimeout   = 60 * time.Second
 	DefaultSchedule       = "@every 1h"
 	DefaultPruneAfter     = 24 * time.Hour
+	DefaultListen         = "127.0.0.1:8080"
+	DefaultProbeInterval  = 60 * time.Second
+	DefaultProbeTimeout   = 10 * time.Second
+	DefaultPriority       = 100
 )
 
 // Limits of the numeric download settings, inclusive.
@@ -23,16 +27,33 @@ const (
 	MaxConcurrency = 64
 	MinRetries     = 0
 	MaxRetries     = 20
+	MinPriority    = 1
+	MaxPriority    = 1000
 )
 
 // Config is a loaded and validated mirrors.yaml.
 type Config struct {
 	File     string // path it was loaded from, as given to Load or Parse
 	StateDir string // absolute: embedded state and download cache
-	Download Download
-	Repos    []Repo
+	// Listen is the address rpmirror serve answers HTTP on.
+	Listen string
+	// ProbeInterval is how often rpmirror serve probes every mirror, and
+	// ProbeTimeout how long one probe may take.
+	ProbeInterval time.Duration
+	ProbeTimeout  time.Duration
+	Alerts        Alerts
+	Download      Download
+	Repos         []Repo
 
-	stateDirLine int
+	stateDirLine     int
+	probeTimeoutLine int
+}
+
+// Alerts says where rpmirror serve sends state changes.
+type Alerts struct {
+	// Webhook receives a JSON POST on every change of a mirror's or a
+	// sync's state; "" sends none.
+	Webhook string
 }
 
 // Download holds the settings shared by every repo's downloads.
@@ -63,7 +84,10 @@ type Mirror struct {
 	Name string
 	Path string // absolute directory rpmirror writes; "" for probe-only mirrors
 	URL  string // http or https URL ending in "/" where clients reach it; may be "" for a written mirror
-	Line int    // line of the mirror in the file, for messages
+	// Priority orders healthy mirrors in the mirrorlist and metalink:
+	// lower first; mirrors of equal priority are ordered by latency.
+	Priority int
+	Line     int // line of the mirror in the file, for messages
 
 	pathLine int
 }

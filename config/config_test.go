@@ -41,12 +41,17 @@ var badFiles = []struct {
 	{"bad-tab.yaml", `testdata/bad-tab.yaml:3: invalid YAML: found a tab character that violates indentation`},
 	{"bad-two-documents.yaml", `testdata/bad-two-documents.yaml:9: a second YAML document starts here (after ---): write everything in one`},
 	{"bad-alias.yaml", `testdata/bad-alias.yaml:12: repo "gluster-9-el9": mirrors[0]: aliases (*local) are not supported: write the value out`},
-	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, download, repos, found a list`},
+	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, listen, probe_interval, probe_timeout, alerts, download, repos, found a list`},
 
-	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, download, repos)`},
+	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, alerts, download, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout)`},
 	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, mirrors)`},
-	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url)`},
+	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority)`},
+	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
+	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s`},
+	{"bad-probe-interval.yaml", `testdata/bad-probe-interval.yaml:1: probe_interval "500ms": must be at least 1s`},
+	{"bad-webhook.yaml", `testdata/bad-webhook.yaml:2: alerts: webhook "ftp://alerts.example.org/x": want an http:// or https:// URL`},
+	{"bad-priority.yaml", `testdata/bad-priority.yaml:9: repo "gluster-9-el8": mirror "local": priority 0: out of range 1..1000`},
 	{"bad-duplicate-key.yaml", `testdata/bad-duplicate-key.yaml:5: repo "gluster-9-el8": origin is given twice (first at line 4)`},
 
 	{"bad-type-repos.yaml", `testdata/bad-type-repos.yaml:3: repos: expected a list of repos, found a mapping`},
@@ -289,7 +294,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, keys := range [][]string{topKeys, downloadKeys, repoKeys, mirrorKeys} {
+	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, mirrorKeys} {
 		for _, k := range keys {
 			if !strings.Contains(string(example), k+":") {
 				t.Errorf("../mirrors.yaml does not show the key %s", k)

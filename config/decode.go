@@ -18,10 +18,11 @@ import (
 
 // The keys each mapping may hold, in the order the documentation lists them.
 var (
-	topKeys      = []string{"state_dir", "download", "repos"}
+	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "alerts", "download", "repos"}
+	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout"}
 	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "mirrors"}
-	mirrorKeys   = []string{"name", "path", "url"}
+	mirrorKeys   = []string{"name", "path", "url", "priority"}
 )
 
 // decoder walks the YAML node tree by hand rather than unmarshalling into
@@ -194,7 +195,10 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		return nil
 	}
 	c := &Config{
-		File: d.file,
+		File:          d.file,
+		Listen:        DefaultListen,
+		ProbeInterval: DefaultProbeInterval,
+		ProbeTimeout:  DefaultProbeTimeout,
 		Download: Download{
 			Concurrency:    DefaultConcurrency,
 			Retries:        DefaultRetries,
@@ -216,6 +220,36 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		d.missing(f, "state_dir", root, "", "the directory for rpmirror's state and download cache")
 	}
 
+	if e, ok := f.get("listen"); ok {
+		if addr, ok := d.str(e, ""); ok {
+			if problem := listenProblem(addr); problem != "" {
+				d.errorf(e.val.Line, "", "listen %q: %s", addr, problem)
+			} else {
+				c.Listen = addr
+			}
+		}
+	}
+	if e, ok := f.get("probe_interval"); ok {
+		if t, ok := d.duration(e, "", true); ok {
+			if t < time.Second {
+				d.errorf(e.val.Line, "", "probe_interval %q: must be at least 1s", e.val.Value)
+			} else {
+				c.ProbeInterval = t
+			}
+		}
+	}
+	if e, ok := f.get("probe_timeout"); ok {
+		if t, ok := d.duration(e, "", true); ok {
+			c.ProbeTimeout, c.probeTimeoutLine = t, e.val.Line
+		}
+	}
+	if c.ProbeTimeout > c.ProbeInterval {
+		d.errorf(c.probeTimeoutLine, "", "probe_timeout %s: must not be longer than probe_interval %s", c.ProbeTimeout, c.ProbeInterval)
+	}
+	if e, ok := f.get("alerts"); ok {
+		d.alerts(e, &c.Alerts)
+	}
+
 	if e, ok := f.get("download"); ok {
 		d.download(e, &c.Download)
 	}
@@ -226,6 +260,23 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		d.missing(f, "repos", root, "", "at least one repo is required")
 	}
 	return c
+}
+
+func (d *decoder) alerts(e entry, a *Alerts) {
+	const where = "alerts"
+	if !d.isKind(e.val, yaml.MappingNode, "", e.name, "a mapping of "+strings.Join(alertKeys, ", ")) {
+		return
+	}
+	f := d.fields(e.val, where, alertKeys)
+	if e, ok := f.get("webhook"); ok {
+		if raw, ok := d.str(e, where); ok {
+			if problem := webhookProblem(raw); problem != "" {
+				d.errorf(e.val.Line, where, "webhook %q: %s", redact(raw), problem)
+			} else {
+				a.Webhook = raw
+			}
+		}
+	}
 }
 
 func (d *decoder) download(e entry, dl *Download) {
@@ -398,6 +449,13 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 				} else {
 					m.Path, m.pathLine = p, e.val.Line
 				}
+			}
+		}
+
+		m.Priority = DefaultPriority
+		if e, ok := f.get("priority"); ok {
+			if n, ok := d.integer(e, where, MinPriority, MaxPriority); ok {
+				m.Priority = n
 			}
 		}
 

@@ -3,9 +3,11 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -92,6 +94,41 @@ func checkURL(raw string, allowFile bool) (normalized, problem string) {
 		}
 	}
 	return u.String(), ""
+}
+
+// listenProblem says what is wrong with a listen address, or "".
+func listenProblem(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "want HOST:PORT, such as 127.0.0.1:8080 or :8080"
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Sprintf("port %q is not a number from 0 to 65535", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && nameProblem(host) != "" && !strings.Contains(host, ".") {
+		return fmt.Sprintf("host %q is not an IP address or a host name", host)
+	}
+	return ""
+}
+
+// webhookProblem says what is wrong with an alert webhook URL, or "". A
+// query is allowed (webhook services put tokens there); credentials in
+// the URL are not.
+func webhookProblem(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "not a valid URL"
+	}
+	if u.User != nil {
+		return "credentials must not be written in the URL"
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return "want an http:// or https:// URL"
+	}
+	if u.Host == "" {
+		return "no host: want " + u.Scheme + "://HOST/PATH"
+	}
+	return ""
 }
 
 // redact hides the userinfo of a URL for messages: the password of
