@@ -1,0 +1,188 @@
+package repodata
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"unicode/utf8"
+
+	"github.com/ulikunitz/xz"
+)
+
+func FuzzRepomd(f *testing.F) {
+	files, _ := filepath.Glob("testdata/repos/*/repodata/repomd.xml")
+	files = append(files, "testdata/fedora38-repomd.xml")
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(repomdDoc("<repomd ", `<!DOCTYPE repomd [<!ENTITY x "y">]><repomd `)))
+	f.Add([]byte(repomdDoc("<location ", `<location xml:base="http://example.com/r/" `)))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r, err := ParseRepomd(b)
+		if err != nil {
+			if r != nil {
+				t.Fatal("a Repomd and an error")
+			}
+			return
+		}
+		seen := map[string]bool{}
+		for _, d := range r.Data {
+			if d.Type == "" || seen[d.Type] || d.Href == "" {
+				t.Fatalf("bad data %+v", d)
+			}
+			seen[d.Type] = true
+			for _, c := range []*Checksum{&d.Checksum, d.OpenChecksum, d.HeaderChecksum} {
+				if c != nil {
+					if err := c.Validate(); err != nil {
+						t.Fatalf("%s: %v", d.Type, err)
+					}
+				}
+			}
+			if d.Size < -1 || d.OpenSize < -1 || d.HeaderSize < -1 || d.Timestamp < 0 {
+				t.Fatalf("bad numbers %+v", d)
+			}
+			if got, ok := r.Find(d.Type); !ok || !reflect.DeepEqual(got, d) {
+				t.Fatalf("Find(%q) = %+v", d.Type, got)
+			}
+		}
+	})
+}
+
+// primarySeeds are the primary.xml files of the test repositories and
+// the documents of the table tests.
+func primarySeeds(f *testing.F) [][]byte {
+	var seeds [][]byte
+	for _, repo := range []string{"plain", "extras", "sha"} {
+		m, _ := filepath.Glob("testdata/repos/" + repo + "/repodata/*primary.xml*")
+		for _, name := range m {
+			b, err := os.ReadFile(name)
+			if err != nil {
+				f.Fatal(err)
+			}
+			if b, err = decompressAll(bytes.NewReader(b), name); err != nil {
+				f.Fatal(err)
+			}
+			seeds = append(seeds, b)
+		}
+	}
+	seeds = append(seeds,
+		[]byte(doc()),
+		[]byte(doc("<name>tiny-devel</name>", "<name>t&#105;n&#x79;&amp;<![CDATA[<&>]]><!-- c --></name>")),
+		[]byte("\xef\xbb\xbf"+doc(`href="x86_64/`, `xml:base='b&lt;' href="a&amp;b/`)),
+		[]byte(`<metadata packages="0"/>`),
+		[]byte(doc(onePkg, onePkg+onePkg, `packages="1"`, `packages="2"`)),
+	)
+	return seeds
+}
+
+// FuzzPrimary checks that PrimaryReader never panics; that it reads the
+// same through a one-byte-at-a-time reader (which exercises every way a
+// token can straddle reads); that what it returns is valid; and that when
+// it accepts a document, encoding/xml accepts it too and reads the same
+// packages.
+func FuzzPrimary(f *testing.F) {
+	for _, s := range primarySeeds(f) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, err := readAll(bytes.NewReader(b))
+		pkgs1, err1 := readAll(iotest.OneByteReader(bytes.NewReader(b)))
+		if errString(err) != errString(err1) || !reflect.DeepEqual(pkgs, pkgs1) {
+			t.Fatalf("whole: %d packages, %v\none byte at a time: %d packages, %v", len(pkgs), err, len(pkgs1), err1)
+		}
+		if err != nil {
+			return
+		}
+		var got []Package
+		for _, p := range pkgs {
+			if p.Name == "" || p.Arch == "" || p.Version == "" || p.Release == "" || p.Href == "" ||
+				p.Epoch == "" || strings.Trim(p.Epoch, "0123456789") != "" || p.Size < -1 || p.Time < 0 {
+				t.Fatalf("bad package %+v", p)
+			}
+			if err := p.Checksum.Validate(); err != nil {
+				t.Fatalf("bad package %+v: %v", p, err)
+			}
+			got = append(got, *p)
+		}
+		if !utf8.Valid(b) || hasControl(b) {
+			return // we check only the characters we keep; encoding/xml checks all
+		}
+		ref, declared, err := refParse(b)
+		if err != nil {
+			t.Fatalf("PrimaryReader accepted what encoding/xml refuses: %v", err)
+		}
+		if !reflect.DeepEqual(ref, got) {
+			t.Fatalf("PrimaryReader read\n%+v\nencoding/xml read\n%+v", got, ref)
+		}
+		if pr := NewPrimaryReader(bytes.NewReader(b)); pr.Declared() != declared {
+			t.Fatalf("Declared() = %d, encoding/xml read %d", pr.Declared(), declared)
+		}
+	})
+}
+
+// hasControl reports whether b has a character XML does not allow.
+func hasControl(b []byte) bool {
+	for _, r := range string(b) {
+		if !isXMLChar(r) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzDecompress checks that Decompress and its readers never panic, on
+// any content under any name.
+func FuzzDecompress(f *testing.F) {
+	names := []string{"primary.xml", "primary.xml.gz", "primary.xml.xz", "primary.xml.zst", "primary.sqlite.bz2", "primary.xml.zck"}
+	files, _ := filepath.Glob("testdata/repos/*/repodata/*-primary.xml*")
+	xzFiles, _ := filepath.Glob("testdata/xz/*.xz")
+	for _, name := range append(files, xzFiles...) {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b, uint8(0))
+	}
+	for format, b := range compressed(f, []byte("hello, world\n")) {
+		f.Add(b, uint8(len(format)))
+	}
+	f.Add([]byte("\x00ZCK1"), uint8(5))
+	f.Fuzz(func(t *testing.T, b []byte, n uint8) {
+		name := names[int(n)%len(names)]
+		rc, err := Decompress(bytes.NewReader(b), name)
+		if err != nil {
+			if rc != nil {
+				t.Fatal("a reader and an error")
+			}
+			return
+		}
+		var out bytes.Buffer
+		_, err = io.Copy(&out, io.LimitReader(rc, 4<<20))
+		if err := rc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(b, []byte("\xfd7zXZ\x00")) || strings.Contains(errString(err), "larger than the limit") {
+			return
+		}
+		// The xz guard passes data through unchanged: the decoder alone
+		// must give the same result (it may not allocate a large
+		// dictionary: the guard would have refused it).
+		xr, xerr := xz.NewReader(bytes.NewReader(b))
+		var xout bytes.Buffer
+		if xerr == nil {
+			_, xerr = io.Copy(&xout, io.LimitReader(xr, 4<<20))
+		}
+		if (err == nil) != (xerr == nil) || !bytes.Equal(out.Bytes(), xout.Bytes()) {
+			t.Fatalf("with the guard: %d bytes, %v\nwithout: %d bytes, %v", out.Len(), err, xout.Len(), xerr)
+		}
+	})
+}

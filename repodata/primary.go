@@ -1,0 +1,498 @@
+package repodata
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// Package is one <package> of primary.xml, reduced to what a mirror needs.
+type Package struct {
+	Name    string
+	Arch    string // "x86_64", "noarch", "src", ...
+	Epoch   string // "0" when absent
+	Version string
+	Release string
+	// Checksum is the <checksum type=... pkgid="YES"> of the package file.
+	Checksum Checksum
+	// Size is the <size package="N"> of the package file, -1 when absent.
+	Size int64
+	// Href is the <location href> as written, relative to the repository
+	// root (or to Base). It is not checked: a caller that turns it into a
+	// path must reject "..", absolute paths and the like itself.
+	Href string
+	// Base is the <location xml:base>, "" when absent.
+	Base string
+	// Time is the <time file="N">, 0 when absent.
+	Time int64
+}
+
+// NEVRA returns "name-epoch:version-release.arch", like rpm's
+// %{NEVRA} but with the epoch always shown ("0" when there is none).
+func (p *Package) NEVRA() string {
+	e := p.Epoch
+	if e == "" {
+		e = "0"
+	}
+	return p.Name + "-" + e + ":" + p.Version + "-" + p.Release + "." + p.Arch
+}
+
+// PrimaryReader reads the packages of an uncompressed primary.xml one at a
+// time, without holding the document in memory: its memory stays bounded
+// (a few MiB at most) whatever the size of the document. Use Decompress
+// for a compressed file.
+//
+// It is strict. Malformed or truncated XML, DOCTYPE and entity
+// declarations, a package without a name, arch, version, release,
+// checksum or location href, a package type other than "rpm", and a
+// package count different from <metadata packages="N"> are errors. A
+// document that ends early is always an error, never a short list.
+// Of each package it decodes only the fields of Package; the rest (the
+// <format> section, descriptions) is checked for well-formed markup and
+// skipped. Errors give the line, and the package by position and name:
+// "primary.xml:57: package 17 (foo): missing <location href>". Element
+// names are matched as written, prefix included, as createrepo_c does.
+//
+// A PrimaryReader is not safe for concurrent use.
+type PrimaryReader struct {
+	s        xmlScanner
+	declared int
+	started  bool
+	n        int   // packages read, counting the current one
+	err      error // sticky: io.EOF or the first error
+
+	// The package being read: its text fields are decoded one after the
+	// other into fb, field i is fb[off[i][0]:off[i][1]].
+	fb     []byte
+	off    [nFields][2]int
+	have   uint32 // fields and elements seen, bit i for field i
+	ckType string
+	size   int64
+	time   int64
+	tmp    []byte
+}
+
+// Fields of a package; with the elements below, bits of have.
+const (
+	fName = iota
+	fArch
+	fEpoch
+	fVer
+	fRel
+	fChecksum
+	fHref
+	fBase
+	nFields
+)
+
+const (
+	seenVersion = 1 << (nFields + iota)
+	seenSize
+	seenTime
+	seenLoc
+)
+
+// maxFieldSize bounds every decoded field of a package.
+const maxFieldSize = 64 << 10
+
+// NewPrimaryReader returns a reader of the packages in the uncompressed
+// primary.xml r.
+func NewPrimaryReader(r io.Reader) *PrimaryReader {
+	p := &PrimaryReader{declared: -1}
+	p.s.file = "primary.xml"
+	p.s.r = r
+	return p
+}
+
+// Declared returns the package count the document declares in
+// <metadata packages="N">, or -1 if it declares none. It reads the start
+// of the document if Next has not been called yet (returning -1 if that
+// fails; Next then returns the error). N is what the document claims:
+// don't size allocations by it without a cap.
+func (p *PrimaryReader) Declared() int {
+	if !p.started && p.err == nil {
+		if err := p.start(); err != nil {
+			p.err = err
+		}
+	}
+	return p.declared
+}
+
+// Next returns the next package. It returns io.EOF after the last package
+// of a complete, valid document; any other error is final and returned
+// again by later calls. Each call returns a new *Package.
+func (p *PrimaryReader) Next() (*Package, error) {
+	if p.err != nil {
+		return nil, p.err
+	}
+	if !p.started {
+		if err := p.start(); err != nil {
+			p.err = err
+			return nil, err
+		}
+	}
+	for {
+		k, err := p.s.next()
+		if err != nil {
+			p.err = err
+			return nil, err
+		}
+		switch k {
+		case tokStart: // a child of <metadata>
+			if string(p.s.name) == "package" {
+				pkg, err := p.readPackage()
+				if err != nil {
+					p.err = err
+					return nil, err
+				}
+				return pkg, nil
+			}
+			if !p.s.selfClosing {
+				if err := p.s.skip(); err != nil {
+					p.err = err
+					return nil, err
+				}
+			}
+		case tokEOF:
+			if p.declared >= 0 && p.n != p.declared {
+				p.err = fmt.Errorf("primary.xml: <metadata packages=\"%d\"> but the document has %d <package> elements", p.declared, p.n)
+				return nil, p.err
+			}
+			p.err = io.EOF
+			return nil, io.EOF
+		}
+	}
+}
+
+// start reads up to the root element.
+func (p *PrimaryReader) start() error {
+	p.started = true
+	k, err := p.s.next()
+	if err != nil {
+		return err
+	}
+	if k != tokStart {
+		return p.s.errorf(p.s.tokPos, "no root element")
+	}
+	if string(p.s.name) != "metadata" {
+		return p.s.errorf(p.s.tokPos, "root element is <%s>, want <metadata>", p.s.name)
+	}
+	if v, ok := p.s.attr("packages"); ok {
+		n, err := p.number(v)
+		if err != nil || n > 1<<31-1 {
+			return p.s.errorf(p.s.tokPos, "<metadata packages=%q>: not a package count", truncate(string(v), 40))
+		}
+		p.declared = int(n)
+	}
+	return nil
+}
+
+// pkgErrorf returns an error about the current package.
+func (p *PrimaryReader) pkgErrorf(format string, args ...any) error {
+	who := fmt.Sprintf("package %d", p.n)
+	if name := truncate(string(p.field(fName)), 100); name != "" {
+		if strings.IndexFunc(name, func(r rune) bool { return !unicode.IsGraphic(r) }) >= 0 {
+			name = strconv.Quote(name)
+		}
+		who += " (" + name + ")"
+	}
+	return p.s.errorf(p.s.tokPos, "%s: "+format, append([]any{who}, args...)...)
+}
+
+func (p *PrimaryReader) field(i int) []byte {
+	return p.fb[p.off[i][0]:p.off[i][1]]
+}
+
+// setField decodes raw into field i.
+func (p *PrimaryReader) setField(i int, raw []byte, cdata bool, what string) error {
+	if p.have&(1<<i) != 0 {
+		return p.pkgErrorf("more than one %s", what)
+	}
+	p.have |= 1 << i
+	start := len(p.fb)
+	var err error
+	p.fb, err = appendDecoded(p.fb, raw, cdata)
+	if err != nil {
+		return p.pkgErrorf("%s: %v", what, err)
+	}
+	if len(p.fb)-start > maxFieldSize {
+		return p.pkgErrorf("%s longer than %d bytes", what, maxFieldSize)
+	}
+	p.off[i] = [2]int{start, len(p.fb)}
+	return nil
+}
+
+// setAttrField decodes attribute attr of the current tag into field i.
+func (p *PrimaryReader) setAttrField(i int, attr, what string) error {
+	if v, ok := p.s.attr(attr); ok {
+		return p.setField(i, v, false, what)
+	}
+	return nil
+}
+
+// setTextField decodes the content of the element just opened into
+// field i. The element may contain text, CDATA sections and comments.
+func (p *PrimaryReader) setTextField(i int, what string) error {
+	if p.have&(1<<i) != 0 {
+		return p.pkgErrorf("more than one %s", what)
+	}
+	p.have |= 1 << i
+	start := len(p.fb)
+	p.off[i] = [2]int{start, start}
+	if p.s.selfClosing {
+		return nil
+	}
+	for {
+		k, err := p.s.next()
+		if err != nil {
+			return err
+		}
+		switch k {
+		case tokText:
+			if p.fb, err = appendDecoded(p.fb, p.s.text, p.s.cdata); err != nil {
+				return p.pkgErrorf("%s: %v", what, err)
+			}
+			if len(p.fb)-start > maxFieldSize {
+				return p.pkgErrorf("%s longer than %d bytes", what, maxFieldSize)
+			}
+		case tokStart:
+			return p.pkgErrorf("unexpected <%s> inside %s", p.s.name, what)
+		case tokEnd:
+			p.off[i][1] = len(p.fb)
+			return nil
+		case tokEOF: // cannot happen: the scanner reports open elements
+			return p.s.eofErrorf(p.s.pos, "unexpected end of file inside %s", what)
+		}
+	}
+}
+
+// number parses a non-negative decimal integer from a raw attribute value.
+func (p *PrimaryReader) number(raw []byte) (int64, error) {
+	v := raw
+	if bytes.IndexByte(raw, '&') >= 0 {
+		var err error
+		if p.tmp, err = appendDecoded(p.tmp[:0], raw, false); err != nil {
+			return 0, err
+		}
+		v = p.tmp
+	}
+	if len(v) == 0 || len(v) > 18 {
+		return 0, errors.New("not a number")
+	}
+	var n int64
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			return 0, errors.New("not a number")
+		}
+		n = n*10 + int64(c-'0')
+	}
+	return n, nil
+}
+
+// numberAttr parses the number in attribute attr of the current tag, or
+// returns def if there is none.
+func (p *PrimaryReader) numberAttr(attr string, def int64, what string) (int64, error) {
+	v, ok := p.s.attr(attr)
+	if !ok {
+		return def, nil
+	}
+	n, err := p.number(v)
+	if err != nil {
+		return 0, p.pkgErrorf("%s=%q: not a number", what, truncate(string(v), 40))
+	}
+	return n, nil
+}
+
+// readPackage reads the <package> element whose start tag was just read.
+func (p *PrimaryReader) readPackage() (*Package, error) {
+	p.n++
+	p.fb = p.fb[:0]
+	p.have = 0
+	p.ckType = ""
+	p.size = -1
+	p.time = 0
+	if t, ok := p.s.attr("type"); ok && string(t) != "rpm" {
+		return nil, p.pkgErrorf("type %q is not supported (want \"rpm\")", truncate(string(t), 40))
+	}
+	if !p.s.selfClosing {
+		if err := p.readPackageContent(); err != nil {
+			return nil, err
+		}
+	}
+	return p.build()
+}
+
+func (p *PrimaryReader) readPackageContent() error {
+	for {
+		k, err := p.s.next()
+		if err != nil {
+			return err
+		}
+		switch k {
+		case tokEnd: // </package>
+			return nil
+		case tokStart:
+		case tokEOF: // cannot happen: the scanner reports open elements
+			return p.s.eofErrorf(p.s.pos, "unexpected end of file inside <package>")
+		default:
+			continue
+		}
+		attrsOnly := true
+		switch string(p.s.name) {
+		case "name":
+			attrsOnly = false
+			err = p.setTextField(fName, "<name>")
+		case "arch":
+			attrsOnly = false
+			err = p.setTextField(fArch, "<arch>")
+		case "version":
+			if p.have&seenVersion != 0 {
+				return p.pkgErrorf("more than one <version>")
+			}
+			p.have |= seenVersion
+			err = p.setAttrField(fEpoch, "epoch", "<version epoch>")
+			if err == nil {
+				err = p.setAttrField(fVer, "ver", "<version ver>")
+			}
+			if err == nil {
+				err = p.setAttrField(fRel, "rel", "<version rel>")
+			}
+		case "checksum":
+			attrsOnly = false
+			t, ok := p.s.attr("type")
+			if !ok {
+				return p.pkgErrorf("<checksum> without a type attribute")
+			}
+			if p.ckType, ok = checksumTypeBytes(t); !ok {
+				if p.tmp, err = appendDecoded(p.tmp[:0], t, false); err == nil {
+					p.ckType, err = NormalizeChecksumType(string(p.tmp))
+				}
+				if err != nil {
+					return p.pkgErrorf("<checksum>: %v", err)
+				}
+			}
+			err = p.setTextField(fChecksum, "<checksum>")
+		case "size":
+			if p.have&seenSize != 0 {
+				return p.pkgErrorf("more than one <size>")
+			}
+			p.have |= seenSize
+			p.size, err = p.numberAttr("package", -1, "<size package>")
+		case "location":
+			if p.have&seenLoc != 0 {
+				return p.pkgErrorf("more than one <location>")
+			}
+			p.have |= seenLoc
+			err = p.setAttrField(fHref, "href", "<location href>")
+			if err == nil {
+				err = p.setAttrField(fBase, "xml:base", "<location xml:base>")
+			}
+		case "time":
+			if p.have&seenTime != 0 {
+				return p.pkgErrorf("more than one <time>")
+			}
+			p.have |= seenTime
+			p.time, err = p.numberAttr("file", 0, "<time file>")
+		default: // <format>, <summary>, <description>, ...
+		}
+		if err != nil {
+			return err
+		}
+		if attrsOnly && !p.s.selfClosing {
+			if err := p.s.skip(); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// build checks the package just read and returns it.
+func (p *PrimaryReader) build() (*Package, error) {
+	for _, f := range [...]struct {
+		i    int
+		what string
+	}{
+		{fName, "<name>"},
+		{fArch, "<arch>"},
+		{fVer, "<version ver>"},
+		{fRel, "<version rel>"},
+		{fChecksum, "<checksum>"},
+		{fHref, "<location href>"},
+	} {
+		if p.have&(1<<f.i) == 0 || len(p.field(f.i)) == 0 {
+			return nil, p.pkgErrorf("missing %s", f.what)
+		}
+	}
+	if p.have&(1<<fEpoch) != 0 {
+		e := p.field(fEpoch)
+		for _, c := range e {
+			if c < '0' || c > '9' {
+				return nil, p.pkgErrorf("<version epoch=%q>: not a number", truncate(string(e), 40))
+			}
+		}
+	}
+	// The checksum: trim white space, lower-case.
+	o := &p.off[fChecksum]
+	for o[0] < o[1] && asciiSpace[p.fb[o[0]]] {
+		o[0]++
+	}
+	for o[1] > o[0] && asciiSpace[p.fb[o[1]-1]] {
+		o[1]--
+	}
+	for i := o[0]; i < o[1]; i++ {
+		if c := p.fb[i]; 'A' <= c && c <= 'F' {
+			p.fb[i] = c + 'a' - 'A'
+		}
+	}
+
+	all := string(p.fb) // one allocation for every string of the package
+	str := func(i int) string {
+		if p.have&(1<<i) == 0 {
+			return ""
+		}
+		return all[p.off[i][0]:p.off[i][1]]
+	}
+	pkg := &Package{
+		Name:     str(fName),
+		Arch:     str(fArch),
+		Epoch:    str(fEpoch),
+		Version:  str(fVer),
+		Release:  str(fRel),
+		Checksum: Checksum{Type: p.ckType, Value: str(fChecksum)},
+		Size:     p.size,
+		Href:     str(fHref),
+		Base:     str(fBase),
+		Time:     p.time,
+	}
+	if pkg.Epoch == "" {
+		pkg.Epoch = "0"
+	}
+	if err := pkg.Checksum.Validate(); err != nil {
+		return nil, p.pkgErrorf("<checksum>: %v", err)
+	}
+	return pkg, nil
+}
+
+// checksumTypeBytes normalizes the common spellings of a checksum type
+// without allocating.
+func checksumTypeBytes(b []byte) (string, bool) {
+	switch string(b) {
+	case "sha256":
+		return "sha256", true
+	case "sha1", "sha":
+		return "sha1", true
+	case "sha512":
+		return "sha512", true
+	case "sha384":
+		return "sha384", true
+	case "sha224":
+		return "sha224", true
+	case "md5":
+		return "md5", true
+	}
+	return "", false
+}
