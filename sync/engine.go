@@ -101,6 +101,7 @@ func New(opts Options) *Engine {
 type Report struct {
 	Repo     string
 	Revision string // the origin's repomd revision
+	Repomd   []byte // the origin's repomd.xml as fetched
 	Start    time.Time
 	Duration time.Duration
 	NoChange bool // every mirror was already current
@@ -403,7 +404,7 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		}
 	}
 	s.repomd, s.md = b, md
-	s.rep.Revision = md.Revision
+	s.rep.Revision, s.rep.Repomd = md.Revision, b
 	for _, opt := range []struct {
 		path string
 		dst  *[]byte

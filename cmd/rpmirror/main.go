@@ -49,6 +49,7 @@ type command struct {
 
 var commands = []command{
 	{"sync", "bring every written mirror up to date with its origin", runSync},
+	{"serve", "run the daemon: scheduled syncs, mirror probes, mirrorlist and metalink over HTTP", runServe},
 	{"verify", "re-check each written mirror against its own repomd.xml", runVerify},
 	{"status", "print what the state directory knows of each repository", runStatus},
 	{"check", "validate a configuration file", runCheck},

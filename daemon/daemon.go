@@ -1,0 +1,401 @@
+// Package daemon is rpmirror serve: it keeps every repository's mirrors
+// synced on their schedules, probes every mirror and origin as a client
+// would, renders a mirrorlist and a metalink of the healthy mirrors for
+// the HTTP server (and as files in each written mirror), exports
+// Prometheus metrics, and posts state changes to a webhook.
+//
+// Concurrency: each repository has one worker goroutine that runs its
+// syncs one at a time, fed by a trigger channel of capacity one, so two
+// syncs of a repository never overlap and requests made while one runs
+// collapse into one more run. Triggers come from the cron schedule, from
+// a probe that sees a new revision at the origin, and from start-up. One
+// probe loop probes every repository each probe_interval. Rendered lists
+// are swapped in atomically; the HTTP server only reads them.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	gosync "sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/robfig/cron/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rpmirror/rpmirror/alert"
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/health"
+	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/state"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	Logger *slog.Logger
+	// ShutdownTimeout is how long in-flight syncs may run on after the
+	// daemon is told to stop, before they are cancelled (default 30s).
+	// Either way every mirror stays consistent.
+	ShutdownTimeout time.Duration
+	// Version is reported in the User-Agent.
+	Version string
+}
+
+// Daemon is a running rpmirror serve.
+type Daemon struct {
+	opts     Options
+	log      *slog.Logger
+	registry *prometheus.Registry
+	metrics  *metrics
+	alerts   *alert.Sender
+	store    *state.Store
+
+	mu      gosync.Mutex
+	cfg     *config.Config
+	fetcher *fetch.Fetcher
+	prober  *health.Prober
+	repos   map[string]*repo
+	order   []string // repo names in configuration order
+	cron    *cron.Cron
+
+	runCtx      context.Context // lives as long as Run
+	syncCtx     context.Context // cancelled when in-flight syncs must stop
+	cancelSyncs context.CancelFunc
+	workers     gosync.WaitGroup
+	reprobe     chan struct{} // asks the probe loop to start a round now
+}
+
+// New prepares a daemon for cfg. It creates the state directory but
+// starts nothing: call Run.
+func New(cfg *config.Config, opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.ShutdownTimeout <= 0 {
+		opts.ShutdownTimeout = 30 * time.Second
+	}
+	store, err := state.Open(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	d := &Daemon{
+		opts:     opts,
+		log:      opts.Logger,
+		registry: prometheus.NewRegistry(),
+		store:    store,
+		repos:    map[string]*repo{},
+		reprobe:  make(chan struct{}, 1),
+	}
+	d.alerts = alert.New(alert.Options{URL: cfg.Alerts.Webhook, Logger: opts.Logger})
+	d.metrics = newMetrics(d.registry, d.alerts.Stats)
+	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	d.cron = cron.New(cron.WithLocation(time.UTC), cron.WithParser(cronParser), cron.WithLogger(cronLogger{opts.Logger}))
+	d.apply(cfg)
+	return d, nil
+}
+
+// cronParser is the parser config.ValidateCron accepts specs for.
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Handler returns the HTTP handler of the daemon's routes.
+func (d *Daemon) Handler() http.Handler {
+	return server.New(d, d.registry, d.log)
+}
+
+// Registry returns the daemon's Prometheus registry.
+func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
+
+// Run serves on ln and runs schedules and probes until ctx ends; then it
+// stops taking work, lets in-flight syncs finish for ShutdownTimeout,
+// cancels the rest, and returns once everything has stopped.
+func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
+	syncCtx, cancelSyncs := context.WithCancel(context.WithoutCancel(ctx))
+	d.mu.Lock()
+	d.runCtx, d.syncCtx, d.cancelSyncs = ctx, syncCtx, cancelSyncs
+	for _, name := range d.order {
+		d.startWorker(d.repos[name])
+	}
+	d.mu.Unlock()
+	defer cancelSyncs()
+
+	alertCtx, stopAlerts := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopAlerts()
+	go d.alerts.Run(alertCtx)
+
+	srv := server.NewHTTPServer(d.Handler(), d.log)
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	d.log.Info("serving", "addr", ln.Addr().String())
+
+	probesDone := make(chan struct{})
+	go func() {
+		defer close(probesDone)
+		d.probeLoop(ctx)
+	}()
+	d.cron.Start()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-serveErr:
+		err = fmt.Errorf("serving HTTP: %w", err)
+	}
+	d.log.Info("shutting down")
+	<-d.cron.Stop().Done()
+	<-probesDone
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(shutCtx)
+	cancel()
+
+	// Let in-flight syncs finish, up to the timeout; then cancel them.
+	// A cancelled sync leaves its mirrors consistent: that is the engine's
+	// promise at every point.
+	done := make(chan struct{})
+	go func() { d.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d.opts.ShutdownTimeout):
+		d.log.Warn("cancelling in-flight syncs", "after", d.opts.ShutdownTimeout)
+		cancelSyncs()
+		<-done
+	}
+	return err
+}
+
+// Reload applies a new configuration: repos added start, repos removed
+// stop (a sync in flight finishes), changed ones take the new settings
+// from their next sync and probe on. listen takes effect on restart only.
+func (d *Daemon) Reload(cfg *config.Config) {
+	d.mu.Lock()
+	if cfg.Listen != d.cfg.Listen {
+		d.log.Warn("listen changed: restart rpmirror serve to apply it", "old", d.cfg.Listen, "new", cfg.Listen)
+	}
+	if cfg.StateDir != d.cfg.StateDir {
+		d.log.Warn("state_dir changed: restart rpmirror serve to apply it", "old", d.cfg.StateDir, "new", cfg.StateDir)
+		cfg.StateDir = d.cfg.StateDir
+	}
+	d.mu.Unlock()
+	d.apply(cfg)
+	d.log.Info("configuration reloaded", "repos", len(cfg.Repos))
+	select {
+	case d.reprobe <- struct{}{}:
+	default:
+	}
+}
+
+// apply makes the daemon's repos those of cfg.
+func (d *Daemon) apply(cfg *config.Config) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.cfg = cfg
+	d.fetcher = fetch.New(fetch.Options{
+		Retries:        cfg.Download.Retries,
+		ConnectTimeout: cfg.Download.ConnectTimeout,
+		StallTimeout:   cfg.Download.StallTimeout,
+		UserAgent:      "rpmirror/" + d.opts.Version,
+		Logger:         d.log,
+	})
+	d.prober = &health.Prober{
+		Client:    d.fetcher.HTTPClient(),
+		Timeout:   cfg.ProbeTimeout,
+		UserAgent: "rpmirror/" + d.opts.Version,
+	}
+	d.alerts.SetURL(cfg.Alerts.Webhook)
+	keep := map[string]bool{}
+	d.order = d.order[:0]
+	for i := range cfg.Repos {
+		rc := cfg.Repos[i]
+		keep[rc.Name] = true
+		d.order = append(d.order, rc.Name)
+		r, ok := d.repos[rc.Name]
+		if !ok {
+			r = newRepo(d, rc)
+			d.repos[rc.Name] = r
+			if d.runCtx != nil {
+				d.startWorker(r)
+			}
+		} else {
+			r.setConfig(rc)
+		}
+		if err := d.schedule(r); err != nil {
+			d.log.Error("scheduling", "repo", rc.Name, "err", err)
+		}
+	}
+	for name, r := range d.repos {
+		if !keep[name] {
+			d.cron.Remove(r.cronID)
+			r.stop()
+			delete(d.repos, name)
+			d.metrics.forget(name)
+			d.log.Info("repo removed", "repo", name)
+		}
+	}
+}
+
+// schedule (re)registers r's cron entry.
+func (d *Daemon) schedule(r *repo) error {
+	if r.cronID != 0 {
+		d.cron.Remove(r.cronID)
+		r.cronID = 0
+	}
+	spec := r.config().Schedule
+	sched, err := parseSchedule(spec)
+	if err != nil {
+		return err
+	}
+	r.setSchedule(sched)
+	r.cronID = d.cron.Schedule(sched, cron.FuncJob(func() { r.requestSync("schedule") }))
+	return nil
+}
+
+// parseSchedule parses a cron spec, turning the panics robfig/cron has on
+// some specs into errors (config.ValidateCron refused those already).
+func parseSchedule(spec string) (s cron.Schedule, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("schedule %q: %v", spec, p)
+		}
+	}()
+	return cronParser.Parse(spec)
+}
+
+func (d *Daemon) startWorker(r *repo) {
+	d.workers.Add(1)
+	go func() {
+		defer d.workers.Done()
+		r.work(d.runCtx, d.syncCtx)
+	}()
+}
+
+// snapshot returns the repos in configuration order.
+func (d *Daemon) snapshot() []*repo {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rs := make([]*repo, 0, len(d.order))
+	for _, name := range d.order {
+		rs = append(rs, d.repos[name])
+	}
+	return rs
+}
+
+func (d *Daemon) tools() (*config.Config, *fetch.Fetcher, *health.Prober) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.cfg, d.fetcher, d.prober
+}
+
+func (d *Daemon) repo(name string) (*repo, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	r, ok := d.repos[name]
+	return r, ok
+}
+
+// probeLoop probes every repository at once on start, then every
+// probe_interval, until ctx ends. The first round over, every repository
+// gets a sync, so that mirrors behind the origin catch up at start.
+func (d *Daemon) probeLoop(ctx context.Context) {
+	first := true
+	for {
+		cfg, _, _ := d.tools()
+		start := time.Now()
+		d.probeAll(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if first {
+			first = false
+			for _, r := range d.snapshot() {
+				r.requestSync("start")
+			}
+		}
+		wait := cfg.ProbeInterval - time.Since(start)
+		if wait < 0 {
+			wait = 0
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		case <-d.reprobe:
+		}
+	}
+}
+
+// probeAll probes every repository, several at once.
+func (d *Daemon) probeAll(ctx context.Context) {
+	var g errgroup.Group
+	g.SetLimit(8)
+	for _, r := range d.snapshot() {
+		g.Go(func() error {
+			defer d.recoverPanic("probing " + r.name)
+			r.probe(ctx)
+			return nil
+		})
+	}
+	g.Wait()
+}
+
+func (d *Daemon) recoverPanic(what string) {
+	if p := recover(); p != nil {
+		d.log.Error("panic: recovered, the daemon goes on", "while", what, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	}
+}
+
+// Mirrorlist implements server.Source.
+func (d *Daemon) Mirrorlist(name string) ([]byte, bool) {
+	r, ok := d.repo(name)
+	if !ok {
+		return nil, false
+	}
+	return r.views.Load().mirrorlist, true
+}
+
+// Metalink implements server.Source.
+func (d *Daemon) Metalink(name string) ([]byte, bool) {
+	r, ok := d.repo(name)
+	if !ok {
+		return nil, false
+	}
+	return r.views.Load().metalink, true
+}
+
+// Status implements server.Source.
+func (d *Daemon) Status() *server.Status {
+	st := &server.Status{Generated: time.Now().UTC()}
+	for _, r := range d.snapshot() {
+		st.Repos = append(st.Repos, r.status())
+	}
+	return st
+}
+
+// writeFileAtomic writes b to path through a temporary file.
+func writeFileAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// cronLogger sends robfig/cron's messages to slog.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Debug("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+var errOriginDown = errors.New("origin is down")

@@ -1,0 +1,466 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/rpmirror/rpmirror/alert"
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/daemon"
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/server"
+)
+
+// switchable serves directories under URL prefixes, each of which a test
+// can point elsewhere or make answer a fixed status.
+type switchable struct {
+	srv *httptest.Server
+
+	mu     gosync.Mutex
+	dirs   map[string]string // prefix ("origin", "m1", ...) -> directory
+	status map[string]int
+	hits   map[string]int // prefix -> requests
+}
+
+func newSwitchable(t *testing.T) *switchable {
+	s := &switchable{dirs: map[string]string{}, status: map[string]int{}, hits: map[string]int{}}
+	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		prefix, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		s.mu.Lock()
+		dir, status := s.dirs[prefix], s.status[prefix]
+		s.hits[prefix]++
+		s.mu.Unlock()
+		if status != 0 {
+			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		if dir == "" {
+			http.NotFound(w, r)
+			return
+		}
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/" + rest
+		http.FileServer(http.Dir(dir)).ServeHTTP(w, r2)
+	}))
+	t.Cleanup(s.srv.Close)
+	return s
+}
+
+func (s *switchable) URL(prefix string) string { return s.srv.URL + "/" + prefix + "/" }
+
+func (s *switchable) serve(prefix, dir string) {
+	s.mu.Lock()
+	s.dirs[prefix] = dir
+	s.mu.Unlock()
+}
+
+func (s *switchable) setStatus(prefix string, code int) {
+	s.mu.Lock()
+	s.status[prefix] = code
+	s.mu.Unlock()
+}
+
+func (s *switchable) hitsOf(prefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hits[prefix]
+}
+
+// webhook collects alert events.
+type webhook struct {
+	srv    *httptest.Server
+	mu     gosync.Mutex
+	events []alert.Event
+}
+
+func newWebhook(t *testing.T) *webhook {
+	w := &webhook{}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		var e alert.Event
+		if err := json.NewDecoder(r.Body).Decode(&e); err != nil {
+			t.Errorf("webhook got a body that is not an event: %v", err)
+		}
+		w.mu.Lock()
+		w.events = append(w.events, e)
+		w.mu.Unlock()
+	}))
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func (w *webhook) find(match func(alert.Event) bool) (alert.Event, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.events {
+		if match(e) {
+			return e, true
+		}
+	}
+	return alert.Event{}, false
+}
+
+// env is a running daemon with an origin, two written mirrors (m1, m2)
+// served over HTTP, and a probe-only third-party mirror.
+type env struct {
+	t       *testing.T
+	dir     string
+	net     *switchable
+	hook    *webhook
+	cfg     *config.Config
+	d       *daemon.Daemon
+	base    string // the daemon's HTTP address
+	cancel  context.CancelFunc
+	stopped chan error
+}
+
+type envOpts struct {
+	probeInterval time.Duration
+	probeTimeout  time.Duration
+}
+
+func newEnv(t *testing.T, o envOpts) *env {
+	testrepo.RequireTools(t, "dnf")
+	e := &env{t: t, dir: t.TempDir(), net: newSwitchable(t), hook: newWebhook(t)}
+	e.net.serve("origin", testrepo.DemoOrigin(t, "v2"))
+	e.net.serve("m1", filepath.Join(e.dir, "m1"))
+	e.net.serve("m2", filepath.Join(e.dir, "m2"))
+	e.net.serve("third", testrepo.DemoOrigin(t, "v1")) // a partner that fell behind
+	yaml := fmt.Sprintf(`state_dir: %[1]s/state
+probe_interval: %[2]s
+probe_timeout: %[3]s
+alerts:
+  webhook: %[4]s
+download:
+  retries: 0
+repos:
+  - name: demo
+    origin: %[5]s
+    schedule: "@every 1h"
+    gpgkeys: [%[6]s]
+    prune_after: 0s
+    mirrors:
+      - name: m1
+        path: %[1]s/m1
+        url: %[7]s
+        priority: 10
+      - name: m2
+        path: %[1]s/m2
+        url: %[8]s
+      - name: third
+        url: %[9]s
+        priority: 1
+`, e.dir, o.probeInterval, o.probeTimeout, e.hook.srv.URL, e.net.URL("origin"), testrepo.Testdata(t, "keys", "test.pub"),
+		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"))
+	path := filepath.Join(e.dir, "mirrors.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg = cfg
+	d, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.d = d
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.base = "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel, e.stopped = cancel, make(chan error, 1)
+	go func() { e.stopped <- d.Run(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-e.stopped:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("the daemon did not stop")
+		}
+	})
+	return e
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func (e *env) get(path string) (int, string) {
+	e.t.Helper()
+	resp, err := http.Get(e.base + path)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func (e *env) status() *server.Status {
+	e.t.Helper()
+	code, body := e.get("/status.json")
+	if code != 200 {
+		e.t.Fatalf("/status.json: %d", code)
+	}
+	var st server.Status
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		e.t.Fatal(err)
+	}
+	return &st
+}
+
+func (e *env) mirrorState(name string) server.MirrorStatus {
+	for _, m := range e.status().Repos[0].Mirrors {
+		if m.Name == name {
+			return m
+		}
+	}
+	e.t.Fatalf("no mirror %s in /status.json", name)
+	return server.MirrorStatus{}
+}
+
+// mirrorlist returns the URLs the daemon lists, comments left out.
+func (e *env) mirrorlist() []string {
+	e.t.Helper()
+	code, body := e.get("/mirrorlist?repo=demo")
+	if code != 200 {
+		e.t.Fatalf("/mirrorlist: %d %s", code, body)
+	}
+	var urls []string
+	for _, l := range strings.Split(body, "\n") {
+		if l != "" && !strings.HasPrefix(l, "#") {
+			urls = append(urls, l)
+		}
+	}
+	return urls
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !cond() {
+		if time.Since(start) > timeout {
+			t.Fatalf("after %s: still waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+func (e *env) waitHealthy() {
+	e.t.Helper()
+	waitFor(e.t, 60*time.Second, "m1 and m2 to be synced and listed", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 2 && l[0] == e.net.URL("m1") && l[1] == e.net.URL("m2")
+	})
+}
+
+func (e *env) dnf(repoLine string, args ...string) (string, error) {
+	repo := testrepo.Repo{Name: "demo", URL: repoLine, GPGKeys: []string{testrepo.Testdata(e.t, "keys", "test.pub")}}
+	return testrepo.NewDNF(e.t, repo.String()).Run(args...)
+}
+
+var v2 = []string{"hello-mirror-0:1.1-1.noarch", "libexample-1:0.9.2-2.noarch", "mirror-docs-0:1.0-1.noarch", "status-agent-0:0.1-1.noarch", "tools-common-0:2.3.1-1.noarch", "webapp-config-0:3.1-4.noarch"}
+
+func list(out string) []string {
+	l := strings.Fields(out)
+	sort.Strings(l)
+	return l
+}
+
+// TestServe: the daemon syncs the mirrors at start, lists the healthy
+// ones (never the stale third party), and dnf installs through both its
+// mirrorlist and its metalink. The same lists are written into the
+// mirrors; the metrics pass promtool's checks.
+func TestServe(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	e.waitHealthy()
+	if st := e.mirrorState("third"); st.State != "stale" {
+		t.Errorf("third-party mirror serving an old revision: state %q (%s), want stale", st.State, st.Reason)
+	}
+	for _, via := range []string{"mirrorlist=" + e.base + "/mirrorlist?repo=demo", "metalink=" + e.base + "/metalink?repo=demo"} {
+		out, err := e.dnf(via, "repoquery", "-q", "--qf", "%{name}-%{epoch}:%{version}-%{release}.%{arch}")
+		if err != nil {
+			t.Fatalf("dnf through %s: %v\n%s", via, err, out)
+		}
+		if got := list(out); strings.Join(got, " ") != strings.Join(v2, " ") {
+			t.Errorf("dnf through %s lists %v, want %v", via, got, v2)
+		}
+		if out, err := e.dnf(via, "install", "hello-mirror"); err != nil {
+			t.Errorf("dnf install through %s: %v\n%s", via, err, out)
+		}
+	}
+	// The lists, as files in each written mirror.
+	for _, m := range []string{"m1", "m2"} {
+		b, err := os.ReadFile(filepath.Join(e.dir, m, "mirrorlist"))
+		if err != nil || !strings.Contains(string(b), e.net.URL("m1")) {
+			t.Errorf("%s/mirrorlist: %q, %v", m, b, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(e.dir, m, "metalink.xml")); err != nil || !strings.Contains(string(b), e.net.URL("m2")+"repodata/repomd.xml") {
+			t.Errorf("%s/metalink.xml: %v", m, err)
+		}
+	}
+	// Unknown repo, bad method.
+	if code, body := e.get("/mirrorlist?repo=nope"); code != 404 || !strings.Contains(body, `unknown repo "nope"`) {
+		t.Errorf("unknown repo: %d %q", code, body)
+	}
+	resp, err := http.Post(e.base+"/mirrorlist?repo=demo", "text/plain", nil)
+	if err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %v %v", resp.StatusCode, err)
+	}
+	// Metrics.
+	code, metrics := e.get("/metrics")
+	for _, want := range []string{`rpmirror_mirror_state{mirror="m1",repo="demo",state="ok"} 1`, `rpmirror_mirror_state{mirror="third",repo="demo",state="stale"} 1`, `rpmirror_sync_runs_total{repo="demo",result="ok"}`, `rpmirror_mirrorlist_mirrors{repo="demo"} 2`, `rpmirror_origin_up{repo="demo"} 1`} {
+		if code != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if problems, err := testutil.GatherAndLint(e.d.Registry()); err != nil || len(problems) > 0 {
+		t.Errorf("metrics lint: %v %v", problems, err)
+	}
+	if promtool, err := exec.LookPath("promtool"); err == nil {
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(metrics)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, out)
+		}
+	} else {
+		t.Log("promtool not installed: checked with promlint only")
+	}
+	if code, body := e.get("/status"); code != 200 || !strings.Contains(body, "m1") || !strings.Contains(body, "stale") {
+		t.Errorf("/status: %d", code)
+	}
+	if code, body := e.get("/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+}
+
+// TestIncident replays the incident that motivated rpmirror: a mirror
+// starts answering 403 to everything. It must leave the mirrorlist within
+// probe_interval + probe_timeout, dnf must keep working through the other
+// mirror, the webhook must hear of it, and /status must show it. When the
+// mirror recovers it comes back.
+func TestIncident(t *testing.T) {
+	const interval, timeout = time.Second, 500 * time.Millisecond
+	e := newEnv(t, envOpts{probeInterval: interval, probeTimeout: timeout})
+	e.waitHealthy()
+
+	e.net.setStatus("m1", http.StatusForbidden)
+	took := waitFor(t, interval+timeout+time.Second, "m1 to leave the mirrorlist", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 1 && l[0] == e.net.URL("m2")
+	})
+	t.Logf("m1 left the mirrorlist %s after it broke", took)
+	if strings.Contains(func() string { _, b := e.get("/metalink?repo=demo"); return b }(), e.net.URL("m1")) {
+		t.Error("m1 is still in the metalink")
+	}
+	st := e.mirrorState("m1")
+	if st.State != "down" || !strings.Contains(st.Reason, "403") {
+		t.Errorf("/status.json says m1 is %q (%s), want down with 403", st.State, st.Reason)
+	}
+	if _, page := e.get("/status"); !strings.Contains(page, "403 Forbidden") {
+		t.Error("/status does not show the 403")
+	}
+	waitFor(t, 5*time.Second, "the webhook to hear m1 went down", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Mirror == "m1" && a.From == "ok" && a.To == "down" })
+		return ok
+	})
+	out, err := e.dnf("mirrorlist="+e.base+"/mirrorlist?repo=demo", "install", "hello-mirror")
+	if err != nil {
+		t.Fatalf("dnf install with m1 down: %v\n%s", err, out)
+	}
+
+	e.net.setStatus("m1", 0)
+	waitFor(t, interval+timeout+time.Second, "m1 to come back", func() bool { return len(e.mirrorlist()) == 2 })
+	waitFor(t, 5*time.Second, "the webhook to hear m1 recovered", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Mirror == "m1" && a.From == "down" && a.To == "ok" })
+		return ok
+	})
+}
+
+// TestMetalinkRejectsStaleMirror: a mirror that goes stale between two
+// probes is still listed, but the metalink carries the checksums of the
+// current repomd.xml, so dnf itself refuses the stale copy and moves on.
+func TestMetalinkRejectsStaleMirror(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
+	e.waitHealthy()
+	// m1, listed first, now serves an old revision; no probe will notice
+	// for an hour.
+	e.net.serve("m1", testrepo.DemoOrigin(t, "v1"))
+	if l := e.mirrorlist(); len(l) != 2 {
+		t.Fatalf("mirrorlist %v", l)
+	}
+	before := e.net.hitsOf("m1")
+	out, err := e.dnf("metalink="+e.base+"/metalink?repo=demo", "repoquery", "-q", "--qf", "%{name}-%{epoch}:%{version}-%{release}.%{arch}")
+	if err != nil {
+		t.Fatalf("dnf through the metalink: %v\n%s", err, out)
+	}
+	if got := list(out); strings.Join(got, " ") != strings.Join(v2, " ") {
+		t.Errorf("dnf lists %v, want the current revision %v (the stale mirror's content leaked)", got, v2)
+	}
+	if e.net.hitsOf("m1") == before {
+		t.Error("dnf never asked the stale mirror, so the test proves nothing")
+	}
+}
+
+// TestOriginDownSkipsSyncs: with the origin down, a sync is skipped (not
+// failed), the state is visible, and the mirrors stay listed.
+func TestOriginDownSkipsSyncs(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	e.waitHealthy()
+	e.net.setStatus("origin", http.StatusForbidden)
+	waitFor(t, 5*time.Second, "the origin to be seen down", func() bool { return e.status().Repos[0].OriginState == "down" })
+	if l := e.mirrorlist(); len(l) != 2 {
+		t.Errorf("with the origin down the healthy mirrors must stay listed: %v", l)
+	}
+	waitFor(t, 5*time.Second, "the webhook to hear the origin went down", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Kind == "origin" && a.To == "down" })
+		return ok
+	})
+}
+
+func TestReload(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	e.waitHealthy()
+	cfg := *e.cfg
+	second := cfg.Repos[0]
+	second.Name = "demo-copy"
+	second.Mirrors = []config.Mirror{{Name: "m1", URL: e.net.URL("m1"), Priority: 100}}
+	cfg.Repos = append(append([]config.Repo(nil), cfg.Repos...), second)
+	e.d.Reload(&cfg)
+	waitFor(t, 5*time.Second, "the new repo's mirrorlist", func() bool {
+		code, body := e.get("/mirrorlist?repo=demo-copy")
+		return code == 200 && strings.Contains(body, e.net.URL("m1"))
+	})
+	cfg.Repos = cfg.Repos[1:]
+	e.d.Reload(&cfg)
+	if code, _ := e.get("/mirrorlist?repo=demo"); code != 404 {
+		t.Errorf("a removed repo still answers: %d", code)
+	}
+}

@@ -1,0 +1,115 @@
+package daemon
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rpmirror/rpmirror/health"
+)
+
+// metrics are the daemon's Prometheus metrics, all under rpmirror_.
+type metrics struct {
+	syncRuns        *prometheus.CounterVec
+	syncDuration    *prometheus.HistogramVec
+	syncLastSuccess *prometheus.GaugeVec
+	syncBytes       *prometheus.CounterVec
+	syncPackages    *prometheus.CounterVec
+	syncFailures    *prometheus.CounterVec
+	syncRunning     *prometheus.GaugeVec
+	mirrorState     *prometheus.GaugeVec
+	mirrorLatency   *prometheus.GaugeVec
+	mirrorLastProbe *prometheus.GaugeVec
+	originUp        *prometheus.GaugeVec
+	listed          *prometheus.GaugeVec
+	alertsDropped   prometheus.CounterFunc
+}
+
+var states = []health.State{health.OK, health.Stale, health.Down, health.Unknown}
+
+func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, dropped int64)) *metrics {
+	const ns = "rpmirror"
+	m := &metrics{
+		syncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "sync_runs_total",
+			Help: "Syncs run, by result: ok (published or already current), failed, skipped (origin down).",
+		}, []string{"repo", "result"}),
+		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: ns, Name: "sync_duration_seconds",
+			Help:    "How long syncs took.",
+			Buckets: []float64{0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600},
+		}, []string{"repo"}),
+		syncLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "sync_last_success_timestamp_seconds",
+			Help: "When the last successful sync of the repo ended (Unix time).",
+		}, []string{"repo"}),
+		syncBytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "sync_fetched_bytes_total",
+			Help: "Bytes downloaded from the origin by syncs, metadata included.",
+		}, []string{"repo"}),
+		syncPackages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "sync_fetched_packages_total",
+			Help: "Packages downloaded and verified by syncs.",
+		}, []string{"repo"}),
+		syncFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "sync_failures_total",
+			Help: "Failed syncs by reason: origin (the origin failed or sent bad metadata), verify (a package failed a check), publish (writing a mirror failed), locked (another process holds the repo), cancelled, other.",
+		}, []string{"repo", "reason"}),
+		syncRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "sync_running",
+			Help: "1 while a sync of the repo runs.",
+		}, []string{"repo"}),
+		mirrorState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "mirror_state",
+			Help: "1 for the state of each mirror as the last probe saw it (ok, stale, down, unknown), 0 for the others.",
+		}, []string{"repo", "mirror", "state"}),
+		mirrorLatency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "mirror_probe_latency_seconds",
+			Help: "Time the last probe took to fetch the mirror's repodata/repomd.xml.",
+		}, []string{"repo", "mirror"}),
+		mirrorLastProbe: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "mirror_last_probe_timestamp_seconds",
+			Help: "When the mirror was last probed (Unix time).",
+		}, []string{"repo", "mirror"}),
+		originUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "origin_up",
+			Help: "1 when the last probe of the repo's origin succeeded.",
+		}, []string{"repo"}),
+		listed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "mirrorlist_mirrors",
+			Help: "Mirrors in the repo's mirrorlist and metalink (0: clients are sent to the origin).",
+		}, []string{"repo"}),
+	}
+	m.alertsDropped = prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Namespace: ns, Name: "alerts_dropped_total",
+		Help: "Alerts dropped because the webhook queue was full.",
+	}, func() float64 { _, _, d := alertStats(); return float64(d) })
+	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
+		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.originUp, m.listed, m.alertsDropped,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},
+			func() float64 { _, f, _ := alertStats(); return float64(f) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_sent_total", Help: "Alerts delivered to the webhook."},
+			func() float64 { s, _, _ := alertStats(); return float64(s) }),
+	)
+	return m
+}
+
+func (m *metrics) setMirror(repo, mirror string, r health.Result) {
+	for _, s := range states {
+		v := 0.0
+		if s == r.State {
+			v = 1
+		}
+		m.mirrorState.WithLabelValues(repo, mirror, string(s)).Set(v)
+	}
+	m.mirrorLatency.WithLabelValues(repo, mirror).Set(r.Latency.Seconds())
+	if !r.Checked.IsZero() {
+		m.mirrorLastProbe.WithLabelValues(repo, mirror).Set(float64(r.Checked.Unix()))
+	}
+}
+
+// forget drops the series of a repo that left the configuration.
+func (m *metrics) forget(repo string) {
+	l := prometheus.Labels{"repo": repo}
+	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.originUp, m.listed} {
+		v.DeletePartialMatch(l)
+	}
+}

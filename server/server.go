@@ -1,0 +1,192 @@
+// Package server is the HTTP face of rpmirror serve: the mirrorlist and
+// metalink that dnf reads, Prometheus metrics, a liveness check, and a
+// status page for people (and its JSON twin for programs).
+//
+// Every answer comes from memory: the daemon renders mirror lists when
+// probe results change and hands them to the server through a Source, so
+// a request costs a map lookup and a write. The server is read-only: it
+// answers GET and HEAD on its routes and nothing else, and no part of a
+// request ever reaches the filesystem.
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Source is what the server shows. Implementations must be safe for
+// concurrent use and fast: every request calls one method.
+type Source interface {
+	// Mirrorlist returns the mirrorlist of repo, or false for an unknown
+	// repo.
+	Mirrorlist(repo string) ([]byte, bool)
+	// Metalink returns the metalink of repo, or false for an unknown repo.
+	Metalink(repo string) ([]byte, bool)
+	// Status returns the state of every repository.
+	Status() *Status
+}
+
+// Status is what /status and /status.json show.
+type Status struct {
+	Generated time.Time    `json:"generated"`
+	Repos     []RepoStatus `json:"repos"`
+}
+
+// RepoStatus is one repository.
+type RepoStatus struct {
+	Name          string          `json:"name"`
+	Origin        string          `json:"origin"`
+	OriginState   string          `json:"origin_state"`
+	OriginReason  string          `json:"origin_reason,omitempty"`
+	OriginChecked time.Time       `json:"origin_checked"`
+	Revision      string          `json:"revision,omitempty"` // the origin's current revision, as last seen
+	Listed        int             `json:"listed"`             // mirrors in the mirrorlist
+	Syncing       bool            `json:"syncing"`
+	LastSync      *SyncStatus     `json:"last_sync,omitempty"`
+	LastSuccess   time.Time       `json:"last_success"`
+	NextSync      time.Time       `json:"next_sync"`
+	Mirrors       []MirrorStatus  `json:"mirrors"`
+	Failures      []FailureStatus `json:"recent_failures"`
+}
+
+// MirrorStatus is one mirror of a repository.
+type MirrorStatus struct {
+	Name      string    `json:"name"`
+	URL       string    `json:"url,omitempty"`
+	Written   bool      `json:"written"`
+	Priority  int       `json:"priority"`
+	State     string    `json:"state"`
+	Reason    string    `json:"reason,omitempty"`
+	LatencyMS float64   `json:"latency_ms"`
+	Checked   time.Time `json:"checked"`
+	Revision  string    `json:"revision,omitempty"`
+}
+
+// SyncStatus is the outcome of a sync.
+type SyncStatus struct {
+	Start    time.Time `json:"start"`
+	Seconds  float64   `json:"seconds"`
+	Result   string    `json:"result"` // "ok", "no change", "failed", "skipped"
+	Error    string    `json:"error,omitempty"`
+	Fetched  int       `json:"fetched"`
+	Bytes    int64     `json:"bytes"`
+	Revision string    `json:"revision,omitempty"`
+}
+
+// FailureStatus is one recent failure.
+type FailureStatus struct {
+	Time  time.Time `json:"time"`
+	What  string    `json:"what"`
+	Error string    `json:"error"`
+}
+
+// Limits on requests, applied by Serve's http.Server.
+const (
+	MaxHeaderBytes    = 16 << 10
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 30 * time.Second
+	IdleTimeout       = 120 * time.Second
+)
+
+// New returns the handler for every route. gatherer serves /metrics.
+func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /mirrorlist", func(w http.ResponseWriter, r *http.Request) {
+		serveList(w, r, src.Mirrorlist, "text/plain; charset=utf-8")
+	})
+	mux.HandleFunc("GET /metalink", func(w http.ResponseWriter, r *http.Request) {
+		serveList(w, r, src.Metalink, "application/metalink+xml")
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{log}}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("GET /status.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(src.Status())
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err := statusPage.Execute(w, src.Status()); err != nil {
+			log.Warn("rendering /status", "err", err)
+		}
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/status", http.StatusFound)
+	})
+	return readOnly(mux)
+}
+
+// readOnly answers 405 to every method but GET and HEAD, before routing.
+func readOnly(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed: this server is read-only", http.StatusMethodNotAllowed)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func serveList(w http.ResponseWriter, r *http.Request, get func(string) ([]byte, bool), contentType string) {
+	repo := r.URL.Query().Get("repo")
+	if repo == "" {
+		http.Error(w, "missing ?repo=NAME", http.StatusBadRequest)
+		return
+	}
+	body, ok := get(repo)
+	if !ok {
+		http.Error(w, fmt.Sprintf("unknown repo %q", truncate(repo, 100)), http.StatusNotFound)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Cache-Control", "no-cache")
+	if r.Method == http.MethodHead {
+		return
+	}
+	w.Write(body)
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
+
+type slogPrinter struct{ log *slog.Logger }
+
+func (p slogPrinter) Println(v ...any) { p.log.Warn("metrics", "err", fmt.Sprint(v...)) }
+
+// NewHTTPServer returns an http.Server for h with the timeouts and size
+// limits above.
+func NewHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+}
