@@ -65,9 +65,9 @@ type repo struct {
 	cfg          config.Repo
 	sched        cron.Schedule
 	origin       health.Result
-	originRepomd []byte             // the origin's current repomd.xml, as last seen
-	history      []mirrorlist.File  // earlier revisions, newest first
-	packages     []string           // sample of package hrefs, for package probes
+	originRepomd []byte            // the origin's current repomd.xml, as last seen
+	history      []mirrorlist.File // earlier revisions, newest first
+	packages     []string          // sample of package hrefs, for package probes
 	syncing      bool
 	lastSync     *server.SyncStatus
 	lastSyncOK   *bool
