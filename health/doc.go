@@ -1,0 +1,42 @@
+// Package health probes mirrors of a yum/dnf repository the way a client
+// would, and keeps track of what the probes found.
+//
+// The motivating failure is a download server whose disk died and which
+// then answered 403 to every request for hours while nothing noticed. A
+// port check or a "GET /" would not have caught it; fetching what dnf
+// fetches does. A probe (Prober.Probe) therefore:
+//
+//  1. GETs <base>repodata/repomd.xml, reads it with a size limit and
+//     parses it with repodata.ParseRepomd;
+//  2. compares it byte for byte with the origin's current repomd.xml;
+//  3. checks one package of the current revision, chosen at random, with a
+//     HEAD request (or, when HEAD is refused with 405 or 501, a GET of its
+//     first byte), so that a server that still serves metadata but no
+//     longer serves packages is caught.
+//
+// The outcome is one of three states:
+//
+//   - OK: the mirror serves the origin's repomd.xml, byte-identical, and
+//     the sampled package;
+//   - Stale: it serves a valid repomd.xml that differs from the origin's
+//     (an older revision, usually: a sync has not happened yet). The
+//     package is not checked: it belongs to a revision the mirror does not
+//     claim to have;
+//   - Down: anything a client would fail on: an HTTP error status, a
+//     timeout, a connection or TLS error, a redirect loop, a body that is
+//     not a repomd.xml, or a package that cannot be fetched.
+//
+// The origin is probed the same way, with no repomd.xml to compare with:
+// it is OK or Down, never Stale.
+//
+// A probe never hangs (Prober.Timeout bounds all of it, stalled bodies
+// included), never reads more than a bounded amount of any body, and
+// closes every response, so a daemon can probe many mirrors every minute
+// for months. Reasons name what was requested relative to the mirror's
+// base URL ("HEAD Packages/a/a-1.rpm: 404 Not Found"), never a full URL,
+// so they carry no credentials.
+//
+// SamplePackages picks the packages to sample from a primary.xml with
+// bounded memory, and Tracker keeps the latest Result per mirror and
+// reports state changes, for alerts, metrics and the mirror lists.
+package health

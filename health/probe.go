@@ -1,0 +1,413 @@
+package health
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rpmirror/rpmirror/repodata"
+)
+
+// State is a mirror's health as its last probe saw it.
+type State string
+
+const (
+	// Unknown: not probed yet, or the probe was interrupted by its caller
+	// (the context passed to Probe was cancelled) and says nothing about
+	// the mirror.
+	Unknown State = "unknown"
+	// OK: the mirror serves the origin's current repomd.xml, byte for
+	// byte, and the package checked.
+	OK State = "ok"
+	// Stale: the mirror serves a valid repomd.xml that differs from the
+	// origin's.
+	Stale State = "stale"
+	// Down: a client would fail on the mirror.
+	Down State = "down"
+)
+
+// Result is the outcome of one probe.
+type Result struct {
+	// URL is the mirror base URL probed, ending in "/", with any password
+	// redacted.
+	URL   string
+	State State
+	// Reason says why the state is not OK, naming what was requested
+	// relative to URL: "GET repodata/repomd.xml: 403 Forbidden",
+	// "repomd.xml differs from the origin's (revision 17 vs 18)",
+	// "HEAD Packages/a/a-1.rpm: 404 Not Found",
+	// "GET repodata/repomd.xml: timeout after 10s". It is "" when the
+	// state is OK.
+	Reason string
+	// Latency is the time from sending the repomd.xml request to the end
+	// of its response body; 0 when the probe failed before a complete
+	// answer (connection refused, timeout, body cut short).
+	Latency time.Duration
+	// Checked is when the probe started.
+	Checked time.Time
+	// Revision is the <revision> of the repomd.xml the mirror served, when
+	// it parsed ("" when it has none).
+	Revision string
+	// Package is the href of the package checked, "" when none was.
+	Package string
+}
+
+// Defaults for the zero fields of a Prober.
+const (
+	DefaultTimeout   = 10 * time.Second
+	DefaultMaxRepomd = 16 << 20
+	DefaultUserAgent = "rpmirror"
+)
+
+// Prober probes mirrors. Its fields are read, never changed, by Probe: set
+// them before the first probe. A Prober may then be used by several
+// goroutines at once, provided Rand is safe for concurrent use (the
+// default is).
+type Prober struct {
+	// Client makes the requests: the caller sets its transport, TLS
+	// settings and redirect policy (the default policy follows up to 10
+	// redirects; a loop is then an error, so Down). nil means
+	// http.DefaultClient. Probe bounds each probe by Timeout through the
+	// request context, whatever the client's own timeouts.
+	Client *http.Client
+	// Timeout bounds the whole probe: repomd.xml and package, connections
+	// and bodies included. Default DefaultTimeout.
+	Timeout time.Duration
+	// MaxRepomd is the largest repomd.xml accepted, in bytes: a longer
+	// body makes the mirror Down. Default DefaultMaxRepomd.
+	MaxRepomd int64
+	// Rand returns a number in [0, n): the index of the package to check.
+	// Default rand.IntN of math/rand/v2. Tests fix it.
+	Rand func(n int) int
+	// UserAgent is sent with every request. Default DefaultUserAgent.
+	UserAgent string
+}
+
+// drainLimit is how much of an unwanted body (an error page) is read
+// before closing it, so the connection can be reused; longer bodies are
+// closed unread and their connection discarded.
+const drainLimit = 4 << 10
+
+// maxReason bounds the length of Result.Reason.
+const maxReason = 300
+
+// rpmLeadMagic is the first byte of every RPM package file (the lead's
+// magic is ed ab ee db).
+const rpmLeadMagic = 0xed
+
+// errProbeTimeout is the cause of a probe's context when Timeout expires.
+var errProbeTimeout = errors.New("probe timeout")
+
+// Probe checks the mirror at base against want, the origin's current
+// repomd.xml bytes, and checks one of packages, chosen with Rand.
+//
+// With want nil, Probe only checks that the mirror answers a valid
+// repomd.xml: this is how the origin itself is probed, which is then OK or
+// Down, never Stale. packages are hrefs relative to base (see
+// SamplePackages); when empty, no package is checked. The package is only
+// checked when the repomd.xml matched (or want is nil): a Stale mirror is
+// not expected to have the current revision's packages.
+//
+// Probe returns within Timeout (plus the time to tear a connection down).
+// If ctx is done before the probe ends, Probe returns a Result with State
+// Unknown and a Reason saying so: an interrupted probe says nothing about
+// the mirror, and is best not recorded.
+func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages []string) Result {
+	r := Result{URL: base, Checked: time.Now()}
+	u, err := parseBase(base)
+	if err != nil {
+		r.State, r.Reason = Down, limitReason(err.Error())
+		return r
+	}
+	r.URL = u.Redacted()
+
+	timeout := p.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	pctx, cancel := context.WithTimeoutCause(ctx, timeout, errProbeTimeout)
+	defer cancel()
+	pr := &probe{Prober: p, ctx: pctx, base: u, timeout: timeout}
+
+	body, latency, state, reason := pr.repomd()
+	r.Latency = latency
+	if state != OK {
+		r.State, r.Reason = state, limitReason(reason)
+		return r
+	}
+	md, err := repodata.ParseRepomd(body)
+	if err != nil {
+		r.State = Down
+		r.Reason = limitReason("GET repodata/repomd.xml: 200 OK but not a repomd.xml: " + err.Error())
+		return r
+	}
+	r.Revision = md.Revision
+	if _, ok := md.Find("primary"); !ok {
+		r.State = Down
+		r.Reason = "GET repodata/repomd.xml: 200 OK but the repomd.xml lists no primary metadata"
+		return r
+	}
+	if want != nil && !bytes.Equal(body, want) {
+		r.State, r.Reason = Stale, limitReason(staleReason(md.Revision, want))
+		return r
+	}
+
+	if len(packages) > 0 {
+		rnd := p.Rand
+		if rnd == nil {
+			rnd = rand.IntN
+		}
+		i := rnd(len(packages))
+		if i < 0 || i >= len(packages) {
+			i = 0
+		}
+		r.Package = packages[i]
+		if state, reason := pr.pkg(r.Package); state != OK {
+			r.State, r.Reason = state, limitReason(reason)
+			return r
+		}
+	}
+	r.State = OK
+	return r
+}
+
+// parseBase parses a mirror's base URL, adding the trailing "/" if
+// missing. Its errors do not repeat the URL, which may hold credentials.
+func parseBase(base string) (*url.URL, error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("parsing the mirror URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return nil, fmt.Errorf("parsing the mirror URL: scheme %q is not http or https", u.Scheme)
+	}
+	if u.Host == "" {
+		return nil, errors.New("parsing the mirror URL: no host")
+	}
+	if !strings.HasSuffix(u.Path, "/") {
+		u.Path += "/"
+		if u.RawPath != "" {
+			u.RawPath += "/"
+		}
+	}
+	return u, nil
+}
+
+// probe is one run of Prober.Probe.
+type probe struct {
+	*Prober
+	ctx     context.Context // bounded by timeout
+	base    *url.URL
+	timeout time.Duration
+}
+
+func (pr *probe) client() *http.Client {
+	if pr.Client != nil {
+		return pr.Client
+	}
+	return http.DefaultClient
+}
+
+// request returns a request for href, relative to the base URL.
+func (pr *probe) request(method, href string) (*http.Request, error) {
+	u := pr.base.ResolveReference(&url.URL{Path: href})
+	req, err := http.NewRequestWithContext(pr.ctx, method, u.String(), nil)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, err
+	}
+	ua := pr.UserAgent
+	if ua == "" {
+		ua = DefaultUserAgent
+	}
+	req.Header.Set("User-Agent", ua)
+	return req, nil
+}
+
+// repomd fetches repodata/repomd.xml. It returns its body and the state OK
+// when the server answered 200 with a body within MaxRepomd, whatever the
+// body is.
+func (pr *probe) repomd() (body []byte, latency time.Duration, state State, reason string) {
+	const op = "GET repodata/repomd.xml"
+	start := time.Now()
+	req, err := pr.request(http.MethodGet, "repodata/repomd.xml")
+	if err != nil {
+		return nil, 0, Down, op + ": " + err.Error()
+	}
+	resp, err := pr.client().Do(req)
+	if err != nil {
+		state, reason := pr.failure(op, err)
+		return nil, 0, state, reason
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		drain(resp.Body)
+		return nil, time.Since(start), Down, op + ": " + status(resp.StatusCode)
+	}
+	limit := pr.MaxRepomd
+	if limit <= 0 {
+		limit = DefaultMaxRepomd
+	}
+	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		state, reason := pr.failure(op, err)
+		return nil, 0, state, reason
+	}
+	latency = time.Since(start)
+	if int64(len(body)) > limit {
+		return nil, latency, Down, fmt.Sprintf("%s: 200 OK but the body is larger than %s", op, size(limit))
+	}
+	return body, latency, OK, ""
+}
+
+// pkg checks that the package at href can be fetched: HEAD, or when the
+// server refuses HEAD, a GET of its first byte, which must be an RPM's.
+func (pr *probe) pkg(href string) (State, string) {
+	op := "HEAD " + href
+	req, err := pr.request(http.MethodHead, href)
+	if err != nil {
+		return Down, op + ": " + err.Error()
+	}
+	resp, err := pr.client().Do(req)
+	if err != nil {
+		return pr.failure(op, err)
+	}
+	resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return OK, ""
+	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		// Some servers and object stores refuse HEAD: ask for one byte.
+	default:
+		return Down, op + ": " + status(resp.StatusCode)
+	}
+
+	op = "GET " + href + " (Range bytes=0-0)"
+	req, err = pr.request(http.MethodGet, href)
+	if err != nil {
+		return Down, op + ": " + err.Error()
+	}
+	req.Header.Set("Range", "bytes=0-0")
+	resp, err = pr.client().Do(req)
+	if err != nil {
+		return pr.failure(op, err)
+	}
+	// A server that ignores Range sends the whole package: read one byte
+	// and close, which discards the connection rather than read the rest.
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusPartialContent && resp.StatusCode != http.StatusOK {
+		drain(resp.Body)
+		return Down, op + ": " + status(resp.StatusCode)
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(resp.Body, b[:]); err != nil {
+		if err == io.EOF {
+			return Down, op + ": " + status(resp.StatusCode) + " but an empty body"
+		}
+		return pr.failure(op, err)
+	}
+	if b[0] != rpmLeadMagic {
+		return Down, fmt.Sprintf("%s: %s but not an RPM package (it starts with %q)", op, status(resp.StatusCode), b[0])
+	}
+	return OK, ""
+}
+
+// failure turns the error of a request, or of reading its body, into a
+// state and a reason.
+func (pr *probe) failure(op string, err error) (State, string) {
+	if context.Cause(pr.ctx) == errProbeTimeout {
+		return Down, fmt.Sprintf("%s: timeout after %v", op, pr.timeout)
+	}
+	if pr.ctx.Err() != nil { // the caller's context is done
+		return Unknown, "probe interrupted: " + context.Cause(pr.ctx).Error()
+	}
+	// A *url.Error repeats the method and the full URL, which may hold
+	// credentials: keep what it wraps.
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return Down, fmt.Sprintf("%s: timeout (%v)", op, err)
+	}
+	return Down, fmt.Sprintf("%s: %v", op, err)
+}
+
+// staleReason says how the mirror's repomd.xml, with revision got,
+// differs from want.
+func staleReason(got string, want []byte) string {
+	const differs = "repomd.xml differs from the origin's"
+	md, err := repodata.ParseRepomd(want)
+	if err != nil {
+		return differs
+	}
+	if got != md.Revision {
+		return fmt.Sprintf("%s (revision %s vs %s)", differs, revision(got), revision(md.Revision))
+	}
+	return fmt.Sprintf("%s (same revision %s, other content)", differs, revision(got))
+}
+
+func revision(r string) string {
+	if r == "" {
+		return "(none)"
+	}
+	return r
+}
+
+// status formats an HTTP status code: "403 Forbidden". The server's own
+// reason phrase is not used: it is whatever the server chose to send.
+func status(code int) string {
+	if t := http.StatusText(code); t != "" {
+		return fmt.Sprintf("%d %s", code, t)
+	}
+	return fmt.Sprintf("%d", code)
+}
+
+// size formats a byte count: "16 MiB", "1000 bytes".
+func size(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// drain reads what is left of a short body, so that its connection can be
+// reused.
+func drain(body io.Reader) {
+	io.CopyN(io.Discard, body, drainLimit)
+}
+
+// limitReason cuts a reason to maxReason bytes, at a rune boundary.
+func limitReason(s string) string {
+	if len(s) <= maxReason {
+		return s
+	}
+	s = s[:maxReason]
+	for len(s) > 0 {
+		if r, n := utf8.DecodeLastRuneInString(s); r != utf8.RuneError || n > 1 {
+			break
+		}
+		s = s[:len(s)-1]
+	}
+	return s + "..."
+}

@@ -1,0 +1,606 @@
+package health
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The demo origin's revisions, as written in their repomd.xml.
+const (
+	revV1 = "1795537924"
+	revV2 = "1795624324"
+)
+
+func TestProbe(t *testing.T) {
+	v1, v2 := demoRepomd(t, "v1"), demoRepomd(t, "v2")
+	pkgs := demoPackages(t, "v1")
+	pkg := pkgs[2] // what fixed(2) picks
+	rpm, err := os.ReadFile(filepath.Join(demoDir("v1"), filepath.FromSlash(pkg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	type server struct {
+		base   string
+		client *http.Client
+	}
+	// serveTLS serves h over TLS; trusted says whether the client knows the
+	// server's CA.
+	serveTLS := func(h http.Handler, trusted bool) func(t *testing.T) server {
+		return func(t *testing.T) server {
+			srv := httptest.NewTLSServer(h)
+			t.Cleanup(srv.Close)
+			if trusted {
+				return server{srv.URL + "/", srv.Client()}
+			}
+			tr := &http.Transport{}
+			t.Cleanup(tr.CloseIdleConnections)
+			return server{srv.URL + "/", &http.Client{Transport: tr}}
+		}
+	}
+
+	tests := []struct {
+		name     string
+		handler  http.Handler            // served on loopback at "/"
+		server   func(*testing.T) server // instead of handler
+		path     string                  // the base URL's path, default "/"
+		want     []byte                  // the origin's repomd.xml; nil: an origin probe
+		packages []string
+		timeout  time.Duration // default 5s
+		max      int64         // MaxRepomd
+
+		state    State
+		reason   string // exact; "" with contains "" means no reason
+		contains string // a part of the reason, when it is not predictable
+		revision string
+		pkg      string
+	}{
+		{
+			name:    "ok",
+			handler: mirror("v1"), want: v1, packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name:    "ok without packages to check",
+			handler: mirror("v1"), want: v1,
+			state: OK, revision: revV1,
+		},
+		{
+			name:    "stale: an older revision",
+			handler: mirror("v1"), want: v2, packages: demoPackages(t, "v2"),
+			state:    Stale,
+			reason:   "repomd.xml differs from the origin's (revision " + revV1 + " vs " + revV2 + ")",
+			revision: revV1,
+		},
+		{
+			name: "stale: same revision, other bytes",
+			handler: override("v1", isRepomd, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write(append(bytes.Clone(v1), '\n'))
+			})),
+			want: v1, packages: pkgs,
+			state:    Stale,
+			reason:   "repomd.xml differs from the origin's (same revision " + revV1 + ", other content)",
+			revision: revV1,
+		},
+		{
+			name:    "403 to everything (the incident)",
+			handler: statusAll(http.StatusForbidden), want: v1, packages: pkgs,
+			state: Down, reason: "GET repodata/repomd.xml: 403 Forbidden",
+		},
+		{
+			name:    "404 repomd.xml",
+			handler: override("v1", isRepomd, http.NotFoundHandler()), want: v1, packages: pkgs,
+			state: Down, reason: "GET repodata/repomd.xml: 404 Not Found",
+		},
+		{
+			name:    "500",
+			handler: statusAll(http.StatusInternalServerError), want: v1, packages: pkgs,
+			state: Down, reason: "GET repodata/repomd.xml: 500 Internal Server Error",
+		},
+		{
+			name:    "503 with a made-up reason phrase",
+			handler: statusAll(http.StatusServiceUnavailable), want: v1,
+			state: Down, reason: "GET repodata/repomd.xml: 503 Service Unavailable",
+		},
+		{
+			name:    "stall before the headers",
+			handler: stallHeaders(), want: v1, packages: pkgs, timeout: 300 * time.Millisecond,
+			state: Down, reason: "GET repodata/repomd.xml: timeout after 300ms",
+		},
+		{
+			name:    "stall mid-body",
+			handler: override("v1", isRepomd, stallAfter(v1, len(v1)/2)), want: v1, packages: pkgs,
+			timeout: 300 * time.Millisecond,
+			state:   Down, reason: "GET repodata/repomd.xml: timeout after 300ms",
+		},
+		{
+			name: "body cut short",
+			handler: override("v1", isRepomd, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Length", "100000")
+				w.Write(v1[:100])
+			})),
+			want: v1, packages: pkgs,
+			state: Down, reason: "GET repodata/repomd.xml: unexpected EOF",
+		},
+		{
+			name:    "200 with an HTML page",
+			handler: htmlPage(), want: v1, packages: pkgs,
+			state:  Down,
+			reason: "GET repodata/repomd.xml: 200 OK but not a repomd.xml: repomd.xml:1: <!DOCTYPE> is not allowed (DOCTYPE and entity declarations are refused)",
+		},
+		{
+			name: "200 with XML that is not a repomd.xml",
+			handler: override("v1", isRepomd, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Write([]byte("<?xml version=\"1.0\"?>\n<error>disk failure</error>\n"))
+			})),
+			want: v1, packages: pkgs,
+			state:  Down,
+			reason: "GET repodata/repomd.xml: 200 OK but not a repomd.xml: repomd.xml:2: root element is <error>, want <repomd>",
+		},
+		{
+			name: "200 with an empty body",
+			handler: override("v1", isRepomd, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.WriteHeader(http.StatusOK)
+			})),
+			want: v1, packages: pkgs,
+			state:  Down,
+			reason: "GET repodata/repomd.xml: 200 OK but not a repomd.xml: repomd.xml: no <repomd> element",
+		},
+		{
+			name:    "repomd.xml larger than MaxRepomd",
+			handler: mirror("v1"), want: v1, packages: pkgs, max: 1000,
+			state: Down, reason: "GET repodata/repomd.xml: 200 OK but the body is larger than 1000 bytes",
+		},
+		{
+			name:    "metadata ok, package 403",
+			handler: override("v1", isPackage, statusAll(http.StatusForbidden)), want: v1, packages: pkgs,
+			state: Down, reason: "HEAD " + pkg + ": 403 Forbidden", revision: revV1, pkg: pkg,
+		},
+		{
+			name:    "metadata ok, package 404",
+			handler: mirror("v1"), want: v1, packages: []string{"Packages/x/missing-1-1.noarch.rpm"},
+			state: Down, reason: "HEAD Packages/x/missing-1-1.noarch.rpm: 404 Not Found", revision: revV1,
+			pkg: "Packages/x/missing-1-1.noarch.rpm",
+		},
+		{
+			name:    "metadata ok, package HEAD stalls",
+			handler: override("v1", isPackage, stallHeaders()), want: v1, packages: pkgs,
+			timeout: 300 * time.Millisecond,
+			state:   Down, reason: "HEAD " + pkg + ": timeout after 300ms", revision: revV1, pkg: pkg,
+		},
+		{
+			name:    "HEAD refused with 405, Range GET ok",
+			handler: headRefused("v1", http.StatusMethodNotAllowed), want: v1, packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name:    "HEAD refused with 501, Range GET ok",
+			handler: headRefused("v1", http.StatusNotImplemented), want: v1, packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name: "HEAD refused, Range ignored, whole package sent",
+			handler: override("v1", isPackage, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodHead {
+					http.Error(w, "no HEAD", http.StatusMethodNotAllowed)
+					return
+				}
+				fullBody(rpm).ServeHTTP(w, r)
+			})),
+			want: v1, packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name: "HEAD refused, Range GET 403",
+			handler: override("v1", isPackage, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				code := http.StatusForbidden
+				if r.Method == http.MethodHead {
+					code = http.StatusMethodNotAllowed
+				}
+				http.Error(w, http.StatusText(code), code)
+			})),
+			want: v1, packages: pkgs,
+			state: Down, reason: "GET " + pkg + " (Range bytes=0-0): 403 Forbidden", revision: revV1, pkg: pkg,
+		},
+		{
+			name: "HEAD refused, Range GET gives an HTML page",
+			handler: override("v1", isPackage, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodHead {
+					http.Error(w, "no HEAD", http.StatusMethodNotAllowed)
+					return
+				}
+				htmlPage().ServeHTTP(w, r)
+			})),
+			want: v1, packages: pkgs,
+			state:    Down,
+			reason:   "GET " + pkg + " (Range bytes=0-0): 200 OK but not an RPM package (it starts with '<')",
+			revision: revV1, pkg: pkg,
+		},
+		{
+			name: "redirected to where the repository is",
+			handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if rest, ok := strings.CutPrefix(r.URL.Path, "/old/"); ok {
+					http.Redirect(w, r, "/new/"+rest, http.StatusFound)
+					return
+				}
+				http.StripPrefix("/new", mirror("v1")).ServeHTTP(w, r)
+			}),
+			path: "/old/", want: v1, packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name: "redirect loop",
+			handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				http.Redirect(w, r, r.URL.Path, http.StatusFound)
+			}),
+			want: v1, packages: pkgs,
+			state: Down, reason: "GET repodata/repomd.xml: stopped after 10 redirects",
+		},
+		{
+			name: "connection refused",
+			server: func(t *testing.T) server {
+				l, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				addr := l.Addr().String()
+				l.Close()
+				return server{"http://" + addr + "/", &http.Client{}}
+			},
+			want: v1, packages: pkgs,
+			state: Down, contains: "connect: connection refused",
+		},
+		{
+			name:   "TLS, CA known",
+			server: serveTLS(mirror("v1"), true), want: v1, packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name:   "TLS, unknown CA",
+			server: serveTLS(mirror("v1"), false), want: v1, packages: pkgs,
+			state: Down, contains: "GET repodata/repomd.xml: tls: failed to verify certificate: x509: certificate signed by unknown authority",
+		},
+
+		// The origin itself: no repomd.xml to compare with.
+		{
+			name:    "origin ok",
+			handler: mirror("v1"), packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name:    "origin at the next revision ok",
+			handler: mirror("v2"), packages: demoPackages(t, "v2"),
+			state: OK, revision: revV2, pkg: demoPackages(t, "v2")[2],
+		},
+		{
+			name:    "origin 403",
+			handler: statusAll(http.StatusForbidden),
+			state:   Down, reason: "GET repodata/repomd.xml: 403 Forbidden",
+		},
+		{
+			name:    "origin serving HTML",
+			handler: htmlPage(),
+			state:   Down,
+			reason:  "GET repodata/repomd.xml: 200 OK but not a repomd.xml: repomd.xml:1: <!DOCTYPE> is not allowed (DOCTYPE and entity declarations are refused)",
+		},
+		{
+			name:    "origin not serving its packages",
+			handler: override("v1", isPackage, http.NotFoundHandler()), packages: pkgs,
+			state: Down, reason: "HEAD " + pkg + ": 404 Not Found", revision: revV1, pkg: pkg,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var s server
+			if tc.server != nil {
+				s = tc.server(t)
+			} else {
+				tr := &http.Transport{}
+				t.Cleanup(tr.CloseIdleConnections)
+				srv := serve(t, tc.handler)
+				path := tc.path
+				if path == "" {
+					path = "/"
+				}
+				s = server{srv.URL + path, &http.Client{Transport: tr}}
+			}
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 5 * time.Second
+			}
+			p := &Prober{Client: s.client, Timeout: timeout, MaxRepomd: tc.max, Rand: fixed(2)}
+
+			start := time.Now()
+			got := p.Probe(context.Background(), s.base, tc.want, tc.packages)
+			elapsed := time.Since(start)
+
+			if got.State != tc.state {
+				t.Errorf("State = %q, want %q (reason %q)", got.State, tc.state, got.Reason)
+			}
+			switch {
+			case tc.contains != "":
+				if !strings.Contains(got.Reason, tc.contains) {
+					t.Errorf("Reason = %q, want it to contain %q", got.Reason, tc.contains)
+				}
+			case got.Reason != tc.reason:
+				t.Errorf("Reason = %q, want %q", got.Reason, tc.reason)
+			}
+			if got.Revision != tc.revision {
+				t.Errorf("Revision = %q, want %q", got.Revision, tc.revision)
+			}
+			if got.Package != tc.pkg {
+				t.Errorf("Package = %q, want %q", got.Package, tc.pkg)
+			}
+			if got.URL != s.base {
+				t.Errorf("URL = %q, want %q", got.URL, s.base)
+			}
+			if got.Checked.Before(start) || got.Checked.After(start.Add(elapsed)) {
+				t.Errorf("Checked = %v, want the start of the probe (%v)", got.Checked, start)
+			}
+			if (got.State == OK || got.State == Stale) && got.Latency <= 0 {
+				t.Errorf("Latency = %v, want > 0", got.Latency)
+			}
+			if got.Latency > elapsed {
+				t.Errorf("Latency = %v, more than the whole probe (%v)", got.Latency, elapsed)
+			}
+			// Never hang: a stalled server gives up within the timeout and
+			// a generous margin (a bound on hanging, not a benchmark).
+			if elapsed > timeout+2*time.Second {
+				t.Errorf("probe took %v with Timeout %v", elapsed, timeout)
+			}
+		})
+	}
+}
+
+// The incident's lesson: a server that stalls mid-body must not hold the
+// probe past its timeout.
+func TestProbeStallReturnsWithinTimeout(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	for _, tc := range []struct {
+		name    string
+		handler http.Handler
+	}{
+		{"mid-body", override("v1", isRepomd, stallAfter(v1, len(v1)/2))},
+		{"before headers", stallHeaders()},
+		{"after the headers", override("v1", isRepomd, stallAfter(v1, 0))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(t, tc.handler)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			p := &Prober{Client: &http.Client{Transport: tr}, Timeout: 300 * time.Millisecond}
+			start := time.Now()
+			got := p.Probe(context.Background(), srv.URL+"/", v1, nil)
+			if elapsed := time.Since(start); elapsed > 2*time.Second {
+				t.Errorf("probe returned after %v, want within 2s", elapsed)
+			}
+			if got.State != Down || !strings.Contains(got.Reason, "timeout after 300ms") {
+				t.Errorf("got %q %q, want down with a timeout", got.State, got.Reason)
+			}
+			if got.Latency != 0 {
+				t.Errorf("Latency = %v, want 0: the response never ended", got.Latency)
+			}
+		})
+	}
+}
+
+// A probe its caller interrupts says nothing about the mirror.
+func TestProbeInterrupted(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	srv := serve(t, stallHeaders())
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	p := &Prober{Client: &http.Client{Transport: tr}, Timeout: time.Minute}
+
+	t.Run("cancelled before", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		got := p.Probe(ctx, srv.URL+"/", v1, nil)
+		if got.State != Unknown || got.Reason != "probe interrupted: context canceled" {
+			t.Errorf("got %q %q, want unknown, interrupted", got.State, got.Reason)
+		}
+	})
+	t.Run("cancelled during", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(100*time.Millisecond, cancel)
+		start := time.Now()
+		got := p.Probe(ctx, srv.URL+"/", v1, nil)
+		if got.State != Unknown || got.Reason != "probe interrupted: context canceled" {
+			t.Errorf("got %q %q, want unknown, interrupted", got.State, got.Reason)
+		}
+		if elapsed := time.Since(start); elapsed > 10*time.Second {
+			t.Errorf("probe returned %v after it was cancelled", elapsed)
+		}
+	})
+}
+
+// When HEAD is refused, the package is checked with a GET of its first
+// byte, and nothing more is asked for.
+func TestProbeRangeFallback(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	pkgs := demoPackages(t, "v1")
+	for _, code := range []int{http.StatusMethodNotAllowed, http.StatusNotImplemented} {
+		t.Run(status(code), func(t *testing.T) {
+			rec := &recorder{h: headRefused("v1", code)}
+			srv := serve(t, rec)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			p := &Prober{Client: &http.Client{Transport: tr}, Rand: fixed(4)}
+			got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs)
+			if got.State != OK {
+				t.Fatalf("got %q %q, want ok", got.State, got.Reason)
+			}
+			want := []string{
+				"GET /repodata/repomd.xml",
+				"HEAD /" + pkgs[4],
+				"GET /" + pkgs[4] + " Range: bytes=0-0",
+			}
+			if log := rec.log(); !slices.Equal(log, want) {
+				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+// A probe asks for what dnf asks for, relative to the base URL whether or
+// not it ends in "/", and says who it is.
+func TestProbeRequests(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	pkgs := demoPackages(t, "v1")
+	for _, tc := range []struct {
+		name, path, agent, wantAgent string
+	}{
+		{"root", "", "", DefaultUserAgent},
+		{"sub-directory", "/pub/demo/", "rpmirror/1.2 (probe)", "rpmirror/1.2 (probe)"},
+		{"sub-directory without a trailing slash", "/pub/demo", "", DefaultUserAgent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var h http.Handler = mirror("v1")
+			if tc.path != "" {
+				h = http.StripPrefix("/pub/demo", h)
+			}
+			rec := &recorder{h: h}
+			srv := serve(t, rec)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			p := &Prober{Client: &http.Client{Transport: tr}, Rand: fixed(0), UserAgent: tc.agent}
+			got := p.Probe(context.Background(), srv.URL+tc.path, v1, pkgs)
+			if got.State != OK {
+				t.Fatalf("got %q %q, want ok", got.State, got.Reason)
+			}
+			prefix := strings.TrimSuffix(tc.path, "/")
+			if got.URL != srv.URL+prefix+"/" {
+				t.Errorf("URL = %q, want %q", got.URL, srv.URL+prefix+"/")
+			}
+			want := []string{
+				"GET " + prefix + "/repodata/repomd.xml",
+				"HEAD " + prefix + "/" + pkgs[0],
+			}
+			if log := rec.log(); !slices.Equal(log, want) {
+				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
+			}
+			for _, a := range rec.agents {
+				if a != tc.wantAgent {
+					t.Errorf("User-Agent %q, want %q", a, tc.wantAgent)
+				}
+			}
+		})
+	}
+}
+
+// Hrefs are escaped as URL paths: a package name may hold characters
+// that mean something in a URL.
+func TestProbeEscapesHrefs(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	rec := &recorder{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isRepomd(r) {
+			w.Write(v1)
+		}
+	})}
+	srv := serve(t, rec)
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	p := &Prober{Client: &http.Client{Transport: tr}}
+	href := "Packages/l/libstdc++-devel-1.0-1%2 #?.x86_64.rpm"
+	got := p.Probe(context.Background(), srv.URL+"/", v1, []string{href})
+	if got.State != OK {
+		t.Fatalf("got %q %q, want ok", got.State, got.Reason)
+	}
+	if log := rec.log(); len(log) != 2 || log[1] != "HEAD /"+href {
+		t.Errorf("requests %q, want the second to be %q", log, "HEAD /"+href)
+	}
+}
+
+// Bad base URLs are Down, and reasons never repeat a URL, which could
+// hold a password.
+func TestProbeBaseURL(t *testing.T) {
+	p := &Prober{Client: &http.Client{Transport: &http.Transport{}}}
+	for _, tc := range []struct {
+		base, reason string
+	}{
+		{"ftp://mirror.example/repo/", `parsing the mirror URL: scheme "ftp" is not http or https`},
+		{"/srv/mirror/repo/", `parsing the mirror URL: scheme "" is not http or https`},
+		{"http:///repo/", "parsing the mirror URL: no host"},
+		{"http://user:secret@mirror.example:bad/", `parsing the mirror URL: invalid port ":bad" after host`},
+	} {
+		got := p.Probe(context.Background(), tc.base, nil, nil)
+		if got.State != Down || got.Reason != tc.reason {
+			t.Errorf("Probe(%q) = %q %q, want down %q", tc.base, got.State, got.Reason, tc.reason)
+		}
+	}
+
+	// A password given in a URL is redacted in the result, and does not
+	// appear in reasons.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	got := p.Probe(context.Background(), "http://user:secret@"+addr+"/repo/", nil, nil)
+	if got.State != Down {
+		t.Errorf("State = %q, want down", got.State)
+	}
+	if got.URL != "http://user:xxxxx@"+addr+"/repo/" {
+		t.Errorf("URL = %q, want the password redacted", got.URL)
+	}
+	if strings.Contains(got.Reason, "secret") || strings.Contains(got.Reason, "http://") {
+		t.Errorf("Reason = %q repeats the URL", got.Reason)
+	}
+}
+
+// Rand picks the package; every package gets picked.
+func TestProbePicksPackagesAtRandom(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	pkgs := demoPackages(t, "v1")
+	srv := serve(t, mirror("v1"))
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	for i := range pkgs {
+		p := &Prober{Client: client, Rand: fixed(i)}
+		if got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs); got.State != OK || got.Package != pkgs[i] {
+			t.Errorf("Rand %d: got %q %q package %q, want ok %q", i, got.State, got.Reason, got.Package, pkgs[i])
+		}
+	}
+	// The default Rand, and one that answers out of range.
+	seen := map[string]bool{}
+	p := &Prober{Client: client}
+	for range 200 {
+		got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs)
+		if got.State != OK {
+			t.Fatalf("got %q %q, want ok", got.State, got.Reason)
+		}
+		seen[got.Package] = true
+	}
+	if len(seen) != len(pkgs) {
+		t.Errorf("200 probes checked %d of %d packages", len(seen), len(pkgs))
+	}
+	p = &Prober{Client: client, Rand: func(n int) int { return n }}
+	if got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs); got.State != OK || got.Package != pkgs[0] {
+		t.Errorf("Rand out of range: got %q %q package %q, want ok %q", got.State, got.Reason, got.Package, pkgs[0])
+	}
+}
+
+func TestLimitReason(t *testing.T) {
+	long := strings.Repeat("é", maxReason) // 2 bytes each
+	got := limitReason(long)
+	if len(got) > maxReason+3 || !strings.HasSuffix(got, "...") {
+		t.Errorf("limitReason: %d bytes, %q...", len(got), got[:20])
+	}
+	if trimmed := strings.TrimSuffix(got, "..."); strings.Trim(trimmed, "é") != "" {
+		t.Errorf("limitReason cut a rune: %q", trimmed[len(trimmed)-4:])
+	}
+	if got := limitReason("short"); got != "short" {
+		t.Errorf("limitReason(short) = %q", got)
+	}
+}

@@ -1,0 +1,73 @@
+package health
+
+import (
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/rpmirror/rpmirror/repodata"
+)
+
+// SamplePackages reads the packages of an uncompressed primary.xml
+// (decompress it first, with repodata.Decompress) and returns the hrefs of
+// at most n of them, chosen uniformly at random by reservoir sampling, for
+// Prober.Probe to pick from. Its memory is bounded by n, not by the size
+// of the repository: a 100,000-package primary.xml yields n strings.
+//
+// With n at least the number of packages, every href is returned, in
+// document order. The hrefs returned are distinct positions in the
+// document. rnd returns a number in [0, k); nil means rand.IntN of
+// math/rand/v2.
+//
+// Packages that do not live under the repository root are skipped: those
+// with an xml:base (they are fetched from another server), and hrefs that
+// are absolute or climb out with "..". A malformed or truncated primary.xml
+// is an error (from repodata.PrimaryReader), never a shorter sample.
+func SamplePackages(primary io.Reader, n int, rnd func(int) int) ([]string, error) {
+	if n < 1 {
+		return nil, fmt.Errorf("sampling packages: sample size %d, want at least 1", n)
+	}
+	if rnd == nil {
+		rnd = rand.IntN
+	}
+	out := make([]string, 0, min(n, 1024))
+	pr := repodata.NewPrimaryReader(primary)
+	seen := 0 // eligible packages so far
+	for {
+		pkg, err := pr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sampling packages: %w", err)
+		}
+		if pkg.Base != "" || !underRoot(pkg.Href) {
+			continue
+		}
+		seen++
+		if len(out) < n {
+			out = append(out, strings.Clone(pkg.Href))
+			continue
+		}
+		// Algorithm R: the seen-th package replaces a sampled one with
+		// probability n/seen.
+		if j := rnd(seen); j >= 0 && j < n {
+			out[j] = strings.Clone(pkg.Href)
+		}
+	}
+}
+
+// underRoot reports whether href is a relative path that stays under the
+// repository root.
+func underRoot(href string) bool {
+	if href == "" || strings.HasPrefix(href, "/") || strings.Contains(href, "\\") {
+		return false
+	}
+	for seg := range strings.SplitSeq(href, "/") {
+		if seg == ".." {
+			return false
+		}
+	}
+	return true
+}
