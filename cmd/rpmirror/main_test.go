@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -297,4 +299,200 @@ func TestKillDuringSync(t *testing.T) {
 			}
 		})
 	}
+}
+
+// freeAddr returns a loopback address nothing listens on right now.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestServeRestartMidSync stops rpmirror serve in the middle of its first
+// sync, once with SIGKILL and once with SIGTERM: the mirrors must be
+// consistent after each, SIGTERM must end the process cleanly, and a new
+// daemon must complete the job.
+func TestServeRestartMidSync(t *testing.T) {
+	const n = 24
+	pkgs := testrepo.ManyPackages(n, nil)
+	for i := range pkgs {
+		pkgs[i].Size = 32 << 10
+	}
+	f := newFixture(t, pkgs, 2)
+	addr := freeAddr(t)
+	cfg, _ := os.ReadFile(f.cfg)
+	cfg = append([]byte(fmt.Sprintf("listen: %s\nprobe_interval: 1s\nprobe_timeout: 1s\n", addr)), cfg...)
+	os.WriteFile(f.cfg, cfg, 0o644)
+
+	for _, tc := range []struct {
+		name     string
+		signal   syscall.Signal
+		after    int
+		shutdown string
+	}{
+		{"SIGKILL", syscall.SIGKILL, 5, "2s"},
+		// The sync cannot finish in 100ms: it is cancelled.
+		{"SIGTERM, sync cancelled", syscall.SIGTERM, 3, "100ms"},
+		// It can finish in 5s: it does.
+		{"SIGTERM, sync finishes", syscall.SIGTERM, 12, "5s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := child("serve", "-c", f.cfg, "-shutdown-timeout", tc.shutdown)
+			var out bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &out, &out
+			served := 0
+			f.mu.Lock()
+			f.delay = 60 * time.Millisecond
+			f.onGet = func(string) {
+				f.mu.Lock()
+				served++
+				now := served == tc.after
+				f.mu.Unlock()
+				if now {
+					cmd.Process.Signal(tc.signal)
+				}
+			}
+			f.mu.Unlock()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				cmd.Process.Kill()
+				t.Fatalf("rpmirror serve did not stop:\n%s", out.String())
+			}
+			f.mu.Lock()
+			f.onGet, f.delay = nil, 0
+			f.mu.Unlock()
+			if tc.signal == syscall.SIGTERM && err != nil {
+				t.Errorf("after SIGTERM rpmirror serve exited with %v, want a clean exit:\n%s", err, out.String())
+			}
+			if tc.signal == syscall.SIGTERM && !strings.Contains(out.String(), "shutting down") {
+				t.Errorf("no sign of a graceful shutdown in the log:\n%s", out.String())
+			}
+			if tc.shutdown == "100ms" && !strings.Contains(out.String(), "cancelling in-flight syncs") {
+				t.Errorf("the sync was not cancelled:\n%s", out.String())
+			}
+			f.checkConsistent(t, "after "+tc.name)
+		})
+	}
+
+	// A new daemon completes the job.
+	cmd := child("serve", "-c", f.cfg)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("rpmirror serve exited with %v after SIGTERM", err)
+		}
+	}()
+	// Wait for the new daemon's first sync to end.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("the new daemon did not finish a sync:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+		resp, err := http.Get("http://" + addr + "/status.json")
+		if err != nil {
+			continue
+		}
+		var st struct {
+			Repos []struct {
+				LastSync *struct{ Result string } `json:"last_sync"`
+			}
+		}
+		json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if len(st.Repos) == 1 && st.Repos[0].LastSync != nil {
+			if r := st.Repos[0].LastSync.Result; r != "ok" && r != "no change" {
+				t.Fatalf("the new daemon's sync: %s\n%s", r, out.String())
+			}
+			break
+		}
+	}
+	if got := f.checkConsistent(t, "after the new daemon's sync"); got != 2 {
+		t.Fatalf("%d mirrors published, want 2", got)
+	}
+	if total := f.packageGets(); total > n+6 {
+		t.Errorf("%d package downloads for %d packages over three daemons: verified downloads were fetched again", total, n)
+	}
+}
+
+// TestServeReloadKeepsConfigOnError sends SIGHUP with a broken
+// configuration: the daemon says so and keeps serving.
+func TestServeReloadKeepsConfigOnError(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 2)
+	addr := freeAddr(t)
+	good, _ := os.ReadFile(f.cfg)
+	good = append([]byte(fmt.Sprintf("listen: %s\n", addr)), good...)
+	os.WriteFile(f.cfg, good, 0o644)
+	cmd := child("serve", "-c", f.cfg)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	get := func() int {
+		resp, err := http.Get("http://" + addr + "/mirrorlist?repo=test")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for get() != 200 {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never answered:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	os.WriteFile(f.cfg, append(good, []byte("bogus_key: 1\n")...), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	for !strings.Contains(out.String(), "keeping the running one") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no complaint about the bad configuration:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), "bogus_key") {
+		t.Errorf("the complaint does not name the problem:\n%s", out.String())
+	}
+	if code := get(); code != 200 {
+		t.Errorf("after a bad reload /mirrorlist answers %d", code)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a child's output and a reader.
+type syncBuffer struct {
+	mu gosync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
