@@ -1,0 +1,95 @@
+package server
+
+import (
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// fixed is a Source with one repo, "demo".
+type fixed struct{ list, link []byte }
+
+func (f fixed) Mirrorlist(repo string) ([]byte, bool) { return f.list, repo == "demo" }
+func (f fixed) Metalink(repo string) ([]byte, bool)   { return f.link, repo == "demo" }
+func (f fixed) Status() *Status {
+	return &Status{Generated: time.Now(), Repos: []RepoStatus{{
+		Name: "demo", Origin: "https://origin.example/repo/", OriginState: "ok",
+		Mirrors: []MirrorStatus{{Name: "m1", URL: "https://m1.example/<repo>/", State: "down", Reason: `GET repodata/repomd.xml: 403 Forbidden <script>`}},
+	}}}
+}
+
+func newFixed() fixed {
+	var list strings.Builder
+	for i := range 5 {
+		fmt.Fprintf(&list, "https://mirror%d.example/repo/\n", i)
+	}
+	return fixed{list: []byte(list.String()), link: []byte(`<?xml version="1.0" encoding="utf-8"?><metalink/>`)}
+}
+
+func TestRoutes(t *testing.T) {
+	h := New(newFixed(), prometheus.NewRegistry(), nil)
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		contentType  string
+		body         string
+	}{
+		{"GET", "/mirrorlist?repo=demo", 200, "text/plain; charset=utf-8", "https://mirror0.example/repo/\n"},
+		{"HEAD", "/mirrorlist?repo=demo", 200, "text/plain; charset=utf-8", ""},
+		{"GET", "/metalink?repo=demo", 200, "application/metalink+xml", "<metalink/>"},
+		{"GET", "/mirrorlist?repo=nope", 404, "", `unknown repo "nope"`},
+		{"GET", "/mirrorlist", 400, "", "missing ?repo=NAME"},
+		{"POST", "/mirrorlist?repo=demo", 405, "", "read-only"},
+		{"DELETE", "/status", 405, "", "read-only"},
+		{"GET", "/healthz", 200, "text/plain; charset=utf-8", "ok"},
+		{"GET", "/status.json", 200, "application/json", `"origin_state": "ok"`},
+		{"GET", "/status", 200, "text/html; charset=utf-8", "403 Forbidden &lt;script&gt;"},
+		{"GET", "/metrics", 200, "", ""},
+		{"GET", "/", 302, "", ""},
+		{"GET", "/../../etc/passwd", 307, "", ""}, // ServeMux redirects to the clean path, which is not a route
+		{"GET", "/repodata/repomd.xml", 404, "", ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+			if rec.Code != tc.code {
+				t.Errorf("status %d, want %d", rec.Code, tc.code)
+			}
+			if tc.contentType != "" && rec.Header().Get("Content-Type") != tc.contentType {
+				t.Errorf("Content-Type %q, want %q", rec.Header().Get("Content-Type"), tc.contentType)
+			}
+			if !strings.Contains(rec.Body.String(), tc.body) {
+				t.Errorf("body %q does not contain %q", rec.Body.String(), tc.body)
+			}
+			if tc.method == "HEAD" && rec.Body.Len() != 0 {
+				t.Error("HEAD answered with a body")
+			}
+		})
+	}
+}
+
+// BenchmarkMirrorlist measures the handler path of /mirrorlist and
+// /metalink, in parallel as a server would run it.
+func BenchmarkMirrorlist(b *testing.B) {
+	for _, path := range []string{"/mirrorlist?repo=demo", "/metalink?repo=demo"} {
+		b.Run(strings.TrimPrefix(strings.Split(path, "?")[0], "/"), func(b *testing.B) {
+			h := New(newFixed(), prometheus.NewRegistry(), nil)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req := httptest.NewRequest(http.MethodGet, path, nil)
+				for pb.Next() {
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != 200 {
+						b.Fatal(rec.Code)
+					}
+				}
+			})
+		})
+	}
+}
