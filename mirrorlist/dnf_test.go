@@ -190,11 +190,14 @@ func TestDNFMirrorlist(t *testing.T) {
 		}
 		Sort(ms)
 		body := Text(ms, "http://origin.invalid/")
-		if got, want := string(body), dead+"\n"+a.base()+"\n"+b.base()+"\n"; got != want {
-			t.Fatalf("mirrorlist:\n%s\nwant:\n%s", got, want)
+		if got, wantText := string(body), dead+"\n"+a.base()+"\n"+b.base()+"\n"; got != wantText {
+			t.Fatalf("mirrorlist:\n%s\nwant:\n%s", got, wantText)
 		}
 		c := newClient(t, body, pub)
 		mustRepoquery(t, c, want)
+		if log := dnfLog(t, c); !strings.Contains(log, dead+RepomdPath) {
+			t.Errorf("dnf.log does not show the dead mirror tried:\n%s", log)
+		}
 		if out, err := c.Run("install", "hello-mirror"); err != nil {
 			t.Fatalf("dnf install with gpgcheck=1: %v\n%s", err, out)
 		}
@@ -251,8 +254,8 @@ func TestDNFMirrorlist(t *testing.T) {
 		t.Parallel()
 		origin := serveMirror(t, v2)
 		body := Text(nil, origin.base())
-		if got, want := string(body), FallbackComment+"\n"+origin.base()+"\n"; got != want {
-			t.Fatalf("mirrorlist:\n%s\nwant:\n%s", got, want)
+		if got, wantText := string(body), FallbackComment+"\n"+origin.base()+"\n"; got != wantText {
+			t.Fatalf("mirrorlist:\n%s\nwant:\n%s", got, wantText)
 		}
 		mustRepoquery(t, newClient(t, body), want)
 		if origin.requested(repomdURLPath) == 0 {

@@ -113,14 +113,19 @@ func parseStamp(s string) (int64, bool) {
 // itself; and one url per usable mirror (see Usable) in the order of ms,
 // its text the base URL followed by RepomdPath, with preference 100 for
 // the first and one less for each next, never below 1. With no usable
-// mirror it lists origin, preference 100, after an XML comment saying so.
-// now, in GMT, is the pubdate.
+// mirror it lists origin, preference 100, after an XML comment saying so
+// (unless origin is not Usable either: dnf then fails with "No URLs in
+// metalink"). now, in GMT, is the pubdate.
 func Metalink(current File, alternates []File, ms []Mirror, origin string, now time.Time) []byte {
 	listed := usableMirrors(ms)
 	alts := sortAlternates(current, alternates)
 
+	size := 1024 + 512*len(alts)
+	for _, m := range listed {
+		size += len(m.URL) + len(m.Location) + 100
+	}
 	var b bytes.Buffer
-	b.Grow(1024 + 400*len(alts) + len(listed)*(120+len(RepomdPath)))
+	b.Grow(size)
 	b.WriteString(`<?xml version="1.0" encoding="utf-8"?>` + "\n")
 	b.WriteString(`<metalink version="3.0" xmlns="` + MetalinkNS + `" type="dynamic" pubdate="`)
 	b.WriteString(now.UTC().Format(pubdateLayout))

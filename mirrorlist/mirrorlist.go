@@ -70,7 +70,8 @@ const FallbackComment = "# no mirror is healthy: serving the origin instead"
 // of ms (call Sort first), each listed once. URLs dnf could not use (see
 // Usable) are left out. When no mirror is left it returns FallbackComment
 // and then origin, so that clients fall back to the origin rather than
-// fail.
+// fail; an origin that is not Usable is left out too, and dnf then fails
+// with "No URLs in mirrorlist".
 func Text(ms []Mirror, origin string) []byte {
 	listed := usableMirrors(ms)
 	if len(listed) == 0 {
