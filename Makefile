@@ -21,10 +21,13 @@ test: ## run every test (integration tests need rpm, createrepo_c, gpg and dnf; 
 demo: build ## sync the shipped signed repository, served on loopback, to two local mirrors
 	./$(BIN) demo
 
+bench: ## run the benchmarks and write docs/benchmarks.md (serve under load needs nginx and wrk)
+	./scripts/bench.sh
+
 fuzz: ## run each fuzz target for FUZZTIME (default 10s)
-	@for pkg in ./repodata ./config; do \
+	@for pkg in ./repodata ./config ./verify ./mirrorlist ./health; do \
 	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
-	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg || exit 1; \
 	  done; \
 	done
 
