@@ -464,3 +464,47 @@ func TestReload(t *testing.T) {
 		t.Errorf("a removed repo still answers: %d", code)
 	}
 }
+
+// TestSyncFailureAlerts: the origin publishes a revision with a corrupt
+// package; the sync it triggers fails, which the webhook, /status and the
+// metrics report; the mirrors keep their last good revision; when the
+// origin is fixed, the next sync recovers and says so.
+func TestSyncFailureAlerts(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	e.waitHealthy()
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.CopyFS(bad, os.DirFS(testrepo.DemoOrigin(t, "v1"))); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(bad, filepath.FromSlash(testrepo.DemoPackages(nil)[4].RelPath())) // sample-data: in v1, not in v2
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 0xff
+	os.WriteFile(victim, b, 0o644)
+	before, _ := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml"))
+
+	e.net.serve("origin", bad)
+	waitFor(t, 10*time.Second, "the webhook to hear the sync failed", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Kind == "sync" && a.To == "failed" && strings.Contains(a.Reason, "checksum mismatch") })
+		return ok
+	})
+	st := e.status().Repos[0]
+	if st.LastSync == nil || st.LastSync.Result != "failed" || !strings.Contains(st.LastSync.Error, "sample-data") || len(st.Failures) == 0 {
+		t.Errorf("/status.json after the failed sync: %+v", st.LastSync)
+	}
+	if _, m := e.get("/metrics"); !strings.Contains(m, `rpmirror_sync_failures_total{reason="verify",repo="demo"} 1`) {
+		t.Error("the failure is not in rpmirror_sync_failures_total")
+	}
+	if after, _ := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml")); string(after) != string(before) {
+		t.Error("a failed sync changed the mirror")
+	}
+
+	e.net.serve("origin", testrepo.DemoOrigin(t, "v2"))
+	waitFor(t, 10*time.Second, "the webhook to hear the sync recovered", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Kind == "sync" && a.From == "failed" && a.To == "ok" })
+		return ok
+	})
+	e.waitHealthy()
+}
