@@ -70,6 +70,9 @@ func Decompress(r io.Reader, name string) (io.ReadCloser, error) {
 			break
 		}
 	}
+	if f != nil && f.name == "bzip2" && (n < 4 || head[3] < '1' || head[3] > '9') {
+		f = nil // "BZh" and a block size, 1 to 9: "BZhello" is text
+	}
 	if f == nil {
 		lower := strings.ToLower(name)
 		for _, g := range formats {

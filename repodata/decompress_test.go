@@ -142,7 +142,7 @@ func TestDecompressErrors(t *testing.T) {
 	}
 
 	// Uncompressed content, however short, is returned as it is.
-	for _, s := range []string{"", "<", "hello, world"} {
+	for _, s := range []string{"", "<", "hello, world", "BZhello"} {
 		if got, err := decompressAll(strings.NewReader(s), "primary.xml"); err != nil || string(got) != s {
 			t.Errorf("%q: got %q, %v", s, got, err)
 		}

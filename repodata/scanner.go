@@ -85,9 +85,6 @@ type xmlScanner struct {
 	cdata       bool      // tokText came from a CDATA section
 }
 
-// depth returns how many elements are open.
-func (s *xmlScanner) depth() int { return len(s.ends) }
-
 // line returns the line number of offset pos of buf.
 func (s *xmlScanner) line(pos int) int {
 	return s.lines + bytes.Count(s.buf[:pos], []byte{'\n'}) + 1
