@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -188,13 +189,12 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	r.mu.Unlock()
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(1)
 	r.log.Info("sync starting", "why", why)
-	eng := sync.New(sync.Options{
+	rep := r.safeSync(ctx, sync.Options{
 		Store:       r.d.store,
 		Fetcher:     fetcher,
 		Logger:      r.d.log,
 		Concurrency: cfg.Download.Concurrency,
-	})
-	rep := eng.Sync(ctx, &rc)
+	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
 	r.recordSync(rep)
 	if rep.Err == nil && rep.Repomd != nil {
@@ -208,6 +208,24 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		r.probeMirrors(ctx)
 	}
 	r.render(true)
+}
+
+// runEngine runs one sync; tests replace it to watch or break syncs.
+var runEngine = func(ctx context.Context, opts sync.Options, rc *config.Repo) *sync.Report {
+	return sync.New(opts).Sync(ctx, rc)
+}
+
+// safeSync runs the engine, turning a panic into a failed sync: the
+// daemon goes on, and the failure is reported like any other.
+func (r *repo) safeSync(ctx context.Context, opts sync.Options, rc *config.Repo) (rep *sync.Report) {
+	start := time.Now()
+	defer func() {
+		if p := recover(); p != nil {
+			r.log.Error("panic in a sync: recovered, the daemon goes on", "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			rep = &sync.Report{Repo: rc.Name, Start: start, Duration: time.Since(start), Err: fmt.Errorf("internal error: the sync panicked: %v", p)}
+		}
+	}()
+	return runEngine(ctx, opts, rc)
 }
 
 // recordSync updates status, metrics and alerts from a sync's report.
