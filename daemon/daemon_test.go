@@ -132,6 +132,7 @@ type env struct {
 type envOpts struct {
 	probeInterval time.Duration
 	probeTimeout  time.Duration
+	schedule      string // default "@every 1h"
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -141,6 +142,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	e.net.serve("m1", filepath.Join(e.dir, "m1"))
 	e.net.serve("m2", filepath.Join(e.dir, "m2"))
 	e.net.serve("third", testrepo.DemoOrigin(t, "v1")) // a partner that fell behind
+	if o.schedule == "" {
+		o.schedule = "@every 1h"
+	}
 	yaml := fmt.Sprintf(`state_dir: %[1]s/state
 probe_interval: %[2]s
 probe_timeout: %[3]s
@@ -151,7 +155,7 @@ download:
 repos:
   - name: demo
     origin: %[5]s
-    schedule: "@every 1h"
+    schedule: %[10]q
     gpgkeys: [%[6]s]
     prune_after: 0s
     mirrors:
@@ -166,7 +170,7 @@ repos:
         url: %[9]s
         priority: 1
 `, e.dir, o.probeInterval, o.probeTimeout, e.hook.srv.URL, e.net.URL("origin"), testrepo.Testdata(t, "keys", "test.pub"),
-		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"))
+		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"), o.schedule)
 	path := filepath.Join(e.dir, "mirrors.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -441,7 +445,7 @@ func TestMetalinkRejectsStaleMirror(t *testing.T) {
 // TestOriginDownSkipsSyncs: with the origin down, a sync is skipped (not
 // failed), the state is visible, and the mirrors stay listed.
 func TestOriginDownSkipsSyncs(t *testing.T) {
-	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond, schedule: "@every 1s"})
 	e.waitHealthy()
 	e.net.setStatus("origin", http.StatusForbidden)
 	waitFor(t, 15*time.Second, "the origin to be seen down", func() bool { return e.status().Repos[0].OriginState == "down" })
@@ -452,6 +456,27 @@ func TestOriginDownSkipsSyncs(t *testing.T) {
 		_, ok := e.hook.find(func(a alert.Event) bool { return a.Kind == "origin" && a.To == "down" })
 		return ok
 	})
+	waitFor(t, 15*time.Second, "a scheduled sync to be skipped", func() bool {
+		ls := e.status().Repos[0].LastSync
+		return ls != nil && ls.Result == "skipped" && strings.Contains(ls.Error, "origin is down: GET repodata/repomd.xml: 403 Forbidden")
+	})
+	// A sync may have met the origin down before a probe did, and failed
+	// once; every later one is skipped.
+	time.Sleep(2 * time.Second)
+	_, m := e.get("/metrics")
+	if !strings.Contains(m, `rpmirror_sync_runs_total{repo="demo",result="skipped"}`) || strings.Contains(m, `rpmirror_sync_runs_total{repo="demo",result="failed"} 2`) {
+		t.Errorf("with the origin down, syncs must be skipped, not fail again and again:\n%s", grepLines(m, "rpmirror_sync_runs_total"))
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 func TestReload(t *testing.T) {

@@ -197,6 +197,14 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
 	r.recordSync(rep)
+	if rep.Err != nil && strings.Contains(rep.Err.Error(), "fetching "+sync.RepomdPath+" from ") {
+		// The sync met the origin down before a probe did: say so now,
+		// so that the next triggers skip instead of failing again.
+		r.mu.Lock()
+		url := r.origin.URL
+		r.mu.Unlock()
+		r.setOrigin(health.Result{URL: url, State: health.Down, Checked: time.Now().UTC(), Reason: oneLine(rep.Err)})
+	}
 	if rep.Err == nil && rep.Repomd != nil {
 		r.noteOrigin(rep.Repomd)
 		r.refreshPackages()
@@ -449,8 +457,22 @@ func (r *repo) probeOrigin(ctx context.Context) {
 			res.State, res.Revision = health.OK, md.Revision
 		}
 	}
+	prev := r.setOrigin(res)
+	if res.State == health.OK && r.noteOrigin(body) && prev != health.Unknown {
+		// The origin published a new revision: sync now rather than at
+		// the next scheduled time.
+		r.requestSync("new revision at the origin")
+	}
+	if res.State == health.OK && prev == health.Down {
+		r.requestSync("origin recovered")
+	}
+}
+
+// setOrigin records the origin's state, alerting on a change, and
+// returns the state before.
+func (r *repo) setOrigin(res health.Result) (prev health.State) {
 	r.mu.Lock()
-	prev := r.origin.State
+	prev = r.origin.State
 	r.origin = res
 	r.mu.Unlock()
 	if res.State == health.OK {
@@ -464,14 +486,7 @@ func (r *repo) probeOrigin(ctx context.Context) {
 	if res.State == health.Down && prev != health.Down {
 		r.addFailure("origin", res.Reason)
 	}
-	if res.State == health.OK && r.noteOrigin(body) && prev != health.Unknown {
-		// The origin published a new revision: sync now rather than at
-		// the next scheduled time.
-		r.requestSync("new revision at the origin")
-	}
-	if res.State == health.OK && prev == health.Down {
-		r.requestSync("origin recovered")
-	}
+	return prev
 }
 
 // getRepomd fetches base's repodata/repomd.xml once, without retries.
