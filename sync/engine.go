@@ -612,10 +612,10 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 		if need && !queued[p.Href] {
 			queued[p.Href] = true
 			s.rep.WouldFetch = append(s.rep.WouldFetch, p.Href)
-			s.rep.WouldFetchBytes += p.Size
+			s.rep.WouldFetchBytes += max(p.Size, 0)
 			if prog != nil {
 				prog.PackagesTotal.Add(1)
-				prog.BytesTotal.Add(p.Size)
+				prog.BytesTotal.Add(max(p.Size, 0))
 			}
 		}
 	}
@@ -636,8 +636,8 @@ func (s *run) presentVerified(ctx context.Context, m *mirror, p *repodata.Packag
 		return false, nil
 	}
 	info, err := m.tg.Stat(ctx, p.Href)
-	if err != nil || info.Size != p.Size {
-		return false, nil
+	if err != nil || (p.Size >= 0 && info.Size != p.Size) {
+		return false, nil // a package without a declared size is hashed
 	}
 	rc, err := m.tg.Open(ctx, p.Href)
 	if err != nil {
