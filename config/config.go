@@ -19,6 +19,10 @@ const (
 	DefaultProbeInterval  = 60 * time.Second
 	DefaultProbeTimeout   = 10 * time.Second
 	DefaultPriority       = 100
+	// DefaultMinChecksum refuses md5 and accepts sha1 ("sha"), which old
+	// repositories still use.
+	DefaultMinChecksum     = "sha1"
+	DefaultMaxMetadataSize = 4 << 30
 )
 
 // Limits of the numeric download settings, inclusive.
@@ -62,6 +66,10 @@ type Download struct {
 	Retries        int           // attempts after the first for a failed download
 	ConnectTimeout time.Duration // TCP+TLS connect and response-header timeout
 	StallTimeout   time.Duration // abort a transfer that receives no byte for this long
+	// MaxMetadataSize caps the uncompressed size of any metadata file
+	// rpmirror reads, whatever the file declares: a decompression bomb
+	// stops there.
+	MaxMetadataSize int64
 }
 
 // Repo is one origin repository and the mirrors it is copied to.
@@ -71,8 +79,15 @@ type Repo struct {
 	Schedule   string        // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
 	GPGKeys    []string      // absolute paths of key files; empty means signatures are not checked
 	PruneAfter time.Duration // how long unreferenced files are kept; 0 deletes them at once
-	Mirrors    []Mirror
-	Line       int // line of the repo in the file, for messages
+	// MinChecksum is the weakest checksum type accepted in the repo's
+	// metadata ("md5", "sha1", "sha224", "sha256", "sha384", "sha512").
+	MinChecksum string
+	// FollowXMLBase allows packages whose location has an xml:base (a
+	// URL elsewhere) to be fetched from there; by default they are
+	// refused.
+	FollowXMLBase bool
+	Mirrors       []Mirror
+	Line          int // line of the repo in the file, for messages
 
 	originLine  int
 	gpgKeyLines []int

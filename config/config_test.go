@@ -44,19 +44,22 @@ var badFiles = []struct {
 	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, listen, probe_interval, probe_timeout, alerts, download, repos, found a list`},
 
 	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, alerts, download, repos)`},
-	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, mirrors)`},
+	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s`},
 	{"bad-probe-interval.yaml", `testdata/bad-probe-interval.yaml:1: probe_interval "500ms": must be at least 1s`},
 	{"bad-webhook.yaml", `testdata/bad-webhook.yaml:2: alerts: webhook "ftp://alerts.example.org/x": want an http:// or https:// URL`},
 	{"bad-priority.yaml", `testdata/bad-priority.yaml:9: repo "gluster-9-el8": mirror "local": priority 0: out of range 1..1000`},
+	{"bad-min-checksum.yaml", `testdata/bad-min-checksum.yaml:5: repo "gluster-9-el8": min_checksum "crc32": want one of md5, sha1, sha224, sha256, sha384, sha512`},
+	{"bad-follow-xml-base.yaml", `testdata/bad-follow-xml-base.yaml:5: repo "gluster-9-el8": follow_xml_base: expected true or false, found "yes please"`},
+	{"bad-max-metadata-size.yaml", `testdata/bad-max-metadata-size.yaml:2: download: max_metadata_size "12 bananas": want a whole number of bytes, optionally with a unit (KiB, MiB, GiB, TiB)`},
 	{"bad-duplicate-key.yaml", `testdata/bad-duplicate-key.yaml:5: repo "gluster-9-el8": origin is given twice (first at line 4)`},
 
 	{"bad-type-repos.yaml", `testdata/bad-type-repos.yaml:3: repos: expected a list of repos, found a mapping`},
 	{"bad-type-mirrors.yaml", `testdata/bad-type-mirrors.yaml:6: repo "gluster-9-el8": mirrors: expected a list of mirrors, found "local"`},
-	{"bad-type-download.yaml", `testdata/bad-type-download.yaml:3: download: expected a mapping of concurrency, retries, connect_timeout, stall_timeout, found a list`},
+	{"bad-type-download.yaml", `testdata/bad-type-download.yaml:3: download: expected a mapping of concurrency, retries, connect_timeout, stall_timeout, max_metadata_size, found a list`},
 	{"bad-type-name.yaml", `testdata/bad-type-name.yaml:3: repos[0]: name: expected a string, found a list`},
 	{"bad-retries-type.yaml", `testdata/bad-retries-type.yaml:3: download: retries: expected a whole number, found "three"`},
 	{"bad-gpgkeys-scalar.yaml", `testdata/bad-gpgkeys-scalar.yaml:5: repo "gluster-9-el8": gpgkeys: expected a list of key files, found "test-key.asc": write gpgkeys: ["test-key.asc"]`},
@@ -118,7 +121,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, mirrors)`,
 	}, "\n")},
 }
 
@@ -160,7 +163,7 @@ func TestBadFilesAllListed(t *testing.T) {
 
 func TestLoadGoodFiles(t *testing.T) {
 	td := copyTestdata(t)
-	defaults := Download{Concurrency: 4, Retries: 3, ConnectTimeout: 10 * time.Second, StallTimeout: 60 * time.Second}
+	defaults := Download{Concurrency: 4, Retries: 3, ConnectTimeout: 10 * time.Second, StallTimeout: 60 * time.Second, MaxMetadataSize: DefaultMaxMetadataSize}
 	tests := []struct {
 		file string
 		want Config
@@ -173,8 +176,9 @@ func TestLoadGoodFiles(t *testing.T) {
 				Origin:     "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
 				Schedule:   "@every 1h",
 				PruneAfter: 24 * time.Hour,
+				MinChecksum: "sha1",
 				Line:       4,
-				Mirrors:    []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Line: 7}},
+				Mirrors:    []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Priority: 100, Line: 7}},
 			}},
 		}},
 		{"good-nulls.yaml", Config{
@@ -185,23 +189,25 @@ func TestLoadGoodFiles(t *testing.T) {
 				Origin:     "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
 				Schedule:   "@every 1h",
 				PruneAfter: 24 * time.Hour,
+				MinChecksum: "sha1",
 				Line:       5,
-				Mirrors:    []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Line: 11}},
+				Mirrors:    []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Priority: 100, Line: 11}},
 			}},
 		}},
 		{"good-full.yaml", Config{
 			StateDir: "/tmp/rpmirror-config-test-state",
-			Download: Download{Concurrency: 8, Retries: 0, ConnectTimeout: 5 * time.Second, StallTimeout: 150 * time.Second},
+			Download: Download{Concurrency: 8, Retries: 0, ConnectTimeout: 5 * time.Second, StallTimeout: 150 * time.Second, MaxMetadataSize: DefaultMaxMetadataSize},
 			Repos: []Repo{{
 				Name:       "gluster-9-el8",
 				Origin:     "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
 				Schedule:   "CRON_TZ=UTC 30 */6 * * *",
 				GPGKeys:    []string{td + "/test-key.asc"},
 				PruneAfter: 0,
+				MinChecksum: "sha1",
 				Line:       9,
 				Mirrors: []Mirror{
-					{Name: "local", Path: td + "/mirror/gluster-9-el8", URL: "http://mirror1.example.org/gluster-9-el8/", Line: 15},
-					{Name: "partner", URL: "https://mirror.partner.example/gluster-9-el8/", Line: 18},
+					{Name: "local", Path: td + "/mirror/gluster-9-el8", URL: "http://mirror1.example.org/gluster-9-el8/", Priority: 100, Line: 15},
+					{Name: "partner", URL: "https://mirror.partner.example/gluster-9-el8/", Priority: 100, Line: 18},
 				},
 			}, {
 				Name:       "Gluster_9.el9",
@@ -209,8 +215,9 @@ func TestLoadGoodFiles(t *testing.T) {
 				Schedule:   "@daily",
 				GPGKeys:    []string{td + "/test-key.asc"},
 				PruneAfter: 36 * time.Hour,
+				MinChecksum: "sha1",
 				Line:       20,
-				Mirrors:    []Mirror{{Name: "local-2", Path: td + "/mirror/gluster-9-el9", Line: 27}},
+				Mirrors:    []Mirror{{Name: "local-2", Path: td + "/mirror/gluster-9-el9", Priority: 100, Line: 27}},
 			}},
 		}},
 	}
@@ -240,7 +247,7 @@ func compareConfig(t *testing.T, got, want *Config) {
 	for i, g := range got.Repos {
 		w := want.Repos[i]
 		if g.Name != w.Name || g.Origin != w.Origin || g.Schedule != w.Schedule || g.PruneAfter != w.PruneAfter ||
-			g.Line != w.Line || !slices.Equal(g.GPGKeys, w.GPGKeys) {
+			g.Line != w.Line || !slices.Equal(g.GPGKeys, w.GPGKeys) || g.MinChecksum != w.MinChecksum || g.FollowXMLBase != w.FollowXMLBase {
 			t.Errorf("repo %d:\ngot  %+v\nwant %+v", i, g, w)
 		}
 		if len(g.Mirrors) != len(w.Mirrors) {
@@ -249,7 +256,7 @@ func compareConfig(t *testing.T, got, want *Config) {
 		}
 		for j, gm := range g.Mirrors {
 			wm := w.Mirrors[j]
-			if gm.Name != wm.Name || gm.Path != wm.Path || gm.URL != wm.URL || gm.Line != wm.Line {
+			if gm.Name != wm.Name || gm.Path != wm.Path || gm.URL != wm.URL || gm.Line != wm.Line || gm.Priority != wm.Priority {
 				t.Errorf("repo %d mirror %d:\ngot  %+v\nwant %+v", i, j, gm, wm)
 			}
 		}

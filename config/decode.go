@@ -20,8 +20,8 @@ import (
 var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "alerts", "download", "repos"}
 	alertKeys    = []string{"webhook"}
-	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout"}
-	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "mirrors"}
+	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
+	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "min_checksum", "follow_xml_base", "mirrors"}
 	mirrorKeys   = []string{"name", "path", "url", "priority"}
 )
 
@@ -200,10 +200,11 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		ProbeInterval: DefaultProbeInterval,
 		ProbeTimeout:  DefaultProbeTimeout,
 		Download: Download{
-			Concurrency:    DefaultConcurrency,
-			Retries:        DefaultRetries,
-			ConnectTimeout: DefaultConnectTimeout,
-			StallTimeout:   DefaultStallTimeout,
+			Concurrency:     DefaultConcurrency,
+			Retries:         DefaultRetries,
+			ConnectTimeout:  DefaultConnectTimeout,
+			StallTimeout:    DefaultStallTimeout,
+			MaxMetadataSize: DefaultMaxMetadataSize,
 		},
 	}
 	f := d.fields(root, "", topKeys)
@@ -305,6 +306,11 @@ func (d *decoder) download(e entry, dl *Download) {
 			dl.StallTimeout = t
 		}
 	}
+	if e, ok := f.get("max_metadata_size"); ok {
+		if n, ok := d.size(e, where, 1<<20, 1<<40); ok {
+			dl.MaxMetadataSize = n
+		}
+	}
 }
 
 func (d *decoder) repos(e entry) []Repo {
@@ -376,6 +382,23 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	if e, ok := f.get("prune_after"); ok {
 		if t, ok := d.duration(e, where, false); ok {
 			r.PruneAfter = t
+		}
+	}
+
+	r.MinChecksum = DefaultMinChecksum
+	if e, ok := f.get("min_checksum"); ok {
+		if v, ok := d.str(e, where); ok {
+			if checksumStrength(v) < 0 {
+				d.errorf(e.val.Line, where, "min_checksum %q: want one of %s", v, strings.Join(ChecksumTypes, ", "))
+			} else {
+				r.MinChecksum = v
+			}
+		}
+	}
+
+	if e, ok := f.get("follow_xml_base"); ok {
+		if b, ok := d.boolean(e, where); ok {
+			r.FollowXMLBase = b
 		}
 	}
 
@@ -594,6 +617,40 @@ func (d *decoder) str(e entry, where string) (string, bool) {
 		d.errorf(e.val.Line, where, "%s: the tag %s is not supported", e.name, e.val.Tag)
 		return "", false
 	}
+}
+
+func (d *decoder) boolean(e entry, where string) (bool, bool) {
+	if !d.isKind(e.val, yaml.ScalarNode, where, e.name, "true or false") {
+		return false, false
+	}
+	if e.val.ShortTag() != "!!bool" {
+		d.errorf(e.val.Line, where, "%s: expected true or false, found %s", e.name, describe(e.val))
+		return false, false
+	}
+	var b bool
+	if err := e.val.Decode(&b); err != nil {
+		d.errorf(e.val.Line, where, "%s: expected true or false, found %s", e.name, describe(e.val))
+		return false, false
+	}
+	return b, true
+}
+
+// size parses a byte count: a whole number, optionally followed by KiB,
+// MiB, GiB or TiB (or KB, MB, GB, TB for powers of 1000).
+func (d *decoder) size(e entry, where string, lo, hi int64) (int64, bool) {
+	if !d.isKind(e.val, yaml.ScalarNode, where, e.name, "a size such as 512MiB") {
+		return 0, false
+	}
+	n, err := parseSize(e.val.Value)
+	if err != nil {
+		d.errorf(e.val.Line, where, "%s %q: %v", e.name, e.val.Value, err)
+		return 0, false
+	}
+	if n < lo || n > hi {
+		d.errorf(e.val.Line, where, "%s %q: out of range %d..%d bytes", e.name, e.val.Value, lo, hi)
+		return 0, false
+	}
+	return n, true
 }
 
 func (d *decoder) integer(e entry, where string, lo, hi int) (int, bool) {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -241,4 +242,47 @@ func mirrorDesc(m Mirror) string {
 		return fmt.Sprintf("the mirror at line %d", m.Line)
 	}
 	return fmt.Sprintf("mirror %q", m.Name)
+}
+
+// ChecksumTypes are the checksum types min_checksum accepts, weakest first.
+var ChecksumTypes = []string{"md5", "sha1", "sha224", "sha256", "sha384", "sha512"}
+
+// checksumStrength ranks a checksum type ("sha" is sha1); -1 for an
+// unknown one.
+func checksumStrength(typ string) int {
+	if typ == "sha" {
+		typ = "sha1"
+	}
+	return slices.Index(ChecksumTypes, strings.ToLower(typ))
+}
+
+// WeakerThan reports whether checksum type typ is weaker than min (both
+// as min_checksum accepts them, "sha" meaning sha1); an unknown typ is
+// weaker than anything.
+func WeakerThan(typ, min string) bool {
+	return checksumStrength(typ) < checksumStrength(min)
+}
+
+// parseSize parses "1048576", "512MiB", "4GiB", "2GB".
+func parseSize(s string) (int64, error) {
+	s = strings.TrimSpace(s)
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"TiB", 1 << 40}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"TB", 1e12}, {"B", 1}}
+	mult := int64(1)
+	for _, u := range units {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSpace(strings.TrimSuffix(s, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("want a whole number of bytes, optionally with a unit (KiB, MiB, GiB, TiB)")
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("too large")
+	}
+	return n * mult, nil
 }
