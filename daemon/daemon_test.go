@@ -521,7 +521,9 @@ func TestSyncFailureAlerts(t *testing.T) {
 
 	e.net.serve("origin", bad)
 	waitFor(t, 20*time.Second, "the webhook to hear the sync failed", func() bool {
-		_, ok := e.hook.find(func(a alert.Event) bool { return a.Kind == "sync" && a.To == "failed" && strings.Contains(a.Reason, "checksum mismatch") })
+		_, ok := e.hook.find(func(a alert.Event) bool {
+			return a.Kind == "sync" && a.To == "failed" && strings.Contains(a.Reason, "checksum mismatch")
+		})
 		return ok
 	})
 	st := e.status().Repos[0]

@@ -190,10 +190,11 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(1)
 	r.log.Info("sync starting", "why", why)
 	rep := r.safeSync(ctx, sync.Options{
-		Store:       r.d.store,
-		Fetcher:     fetcher,
-		Logger:      r.d.log,
-		Concurrency: cfg.Download.Concurrency,
+		Store:           r.d.store,
+		Fetcher:         fetcher,
+		Logger:          r.d.log,
+		Concurrency:     cfg.Download.Concurrency,
+		MaxMetadataSize: cfg.Download.MaxMetadataSize,
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
 	r.recordSync(rep)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
@@ -56,7 +57,7 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 			return problems, st, err
 		}
 		st.Metadata++
-		if err := checkHref(d.Href, d.Base); err != nil {
+		if err := checkHref(d.Href, ""); err != nil {
 			add(d.Href, err)
 			continue
 		}
@@ -74,8 +75,14 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 		return problems, st, nil // reported above
 	}
 	defer rc.Close()
-	r, err := repodata.Decompress(rc, d.Href)
+	dr, err := repodata.Decompress(rc, d.Href)
 	if err != nil {
+		add(d.Href, err)
+		return problems, st, nil
+	}
+	r, err := capMetadata(dr, d, config.DefaultMaxMetadataSize)
+	if err != nil {
+		dr.Close()
 		add(d.Href, err)
 		return problems, st, nil
 	}
@@ -94,7 +101,9 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 			break
 		}
 		st.Packages++
-		if err := checkHref(p.Href, p.Base); err != nil {
+		// The package is stored at its href even when it has an xml:base
+		// (follow_xml_base).
+		if err := checkHref(p.Href, ""); err != nil {
 			add(p.Href, err)
 			continue
 		}

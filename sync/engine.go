@@ -9,9 +9,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +54,9 @@ type Options struct {
 	Progress *Progress
 	// OpenTarget opens a written mirror (default: local.New on its path).
 	OpenTarget func(config.Mirror) (target.Target, error)
+	// MaxMetadataSize caps what any metadata file may hold once
+	// decompressed (default config.DefaultMaxMetadataSize).
+	MaxMetadataSize int64
 }
 
 // Progress counts a sync's work as it happens, for a live display. Fetched
@@ -90,6 +95,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxMetadataSize <= 0 {
+		opts.MaxMetadataSize = config.DefaultMaxMetadataSize
 	}
 	if opts.OpenTarget == nil {
 		opts.OpenTarget = func(m config.Mirror) (target.Target, error) { return local.New(m.Path) }
@@ -399,7 +407,10 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		return fmt.Errorf("origin's %s: %w", RepomdPath, err)
 	}
 	for _, d := range md.Data {
-		if err := checkHref(d.Href, d.Base); err != nil {
+		if err := s.checkLocation(d.Href, d.Base); err != nil {
+			return fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
+		}
+		if err := s.checkStrength(d.Checksum); err != nil {
 			return fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
 		}
 	}
@@ -420,6 +431,38 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		*opt.dst = b
 	}
 	return nil
+}
+
+// checkLocation refuses a location that could reach outside the mirror,
+// or that points at another host unless the repo allows it.
+func (s *run) checkLocation(href, base string) error {
+	if base != "" {
+		if !s.repo.FollowXMLBase {
+			return fmt.Errorf("location %q has xml:base %q: files hosted elsewhere are refused (follow_xml_base: true fetches them from there)", href, base)
+		}
+		u, err := url.Parse(base)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			return fmt.Errorf("location %q: xml:base %q is not an http(s) URL", href, fetch.Redact(base))
+		}
+	}
+	return checkHref(href, "")
+}
+
+// checkStrength refuses a checksum weaker than the repo's min_checksum.
+func (s *run) checkStrength(c repodata.Checksum) error {
+	if s.repo.MinChecksum != "" && config.WeakerThan(c.Type, s.repo.MinChecksum) {
+		return fmt.Errorf("checksum type %s is weaker than min_checksum %s", c.Type, s.repo.MinChecksum)
+	}
+	return nil
+}
+
+// source returns the URL a file listed at href (with xml:base base) is
+// fetched from.
+func (s *run) source(href, base string) string {
+	if base != "" {
+		return strings.TrimSuffix(base, "/") + "/" + href
+	}
+	return s.origin(href)
 }
 
 // checkHref refuses a location that could reach outside the mirror or
@@ -455,7 +498,7 @@ func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
 		}
 		dst := s.cachePath(d.Checksum)
 		size := d.Size
-		n, err := s.e.opts.Fetcher.File(ctx, s.origin(d.Href), dst, size, func(p string) error {
+		n, err := s.e.opts.Fetcher.File(ctx, s.source(d.Href, d.Base), dst, size, func(p string) error {
 			return verifyFile(p, size, d.Checksum)
 		})
 		s.rep.Bytes += n
@@ -491,8 +534,64 @@ func (s *run) openPrimary() (io.ReadCloser, *repodata.Data, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", d.Href, err)
 	}
-	return &closeBoth{r, f}, &d, nil
+	capped, err := capMetadata(r, d, s.e.opts.MaxMetadataSize)
+	if err != nil {
+		r.Close()
+		f.Close()
+		return nil, nil, err
+	}
+	return &closeBoth{capped, f}, &d, nil
 }
+
+// capMetadata bounds what is read of a decompressed metadata file: at
+// most its declared open-size (and its open-checksum must match, when
+// given), and at most max bytes in any case, so that a decompression bomb
+// costs an error, not hours of CPU.
+func capMetadata(rc io.ReadCloser, d repodata.Data, max int64) (io.ReadCloser, error) {
+	var r io.Reader = rc
+	if d.OpenChecksum != nil {
+		vr, err := verify.NewReader(r, d.OpenSize, *d.OpenChecksum)
+		if err != nil {
+			return nil, fmt.Errorf("%s: open-checksum: %w", d.Href, err)
+		}
+		r = vr
+	} else if d.OpenSize >= 0 {
+		r = &capReader{r: r, left: d.OpenSize, what: fmt.Sprintf("%s: more than its declared open-size of %d bytes once decompressed", d.Href, d.OpenSize)}
+	}
+	return &readCloser{&capReader{r: r, left: max, what: fmt.Sprintf("%s: more than max_metadata_size (%d bytes) once decompressed", d.Href, max)}, rc}, nil
+}
+
+// capReader returns an error, not EOF, when its source has more than
+// left bytes.
+type capReader struct {
+	r    io.Reader
+	left int64
+	what string
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		var one [1]byte
+		n, err := c.r.Read(one[:])
+		if n > 0 {
+			return 0, errors.New(c.what)
+		}
+		return 0, err
+	}
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
+	}
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
+}
+
+type readCloser struct {
+	io.Reader
+	c io.Closer
+}
+
+func (r *readCloser) Close() error { return r.c.Close() }
 
 type closeBoth struct {
 	io.ReadCloser
@@ -521,8 +620,13 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 			return nil, err
 		}
 		defer rc.Close()
-		r, err := repodata.Decompress(rc, d.Href)
+		dr, err := repodata.Decompress(rc, d.Href)
 		if err != nil {
+			return nil, err
+		}
+		r, err := capMetadata(dr, d, s.e.opts.MaxMetadataSize)
+		if err != nil {
+			dr.Close()
 			return nil, err
 		}
 		defer r.Close()
@@ -582,7 +686,10 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", d.Href, err)
 		}
-		if err := checkHref(p.Href, p.Base); err != nil {
+		if err := s.checkLocation(p.Href, p.Base); err != nil {
+			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), err)
+		}
+		if err := s.checkStrength(p.Checksum); err != nil {
 			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), err)
 		}
 		if _, dup := s.referenced[p.Href]; dup {
@@ -676,7 +783,7 @@ func (s *run) fetchPackages(ctx context.Context) error {
 	for _, p := range pkgs {
 		g.Go(func() error {
 			dst := s.cachePath(p.Checksum)
-			n, err := s.e.opts.Fetcher.File(gctx, s.origin(p.Href), dst, p.Size, func(part string) error {
+			n, err := s.e.opts.Fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(part string) error {
 				f, err := os.Open(part)
 				if err != nil {
 					return err

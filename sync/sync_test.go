@@ -119,6 +119,7 @@ type harness struct {
 	keys    []string
 	now     time.Time
 	mirrors []string
+	maxMeta int64 // MaxMetadataSize; 0 for the default
 }
 
 // newHarness syncs origin o to two mirrors in a temporary directory,
@@ -130,7 +131,7 @@ func newHarness(t *testing.T, o *origin, keys ...string) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, o: o, store: store, keys: keys, now: time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)}
-	h.repo = &config.Repo{Name: "test", Origin: o.URL(), GPGKeys: keys, PruneAfter: 0}
+	h.repo = &config.Repo{Name: "test", Origin: o.URL(), GPGKeys: keys, PruneAfter: 0, MinChecksum: config.DefaultMinChecksum}
 	for _, name := range []string{"one", "two"} {
 		p := filepath.Join(base, name)
 		h.mirrors = append(h.mirrors, p)
@@ -141,12 +142,13 @@ func newHarness(t *testing.T, o *origin, keys ...string) *harness {
 
 func (h *harness) engine(dryRun bool) *sync.Engine {
 	return sync.New(sync.Options{
-		Store:       h.store,
-		Fetcher:     fetch.New(fetch.Options{Retries: 1, Backoff: time.Millisecond, StallTimeout: 10 * time.Second}),
-		Logger:      slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Concurrency: 4,
-		DryRun:      dryRun,
-		Now:         func() time.Time { return h.now },
+		Store:           h.store,
+		Fetcher:         fetch.New(fetch.Options{Retries: 1, Backoff: time.Millisecond, StallTimeout: 10 * time.Second}),
+		Logger:          slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Concurrency:     4,
+		DryRun:          dryRun,
+		Now:             func() time.Time { return h.now },
+		MaxMetadataSize: h.maxMeta,
 	})
 }
 

@@ -83,12 +83,13 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 		}
 		prog := &sync.Progress{}
 		eng := sync.New(sync.Options{
-			Store:       store,
-			Fetcher:     fetcher,
-			Logger:      log,
-			Concurrency: cfg.Download.Concurrency,
-			DryRun:      dryRun,
-			Progress:    prog,
+			Store:           store,
+			Fetcher:         fetcher,
+			Logger:          log,
+			Concurrency:     cfg.Download.Concurrency,
+			MaxMetadataSize: cfg.Download.MaxMetadataSize,
+			DryRun:          dryRun,
+			Progress:        prog,
 		})
 		var stopProgress func()
 		if tty {
