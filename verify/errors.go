@@ -59,6 +59,10 @@ var (
 	// ErrNoPayloadCoverage: the only valid signatures cover the header, and
 	// the header carries no payload digest, so the payload is unprotected.
 	ErrNoPayloadCoverage = errors.New("no signature covers the payload")
+	// ErrKeyRevoked: the signing key (or its subkey) has been revoked.
+	ErrKeyRevoked = errors.New("signed by a revoked key")
+	// ErrKeyExpired: the signature was made after the signing key expired.
+	ErrKeyExpired = errors.New("signed after the signing key expired")
 	// ErrUnsupported: a signature or key format this program cannot check,
 	// such as RPM 6 signatures or OpenPGP v6 keys.
 	ErrUnsupported = errors.New("signature format not supported")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	rpmutils "github.com/sassoftware/go-rpmutils"
@@ -85,6 +86,9 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 			// a signature without a signer cannot get here; be safe anyway.
 			return nil, &SignatureError{Reason: ErrUnknownKey, KeyID: fmt.Sprintf("%016x", s.KeyId)}
 		}
+		if err := keyValid(s); err != nil {
+			return nil, err
+		}
 		if !s.HeaderOnly {
 			covered = true
 		}
@@ -162,6 +166,36 @@ func eofIsUnexpected(err error) error {
 		return io.ErrUnexpectedEOF
 	}
 	return err
+}
+
+// keyValid refuses a signature whose key is revoked (now, whatever the
+// signature's date: a revocation may mean the key was compromised) or
+// had expired when the signature was made. A key that expired after
+// signing is fine, so packages signed in time stay valid.
+func keyValid(s *rpmutils.Signature) error {
+	e := s.Signer
+	id := fmt.Sprintf("%016x", s.KeyId)
+	if e.Revoked(time.Now()) {
+		return &SignatureError{Reason: ErrKeyRevoked, KeyID: id}
+	}
+	if self, _ := e.PrimarySelfSignature(); self != nil && e.PrimaryKey.KeyExpired(self, s.CreationTime) {
+		return &SignatureError{Reason: ErrKeyExpired, KeyID: id, Detail: "signed " + s.CreationTime.UTC().Format(time.DateOnly)}
+	}
+	if s.KeyId == e.PrimaryKey.KeyId {
+		return nil
+	}
+	for _, sub := range e.Subkeys {
+		if sub.PublicKey.KeyId != s.KeyId {
+			continue
+		}
+		if sub.Revoked(time.Now()) {
+			return &SignatureError{Reason: ErrKeyRevoked, KeyID: id}
+		}
+		if sub.Sig != nil && sub.PublicKey.KeyExpired(sub.Sig, s.CreationTime) {
+			return &SignatureError{Reason: ErrKeyExpired, KeyID: id, Detail: "signed " + s.CreationTime.UTC().Format(time.DateOnly)}
+		}
+	}
+	return nil
 }
 
 // safeVerify calls rpmutils.Verify, turning a panic on malformed input into
