@@ -77,6 +77,9 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 		return res, nil
 	}
 	if len(sigs) == 0 {
+		if hdr.HasTag(rpmOpenPGPTag) {
+			return nil, &SignatureError{Reason: ErrUnsupported, Detail: "RPM 6 signatures (OPENPGP tag 278) cannot be checked by this version of rpmirror"}
+		}
 		return nil, &SignatureError{Reason: ErrUnsigned}
 	}
 	covered := hdr.HasTag(rpmutils.PAYLOADDIGEST)
@@ -103,6 +106,10 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 	}
 	return res, nil
 }
+
+// rpmOpenPGPTag is RPMSIGTAG_OPENPGP, where RPM 6 keeps its (possibly
+// several, possibly OpenPGP v6) signatures.
+const rpmOpenPGPTag = 278
 
 // Limits on the two headers at the start of an RPM, as rpm itself has
 // them: the RPM library allocates what a header declares before reading
