@@ -2,8 +2,10 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -45,12 +47,47 @@ type Config struct {
 	// ProbeTimeout how long one probe may take.
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
-	Alerts        Alerts
-	Download      Download
-	Repos         []Repo
+	// APITokenFile holds the token that POST /sync requires (see
+	// APIToken); "" leaves the HTTP API read-only.
+	APITokenFile string
+	Alerts       Alerts
+	Download     Download
+	Repos        []Repo
 
 	stateDirLine     int
 	probeTimeoutLine int
+	apiTokenLine     int
+}
+
+// APITokenEnv names the environment variable that may hold the API token
+// instead of api_token_file.
+const APITokenEnv = "RPMIRROR_API_TOKEN"
+
+// MinAPITokenLength is the shortest token accepted.
+const MinAPITokenLength = 16
+
+// APIToken returns the token that changing endpoints require: the content
+// of api_token_file (surrounding white space trimmed), else the
+// environment variable RPMIRROR_API_TOKEN, else "" (no changing endpoint
+// is available).
+func (c *Config) APIToken() (string, error) {
+	tok := ""
+	if c.APITokenFile != "" {
+		b, err := os.ReadFile(c.APITokenFile)
+		if err != nil {
+			return "", fmt.Errorf("reading api_token_file: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", fmt.Errorf("api_token_file %s is empty", c.APITokenFile)
+		}
+	} else {
+		tok = strings.TrimSpace(os.Getenv(APITokenEnv))
+	}
+	if tok != "" && len(tok) < MinAPITokenLength {
+		return "", fmt.Errorf("the API token is %d characters long; use at least %d", len(tok), MinAPITokenLength)
+	}
+	return tok, nil
 }
 
 // Alerts says where rpmirror serve sends state changes.

@@ -18,7 +18,7 @@ import (
 
 // The keys each mapping may hold, in the order the documentation lists them.
 var (
-	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "alerts", "download", "repos"}
+	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
 	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "min_checksum", "follow_xml_base", "mirrors"}
@@ -246,6 +246,11 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	}
 	if c.ProbeTimeout > c.ProbeInterval {
 		d.errorf(c.probeTimeoutLine, "", "probe_timeout %s: must not be longer than probe_interval %s", c.ProbeTimeout, c.ProbeInterval)
+	}
+	if e, ok := f.get("api_token_file"); ok {
+		if p, ok := d.path(e, ""); ok {
+			c.APITokenFile, c.apiTokenLine = p, e.val.Line
+		}
 	}
 	if e, ok := f.get("alerts"); ok {
 		d.alerts(e, &c.Alerts)

@@ -45,6 +45,11 @@ func (c *Config) CheckPaths() Errors {
 			add(c.stateDirLine, "", "state_dir %q: %s", c.StateDir, problem)
 		}
 	}
+	if c.APITokenFile != "" {
+		if _, err := c.APIToken(); err != nil {
+			add(c.apiTokenLine, "", "%v", err)
+		}
+	}
 	for _, r := range c.Repos {
 		where := repoDesc(r)
 		if p, ok := filePath(r.Origin); ok {

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	gosync "sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,7 @@ type Daemon struct {
 	cancelSyncs context.CancelFunc
 	workers     gosync.WaitGroup
 	reprobe     chan struct{} // asks the probe loop to start a round now
+	handler     atomic.Pointer[http.Handler]
 }
 
 // New prepares a daemon for cfg. It creates the state directory but
@@ -106,9 +108,33 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 // cronParser is the parser config.ValidateCron accepts specs for.
 var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// Handler returns the HTTP handler of the daemon's routes.
+// Handler returns the HTTP handler of the daemon's routes. POST /sync is
+// there when the configuration provides an API token.
 func (d *Daemon) Handler() http.Handler {
-	return server.New(d, d.registry, d.log)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		(*d.handler.Load()).ServeHTTP(w, r)
+	})
+}
+
+// buildHandler makes the routes for the current token.
+func (d *Daemon) buildHandler(cfg *config.Config) {
+	token, err := cfg.APIToken()
+	if err != nil {
+		d.log.Error("no API token: POST /sync is off", "err", err)
+		token = ""
+	}
+	h := server.New(d, d.registry, d.log, server.WithTrigger(token, d.TriggerSync))
+	d.handler.Store(&h)
+}
+
+// TriggerSync asks for a sync of repo now and reports whether the repo
+// exists.
+func (d *Daemon) TriggerSync(name string) bool {
+	r, ok := d.repo(name)
+	if ok {
+		r.requestSync("requested over HTTP")
+	}
+	return ok
 }
 
 // Registry returns the daemon's Prometheus registry.
@@ -210,6 +236,7 @@ func (d *Daemon) apply(cfg *config.Config) {
 		UserAgent: "rpmirror/" + d.opts.Version,
 	}
 	d.alerts.SetURL(cfg.Alerts.Webhook)
+	d.buildHandler(cfg)
 	keep := map[string]bool{}
 	d.order = d.order[:0]
 	for i := range cfg.Repos {

@@ -145,7 +145,11 @@ func newEnv(t *testing.T, o envOpts) *env {
 	if o.schedule == "" {
 		o.schedule = "@every 1h"
 	}
+	if err := os.WriteFile(filepath.Join(e.dir, "token"), []byte(testToken+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	yaml := fmt.Sprintf(`state_dir: %[1]s/state
+api_token_file: %[1]s/token
 probe_interval: %[2]s
 probe_timeout: %[3]s
 alerts:
@@ -206,6 +210,8 @@ repos:
 	})
 	return e
 }
+
+const testToken = "test-token-0123456789"
 
 type testWriter struct{ t *testing.T }
 
@@ -363,6 +369,26 @@ func TestServe(t *testing.T) {
 	if code, body := e.get("/healthz"); code != 200 || body != "ok\n" {
 		t.Errorf("/healthz: %d %q", code, body)
 	}
+
+	// POST /sync with the token starts a sync now.
+	runs := func() string {
+		_, m := e.get("/metrics")
+		return grepLines(m, `rpmirror_sync_runs_total{repo="demo",result="ok"}`)
+	}
+	before := runs()
+	req, _ := http.NewRequest(http.MethodPost, e.base+"/sync?repo=demo", nil)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("POST /sync: %v %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	waitFor(t, 15*time.Second, "the requested sync to run", func() bool { return runs() != before })
+	resp, _ = http.Post(e.base+"/sync?repo=demo", "text/plain", nil)
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("POST /sync without the token: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
 }
 
 // TestIncident replays the incident that motivated rpmirror: a mirror

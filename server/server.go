@@ -10,11 +10,13 @@
 package server
 
 import (
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -97,7 +99,15 @@ const (
 )
 
 // New returns the handler for every route. gatherer serves /metrics.
-func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger) http.Handler {
+//
+// With a token and a trigger (WithTrigger), POST /sync?repo=NAME starts a
+// sync of the repo when the request carries "Authorization: Bearer
+// <token>" (compared in constant time); otherwise the server is read-only.
+func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Option) http.Handler {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -130,12 +140,57 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger) http.Handle
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/status", http.StatusFound)
 	})
-	return readOnly(mux)
+	if o.token != "" && o.trigger != nil {
+		mux.HandleFunc("POST /sync", func(w http.ResponseWriter, r *http.Request) {
+			if !authorized(r, o.token) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="rpmirror"`)
+				http.Error(w, "a valid bearer token is required", http.StatusUnauthorized)
+				return
+			}
+			repo := r.URL.Query().Get("repo")
+			if !o.trigger(repo) {
+				http.Error(w, fmt.Sprintf("unknown repo %q", truncate(repo, 100)), http.StatusNotFound)
+				return
+			}
+			log.Info("sync requested over HTTP", "repo", repo, "remote", r.RemoteAddr)
+			w.WriteHeader(http.StatusAccepted)
+			fmt.Fprintln(w, "sync requested")
+		})
+	}
+	return readOnly(mux, o.token != "" && o.trigger != nil)
 }
 
-// readOnly answers 405 to every method but GET and HEAD, before routing.
-func readOnly(next http.Handler) http.Handler {
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	token   string
+	trigger func(repo string) bool
+}
+
+// WithTrigger enables POST /sync?repo=NAME for requests carrying token.
+// trigger starts a sync and reports whether the repo exists. An empty
+// token leaves the endpoint out.
+func WithTrigger(token string, trigger func(repo string) bool) Option {
+	return func(o *options) { o.token, o.trigger = token, trigger }
+}
+
+// authorized compares the request's bearer token with token in constant
+// time.
+func authorized(r *http.Request, token string) bool {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+}
+
+// readOnly answers 405 to every method but GET and HEAD, before routing
+// (and but POST to /sync, when the trigger is enabled).
+func readOnly(next http.Handler, allowSync bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if allowSync && r.Method == http.MethodPost && r.URL.Path == "/sync" {
+			r.Body = http.MaxBytesReader(w, r.Body, 1<<10)
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			w.Header().Set("Allow", "GET, HEAD")
 			http.Error(w, "method not allowed: this server is read-only", http.StatusMethodNotAllowed)

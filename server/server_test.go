@@ -93,3 +93,51 @@ func BenchmarkMirrorlist(b *testing.B) {
 		})
 	}
 }
+
+func TestSyncTrigger(t *testing.T) {
+	const token = "0123456789abcdef-secret"
+	var triggered []string
+	trigger := func(repo string) bool {
+		if repo != "demo" {
+			return false
+		}
+		triggered = append(triggered, repo)
+		return true
+	}
+	with := New(newFixed(), prometheus.NewRegistry(), nil, WithTrigger(token, trigger))
+	without := New(newFixed(), prometheus.NewRegistry(), nil, WithTrigger("", trigger))
+	for _, tc := range []struct {
+		name string
+		h    http.Handler
+		auth string
+		path string
+		code int
+	}{
+		{"no token configured", without, "Bearer " + token, "/sync?repo=demo", 405},
+		{"no credentials", with, "", "/sync?repo=demo", 401},
+		{"wrong token", with, "Bearer 0123456789abcdef-secreT", "/sync?repo=demo", 401},
+		{"token prefix", with, "Bearer " + token[:10], "/sync?repo=demo", 401},
+		{"basic instead of bearer", with, "Basic " + token, "/sync?repo=demo", 401},
+		{"unknown repo", with, "Bearer " + token, "/sync?repo=nope", 404},
+		{"good", with, "Bearer " + token, "/sync?repo=demo", 202},
+		{"other routes stay read-only", with, "Bearer " + token, "/mirrorlist?repo=demo", 405},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodPost, tc.path, nil)
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
+			}
+			rec := httptest.NewRecorder()
+			tc.h.ServeHTTP(rec, req)
+			if rec.Code != tc.code {
+				t.Errorf("status %d, want %d (%s)", rec.Code, tc.code, rec.Body.String())
+			}
+			if strings.Contains(rec.Body.String(), token) {
+				t.Error("the answer leaks the token")
+			}
+		})
+	}
+	if len(triggered) != 1 {
+		t.Errorf("trigger called %d times, want once (only for the good request)", len(triggered))
+	}
+}
