@@ -2,6 +2,9 @@ package server
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -139,5 +142,47 @@ func TestSyncTrigger(t *testing.T) {
 	}
 	if len(triggered) != 1 {
 		t.Errorf("trigger called %d times, want once (only for the good request)", len(triggered))
+	}
+}
+
+// TestHTTPServerLimits: the server has timeouts on headers, reads, writes
+// and idle connections, and refuses oversized headers.
+func TestHTTPServerLimits(t *testing.T) {
+	srv := NewHTTPServer(New(newFixed(), prometheus.NewRegistry(), nil), slog.New(slog.DiscardHandler))
+	if srv.ReadHeaderTimeout == 0 || srv.ReadTimeout == 0 || srv.WriteTimeout == 0 || srv.IdleTimeout == 0 || srv.MaxHeaderBytes == 0 {
+		t.Fatalf("a limit is missing: %+v", srv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.ReadHeaderTimeout = 200 * time.Millisecond // the real one is 5s; the mechanism is the same
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	// Oversized headers: 431.
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/healthz", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 2*MaxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("oversized headers: %d, want 431", resp.StatusCode)
+	}
+
+	// A client that never finishes its headers is cut off.
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: x\r\n"))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	io.ReadAll(c) // returns when the server closes the connection
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("a connection with unfinished headers stayed open %s", d)
 	}
 }
