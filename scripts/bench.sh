@@ -1,23 +1,53 @@
 #!/usr/bin/env bash
 # bench.sh runs rpmirror's benchmarks and writes docs/benchmarks.md: the
-# Go benchmarks of the hot paths (each a median of several runs) and
-# rpmirror serve under wrk (scripts/bench-serve.sh).
+# Go benchmarks of the hot paths (each a median of several runs), sync
+# against dnf reposync and curl, incremental and no-op syncs, verification
+# (scripts/bench-sync.sh), distribution-scale metadata
+# (scripts/bench-scale.sh), rpmirror serve under wrk
+# (scripts/bench-serve.sh) and its memory with 100 repositories
+# (scripts/bench-serve-mem.sh), then a table of the issue's goals.
 #
-#   scripts/bench.sh            # or: make bench
-#   COUNT=5 BENCHTIME=1s SERVE_DURATION=10s scripts/bench.sh
+#   scripts/bench.sh            # or: make bench (about 15 minutes on 2 cores, fixtures cached)
+#   QUICK=1 scripts/bench.sh    # smoke run: small fixtures, one run each, a few minutes
+#   COUNT=5 BENCHTIME=1s RUNS=5 SERVE_DURATION=10s scripts/bench.sh
+#
+# Fixtures are kept in ${XDG_CACHE_HOME:-$HOME/.cache}/rpmirror-bench
+# (RPMIRROR_BENCH_CACHE), so re-runs skip building them.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-count=${COUNT:-5}
-benchtime=${BENCHTIME:-1s}
-serve_duration=${SERVE_DURATION:-10s}
+quick=${QUICK:-0}
+if [ "$quick" = 1 ]; then
+  count=${COUNT:-1}; benchtime=${BENCHTIME:-1x}; serve_duration=${SERVE_DURATION:-3s}
+else
+  count=${COUNT:-5}; benchtime=${BENCHTIME:-1s}; serve_duration=${SERVE_DURATION:-10s}
+fi
 out=docs/benchmarks.md
 tmp=$(mktemp)
-trap 'rm -f "$tmp" "$tmp.raw"' EXIT
+export BENCH_RESULTS=$(mktemp)
+trap 'rm -f "$tmp" "$tmp.raw" "$tmp".sec* "$BENCH_RESULTS"' EXIT
+started=$(date +%s)
 
 export CGO_ENABLED=0
 go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" \
-  ./repodata ./mirrorlist ./server > "$tmp.raw"
+  ./repodata ./mirrorlist ./server ./sync ./verify > "$tmp.raw"
+
+# Each section script prints Markdown; a failed one leaves a note instead.
+section() { # FILE SCRIPT
+  local f=$1; shift
+  if ! "$@" > "$f" 2> "$f.err"; then
+    { echo "### $(basename "$1"): failed"; echo; echo '```'; tail -15 "$f.err"; echo '```'; } >> "$f"
+  fi
+  cat "$f.err" >&2
+}
+section "$tmp.sec-sync" scripts/bench-sync.sh
+section "$tmp.sec-scale" scripts/bench-scale.sh
+if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+  section "$tmp.sec-serve" scripts/bench-serve.sh "$serve_duration"
+else
+  echo "(rpmirror serve under load: not measured, nginx or wrk is not installed)" > "$tmp.sec-serve"
+fi
+section "$tmp.sec-mem" scripts/bench-serve-mem.sh
 
 # median of each benchmark's ns/op, MB/s and allocs/op over the runs
 medians=$(awk '
@@ -27,6 +57,7 @@ medians=$(awk '
       if ($(i+1) == "ns/op") ns[name] = ns[name] " " $i
       if ($(i+1) == "MB/s") mb[name] = mb[name] " " $i
       if ($(i+1) == "allocs/op") al[name] = al[name] " " $i
+      if ($(i+1) == "pkgs/s") pk[name] = pk[name] " " $i
     }
     if (!(name in seen)) { seen[name] = 1; order[++n] = name }
   }
@@ -39,7 +70,7 @@ medians=$(awk '
   END {
     for (i = 1; i <= n; i++) {
       nm = order[i]; m = median(mb[nm])
-      printf "| `%s` | %s | %s | %s |\n", nm, median(ns[nm]), (m == "" ? "" : m), median(al[nm])
+      printf "| `%s` | %s | %s | %s | %s |\n", nm, median(ns[nm]), (m == "" ? "" : m), median(pk[nm]), median(al[nm])
     }
   }' "$tmp.raw")
 
@@ -56,25 +87,28 @@ medians=$(awk '
   echo "- rpmirror $(git describe --always --dirty 2>/dev/null || echo unknown)"
   command -v nginx >/dev/null && echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //')"
   command -v wrk >/dev/null && echo "- $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
+  echo "- dnf $(dnf --version 2>/dev/null | head -1) (dnf-plugins-core reposync), $(rpm --version), createrepo_c $(createrepo_c --version | awk "{print \$2}"), $(curl --version | head -1 | cut -d" " -f1-2)"
+  echo "- disk: $(df -T . | awk "NR==2 {print \$2}") on $(df . | awk "NR==2 {print \$1}")"
   echo
   echo "## Hot paths (Go benchmarks)"
   echo
-  echo "Median of $count runs of \`go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./repodata ./mirrorlist ./server\`."
+  echo "Median of $count runs of \`go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./repodata ./mirrorlist ./server ./sync ./verify\`."
+  echo "\`BenchmarkPlan\` (sync/) is a dry-run sync of a synthetic 20,000-package primary against a mirror one revision behind"
+  echo "(both primaries parsed, 1% differ); \`BenchmarkRPM\` (verify/) is verify.RPM on real rpmbuild-built, rpmsign-signed packages."
   echo
-  echo "| benchmark | ns/op | MB/s | allocs/op |"
-  echo "| --- | ---: | ---: | ---: |"
+  echo "| benchmark | ns/op | MB/s | pkgs/s | allocs/op |"
+  echo "| --- | ---: | ---: | ---: | ---: |"
   echo "$medians"
   echo
-  if command -v nginx >/dev/null && command -v wrk >/dev/null; then
-    scripts/bench-serve.sh "$serve_duration"
-  else
-    echo "(rpmirror serve under load: not measured, nginx or wrk is not installed)"
-  fi
+  echo "## Sync, verification, scale and the daemon"
   echo
-  echo "## Goals"
+  cat "$tmp.sec-sync"; echo
+  cat "$tmp.sec-scale"; echo
+  cat "$tmp.sec-serve"; echo
+  cat "$tmp.sec-mem"; echo
+  scripts/bench-goals.sh "$BENCH_RESULTS" "$medians"
   echo
-  echo "- /mirrorlist and /metalink: tens of thousands of requests per second on a 2-core machine while syncs and probes run (issue: rpmirror serve)."
-  echo "- Sync against dnf reposync, incremental and no-op syncs, distribution-scale metadata and memory: see the benchmarks issue; not measured yet."
+  echo "Whole run: $(( ($(date +%s) - started) / 60 )) min$( [ "$quick" = 1 ] && echo ', QUICK=1 (smoke run: small fixtures, one run each; not the sizes the issue asks for)')."
 } > "$tmp"
 mv "$tmp" "$out"
 echo "wrote $out"
