@@ -59,6 +59,25 @@ type Config struct {
 	apiTokenLine     int
 }
 
+// OriginAuth reads the repo's origin credentials: the first line of
+// origin_auth_file, "user:password". It returns empty strings when there
+// is no file. Errors never include the file's content.
+func (r *Repo) OriginAuth() (user, password string, err error) {
+	if r.OriginAuthFile == "" {
+		return "", "", nil
+	}
+	b, err := os.ReadFile(r.OriginAuthFile)
+	if err != nil {
+		return "", "", fmt.Errorf("reading origin_auth_file: %w", err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	user, password, ok := strings.Cut(strings.TrimSpace(line), ":")
+	if !ok || user == "" {
+		return "", "", fmt.Errorf("origin_auth_file %s: want one line user:password", r.OriginAuthFile)
+	}
+	return user, password, nil
+}
+
 // APITokenEnv names the environment variable that may hold the API token
 // instead of api_token_file.
 const APITokenEnv = "RPMIRROR_API_TOKEN"
@@ -123,11 +142,16 @@ type Repo struct {
 	// URL elsewhere) to be fetched from there; by default they are
 	// refused.
 	FollowXMLBase bool
+	// OriginAuthFile holds "user:password" for HTTP basic authentication
+	// at the origin (and only there: never sent to other hosts); "" for
+	// none. See OriginAuth.
+	OriginAuthFile string
 	Mirrors       []Mirror
 	Line          int // line of the repo in the file, for messages
 
 	originLine  int
 	gpgKeyLines []int
+	authLine    int
 }
 
 // Mirror is one place a repo is published. A mirror with a Path is written

@@ -21,7 +21,7 @@ var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "min_checksum", "follow_xml_base", "mirrors"}
+	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "min_checksum", "follow_xml_base", "origin_auth_file", "mirrors"}
 	mirrorKeys   = []string{"name", "path", "url", "priority"}
 )
 
@@ -404,6 +404,12 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	if e, ok := f.get("follow_xml_base"); ok {
 		if b, ok := d.boolean(e, where); ok {
 			r.FollowXMLBase = b
+		}
+	}
+
+	if e, ok := f.get("origin_auth_file"); ok {
+		if p, ok := d.path(e, where); ok {
+			r.OriginAuthFile, r.authLine = p, e.val.Line
 		}
 	}
 

@@ -57,6 +57,11 @@ func (c *Config) CheckPaths() Errors {
 				add(or(r.originLine, r.Line), where, "origin %q: %s", r.Origin, problem)
 			}
 		}
+		if r.OriginAuthFile != "" {
+			if _, _, err := r.OriginAuth(); err != nil {
+				add(or(r.authLine, r.Line), where, "%v", err)
+			}
+		}
 		for i, k := range r.GPGKeys {
 			line := r.Line
 			if i < len(r.gpgKeyLines) {

@@ -443,7 +443,11 @@ func (r *repo) probeOrigin(ctx context.Context) {
 	rc := r.config()
 	res := health.Result{URL: fetch.Redact(rc.Origin), Checked: time.Now().UTC()}
 	pctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
-	body, err := getRepomd(pctx, prober.Client, rc.Origin, prober.UserAgent)
+	user, pass, err := rc.OriginAuth()
+	var body []byte
+	if err == nil {
+		body, err = getRepomd(pctx, prober.Client, rc.Origin, prober.UserAgent, user, pass)
+	}
 	cancel()
 	res.Latency = time.Since(res.Checked)
 	switch {
@@ -491,12 +495,15 @@ func (r *repo) setOrigin(res health.Result) (prev health.State) {
 }
 
 // getRepomd fetches base's repodata/repomd.xml once, without retries.
-func getRepomd(ctx context.Context, c *http.Client, base, ua string) ([]byte, error) {
+func getRepomd(ctx context.Context, c *http.Client, base, ua, user, pass string) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"repodata/repomd.xml", nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("User-Agent", ua)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {

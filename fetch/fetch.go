@@ -21,6 +21,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -44,8 +45,34 @@ type Fetcher struct {
 	opts   Options
 	client *http.Client
 	grab   *grab.Client
-	// Bytes counts bytes received so far, for progress display.
-	Bytes atomic.Int64
+	auth   *auth
+	// Bytes counts bytes received so far, for progress display; shared by
+	// the Fetchers WithAuth returns.
+	Bytes *atomic.Int64
+}
+
+// auth is HTTP basic authentication for URLs under a prefix.
+type auth struct {
+	prefix, user, password string
+}
+
+// WithAuth returns a Fetcher that sends user and password (HTTP basic
+// authentication) with requests for URLs that start with prefix, and with
+// no others: credentials for an origin never go to another host. The
+// returned Fetcher shares connections and the byte counter with f.
+func (f *Fetcher) WithAuth(prefix, user, password string) *Fetcher {
+	g := &Fetcher{opts: f.opts, client: f.client, grab: f.grab, Bytes: f.Bytes}
+	if user != "" {
+		g.auth = &auth{prefix: prefix, user: user, password: password}
+	}
+	return g
+}
+
+// authorize adds credentials to req when its URL is under the prefix.
+func (f *Fetcher) authorize(req *http.Request, u string) {
+	if f.auth != nil && strings.HasPrefix(u, f.auth.prefix) {
+		req.SetBasicAuth(f.auth.user, f.auth.password)
+	}
 }
 
 // StatusError is an HTTP answer other than success.
@@ -116,7 +143,7 @@ func New(opts Options) *Fetcher {
 	gc.HTTPClient = client
 	gc.UserAgent = opts.UserAgent
 	gc.BufferSize = 64 << 10
-	return &Fetcher{opts: opts, client: client, grab: gc}
+	return &Fetcher{opts: opts, client: client, grab: gc, Bytes: new(atomic.Int64)}
 }
 
 // HTTPClient returns the client the Fetcher uses, with its timeouts.
@@ -142,6 +169,7 @@ func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, 
 		return nil, err
 	}
 	req.Header.Set("User-Agent", f.opts.UserAgent)
+	f.authorize(req, u)
 	resp, err := f.client.Do(req)
 	if err != nil {
 		return nil, err
@@ -243,6 +271,7 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	req = req.WithContext(ctx)
+	f.authorize(req.HTTPRequest, u)
 	req.NoCreateDirectories = true
 	if size > 0 {
 		req.Size = size

@@ -245,3 +245,21 @@ func TestCancel(t *testing.T) {
 		t.Errorf("File after cancel: %v after %s", err, time.Since(start))
 	}
 }
+
+// TestAuthOnlyUnderPrefix: credentials go with requests under the origin's
+// URL, never to another host.
+func TestAuthOnlyUnderPrefix(t *testing.T) {
+	seen := map[string]bool{}
+	srv, _ := server(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+		_, _, ok := r.BasicAuth()
+		seen[r.URL.Path] = ok
+		return false
+	})
+	f := fetcher(0).WithAuth(srv.URL+"/origin/", "u", "p")
+	f.FetchBytes(context.Background(), srv.URL+"/origin/f", 1<<20)
+	f.FetchBytes(context.Background(), srv.URL+"/elsewhere/f", 1<<20)
+	f.File(context.Background(), srv.URL+"/origin/g", filepath.Join(t.TempDir(), "g"), int64(len(body)), accept)
+	if !seen["/origin/f"] || !seen["/origin/g"] || seen["/elsewhere/f"] {
+		t.Errorf("credentials sent: %v; want only under /origin/", seen)
+	}
+}

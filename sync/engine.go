@@ -193,6 +193,7 @@ type run struct {
 	log  *slog.Logger
 
 	st      *state.Repo
+	fetcher *fetch.Fetcher // with the origin's credentials, if any
 	keyring openpgp.EntityList
 	mirrors []*mirror // written mirrors
 	cache   string
@@ -222,6 +223,12 @@ func (s *run) sync(ctx context.Context) error {
 		return err
 	}
 	s.st = st
+	s.fetcher = s.e.opts.Fetcher
+	if user, pass, err := s.repo.OriginAuth(); err != nil {
+		return err
+	} else if user != "" {
+		s.fetcher = s.fetcher.WithAuth(s.repo.Origin, user, pass)
+	}
 	if len(s.repo.GPGKeys) > 0 {
 		if s.keyring, err = verify.LoadKeyring(s.repo.GPGKeys...); err != nil {
 			return err
@@ -396,7 +403,7 @@ func readOptional(ctx context.Context, tg target.Target, p string) ([]byte, erro
 // fetchRepomd reads the origin's repomd.xml and, when the origin has them,
 // its detached signature and key.
 func (s *run) fetchRepomd(ctx context.Context) error {
-	f := s.e.opts.Fetcher
+	f := s.fetcher
 	b, err := f.FetchBytes(ctx, s.origin(RepomdPath), MaxRepomdSize)
 	if err != nil {
 		return fmt.Errorf("fetching %s from %s: %w", RepomdPath, fetch.Redact(s.repo.Origin), err)
@@ -498,7 +505,7 @@ func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
 		}
 		dst := s.cachePath(d.Checksum)
 		size := d.Size
-		n, err := s.e.opts.Fetcher.File(ctx, s.source(d.Href, d.Base), dst, size, func(p string) error {
+		n, err := s.fetcher.File(ctx, s.source(d.Href, d.Base), dst, size, func(p string) error {
 			return verifyFile(p, size, d.Checksum)
 		})
 		s.rep.Bytes += n
@@ -783,7 +790,7 @@ func (s *run) fetchPackages(ctx context.Context) error {
 	for _, p := range pkgs {
 		g.Go(func() error {
 			dst := s.cachePath(p.Checksum)
-			n, err := s.e.opts.Fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(part string) error {
+			n, err := s.fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(part string) error {
 				f, err := os.Open(part)
 				if err != nil {
 					return err

@@ -699,3 +699,59 @@ func TestSecondProcessIsRefused(t *testing.T) {
 		t.Errorf("sync while locked: err = %v, want ErrLocked", rep.Err)
 	}
 }
+
+// TestOriginAuth: an origin behind HTTP basic authentication is synced
+// with the credentials from origin_auth_file, which never show in errors
+// or logs.
+func TestOriginAuth(t *testing.T) {
+	const user, pass = "mirror", "s3cret-passw0rd"
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	var logs strings.Builder
+	var mu gosync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != user || p != pass {
+			w.Header().Set("WWW-Authenticate", `Basic realm="repo"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		http.FileServer(http.Dir(v1)).ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	o := &origin{dir: v1, srv: srv}
+	h := newHarness(t, o)
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	sync1 := func() *sync.Report {
+		return sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{Logger: logger}), Logger: logger}).Sync(context.Background(), h.repo)
+	}
+	if rep := sync1(); rep.Err == nil || !strings.Contains(rep.Err.Error(), "401") {
+		t.Fatalf("without credentials: %v", rep.Err)
+	}
+	authFile := filepath.Join(t.TempDir(), "auth")
+	os.WriteFile(authFile, []byte(user+":"+pass+"\n"), 0o600)
+	h.repo.OriginAuthFile = authFile
+	if rep := sync1(); rep.Err != nil {
+		t.Fatalf("with credentials: %v", rep.Err)
+	}
+	os.WriteFile(authFile, []byte(user+":wrong-"+pass+"\n"), 0o600)
+	os.WriteFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml"), []byte("stale"), 0o644)
+	rep := sync1()
+	if rep.Err == nil {
+		t.Fatal("with wrong credentials the sync succeeded")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, s := range []string{rep.Err.Error(), logs.String()} {
+		if strings.Contains(s, pass) {
+			t.Errorf("the password leaked: %s", s)
+		}
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
