@@ -146,12 +146,25 @@ type Repo struct {
 	// at the origin (and only there: never sent to other hosts); "" for
 	// none. See OriginAuth.
 	OriginAuthFile string
-	Mirrors       []Mirror
-	Line          int // line of the repo in the file, for messages
+	// TLS changes how the origin's certificate is checked.
+	TLS     TLS
+	Mirrors []Mirror
+	Line    int // line of the repo in the file, for messages
 
 	originLine  int
 	gpgKeyLines []int
 	authLine    int
+	caLine      int
+}
+
+// TLS says how an origin's TLS certificate is verified.
+type TLS struct {
+	// CAFile holds PEM certificates of the authorities trusted for the
+	// origin, instead of the system's.
+	CAFile string
+	// Insecure turns certificate verification off. rpmirror says so
+	// loudly on every sync; checksums and signatures are still checked.
+	Insecure bool
 }
 
 // Mirror is one place a repo is published. A mirror with a Path is written

@@ -45,7 +45,7 @@ var badFiles = []struct {
 
 	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, api_token_file, alerts, download, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, origin_auth_file, mirrors)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s`},
@@ -56,6 +56,7 @@ var badFiles = []struct {
 	{"bad-follow-xml-base.yaml", `testdata/bad-follow-xml-base.yaml:5: repo "gluster-9-el8": follow_xml_base: expected true or false, found "yes please"`},
 	{"bad-max-metadata-size.yaml", `testdata/bad-max-metadata-size.yaml:2: download: max_metadata_size "12 bananas": want a whole number of bytes, optionally with a unit (KiB, MiB, GiB, TiB)`},
 	{"bad-origin-auth.yaml", `testdata/bad-origin-auth.yaml:5: repo "gluster-9-el8": origin_auth_file $TESTDATA/bad-auth.txt: want one line user:password`},
+	{"bad-ca-file.yaml", `testdata/bad-ca-file.yaml:6: repo "gluster-9-el8": tls: ca_file "$TESTDATA/bad-auth.txt": holds no PEM certificate`},
 	{"bad-duplicate-key.yaml", `testdata/bad-duplicate-key.yaml:5: repo "gluster-9-el8": origin is given twice (first at line 4)`},
 
 	{"bad-type-repos.yaml", `testdata/bad-type-repos.yaml:3: repos: expected a list of repos, found a mapping`},
@@ -122,7 +123,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, origin_auth_file, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
 	}, "\n")},
 }
 
@@ -302,7 +303,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, mirrorKeys} {
+	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, mirrorKeys} {
 		for _, k := range keys {
 			if !strings.Contains(string(example), k+":") {
 				t.Errorf("../mirrors.yaml does not show the key %s", k)

@@ -21,7 +21,8 @@ var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "min_checksum", "follow_xml_base", "origin_auth_file", "mirrors"}
+	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
+	tlsKeys      = []string{"ca_file", "insecure"}
 	mirrorKeys   = []string{"name", "path", "url", "priority"}
 )
 
@@ -268,6 +269,23 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	return c
 }
 
+func (d *decoder) tls(e entry, where string, r *Repo) {
+	if !d.isKind(e.val, yaml.MappingNode, "", where, "a mapping of "+strings.Join(tlsKeys, ", ")) {
+		return
+	}
+	f := d.fields(e.val, where, tlsKeys)
+	if e, ok := f.get("ca_file"); ok {
+		if p, ok := d.path(e, where); ok {
+			r.TLS.CAFile, r.caLine = p, e.val.Line
+		}
+	}
+	if e, ok := f.get("insecure"); ok {
+		if b, ok := d.boolean(e, where); ok {
+			r.TLS.Insecure = b
+		}
+	}
+}
+
 func (d *decoder) alerts(e entry, a *Alerts) {
 	const where = "alerts"
 	if !d.isKind(e.val, yaml.MappingNode, "", e.name, "a mapping of "+strings.Join(alertKeys, ", ")) {
@@ -411,6 +429,10 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 		if p, ok := d.path(e, where); ok {
 			r.OriginAuthFile, r.authLine = p, e.val.Line
 		}
+	}
+
+	if e, ok := f.get("tls"); ok {
+		d.tls(e, where+": tls", &r)
 	}
 
 	if e, ok := f.get("mirrors"); ok {

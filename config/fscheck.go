@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,6 +56,11 @@ func (c *Config) CheckPaths() Errors {
 		if p, ok := filePath(r.Origin); ok {
 			if problem := readableDir(p); problem != "" {
 				add(or(r.originLine, r.Line), where, "origin %q: %s", r.Origin, problem)
+			}
+		}
+		if r.TLS.CAFile != "" {
+			if problem := caFile(r.TLS.CAFile); problem != "" {
+				add(or(r.caLine, r.Line), where+": tls", "ca_file %q: %s", r.TLS.CAFile, problem)
 			}
 		}
 		if r.OriginAuthFile != "" {
@@ -188,4 +194,16 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// caFile says what is wrong with a file of PEM certificates, or "".
+func caFile(p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return errText(err)
+	}
+	if !x509.NewCertPool().AppendCertsFromPEM(b) {
+		return "holds no PEM certificate"
+	}
+	return ""
 }

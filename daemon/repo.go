@@ -439,14 +439,21 @@ func (r *repo) probeMirrors(ctx context.Context) {
 }
 
 func (r *repo) probeOrigin(ctx context.Context) {
-	cfg, _, prober := r.d.tools()
+	cfg, fetcher, prober := r.d.tools()
 	rc := r.config()
 	res := health.Result{URL: fetch.Redact(rc.Origin), Checked: time.Now().UTC()}
 	pctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
 	user, pass, err := rc.OriginAuth()
+	client := prober.Client
+	if err == nil && (rc.TLS.CAFile != "" || rc.TLS.Insecure) {
+		var f *fetch.Fetcher
+		if f, err = sync.WithOriginTLS(fetcher, &rc, slog.New(slog.DiscardHandler)); err == nil {
+			client = f.HTTPClient()
+		}
+	}
 	var body []byte
 	if err == nil {
-		body, err = getRepomd(pctx, prober.Client, rc.Origin, prober.UserAgent, user, pass)
+		body, err = getRepomd(pctx, client, rc.Origin, prober.UserAgent, user, pass)
 	}
 	cancel()
 	res.Latency = time.Since(res.Checked)

@@ -11,6 +11,8 @@ package fetch
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -49,6 +51,21 @@ type Fetcher struct {
 	// Bytes counts bytes received so far, for progress display; shared by
 	// the Fetchers WithAuth returns.
 	Bytes *atomic.Int64
+}
+
+// WithTLS returns a Fetcher whose connections trust the certificates in
+// roots instead of the system's (roots nil: the system's), or, with
+// insecure, verify no certificate at all. It shares the byte counter and
+// credentials with f, not its connections.
+func (f *Fetcher) WithTLS(roots *x509.CertPool, insecure bool) *Fetcher {
+	tr := f.client.Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}
+	client := &http.Client{Transport: tr, CheckRedirect: f.client.CheckRedirect}
+	gc := grab.NewClient()
+	gc.HTTPClient = client
+	gc.UserAgent = f.opts.UserAgent
+	gc.BufferSize = f.grab.BufferSize
+	return &Fetcher{opts: f.opts, client: client, grab: gc, auth: f.auth, Bytes: f.Bytes}
 }
 
 // auth is HTTP basic authentication for URLs under a prefix.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -224,6 +225,11 @@ func (s *run) sync(ctx context.Context) error {
 	}
 	s.st = st
 	s.fetcher = s.e.opts.Fetcher
+	if f, err := WithOriginTLS(s.fetcher, s.repo, s.log); err != nil {
+		return err
+	} else {
+		s.fetcher = f
+	}
 	if user, pass, err := s.repo.OriginAuth(); err != nil {
 		return err
 	} else if user != "" {
@@ -438,6 +444,30 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		*opt.dst = b
 	}
 	return nil
+}
+
+// WithOriginTLS returns f, or a Fetcher with the repo's TLS settings:
+// its CA file, or no verification at all with insecure, which is logged
+// as a warning every time.
+func WithOriginTLS(f *fetch.Fetcher, repo *config.Repo, log *slog.Logger) (*fetch.Fetcher, error) {
+	if repo.TLS.CAFile == "" && !repo.TLS.Insecure {
+		return f, nil
+	}
+	var roots *x509.CertPool
+	if repo.TLS.CAFile != "" {
+		pem, err := os.ReadFile(repo.TLS.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading tls ca_file: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("tls ca_file %s holds no PEM certificate", repo.TLS.CAFile)
+		}
+	}
+	if repo.TLS.Insecure {
+		log.Warn("TLS certificate verification is OFF for this origin (tls: insecure: true): anyone on the path can impersonate it; only checksums and signatures protect this mirror", "origin", fetch.Redact(repo.Origin))
+	}
+	return f.WithTLS(roots, repo.TLS.Insecure), nil
 }
 
 // checkLocation refuses a location that could reach outside the mirror,

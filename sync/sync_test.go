@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"io/fs"
 	"log/slog"
@@ -755,3 +756,50 @@ func TestOriginAuth(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestOriginTLS: an https origin whose certificate is signed by an
+// unknown authority is refused, unless its CA is configured (tls ca_file)
+// or verification is explicitly turned off (tls insecure), which is
+// logged loudly.
+func TestOriginTLS(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	srv := httptest.NewTLSServer(http.FileServer(http.Dir(v1)))
+	defer srv.Close()
+	o := &origin{dir: v1, srv: srv}
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	for _, tc := range []struct {
+		name    string
+		tls     config.TLS
+		wantErr string
+		wantLog string
+	}{
+		{"unknown authority", config.TLS{}, "certificate signed by unknown authority", ""},
+		{"ca_file", config.TLS{CAFile: caFile}, "", ""},
+		{"insecure", config.TLS{Insecure: true}, "", "TLS certificate verification is OFF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, o)
+			h.repo.TLS = tc.tls
+			var logs strings.Builder
+			var mu gosync.Mutex
+			logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				return logs.Write(p)
+			}), nil))
+			rep := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Logger: logger}).Sync(context.Background(), h.repo)
+			if tc.wantErr == "" && rep.Err != nil {
+				t.Fatalf("sync: %v", rep.Err)
+			}
+			if tc.wantErr != "" && (rep.Err == nil || !strings.Contains(rep.Err.Error(), tc.wantErr)) {
+				t.Fatalf("sync: %v, want %q", rep.Err, tc.wantErr)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if tc.wantLog != "" && !strings.Contains(logs.String(), tc.wantLog) {
+				t.Errorf("no %q in the log:\n%s", tc.wantLog, logs.String())
+			}
+		})
+	}
+}
