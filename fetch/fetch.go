@@ -102,6 +102,8 @@ func (e *StatusError) Error() string {
 	return fmt.Sprintf("server answered %d %s", e.Code, http.StatusText(e.Code))
 }
 
+var errTooManyRedirects = errors.New("stopped after 10 redirects")
+
 // ErrStalled reports a transfer that received nothing for StallTimeout.
 var ErrStalled = errors.New("transfer stalled")
 
@@ -151,7 +153,7 @@ func New(opts Options) *Fetcher {
 		Transport: tr,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			if len(via) >= 10 {
-				return fmt.Errorf("stopped after 10 redirects")
+				return errTooManyRedirects
 			}
 			return nil
 		},
@@ -293,16 +295,17 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int
 	if size > 0 {
 		req.Size = size
 	}
+	// Bytes already in the part file were counted by the run that fetched
+	// them: note how many there are before grab touches the file.
+	var start int64
+	if fi, err := os.Stat(part); err == nil {
+		start = fi.Size()
+	}
 	resp := f.grab.Do(req)
 	// Watch progress: count bytes for the display, abort a stall.
 	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
-	// Bytes already in the part file were counted by the run that fetched
-	// them.
-	var seen, start int64
-	if fi, err := os.Stat(part); err == nil {
-		seen, start = fi.Size(), fi.Size()
-	}
+	seen := start
 	last := time.Now()
 	for done := false; !done; {
 		select {
@@ -329,10 +332,16 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int
 			err = &StatusError{URL: u, Code: int(sc)}
 		}
 	}
-	if fi, serr := os.Stat(part); serr == nil && start < fi.Size() {
+	fi, serr := os.Stat(part)
+	switch {
+	case serr != nil:
+		return 0, err
+	case resp.DidResume && start <= fi.Size():
 		return fi.Size() - start, err
+	case resp.DidResume:
+		return 0, err
 	}
-	return 0, err
+	return fi.Size(), err
 }
 
 // retry calls op until it succeeds, fails permanently, attempts run out or
@@ -378,6 +387,15 @@ func Transient(err error) bool {
 		return se.Code >= 500 || se.Code == http.StatusTooManyRequests || se.Code == http.StatusRequestTimeout
 	}
 	if verify.Permanent(err) {
+		return false
+	}
+	// A certificate that does not verify, or a redirect loop, will not
+	// get better by asking again.
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) || errors.Is(err, errTooManyRedirects) {
 		return false
 	}
 	var ue *url.Error

@@ -409,26 +409,58 @@ func readOptional(ctx context.Context, tg target.Target, p string) ([]byte, erro
 // fetchRepomd reads the origin's repomd.xml and, when the origin has them,
 // its detached signature and key.
 func (s *run) fetchRepomd(ctx context.Context) error {
+	// repomd.xml and its signature are separate requests: an origin that
+	// publishes between them would hand over a signature of another
+	// revision. Read repomd.xml again after the signature, and start over
+	// if it changed.
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		b, err := s.readRepomd(ctx)
+		if err != nil {
+			return err
+		}
+		if s.asc == nil {
+			return nil
+		}
+		again, err := s.fetcher.FetchBytes(ctx, s.origin(RepomdPath), MaxRepomdSize)
+		if err != nil {
+			return fmt.Errorf("fetching %s from %s: %w", RepomdPath, fetch.Redact(s.repo.Origin), err)
+		}
+		s.rep.Bytes += int64(len(again))
+		if bytes.Equal(again, b) {
+			return nil
+		}
+		if attempt == attempts {
+			return fmt.Errorf("the origin's %s changed %d times while it and its signature were read: not publishing a signature that may belong to another revision; the next sync will try again", RepomdPath, attempts)
+		}
+		s.log.Info("the origin published a new revision while it was being read; reading it again")
+	}
+}
+
+// readRepomd reads the origin's repomd.xml and, when the origin has them,
+// its detached signature and key.
+func (s *run) readRepomd(ctx context.Context) ([]byte, error) {
 	f := s.fetcher
 	b, err := f.FetchBytes(ctx, s.origin(RepomdPath), MaxRepomdSize)
 	if err != nil {
-		return fmt.Errorf("fetching %s from %s: %w", RepomdPath, fetch.Redact(s.repo.Origin), err)
+		return nil, fmt.Errorf("fetching %s from %s: %w", RepomdPath, fetch.Redact(s.repo.Origin), err)
 	}
 	s.rep.Bytes += int64(len(b))
 	md, err := repodata.ParseRepomd(b)
 	if err != nil {
-		return fmt.Errorf("origin's %s: %w", RepomdPath, err)
+		return nil, fmt.Errorf("origin's %s: %w", RepomdPath, err)
 	}
 	for _, d := range md.Data {
 		if err := s.checkLocation(d.Href, d.Base); err != nil {
-			return fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
+			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
 		}
 		if err := s.checkStrength(d.Checksum); err != nil {
-			return fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
+			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
 		}
 	}
 	s.repomd, s.md = b, md
 	s.rep.Revision, s.rep.Repomd = md.Revision, b
+	s.asc, s.key = nil, nil
 	for _, opt := range []struct {
 		path string
 		dst  *[]byte
@@ -438,12 +470,12 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 			continue
 		}
 		if err != nil {
-			return fmt.Errorf("fetching %s from %s: %w", opt.path, fetch.Redact(s.repo.Origin), err)
+			return nil, fmt.Errorf("fetching %s from %s: %w", opt.path, fetch.Redact(s.repo.Origin), err)
 		}
 		s.rep.Bytes += int64(len(b))
 		*opt.dst = b
 	}
-	return nil
+	return b, nil
 }
 
 // WithOriginTLS returns f, or a Fetcher with the repo's TLS settings:

@@ -167,6 +167,9 @@ func (l *Local) Put(ctx context.Context, f target.File) error {
 		os.Remove(tmp)
 		return fmt.Errorf("storing %s: %w", f.Path, err)
 	}
+	// When full was already a link to the same inode, rename(2) did
+	// nothing and left tmp behind.
+	os.Remove(tmp)
 	if err := syncDir(filepath.Dir(full)); err != nil {
 		return fmt.Errorf("storing %s: %w", f.Path, err)
 	}
@@ -241,13 +244,14 @@ func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []targ
 			os.RemoveAll(next)
 			return err
 		}
-		tmp := dst + ".rpmirror-tmp"
-		if err := place(ctx, f.Local, tmp, f.Size); err != nil {
-			os.Remove(tmp)
+		// next is private until the swap, so the file can be replaced
+		// in place. (A rename onto it would do nothing when the old file
+		// is the very same inode, a hard link to the same download.)
+		if err := os.Remove(dst); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			os.RemoveAll(next)
 			return fmt.Errorf("storing %s: %w", f.Path, err)
 		}
-		if err := os.Rename(tmp, dst); err != nil {
+		if err := place(ctx, f.Local, dst, f.Size); err != nil {
 			os.RemoveAll(next)
 			return fmt.Errorf("storing %s: %w", f.Path, err)
 		}

@@ -155,6 +155,26 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		}
 	})
 
+	t.Run("CommitSameFileAgain", func(t *testing.T) {
+		// Committing the very file that is there (a hard link to the same
+		// download, for a local target) leaves nothing else behind, and
+		// can be done again.
+		tg := newTarget(t)
+		f := src(t, "meta")
+		f.Path = "repodata/primary.xml"
+		for i := range 3 {
+			if err := tg.Commit(ctx, []target.File{f}, nil); err != nil {
+				t.Fatalf("Commit %d: %v", i, err)
+			}
+			if err := tg.Put(ctx, target.File{Path: "Packages/p.rpm", Local: f.Local, Size: f.Size}); err != nil {
+				t.Fatalf("Put %d: %v", i, err)
+			}
+		}
+		if got, w := list(t, tg), []string{"Packages/p.rpm", "repodata/primary.xml"}; !reflect.DeepEqual(got, w) {
+			t.Errorf("Walk = %v, want %v", got, w)
+		}
+	})
+
 	t.Run("CommitWrongSizeChangesNothing", func(t *testing.T) {
 		tg := newTarget(t)
 		put(t, tg, "repodata/repomd.xml", "old")
