@@ -258,6 +258,7 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 				// The server sent another length than metadata says, or
 				// ignored our Range request: start over.
 				os.Remove(part)
+				return fmt.Errorf("the server's length disagrees with the %d bytes metadata declares, or it ignored a Range request: %w", size, err)
 			}
 			return err
 		}
