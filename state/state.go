@@ -49,6 +49,11 @@ type Mirror struct {
 	// PendingFor is the sha256 of the repomd.xml that Pending was computed
 	// against; pending files are deleted only while the mirror serves it.
 	PendingFor string `json:"pending_for,omitempty"`
+	// Unpublished maps packages stored for a revision whose commit has
+	// not happened yet to when they were stored. They are never pruned
+	// on their own: the next publish checks them against the revision it
+	// publishes and turns the ones it does not name into pending files.
+	Unpublished map[string]time.Time `json:"unpublished,omitempty"`
 }
 
 // Run is the record of one sync of a repository.

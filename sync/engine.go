@@ -887,6 +887,24 @@ func (s *run) fetchPackages(ctx context.Context) error {
 // atomic commit. Pruning follows.
 func (s *run) publish(ctx context.Context, m *mirror) error {
 	log := s.log.With("mirror", m.cfg.Name)
+	// Until the commit, the packages stored now are referenced by nothing
+	// the mirror serves. Record them first, so that if this revision is
+	// never published (a crash, a failure) the next publish can prune the
+	// ones its revision does not name.
+	if len(m.puts) > 0 {
+		if m.st.Unpublished == nil {
+			m.st.Unpublished = map[string]time.Time{}
+		}
+		now := s.now()
+		for _, p := range m.puts {
+			if _, ok := m.st.Unpublished[p.Href]; !ok {
+				m.st.Unpublished[p.Href] = now
+			}
+		}
+		if err := s.e.opts.Store.Save(s.st); err != nil {
+			return err
+		}
+	}
 	for _, p := range m.puts {
 		if err := m.tg.Put(ctx, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size}); err != nil {
 			return err
@@ -945,6 +963,16 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 			addPending(d.Href)
 		}
 	}
+	// Packages stored for revisions that were never published: those the
+	// new revision does not name are pending now.
+	for p, since := range m.st.Unpublished {
+		if _, ref := s.referenced[p]; ref || s.isMeta(p) {
+			continue
+		}
+		if _, ok := pending[p]; !ok {
+			pending[p] = since
+		}
+	}
 	m.st.Pending, m.st.PendingFor = pending, digest
 	if err := s.e.opts.Store.Save(s.st); err != nil {
 		return err
@@ -952,6 +980,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	if err := m.tg.Commit(ctx, files, remove); err != nil {
 		return err
 	}
+	m.st.Unpublished = nil
 	m.rep.Published += len(files)
 	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
 	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest

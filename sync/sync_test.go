@@ -25,6 +25,7 @@ import (
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/local"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -801,5 +802,59 @@ func TestOriginTLS(t *testing.T) {
 				t.Errorf("no %q in the log:\n%s", tc.wantLog, logs.String())
 			}
 		})
+	}
+}
+
+// failingCommit is a target whose Commit fails while fail is set, as if
+// the process died between storing packages and publishing metadata.
+type failingCommit struct {
+	target.Target
+	fail *bool
+}
+
+func (f failingCommit) Commit(ctx context.Context, files []target.File, remove []string) error {
+	if *f.fail {
+		return errors.New("simulated crash before the commit")
+	}
+	return f.Target.Commit(ctx, files, remove)
+}
+
+// TestUnpublishedPackagesArePruned: packages stored for a revision that
+// was never published (the commit failed) are pruned once a later
+// revision that does not name them is published.
+func TestUnpublishedPackagesArePruned(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v1, v2, v3 := filepath.Join(base, "v1"), filepath.Join(base, "v2"), filepath.Join(base, "v3")
+	p1 := testrepo.DemoPackages(key)
+	buildRepo(t, v1, "", testrepo.RepoOpts{NoDatabase: true}, p1...)
+	orphan := testrepo.Pkg{Name: "orphan", Version: "1", Release: "1", Sign: key}
+	buildRepo(t, v2, v1, testrepo.RepoOpts{NoDatabase: true}, append(p1, orphan)...)
+	buildRepo(t, v3, v1, testrepo.RepoOpts{NoDatabase: true, Revision: "3"}, p1[1:]...)
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	republish(t, o, v1)
+	h := newHarness(t, o, key.PublicPath)
+	h.mustSync()
+
+	fail := true
+	eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Now: func() time.Time { return h.now },
+		OpenTarget: func(m config.Mirror) (target.Target, error) {
+			tg, err := local.New(m.Path)
+			return failingCommit{tg, &fail}, err
+		}})
+	republish(t, o, v2)
+	if rep := eng.Sync(context.Background(), h.repo); rep.Err == nil {
+		t.Fatal("the failing commit did not fail the sync")
+	}
+	stored := filepath.Join(h.mirrors[0], filepath.FromSlash(orphan.RelPath()))
+	if _, err := os.Stat(stored); err != nil {
+		t.Fatalf("the package of the unpublished revision was not stored before the commit: %v", err)
+	}
+	fail = false
+	republish(t, o, v3)
+	h.mustSync()
+	h.checkMirrors()
+	if _, err := os.Stat(stored); err == nil {
+		t.Errorf("%s, stored for a revision never published, is still there", orphan.RelPath())
 	}
 }
