@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,5 +84,36 @@ func TestKeyValidity(t *testing.T) {
 				t.Fatalf("RPM: %v, want %v", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRPM6Signature: a package whose only signature sits where RPM 6
+// puts it (the OPENPGP tag, 278) is reported as a format rpmirror cannot
+// check, not as unsigned and not as a crash. The package is a committed
+// one with its RSA header signature's tag (268) renumbered to 278.
+func TestRPM6Signature(t *testing.T) {
+	pkgs, files := demoPackages(t)
+	p := pkgs[0]
+	b := bytes.Clone(files[p.Href])
+	// The signature header starts after the 96-byte lead: 16 bytes of
+	// intro (magic, version, reserved, entry count, data size), then the
+	// index, 16 bytes an entry, the tag first.
+	entries := int(b[96+8])<<24 | int(b[96+9])<<16 | int(b[96+10])<<8 | int(b[96+11])
+	found := false
+	for i := range entries {
+		at := 96 + 16 + 16*i
+		if b[at] == 0 && b[at+1] == 0 && b[at+2] == 0x01 && b[at+3] == 0x0c { // 268, RSAHEADER
+			b[at+3] = 0x16 // 278, OPENPGP
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the package has no RSA header signature to move")
+	}
+	want := *p
+	want.Size, want.Checksum = int64(len(b)), sha256sum(b)
+	_, err := verify.RPM(bytes.NewReader(b), &want, keyring(t, "test"))
+	if !errors.Is(err, verify.ErrUnsupported) || !strings.Contains(err.Error(), "RPM 6") {
+		t.Fatalf("RPM: %v, want ErrUnsupported naming RPM 6", err)
 	}
 }
