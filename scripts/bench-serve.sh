@@ -113,6 +113,7 @@ for route in mirrorlist metalink; do
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
   [ -n "$errors" ] && echo "bench-serve: $route: $errors" >&2
   echo "| /$route | $rps | $p50 | $p99 | $((after - before)) |"
+  echo "serve_${route}_rps=$rps" >> "${BENCH_RESULTS:-/dev/null}"
 done
 echo
 echo "Command: \`scripts/bench-serve.sh $duration\` (\`wrk -t2 -c64 -d$duration --latency URL\`)."
