@@ -104,6 +104,13 @@ func (s *Store) Dir() string { return s.dir }
 // named by checksum, kept until every mirror has them.
 func (s *Store) CacheDir(repo string) string { return filepath.Join(s.dir, "cache", repo) }
 
+// IndexPath is where the index of what a mirror serves is kept: every
+// package href of its revision with its checksum, so the next sync need
+// not parse the mirror's primary metadata again.
+func (s *Store) IndexPath(repo, mirror string) string {
+	return filepath.Join(s.dir, "index", repo, mirror+".idx")
+}
+
 func (s *Store) path(repo string) string { return filepath.Join(s.dir, "repos", repo+".json") }
 
 // Load returns the state of repo; a repository never synced has empty state.

@@ -201,6 +201,7 @@ type run struct {
 
 	repomd, asc, key []byte
 	md               *repodata.Repomd
+	index            string // the new revision's index (href, checksum), written while planning
 	metaLocal        map[string]string // data href -> local file with its verified content
 	referenced       map[string]struct{}
 	fetched          map[string]string // package href -> verified local file
@@ -679,6 +680,10 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 	if m.curMd == nil {
 		return nil
 	}
+	sum := sha256.Sum256(m.cur)
+	if idx, err := readIndex(s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name), hex.EncodeToString(sum[:])); err == nil {
+		return idx
+	}
 	d, ok := m.curMd.Find("primary")
 	if !ok {
 		return nil
@@ -742,6 +747,11 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 	defer rc.Close()
 	pr := repodata.NewPrimaryReader(rc)
 	s.referenced = map[string]struct{}{}
+	iw, err := newIndexWriter(filepath.Join(s.cache, "index.tmp"))
+	if err != nil {
+		return err
+	}
+	defer iw.abort()
 	queued := map[string]bool{}
 	prog := s.e.opts.Progress
 	for {
@@ -766,6 +776,9 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 		}
 		s.referenced[p.Href] = struct{}{}
 		sum := p.Checksum.String()
+		if err := iw.add(p.Href, sum); err != nil {
+			return err
+		}
 		need := false
 		for _, m := range behind {
 			if m.index != nil && m.index[p.Href] == sum {
@@ -794,6 +807,9 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 				prog.BytesTotal.Add(max(p.Size, 0))
 			}
 		}
+	}
+	if s.index, err = iw.finish(); err != nil {
+		return err
 	}
 	s.log.Info("planned", "revision", s.md.Revision, "packages", len(s.referenced), "to_fetch", len(s.rep.WouldFetch), "bytes", s.rep.WouldFetchBytes)
 	return nil
@@ -981,6 +997,9 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 		return err
 	}
 	m.st.Unpublished = nil
+	if err := saveIndex(s.index, s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name), digest); err != nil {
+		log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "err", err)
+	}
 	m.rep.Published += len(files)
 	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
 	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest

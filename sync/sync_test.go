@@ -858,3 +858,62 @@ func TestUnpublishedPackagesArePruned(t *testing.T) {
 		t.Errorf("%s, stored for a revision never published, is still there", orphan.RelPath())
 	}
 }
+
+// TestIndexKept: after a publish, the state directory holds the index of
+// what each mirror serves, tagged with its repomd.xml, and the next sync
+// of an update fetches only what changed using it.
+func TestIndexKept(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	v2 := filepath.Join("..", "internal", "demo", "origin", "v2")
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, v1)
+	h := newHarness(t, o)
+	h.mustSync()
+	for i, m := range h.repo.Mirrors {
+		b, err := os.ReadFile(h.store.IndexPath("test", m.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, _ := os.ReadFile(filepath.Join(h.mirrors[i], "repodata", "repomd.xml"))
+		sum := sha256.Sum256(md)
+		if first, _, _ := strings.Cut(string(b), "\n"); first != "rpmirror-index 1 "+hex.EncodeToString(sum[:]) {
+			t.Errorf("index of %s starts %q", m.Name, first)
+		}
+		if n := strings.Count(string(b), "\n"); n != 7 {
+			t.Errorf("index of %s has %d lines, want a header and 6 packages", m.Name, n)
+		}
+	}
+	// Make the mirrors' own primary unreadable: the index must be enough
+	// to know what they serve. Without it, the engine says it treats
+	// their files as unknown.
+	for _, m := range h.mirrors {
+		ents, _ := filepath.Glob(filepath.Join(m, "repodata", "*-primary.xml.gz"))
+		for _, e := range ents {
+			os.Rename(e, e+".hidden")
+		}
+	}
+	syncLogging := func() string {
+		var logs strings.Builder
+		var mu gosync.Mutex
+		logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return logs.Write(p)
+		}), nil))
+		rep := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Logger: logger, DryRun: true}).Sync(context.Background(), h.repo)
+		if rep.Err != nil {
+			t.Fatal(rep.Err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.String()
+	}
+	republish(t, o, v2)
+	if l := syncLogging(); strings.Contains(l, "treating its files as unknown") {
+		t.Errorf("with its index, the engine still read the mirror's primary:\n%s", l)
+	}
+	os.Remove(h.store.IndexPath("test", "one"))
+	if l := syncLogging(); !strings.Contains(l, "treating its files as unknown") {
+		t.Errorf("without the index nor the primary, the engine did not notice:\n%s", l)
+	}
+}

@@ -1,0 +1,133 @@
+package sync
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The index of a published revision: what the mirror serves, so that the
+// next sync can tell what it already has without parsing the mirror's
+// primary metadata again. It lives in state_dir (trusted), one file per
+// mirror, and says which repomd.xml it describes: a sync uses it only
+// while the mirror serves exactly that repomd.xml.
+//
+//	rpmirror-index 1 <sha256 of repomd.xml>
+//	<href>\t<type:checksum>
+//	...
+
+const indexMagic = "rpmirror-index 1 "
+
+// indexWriter writes a revision's index while its primary is planned.
+type indexWriter struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+}
+
+func newIndexWriter(path string) (*indexWriter, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	return &indexWriter{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+}
+
+// add records one package. Hrefs have passed target.CheckPath, so they
+// hold no tab or newline.
+func (iw *indexWriter) add(href, sum string) error {
+	iw.w.WriteString(href)
+	iw.w.WriteByte('\t')
+	iw.w.WriteString(sum)
+	return iw.w.WriteByte('\n')
+}
+
+// finish closes the file and returns its path.
+func (iw *indexWriter) finish() (string, error) {
+	err := iw.w.Flush()
+	if cerr := iw.f.Close(); err == nil {
+		err = cerr
+	}
+	iw.f = nil
+	return iw.path, err
+}
+
+// abort removes an unfinished index.
+func (iw *indexWriter) abort() {
+	if iw.f != nil {
+		iw.f.Close()
+		os.Remove(iw.path)
+	}
+}
+
+// saveIndex stores the index at src as the index of a mirror serving the
+// repomd.xml whose sha256 is digest, atomically.
+func saveIndex(src, dst, digest string) error {
+	if src == "" {
+		return errors.New("no index was written")
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	tmp := dst + ".tmp"
+	out, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(out, 256<<10)
+	w.WriteString(indexMagic + digest + "\n")
+	_, err = io.Copy(w, in)
+	if err == nil {
+		err = w.Flush()
+	}
+	if err == nil {
+		err = out.Sync()
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, dst)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// readIndex reads the index at path if it describes the repomd.xml whose
+// sha256 is digest.
+func readIndex(path, digest string) (map[string]string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	first, rest, ok := bytes.Cut(b, []byte("\n"))
+	if !ok || string(first) != indexMagic+digest {
+		return nil, fmt.Errorf("%s describes another revision", path)
+	}
+	idx := make(map[string]string, bytes.Count(rest, []byte("\n")))
+	for len(rest) > 0 {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		href, sum, ok := strings.Cut(string(line), "\t")
+		if !ok {
+			return nil, fmt.Errorf("%s: malformed line %q", path, line)
+		}
+		idx[href] = sum
+	}
+	return idx, nil
+}
