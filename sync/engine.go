@@ -201,7 +201,7 @@ type run struct {
 
 	repomd, asc, key []byte
 	md               *repodata.Repomd
-	index            string // the new revision's index (href, checksum), written while planning
+	index            string            // the new revision's index (href, checksum), written while planning
 	metaLocal        map[string]string // data href -> local file with its verified content
 	referenced       map[string]struct{}
 	fetched          map[string]string // package href -> verified local file
