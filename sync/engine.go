@@ -599,11 +599,13 @@ func (s *run) openPrimary() (io.ReadCloser, *repodata.Data, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err := repodata.Decompress(f, d.Href)
+	dr, err := repodata.Decompress(f, d.Href)
 	if err != nil {
 		f.Close()
 		return nil, nil, fmt.Errorf("%s: %w", d.Href, err)
 	}
+	// Decompress on another core than the one that parses.
+	r := readAhead(dr)
 	capped, err := capMetadata(r, d, s.e.opts.MaxMetadataSize)
 	if err != nil {
 		r.Close()
@@ -698,7 +700,7 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 		if err != nil {
 			return nil, err
 		}
-		r, err := capMetadata(dr, d, s.e.opts.MaxMetadataSize)
+		r, err := capMetadata(readAhead(dr), d, s.e.opts.MaxMetadataSize)
 		if err != nil {
 			dr.Close()
 			return nil, err
