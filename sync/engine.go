@@ -181,6 +181,7 @@ func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	log := e.log.With("repo", repo.Name)
 	s := &run{e: e, repo: repo, rep: rep, log: log}
 	rep.Err = s.sync(ctx)
+	e.opts.Progress.set(repo.Name, "done")
 	rep.Duration = e.opts.Now().Sub(rep.Start)
 	s.finish(ctx)
 	return rep

@@ -107,7 +107,7 @@ repos:
 		fmt.Fprintf(stdout, "\n==> "+format+"\n", a...)
 	}
 	syncAll := func() error {
-		reports, err := syncRepos(ctx, cfg, []*config.Repo{&cfg.Repos[0]}, false, log, false, stderr)
+		reports, err := syncRepos(ctx, cfg, []*config.Repo{&cfg.Repos[0]}, false, 1, log, false, stderr)
 		if err != nil {
 			return err
 		}

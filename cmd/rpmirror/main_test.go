@@ -496,3 +496,36 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestSyncManyRepos syncs several repositories in one run, a few at once:
+// each gets its report, in configuration order.
+func TestSyncManyRepos(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 2)
+	cfg, _ := os.ReadFile(f.cfg)
+	text := string(cfg)
+	head, repo, _ := strings.Cut(text, "repos:\n")
+	var b strings.Builder
+	b.WriteString(head + "repos:\n")
+	for i := range 6 {
+		r := strings.ReplaceAll(repo, "name: test", fmt.Sprintf("name: test%d", i))
+		r = strings.ReplaceAll(r, f.mirrors[0], fmt.Sprintf("%s-%d", f.mirrors[0], i))
+		r = strings.ReplaceAll(r, f.mirrors[1], fmt.Sprintf("%s-%d", f.mirrors[1], i))
+		b.WriteString(r)
+	}
+	os.WriteFile(f.cfg, []byte(b.String()), 0o644)
+	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg, "-parallel", "3")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	last := -1
+	for i := range 6 {
+		at := strings.Index(out, fmt.Sprintf("test%d  revision", i))
+		if at < 0 || at < last {
+			t.Fatalf("report of test%d missing or out of order:\n%s", i, out)
+		}
+		last = at
+	}
+	if n := strings.Count(out, "fetched 6 packages"); n != 6 {
+		t.Errorf("%d repos fetched their 6 packages, want 6:\n%s", n, out)
+	}
+}

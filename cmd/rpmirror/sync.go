@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/state"
@@ -18,6 +20,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flags("sync", stderr)
 	rf := addRepoFlags(fs, "sync")
 	dryRun := fs.Bool("dry-run", false, "say what would be fetched, published and deleted; change nothing")
+	parallel := fs.Int("parallel", 4, "sync up to `N` repositories at once")
 	verbose := fs.Bool("v", false, "log every package")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	if err := parseFlags(fs, args); err != nil {
@@ -36,7 +39,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		level = slog.LevelDebug
 	}
 	log := newLogger(stderr, level, *logFormat)
-	reports, err := syncRepos(ctx, cfg, sel, *dryRun, log, tty, stderr)
+	reports, err := syncRepos(ctx, cfg, sel, *dryRun, *parallel, log, tty, stderr)
 	if err != nil {
 		return err
 	}
@@ -59,7 +62,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // syncRepos syncs the selected repositories one after another.
-func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryRun bool, log *slog.Logger, tty bool, stderr io.Writer) ([]*sync.Report, error) {
+func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryRun bool, parallel int, log *slog.Logger, tty bool, stderr io.Writer) ([]*sync.Report, error) {
 	var store *state.Store
 	if dryRun {
 		store = state.OpenExisting(cfg.StateDir)
@@ -76,38 +79,75 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 		UserAgent:      "rpmirror/" + version,
 		Logger:         log,
 	})
-	var reports []*sync.Report
-	for _, r := range sel {
-		if ctx.Err() != nil {
-			break
-		}
-		prog := &sync.Progress{}
-		eng := sync.New(sync.Options{
-			Store:           store,
-			Fetcher:         fetcher,
-			Logger:          log,
-			Concurrency:     cfg.Download.Concurrency,
-			MaxMetadataSize: cfg.Download.MaxMetadataSize,
-			DryRun:          dryRun,
-			Progress:        prog,
-		})
-		var stopProgress func()
-		if tty {
-			stopProgress = showProgress(stderr, prog, fetcher)
-		} else {
-			stopProgress = logProgress(log, prog, fetcher, 15*time.Second)
-		}
-		rep := eng.Sync(ctx, r)
-		if stopProgress != nil {
-			stopProgress()
-		}
-		reports = append(reports, rep)
+	// Repositories are synced a few at a time: most syncs are no-ops that
+	// wait on one small request, and several repos share the machine
+	// well. Each still downloads with download.concurrency.
+	progs := make([]*sync.Progress, len(sel))
+	for i := range progs {
+		progs[i] = &sync.Progress{}
 	}
-	return reports, nil
+	var stopProgress func()
+	if tty {
+		stopProgress = showProgress(stderr, progs, fetcher)
+	} else {
+		stopProgress = logProgress(log, progs, fetcher, 15*time.Second)
+	}
+	reports := make([]*sync.Report, len(sel))
+	var g errgroup.Group
+	g.SetLimit(max(parallel, 1))
+	for i, r := range sel {
+		g.Go(func() error {
+			if ctx.Err() != nil {
+				return nil
+			}
+			eng := sync.New(sync.Options{
+				Store:           store,
+				Fetcher:         fetcher,
+				Logger:          log,
+				Concurrency:     cfg.Download.Concurrency,
+				MaxMetadataSize: cfg.Download.MaxMetadataSize,
+				DryRun:          dryRun,
+				Progress:        progs[i],
+			})
+			reports[i] = eng.Sync(ctx, r)
+			return nil
+		})
+	}
+	g.Wait()
+	stopProgress()
+	var done []*sync.Report
+	for _, r := range reports {
+		if r != nil {
+			done = append(done, r)
+		}
+	}
+	return done, nil
+}
+
+// totals sums the progress of every repository being synced.
+func totals(progs []*sync.Progress) (repo, phase string, done, total, bytesTotal int64) {
+	running := 0
+	for _, p := range progs {
+		ph := p.Phase.Load()
+		if ph == nil {
+			continue
+		}
+		if r := p.Repo.Load(); r != nil && *ph != "done" {
+			running++
+			repo, phase = *r, *ph
+		}
+		done += p.PackagesDone.Load()
+		total += p.PackagesTotal.Load()
+		bytesTotal += p.BytesTotal.Load()
+	}
+	if running > 1 {
+		repo, phase = fmt.Sprintf("%d repos", running), "syncing"
+	}
+	return repo, phase, done, total, bytesTotal
 }
 
 // showProgress redraws one status line on a terminal until stopped.
-func showProgress(w io.Writer, p *sync.Progress, f *fetch.Fetcher) func() {
+func showProgress(w io.Writer, progs []*sync.Progress, f *fetch.Fetcher) func() {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	start := time.Now()
@@ -124,17 +164,11 @@ func showProgress(w io.Writer, p *sync.Progress, f *fetch.Fetcher) func() {
 				return
 			case <-t.C:
 			}
-			repo, phase := "", ""
-			if s := p.Repo.Load(); s != nil {
-				repo = *s
-			}
-			if s := p.Phase.Load(); s != nil {
-				phase = *s
-			}
+			repo, phase, done, total, bytesTotal := totals(progs)
 			got := f.Bytes.Load() - base
 			rate := float64(got) / time.Since(start).Seconds()
 			line := fmt.Sprintf("%s: %s  %d/%d packages  %s/%s  %s/s", repo, phase,
-				p.PackagesDone.Load(), p.PackagesTotal.Load(), human(got), human(p.BytesTotal.Load()), human(int64(rate)))
+				done, total, human(got), human(bytesTotal), human(int64(rate)))
 			if len(line) < width {
 				line += strings.Repeat(" ", width-len(line))
 			}
@@ -147,7 +181,7 @@ func showProgress(w io.Writer, p *sync.Progress, f *fetch.Fetcher) func() {
 
 // logProgress logs a progress line every interval while packages are
 // being fetched, for syncs that run unattended and take long.
-func logProgress(log *slog.Logger, p *sync.Progress, f *fetch.Fetcher, interval time.Duration) func() {
+func logProgress(log *slog.Logger, progs []*sync.Progress, f *fetch.Fetcher, interval time.Duration) func() {
 	done := make(chan struct{})
 	finished := make(chan struct{})
 	base := f.Bytes.Load()
@@ -161,12 +195,13 @@ func logProgress(log *slog.Logger, p *sync.Progress, f *fetch.Fetcher, interval 
 				return
 			case <-t.C:
 			}
-			if ph := p.Phase.Load(); ph == nil || *ph != "fetching" {
+			repo, phase, done, total, bytesTotal := totals(progs)
+			if total == 0 || done == total {
 				continue
 			}
-			log.Info("progress", "repo", *p.Repo.Load(),
-				"packages_done", p.PackagesDone.Load(), "packages_total", p.PackagesTotal.Load(),
-				"bytes_done", f.Bytes.Load()-base, "bytes_total", p.BytesTotal.Load())
+			log.Info("progress", "repo", repo, "phase", phase,
+				"packages_done", done, "packages_total", total,
+				"bytes_done", f.Bytes.Load()-base, "bytes_total", bytesTotal)
 		}
 	}()
 	return func() { close(done); <-finished }
