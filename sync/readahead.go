@@ -37,9 +37,9 @@ type aheadReader struct {
 	once gosync.Once
 	wg   gosync.WaitGroup
 
-	cur  []byte // the part of the current block not read yet
-	buf  []byte // the current block, to give back
-	err  error
+	cur []byte // the part of the current block not read yet
+	buf []byte // the current block, to give back
+	err error
 }
 
 func (a *aheadReader) fill() {
