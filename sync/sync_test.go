@@ -708,8 +708,6 @@ func TestSecondProcessIsRefused(t *testing.T) {
 func TestOriginAuth(t *testing.T) {
 	const user, pass = "mirror", "s3cret-passw0rd"
 	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
-	var logs strings.Builder
-	var mu gosync.Mutex
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, p, ok := r.BasicAuth()
 		if !ok || u != user || p != pass {
@@ -722,11 +720,7 @@ func TestOriginAuth(t *testing.T) {
 	defer srv.Close()
 	o := &origin{dir: v1, srv: srv}
 	h := newHarness(t, o)
-	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.Write(p)
-	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger, logs := captureLog(slog.LevelDebug)
 	sync1 := func() *sync.Report {
 		return sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{Logger: logger}), Logger: logger}).Sync(context.Background(), h.repo)
 	}
@@ -745,9 +739,7 @@ func TestOriginAuth(t *testing.T) {
 	if rep.Err == nil {
 		t.Fatal("with wrong credentials the sync succeeded")
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	for _, s := range []string{rep.Err.Error(), logs.String()} {
+	for _, s := range []string{rep.Err.Error(), logs()} {
 		if strings.Contains(s, pass) {
 			t.Errorf("the password leaked: %s", s)
 		}
@@ -757,6 +749,23 @@ func TestOriginAuth(t *testing.T) {
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// captureLog returns a logger and a function that returns what it has
+// logged so far; safe for concurrent use.
+func captureLog(level slog.Level) (*slog.Logger, func() string) {
+	var logs strings.Builder
+	var mu gosync.Mutex
+	logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.Write(p)
+	}), &slog.HandlerOptions{Level: level}))
+	return logger, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		return logs.String()
+	}
+}
 
 // TestOriginTLS: an https origin whose certificate is signed by an
 // unknown authority is refused, unless its CA is configured (tls ca_file)
@@ -782,13 +791,7 @@ func TestOriginTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, o)
 			h.repo.TLS = tc.tls
-			var logs strings.Builder
-			var mu gosync.Mutex
-			logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-				mu.Lock()
-				defer mu.Unlock()
-				return logs.Write(p)
-			}), nil))
+			logger, logs := captureLog(slog.LevelInfo)
 			rep := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Logger: logger}).Sync(context.Background(), h.repo)
 			if tc.wantErr == "" && rep.Err != nil {
 				t.Fatalf("sync: %v", rep.Err)
@@ -796,10 +799,8 @@ func TestOriginTLS(t *testing.T) {
 			if tc.wantErr != "" && (rep.Err == nil || !strings.Contains(rep.Err.Error(), tc.wantErr)) {
 				t.Fatalf("sync: %v, want %q", rep.Err, tc.wantErr)
 			}
-			mu.Lock()
-			defer mu.Unlock()
-			if tc.wantLog != "" && !strings.Contains(logs.String(), tc.wantLog) {
-				t.Errorf("no %q in the log:\n%s", tc.wantLog, logs.String())
+			if tc.wantLog != "" && !strings.Contains(logs(), tc.wantLog) {
+				t.Errorf("no %q in the log:\n%s", tc.wantLog, logs())
 			}
 		})
 	}
@@ -893,20 +894,12 @@ func TestIndexKept(t *testing.T) {
 		}
 	}
 	syncLogging := func() string {
-		var logs strings.Builder
-		var mu gosync.Mutex
-		logger := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return logs.Write(p)
-		}), nil))
+		logger, logs := captureLog(slog.LevelInfo)
 		rep := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Logger: logger, DryRun: true}).Sync(context.Background(), h.repo)
 		if rep.Err != nil {
 			t.Fatal(rep.Err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		return logs.String()
+		return logs()
 	}
 	republish(t, o, v2)
 	if l := syncLogging(); strings.Contains(l, "treating its files as unknown") {
