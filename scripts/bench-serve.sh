@@ -12,26 +12,12 @@
 #   scripts/bench-serve.sh [DURATION]     # default 10s; needs nginx and wrk
 set -euo pipefail
 duration=${1:-10s}
-root=$(cd "$(dirname "$0")/.." && pwd)
-for tool in nginx wrk go curl; do
+for tool in nginx wrk go curl python3; do
   command -v $tool >/dev/null || { echo "bench-serve: $tool is not installed" >&2; exit 1; }
 done
-work=$(mktemp -d "${TMPDIR:-/tmp}/rpmirror-bench-serve.XXXXXX")
-chmod 755 "$work"
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. "$(dirname "$0")/bench-lib.sh"
 web=$(port)
 api=$(port)
-
-(cd "$root" && CGO_ENABLED=0 go build -o "$work/rpmirror" ./cmd/rpmirror)
 mkdir -p "$work/www"
 cp -r "$root/internal/demo/origin/v1" "$work/v1"
 cp -r "$root/internal/demo/origin/v2" "$work/v2"
@@ -79,8 +65,8 @@ repos:
       - name: p3
         url: http://127.0.0.1:$web/m1/
 EOF
-"$work/rpmirror" serve -c "$work/mirrors.yaml" 2>"$work/serve.log" &
-pids+=($!)
+"$rpmirror" serve -c "$work/mirrors.yaml" 2>"$work/serve.log" &
+bench_pids+=($!)
 
 for _ in $(seq 100); do
   if curl -fs "http://127.0.0.1:$api/mirrorlist?repo=demo" 2>/dev/null | grep -q "/m1/"; then break; fi
@@ -91,7 +77,7 @@ curl -fs "http://127.0.0.1:$api/mirrorlist?repo=demo" | grep -q "/m1/" || { echo
 # The origin publishes a new revision every 2 seconds.
 ( while :; do sleep 2; ln -sfn "$work/v2" "$work/www/origin.new" && mv -T "$work/www/origin.new" "$work/www/origin"
               sleep 2; ln -sfn "$work/v1" "$work/www/origin.new" && mv -T "$work/www/origin.new" "$work/www/origin"; done ) &
-pids+=($!)
+bench_pids+=($!)
 
 runs() { curl -fs "http://127.0.0.1:$api/metrics" | awk '/^rpmirror_sync_runs_total/ {s += $2} END {print s+0}'; }
 probes() { curl -fs "http://127.0.0.1:$api/metrics" | awk '/^rpmirror_mirror_last_probe_timestamp_seconds/ {n++} END {print n+0}'; }
@@ -113,7 +99,7 @@ for route in mirrorlist metalink; do
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
   [ -n "$errors" ] && echo "bench-serve: $route: $errors" >&2
   echo "| /$route | $rps | $p50 | $p99 | $((after - before)) |"
-  echo "serve_${route}_rps=$rps" >> "${BENCH_RESULTS:-/dev/null}"
+  result "serve_${route}_rps" "$rps"
 done
 echo
 echo "Command: \`scripts/bench-serve.sh $duration\` (\`wrk -t2 -c64 -d$duration --latency URL\`)."
