@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -96,6 +97,27 @@ func (f *Fetcher) authorize(req *http.Request, u string) {
 type StatusError struct {
 	URL  string
 	Code int
+	// RetryAfter is what the server's Retry-After header asked for (429,
+	// 503), capped at MaxRetryAfter; 0 when it sent none.
+	RetryAfter time.Duration
+}
+
+// MaxRetryAfter caps how long a Retry-After header can make a retry wait.
+const MaxRetryAfter = 5 * time.Minute
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(h http.Header) time.Duration {
+	v := strings.TrimSpace(h.Get("Retry-After"))
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.Atoi(v); err == nil && secs >= 0 {
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = time.Until(t)
+	}
+	return min(max(d, 0), MaxRetryAfter)
 }
 
 func (e *StatusError) Error() string {
@@ -195,7 +217,7 @@ func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, 
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, &StatusError{URL: u, Code: resp.StatusCode}
+		return nil, &StatusError{URL: u, Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header)}
 	}
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("body of %d bytes exceeds the limit of %d", resp.ContentLength, limit)
@@ -330,7 +352,11 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int
 		}
 		var sc grab.StatusCodeError
 		if errors.As(err, &sc) {
-			err = &StatusError{URL: u, Code: int(sc)}
+			se := &StatusError{URL: u, Code: int(sc)}
+			if resp.HTTPResponse != nil {
+				se.RetryAfter = retryAfter(resp.HTTPResponse.Header)
+			}
+			err = se
 		}
 	}
 	fi, serr := os.Stat(part)
@@ -365,6 +391,10 @@ func (f *Fetcher) retry(ctx context.Context, u string, op func(context.Context) 
 			d = 30 * time.Second
 		}
 		d = d/2 + rand.N(d) // jitter: 0.5x to 1.5x
+		var se *StatusError
+		if errors.As(err, &se) && se.RetryAfter > d {
+			d = se.RetryAfter // the server said how long to wait
+		}
 		f.opts.Logger.Warn("retrying download", "url", Redact(u), "attempt", attempt+1, "after", d.Round(time.Millisecond), "err", err)
 		select {
 		case <-ctx.Done():

@@ -263,3 +263,40 @@ func TestAuthOnlyUnderPrefix(t *testing.T) {
 		t.Errorf("credentials sent: %v; want only under /origin/", seen)
 	}
 }
+
+// TestRetryAfter: a 503 or 429 with Retry-After is retried no sooner than
+// the server asked.
+func TestRetryAfter(t *testing.T) {
+	for _, path := range []string{"bytes", "file"} {
+		t.Run(path, func(t *testing.T) {
+			var first time.Time
+			var gap time.Duration
+			srv, _ := server(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+				if r.Method == http.MethodHead {
+					return false
+				}
+				if first.IsZero() {
+					first = time.Now()
+					w.Header().Set("Retry-After", "1")
+					http.Error(w, "busy", http.StatusServiceUnavailable)
+					return true
+				}
+				gap = time.Since(first)
+				return false
+			})
+			f := fetcher(2) // backoff 1ms: only Retry-After can make it wait
+			var err error
+			if path == "bytes" {
+				_, err = f.FetchBytes(context.Background(), srv.URL+"/f", int64(len(body)))
+			} else {
+				_, err = f.File(context.Background(), srv.URL+"/f", filepath.Join(t.TempDir(), "f"), int64(len(body)), sameAsBody)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if gap < 900*time.Millisecond {
+				t.Errorf("retried after %s, the server asked for 1s", gap)
+			}
+		})
+	}
+}
