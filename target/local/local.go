@@ -270,6 +270,9 @@ func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []targ
 	if exists {
 		if err := unix.Renameat2(unix.AT_FDCWD, next, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE); err != nil {
 			os.RemoveAll(next)
+			if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EOPNOTSUPP) {
+				return fmt.Errorf("swapping %s into place: the filesystem cannot exchange directories atomically (renameat2 RENAME_EXCHANGE; NFS cannot): put the mirror on ext4, xfs, btrfs or tmpfs: %w", dir, err)
+			}
 			return fmt.Errorf("swapping %s into place: %w", dir, err)
 		}
 	} else if err := os.Rename(next, dir); err != nil {
