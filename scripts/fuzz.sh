@@ -16,7 +16,7 @@ for pkg in "$@"; do
     echo "== $pkg $f"
     out=$(go test -run '^$' -fuzz "^$f\$" -fuzztime "$fuzztime" -fuzzminimizetime 2s "$pkg" 2>&1)
     rc=$?
-    echo "$out" | tail -3
+    [ $rc -eq 0 ] && echo "$out" | tail -2
     if [ $rc -ne 0 ]; then
       if echo "$out" | grep -q "Failing input written to" || ! echo "$out" | grep -q "context deadline exceeded"; then
         echo "$out"
