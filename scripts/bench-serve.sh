@@ -16,29 +16,13 @@ for tool in nginx wrk go curl python3; do
   command -v $tool >/dev/null || { echo "bench-serve: $tool is not installed" >&2; exit 1; }
 done
 . "$(dirname "$0")/bench-lib.sh"
-web=$(port)
 api=$(port)
 mkdir -p "$work/www"
 cp -r "$root/internal/demo/origin/v1" "$work/v1"
 cp -r "$root/internal/demo/origin/v2" "$work/v2"
 ln -s "$work/v1" "$work/www/origin"
 
-cat > "$work/nginx.conf" <<EOF
-worker_processes 1;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log;
-events { worker_connections 256; }
-http {
-  access_log off;
-  server {
-    listen 127.0.0.1:$web;
-    root $work/www;
-    location ~ /\.rpmirror { deny all; }
-  }
-}
-EOF
-[ "$(id -u)" = 0 ] && sed -i '1i user root;' "$work/nginx.conf"
-nginx -c "$work/nginx.conf" -p "$work" 2>/dev/null
+start_nginx
 
 cat > "$work/mirrors.yaml" <<EOF
 state_dir: $work/state
