@@ -14,7 +14,7 @@ const (
 	DefaultConcurrency    = 4
 	DefaultRetries        = 3
 	DefaultConnectTimeout = 10 * time.Second
-	DefaultStallTimeout   = 60 * time.Second
+	DefaultStallTimeout   = 30 * time.Second // librepo's low-speed window
 	DefaultSchedule       = "@every 1h"
 	DefaultPruneAfter     = 24 * time.Hour
 	DefaultListen         = "127.0.0.1:8080"

@@ -165,7 +165,7 @@ func TestBadFilesAllListed(t *testing.T) {
 
 func TestLoadGoodFiles(t *testing.T) {
 	td := copyTestdata(t)
-	defaults := Download{Concurrency: 4, Retries: 3, ConnectTimeout: 10 * time.Second, StallTimeout: 60 * time.Second, MaxMetadataSize: DefaultMaxMetadataSize}
+	defaults := Download{Concurrency: 4, Retries: 3, ConnectTimeout: 10 * time.Second, StallTimeout: 30 * time.Second, MaxMetadataSize: DefaultMaxMetadataSize}
 	tests := []struct {
 		file string
 		want Config

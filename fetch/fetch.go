@@ -1,7 +1,8 @@
 // Package fetch downloads files from an origin over HTTP(S) (or file://)
 // with the behaviour a mirror needs from every transfer: timeouts on
-// connecting and on every read, a watchdog that aborts a stalled body,
-// bounded retries with exponential backoff and jitter, resume of partial
+// connecting and on every read, a watchdog that aborts a body arriving
+// slower than a low-speed limit (librepo's rule: below 1000 bytes/s for
+// 30 s), bounded retries with exponential backoff and jitter, resume of partial
 // downloads, and verification of the result before it is given a final
 // name. Files are downloaded with github.com/cavaliergopher/grab/v3 into a
 // ".part" file beside the destination, and renamed into place only after
@@ -37,7 +38,14 @@ import (
 type Options struct {
 	Retries        int           // attempts after the first (default 0)
 	ConnectTimeout time.Duration // dial, TLS handshake and response headers (default 10s)
-	StallTimeout   time.Duration // no byte received for this long aborts a transfer (default 60s)
+	// StallTimeout is the low-speed window: a transfer that receives less
+	// than LowSpeedLimit bytes per second over this long is aborted as
+	// stalled (default 30s).
+	StallTimeout time.Duration
+	// LowSpeedLimit is the slowest a body may arrive, in bytes per second,
+	// averaged over StallTimeout (default 1000, librepo's; negative: only
+	// a transfer that receives nothing at all for StallTimeout stalls).
+	LowSpeedLimit int64
 	Backoff        time.Duration // first retry delay, doubled each time, capped at 30s (default 1s)
 	UserAgent      string
 	Logger         *slog.Logger
@@ -126,8 +134,17 @@ func (e *StatusError) Error() string {
 
 var errTooManyRedirects = errors.New("stopped after 10 redirects")
 
-// ErrStalled reports a transfer that received nothing for StallTimeout.
+// ErrStalled reports a transfer that received less than LowSpeedLimit
+// bytes per second over StallTimeout. A stalled transfer is retried at
+// most MaxStallRetries times whatever Retries says: an origin that stalls
+// usually stalls again, and each stall costs a whole StallTimeout.
 var ErrStalled = errors.New("transfer stalled")
+
+// MaxStallRetries is how many times one download is retried after a
+// stall (a new connection, resuming what arrived). With the defaults a
+// stalled origin fails a download after two windows of 30 s, about a
+// minute, where retrying as for other errors would take four.
+const MaxStallRetries = 1
 
 // ErrNotFound is wrapped by errors for 404 and 410 answers, which callers
 // may treat as "the origin does not have this optional file".
@@ -140,13 +157,22 @@ func (e *StatusError) Unwrap() error {
 	return nil
 }
 
+// The low-speed defaults are librepo's (LRO_LOWSPEEDTIME, LRO_LOWSPEEDLIMIT).
+const (
+	DefaultStallTimeout  = 30 * time.Second
+	DefaultLowSpeedLimit = 1000 // bytes per second
+)
+
 // New returns a Fetcher.
 func New(opts Options) *Fetcher {
 	if opts.ConnectTimeout <= 0 {
 		opts.ConnectTimeout = 10 * time.Second
 	}
 	if opts.StallTimeout <= 0 {
-		opts.StallTimeout = 60 * time.Second
+		opts.StallTimeout = DefaultStallTimeout
+	}
+	if opts.LowSpeedLimit == 0 {
+		opts.LowSpeedLimit = DefaultLowSpeedLimit
 	}
 	if opts.Backoff <= 0 {
 		opts.Backoff = time.Second
@@ -222,10 +248,29 @@ func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, 
 	if resp.ContentLength > limit {
 		return nil, fmt.Errorf("body of %d bytes exceeds the limit of %d", resp.ContentLength, limit)
 	}
-	// Abort a body that stalls.
-	timer := time.AfterFunc(f.opts.StallTimeout, func() { cancel(ErrStalled) })
-	defer timer.Stop()
-	b, err := io.ReadAll(&stallReader{r: io.LimitReader(resp.Body, limit+1), timer: timer, d: f.opts.StallTimeout})
+	// Abort a body that stalls or crawls.
+	cr := &countingReader{r: io.LimitReader(resp.Body, limit+1)}
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		w := f.newSpeedWatch()
+		tick := time.NewTicker(w.tick())
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				if err := w.check(now, cr.n.Load()); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}
+	}()
+	b, err := io.ReadAll(cr)
 	if err != nil {
 		if c := context.Cause(ctx); c != nil {
 			err = c
@@ -239,19 +284,87 @@ func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, 
 	return b, nil
 }
 
-type stallReader struct {
-	r     io.Reader
-	timer *time.Timer
-	d     time.Duration
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
 }
 
-func (s *stallReader) Read(p []byte) (int, error) {
-	n, err := s.r.Read(p)
-	if n > 0 {
-		s.timer.Reset(s.d)
-	}
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
 	return n, err
 }
+
+// speedWatch decides when a transfer is stalled: it samples the bytes
+// received so far and reports a stall once a whole window has passed in
+// which fewer than min bytes arrived (a sliding window, so a burst
+// followed by silence is caught one window after the silence began, at
+// the latest, plus a tick).
+type speedWatch struct {
+	window  time.Duration
+	limit   int64 // bytes per second; < 0: any byte will do
+	min     int64 // bytes that must arrive per window
+	samples []speedSample
+}
+
+type speedSample struct {
+	t time.Time
+	n int64
+}
+
+func (f *Fetcher) newSpeedWatch() *speedWatch {
+	w := &speedWatch{window: f.opts.StallTimeout, limit: f.opts.LowSpeedLimit}
+	w.min = 1
+	if w.limit > 0 {
+		w.min = max(1, int64(float64(w.limit)*w.window.Seconds()))
+	}
+	w.samples = []speedSample{{time.Now(), 0}}
+	return w
+}
+
+// tick is how often to sample: five times a window, at most every 200 ms.
+func (w *speedWatch) tick() time.Duration {
+	return max(min(200*time.Millisecond, w.window/5), time.Millisecond)
+}
+
+// check records that n bytes had arrived at now and returns an error
+// wrapping ErrStalled when the last window brought fewer than min bytes.
+func (w *speedWatch) check(now time.Time, n int64) error {
+	w.samples = append(w.samples, speedSample{now, n})
+	// Keep one sample at or before the window's start, none older.
+	start := now.Add(-w.window)
+	i := 0
+	for i+1 < len(w.samples) && !w.samples[i+1].t.After(start) {
+		i++
+	}
+	w.samples = w.samples[i:]
+	old := w.samples[0]
+	if old.t.After(start) {
+		return nil // not a whole window yet
+	}
+	got := n - old.n
+	if got >= w.min {
+		return nil
+	}
+	if got == 0 {
+		return fmt.Errorf("%w: no data for %s", ErrStalled, w.window)
+	}
+	return &StalledError{Window: w.window, Got: got, Limit: w.limit}
+}
+
+// StalledError is a transfer that received some bytes, but fewer than the
+// low-speed limit asks for over the window. It wraps ErrStalled.
+type StalledError struct {
+	Window time.Duration
+	Got    int64 // bytes received in the window
+	Limit  int64 // bytes per second
+}
+
+func (e *StalledError) Error() string {
+	return fmt.Sprintf("%v: %d bytes in %s, below the low-speed limit of %d bytes/s", ErrStalled, e.Got, e.Window, e.Limit)
+}
+
+func (e *StalledError) Unwrap() error { return ErrStalled }
 
 // Check accepts or rejects a downloaded file. An error for which
 // verify.Permanent is true is not retried.
@@ -326,29 +439,34 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int
 	}
 	resp := f.grab.Do(req)
 	// Watch progress: count bytes for the display, abort a stall.
-	tick := time.NewTicker(200 * time.Millisecond)
+	w := f.newSpeedWatch()
+	tick := time.NewTicker(w.tick())
 	defer tick.Stop()
 	seen := start
-	last := time.Now()
+	stalled := false
 	for done := false; !done; {
+		now := time.Now()
 		select {
 		case <-resp.Done:
 			done = true
-		case <-tick.C:
+		case now = <-tick.C:
 		}
 		n := resp.BytesComplete()
 		if d := n - seen; d > 0 {
 			f.Bytes.Add(d)
 			seen = n
-			last = time.Now()
-		} else if !done && time.Since(last) > f.opts.StallTimeout {
-			cancel(ErrStalled)
+		}
+		if !done && !stalled {
+			if err := w.check(now, n-start); err != nil {
+				stalled = true
+				cancel(err)
+			}
 		}
 	}
 	err = resp.Err()
 	if err != nil {
 		if c := context.Cause(ctx); errors.Is(c, ErrStalled) {
-			err = fmt.Errorf("%w: no data for %s", ErrStalled, f.opts.StallTimeout)
+			err = c
 		}
 		var sc grab.StatusCodeError
 		if errors.As(err, &sc) {
@@ -375,6 +493,7 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int
 // ctx ends, sleeping with exponential backoff and jitter in between.
 func (f *Fetcher) retry(ctx context.Context, u string, op func(context.Context) error) error {
 	var err error
+	stalls := 0
 	for attempt := 0; ; attempt++ {
 		err = op(ctx)
 		if err == nil {
@@ -383,7 +502,10 @@ func (f *Fetcher) retry(ctx context.Context, u string, op func(context.Context) 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if attempt >= f.opts.Retries || !Transient(err) {
+		if errors.Is(err, ErrStalled) {
+			stalls++
+		}
+		if attempt >= f.opts.Retries || !Transient(err) || stalls > MaxStallRetries {
 			break
 		}
 		d := f.opts.Backoff << attempt
@@ -406,7 +528,7 @@ func (f *Fetcher) retry(ctx context.Context, u string, op func(context.Context) 
 }
 
 // Transient reports whether err may go away if the request is repeated: a
-// network error, a stall, a server error or rate limiting, or content that
+// network error, a stall (which retry allows MaxStallRetries times), a server error or rate limiting, or content that
 // arrived damaged. A 4xx answer, a bad signature or a package that is not
 // what metadata says are not transient.
 func Transient(err error) bool {

@@ -44,12 +44,14 @@ func mbOrigin(t *testing.T) (dir string, big []byte) {
 }
 
 // mbFetcher has small timeouts, so that a test of a stall or a backoff
-// takes a fraction of a second.
+// takes a fraction of a second. It has no low-speed limit (only a body
+// that sends nothing for StallTimeout stalls); TestLowSpeedLimit sets one.
 func mbFetcher(retries int, backoff time.Duration) *fetch.Fetcher {
 	return fetch.New(fetch.Options{
 		Retries:        retries,
 		Backoff:        backoff,
 		StallTimeout:   mbStall,
+		LowSpeedLimit:  -1,
 		ConnectTimeout: 500 * time.Millisecond,
 	})
 }
