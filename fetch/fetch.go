@@ -46,9 +46,9 @@ type Options struct {
 	// averaged over StallTimeout (default 1000, librepo's; negative: only
 	// a transfer that receives nothing at all for StallTimeout stalls).
 	LowSpeedLimit int64
-	Backoff        time.Duration // first retry delay, doubled each time, capped at 30s (default 1s)
-	UserAgent      string
-	Logger         *slog.Logger
+	Backoff       time.Duration // first retry delay, doubled each time, capped at 30s (default 1s)
+	UserAgent     string
+	Logger        *slog.Logger
 }
 
 // Fetcher downloads files. It is safe for concurrent use.
