@@ -1,0 +1,196 @@
+package geo
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	gosync "sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/oschwald/maxminddb-golang/v2"
+)
+
+// Location is where an address is, as far as mirror selection cares.
+// Both fields are empty when unknown.
+type Location struct {
+	Country   string // ISO 3166-1 alpha-2, upper case
+	Continent string // AF, AN, AS, EU, NA, OC or SA
+}
+
+// MaxFileSize bounds the database file read into memory: GeoLite2-City
+// is about 60 MB, the country databases a few.
+const MaxFileSize = 512 << 20
+
+// ErrNotGeoIP is wrapped by errors about a file that is not a MaxMind DB.
+var ErrNotGeoIP = errors.New("not a MaxMind DB (.mmdb) file")
+
+// DB is a GeoIP database, reloadable. A nil *DB knows nothing: Lookup
+// returns the zero Location.
+type DB struct {
+	path string
+	cur  atomic.Pointer[loaded]
+}
+
+// loaded is one version of the database file.
+type loaded struct {
+	r     *maxminddb.Reader
+	info  Info
+	cache gosync.Map // record offset -> Location: records are few, addresses many
+}
+
+// Info describes the loaded database.
+type Info struct {
+	Path  string
+	Type  string    // the database_type of its metadata, such as GeoLite2-Country
+	Built time.Time // when it was built, from its metadata
+}
+
+// Open reads the MaxMind DB file at path.
+func Open(path string) (*DB, error) {
+	db := &DB{path: path}
+	if err := db.Reload(); err != nil {
+		return nil, err
+	}
+	return db, nil
+}
+
+// Reload reads the file again and swaps it in; lookups in flight finish on
+// the version they started with. On error the loaded version stays.
+func (db *DB) Reload() error {
+	l, err := load(db.path)
+	if err != nil {
+		return err
+	}
+	db.cur.Store(l)
+	return nil
+}
+
+// Check reports whether path holds a MaxMind DB that Open would accept.
+func Check(path string) error {
+	_, err := load(path)
+	return err
+}
+
+func load(path string) (*loaded, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading GeoIP database: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("reading GeoIP database: %w", err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("reading GeoIP database %s: not a regular file", path)
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, fmt.Errorf("reading GeoIP database %s: larger than %d MiB", path, MaxFileSize>>20)
+	}
+	b := make([]byte, fi.Size())
+	if _, err := io.ReadFull(f, b); err != nil {
+		return nil, fmt.Errorf("reading GeoIP database %s: %w", path, err)
+	}
+	r, err := openBytes(b)
+	if err != nil {
+		return nil, fmt.Errorf("reading GeoIP database %s: %w: %v", path, ErrNotGeoIP, err)
+	}
+	return &loaded{r: r, info: Info{
+		Path:  path,
+		Type:  r.Metadata.DatabaseType,
+		Built: r.Metadata.BuildTime().UTC(),
+	}}, nil
+}
+
+// openBytes is maxminddb.OpenBytes, turning a panic on a corrupt file into
+// an error.
+func openBytes(b []byte) (r *maxminddb.Reader, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("corrupt: %v", p)
+		}
+	}()
+	return maxminddb.OpenBytes(b)
+}
+
+// Info describes the loaded database; the zero Info for a nil DB.
+func (db *DB) Info() Info {
+	if db == nil {
+		return Info{}
+	}
+	return db.cur.Load().info
+}
+
+// record is the part of a GeoIP2 or DB-IP country or city record read.
+type record struct {
+	Country struct {
+		ISOCode string `maxminddb:"iso_code"`
+	} `maxminddb:"country"`
+	RegisteredCountry struct {
+		ISOCode string `maxminddb:"iso_code"`
+	} `maxminddb:"registered_country"`
+	Continent struct {
+		Code string `maxminddb:"code"`
+	} `maxminddb:"continent"`
+}
+
+// Lookup returns the location of addr: its country (the registered
+// country when the database gives no other), and that country's
+// continent. An address the database does not know, or a nil DB, gives
+// the zero Location.
+func (db *DB) Lookup(addr netip.Addr) Location {
+	if db == nil || !addr.IsValid() {
+		return Location{}
+	}
+	l := db.cur.Load()
+	res := l.r.Lookup(addr.Unmap())
+	if !res.Found() {
+		return Location{}
+	}
+	off := res.Offset()
+	if v, ok := l.cache.Load(off); ok {
+		return v.(Location)
+	}
+	var rec record
+	if err := res.Decode(&rec); err != nil {
+		return Location{}
+	}
+	loc := Location{Country: rec.Country.ISOCode}
+	if loc.Country == "" {
+		loc.Country = rec.RegisteredCountry.ISOCode
+	}
+	if c, ok := Continent(loc.Country); ok {
+		loc.Continent = c
+	} else {
+		loc.Country = ""
+		if _, known := continentCountries[rec.Continent.Code]; known {
+			loc.Continent = rec.Continent.Code
+		}
+	}
+	l.cache.Store(off, loc)
+	return loc
+}
+
+// At returns the Location of the country code cc (upper or lower case),
+// or false when it is not a known code.
+func At(cc string) (Location, bool) {
+	if len(cc) != 2 {
+		return Location{}, false
+	}
+	up := []byte{upper(cc[0]), upper(cc[1])}
+	c, ok := continentOf[string(up)]
+	if !ok {
+		return Location{}, false
+	}
+	return Location{Country: string(up), Continent: c}, true
+}
+
+func upper(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
