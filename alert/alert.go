@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rpmirror/rpmirror/internal/redact"
 )
 
 // Event is one state change, as posted to the webhook.
@@ -99,6 +101,7 @@ func (s *Sender) Send(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now().UTC()
 	}
+	e.URL = redact.URL(e.URL)
 	s.opts.Logger.Warn("state change", "kind", e.Kind, "repo", e.Repo, "mirror", e.Mirror, "from", e.From, "to", e.To, "reason", e.Reason)
 	if *s.url.Load() == "" {
 		return
@@ -152,7 +155,9 @@ func (s *Sender) deliver(ctx context.Context, e Event) {
 			case <-time.After(d):
 			}
 		}
-		if err = s.post(ctx, body); err == nil {
+		// The client's errors name the webhook, whose query often
+		// holds its token.
+		if err = redact.Error(s.post(ctx, body)); err == nil {
 			s.sent.Add(1)
 			return
 		}

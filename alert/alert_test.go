@@ -1,10 +1,14 @@
 package alert
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -73,5 +77,66 @@ func TestSendNeverBlocks(t *testing.T) {
 	}
 	if _, _, dropped := s.Stats(); dropped == 0 {
 		t.Error("a full queue dropped nothing")
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the sender's goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// TestFailedDeliveryHidesSecrets: a webhook that cannot be reached is
+// logged at every attempt and when given up on, and net/http's errors name
+// its URL; neither the token in its query nor a password shows.
+func TestFailedDeliveryHidesSecrets(t *testing.T) {
+	// A port nobody listens on: delivery fails with "connection refused".
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	for _, tc := range []struct{ name, url string }{
+		{"token in the query", "http://" + addr + "/hooks/rpmirror?secret=s3cret-t0ken"},
+		{"password", "http://bot:s3cret-t0ken@" + addr + "/hooks/rpmirror"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log syncBuffer
+			s := New(Options{URL: tc.url, Attempts: 2, Backoff: time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			go s.Run(ctx)
+			s.Send(Event{Kind: "mirror", Repo: "r", Mirror: "m", URL: tc.url, From: "ok", To: "down"})
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				if _, failed, _ := s.Stats(); failed == 1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the delivery was not given up on:\n%s", log.String())
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			out := log.String()
+			if !strings.Contains(out, "giving up on alert") || !strings.Contains(out, "connection refused") {
+				t.Fatalf("the log does not say why delivery failed:\n%s", out)
+			}
+			if strings.Contains(out, "s3cret") {
+				t.Errorf("the log shows the webhook's secret:\n%s", out)
+			}
+		})
 	}
 }

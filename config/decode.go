@@ -14,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
+
+	hide "github.com/rpmirror/rpmirror/internal/redact"
 )
 
 // The keys each mapping may hold, in the order the documentation lists them.
@@ -295,7 +297,7 @@ func (d *decoder) alerts(e entry, a *Alerts) {
 	if e, ok := f.get("webhook"); ok {
 		if raw, ok := d.str(e, where); ok {
 			if problem := webhookProblem(raw); problem != "" {
-				d.errorf(e.val.Line, where, "webhook %q: %s", redact(raw), problem)
+				d.errorf(e.val.Line, where, "webhook %q: %s", hide.URL(raw), problem)
 			} else {
 				a.Webhook = raw
 			}

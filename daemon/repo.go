@@ -86,7 +86,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		done:    make(chan struct{}),
 		tracker: health.NewTracker(),
 		cfg:     rc,
-		origin:  health.Result{URL: rc.Origin, State: health.Unknown},
+		origin:  health.Result{URL: fetch.Redact(rc.Origin), State: health.Unknown},
 		written: map[string][]byte{},
 	}
 	// Until the origin answers, judge mirrors against the newest revision
@@ -550,7 +550,7 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 			defer r.d.recoverPanic("probing " + r.name + "/" + m.Name)
 			var res health.Result
 			if want == nil {
-				res = health.Result{URL: m.URL, State: health.Unknown, Checked: time.Now().UTC(),
+				res = health.Result{URL: fetch.Redact(m.URL), State: health.Unknown, Checked: time.Now().UTC(),
 					Reason: "the origin's repomd.xml is not known yet: nothing to compare with"}
 			} else {
 				res = prober.Probe(ctx, m.URL, want, pkgs)
@@ -708,7 +708,7 @@ func (r *repo) status() server.RepoStatus {
 		st.NextSync = r.sched.Next(time.Now()).UTC()
 	}
 	for _, m := range rc.Mirrors {
-		ms := server.MirrorStatus{Name: m.Name, URL: m.URL, Written: m.Written(), Priority: m.Priority, State: string(health.Unknown)}
+		ms := server.MirrorStatus{Name: m.Name, URL: fetch.Redact(m.URL), Written: m.Written(), Priority: m.Priority, State: string(health.Unknown)}
 		if m.URL == "" {
 			ms.Reason = "no url: written but not probed or listed"
 		} else if res, ok := r.tracker.Get(m.Name); ok {

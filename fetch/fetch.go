@@ -31,6 +31,7 @@ import (
 
 	"github.com/cavaliergopher/grab/v3"
 
+	"github.com/rpmirror/rpmirror/internal/redact"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -495,7 +496,9 @@ func (f *Fetcher) retry(ctx context.Context, u string, op func(context.Context) 
 	var err error
 	stalls := 0
 	for attempt := 0; ; attempt++ {
-		err = op(ctx)
+		// The http.Client's errors name the URL (a redirect's too, with
+		// a presigned query): hide its secrets before anyone sees them.
+		err = redact.Error(op(ctx))
 		if err == nil {
 			return nil
 		}
@@ -567,14 +570,9 @@ func isURLUsageError(ue *url.Error) bool {
 	return len(msg) >= 11 && msg[:11] == "unsupported"
 }
 
-// Redact returns u with any password replaced, for logs and errors.
-func Redact(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return u
-	}
-	return p.Redacted()
-}
+// Redact returns u with its userinfo and query hidden, for logs, errors
+// and status (see package redact).
+func Redact(u string) string { return redact.URL(u) }
 
 func syncFile(p string) error {
 	f, err := os.OpenFile(p, os.O_RDWR, 0)

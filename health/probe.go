@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rpmirror/rpmirror/internal/redact"
 	"github.com/rpmirror/rpmirror/repodata"
 )
 
@@ -128,7 +129,7 @@ func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages [
 		r.State, r.Reason = Down, limitReason(err.Error())
 		return r
 	}
-	r.URL = u.Redacted()
+	r.URL = redact.URL(u.String())
 
 	timeout := p.Timeout
 	if timeout <= 0 {

@@ -6,6 +6,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/state"
 )
 
@@ -27,10 +28,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, r.Origin)
+		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, fetch.Redact(r.Origin))
 		for _, m := range r.Mirrors {
 			if !m.Written() {
-				fmt.Fprintf(stdout, "  %-12s probe-only  %s\n", m.Name, m.URL)
+				fmt.Fprintf(stdout, "  %-12s probe-only  %s\n", m.Name, fetch.Redact(m.URL))
 				continue
 			}
 			ms := st.Mirrors[m.Name]
