@@ -19,13 +19,23 @@ const (
 	DefaultPruneAfter     = 24 * time.Hour
 	DefaultListen         = "127.0.0.1:8080"
 	DefaultProbeInterval  = 60 * time.Second
-	DefaultProbeTimeout   = 10 * time.Second
-	DefaultPriority       = 100
+	// DefaultProbeTimeout is the longest default probe_timeout; see
+	// ProbeTimeoutFor.
+	DefaultProbeTimeout = 10 * time.Second
+	DefaultPriority     = 100
 	// DefaultMinChecksum refuses md5 and accepts sha1 ("sha"), which old
 	// repositories still use.
 	DefaultMinChecksum     = "sha1"
 	DefaultMaxMetadataSize = 4 << 30
 )
+
+// ProbeTimeoutFor is the probe_timeout of a file that does not set one:
+// half of probe_interval, and at most DefaultProbeTimeout (10s for the
+// default interval of 60s, 1s for an interval of 2s). Half, so that a
+// probe that times out still ends well before the next round begins.
+func ProbeTimeoutFor(interval time.Duration) time.Duration {
+	return min(DefaultProbeTimeout, interval/2)
+}
 
 // Limits of the numeric download settings, inclusive.
 const (
@@ -54,9 +64,8 @@ type Config struct {
 	Download     Download
 	Repos        []Repo
 
-	stateDirLine     int
-	probeTimeoutLine int
-	apiTokenLine     int
+	stateDirLine int
+	apiTokenLine int
 }
 
 // OriginAuth reads the repo's origin credentials: the first line of

@@ -48,7 +48,8 @@ var badFiles = []struct {
 	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
-	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s`},
+	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
+	{"bad-probe-timeout-default.yaml", `testdata/bad-probe-timeout-default.yaml:1: probe_timeout 1m30s: must not be longer than probe_interval, which is 1m0s by default`},
 	{"bad-probe-interval.yaml", `testdata/bad-probe-interval.yaml:1: probe_interval "500ms": must be at least 1s`},
 	{"bad-webhook.yaml", `testdata/bad-webhook.yaml:2: alerts: webhook "ftp://alerts.example.org/x": want an http:// or https:// URL`},
 	{"bad-priority.yaml", `testdata/bad-priority.yaml:9: repo "gluster-9-el8": mirror "local": priority 0: out of range 1..1000`},
@@ -559,5 +560,51 @@ func TestYAMLErrorLines(t *testing.T) {
 		if err == nil || err.Error() != tc.want {
 			t.Errorf("Parse(%q):\ngot  %v\nwant %s", tc.in, err, tc.want)
 		}
+	}
+}
+
+// TestProbeTimeoutFollowsInterval: without probe_timeout, the timeout is
+// half the interval, at most 10s, so any valid probe_interval alone is
+// accepted; a probe_timeout is only refused when the file sets it, and an
+// invalid probe_interval is reported once, not again through the timeout.
+func TestProbeTimeoutFollowsInterval(t *testing.T) {
+	const rest = `state_dir: /tmp/rpmirror-config-test-state
+repos:
+  - name: r
+    origin: https://origin.example/r/
+    mirrors:
+      - name: m
+        path: /tmp/rpmirror-config-test-mirror
+`
+	for _, tc := range []struct {
+		name              string
+		head              string
+		interval, timeout time.Duration
+		wantErr           string
+	}{
+		{name: "defaults", interval: 60 * time.Second, timeout: 10 * time.Second},
+		{name: "a short interval alone", head: "probe_interval: 2s\n", interval: 2 * time.Second, timeout: time.Second},
+		{name: "the shortest interval alone", head: "probe_interval: 1s\n", interval: time.Second, timeout: 500 * time.Millisecond},
+		{name: "a long interval alone", head: "probe_interval: 5m\n", interval: 5 * time.Minute, timeout: 10 * time.Second},
+		{name: "both set", head: "probe_interval: 2s\nprobe_timeout: 2s\n", interval: 2 * time.Second, timeout: 2 * time.Second},
+		{name: "timeout alone, within the default interval", head: "probe_timeout: 45s\n", interval: 60 * time.Second, timeout: 45 * time.Second},
+		{name: "timeout longer than the interval", head: "probe_interval: 2s\nprobe_timeout: 3s\n", wantErr: "t.yaml:2: probe_timeout 3s: must not be longer than probe_interval 2s (line 1)"},
+		{name: "an invalid interval is blamed once", head: "probe_interval: 500ms\nprobe_timeout: 3s\n", wantErr: `t.yaml:1: probe_interval "500ms": must be at least 1s`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseWith([]byte(tc.head+rest), "t.yaml", LoadOptions{SkipFilesystem: true})
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err = %v, want %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.ProbeInterval != tc.interval || c.ProbeTimeout != tc.timeout {
+				t.Errorf("probe_interval %s, probe_timeout %s; want %s, %s", c.ProbeInterval, c.ProbeTimeout, tc.interval, tc.timeout)
+			}
+		})
 	}
 }

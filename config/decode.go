@@ -201,7 +201,6 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		File:          d.file,
 		Listen:        DefaultListen,
 		ProbeInterval: DefaultProbeInterval,
-		ProbeTimeout:  DefaultProbeTimeout,
 		Download: Download{
 			Concurrency:     DefaultConcurrency,
 			Retries:         DefaultRetries,
@@ -233,22 +232,33 @@ func (d *decoder) config(root *yaml.Node) *Config {
 			}
 		}
 	}
+	// probe_timeout defaults to a share of probe_interval, so only a
+	// timeout the file sets can be too long, and it is compared with an
+	// interval the file sets only when that interval is valid.
+	intervalLine, intervalOK := 0, true
 	if e, ok := f.get("probe_interval"); ok {
-		if t, ok := d.duration(e, "", true); ok {
-			if t < time.Second {
-				d.errorf(e.val.Line, "", "probe_interval %q: must be at least 1s", e.val.Value)
-			} else {
-				c.ProbeInterval = t
-			}
+		intervalLine = e.val.Line
+		if t, ok := d.duration(e, "", true); !ok {
+			intervalOK = false
+		} else if t < time.Second {
+			d.errorf(e.val.Line, "", "probe_interval %q: must be at least 1s", e.val.Value)
+			intervalOK = false
+		} else {
+			c.ProbeInterval = t
 		}
 	}
+	c.ProbeTimeout = ProbeTimeoutFor(c.ProbeInterval)
 	if e, ok := f.get("probe_timeout"); ok {
 		if t, ok := d.duration(e, "", true); ok {
-			c.ProbeTimeout, c.probeTimeoutLine = t, e.val.Line
+			c.ProbeTimeout = t
+			switch {
+			case !intervalOK:
+			case t > c.ProbeInterval && intervalLine > 0:
+				d.errorf(e.val.Line, "", "probe_timeout %s: must not be longer than probe_interval %s (line %d)", t, c.ProbeInterval, intervalLine)
+			case t > c.ProbeInterval:
+				d.errorf(e.val.Line, "", "probe_timeout %s: must not be longer than probe_interval, which is %s by default", t, c.ProbeInterval)
+			}
 		}
-	}
-	if c.ProbeTimeout > c.ProbeInterval {
-		d.errorf(c.probeTimeoutLine, "", "probe_timeout %s: must not be longer than probe_interval %s", c.ProbeTimeout, c.ProbeInterval)
 	}
 	if e, ok := f.get("api_token_file"); ok {
 		if p, ok := d.path(e, ""); ok {
