@@ -68,8 +68,7 @@ var badFiles = []struct {
 	{"bad-gpgkeys-scalar.yaml", `testdata/bad-gpgkeys-scalar.yaml:5: repo "gluster-9-el8": gpgkeys: expected a list of key files, found "test-key.asc": write gpgkeys: ["test-key.asc"]`},
 
 	{"bad-missing-state-dir.yaml", `testdata/bad-missing-state-dir.yaml:1: missing state_dir: the directory for rpmirror's state and download cache`},
-	{"bad-missing-repos.yaml", `testdata/bad-missing-repos.yaml:1: missing repos: at least one repo is required`},
-	{"bad-no-repos.yaml", `testdata/bad-no-repos.yaml:2: repos is empty: at least one repo is required`},
+	{"bad-missing-repos.yaml", `testdata/bad-missing-repos.yaml:1: missing repos: the list of repositories to mirror; write "repos: []" for none yet`},
 	{"bad-missing-name.yaml", `testdata/bad-missing-name.yaml:3: repos[0]: missing name: a name of letters, digits, '.', '_' and '-'`},
 	{"bad-missing-origin.yaml", `testdata/bad-missing-origin.yaml:3: repo "gluster-9-el8": missing origin: the URL of the repository to mirror`},
 	{"bad-missing-mirrors.yaml", `testdata/bad-missing-mirrors.yaml:3: repo "gluster-9-el8": missing mirrors: at least one mirror is required`},
@@ -196,6 +195,10 @@ func TestLoadGoodFiles(t *testing.T) {
 				Line:        5,
 				Mirrors:     []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Priority: 100, Line: 11}},
 			}},
+		}},
+		{"good-no-repos.yaml", Config{
+			StateDir: td + "/state",
+			Download: defaults,
 		}},
 		{"good-full.yaml", Config{
 			StateDir: "/tmp/rpmirror-config-test-state",
@@ -518,7 +521,7 @@ func TestErrors(t *testing.T) {
 
 	// errors.As finds the list as *Errors and as Errors, and each entry
 	// as *Error.
-	_, err := Parse([]byte("state_dir: /x\nrepos: []\nfoo: 1\n"), "m.yaml")
+	_, err := Parse([]byte("state_dir: /x\nrepos: {}\nfoo: 1\n"), "m.yaml")
 	var ptr *Errors
 	if !errors.As(err, &ptr) || len(*ptr) != 2 {
 		t.Errorf("errors.As(*Errors) failed on %#v", err)

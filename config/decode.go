@@ -276,7 +276,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	if e, ok := f.get("repos"); ok {
 		c.Repos = d.repos(e)
 	} else {
-		d.missing(f, "repos", root, "", "at least one repo is required")
+		d.missing(f, "repos", root, "", `the list of repositories to mirror; write "repos: []" for none yet`)
 	}
 	return c
 }
@@ -352,10 +352,8 @@ func (d *decoder) repos(e entry) []Repo {
 	if !d.isKind(e.val, yaml.SequenceNode, "", e.name, "a list of repos") {
 		return nil
 	}
-	if len(e.val.Content) == 0 {
-		d.errorf(e.val.Line, "", "repos is empty: at least one repo is required")
-		return nil
-	}
+	// An empty list is a valid configuration: the daemon then serves an
+	// empty status page, which is what a freshly installed package runs.
 	var repos []Repo
 	seen := map[string]int{} // repo name -> line
 	for i, n := range e.val.Content {
