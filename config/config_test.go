@@ -37,6 +37,9 @@ var badFiles = []struct {
 	{"bad-empty.yaml", `testdata/bad-empty.yaml:1: file is empty: want at least state_dir and repos`},
 	{"bad-utf8.yaml", `testdata/bad-utf8.yaml:3: invalid UTF-8: save the file as UTF-8`},
 	{"bad-syntax.yaml", `testdata/bad-syntax.yaml:5: invalid YAML: did not find expected ',' or ']'`},
+	// The library says line 3 (where the repo starts) for both.
+	{"bad-syntax-indent.yaml", `testdata/bad-syntax-indent.yaml:10: invalid YAML: did not find expected key (check this line's indentation against the lines above it)`},
+	{"bad-syntax-list.yaml", `testdata/bad-syntax-list.yaml:12: invalid YAML: did not find expected '-' indicator (check this line's indentation against the lines above it)`},
 	{"bad-syntax-unquoted.yaml", "testdata/bad-syntax-unquoted.yaml:5: invalid YAML: found character that cannot start any token (a value starting with @ or ` must be quoted, as in schedule: \"@every 1h\")"},
 	{"bad-tab.yaml", `testdata/bad-tab.yaml:3: invalid YAML: found a tab character that violates indentation`},
 	{"bad-two-documents.yaml", `testdata/bad-two-documents.yaml:9: a second YAML document starts here (after ---): write everything in one`},
@@ -551,7 +554,10 @@ func TestYAMLErrorLines(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"a: b: c\n", "m.yaml:1: invalid YAML: mapping values are not allowed in this context"},
 		{"state_dir: /x\nrepos: [x, y\nc: 2\n", "m.yaml:2: invalid YAML: did not find expected ',' or ']'"},
-		{"state_dir: /x\nrepos:\n  - x\n y: 2\n", "m.yaml:4: invalid YAML: did not find expected key"},
+		{"state_dir: /x\nrepos:\n  - x\n y: 2\n", "m.yaml:4: invalid YAML: did not find expected key (check this line's indentation against the lines above it)"},
+		// The library names the line where the mapping or list began.
+		{"state_dir: /x\nrepos:\n  - name: a\n    origin: b\n    schedule: c\n   mirrors: []\n", "m.yaml:6: invalid YAML: did not find expected '-' indicator (check this line's indentation against the lines above it)"},
+		{"state_dir: /x\nrepos:\n  - name: a\n    mirrors:\n      - name: l\n        path: /x\n     url: http://x/\n", "m.yaml:7: invalid YAML: did not find expected key (check this line's indentation against the lines above it)"},
 		{"state_dir: /x\nrepos: \"x\nc: 2\n", "m.yaml:2: invalid YAML: found unexpected end of stream"},
 		{"state_dir: /x\nrepos:\n  - *r\n", "m.yaml:3: invalid YAML: unknown anchor 'r' referenced (a value starting with * must be quoted, as in schedule: \"*/15 * * * *\")"},
 		{"state_dir: /x\nrepos:\n  - name: r\n    schedule: */5 * * * *\n", "m.yaml:4: invalid YAML: did not find expected alphabetic or numeric character (a value starting with * must be quoted, as in schedule: \"*/15 * * * *\")"},

@@ -164,6 +164,10 @@ func (d *decoder) yamlError(err error, data []byte) {
 		msg = m[2]
 		if slices.Contains(parserErrors, msg) {
 			line++
+			// The library gives the line where the enclosing mapping or
+			// list starts (a repo's first line), not the line where the
+			// parser met what it did not expect: find that line.
+			line = problemLine(data, line, msg)
 		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
@@ -186,11 +190,53 @@ func (d *decoder) yamlError(err error, data []byte) {
 			msg += " (tabs are not allowed for indentation: use spaces)"
 		case strings.Contains(msg, "cannot start any token") && bytes.ContainsAny(text, "@`"):
 			msg += ` (a value starting with @ or ` + "`" + ` must be quoted, as in schedule: "@every 1h")`
+		case msg == "did not find expected key" || msg == "did not find expected '-' indicator":
+			msg += " (check this line's indentation against the lines above it)"
 		case strings.Contains(msg, "expected alphabetic or numeric character") && bytes.ContainsRune(text, '*'):
 			msg += ` (a value starting with * must be quoted, as in schedule: "*/15 * * * *")`
 		}
 	}
 	d.errorf(line, "", "invalid YAML: %s", msg)
+}
+
+// maxProblemScan bounds the lines problemLine tries, so that a huge file
+// costs at most this many extra parses.
+const maxProblemScan = 2000
+
+// problemLine returns the line of a parser error that the YAML library
+// reported at from, the start of the mapping or list it was parsing: the
+// first line, from there on, such that the file cut after that line fails
+// with the same message. Every line before it parsed (the text above it
+// is well-formed), so it is the line that broke the construct. When no
+// such line is found, from is returned.
+func problemLine(data []byte, from int, msg string) int {
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	end := 0
+	for _, l := range lines[:min(from-1, len(lines))] {
+		end += len(l)
+	}
+	for k := from; k <= len(lines) && k < from+maxProblemScan; k++ {
+		end += len(lines[k-1])
+		var n yaml.Node
+		err := unmarshalYAML(data[:end], &n)
+		if err == nil {
+			continue
+		}
+		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
+			return k
+		}
+	}
+	return from
+}
+
+// unmarshalYAML is yaml.Unmarshal, turning a panic into an error.
+func unmarshalYAML(data []byte, n *yaml.Node) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("yaml: cannot parse: %v", r)
+		}
+	}()
+	return yaml.Unmarshal(data, n)
 }
 
 func (d *decoder) config(root *yaml.Node) *Config {
