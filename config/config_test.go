@@ -99,7 +99,8 @@ var badFiles = []struct {
 	{"bad-url-no-host.yaml", `testdata/bad-url-no-host.yaml:7: repo "gluster-9-el8": mirror "partner": url "https:///gluster-9-el8/": no host: want https://HOST/PATH`},
 	{"bad-url-query.yaml", `testdata/bad-url-query.yaml:4: repo "gluster-9-el8": origin "https://download.gluster.org/pub/?arch=x86_64": a query (?...) is not allowed`},
 	{"bad-url-fragment.yaml", `testdata/bad-url-fragment.yaml:7: repo "gluster-9-el8": mirror "partner": url "https://mirror.partner.example/gluster#el8": a fragment (#...) is not allowed`},
-	{"bad-url-credentials.yaml", `testdata/bad-url-credentials.yaml:7: repo "gluster-9-el8": mirror "partner": url "https://mirror:xxxxx@mirror.partner.example/gluster/": credentials must not be written in the URL: remove them (reading them from a credentials file is planned)`},
+	{"bad-url-credentials.yaml", `testdata/bad-url-credentials.yaml:7: repo "gluster-9-el8": mirror "partner": url "https://mirror:xxxxx@mirror.partner.example/gluster/": credentials must not be written in the URL: a mirror's URL is published in the mirrorlist and metalink for every client to read`},
+	{"bad-origin-credentials.yaml", `testdata/bad-origin-credentials.yaml:4: repo "gluster-9-el8": origin "https://partner:xxxxx@download.gluster.org/pub/": credentials must not be written in the URL: put them in a file and name it with origin_auth_file`},
 	{"bad-url-file-mirror.yaml", `testdata/bad-url-file-mirror.yaml:8: repo "gluster-9-el8": mirror "local": url "file:///srv/mirror/x/": scheme file is not supported here: want http:// or https://`},
 	{"bad-url-invalid.yaml", `testdata/bad-url-invalid.yaml:7: repo "gluster-9-el8": mirror "partner": url "http://mirror partner.example/": not a valid URL: invalid character " " in host name`},
 

@@ -57,7 +57,10 @@ func checkURL(raw string, allowFile bool) (normalized, problem string) {
 		return "", "not a valid URL"
 	}
 	if u.User != nil {
-		return "", "credentials must not be written in the URL: remove them (reading them from a credentials file is planned)"
+		if allowFile {
+			return "", "credentials must not be written in the URL: put them in a file and name it with origin_auth_file"
+		}
+		return "", "credentials must not be written in the URL: a mirror's URL is published in the mirrorlist and metalink for every client to read"
 	}
 	switch u.Scheme = strings.ToLower(u.Scheme); u.Scheme {
 	case "":

@@ -229,6 +229,14 @@ func TestCheckCommand(t *testing.T) {
 	if code, out, errOut := rpmirror(t, "check", "-c", good); code != 0 || !strings.Contains(out, "ok") {
 		t.Errorf("check of a good file: exit %d\n%s%s", code, out, errOut)
 	}
+	// Credentials written into the origin: check points at
+	// origin_auth_file, which exists, and hides the password.
+	creds := filepath.Join(dir, "creds.yaml")
+	os.WriteFile(creds, []byte("state_dir: "+dir+"/state\nrepos:\n  - name: x\n    origin: https://partner:s3cret@example.org/repo/\n    mirrors:\n      - name: a\n        path: "+dir+"/a\n"), 0o644)
+	code, _, errOut = rpmirror(t, "check", "-c", creds)
+	if code != 2 || !strings.Contains(errOut, creds+":4: ") || !strings.Contains(errOut, "origin_auth_file") || strings.Contains(errOut, "planned") || strings.Contains(errOut, "s3cret") {
+		t.Errorf("check of an origin with credentials: exit %d\n%s\nwant FILE:4 naming origin_auth_file, without the password", code, errOut)
+	}
 	if code, _, _ := rpmirror(t, "sync"); code != 2 {
 		t.Errorf("sync without -c: exit %d, want 2", code)
 	}
