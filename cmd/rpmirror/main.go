@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -25,8 +26,15 @@ const (
 	exitSignals = 130
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
+// version and commit are set at build time with -ldflags "-X
+// main.version=... -X main.commit=...": the Makefile sets version from git
+// describe, and the RPM build, which has no .git, sets commit too. Without
+// -X commit, the revision Go stamped into the binary is used (see
+// buildInfo).
+var (
+	version = "dev"
+	commit  = ""
+)
 
 // usageError is a problem with the command line.
 type usageError struct{ msg string }
@@ -54,10 +62,16 @@ var commands = []command{
 	{"status", "print what the state directory knows of each repository", runStatus},
 	{"check", "validate a configuration file", runCheck},
 	{"demo", "sync a shipped repository served on loopback to two local mirrors", runDemo},
-	{"version", "print the version", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		fmt.Fprintln(stdout, "rpmirror", version)
-		return nil
-	}},
+	{"version", "print the version, the commit it was built from and the Go version", runVersion},
+}
+
+// hiddenCommands run like commands but are left out of the usage, the man
+// page and the completion: they produce the man page and the completion
+// scripts (make man, the RPM build) and serve the completion scripts.
+var hiddenCommands = []command{
+	{"gen-man", "write the rpmirror(1) man page in roff to stdout", runGenMan},
+	{"gen-completion", "write the bash or zsh completion script to stdout", runGenCompletion},
+	{completeReposCommand, "print the names of the repos in a configuration file, one a line", runCompleteRepos},
 }
 
 func main() {
@@ -75,7 +89,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	for _, c := range commands {
+	for _, c := range slices.Concat(commands, hiddenCommands) {
 		if c.name != args[0] {
 			continue
 		}
@@ -137,10 +151,15 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // flags returns a FlagSet for a subcommand that reports errors as usage
-// errors instead of exiting.
+// errors instead of exiting. Every command makes its flags with it and
+// parses them with parseFlags before doing anything else: that is how
+// commandFlags learns them for the man page and the completion.
 func flags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("rpmirror "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	if fc, ok := stderr.(*flagCollector); ok {
+		fc.fs = fs
+	}
 	return fs
 }
 

@@ -20,7 +20,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	file := fs.String("c", "", "configuration `FILE`")
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, let in-flight syncs run this long before cancelling them")
 	verbose := fs.Bool("v", false, "log debug messages")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logFormat := choice(fs, "log-format", "text", "log `FORMAT`: text or json", "text", "json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

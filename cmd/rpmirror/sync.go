@@ -22,7 +22,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	dryRun := fs.Bool("dry-run", false, "say what would be fetched, published and deleted; change nothing")
 	parallel := fs.Int("parallel", 4, "sync up to `N` repositories at once")
 	verbose := fs.Bool("v", false, "log every package")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
+	logFormat := choice(fs, "log-format", "text", "log `FORMAT`: text or json", "text", "json")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
