@@ -17,6 +17,7 @@ const (
 	DefaultStallTimeout   = 30 * time.Second // librepo's low-speed window
 	DefaultSchedule       = "@every 1h"
 	DefaultPruneAfter     = 24 * time.Hour
+	DefaultMaxLag         = 24 * time.Hour
 	DefaultListen         = "127.0.0.1:8080"
 	DefaultProbeInterval  = 60 * time.Second
 	// DefaultProbeTimeout is the longest default probe_timeout; see
@@ -144,6 +145,10 @@ type Repo struct {
 	Schedule   string        // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
 	GPGKeys    []string      // absolute paths of key files; empty means signatures are not checked
 	PruneAfter time.Duration // how long unreferenced files are kept; 0 deletes them at once
+	// MaxLag is how long after a verified revision is superseded a mirror
+	// still serving it stays listed (as behind); 0 lists only mirrors
+	// serving the current revision.
+	MaxLag time.Duration
 	// MinChecksum is the weakest checksum type accepted in the repo's
 	// metadata ("md5", "sha1", "sha224", "sha256", "sha384", "sha512").
 	MinChecksum string

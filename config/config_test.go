@@ -48,7 +48,7 @@ var badFiles = []struct {
 
 	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, api_token_file, alerts, download, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
@@ -106,6 +106,7 @@ var badFiles = []struct {
 
 	{"bad-prune-after-unit.yaml", `testdata/bad-prune-after-unit.yaml:5: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
 	{"bad-prune-after-no-unit.yaml", `testdata/bad-prune-after-no-unit.yaml:5: repo "gluster-9-el8": prune_after "24": missing unit (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
+	{"bad-max-lag.yaml", `testdata/bad-max-lag.yaml:5: repo "gluster-9-el8": max_lag "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
 	{"bad-prune-after-negative.yaml", `testdata/bad-prune-after-negative.yaml:5: repo "gluster-9-el8": prune_after "-1h": must not be negative`},
 	{"bad-timeout-zero.yaml", `testdata/bad-timeout-zero.yaml:3: download: connect_timeout "0s": must be greater than zero`},
 	{"bad-concurrency-range.yaml", `testdata/bad-concurrency-range.yaml:3: download: concurrency 100: out of range 1..64`},
@@ -127,7 +128,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
 	}, "\n")},
 }
 
@@ -182,6 +183,7 @@ func TestLoadGoodFiles(t *testing.T) {
 				Origin:      "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
 				Schedule:    "@every 1h",
 				PruneAfter:  24 * time.Hour,
+				MaxLag:      24 * time.Hour,
 				MinChecksum: "sha1",
 				Line:        4,
 				Mirrors:     []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Priority: 100, Line: 7}},
@@ -195,6 +197,7 @@ func TestLoadGoodFiles(t *testing.T) {
 				Origin:      "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
 				Schedule:    "@every 1h",
 				PruneAfter:  24 * time.Hour,
+				MaxLag:      24 * time.Hour,
 				MinChecksum: "sha1",
 				Line:        5,
 				Mirrors:     []Mirror{{Name: "local", Path: td + "/mirror/gluster-9-el8", Priority: 100, Line: 11}},
@@ -213,6 +216,7 @@ func TestLoadGoodFiles(t *testing.T) {
 				Schedule:    "CRON_TZ=UTC 30 */6 * * *",
 				GPGKeys:     []string{td + "/test-key.asc"},
 				PruneAfter:  0,
+				MaxLag:      24 * time.Hour,
 				MinChecksum: "sha1",
 				Line:        9,
 				Mirrors: []Mirror{
@@ -225,9 +229,10 @@ func TestLoadGoodFiles(t *testing.T) {
 				Schedule:    "@daily",
 				GPGKeys:     []string{td + "/test-key.asc"},
 				PruneAfter:  36 * time.Hour,
+				MaxLag:      0,
 				MinChecksum: "sha1",
 				Line:        20,
-				Mirrors:     []Mirror{{Name: "local-2", Path: td + "/mirror/gluster-9-el9", Priority: 100, Line: 27}},
+				Mirrors:     []Mirror{{Name: "local-2", Path: td + "/mirror/gluster-9-el9", Priority: 100, Line: 28}},
 			}},
 		}},
 	}
@@ -256,7 +261,7 @@ func compareConfig(t *testing.T, got, want *Config) {
 	}
 	for i, g := range got.Repos {
 		w := want.Repos[i]
-		if g.Name != w.Name || g.Origin != w.Origin || g.Schedule != w.Schedule || g.PruneAfter != w.PruneAfter ||
+		if g.Name != w.Name || g.Origin != w.Origin || g.Schedule != w.Schedule || g.PruneAfter != w.PruneAfter || g.MaxLag != w.MaxLag ||
 			g.Line != w.Line || !slices.Equal(g.GPGKeys, w.GPGKeys) || g.MinChecksum != w.MinChecksum || g.FollowXMLBase != w.FollowXMLBase {
 			t.Errorf("repo %d:\ngot  %+v\nwant %+v", i, g, w)
 		}

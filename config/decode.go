@@ -23,7 +23,7 @@ var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
+	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
 	mirrorKeys   = []string{"name", "path", "url", "priority"}
 )
@@ -418,7 +418,7 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(repoKeys, ", ")) {
 		return Repo{}, false
 	}
-	r := Repo{Line: n.Line, Schedule: DefaultSchedule, PruneAfter: DefaultPruneAfter}
+	r := Repo{Line: n.Line, Schedule: DefaultSchedule, PruneAfter: DefaultPruneAfter, MaxLag: DefaultMaxLag}
 	f := d.fields(n, where, repoKeys)
 
 	if e, ok := f.get("name"); ok {
@@ -461,6 +461,12 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	if e, ok := f.get("prune_after"); ok {
 		if t, ok := d.duration(e, where, false); ok {
 			r.PruneAfter = t
+		}
+	}
+
+	if e, ok := f.get("max_lag"); ok {
+		if t, ok := d.duration(e, where, false); ok {
+			r.MaxLag = t
 		}
 	}
 

@@ -1,8 +1,8 @@
 // Package state keeps what rpmirror knows between runs, embedded in
 // state_dir with no server: per repository and mirror the last good
-// revision and when it was published, the files waiting to be pruned, and a
-// bounded history of runs. Each repository's state is one JSON file,
-// replaced atomically, so a process killed at any point leaves the previous
+// revision and when it was published, the files waiting to be pruned, a
+// bounded history of runs, and the revisions rpmirror verified (Verified).
+// Each is a JSON file, replaced atomically, so a process killed at any point leaves the previous
 // or the next state, never a torn one.
 package state
 
@@ -164,24 +164,7 @@ func (s *Store) Save(r *Repo) error {
 	if err != nil {
 		return err
 	}
-	p := s.path(r.Name)
-	tmp := p + ".tmp-" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return fmt.Errorf("saving state of %s: %w", r.Name, err)
-	}
-	_, err = f.Write(append(b, '\n'))
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := writeFileSync(s.path(r.Name), append(b, '\n')); err != nil {
 		return fmt.Errorf("saving state of %s: %w", r.Name, err)
 	}
 	return nil

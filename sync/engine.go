@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	gosync "sync"
@@ -58,6 +60,11 @@ type Options struct {
 	// MaxMetadataSize caps what any metadata file may hold once
 	// decompressed (default config.DefaultMaxMetadataSize).
 	MaxMetadataSize int64
+	// OnVerified, when set, is called with the repository's verified
+	// revisions each time a sync adds one, before any mirror is changed:
+	// a daemon judging mirrors learns of the new revision before a mirror
+	// serves it.
+	OnVerified func(*state.Verified)
 }
 
 // Progress counts a sync's work as it happens, for a live display. Fetched
@@ -115,6 +122,11 @@ type Report struct {
 	Duration time.Duration
 	NoChange bool // every mirror was already current
 	DryRun   bool
+	// RevisionVerified is set when the origin's revision (Repomd) is
+	// verified: its metadata and every package passed their checks, in
+	// this sync or an earlier one. It is then the current revision
+	// (state.Verified).
+	RevisionVerified bool
 
 	Fetched  int   // packages downloaded
 	Bytes    int64 // bytes downloaded, metadata included
@@ -194,11 +206,14 @@ type run struct {
 	rep  *Report
 	log  *slog.Logger
 
-	st      *state.Repo
-	fetcher *fetch.Fetcher // with the origin's credentials, if any
-	keyring openpgp.EntityList
-	mirrors []*mirror // written mirrors
-	cache   string
+	st       *state.Repo
+	verified *state.Verified
+	sample   []string       // package hrefs sampled while planning
+	planned  int            // packages seen while planning
+	fetcher  *fetch.Fetcher // with the origin's credentials, if any
+	keyring  openpgp.EntityList
+	mirrors  []*mirror // written mirrors
+	cache    string
 
 	repomd, asc, key []byte
 	md               *repodata.Repomd
@@ -226,6 +241,9 @@ func (s *run) sync(ctx context.Context) error {
 		return err
 	}
 	s.st = st
+	if s.verified, err = store.LoadVerified(s.repo.Name); err != nil {
+		return err
+	}
 	s.fetcher = s.e.opts.Fetcher
 	if f, err := WithOriginTLS(s.fetcher, s.repo, s.log); err != nil {
 		return err
@@ -249,9 +267,16 @@ func (s *run) sync(ctx context.Context) error {
 	if len(s.mirrors) == 0 {
 		return errors.New("no written mirror (every mirror of this repository is probe-only)")
 	}
+	if err := s.seedVerified(); err != nil {
+		return err
+	}
 	s.e.opts.Progress.set(s.repo.Name, "metadata")
 	if err := s.fetchRepomd(ctx); err != nil {
 		return err
+	}
+	digest := sha256Hex(s.repomd)
+	if cur := s.verified.Current(); cur != nil && cur.SHA256 == digest {
+		s.rep.RevisionVerified = true
 	}
 	var behind []*mirror
 	for _, m := range s.mirrors {
@@ -266,6 +291,14 @@ func (s *run) sync(ctx context.Context) error {
 		behind = append(behind, m)
 	}
 	if len(behind) == 0 {
+		if !s.rep.RevisionVerified && !s.e.opts.DryRun {
+			// Every mirror serves it already: rpmirror published it, so
+			// it was verified then (state from before verified revisions
+			// were kept, or a revision the origin went back to).
+			if err := s.recordVerified(); err != nil {
+				return err
+			}
+		}
 		s.rep.NoChange = true
 		s.log.Info("mirrors are current", "revision", s.md.Revision)
 		return s.mirrorErrors()
@@ -294,6 +327,12 @@ func (s *run) sync(ctx context.Context) error {
 	if err := s.fetchPackages(ctx); err != nil {
 		return err
 	}
+	// Every package of the revision is verified now: fetched and checked
+	// in this sync, or served by each behind mirror after an earlier
+	// check. The revision becomes current before any mirror serves it.
+	if err := s.recordVerified(); err != nil {
+		return err
+	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
 	failed := false
 	for _, m := range behind {
@@ -310,6 +349,77 @@ func (s *run) sync(ctx context.Context) error {
 		}
 	}
 	return s.mirrorErrors()
+}
+
+// sha256Hex returns the hex sha256 digest of b.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// seedVerified makes the revision a written mirror serves the current
+// verified revision when none is known yet and rpmirror published it (its
+// state records that digest): state from before verified revisions were
+// kept.
+func (s *run) seedVerified() error {
+	if s.e.opts.DryRun || s.verified.Current() != nil {
+		return nil
+	}
+	var best *mirror
+	for _, m := range s.mirrors {
+		if m.cur == nil || m.curMd == nil || m.st.RepomdSHA256 != sha256Hex(m.cur) {
+			continue
+		}
+		if best == nil || m.st.PublishedAt.After(best.st.PublishedAt) {
+			best = m
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	s.verified.Add(state.Revision{Revision: best.curMd.Revision, SHA256: best.st.RepomdSHA256, Repomd: best.cur}, s.now(), s.repo.MaxLag)
+	s.log.Info("verified revisions: starting from the one published last", "revision", best.curMd.Revision, "mirror", best.cfg.Name)
+	return s.saveVerified()
+}
+
+// recordVerified makes the origin's revision the current verified one.
+func (s *run) recordVerified() error {
+	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample}
+	if s.verified.Add(rev, s.now(), s.repo.MaxLag) {
+		if err := s.saveVerified(); err != nil {
+			return err
+		}
+		s.log.Info("revision verified", "revision", s.md.Revision)
+	}
+	s.rep.RevisionVerified = true
+	return nil
+}
+
+func (s *run) saveVerified() error {
+	if err := s.e.opts.Store.SaveVerified(s.verified); err != nil {
+		return err
+	}
+	if s.e.opts.OnVerified != nil {
+		v := *s.verified
+		v.Revisions = slices.Clone(v.Revisions)
+		s.e.opts.OnVerified(&v)
+	}
+	return nil
+}
+
+// SamplePackages is how many package hrefs of a verified revision are
+// kept for probes to check (state.Revision.Packages).
+const SamplePackages = 64
+
+// samplePackage keeps href in a uniform sample of SamplePackages of the
+// packages planned (reservoir sampling).
+func (s *run) samplePackage(href string) {
+	s.planned++
+	if len(s.sample) < SamplePackages {
+		s.sample = append(s.sample, href)
+	} else if i := rand.IntN(s.planned); i < SamplePackages {
+		s.sample[i] = href
+	}
 }
 
 func (s *run) mirrorErrors() error {
@@ -778,6 +888,7 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 			return fmt.Errorf("%s: package %s: location %s is listed twice", d.Href, p.NEVRA(), p.Href)
 		}
 		s.referenced[p.Href] = struct{}{}
+		s.samplePackage(p.Href)
 		sum := p.Checksum.String()
 		if err := iw.add(p.Href, sum); err != nil {
 			return err

@@ -122,6 +122,8 @@ type harness struct {
 	now     time.Time
 	mirrors []string
 	maxMeta int64 // MaxMetadataSize; 0 for the default
+	// onVerified is the engine's OnVerified.
+	onVerified func(*state.Verified)
 }
 
 // newHarness syncs origin o to two mirrors in a temporary directory,
@@ -151,6 +153,7 @@ func (h *harness) engine(dryRun bool) *sync.Engine {
 		DryRun:          dryRun,
 		Now:             func() time.Time { return h.now },
 		MaxMetadataSize: h.maxMeta,
+		OnVerified:      h.onVerified,
 	})
 }
 

@@ -1,0 +1,173 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Bounds of the verified revisions kept per repository, besides the
+// current one: every earlier revision superseded less than max_lag ago,
+// but never fewer than MinEarlier (so that a mirror serving one of them
+// is reported as "behind by 30h", not as serving unknown content) nor
+// more than MaxEarlier (a repository publishing every few minutes must not
+// grow the file without bound).
+const (
+	MinEarlier = 3
+	MaxEarlier = 32
+)
+
+// Revision is one revision of a repository that rpmirror verified: its
+// repomd.xml, every metadata file it names and every package its primary
+// metadata names passed their checksums and, with gpgkeys, their
+// signatures.
+type Revision struct {
+	// Revision is the <revision> of the repomd.xml ("" when it has none).
+	Revision string `json:"revision,omitempty"`
+	// SHA256 is the hex digest of Repomd.
+	SHA256 string `json:"sha256"`
+	// Repomd is the repomd.xml, byte for byte as verified: mirrors are
+	// compared with it and the metalink describes it.
+	Repomd []byte `json:"repomd"`
+	// VerifiedAt is when rpmirror verified it.
+	VerifiedAt time.Time `json:"verified_at"`
+	// SupersededAt is when a newer revision was verified; zero for the
+	// current revision.
+	SupersededAt time.Time `json:"superseded_at,omitzero"`
+	// Packages is a sample of the package hrefs of the revision, so that
+	// probes can check a mirror serving it also serves its packages.
+	Packages []string `json:"packages,omitempty"`
+}
+
+// Verified is the list of the revisions of one repository that rpmirror
+// verified, newest first: the first is the current revision.
+type Verified struct {
+	Repo      string     `json:"repo"`
+	Revisions []Revision `json:"revisions"`
+}
+
+// Current returns the current revision, or nil when none was verified.
+func (v *Verified) Current() *Revision {
+	if v == nil || len(v.Revisions) == 0 {
+		return nil
+	}
+	return &v.Revisions[0]
+}
+
+// Find returns the index of the revision whose repomd.xml has the hex
+// sha256 digest sum, or -1.
+func (v *Verified) Find(sum string) int {
+	if v == nil {
+		return -1
+	}
+	for i := range v.Revisions {
+		if v.Revisions[i].SHA256 == sum {
+			return i
+		}
+	}
+	return -1
+}
+
+// Add makes rev the current revision, verified at now, and reports
+// whether the list changed. The revision it replaces is superseded at
+// now. A revision already current only gains the package sample it may
+// lack; one already in the list further down (an origin going back to
+// it) moves to the front. Earlier revisions are then bounded (see
+// MinEarlier): those superseded more than maxLag ago go first.
+func (v *Verified) Add(rev Revision, now time.Time, maxLag time.Duration) bool {
+	if cur := v.Current(); cur != nil && cur.SHA256 == rev.SHA256 {
+		if len(cur.Packages) == 0 && len(rev.Packages) > 0 {
+			cur.Packages = rev.Packages
+			return true
+		}
+		return false
+	}
+	if i := v.Find(rev.SHA256); i > 0 {
+		if len(rev.Packages) == 0 {
+			rev.Packages = v.Revisions[i].Packages
+		}
+		v.Revisions = append(v.Revisions[:i], v.Revisions[i+1:]...)
+	}
+	rev.VerifiedAt, rev.SupersededAt = now, time.Time{}
+	if cur := v.Current(); cur != nil {
+		cur.SupersededAt = now
+	}
+	v.Revisions = append([]Revision{rev}, v.Revisions...)
+	keep := 1
+	for i := 1; i < len(v.Revisions) && i <= MaxEarlier; i++ {
+		if i > MinEarlier && now.Sub(v.Revisions[i].SupersededAt) >= maxLag {
+			break
+		}
+		keep = i + 1
+	}
+	v.Revisions = v.Revisions[:keep]
+	return true
+}
+
+func (s *Store) verifiedPath(repo string) string {
+	return filepath.Join(s.dir, "verified", repo+".json")
+}
+
+// LoadVerified returns the verified revisions of repo; a repository
+// never verified has none.
+func (s *Store) LoadVerified(repo string) (*Verified, error) {
+	v := &Verified{Repo: repo}
+	b, err := os.ReadFile(s.verifiedPath(repo))
+	if errors.Is(err, fs.ErrNotExist) {
+		return v, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the verified revisions of %s: %w", repo, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, fmt.Errorf("reading the verified revisions of %s from %s: %w", repo, s.verifiedPath(repo), err)
+	}
+	v.Repo = repo
+	return v, nil
+}
+
+// SaveVerified writes v atomically. Only the process holding the
+// repository's lock (Lock) may call it.
+func (s *Store) SaveVerified(v *Verified) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	p := s.verifiedPath(v.Repo)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
+	}
+	if err := writeFileSync(p, append(b, '\n')); err != nil {
+		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
+	}
+	return nil
+}
+
+// writeFileSync replaces p with b through a temporary file, synced before
+// the rename.
+func writeFileSync(p string, b []byte) error {
+	tmp := p + ".tmp-" + strconv.Itoa(os.Getpid())
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
