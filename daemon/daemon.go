@@ -398,10 +398,38 @@ func (d *Daemon) Metalink(name string) ([]byte, bool) {
 // Status implements server.Source.
 func (d *Daemon) Status() *server.Status {
 	st := &server.Status{Generated: time.Now().UTC()}
+	next := d.nextRuns()
 	for _, r := range d.snapshot() {
-		st.Repos = append(st.Repos, r.status())
+		rs := r.status()
+		if t, ok := next[rs.Name]; ok {
+			rs.NextSync = t
+		}
+		st.Repos = append(st.Repos, rs)
 	}
 	return st
+}
+
+// nextRuns returns when the scheduler will next run each repo's sync, by
+// repo name, once it runs. This is the schedule's real next run: for
+// "@every 1h" an hour after the last run (or the start), not an hour from
+// now as Schedule.Next(now) would say.
+func (d *Daemon) nextRuns() map[string]time.Time {
+	d.mu.Lock()
+	ids := make(map[string]cron.EntryID, len(d.repos))
+	for name, r := range d.repos {
+		ids[name] = r.cronID
+	}
+	d.mu.Unlock()
+	next := make(map[string]time.Time, len(ids))
+	for name, id := range ids {
+		if id == 0 {
+			continue
+		}
+		if e := d.cron.Entry(id); !e.Next.IsZero() {
+			next[name] = e.Next.UTC()
+		}
+	}
+	return next
 }
 
 // writeFileAtomic writes b to path through a temporary file.

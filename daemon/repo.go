@@ -705,6 +705,8 @@ func (r *repo) status() server.RepoStatus {
 		Failures:      append([]server.FailureStatus(nil), r.failures...),
 	}
 	if r.sched != nil {
+		// Before the scheduler starts; Daemon.Status replaces it with the
+		// scheduler's own next run once it has one.
 		st.NextSync = r.sched.Next(time.Now()).UTC()
 	}
 	for _, m := range rc.Mirrors {
