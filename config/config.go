@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -24,6 +25,7 @@ const (
 	// ProbeTimeoutFor.
 	DefaultProbeTimeout = 10 * time.Second
 	DefaultPriority     = 100
+	DefaultWeight       = 100
 	// DefaultMinChecksum refuses md5 and accepts sha1 ("sha"), which old
 	// repositories still use.
 	DefaultMinChecksum     = "sha1"
@@ -46,6 +48,8 @@ const (
 	MaxRetries     = 20
 	MinPriority    = 1
 	MaxPriority    = 1000
+	MinWeight      = 1
+	MaxWeight      = 1000000
 )
 
 // Config is a loaded and validated mirrors.yaml.
@@ -63,10 +67,22 @@ type Config struct {
 	APITokenFile string
 	Alerts       Alerts
 	Download     Download
-	Repos        []Repo
+	// GeoIPDB is a MaxMind-format database (.mmdb) that places clients
+	// in a country for mirror selection; "" places none.
+	GeoIPDB string
+	// TrustedProxies are the networks of the reverse proxies in front of
+	// rpmirror serve: only a request from one of them has its client
+	// address taken from X-Forwarded-For.
+	TrustedProxies []netip.Prefix
+	// AccessLog is where rpmirror serve writes one JSON line per request:
+	// a file, "-" for standard output, or "" for none.
+	AccessLog string
+	Repos     []Repo
 
-	stateDirLine int
-	apiTokenLine int
+	stateDirLine  int
+	apiTokenLine  int
+	geoIPLine     int
+	accessLogLine int
 }
 
 // OriginAuth reads the repo's origin credentials: the first line of
@@ -140,7 +156,16 @@ type Download struct {
 
 // Repo is one origin repository and the mirrors it is copied to.
 type Repo struct {
-	Name       string
+	Name string
+	// MirrorlistName and Arch are what clients ask /mirrorlist and
+	// /metalink for (?repo=MirrorlistName&arch=Arch); MirrorlistName is
+	// Name unless set, Arch may be "".
+	MirrorlistName string
+	Arch           string
+	// Vars are the template variables' values this repo was expanded
+	// with, in the order the entry's vars lists them; nil for a repo
+	// written out.
+	Vars       []Var
 	Origin     string        // absolute http, https or file URL ending in "/"
 	Schedule   string        // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
 	GPGKeys    []string      // absolute paths of key files; empty means signatures are not checked
@@ -166,6 +191,7 @@ type Repo struct {
 	Line    int // line of the repo in the file, for messages
 
 	originLine  int
+	listLine    int // line of mirrorlist_name or arch, for messages
 	gpgKeyLines []int
 	authLine    int
 	caLine      int
@@ -190,7 +216,16 @@ type Mirror struct {
 	// Priority orders healthy mirrors in the mirrorlist and metalink:
 	// lower first; mirrors of equal priority are ordered by latency.
 	Priority int
-	Line     int // line of the mirror in the file, for messages
+	// Networks are client networks served by this mirror first.
+	Networks []netip.Prefix
+	// Country is the ISO 3166-1 alpha-2 code of where the mirror is, or "".
+	Country string
+	// Private mirrors are listed only to clients inside Networks.
+	Private bool
+	// Weight is the mirror's share of the clients among mirrors equal to
+	// it (DefaultWeight when not set).
+	Weight int
+	Line   int // line of the mirror in the file, for messages
 
 	pathLine int
 }

@@ -44,12 +44,12 @@ var badFiles = []struct {
 	{"bad-tab.yaml", `testdata/bad-tab.yaml:3: invalid YAML: found a tab character that violates indentation`},
 	{"bad-two-documents.yaml", `testdata/bad-two-documents.yaml:9: a second YAML document starts here (after ---): write everything in one`},
 	{"bad-alias.yaml", `testdata/bad-alias.yaml:12: repo "gluster-9-el9": mirrors[0]: aliases (*local) are not supported: write the value out`},
-	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, listen, probe_interval, probe_timeout, api_token_file, alerts, download, repos, found a list`},
+	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, listen, probe_interval, probe_timeout, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, repos, found a list`},
 
-	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, api_token_file, alerts, download, repos)`},
+	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
-	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
+	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority, networks, country, private, weight)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
 	{"bad-probe-timeout-default.yaml", `testdata/bad-probe-timeout-default.yaml:1: probe_timeout 1m30s: must not be longer than probe_interval, which is 1m0s by default`},
@@ -120,6 +120,23 @@ var badFiles = []struct {
 	{"bad-gpgkeys-not-a-key.yaml", `testdata/bad-gpgkeys-not-a-key.yaml:5: repo "gluster-9-el8": gpgkeys "$TESTDATA/not-a-key.asc": not a usable OpenPGP public key file: reading key: openpgp: invalid data: tag byte does not have MSB set`},
 	{"bad-gpgkeys-url.yaml", `testdata/bad-gpgkeys-url.yaml:5: repo "gluster-9-el8": gpgkeys "https://download.gluster.org/pub/gluster/glusterfs/9/rsa.pub": write a local path, not a URL`},
 
+	{"bad-vars-unknown.yaml", `testdata/bad-vars-unknown.yaml:5: repo "epel-${releasever}": origin: unknown variable ${basearch} (vars here: releasever)`},
+	{"bad-vars-flow.yaml", `testdata/bad-vars-flow.yaml:6: invalid YAML: did not find expected ',' or ']' (inside [...] or {...}, quote a value holding ${...}, as in gpgkeys: ["/etc/pki/rpm-gpg/KEY-${releasever}"])`},
+	{"bad-vars-without-vars.yaml", `testdata/bad-vars-without-vars.yaml:4: repo "epel-9": origin: unknown variable ${releasever}: this repo has no vars`},
+	{"bad-vars-name.yaml", `testdata/bad-vars-name.yaml:4: repo "epel-${releasever}": vars: basearch has 2 values but the name does not use ${basearch}: each repo needs its own name`},
+	{"bad-vars-type.yaml", `testdata/bad-vars-type.yaml:4: repo "epel-${releasever}": vars: expected a mapping of variable names to lists of values, such as {releasever: [8, 9]}, found a list`},
+	{"bad-vars-value.yaml", `testdata/bad-vars-value.yaml:5: repo "epel-${releasever}": vars: releasever: value "8" is listed twice`},
+	{"bad-list-name-duplicate.yaml", `testdata/bad-list-name-duplicate.yaml:4: repo "epel-9-aarch64": mirrorlist_name "epel-9" is also that of repo "epel-9-x86_64" (line 3): clients could not tell them apart`},
+	{"bad-arch.yaml", `testdata/bad-arch.yaml:5: repo "epel-9": arch "x86 64": may only hold letters, digits, '.', '_' and '-'`},
+	{"bad-networks.yaml", `testdata/bad-networks.yaml:8: repo "gluster-9-el8": mirror "ci": networks: "10.21.3.4/16": has bits set after the first 16: did you mean 10.21.0.0/16?`},
+	{"bad-networks-scalar.yaml", `testdata/bad-networks-scalar.yaml:8: repo "gluster-9-el8": mirror "ci": networks: expected a list of networks, found "10.20.0.0/16": write networks: ["10.20.0.0/16"]`},
+	{"bad-country.yaml", `testdata/bad-country.yaml:8: repo "gluster-9-el8": mirror "london": country "UK": not an ISO 3166-1 alpha-2 code: did you mean GB?`},
+	{"bad-private.yaml", `testdata/bad-private.yaml:8: repo "gluster-9-el8": mirror "ci": private: true needs networks: a private mirror is listed only to clients inside its networks`},
+	{"bad-weight.yaml", `testdata/bad-weight.yaml:8: repo "gluster-9-el8": mirror "partner": weight 0: out of range 1..1000000`},
+	{"bad-trusted-proxies.yaml", `testdata/bad-trusted-proxies.yaml:2: trusted_proxies: "localhost": not an IP network: want ADDRESS/BITS, such as 10.20.0.0/16 or 2001:db8::/32`},
+	{"bad-geoip-db.yaml", `testdata/bad-geoip-db.yaml:2: geoip_db "$TESTDATA/test-key.asc": not a MaxMind DB (.mmdb) file`},
+	{"bad-access-log.yaml", `testdata/bad-access-log.yaml:2: access_log "$TESTDATA/test-key.asc/access.log": directory "$TESTDATA/test-key.asc": exists and is not a directory`},
+
 	{"bad-several.yaml", strings.Join([]string{
 		`testdata/bad-several.yaml:4: download: concurrency 0: out of range 1..64`,
 		`testdata/bad-several.yaml:5: download: stall_timeout "soon": not a duration (for example 90s, 15m, 24h, 1h30m)`,
@@ -128,7 +145,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
 	}, "\n")},
 }
 
@@ -285,8 +302,11 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadWith: %v", err)
 	}
-	if len(c.Repos) != 2 {
-		t.Fatalf("got %d repos, want 2", len(c.Repos))
+	if len(c.Repos) != 3 {
+		t.Fatalf("got %d repos, want 3 (one, and one entry with vars for two)", len(c.Repos))
+	}
+	if _, ok := c.Repo("gluster-9-el9-aarch64"); !ok {
+		t.Error(`no repo "gluster-9-el9-aarch64" expanded from vars`)
 	}
 	r, ok := c.Repo("gluster-9-el8")
 	if !ok {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,17 +16,18 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/rpmirror/rpmirror/geo"
 	hide "github.com/rpmirror/rpmirror/internal/redact"
 )
 
 // The keys each mapping may hold, in the order the documentation lists them.
 var (
-	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "repos"}
+	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "origin", "schedule", "gpgkeys", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
+	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "schedule", "gpgkeys", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
-	mirrorKeys   = []string{"name", "path", "url", "priority"}
+	mirrorKeys   = []string{"name", "path", "url", "priority", "networks", "country", "private", "weight"}
 )
 
 // decoder walks the YAML node tree by hand rather than unmarshalling into
@@ -62,6 +64,7 @@ func decode(data []byte, file string) (*Config, Errors) {
 	c := d.config(root)
 	if c != nil {
 		d.overlaps(c)
+		d.listNames(c)
 	}
 	return c, d.errs
 }
@@ -192,6 +195,8 @@ func (d *decoder) yamlError(err error, data []byte) {
 			msg += ` (a value starting with @ or ` + "`" + ` must be quoted, as in schedule: "@every 1h")`
 		case msg == "did not find expected key" || msg == "did not find expected '-' indicator":
 			msg += " (check this line's indentation against the lines above it)"
+		case strings.HasPrefix(msg, "did not find expected ',' or") && bytes.Contains(text, []byte("${")):
+			msg += ` (inside [...] or {...}, quote a value holding ${...}, as in gpgkeys: ["/etc/pki/rpm-gpg/KEY-${releasever}"])`
 		case strings.Contains(msg, "expected alphabetic or numeric character") && bytes.ContainsRune(text, '*'):
 			msg += ` (a value starting with * must be quoted, as in schedule: "*/15 * * * *")`
 		}
@@ -319,6 +324,22 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		d.download(e, &c.Download)
 	}
 
+	if e, ok := f.get("geoip_db"); ok {
+		if p, ok := d.path(e, ""); ok {
+			c.GeoIPDB, c.geoIPLine = p, e.val.Line
+		}
+	}
+	if e, ok := f.get("trusted_proxies"); ok {
+		c.TrustedProxies = d.networks(e, "")
+	}
+	if e, ok := f.get("access_log"); ok {
+		if s, ok := d.str(e, ""); ok && s == "-" {
+			c.AccessLog, c.accessLogLine = s, e.val.Line
+		} else if p, ok := d.path(e, ""); ok {
+			c.AccessLog, c.accessLogLine = p, e.val.Line
+		}
+	}
+
 	if e, ok := f.get("repos"); ok {
 		c.Repos = d.repos(e)
 	} else {
@@ -403,8 +424,16 @@ func (d *decoder) repos(e entry) []Repo {
 	var repos []Repo
 	seen := map[string]int{} // repo name -> line
 	for i, n := range e.val.Content {
-		if r, ok := d.repo(n, i, seen); ok {
-			repos = append(repos, r)
+		where := fmt.Sprintf("repos[%d]", i)
+		if name, ok := peekName(n); ok {
+			where = fmt.Sprintf("repo %q", name)
+		}
+		nodes, vars := d.expand(n, where)
+		for j, n := range nodes {
+			if r, ok := d.repo(n, i, seen); ok {
+				r.Vars = vars[j]
+				repos = append(repos, r)
+			}
 		}
 	}
 	return repos
@@ -434,6 +463,29 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 		}
 	} else {
 		d.missing(f, "name", n, where, "a name of letters, digits, '.', '_' and '-'")
+	}
+
+	r.MirrorlistName = r.Name
+	if e, ok := f.get("mirrorlist_name"); ok {
+		if s, ok := d.str(e, where); ok {
+			if problem := nameProblem(s); problem != "" {
+				d.errorf(e.val.Line, where, "mirrorlist_name %q: %s", s, problem)
+			} else {
+				r.MirrorlistName, r.listLine = s, e.val.Line
+			}
+		}
+	}
+	if e, ok := f.get("arch"); ok {
+		if s, ok := d.str(e, where); ok {
+			if problem := nameProblem(s); problem != "" {
+				d.errorf(e.val.Line, where, "arch %q: %s", s, problem)
+			} else {
+				r.Arch = s
+				if r.listLine == 0 {
+					r.listLine = e.val.Line
+				}
+			}
+		}
 	}
 
 	if e, ok := f.get("origin"); ok {
@@ -583,6 +635,35 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 			}
 		} else if !pathGiven && !f.guessed["path"] && !f.guessed["url"] {
 			d.errorf(n.Line, where, "neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url")
+		}
+
+		if e, ok := f.get("networks"); ok {
+			m.Networks = d.networks(e, where)
+		}
+		if e, ok := f.get("country"); ok {
+			if s, ok := d.str(e, where); ok {
+				if problem := geo.CountryProblem(s); problem != "" {
+					d.errorf(e.val.Line, where, "country %q: %s", s, problem)
+				} else {
+					m.Country = s
+				}
+			}
+		}
+		if e, ok := f.get("private"); ok {
+			if b, ok := d.boolean(e, where); ok {
+				m.Private = b
+				if b && len(m.Networks) == 0 && !f.guessed["networks"] {
+					if _, given := f.get("networks"); !given {
+						d.errorf(e.val.Line, where, "private: true needs networks: a private mirror is listed only to clients inside its networks")
+					}
+				}
+			}
+		}
+		m.Weight = DefaultWeight
+		if e, ok := f.get("weight"); ok {
+			if n, ok := d.integer(e, where, MinWeight, MaxWeight); ok {
+				m.Weight = n
+			}
 		}
 		ms = append(ms, m)
 	}
@@ -837,6 +918,79 @@ func (d *decoder) url(e entry, where string, allowFile bool) (string, bool) {
 		return "", false
 	}
 	return u, true
+}
+
+// networks decodes a list of CIDR networks ("10.20.0.0/16",
+// "2001:db8::/32"); a single address stands for itself (/32 or /128).
+func (d *decoder) networks(e entry, where string) []netip.Prefix {
+	if e.val.Kind == yaml.ScalarNode && !isNull(e.val) {
+		d.errorf(e.val.Line, where, "%s: expected a list of networks, found %s: write %s: [%q]", e.name, describe(e.val), e.name, e.val.Value)
+		return nil
+	}
+	if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of networks such as 10.20.0.0/16") {
+		return nil
+	}
+	var ps []netip.Prefix
+	for _, n := range e.val.Content {
+		s, ok := d.str(entry{name: e.name, key: e.key, val: n}, where)
+		if !ok {
+			continue
+		}
+		p, problem := parseNetwork(s)
+		if problem != "" {
+			d.errorf(n.Line, where, "%s: %q: %s", e.name, s, problem)
+			continue
+		}
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// parseNetwork parses a CIDR network or a single address.
+func parseNetwork(s string) (netip.Prefix, string) {
+	if strings.Contains(s, "%") {
+		return netip.Prefix{}, "a zone (%...) is not allowed"
+	}
+	if !strings.Contains(s, "/") {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return netip.Prefix{}, "not an IP network: want ADDRESS/BITS, such as 10.20.0.0/16 or 2001:db8::/32"
+		}
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), ""
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, "not an IP network: want ADDRESS/BITS, such as 10.20.0.0/16 or 2001:db8::/32"
+	}
+	if m := p.Masked(); m != p {
+		return netip.Prefix{}, fmt.Sprintf("has bits set after the first %d: did you mean %s?", p.Bits(), m)
+	}
+	return p, ""
+}
+
+// listNames records repos that clients could not tell apart: two with the
+// same mirrorlist_name and arch.
+func (d *decoder) listNames(c *Config) {
+	type key struct{ name, arch string }
+	first := map[key]*Repo{}
+	for i := range c.Repos {
+		r := &c.Repos[i]
+		if r.Name == "" || r.MirrorlistName == "" {
+			continue
+		}
+		k := key{r.MirrorlistName, r.Arch}
+		o, dup := first[k]
+		if !dup {
+			first[k] = r
+			continue
+		}
+		what := fmt.Sprintf("mirrorlist_name %q", r.MirrorlistName)
+		if r.Arch != "" {
+			what += fmt.Sprintf(" with arch %q", r.Arch)
+		}
+		d.errorf(or(r.listLine, r.Line), repoDesc(*r), "%s is also that of %s (line %d): clients could not tell them apart", what, repoDesc(*o), o.Line)
+	}
 }
 
 // peekName returns the value of the name key of mapping n, if it is a

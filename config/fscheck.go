@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rpmirror/rpmirror/geo"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -26,7 +27,9 @@ const maxKeyFileSize = 16 << 20
 //     is a writable directory (rpmirror creates the rest);
 //   - the directory of a file:// origin exists and is readable;
 //   - every gpgkeys file is a regular file holding OpenPGP public keys
-//     that verify.LoadKeyFile accepts.
+//     that verify.LoadKeyFile accepts;
+//   - geoip_db is a MaxMind DB file geo.Open accepts, and access_log a
+//     file rpmirror can append to (or create).
 //
 // It creates and changes nothing. Load calls it; LoadWith with
 // SkipFilesystem does not. Writability is judged by access(2) for the real
@@ -44,6 +47,16 @@ func (c *Config) CheckPaths() Errors {
 	if c.StateDir != "" {
 		if problem := writableDir(c.StateDir); problem != "" {
 			add(c.stateDirLine, "", "state_dir %q: %s", c.StateDir, problem)
+		}
+	}
+	if c.GeoIPDB != "" {
+		if err := geo.Check(c.GeoIPDB); err != nil {
+			add(c.geoIPLine, "", "geoip_db %q: %s", c.GeoIPDB, geoProblem(err))
+		}
+	}
+	if c.AccessLog != "" && c.AccessLog != "-" {
+		if problem := writableFile(c.AccessLog); problem != "" {
+			add(c.accessLogLine, "", "access_log %q: %s", c.AccessLog, problem)
 		}
 	}
 	if c.APITokenFile != "" {
@@ -132,6 +145,41 @@ func writableDir(p string) string {
 			return "cannot be created: no ancestor exists"
 		}
 	}
+}
+
+// writableFile says why rpmirror could not append to the file p,
+// creating it (and its directory) if need be, or returns "".
+func writableFile(p string) string {
+	fi, err := os.Stat(p)
+	switch {
+	case err == nil:
+		if !fi.Mode().IsRegular() {
+			return "exists and is not a regular file"
+		}
+		if err := unix.Access(p, unix.W_OK); err != nil {
+			return fmt.Sprintf("file is not writable (%v)", err)
+		}
+		return ""
+	case !missing(err):
+		return "cannot be checked: " + errText(err)
+	}
+	if dir := filepath.Dir(p); writableDir(dir) != "" {
+		return fmt.Sprintf("directory %q: %s", dir, writableDir(dir))
+	}
+	return ""
+}
+
+// geoProblem is the reason of a geo.Check error without the path, which
+// the message already shows.
+func geoProblem(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	if errors.Is(err, geo.ErrNotGeoIP) {
+		return geo.ErrNotGeoIP.Error()
+	}
+	return err.Error()
 }
 
 // readableDir says why files under the directory p could not be read, or

@@ -24,6 +24,7 @@ func FuzzParse(f *testing.F) {
 		}
 		f.Add(data)
 	}
+	f.Add([]byte("state_dir: /s\nrepos:\n  - name: e-${v}-${a}\n    mirrorlist_name: e-${v}\n    arch: ${a}\n    vars: {v: [8, 9], a: [x86_64, aarch64]}\n    origin: https://o/${v}/${a}/\n    mirrors:\n      - name: m\n        path: /m/${v}/${a}\n        networks: [10.0.0.0/8]\n        private: true\n        country: DE\n        weight: 5\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseWith(data, "/etc/rpmirror/fuzz.yaml", LoadOptions{SkipFilesystem: true})
 		if err != nil {
@@ -51,7 +52,15 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted download settings out of range: %+v", d)
 		}
 		names := map[string]bool{}
+		lists := map[[2]string]bool{}
 		for _, r := range c.Repos {
+			if lists[[2]string{r.MirrorlistName, r.Arch}] || nameProblem(r.MirrorlistName) != "" {
+				t.Fatalf("accepted mirrorlist_name %q arch %q twice or malformed", r.MirrorlistName, r.Arch)
+			}
+			lists[[2]string{r.MirrorlistName, r.Arch}] = true
+			if strings.Contains(r.Name+r.Origin+r.MirrorlistName+r.Arch, "${") {
+				t.Fatalf("a ${variable} left in repo %+v", r)
+			}
 			if nameProblem(r.Name) != "" || names[r.Name] {
 				t.Fatalf("accepted repo name %q", r.Name)
 			}
@@ -67,6 +76,9 @@ func FuzzParse(f *testing.F) {
 			for _, m := range r.Mirrors {
 				if nameProblem(m.Name) != "" || (m.Path == "" && m.URL == "") ||
 					(m.URL != "" && !strings.HasSuffix(m.URL, "/")) || (m.Path != "" && (!filepath.IsAbs(m.Path) || m.Path == "/")) {
+					t.Fatalf("accepted mirror %+v", m)
+				}
+				if strings.Contains(m.Path+m.URL, "${") || (m.Private && len(m.Networks) == 0) || m.Weight < MinWeight || m.Weight > MaxWeight {
 					t.Fatalf("accepted mirror %+v", m)
 				}
 			}

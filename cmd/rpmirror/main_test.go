@@ -237,6 +237,34 @@ func TestCheckCommand(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, creds+":4: ") || !strings.Contains(errOut, "origin_auth_file") || strings.Contains(errOut, "planned") || strings.Contains(errOut, "s3cret") {
 		t.Errorf("check of an origin with credentials: exit %d\n%s\nwant FILE:4 naming origin_auth_file, without the password", code, errOut)
 	}
+
+	// --expand shows what a repo entry with vars stands for.
+	tmpl := filepath.Join(dir, "tmpl.yaml")
+	os.WriteFile(tmpl, []byte("state_dir: "+dir+"/state\nrepos:\n  - name: epel-${releasever}-${basearch}\n    mirrorlist_name: epel-${releasever}\n    arch: ${basearch}\n"+
+		"    vars: {releasever: [8, 9], basearch: [x86_64, aarch64]}\n    origin: https://dl.example.org/epel/${releasever}/Everything/${basearch}/\n"+
+		"    mirrors:\n      - name: local\n        path: "+dir+"/epel/${releasever}/${basearch}\n        url: https://mirror.example.org/epel/${releasever}/${basearch}/\n        country: DE\n"), 0o644)
+	code, out, errOut = rpmirror(t, "check", "--expand", "-c", tmpl)
+	if code != 0 {
+		t.Fatalf("check --expand: exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{
+		tmpl + ": ok: 4 repos, 4 written mirrors, 0 probe-only mirrors",
+		"repo epel-8-x86_64 (line 3, releasever=8, basearch=x86_64)",
+		"repo epel-9-aarch64 (line 3, releasever=9, basearch=aarch64)",
+		"clients ask:  /mirrorlist?repo=epel-9&arch=aarch64  /metalink?repo=epel-9&arch=aarch64",
+		"origin:       https://dl.example.org/epel/8/Everything/aarch64/",
+		"path:       " + dir + "/epel/9/x86_64",
+		"url:        https://mirror.example.org/epel/8/x86_64/",
+		"selection:  country DE, priority 100, weight 100",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check --expand does not show %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "${") {
+		t.Errorf("check --expand left a variable:\n%s", out)
+	}
+
 	if code, _, _ := rpmirror(t, "sync"); code != 2 {
 		t.Errorf("sync without -c: exit %d, want 2", code)
 	}
