@@ -2,14 +2,19 @@ package verify
 
 import (
 	"bytes"
+	"crypto"
+	"crypto/md5"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	rpmutils "github.com/sassoftware/go-rpmutils"
 
 	"github.com/rpmirror/rpmirror/repodata"
@@ -19,6 +24,7 @@ import (
 type Signature struct {
 	KeyID      string // 16 hex digits
 	Signer     string // the key's primary user id, when known
+	Version    int    // the OpenPGP signature packet's version: 3 or 4
 	HeaderOnly bool   // the signature covers the header (and so the payload digest in it), not the payload itself
 }
 
@@ -30,40 +36,39 @@ type Result struct {
 
 // RPM reads a whole package from r and checks, in one streaming pass, that:
 //   - it is want.Size bytes with digest want.Checksum (*SizeError, *ChecksumError);
-//   - it parses as an RPM whose header and payload digests match (*CorruptError);
+//   - it parses as an RPM whose digests match, as rpm -K checks them: the
+//     header's SHA-256 and SHA-1, the payload digest, and the MD5 over
+//     header and payload (*CorruptError);
 //   - its header's name, epoch, version, release and arch are want's
 //     (*HeaderMismatchError);
-//   - when keyring is non-empty, at least one signature by a key in keyring
-//     verifies, no signature fails, and the payload is covered by a
-//     signature either directly or through a payload digest in the signed
-//     header (*SignatureError).
+//   - when keyring is non-empty, every signature in the package verifies
+//     against a key in keyring, found the way rpm finds it (by the issuer
+//     key ID), at least one signature is present, and the payload is
+//     covered by a signature either directly or through a payload digest
+//     in the signed header (*SignatureError). OpenPGP V3 and V4 signatures
+//     with RSA, DSA or EdDSA keys and SHA-1 or SHA-2 digests are checked.
 //
-// With an empty keyring signatures are not checked, but digests still are.
-// RPM never panics on hostile input: a panic inside the RPM library is
-// reported as a *CorruptError.
+// With an empty keyring signatures are neither parsed nor checked, but
+// digests still are. RPM never panics on hostile input: a panic inside
+// the RPM library is reported as a *CorruptError.
 func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Result, error) {
 	vr, err := NewReader(r, want.Size, want.Checksum)
 	if err != nil {
 		return nil, err
 	}
-	var keys openpgp.EntityList
-	if len(keyring) > 0 {
-		keys = keyring
-	}
-	var hdr *rpmutils.RpmHeader
-	var sigs []*rpmutils.Signature
-	guarded, verr := guardHeaders(vr, want.Size)
+	var sigs []Signature
+	hdr, raw, verr := readHeaders(vr, want.Size)
 	if verr == nil {
-		hdr, sigs, verr = safeVerify(guarded, keys)
+		sigs, verr = safeCheck(hdr, raw, vr, keyring)
 	}
-	// Read what the RPM library left, so the checksum covers every byte.
+	// Read what is left, so the checksum covers every byte.
 	if _, err := io.Copy(io.Discard, vr); err != nil {
 		// A checksum or size mismatch explains any parse failure: the
 		// bytes are not the package the metadata describes.
 		return nil, err
 	}
 	if verr != nil {
-		return nil, classify(verr)
+		return nil, verr
 	}
 	got, err := hdr.GetNEVRA()
 	if err != nil {
@@ -72,9 +77,171 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 	if err := compareNEVRA(want, got, isSource(hdr)); err != nil {
 		return nil, err
 	}
-	res := &Result{NEVRA: want.NEVRA()}
-	if keys == nil {
-		return res, nil
+	return &Result{NEVRA: want.NEVRA(), Signatures: sigs}, nil
+}
+
+// readHeaders reads the lead and both headers from r (guarded against
+// impossible sizes) and parses them. It returns the parsed headers and
+// the bytes read, r positioned at the payload.
+func readHeaders(r io.Reader, size int64) (hdr *rpmutils.RpmHeader, raw []byte, err error) {
+	raw, err = guardHeaders(r, size)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			hdr, raw, err = nil, nil, &CorruptError{Err: fmt.Errorf("rpm library failed on malformed input: %v", p)}
+		}
+	}()
+	// ReadHeader also checks the header digest the signature header
+	// prefers (SHA-256 when present).
+	hdr, err = rpmutils.ReadHeader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, nil, &CorruptError{Err: err}
+	}
+	if rg := hdr.GetRange(); rg.End != len(raw) {
+		return nil, nil, &CorruptError{Err: fmt.Errorf("headers end at byte %d, expected %d", rg.End, len(raw))}
+	}
+	return hdr, raw, nil
+}
+
+// pkgSig is one signature found in the signature header, ready to hash.
+type pkgSig struct {
+	tag        int
+	headerOnly bool
+	sig        *sigPacket
+	h          hash.Hash
+	entity     *openpgp.Entity
+	key        *packet.PublicKey
+	err        error // why it cannot verify, when known before hashing
+}
+
+// The signature header's tags holding OpenPGP signatures, as
+// go-rpmutils numbers them.
+var sigTags = []struct {
+	tag        int
+	name       string
+	headerOnly bool
+}{
+	{rpmutils.SIG_RSA, "RSA header signature", true},
+	{rpmutils.SIG_DSA, "DSA header signature", true},
+	{rpmutils.SIG_PGP, "PGP header and payload signature", false},
+	{rpmutils.SIG_GPG, "GPG header and payload signature", false},
+}
+
+// checkPackage checks the header digests, then streams the payload from
+// r through the payload digest, the MD5 and the payload signatures, and
+// verifies every signature when keys is not empty. Digest failures are
+// reported before signature failures.
+func checkPackage(hdr *rpmutils.RpmHeader, raw []byte, r io.Reader, keys openpgp.EntityList) ([]Signature, error) {
+	rg := hdr.GetRange()
+	mainHdr := raw[rg.Start:rg.End]
+	corrupt := func(format string, a ...any) error { return &CorruptError{Err: fmt.Errorf(format, a...)} }
+
+	// Header digests: rpm checks both when both are present.
+	for _, d := range []struct {
+		tag int
+		h   crypto.Hash
+	}{{rpmutils.SIG_SHA256, crypto.SHA256}, {rpmutils.SIG_SHA1, crypto.SHA1}} {
+		want, ok, err := sigString(hdr, d.tag)
+		if err != nil {
+			return nil, corrupt("reading the header %s digest: %w", d.h, err)
+		}
+		if ok {
+			h := d.h.New()
+			h.Write(mainHdr)
+			if hex.EncodeToString(h.Sum(nil)) != strings.ToLower(want) {
+				return nil, corrupt("header %s digest mismatch", d.h)
+			}
+		}
+	}
+
+	var writers []io.Writer
+	var check []func() error
+	// The payload digest, in the main header.
+	if vals, err := hdr.GetStrings(rpmutils.PAYLOADDIGEST); err == nil && len(vals) > 0 {
+		algo, err := hdr.GetUint32s(rpmutils.PAYLOADDIGESTALGO)
+		if err != nil || len(algo) == 0 {
+			return nil, corrupt("payload digest without an algorithm")
+		}
+		h, ok := payloadHashes[algo[0]]
+		if !ok {
+			return nil, &SignatureError{Reason: ErrUnsupported, Detail: fmt.Sprintf("unknown payload digest algorithm %d", algo[0])}
+		}
+		ph := h.New()
+		writers = append(writers, ph)
+		check = append(check, func() error {
+			if hex.EncodeToString(ph.Sum(nil)) != strings.ToLower(vals[0]) {
+				return corrupt("payload %s digest mismatch", h)
+			}
+			return nil
+		})
+	}
+	// The MD5 over header and payload, in the signature header.
+	md5sum, err := hdr.GetBytes(rpmutils.SIG_MD5)
+	if err == nil {
+		mh := md5.New()
+		mh.Write(mainHdr)
+		writers = append(writers, mh)
+		check = append(check, func() error {
+			if !bytes.Equal(mh.Sum(nil), md5sum) {
+				return corrupt("MD5 digest mismatch")
+			}
+			return nil
+		})
+	} else if !isNoTag(err) {
+		return nil, corrupt("reading the MD5 digest: %w", err)
+	}
+	if len(check) == 0 {
+		return nil, corrupt("no usable payload digest found")
+	}
+
+	// Signatures, only when there are keys to check them with.
+	var sigs []*pkgSig
+	if len(keys) > 0 {
+		for _, st := range sigTags {
+			blob, err := hdr.GetBytes(st.tag)
+			if isNoTag(err) {
+				continue
+			}
+			s := &pkgSig{tag: st.tag, headerOnly: st.headerOnly}
+			sigs = append(sigs, s)
+			if err != nil {
+				s.err = &SignatureError{Reason: ErrBadSignature, Detail: fmt.Sprintf("%s: %v", st.name, err)}
+				continue
+			}
+			if s.sig, err = parseSignaturePacket(blob); err != nil {
+				var se *SignatureError
+				if !errors.As(err, &se) {
+					err = &SignatureError{Reason: ErrBadSignature, Detail: fmt.Sprintf("%s: %v", st.name, err)}
+				}
+				s.err = err
+				continue
+			}
+			if s.h, err = s.sig.newHash(); err != nil {
+				s.err = err
+				continue
+			}
+			s.h.Write(mainHdr)
+			if !st.headerOnly {
+				writers = append(writers, s.h)
+			}
+			if s.entity, s.key = s.sig.findKey(keys); s.key == nil {
+				s.err = &SignatureError{Reason: ErrUnknownKey, KeyID: s.sig.keyIDString()}
+			}
+		}
+	}
+
+	if _, err := io.Copy(io.MultiWriter(writers...), r); err != nil {
+		return nil, err
+	}
+	for _, c := range check {
+		if err := c(); err != nil {
+			return nil, err
+		}
+	}
+	if len(keys) == 0 {
+		return nil, nil
 	}
 	if len(sigs) == 0 {
 		if hdr.HasTag(rpmOpenPGPTag) {
@@ -83,28 +250,61 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 		return nil, &SignatureError{Reason: ErrUnsigned}
 	}
 	covered := hdr.HasTag(rpmutils.PAYLOADDIGEST)
+	var res []Signature
 	for _, s := range sigs {
-		if s.Signer == nil {
-			// Verify validated every signature against keys or failed, so
-			// a signature without a signer cannot get here; be safe anyway.
-			return nil, &SignatureError{Reason: ErrUnknownKey, KeyID: fmt.Sprintf("%016x", s.KeyId)}
+		if s.err != nil {
+			return nil, s.err
 		}
-		if err := keyValid(s); err != nil {
+		if err := s.sig.check(s.h, s.key); err != nil {
 			return nil, err
 		}
-		if !s.HeaderOnly {
+		if err := keyValid(s.entity, s.key, s.sig); err != nil {
+			return nil, err
+		}
+		if !s.headerOnly {
 			covered = true
 		}
-		res.Signatures = append(res.Signatures, Signature{
-			KeyID:      fmt.Sprintf("%016x", s.KeyId),
-			Signer:     s.PrimaryName,
-			HeaderOnly: s.HeaderOnly,
-		})
+		sig := Signature{KeyID: s.sig.keyIDString(), Version: s.sig.version, HeaderOnly: s.headerOnly}
+		if id := s.entity.PrimaryIdentity(); id != nil {
+			sig.Signer = id.Name
+		}
+		res = append(res, sig)
 	}
 	if !covered {
-		return nil, &SignatureError{Reason: ErrNoPayloadCoverage, KeyID: res.Signatures[0].KeyID}
+		return nil, &SignatureError{Reason: ErrNoPayloadCoverage, KeyID: res[0].KeyID}
 	}
 	return res, nil
+}
+
+// payloadHashes maps rpm's PAYLOADDIGESTALGO values (OpenPGP hash IDs)
+// onto hashes.
+var payloadHashes = map[uint32]crypto.Hash{
+	1:  crypto.MD5,
+	2:  crypto.SHA1,
+	8:  crypto.SHA256,
+	9:  crypto.SHA384,
+	10: crypto.SHA512,
+	11: crypto.SHA224,
+}
+
+func isNoTag(err error) bool {
+	var nt rpmutils.NoSuchTagError
+	return errors.As(err, &nt)
+}
+
+// sigString returns a string tag of the signature header.
+func sigString(hdr *rpmutils.RpmHeader, tag int) (string, bool, error) {
+	vals, err := hdr.GetStrings(tag)
+	if isNoTag(err) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if len(vals) != 1 {
+		return "", false, fmt.Errorf("tag %d holds %d strings, want 1", tag, len(vals))
+	}
+	return vals[0], true, nil
 }
 
 // rpmOpenPGPTag is RPMSIGTAG_OPENPGP, where RPM 6 keeps its (possibly
@@ -122,12 +322,12 @@ const (
 	introSize        = 16
 )
 
-// guardHeaders reads the lead and the intros of the signature and main
-// headers from r and refuses sizes that are impossible (larger than the
-// file, size < 0 meaning unknown) or beyond rpm's limits. It returns a
-// reader that replays what it read, then the rest of r. Memory it uses
-// grows only with bytes actually read.
-func guardHeaders(r io.Reader, size int64) (io.Reader, error) {
+// guardHeaders reads the lead and both headers from r and refuses sizes
+// that are impossible (larger than the file, size < 0 meaning unknown) or
+// beyond rpm's limits before reading what they declare. It returns the
+// bytes read; r is left at the payload. Memory it uses grows only with
+// bytes actually read.
+func guardHeaders(r io.Reader, size int64) ([]byte, error) {
 	var buf bytes.Buffer
 	corrupt := func(format string, a ...any) error {
 		return &CorruptError{Err: fmt.Errorf(format, a...)}
@@ -162,10 +362,14 @@ func guardHeaders(r io.Reader, size int64) (io.Reader, error) {
 	if _, err := io.CopyN(&buf, r, sigLen+introSize); err != nil {
 		return nil, corrupt("reading the signature header: %w", eofIsUnexpected(err))
 	}
-	if _, err := intro(leadSize+introSize+int(sigLen), "main", maxHeader, false); err != nil {
+	mainLen, err := intro(leadSize+introSize+int(sigLen), "main", maxHeader, false)
+	if err != nil {
 		return nil, err
 	}
-	return io.MultiReader(&buf, r), nil
+	if _, err := io.CopyN(&buf, r, mainLen); err != nil {
+		return nil, corrupt("reading the main header: %w", eofIsUnexpected(err))
+	}
+	return buf.Bytes(), nil
 }
 
 func eofIsUnexpected(err error) error {
@@ -179,73 +383,41 @@ func eofIsUnexpected(err error) error {
 // signature's date: a revocation may mean the key was compromised) or
 // had expired when the signature was made. A key that expired after
 // signing is fine, so packages signed in time stay valid.
-func keyValid(s *rpmutils.Signature) error {
-	e := s.Signer
-	id := fmt.Sprintf("%016x", s.KeyId)
+func keyValid(e *openpgp.Entity, key *packet.PublicKey, s *sigPacket) error {
+	id := s.keyIDString()
 	if e.Revoked(time.Now()) {
 		return &SignatureError{Reason: ErrKeyRevoked, KeyID: id}
 	}
-	if self, _ := e.PrimarySelfSignature(); self != nil && e.PrimaryKey.KeyExpired(self, s.CreationTime) {
-		return &SignatureError{Reason: ErrKeyExpired, KeyID: id, Detail: "signed " + s.CreationTime.UTC().Format(time.DateOnly)}
+	expired := &SignatureError{Reason: ErrKeyExpired, KeyID: id, Detail: "signed " + s.created.UTC().Format(time.DateOnly)}
+	if self, _ := e.PrimarySelfSignature(); self != nil && e.PrimaryKey.KeyExpired(self, s.created) {
+		return expired
 	}
-	if s.KeyId == e.PrimaryKey.KeyId {
+	if key == e.PrimaryKey {
 		return nil
 	}
 	for _, sub := range e.Subkeys {
-		if sub.PublicKey.KeyId != s.KeyId {
+		if sub.PublicKey != key {
 			continue
 		}
 		if sub.Revoked(time.Now()) {
 			return &SignatureError{Reason: ErrKeyRevoked, KeyID: id}
 		}
-		if sub.Sig != nil && sub.PublicKey.KeyExpired(sub.Sig, s.CreationTime) {
-			return &SignatureError{Reason: ErrKeyExpired, KeyID: id, Detail: "signed " + s.CreationTime.UTC().Format(time.DateOnly)}
+		if sub.Sig != nil && sub.PublicKey.KeyExpired(sub.Sig, s.created) {
+			return expired
 		}
 	}
 	return nil
 }
 
-// safeVerify calls rpmutils.Verify, turning a panic on malformed input into
-// an error.
-func safeVerify(r io.Reader, keys openpgp.EntityList) (hdr *rpmutils.RpmHeader, sigs []*rpmutils.Signature, err error) {
+// safeCheck is checkPackage, turning a panic on malformed input into an
+// error.
+func safeCheck(hdr *rpmutils.RpmHeader, raw []byte, r io.Reader, keys openpgp.EntityList) (sigs []Signature, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			hdr, sigs, err = nil, nil, &CorruptError{Err: fmt.Errorf("rpm library failed on malformed input: %v", p)}
+			sigs, err = nil, &CorruptError{Err: fmt.Errorf("rpm library failed on malformed input: %v", p)}
 		}
 	}()
-	return rpmutils.Verify(r, keys)
-}
-
-// classify maps what the RPM and OpenPGP libraries return onto this
-// package's typed errors.
-func classify(err error) error {
-	var ce *CorruptError
-	if errors.As(err, &ce) {
-		return err
-	}
-	var knf rpmutils.KeyNotFoundError
-	if errors.As(err, &knf) {
-		id := fmt.Sprintf("%016x", knf.KeyID)
-		if knf.KeyID == 0 && len(knf.Fingerprint) > 0 {
-			id = fmt.Sprintf("%x", knf.Fingerprint)
-		}
-		return &SignatureError{Reason: ErrUnknownKey, KeyID: id}
-	}
-	if errors.Is(err, rpmutils.ErrNoPGPSignature) || errors.Is(err, rpmutils.ErrTrailingGarbage) {
-		return &SignatureError{Reason: ErrUnsupported, Detail: err.Error()}
-	}
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, "openpgp: invalid signature"),
-		strings.Contains(msg, "signature made by unexpected"),
-		strings.Contains(msg, "openpgp: hash tag doesn't match"):
-		return &SignatureError{Reason: ErrBadSignature, Detail: msg}
-	case strings.Contains(msg, "unsupported"), strings.Contains(msg, "unknown"):
-		// go-crypto says "unsupported" for v6 packets and unknown
-		// algorithms; go-rpmutils says "unknown payload digest".
-		return &SignatureError{Reason: ErrUnsupported, Detail: msg}
-	}
-	return &CorruptError{Err: err}
+	return checkPackage(hdr, raw, r, keys)
 }
 
 // isSource reports whether hdr is a source package's: binary packages name

@@ -28,6 +28,10 @@ type Key struct {
 	// for rpmkeys --import, a .repo file's gpgkey=file://... and
 	// openpgp.ReadArmoredKeyRing.
 	PublicPath string
+	// V3 is set for keys held by gpg1 (GnuPG 1.4), which signs with
+	// OpenPGP V3 signature packets (--force-v3-sigs), the way RHEL and
+	// CentOS packages were long signed.
+	V3 bool
 }
 
 // gpgFlags are passed to every gpg call: never prompt, never ask a
@@ -35,6 +39,9 @@ type Key struct {
 var gpgFlags = []string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}
 
 func (k *Key) gpg(args ...string) ([]byte, error) {
+	if k.V3 {
+		return run("", k.env(), "gpg1", append([]string{"--batch", "--no-tty", "--force-v3-sigs"}, args...)...)
+	}
 	return run("", k.env(), "gpg", append(append([]string{}, gpgFlags...), args...)...)
 }
 
@@ -64,6 +71,79 @@ func GenerateKey(name string) (*Key, error) {
 // dated in the past so that no verifier with a slow clock sees a key from
 // the future.
 func GenerateKeyAt(name string, created time.Time) (*Key, error) {
+	return generate(name, "rsa2048", created)
+}
+
+// GenerateKeyAlgo is GenerateKey for another gpg algorithm, such as
+// "dsa2048" or "ed25519" (gpg --quick-gen-key's names).
+func GenerateKeyAlgo(name, algo string) (*Key, error) {
+	return generate(name, algo, time.Time{})
+}
+
+// GenerateV3Key creates a signing key with gpg1 (GnuPG 1.4), which makes
+// OpenPGP V3 signatures: algo is "rsa" or "dsa", 2048 bits, no
+// passphrase, no expiry. rpmsign signs with it through gpg1
+// --force-v3-sigs, so rpm -Kv shows "Header V3 RSA/SHA256 Signature".
+func GenerateV3Key(name, algo string) (*Key, error) {
+	if err := needTools("gpg1"); err != nil {
+		return nil, err
+	}
+	var keyType string
+	switch algo {
+	case "rsa":
+		keyType = "RSA"
+	case "dsa":
+		keyType = "DSA"
+	default:
+		return nil, fmt.Errorf("gpg1 key algorithm %q: want rsa or dsa", algo)
+	}
+	dir, err := newGNUPGHome()
+	if err != nil {
+		return nil, err
+	}
+	k := &Key{Dir: dir, V3: true}
+	real, email, _ := strings.Cut(name, " <")
+	params := fmt.Sprintf("Key-Type: %s\nKey-Length: 2048\nKey-Usage: sign\nName-Real: %s\n", keyType, real)
+	if email != "" {
+		params += "Name-Email: " + strings.TrimSuffix(email, ">") + "\n"
+	}
+	params += "Expire-Date: 0\n%commit\n"
+	pf := filepath.Join(dir, "params")
+	if err := os.WriteFile(pf, []byte(params), 0o600); err != nil {
+		k.Close()
+		return nil, err
+	}
+	if _, err := k.gpg("--gen-key", pf); err != nil {
+		k.Close()
+		return nil, fmt.Errorf("generating gpg1 key %q: %w", name, err)
+	}
+	if err := k.load(""); err != nil {
+		k.Close()
+		return nil, err
+	}
+	return k, nil
+}
+
+// NewV3Key is GenerateV3Key for tests: it skips t without gpg1 and
+// removes the key when t ends.
+func NewV3Key(t testing.TB, name, algo string) *Key {
+	t.Helper()
+	k, err := GenerateV3Key(name, algo)
+	check(t, err)
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+// NewKeyAlgo is GenerateKeyAlgo for tests.
+func NewKeyAlgo(t testing.TB, name, algo string) *Key {
+	t.Helper()
+	k, err := GenerateKeyAlgo(name, algo)
+	check(t, err)
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+func generate(name, algo string, created time.Time) (*Key, error) {
 	if err := needTools("gpg", "gpgconf"); err != nil {
 		return nil, err
 	}
@@ -72,7 +152,7 @@ func GenerateKeyAt(name string, created time.Time) (*Key, error) {
 		return nil, err
 	}
 	k := &Key{Dir: dir}
-	args := []string{"--quick-gen-key", name, "rsa2048", "sign", "never"}
+	args := []string{"--quick-gen-key", name, algo, "sign", "never"}
 	if !created.IsZero() {
 		args = append([]string{"--faked-system-time", created.UTC().Format("20060102T150405") + "!"}, args...)
 	}
@@ -114,7 +194,7 @@ func LoadKey(secretPath, publicPath string) (*Key, error) {
 // load fills in the key's identity from its GNUPGHOME, which must hold
 // exactly one secret key, and its PublicPath.
 func (k *Key) load(publicPath string) error {
-	out, err := k.gpg("--with-colons", "--list-secret-keys")
+	out, err := k.gpg("--with-colons", "--with-fingerprint", "--list-secret-keys")
 	if err != nil {
 		return fmt.Errorf("listing keys in %s: %w", k.Dir, err)
 	}

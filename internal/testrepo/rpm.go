@@ -314,17 +314,22 @@ func buildSpec(top string, pkgs []Pkg, group []int) (map[int]string, error) {
 	return built, nil
 }
 
-// Sign signs RPM files in place with k using rpmsign --addsign (a V4 RSA
-// header signature, SHA-256, as rpm 4.18 makes by default), running
-// several rpmsign processes in parallel for many files.
+// Sign signs RPM files in place with k using rpmsign --addsign (a V4
+// header signature, SHA-256, as rpm 4.18 makes by default; a V3 one for a
+// gpg1 key), running several rpmsign processes in parallel for many
+// files.
 func Sign(k *Key, files ...string) error {
-	if err := needTools("rpmsign", "gpg"); err != nil {
+	gpg := "gpg"
+	if k.V3 {
+		gpg = "gpg1"
+	}
+	if err := needTools("rpmsign", gpg); err != nil {
 		return err
 	}
 	if len(files) == 0 {
 		return nil
 	}
-	gpgPath, err := lookPath("gpg")
+	gpgPath, err := lookPath(gpg)
 	if err != nil {
 		return err
 	}
@@ -348,6 +353,9 @@ func Sign(k *Key, files ...string) error {
 				"--define", "_gpg_path " + k.Dir,
 				"--define", "_gpg_name " + k.Fingerprint,
 				"--define", "_gpg_digest_algo sha256",
+			}
+			if k.V3 {
+				args = append(args, "--define", "_gpg_sign_cmd_extra_args --force-v3-sigs")
 			}
 			args = append(args, files[lo:hi]...)
 			// GPG_TTY set keeps rpmsign from warning that stdin is no tty;
