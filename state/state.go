@@ -67,7 +67,7 @@ type Run struct {
 	Error     string               `json:"error,omitempty"`
 	Mirrors   map[string]MirrorRun `json:"mirrors,omitempty"`
 	NoChange  bool                 `json:"no_change,omitempty"`
-	Cancelled bool                 `json:"cancelled,omitempty"`
+	Cancelled bool                 `json:"cancelled,omitempty"` // interrupted (Ctrl-C, shutdown): not a failure; Error is empty
 }
 
 // MirrorRun is what one run did to one mirror.

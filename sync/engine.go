@@ -186,13 +186,36 @@ func (m *mirror) hasMeta(d repodata.Data) bool {
 	return false
 }
 
+// ErrInterrupted is matched (errors.Is) by the Err of a sync, and of its
+// mirrors, that stopped because its context ended (Ctrl-C, SIGTERM, a
+// daemon shutting down) rather than because something failed. Such an
+// error also matches the context's error (context.Canceled) and says only
+// "interrupted": what was in flight when it stopped is no failure.
+var ErrInterrupted = errors.New("interrupted")
+
+type interruptedError struct{ ctxErr error }
+
+func (e *interruptedError) Error() string        { return ErrInterrupted.Error() }
+func (e *interruptedError) Is(target error) bool { return target == ErrInterrupted }
+func (e *interruptedError) Unwrap() error        { return e.ctxErr }
+
 // Sync brings every written mirror of repo up to date with its origin. It
-// never returns nil; the Report's Err says whether the sync failed.
+// never returns nil; the Report's Err says whether the sync failed, or
+// matches ErrInterrupted when ctx ended before it finished.
 func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	rep := &Report{Repo: repo.Name, Start: e.opts.Now(), DryRun: e.opts.DryRun}
 	log := e.log.With("repo", repo.Name)
 	s := &run{e: e, repo: repo, rep: rep, log: log}
 	rep.Err = s.sync(ctx)
+	if rep.Err != nil && ctx.Err() != nil {
+		// Whatever was in flight failed because of the cancellation.
+		rep.Err = &interruptedError{ctx.Err()}
+		for _, m := range rep.Mirrors {
+			if m.Err != nil {
+				m.Err = rep.Err
+			}
+		}
+	}
 	e.opts.Progress.set(repo.Name, "done")
 	rep.Duration = e.opts.Now().Sub(rep.Start)
 	s.finish(ctx)
@@ -1235,15 +1258,16 @@ func (s *run) finish(ctx context.Context) {
 		Bytes:     s.rep.Bytes,
 		Verified:  s.rep.Verified,
 		NoChange:  s.rep.NoChange,
-		Cancelled: errors.Is(s.rep.Err, context.Canceled),
+		Cancelled: errors.Is(s.rep.Err, ErrInterrupted),
 		Mirrors:   map[string]state.MirrorRun{},
 	}
-	if s.rep.Err != nil {
+	// An interrupted run is recorded as such, not as a failure.
+	if s.rep.Err != nil && !run.Cancelled {
 		run.Error = s.rep.Err.Error()
 	}
 	for _, m := range s.rep.Mirrors {
 		mr := state.MirrorRun{Published: m.Published, Deleted: m.Deleted, UpToDate: m.UpToDate}
-		if m.Err != nil {
+		if m.Err != nil && !errors.Is(m.Err, ErrInterrupted) {
 			mr.Error = m.Err.Error()
 		}
 		run.Mirrors[m.Name] = mr

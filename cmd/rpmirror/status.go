@@ -50,7 +50,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				what = "no change"
 			}
 			result := "ok"
-			if run.Error != "" {
+			switch {
+			case run.Cancelled:
+				result = "interrupted"
+			case run.Error != "":
 				result = "FAILED: " + run.Error
 			}
 			fmt.Fprintf(stdout, "  run %s  %s  %s  %s\n", run.Start.UTC().Format(time.RFC3339), run.Duration.Round(time.Millisecond), what, result)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,16 +47,16 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	failed := false
 	for _, r := range reports {
 		printReport(stdout, r)
-		if r.Err != nil {
+		if r.Err != nil && !errors.Is(r.Err, sync.ErrInterrupted) {
 			failed = true
+			fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Repo, oneLine(r.Err))
 		}
 	}
+	if ctx.Err() != nil {
+		// Ctrl-C or SIGTERM: main says "interrupted" and exits 130.
+		return ctx.Err()
+	}
 	if failed {
-		for _, r := range reports {
-			if r.Err != nil {
-				fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Repo, oneLine(r.Err))
-			}
-		}
 		return errFailed
 	}
 	return nil
@@ -220,6 +221,8 @@ func printReport(w io.Writer, r *sync.Report) {
 		for _, p := range r.WouldFetch {
 			fmt.Fprintf(w, "    fetch    %s\n", p)
 		}
+	case errors.Is(r.Err, sync.ErrInterrupted):
+		fmt.Fprintf(w, "%s  interrupted after %s: fetched %d packages (%s), verified %d\n", head, r.Duration.Round(time.Millisecond), r.Fetched, human(r.Bytes), r.Verified)
 	case r.Err != nil:
 		fmt.Fprintf(w, "%s  FAILED after %s: fetched %d packages (%s), verified %d\n", head, r.Duration.Round(time.Millisecond), r.Fetched, human(r.Bytes), r.Verified)
 	case r.NoChange:
@@ -241,6 +244,8 @@ func printReport(w io.Writer, r *sync.Report) {
 			for _, p := range m.Delete {
 				fmt.Fprintf(w, "    delete   %s\n", p)
 			}
+		case errors.Is(m.Err, sync.ErrInterrupted):
+			fmt.Fprintf(w, "  %-12s interrupted\n", m.Name)
 		case m.Err != nil:
 			fmt.Fprintf(w, "  %-12s FAILED: %s\n", m.Name, oneLine(m.Err))
 		case m.UpToDate:
