@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/cavaliergopher/grab/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/rpmirror/rpmirror/internal/redact"
 	"github.com/rpmirror/rpmirror/verify"
@@ -72,7 +73,7 @@ func (f *Fetcher) WithTLS(roots *x509.CertPool, insecure bool) *Fetcher {
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, InsecureSkipVerify: insecure, MinVersion: tls.VersionTLS12}
 	client := &http.Client{Transport: tr, CheckRedirect: f.client.CheckRedirect}
 	gc := grab.NewClient()
-	gc.HTTPClient = client
+	gc.HTTPClient = &http.Client{Transport: teeTransport{tr}, CheckRedirect: client.CheckRedirect}
 	gc.UserAgent = f.opts.UserAgent
 	gc.BufferSize = f.grab.BufferSize
 	return &Fetcher{opts: f.opts, client: client, grab: gc, auth: f.auth, Bytes: f.Bytes}
@@ -208,7 +209,7 @@ func New(opts Options) *Fetcher {
 		},
 	}
 	gc := grab.NewClient()
-	gc.HTTPClient = client
+	gc.HTTPClient = &http.Client{Transport: teeTransport{tr}, CheckRedirect: client.CheckRedirect}
 	gc.UserAgent = opts.UserAgent
 	gc.BufferSize = 64 << 10
 	return &Fetcher{opts: opts, client: client, grab: gc, Bytes: new(atomic.Int64)}
@@ -367,19 +368,26 @@ func (e *StalledError) Error() string {
 
 func (e *StalledError) Unwrap() error { return ErrStalled }
 
-// Check accepts or rejects a downloaded file. An error for which
-// verify.Permanent is true is not retried.
-type Check func(path string) error
-
 // File downloads u to dst. size is the expected size (<= 0: unknown).
 // The transfer goes to dst+".part", resuming what an earlier attempt left
 // there; check is called on the complete part file, and only when it
 // returns nil is the file renamed to dst. A file already at dst is taken as
-// verified and not fetched again: only File ever puts a file there.
+// verified and not fetched again: only File ever puts a file there (it
+// is checked again from disk, since it may predate a power cut).
+// File does not fsync: see SyncFS.
+// check sees the bytes while they arrive (see Check).
 // It returns the number of bytes transferred.
 func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Check) (int64, error) {
 	if fi, err := os.Stat(dst); err == nil && (size <= 0 || fi.Size() == size) {
-		return 0, nil
+		// Files are not fsynced one by one (see SyncFS): one left by a
+		// run that a power cut ended may be empty or stale, so it is
+		// checked again, from disk, before it is trusted.
+		if err := checkFile(dst, check); err == nil {
+			return 0, nil
+		}
+		if err := os.Remove(dst); err != nil {
+			return 0, err
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return 0, err
@@ -387,30 +395,30 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 	part := dst + ".part"
 	var total int64
 	err := f.retry(ctx, u, func(ctx context.Context) error {
-		n, err := f.transfer(ctx, u, part, size)
+		n, err := f.transfer(ctx, u, part, size, check)
 		total += n
-		if err != nil {
-			if errors.Is(err, grab.ErrBadLength) {
-				// The server sent another length than metadata says, or
-				// ignored our Range request: start over.
-				os.Remove(part)
-				return fmt.Errorf("the server's length disagrees with the %d bytes metadata declares, or it ignored a Range request: %w", size, err)
-			}
-			return err
-		}
-		if err := check(part); err != nil {
+		var cf *checkFailed
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, grab.ErrBadLength):
+			// The server sent another length than metadata says, or
+			// ignored our Range request: start over.
 			os.Remove(part)
-			return err
+			return fmt.Errorf("the server's length disagrees with the %d bytes metadata declares, or it ignored a Range request: %w", size, err)
+		case errors.As(err, &cf), errors.Is(err, errPartMismatch), errors.Is(err, errBadRange):
+			// The bytes are not the file: never resume from them.
+			os.Remove(part)
+			if cf != nil {
+				return cf.err
+			}
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return total, err
 	}
 	if err := os.Chmod(part, 0o644); err != nil {
-		return total, err
-	}
-	if err := syncFile(part); err != nil {
 		return total, err
 	}
 	if err := os.Rename(part, dst); err != nil {
@@ -419,14 +427,18 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 	return total, nil
 }
 
-func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int64, error) {
+// transfer runs one attempt: grab writes the part file while check reads
+// the same bytes from the response body. It returns the bytes received,
+// and a *checkFailed when check refused them.
+func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64, check Check) (int64, error) {
 	req, err := grab.NewRequest(part, u)
 	if err != nil {
 		return 0, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	req = req.WithContext(ctx)
+	st := newStream(part, check, cancel)
+	req = req.WithContext(withStream(ctx, st))
 	f.authorize(req.HTTPRequest, u)
 	req.NoCreateDirectories = true
 	if size > 0 {
@@ -465,8 +477,20 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64) (int
 		}
 	}
 	err = resp.Err()
-	if err != nil {
-		if c := context.Cause(ctx); errors.Is(c, ErrStalled) {
+	if err == nil {
+		if verr := st.finish(); verr != nil {
+			err = &checkFailed{verr}
+			if errors.Is(verr, errPartMismatch) {
+				err = verr
+			}
+		}
+	} else {
+		// The cause first: aborting the stream ends the check, which
+		// then reports the abort.
+		c := context.Cause(ctx)
+		st.abort(err)
+		var cf *checkFailed
+		if errors.Is(c, ErrStalled) || errors.As(c, &cf) {
 			err = c
 		}
 		var sc grab.StatusCodeError
@@ -574,11 +598,26 @@ func isURLUsageError(ue *url.Error) bool {
 // and status (see package redact).
 func Redact(u string) string { return redact.URL(u) }
 
-func syncFile(p string) error {
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+// checkFile runs check over the file at p, read from disk.
+func checkFile(p string, check Check) error {
+	f, err := os.Open(p)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return f.Sync()
+	return check(f)
+}
+
+// SyncFS makes every file on the filesystem that holds dir durable
+// (syncfs(2)): the one flush that replaces an fsync per downloaded file.
+// File does not fsync what it downloads; a caller calls SyncFS on the
+// download directory before anything that must survive a power cut (a
+// published repomd.xml) names those files.
+func SyncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return unix.Syncfs(int(d.Fd()))
 }

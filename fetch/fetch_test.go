@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -39,10 +40,10 @@ func fetcher(retries int) *fetch.Fetcher {
 	return fetch.New(fetch.Options{Retries: retries, Backoff: time.Millisecond, StallTimeout: 300 * time.Millisecond, ConnectTimeout: time.Second})
 }
 
-func accept(string) error { return nil }
+func accept(io.Reader) error { return nil }
 
-func sameAsBody(p string) error {
-	b, err := os.ReadFile(p)
+func sameAsBody(r io.Reader) error {
+	b, err := io.ReadAll(r)
 	if err != nil {
 		return err
 	}
@@ -114,11 +115,17 @@ func TestFile(t *testing.T) {
 		},
 		{
 			name: "wrong content is retried, then given up", retries: 1, requests: 2, wantErr: "checksum mismatch",
-			check: func(string) error { return &verify.ChecksumError{Type: "sha256", Want: "a", Got: "b"} },
+			check: func(r io.Reader) error {
+				io.Copy(io.Discard, r)
+				return &verify.ChecksumError{Type: "sha256", Want: "a", Got: "b"}
+			},
 		},
 		{
 			name: "a bad signature is not retried", retries: 3, requests: 1, wantErr: "signature check failed",
-			check: func(string) error { return &verify.SignatureError{Reason: verify.ErrUnknownKey} },
+			check: func(r io.Reader) error {
+				io.Copy(io.Discard, r)
+				return &verify.SignatureError{Reason: verify.ErrUnknownKey}
+			},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -130,7 +137,12 @@ func TestFile(t *testing.T) {
 				if err != nil {
 					t.Fatalf("File: %v", err)
 				}
-				if err := sameAsBody(dst); err != nil {
+				f, err := os.Open(dst)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if err := sameAsBody(f); err != nil {
 					t.Errorf("result: %v", err)
 				}
 			} else {
@@ -179,8 +191,8 @@ func TestResume(t *testing.T) {
 			if err != nil {
 				t.Fatalf("File: %v", err)
 			}
-			if err := sameAsBody(dst); err != nil {
-				t.Fatal(err)
+			if b, err := os.ReadFile(dst); err != nil || !bytes.Equal(b, body) {
+				t.Fatalf("result: %d bytes, %v", len(b), err)
 			}
 			if len(ranges) != 1 || ranges[0] != "bytes=20000-" {
 				t.Errorf("Range requests: %q, want one for bytes=20000-", ranges)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -61,13 +62,12 @@ func mbFetcher(retries int, backoff time.Duration) *fetch.Fetcher {
 func sha256Check(want []byte) fetch.Check {
 	sum := sha256.Sum256(want)
 	w := hex.EncodeToString(sum[:])
-	return func(p string) error {
-		b, err := os.ReadFile(p)
-		if err != nil {
+	return func(r io.Reader) error {
+		h := sha256.New()
+		if _, err := io.Copy(h, r); err != nil {
 			return err
 		}
-		got := sha256.Sum256(b)
-		if g := hex.EncodeToString(got[:]); g != w {
+		if g := hex.EncodeToString(h.Sum(nil)); g != w {
 			return &verify.ChecksumError{Type: "sha256", Want: w, Got: g}
 		}
 		return nil

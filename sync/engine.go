@@ -356,6 +356,11 @@ func (s *run) sync(ctx context.Context) error {
 	if err := s.recordVerified(); err != nil {
 		return err
 	}
+	// Downloads are not fsynced one by one: one syncfs makes every file
+	// in the cache durable before any mirror names it.
+	if err := fetch.SyncFS(s.cache); err != nil {
+		return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
+	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
 	failed := false
 	for _, m := range behind {
@@ -702,8 +707,8 @@ func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
 		}
 		dst := s.cachePath(d.Checksum)
 		size := d.Size
-		n, err := s.fetcher.File(ctx, s.source(d.Href, d.Base), dst, size, func(p string) error {
-			return verifyFile(p, size, d.Checksum)
+		n, err := s.fetcher.File(ctx, s.source(d.Href, d.Base), dst, size, func(r io.Reader) error {
+			return verify.Content(r, size, d.Checksum)
 		})
 		s.rep.Bytes += n
 		if err != nil {
@@ -712,15 +717,6 @@ func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
 		s.metaLocal[d.Href] = dst
 	}
 	return nil
-}
-
-func verifyFile(p string, size int64, sum repodata.Checksum) error {
-	f, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return verify.Content(f, size, sum)
 }
 
 // openPrimary returns the uncompressed primary metadata of the origin.
@@ -1005,13 +1001,8 @@ func (s *run) fetchPackages(ctx context.Context) error {
 	for _, p := range pkgs {
 		g.Go(func() error {
 			dst := s.cachePath(p.Checksum)
-			n, err := s.fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(part string) error {
-				f, err := os.Open(part)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				_, err = verify.RPM(f, p, s.keyring)
+			n, err := s.fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(r io.Reader) error {
+				_, err := verify.RPM(r, p, s.keyring)
 				return err
 			})
 			mu.Lock()

@@ -1,0 +1,233 @@
+package fetch
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Check accepts or rejects a downloaded file. It is given the file's bytes
+// in order, from the first, while they arrive from the network: it must
+// read r to its end (or return early with an error) and report whether
+// those bytes are acceptable. An error for which verify.Permanent is true
+// is not retried. Check runs on its own goroutine, once per attempt.
+//
+// Only the bytes that were already in a resumed part file are read back
+// from disk; every byte that crosses the network is checked as it is
+// written, so no byte of a fresh download is read twice.
+type Check func(r io.Reader) error
+
+// stream feeds one attempt's bytes to a Check. The transport tees a GET
+// response body into it; after the transfer the part file's length is
+// compared with the bytes the check saw, so the check can never approve
+// bytes other than those on disk.
+type stream struct {
+	part string
+	pw   *io.PipeWriter
+	done chan error
+
+	mu   sync.Mutex
+	fed  bool  // a response body was attached
+	seen int64 // bytes written to the check so far
+	werr error // the first write error (the check returned early)
+}
+
+// newStream starts check on its own goroutine. A check that fails calls
+// stop with its error, so a download that is already known to be bad is
+// not carried on to its end.
+func newStream(part string, check Check, stop context.CancelCauseFunc) *stream {
+	pr, pw := io.Pipe()
+	s := &stream{part: part, pw: pw, done: make(chan error, 1)}
+	go func() {
+		err := check(pr)
+		// A check that stopped early must not block the transfer.
+		pr.CloseWithError(errCheckDone)
+		if err != nil {
+			stop(&checkFailed{err})
+		}
+		s.done <- err
+	}()
+	return s
+}
+
+// checkFailed is the cause given to a transfer stopped by its check.
+type checkFailed struct{ err error }
+
+func (c *checkFailed) Error() string { return c.err.Error() }
+func (c *checkFailed) Unwrap() error { return c.err }
+
+var errCheckDone = fmt.Errorf("check finished before the end of the file")
+
+// Write passes p to the check. It never fails the transfer: once the check
+// has returned, further bytes are dropped and the check's verdict decides.
+func (s *stream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.werr == nil {
+		if _, err := s.pw.Write(p); err != nil {
+			s.werr = err
+		}
+	}
+	s.seen += int64(len(p))
+	return len(p), nil
+}
+
+// prefix feeds the first n bytes already in the part file: the part of a
+// resumed download that an earlier attempt wrote.
+func (s *stream) prefix(n int64) error {
+	f, err := os.Open(s.part)
+	if err != nil {
+		return fmt.Errorf("reading the resumed part file: %w", err)
+	}
+	defer f.Close()
+	got, err := io.Copy(s, io.LimitReader(f, n))
+	if err == nil && got != n {
+		err = fmt.Errorf("the part file holds %d bytes, the resumed request asked from byte %d", got, n)
+	}
+	return err
+}
+
+// whole feeds the whole part file.
+func (s *stream) whole() error {
+	f, err := os.Open(s.part)
+	if err != nil {
+		return fmt.Errorf("reading the part file: %w", err)
+	}
+	defer f.Close()
+	_, err = io.Copy(s, f)
+	return err
+}
+
+// finish ends the stream after a transfer that succeeded and returns the
+// check's verdict. When no body went through it (grab found the part file
+// already complete), the file is read from disk instead.
+func (s *stream) finish() error {
+	s.mu.Lock()
+	fed := s.fed
+	s.mu.Unlock()
+	if !fed {
+		if err := s.whole(); err != nil {
+			s.abort(err)
+			return err
+		}
+	}
+	s.pw.Close()
+	err := <-s.done
+	if err != nil {
+		return err
+	}
+	fi, serr := os.Stat(s.part)
+	if serr != nil {
+		return serr
+	}
+	if fi.Size() != s.seen {
+		return fmt.Errorf("the part file has %d bytes, the transfer delivered %d: %w", fi.Size(), s.seen, errPartMismatch)
+	}
+	return nil
+}
+
+// abort ends the stream after a failed transfer; the check's verdict is
+// only interesting when it explains the failure (it was the check that
+// stopped the transfer).
+func (s *stream) abort(cause error) error {
+	s.pw.CloseWithError(cause)
+	return <-s.done
+}
+
+// errBadRange: the server answered a resume with other bytes than asked
+// for; the part file is dropped and the next attempt starts over.
+var errBadRange = fmt.Errorf("a wrong range")
+
+// errPartMismatch: what is on disk is not what the check saw; start over.
+var errPartMismatch = fmt.Errorf("part file and transfer disagree")
+
+type streamKey struct{}
+
+// teeTransport gives the body of each GET response whose request context
+// carries a *stream to that stream as it is read. For a 206 answer it
+// first feeds the bytes the part file already holds, after checking that
+// the server answered the range that was asked for (grab does not).
+type teeTransport struct{ next http.RoundTripper }
+
+func (t teeTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet {
+		return resp, err
+	}
+	s, ok := req.Context().Value(streamKey{}).(*stream)
+	if !ok || resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp, err
+	}
+	var start int64
+	if resp.StatusCode == http.StatusPartialContent {
+		want, ok := rangeStart(req.Header.Get("Range"))
+		got, ok2 := contentRangeStart(resp.Header.Get("Content-Range"))
+		if !ok || !ok2 || want != got {
+			resp.Body.Close()
+			return nil, fmt.Errorf("asked for %q, the server answered Content-Range %q: %w", req.Header.Get("Range"), resp.Header.Get("Content-Range"), errBadRange)
+		}
+		start = want
+	}
+	s.mu.Lock()
+	if s.fed {
+		s.mu.Unlock()
+		resp.Body.Close()
+		return nil, fmt.Errorf("a second response body for one transfer")
+	}
+	s.fed = true
+	s.mu.Unlock()
+	if start > 0 {
+		if err := s.prefix(start); err != nil {
+			resp.Body.Close()
+			return nil, err
+		}
+	}
+	resp.Body = teeBody{r: io.TeeReader(resp.Body, s), c: resp.Body}
+	return resp, nil
+}
+
+type teeBody struct {
+	r io.Reader
+	c io.Closer
+}
+
+func (b teeBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b teeBody) Close() error               { return b.c.Close() }
+
+// rangeStart parses "bytes=N-".
+func rangeStart(h string) (int64, bool) {
+	v, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return 0, false
+	}
+	v, ok = strings.CutSuffix(v, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// contentRangeStart parses "bytes N-M/T".
+func contentRangeStart(h string) (int64, bool) {
+	v, ok := strings.CutPrefix(h, "bytes ")
+	if !ok {
+		return 0, false
+	}
+	v, _, ok = strings.Cut(v, "-")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	return n, err == nil && n >= 0
+}
+
+// withStream returns ctx carrying s for teeTransport.
+func withStream(ctx context.Context, s *stream) context.Context {
+	return context.WithValue(ctx, streamKey{}, s)
+}
