@@ -232,7 +232,17 @@ type Mirror struct {
 
 // Written reports whether rpmirror writes this mirror (it has a path), as
 // opposed to only probing it.
-func (m Mirror) Written() bool { return m.Path != "" }
+func (m Mirror) Written() bool { return m.Kind() != "" }
+
+// Kind names the kind of target a written mirror is stored in ("local":
+// a directory on this machine), or "" for a probe-only mirror. The
+// package target/targets opens a target by its kind.
+func (m Mirror) Kind() string {
+	if m.Path != "" {
+		return "local"
+	}
+	return ""
+}
 
 // Repo returns the repo called name.
 func (c *Config) Repo(name string) (*Repo, bool) {

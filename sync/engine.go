@@ -29,7 +29,7 @@ import (
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
-	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/target/targets"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -55,8 +55,8 @@ type Options struct {
 	Now func() time.Time
 	// Progress, when set, is updated as packages are planned and fetched.
 	Progress *Progress
-	// OpenTarget opens a written mirror (default: local.New on its path).
-	OpenTarget func(config.Mirror) (target.Target, error)
+	// OpenTarget opens a written mirror (default: targets.Open).
+	OpenTarget func(context.Context, config.Mirror) (target.Target, error)
 	// MaxMetadataSize caps what any metadata file may hold once
 	// decompressed (default config.DefaultMaxMetadataSize).
 	MaxMetadataSize int64
@@ -108,7 +108,7 @@ func New(opts Options) *Engine {
 		opts.MaxMetadataSize = config.DefaultMaxMetadataSize
 	}
 	if opts.OpenTarget == nil {
-		opts.OpenTarget = func(m config.Mirror) (target.Target, error) { return local.New(m.Path) }
+		opts.OpenTarget = targets.Open
 	}
 	return &Engine{opts: opts, log: opts.Logger}
 }
@@ -480,7 +480,7 @@ func (s *run) openMirrors(ctx context.Context) error {
 		} else {
 			m.st = s.st.Mirror(mc.Name)
 		}
-		tg, err := s.e.opts.OpenTarget(mc)
+		tg, err := s.e.opts.OpenTarget(ctx, mc)
 		if err != nil {
 			return fmt.Errorf("mirror %s: %w", mc.Name, err)
 		}

@@ -221,7 +221,7 @@ func TestDiskFull(t *testing.T) {
 			}
 			full := func() *sync.Report {
 				return h.engineWith(func(opts *sync.Options) {
-					opts.OpenTarget = func(m config.Mirror) (target.Target, error) {
+					opts.OpenTarget = func(_ context.Context, m config.Mirror) (target.Target, error) {
 						tg, err := local.New(m.Path)
 						if err != nil {
 							return nil, err
@@ -696,7 +696,7 @@ func TestRepublishKeptMetadata(t *testing.T) {
 	dev := &device{}
 	eng := func() *sync.Engine {
 		return h.engineWith(func(opts *sync.Options) {
-			opts.OpenTarget = func(m config.Mirror) (target.Target, error) {
+			opts.OpenTarget = func(_ context.Context, m config.Mirror) (target.Target, error) {
 				tg, err := local.New(m.Path)
 				if err != nil || m.Name == "one" {
 					return tg, err

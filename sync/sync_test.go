@@ -842,7 +842,7 @@ func TestUnpublishedPackagesArePruned(t *testing.T) {
 
 	fail := true
 	eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Now: func() time.Time { return h.now },
-		OpenTarget: func(m config.Mirror) (target.Target, error) {
+		OpenTarget: func(_ context.Context, m config.Mirror) (target.Target, error) {
 			tg, err := local.New(m.Path)
 			return failingCommit{tg, &fail}, err
 		}})

@@ -84,6 +84,26 @@ type Target interface {
 
 	// String names the target for messages, e.g. its directory.
 	String() string
+
+	// Properties says what the target can do. It never changes for a
+	// target's lifetime.
+	Properties() Properties
+}
+
+// Properties are what a target can do; callers choose how to use a target
+// from them, never from its type (restic's backend Properties).
+type Properties struct {
+	// AtomicCommit: Commit makes all its files and removals visible in
+	// one instant. Without it, Commit stores its files one after another
+	// in the order given, then removes; a reader can see a mix, so the
+	// caller must order files so that every prefix of the sequence is
+	// consistent (packages, then metadata under new names, then
+	// repomd.xml last) and must not replace a file in use under the same
+	// name.
+	AtomicCommit bool
+	// Local: the target's files are on this machine's filesystem, so a
+	// verified download can be placed by a hard link rather than a copy.
+	Local bool
 }
 
 // CheckPath returns an error unless p is a clean, relative, slash-separated

@@ -18,7 +18,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/demo"
 	"github.com/rpmirror/rpmirror/sync"
-	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/target/targets"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -168,7 +168,7 @@ func demoVerify(ctx context.Context, stdout io.Writer, keys []string, work strin
 		return err
 	}
 	for _, name := range []string{"mirror1", "mirror2"} {
-		tg, err := local.New(filepath.Join(work, name))
+		tg, err := targets.Open(ctx, config.Mirror{Name: name, Path: filepath.Join(work, name)})
 		if err != nil {
 			return err
 		}

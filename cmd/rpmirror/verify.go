@@ -8,7 +8,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/rpmirror/rpmirror/sync"
-	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/target/targets"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -34,7 +34,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if !m.Written() {
 				continue
 			}
-			tg, err := local.New(m.Path)
+			tg, err := targets.Open(ctx, m)
 			if err != nil {
 				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, err)
 				bad++

@@ -77,6 +77,12 @@ func New(dir string) (*Local, error) {
 	return &Local{root: real}, nil
 }
 
+// Properties implements target.Target: Commit exchanges directories, so
+// it is atomic.
+func (l *Local) Properties() target.Properties {
+	return target.Properties{AtomicCommit: true, Local: true}
+}
+
 // Root returns the directory the mirror lives in.
 func (l *Local) Root() string { return l.root }
 
