@@ -165,11 +165,21 @@ type Repo struct {
 	// Vars are the template variables' values this repo was expanded
 	// with, in the order the entry's vars lists them; nil for a repo
 	// written out.
-	Vars       []Var
-	Origin     string        // absolute http, https or file URL ending in "/"
-	Schedule   string        // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
-	GPGKeys    []string      // absolute paths of key files; empty means signatures are not checked
-	PruneAfter time.Duration // how long unreferenced files are kept; 0 deletes them at once
+	Vars     []Var
+	Origin   string   // absolute http, https or file URL ending in "/"
+	Schedule string   // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
+	GPGKeys  []string // absolute paths of key files; empty means signatures are not checked
+	// RepoGPGCheck requires repodata/repomd.xml.asc to be a valid detached
+	// signature over repomd.xml by one of RepoGPGKeys (dnf's
+	// repo_gpgcheck); a revision without one is refused.
+	RepoGPGCheck bool
+	// RepoGPGKeys are the key files repomd.xml's signature is checked
+	// with: GPGKeys unless repo_gpgkeys is set.
+	RepoGPGKeys []string
+	// AllowRollback accepts an origin revision older than the one the
+	// mirrors hold; by default it is refused.
+	AllowRollback bool
+	PruneAfter    time.Duration // how long unreferenced files are kept; 0 deletes them at once
 	// MaxLag is how long after a verified revision is superseded a mirror
 	// still serving it stays listed (as behind); 0 lists only mirrors
 	// serving the current revision.
@@ -193,8 +203,11 @@ type Repo struct {
 	originLine  int
 	listLine    int // line of mirrorlist_name or arch, for messages
 	gpgKeyLines []int
-	authLine    int
-	caLine      int
+	// repoGPGKeyLines are the lines of repo_gpgkeys' files, or of
+	// gpgkeys' when RepoGPGKeys defaults to them.
+	repoGPGKeyLines []int
+	authLine        int
+	caLine          int
 }
 
 // TLS says how an origin's TLS certificate is verified.

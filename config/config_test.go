@@ -48,7 +48,7 @@ var badFiles = []struct {
 
 	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority, networks, country, private, weight)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
@@ -57,6 +57,9 @@ var badFiles = []struct {
 	{"bad-webhook.yaml", `testdata/bad-webhook.yaml:2: alerts: webhook "ftp://alerts.example.org/x": want an http:// or https:// URL`},
 	{"bad-priority.yaml", `testdata/bad-priority.yaml:9: repo "gluster-9-el8": mirror "local": priority 0: out of range 1..1000`},
 	{"bad-min-checksum.yaml", `testdata/bad-min-checksum.yaml:5: repo "gluster-9-el8": min_checksum "crc32": want one of md5, sha1, sha224, sha256, sha384, sha512`},
+	{"bad-repo-gpgcheck-no-keys.yaml", `testdata/bad-repo-gpgcheck-no-keys.yaml:5: repo "gluster-9-el8": repo_gpgcheck: true needs the keys repomd.xml is signed with: set repo_gpgkeys (or gpgkeys)`},
+	{"bad-repo-gpgkeys-unused.yaml", `testdata/bad-repo-gpgkeys-unused.yaml:5: repo "gluster-9-el8": repo_gpgkeys is set but repo_gpgcheck is not true: the keys would not be used (add repo_gpgcheck: true)`},
+	{"bad-allow-rollback.yaml", `testdata/bad-allow-rollback.yaml:5: repo "gluster-9-el8": allow_rollback: expected true or false, found "sometimes"`},
 	{"bad-follow-xml-base.yaml", `testdata/bad-follow-xml-base.yaml:5: repo "gluster-9-el8": follow_xml_base: expected true or false, found "yes please"`},
 	{"bad-max-metadata-size.yaml", `testdata/bad-max-metadata-size.yaml:2: download: max_metadata_size "12 bananas": want a whole number of bytes, optionally with a unit (KiB, MiB, GiB, TiB)`},
 	{"bad-origin-auth.yaml", `testdata/bad-origin-auth.yaml:5: repo "gluster-9-el8": origin_auth_file $TESTDATA/bad-auth.txt: want one line user:password`},
@@ -118,6 +121,7 @@ var badFiles = []struct {
 
 	{"bad-gpgkeys-missing.yaml", `testdata/bad-gpgkeys-missing.yaml:5: repo "gluster-9-el8": gpgkeys "$TESTDATA/RPM-GPG-KEY-missing": no such file or directory`},
 	{"bad-gpgkeys-not-a-key.yaml", `testdata/bad-gpgkeys-not-a-key.yaml:5: repo "gluster-9-el8": gpgkeys "$TESTDATA/not-a-key.asc": not a usable OpenPGP public key file: reading key: openpgp: invalid data: tag byte does not have MSB set`},
+	{"bad-repo-gpgkeys-missing.yaml", `testdata/bad-repo-gpgkeys-missing.yaml:9: repo "gluster-9-el8": repo_gpgkeys "$TESTDATA/RPM-GPG-KEY-repomd-missing": no such file or directory`},
 	{"bad-gpgkeys-url.yaml", `testdata/bad-gpgkeys-url.yaml:5: repo "gluster-9-el8": gpgkeys "https://download.gluster.org/pub/gluster/glusterfs/9/rsa.pub": write a local path, not a URL`},
 
 	{"bad-vars-unknown.yaml", `testdata/bad-vars-unknown.yaml:5: repo "epel-${releasever}": origin: unknown variable ${basearch} (vars here: releasever)`},
@@ -145,7 +149,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
 	}, "\n")},
 }
 
@@ -228,28 +232,32 @@ func TestLoadGoodFiles(t *testing.T) {
 			StateDir: "/tmp/rpmirror-config-test-state",
 			Download: Download{Concurrency: 8, Retries: 0, ConnectTimeout: 5 * time.Second, StallTimeout: 150 * time.Second, MaxMetadataSize: DefaultMaxMetadataSize},
 			Repos: []Repo{{
-				Name:        "gluster-9-el8",
-				Origin:      "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
-				Schedule:    "CRON_TZ=UTC 30 */6 * * *",
-				GPGKeys:     []string{td + "/test-key.asc"},
-				PruneAfter:  0,
-				MaxLag:      24 * time.Hour,
-				MinChecksum: "sha1",
-				Line:        9,
+				Name:          "gluster-9-el8",
+				Origin:        "https://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/",
+				Schedule:      "CRON_TZ=UTC 30 */6 * * *",
+				GPGKeys:       []string{td + "/test-key.asc"},
+				RepoGPGKeys:   []string{td + "/test-key.asc"},
+				RepoGPGCheck:  true,
+				AllowRollback: true,
+				PruneAfter:    0,
+				MaxLag:        24 * time.Hour,
+				MinChecksum:   "sha1",
+				Line:          9,
 				Mirrors: []Mirror{
-					{Name: "local", Path: td + "/mirror/gluster-9-el8", URL: "http://mirror1.example.org/gluster-9-el8/", Priority: 100, Line: 15},
-					{Name: "partner", URL: "https://mirror.partner.example/gluster-9-el8/", Priority: 100, Line: 18},
+					{Name: "local", Path: td + "/mirror/gluster-9-el8", URL: "http://mirror1.example.org/gluster-9-el8/", Priority: 100, Line: 17},
+					{Name: "partner", URL: "https://mirror.partner.example/gluster-9-el8/", Priority: 100, Line: 20},
 				},
 			}, {
 				Name:        "Gluster_9.el9",
 				Origin:      "http://[::1]:8080/el9/",
 				Schedule:    "@daily",
 				GPGKeys:     []string{td + "/test-key.asc"},
+				RepoGPGKeys: []string{td + "/test-key.asc"},
 				PruneAfter:  36 * time.Hour,
 				MaxLag:      0,
 				MinChecksum: "sha1",
-				Line:        20,
-				Mirrors:     []Mirror{{Name: "local-2", Path: td + "/mirror/gluster-9-el9", Priority: 100, Line: 28}},
+				Line:        22,
+				Mirrors:     []Mirror{{Name: "local-2", Path: td + "/mirror/gluster-9-el9", Priority: 100, Line: 30}},
 			}},
 		}},
 	}
@@ -279,7 +287,8 @@ func compareConfig(t *testing.T, got, want *Config) {
 	for i, g := range got.Repos {
 		w := want.Repos[i]
 		if g.Name != w.Name || g.Origin != w.Origin || g.Schedule != w.Schedule || g.PruneAfter != w.PruneAfter || g.MaxLag != w.MaxLag ||
-			g.Line != w.Line || !slices.Equal(g.GPGKeys, w.GPGKeys) || g.MinChecksum != w.MinChecksum || g.FollowXMLBase != w.FollowXMLBase {
+			g.Line != w.Line || !slices.Equal(g.GPGKeys, w.GPGKeys) || g.MinChecksum != w.MinChecksum || g.FollowXMLBase != w.FollowXMLBase ||
+			g.RepoGPGCheck != w.RepoGPGCheck || !slices.Equal(g.RepoGPGKeys, w.RepoGPGKeys) || g.AllowRollback != w.AllowRollback {
 			t.Errorf("repo %d:\ngot  %+v\nwant %+v", i, g, w)
 		}
 		if len(g.Mirrors) != len(w.Mirrors) {

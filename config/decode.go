@@ -25,7 +25,7 @@ var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "schedule", "gpgkeys", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
+	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
 	mirrorKeys   = []string{"name", "path", "url", "priority", "networks", "country", "private", "weight"}
 )
@@ -508,6 +508,32 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 
 	if e, ok := f.get("gpgkeys"); ok {
 		r.GPGKeys, r.gpgKeyLines = d.gpgkeys(e, where)
+	}
+
+	if e, ok := f.get("repo_gpgkeys"); ok {
+		r.RepoGPGKeys, r.repoGPGKeyLines = d.gpgkeys(e, where)
+		if len(r.RepoGPGKeys) == 0 && e.val.Kind == yaml.SequenceNode {
+			d.errorf(e.val.Line, where, "repo_gpgkeys is empty: list the key files repomd.xml is signed with, or leave it out to use gpgkeys")
+		}
+	} else {
+		r.RepoGPGKeys, r.repoGPGKeyLines = r.GPGKeys, r.gpgKeyLines
+	}
+	if e, ok := f.get("repo_gpgcheck"); ok {
+		if b, ok := d.boolean(e, where); ok {
+			r.RepoGPGCheck = b
+			if b && len(r.RepoGPGKeys) == 0 {
+				d.errorf(e.val.Line, where, "repo_gpgcheck: true needs the keys repomd.xml is signed with: set repo_gpgkeys (or gpgkeys)")
+			}
+		}
+	}
+	if e, ok := f.get("repo_gpgkeys"); ok && !r.RepoGPGCheck && len(r.RepoGPGKeys) > 0 {
+		d.errorf(e.val.Line, where, "repo_gpgkeys is set but repo_gpgcheck is not true: the keys would not be used (add repo_gpgcheck: true)")
+	}
+
+	if e, ok := f.get("allow_rollback"); ok {
+		if b, ok := d.boolean(e, where); ok {
+			r.AllowRollback = b
+		}
 	}
 
 	if e, ok := f.get("prune_after"); ok {

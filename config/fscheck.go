@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -26,8 +27,9 @@ const maxKeyFileSize = 16 << 20
 //     directory, or does not exist yet and its nearest existing ancestor
 //     is a writable directory (rpmirror creates the rest);
 //   - the directory of a file:// origin exists and is readable;
-//   - every gpgkeys file is a regular file holding OpenPGP public keys
-//     that verify.LoadKeyFile accepts;
+//   - every gpgkeys file, and every repo_gpgkeys file of a repo with
+//     repo_gpgcheck, is a regular file holding OpenPGP public keys that
+//     verify.LoadKeyFile accepts;
 //   - geoip_db is a MaxMind DB file geo.Open accepts, and access_log a
 //     file rpmirror can append to (or create).
 //
@@ -88,6 +90,17 @@ func (c *Config) CheckPaths() Errors {
 			}
 			if problem := keyFile(k); problem != "" {
 				add(line, where, "gpgkeys %q: %s", k, problem)
+			}
+		}
+		if r.RepoGPGCheck && !slices.Equal(r.RepoGPGKeys, r.GPGKeys) {
+			for i, k := range r.RepoGPGKeys {
+				line := r.Line
+				if i < len(r.repoGPGKeyLines) {
+					line = r.repoGPGKeyLines[i]
+				}
+				if problem := keyFile(k); problem != "" {
+					add(line, where, "repo_gpgkeys %q: %s", k, problem)
+				}
 			}
 		}
 		for _, m := range r.Mirrors {

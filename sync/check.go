@@ -30,13 +30,32 @@ type CheckStats struct {
 	Packages int // packages checked
 }
 
-// CheckMirror re-checks a mirror against its own repomd.xml: every
-// metadata file it lists is present with the right size and checksum, and
-// every package the primary metadata lists is present with the right size
-// and checksum, the right header and, with a non-empty keyring, a valid
-// signature by one of its keys. It reports every problem it finds; the
-// error is for a mirror that cannot be checked at all (no repomd.xml).
+// CheckOptions say what CheckMirrorWith checks signatures with.
+type CheckOptions struct {
+	// Keyring checks package signatures; empty: not checked.
+	Keyring openpgp.EntityList
+	// RepoKeyring, when not empty, requires repodata/repomd.xml.asc to be
+	// a valid signature over repomd.xml by one of its keys (the repo's
+	// repo_gpgkeys, with repo_gpgcheck).
+	RepoKeyring openpgp.EntityList
+}
+
+// CheckMirror is CheckMirrorWith with package signatures checked against
+// keyring and repomd.xml's signature not checked.
 func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityList) ([]Problem, CheckStats, error) {
+	return CheckMirrorWith(ctx, tg, CheckOptions{Keyring: keyring})
+}
+
+// CheckMirrorWith re-checks a mirror against its own repomd.xml: with
+// opts.RepoKeyring, repomd.xml.asc is a valid signature of it by one of
+// those keys; every metadata file it lists is present with the right size
+// and checksum, and every package the primary metadata lists is present
+// with the right size and checksum, the right header and, with a
+// non-empty opts.Keyring, a valid signature by one of its keys. It
+// reports every problem it finds; the error is for a mirror that cannot
+// be checked at all (no repomd.xml).
+func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) ([]Problem, CheckStats, error) {
+	keyring := opts.Keyring
 	var st CheckStats
 	raw, err := readOptional(ctx, tg, RepomdPath)
 	if err != nil {
@@ -52,6 +71,19 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 	st.Revision = md.Revision
 	var problems []Problem
 	add := func(p string, err error) { problems = append(problems, Problem{Path: p, Err: err}) }
+	if len(opts.RepoKeyring) > 0 {
+		asc, err := readOptional(ctx, tg, AscPath)
+		switch {
+		case err != nil:
+			add(AscPath, err)
+		case asc == nil:
+			add(AscPath, &verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "missing: repo_gpgcheck requires a signature of " + RepomdPath})
+		default:
+			if _, err := verify.DetachedSignature(raw, asc, opts.RepoKeyring); err != nil {
+				add(AscPath, err)
+			}
+		}
+	}
 	for _, d := range md.Data {
 		if err := ctx.Err(); err != nil {
 			return problems, st, err

@@ -235,8 +235,10 @@ type run struct {
 	planned  int            // packages seen while planning
 	fetcher  *fetch.Fetcher // with the origin's credentials, if any
 	keyring  openpgp.EntityList
-	mirrors  []*mirror // written mirrors
-	cache    string
+	// repoKeyring checks repomd.xml.asc; nil unless repo_gpgcheck is set.
+	repoKeyring openpgp.EntityList
+	mirrors     []*mirror // written mirrors
+	cache       string
 
 	repomd, asc, key []byte
 	md               *repodata.Repomd
@@ -283,6 +285,11 @@ func (s *run) sync(ctx context.Context) error {
 			return err
 		}
 	}
+	if s.repo.RepoGPGCheck {
+		if s.repoKeyring, err = verify.LoadKeyring(s.repo.RepoGPGKeys...); err != nil {
+			return err
+		}
+	}
 	defer s.closeMirrors()
 	if err := s.openMirrors(ctx); err != nil {
 		return err
@@ -295,6 +302,9 @@ func (s *run) sync(ctx context.Context) error {
 	}
 	s.e.opts.Progress.set(s.repo.Name, "metadata")
 	if err := s.fetchRepomd(ctx); err != nil {
+		return err
+	}
+	if err := s.checkRepomdSignature(); err != nil {
 		return err
 	}
 	digest := sha256Hex(s.repomd)
@@ -575,6 +585,27 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		}
 		s.log.Info("the origin published a new revision while it was being read; reading it again")
 	}
+}
+
+// checkRepomdSignature refuses the origin's revision, with repo_gpgcheck,
+// unless repomd.xml.asc is a valid signature over repomd.xml by one of
+// repo_gpgkeys. It runs before anything is planned or written.
+func (s *run) checkRepomdSignature() error {
+	if !s.repo.RepoGPGCheck {
+		return nil
+	}
+	refused := func(err error) error {
+		return &RepomdSignatureError{Origin: fetch.Redact(s.repo.Origin), Revision: s.md.Revision, Err: err}
+	}
+	if s.asc == nil {
+		return refused(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "the origin has no " + AscPath})
+	}
+	signer, err := verify.DetachedSignature(s.repomd, s.asc, s.repoKeyring)
+	if err != nil {
+		return refused(err)
+	}
+	s.log.Debug("repomd.xml signature verified", "signer", signer)
+	return nil
 }
 
 // readRepomd reads the origin's repomd.xml and, when the origin has them,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	pgperrors "github.com/ProtonMail/go-crypto/openpgp/errors"
 )
 
 // LoadKeyring reads OpenPGP public keys from the files at paths, each either
@@ -96,4 +97,41 @@ func ParseKeys(data []byte) (keys openpgp.EntityList, err error) {
 		return nil, ErrNoKey
 	}
 	return keys, nil
+}
+
+// DetachedSignature checks that sig, an ASCII-armored or binary detached
+// OpenPGP signature such as repodata/repomd.xml.asc, is a valid signature
+// over data by a key in keyring, as dnf's repo_gpgcheck requires. It
+// returns the signing key's primary user id, or a *SignatureError:
+// ErrUnsigned for an empty sig, ErrUnknownKey for a signature by no key in
+// keyring, ErrKeyRevoked and ErrKeyExpired, ErrBadSignature for anything
+// else (a signature that does not verify, or bytes that are no signature).
+func DetachedSignature(data, sig []byte, keyring openpgp.EntityList) (signer string, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			signer, err = "", &SignatureError{Reason: ErrBadSignature, Detail: fmt.Sprintf("unparsable signature: %v", r)}
+		}
+	}()
+	if len(bytes.TrimSpace(sig)) == 0 {
+		return "", &SignatureError{Reason: ErrUnsigned, Detail: "the detached signature is empty"}
+	}
+	check := openpgp.CheckDetachedSignature
+	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN PGP")) {
+		check = openpgp.CheckArmoredDetachedSignature
+	}
+	e, err := check(keyring, bytes.NewReader(data), bytes.NewReader(sig), nil)
+	switch {
+	case err == nil:
+		if id := e.PrimaryIdentity(); id != nil {
+			return id.Name, nil
+		}
+		return "", nil
+	case errors.Is(err, pgperrors.ErrUnknownIssuer):
+		return "", &SignatureError{Reason: ErrUnknownKey}
+	case errors.Is(err, pgperrors.ErrKeyRevoked):
+		return "", &SignatureError{Reason: ErrKeyRevoked}
+	case errors.Is(err, pgperrors.ErrKeyExpired):
+		return "", &SignatureError{Reason: ErrKeyExpired}
+	}
+	return "", &SignatureError{Reason: ErrBadSignature, Detail: err.Error()}
 }

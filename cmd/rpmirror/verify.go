@@ -24,10 +24,15 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	bad := 0
 	for _, r := range sel {
-		var keyring openpgp.EntityList
+		var keyring, repoKeyring openpgp.EntityList
 		if len(r.GPGKeys) > 0 {
 			if keyring, err = verify.LoadKeyring(r.GPGKeys...); err != nil {
 				return fmt.Errorf("%s: %w", r.Name, err)
+			}
+		}
+		if r.RepoGPGCheck {
+			if repoKeyring, err = verify.LoadKeyring(r.RepoGPGKeys...); err != nil {
+				return fmt.Errorf("%s: repo_gpgkeys: %w", r.Name, err)
 			}
 		}
 		for _, m := range r.Mirrors {
@@ -40,7 +45,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				bad++
 				continue
 			}
-			problems, st, err := sync.CheckMirror(ctx, tg, keyring)
+			problems, st, err := sync.CheckMirrorWith(ctx, tg, sync.CheckOptions{Keyring: keyring, RepoKeyring: repoKeyring})
 			if err != nil {
 				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, err)
 				bad++
@@ -57,6 +62,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			sigs := "signatures not checked (no gpgkeys)"
 			if len(keyring) > 0 {
 				sigs = "signatures checked"
+			}
+			if len(repoKeyring) > 0 {
+				sigs += ", repomd.xml signature checked"
 			}
 			fmt.Fprintf(stdout, "%s/%s: revision %s: %d metadata files, %d packages, %s: %s\n", r.Name, m.Name, st.Revision, st.Metadata, st.Packages, sigs, verdict)
 		}

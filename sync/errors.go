@@ -1,0 +1,48 @@
+package sync
+
+import (
+	"fmt"
+	"time"
+)
+
+// RepomdSignatureError reports an origin revision refused because its
+// repomd.xml is not signed as repo_gpgcheck requires: no
+// repodata/repomd.xml.asc, a signature that does not verify, or one by a
+// key not in repo_gpgkeys. Err is a *verify.SignatureError (errors.Is
+// works with verify's reasons). Nothing was published.
+type RepomdSignatureError struct {
+	Origin   string // redacted origin URL
+	Revision string // the refused revision, as repomd.xml says
+	Err      error
+}
+
+func (e *RepomdSignatureError) Error() string {
+	return fmt.Sprintf("origin %s revision %s refused: repomd.xml signature check failed: %v", e.Origin, e.Revision, e.Err)
+}
+
+func (e *RepomdSignatureError) Unwrap() error { return e.Err }
+
+// RollbackError reports an origin whose repomd.xml is older than the
+// revision rpmirror last published: one it published before (a replay),
+// or one whose revision or newest timestamp is older. It is refused unless
+// allow_rollback (or sync --allow-rollback) is set. Nothing was published.
+type RollbackError struct {
+	Origin string // redacted origin URL
+	// Revision and Timestamp describe the origin's repomd.xml; Current
+	// ones the revision the mirrors hold.
+	Revision, CurrentRevision   string
+	Timestamp, CurrentTimestamp time.Time // newest <timestamp>; zero when none
+	Replay                      bool      // the origin serves a repomd.xml published earlier
+}
+
+func (e *RollbackError) Error() string {
+	why := fmt.Sprintf("its revision %s is older than the current revision %s", e.Revision, e.CurrentRevision)
+	switch {
+	case e.Replay:
+		why = fmt.Sprintf("it serves revision %s again, which revision %s replaced", e.Revision, e.CurrentRevision)
+	case !e.Timestamp.IsZero() && !e.CurrentTimestamp.IsZero() && e.Timestamp.Before(e.CurrentTimestamp):
+		why = fmt.Sprintf("its metadata (revision %s, newest timestamp %s) is older than the current revision %s (%s)",
+			e.Revision, e.Timestamp.UTC().Format(time.RFC3339), e.CurrentRevision, e.CurrentTimestamp.UTC().Format(time.RFC3339))
+	}
+	return fmt.Sprintf("origin %s rollback refused: %s; set allow_rollback: true (or run rpmirror sync --allow-rollback) if the origin really went back", e.Origin, why)
+}

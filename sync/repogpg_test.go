@@ -1,0 +1,189 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// TestRepoGPGCheck: with repo_gpgcheck, an origin revision whose
+// repomd.xml.asc is missing, by another key, of another revision or not a
+// signature is refused with a *RepomdSignatureError and every mirror stays
+// byte for byte as it was; dnf with repo_gpgcheck=1 keeps reading the
+// mirrors. A correctly signed revision is published, and CheckMirrorWith
+// (rpmirror verify) checks the signature of what a mirror serves.
+func TestRepoGPGCheck(t *testing.T) {
+	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
+	key := testrepo.TestKey(t)
+	unknown := testrepo.UnknownKey(t)
+	base := t.TempDir()
+	v1 := filepath.Join(base, "v1")
+	p1 := testrepo.DemoPackages(key)
+	buildRepo(t, v1, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, p1...)
+	newPkg := testrepo.Pkg{Name: "zz-new", Version: "1", Release: "1", Sign: key}
+	p2 := append(append([]testrepo.Pkg(nil), p1...), newPkg)
+	keyring, err := verify.LoadKeyring(key.PublicPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, dir string)
+		is      error // nil: the revision is published
+	}{
+		{
+			name: "signed by the key",
+			prepare: func(t *testing.T, dir string) {
+				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, p2...)
+			},
+		},
+		{
+			name: "no repomd.xml.asc",
+			prepare: func(t *testing.T, dir string) {
+				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2"}, p2...)
+			},
+			is: verify.ErrUnsigned,
+		},
+		{
+			name: "signed by another key",
+			prepare: func(t *testing.T, dir string) {
+				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: unknown}, p2...)
+			},
+			is: verify.ErrUnknownKey,
+		},
+		{
+			name: "the previous revision's signature",
+			prepare: func(t *testing.T, dir string) {
+				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, p2...)
+				copyFile(t, filepath.Join(v1, "repodata", "repomd.xml.asc"), filepath.Join(dir, "repodata", "repomd.xml.asc"))
+			},
+			is: verify.ErrBadSignature,
+		},
+		{
+			name: "not a signature",
+			prepare: func(t *testing.T, dir string) {
+				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, p2...)
+				os.WriteFile(filepath.Join(dir, "repodata", "repomd.xml.asc"), []byte("-----BEGIN PGP SIGNATURE-----\n\nbm90IGEgc2lnbmF0dXJl\n-----END PGP SIGNATURE-----\n"), 0o644)
+			},
+			is: verify.ErrBadSignature,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "v2")
+			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+			republish(t, o, v1)
+			h := newHarness(t, o, key.PublicPath)
+			h.repo.RepoGPGCheck, h.repo.RepoGPGKeys = true, []string{key.PublicPath}
+			h.mustSync()
+			before := []map[string]string{tree(t, h.mirrors[0]), tree(t, h.mirrors[1])}
+			tc.prepare(t, dir)
+			republish(t, o, dir)
+			rep := h.sync()
+			if tc.is == nil {
+				if rep.Err != nil {
+					t.Fatalf("sync: %v", rep.Err)
+				}
+				checkRepoSignature(t, h.mirrors[0], keyring, nil)
+				if got, want := dnfRepoGPGCheck(t, h.mirrors[0], key.PublicPath), nevras(p2); !reflect.DeepEqual(got, want) {
+					t.Errorf("dnf with repo_gpgcheck=1 lists %v, want %v", got, want)
+				}
+				return
+			}
+			var rse *sync.RepomdSignatureError
+			if !errors.As(rep.Err, &rse) {
+				t.Fatalf("sync error %v (%T), want a *sync.RepomdSignatureError", rep.Err, rep.Err)
+			}
+			if !errors.Is(rep.Err, tc.is) || rse.Revision != "2" || !strings.Contains(rep.Err.Error(), "repomd.xml signature check failed") {
+				t.Errorf("sync error %q: want one naming revision 2 and wrapping %v", rep.Err, tc.is)
+			}
+			for i, m := range h.mirrors {
+				if got := tree(t, m); !reflect.DeepEqual(got, before[i]) {
+					t.Errorf("mirror %d changed:\nbefore %v\nafter  %v", i, before[i], got)
+				}
+			}
+			if tc.is == verify.ErrUnsigned {
+				// One dnf run is enough to show clients are unaffected.
+				if got, want := dnfRepoGPGCheck(t, h.mirrors[0], key.PublicPath), nevras(p1); !reflect.DeepEqual(got, want) {
+					t.Errorf("dnf with repo_gpgcheck=1 lists %v, want %v", got, want)
+				}
+			}
+		})
+	}
+
+	// rpmirror verify: a mirror whose repomd.xml.asc is missing or does
+	// not verify has a problem at that path.
+	t.Run("verify", func(t *testing.T) {
+		mirror := filepath.Join(t.TempDir(), "m")
+		if err := os.CopyFS(mirror, os.DirFS(v1)); err != nil {
+			t.Fatal(err)
+		}
+		asc := filepath.Join(mirror, "repodata", "repomd.xml.asc")
+		checkRepoSignature(t, mirror, keyring, nil)
+		copyFile(t, filepath.Join(v1, "repodata", "repomd.xml"), asc)
+		checkRepoSignature(t, mirror, keyring, verify.ErrBadSignature)
+		os.Remove(asc)
+		checkRepoSignature(t, mirror, keyring, verify.ErrUnsigned)
+	})
+}
+
+// checkRepoSignature runs CheckMirrorWith on dir with repoKeyring and
+// checks its only problem, if any, is repomd.xml.asc's, wrapping want.
+func checkRepoSignature(t *testing.T, dir string, repoKeyring openpgp.EntityList, want error) {
+	t.Helper()
+	tg, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	problems, _, err := sync.CheckMirrorWith(context.Background(), tg, sync.CheckOptions{RepoKeyring: repoKeyring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want == nil {
+		for _, p := range problems {
+			t.Errorf("problem: %s", p)
+		}
+		return
+	}
+	if len(problems) != 1 || problems[0].Path != sync.AscPath || !errors.Is(problems[0].Err, want) {
+		t.Errorf("problems %v, want one at %s wrapping %v", problems, sync.AscPath, want)
+	}
+}
+
+// dnfRepoGPGCheck lists the packages dnf sees in the mirror at dir with
+// gpgcheck=1 and repo_gpgcheck=1.
+func dnfRepoGPGCheck(t *testing.T, dir, key string) []string {
+	t.Helper()
+	testrepo.RequireTools(t, "dnf")
+	repo := testrepo.Repo{Name: "mirror", URL: dir, GPGKeys: []string{key}, RepoGPGCheck: true}
+	out, err := testrepo.DNFWithRepoFile(t, repo.String(), "repoquery", "-q", "--qf", "%{name}-%{epoch}:%{version}-%{release}.%{arch}")
+	if err != nil {
+		t.Fatalf("dnf repoquery with repo_gpgcheck=1: %v\n%s", err, out)
+	}
+	lines := strings.Fields(out)
+	sort.Strings(lines)
+	return lines
+}
+
+func copyFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
