@@ -75,8 +75,9 @@ dnf_setup() { # DIR URL
 # (not timed).
 dnf_import() { mkdir -p "$1/root"; rpmkeys --root "$1/root" --import "$key"; }
 dnf_reposync() { # DIR
+  # No plugin but reposync: others (local) write into the host's /var/lib/dnf.
   dnf --config "$1/dnf.conf" --setopt=reposdir="$1/repos.d" --installroot="$1/root" --setopt=cachedir="$1/cache" \
-    --releasever=1 -y -q reposync --repoid=bench -g --download-metadata -p "$1/out"
+    --disableplugin='*' --enableplugin=reposync --releasever=1 -y -q reposync --repoid=bench -g --download-metadata -p "$1/out"
 }
 dnf_cmd="dnf reposync --repoid=bench -g --download-metadata -p OUT (gpgcheck=1, gpgkey=file://…/test.pub, max_parallel_downloads=4, metadata_expire=0, fresh --installroot and cachedir, the key imported into the installroot's rpmdb beforehand, untimed)"
 # curl: one process, 4 transfers at once, every file of the list.

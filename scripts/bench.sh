@@ -87,7 +87,7 @@ medians=$(awk '
   echo "- rpmirror $(git describe --always --dirty 2>/dev/null || echo unknown)"
   command -v nginx >/dev/null && echo "- $(nginx -v 2>&1 | sed 's/^nginx version: //')"
   command -v wrk >/dev/null && echo "- $(wrk --version 2>&1 | head -1 | awk '{print $1, $2}')"
-  echo "- dnf $(dnf --version 2>/dev/null | head -1) (dnf-plugins-core reposync), $(rpm --version), createrepo_c $(createrepo_c --version | awk "{print \$2}"), $(curl --version | head -1 | cut -d" " -f1-2)"
+  echo "- dnf $(dnf --noplugins --version 2>/dev/null | head -1) (dnf-plugins-core reposync), $(rpm --version), createrepo_c $(createrepo_c --version | awk "{print \$2}"), $(curl --version | head -1 | cut -d" " -f1-2)"
   echo "- disk: $(df -T . | awk "NR==2 {print \$2}") on $(df . | awk "NR==2 {print \$1}")"
   echo
   echo "## Hot paths (Go benchmarks)"

@@ -204,8 +204,7 @@ func demoDNF(ctx context.Context, stdout io.Writer, work, repoFile string) error
 		return err
 	}
 	dnfRun := func(args ...string) (string, error) {
-		base := []string{"-q", "-y", "--config", conf, "--setopt=reposdir=" + reposd, "--installroot=" + filepath.Join(root, "root"),
-			"--setopt=cachedir=" + filepath.Join(root, "cache"), "--releasever=1", "--disablerepo=*", "--enablerepo=rpmirror-demo"}
+		base := append(demoDNFArgs(root), "-q", "--disablerepo=*", "--enablerepo=rpmirror-demo")
 		cmd := exec.CommandContext(ctx, dnf, append(base, args...)...)
 		var errOut strings.Builder
 		cmd.Stderr = &errOut
@@ -234,6 +233,16 @@ func demoDNF(ctx context.Context, stdout io.Writer, work, repoFile string) error
 	out, err = dnfRun("list", "--installed")
 	fmt.Fprint(stdout, indent(out))
 	return err
+}
+
+// demoDNFArgs are the options of the demo's dnf calls: everything under
+// root (root/dnf.conf, root/repos.d, root/root as the installroot,
+// root/cache), and no plugins: dnf-plugins-core's local plugin, on by
+// default, would copy what is installed into the host's /var/lib/dnf and
+// add a repository there, installroot or not.
+func demoDNFArgs(root string) []string {
+	return []string{"-y", "--noplugins", "--config", filepath.Join(root, "dnf.conf"), "--setopt=reposdir=" + filepath.Join(root, "repos.d"),
+		"--installroot=" + filepath.Join(root, "root"), "--setopt=cachedir=" + filepath.Join(root, "cache"), "--releasever=1"}
 }
 
 func indent(s string) string {

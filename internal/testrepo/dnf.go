@@ -82,6 +82,7 @@ func (c *DNFClient) Run(args ...string) (string, error) {
 		"--assumeyes",
 		"--disablerepo=*",
 	}
+	base = append(base, DNFSafeArgs...)
 	for _, r := range c.repos {
 		base = append(base, "--enablerepo="+r)
 	}

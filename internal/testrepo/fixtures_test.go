@@ -113,6 +113,10 @@ func TestCommittedRepos(t *testing.T) {
 // real mirror would, with gpgcheck and repo_gpgcheck on.
 func TestDNF(t *testing.T) {
 	RequireTools(t, "dnf", "gpg", "gpgconf")
+	// Installing, downloading and querying leave the host's dnf as it
+	// was (the local plugin would copy what is installed into the host's
+	// /var/lib/dnf/plugins/local).
+	defer HostDNFUnchanged(t)()
 	demo := DemoOrigin(t, "v1")
 	pub := Testdata(t, "keys", "test.pub")
 	c := NewDNF(t, RepoFile("demo", demo, pub))
@@ -230,5 +234,29 @@ func TestDNFHelper(t *testing.T) {
 	}
 	if _, err := DNF(t, "missing", t.TempDir(), "repoquery"); err == nil {
 		t.Errorf("repoquery of an empty directory succeeded")
+	}
+}
+
+// TestDNFRunsNoHostPlugin: the client's dnf loads only the plugins tests
+// call as commands, never one that writes to the host (local,
+// generate_completion_cache, post-transaction-actions). Unlike a snapshot
+// of the host's directories, this holds whatever else runs on the machine.
+func TestDNFRunsNoHostPlugin(t *testing.T) {
+	RequireTools(t, "dnf")
+	c := NewDNF(t, RepoFile("demo", DemoOrigin(t, "v1")))
+	out, err := c.Run("-v", "repolist")
+	if err != nil {
+		t.Fatalf("dnf -v repolist: %v\n%s", err, out)
+	}
+	var loaded string
+	for _, l := range strings.Split(out, "\n") {
+		if p, ok := strings.CutPrefix(l, "Loaded plugins:"); ok {
+			loaded = p
+		}
+	}
+	for _, p := range strings.Split(loaded, ",") {
+		if p = strings.TrimSpace(p); p != "" && p != "download" && p != "reposync" {
+			t.Errorf("dnf loaded the plugin %q (all: %s)", p, loaded)
+		}
 	}
 }

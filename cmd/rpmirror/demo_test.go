@@ -1,0 +1,56 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+// TestDemoLeavesTheHostAlone runs `rpmirror demo` (what `make demo` runs),
+// whose last step installs a package with dnf into a scratch installroot,
+// and checks that the host's dnf state did not change: dnf-plugins-core's
+// local plugin, on by default, would copy the package into
+// /var/lib/dnf/plugins/local and add a _dnf_local repository to the host.
+// Another process running dnf at the same time would show up here too.
+func TestDemoLeavesTheHostAlone(t *testing.T) {
+	testrepo.RequireTools(t, "dnf")
+	unchanged := testrepo.HostDNFUnchanged(t)
+	code, out, errOut := rpmirror(t, "demo", "-dir", t.TempDir())
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "dnf repoquery against mirror1") {
+		t.Fatalf("the demo did not run dnf:\n%s", out)
+	}
+	unchanged()
+}
+
+// TestDemoDNFRunsNoPlugin: the demo's dnf loads no plugin at all. Unlike
+// the snapshot of the host's directories above, this holds whatever else
+// runs on the machine.
+func TestDemoDNFRunsNoPlugin(t *testing.T) {
+	testrepo.RequireTools(t, "dnf")
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "repos.d"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "dnf.conf"), []byte("[main]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("dnf", append(demoDNFArgs(root), "-v", "repolist")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("dnf -v repolist: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "DNF version") {
+		t.Fatalf("dnf -v printed no version: was it verbose?\n%s", out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "Loaded plugins:") && strings.TrimSpace(strings.TrimPrefix(l, "Loaded plugins:")) != "" {
+			t.Errorf("the demo's dnf loads plugins: %s", l)
+		}
+	}
+}
