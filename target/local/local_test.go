@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -144,6 +145,9 @@ func TestOldMetadataStaysReadable(t *testing.T) {
 		t.Fatal(err)
 	}
 	srcDir := t.TempDir()
+	// committed is the newest generation committed; floor the oldest one
+	// the reader may read next.
+	var committed, floor atomic.Int64
 	commit := func(gen int) {
 		primary := fmt.Sprintf("repodata/%d-primary.xml", gen)
 		files := []target.File{}
@@ -153,12 +157,16 @@ func TestOldMetadataStaysReadable(t *testing.T) {
 			files = append(files, target.File{Path: name, Local: p, Size: int64(len(c))})
 		}
 		var remove []string
-		if gen > 20 {
-			remove = []string{fmt.Sprintf("repodata/%d-primary.xml", gen-20)}
+		// Prune as prune_after does: never a generation a reader may
+		// still be about to read (on a loaded machine the reader can be
+		// many commits behind; the files it needs must still be there).
+		if old := gen - 20; old >= 0 && int64(old) < floor.Load() {
+			remove = []string{fmt.Sprintf("repodata/%d-primary.xml", old)}
 		}
 		if err := l.Commit(ctx, files, remove); err != nil {
 			t.Errorf("Commit gen %d: %v", gen, err)
 		}
+		committed.Store(int64(gen))
 	}
 	commit(0)
 	stop := make(chan struct{})
@@ -173,6 +181,7 @@ func TestOldMetadataStaysReadable(t *testing.T) {
 				return
 			default:
 			}
+			floor.Store(committed.Load())
 			named, err := os.ReadFile(filepath.Join(l.Root(), "repodata", "repomd.xml"))
 			if err != nil {
 				t.Errorf("reading repomd.xml: %v", err)
