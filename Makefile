@@ -5,8 +5,9 @@ BIN      := bin/rpmirror
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 10s
+RPMDIR   ?= bin/rpm
 
-.PHONY: help build test demo bench fuzz lint fixtures clean
+.PHONY: help build test demo bench fuzz lint fixtures rpm clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -34,6 +35,9 @@ lint: ## gofmt, go vet, and go mod tidy must change nothing
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
 	$(GO) mod tidy -diff
+
+rpm: ## build the RPM and SRPM into bin/rpm/ with rpmbuild, no network (dist/rpmirror.spec)
+	./dist/mkrpm.sh $(RPMDIR)
 
 fixtures: ## rebuild the committed test repositories (needs rpmbuild, rpmsign, gpg, createrepo_c)
 	./scripts/mkrepo.sh -demo internal/demo/origin
