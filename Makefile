@@ -16,7 +16,7 @@ build: ## build bin/rpmirror
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/rpmirror
 
 test: ## run every test (integration tests need rpm, createrepo_c, gpg and dnf; they say so and skip without them)
-	@for t in rpmbuild rpmsign rpmkeys gpg1 createrepo_c modifyrepo_c gpg dnf zstd promtool; do \
+	@for t in rpmbuild rpmsign rpmkeys gpg1 createrepo_c modifyrepo_c gpg dnf zstd promtool rpmlint systemd-analyze man zsh; do \
 	  command -v $$t >/dev/null || echo "make test: $$t is not installed: the tests that need it skip (README says how to install it)"; \
 	done
 	$(GO) vet ./...
