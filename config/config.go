@@ -21,6 +21,11 @@ const (
 	DefaultMaxLag         = 24 * time.Hour
 	DefaultListen         = "127.0.0.1:8080"
 	DefaultProbeInterval  = 60 * time.Second
+	// DefaultMaxParallelSyncs bounds the syncs rpmirror serve runs at
+	// once; DefaultMaxParallelProbes the probes (HTTP checks of a mirror
+	// or an origin) in flight at once.
+	DefaultMaxParallelSyncs  = 4
+	DefaultMaxParallelProbes = 16
 	// DefaultProbeTimeout is the longest default probe_timeout; see
 	// ProbeTimeoutFor.
 	DefaultProbeTimeout = 10 * time.Second
@@ -62,6 +67,11 @@ type Config struct {
 	// ProbeTimeout how long one probe may take.
 	ProbeInterval time.Duration
 	ProbeTimeout  time.Duration
+	// MaxParallelSyncs is how many repositories rpmirror serve syncs at
+	// once (a burst of origin changes queues); MaxParallelProbes how many
+	// probes are in flight at once, over every repository.
+	MaxParallelSyncs  int
+	MaxParallelProbes int
 	// APITokenFile holds the token that POST /sync requires (see
 	// APIToken); "" leaves the HTTP API read-only.
 	APITokenFile string

@@ -22,7 +22,7 @@ import (
 
 // The keys each mapping may hold, in the order the documentation lists them.
 var (
-	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "repos"}
+	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "max_parallel_syncs", "max_parallel_probes", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
 	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
@@ -249,9 +249,11 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		return nil
 	}
 	c := &Config{
-		File:          d.file,
-		Listen:        DefaultListen,
-		ProbeInterval: DefaultProbeInterval,
+		File:              d.file,
+		Listen:            DefaultListen,
+		ProbeInterval:     DefaultProbeInterval,
+		MaxParallelSyncs:  DefaultMaxParallelSyncs,
+		MaxParallelProbes: DefaultMaxParallelProbes,
 		Download: Download{
 			Concurrency:     DefaultConcurrency,
 			Retries:         DefaultRetries,
@@ -309,6 +311,16 @@ func (d *decoder) config(root *yaml.Node) *Config {
 			case t > c.ProbeInterval:
 				d.errorf(e.val.Line, "", "probe_timeout %s: must not be longer than probe_interval, which is %s by default", t, c.ProbeInterval)
 			}
+		}
+	}
+	if e, ok := f.get("max_parallel_syncs"); ok {
+		if n, ok := d.integer(e, "", 1, 1024); ok {
+			c.MaxParallelSyncs = n
+		}
+	}
+	if e, ok := f.get("max_parallel_probes"); ok {
+		if n, ok := d.integer(e, "", 1, 4096); ok {
+			c.MaxParallelProbes = n
 		}
 	}
 	if e, ok := f.get("api_token_file"); ok {

@@ -73,6 +73,24 @@ type Daemon struct {
 	workers     gosync.WaitGroup
 	reprobe     chan struct{} // asks the probe loop to start a round now
 	handler     atomic.Pointer[http.Handler]
+	// syncSlots bounds the syncs running at once (max_parallel_syncs),
+	// probeSlots the probes in flight (max_parallel_probes); both are
+	// sized at start and keep their size until a restart.
+	syncSlots  slots
+	probeSlots slots
+}
+
+// slots is a counting semaphore.
+type slots chan struct{}
+
+// acquire waits for a free slot or for ctx to end; release frees it.
+func (s slots) acquire(ctx context.Context) (release func(), err error) {
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // New prepares a daemon for cfg. It creates the state directory but
@@ -89,12 +107,14 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		return nil, err
 	}
 	d := &Daemon{
-		opts:     opts,
-		log:      opts.Logger,
-		registry: prometheus.NewRegistry(),
-		store:    store,
-		repos:    map[string]*repo{},
-		reprobe:  make(chan struct{}, 1),
+		opts:       opts,
+		log:        opts.Logger,
+		registry:   prometheus.NewRegistry(),
+		store:      store,
+		repos:      map[string]*repo{},
+		reprobe:    make(chan struct{}, 1),
+		syncSlots:  make(slots, max(1, cfg.MaxParallelSyncs)),
+		probeSlots: make(slots, max(1, cfg.MaxParallelProbes)),
 	}
 	d.alerts = alert.New(alert.Options{URL: cfg.Alerts.Webhook, Logger: opts.Logger})
 	d.metrics = newMetrics(d.registry, d.alerts.Stats)
@@ -203,6 +223,9 @@ func (d *Daemon) Reload(cfg *config.Config) {
 	d.mu.Lock()
 	if cfg.Listen != d.cfg.Listen {
 		d.log.Warn("listen changed: restart rpmirror serve to apply it", "old", d.cfg.Listen, "new", cfg.Listen)
+	}
+	if cfg.MaxParallelSyncs != d.cfg.MaxParallelSyncs || cfg.MaxParallelProbes != d.cfg.MaxParallelProbes {
+		d.log.Warn("max_parallel_syncs or max_parallel_probes changed: restart rpmirror serve to apply it")
 	}
 	if cfg.StateDir != d.cfg.StateDir {
 		d.log.Warn("state_dir changed: restart rpmirror serve to apply it", "old", d.cfg.StateDir, "new", cfg.StateDir)
@@ -359,8 +382,11 @@ func (d *Daemon) probeLoop(ctx context.Context) {
 
 // probeAll probes every repository, several at once.
 func (d *Daemon) probeAll(ctx context.Context) {
+	// Each probe takes a slot of probeSlots; this only bounds the
+	// goroutines waiting for one.
+	cfg, _, _ := d.tools()
 	var g errgroup.Group
-	g.SetLimit(8)
+	g.SetLimit(max(1, cfg.MaxParallelProbes))
 	for _, r := range d.snapshot() {
 		g.Go(func() error {
 			defer d.recoverPanic("probing " + r.name)

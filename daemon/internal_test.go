@@ -22,11 +22,16 @@ import (
 // startBare runs a daemon whose repos all have the demo repository as
 // origin, with the sync engine replaced by engine.
 func startBare(t *testing.T, repos int, schedule string, engine func(context.Context, sync.Options, *config.Repo) *sync.Report) *Daemon {
+	return startBareWith(t, repos, schedule, "", engine)
+}
+
+// startBareWith is startBare with top, more top-level configuration lines.
+func startBareWith(t *testing.T, repos int, schedule, top string, engine func(context.Context, sync.Options, *config.Repo) *sync.Report) *Daemon {
 	dir := t.TempDir()
 	origin := httptest.NewServer(http.StripPrefix("/", http.FileServer(http.Dir(filepath.Join("..", "internal", "demo", "origin")))))
 	t.Cleanup(origin.Close)
 	host := strings.TrimPrefix(origin.URL, "http://")
-	yaml := fmt.Sprintf("state_dir: %s/state\nprobe_interval: 1h\nprobe_timeout: 1s\nrepos:\n", dir)
+	yaml := fmt.Sprintf("state_dir: %s/state\nprobe_interval: 1h\nprobe_timeout: 1s\n%srepos:\n", dir, top)
 	for i := range repos {
 		yaml += fmt.Sprintf("  - name: r%d\n    origin: http://%s/v1/\n    schedule: %q\n    mirrors:\n      - name: m\n        path: %s/m%d\n", i, host, schedule, dir, i)
 	}
@@ -129,5 +134,68 @@ func TestPanicInASyncDoesNotStopTheDaemon(t *testing.T) {
 	time.Sleep(100 * time.Millisecond)
 	if d.Status().Repos[0].Syncing {
 		t.Error("r0 is stuck")
+	}
+}
+
+// TestMaxParallelSyncs: at start-up every repo wants a sync; with
+// max_parallel_syncs: 2 no more than two run at once, and every one of
+// them runs.
+func TestMaxParallelSyncs(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		top   string
+		limit int32
+	}{
+		{"max_parallel_syncs: 2", "max_parallel_syncs: 2\n", 2},
+		{"default", "", config.DefaultMaxParallelSyncs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const repos = 10
+			var running, most, runs atomic.Int32
+			startBareWith(t, repos, "@every 1h", tc.top, func(ctx context.Context, _ sync.Options, rc *config.Repo) *sync.Report {
+				n := running.Add(1)
+				for {
+					m := most.Load()
+					if n <= m || most.CompareAndSwap(m, n) {
+						break
+					}
+				}
+				time.Sleep(200 * time.Millisecond)
+				running.Add(-1)
+				runs.Add(1)
+				return &sync.Report{Repo: rc.Name, Start: time.Now()}
+			})
+			deadline := time.Now().Add(30 * time.Second)
+			for runs.Load() < repos && time.Now().Before(deadline) {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if got := runs.Load(); got != repos {
+				t.Fatalf("%d of %d start-up syncs ran", got, repos)
+			}
+			if got := most.Load(); got > tc.limit {
+				t.Errorf("%d syncs ran at once, limit %d", got, tc.limit)
+			}
+		})
+	}
+}
+
+// TestSlots: a slot is taken until released; a waiter gives up when its
+// context ends.
+func TestSlots(t *testing.T) {
+	s := make(slots, 1)
+	release, err := s.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.acquire(ctx); err == nil {
+		t.Fatal("a second acquire of a one-slot semaphore succeeded")
+	}
+	release()
+	if r, err := s.acquire(context.Background()); err != nil {
+		t.Fatalf("acquire after release: %v", err)
+	} else {
+		r()
 	}
 }

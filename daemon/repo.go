@@ -184,6 +184,14 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		r.mu.Unlock()
 		return
 	}
+	// At most max_parallel_syncs syncs run at once; the rest wait here,
+	// in no particular order, and a burst of origin changes drains
+	// max_parallel_syncs at a time.
+	release, err := r.d.syncSlots.acquire(ctx)
+	if err != nil {
+		return // shutting down
+	}
+	defer release()
 	r.mu.Lock()
 	r.syncing = true
 	r.mu.Unlock()
@@ -439,6 +447,11 @@ func (r *repo) probeMirrors(ctx context.Context) {
 }
 
 func (r *repo) probeOrigin(ctx context.Context) {
+	release, err := r.d.probeSlots.acquire(ctx)
+	if err != nil {
+		return
+	}
+	defer release()
 	cfg, fetcher, prober := r.d.tools()
 	rc := r.config()
 	res := health.Result{URL: fetch.Redact(rc.Origin), Checked: time.Now().UTC()}
@@ -553,7 +566,12 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 				res = health.Result{URL: fetch.Redact(m.URL), State: health.Unknown, Checked: time.Now().UTC(),
 					Reason: "the origin's repomd.xml is not known yet: nothing to compare with"}
 			} else {
+				release, err := r.d.probeSlots.acquire(ctx)
+				if err != nil {
+					return
+				}
 				res = prober.Probe(ctx, m.URL, want, pkgs)
+				release()
 			}
 			if ctx.Err() != nil {
 				return
