@@ -60,8 +60,27 @@ type Fetcher struct {
 	grab   *grab.Client
 	auth   *auth
 	// Bytes counts bytes received so far, for progress display; shared by
-	// the Fetchers WithAuth returns.
+	// the Fetchers WithAuth, WithTLS and CountingTo return.
 	Bytes *atomic.Int64
+	also  *atomic.Int64 // see CountingTo; nil: none
+}
+
+// CountingTo returns a Fetcher like f (its connections, credentials and
+// Bytes) that also adds every byte it receives to c: a caller sharing f
+// with others counts its own transfers there. Fetchers derived from the
+// result count to c too.
+func (f *Fetcher) CountingTo(c *atomic.Int64) *Fetcher {
+	g := *f
+	g.also = c
+	return &g
+}
+
+// count adds n received bytes to the counters.
+func (f *Fetcher) count(n int64) {
+	f.Bytes.Add(n)
+	if f.also != nil {
+		f.also.Add(n)
+	}
 }
 
 // WithTLS returns a Fetcher whose connections trust the certificates in
@@ -76,7 +95,7 @@ func (f *Fetcher) WithTLS(roots *x509.CertPool, insecure bool) *Fetcher {
 	gc.HTTPClient = &http.Client{Transport: teeTransport{tr}, CheckRedirect: client.CheckRedirect}
 	gc.UserAgent = f.opts.UserAgent
 	gc.BufferSize = f.grab.BufferSize
-	return &Fetcher{opts: f.opts, client: client, grab: gc, auth: f.auth, Bytes: f.Bytes}
+	return &Fetcher{opts: f.opts, client: client, grab: gc, auth: f.auth, Bytes: f.Bytes, also: f.also}
 }
 
 // auth is HTTP basic authentication for URLs under a prefix.
@@ -89,7 +108,7 @@ type auth struct {
 // no others: credentials for an origin never go to another host. The
 // returned Fetcher shares connections and the byte counter with f.
 func (f *Fetcher) WithAuth(prefix, user, password string) *Fetcher {
-	g := &Fetcher{opts: f.opts, client: f.client, grab: f.grab, Bytes: f.Bytes}
+	g := &Fetcher{opts: f.opts, client: f.client, grab: f.grab, Bytes: f.Bytes, also: f.also}
 	if user != "" {
 		g.auth = &auth{prefix: prefix, user: user, password: password}
 	}
@@ -282,7 +301,7 @@ func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, 
 	if int64(len(b)) > limit {
 		return nil, fmt.Errorf("body exceeds the limit of %d bytes", limit)
 	}
-	f.Bytes.Add(int64(len(b)))
+	f.count(int64(len(b)))
 	return b, nil
 }
 
@@ -466,7 +485,7 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64, chec
 		}
 		n := resp.BytesComplete()
 		if d := n - seen; d > 0 {
-			f.Bytes.Add(d)
+			f.count(d)
 			seen = n
 		}
 		if !done && !stalled {

@@ -67,14 +67,18 @@ type Options struct {
 	OnVerified func(*state.Verified)
 }
 
-// Progress counts a sync's work as it happens, for a live display. Fetched
-// bytes are counted by the Fetcher.
+// Progress counts a sync's work as it happens, for a live display.
+// BytesDone is counted by the Fetcher (CountingTo) as bytes arrive.
+//
+// Every counter is this repository's alone, even when several repositories
+// are synced at once through one Fetcher.
 type Progress struct {
 	Repo          atomic.Pointer[string]
-	Phase         atomic.Pointer[string]
-	PackagesTotal atomic.Int64
-	PackagesDone  atomic.Int64
-	BytesTotal    atomic.Int64
+	Phase         atomic.Pointer[string] // metadata, planning, fetching, publishing, done
+	PackagesTotal atomic.Int64           // packages to fetch, known once planned
+	PackagesDone  atomic.Int64           // of those, fetched and verified
+	BytesTotal    atomic.Int64           // the sizes of the packages to fetch
+	BytesDone     atomic.Int64           // package bytes received (metadata not counted)
 }
 
 func (p *Progress) set(repo, phase string) {
@@ -1029,10 +1033,14 @@ func (s *run) fetchPackages(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.e.opts.Concurrency)
 	prog := s.e.opts.Progress
+	fetcher := s.fetcher
+	if prog != nil {
+		fetcher = fetcher.CountingTo(&prog.BytesDone)
+	}
 	for _, p := range pkgs {
 		g.Go(func() error {
 			dst := s.cachePath(p.Checksum)
-			n, err := s.fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(r io.Reader) error {
+			n, err := fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(r io.Reader) error {
 				_, err := verify.RPM(r, p, s.keyring)
 				return err
 			})

@@ -87,11 +87,13 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 	for i := range progs {
 		progs[i] = &sync.Progress{}
 	}
+	// Bars on a terminal; otherwise nothing is drawn, and a long sync
+	// logs its progress now and then.
 	var stopProgress func()
 	if tty {
-		stopProgress = showProgress(stderr, progs, fetcher)
+		stopProgress = showProgress(stderr, progs)
 	} else {
-		stopProgress = logProgress(log, progs, fetcher, 15*time.Second)
+		stopProgress = logProgress(log, progs, 15*time.Second)
 	}
 	reports := make([]*sync.Report, len(sel))
 	var g errgroup.Group
@@ -123,89 +125,6 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 		}
 	}
 	return done, nil
-}
-
-// totals sums the progress of every repository being synced.
-func totals(progs []*sync.Progress) (repo, phase string, done, total, bytesTotal int64) {
-	running := 0
-	for _, p := range progs {
-		ph := p.Phase.Load()
-		if ph == nil {
-			continue
-		}
-		if r := p.Repo.Load(); r != nil && *ph != "done" {
-			running++
-			repo, phase = *r, *ph
-		}
-		done += p.PackagesDone.Load()
-		total += p.PackagesTotal.Load()
-		bytesTotal += p.BytesTotal.Load()
-	}
-	if running > 1 {
-		repo, phase = fmt.Sprintf("%d repos", running), "syncing"
-	}
-	return repo, phase, done, total, bytesTotal
-}
-
-// showProgress redraws one status line on a terminal until stopped.
-func showProgress(w io.Writer, progs []*sync.Progress, f *fetch.Fetcher) func() {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	start := time.Now()
-	base := f.Bytes.Load()
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(200 * time.Millisecond)
-		defer t.Stop()
-		width := 0
-		for {
-			select {
-			case <-done:
-				fmt.Fprintf(w, "\r%s\r", strings.Repeat(" ", width))
-				return
-			case <-t.C:
-			}
-			repo, phase, done, total, bytesTotal := totals(progs)
-			got := f.Bytes.Load() - base
-			rate := float64(got) / time.Since(start).Seconds()
-			line := fmt.Sprintf("%s: %s  %d/%d packages  %s/%s  %s/s", repo, phase,
-				done, total, human(got), human(bytesTotal), human(int64(rate)))
-			if len(line) < width {
-				line += strings.Repeat(" ", width-len(line))
-			}
-			width = len(line)
-			fmt.Fprintf(w, "\r%s", line)
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
-// logProgress logs a progress line every interval while packages are
-// being fetched, for syncs that run unattended and take long.
-func logProgress(log *slog.Logger, progs []*sync.Progress, f *fetch.Fetcher, interval time.Duration) func() {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	base := f.Bytes.Load()
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-			repo, phase, done, total, bytesTotal := totals(progs)
-			if total == 0 || done == total {
-				continue
-			}
-			log.Info("progress", "repo", repo, "phase", phase,
-				"packages_done", done, "packages_total", total,
-				"bytes_done", f.Bytes.Load()-base, "bytes_total", bytesTotal)
-		}
-	}()
-	return func() { close(done); <-finished }
 }
 
 func printReport(w io.Writer, r *sync.Report) {
