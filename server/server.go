@@ -39,6 +39,8 @@ type Source interface {
 type Status struct {
 	Generated time.Time    `json:"generated"`
 	Repos     []RepoStatus `json:"repos"`
+	// Summary is filled in by the server when it answers (see Summarize).
+	Summary *Summary `json:"summary,omitempty"`
 }
 
 // RepoStatus is one repository.
@@ -128,12 +130,12 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Opt
 		w.Header().Set("Cache-Control", "no-store")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(src.Status())
+		enc.Encode(withLists(src.Status()))
 	})
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := statusPage.Execute(w, src.Status()); err != nil {
+		if err := statusPage.Execute(w, withLists(src.Status())); err != nil {
 			log.Warn("rendering /status", "err", err)
 		}
 	})

@@ -186,3 +186,58 @@ func TestHTTPServerLimits(t *testing.T) {
 		t.Errorf("a connection with unfinished headers stayed open %s", d)
 	}
 }
+
+// emptyLists is a Source whose status has nil lists everywhere.
+type emptyLists struct{ fixed }
+
+func (emptyLists) Status() *Status {
+	return &Status{Generated: time.Now(), Repos: []RepoStatus{{Name: "new", OriginState: "unknown"}}}
+}
+
+type noRepos struct{ fixed }
+
+func (noRepos) Status() *Status { return &Status{Generated: time.Now()} }
+
+// TestStatusJSONLists: every list in /status.json is [] when empty, never
+// null, so a program can iterate over it without a special case.
+func TestStatusJSONLists(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		src  Source
+		want []string
+	}{
+		{"no repos", noRepos{}, []string{`"repos": []`, `"attention": []`, `"mirrors_by_state": {}`}},
+		{"a repo with no mirror and no failure", emptyLists{}, []string{`"mirrors": []`, `"recent_failures": []`, `"attention": []`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := httptest.NewRecorder()
+			New(tc.src, prometheus.NewRegistry(), nil).ServeHTTP(rec, httptest.NewRequest("GET", "/status.json", nil))
+			body := rec.Body.String()
+			if strings.Contains(body, "null") {
+				t.Errorf("/status.json has a null:\n%s", body)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(body, w) {
+					t.Errorf("/status.json lacks %s:\n%s", w, body)
+				}
+			}
+		})
+	}
+}
+
+// TestRevisionAsDate: a revision that is a Unix time (createrepo_c's
+// default) is shown as a date with the revision in its title; any other
+// revision as it is, escaped.
+func TestRevisionAsDate(t *testing.T) {
+	for _, tc := range []struct{ rev, want string }{
+		{"1795697997", `<time class="revision" datetime="2026-11-26T12:59:57Z" title="revision 1795697997">2026-11-26 12:59 UTC</time>`},
+		{"", ""},
+		{"42", "42"},
+		{"fedora-41-<b>", "fedora-41-&lt;b&gt;"},
+		{"99999999999", "99999999999"},
+	} {
+		if got := string(revisionHTML(tc.rev)); got != tc.want {
+			t.Errorf("revisionHTML(%q) = %q, want %q", tc.rev, got, tc.want)
+		}
+	}
+}
