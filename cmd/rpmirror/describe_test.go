@@ -184,11 +184,7 @@ func TestBashCompletion(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "rpmirror.bash"), []byte(script), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	example, err := os.ReadFile("../../mirrors.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "my mirrors.yaml"), example, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "my mirrors.yaml"), []byte(twoRepos), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	path := rpmirrorOnPath(t)
@@ -273,14 +269,30 @@ func TestZshCompletion(t *testing.T) {
 	}
 }
 
+// twoRepos is a configuration with two repos, whose names the completion
+// offers.
+const twoRepos = `state_dir: /var/lib/rpmirror
+repos:
+  - name: gluster-9-el8
+    origin: https://origin.example/el8/
+    mirrors: [{name: local, path: /srv/mirror/el8}]
+  - name: gluster-9-el9
+    origin: https://origin.example/el9/
+    mirrors: [{name: local, path: /srv/mirror/el9}]
+`
+
 func TestCompleteRepos(t *testing.T) {
+	two := filepath.Join(t.TempDir(), "mirrors.yaml")
+	if err := os.WriteFile(two, []byte(twoRepos), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name       string
 		file       string
 		wantCode   int
 		wantStdout string
 	}{
-		{"example", "../../mirrors.yaml", exitOK, "gluster-9-el8\ngluster-9-el9\n"},
+		{"two repos", two, exitOK, "gluster-9-el8\ngluster-9-el9\n"},
 		{"no repos", "../../config/testdata/good-no-repos.yaml", exitOK, ""},
 		{"bad file", "../../config/testdata/bad-syntax.yaml", exitUsage, ""},
 		{"missing file", "does-not-exist.yaml", exitUsage, ""},
