@@ -132,14 +132,19 @@ type Report struct {
 	// (state.Verified).
 	RevisionVerified bool
 
-	Fetched  int   // packages downloaded
-	Bytes    int64 // bytes downloaded, metadata included
-	Verified int   // packages verified
+	Fetched      int   // packages downloaded
+	Bytes        int64 // bytes downloaded, metadata included (in a dry run: the metadata it read)
+	PackageBytes int64 // of Bytes, those of packages
+	Verified     int   // packages verified
 
 	Mirrors []*MirrorReport
 	Err     error
 
-	// In a dry run: what would be fetched (origin-relative paths).
+	// What the plan says must be fetched (origin-relative paths) and
+	// their declared sizes; a dry run stops there. A sync that starts
+	// afresh then fetches len(WouldFetch) packages, WouldFetchBytes bytes
+	// of them, and publishes and deletes what the dry run's MirrorReports
+	// list.
 	WouldFetch      []string
 	WouldFetchBytes int64
 }
@@ -1047,6 +1052,7 @@ func (s *run) fetchPackages(ctx context.Context) error {
 			mu.Lock()
 			defer mu.Unlock()
 			s.rep.Bytes += n
+			s.rep.PackageBytes += n
 			if err != nil {
 				return fmt.Errorf("package %s (%s): %w", p.NEVRA(), p.Href, err)
 			}
@@ -1124,6 +1130,44 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	sum := sha256.Sum256(s.repomd)
 	digest := hex.EncodeToString(sum[:])
 	now := s.now()
+	pending := s.pendingAfterCommit(m, now)
+	m.st.Pending, m.st.PendingFor = pending, digest
+	if err := s.e.opts.Store.Save(s.st); err != nil {
+		return err
+	}
+	if err := m.tg.Commit(ctx, files, remove); err != nil {
+		return err
+	}
+	m.st.Unpublished = nil
+	if err := saveIndex(s.index, s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name), digest); err != nil {
+		log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "err", err)
+	}
+	m.rep.Published += len(files)
+	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
+	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest
+	m.st.PublishedAt, m.st.CheckedAt = now, now
+	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
+	s.pruneExpired(ctx, m)
+	return nil
+}
+
+func (s *run) isMeta(p string) bool {
+	if p == RepomdPath || p == AscPath || p == KeyPath {
+		return true
+	}
+	for _, d := range s.md.Data {
+		if d.Href == p {
+			return true
+		}
+	}
+	return false
+}
+
+// pendingAfterCommit returns what mirror m will hold, once it serves the
+// new revision, that the revision does not use, with when each became
+// unused: pruned once prune_after has passed. The dry run asks it too, so
+// that it lists the deletions the sync will make.
+func (s *run) pendingAfterCommit(m *mirror, now time.Time) map[string]time.Time {
 	pending := map[string]time.Time{}
 	addPending := func(p string) {
 		if _, ref := s.referenced[p]; ref || s.isMeta(p) {
@@ -1156,36 +1200,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 			pending[p] = since
 		}
 	}
-	m.st.Pending, m.st.PendingFor = pending, digest
-	if err := s.e.opts.Store.Save(s.st); err != nil {
-		return err
-	}
-	if err := m.tg.Commit(ctx, files, remove); err != nil {
-		return err
-	}
-	m.st.Unpublished = nil
-	if err := saveIndex(s.index, s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name), digest); err != nil {
-		log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "err", err)
-	}
-	m.rep.Published += len(files)
-	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
-	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest
-	m.st.PublishedAt, m.st.CheckedAt = now, now
-	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
-	s.pruneExpired(ctx, m)
-	return nil
-}
-
-func (s *run) isMeta(p string) bool {
-	if p == RepomdPath || p == AscPath || p == KeyPath {
-		return true
-	}
-	for _, d := range s.md.Data {
-		if d.Href == p {
-			return true
-		}
-	}
-	return false
+	return pending
 }
 
 // pruneExpired deletes the pending files of m whose prune_after has
@@ -1238,13 +1253,21 @@ func (s *run) dryRun(ctx context.Context, behind []*mirror) error {
 				m.rep.Publish = append(m.rep.Publish, d.Href)
 			}
 		}
-		m.rep.Publish = append(m.rep.Publish, RepomdPath)
+		// What publish commits: repomd.xml, and its signature and key
+		// when the origin has them.
+		for _, f := range []struct {
+			path string
+			b    []byte
+		}{{RepomdPath, s.repomd}, {AscPath, s.asc}, {KeyPath, s.key}} {
+			if f.b != nil {
+				m.rep.Publish = append(m.rep.Publish, f.path)
+			}
+		}
+		// What publish's pruning deletes right after the commit.
 		now := s.now()
-		for p := range m.index {
-			if _, ref := s.referenced[p]; !ref {
-				if since, ok := m.st.Pending[p]; (ok && now.Sub(since) >= s.repo.PruneAfter) || (!ok && s.repo.PruneAfter == 0) {
-					m.rep.Delete = append(m.rep.Delete, p)
-				}
+		for p, since := range s.pendingAfterCommit(m, now) {
+			if now.Sub(since) >= s.repo.PruneAfter {
+				m.rep.Delete = append(m.rep.Delete, p)
 			}
 		}
 		sort.Strings(m.rep.Delete)

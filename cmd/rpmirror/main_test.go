@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	gosync "sync"
 	"syscall"
@@ -165,13 +166,26 @@ func TestSyncStatusVerifyCommands(t *testing.T) {
 	pkgs := testrepo.DemoPackages(nil)
 	f := newFixture(t, pkgs, 4)
 
-	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg, "--dry-run")
-	if code != 0 || !strings.Contains(out, "would fetch 6 packages") {
-		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
+	code, dryOut, errOut := rpmirror(t, "sync", "-c", f.cfg, "--dry-run")
+	if code != 0 || !strings.Contains(dryOut, "would fetch 6 packages") {
+		t.Errorf("dry run: exit %d\n%s%s", code, dryOut, errOut)
 	}
-	code, out, errOut = rpmirror(t, "sync", "-c", f.cfg)
+	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg)
 	if code != 0 || !strings.Contains(out, "fetched 6 packages") || !strings.Contains(out, "m2") {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	// The dry run printed the sync's numbers: packages, their bytes, the
+	// metadata's bytes, and per mirror the files published and deleted.
+	numbers := regexp.MustCompile(`fetch(?:ed)? (\d+ packages \([^)]*\) and [^ ]+ [^ ]+ of metadata)|(?m)^  (m\d) +(?:would )?publish(?:ed)? (\d+ files), delete(?:d)? (\d+)`)
+	summary := func(s string) string {
+		var parts []string
+		for _, m := range numbers.FindAllStringSubmatch(s, -1) {
+			parts = append(parts, strings.Join(m[1:], " "))
+		}
+		return strings.Join(parts, "; ")
+	}
+	if d, r := summary(dryOut), summary(out); d == "" || d != r {
+		t.Errorf("the dry run's numbers differ from the sync's:\ndry run: %s\nsync:    %s\n%s\n%s", d, r, dryOut, out)
 	}
 	code, out, _ = rpmirror(t, "sync", "-c", f.cfg, "--repo", "test")
 	if code != 0 || !strings.Contains(out, "no change") {

@@ -136,7 +136,8 @@ func printReport(w io.Writer, r *sync.Report) {
 	case r.DryRun && r.Err == nil && r.NoChange:
 		fmt.Fprintf(w, "%s  (dry run) every mirror is current\n", head)
 	case r.DryRun && r.Err == nil:
-		fmt.Fprintf(w, "%s  (dry run) would fetch %d packages (%s)\n", head, len(r.WouldFetch), human(r.WouldFetchBytes))
+		// The same words and numbers as the sync's line below.
+		fmt.Fprintf(w, "%s  (dry run) would fetch %d packages (%s) and %s of metadata\n", head, len(r.WouldFetch), human(r.WouldFetchBytes), human(r.Bytes))
 		for _, p := range r.WouldFetch {
 			fmt.Fprintf(w, "    fetch    %s\n", p)
 		}
@@ -147,7 +148,7 @@ func printReport(w io.Writer, r *sync.Report) {
 	case r.NoChange:
 		fmt.Fprintf(w, "%s  no change  %s\n", head, r.Duration.Round(time.Millisecond))
 	default:
-		fmt.Fprintf(w, "%s  fetched %d packages (%s), verified %d  %s\n", head, r.Fetched, human(r.Bytes), r.Verified, r.Duration.Round(time.Millisecond))
+		fmt.Fprintf(w, "%s  fetched %d packages (%s) and %s of metadata, verified %d  %s\n", head, r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified, r.Duration.Round(time.Millisecond))
 	}
 	for _, m := range r.Mirrors {
 		switch {
