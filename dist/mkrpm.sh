@@ -54,6 +54,8 @@ if [[ ${1:-} == --version ]]; then
 fi
 
 out=${1:?usage: dist/mkrpm.sh OUTDIR}
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
 cd "$(dirname "$0")/.."
 for tool in rpmbuild go git tar; do
 	command -v "$tool" >/dev/null || { echo "mkrpm: $tool is not installed (apt-get install rpm, or dnf install rpm-build)" >&2; exit 1; }
@@ -67,8 +69,6 @@ if [[ -n $(git status --porcelain) ]]; then
 fi
 read -r version release < <(COMMITS=$(git rev-list --count HEAD) rpm_version "$describe")
 
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
 top=$(mktemp -d "${TMPDIR:-/tmp}/rpmirror-rpmbuild.XXXXXX")
 trap 'rm -rf "$top"' EXIT
 mkdir -p "$top"/{SOURCES,SPECS,BUILD,RPMS,SRPMS}
