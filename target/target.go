@@ -27,6 +27,12 @@ var ErrNotExist = errors.New("file does not exist")
 // mirror.
 var ErrLocked = errors.New("mirror is locked by another process")
 
+// ErrLockLost is returned (wrapped) by a write to a target whose lock was
+// lost while held: a lock that expires unless renewed (a lease in object
+// storage) was not renewed in time, or another process took it over. The
+// writer must stop; nothing it writes after that is safe.
+var ErrLockLost = errors.New("lock on the mirror was lost")
+
 // Info describes a stored file.
 type Info struct {
 	Size    int64
@@ -39,6 +45,13 @@ type File struct {
 	Path  string
 	Local string
 	Size  int64
+	// SHA256 is optional: the lower-case hex SHA-256 digest the content
+	// must have, when the caller knows it (repository metadata lists it).
+	// A target that stores over a network sends it, so the store refuses
+	// an upload that arrives different; without it such a target computes
+	// a digest of its own from Local. A target on this machine may ignore
+	// it.
+	SHA256 string
 }
 
 // Target is a place a mirror's files are written to and read back from.
@@ -60,12 +73,20 @@ type Target interface {
 	// the file is durable.
 	Put(ctx context.Context, f File) error
 
-	// Commit stores every file in files and deletes every path in remove
-	// so that all of it becomes visible together: at every moment a reader
-	// sees the target as it was before or as it is after, never a mix.
+	// Commit stores every file in files and deletes every path in remove.
 	// Files named in neither list stay as they are; removing a path that
-	// does not exist is not an error. When Commit returns nil the new files
-	// are durable; when it returns an error the target is as it was.
+	// does not exist is not an error; every path is checked before
+	// anything is written. When Commit returns nil the new files are
+	// durable.
+	//
+	// With Properties().AtomicCommit, all of it becomes visible together:
+	// at every moment a reader sees the target as it was before or as it
+	// is after, never a mix, and when Commit returns an error the target
+	// is as it was. Without it, Commit stores the files one after another
+	// in the order given, then removes the paths in the order given; when
+	// it returns an error, the files before the one that failed may be
+	// stored, none after it, and nothing is removed. The caller orders
+	// the files so that every prefix leaves the target consistent.
 	Commit(ctx context.Context, files []File, remove []string) error
 
 	// Remove deletes the file at path. Removing a file that does not exist
@@ -79,7 +100,10 @@ type Target interface {
 
 	// Lock takes an exclusive lock on the target that every rpmirror
 	// process respects, or returns an error wrapping ErrLocked at once if
-	// another process holds it. unlock releases it.
+	// another process holds it. unlock releases it. A lock that lapses
+	// unless renewed (a lease kept in object storage) is renewed in the
+	// background until unlock; once it is lost, every write (Put, Commit,
+	// Remove) fails with an error wrapping ErrLockLost before it writes.
 	Lock(ctx context.Context) (unlock func(), err error)
 
 	// String names the target for messages, e.g. its directory.

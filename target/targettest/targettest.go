@@ -189,6 +189,33 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		}
 	})
 
+	t.Run("CommitFailingPartway", func(t *testing.T) {
+		// The third file cannot be stored (its source has the wrong
+		// size). An atomic target is left as it was; any other stored
+		// the files before it in order, none after, and removed nothing.
+		tg := newTarget(t)
+		put(t, tg, "Packages/old.rpm", "old")
+		var files []target.File
+		for _, c := range []struct{ path, content string }{
+			{"Packages/a.rpm", "a"}, {"repodata/1-primary.xml", "p"}, {"repodata/2-filelists.xml", "f"}, {"repodata/repomd.xml", "r"},
+		} {
+			f := src(t, c.content)
+			f.Path = c.path
+			files = append(files, f)
+		}
+		files[2].Size = 99
+		if err := tg.Commit(ctx, files, []string{"Packages/old.rpm"}); err == nil {
+			t.Fatal("Commit with a source of the wrong size succeeded")
+		}
+		want := []string{"Packages/old.rpm"}
+		if !tg.Properties().AtomicCommit {
+			want = []string{"Packages/a.rpm", "Packages/old.rpm", "repodata/1-primary.xml"}
+		}
+		if got := list(t, tg); !reflect.DeepEqual(got, want) {
+			t.Errorf("after a Commit that failed at its third file, Walk = %v, want %v (AtomicCommit %v)", got, want, tg.Properties().AtomicCommit)
+		}
+	})
+
 	t.Run("RemoveAndWalk", func(t *testing.T) {
 		tg := newTarget(t)
 		put(t, tg, "b/x.rpm", "1")
@@ -213,6 +240,9 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		}
 		if _, err := tg.Lock(ctx); !errors.Is(err, target.ErrLocked) {
 			t.Errorf("second Lock: err = %v, want ErrLocked", err)
+		}
+		if got := list(t, tg); len(got) != 0 {
+			t.Errorf("Walk shows the lock's bookkeeping: %v", got)
 		}
 		unlock()
 		unlock2, err := tg.Lock(ctx)

@@ -1,0 +1,478 @@
+// Package s3 is a target.Target in a bucket of an S3-compatible object
+// store (AWS S3, Ceph RGW, MinIO, SeaweedFS, Garage, R2, versitygw), under
+// a key prefix that is the mirror's root. A web front or CDN serves the
+// bucket to clients.
+//
+// Object storage has no atomic multi-file commit, so Properties reports
+// AtomicCommit false: Commit stores its files one after another in the
+// order given, then removes (see target.Properties). Every Put sends a
+// checksum the store verifies before it keeps the object: the SHA-256 the
+// caller passes (x-amz-checksum-sha256), and always Content-MD5 computed
+// from the local file, per part for multipart uploads. Every object gets a
+// Cache-Control header (see CacheControl).
+//
+// rpmirror's own objects live under ".rpmirror/" below the prefix, which
+// Walk leaves out and web fronts should not serve. Lock is a lease there
+// (see Lock). The bucket must exist: this package never creates or
+// deletes buckets.
+package s3
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+	"github.com/minio/minio-go/v7/pkg/s3utils"
+
+	"github.com/rpmirror/rpmirror/internal/redact"
+	"github.com/rpmirror/rpmirror/internal/s3creds"
+	"github.com/rpmirror/rpmirror/target"
+)
+
+const (
+	// DefaultLeaseTTL is how long a lease lasts unless renewed.
+	DefaultLeaseTTL = 30 * time.Second
+	// MinLeaseTTL is the shortest lease accepted: the store's clock, by
+	// which expiry is judged, counts in whole seconds.
+	MinLeaseTTL = 3 * time.Second
+	// DefaultPartSize is the size of the parts of a multipart upload;
+	// files no larger are stored with one PUT.
+	DefaultPartSize = 16 << 20
+	// MinPartSize is the smallest part S3 accepts.
+	MinPartSize = 5 << 20
+
+	workPrefix = ".rpmirror/"
+	leaseKey   = workPrefix + "lease"
+)
+
+// Config says where a mirror lives in object storage and how to reach it.
+type Config struct {
+	// Endpoint is the store's http or https URL, without a path.
+	Endpoint string
+	Bucket   string
+	// Prefix is the key prefix of the mirror's root: "" or ending in "/".
+	Prefix string
+	// Region is the store's region; "" lets the client ask the store.
+	Region string
+	// VirtualHost addresses the bucket as a host name
+	// (bucket.s3.example.org) rather than a path (s3.example.org/bucket).
+	VirtualHost bool
+	Credentials s3creds.Credentials
+	// LeaseTTL is how long the lease Lock takes lasts unless renewed
+	// (DefaultLeaseTTL when 0, at least MinLeaseTTL).
+	LeaseTTL time.Duration
+	// PartSize is the part size of multipart uploads (DefaultPartSize
+	// when 0, at least MinPartSize).
+	PartSize int64
+	// Logger receives lease events (nil: none).
+	Logger *slog.Logger
+}
+
+// S3 is a mirror in a bucket.
+type S3 struct {
+	c        *minio.Client // Content-MD5 on every request
+	csum     *minio.Client // the same, allowed to send x-amz-checksum-* headers
+	bucket   string
+	prefix   string
+	name     string
+	ttl      time.Duration
+	partSize int64
+	holder   string
+	log      *slog.Logger
+
+	mu   sync.Mutex
+	held *held // the lease, while Lock holds it
+}
+
+var _ target.Target = (*S3)(nil)
+
+// New returns the target cfg describes. It makes no request: Check asks
+// the store whether the bucket is there and the credentials work.
+func New(cfg Config) (*S3, error) {
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return nil, fmt.Errorf("endpoint %q: want an http or https URL with a host and no path", redact.URL(cfg.Endpoint))
+	}
+	if err := s3utils.CheckValidBucketNameStrict(cfg.Bucket); err != nil {
+		return nil, fmt.Errorf("bucket %q: %w", cfg.Bucket, err)
+	}
+	if cfg.Prefix != "" && (!strings.HasSuffix(cfg.Prefix, "/") || target.CheckPath(strings.TrimSuffix(cfg.Prefix, "/")) != nil) {
+		return nil, fmt.Errorf("prefix %q: want \"\" or a clean relative path ending in \"/\"", cfg.Prefix)
+	}
+	if cfg.Credentials.AccessKey == "" || cfg.Credentials.SecretKey == "" {
+		return nil, fmt.Errorf("no access key: %w", s3creds.ErrMissing)
+	}
+	ttl := cfg.LeaseTTL
+	if ttl == 0 {
+		ttl = DefaultLeaseTTL
+	}
+	if ttl < MinLeaseTTL {
+		return nil, fmt.Errorf("lease TTL %s: must be at least %s", ttl, MinLeaseTTL)
+	}
+	part := cfg.PartSize
+	if part == 0 {
+		part = DefaultPartSize
+	}
+	if part < MinPartSize {
+		return nil, fmt.Errorf("part size %d: must be at least %d", part, MinPartSize)
+	}
+	lookup := minio.BucketLookupPath
+	if cfg.VirtualHost {
+		lookup = minio.BucketLookupDNS
+	}
+	tr, err := minio.DefaultTransport(u.Scheme == "https")
+	if err != nil {
+		return nil, err
+	}
+	opts := func(trailing bool) *minio.Options {
+		return &minio.Options{
+			Creds:           credentials.NewStaticV4(cfg.Credentials.AccessKey, cfg.Credentials.SecretKey, cfg.Credentials.SessionToken),
+			Secure:          u.Scheme == "https",
+			Region:          cfg.Region,
+			BucketLookup:    lookup,
+			Transport:       dateTransport{tr},
+			TrailingHeaders: trailing,
+		}
+	}
+	c, err := minio.New(u.Host, opts(false))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", u.Host, err)
+	}
+	csum, err := minio.New(u.Host, opts(true))
+	if err != nil {
+		return nil, fmt.Errorf("endpoint %s: %w", u.Host, err)
+	}
+	holder, err := holderID()
+	if err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &S3{
+		c: c, csum: csum,
+		bucket: cfg.Bucket, prefix: cfg.Prefix,
+		name:     fmt.Sprintf("s3 bucket %s prefix %q at %s", cfg.Bucket, cfg.Prefix, u.Scheme+"://"+u.Host),
+		ttl:      ttl,
+		partSize: part,
+		holder:   holder,
+	}
+	s.log = log.With("target", s.name)
+	return s, nil
+}
+
+// holderID names this process for the lease: host name, process id and
+// a random part, so that two targets in one process differ too.
+func holderID() (string, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "unknown-host"
+	}
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("making a lease holder id: %w", err)
+	}
+	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])), nil
+}
+
+// String implements target.Target.
+func (s *S3) String() string { return s.name }
+
+// Holder is the identity this target records in the lease it holds.
+func (s *S3) Holder() string { return s.holder }
+
+// Properties implements target.Target: objects are stored one at a time,
+// over the network.
+func (s *S3) Properties() target.Properties {
+	return target.Properties{AtomicCommit: false, Local: false}
+}
+
+// key returns the object key of p after checking p.
+func (s *S3) key(p string) (string, error) {
+	if err := target.CheckPath(p); err != nil {
+		return "", err
+	}
+	return s.prefix + p, nil
+}
+
+// notFound reports whether err says the object is not there.
+func notFound(err error) bool {
+	r := minio.ToErrorResponse(err)
+	return r.Code == minio.NoSuchKey || (r.StatusCode == http.StatusNotFound && r.Code != minio.NoSuchBucket)
+}
+
+// Stat implements target.Target.
+func (s *S3) Stat(ctx context.Context, p string) (target.Info, error) {
+	k, err := s.key(p)
+	if err != nil {
+		return target.Info{}, err
+	}
+	oi, err := s.c.StatObject(ctx, s.bucket, k, minio.StatObjectOptions{})
+	if err != nil {
+		if notFound(err) {
+			return target.Info{}, fmt.Errorf("%s in %s: %w", p, s, target.ErrNotExist)
+		}
+		return target.Info{}, fmt.Errorf("looking up %s in %s: %w", p, s, err)
+	}
+	return target.Info{Size: oi.Size, ModTime: oi.LastModified}, nil
+}
+
+// Open implements target.Target.
+func (s *S3) Open(ctx context.Context, p string) (io.ReadCloser, error) {
+	k, err := s.key(p)
+	if err != nil {
+		return nil, err
+	}
+	obj, err := s.c.GetObject(ctx, s.bucket, k, minio.GetObjectOptions{})
+	if err == nil {
+		_, err = obj.Stat()
+	}
+	if err != nil {
+		if obj != nil {
+			obj.Close()
+		}
+		if notFound(err) {
+			return nil, fmt.Errorf("%s in %s: %w", p, s, target.ErrNotExist)
+		}
+		return nil, fmt.Errorf("opening %s in %s: %w", p, s, err)
+	}
+	return obj, nil
+}
+
+// ErrChecksumMismatch is returned (wrapped) by Put and Commit when the
+// store refused an upload because its bytes did not match the checksum
+// sent with them: the local file is not what the caller said, or the bytes
+// were damaged on the way.
+var ErrChecksumMismatch = errors.New("the store refused the upload: its content does not match its checksum")
+
+// checksumCodes are the error codes S3 stores answer a checksum mismatch
+// with.
+var checksumCodes = map[string]bool{
+	"BadDigest":                   true,
+	"InvalidDigest":               true,
+	"XAmzContentChecksumMismatch": true,
+	"XAmzContentSHA256Mismatch":   true,
+	"InvalidChecksum":             true,
+}
+
+// Put implements target.Target. An object appears whole when its upload
+// completes (single PUT or multipart), so readers never see part of it.
+func (s *S3) Put(ctx context.Context, f target.File) error {
+	k, err := s.key(f.Path)
+	if err != nil {
+		return err
+	}
+	return s.put(ctx, k, f)
+}
+
+func (s *S3) put(ctx context.Context, k string, f target.File) error {
+	if err := s.checkLease(); err != nil {
+		return err
+	}
+	var sum []byte
+	if f.SHA256 != "" {
+		b, err := hex.DecodeString(f.SHA256)
+		if err != nil || len(b) != 32 {
+			return fmt.Errorf("storing %s in %s: SHA256 %q is not 64 hex digits", f.Path, s, f.SHA256)
+		}
+		sum = b
+	}
+	src, err := os.Open(f.Local)
+	if err != nil {
+		return fmt.Errorf("storing %s in %s: %w", f.Path, s, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return fmt.Errorf("storing %s in %s: %w", f.Path, s, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("storing %s in %s: %s is not a regular file", f.Path, s, f.Local)
+	}
+	if fi.Size() != f.Size {
+		return fmt.Errorf("storing %s in %s: %s has %d bytes, want %d", f.Path, s, f.Local, fi.Size(), f.Size)
+	}
+	opts := minio.PutObjectOptions{
+		ContentType:  ContentType(f.Path),
+		CacheControl: CacheControl(f.Path),
+		PartSize:     uint64(s.partSize),
+		// The store checks the bytes against Content-MD5 (and the
+		// caller's SHA-256), over http and https alike; signing the
+		// payload's SHA-256 too would read every file once more.
+		SendContentMd5:       true,
+		DisableContentSha256: true,
+	}
+	c := s.c
+	if sum != nil && f.Size <= s.partSize {
+		// One PUT: the store checks the whole object against the
+		// digest the caller verified. A multipart upload is checked
+		// part by part, by Content-MD5.
+		opts.UserMetadata = map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum)}
+		c = s.csum
+	}
+	if _, err := c.PutObject(ctx, s.bucket, k, src, f.Size, opts); err != nil {
+		if checksumCodes[minio.ToErrorResponse(err).Code] {
+			return fmt.Errorf("storing %s in %s: %w (%v)", f.Path, s, ErrChecksumMismatch, err)
+		}
+		return fmt.Errorf("storing %s in %s: %w", f.Path, s, err)
+	}
+	return nil
+}
+
+// Commit implements target.Target without atomicity: every path is
+// checked first, then the files are stored one after another in the
+// order given, then the paths in remove are removed in the order given.
+// It stops at the first error; the lease is checked before every object.
+func (s *S3) Commit(ctx context.Context, files []target.File, remove []string) error {
+	keys := make([]string, len(files))
+	for i, f := range files {
+		k, err := s.key(f.Path)
+		if err != nil {
+			return fmt.Errorf("committing to %s: %w", s, err)
+		}
+		keys[i] = k
+	}
+	for _, p := range remove {
+		if _, err := s.key(p); err != nil {
+			return fmt.Errorf("committing to %s: %w", s, err)
+		}
+	}
+	for i, f := range files {
+		if err := s.put(ctx, keys[i], f); err != nil {
+			return err
+		}
+	}
+	for _, p := range remove {
+		if err := s.Remove(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Remove implements target.Target.
+func (s *S3) Remove(ctx context.Context, p string) error {
+	k, err := s.key(p)
+	if err != nil {
+		return err
+	}
+	if err := s.checkLease(); err != nil {
+		return err
+	}
+	if err := s.c.RemoveObject(ctx, s.bucket, k, minio.RemoveObjectOptions{}); err != nil && !notFound(err) {
+		return fmt.Errorf("removing %s from %s: %w", p, s, err)
+	}
+	return nil
+}
+
+// Walk implements target.Target. Keys that are not acceptable paths
+// (folder markers ending in "/", "a//b") are skipped, as is .rpmirror/.
+// S3 lists keys in byte order, which is the lexical order of Go strings.
+func (s *S3) Walk(ctx context.Context, fn func(string, target.Info) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // stops the listing if fn returns early
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+		if oi.Err != nil {
+			return fmt.Errorf("listing %s: %w", s, oi.Err)
+		}
+		p := strings.TrimPrefix(oi.Key, s.prefix)
+		if strings.HasPrefix(p, workPrefix) || target.CheckPath(p) != nil {
+			continue
+		}
+		if err := fn(p, target.Info{Size: oi.Size, ModTime: oi.LastModified}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// CacheControl returns the Cache-Control header of the object at p.
+// Packages (*.rpm, *.drpm) and metadata under hashed names
+// (repodata/<hex digest>-primary.xml.zst) never change under their name:
+// caches may keep them for a year. Everything else may change in place,
+// above all repodata/repomd.xml, its .asc and .key, and the mirrorlist
+// and metalink.xml files: caches keep them one minute, so clients see a
+// new revision within a minute of its publication.
+func CacheControl(p string) string {
+	if Immutable(p) {
+		return "public, max-age=31536000, immutable"
+	}
+	return "public, max-age=60"
+}
+
+// Immutable reports whether the object at p never changes under its
+// name: a package, or metadata whose name begins with its digest.
+func Immutable(p string) bool {
+	base := path.Base(p)
+	if strings.HasSuffix(base, ".rpm") || strings.HasSuffix(base, ".drpm") {
+		return true
+	}
+	if path.Dir(p) != "repodata" && !strings.HasSuffix(path.Dir(p), "/repodata") {
+		return false
+	}
+	digest, _, ok := strings.Cut(base, "-")
+	if !ok || len(digest) < 32 {
+		return false
+	}
+	_, err := hex.DecodeString(digest)
+	return err == nil
+}
+
+// contentTypes maps file name suffixes to the Content-Type stored with
+// the object, for web fronts that pass it on.
+var contentTypes = []struct{ suffix, typ string }{
+	{".rpm", "application/x-rpm"},
+	{".drpm", "application/x-rpm"},
+	{".xml", "application/xml"},
+	{".asc", "application/pgp-signature"},
+	{".key", "application/pgp-keys"},
+	{".gz", "application/gzip"},
+	{".zst", "application/zstd"},
+	{".xz", "application/x-xz"},
+	{".bz2", "application/x-bzip2"},
+	{"/mirrorlist", "text/plain; charset=utf-8"},
+}
+
+// ContentType returns the Content-Type of the object at p.
+func ContentType(p string) string {
+	for _, c := range contentTypes {
+		if strings.HasSuffix("/"+p, c.suffix) {
+			return c.typ
+		}
+	}
+	return "application/octet-stream"
+}
+
+// dateKey carries a *time.Time in a request's context, which
+// dateTransport sets to the Date of the response: the store's clock.
+type dateKey struct{}
+
+// dateTransport records the store's Date header for requests that ask.
+type dateTransport struct{ base http.RoundTripper }
+
+func (t dateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(r)
+	if err == nil {
+		if p, ok := r.Context().Value(dateKey{}).(*time.Time); ok {
+			if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
+				*p = d
+			}
+		}
+	}
+	return resp, err
+}
