@@ -84,8 +84,17 @@ tar -C "$top/src" --owner=0 --group=0 --numeric-owner --sort=name --mtime=@0 \
 	-czf "$top/SOURCES/rpmirror-$version.tar.gz" "rpmirror-$version"
 cp dist/rpmirror.sysusers "$top/SOURCES/"
 
-# The spec, with what git describe says.
-sed -e "s/^%global describe .*/%global describe $describe/" \
+# bundled(golang(...)) provides: the modules linked into rpmirror, with
+# versions made RPM-safe (v0.0.0-2019...-a7dc8b6 -> 0.0.0.2019....a7dc8b6).
+go list -deps -f '{{with .Module}}{{if not .Main}}{{.Path}} {{.Version}}{{end}}{{end}}' ./cmd/rpmirror |
+	sort -u | while read -r mod ver; do
+		ver=${ver#v}
+		printf 'Provides:       bundled(golang(%s)) = %s\n' "$mod" "${ver//-/.}"
+	done >"$top/provides"
+
+# The spec, with what git describe says and the bundled provides.
+sed -e "/^#BUNDLED-PROVIDES\$/{r $top/provides" -e 'd;}' \
+	-e "s/^%global describe .*/%global describe $describe/" \
 	-e "s/^%global commit .*/%global commit   $commit/" \
 	-e "s/^Version:\( *\).*/Version:\1$version/" \
 	-e "s/^Release:\( *\)[^%]*/Release:\1$release/" \

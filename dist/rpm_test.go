@@ -125,6 +125,27 @@ func TestRPM(t *testing.T) {
 		}
 	})
 
+	t.Run("bundled provides", func(t *testing.T) {
+		provides := run(t, exec.Command("rpm", "-qp", "--provides", rpmFile))
+		list := exec.Command("go", "list", "-deps", "-f", "{{with .Module}}{{if not .Main}}{{.Path}}{{end}}{{end}}", "../cmd/rpmirror")
+		list.Env = append(os.Environ(), "CGO_ENABLED=0") // as the RPM is built
+		mods := map[string]bool{}
+		for _, m := range strings.Fields(run(t, list)) {
+			mods[m] = true
+		}
+		if len(mods) == 0 {
+			t.Fatal("go list found no module linked into rpmirror")
+		}
+		for m := range mods {
+			if !strings.Contains(provides, "bundled(golang("+m+")) = ") {
+				t.Errorf("the RPM does not provide bundled(golang(%s))", m)
+			}
+		}
+		if !strings.Contains(provides, "bundled(golang(github.com/robfig/cron/v3)) = 3.0.1\n") {
+			t.Errorf("provides:\n%s", provides)
+		}
+	})
+
 	if os.Geteuid() != 0 {
 		t.Skip("installing into a scratch root needs root: rpm chowns what it installs")
 	}
