@@ -133,6 +133,9 @@ type envOpts struct {
 	probeInterval time.Duration
 	probeTimeout  time.Duration
 	schedule      string // default "@every 1h"
+	// allowRollback lets the origin go back to an older revision (v1),
+	// for tests that use v1 as a broken new revision.
+	allowRollback bool
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -162,6 +165,7 @@ repos:
     schedule: %[10]q
     gpgkeys: [%[6]s]
     prune_after: 0s
+    allow_rollback: %[11]v
     mirrors:
       - name: m1
         path: %[1]s/m1
@@ -174,7 +178,7 @@ repos:
         url: %[9]s
         priority: 1
 `, e.dir, o.probeInterval, o.probeTimeout, e.hook.srv.URL, e.net.URL("origin"), testrepo.Testdata(t, "keys", "test.pub"),
-		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"), o.schedule)
+		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"), o.schedule, o.allowRollback)
 	path := filepath.Join(e.dir, "mirrors.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -530,7 +534,9 @@ func TestReload(t *testing.T) {
 // metrics report; the mirrors keep their last good revision; when the
 // origin is fixed, the next sync recovers and says so.
 func TestSyncFailureAlerts(t *testing.T) {
-	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	// The broken revision is v1 with a corrupt package: older than the
+	// v2 the mirrors serve, so rollback is allowed for it to be synced.
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond, allowRollback: true})
 	e.waitHealthy()
 	bad := filepath.Join(t.TempDir(), "bad")
 	if err := os.CopyFS(bad, os.DirFS(testrepo.DemoOrigin(t, "v1"))); err != nil {

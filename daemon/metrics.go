@@ -51,7 +51,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 		}, []string{"repo"}),
 		syncFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sync_failures_total",
-			Help: "Failed syncs by reason: origin (the origin failed or sent bad metadata), verify (a package failed a check), publish (writing a mirror failed), locked (another process holds the repo), cancelled, other.",
+			Help: "Failed syncs by reason: origin (the origin failed or sent bad metadata), verify (a package or the repomd.xml signature failed a check), rollback (the origin went back to an older revision), publish (writing a mirror failed), locked (another process holds the repo), cancelled, other.",
 		}, []string{"repo", "reason"}),
 		syncRunning: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "sync_running",

@@ -72,6 +72,7 @@ type repo struct {
 	syncing      bool
 	lastSync     *server.SyncStatus
 	lastSyncOK   *bool
+	rollbackSeen []byte // the repomd.xml of the last rollback alerted on
 	lastSuccess  time.Time
 	failures     []server.FailureStatus
 	written      map[string][]byte // mirror path -> lists last written there
@@ -291,6 +292,18 @@ func (r *repo) recordSync(rep *sync.Report) {
 	prev := r.lastSyncOK
 	r.lastSyncOK = &ok
 	r.mu.Unlock()
+	var rb *sync.RollbackError
+	if errors.As(rep.Err, &rb) {
+		// A rollback is an attack or a mistake at the origin: say so on
+		// its own, once per refused revision, whatever the sync alerts.
+		r.mu.Lock()
+		again := bytes.Equal(r.rollbackSeen, rep.Repomd)
+		r.rollbackSeen = bytes.Clone(rep.Repomd)
+		r.mu.Unlock()
+		if !again {
+			r.d.alerts.Send(alert.Event{Kind: "rollback", Repo: r.name, From: rb.CurrentRevision, To: rb.Revision, Reason: st.Error})
+		}
+	}
 	switch {
 	case !ok && (prev == nil || *prev):
 		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: "ok", To: "failed", Reason: st.Error})
@@ -310,7 +323,15 @@ func failureReason(rep *sync.Report) string {
 		sz *verify.SizeError
 		st *fetch.StatusError
 	)
+	var (
+		rb  *sync.RollbackError
+		rse *sync.RepomdSignatureError
+	)
 	switch {
+	case errors.As(err, &rb):
+		return "rollback"
+	case errors.As(err, &rse):
+		return "verify"
 	case errors.Is(err, state.ErrLocked) || errors.Is(err, target.ErrLocked):
 		return "locked"
 	case errors.Is(err, context.Canceled):

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -316,6 +317,9 @@ func (s *run) sync(ctx context.Context) error {
 	if err := s.checkRepomdSignature(); err != nil {
 		return err
 	}
+	if err := s.checkRollback(); err != nil {
+		return err
+	}
 	digest := sha256Hex(s.repomd)
 	if cur := s.verified.Current(); cur != nil && cur.SHA256 == digest {
 		s.rep.RevisionVerified = true
@@ -402,6 +406,82 @@ func (s *run) sync(ctx context.Context) error {
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+// checkRollback refuses an origin whose repomd.xml is older than the
+// current revision, unless the repo allows rollback: one rpmirror verified
+// before the current one (a replay), or one whose numeric <revision> or
+// newest <timestamp> is older than the current revision's. The current
+// revision is the newest verified one; before any is recorded (a dry run
+// on old state), the one the mirrors were last published with.
+func (s *run) checkRollback() error {
+	if s.repo.AllowRollback {
+		return nil
+	}
+	digest := sha256Hex(s.repomd)
+	var cur []byte
+	if c := s.verified.Current(); c != nil {
+		if c.SHA256 == digest {
+			return nil
+		}
+		cur = c.Repomd
+	} else {
+		var newest *mirror
+		for _, m := range s.mirrors {
+			if m.cur != nil && m.st.RepomdSHA256 == sha256Hex(m.cur) && (newest == nil || m.st.PublishedAt.After(newest.st.PublishedAt)) {
+				newest = m
+			}
+		}
+		if newest == nil || bytes.Equal(newest.cur, s.repomd) {
+			return nil
+		}
+		cur = newest.cur
+	}
+	curMd, err := repodata.ParseRepomd(cur)
+	if err != nil {
+		// Not expected: it parsed when it was verified. Nothing to
+		// compare with.
+		s.log.Warn("the current revision's repomd.xml does not parse; rollback not checked", "err", err)
+		return nil
+	}
+	rb := &RollbackError{
+		Origin:           fetch.Redact(s.repo.Origin),
+		Revision:         s.md.Revision,
+		CurrentRevision:  curMd.Revision,
+		Timestamp:        newestTimestamp(s.md),
+		CurrentTimestamp: newestTimestamp(curMd),
+	}
+	switch {
+	case s.verified.Find(digest) > 0:
+		rb.Replay = true
+	case olderRevision(s.md.Revision, curMd.Revision):
+	case !rb.Timestamp.IsZero() && rb.Timestamp.Before(rb.CurrentTimestamp):
+	default:
+		return nil
+	}
+	return rb
+}
+
+// newestTimestamp is the newest <timestamp> of md's data, zero when none
+// has one.
+func newestTimestamp(md *repodata.Repomd) time.Time {
+	var n int64
+	for _, d := range md.Data {
+		n = max(n, d.Timestamp)
+	}
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0)
+}
+
+// olderRevision reports whether revision a is older than b. Revisions are
+// compared only when both are whole numbers (createrepo_c writes the Unix
+// time by default); anything else is not ordered.
+func olderRevision(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
 }
 
 // seedVerified makes the revision a written mirror serves the current

@@ -33,7 +33,7 @@ func MissingTools(tools ...string) []string {
 func RequireTools(t testing.TB, tools ...string) {
 	t.Helper()
 	if missing := MissingTools(tools...); len(missing) > 0 {
-		t.Skipf("skipping: %s not found in $PATH (Debian packages: rpm, gnupg, createrepo-c, dnf, dnf-plugins-core)", strings.Join(missing, ", "))
+		t.Skipf("skipping: %s not found in $PATH (Debian packages: rpm, gnupg, gnupg1, createrepo-c, dnf, dnf-plugins-core)", strings.Join(missing, ", "))
 	}
 }
 
