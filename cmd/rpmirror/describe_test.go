@@ -195,7 +195,7 @@ func TestBashCompletion(t *testing.T) {
 		want  string
 	}{
 		{"commands", []string{"rpmirror", "s"}, -1, "sync serve status"},
-		{"flags of sync", []string{"rpmirror", "sync", "--"}, -1, "--dry-run --log-format --parallel --repo --help"},
+		{"flags of sync", []string{"rpmirror", "sync", "--"}, -1, "--allow-rollback --dry-run --log-format --parallel --repo --help"},
 		{"flags of verify", []string{"rpmirror", "verify", "-"}, -1, "-c --repo --help"},
 		{"choices", []string{"rpmirror", "serve", "--log-format", ""}, -1, "text json"},
 		{"choices after =", []string{"rpmirror", "serve", "--log-format", "=", "j"}, -1, "json"},

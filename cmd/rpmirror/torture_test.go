@@ -366,6 +366,8 @@ repos:
     origin: %s/
     gpgkeys: [%s]
     prune_after: 0s
+    # The origin cycles through its revisions, back to the first too.
+    allow_rollback: true
     mirrors:
       - name: m1
         path: %s
