@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -13,7 +14,8 @@ import (
 
 // TestRollbackRefused: the mirrors serve revision 2 (prune_after 0s), then
 // the origin goes back: to revision 1 byte for byte (a replay of metadata
-// rpmirror verified before), or to an older revision it never saw. Each is
+// rpmirror verified before), to an older revision it never saw, or to one
+// whose only sign of age is its timestamps. Each is
 // refused with a *RollbackError and every mirror stays as it was, the
 // package only revision 2 has included; dnf still lists revision 2. With
 // allow_rollback the same origin is published.
@@ -28,6 +30,21 @@ func TestRollbackRefused(t *testing.T) {
 	buildRepo(t, v1, "", testrepo.RepoOpts{Revision: r1, TimestampFromRevision: true}, p1...)
 	buildRepo(t, v2, v1, testrepo.RepoOpts{Revision: r2, TimestampFromRevision: true}, p2...)
 	buildRepo(t, v0, v1, testrepo.RepoOpts{Revision: r0, TimestampFromRevision: true}, p1...)
+	// vOld is revision 1 under a revision that is not a number: only its
+	// timestamps say it is older than revision 2.
+	vOld := filepath.Join(base, "vold")
+	if err := os.CopyFS(vOld, os.DirFS(v1)); err != nil {
+		t.Fatal(err)
+	}
+	md := filepath.Join(vOld, "repodata", "repomd.xml")
+	b, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte("<revision>"+r1+"</revision>"), []byte("<revision>weekly</revision>"), 1)
+	if err := os.WriteFile(md, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		name     string
@@ -38,6 +55,7 @@ func TestRollbackRefused(t *testing.T) {
 	}{
 		{name: "replay of revision 1", origin: v1, replay: true, revision: r1},
 		{name: "older revision never seen", origin: v0, revision: r0},
+		{name: "older timestamps and a revision that is no number", origin: vOld, revision: "weekly"},
 		{name: "replay allowed", origin: v1, allow: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
