@@ -19,8 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"runtime/debug"
 	gosync "sync"
 	"sync/atomic"
@@ -456,18 +454,6 @@ func (d *Daemon) nextRuns() map[string]time.Time {
 		}
 	}
 	return next
-}
-
-// writeFileAtomic writes b to path through a temporary file.
-func writeFileAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // cronLogger sends robfig/cron's messages to slog.

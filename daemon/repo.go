@@ -22,6 +22,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/health"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/mirrorlist"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/server"
@@ -681,7 +682,6 @@ func (r *repo) render(force bool) {
 // writeLists writes the lists into each written mirror, atomically, when
 // they changed since last written there.
 func (r *repo) writeLists(rc config.Repo, v *views) {
-	tmpDir := filepath.Join(r.d.store.Dir(), "tmp")
 	for _, m := range rc.Mirrors {
 		if !m.Written() {
 			continue
@@ -706,8 +706,9 @@ func (r *repo) writeLists(rc config.Repo, v *views) {
 			name string
 			b    []byte
 		}{{MirrorlistFile, v.mirrorlist}, {MetalinkFile, v.metalink}} {
-			tmp := filepath.Join(tmpDir, r.name+"-"+m.Name+"-"+f.name)
-			if err := writeFileAtomic(tmp, f.b); err != nil {
+			tmpRel := "tmp/" + r.name + "-" + m.Name + "-" + f.name
+			tmp := filepath.Join(r.d.store.Dir(), filepath.FromSlash(tmpRel))
+			if err := safefs.WriteFile(r.d.store.Dir(), tmpRel, f.b, 0o644); err != nil {
 				r.log.Warn("writing mirror lists", "mirror", m.Name, "err", err)
 				okAll = false
 				continue

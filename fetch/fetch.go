@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -33,6 +34,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rpmirror/rpmirror/internal/redact"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -397,7 +399,15 @@ func (e *StalledError) Unwrap() error { return ErrStalled }
 // check sees the bytes while they arrive (see Check).
 // It returns the number of bytes transferred.
 func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Check) (int64, error) {
-	if fi, err := os.Stat(dst); err == nil && (size <= 0 || fi.Size() == size) {
+	part := dst + ".part"
+	// dst's directory is rpmirror's own; a symlink planted in it is
+	// refused, not followed.
+	for _, p := range []string{dst, part} {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return 0, &safefs.SymlinkError{Path: p}
+		}
+	}
+	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && (size <= 0 || fi.Size() == size) {
 		// Files are not fsynced one by one (see SyncFS): one left by a
 		// run that a power cut ended may be empty or stale, so it is
 		// checked again, from disk, before it is trusted.
@@ -411,7 +421,6 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return 0, err
 	}
-	part := dst + ".part"
 	var total int64
 	err := f.retry(ctx, u, func(ctx context.Context) error {
 		n, err := f.transfer(ctx, u, part, size, check)

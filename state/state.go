@@ -10,15 +10,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 )
 
 // MaxRuns is how many runs are kept per repository.
@@ -83,14 +83,23 @@ type Store struct {
 	dir string
 }
 
-// Open returns the store in dir, creating the directory if needed.
+// Open returns the store in dir, creating the directory if needed. A dir
+// that is a symlink is resolved once, here; below it, nothing the store
+// writes is ever reached through a symlink (see internal/safefs).
 func Open(dir string) (*Store, error) {
-	for _, d := range []string{dir, filepath.Join(dir, "repos"), filepath.Join(dir, "locks")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, fmt.Errorf("resolving state directory %s: %w", dir, err)
+	}
+	for _, d := range []string{"repos", "locks"} {
+		if err := safefs.MkdirAll(real, d, 0o755); err != nil {
 			return nil, fmt.Errorf("creating state directory: %w", err)
 		}
 	}
-	return &Store{dir: dir}, nil
+	return &Store{dir: real}, nil
 }
 
 // OpenExisting returns the store in dir without creating anything; a
@@ -111,12 +120,16 @@ func (s *Store) IndexPath(repo, mirror string) string {
 	return filepath.Join(s.dir, "index", repo, mirror+".idx")
 }
 
-func (s *Store) path(repo string) string { return filepath.Join(s.dir, "repos", repo+".json") }
+func (s *Store) rel(repo string) string { return "repos/" + repo + ".json" }
+
+func (s *Store) path(repo string) string {
+	return filepath.Join(s.dir, filepath.FromSlash(s.rel(repo)))
+}
 
 // Load returns the state of repo; a repository never synced has empty state.
 func (s *Store) Load(repo string) (*Repo, error) {
 	r := &Repo{Name: repo, Mirrors: map[string]*Mirror{}}
-	b, err := os.ReadFile(s.path(repo))
+	b, err := s.read(s.rel(repo))
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, nil
 	}
@@ -130,6 +143,17 @@ func (s *Store) Load(repo string) (*Repo, error) {
 		r.Mirrors = map[string]*Mirror{}
 	}
 	return r, nil
+}
+
+// read returns the content of the file rel below the state directory,
+// refusing a symlink on the way.
+func (s *Store) read(rel string) ([]byte, error) {
+	f, err := safefs.OpenFile(s.dir, rel, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
 }
 
 // Mirror returns the state of mirror m, adding it if absent.
@@ -164,7 +188,7 @@ func (s *Store) Save(r *Repo) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileSync(s.path(r.Name), append(b, '\n')); err != nil {
+	if err := safefs.WriteFile(s.dir, s.rel(r.Name), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("saving state of %s: %w", r.Name, err)
 	}
 	return nil
@@ -192,21 +216,12 @@ func (s *Store) Repos() ([]string, error) {
 // Lock takes the exclusive lock of repo, or fails at once with an error
 // wrapping ErrLocked when another process holds it.
 func (s *Store) Lock(repo string) (unlock func(), err error) {
-	p := filepath.Join(s.dir, "locks", repo+".lock")
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, pid, err := safefs.Lock(s.dir, "locks/"+repo+".lock")
+	if errors.Is(err, safefs.ErrHeld) {
+		return nil, fmt.Errorf("%s (pid %s): %w", repo, pid, ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", repo, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		b := make([]byte, 32)
-		n, _ := f.ReadAt(b, 0)
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s (pid %s): %w", repo, strings.TrimSpace(string(b[:n])), ErrLocked)
-		}
-		return nil, fmt.Errorf("locking %s: %w", repo, err)
-	}
-	f.Truncate(0)
-	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return func() { f.Close() }, nil
+	return unlock, nil
 }

@@ -5,10 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"strconv"
 	"time"
+
+	"github.com/rpmirror/rpmirror/internal/safefs"
 )
 
 // Bounds of the verified revisions kept per repository, besides the
@@ -117,7 +117,7 @@ func (s *Store) verifiedPath(repo string) string {
 // never verified has none.
 func (s *Store) LoadVerified(repo string) (*Verified, error) {
 	v := &Verified{Repo: repo}
-	b, err := os.ReadFile(s.verifiedPath(repo))
+	b, err := s.read("verified/" + repo + ".json")
 	if errors.Is(err, fs.ErrNotExist) {
 		return v, nil
 	}
@@ -138,36 +138,8 @@ func (s *Store) SaveVerified(v *Verified) error {
 	if err != nil {
 		return err
 	}
-	p := s.verifiedPath(v.Repo)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
-	}
-	if err := writeFileSync(p, append(b, '\n')); err != nil {
+	if err := safefs.WriteFile(s.dir, "verified/"+v.Repo+".json", append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
 	}
 	return nil
-}
-
-// writeFileSync replaces p with b through a temporary file, synced before
-// the rename.
-func writeFileSync(p string, b []byte) error {
-	tmp := p + ".tmp-" + strconv.Itoa(os.Getpid())
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, p)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
@@ -358,6 +359,13 @@ func (s *run) sync(ctx context.Context) error {
 		s.cache = dir
 	} else {
 		s.cache = store.CacheDir(s.repo.Name)
+		rel, err := filepath.Rel(store.Dir(), s.cache)
+		if err != nil {
+			return err
+		}
+		if err := safefs.MkdirAll(store.Dir(), rel, 0o755); err != nil {
+			return fmt.Errorf("download cache: %w", err)
+		}
 	}
 	if err := s.fetchMetadata(ctx, behind); err != nil {
 		return err
@@ -590,6 +598,9 @@ func (s *run) openMirrors(ctx context.Context) error {
 				return fmt.Errorf("mirror %s: %w", mc.Name, err)
 			}
 			m.unlock = unlock
+			if err := safefs.Check(s.e.opts.Store.Dir(), s.indexRel(m)); err != nil {
+				return fmt.Errorf("mirror %s: its index: %w", mc.Name, err)
+			}
 		}
 		s.mirrors = append(s.mirrors, m)
 		if m.cur, err = readOptional(ctx, tg, RepomdPath); err != nil {
@@ -933,7 +944,7 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 		return nil
 	}
 	sum := sha256.Sum256(m.cur)
-	if idx, err := readIndex(s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name), hex.EncodeToString(sum[:])); err == nil {
+	if idx, err := readIndex(s.e.opts.Store.Dir(), s.indexRel(m), hex.EncodeToString(sum[:])); err == nil {
 		return idx
 	}
 	d, ok := m.curMd.Find("primary")
@@ -999,7 +1010,7 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 	defer rc.Close()
 	pr := repodata.NewPrimaryReader(rc)
 	s.referenced = map[string]struct{}{}
-	iw, err := newIndexWriter(filepath.Join(s.cache, "index.tmp"))
+	iw, err := newIndexWriter(s.cache, "index.tmp")
 	if err != nil {
 		return err
 	}
@@ -1200,8 +1211,8 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 			continue
 		}
 		local := filepath.Join(s.cache, filepath.Base(f.path))
-		if err := writeFileSync(local, f.b); err != nil {
-			return err
+		if err := safefs.WriteFile(s.cache, filepath.Base(f.path), f.b, 0o644); err != nil {
+			return fmt.Errorf("staging %s: %w", f.path, err)
 		}
 		files = append(files, target.File{Path: f.path, Local: local, Size: int64(len(f.b))})
 	}
@@ -1219,7 +1230,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 		return err
 	}
 	m.st.Unpublished = nil
-	if err := saveIndex(s.index, s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name), digest); err != nil {
+	if err := saveIndex(s.index, s.e.opts.Store.Dir(), s.indexRel(m), digest); err != nil {
 		log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "err", err)
 	}
 	m.rep.Published += len(files)
@@ -1281,6 +1292,13 @@ func (s *run) pendingAfterCommit(m *mirror, now time.Time) map[string]time.Time 
 		}
 	}
 	return pending
+}
+
+// indexRel is where the index of mirror m is kept, relative to the state
+// directory.
+func (s *run) indexRel(m *mirror) string {
+	rel, _ := filepath.Rel(s.e.opts.Store.Dir(), s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name))
+	return rel
 }
 
 // pruneExpired deletes the pending files of m whose prune_after has
@@ -1353,29 +1371,6 @@ func (s *run) dryRun(ctx context.Context, behind []*mirror) error {
 		sort.Strings(m.rep.Delete)
 	}
 	return nil
-}
-
-func writeFileSync(p string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return err
-	}
-	tmp := p + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
 }
 
 // finish records the run in the state directory.

@@ -158,7 +158,7 @@ func TestHostileMetadata(t *testing.T) {
 			if err := os.Rename(filepath.Join(h.o.dir, "Packages", "h", "hello-mirror-1.0-1.noarch.rpm"), filepath.Join(h.o.dir, "Packages", "hh", "hello-mirror-1.0-1.noarch.rpm")); err != nil {
 				t.Fatal(err)
 			}
-		}, want: `symlinks are not followed`, otherMirrorPublishes: true},
+		}, want: `Packages/hh is a symlink`, otherMirrorPublishes: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/rpmirror/rpmirror/internal/safefs"
 )
 
 // The index of a published revision: what the mirror serves, so that the
@@ -30,15 +32,14 @@ type indexWriter struct {
 	w    *bufio.Writer
 }
 
-func newIndexWriter(path string) (*indexWriter, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.Create(path)
+// newIndexWriter creates the index file name in dir, a directory of
+// rpmirror's own (the download cache).
+func newIndexWriter(dir, name string) (*indexWriter, error) {
+	f, err := safefs.OpenFile(dir, name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return &indexWriter{path: path, f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
+	return &indexWriter{path: f.Name(), f: f, w: bufio.NewWriterSize(f, 256<<10)}, nil
 }
 
 // add records one package. Hrefs have passed target.CheckPath, so they
@@ -69,8 +70,9 @@ func (iw *indexWriter) abort() {
 }
 
 // saveIndex stores the index at src as the index of a mirror serving the
-// repomd.xml whose sha256 is digest, atomically.
-func saveIndex(src, dst, digest string) error {
+// repomd.xml whose sha256 is digest, atomically, at rel below root (the
+// state directory).
+func saveIndex(src, root, rel, digest string) error {
 	if src == "" {
 		return errors.New("no index was written")
 	}
@@ -79,39 +81,26 @@ func saveIndex(src, dst, digest string) error {
 		return err
 	}
 	defer in.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	tmp := dst + ".tmp"
-	out, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriterSize(out, 256<<10)
-	w.WriteString(indexMagic + digest + "\n")
-	_, err = io.Copy(w, in)
-	if err == nil {
-		err = w.Flush()
-	}
-	if err == nil {
-		err = out.Sync()
-	}
-	if cerr := out.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, dst)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
+	return safefs.WriteAtomic(root, rel, 0o644, func(out io.Writer) error {
+		w := bufio.NewWriterSize(out, 256<<10)
+		w.WriteString(indexMagic + digest + "\n")
+		if _, err := io.Copy(w, in); err != nil {
+			return err
+		}
+		return w.Flush()
+	})
 }
 
 // readIndex reads the index at path if it describes the repomd.xml whose
 // sha256 is digest.
-func readIndex(path, digest string) (map[string]string, error) {
-	b, err := os.ReadFile(path)
+func readIndex(root, rel, digest string) (map[string]string, error) {
+	path := filepath.Join(root, rel)
+	f, err := safefs.OpenFile(root, rel, os.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(f)
+	f.Close()
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 func TestIndexRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	iw, err := newIndexWriter(filepath.Join(dir, "cache", "index.tmp"))
+	iw, err := newIndexWriter(dir, "index.tmp")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -21,19 +21,20 @@ func TestIndexRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(dir, "state", "index", "repo", "m.idx")
-	if err := saveIndex(src, dst, "d1"); err != nil {
+	rel := filepath.Join("index", "repo", "m.idx")
+	dst := filepath.Join(dir, rel)
+	if err := saveIndex(src, dir, rel, "d1"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := readIndex(dst, "d1")
+	got, err := readIndex(dir, rel, "d1")
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Fatalf("readIndex = %v, %v; want %v", got, err, want)
 	}
-	if _, err := readIndex(dst, "d2"); err == nil {
+	if _, err := readIndex(dir, rel, "d2"); err == nil {
 		t.Error("an index of another revision was accepted")
 	}
 	os.WriteFile(dst, []byte(indexMagic+"d1\nno tab here\n"), 0o644)
-	if _, err := readIndex(dst, "d1"); err == nil {
+	if _, err := readIndex(dir, rel, "d1"); err == nil {
 		t.Error("a malformed index was accepted")
 	}
 }

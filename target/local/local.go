@@ -22,6 +22,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -30,6 +31,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/target"
 )
 
@@ -90,27 +92,30 @@ func (l *Local) String() string { return l.root }
 
 // full returns the filesystem path of p after checking p and every
 // directory on the way to it: none may be a symlink, so nothing resolves
-// outside the root.
+// outside the root. A symlink on the way is a *safefs.SymlinkError.
 func (l *Local) full(p string) (string, error) {
 	if err := target.CheckPath(p); err != nil {
 		return "", err
 	}
-	dir := l.root
-	els := strings.Split(p, "/")
-	for _, el := range els[:len(els)-1] {
-		dir = filepath.Join(dir, el)
-		fi, err := os.Lstat(dir)
-		if errors.Is(err, fs.ErrNotExist) {
-			break // created later by mkdirs, which checks again
-		}
-		if err != nil {
-			return "", err
-		}
-		if !fi.IsDir() {
-			return "", fmt.Errorf("%s: %s is not a directory (symlinks are not followed)", p, dir)
+	if dir := path.Dir(p); dir != "." {
+		if err := safefs.Check(l.root, dir); err != nil {
+			return "", fmt.Errorf("%s: %w", p, err)
 		}
 	}
 	return filepath.Join(l.root, filepath.FromSlash(p)), nil
+}
+
+// fullW is full for a path about to be written, replaced or deleted: the
+// file itself must not be a symlink either.
+func (l *Local) fullW(p string) (string, error) {
+	full, err := l.full(p)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Lstat(full); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return "", fmt.Errorf("%s: %w", p, &safefs.SymlinkError{Path: full})
+	}
+	return full, nil
 }
 
 // Stat implements target.Target.
@@ -154,11 +159,11 @@ func (l *Local) Put(ctx context.Context, f target.File) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	full, err := l.full(f.Path)
+	full, err := l.fullW(f.Path)
 	if err != nil {
 		return err
 	}
-	if err := l.mkdirs(filepath.Dir(full)); err != nil {
+	if err := safefs.MkdirAll(l.root, path.Dir(f.Path), dirPerm); err != nil {
 		return fmt.Errorf("storing %s: %w", f.Path, err)
 	}
 	tmp, err := l.tempName()
@@ -189,7 +194,7 @@ func (l *Local) Commit(ctx context.Context, files []target.File, remove []string
 	}
 	onlyMeta := true
 	for _, f := range files {
-		if _, err := l.full(f.Path); err != nil {
+		if _, err := l.fullW(f.Path); err != nil {
 			return err
 		}
 		if !strings.HasPrefix(f.Path, metaDir+"/") {
@@ -197,7 +202,7 @@ func (l *Local) Commit(ctx context.Context, files []target.File, remove []string
 		}
 	}
 	for _, p := range remove {
-		if _, err := l.full(p); err != nil {
+		if _, err := l.fullW(p); err != nil {
 			return err
 		}
 		if !strings.HasPrefix(p, metaDir+"/") {
@@ -221,7 +226,11 @@ func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []targ
 	if err := os.RemoveAll(next); err != nil {
 		return fmt.Errorf("removing leftover %s: %w", next, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(next), dirPerm); err != nil {
+	if rel, err := filepath.Rel(l.root, filepath.Dir(next)); err == nil && !strings.HasPrefix(rel, "..") {
+		if err := safefs.MkdirAll(l.root, rel, dirPerm); err != nil {
+			return err
+		}
+	} else if err := os.MkdirAll(filepath.Dir(next), dirPerm); err != nil {
 		return err
 	}
 	_, err := os.Lstat(dir)
@@ -387,39 +396,9 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-// mkdirs creates dir and its parents below the root, refusing to pass
-// through anything that is not a real directory.
-func (l *Local) mkdirs(dir string) error {
-	rel, err := filepath.Rel(l.root, dir)
-	if err != nil || strings.HasPrefix(rel, "..") {
-		return fmt.Errorf("%s is outside the mirror", dir)
-	}
-	cur := l.root
-	if rel == "." {
-		return nil
-	}
-	for _, el := range strings.Split(rel, string(filepath.Separator)) {
-		cur = filepath.Join(cur, el)
-		fi, err := os.Lstat(cur)
-		if errors.Is(err, fs.ErrNotExist) {
-			if err := os.Mkdir(cur, dirPerm); err != nil && !errors.Is(err, fs.ErrExist) {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory (symlinks are not followed)", cur)
-		}
-	}
-	return nil
-}
-
 func (l *Local) tempName() (string, error) {
 	dir := filepath.Join(l.root, workDir, tmpDir)
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
+	if err := safefs.MkdirAll(l.root, workDir+"/"+tmpDir, dirPerm); err != nil {
 		return "", err
 	}
 	n := l.seq.Add(1)
@@ -429,7 +408,7 @@ func (l *Local) tempName() (string, error) {
 // Remove implements target.Target. Parent directories left empty are
 // removed, up to (not including) the root and repodata/.
 func (l *Local) Remove(ctx context.Context, p string) error {
-	full, err := l.full(p)
+	full, err := l.fullW(p)
 	if err != nil {
 		return err
 	}
@@ -488,44 +467,27 @@ func (l *Local) Walk(ctx context.Context, fn func(string, target.Info) error) er
 // files and half-built directories.
 func (l *Local) Lock(ctx context.Context) (func(), error) {
 	dir := filepath.Join(l.root, workDir)
-	if err := os.MkdirAll(dir, dirPerm); err != nil {
+	if err := safefs.MkdirAll(l.root, workDir, dirPerm); err != nil {
 		return nil, fmt.Errorf("locking %s: %w", l.root, err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR|os.O_CREATE, 0o644)
+	unlock, pid, err := safefs.Lock(l.root, workDir+"/"+lockName)
+	if errors.Is(err, safefs.ErrHeld) {
+		return nil, fmt.Errorf("%s (pid %s): %w", l.root, pid, target.ErrLocked)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", l.root, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		pid, _ := io.ReadAll(io.LimitReader(f, 32))
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%s (pid %s): %w", l.root, strings.TrimSpace(string(pid)), target.ErrLocked)
-		}
-		return nil, fmt.Errorf("locking %s: %w", l.root, err)
-	}
-	f.Truncate(0)
-	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	for _, p := range []string{
 		filepath.Join(dir, tmpDir),
 		filepath.Join(dir, nextMeta),
 		filepath.Join(filepath.Dir(l.root), "."+filepath.Base(l.root)+".rpmirror-next"),
 	} {
 		if err := os.RemoveAll(p); err != nil {
-			f.Close()
+			unlock()
 			return nil, fmt.Errorf("cleaning up after an earlier run: %w", err)
 		}
 	}
-	return func() { f.Close() }, nil
+	return unlock, nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
-		return fmt.Errorf("syncing directory %s: %w", dir, err)
-	}
-	return nil
-}
+func syncDir(dir string) error { return safefs.SyncDir(dir) }

@@ -2,6 +2,7 @@ package local
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,9 +10,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/targettest"
 )
@@ -207,5 +210,102 @@ func TestOldMetadataStaysReadable(t *testing.T) {
 	wg.Wait()
 	if reads == 0 {
 		t.Fatal("the reader read nothing")
+	}
+}
+
+// TestPlantedSymlinks: someone who can write into the mirror replaces
+// rpmirror's lock, its work directory or a file it is about to write or
+// delete with a symlink to something outside. Every operation that would
+// write, truncate or delete through it fails with a *safefs.SymlinkError
+// naming the symlink, and what it points at keeps its bytes, its
+// modification time and its entries.
+func TestPlantedSymlinks(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		link  string // below the mirror root
+		toDir bool
+		op    func(l *Local, src string) error
+	}{
+		{"lock file", ".rpmirror/lock", false, func(l *Local, _ string) error {
+			unlock, err := l.Lock(ctx)
+			if err == nil {
+				unlock()
+			}
+			return err
+		}},
+		{"work directory", ".rpmirror", true, func(l *Local, _ string) error {
+			unlock, err := l.Lock(ctx)
+			if err == nil {
+				unlock()
+			}
+			return err
+		}},
+		{"work directory, Put", ".rpmirror", true, func(l *Local, src string) error {
+			return l.Put(ctx, target.File{Path: "Packages/a.rpm", Local: src, Size: 1})
+		}},
+		{"package file, Put", "Packages/a.rpm", false, func(l *Local, src string) error {
+			return l.Put(ctx, target.File{Path: "Packages/a.rpm", Local: src, Size: 1})
+		}},
+		{"package file, Commit", "Packages/a.rpm", false, func(l *Local, src string) error {
+			return l.Commit(ctx, []target.File{{Path: "Packages/a.rpm", Local: src, Size: 1}}, nil)
+		}},
+		{"package file, Remove", "Packages/a.rpm", false, func(l *Local, _ string) error {
+			return l.Remove(ctx, "Packages/a.rpm")
+		}},
+		{"package directory, Put", "Packages", true, func(l *Local, src string) error {
+			return l.Put(ctx, target.File{Path: "Packages/lock", Local: src, Size: 1})
+		}},
+		{"metadata file, Commit", "repodata/repomd.xml.asc", false, func(l *Local, src string) error {
+			return l.Commit(ctx, []target.File{{Path: "repodata/repomd.xml.asc", Local: src, Size: 1}}, nil)
+		}},
+		{"metadata file, removed in a Commit", "repodata/repomd.xml.asc", false, func(l *Local, src string) error {
+			return l.Commit(ctx, []target.File{{Path: "repodata/repomd.xml", Local: src, Size: 1}}, []string{"repodata/repomd.xml.asc"})
+		}},
+		{"metadata directory, Commit", "repodata", true, func(l *Local, src string) error {
+			return l.Commit(ctx, []target.File{{Path: "repodata/lock", Local: src, Size: 1}}, nil)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			l, err := New(filepath.Join(base, "mirror"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outDir := filepath.Join(base, "outside")
+			os.MkdirAll(filepath.Join(outDir, "tmp"), 0o755)
+			outFiles := []string{filepath.Join(outDir, "lock"), filepath.Join(outDir, "a.rpm"), filepath.Join(outDir, "tmp", "keep")}
+			old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+			for _, f := range outFiles {
+				os.WriteFile(f, []byte("precious"), 0o644)
+				os.Chtimes(f, old, old)
+			}
+			link := filepath.Join(l.Root(), filepath.FromSlash(tc.link))
+			os.MkdirAll(filepath.Dir(link), 0o755)
+			to := filepath.Join(outDir, filepath.Base(tc.link))
+			if tc.toDir {
+				to = outDir
+			}
+			if err := os.Symlink(to, link); err != nil {
+				t.Fatal(err)
+			}
+			src := filepath.Join(base, "src")
+			os.WriteFile(src, []byte("x"), 0o644)
+			err = tc.op(l, src)
+			var se *safefs.SymlinkError
+			if !errors.As(err, &se) || se.Path != link {
+				t.Fatalf("error %v, want a *safefs.SymlinkError naming %s", err, link)
+			}
+			for _, f := range outFiles {
+				b, _ := os.ReadFile(f)
+				fi, _ := os.Stat(f)
+				if string(b) != "precious" || !fi.ModTime().Equal(old) {
+					t.Errorf("%s was changed through the symlink", f)
+				}
+			}
+			if ents, _ := os.ReadDir(outDir); len(ents) != 3 {
+				t.Errorf("the outside directory changed: %v", ents)
+			}
+		})
 	}
 }

@@ -1,0 +1,254 @@
+package safefs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+)
+
+// SymlinkError reports a symlink (or another non-directory) found where
+// rpmirror needs a real file or directory of its own.
+type SymlinkError struct {
+	Path string // the symlink, as a filesystem path
+}
+
+func (e *SymlinkError) Error() string {
+	return fmt.Sprintf("%s is a symlink: rpmirror never writes, truncates or deletes through a symlink inside a mirror or state_dir; remove it (nothing was done to what it points at)", e.Path)
+}
+
+// NotDirError reports a path element that must be a directory and is not.
+type NotDirError struct {
+	Path string
+}
+
+func (e *NotDirError) Error() string {
+	return fmt.Sprintf("%s is not a directory", e.Path)
+}
+
+// ErrHeld is returned by Lock when another process holds the lock.
+var ErrHeld = errors.New("lock is held by another process")
+
+// split returns the elements of rel, a slash- or separator-separated
+// path relative to a root. "" and "." have none.
+func split(rel string) []string {
+	rel = filepath.ToSlash(filepath.Clean(filepath.FromSlash(rel)))
+	if rel == "." || rel == "" {
+		return nil
+	}
+	return strings.Split(rel, "/")
+}
+
+// Check lstats every element of root/rel that exists, the last one
+// included, and returns a *SymlinkError for the first that is a symlink
+// and a *NotDirError for a parent that is not a directory. Elements that
+// do not exist are not an error: whatever creates them checks again.
+func Check(root, rel string) error {
+	els := split(rel)
+	cur := root
+	for i, el := range els {
+		if el == ".." {
+			return fmt.Errorf("%s: path leaves %s", rel, root)
+		}
+		cur = filepath.Join(cur, el)
+		fi, err := os.Lstat(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return &SymlinkError{Path: cur}
+		}
+		if i < len(els)-1 && !fi.IsDir() {
+			return &NotDirError{Path: cur}
+		}
+	}
+	return nil
+}
+
+// MkdirAll creates root/rel and the directories on the way to it, none
+// of which may be a symlink. root must exist.
+func MkdirAll(root, rel string, perm os.FileMode) error {
+	cur := root
+	for _, el := range split(rel) {
+		if el == ".." {
+			return fmt.Errorf("%s: path leaves %s", rel, root)
+		}
+		cur = filepath.Join(cur, el)
+		err := os.Mkdir(cur, perm)
+		if err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return &SymlinkError{Path: cur}
+		}
+		if !fi.IsDir() {
+			return &NotDirError{Path: cur}
+		}
+	}
+	return nil
+}
+
+// noOpenat2 is set once openat2 turned out to be missing (ENOSYS) or
+// filtered (EPERM in some container runtimes).
+var noOpenat2 atomic.Bool
+
+// OpenFile opens root/rel like os.OpenFile, never following a symlink
+// below root: a symlink anywhere on the way, or at rel itself, makes it
+// fail with a *SymlinkError.
+func OpenFile(root, rel string, flag int, perm os.FileMode) (*os.File, error) {
+	full := filepath.Join(root, filepath.FromSlash(rel))
+	if !noOpenat2.Load() {
+		f, err := openat2(root, rel, flag, perm)
+		switch {
+		case err == nil:
+			return f, nil
+		case errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM):
+			noOpenat2.Store(true)
+		case errors.Is(err, unix.ELOOP) || errors.Is(err, unix.EXDEV):
+			if cerr := Check(root, rel); cerr != nil {
+				return nil, cerr
+			}
+			return nil, &os.PathError{Op: "open", Path: full, Err: err}
+		default:
+			return nil, &os.PathError{Op: "open", Path: full, Err: err}
+		}
+	}
+	if err := Check(root, rel); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(full, flag|unix.O_NOFOLLOW, perm)
+	if errors.Is(err, unix.ELOOP) {
+		return nil, &SymlinkError{Path: full}
+	}
+	return f, err
+}
+
+func openat2(root, rel string, flag int, perm os.FileMode) (*os.File, error) {
+	dfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(dfd)
+	how := unix.OpenHow{
+		Flags:   uint64(flag) | unix.O_CLOEXEC | unix.O_NOFOLLOW,
+		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
+	}
+	if flag&unix.O_CREAT != 0 {
+		how.Mode = uint64(perm.Perm())
+	}
+	for {
+		fd, err := unix.Openat2(dfd, filepath.FromSlash(rel), &how)
+		if errors.Is(err, unix.EINTR) || errors.Is(err, unix.EAGAIN) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return os.NewFile(uintptr(fd), filepath.Join(root, filepath.FromSlash(rel))), nil
+	}
+}
+
+// WriteAtomic makes root/rel hold what write writes, atomically: write
+// fills a new temporary file beside it (created exclusively, under a
+// random name), which is synced and renamed over rel; the directory is
+// synced too. Readers see the old content or the new, never a mix; a
+// symlink at rel is refused, not followed.
+func WriteAtomic(root, rel string, perm os.FileMode, write func(io.Writer) error) error {
+	dir, base := filepath.Split(filepath.FromSlash(rel))
+	if err := MkdirAll(root, dir, 0o755); err != nil {
+		return err
+	}
+	if err := Check(root, rel); err != nil {
+		return err
+	}
+	var rnd [8]byte
+	rand.Read(rnd[:])
+	tmpRel := filepath.Join(dir, "."+base+".tmp-"+strconv.Itoa(os.Getpid())+"-"+hex.EncodeToString(rnd[:]))
+	f, err := OpenFile(root, tmpRel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	err = write(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(root, filepath.FromSlash(rel)))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return SyncDir(filepath.Join(root, dir))
+}
+
+// WriteFile is WriteAtomic with data.
+func WriteFile(root, rel string, data []byte, perm os.FileMode) error {
+	return WriteAtomic(root, rel, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// SyncDir fsyncs a directory, so that renames into it are durable.
+func SyncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// Lock takes an exclusive flock(2) on root/rel, creating the file (and
+// its directories) if needed, and writes this process's pid into it.
+// When another process holds it, Lock returns ErrHeld at once, with the
+// pid that process wrote. unlock releases the lock.
+func Lock(root, rel string) (unlock func(), holder string, err error) {
+	if err := MkdirAll(root, filepath.Dir(filepath.FromSlash(rel)), 0o755); err != nil {
+		return nil, "", err
+	}
+	f, err := OpenFile(root, rel, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, "", err
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, "", fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, strings.TrimSpace(string(b[:n])), ErrHeld
+		}
+		return nil, "", fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	f.Truncate(0)
+	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() { f.Close() }, "", nil
+}

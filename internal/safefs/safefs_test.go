@@ -1,0 +1,130 @@
+package safefs
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestSymlinksAreNeverFollowed plants a symlink to a file or a directory
+// outside the root at each place an operation passes through, with and
+// without openat2, and checks that the operation fails with a
+// *SymlinkError naming the symlink while what it points at keeps its
+// bytes, its modification time and its entries.
+func TestSymlinksAreNeverFollowed(t *testing.T) {
+	ops := []struct {
+		name string
+		rel  string // the path operated on
+		op   func(root, rel string) error
+	}{
+		{"OpenFile create", "", func(root, rel string) error {
+			f, err := OpenFile(root, rel, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+			if err == nil {
+				f.Close()
+			}
+			return err
+		}},
+		{"WriteFile", "", func(root, rel string) error { return WriteFile(root, rel, []byte("pwned"), 0o644) }},
+		{"Lock", "", func(root, rel string) error {
+			unlock, _, err := Lock(root, rel)
+			if err == nil {
+				unlock()
+			}
+			return err
+		}},
+		{"MkdirAll", "", func(root, rel string) error { return MkdirAll(root, rel, 0o755) }},
+	}
+	for _, openat2 := range []bool{true, false} {
+		for _, op := range ops {
+			for _, plant := range []struct {
+				name string
+				link string // relative to root: the symlink
+				rel  string // the path operated on
+				dir  bool   // the link points at a directory
+			}{
+				{"symlink at the file", "a/lock", "a/lock", false},
+				{"symlinked parent", "a", "a/lock", true},
+				{"symlinked grandparent", "a", "a/b/lock", true},
+			} {
+				if op.name == "MkdirAll" && !plant.dir {
+					continue
+				}
+				name := op.name + "/" + plant.name
+				if !openat2 {
+					name += "/lstat"
+				}
+				t.Run(name, func(t *testing.T) {
+					noOpenat2.Store(!openat2)
+					t.Cleanup(func() { noOpenat2.Store(false) })
+					base := t.TempDir()
+					root := filepath.Join(base, "root")
+					os.MkdirAll(filepath.Join(root, "a"), 0o755)
+					outDir := filepath.Join(base, "outside")
+					os.MkdirAll(filepath.Join(outDir, "b"), 0o755)
+					outFile := filepath.Join(outDir, "b", "lock")
+					os.WriteFile(outFile, []byte("precious"), 0o644)
+					os.WriteFile(filepath.Join(outDir, "lock"), []byte("precious"), 0o644)
+					old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+					os.Chtimes(outFile, old, old)
+					os.Chtimes(filepath.Join(outDir, "lock"), old, old)
+					link := filepath.Join(root, plant.link)
+					os.RemoveAll(link)
+					to := outFile
+					if plant.dir {
+						to = outDir
+					}
+					if err := os.Symlink(to, link); err != nil {
+						t.Fatal(err)
+					}
+					err := op.op(root, plant.rel)
+					var se *SymlinkError
+					if !errors.As(err, &se) || se.Path != link {
+						t.Fatalf("error %v, want a *SymlinkError naming %s", err, link)
+					}
+					for _, f := range []string{outFile, filepath.Join(outDir, "lock")} {
+						b, _ := os.ReadFile(f)
+						fi, _ := os.Stat(f)
+						if !bytes.Equal(b, []byte("precious")) || !fi.ModTime().Equal(old) {
+							t.Errorf("%s was changed through the symlink: %q, %v", f, b, fi.ModTime())
+						}
+					}
+					if ents, _ := os.ReadDir(outDir); len(ents) != 2 {
+						t.Errorf("the outside directory changed: %v", ents)
+					}
+				})
+			}
+		}
+	}
+}
+
+func TestWriteAtomicAndLock(t *testing.T) {
+	root := t.TempDir()
+	if err := WriteFile(root, "x/y/state.json", []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(root, "x/y/state.json", []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "x/y/state.json")); string(b) != "two" {
+		t.Errorf("content %q", b)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(root, "x/y")); len(ents) != 1 {
+		t.Errorf("temporary files left: %v", ents)
+	}
+	unlock, _, err := Lock(root, "locks/r.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, pid, err := Lock(root, "locks/r.lock"); !errors.Is(err, ErrHeld) || pid == "" {
+		t.Errorf("second lock: %v, pid %q", err, pid)
+	}
+	unlock()
+	unlock, _, err = Lock(root, "locks/r.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+}

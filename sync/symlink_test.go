@@ -1,0 +1,113 @@
+package sync_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/internal/safefs"
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+// outsideState is every file below dir with its content and mtime.
+func outsideState(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return nil
+		}
+		b, _ := os.ReadFile(p)
+		got[p] = fi.Mode().String() + " " + fi.ModTime().String() + " " + string(b)
+		return nil
+	})
+	return got
+}
+
+// TestPlantedSymlinks: someone who can write into a mirror or the state
+// directory replaces a file or directory rpmirror writes, truncates or
+// deletes with a symlink to something outside. The sync fails with a
+// *safefs.SymlinkError naming the symlink, and what the symlink points at
+// keeps its bytes, its modification time and its entries.
+func TestPlantedSymlinks(t *testing.T) {
+	v1, v2 := testrepo.DemoOrigin(t, "v1"), testrepo.DemoOrigin(t, "v2")
+	for _, tc := range []struct {
+		name  string
+		state bool   // below state_dir, else below mirror one
+		link  string // the symlink
+		toDir bool   // it points at the outside directory, else at a file in it
+	}{
+		{name: "mirror lock file", link: ".rpmirror/lock"},
+		{name: "mirror work directory", link: ".rpmirror", toDir: true},
+		{name: "metadata file", link: "repodata/repomd.xml.asc"},
+		{name: "metadata directory", link: "repodata", toDir: true},
+		{name: "package file", link: "Packages/s/status-agent-0.1-1.noarch.rpm"},
+		{name: "package directory", link: "Packages/s", toDir: true},
+		{name: "state file", state: true, link: "repos/test.json"},
+		{name: "repository lock", state: true, link: "locks/test.lock"},
+		{name: "locks directory", state: true, link: "locks", toDir: true},
+		{name: "download cache", state: true, link: "cache/test", toDir: true},
+		{name: "cache directory", state: true, link: "cache", toDir: true},
+		{name: "index being written", state: true, link: "cache/test/index.tmp"},
+		{name: "mirror index", state: true, link: "index/test/one.idx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+			republish(t, o, v1)
+			h := newHarness(t, o, demoKey(t))
+			h.mustSync()
+			republish(t, o, v2)
+
+			outside := filepath.Join(t.TempDir(), "outside")
+			os.MkdirAll(filepath.Join(outside, "tmp"), 0o755)
+			old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+			for _, f := range []string{filepath.Base(tc.link), "tmp/keep", "test"} {
+				p := filepath.Join(outside, f)
+				if _, err := os.Stat(p); err == nil {
+					continue
+				}
+				os.WriteFile(p, []byte("precious"), 0o644)
+				os.Chtimes(p, old, old)
+			}
+			before := outsideState(t, outside)
+			root := h.mirrors[0]
+			if tc.state {
+				root = h.store.Dir()
+			}
+			link := filepath.Join(root, filepath.FromSlash(tc.link))
+			if err := os.RemoveAll(link); err != nil {
+				t.Fatal(err)
+			}
+			os.MkdirAll(filepath.Dir(link), 0o755)
+			to := filepath.Join(outside, filepath.Base(tc.link))
+			if tc.toDir {
+				to = outside
+			}
+			if err := os.Symlink(to, link); err != nil {
+				t.Fatal(err)
+			}
+			mirrorBefore := tree(t, h.mirrors[0])
+
+			rep := h.sync()
+			var se *safefs.SymlinkError
+			if !errors.As(rep.Err, &se) || se.Path != link {
+				t.Fatalf("sync: %v; want a *safefs.SymlinkError naming %s", rep.Err, link)
+			}
+			if after := outsideState(t, outside); !reflect.DeepEqual(after, before) {
+				t.Errorf("what the symlink points at changed:\nbefore %v\nafter  %v", before, after)
+			}
+			if !tc.state {
+				after := tree(t, h.mirrors[0])
+				for p, sum := range mirrorBefore {
+					if after[p] != sum {
+						t.Errorf("sync changed %s in mirror one", p)
+					}
+				}
+			}
+			t.Logf("sync: %v", rep.Err)
+		})
+	}
+}
