@@ -34,10 +34,10 @@ import (
 )
 
 // File names of the lists written into each written mirror, next to
-// repodata/.
+// repodata/. The sync refuses packages and metadata under these names.
 const (
-	MirrorlistFile = "mirrorlist"
-	MetalinkFile   = "metalink.xml"
+	MirrorlistFile = sync.MirrorlistPath
+	MetalinkFile   = sync.MetalinkPath
 	maxAlternates  = 5
 	maxFailures    = 10
 	samplePackages = 64

@@ -46,6 +46,64 @@ const (
 	MaxRepomdSize = 16 << 20
 )
 
+// Files rpmirror writes into a written mirror besides what the origin
+// publishes: the mirror lists of rpmirror serve. No package or metadata
+// file may be published under these names (nor under .rpmirror, which
+// target.CheckPath refuses).
+const (
+	MirrorlistPath = "mirrorlist"
+	MetalinkPath   = "metalink.xml"
+)
+
+// ReservedPathError reports a package or metadata location at a path that
+// rpmirror writes itself, or that the same revision uses for another file.
+type ReservedPathError struct {
+	Href  string
+	Owner string // what rpmirror keeps there
+}
+
+func (e *ReservedPathError) Error() string {
+	return fmt.Sprintf("location %q is where rpmirror keeps %s: refused", e.Href, e.Owner)
+}
+
+// ConflictError reports metadata that lists one location twice with
+// different content.
+type ConflictError struct {
+	File  string // the metadata file, e.g. repodata/repomd.xml
+	Href  string
+	First string // checksum and size of the first entry
+	Then  string // and of the second
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("%s lists %s twice with different content (%s, then %s): refused", e.File, e.Href, e.First, e.Then)
+}
+
+// reservedOwner says what rpmirror keeps at p, or "" when p is free for
+// an origin's file.
+func reservedOwner(p string) string {
+	switch p {
+	case RepomdPath:
+		return "the repository's repomd.xml"
+	case AscPath:
+		return "repomd.xml's signature"
+	case KeyPath:
+		return "repomd.xml's key"
+	case MirrorlistPath:
+		return "the mirrorlist rpmirror serve writes"
+	case MetalinkPath:
+		return "the metalink rpmirror serve writes"
+	}
+	return ""
+}
+
+func describe(c repodata.Checksum, size int64) string {
+	if size < 0 {
+		return c.String()
+	}
+	return fmt.Sprintf("%s, %d bytes", c, size)
+}
+
 // Options configure an Engine.
 type Options struct {
 	Store       *state.Store
@@ -182,6 +240,26 @@ func (m *mirror) upToDate(repomd, asc, key []byte) bool {
 	return m.cur != nil && bytes.Equal(m.cur, repomd) && bytes.Equal(m.curAsc, asc) && bytes.Equal(m.curKey, key)
 }
 
+// serves reports whether the revision m serves now uses path p: a
+// package its primary lists or one of its metadata files. Such a path is
+// only ever written by the atomic commit.
+func (m *mirror) serves(p string) bool {
+	if _, ok := m.index[p]; ok {
+		return true
+	}
+	if reservedOwner(p) != "" {
+		return true
+	}
+	if m.curMd != nil {
+		for _, d := range m.curMd.Data {
+			if d.Href == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // hasMeta reports whether the mirror serves d already: its repomd.xml
 // names the same file with the same checksum, so the file is there and
 // was verified when published.
@@ -233,6 +311,12 @@ func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	return rep
 }
 
+// ref is what primary metadata says a package location holds.
+type ref struct {
+	sum  repodata.Checksum
+	size int64
+}
+
 // run is the state of one sync of one repository.
 type run struct {
 	e    *Engine
@@ -255,7 +339,7 @@ type run struct {
 	md               *repodata.Repomd
 	index            string            // the new revision's index (href, checksum), written while planning
 	metaLocal        map[string]string // data href -> local file with its verified content
-	referenced       map[string]struct{}
+	referenced       map[string]ref    // package href -> what the primary says is there
 	fetched          map[string]string // package href -> verified local file
 }
 
@@ -721,13 +805,21 @@ func (s *run) readRepomd(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("origin's %s: %w", RepomdPath, err)
 	}
+	seen := make(map[string]repodata.Data, len(md.Data))
 	for _, d := range md.Data {
 		if err := s.checkLocation(d.Href, d.Base); err != nil {
 			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
 		}
+		if owner := reservedOwner(d.Href); owner != "" {
+			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, &ReservedPathError{Href: d.Href, Owner: owner})
+		}
 		if err := s.checkStrength(d.Checksum); err != nil {
 			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
 		}
+		if prev, ok := seen[d.Href]; ok && (prev.Checksum != d.Checksum || prev.Size != d.Size) {
+			return nil, fmt.Errorf("origin's %w", &ConflictError{File: RepomdPath, Href: d.Href, First: describe(prev.Checksum, prev.Size), Then: describe(d.Checksum, d.Size)})
+		}
+		seen[d.Href] = d
 	}
 	s.repomd, s.md = b, md
 	s.rep.Revision, s.rep.Repomd = md.Revision, b
@@ -1009,7 +1101,11 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 	}
 	defer rc.Close()
 	pr := repodata.NewPrimaryReader(rc)
-	s.referenced = map[string]struct{}{}
+	s.referenced = map[string]ref{}
+	metaHref := map[string]string{}
+	for _, d := range s.md.Data {
+		metaHref[d.Href] = d.Type
+	}
 	iw, err := newIndexWriter(s.cache, "index.tmp")
 	if err != nil {
 		return err
@@ -1034,10 +1130,21 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 		if err := s.checkStrength(p.Checksum); err != nil {
 			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), err)
 		}
-		if _, dup := s.referenced[p.Href]; dup {
-			return fmt.Errorf("%s: package %s: location %s is listed twice", d.Href, p.NEVRA(), p.Href)
+		if owner := reservedOwner(p.Href); owner != "" {
+			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), &ReservedPathError{Href: p.Href, Owner: owner})
 		}
-		s.referenced[p.Href] = struct{}{}
+		if typ, ok := metaHref[p.Href]; ok {
+			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), &ReservedPathError{Href: p.Href, Owner: "this revision's " + typ + " metadata"})
+		}
+		if prev, dup := s.referenced[p.Href]; dup {
+			// Identical duplicates are common (createrepo_c's tests say
+			// so) and dnf reads them: the file is published once.
+			if prev.sum == p.Checksum && prev.size == p.Size {
+				continue
+			}
+			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), &ConflictError{File: d.Href, Href: p.Href, First: describe(prev.sum, prev.size), Then: describe(p.Checksum, p.Size)})
+		}
+		s.referenced[p.Href] = ref{sum: p.Checksum, size: p.Size}
 		s.samplePackage(p.Href)
 		sum := p.Checksum.String()
 		if err := iw.add(p.Href, sum); err != nil {
@@ -1056,7 +1163,7 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 				continue
 			}
 			need = true
-			if _, used := m.index[p.Href]; used || (m.index == nil && m.tg != nil && exists(ctx, m.tg, p.Href)) {
+			if m.serves(p.Href) || (m.index == nil && m.tg != nil && exists(ctx, m.tg, p.Href)) {
 				m.conflicts = append(m.conflicts, p)
 			} else {
 				m.puts = append(m.puts, p)
@@ -1121,10 +1228,25 @@ func (s *run) packages() []*repodata.Package {
 }
 
 // fetchPackages downloads and verifies every package some mirror lacks.
-// The first failure cancels the rest and fails the sync.
+// A file listed at several locations (same checksum) is downloaded once
+// and placed at each. The first failure cancels the rest and fails the
+// sync.
 func (s *run) fetchPackages(ctx context.Context) error {
 	pkgs := s.packages()
 	s.fetched = make(map[string]string, len(pkgs))
+	// Downloads go to the cache by checksum: group the locations that
+	// share one, so that no two transfers write one file.
+	var order []string
+	groups := map[string][]*repodata.Package{}
+	for _, p := range pkgs {
+		dst := s.cachePath(p.Checksum)
+		if len(groups[dst]) == 0 {
+			order = append(order, dst)
+		} else if first := groups[dst][0]; first.Size != p.Size {
+			return fmt.Errorf("packages %s and %s have the same checksum %s and different sizes (%d and %d bytes)", first.Href, p.Href, p.Checksum, first.Size, p.Size)
+		}
+		groups[dst] = append(groups[dst], p)
+	}
 	var mu gosync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.e.opts.Concurrency)
@@ -1133,9 +1255,10 @@ func (s *run) fetchPackages(ctx context.Context) error {
 	if prog != nil {
 		fetcher = fetcher.CountingTo(&prog.BytesDone)
 	}
-	for _, p := range pkgs {
+	for _, dst := range order {
+		group := groups[dst]
+		p := group[0]
 		g.Go(func() error {
-			dst := s.cachePath(p.Checksum)
 			n, err := fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(r io.Reader) error {
 				_, err := verify.RPM(r, p, s.keyring)
 				return err
@@ -1150,12 +1273,14 @@ func (s *run) fetchPackages(ctx context.Context) error {
 			if n > 0 {
 				s.rep.Fetched++
 			}
-			s.rep.Verified++
-			s.fetched[p.Href] = dst
-			if prog != nil {
-				prog.PackagesDone.Add(1)
+			for _, q := range group {
+				s.rep.Verified++
+				s.fetched[q.Href] = dst
+				if prog != nil {
+					prog.PackagesDone.Add(1)
+				}
 			}
-			s.log.Debug("fetched", "package", p.Href, "bytes", n)
+			s.log.Debug("fetched", "package", p.Href, "bytes", n, "locations", len(group))
 			return nil
 		})
 	}
@@ -1195,10 +1320,12 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	for _, p := range m.conflicts {
 		files = append(files, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size})
 	}
+	metaSeen := map[string]bool{}
 	for _, d := range s.md.Data {
-		if m.hasMeta(d) {
+		if m.hasMeta(d) || metaSeen[d.Href] {
 			continue
 		}
+		metaSeen[d.Href] = true
 		files = append(files, target.File{Path: d.Href, Local: s.metaLocal[d.Href], Size: d.Size})
 	}
 	var remove []string

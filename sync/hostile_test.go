@@ -118,16 +118,17 @@ func TestHostileMetadata(t *testing.T) {
 			return strings.Replace(s, "<metadata", `<!DOCTYPE metadata [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]><metadata`, 1)
 		}, want: `primary.xml`},
 		{name: "truncated primary", typ: "primary", edit: func(s string) string { return s[:len(s)*2/3] }, want: `unexpected end of file`},
-		{name: "duplicate package entry", typ: "primary", edit: func(s string) string {
+		{name: "conflicting duplicate package entry", typ: "primary", edit: func(s string) string {
 			i := strings.Index(s, "<package ")
 			j := strings.Index(s, "</package>") + len("</package>")
-			s = s[:j] + s[i:j] + s[j:]
+			dup := regexp.MustCompile(`pkgid="YES">[0-9a-f]+<`).ReplaceAllString(s[i:j], `pkgid="YES">`+strings.Repeat("ab", 32)+`<`)
+			s = s[:j] + dup + s[j:]
 			return regexp.MustCompile(`packages="(\d+)"`).ReplaceAllStringFunc(s, func(m string) string {
 				var n int
 				fmt.Sscanf(m, `packages="%d"`, &n)
 				return fmt.Sprintf(`packages="%d"`, n+1)
 			})
-		}, want: `is listed twice`},
+		}, want: `twice with different content`},
 		{name: "package count disagrees", typ: "primary", edit: func(s string) string {
 			return regexp.MustCompile(`packages="\d+"`).ReplaceAllString(s, `packages="99"`)
 		}, want: `99`},
