@@ -376,8 +376,9 @@ func (r *repo) noteOrigin(b []byte) bool {
 func (r *repo) publishedRepomd() []byte {
 	rc := r.config()
 	st, err := r.d.store.Load(rc.Name)
-	if err != nil {
-		return nil
+	var corrupt *state.CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return nil // a damaged state file still gives usable (empty) state
 	}
 	var best []byte
 	var when time.Time

@@ -7,6 +7,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -27,6 +28,21 @@ const MaxRuns = 50
 // ErrLocked is returned (wrapped) by Lock when another process holds the
 // repository.
 var ErrLocked = errors.New("repository is being synced by another rpmirror process")
+
+// CorruptError is returned by Load, together with a usable empty state,
+// when a repository's state file is empty or does not parse (a disk
+// error, a hand edit). The mirrors are the truth: a sync rebuilds from
+// them what it can and goes on.
+type CorruptError struct {
+	Path string
+	Err  error
+}
+
+func (e *CorruptError) Error() string {
+	return fmt.Sprintf("state file %s is damaged: %v", e.Path, e.Err)
+}
+
+func (e *CorruptError) Unwrap() error { return e.Err }
 
 // Repo is the state of one repository.
 type Repo struct {
@@ -126,7 +142,8 @@ func (s *Store) path(repo string) string {
 	return filepath.Join(s.dir, filepath.FromSlash(s.rel(repo)))
 }
 
-// Load returns the state of repo; a repository never synced has empty state.
+// Load returns the state of repo; a repository never synced has empty
+// state. A damaged state file gives empty state and a *CorruptError.
 func (s *Store) Load(repo string) (*Repo, error) {
 	r := &Repo{Name: repo, Mirrors: map[string]*Mirror{}}
 	b, err := s.read(s.rel(repo))
@@ -136,13 +153,34 @@ func (s *Store) Load(repo string) (*Repo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading state of %s: %w", repo, err)
 	}
-	if err := json.Unmarshal(b, r); err != nil {
-		return nil, fmt.Errorf("reading state of %s from %s: %w", repo, s.path(repo), err)
+	if len(bytes.TrimSpace(b)) == 0 {
+		return r, &CorruptError{Path: s.path(repo), Err: errors.New("it is empty")}
 	}
+	if err := json.Unmarshal(b, r); err != nil {
+		return &Repo{Name: repo, Mirrors: map[string]*Mirror{}}, &CorruptError{Path: s.path(repo), Err: err}
+	}
+	r.Name = repo
 	if r.Mirrors == nil {
 		r.Mirrors = map[string]*Mirror{}
 	}
 	return r, nil
+}
+
+// SetAside renames the state file of repo, damaged, out of the way (to
+// repos/<repo>.json.damaged) so that it is kept for inspection and the
+// next Load starts afresh. It returns the new name.
+func (s *Store) SetAside(repo string) (string, error) {
+	if err := safefs.Check(s.dir, s.rel(repo)); err != nil {
+		return "", err
+	}
+	dst := s.path(repo) + ".damaged"
+	if err := safefs.Check(s.dir, s.rel(repo)+".damaged"); err != nil {
+		return "", err
+	}
+	if err := os.Rename(s.path(repo), dst); err != nil {
+		return "", fmt.Errorf("setting damaged state of %s aside: %w", repo, err)
+	}
+	return dst, nil
 }
 
 // read returns the content of the file rel below the state directory,

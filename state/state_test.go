@@ -1,6 +1,8 @@
 package state
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -43,14 +45,50 @@ func TestSaveLoad(t *testing.T) {
 	}
 }
 
-func TestCorruptStateIsAnError(t *testing.T) {
-	s, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.WriteFile(s.path("repo"), []byte("{not json"), 0o644)
-	if _, err := s.Load("repo"); err == nil {
-		t.Error("Load of a corrupt state file succeeded")
+// TestDamagedState: an empty, truncated or garbled state file loads as
+// usable empty state with a *CorruptError, and SetAside moves it out of
+// the way so that the next Load starts afresh.
+func TestDamagedState(t *testing.T) {
+	good, _ := json.Marshal(&Repo{Name: "repo", Mirrors: map[string]*Mirror{"m": {Revision: "7"}}, Runs: []Run{{Fetched: 3}}})
+	for _, tc := range []struct {
+		name string
+		data []byte
+	}{
+		{"empty", nil},
+		{"blank", []byte("\n  \n")},
+		{"truncated", good[:len(good)/2]},
+		{"garbage", []byte("\x00\x17garbage{]")},
+		{"wrong shape", []byte(`{"mirrors": ["a", "b"]}`)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := Open(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(s.path("repo"), tc.data, 0o644)
+			r, err := s.Load("repo")
+			var ce *CorruptError
+			if !errors.As(err, &ce) || ce.Path != s.path("repo") {
+				t.Fatalf("Load: %v, want a *CorruptError naming the file", err)
+			}
+			if r == nil || r.Name != "repo" || r.Mirrors == nil || len(r.Mirrors) != 0 || len(r.Runs) != 0 {
+				t.Fatalf("Load gave %+v, want usable empty state", r)
+			}
+			r.Mirror("m").Revision = "8"
+			kept, err := s.SetAside("repo")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(kept); !bytes.Equal(b, tc.data) {
+				t.Errorf("the damaged file was not kept as it was at %s", kept)
+			}
+			if err := s.Save(r); err != nil {
+				t.Fatal(err)
+			}
+			if got, err := s.Load("repo"); err != nil || got.Mirrors["m"].Revision != "8" {
+				t.Errorf("after SetAside and Save: %+v, %v", got, err)
+			}
+		})
 	}
 }
 

@@ -357,6 +357,20 @@ func (s *run) sync(ctx context.Context) error {
 		defer unlock()
 	}
 	st, err := store.Load(s.repo.Name)
+	var corrupt *state.CorruptError
+	if errors.As(err, &corrupt) {
+		// The mirrors are the truth: what they serve is read from them
+		// below; the history of runs and the files waiting to be pruned
+		// are lost (those files stay until removed by hand).
+		kept := ""
+		if !s.e.opts.DryRun {
+			if kept, err = store.SetAside(s.repo.Name); err != nil {
+				return err
+			}
+		}
+		s.log.Warn("the state file is damaged; rebuilding it from what the mirrors serve and going on", "file", corrupt.Path, "err", corrupt.Err, "kept_as", kept)
+		err = nil
+	}
 	if err != nil {
 		return err
 	}
@@ -704,10 +718,25 @@ func (s *run) openMirrors(ctx context.Context) error {
 				s.log.Warn("mirror's repomd.xml does not parse; it will be replaced", "mirror", mc.Name, "err", err)
 			} else {
 				m.curMd = md
+				s.rebuildState(ctx, m)
 			}
 		}
 	}
 	return nil
+}
+
+// rebuildState fills in what m's state lacks and the mirror itself tells
+// (after the state was lost or damaged): the revision it serves, that
+// repomd.xml's digest, and when it was published (its modification time).
+func (s *run) rebuildState(ctx context.Context, m *mirror) {
+	if m.st.RepomdSHA256 != "" || s.e.opts.DryRun {
+		return
+	}
+	sum := sha256.Sum256(m.cur)
+	m.st.Revision, m.st.RepomdSHA256 = m.curMd.Revision, hex.EncodeToString(sum[:])
+	if info, err := m.tg.Stat(ctx, RepomdPath); err == nil {
+		m.st.PublishedAt = info.ModTime.UTC()
+	}
 }
 
 func (s *run) closeMirrors() {

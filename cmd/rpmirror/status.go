@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -25,7 +26,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	now := time.Now()
 	for _, r := range sel {
 		st, err := store.Load(r.Name)
-		if err != nil {
+		var corrupt *state.CorruptError
+		if errors.As(err, &corrupt) {
+			fmt.Fprintf(stdout, "%s  %s; the next sync rebuilds it from the mirrors\n", r.Name, corrupt)
+		} else if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, fetch.Redact(r.Origin))
