@@ -20,6 +20,7 @@ import (
 	"strings"
 	gosync "sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -341,13 +342,14 @@ type run struct {
 	metaLocal        map[string]string // data href -> local file with its verified content
 	referenced       map[string]ref    // package href -> what the primary says is there
 	fetched          map[string]string // package href -> verified local file
+	publishing       bool              // every package is fetched; mirrors are being written
 }
 
 func (s *run) now() time.Time { return s.e.opts.Now() }
 
 func (s *run) origin(p string) string { return s.repo.Origin + p }
 
-func (s *run) sync(ctx context.Context) error {
+func (s *run) sync(ctx context.Context) (err error) {
 	store := s.e.opts.Store
 	if !s.e.opts.DryRun {
 		unlock, err := store.Lock(s.repo.Name)
@@ -400,6 +402,11 @@ func (s *run) sync(ctx context.Context) error {
 		}
 	}
 	defer s.closeMirrors()
+	defer func() {
+		if err != nil {
+			s.reclaim(ctx, err) // while the mirrors are still locked
+		}
+	}()
 	if err := s.openMirrors(ctx); err != nil {
 		return err
 	}
@@ -491,6 +498,7 @@ func (s *run) sync(ctx context.Context) error {
 		return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
+	s.publishing = true
 	failed := false
 	for _, m := range behind {
 		if err := s.publish(ctx, m); err != nil {
@@ -737,6 +745,79 @@ func (s *run) rebuildState(ctx context.Context, m *mirror) {
 	if info, err := m.tg.Stat(ctx, RepomdPath); err == nil {
 		m.st.PublishedAt = info.ModTime.UTC()
 	}
+}
+
+// reclaim gives back the staging space of a failed sync, so that a sync
+// that failed for want of space does not leave less space for the next:
+// packages stored in a mirror for the revision that was not published
+// (at paths its served revision does not use) are removed, and after
+// ENOSPC the download cache too, its partial downloads included. An
+// interrupted sync (cancelled) keeps everything: it is not a failure, and
+// the next run takes up where it stopped.
+func (s *run) reclaim(ctx context.Context, cause error) {
+	if s.e.opts.DryRun || errors.Is(cause, context.Canceled) {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, m := range s.mirrors {
+		if m.tg == nil || len(m.st.Unpublished) == 0 {
+			continue
+		}
+		paths := make([]string, 0, len(m.st.Unpublished))
+		for p := range m.st.Unpublished {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		removed := 0
+		for _, p := range paths {
+			if m.serves(p) {
+				delete(m.st.Unpublished, p)
+				continue
+			}
+			if err := m.tg.Remove(ctx, p); err != nil {
+				s.log.Warn("removing a package stored for the revision that was not published", "mirror", m.cfg.Name, "path", p, "err", err)
+				continue
+			}
+			delete(m.st.Unpublished, p)
+			removed++
+		}
+		if removed > 0 {
+			s.log.Info("removed the packages stored for the revision that was not published", "mirror", m.cfg.Name, "files", removed)
+		}
+	}
+	// The cache goes when it is what filled up (the failure came before
+	// publishing), or when it shares a filesystem with a mirror: there its
+	// files are hard links to the packages stored, which free nothing
+	// while the cache holds them.
+	if errors.Is(cause, syscall.ENOSPC) && s.cache != "" && (!s.publishing || s.cacheSharesDevice()) {
+		if err := os.RemoveAll(s.cache); err != nil {
+			s.log.Warn("emptying the download cache after running out of space", "dir", s.cache, "err", err)
+		} else {
+			s.log.Info("emptied the download cache after running out of space; the next sync downloads what it needs again", "dir", s.cache)
+		}
+	}
+}
+
+// cacheSharesDevice reports whether the download cache is on the
+// filesystem of a written mirror.
+func (s *run) cacheSharesDevice() bool {
+	dev := func(p string) (uint64, bool) {
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) != nil {
+			return 0, false
+		}
+		return uint64(st.Dev), true
+	}
+	c, ok := dev(s.cache)
+	if !ok {
+		return false
+	}
+	for _, m := range s.mirrors {
+		if d, ok := dev(m.cfg.Path); ok && d == c {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *run) closeMirrors() {

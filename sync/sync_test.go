@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -818,7 +819,8 @@ type failingCommit struct {
 
 func (f failingCommit) Commit(ctx context.Context, files []target.File, remove []string) error {
 	if *f.fail {
-		return errors.New("simulated crash before the commit")
+		// As a kill would: an interrupted sync keeps what it stored.
+		return fmt.Errorf("simulated crash before the commit: %w", context.Canceled)
 	}
 	return f.Target.Commit(ctx, files, remove)
 }
