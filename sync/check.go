@@ -14,11 +14,19 @@ import (
 	"github.com/rpmirror/rpmirror/verify"
 )
 
+// ErrMissing is the error of a Problem whose file is not there.
+var ErrMissing = errors.New("missing")
+
 // Problem is one thing wrong with a mirror: a file its repomd.xml or
 // primary metadata names that is missing or not what the metadata says.
 type Problem struct {
 	Path string
 	Err  error
+
+	// What the metadata says belongs at Path, for Repair; nil when the
+	// problem is not a file that can be fetched again.
+	meta *repodata.Data
+	pkg  *repodata.Package
 }
 
 func (p Problem) String() string { return p.Path + ": " + p.Err.Error() }
@@ -71,6 +79,9 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 	st.Revision = md.Revision
 	var problems []Problem
 	add := func(p string, err error) { problems = append(problems, Problem{Path: p, Err: err}) }
+	addFile := func(p string, err error, meta *repodata.Data, pkg *repodata.Package) {
+		problems = append(problems, Problem{Path: p, Err: err, meta: meta, pkg: pkg})
+	}
 	if len(opts.RepoKeyring) > 0 {
 		asc, err := readOptional(ctx, tg, AscPath)
 		switch {
@@ -94,7 +105,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			continue
 		}
 		if err := checkFile(ctx, tg, d.Href, func(r io.Reader) error { return verify.Content(r, d.Size, d.Checksum) }); err != nil {
-			add(d.Href, err)
+			addFile(d.Href, err, &d, nil)
 		}
 	}
 	d, ok := md.Find("primary")
@@ -143,7 +154,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			_, err := verify.RPM(r, p, keyring)
 			return err
 		}); err != nil {
-			add(p.Href, err)
+			addFile(p.Href, err, nil, p)
 		}
 	}
 	return problems, st, nil
@@ -152,7 +163,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 func checkFile(ctx context.Context, tg target.Target, p string, check func(io.Reader) error) error {
 	rc, err := tg.Open(ctx, p)
 	if errors.Is(err, target.ErrNotExist) {
-		return errors.New("missing")
+		return ErrMissing
 	}
 	if err != nil {
 		return err

@@ -380,16 +380,8 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if s.verified, err = store.LoadVerified(s.repo.Name); err != nil {
 		return err
 	}
-	s.fetcher = s.e.opts.Fetcher
-	if f, err := WithOriginTLS(s.fetcher, s.repo, s.log); err != nil {
+	if s.fetcher, err = originFetcher(s.e.opts.Fetcher, s.repo, s.log); err != nil {
 		return err
-	} else {
-		s.fetcher = f
-	}
-	if user, pass, err := s.repo.OriginAuth(); err != nil {
-		return err
-	} else if user != "" {
-		s.fetcher = s.fetcher.WithAuth(s.repo.Origin, user, pass)
 	}
 	if len(s.repo.GPGKeys) > 0 {
 		if s.keyring, err = verify.LoadKeyring(s.repo.GPGKeys...); err != nil {
@@ -949,6 +941,23 @@ func (s *run) readRepomd(ctx context.Context) ([]byte, error) {
 		*opt.dst = b
 	}
 	return b, nil
+}
+
+// originFetcher returns f with repo's TLS settings and origin
+// credentials.
+func originFetcher(f *fetch.Fetcher, repo *config.Repo, log *slog.Logger) (*fetch.Fetcher, error) {
+	f, err := WithOriginTLS(f, repo, log)
+	if err != nil {
+		return nil, err
+	}
+	user, pass, err := repo.OriginAuth()
+	if err != nil {
+		return nil, err
+	}
+	if user != "" {
+		f = f.WithAuth(repo.Origin, user, pass)
+	}
+	return f, nil
 }
 
 // WithOriginTLS returns f, or a Fetcher with the repo's TLS settings:

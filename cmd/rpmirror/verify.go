@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target/targets"
 	"github.com/rpmirror/rpmirror/verify"
@@ -15,12 +19,16 @@ import (
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("verify", stderr)
 	rf := addRepoFlags(fs, "verify")
+	repair := fs.Bool("repair", false, "fetch every missing or damaged file of the served revision again from the origin, verify it and put it in place atomically")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_, sel, err := rf.load()
+	cfg, sel, err := rf.load()
 	if err != nil {
 		return err
+	}
+	if *repair {
+		return runRepair(ctx, cfg, sel, stdout, stderr)
 	}
 	bad := 0
 	for _, r := range sel {
@@ -67,6 +75,56 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				sigs += ", repomd.xml signature checked"
 			}
 			fmt.Fprintf(stdout, "%s/%s: revision %s: %d metadata files, %d packages, %s: %s\n", r.Name, m.Name, st.Revision, st.Metadata, st.Packages, sigs, verdict)
+		}
+	}
+	if bad > 0 {
+		return errFailed
+	}
+	return nil
+}
+
+// runRepair is verify --repair: every written mirror of every selected
+// repository is checked, and what is missing or damaged is fetched again.
+func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdout, stderr io.Writer) error {
+	store, err := state.Open(cfg.StateDir)
+	if err != nil {
+		return err
+	}
+	log := newLogger(stderr, slog.LevelWarn, "text")
+	fetcher := fetch.New(fetch.Options{
+		Retries:        cfg.Download.Retries,
+		ConnectTimeout: cfg.Download.ConnectTimeout,
+		StallTimeout:   cfg.Download.StallTimeout,
+		UserAgent:      "rpmirror/" + version,
+		Logger:         log,
+	})
+	bad := 0
+	for _, r := range sel {
+		eng := sync.New(sync.Options{Store: store, Fetcher: fetcher, Logger: log, MaxMetadataSize: cfg.Download.MaxMetadataSize})
+		reps, err := eng.Repair(ctx, r)
+		for _, m := range reps {
+			name := r.Name + "/" + m.Name
+			if m.Err != nil {
+				fmt.Fprintf(stdout, "%s: %s\n", name, m.Err)
+				bad++
+				continue
+			}
+			for _, p := range m.Replaced {
+				fmt.Fprintf(stdout, "%s: replaced %s (it was: %s)\n", name, p.Path, p.Err)
+			}
+			for _, p := range m.Left {
+				fmt.Fprintf(stdout, "%s: %s: %s\n", name, p.Path, p.Err)
+			}
+			bad += len(m.Left)
+			verdict := "ok"
+			if len(m.Left) > 0 {
+				verdict = fmt.Sprintf("%d problems left (a sync publishes the origin's current revision)", len(m.Left))
+			}
+			fmt.Fprintf(stdout, "%s: revision %s: %d files replaced: %s\n", name, m.Revision, len(m.Replaced), verdict)
+		}
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %s\n", r.Name, err)
+			bad++
 		}
 	}
 	if bad > 0 {

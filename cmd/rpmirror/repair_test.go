@@ -1,0 +1,120 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+func inode(t *testing.T, p string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// TestVerifyRepair: following docs/operations.md after damage to a
+// mirror. A package damaged in place (both mirrors share it through a
+// hard link, so both are damaged), a package deleted from one mirror,
+// primary metadata damaged in place and another metadata file deleted:
+// a sync says the mirrors are current and repairs nothing, verify names
+// every problem, and verify --repair fetches each file again from the
+// origin, verified, puts it in place as a new file (never rewriting the
+// damaged one where readers have it open), says what it replaced, and
+// leaves mirrors that verify passes and dnf reads.
+func TestVerifyRepair(t *testing.T) {
+	pkgs := testrepo.DemoPackages(nil)
+	f := newFixture(t, pkgs, 4)
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	m1, m2 := f.mirrors[0], f.mirrors[1]
+	damagedPkg := filepath.FromSlash(pkgs[1].RelPath())
+	deletedPkg := filepath.FromSlash(pkgs[3].RelPath())
+	if inode(t, filepath.Join(m1, damagedPkg)) != inode(t, filepath.Join(m2, damagedPkg)) {
+		t.Fatal("the two mirrors do not share package files through hard links")
+	}
+	md, _ := os.ReadFile(filepath.Join(m1, "repodata", "repomd.xml"))
+	primary := string(regexp.MustCompile(`(?s)<data type="primary">.*?<location href="([^"]+)"`).FindSubmatch(md)[1])
+	other := string(regexp.MustCompile(`(?s)<data type="other">.*?<location href="([^"]+)"`).FindSubmatch(md)[1])
+
+	// Damage in place: the shared inode changes under both mirrors.
+	flip := func(p string) {
+		fh, err := os.OpenFile(p, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		b := make([]byte, 1)
+		fh.ReadAt(b, 100)
+		b[0] ^= 0xff
+		fh.WriteAt(b, 100)
+	}
+	flip(filepath.Join(m1, damagedPkg))
+	flip(filepath.Join(m2, filepath.FromSlash(primary)))
+	os.Remove(filepath.Join(m2, deletedPkg))
+	os.Remove(filepath.Join(m1, filepath.FromSlash(other)))
+	oldIno := inode(t, filepath.Join(m1, damagedPkg))
+
+	if code, out, _ := rpmirror(t, "sync", "-c", f.cfg); code != 0 || !strings.Contains(out, "no change") {
+		t.Errorf("sync after the damage: exit %d\n%s", code, out)
+	}
+	code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
+	if code != 1 {
+		t.Fatalf("verify after the damage: exit %d\n%s", code, out)
+	}
+	// The primary metadata is shared too: verify cannot list the packages
+	// of either mirror until it is repaired.
+	for _, want := range []string{
+		"test/m1: " + primary + ": sha256 checksum mismatch",
+		"test/m2: " + primary + ": sha256 checksum mismatch",
+		"test/m1: " + other + ": missing",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify does not say %q:\n%s", want, out)
+		}
+	}
+
+	code, out, errOut := rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	if code != 0 {
+		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
+	}
+	t.Logf("verify --repair:\n%s", out)
+	for _, want := range []string{
+		"test/m1: replaced " + pkgs[1].RelPath() + " (it was: sha256 checksum mismatch",
+		"test/m2: replaced " + pkgs[1].RelPath() + " (it was: sha256 checksum mismatch",
+		"test/m1: replaced " + other + " (it was: missing)",
+		"test/m1: replaced " + primary + " (it was: sha256 checksum mismatch",
+		"test/m2: replaced " + primary + " (it was: sha256 checksum mismatch",
+		"test/m2: replaced " + pkgs[3].RelPath() + " (it was: missing)",
+		": ok\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify --repair does not say %q", want)
+		}
+	}
+	if strings.Count(out, ": ok\n") != 2 {
+		t.Errorf("verify --repair does not say ok for both mirrors")
+	}
+	if inode(t, filepath.Join(m1, damagedPkg)) == oldIno {
+		t.Error("the damaged package was rewritten in place, not replaced by a new file")
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 || strings.Count(out, "6 packages, signatures checked: ok") != 2 {
+		t.Errorf("verify after the repair: exit %d\n%s", code, out)
+	}
+	f.checkConsistent(t, "after the repair")
+	if len(testrepo.MissingTools("dnf")) == 0 {
+		for _, m := range f.mirrors {
+			if out, err := testrepo.DNF(t, "m", m, "repoquery", "-q"); err != nil || !strings.Contains(out, pkgs[1].Name) {
+				t.Errorf("dnf on %s after the repair: %v\n%s", m, err, out)
+			}
+		}
+	}
+}
