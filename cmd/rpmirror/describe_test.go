@@ -196,7 +196,7 @@ func TestBashCompletion(t *testing.T) {
 	}{
 		{"commands", []string{"rpmirror", "s"}, -1, "sync serve status"},
 		{"flags of sync", []string{"rpmirror", "sync", "--"}, -1, "--allow-rollback --dry-run --log-format --parallel --repo --help"},
-		{"flags of verify", []string{"rpmirror", "verify", "-"}, -1, "-c --repo --help"},
+		{"flags of verify", []string{"rpmirror", "verify", "-"}, -1, "-c --repair --repo --help"},
 		{"choices", []string{"rpmirror", "serve", "--log-format", ""}, -1, "text json"},
 		{"choices after =", []string{"rpmirror", "serve", "--log-format", "=", "j"}, -1, "json"},
 		{"config file", []string{"rpmirror", "check", "-c", "my"}, -1, "my mirrors.yaml"},
