@@ -261,14 +261,14 @@ func TestDiskFullTmpfs(t *testing.T) {
 	v1 := testrepo.DemoOrigin(t, "v1")
 	big := testrepo.Pkg{Name: "big-data", Size: 200 << 10}
 	bigPkg := filepath.Join(base, "big-package")
-	buildRepo(t, bigPkg, v1, testrepo.RepoOpts{Revision: "2"}, append(testrepo.DemoPackages(nil), big)...)
+	buildRepo(t, bigPkg, v1, testrepo.RepoOpts{Revision: "1795537925"}, append(testrepo.DemoPackages(nil), big)...)
 	bigMeta := filepath.Join(base, "big-metadata")
 	// Text, for modifyrepo_c, that compresses to about 200 KiB.
 	blob := filepath.Join(base, "blob.txt")
 	b := make([]byte, 150<<10)
 	rand.NewChaCha8([32]byte{}).Read(b)
 	os.WriteFile(blob, []byte(base64.StdEncoding.EncodeToString(b)), 0o644)
-	buildRepo(t, bigMeta, v1, testrepo.RepoOpts{Revision: "2", Extras: []testrepo.Extra{{Type: "blob", File: blob}}}, testrepo.DemoPackages(nil)...)
+	buildRepo(t, bigMeta, v1, testrepo.RepoOpts{Revision: "1795537925", Extras: []testrepo.Extra{{Type: "blob", File: blob}}}, testrepo.DemoPackages(nil)...)
 
 	for _, tc := range []struct{ name, v2 string }{
 		{"package", bigPkg},
@@ -769,14 +769,14 @@ func TestDiskFullReclaimsStaging(t *testing.T) {
 	rand.NewChaCha8([32]byte{1}).Read(b)
 	os.WriteFile(blob, []byte(base64.StdEncoding.EncodeToString(b)), 0o644)
 	v2 := filepath.Join(base, "v2")
-	buildRepo(t, v2, v1, testrepo.RepoOpts{Revision: "2", Extras: []testrepo.Extra{{Type: "blob", File: blob}}},
+	buildRepo(t, v2, v1, testrepo.RepoOpts{Revision: "1795537925", Extras: []testrepo.Extra{{Type: "blob", File: blob}}},
 		append(testrepo.DemoPackages(nil), testrepo.Pkg{Name: "big-one", Size: 90 << 10})...)
 	// v3: another package as big, with ordinary metadata.
 	v3 := filepath.Join(base, "v3")
-	buildRepo(t, v3, v1, testrepo.RepoOpts{Revision: "3"}, append(testrepo.DemoPackages(nil), testrepo.Pkg{Name: "big-two", Size: 90 << 10})...)
+	buildRepo(t, v3, v1, testrepo.RepoOpts{Revision: "1795537926"}, append(testrepo.DemoPackages(nil), testrepo.Pkg{Name: "big-two", Size: 90 << 10})...)
 	// huge: a package that does not fit in a state_dir of 256 KiB.
 	huge := filepath.Join(base, "huge")
-	buildRepo(t, huge, v1, testrepo.RepoOpts{Revision: "4"}, append(testrepo.DemoPackages(nil), testrepo.Pkg{Name: "huge", Size: 400 << 10})...)
+	buildRepo(t, huge, v1, testrepo.RepoOpts{Revision: "1795537927"}, append(testrepo.DemoPackages(nil), testrepo.Pkg{Name: "huge", Size: 400 << 10})...)
 
 	t.Run("mirror", func(t *testing.T) {
 		o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
