@@ -1411,6 +1411,9 @@ func (s *run) fetchPackages(ctx context.Context) error {
 // atomic commit. Pruning follows.
 func (s *run) publish(ctx context.Context, m *mirror) error {
 	log := s.log.With("mirror", m.cfg.Name)
+	if err := s.checkOrdered(m); err != nil {
+		return err
+	}
 	// Until the commit, the packages stored now are referenced by nothing
 	// the mirror serves. Record them first, so that if this revision is
 	// never published (a crash, a failure) the next publish can prune the
@@ -1485,6 +1488,34 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	m.st.PublishedAt, m.st.CheckedAt = now, now
 	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
 	s.pruneExpired(ctx, m)
+	return nil
+}
+
+// checkOrdered refuses what cannot be published to a target without an
+// atomic commit. Such a target gets the classic order (packages, then
+// metadata under their new names, then repomd.xml, then its signature:
+// publish builds the commit in that order), which is safe only while no
+// file the served revision uses changes under its own name.
+func (s *run) checkOrdered(m *mirror) error {
+	if m.tg.Properties().AtomicCommit {
+		return nil
+	}
+	if len(m.conflicts) > 0 {
+		return &UnsafePublishError{Mirror: m.cfg.Name, Path: m.conflicts[0].Href}
+	}
+	if m.curMd == nil {
+		return nil
+	}
+	for _, d := range s.md.Data {
+		if m.hasMeta(d) {
+			continue
+		}
+		for _, old := range m.curMd.Data {
+			if old.Href == d.Href {
+				return &UnsafePublishError{Mirror: m.cfg.Name, Path: d.Href, Metadata: true}
+			}
+		}
+	}
 	return nil
 }
 

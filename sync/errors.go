@@ -46,3 +46,28 @@ func (e *RollbackError) Error() string {
 	}
 	return fmt.Sprintf("origin %s rollback refused: %s; set allow_rollback: true (or run rpmirror sync --allow-rollback) if the origin really went back", e.Origin, why)
 }
+
+// UnsafePublishError reports a revision that cannot be published safely
+// to a mirror whose target has no atomic multi-file commit (object
+// storage): files there change one after another, so replacing a file
+// the served revision uses under the same name would let a client see the
+// new repomd.xml with the old file, or the reverse. Nothing was changed
+// on that mirror.
+type UnsafePublishError struct {
+	Mirror string
+	Path   string // the file that would be replaced in place
+	// Metadata: Path is a metadata file (the origin names its metadata
+	// without checksums, createrepo_c --simple-md-filenames); otherwise a
+	// package rebuilt under the same file name.
+	Metadata bool
+}
+
+func (e *UnsafePublishError) Error() string {
+	why := "a package is replaced under the same file name"
+	fix := "publish it to a local mirror, whose commit is atomic"
+	if e.Metadata {
+		why = "metadata is replaced under the same file name (the origin uses createrepo_c --simple-md-filenames)"
+		fix = "ask the origin to publish hashed metadata names (createrepo_c's default), or mirror it to a local path, whose commit is atomic"
+	}
+	return fmt.Sprintf("mirror %s: cannot publish safely without an atomic commit: %s: %s; %s", e.Mirror, e.Path, why, fix)
+}
