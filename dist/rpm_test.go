@@ -276,7 +276,7 @@ func TestRPM(t *testing.T) {
 		cmd := exec.Command("man", "-l", filepath.Join(root, "usr/share/man/man1/rpmirror.1.gz"))
 		cmd.Env = append(os.Environ(), "MANPAGER=cat", "PAGER=cat", "MANWIDTH=120", "LANG=C")
 		page := run(t, cmd)
-		for _, s := range []string{"RPMIRROR(1)", "rpmirror sync [-c FILE]", "--repo NAME", "EXIT STATUS", "rpmirror " + describe} {
+		for _, s := range []string{"RPMIRROR(1)", "rpmirror sync [", "[-c FILE]", "--repo NAME", "EXIT STATUS", "rpmirror " + describe} {
 			if !strings.Contains(page, s) {
 				t.Errorf("man -l: the page has no %q", s)
 			}
