@@ -109,15 +109,21 @@ func (v *Verified) Add(rev Revision, now time.Time, maxLag time.Duration) bool {
 	return true
 }
 
-func (s *Store) verifiedPath(repo string) string {
-	return filepath.Join(s.dir, "verified", repo+".json")
+// VerifiedIndexPath is where the index of the current verified revision
+// of a repository with no written mirror is kept (every package href with
+// its checksum), so that verifying its next revision fetches only the
+// packages that changed.
+func (s *Store) VerifiedIndexPath(repo string) string {
+	return filepath.Join(s.dir, "verified", repo+".idx")
 }
+
+func (s *Store) verifiedRel(repo string) string { return "verified/" + repo + ".json" }
 
 // LoadVerified returns the verified revisions of repo; a repository
 // never verified has none.
 func (s *Store) LoadVerified(repo string) (*Verified, error) {
 	v := &Verified{Repo: repo}
-	b, err := s.read("verified/" + repo + ".json")
+	b, err := s.read(s.verifiedRel(repo))
 	if errors.Is(err, fs.ErrNotExist) {
 		return v, nil
 	}
@@ -125,20 +131,23 @@ func (s *Store) LoadVerified(repo string) (*Verified, error) {
 		return nil, fmt.Errorf("reading the verified revisions of %s: %w", repo, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return nil, fmt.Errorf("reading the verified revisions of %s from %s: %w", repo, s.verifiedPath(repo), err)
+		return nil, fmt.Errorf("reading the verified revisions of %s from %s: %w", repo, filepath.Join(s.dir, s.verifiedRel(repo)), err)
 	}
 	v.Repo = repo
 	return v, nil
 }
 
-// SaveVerified writes v atomically. Only the process holding the
-// repository's lock (Lock) may call it.
+// SaveVerified writes v atomically, never through a symlink. Only the
+// process holding the repository's lock (Lock) may call it.
 func (s *Store) SaveVerified(v *Verified) error {
 	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	if err := safefs.WriteFile(s.dir, "verified/"+v.Repo+".json", append(b, '\n'), 0o644); err != nil {
+	if err := safefs.MkdirAll(s.dir, "verified", 0o755); err != nil {
+		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
+	}
+	if err := safefs.WriteFile(s.dir, s.verifiedRel(v.Repo), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
 	}
 	return nil

@@ -235,6 +235,11 @@ type mirror struct {
 
 	puts      []*repodata.Package // lacking, at paths the served revision does not use
 	conflicts []*repodata.Package // lacking, at paths the served revision uses with other content
+
+	// verifyOnly marks the stand-in of a repository with no written
+	// mirror: its index is that of the current verified revision, and
+	// nothing is published to it.
+	verifyOnly bool
 }
 
 func (m *mirror) upToDate(repomd, asc, key []byte) bool {
@@ -403,7 +408,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 		return err
 	}
 	if len(s.mirrors) == 0 {
-		return errors.New("no written mirror (every mirror of this repository is probe-only)")
+		return s.verifyOnly(ctx)
 	}
 	if err := s.seedVerified(); err != nil {
 		return err
@@ -475,7 +480,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 		return s.dryRun(ctx, behind)
 	}
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
-	if err := s.fetchPackages(ctx); err != nil {
+	if err := s.fetchPackages(ctx, behind); err != nil {
 		return err
 	}
 	// Every package of the revision is verified now: fetched and checked
@@ -506,6 +511,60 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 	}
 	return s.mirrorErrors()
+}
+
+// verifyOnly verifies the origin's revision of a repository that has no
+// written mirror (only probe-only ones), so that it has verified
+// revisions to judge those mirrors against: metadata, signatures and
+// every package, fetched into the cache and deleted once verified. Only
+// packages that the current verified revision does not name with the same
+// checksum are fetched (the index of that revision is kept in state_dir).
+func (s *run) verifyOnly(ctx context.Context) error {
+	store := s.e.opts.Store
+	s.e.opts.Progress.set(s.repo.Name, "metadata")
+	if err := s.fetchRepomd(ctx); err != nil {
+		return err
+	}
+	cur := s.verified.Current()
+	digest := sha256Hex(s.repomd)
+	if cur != nil && cur.SHA256 == digest {
+		s.rep.NoChange, s.rep.RevisionVerified = true, true
+		s.log.Info("revision already verified", "revision", s.md.Revision)
+		return nil
+	}
+	if s.e.opts.DryRun {
+		s.log.Info("dry run: the origin's revision would be verified (no written mirror)", "revision", s.md.Revision)
+		return nil
+	}
+	vm := &mirror{cfg: config.Mirror{Name: "(verify only)"}, rep: &MirrorReport{}, verifyOnly: true}
+	idxRel, _ := filepath.Rel(store.Dir(), store.VerifiedIndexPath(s.repo.Name))
+	if cur != nil {
+		if idx, err := readIndex(store.Dir(), idxRel, cur.SHA256); err == nil {
+			vm.index = idx
+		}
+	}
+	s.cache = store.CacheDir(s.repo.Name)
+	defer func() {
+		if err := os.RemoveAll(s.cache); err != nil {
+			s.log.Warn("cleaning download cache", "dir", s.cache, "err", err)
+		}
+	}()
+	behind := []*mirror{vm}
+	if err := s.fetchMetadata(ctx, behind); err != nil {
+		return err
+	}
+	s.e.opts.Progress.set(s.repo.Name, "planning")
+	if err := s.plan(ctx, behind); err != nil {
+		return err
+	}
+	s.e.opts.Progress.set(s.repo.Name, "fetching")
+	if err := s.fetchPackages(ctx, behind); err != nil {
+		return err
+	}
+	if err := saveIndex(s.index, store.Dir(), idxRel, digest); err != nil {
+		s.log.Warn("saving the index of the verified revision; the next new revision is verified in full", "err", err)
+	}
+	return s.recordVerified()
 }
 
 // sha256Hex returns the hex sha256 digest of b.
@@ -1206,6 +1265,9 @@ func (s *run) plan(ctx context.Context, behind []*mirror) error {
 	// Mirrors serving the same revision share one index.
 	indexes := map[string]map[string]string{}
 	for _, m := range behind {
+		if m.verifyOnly {
+			continue // its index is set already
+		}
 		key := string(m.cur)
 		if idx, ok := indexes[key]; ok {
 			m.index = idx
@@ -1329,11 +1391,11 @@ func (s *run) presentVerified(ctx context.Context, m *mirror, p *repodata.Packag
 	return verify.Content(rc, p.Size, p.Checksum) == nil, nil
 }
 
-// packages lists every package some mirror lacks, once each.
-func (s *run) packages() []*repodata.Package {
+// packages lists every package some behind mirror lacks, once each.
+func (s *run) packages(behind []*mirror) []*repodata.Package {
 	seen := map[string]bool{}
 	var all []*repodata.Package
-	for _, m := range s.mirrors {
+	for _, m := range behind {
 		for _, list := range [][]*repodata.Package{m.puts, m.conflicts} {
 			for _, p := range list {
 				if !seen[p.Href] {
@@ -1346,12 +1408,13 @@ func (s *run) packages() []*repodata.Package {
 	return all
 }
 
-// fetchPackages downloads and verifies every package some mirror lacks.
-// A file listed at several locations (same checksum) is downloaded once
-// and placed at each. The first failure cancels the rest and fails the
-// sync.
-func (s *run) fetchPackages(ctx context.Context) error {
-	pkgs := s.packages()
+// fetchPackages downloads and verifies every package some behind mirror
+// lacks. A file listed at several locations (same checksum) is downloaded
+// once and placed at each. The first failure cancels the rest and fails
+// the sync. In a verify-only run, each file is deleted once verified.
+func (s *run) fetchPackages(ctx context.Context, behind []*mirror) error {
+	pkgs := s.packages(behind)
+	keep := len(behind) != 1 || !behind[0].verifyOnly
 	s.fetched = make(map[string]string, len(pkgs))
 	// Downloads go to the cache by checksum: group the locations that
 	// share one, so that no two transfers write one file.
@@ -1398,6 +1461,9 @@ func (s *run) fetchPackages(ctx context.Context) error {
 				if prog != nil {
 					prog.PackagesDone.Add(1)
 				}
+			}
+			if !keep {
+				os.Remove(dst)
 			}
 			s.log.Debug("fetched", "package", p.Href, "bytes", n, "locations", len(group))
 			return nil

@@ -2,13 +2,16 @@ package sync_test
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/verify"
 )
 
 func revisionsOf(t *testing.T, s *state.Store) []string {
@@ -97,4 +100,69 @@ func TestVerifiedRevisions(t *testing.T) {
 	if got := revisionsOf(t, h.store); !reflect.DeepEqual(got, []string{"2"}) {
 		t.Errorf("after the upgrade: verified %v, want [2]", got)
 	}
+}
+
+// TestVerifyOnly: a repository with no written mirror (probe-only ones
+// only) still gets verified revisions: each new origin revision is
+// verified in full (metadata, signatures, packages), its packages fetched
+// into the cache and not kept; the next revision fetches only the
+// packages that changed; a refused revision is not recorded.
+func TestVerifyOnly(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v1, v2, bad := filepath.Join(base, "v1"), filepath.Join(base, "v2"), filepath.Join(base, "bad")
+	p1, p2 := testrepo.DemoPackages(key), testrepo.DemoV2Packages(key)
+	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, p1...)
+	buildRepo(t, v2, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "2"}, p2...)
+	newPkg := testrepo.Pkg{Name: "zz-new", Version: "1", Release: "1", Sign: testrepo.UnknownKey(t)}
+	buildRepo(t, bad, v2, testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, append(p2, newPkg)...)
+
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	republish(t, o, v1)
+	h := newHarness(t, o, key.PublicPath)
+	h.repo.Mirrors = []config.Mirror{{Name: "partner", URL: "http://partner.example/repo/", Priority: 100}}
+	cacheEmpty := func(when string) {
+		t.Helper()
+		ents, _ := os.ReadDir(h.store.CacheDir("test"))
+		if len(ents) > 0 {
+			t.Errorf("%s: the cache keeps %d files", when, len(ents))
+		}
+	}
+
+	rep := h.mustSync()
+	if !rep.RevisionVerified || rep.Verified != len(p1) || len(rep.Mirrors) != 0 {
+		t.Errorf("first verification: verified %v, %d packages, %d mirror reports", rep.RevisionVerified, rep.Verified, len(rep.Mirrors))
+	}
+	if got, want := o.fetched(), relPaths(p1...); !reflect.DeepEqual(got, want) {
+		t.Errorf("first verification fetched %v, want every package once: %v", got, want)
+	}
+	cacheEmpty("after the first verification")
+	if got := revisionsOf(t, h.store); !reflect.DeepEqual(got, []string{"1"}) {
+		t.Errorf("verified %v, want [1]", got)
+	}
+
+	if rep := h.mustSync(); !rep.NoChange || !rep.RevisionVerified || len(o.fetched()) != 0 {
+		t.Errorf("no-op: NoChange %v, verified %v", rep.NoChange, rep.RevisionVerified)
+	}
+
+	republish(t, o, v2)
+	h.mustSync()
+	added, changed := p2[len(p2)-1], p2[0]
+	if got, want := o.fetched(), relPaths(added, changed); !reflect.DeepEqual(got, want) {
+		t.Errorf("second verification fetched %v, want only what changed: %v", got, want)
+	}
+	cacheEmpty("after the second verification")
+	if got := revisionsOf(t, h.store); !reflect.DeepEqual(got, []string{"2", "1"}) {
+		t.Errorf("verified %v, want [2 1]", got)
+	}
+
+	republish(t, o, bad)
+	rep = h.sync()
+	if rep.Err == nil || rep.RevisionVerified || !errors.Is(rep.Err, verify.ErrUnknownKey) {
+		t.Errorf("a package signed by an unknown key: %v, verified %v", rep.Err, rep.RevisionVerified)
+	}
+	if got := revisionsOf(t, h.store); !reflect.DeepEqual(got, []string{"2", "1"}) {
+		t.Errorf("after a refused revision: verified %v, want [2 1]", got)
+	}
+	cacheEmpty("after a refused revision")
 }
