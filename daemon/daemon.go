@@ -269,6 +269,9 @@ func (d *Daemon) apply(cfg *config.Config) {
 			d.repos[rc.Name] = r
 			if d.runCtx != nil {
 				d.startWorker(r)
+				// The start-up sync is past: a repo added now gets its
+				// first sync (or verification) at once.
+				r.requestSync("added to the configuration")
 			}
 		} else {
 			r.setConfig(rc)

@@ -32,18 +32,22 @@ import (
 type switchable struct {
 	srv *httptest.Server
 
-	mu     gosync.Mutex
-	dirs   map[string]string // prefix ("origin", "m1", ...) -> directory
-	status map[string]int
-	hits   map[string]int // prefix -> requests
+	mu       gosync.Mutex
+	dirs     map[string]string // prefix ("origin", "m1", ...) -> directory
+	status   map[string]int
+	statusOf map[string]int // exact path ("/origin/Packages/a/a.rpm") -> status
+	hits     map[string]int // prefix -> requests
 }
 
 func newSwitchable(t *testing.T) *switchable {
-	s := &switchable{dirs: map[string]string{}, status: map[string]int{}, hits: map[string]int{}}
+	s := &switchable{dirs: map[string]string{}, status: map[string]int{}, statusOf: map[string]int{}, hits: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		prefix, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
 		dir, status := s.dirs[prefix], s.status[prefix]
+		if st, ok := s.statusOf[r.URL.Path]; ok {
+			status = st
+		}
 		s.hits[prefix]++
 		s.mu.Unlock()
 		if status != 0 {
@@ -73,6 +77,17 @@ func (s *switchable) serve(prefix, dir string) {
 func (s *switchable) setStatus(prefix string, code int) {
 	s.mu.Lock()
 	s.status[prefix] = code
+	s.mu.Unlock()
+}
+
+// setStatusOf makes one path (relative to prefix) answer code; 0 undoes.
+func (s *switchable) setStatusOf(prefix, path string, code int) {
+	s.mu.Lock()
+	if code == 0 {
+		delete(s.statusOf, "/"+prefix+"/"+path)
+	} else {
+		s.statusOf["/"+prefix+"/"+path] = code
+	}
 	s.mu.Unlock()
 }
 
@@ -136,17 +151,27 @@ type envOpts struct {
 	// allowRollback lets the origin go back to an older revision (v1),
 	// for tests that use v1 as a broken new revision.
 	allowRollback bool
+	origin        string // directory the origin serves first; default the demo's v2
+	maxLag        string // the repo's max_lag; default left out (24h)
+	extra         string // YAML appended to the repos list; URL_<prefix> and KEY are replaced
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
 	testrepo.RequireTools(t, "dnf")
 	e := &env{t: t, dir: t.TempDir(), net: newSwitchable(t), hook: newWebhook(t)}
-	e.net.serve("origin", testrepo.DemoOrigin(t, "v2"))
+	if o.origin == "" {
+		o.origin = testrepo.DemoOrigin(t, "v2")
+	}
+	e.net.serve("origin", o.origin)
 	e.net.serve("m1", filepath.Join(e.dir, "m1"))
 	e.net.serve("m2", filepath.Join(e.dir, "m2"))
 	e.net.serve("third", testrepo.DemoOrigin(t, "v1")) // a partner that fell behind
 	if o.schedule == "" {
 		o.schedule = "@every 1h"
+	}
+	maxLag := ""
+	if o.maxLag != "" {
+		maxLag = "\n    max_lag: " + o.maxLag
 	}
 	if err := os.WriteFile(filepath.Join(e.dir, "token"), []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -165,7 +190,7 @@ repos:
     schedule: %[10]q
     gpgkeys: [%[6]s]
     prune_after: 0s
-    allow_rollback: %[11]v
+    allow_rollback: %[11]v%[12]s
     mirrors:
       - name: m1
         path: %[1]s/m1
@@ -178,7 +203,9 @@ repos:
         url: %[9]s
         priority: 1
 `, e.dir, o.probeInterval, o.probeTimeout, e.hook.srv.URL, e.net.URL("origin"), testrepo.Testdata(t, "keys", "test.pub"),
-		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"), o.schedule, o.allowRollback)
+		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"), o.schedule, o.allowRollback, maxLag) +
+		strings.NewReplacer("URL_po-origin", e.net.URL("po-origin"), "URL_pa", e.net.URL("pa"), "URL_pb", e.net.URL("pb"),
+			"KEY", testrepo.Testdata(t, "keys", "test.pub")).Replace(o.extra)
 	path := filepath.Join(e.dir, "mirrors.yaml")
 	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -188,7 +215,14 @@ repos:
 		t.Fatal(err)
 	}
 	e.cfg = cfg
-	d, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
+	e.start()
+	return e
+}
+
+// start runs a daemon on e.cfg, stopped when the test ends (or by stop).
+func (e *env) start() {
+	t := e.t
+	d, err := daemon.New(e.cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,18 +235,33 @@ repos:
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.stopped = cancel, make(chan error, 1)
 	go func() { e.stopped <- d.Run(ctx, ln) }()
+	stopped := e.stopped
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case err := <-e.stopped:
-			if err != nil {
+		case err, ok := <-stopped:
+			if ok && err != nil {
 				t.Errorf("Run: %v", err)
 			}
 		case <-time.After(20 * time.Second):
 			t.Error("the daemon did not stop")
 		}
 	})
-	return e
+}
+
+// stop stops the daemon, as a restart would.
+func (e *env) stop() {
+	e.t.Helper()
+	e.cancel()
+	select {
+	case err := <-e.stopped:
+		if err != nil {
+			e.t.Errorf("Run: %v", err)
+		}
+		close(e.stopped)
+	case <-time.After(20 * time.Second):
+		e.t.Fatal("the daemon did not stop")
+	}
 }
 
 const testToken = "test-token-0123456789"

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rpmirror/rpmirror/health"
@@ -18,12 +20,14 @@ type metrics struct {
 	mirrorState     *prometheus.GaugeVec
 	mirrorLatency   *prometheus.GaugeVec
 	mirrorLastProbe *prometheus.GaugeVec
+	mirrorLag       *prometheus.GaugeVec
+	originRefused   *prometheus.GaugeVec
 	originUp        *prometheus.GaugeVec
 	listed          *prometheus.GaugeVec
 	alertsDropped   prometheus.CounterFunc
 }
 
-var states = []health.State{health.OK, health.Stale, health.Down, health.Unknown}
+var states = []health.State{health.OK, health.Behind, health.Stale, health.Down, health.Unknown}
 
 func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, dropped int64)) *metrics {
 	const ns = "rpmirror"
@@ -59,7 +63,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 		}, []string{"repo"}),
 		mirrorState: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "mirror_state",
-			Help: "1 for the state of each mirror as the last probe saw it (ok, stale, down, unknown), 0 for the others.",
+			Help: "1 for the state of each mirror as the last probe saw it (ok: serves the current verified revision; behind: an earlier one, within max_lag; stale; down; unknown), 0 for the others.",
 		}, []string{"repo", "mirror", "state"}),
 		mirrorLatency: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "mirror_probe_latency_seconds",
@@ -69,6 +73,14 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 			Namespace: ns, Name: "mirror_last_probe_timestamp_seconds",
 			Help: "When the mirror was last probed (Unix time).",
 		}, []string{"repo", "mirror"}),
+		mirrorLag: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "mirror_lag_seconds",
+			Help: "How long ago the verified revision the mirror serves was superseded (0: it serves the current one); absent when it serves no verified revision.",
+		}, []string{"repo", "mirror"}),
+		originRefused: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "origin_revision_refused",
+			Help: "1 while the revision the origin serves failed verification: mirrors keep the current verified revision, and the origin is never listed.",
+		}, []string{"repo"}),
 		originUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "origin_up",
 			Help: "1 when the last probe of the repo's origin succeeded.",
@@ -83,7 +95,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 		Help: "Alerts dropped because the webhook queue was full.",
 	}, func() float64 { _, _, d := alertStats(); return float64(d) })
 	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
-		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.originUp, m.listed, m.alertsDropped,
+		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.listed, m.alertsDropped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},
 			func() float64 { _, f, _ := alertStats(); return float64(f) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_sent_total", Help: "Alerts delivered to the webhook."},
@@ -92,7 +104,12 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 	return m
 }
 
-func (m *metrics) setMirror(repo, mirror string, r health.Result) {
+func (m *metrics) setMirror(repo, mirror string, r health.Result, lag time.Duration, lagKnown bool) {
+	if lagKnown {
+		m.mirrorLag.WithLabelValues(repo, mirror).Set(lag.Seconds())
+	} else {
+		m.mirrorLag.DeleteLabelValues(repo, mirror)
+	}
 	for _, s := range states {
 		v := 0.0
 		if s == r.State {
@@ -109,7 +126,7 @@ func (m *metrics) setMirror(repo, mirror string, r health.Result) {
 // forget drops the series of a repo that left the configuration.
 func (m *metrics) forget(repo string) {
 	l := prometheus.Labels{"repo": repo}
-	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.originUp, m.listed} {
+	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.listed} {
 		v.DeletePartialMatch(l)
 	}
 }

@@ -3,6 +3,8 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -38,7 +40,6 @@ import (
 const (
 	MirrorlistFile = sync.MirrorlistPath
 	MetalinkFile   = sync.MetalinkPath
-	maxAlternates  = 5
 	maxFailures    = 10
 	samplePackages = 64
 )
@@ -50,6 +51,11 @@ type views struct {
 	key        string // what they were rendered from
 }
 
+// refusal is an origin revision that failed verification.
+type refusal struct {
+	sha256, revision, reason string
+}
+
 // repo is the daemon's runtime state of one repository.
 type repo struct {
 	d       *Daemon
@@ -59,6 +65,7 @@ type repo struct {
 	done    chan struct{}
 	once    gosync.Once
 	probing gosync.Mutex
+	writing gosync.Mutex // one writeLists at a time: they share temporary names
 	views   atomic.Pointer[views]
 	cronID  cron.EntryID
 	tracker *health.Tracker
@@ -67,9 +74,10 @@ type repo struct {
 	cfg          config.Repo
 	sched        cron.Schedule
 	origin       health.Result
-	originRepomd []byte            // the origin's current repomd.xml, as last seen
-	history      []mirrorlist.File // earlier revisions, newest first
-	packages     []string          // sample of package hrefs, for package probes
+	originRepomd []byte          // the origin's current repomd.xml, as last seen
+	verified     *state.Verified // the revisions rpmirror verified, newest (current) first
+	refused      *refusal        // the origin revision the last sync refused, if any
+	packages     []string        // sample of package hrefs of the current revision, for package probes
 	syncing      bool
 	lastSync     *server.SyncStatus
 	lastSyncOK   *bool
@@ -91,9 +99,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		origin:  health.Result{URL: fetch.Redact(rc.Origin), State: health.Unknown},
 		written: map[string][]byte{},
 	}
-	// Until the origin answers, judge mirrors against the newest revision
-	// rpmirror published.
-	r.originRepomd = r.publishedRepomd()
+	r.loadVerified()
 	r.refreshPackages()
 	if st, err := d.store.Load(rc.Name); err == nil {
 		for _, run := range st.Runs {
@@ -155,22 +161,9 @@ func (r *repo) work(runCtx, syncCtx context.Context) {
 	}
 }
 
-// hasWritten reports whether rpmirror writes any mirror of the repo.
-func hasWritten(rc config.Repo) bool {
-	for _, m := range rc.Mirrors {
-		if m.Written() {
-			return true
-		}
-	}
-	return false
-}
-
 func (r *repo) runSync(ctx context.Context, why string) {
 	defer r.d.recoverPanic("syncing " + r.name)
 	rc := r.config()
-	if !hasWritten(rc) {
-		return
-	}
 	cfg, fetcher, _ := r.d.tools()
 	r.mu.Lock()
 	origin := r.origin
@@ -205,6 +198,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		Logger:          r.d.log,
 		Concurrency:     cfg.Download.Concurrency,
 		MaxMetadataSize: cfg.Download.MaxMetadataSize,
+		OnVerified:      r.setVerified,
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
 	r.recordSync(rep)
@@ -215,6 +209,9 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		url := r.origin.URL
 		r.mu.Unlock()
 		r.setOrigin(health.Result{URL: url, State: health.Down, Checked: time.Now().UTC(), Reason: oneLine(rep.Err)})
+	}
+	if rep.Repomd != nil {
+		r.noteRefusal(rep)
 	}
 	if rep.Err == nil && rep.Repomd != nil {
 		r.noteOrigin(rep.Repomd)
@@ -227,6 +224,57 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		r.probeMirrors(ctx)
 	}
 	r.render(true)
+}
+
+// noteRefusal records whether the origin's revision a sync read failed
+// verification: the origin is then never listed while it serves it, and
+// /status says why the current revision is not the origin's.
+func (r *repo) noteRefusal(rep *sync.Report) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case rep.RevisionVerified:
+		r.refused = nil
+	case rep.Err == nil, errors.Is(rep.Err, context.Canceled), errors.Is(rep.Err, state.ErrLocked), errors.Is(rep.Err, target.ErrLocked):
+		// Says nothing of the revision.
+	default:
+		r.refused = &refusal{sha256: sha256Hex(rep.Repomd), revision: rep.Revision, reason: oneLine(rep.Err)}
+	}
+	r.refusedMetricLocked()
+}
+
+// refusedMetricLocked sets rpmirror_origin_revision_refused: 1 while the
+// origin serves the revision refused. r.mu is held.
+func (r *repo) refusedMetricLocked() {
+	v := 0.0
+	if r.refused != nil && r.originRepomd != nil && sha256Hex(r.originRepomd) == r.refused.sha256 {
+		v = 1
+	}
+	r.d.metrics.originRefused.WithLabelValues(r.name).Set(v)
+}
+
+// originNote says why the current verified revision is not what the
+// origin serves, or "" when it is. r.mu is held.
+func (r *repo) originNoteLocked() string {
+	if r.originRepomd == nil {
+		return ""
+	}
+	sum := sha256Hex(r.originRepomd)
+	rev := "(no revision)"
+	if md, err := repodata.ParseRepomd(r.originRepomd); err == nil {
+		rev = revName(md.Revision)
+	}
+	switch i := r.verified.Find(sum); {
+	case i == 0:
+		return ""
+	case r.refused != nil && r.refused.sha256 == sum:
+		return fmt.Sprintf("origin revision %s refused: %s", rev, r.refused.reason)
+	case i > 0:
+		return fmt.Sprintf("the origin serves the earlier verified revision %s", rev)
+	case r.syncing:
+		return fmt.Sprintf("origin revision %s not verified yet: the sync running now verifies it", rev)
+	}
+	return fmt.Sprintf("origin revision %s not verified yet: the next sync verifies it", rev)
 }
 
 // runEngine runs one sync; tests replace it to watch or break syncs.
@@ -360,19 +408,68 @@ func (r *repo) noteOrigin(b []byte) bool {
 	if bytes.Equal(b, r.originRepomd) {
 		return false
 	}
-	if r.originRepomd != nil {
-		ts, _ := mirrorlist.RepomdTimestamp(r.originRepomd)
-		r.history = append([]mirrorlist.File{mirrorlist.Describe(r.originRepomd, ts)}, r.history...)
-		if len(r.history) > maxAlternates {
-			r.history = r.history[:maxAlternates]
-		}
-	}
 	r.originRepomd = bytes.Clone(b)
+	r.refusedMetricLocked()
 	return true
 }
 
+// loadVerified reads the repo's verified revisions from state_dir. With
+// none recorded (state from an older rpmirror), the revision a written
+// mirror published last counts as current when rpmirror published it;
+// the next sync records it for good.
+func (r *repo) loadVerified() {
+	v, err := r.d.store.LoadVerified(r.name)
+	if err != nil {
+		r.log.Error("reading the verified revisions; starting with none", "err", err)
+		v = &state.Verified{Repo: r.name}
+	}
+	if v.Current() == nil {
+		if b := r.publishedRepomd(); b != nil {
+			if md, err := repodata.ParseRepomd(b); err == nil {
+				v.Add(state.Revision{Revision: md.Revision, SHA256: sha256Hex(b), Repomd: b}, time.Now().UTC(), 0)
+			}
+		}
+	}
+	r.mu.Lock()
+	r.verified = v
+	if cur := v.Current(); cur != nil && len(cur.Packages) > 0 {
+		r.packages = cur.Packages
+	}
+	r.mu.Unlock()
+}
+
+// setVerified takes the verified revisions a sync reports, at once (a
+// sync reports a new revision before any mirror serves it), and judges
+// the mirrors again against them.
+func (r *repo) setVerified(v *state.Verified) {
+	r.mu.Lock()
+	r.verified = v
+	if cur := v.Current(); cur != nil {
+		if len(cur.Packages) > 0 {
+			r.packages = cur.Packages
+		}
+		if r.refused != nil && r.refused.sha256 == cur.SHA256 {
+			r.refused = nil
+		}
+	}
+	r.mu.Unlock()
+	rc := r.config()
+	for _, m := range rc.Mirrors {
+		if res, ok := r.tracker.Get(m.Name); ok && m.URL != "" {
+			r.recordProbe(m, res)
+		}
+	}
+	r.render(false)
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // publishedRepomd returns the repomd.xml of the written mirror published
-// last, or nil.
+// last, or nil; only one rpmirror published (its state records its
+// digest) counts.
 func (r *repo) publishedRepomd() []byte {
 	rc := r.config()
 	st, err := r.d.store.Load(rc.Name)
@@ -383,19 +480,16 @@ func (r *repo) publishedRepomd() []byte {
 	var best []byte
 	var when time.Time
 	for _, m := range rc.Mirrors {
-		if !m.Written() {
+		ms := st.Mirrors[m.Name]
+		if !m.Written() || ms == nil {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(m.Path, "repodata", "repomd.xml"))
-		if err != nil {
+		if err != nil || sha256Hex(b) != ms.RepomdSHA256 {
 			continue
 		}
-		t := time.Time{}
-		if ms := st.Mirrors[m.Name]; ms != nil {
-			t = ms.PublishedAt
-		}
-		if best == nil || t.After(when) {
-			best, when = b, t
+		if best == nil || ms.PublishedAt.After(when) {
+			best, when = b, ms.PublishedAt
 		}
 	}
 	return best
@@ -572,9 +666,6 @@ func getRepomd(ctx context.Context, c *http.Client, base, ua, user, pass string)
 func (r *repo) probeMirrorsLocked(ctx context.Context) {
 	_, _, prober := r.d.tools()
 	rc := r.config()
-	r.mu.Lock()
-	want, pkgs := r.originRepomd, r.packages
-	r.mu.Unlock()
 	var wg gosync.WaitGroup
 	for _, m := range rc.Mirrors {
 		if m.URL == "" {
@@ -584,16 +675,19 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer r.d.recoverPanic("probing " + r.name + "/" + m.Name)
+			r.mu.Lock()
+			nothing := r.verified.Current() == nil
+			r.mu.Unlock()
 			var res health.Result
-			if want == nil {
+			if nothing {
 				res = health.Result{URL: fetch.Redact(m.URL), State: health.Unknown, Checked: time.Now().UTC(),
-					Reason: "the origin's repomd.xml is not known yet: nothing to compare with"}
+					Reason: "no revision is verified yet: nothing to compare with until the first sync verifies one"}
 			} else {
 				release, err := r.d.probeSlots.acquire(ctx)
 				if err != nil {
 					return
 				}
-				res = prober.Probe(ctx, m.URL, want, pkgs)
+				res = prober.Check(ctx, m.URL, r.accept)
 				release()
 			}
 			if ctx.Err() != nil {
@@ -605,21 +699,129 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 	wg.Wait()
 }
 
+// accept is the probes' health.Accept: a mirror should serve a verified
+// revision, and then the packages of that revision.
+func (r *repo) accept(md *repodata.Repomd, sum string) ([]string, string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch i := r.verified.Find(sum); {
+	case i == 0:
+		if pkgs := r.verified.Revisions[0].Packages; len(pkgs) > 0 {
+			return pkgs, "", true
+		}
+		return r.packages, "", true
+	case i > 0:
+		return r.verified.Revisions[i].Packages, "", true
+	}
+	return nil, "", false // judge says why
+}
+
+// judge turns a probe's result into the mirror's state, from the
+// revision it serves: ok for the current verified revision, behind for an
+// earlier one superseded less than max_lag ago (or any earlier one while
+// rpmirror itself brings the written mirror forward), stale otherwise.
+// Results that say nothing of the revision served (down, unknown) are
+// returned as they are.
+func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.Result {
+	if res.SHA256 == "" || (res.State != health.OK && res.State != health.Behind && res.State != health.Stale) {
+		return res
+	}
+	rc := r.config()
+	r.mu.Lock()
+	v, syncing := r.verified, r.syncing
+	pending := r.originRepomd != nil && sha256Hex(r.originRepomd) == res.SHA256 && (r.refused == nil || r.refused.sha256 != res.SHA256)
+	r.mu.Unlock()
+	cur := v.Current()
+	i := v.Find(res.SHA256)
+	switch {
+	case i == 0:
+		res.State, res.Reason = health.OK, ""
+	case i > 0:
+		rev := v.Revisions[i]
+		lag := now.Sub(rev.SupersededAt)
+		switch {
+		case m.Written() && syncing:
+			res.State = health.Behind
+			res.Reason = fmt.Sprintf("serves verified revision %s; rpmirror is bringing it to %s now", revName(rev.Revision), revName(cur.Revision))
+		case lag < rc.MaxLag:
+			res.State = health.Behind
+			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago (max_lag %s)", revName(rev.Revision), revName(cur.Revision), roundLag(lag), rc.MaxLag)
+		default:
+			res.State = health.Stale
+			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago: more than max_lag %s", revName(rev.Revision), revName(cur.Revision), roundLag(lag), rc.MaxLag)
+		}
+	case cur == nil:
+		res.State, res.Reason = health.Unknown, "no revision is verified yet: nothing to compare with until the first sync verifies one"
+	case pending:
+		// A mirror that took the origin's new revision before rpmirror
+		// verified it: not listed, but not news either.
+		res.State = health.Unknown
+		res.Reason = fmt.Sprintf("serves the origin's revision %s, not verified yet: judged once rpmirror has verified it", revName(res.Revision))
+	default:
+		res.State = health.Stale
+		res.Reason = fmt.Sprintf("serves a repomd.xml (revision %s) that rpmirror has not verified; the current verified revision is %s", revName(res.Revision), revName(cur.Revision))
+	}
+	return res
+}
+
+// lagOf returns how long ago the revision a mirror serves was
+// superseded: 0 for the current revision, false when it serves no
+// verified revision (or nothing known).
+func lagOf(v *state.Verified, sum string, now time.Time) (time.Duration, bool) {
+	i := v.Find(sum)
+	switch {
+	case sum == "" || i < 0:
+		return 0, false
+	case i == 0:
+		return 0, true
+	}
+	return max(now.Sub(v.Revisions[i].SupersededAt), 0), true
+}
+
+func revName(rev string) string {
+	if rev == "" {
+		return "(no revision)"
+	}
+	return rev
+}
+
+func roundLag(d time.Duration) time.Duration {
+	if d >= time.Minute {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}
+
 func (r *repo) recordProbe(m config.Mirror, res health.Result) {
-	r.d.metrics.setMirror(r.name, m.Name, res)
+	now := time.Now()
+	res = r.judge(m, res, now)
+	r.mu.Lock()
+	v := r.verified
+	r.mu.Unlock()
+	lag, known := lagOf(v, res.SHA256, now)
+	r.d.metrics.setMirror(r.name, m.Name, res, lag, known)
 	prev, changed := r.tracker.Update(m.Name, res)
 	if !changed {
 		return
 	}
 	r.log.Info("mirror state", "mirror", m.Name, "from", prev, "to", res.State, "reason", res.Reason)
-	if res.State == health.Down || res.State == health.Stale {
+	if needsPerson(res.State) {
 		r.addFailure("mirror "+m.Name, string(res.State)+": "+res.Reason)
 	}
-	if prev == health.Unknown && res.State == health.OK {
-		return // coming up is not news
+	// Alerts are for what needs a person: entering or leaving stale or
+	// down. Behind is a mirror doing its job a little late; coming up is
+	// not news.
+	if !needsPerson(prev) && !needsPerson(res.State) {
+		return
+	}
+	if prev == health.Unknown && !needsPerson(res.State) {
+		return
 	}
 	r.d.alerts.Send(alert.Event{Kind: "mirror", Repo: r.name, Mirror: m.Name, URL: res.URL, From: string(prev), To: string(res.State), Reason: res.Reason})
 }
+
+// needsPerson reports whether a mirror in state s needs someone to look.
+func needsPerson(s health.State) bool { return s == health.Stale || s == health.Down }
 
 func (r *repo) addFailure(what, msg string) {
 	r.mu.Lock()
@@ -630,21 +832,72 @@ func (r *repo) addFailure(what, msg string) {
 	}
 }
 
-// healthy returns the mirrors to list, sorted.
-func (r *repo) healthy(rc config.Repo) []mirrorlist.Mirror {
-	var ms []mirrorlist.Mirror
+// listed returns the mirrors to list: those serving the current revision,
+// sorted, then those behind, sorted; and the verified revisions the
+// behind ones serve, which the metalink carries as alternates.
+func (r *repo) listed(rc config.Repo, v *state.Verified) (ms []mirrorlist.Mirror, alts []mirrorlist.File) {
+	var ok, behind []mirrorlist.Mirror
+	seen := map[string]bool{}
 	for _, m := range rc.Mirrors {
 		if m.URL == "" {
 			continue
 		}
-		res, ok := r.tracker.Get(m.Name)
-		if !ok || res.State != health.OK {
+		res, found := r.tracker.Get(m.Name)
+		if !found {
 			continue
 		}
-		ms = append(ms, mirrorlist.Mirror{URL: m.URL, Priority: m.Priority, Latency: res.Latency})
+		lm := mirrorlist.Mirror{URL: m.URL, Priority: m.Priority, Latency: res.Latency}
+		switch res.State {
+		case health.OK:
+			ok = append(ok, lm)
+		case health.Behind:
+			behind = append(behind, lm)
+			if i := v.Find(res.SHA256); i > 0 && !seen[res.SHA256] {
+				seen[res.SHA256] = true
+				alts = append(alts, describe(v.Revisions[i].Repomd))
+			}
+		}
 	}
-	mirrorlist.Sort(ms)
-	return ms
+	mirrorlist.Sort(ok)
+	mirrorlist.Sort(behind)
+	return append(ok, behind...), alts
+}
+
+func describe(repomd []byte) mirrorlist.File {
+	ts, _ := mirrorlist.RepomdTimestamp(repomd)
+	return mirrorlist.Describe(repomd, ts)
+}
+
+// fallback decides what the lists hold when no mirror serves a verified
+// revision: the origin as a last resort, unless what it serves failed
+// verification; and the revision the metalink describes.
+func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *refusal) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
+	const none = "no mirror serves a verified revision"
+	cur := v.Current()
+	var current mirrorlist.File
+	if cur != nil {
+		current = describe(cur.Repomd)
+	}
+	if originRepomd == nil {
+		return mirrorlist.Fallback{URL: rc.Origin, Comment: none + ": serving the origin instead (not probed yet)"}, current, nil
+	}
+	sum := sha256Hex(originRepomd)
+	rev := "(no revision)"
+	if md, err := repodata.ParseRepomd(originRepomd); err == nil {
+		rev = revName(md.Revision)
+	}
+	switch i := v.Find(sum); {
+	case refused != nil && refused.sha256 == sum:
+		return mirrorlist.Fallback{Comment: fmt.Sprintf("%s, and the origin's revision %s failed verification: listing nothing", none, rev)}, current, nil
+	case i == 0:
+		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, which serves the current verified revision %s", none, rev)}, current, nil
+	case i > 0:
+		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, which serves the earlier verified revision %s", none, rev)}, current, []mirrorlist.File{describe(v.Revisions[i].Repomd)}
+	}
+	// Not verified yet (a sync will tell), and nothing better to offer:
+	// the metalink describes what the origin serves, or dnf would refuse
+	// it too.
+	return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, whose revision %s is not verified yet", none, rev)}, describe(originRepomd), nil
 }
 
 // render rebuilds the mirrorlist and metalink when what they show has
@@ -652,37 +905,44 @@ func (r *repo) healthy(rc config.Repo) []mirrorlist.Mirror {
 // mirror.
 func (r *repo) render(force bool) {
 	rc := r.config()
-	ms := r.healthy(rc)
 	r.mu.Lock()
-	repomd := r.originRepomd
-	alts := append([]mirrorlist.File(nil), r.history...)
+	v, originRepomd, refused := r.verified, r.originRepomd, r.refused
 	r.mu.Unlock()
+	ms, alts := r.listed(rc, v)
+	var cur mirrorlist.File
+	if c := v.Current(); c != nil {
+		cur = describe(c.Repomd)
+	}
+	var fb mirrorlist.Fallback
+	if len(ms) == 0 {
+		fb, cur, alts = fallback(rc, v, originRepomd, refused)
+	}
 	var key strings.Builder
-	fmt.Fprintf(&key, "%s|%x|%d|", rc.Origin, repomd, len(alts))
+	fmt.Fprintf(&key, "%s|%s|%s|", cur.SHA256, fb.URL, fb.Comment)
+	for _, a := range alts {
+		fmt.Fprintf(&key, "%s ", a.SHA256)
+	}
 	for _, m := range ms {
-		fmt.Fprintf(&key, "%s %d|", m.URL, m.Priority)
+		fmt.Fprintf(&key, "|%s %d", m.URL, m.Priority)
 	}
 	if old := r.views.Load(); !force && old != nil && old.key == key.String() {
 		return
 	}
-	var cur mirrorlist.File
-	if repomd != nil {
-		ts, _ := mirrorlist.RepomdTimestamp(repomd)
-		cur = mirrorlist.Describe(repomd, ts)
-	}
-	v := &views{
-		mirrorlist: mirrorlist.Text(ms, rc.Origin),
-		metalink:   mirrorlist.Metalink(cur, alts, ms, rc.Origin, time.Now()),
+	v2 := &views{
+		mirrorlist: mirrorlist.TextFallback(ms, fb),
+		metalink:   mirrorlist.MetalinkFallback(cur, alts, ms, fb, time.Now()),
 		key:        key.String(),
 	}
-	r.views.Store(v)
+	r.views.Store(v2)
 	r.d.metrics.listed.WithLabelValues(r.name).Set(float64(len(ms)))
-	r.writeLists(rc, v)
+	r.writeLists(rc, v2)
 }
 
 // writeLists writes the lists into each written mirror, atomically, when
 // they changed since last written there.
 func (r *repo) writeLists(rc config.Repo, v *views) {
+	r.writing.Lock()
+	defer r.writing.Unlock()
 	for _, m := range rc.Mirrors {
 		if !m.Written() {
 			continue
@@ -740,6 +1000,7 @@ func (r *repo) status() server.RepoStatus {
 		OriginReason:  r.origin.Reason,
 		OriginChecked: r.origin.Checked,
 		Revision:      r.origin.Revision,
+		OriginNote:    r.originNoteLocked(),
 		Syncing:       r.syncing,
 		LastSync:      r.lastSync,
 		LastSuccess:   r.lastSuccess,
@@ -750,6 +1011,10 @@ func (r *repo) status() server.RepoStatus {
 		// scheduler's own next run once it has one.
 		st.NextSync = r.sched.Next(time.Now()).UTC()
 	}
+	now := time.Now()
+	if cur := r.verified.Current(); cur != nil {
+		st.CurrentRevision, st.CurrentVerified = revName(cur.Revision), cur.VerifiedAt
+	}
 	for _, m := range rc.Mirrors {
 		ms := server.MirrorStatus{Name: m.Name, URL: fetch.Redact(m.URL), Written: m.Written(), Priority: m.Priority, State: string(health.Unknown)}
 		if m.URL == "" {
@@ -757,7 +1022,11 @@ func (r *repo) status() server.RepoStatus {
 		} else if res, ok := r.tracker.Get(m.Name); ok {
 			ms.State, ms.Reason, ms.Checked, ms.Revision = string(res.State), res.Reason, res.Checked, res.Revision
 			ms.LatencyMS = float64(res.Latency.Microseconds()) / 1000
-			if res.State == health.OK {
+			if lag, ok := lagOf(r.verified, res.SHA256, now); ok && res.State != health.Down && res.State != health.Unknown {
+				secs := lag.Seconds()
+				ms.LagSeconds = &secs
+			}
+			if res.State == health.OK || res.State == health.Behind {
 				st.Listed++
 			}
 		}

@@ -8,23 +8,30 @@
 //
 //  1. GETs <base>repodata/repomd.xml, reads it with a size limit and
 //     parses it with repodata.ParseRepomd;
-//  2. compares it byte for byte with the origin's current repomd.xml;
-//  3. checks one package of the current revision, chosen at random, with a
+//  2. compares it byte for byte with the repomd.xml expected (Probe), or
+//     hands it and its sha256 to the caller, which says whether it is a
+//     revision it accepts and which packages that revision has (Check:
+//     rpmirror serve accepts the revisions it verified);
+//  3. checks one package of that revision, chosen at random, with a
 //     HEAD request (or, when HEAD is refused with 405 or 501, a GET of its
 //     first byte), so that a server that still serves metadata but no
 //     longer serves packages is caught.
 //
 // The outcome is one of three states:
 //
-//   - OK: the mirror serves the origin's repomd.xml, byte-identical, and
-//     the sampled package;
-//   - Stale: it serves a valid repomd.xml that differs from the origin's
-//     (an older revision, usually: a sync has not happened yet). The
-//     package is not checked: it belongs to a revision the mirror does not
-//     claim to have;
+//   - OK: the mirror serves the repomd.xml expected (or one accepted),
+//     byte-identical, and the sampled package;
+//   - Stale: it serves a valid repomd.xml that is not expected (an older
+//     revision, usually). The package is not checked: it belongs to a
+//     revision the mirror does not claim to have;
 //   - Down: anything a client would fail on: an HTTP error status, a
 //     timeout, a connection or TLS error, a redirect loop, a body that is
 //     not a repomd.xml, or a package that cannot be fetched.
+//
+// Behind is the state of a mirror serving an earlier revision that is
+// still accepted; Probe and Check never return it: the caller, which
+// knows the revisions and how late a mirror may be, decides it from
+// Result.SHA256.
 //
 // The origin is probed the same way, with no repomd.xml to compare with:
 // it is OK or Down, never Stale.

@@ -1,8 +1,9 @@
 package health
 
 import (
-	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -26,11 +27,15 @@ const (
 	// (the context passed to Probe was cancelled) and says nothing about
 	// the mirror.
 	Unknown State = "unknown"
-	// OK: the mirror serves the origin's current repomd.xml, byte for
-	// byte, and the package checked.
+	// OK: the mirror serves the repomd.xml expected (the current
+	// revision), byte for byte, and the package checked.
 	OK State = "ok"
-	// Stale: the mirror serves a valid repomd.xml that differs from the
-	// origin's.
+	// Behind: the mirror serves an earlier revision that is still
+	// accepted, and the package checked. Probe never returns it: the
+	// caller decides, from the revision a mirror serves (Result.SHA256),
+	// whether an OK mirror is behind.
+	Behind State = "behind"
+	// Stale: the mirror serves a valid repomd.xml that is not accepted.
 	Stale State = "stale"
 	// Down: a client would fail on the mirror.
 	Down State = "down"
@@ -60,6 +65,9 @@ type Result struct {
 	Revision string
 	// Package is the href of the package checked, "" when none was.
 	Package string
+	// SHA256 is the hex sha256 digest of the repomd.xml the mirror
+	// served, when it parsed.
+	SHA256 string
 }
 
 // Defaults for the zero fields of a Prober.
@@ -108,8 +116,8 @@ const rpmLeadMagic = 0xed
 // errProbeTimeout is the cause of a probe's context when Timeout expires.
 var errProbeTimeout = errors.New("probe timeout")
 
-// Probe checks the mirror at base against want, the origin's current
-// repomd.xml bytes, and checks one of packages, chosen with Rand.
+// Probe checks the mirror at base against want, the repomd.xml bytes
+// expected, and checks one of packages, chosen with Rand.
 //
 // With want nil, Probe only checks that the mirror answers a valid
 // repomd.xml: this is how the origin itself is probed, which is then OK or
@@ -123,6 +131,31 @@ var errProbeTimeout = errors.New("probe timeout")
 // Unknown and a Reason saying so: an interrupted probe says nothing about
 // the mirror, and is best not recorded.
 func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages []string) Result {
+	var wantSum string
+	if want != nil {
+		sum := sha256.Sum256(want)
+		wantSum = hex.EncodeToString(sum[:])
+	}
+	return p.Check(ctx, base, func(md *repodata.Repomd, sum string) ([]string, string, bool) {
+		if want != nil && sum != wantSum {
+			return nil, staleReason(md.Revision, want), false
+		}
+		return packages, "", true
+	})
+}
+
+// Accept decides whether a mirror serving a repomd.xml (parsed as md, with
+// hex sha256 digest sum) serves a revision it should. When it does, it
+// returns the package hrefs of that revision, one of which the probe
+// checks (none when empty); when it does not, it returns why, and the
+// mirror is Stale.
+type Accept func(md *repodata.Repomd, sum string) (packages []string, reason string, ok bool)
+
+// Check is Probe with the decision of which repomd.xml to accept left to
+// accept: for a caller that accepts several revisions, each with its
+// packages. It is OK, Stale (accept refused the repomd.xml), Down or
+// Unknown, as for Probe.
+func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
 	r := Result{URL: base, Checked: time.Now()}
 	u, err := parseBase(base)
 	if err != nil {
@@ -152,13 +185,16 @@ func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages [
 		return r
 	}
 	r.Revision = md.Revision
+	sum := sha256.Sum256(body)
+	r.SHA256 = hex.EncodeToString(sum[:])
 	if _, ok := md.Find("primary"); !ok {
 		r.State = Down
 		r.Reason = "GET repodata/repomd.xml: 200 OK but the repomd.xml lists no primary metadata"
 		return r
 	}
-	if want != nil && !bytes.Equal(body, want) {
-		r.State, r.Reason = Stale, limitReason(staleReason(md.Revision, want))
+	packages, reason, ok := accept(md, r.SHA256)
+	if !ok {
+		r.State, r.Reason = Stale, limitReason(reason)
 		return r
 	}
 

@@ -3,6 +3,8 @@ package health
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpmirror/rpmirror/repodata"
 )
 
 // The demo origin's revisions, as written in their repomd.xml.
@@ -602,5 +606,48 @@ func TestLimitReason(t *testing.T) {
 	}
 	if got := limitReason("short"); got != "short" {
 		t.Errorf("limitReason(short) = %q", got)
+	}
+}
+
+// TestCheckAccept: Check leaves the choice of accepted revisions to its
+// caller: it hands over the parsed repomd.xml and its digest, checks a
+// package of the revision accepted (the one the caller names, not the
+// current revision's), and is Stale with the caller's reason otherwise.
+func TestCheckAccept(t *testing.T) {
+	srv := httptest.NewServer(mirror("v1"))
+	defer srv.Close()
+	v1 := demoRepomd(t, "v1")
+	sum := sha256.Sum256(v1)
+	v1sum := hex.EncodeToString(sum[:])
+	v1pkgs, v2pkgs := demoPackages(t, "v1"), demoPackages(t, "v2")
+	onlyV2 := v2pkgs[slices.IndexFunc(v2pkgs, func(p string) bool { return !slices.Contains(v1pkgs, p) })]
+	tests := []struct {
+		name    string
+		accept  Accept
+		state   State
+		reason  string
+		pkgSeen string
+	}{
+		{"an earlier revision, with its packages", func(md *repodata.Repomd, s string) ([]string, string, bool) {
+			if s != v1sum || md.Revision == "" {
+				return nil, "unexpected " + s, false
+			}
+			return v1pkgs[:1], "", true
+		}, OK, "", v1pkgs[0]},
+		{"accepted, but the package named is not served", func(*repodata.Repomd, string) ([]string, string, bool) {
+			return []string{onlyV2}, "", true
+		}, Down, "HEAD " + onlyV2 + ": 404 Not Found", onlyV2},
+		{"refused", func(md *repodata.Repomd, s string) ([]string, string, bool) {
+			return v1pkgs, "not verified: " + md.Revision, false
+		}, Stale, "not verified: ", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Prober{Rand: func(int) int { return 0 }}
+			r := p.Check(context.Background(), srv.URL+"/", tt.accept)
+			if r.State != tt.state || !strings.HasPrefix(r.Reason, tt.reason) || r.Package != tt.pkgSeen || r.SHA256 != v1sum {
+				t.Errorf("got %s %q package %q sha256 %s; want %s %q package %q sha256 %s", r.State, r.Reason, r.Package, r.SHA256, tt.state, tt.reason, tt.pkgSeen, v1sum)
+			}
+		})
 	}
 }

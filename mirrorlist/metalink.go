@@ -117,6 +117,12 @@ func parseStamp(s string) (int64, bool) {
 // (unless origin is not Usable either: dnf then fails with "No URLs in
 // metalink"). now, in GMT, is the pubdate.
 func Metalink(current File, alternates []File, ms []Mirror, origin string, now time.Time) []byte {
+	return MetalinkFallback(current, alternates, ms, Fallback{URL: origin, Comment: "no mirror is healthy: serving the origin instead"}, now)
+}
+
+// MetalinkFallback is Metalink with what to write when no mirror is
+// listed.
+func MetalinkFallback(current File, alternates []File, ms []Mirror, fb Fallback, now time.Time) []byte {
 	listed := usableMirrors(ms)
 	alts := sortAlternates(current, alternates)
 
@@ -144,9 +150,11 @@ func Metalink(current File, alternates []File, ms []Mirror, origin string, now t
 	}
 	b.WriteString(`   <resources maxconnections="1">` + "\n")
 	if len(listed) == 0 {
-		b.WriteString("    <!-- no mirror is healthy: serving the origin instead -->\n")
-		if Usable(origin) {
-			writeURL(&b, baseURL(origin), "", 100)
+		b.WriteString("    <!-- ")
+		b.WriteString(fb.comment())
+		b.WriteString(" -->\n")
+		if fb.URL != "" && Usable(fb.URL) {
+			writeURL(&b, baseURL(fb.URL), "", 100)
 		}
 	}
 	for i, m := range listed {

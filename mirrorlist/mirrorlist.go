@@ -73,13 +73,50 @@ const FallbackComment = "# no mirror is healthy: serving the origin instead"
 // fail; an origin that is not Usable is left out too, and dnf then fails
 // with "No URLs in mirrorlist".
 func Text(ms []Mirror, origin string) []byte {
+	return TextFallback(ms, Fallback{URL: origin, Comment: strings.TrimPrefix(FallbackComment, "# ")})
+}
+
+// Fallback is what a list holds when no mirror is left in it: the
+// origin, as a last resort, or nothing, and why.
+type Fallback struct {
+	// URL is the origin's base URL, listed when Usable; "" lists nothing
+	// (dnf then fails with "No URLs in mirrorlist", rather than fetch what
+	// must not be fetched).
+	URL string
+	// Comment says why, in one line: written after "# " in a mirrorlist
+	// and as an XML comment in a metalink. Control characters, and "--"
+	// which XML comments may not hold, are replaced.
+	Comment string
+}
+
+// comment returns fb.Comment made safe for one comment line of either
+// format.
+func (fb Fallback) comment() string {
+	var b strings.Builder
+	prev := rune(0)
+	for _, c := range strings.ToValidUTF8(fb.Comment, "\uFFFD") {
+		if c < ' ' || c == 0x7f || (0x80 <= c && c <= 0x9f) || c == 0x2028 || c == 0x2029 {
+			c = ' '
+		}
+		if c == '-' && prev == '-' {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(c)
+		prev = c
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// TextFallback is Text with what to write when no mirror is listed.
+func TextFallback(ms []Mirror, fb Fallback) []byte {
 	listed := usableMirrors(ms)
 	if len(listed) == 0 {
 		var b bytes.Buffer
-		b.WriteString(FallbackComment)
+		b.WriteString("# ")
+		b.WriteString(fb.comment())
 		b.WriteByte('\n')
-		if Usable(origin) {
-			b.WriteString(baseURL(origin))
+		if fb.URL != "" && Usable(fb.URL) {
+			b.WriteString(baseURL(fb.URL))
 			b.WriteByte('\n')
 		}
 		return b.Bytes()

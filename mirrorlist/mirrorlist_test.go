@@ -652,3 +652,40 @@ func BenchmarkMetalink(b *testing.B) {
 		})
 	}
 }
+
+// TestFallbackComment: the comment a list carries when no mirror is
+// listed says why in one line whatever it is given (it quotes revisions
+// the origin chose), and an empty URL lists nothing.
+func TestFallbackComment(t *testing.T) {
+	tests := []struct {
+		name    string
+		fb      Fallback
+		comment string // as written, without "# "
+		urls    int
+	}{
+		{"origin", Fallback{URL: "https://origin.example.org/demo/", Comment: "no mirror serves a verified revision: serving the origin instead"},
+			"no mirror serves a verified revision: serving the origin instead", 1},
+		{"nothing", Fallback{Comment: "the origin's revision 7 failed verification: listing nothing"},
+			"the origin's revision 7 failed verification: listing nothing", 0},
+		{"line injection", Fallback{Comment: "revision 1\nhttps://evil.example/\r\u2028x"},
+			"revision 1 https://evil.example/  x", 0},
+		{"comment end", Fallback{Comment: "revision --> <url>https://evil/</url> <!-- ---"},
+			"revision - -> <url>https://evil/</url> <!- - - - -", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := TextFallback(nil, tt.fb)
+			lines := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+			if lines[0] != "# "+tt.comment || len(lines) != 1+tt.urls {
+				t.Errorf("mirrorlist %q, want the comment %q and %d URL(s)", text, tt.comment, tt.urls)
+			}
+			doc := MetalinkFallback(revision3, nil, nil, tt.fb, goldenNow)
+			if !bytes.Contains(doc, []byte("<!-- "+tt.comment+" -->")) {
+				t.Errorf("metalink lacks the comment %q:\n%s", tt.comment, doc)
+			}
+			if urls := parseMetalink(t, doc).Files[0].Resources.URLs; len(urls) != tt.urls {
+				t.Errorf("metalink urls %+v, want %d", urls, tt.urls)
+			}
+		})
+	}
+}

@@ -17,6 +17,12 @@ var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
 		return d.Round(time.Second).String() + " ago"
 	},
 	"revision": revisionHTML,
+	"lag": func(secs *float64) string {
+		if secs == nil {
+			return ""
+		}
+		return (time.Duration(*secs) * time.Second).Round(time.Second).String()
+	},
 	"stamp": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -35,7 +41,7 @@ h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: .4em 0; }
 th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #ddd; vertical-align: top; }
 .state { font-weight: bold; padding: .1em .5em; border-radius: .3em; }
-.ok { background: #d4f4d4; } .stale { background: #fff2c0; } .down, .failed { background: #ffd0d0; } .unknown, .skipped { background: #e8e8e8; }
+.ok { background: #d4f4d4; } .behind { background: #e4f0d0; } .stale { background: #fff2c0; } .down, .failed { background: #ffd0d0; } .unknown, .skipped { background: #e8e8e8; }
 .muted { color: #777; } code { font-size: .95em; }
 #summary { padding: .6em 1em; border-radius: .4em; background: #eef6ee; border: 1px solid #cde3cd; line-height: 1.9; }
 #summary.attention { background: #fff0f0; border-color: #f0c8c8; }
@@ -55,14 +61,14 @@ th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #ddd; v
 <h2 id="{{.Name}}">{{.Name}}</h2>
 <table>
 <tr><th>origin</th><td><span class="state {{.OriginState}}">{{.OriginState}}</span> <code>{{.Origin}}</code>{{if .OriginReason}} — {{.OriginReason}}{{end}} <span class="muted">checked {{ago .OriginChecked}}</span></td></tr>
-<tr><th>revision</th><td>{{with .Revision}}{{revision .}}{{else}}unknown{{end}}</td></tr>
-<tr><th>mirror lists</th><td>{{.Listed}} mirror(s) listed — <a href="/mirrorlist?repo={{.Name}}">mirrorlist</a>, <a href="/metalink?repo={{.Name}}">metalink</a>{{if eq .Listed 0}} <span class="state down">no healthy mirror: clients are sent to the origin</span>{{end}}</td></tr>
+<tr><th>revision</th><td>current verified: {{with .CurrentRevision}}{{revision .}}{{else}}none yet{{end}}{{if not .CurrentVerified.IsZero}} <span class="muted">verified {{ago .CurrentVerified}}</span>{{end}}; origin serves {{with .Revision}}{{revision .}}{{else}}unknown{{end}}{{if .OriginNote}}<br><span class="state stale">{{.OriginNote}}</span>{{end}}</td></tr>
+<tr><th>mirror lists</th><td>{{.Listed}} mirror(s) listed — <a href="/mirrorlist?repo={{.Name}}">mirrorlist</a>, <a href="/metalink?repo={{.Name}}">metalink</a>{{if eq .Listed 0}} <span class="state down">no mirror serves a verified revision: see the lists for whether clients are sent to the origin</span>{{end}}</td></tr>
 <tr><th>sync</th><td>{{if .Syncing}}<span class="state ok">running</span> {{end}}{{with .LastSync}}last <span class="state {{if eq .Result "failed"}}failed{{else if eq .Result "skipped"}}skipped{{else}}ok{{end}}">{{.Result}}</span> {{ago .Start}}, {{printf "%.1f" .Seconds}}s, fetched {{.Fetched}} packages{{if .Error}} — {{.Error}}{{end}}{{else}}none yet{{end}}<br>
 last success {{ago .LastSuccess}}; next {{ago .NextSync}}</td></tr>
 </table>
 <table>
-<tr><th>mirror</th><th>state</th><th>latency</th><th>checked</th><th>revision</th><th>priority</th><th>url</th></tr>
-{{range .Mirrors}}<tr><td>{{.Name}}{{if .Written}} <span class="muted">(written)</span>{{end}}</td><td><span class="state {{.State}}">{{.State}}</span>{{if .Reason}}<br><span class="muted">{{.Reason}}</span>{{end}}</td><td>{{if .LatencyMS}}{{printf "%.0f" .LatencyMS}} ms{{end}}</td><td>{{ago .Checked}}</td><td>{{revision .Revision}}</td><td>{{.Priority}}</td><td><code>{{.URL}}</code></td></tr>
+<tr><th>mirror</th><th>state</th><th>latency</th><th>checked</th><th>revision</th><th>lag</th><th>priority</th><th>url</th></tr>
+{{range .Mirrors}}<tr><td>{{.Name}}{{if .Written}} <span class="muted">(written)</span>{{end}}</td><td><span class="state {{.State}}">{{.State}}</span>{{if .Reason}}<br><span class="muted">{{.Reason}}</span>{{end}}</td><td>{{if .LatencyMS}}{{printf "%.0f" .LatencyMS}} ms{{end}}</td><td>{{ago .Checked}}</td><td>{{revision .Revision}}</td><td>{{lag .LagSeconds}}</td><td>{{.Priority}}</td><td><code>{{.URL}}</code></td></tr>
 {{end}}</table>
 {{if .Failures}}<table><tr><th colspan="3">recent failures</th></tr>
 {{range .Failures}}<tr><td>{{stamp .Time}}</td><td>{{.What}}</td><td>{{.Error}}</td></tr>

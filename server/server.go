@@ -45,19 +45,29 @@ type Status struct {
 
 // RepoStatus is one repository.
 type RepoStatus struct {
-	Name          string          `json:"name"`
-	Origin        string          `json:"origin"`
-	OriginState   string          `json:"origin_state"`
-	OriginReason  string          `json:"origin_reason,omitempty"`
-	OriginChecked time.Time       `json:"origin_checked"`
-	Revision      string          `json:"revision,omitempty"` // the origin's current revision, as last seen
-	Listed        int             `json:"listed"`             // mirrors in the mirrorlist
-	Syncing       bool            `json:"syncing"`
-	LastSync      *SyncStatus     `json:"last_sync,omitempty"`
-	LastSuccess   time.Time       `json:"last_success"`
-	NextSync      time.Time       `json:"next_sync"`
-	Mirrors       []MirrorStatus  `json:"mirrors"`
-	Failures      []FailureStatus `json:"recent_failures"`
+	Name          string    `json:"name"`
+	Origin        string    `json:"origin"`
+	OriginState   string    `json:"origin_state"`
+	OriginReason  string    `json:"origin_reason,omitempty"`
+	OriginChecked time.Time `json:"origin_checked"`
+	Revision      string    `json:"revision,omitempty"` // the origin's current revision, as last seen
+	// CurrentRevision is the newest revision rpmirror verified, which
+	// mirrors are judged against, and CurrentVerified when it was
+	// verified.
+	CurrentRevision string    `json:"current_revision,omitempty"`
+	CurrentVerified time.Time `json:"current_verified,omitzero"`
+	// OriginNote says why the current revision is not the origin's:
+	// "origin revision 1795700000 refused: package ... signature check
+	// failed", "origin revision 1795700000 not verified yet: ...". Empty
+	// when the origin serves the current revision.
+	OriginNote  string          `json:"origin_note,omitempty"`
+	Listed      int             `json:"listed"` // mirrors in the mirrorlist (ok, then behind)
+	Syncing     bool            `json:"syncing"`
+	LastSync    *SyncStatus     `json:"last_sync,omitempty"`
+	LastSuccess time.Time       `json:"last_success"`
+	NextSync    time.Time       `json:"next_sync"`
+	Mirrors     []MirrorStatus  `json:"mirrors"`
+	Failures    []FailureStatus `json:"recent_failures"`
 }
 
 // MirrorStatus is one mirror of a repository.
@@ -71,6 +81,10 @@ type MirrorStatus struct {
 	LatencyMS float64   `json:"latency_ms"`
 	Checked   time.Time `json:"checked"`
 	Revision  string    `json:"revision,omitempty"`
+	// LagSeconds is how long ago the verified revision the mirror serves
+	// was superseded: 0 for the current revision; absent when it serves
+	// no verified revision.
+	LagSeconds *float64 `json:"lag_seconds,omitempty"`
 }
 
 // SyncStatus is the outcome of a sync.

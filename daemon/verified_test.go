@@ -1,0 +1,381 @@
+package daemon_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/alert"
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/server"
+)
+
+// newRevision builds, in a temporary directory, the demo's v2 with pkg
+// added (the other packages copied as they are), published as revision
+// rev of the origin.
+func newRevision(t *testing.T, pkg testrepo.Pkg, rev int64) string {
+	t.Helper()
+	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
+	dir := filepath.Join(t.TempDir(), "rev")
+	pkgs := append(testrepo.DemoV2Packages(testrepo.TestKey(t)), pkg)
+	if _, err := testrepo.BuildDerived(dir, testrepo.DemoOrigin(t, "v2"), pkgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := testrepo.MakeRepo(dir, testrepo.RepoOpts{NoDatabase: true, Revision: strconv.FormatInt(rev, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// repomdSHA256 returns the hex sha256 of dir's repodata/repomd.xml.
+func repomdSHA256(t *testing.T, dir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func (e *env) metalink() string {
+	e.t.Helper()
+	code, body := e.get("/metalink?repo=demo")
+	if code != 200 {
+		e.t.Fatalf("/metalink: %d %s", code, body)
+	}
+	return body
+}
+
+// mirrorAlerts returns the alerts about the named mirrors.
+func (e *env) mirrorAlerts(names ...string) []alert.Event {
+	e.hook.mu.Lock()
+	defer e.hook.mu.Unlock()
+	var out []alert.Event
+	for _, a := range e.hook.events {
+		for _, n := range names {
+			if a.Kind == "mirror" && a.Mirror == n {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+func (e *env) installs(via string) {
+	e.t.Helper()
+	if out, err := e.dnf(via, "install", "hello-mirror"); err != nil {
+		e.t.Errorf("dnf install through %s: %v\n%s", via, err, out)
+	}
+}
+
+// TestRefusedRevisionKeepsMirrors: the origin publishes a revision
+// rpmirror refuses (a corrupt package, a package answering 403, a package
+// signed by a key that is not configured). Both mirrors hold the last
+// verified revision: they stay ok and listed, no alert says otherwise,
+// the metalink keeps describing the verified revision, /status says why
+// the origin's revision is not current, and dnf installs from the
+// mirrors. With every mirror gone too, the origin is still not listed:
+// what it serves failed verification.
+func TestRefusedRevisionKeepsMirrors(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	v2sum := repomdSHA256(t, testrepo.DemoOrigin(t, "v2"))
+	key := testrepo.TestKey(t)
+	base := time.Now().Unix()
+	pkg := testrepo.Pkg{Name: "hz-pkg1", Version: "1", Release: "1", Sign: key}
+	corrupt := newRevision(t, pkg, base+10)
+	victim := filepath.Join(corrupt, filepath.FromSlash(pkg.RelPath()))
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 0xff
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	forbidden := newRevision(t, pkg, base+20)
+	unknown := pkg
+	unknown.Sign = testrepo.UnknownKey(t)
+	badSig := newRevision(t, unknown, base+30)
+
+	for _, tc := range []struct {
+		name  string
+		dir   string
+		rev   int64
+		setup func()
+		want  string
+	}{
+		{"corrupt package", corrupt, base + 10, nil, "checksum mismatch"},
+		{"package answers 403", forbidden, base + 20, func() { e.net.setStatusOf("origin", pkg.RelPath(), http.StatusForbidden) }, "403 Forbidden"},
+		{"package signed by an unknown key", badSig, base + 30, func() { e.net.setStatusOf("origin", pkg.RelPath(), 0) }, "not configured"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.setup != nil {
+				tc.setup()
+			}
+			e.net.serve("origin", tc.dir)
+			note := fmt.Sprintf("origin revision %d refused: ", tc.rev)
+			waitFor(t, 60*time.Second, "the origin's revision to be refused", func() bool {
+				return strings.Contains(e.status().Repos[0].OriginNote, note)
+			})
+			st := e.status().Repos[0]
+			if !strings.Contains(st.OriginNote, "hz-pkg1") || !strings.Contains(st.OriginNote, tc.want) {
+				t.Errorf("origin_note %q does not name the package and say %q", st.OriginNote, tc.want)
+			}
+			if st.CurrentRevision == fmt.Sprint(tc.rev) {
+				t.Errorf("current revision is the refused one")
+			}
+			if l := e.mirrorlist(); len(l) != 2 || l[0] != e.net.URL("m1") || l[1] != e.net.URL("m2") {
+				t.Errorf("mirrorlist %v, want m1 and m2", l)
+			}
+			for _, m := range []string{"m1", "m2"} {
+				if ms := e.mirrorState(m); ms.State != "ok" || ms.LagSeconds == nil || *ms.LagSeconds != 0 {
+					t.Errorf("%s: %s (%s), lag %v; want ok, lag 0", m, ms.State, ms.Reason, ms.LagSeconds)
+				}
+			}
+			ml := e.metalink()
+			if !strings.Contains(ml, v2sum) || strings.Contains(ml, repomdSHA256(t, tc.dir)) || strings.Contains(ml, e.net.URL("origin")) {
+				t.Errorf("the metalink must describe the verified revision and list the mirrors only:\n%s", ml)
+			}
+			if _, m := e.get("/metrics"); !strings.Contains(m, `rpmirror_origin_revision_refused{repo="demo"} 1`) {
+				t.Errorf("/metrics lacks rpmirror_origin_revision_refused 1:\n%s", grepLines(m, "refused"))
+			}
+			if _, page := e.get("/status"); !strings.Contains(page, "refused") {
+				t.Error("/status does not say the origin's revision is refused")
+			}
+			e.installs("mirrorlist=" + e.base + "/mirrorlist?repo=demo")
+			e.installs("metalink=" + e.base + "/metalink?repo=demo")
+		})
+	}
+	if a := e.mirrorAlerts("m1", "m2"); len(a) > 0 {
+		t.Errorf("alerts about mirrors that never stopped serving the verified revision: %+v", a)
+	}
+
+	// Every mirror gone: still not the origin, which serves a refused
+	// revision.
+	e.net.setStatus("m1", http.StatusForbidden)
+	e.net.setStatus("m2", http.StatusForbidden)
+	waitFor(t, 15*time.Second, "the mirrors to leave the list", func() bool { return len(e.mirrorlist()) == 0 })
+	_, text := e.get("/mirrorlist?repo=demo")
+	if want := fmt.Sprintf("# no mirror serves a verified revision, and the origin's revision %d failed verification: listing nothing\n", base+30); text != want {
+		t.Errorf("mirrorlist %q, want %q", text, want)
+	}
+	if ml := e.metalink(); strings.Contains(ml, "<url") || !strings.Contains(ml, "failed verification") {
+		t.Errorf("metalink lists a URL, or does not say why it lists none:\n%s", ml)
+	}
+}
+
+// TestPublishDoesNotFlap: an ordinary publish at the origin never takes a
+// mirror out of the lists (they serve the previous verified revision
+// until rpmirror brings them forward) and fires no alert.
+func TestPublishDoesNotFlap(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	v3 := newRevision(t, testrepo.Pkg{Name: "hz-pkg1", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+10)
+	want, _ := os.ReadFile(filepath.Join(v3, "repodata", "repomd.xml"))
+	e.net.serve("origin", v3)
+	polls := 0
+	waitFor(t, 60*time.Second, "both mirrors to serve the new revision, ok", func() bool {
+		polls++
+		if l := e.mirrorlist(); len(l) != 2 {
+			t.Fatalf("poll %d: a mirror left the list during an ordinary publish: %v\n%+v", polls, l, e.status().Repos[0].Mirrors)
+		}
+		for _, m := range []string{"m1", "m2"} {
+			got, _ := os.ReadFile(filepath.Join(e.dir, m, "repodata", "repomd.xml"))
+			if string(got) != string(want) || e.mirrorState(m).State != "ok" {
+				return false
+			}
+		}
+		return true
+	})
+	time.Sleep(time.Second) // a few more probe rounds
+	if l := e.mirrorlist(); len(l) != 2 {
+		t.Errorf("after the publish: mirrorlist %v", l)
+	}
+	if a := e.mirrorAlerts("m1", "m2"); len(a) > 0 {
+		t.Errorf("an ordinary publish fired alerts: %+v", a)
+	}
+	for _, f := range e.status().Repos[0].Failures {
+		if f.What == "mirror m1" || f.What == "mirror m2" {
+			t.Errorf("an ordinary publish recorded a mirror failure: %+v", f)
+		}
+	}
+	t.Logf("%d polls of the mirrorlist during the publish", polls)
+}
+
+// TestBehindAndStale: a mirror serving an earlier verified revision is
+// behind while that revision was superseded less than max_lag ago: listed
+// after the ok mirrors whatever its priority, its revision carried as a
+// metalink alternate so that dnf accepts it, with no alert. The verified
+// revisions survive a restart (with the origin down, so no sync can tell
+// them again). With max_lag 0s the same mirror is stale and leaves the
+// lists, which alerts.
+func TestBehindAndStale(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second, origin: testrepo.DemoOrigin(t, "v1")})
+	v1 := testrepo.DemoOrigin(t, "v1")
+	waitFor(t, 60*time.Second, "the three mirrors serving v1 to be listed", func() bool { return len(e.mirrorlist()) == 3 })
+	e.net.serve("origin", testrepo.DemoOrigin(t, "v2"))
+	// third (priority 1) still serves v1.
+	behind := func() {
+		t.Helper()
+		waitFor(t, 60*time.Second, "m1 and m2 ok, then third behind", func() bool {
+			l := e.mirrorlist()
+			return len(l) == 3 && l[0] == e.net.URL("m1") && l[1] == e.net.URL("m2") && l[2] == e.net.URL("third") &&
+				e.mirrorState("third").State == "behind"
+		})
+		st := e.mirrorState("third")
+		if st.LagSeconds == nil || !strings.Contains(st.Reason, "superseded") {
+			t.Errorf("third: reason %q, lag %v", st.Reason, st.LagSeconds)
+		}
+		if ml := e.metalink(); !strings.Contains(ml, "<mm0:alternates>") || !strings.Contains(ml, repomdSHA256(t, v1)) {
+			t.Errorf("the metalink does not carry the revision third serves as an alternate:\n%s", ml)
+		}
+		if _, m := e.get("/metrics"); !strings.Contains(m, `rpmirror_mirror_state{mirror="third",repo="demo",state="behind"} 1`) ||
+			!strings.Contains(m, `rpmirror_mirror_lag_seconds{mirror="third",repo="demo"}`) {
+			t.Errorf("/metrics does not show third behind:\n%s", grepLines(m, "third"))
+		}
+	}
+	behind()
+
+	// dnf, sent to third alone through the metalink, accepts v1.
+	e.net.setStatus("m1", http.StatusForbidden)
+	e.net.setStatus("m2", http.StatusForbidden)
+	waitFor(t, 15*time.Second, "only third to be listed", func() bool { return len(e.mirrorlist()) == 1 })
+	out, err := e.dnf("metalink="+e.base+"/metalink?repo=demo", "repoquery", "-q", "--qf", "%{name}")
+	if err != nil || !strings.Contains(out, "sample-data") {
+		t.Errorf("dnf through the metalink with only third (at v1) listed: %v\n%s", err, out)
+	}
+	e.net.setStatus("m1", 0)
+	e.net.setStatus("m2", 0)
+
+	// Restart with the origin down: the verified revisions come from
+	// state_dir.
+	e.stop()
+	e.net.setStatus("origin", http.StatusForbidden)
+	e.start()
+	behind()
+	if a := e.mirrorAlerts("third"); len(a) > 0 {
+		t.Errorf("alerts about a mirror that was only behind: %+v", a)
+	}
+
+	// max_lag 0s: third is stale.
+	cfg := *e.cfg
+	cfg.Repos = append(cfg.Repos[:0:0], cfg.Repos...)
+	cfg.Repos[0].MaxLag = 0
+	e.d.Reload(&cfg)
+	waitFor(t, 15*time.Second, "third to be stale and unlisted", func() bool {
+		return e.mirrorState("third").State == "stale" && len(e.mirrorlist()) == 2
+	})
+	if st := e.mirrorState("third"); !strings.Contains(st.Reason, "more than max_lag 0s") {
+		t.Errorf("third stale: %q", st.Reason)
+	}
+	waitFor(t, 15*time.Second, "the alert that third went stale", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Mirror == "third" && a.From == "behind" && a.To == "stale" })
+		return ok
+	})
+	if ml := e.metalink(); strings.Contains(ml, "<mm0:alternates>") {
+		t.Errorf("the metalink still carries an alternate no listed mirror serves:\n%s", ml)
+	}
+}
+
+// TestProbeOnlyRepoIsVerified: a repo whose mirrors are all probe-only
+// (as MirrorManager serves third parties) gets verified revisions too:
+// rpmirror verifies each new origin revision itself, so its mirrors are
+// judged the same way (ok, behind), and a revision it refuses leaves
+// them listed.
+func TestProbeOnlyRepoIsVerified(t *testing.T) {
+	v1, v2 := testrepo.DemoOrigin(t, "v1"), testrepo.DemoOrigin(t, "v2")
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second, extra: `
+  - name: po
+    origin: URL_po-origin
+    gpgkeys: [KEY]
+    mirrors:
+      - name: pa
+        url: URL_pa
+      - name: pb
+        url: URL_pb
+`})
+	e.net.serve("po-origin", v1)
+	e.net.serve("pa", v1)
+	e.net.serve("pb", v1)
+	list := func() []string {
+		_, body := e.get("/mirrorlist?repo=po")
+		var urls []string
+		for _, l := range strings.Split(body, "\n") {
+			if l != "" && !strings.HasPrefix(l, "#") {
+				urls = append(urls, l)
+			}
+		}
+		return urls
+	}
+	po := func() server.RepoStatus { return e.status().Repos[1] }
+	waitFor(t, 60*time.Second, "pa and pb listed, serving the verified v1", func() bool { return len(list()) == 2 })
+	if st := po(); st.CurrentRevision == "" || st.LastSync == nil || st.LastSync.Result != "ok" {
+		t.Errorf("po after the verification of v1: %+v", st)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.dir, "state", "cache", "po")); len(ents) > 0 {
+		t.Errorf("the verification kept %d files in the cache", len(ents))
+	}
+
+	e.net.serve("po-origin", v2)
+	e.net.serve("pb", v2)
+	waitFor(t, 60*time.Second, "pb ok first, then pa behind", func() bool {
+		l := list()
+		return len(l) == 2 && l[0] == e.net.URL("pb") && l[1] == e.net.URL("pa") && mirrorOf(po(), "pa").State == "behind"
+	})
+
+	// A refused revision: a copy of v2 with a package altered, its
+	// metadata made again (so checksums match, and the package's own
+	// digests and signature do not).
+	bad := filepath.Join(t.TempDir(), "bad")
+	if err := os.CopyFS(bad, os.DirFS(v2)); err != nil {
+		t.Fatal(err)
+	}
+	victim := filepath.Join(bad, filepath.FromSlash(testrepo.DemoV2Packages(nil)[0].RelPath()))
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 0xff
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rev := time.Now().Unix() + 100
+	if err := testrepo.MakeRepo(bad, testrepo.RepoOpts{NoDatabase: true, Revision: strconv.FormatInt(rev, 10)}); err != nil {
+		t.Fatal(err)
+	}
+	e.net.serve("po-origin", bad)
+	waitFor(t, 60*time.Second, "the revision to be refused", func() bool {
+		return strings.Contains(po().OriginNote, fmt.Sprintf("origin revision %d refused: ", rev))
+	})
+	if l := list(); len(l) != 2 {
+		t.Errorf("after a refused revision: po's mirrorlist %v", l)
+	}
+	if st := mirrorOf(po(), "pb"); st.State != "ok" {
+		t.Errorf("pb: %s (%s)", st.State, st.Reason)
+	}
+	repo := testrepo.Repo{Name: "po", URL: "mirrorlist=" + e.base + "/mirrorlist?repo=po", GPGKeys: []string{testrepo.Testdata(t, "keys", "test.pub")}}
+	if out, err := testrepo.NewDNF(t, repo.String()).Run("install", "hello-mirror"); err != nil {
+		t.Errorf("dnf install through po's mirrorlist: %v\n%s", err, out)
+	}
+	if a := e.mirrorAlerts("pa", "pb"); len(a) > 0 {
+		t.Errorf("alerts about mirrors that only fell behind: %+v", a)
+	}
+}
+
+func mirrorOf(st server.RepoStatus, name string) server.MirrorStatus {
+	for _, m := range st.Mirrors {
+		if m.Name == name {
+			return m
+		}
+	}
+	return server.MirrorStatus{}
+}
