@@ -407,9 +407,6 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if err := s.openMirrors(ctx); err != nil {
 		return err
 	}
-	if len(s.mirrors) == 0 {
-		return s.verifyOnly(ctx)
-	}
 	if err := s.seedVerified(); err != nil {
 		return err
 	}
@@ -426,6 +423,9 @@ func (s *run) sync(ctx context.Context) (err error) {
 	digest := sha256Hex(s.repomd)
 	if cur := s.verified.Current(); cur != nil && cur.SHA256 == digest {
 		s.rep.RevisionVerified = true
+	}
+	if len(s.mirrors) == 0 {
+		return s.verifyOnly(ctx)
 	}
 	var behind []*mirror
 	for _, m := range s.mirrors {
@@ -519,16 +519,15 @@ func (s *run) sync(ctx context.Context) (err error) {
 // every package, fetched into the cache and deleted once verified. Only
 // packages that the current verified revision does not name with the same
 // checksum are fetched (the index of that revision is kept in state_dir).
+//
+// The origin's repomd.xml has been read and checked (its signature with
+// repo_gpgcheck) as for any sync.
 func (s *run) verifyOnly(ctx context.Context) error {
 	store := s.e.opts.Store
-	s.e.opts.Progress.set(s.repo.Name, "metadata")
-	if err := s.fetchRepomd(ctx); err != nil {
-		return err
-	}
 	cur := s.verified.Current()
 	digest := sha256Hex(s.repomd)
-	if cur != nil && cur.SHA256 == digest {
-		s.rep.NoChange, s.rep.RevisionVerified = true, true
+	if s.rep.RevisionVerified {
+		s.rep.NoChange = true
 		s.log.Info("revision already verified", "revision", s.md.Revision)
 		return nil
 	}

@@ -165,4 +165,22 @@ func TestVerifyOnly(t *testing.T) {
 		t.Errorf("after a refused revision: verified %v, want [2 1]", got)
 	}
 	cacheEmpty("after a refused revision")
+
+	// With repo_gpgcheck, the same repomd.xml check as any sync: a
+	// signature by another key refuses the revision.
+	h.repo.RepoGPGCheck, h.repo.RepoGPGKeys = true, []string{key.PublicPath}
+	resigned := filepath.Join(base, "resigned")
+	buildRepo(t, resigned, v2, testrepo.RepoOpts{SignRepomd: testrepo.UnknownKey(t), Revision: "4"}, append(p2, testrepo.Pkg{Name: "zz-other", Version: "1", Release: "1", Sign: key})...)
+	republish(t, o, resigned)
+	o.fetched()
+	rep = h.sync()
+	if rep.Err == nil || rep.RevisionVerified || !errors.Is(rep.Err, verify.ErrUnknownKey) {
+		t.Errorf("repo_gpgcheck, repomd.xml signed by an unknown key: %v, verified %v", rep.Err, rep.RevisionVerified)
+	}
+	if got := o.fetched(); len(got) != 0 {
+		t.Errorf("a revision whose repomd.xml signature failed fetched packages: %v", got)
+	}
+	if got := revisionsOf(t, h.store); !reflect.DeepEqual(got, []string{"2", "1"}) {
+		t.Errorf("after a bad repomd.xml signature: verified %v, want [2 1]", got)
+	}
 }
