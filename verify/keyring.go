@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -101,7 +102,9 @@ func ParseKeys(data []byte) (keys openpgp.EntityList, err error) {
 
 // DetachedSignature checks that sig, an ASCII-armored or binary detached
 // OpenPGP signature such as repodata/repomd.xml.asc, is a valid signature
-// over data by a key in keyring, as dnf's repo_gpgcheck requires. It
+// over data by a key in keyring, as dnf's repo_gpgcheck requires. V4
+// signatures are checked by go-crypto, V3 ones (gpg1) as package
+// signatures are. It
 // returns the signing key's primary user id, or a *SignatureError:
 // ErrUnsigned for an empty sig, ErrUnknownKey for a signature by no key in
 // keyring, ErrKeyRevoked and ErrKeyExpired, ErrBadSignature for anything
@@ -115,11 +118,22 @@ func DetachedSignature(data, sig []byte, keyring openpgp.EntityList) (signer str
 	if len(bytes.TrimSpace(sig)) == 0 {
 		return "", &SignatureError{Reason: ErrUnsigned, Detail: "the detached signature is empty"}
 	}
-	check := openpgp.CheckDetachedSignature
+	raw := sig
 	if bytes.HasPrefix(bytes.TrimSpace(sig), []byte("-----BEGIN PGP")) {
-		check = openpgp.CheckArmoredDetachedSignature
+		blk, err := armor.Decode(bytes.NewReader(sig))
+		if err != nil {
+			return "", &SignatureError{Reason: ErrBadSignature, Detail: "decoding armor: " + err.Error()}
+		}
+		if raw, err = io.ReadAll(io.LimitReader(blk.Body, maxSignaturePacket+1)); err != nil {
+			return "", &SignatureError{Reason: ErrBadSignature, Detail: "decoding armor: " + err.Error()}
+		}
 	}
-	e, err := check(keyring, bytes.NewReader(data), bytes.NewReader(sig), nil)
+	if body, err := packetBody(raw); err == nil && len(body) > 0 && body[0] == 3 {
+		// go-crypto refuses V3 packets, which gpg1 still makes and dnf
+		// (through gpgme) accepts: check them as package signatures are.
+		return detachedV3(data, raw, keyring)
+	}
+	e, err := openpgp.CheckDetachedSignature(keyring, bytes.NewReader(data), bytes.NewReader(raw), nil)
 	switch {
 	case err == nil:
 		if id := e.PrimaryIdentity(); id != nil {
@@ -134,4 +148,35 @@ func DetachedSignature(data, sig []byte, keyring openpgp.EntityList) (signer str
 		return "", &SignatureError{Reason: ErrKeyExpired}
 	}
 	return "", &SignatureError{Reason: ErrBadSignature, Detail: err.Error()}
+}
+
+// detachedV3 checks a V3 detached signature packet over data.
+func detachedV3(data, packet []byte, keyring openpgp.EntityList) (string, error) {
+	s, err := parseSignaturePacket(packet)
+	if err != nil {
+		var se *SignatureError
+		if errors.As(err, &se) {
+			return "", err
+		}
+		return "", &SignatureError{Reason: ErrBadSignature, Detail: err.Error()}
+	}
+	h, err := s.newHash()
+	if err != nil {
+		return "", err
+	}
+	h.Write(data)
+	e, key := s.findKey(keyring)
+	if key == nil {
+		return "", &SignatureError{Reason: ErrUnknownKey, KeyID: s.keyIDString()}
+	}
+	if err := s.check(h, key); err != nil {
+		return "", err
+	}
+	if err := keyValid(e, key, s); err != nil {
+		return "", err
+	}
+	if id := e.PrimaryIdentity(); id != nil {
+		return id.Name, nil
+	}
+	return "", nil
 }
