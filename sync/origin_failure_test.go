@@ -465,6 +465,8 @@ func TestOriginChangesDuringSync(t *testing.T) {
 	// v0, and the origin switched to v1.
 	prepare := func(t *testing.T) (*badorigin.Server, *harness, []map[string]string) {
 		srv, h := failHarness(t, r.v0)
+		// v0 is built now, v1 and v2 are older: not a rollback here.
+		h.repo.AllowRollback = true
 		if rep := syncWithin(t, 20*time.Second, failEngine(h, 0, 4), h); rep.Err != nil {
 			t.Fatalf("sync of v0: %v", rep.Err)
 		}

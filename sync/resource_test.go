@@ -438,6 +438,7 @@ func TestNoLeaks(t *testing.T) {
 	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
 	republish(t, o, v1)
 	h := newHarness(t, o, demoKey(t))
+	h.repo.AllowRollback = true // the origin alternates between v1 and v2
 	fetcher := fetch.New(fetch.Options{Retries: 1, Backoff: time.Millisecond})
 	syncOnce := func() *sync.Report {
 		rep := sync.New(sync.Options{Store: h.store, Fetcher: fetcher, Now: func() time.Time { return h.now }}).Sync(context.Background(), h.repo)
@@ -691,6 +692,7 @@ func TestRepublishKeptMetadata(t *testing.T) {
 	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
 	h := newHarness(t, o, demoKey(t))
 	h.repo.PruneAfter = time.Hour // v1's metadata stays in repodata/ after v2
+	h.repo.AllowRollback = true   // v1 is published again after v2
 	// Mirror two's device is full, so every sync fails there and the
 	// cache is kept; mirror one is published each time.
 	dev := &device{}
