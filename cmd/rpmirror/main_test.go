@@ -192,7 +192,8 @@ func TestSyncStatusVerifyCommands(t *testing.T) {
 		t.Errorf("second sync: exit %d\n%s", code, out)
 	}
 	code, out, _ = rpmirror(t, "status", "-c", f.cfg)
-	if code != 0 || !strings.Contains(out, "m1") || !strings.Contains(out, "no change") || !strings.Contains(out, "fetched 6 packages") {
+	if code != 0 || !strings.Contains(out, "m1") || !strings.Contains(out, "no change") || !strings.Contains(out, "fetched 6 packages") ||
+		!strings.Contains(out, "  verified     revision ") {
 		t.Errorf("status: exit %d\n%s", code, out)
 	}
 	code, out, _ = rpmirror(t, "verify", "-c", f.cfg)

@@ -33,6 +33,17 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, fetch.Redact(r.Origin))
+		if v, err := store.LoadVerified(r.Name); err != nil {
+			fmt.Fprintf(stdout, "  verified     %v\n", err)
+		} else if cur := v.Current(); cur == nil {
+			fmt.Fprintln(stdout, "  verified     no revision yet")
+		} else {
+			fmt.Fprintf(stdout, "  verified     revision %s, verified %s", cur.Revision, ago(now, cur.VerifiedAt))
+			for _, e := range v.Revisions[1:] {
+				fmt.Fprintf(stdout, "; earlier %s, superseded %s", e.Revision, ago(now, e.SupersededAt))
+			}
+			fmt.Fprintln(stdout)
+		}
 		for _, m := range r.Mirrors {
 			if !m.Written() {
 				fmt.Fprintf(stdout, "  %-12s probe-only  %s\n", m.Name, fetch.Redact(m.URL))
