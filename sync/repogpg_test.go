@@ -39,50 +39,51 @@ func TestRepoGPGCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Revision 2 is built once; each case alters its repomd.xml.asc.
+	v2 := filepath.Join(base, "v2")
+	buildRepo(t, v2, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, p2...)
+	asc := func(dir string) string { return filepath.Join(dir, "repodata", "repomd.xml.asc") }
 	for _, tc := range []struct {
 		name    string
 		prepare func(t *testing.T, dir string)
 		is      error // nil: the revision is published
 	}{
 		{
-			name: "signed by the key",
-			prepare: func(t *testing.T, dir string) {
-				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, p2...)
-			},
+			name:    "signed by the key",
+			prepare: func(t *testing.T, dir string) {},
 		},
 		{
-			name: "no repomd.xml.asc",
-			prepare: func(t *testing.T, dir string) {
-				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2"}, p2...)
-			},
-			is: verify.ErrUnsigned,
+			name:    "no repomd.xml.asc",
+			prepare: func(t *testing.T, dir string) { os.Remove(asc(dir)) },
+			is:      verify.ErrUnsigned,
 		},
 		{
 			name: "signed by another key",
 			prepare: func(t *testing.T, dir string) {
-				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: unknown}, p2...)
+				if err := unknown.DetachSign(filepath.Join(dir, "repodata", "repomd.xml"), asc(dir)); err != nil {
+					t.Fatal(err)
+				}
 			},
 			is: verify.ErrUnknownKey,
 		},
 		{
-			name: "the previous revision's signature",
-			prepare: func(t *testing.T, dir string) {
-				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, p2...)
-				copyFile(t, filepath.Join(v1, "repodata", "repomd.xml.asc"), filepath.Join(dir, "repodata", "repomd.xml.asc"))
-			},
-			is: verify.ErrBadSignature,
+			name:    "the previous revision's signature",
+			prepare: func(t *testing.T, dir string) { copyFile(t, asc(v1), asc(dir)) },
+			is:      verify.ErrBadSignature,
 		},
 		{
 			name: "not a signature",
 			prepare: func(t *testing.T, dir string) {
-				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, p2...)
-				os.WriteFile(filepath.Join(dir, "repodata", "repomd.xml.asc"), []byte("-----BEGIN PGP SIGNATURE-----\n\nbm90IGEgc2lnbmF0dXJl\n-----END PGP SIGNATURE-----\n"), 0o644)
+				os.WriteFile(asc(dir), []byte("-----BEGIN PGP SIGNATURE-----\n\nbm90IGEgc2lnbmF0dXJl\n-----END PGP SIGNATURE-----\n"), 0o644)
 			},
 			is: verify.ErrBadSignature,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "v2")
+			if err := os.CopyFS(dir, os.DirFS(v2)); err != nil {
+				t.Fatal(err)
+			}
 			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
 			republish(t, o, v1)
 			h := newHarness(t, o, key.PublicPath)
