@@ -35,6 +35,11 @@ const (
 	// repositories still use.
 	DefaultMinChecksum     = "sha1"
 	DefaultMaxMetadataSize = 4 << 30
+	// DefaultLeaseTTL is how long the lease on a mirror in object storage
+	// lasts unless its holder renews it; MinLeaseTTL the shortest
+	// lease_ttl accepted (stores date objects in whole seconds).
+	DefaultLeaseTTL = 30 * time.Second
+	MinLeaseTTL     = 3 * time.Second
 )
 
 // ProbeTimeoutFor is the probe_timeout of a file that does not set one:
@@ -87,7 +92,10 @@ type Config struct {
 	// AccessLog is where rpmirror serve writes one JSON line per request:
 	// a file, "-" for standard output, or "" for none.
 	AccessLog string
-	Repos     []Repo
+	// LeaseTTL is how long the lease a writer holds on a mirror in object
+	// storage lasts unless renewed (see S3.LeaseTTL).
+	LeaseTTL time.Duration
+	Repos    []Repo
 
 	stateDirLine  int
 	apiTokenLine  int
@@ -248,21 +256,55 @@ type Mirror struct {
 	// Weight is the mirror's share of the clients among mirrors equal to
 	// it (DefaultWeight when not set).
 	Weight int
-	Line   int // line of the mirror in the file, for messages
+	// S3 is where a mirror in object storage lives, instead of Path; nil
+	// for other mirrors.
+	S3   *S3
+	Line int // line of the mirror in the file, for messages
 
 	pathLine int
 }
 
-// Written reports whether rpmirror writes this mirror (it has a path), as
-// opposed to only probing it.
+// S3 is a mirror's place in an S3-compatible object store: the s3 key of
+// a mirror.
+type S3 struct {
+	// Endpoint is the store's http or https URL, without a path.
+	Endpoint string
+	// Bucket must exist: rpmirror never creates or deletes buckets.
+	Bucket string
+	// Prefix is where the repository's root is in the bucket: "" or a
+	// relative path ending in "/".
+	Prefix string
+	// Region is "" when not set: the store is asked.
+	Region string
+	// CredentialsFile is an AWS shared-credentials file, read for
+	// Profile ("default" when ""); when "", AWS_ACCESS_KEY_ID and
+	// AWS_SECRET_ACCESS_KEY are taken from the environment.
+	CredentialsFile string
+	Profile         string
+	// VirtualHost addresses the bucket as a host name rather than a path.
+	VirtualHost bool
+	// LeaseTTL is the top-level lease_ttl, copied here so that a target
+	// opened from the mirror alone has it.
+	LeaseTTL time.Duration
+
+	// Lines of the keys in the file, for messages (0: not given).
+	Line, EndpointLine, BucketLine, RegionLine, CredentialsLine int
+}
+
+// Written reports whether rpmirror writes this mirror (it has a path or
+// an s3 place), as opposed to only probing it.
 func (m Mirror) Written() bool { return m.Kind() != "" }
 
 // Kind names the kind of target a written mirror is stored in ("local":
-// a directory on this machine), or "" for a probe-only mirror. The
-// package target/targets opens a target by its kind.
+// a directory on this machine; "s3": a bucket in object storage), or ""
+// for a probe-only mirror. The package target/targets opens a target by
+// its kind.
 func (m Mirror) Kind() string {
-	if m.Path != "" {
+	switch {
+	case m.Path != "":
 		return "local"
+	case m.S3 != nil:
+		return "s3"
 	}
 	return ""
 }

@@ -44,12 +44,12 @@ var badFiles = []struct {
 	{"bad-tab.yaml", `testdata/bad-tab.yaml:3: invalid YAML: found a tab character that violates indentation`},
 	{"bad-two-documents.yaml", `testdata/bad-two-documents.yaml:9: a second YAML document starts here (after ---): write everything in one`},
 	{"bad-alias.yaml", `testdata/bad-alias.yaml:12: repo "gluster-9-el9": mirrors[0]: aliases (*local) are not supported: write the value out`},
-	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, listen, probe_interval, probe_timeout, max_parallel_syncs, max_parallel_probes, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, repos, found a list`},
+	{"bad-not-mapping.yaml", `testdata/bad-not-mapping.yaml:1: the file: expected a mapping of state_dir, listen, probe_interval, probe_timeout, max_parallel_syncs, max_parallel_probes, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, lease_ttl, repos, found a list`},
 
-	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, max_parallel_syncs, max_parallel_probes, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, repos)`},
+	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, max_parallel_syncs, max_parallel_probes, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, lease_ttl, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
 	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
-	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, url, priority, networks, country, private, weight)`},
+	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, s3, url, priority, networks, country, private, weight)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
 	{"bad-probe-timeout-default.yaml", `testdata/bad-probe-timeout-default.yaml:1: probe_timeout 1m30s: must not be longer than probe_interval, which is 1m0s by default`},
@@ -81,7 +81,7 @@ var badFiles = []struct {
 	{"bad-missing-mirrors.yaml", `testdata/bad-missing-mirrors.yaml:3: repo "gluster-9-el8": missing mirrors: at least one mirror is required`},
 	{"bad-no-mirrors.yaml", `testdata/bad-no-mirrors.yaml:5: repo "gluster-9-el8": mirrors is empty: at least one mirror is required`},
 	{"bad-mirror-missing-name.yaml", `testdata/bad-mirror-missing-name.yaml:6: repo "gluster-9-el8": mirrors[0]: missing name: a name of letters, digits, '.', '_' and '-'`},
-	{"bad-probe-without-url.yaml", `testdata/bad-probe-without-url.yaml:8: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`},
+	{"bad-probe-without-url.yaml", `testdata/bad-probe-without-url.yaml:8: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path (or s3), one it only probes needs a url`},
 
 	{"bad-name-charset.yaml", `testdata/bad-name-charset.yaml:3: repo name "gluster 9/el8": may only hold letters, digits, '.', '_' and '-'`},
 	{"bad-name-dotdot.yaml", `testdata/bad-name-dotdot.yaml:3: repo name "..": must not be "." or ".."`},
@@ -142,13 +142,37 @@ var badFiles = []struct {
 	{"bad-geoip-db.yaml", `testdata/bad-geoip-db.yaml:2: geoip_db "$TESTDATA/test-key.asc": not a MaxMind DB (.mmdb) file`},
 	{"bad-access-log.yaml", `testdata/bad-access-log.yaml:2: access_log "$TESTDATA/test-key.asc/access.log": directory "$TESTDATA/test-key.asc": exists and is not a directory`},
 
+	{"bad-s3.yaml", strings.Join([]string{
+		`testdata/bad-s3.yaml:2: lease_ttl "1s": must be at least 3s (object stores date writes in whole seconds)`,
+		`testdata/bad-s3.yaml:9: repo "gluster-9-el8": mirror "scheme": s3: endpoint "ftp://s3.example.org": want an http or https URL such as https://s3.example.org`,
+		`testdata/bad-s3.yaml:13: repo "gluster-9-el8": mirror "userinfo": s3: endpoint "https://AKID:xxxxx@s3.example.org": must not hold credentials: use credentials_file or the environment`,
+		`testdata/bad-s3.yaml:17: repo "gluster-9-el8": mirror "path": s3: endpoint "https://s3.example.org/mirrors": want the store's URL without a path: put the bucket in bucket and the directory in prefix`,
+		`testdata/bad-s3.yaml:18: repo "gluster-9-el8": mirror "path": s3: bucket "Mirrors_1": want 3 to 63 lowercase letters, digits, '.' and '-', beginning and ending with a letter or digit`,
+		`testdata/bad-s3.yaml:19: repo "gluster-9-el8": mirror "path": s3: prefix "gluster": must end with "/" (write "gluster/"), or be "" for the bucket's root`,
+		`testdata/bad-s3.yaml:24: repo "gluster-9-el8": mirror "dotdot": s3: prefix "a/../b/": want a relative path of names, with no empty, "." or ".." element`,
+		`testdata/bad-s3.yaml:25: repo "gluster-9-el8": mirror "dotdot": s3: region "US East": want a region name such as us-east-1`,
+		`testdata/bad-s3.yaml:26: repo "gluster-9-el8": mirror "dotdot": s3: profile "mirror" is set but credentials_file is not: the profile would not be used (the environment's AWS_ACCESS_KEY_ID is)`,
+		`testdata/bad-s3.yaml:28: repo "gluster-9-el8": mirror "missing": s3: missing endpoint: the store's http(s) URL, such as https://s3.example.org`,
+		`testdata/bad-s3.yaml:28: repo "gluster-9-el8": mirror "missing": s3: missing bucket: the bucket the mirror is in (it must exist: rpmirror never creates buckets)`,
+		`testdata/bad-s3.yaml:32: repo "gluster-9-el8": mirror "both": both path and s3: a written mirror is a directory or a place in object storage, not both`,
+	}, "\n")},
+	{"bad-s3-overlap.yaml", strings.Join([]string{
+		`testdata/bad-s3-overlap.yaml:17: repo "gluster-9-el9": mirror "objstore": s3: bucket "mirrors" prefix "gluster/el9/" is inside prefix "gluster/" of repo "gluster-9-el8" mirror "objstore" (line 9)`,
+		`testdata/bad-s3-overlap.yaml:22: repo "gluster-9-el9": mirror "root": s3: bucket "mirrors" prefix "" contains prefix "gluster/" of repo "gluster-9-el8" mirror "objstore" (line 9)`,
+		`testdata/bad-s3-overlap.yaml:22: repo "gluster-9-el9": mirror "root": s3: bucket "mirrors" prefix "" contains prefix "gluster/el9/" of repo "gluster-9-el9" mirror "objstore" (line 17)`,
+	}, "\n")},
+	{"bad-s3-credentials.yaml", strings.Join([]string{
+		`testdata/bad-s3-credentials.yaml:10: repo "gluster-9-el8": mirror "objstore": s3: credentials_file: credentials file $TESTDATA/s3-credentials has no profile [mirror]: no access key`,
+		`testdata/bad-s3-credentials.yaml:16: repo "gluster-9-el8": mirror "nofile": s3: credentials_file: reading credentials: open $TESTDATA/s3-none: no such file or directory`,
+	}, "\n")},
+
 	{"bad-several.yaml", strings.Join([]string{
 		`testdata/bad-several.yaml:4: download: concurrency 0: out of range 1..64`,
 		`testdata/bad-several.yaml:5: download: stall_timeout "soon": not a duration (for example 90s, 15m, 24h, 1h30m)`,
 		`testdata/bad-several.yaml:8: repo "gluster-9-el8": origin "ftp://download.gluster.org/pub/gluster/glusterfs/9/LATEST/EPEL.repo/epel-8/x86_64/": scheme "ftp" is not supported: want http://, https:// or file://`,
 		`testdata/bad-several.yaml:9: repo "gluster-9-el8": schedule "*/15 * *": expected 5 fields, found 3 (minute hour day-of-month month day-of-week)`,
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
-		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url`,
+		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path (or s3), one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
 		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
 	}, "\n")},
@@ -346,7 +370,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, mirrorKeys} {
+	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, mirrorKeys, s3Keys} {
 		for _, k := range keys {
 			if !strings.Contains(string(example), k+":") {
 				t.Errorf("../mirrors.yaml does not show the key %s", k)
@@ -651,5 +675,57 @@ repos:
 				t.Errorf("probe_interval %s, probe_timeout %s; want %s, %s", c.ProbeInterval, c.ProbeTimeout, tc.interval, tc.timeout)
 			}
 		})
+	}
+}
+
+func TestS3Mirror(t *testing.T) {
+	const file = `state_dir: /var/lib/rpmirror
+lease_ttl: 45s
+repos:
+  - name: r
+    origin: https://example.org/r/
+    mirrors:
+      - name: objstore
+        s3:
+          endpoint: https://s3.example.org/
+          bucket: mirrors
+          prefix: r/el9/
+          region: eu-central-1
+          credentials_file: s3-credentials
+          profile: mirror
+          virtual_host: true
+        url: https://cdn.example.org/r/el9/
+      - name: root
+        s3:
+          endpoint: http://127.0.0.1:7070
+          bucket: other
+          prefix: ""
+`
+	c, err := ParseWith([]byte(file), "/etc/rpmirror/mirrors.yaml", LoadOptions{SkipFilesystem: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.LeaseTTL != 45*time.Second {
+		t.Errorf("LeaseTTL = %s, want 45s", c.LeaseTTL)
+	}
+	for _, tc := range []struct {
+		name string
+		want S3
+	}{
+		{"objstore", S3{Endpoint: "https://s3.example.org", Bucket: "mirrors", Prefix: "r/el9/", Region: "eu-central-1",
+			CredentialsFile: "/etc/rpmirror/s3-credentials", Profile: "mirror", VirtualHost: true, LeaseTTL: 45 * time.Second,
+			Line: 8, EndpointLine: 9, BucketLine: 10, RegionLine: 12, CredentialsLine: 13}},
+		{"root", S3{Endpoint: "http://127.0.0.1:7070", Bucket: "other", LeaseTTL: 45 * time.Second, Line: 18, EndpointLine: 19, BucketLine: 20}},
+	} {
+		m, ok := c.Repos[0].Mirror(tc.name)
+		if !ok || m.S3 == nil {
+			t.Fatalf("mirror %s: %+v", tc.name, m)
+		}
+		if *m.S3 != tc.want {
+			t.Errorf("mirror %s: s3 =\n%+v, want\n%+v", tc.name, *m.S3, tc.want)
+		}
+		if m.Kind() != "s3" || !m.Written() {
+			t.Errorf("mirror %s: Kind %q, Written %v; want s3, true", tc.name, m.Kind(), m.Written())
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -22,12 +23,13 @@ import (
 
 // The keys each mapping may hold, in the order the documentation lists them.
 var (
-	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "max_parallel_syncs", "max_parallel_probes", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "repos"}
+	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "max_parallel_syncs", "max_parallel_probes", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "lease_ttl", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
 	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
-	mirrorKeys   = []string{"name", "path", "url", "priority", "networks", "country", "private", "weight"}
+	mirrorKeys   = []string{"name", "path", "s3", "url", "priority", "networks", "country", "private", "weight"}
+	s3Keys       = []string{"endpoint", "bucket", "prefix", "region", "credentials_file", "profile", "virtual_host"}
 )
 
 // decoder walks the YAML node tree by hand rather than unmarshalling into
@@ -352,8 +354,26 @@ func (d *decoder) config(root *yaml.Node) *Config {
 		}
 	}
 
+	c.LeaseTTL = DefaultLeaseTTL
+	if e, ok := f.get("lease_ttl"); ok {
+		if t, ok := d.duration(e, "", true); ok {
+			if t < MinLeaseTTL {
+				d.errorf(e.val.Line, "", "lease_ttl %q: must be at least %s (object stores date writes in whole seconds)", e.val.Value, MinLeaseTTL)
+			} else {
+				c.LeaseTTL = t
+			}
+		}
+	}
+
 	if e, ok := f.get("repos"); ok {
 		c.Repos = d.repos(e)
+		for i := range c.Repos {
+			for j := range c.Repos[i].Mirrors {
+				if m := c.Repos[i].Mirrors[j].S3; m != nil {
+					m.LeaseTTL = c.LeaseTTL
+				}
+			}
+		}
 	} else {
 		d.missing(f, "repos", root, "", `the list of repositories to mirror; write "repos: []" for none yet`)
 	}
@@ -660,6 +680,14 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 			}
 		}
 
+		if e, ok := f.get("s3"); ok {
+			m.S3 = d.s3(e, where)
+			if pathGiven && m.S3 != nil {
+				d.errorf(e.key.Line, where, "both path and s3: a written mirror is a directory or a place in object storage, not both")
+				m.S3 = nil
+			}
+		}
+
 		m.Priority = DefaultPriority
 		if e, ok := f.get("priority"); ok {
 			if n, ok := d.integer(e, where, MinPriority, MaxPriority); ok {
@@ -671,8 +699,8 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 			if u, ok := d.url(e, where, false); ok {
 				m.URL = u
 			}
-		} else if !pathGiven && !f.guessed["path"] && !f.guessed["url"] {
-			d.errorf(n.Line, where, "neither path nor url: a mirror rpmirror writes needs a path, one it only probes needs a url")
+		} else if _, s3Given := f.get("s3"); !pathGiven && !s3Given && !f.guessed["path"] && !f.guessed["url"] && !f.guessed["s3"] {
+			d.errorf(n.Line, where, "neither path nor url: a mirror rpmirror writes needs a path (or s3), one it only probes needs a url")
 		}
 
 		if e, ok := f.get("networks"); ok {
@@ -706,6 +734,144 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 		ms = append(ms, m)
 	}
 	return ms
+}
+
+// s3 decodes a mirror's s3 mapping: where in object storage it lives.
+func (d *decoder) s3(e entry, mirrorWhere string) *S3 {
+	where := mirrorWhere + ": s3"
+	if !d.isKind(e.val, yaml.MappingNode, mirrorWhere, e.name, "a mapping of "+strings.Join(s3Keys, ", ")) {
+		return nil
+	}
+	m := &S3{Line: e.key.Line}
+	n := e.val
+	at := &yaml.Node{Line: m.Line} // where a missing key is reported
+	ok := true
+	f := d.fields(n, where, s3Keys)
+	if e, given := f.get("endpoint"); given {
+		if s, good := d.str(e, where); good {
+			if problem := endpointProblem(s); problem != "" {
+				d.errorf(e.val.Line, where, "endpoint %q: %s", redact(s), problem)
+				ok = false
+			} else {
+				m.Endpoint, m.EndpointLine = strings.TrimSuffix(s, "/"), e.val.Line
+			}
+		} else {
+			ok = false
+		}
+	} else {
+		d.missing(f, "endpoint", at, where, "the store's http(s) URL, such as https://s3.example.org")
+		ok = false
+	}
+	if e, given := f.get("bucket"); given {
+		if s, good := d.str(e, where); good {
+			if problem := bucketProblem(s); problem != "" {
+				d.errorf(e.val.Line, where, "bucket %q: %s", s, problem)
+				ok = false
+			} else {
+				m.Bucket, m.BucketLine = s, e.val.Line
+			}
+		} else {
+			ok = false
+		}
+	} else {
+		d.missing(f, "bucket", at, where, "the bucket the mirror is in (it must exist: rpmirror never creates buckets)")
+		ok = false
+	}
+	if e, given := f.get("prefix"); given {
+		// An explicit empty prefix ("" or no value) is the bucket's root.
+		if !isNull(e.val) {
+			if s, good := d.str(e, where); !good {
+				ok = false
+			} else if problem := prefixProblem(s); problem != "" {
+				d.errorf(e.val.Line, where, "prefix %q: %s", s, problem)
+				ok = false
+			} else {
+				m.Prefix = s
+			}
+		}
+	}
+	if e, given := f.get("region"); given {
+		if s, good := d.str(e, where); good {
+			if !regionRE.MatchString(s) {
+				d.errorf(e.val.Line, where, "region %q: want a region name such as us-east-1", s)
+				ok = false
+			} else {
+				m.Region, m.RegionLine = s, e.val.Line
+			}
+		}
+	}
+	if e, given := f.get("credentials_file"); given {
+		if p, good := d.path(e, where); good {
+			m.CredentialsFile, m.CredentialsLine = p, e.val.Line
+		}
+	}
+	if e, given := f.get("profile"); given {
+		if s, good := d.str(e, where); good {
+			if _, file := f.get("credentials_file"); !file {
+				d.errorf(e.val.Line, where, "profile %q is set but credentials_file is not: the profile would not be used (the environment's AWS_ACCESS_KEY_ID is)", s)
+			} else if s == "" || strings.ContainsAny(s, "[]\n") {
+				d.errorf(e.val.Line, where, "profile %q: want the name of a [section] of credentials_file", s)
+			} else {
+				m.Profile = s
+			}
+		}
+	}
+	if e, given := f.get("virtual_host"); given {
+		if b, good := d.boolean(e, where); good {
+			m.VirtualHost = b
+		}
+	}
+	if !ok {
+		return nil
+	}
+	return m
+}
+
+var regionRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)
+
+// endpointProblem says what is wrong with an object store's endpoint.
+func endpointProblem(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return "want an http or https URL such as https://s3.example.org"
+	case u.User != nil:
+		return "must not hold credentials: use credentials_file or the environment"
+	case (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "":
+		return "want the store's URL without a path: put the bucket in bucket and the directory in prefix"
+	}
+	return ""
+}
+
+// bucketProblem applies S3's bucket naming rules.
+func bucketProblem(s string) string {
+	if !bucketRE.MatchString(s) || strings.Contains(s, "..") {
+		return "want 3 to 63 lowercase letters, digits, '.' and '-', beginning and ending with a letter or digit"
+	}
+	return ""
+}
+
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
+// prefixProblem says what is wrong with a key prefix.
+func prefixProblem(s string) string {
+	if s == "" {
+		return ""
+	}
+	if !strings.HasSuffix(s, "/") {
+		return fmt.Sprintf("must end with \"/\" (write %q), or be \"\" for the bucket's root", s+"/")
+	}
+	for _, el := range strings.Split(strings.TrimSuffix(s, "/"), "/") {
+		switch {
+		case el == "" || el == "." || el == "..":
+			return "want a relative path of names, with no empty, \".\" or \"..\" element"
+		case strings.HasPrefix(el, ".rpmirror"):
+			return "must not name rpmirror's own files (.rpmirror)"
+		case strings.ContainsFunc(el, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
+			return "must not hold control characters or backslashes"
+		}
+	}
+	return ""
 }
 
 // keys are the known keys found in a mapping.

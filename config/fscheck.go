@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rpmirror/rpmirror/geo"
+	"github.com/rpmirror/rpmirror/internal/s3creds"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -31,7 +32,9 @@ const maxKeyFileSize = 16 << 20
 //     repo_gpgcheck, is a regular file holding OpenPGP public keys that
 //     verify.LoadKeyFile accepts;
 //   - geoip_db is a MaxMind DB file geo.Open accepts, and access_log a
-//     file rpmirror can append to (or create).
+//     file rpmirror can append to (or create);
+//   - an s3 mirror's credentials_file is readable and holds both keys in
+//     its profile.
 //
 // It creates and changes nothing. Load calls it; LoadWith with
 // SkipFilesystem does not. Writability is judged by access(2) for the real
@@ -105,6 +108,14 @@ func (c *Config) CheckPaths() Errors {
 		}
 		for _, m := range r.Mirrors {
 			if !m.Written() {
+				continue
+			}
+			if m.S3 != nil {
+				if f := m.S3.CredentialsFile; f != "" {
+					if _, err := s3creds.Load(f, m.S3.Profile); err != nil {
+						add(or(m.S3.CredentialsLine, m.S3.Line), where+": "+mirrorDesc(m)+": s3", "credentials_file: %v", err)
+					}
+				}
 				continue
 			}
 			if problem := writableDir(m.Path); problem != "" {

@@ -74,7 +74,10 @@ func FuzzParse(f *testing.F) {
 				}
 			}
 			for _, m := range r.Mirrors {
-				if nameProblem(m.Name) != "" || (m.Path == "" && m.URL == "") ||
+				if m.S3 != nil && (m.Path != "" || endpointProblem(m.S3.Endpoint) != "" || bucketProblem(m.S3.Bucket) != "" || prefixProblem(m.S3.Prefix) != "" || m.S3.LeaseTTL < MinLeaseTTL) {
+					t.Fatalf("accepted s3 mirror %+v: %+v", m, *m.S3)
+				}
+				if nameProblem(m.Name) != "" || (m.Path == "" && m.S3 == nil && m.URL == "") ||
 					(m.URL != "" && !strings.HasSuffix(m.URL, "/")) || (m.Path != "" && (!filepath.IsAbs(m.Path) || m.Path == "/")) {
 					t.Fatalf("accepted mirror %+v", m)
 				}

@@ -197,9 +197,33 @@ func (d *decoder) overlaps(c *Config) {
 			origins = append(origins, place{p, r.originLine, repoDesc(r)})
 		}
 	}
+	type bucketPlace struct {
+		endpoint, bucket, prefix string
+		line                     int
+		desc                     string
+	}
+	var buckets []bucketPlace
 	var written []place
 	for _, r := range c.Repos {
 		for _, m := range r.Mirrors {
+			if m.S3 != nil {
+				where := repoDesc(r) + ": " + mirrorDesc(m) + ": s3"
+				here := bucketPlace{strings.ToLower(m.S3.Endpoint), m.S3.Bucket, m.S3.Prefix, or(m.S3.BucketLine, m.S3.Line), repoDesc(r) + " " + mirrorDesc(m)}
+				for _, o := range buckets {
+					if o.endpoint != here.endpoint || o.bucket != here.bucket {
+						continue
+					}
+					switch {
+					case here.prefix == o.prefix:
+						d.errorf(here.line, where, "bucket %q prefix %q is also where %s is (line %d)", here.bucket, here.prefix, o.desc, o.line)
+					case strings.HasPrefix(here.prefix, o.prefix):
+						d.errorf(here.line, where, "bucket %q prefix %q is inside prefix %q of %s (line %d)", here.bucket, here.prefix, o.prefix, o.desc, o.line)
+					case strings.HasPrefix(o.prefix, here.prefix):
+						d.errorf(here.line, where, "bucket %q prefix %q contains prefix %q of %s (line %d)", here.bucket, here.prefix, o.prefix, o.desc, o.line)
+					}
+				}
+				buckets = append(buckets, here)
+			}
 			if m.Path == "" {
 				continue
 			}

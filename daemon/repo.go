@@ -481,8 +481,8 @@ func (r *repo) publishedRepomd() []byte {
 	var when time.Time
 	for _, m := range rc.Mirrors {
 		ms := st.Mirrors[m.Name]
-		if !m.Written() || ms == nil {
-			continue
+		if m.Kind() != "local" || ms == nil {
+			continue // object storage: read through its target (issue 11)
 		}
 		b, err := os.ReadFile(filepath.Join(m.Path, "repodata", "repomd.xml"))
 		if err != nil || sha256Hex(b) != ms.RepomdSHA256 {
@@ -500,8 +500,8 @@ func (r *repo) publishedRepomd() []byte {
 func (r *repo) refreshPackages() {
 	rc := r.config()
 	for _, m := range rc.Mirrors {
-		if !m.Written() {
-			continue
+		if m.Kind() != "local" {
+			continue // object storage: read through its target (issue 11)
 		}
 		pkgs, err := samplePrimary(m.Path)
 		if err != nil {
@@ -944,8 +944,8 @@ func (r *repo) writeLists(rc config.Repo, v *views) {
 	r.writing.Lock()
 	defer r.writing.Unlock()
 	for _, m := range rc.Mirrors {
-		if !m.Written() {
-			continue
+		if m.Kind() != "local" {
+			continue // object storage: the lists are written there with the engine's publish (issue 11)
 		}
 		if _, err := os.Stat(filepath.Join(m.Path, "repodata", "repomd.xml")); err != nil {
 			continue // never published: nothing to point at yet

@@ -2,24 +2,91 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/target/s3"
+	"github.com/rpmirror/rpmirror/target/targets"
 )
+
+// storeCheckTimeout bounds the questions check asks one object store.
+const storeCheckTimeout = 20 * time.Second
+
+// checkStores asks the object store of every s3 mirror, with the mirror's
+// credentials, for one key of its prefix: a missing bucket, credentials
+// the store refuses, a wrong region or a store that does not answer is
+// reported at the line of the key to fix. It writes nothing.
+func checkStores(ctx context.Context, cfg *config.Config) config.Errors {
+	var errs config.Errors
+	for _, r := range cfg.Repos {
+		for _, m := range r.Mirrors {
+			c := m.S3
+			if c == nil {
+				continue
+			}
+			where := fmt.Sprintf("repo %q: mirror %q: s3: ", r.Name, m.Name)
+			add := func(line int, msg string) {
+				if line == 0 {
+					line = c.Line
+				}
+				errs = append(errs, &config.Error{File: cfg.File, Line: line, Msg: where + msg})
+			}
+			tg, err := targets.Open(ctx, m)
+			if err != nil {
+				add(c.CredentialsLine, err.Error())
+				continue
+			}
+			checker, ok := tg.(interface{ Check(context.Context) error })
+			if !ok {
+				continue
+			}
+			cctx, cancel := context.WithTimeout(ctx, storeCheckTimeout)
+			err = checker.Check(cctx)
+			cancel()
+			var ce *s3.CheckError
+			switch {
+			case err == nil:
+			case !errors.As(err, &ce):
+				add(c.EndpointLine, err.Error())
+			case ce.Problem == s3.NoBucket:
+				add(c.BucketLine, fmt.Sprintf("bucket %q: %v", c.Bucket, err))
+			case ce.Problem == s3.BadCredentials || ce.Problem == s3.Denied:
+				src := "the environment's AWS_ACCESS_KEY_ID"
+				if c.CredentialsFile != "" {
+					src = "credentials_file " + c.CredentialsFile
+				}
+				add(c.CredentialsLine, fmt.Sprintf("credentials from %s: %v", src, err))
+			case ce.Problem == s3.WrongRegion:
+				add(c.RegionLine, fmt.Sprintf("region %q: %v", c.Region, err))
+			default:
+				add(c.EndpointLine, fmt.Sprintf("endpoint %s: %v", c.Endpoint, err))
+			}
+		}
+	}
+	return errs
+}
 
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("check", stderr)
 	file := fs.String("c", "", "configuration `FILE`")
 	expand := fs.Bool("expand", false, "print every repo as rpmirror sees it, entries with vars expanded")
+	offline := fs.Bool("offline", false, "do not ask object stores (s3 mirrors) whether their bucket and credentials work")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	cfg, err := loadConfig(*file)
 	if err != nil {
 		return err
+	}
+	if !*offline {
+		if errs := checkStores(ctx, cfg); len(errs) > 0 {
+			return &configError{err: errs}
+		}
 	}
 	written, probed := 0, 0
 	for _, r := range cfg.Repos {
@@ -60,6 +127,9 @@ func printExpanded(w io.Writer, cfg *config.Config) {
 			fmt.Fprintf(w, "  mirror %s:\n", m.Name)
 			if m.Path != "" {
 				fmt.Fprintf(w, "    path:       %s\n", m.Path)
+			}
+			if c := m.S3; c != nil {
+				fmt.Fprintf(w, "    s3:         bucket %s prefix %q at %s\n", c.Bucket, c.Prefix, c.Endpoint)
 			}
 			if m.URL != "" {
 				fmt.Fprintf(w, "    url:        %s\n", m.URL)

@@ -2,6 +2,7 @@ package targets_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -11,6 +12,15 @@ import (
 
 func TestOpen(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := os.WriteFile(creds, []byte("[mirror]\naws_access_key_id = AK\naws_secret_access_key = SK\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	store := func(file, profile string) *config.S3 {
+		return &config.S3{Endpoint: "https://s3.example.org", Bucket: "mirrors", Prefix: "r/", CredentialsFile: file, Profile: profile, LeaseTTL: config.DefaultLeaseTTL}
+	}
 	for _, tc := range []struct {
 		name    string
 		m       config.Mirror
@@ -19,6 +29,9 @@ func TestOpen(t *testing.T) {
 	}{
 		{name: "local directory", m: config.Mirror{Name: "a", Path: dir}, atomic: true},
 		{name: "probe-only", m: config.Mirror{Name: "b", URL: "http://example.org/"}, wantErr: true},
+		{name: "object storage", m: config.Mirror{Name: "c", S3: store(creds, "mirror")}, atomic: false},
+		{name: "object storage, no such profile", m: config.Mirror{Name: "d", S3: store(creds, "")}, wantErr: true},
+		{name: "object storage, no keys in the environment", m: config.Mirror{Name: "e", S3: store("", "")}, wantErr: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tg, err := targets.Open(context.Background(), tc.m)
