@@ -836,7 +836,9 @@ func TestUnpublishedPackagesArePruned(t *testing.T) {
 	buildRepo(t, v1, "", testrepo.RepoOpts{NoDatabase: true}, p1...)
 	orphan := testrepo.Pkg{Name: "orphan", Version: "1", Release: "1", Sign: key}
 	buildRepo(t, v2, v1, testrepo.RepoOpts{NoDatabase: true}, append(p1, orphan)...)
-	buildRepo(t, v3, v1, testrepo.RepoOpts{NoDatabase: true, Revision: "3"}, p1[1:]...)
+	// A revision newer than v1 and v2, whose revisions are the time they
+	// were built.
+	buildRepo(t, v3, v1, testrepo.RepoOpts{NoDatabase: true, Revision: "9999999999"}, p1[1:]...)
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	republish(t, o, v1)
 	h := newHarness(t, o, key.PublicPath)
