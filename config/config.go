@@ -103,6 +103,32 @@ type Config struct {
 	accessLogLine int
 }
 
+// OriginURLs returns the upstreams origin lists, primary first: Origins,
+// or Origin alone when only it is set (a Repo built in code); none for
+// origin_metalink and origin_mirrorlist, whose upstreams are fetched.
+func (r *Repo) OriginURLs() []string {
+	if len(r.Origins) > 0 {
+		return r.Origins
+	}
+	if r.Origin != "" {
+		return []string{r.Origin}
+	}
+	return nil
+}
+
+// OriginDesc says where the repo's upstreams come from, for messages and
+// status: the primary upstream, or the metalink or mirrorlist URL
+// (not redacted: callers redact).
+func (r *Repo) OriginDesc() string {
+	switch {
+	case r.OriginMetalink != "":
+		return r.OriginMetalink
+	case r.OriginMirrorlist != "":
+		return r.OriginMirrorlist
+	}
+	return r.Origin
+}
+
 // OriginAuth reads the repo's origin credentials: the first line of
 // origin_auth_file, "user:password". It returns empty strings when there
 // is no file. Errors never include the file's content.
@@ -183,10 +209,23 @@ type Repo struct {
 	// Vars are the template variables' values this repo was expanded
 	// with, in the order the entry's vars lists them; nil for a repo
 	// written out.
-	Vars     []Var
-	Origin   string   // absolute http, https or file URL ending in "/"
-	Schedule string   // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
-	GPGKeys  []string // absolute paths of key files; empty means signatures are not checked
+	Vars []Var
+	// Origin is the primary upstream: the first URL of origin (an
+	// absolute http, https or file URL ending in "/"), or "" when the
+	// upstreams come from OriginMetalink or OriginMirrorlist.
+	Origin string
+	// Origins are every upstream origin lists, primary first (Origin
+	// alone for a single URL); nil with OriginMetalink or
+	// OriginMirrorlist.
+	Origins []string
+	// OriginMetalink and OriginMirrorlist name a metalink or mirrorlist
+	// (http, https or file URL, a query allowed) the upstreams are taken
+	// from at each sync and probe. At most one of Origin,
+	// OriginMetalink and OriginMirrorlist is set.
+	OriginMetalink   string
+	OriginMirrorlist string
+	Schedule         string   // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
+	GPGKeys          []string // absolute paths of key files; empty means signatures are not checked
 	// RepoGPGCheck requires repodata/repomd.xml.asc to be a valid detached
 	// signature over repomd.xml by one of RepoGPGKeys (dnf's
 	// repo_gpgcheck); a revision without one is refused.
@@ -219,7 +258,8 @@ type Repo struct {
 	Line    int // line of the repo in the file, for messages
 
 	originLine  int
-	listLine    int // line of mirrorlist_name or arch, for messages
+	originLines []int // line of each URL of Origins
+	listLine    int   // line of mirrorlist_name or arch, for messages
 	gpgKeyLines []int
 	// repoGPGKeyLines are the lines of repo_gpgkeys' files, or of
 	// gpgkeys' when RepoGPGKeys defaults to them.

@@ -48,7 +48,7 @@ var badFiles = []struct {
 
 	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, max_parallel_syncs, max_parallel_probes, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, lease_ttl, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, s3, url, priority, networks, country, private, weight)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
@@ -97,6 +97,11 @@ var badFiles = []struct {
 	{"bad-path-not-writable.yaml", `testdata/bad-path-not-writable.yaml:7: repo "gluster-9-el8": mirror "local": path "$TESTDATA/test-key.asc/mirror": cannot be created: "$TESTDATA/test-key.asc" is not a directory`},
 	{"bad-state-dir-not-writable.yaml", `testdata/bad-state-dir-not-writable.yaml:1: state_dir "$TESTDATA/test-key.asc/state": cannot be created: "$TESTDATA/test-key.asc" is not a directory`},
 
+	{"bad-origin-and-metalink.yaml", `testdata/bad-origin-and-metalink.yaml:5: repo "epel-9": origin (line 4) and origin_metalink at line 5: give only one of origin, origin_metalink and origin_mirrorlist`},
+	{"bad-origin-list-duplicate.yaml", `testdata/bad-origin-list-duplicate.yaml:7: repo "gluster-9-el8": origin "https://download.gluster.org/pub/gluster/9/" is listed twice (first at line 5)`},
+	{"bad-origin-list-item.yaml", `testdata/bad-origin-list-item.yaml:6: repo "gluster-9-el8": origin "ftp://partner.example.org/gluster/9/": scheme "ftp" is not supported: want http://, https:// or file://`},
+	{"bad-origin-list-empty.yaml", `testdata/bad-origin-list-empty.yaml:4: repo "gluster-9-el8": origin is an empty list: want the URL of the repository, or a list of URLs serving it, primary first`},
+	{"bad-origin-mirrorlist.yaml", `testdata/bad-origin-mirrorlist.yaml:4: repo "epel-9": origin_mirrorlist "https://user:xxxxx@mirrors.example.org/mirrorlist?repo=epel-9": credentials must not be written in the URL: put them in a file and name it with origin_auth_file`},
 	{"bad-origin-scheme.yaml", `testdata/bad-origin-scheme.yaml:4: repo "gluster-9-el8": origin "ftp://download.gluster.org/pub/gluster/": scheme "ftp" is not supported: want http://, https:// or file://`},
 	{"bad-origin-relative.yaml", `testdata/bad-origin-relative.yaml:4: repo "gluster-9-el8": origin "download.gluster.org/pub/gluster/": not an absolute URL: want http://, https:// or file://`},
 	{"bad-origin-file-host.yaml", `testdata/bad-origin-file-host.yaml:4: repo "gluster-9-el8": origin "file://srv/upstream/gluster": a file URL has no host (found "srv"): write file:///absolute/path`},
@@ -174,7 +179,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path (or s3), one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
 	}, "\n")},
 }
 

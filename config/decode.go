@@ -26,7 +26,7 @@ var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "max_parallel_syncs", "max_parallel_probes", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "lease_ttl", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
+	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "origin_metalink", "origin_mirrorlist", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
 	mirrorKeys   = []string{"name", "path", "s3", "url", "priority", "networks", "country", "private", "weight"}
 	s3Keys       = []string{"endpoint", "bucket", "prefix", "region", "credentials_file", "profile", "virtual_host"}
@@ -520,13 +520,7 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 		}
 	}
 
-	if e, ok := f.get("origin"); ok {
-		if u, ok := d.url(e, where, true); ok {
-			r.Origin, r.originLine = u, e.val.Line
-		}
-	} else {
-		d.missing(f, "origin", n, where, "the URL of the repository to mirror")
-	}
+	d.origin(f, n, where, &r)
 
 	if e, ok := f.get("schedule"); ok {
 		if s, ok := d.str(e, where); ok && s != "" {
@@ -613,6 +607,83 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 		d.missing(f, "mirrors", n, where, "at least one mirror is required")
 	}
 	return r, true
+}
+
+// origin decodes origin (one URL or a list of them), origin_metalink or
+// origin_mirrorlist: exactly one of them.
+func (d *decoder) origin(f keys, n *yaml.Node, where string, r *Repo) {
+	var given []entry
+	for _, k := range []string{"origin", "origin_metalink", "origin_mirrorlist"} {
+		if e, ok := f.get(k); ok {
+			given = append(given, e)
+		}
+	}
+	switch len(given) {
+	case 0:
+		d.missing(f, "origin", n, where, "the URL of the repository to mirror")
+		return
+	case 1:
+	default:
+		var also []string
+		for _, e := range given[1:] {
+			also = append(also, fmt.Sprintf("%s at line %d", e.name, e.key.Line))
+		}
+		d.errorf(given[1].key.Line, where, "%s (line %d) and %s: give only one of origin, origin_metalink and origin_mirrorlist", given[0].name, given[0].key.Line, strings.Join(also, ", "))
+		return
+	}
+	e := given[0]
+	switch e.name {
+	case "origin_metalink", "origin_mirrorlist":
+		s, ok := d.str(e, where)
+		if !ok {
+			return
+		}
+		u, problem := checkListURL(s)
+		if problem != "" {
+			d.errorf(e.val.Line, where, "%s %q: %s", e.name, redact(s), problem)
+			return
+		}
+		if e.name == "origin_metalink" {
+			r.OriginMetalink = u
+		} else {
+			r.OriginMirrorlist = u
+		}
+		r.originLine = e.val.Line
+		return
+	}
+	if e.val.Kind != yaml.SequenceNode {
+		if u, ok := d.url(e, where, true); ok {
+			r.Origin, r.originLine = u, e.val.Line
+			r.Origins, r.originLines = []string{u}, []int{e.val.Line}
+		}
+		return
+	}
+	if len(e.val.Content) == 0 {
+		d.errorf(e.val.Line, where, "origin is an empty list: want the URL of the repository, or a list of URLs serving it, primary first")
+		return
+	}
+	seen := map[string]int{}
+	ok := true
+	for _, item := range e.val.Content {
+		u, good := d.url(entry{name: e.name, key: e.key, val: item}, where, true)
+		if !good {
+			ok = false
+			continue
+		}
+		if first, dup := seen[u]; dup {
+			d.errorf(item.Line, where, "origin %q is listed twice (first at line %d)", redact(u), first)
+			ok = false
+			continue
+		}
+		seen[u] = item.Line
+		r.Origins = append(r.Origins, u)
+		r.originLines = append(r.originLines, item.Line)
+	}
+	if !ok {
+		r.Origins, r.originLines = nil, nil
+		return
+	}
+	r.Origin, r.originLine = r.Origins[0], r.originLines[0]
 }
 
 func (d *decoder) gpgkeys(e entry, where string) (paths []string, lines []int) {

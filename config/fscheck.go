@@ -71,9 +71,15 @@ func (c *Config) CheckPaths() Errors {
 	}
 	for _, r := range c.Repos {
 		where := repoDesc(r)
-		if p, ok := filePath(r.Origin); ok {
-			if problem := readableDir(p); problem != "" {
-				add(or(r.originLine, r.Line), where, "origin %q: %s", r.Origin, problem)
+		for i, u := range r.OriginURLs() {
+			if p, ok := filePath(u); ok {
+				line := r.Line
+				if i < len(r.originLines) {
+					line = or(r.originLines[i], r.Line)
+				}
+				if problem := readableDir(p); problem != "" {
+					add(line, where, "origin %q: %s", u, problem)
+				}
 			}
 		}
 		if r.TLS.CAFile != "" {

@@ -100,6 +100,45 @@ func checkURL(raw string, allowFile bool) (normalized, problem string) {
 	return u.String(), ""
 }
 
+// checkListURL validates raw as the URL of a metalink or mirrorlist and
+// returns it with its scheme in lower case. Unlike a repository's URL it
+// may have a query (?repo=epel-9&arch=x86_64) and is not made to end in
+// "/". The problem it returns never repeats raw.
+func checkListURL(raw string) (normalized, problem string) {
+	if raw == "" {
+		return "", "empty URL"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) && !strings.Contains(raw, "@") {
+			return "", "not a valid URL: " + ue.Err.Error()
+		}
+		return "", "not a valid URL"
+	}
+	if u.User != nil {
+		return "", "credentials must not be written in the URL: put them in a file and name it with origin_auth_file"
+	}
+	switch u.Scheme = strings.ToLower(u.Scheme); u.Scheme {
+	case "http", "https":
+		if u.Opaque != "" || u.Hostname() == "" {
+			return "", "no host: want " + u.Scheme + "://HOST/PATH"
+		}
+	case "file":
+		if u.Opaque != "" || !path.IsAbs(u.Path) || (u.Host != "" && u.Host != "localhost") {
+			return "", "a file URL needs an absolute path and no host: write file:///absolute/path"
+		}
+	case "":
+		return "", "not an absolute URL: want http://, https:// or file://"
+	default:
+		return "", fmt.Sprintf("scheme %q is not supported: want http://, https:// or file://", u.Scheme)
+	}
+	if u.Fragment != "" || strings.Contains(raw, "#") {
+		return "", "a fragment (#...) is not allowed"
+	}
+	return u.String(), ""
+}
+
 // listenProblem says what is wrong with a listen address, or "".
 func listenProblem(addr string) string {
 	host, port, err := net.SplitHostPort(addr)
@@ -193,8 +232,14 @@ func (d *decoder) overlaps(c *Config) {
 	}
 	var origins []place
 	for _, r := range c.Repos {
-		if p, ok := filePath(r.Origin); ok {
-			origins = append(origins, place{p, r.originLine, repoDesc(r)})
+		for i, u := range r.OriginURLs() {
+			if p, ok := filePath(u); ok {
+				line := r.originLine
+				if i < len(r.originLines) {
+					line = r.originLines[i]
+				}
+				origins = append(origins, place{p, line, repoDesc(r)})
+			}
 		}
 	}
 	type bucketPlace struct {

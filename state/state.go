@@ -84,6 +84,9 @@ type Run struct {
 	Mirrors   map[string]MirrorRun `json:"mirrors,omitempty"`
 	NoChange  bool                 `json:"no_change,omitempty"`
 	Cancelled bool                 `json:"cancelled,omitempty"` // interrupted (Ctrl-C, shutdown): not a failure; Error is empty
+	// Skipped: no upstream of the origin was usable, so nothing was
+	// synced; Error says why for each. Not a failure of rpmirror's.
+	Skipped bool `json:"skipped,omitempty"`
 }
 
 // MirrorRun is what one run did to one mirror.

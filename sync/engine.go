@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"syscall"
@@ -30,6 +28,7 @@ import (
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/targets"
@@ -38,13 +37,13 @@ import (
 
 // Paths of the files every repository has at a fixed name.
 const (
-	RepomdPath = "repodata/repomd.xml"
-	AscPath    = "repodata/repomd.xml.asc"
-	KeyPath    = "repodata/repomd.xml.key"
+	RepomdPath = source.RepomdPath
+	AscPath    = source.AscPath
+	KeyPath    = source.KeyPath
 
 	// MaxRepomdSize bounds what is read of a repomd.xml (and its .asc and
 	// .key): real ones are a few kilobytes.
-	MaxRepomdSize = 16 << 20
+	MaxRepomdSize = source.MaxRepomdSize
 )
 
 // Files rpmirror writes into a written mirror besides what the origin
@@ -208,6 +207,16 @@ type Report struct {
 	// list.
 	WouldFetch      []string
 	WouldFetchBytes int64
+
+	// Upstreams says what became of each of the origin's upstreams: the
+	// one the metadata came from, those skipped and why, those that
+	// served files of the same revision. Empty when the sync failed
+	// before the origin was read.
+	Upstreams []source.Status
+	// Skipped is set when no upstream was usable (Err then matches
+	// source.ErrNoUsableUpstream): the sync changed nothing and is
+	// skipped, not failed; Upstreams says why for each.
+	Skipped bool
 }
 
 // MirrorReport is what a sync did to one mirror.
@@ -302,6 +311,10 @@ func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	log := e.log.With("repo", repo.Name)
 	s := &run{e: e, repo: repo, rep: rep, log: log}
 	rep.Err = s.sync(ctx)
+	if s.src != nil {
+		rep.Bytes += s.src.Bytes()
+		rep.Upstreams = s.src.Status()
+	}
 	if rep.Err != nil && ctx.Err() != nil {
 		// Whatever was in flight failed because of the cancellation.
 		rep.Err = &interruptedError{ctx.Err()}
@@ -334,7 +347,7 @@ type run struct {
 	verified *state.Verified
 	sample   []string       // package hrefs sampled while planning
 	planned  int            // packages seen while planning
-	fetcher  *fetch.Fetcher // with the origin's credentials, if any
+	src      *source.Source // the origin: its upstreams, TLS and credentials
 	keyring  openpgp.EntityList
 	// repoKeyring checks repomd.xml.asc; nil unless repo_gpgcheck is set.
 	repoKeyring openpgp.EntityList
@@ -351,8 +364,6 @@ type run struct {
 }
 
 func (s *run) now() time.Time { return s.e.opts.Now() }
-
-func (s *run) origin(p string) string { return s.repo.Origin + p }
 
 func (s *run) sync(ctx context.Context) (err error) {
 	store := s.e.opts.Store
@@ -385,7 +396,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if s.verified, err = store.LoadVerified(s.repo.Name); err != nil {
 		return err
 	}
-	if s.fetcher, err = originFetcher(s.e.opts.Fetcher, s.repo, s.log); err != nil {
+	if s.src, err = source.Configured(s.repo, source.Options{Fetcher: s.e.opts.Fetcher, Logger: s.log}); err != nil {
 		return err
 	}
 	if len(s.repo.GPGKeys) > 0 {
@@ -412,12 +423,6 @@ func (s *run) sync(ctx context.Context) (err error) {
 	}
 	s.e.opts.Progress.set(s.repo.Name, "metadata")
 	if err := s.fetchRepomd(ctx); err != nil {
-		return err
-	}
-	if err := s.checkRepomdSignature(); err != nil {
-		return err
-	}
-	if err := s.checkRollback(); err != nil {
 		return err
 	}
 	digest := sha256Hex(s.repomd)
@@ -578,11 +583,11 @@ func sha256Hex(b []byte) string {
 // newest <timestamp> is older than the current revision's. The current
 // revision is the newest verified one; before any is recorded (a dry run
 // on old state), the one the mirrors were last published with.
-func (s *run) checkRollback() error {
+func (s *run) checkRollback(snap *source.Snapshot) error {
 	if s.repo.AllowRollback {
 		return nil
 	}
-	digest := sha256Hex(s.repomd)
+	digest := snap.SHA256
 	var cur []byte
 	if c := s.verified.Current(); c != nil {
 		if c.SHA256 == digest {
@@ -596,7 +601,7 @@ func (s *run) checkRollback() error {
 				newest = m
 			}
 		}
-		if newest == nil || bytes.Equal(newest.cur, s.repomd) {
+		if newest == nil || bytes.Equal(newest.cur, snap.Repomd) {
 			return nil
 		}
 		cur = newest.cur
@@ -609,16 +614,16 @@ func (s *run) checkRollback() error {
 		return nil
 	}
 	rb := &RollbackError{
-		Origin:           fetch.Redact(s.repo.Origin),
-		Revision:         s.md.Revision,
+		Origin:           fetch.Redact(snap.Upstream.URL),
+		Revision:         snap.MD.Revision,
 		CurrentRevision:  curMd.Revision,
-		Timestamp:        newestTimestamp(s.md),
+		Timestamp:        newestTimestamp(snap.MD),
 		CurrentTimestamp: newestTimestamp(curMd),
 	}
 	switch {
 	case s.verified.Find(digest) > 0:
 		rb.Replay = true
-	case olderRevision(s.md.Revision, curMd.Revision):
+	case olderRevision(snap.MD.Revision, curMd.Revision):
 	case !rb.Timestamp.IsZero() && rb.Timestamp.Before(rb.CurrentTimestamp):
 	default:
 		return nil
@@ -900,51 +905,64 @@ func readOptional(ctx context.Context, tg target.Target, p string) ([]byte, erro
 	return b, nil
 }
 
-// fetchRepomd reads the origin's repomd.xml and, when the origin has them,
-// its detached signature and key.
+// fetchRepomd takes the origin's repomd.xml and, when the upstream has
+// them, its detached signature and key, from the first usable upstream
+// (see source.Source.Choose): every metadata file of the sync then comes
+// from that upstream, and packages from it or another serving the same
+// revision.
 func (s *run) fetchRepomd(ctx context.Context) error {
-	// repomd.xml and its signature are separate requests: an origin that
-	// publishes between them would hand over a signature of another
-	// revision. Read repomd.xml again after the signature, and start over
-	// if it changed.
-	const attempts = 3
-	for attempt := 1; ; attempt++ {
-		b, err := s.readRepomd(ctx)
-		if err != nil {
+	if err := s.src.Load(ctx); err != nil {
+		s.rep.Skipped = errors.Is(err, source.ErrNoUsableUpstream)
+		return err
+	}
+	snap, err := s.src.Choose(ctx, func(snap *source.Snapshot) error {
+		seen := make(map[string]repodata.Data, len(snap.MD.Data))
+		for _, d := range snap.MD.Data {
+			if err := s.checkLocation(d.Href, d.Base); err != nil {
+				return fmt.Errorf("%s: %w", d.Type, err)
+			}
+			if owner := reservedOwner(d.Href); owner != "" {
+				return fmt.Errorf("%s: %w", d.Type, &ReservedPathError{Href: d.Href, Owner: owner})
+			}
+			if err := s.checkStrength(d.Checksum); err != nil {
+				return fmt.Errorf("%s: %w", d.Type, err)
+			}
+			if prev, ok := seen[d.Href]; ok && (prev.Checksum != d.Checksum || prev.Size != d.Size) {
+				return &ConflictError{File: RepomdPath, Href: d.Href, First: describe(prev.Checksum, prev.Size), Then: describe(d.Checksum, d.Size)}
+			}
+			seen[d.Href] = d
+		}
+		if err := s.checkRepomdSignature(snap); err != nil {
 			return err
 		}
-		if s.asc == nil {
-			return nil
-		}
-		again, err := s.fetcher.FetchBytes(ctx, s.origin(RepomdPath), MaxRepomdSize)
-		if err != nil {
-			return fmt.Errorf("fetching %s from %s: %w", RepomdPath, fetch.Redact(s.repo.Origin), err)
-		}
-		s.rep.Bytes += int64(len(again))
-		if bytes.Equal(again, b) {
-			return nil
-		}
-		if attempt == attempts {
-			return fmt.Errorf("the origin's %s changed %d times while it and its signature were read: not publishing a signature that may belong to another revision; the next sync will try again", RepomdPath, attempts)
-		}
-		s.log.Info("the origin published a new revision while it was being read; reading it again")
+		// An upstream older than the current revision is refused unless
+		// allow_rollback: the next may serve the current one.
+		return s.checkRollback(snap)
+	})
+	if err != nil {
+		s.rep.Skipped = errors.Is(err, source.ErrNoUsableUpstream)
+		return err
 	}
+	s.repomd, s.asc, s.key, s.md = snap.Repomd, snap.Asc, snap.Key, snap.MD
+	s.rep.Revision, s.rep.Repomd = snap.MD.Revision, snap.Repomd
+	return nil
 }
 
 // checkRepomdSignature refuses the origin's revision, with repo_gpgcheck,
 // unless repomd.xml.asc is a valid signature over repomd.xml by one of
-// repo_gpgkeys. It runs before anything is planned or written.
-func (s *run) checkRepomdSignature() error {
+// repo_gpgkeys. It runs on each upstream's snapshot before it is chosen:
+// an upstream whose signature fails is skipped for the next.
+func (s *run) checkRepomdSignature(snap *source.Snapshot) error {
 	if !s.repo.RepoGPGCheck {
 		return nil
 	}
 	refused := func(err error) error {
-		return &RepomdSignatureError{Origin: fetch.Redact(s.repo.Origin), Revision: s.md.Revision, Err: err}
+		return &RepomdSignatureError{Origin: fetch.Redact(snap.Upstream.URL), Revision: snap.MD.Revision, Err: err}
 	}
-	if s.asc == nil {
+	if snap.Asc == nil {
 		return refused(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "the origin has no " + AscPath})
 	}
-	signer, err := verify.DetachedSignature(s.repomd, s.asc, s.repoKeyring)
+	signer, err := verify.DetachedSignature(snap.Repomd, snap.Asc, s.repoKeyring)
 	if err != nil {
 		return refused(err)
 	}
@@ -952,94 +970,12 @@ func (s *run) checkRepomdSignature() error {
 	return nil
 }
 
-// readRepomd reads the origin's repomd.xml and, when the origin has them,
-// its detached signature and key.
-func (s *run) readRepomd(ctx context.Context) ([]byte, error) {
-	f := s.fetcher
-	b, err := f.FetchBytes(ctx, s.origin(RepomdPath), MaxRepomdSize)
-	if err != nil {
-		return nil, fmt.Errorf("fetching %s from %s: %w", RepomdPath, fetch.Redact(s.repo.Origin), err)
-	}
-	s.rep.Bytes += int64(len(b))
-	md, err := repodata.ParseRepomd(b)
-	if err != nil {
-		return nil, fmt.Errorf("origin's %s: %w", RepomdPath, err)
-	}
-	seen := make(map[string]repodata.Data, len(md.Data))
-	for _, d := range md.Data {
-		if err := s.checkLocation(d.Href, d.Base); err != nil {
-			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
-		}
-		if owner := reservedOwner(d.Href); owner != "" {
-			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, &ReservedPathError{Href: d.Href, Owner: owner})
-		}
-		if err := s.checkStrength(d.Checksum); err != nil {
-			return nil, fmt.Errorf("origin's %s: %s: %w", RepomdPath, d.Type, err)
-		}
-		if prev, ok := seen[d.Href]; ok && (prev.Checksum != d.Checksum || prev.Size != d.Size) {
-			return nil, fmt.Errorf("origin's %w", &ConflictError{File: RepomdPath, Href: d.Href, First: describe(prev.Checksum, prev.Size), Then: describe(d.Checksum, d.Size)})
-		}
-		seen[d.Href] = d
-	}
-	s.repomd, s.md = b, md
-	s.rep.Revision, s.rep.Repomd = md.Revision, b
-	s.asc, s.key = nil, nil
-	for _, opt := range []struct {
-		path string
-		dst  *[]byte
-	}{{AscPath, &s.asc}, {KeyPath, &s.key}} {
-		b, err := f.FetchBytes(ctx, s.origin(opt.path), MaxRepomdSize)
-		if errors.Is(err, fetch.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("fetching %s from %s: %w", opt.path, fetch.Redact(s.repo.Origin), err)
-		}
-		s.rep.Bytes += int64(len(b))
-		*opt.dst = b
-	}
-	return b, nil
-}
-
-// originFetcher returns f with repo's TLS settings and origin
-// credentials.
-func originFetcher(f *fetch.Fetcher, repo *config.Repo, log *slog.Logger) (*fetch.Fetcher, error) {
-	f, err := WithOriginTLS(f, repo, log)
-	if err != nil {
-		return nil, err
-	}
-	user, pass, err := repo.OriginAuth()
-	if err != nil {
-		return nil, err
-	}
-	if user != "" {
-		f = f.WithAuth(repo.Origin, user, pass)
-	}
-	return f, nil
-}
-
-// WithOriginTLS returns f, or a Fetcher with the repo's TLS settings:
-// its CA file, or no verification at all with insecure, which is logged
-// as a warning every time.
+// WithOriginTLS returns f, or a Fetcher with the repo's TLS settings.
+//
+// Deprecated: the daemon's origin probe still calls it; use package
+// source, which applies the settings to every upstream.
 func WithOriginTLS(f *fetch.Fetcher, repo *config.Repo, log *slog.Logger) (*fetch.Fetcher, error) {
-	if repo.TLS.CAFile == "" && !repo.TLS.Insecure {
-		return f, nil
-	}
-	var roots *x509.CertPool
-	if repo.TLS.CAFile != "" {
-		pem, err := os.ReadFile(repo.TLS.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("reading tls ca_file: %w", err)
-		}
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("tls ca_file %s holds no PEM certificate", repo.TLS.CAFile)
-		}
-	}
-	if repo.TLS.Insecure {
-		log.Warn("TLS certificate verification is OFF for this origin (tls: insecure: true): anyone on the path can impersonate it; only checksums and signatures protect this mirror", "origin", fetch.Redact(repo.Origin))
-	}
-	return f.WithTLS(roots, repo.TLS.Insecure), nil
+	return source.WithTLS(f, repo, log)
 }
 
 // checkLocation refuses a location that could reach outside the mirror,
@@ -1063,15 +999,6 @@ func (s *run) checkStrength(c repodata.Checksum) error {
 		return fmt.Errorf("checksum type %s is weaker than min_checksum %s", c.Type, s.repo.MinChecksum)
 	}
 	return nil
-}
-
-// source returns the URL a file listed at href (with xml:base base) is
-// fetched from.
-func (s *run) source(href, base string) string {
-	if base != "" {
-		return strings.TrimSuffix(base, "/") + "/" + href
-	}
-	return s.origin(href)
 }
 
 // checkHref refuses a location that could reach outside the mirror or
@@ -1107,7 +1034,7 @@ func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
 		}
 		dst := s.cachePath(d.Checksum)
 		size := d.Size
-		n, err := s.fetcher.File(ctx, s.source(d.Href, d.Base), dst, size, func(r io.Reader) error {
+		n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
 			return verify.Content(r, size, d.Checksum)
 		})
 		s.rep.Bytes += n
@@ -1432,15 +1359,15 @@ func (s *run) fetchPackages(ctx context.Context, behind []*mirror) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.e.opts.Concurrency)
 	prog := s.e.opts.Progress
-	fetcher := s.fetcher
+	src := s.src
 	if prog != nil {
-		fetcher = fetcher.CountingTo(&prog.BytesDone)
+		src = src.CountingTo(&prog.BytesDone)
 	}
 	for _, dst := range order {
 		group := groups[dst]
 		p := group[0]
 		g.Go(func() error {
-			n, err := fetcher.File(gctx, s.source(p.Href, p.Base), dst, p.Size, func(r io.Reader) error {
+			n, err := src.File(gctx, p.Href, p.Base, dst, p.Size, func(r io.Reader) error {
 				_, err := verify.RPM(r, p, s.keyring)
 				return err
 			})
@@ -1729,6 +1656,7 @@ func (s *run) finish(ctx context.Context) {
 		Verified:  s.rep.Verified,
 		NoChange:  s.rep.NoChange,
 		Cancelled: errors.Is(s.rep.Err, ErrInterrupted),
+		Skipped:   s.rep.Skipped,
 		Mirrors:   map[string]state.MirrorRun{},
 	}
 	// An interrupted run is recorded as such, not as a failure.

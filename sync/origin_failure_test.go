@@ -196,7 +196,7 @@ func TestOriginFailures(t *testing.T) {
 		{
 			name: "repomd.xml's Content-Length is too small", retries: 1,
 			setup: func(s *badorigin.Server) { s.On(badorigin.Paths(repomd), badorigin.LieLength(-200)) },
-			want:  []string{"origin's repodata/repomd.xml"},
+			want:  []string{"reading repodata/repomd.xml from http://127.0.0.1:"},
 		},
 		{
 			name: "a redirect loop on a package", retries: 0,

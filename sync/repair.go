@@ -8,12 +8,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -47,7 +47,7 @@ func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair
 		return nil, err
 	}
 	defer unlock()
-	f, err := originFetcher(e.opts.Fetcher, repo, log)
+	src, err := source.Open(ctx, repo, source.Options{Fetcher: e.opts.Fetcher, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -66,7 +66,7 @@ func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair
 	if err := safefs.MkdirAll(e.opts.Store.Dir(), rel, 0o755); err != nil {
 		return nil, fmt.Errorf("repair staging directory: %w", err)
 	}
-	r := &repairer{e: e, repo: repo, log: log, fetcher: f, check: opts,
+	r := &repairer{e: e, repo: repo, log: log, src: src, check: opts,
 		dir: filepath.Join(e.opts.Store.Dir(), rel), got: map[string]string{}}
 	defer os.RemoveAll(r.dir)
 	var out []*MirrorRepair
@@ -90,7 +90,7 @@ type repairer struct {
 	e       *Engine
 	repo    *config.Repo
 	log     *slog.Logger
-	fetcher *fetch.Fetcher
+	src     *source.Source // the origin's upstreams, each tried in turn
 	check   CheckOptions
 	dir     string            // staging: verified downloads, by checksum
 	got     map[string]string // checksum -> verified download
@@ -181,12 +181,8 @@ func (r *repairer) fetch(ctx context.Context, p Problem) (string, int64, error) 
 	if local, ok := r.got[sum.String()]; ok {
 		return local, size, nil
 	}
-	u := r.repo.Origin + href
-	if base != "" {
-		u = strings.TrimSuffix(base, "/") + "/" + href
-	}
 	dst := filepath.Join(r.dir, sum.Type+"-"+sum.Value)
-	if _, err := r.fetcher.File(ctx, u, dst, size, check); err != nil {
+	if _, err := r.src.AnyFile(ctx, href, base, dst, size, check); err != nil {
 		return "", 0, err
 	}
 	if err := fetch.SyncFS(r.dir); err != nil {

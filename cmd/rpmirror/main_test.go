@@ -215,13 +215,14 @@ func TestSyncStatusVerifyCommands(t *testing.T) {
 		t.Errorf("verify after damage: exit %d\n%s", code, out)
 	}
 
-	// The incident: the origin answers 403 to everything. The sync fails
-	// with one line naming the repo and the cause; the mirrors stay.
+	// The incident: the origin answers 403 to everything. No upstream is
+	// usable: the sync is skipped (exit 1) with one line naming the repo
+	// and the cause; the mirrors stay.
 	f.mu.Lock()
 	f.status = http.StatusForbidden
 	f.mu.Unlock()
 	code, _, errOut = rpmirror(t, "sync", "-c", f.cfg)
-	want := "rpmirror: test: fetching repodata/repomd.xml from " + f.srv.URL + "/: server answered 403 Forbidden"
+	want := "rpmirror: test: no usable upstream: fetching repodata/repomd.xml from " + f.srv.URL + "/: server answered 403 Forbidden"
 	if code != 1 || strings.TrimSpace(errOut) != want {
 		t.Errorf("sync against a 403 origin: exit %d, stderr:\n%s\nwant: %s", code, errOut, want)
 	}

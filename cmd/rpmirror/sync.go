@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 )
@@ -147,6 +148,8 @@ func printReport(w io.Writer, r *sync.Report) {
 		for _, p := range r.WouldFetch {
 			fmt.Fprintf(w, "    fetch    %s\n", p)
 		}
+	case r.Skipped:
+		fmt.Fprintf(w, "%s  SKIPPED: no usable upstream; nothing was changed\n", head)
 	case errors.Is(r.Err, sync.ErrInterrupted):
 		fmt.Fprintf(w, "%s  interrupted after %s: fetched %d packages (%s), verified %d\n", head, r.Duration.Round(time.Millisecond), r.Fetched, human(r.Bytes), r.Verified)
 	case r.Err != nil:
@@ -155,6 +158,18 @@ func printReport(w io.Writer, r *sync.Report) {
 		fmt.Fprintf(w, "%s  no change  %s\n", head, r.Duration.Round(time.Millisecond))
 	default:
 		fmt.Fprintf(w, "%s  fetched %d packages (%s) and %s of metadata, verified %d  %s\n", head, r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified, r.Duration.Round(time.Millisecond))
+	}
+	if len(r.Upstreams) > 1 || r.Skipped {
+		for _, u := range r.Upstreams {
+			line := fmt.Sprintf("  upstream %s  %s", u.URL, u.State)
+			if u.Files > 0 && u.State != source.Used {
+				line += fmt.Sprintf(" (%d files)", u.Files)
+			}
+			if u.Err != nil {
+				line += ": " + oneLine(u.Err)
+			}
+			fmt.Fprintln(w, line)
+		}
 	}
 	for _, m := range r.Mirrors {
 		switch {

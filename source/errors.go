@@ -1,0 +1,78 @@
+package source
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrNoUsableUpstream is matched (errors.Is) by the error of a Choose or
+// Open that found no upstream to sync from: every one failed, each for
+// the reason its *UpstreamError says. A sync that meets it is skipped,
+// not failed: nothing was changed and the next sync tries again.
+var ErrNoUsableUpstream = errors.New("no usable upstream")
+
+// UpstreamError is a failure of one upstream (or of the metalink or
+// mirrorlist upstreams are taken from): what was being done (Op), where
+// (URL, redacted: it never holds credentials) and why (Err, a
+// *fetch.StatusError, fetch.ErrStalled, a *MetalinkMismatchError, a
+// parse error, or what the caller's accept returned).
+type UpstreamError struct {
+	URL string
+	Op  string // "fetching repodata/repomd.xml", "reading repodata/repomd.xml", "checking repodata/repomd.xml", "fetching the metalink"
+	Err error
+}
+
+func (e *UpstreamError) Error() string { return e.Op + " from " + e.URL + ": " + e.Err.Error() }
+
+func (e *UpstreamError) Unwrap() error { return e.Err }
+
+// NoUsableUpstreamError is returned when no upstream is usable; Errs
+// holds one error per upstream tried, in order. It matches
+// ErrNoUsableUpstream, and errors.As reaches each upstream's error.
+type NoUsableUpstreamError struct {
+	Errs []*UpstreamError
+}
+
+func (e *NoUsableUpstreamError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrNoUsableUpstream.Error())
+	switch len(e.Errs) {
+	case 0:
+		b.WriteString(": the origin lists no upstream")
+	case 1:
+		b.WriteString(": ")
+		b.WriteString(e.Errs[0].Error())
+	default:
+		fmt.Fprintf(&b, " (%d tried): ", len(e.Errs))
+		for i, err := range e.Errs {
+			if i > 0 {
+				b.WriteString("; ")
+			}
+			b.WriteString(err.Error())
+		}
+	}
+	return b.String()
+}
+
+func (e *NoUsableUpstreamError) Is(target error) bool { return target == ErrNoUsableUpstream }
+
+func (e *NoUsableUpstreamError) Unwrap() []error {
+	errs := make([]error, len(e.Errs))
+	for i, err := range e.Errs {
+		errs[i] = err
+	}
+	return errs
+}
+
+// MetalinkMismatchError is an upstream's repomd.xml that is neither the
+// file the metalink describes nor one of its alternates: a stale or
+// tampered mirror.
+type MetalinkMismatchError struct {
+	Size int64  // size of the repomd.xml the upstream served
+	Hash string // its digest, type:hex, of the strongest type the metalink uses
+}
+
+func (e *MetalinkMismatchError) Error() string {
+	return fmt.Sprintf("repomd.xml (%d bytes, %s) matches neither the metalink's size and hashes nor any of its alternates", e.Size, e.Hash)
+}
