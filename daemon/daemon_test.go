@@ -154,6 +154,11 @@ type envOpts struct {
 	origin        string // directory the origin serves first; default the demo's v2
 	maxLag        string // the repo's max_lag; default left out (24h)
 	extra         string // YAML appended to the repos list; URL_<prefix> and KEY are replaced
+	// upstreams, when set, name the switchable's prefixes the origin
+	// lists, in order (default: "origin" alone); setup runs before the
+	// daemon starts.
+	upstreams []string
+	setup     func(*switchable)
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
@@ -172,6 +177,17 @@ func newEnv(t *testing.T, o envOpts) *env {
 	maxLag := ""
 	if o.maxLag != "" {
 		maxLag = "\n    max_lag: " + o.maxLag
+	}
+	if o.setup != nil {
+		o.setup(e.net)
+	}
+	origin := e.net.URL("origin")
+	if len(o.upstreams) > 0 {
+		var urls []string
+		for _, u := range o.upstreams {
+			urls = append(urls, e.net.URL(u))
+		}
+		origin = "[" + strings.Join(urls, ", ") + "]"
 	}
 	if err := os.WriteFile(filepath.Join(e.dir, "token"), []byte(testToken+"\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -202,7 +218,7 @@ repos:
       - name: third
         url: %[9]s
         priority: 1
-`, e.dir, o.probeInterval, o.probeTimeout, e.hook.srv.URL, e.net.URL("origin"), testrepo.Testdata(t, "keys", "test.pub"),
+`, e.dir, o.probeInterval, o.probeTimeout, e.hook.srv.URL, origin, testrepo.Testdata(t, "keys", "test.pub"),
 		e.net.URL("m1"), e.net.URL("m2"), e.net.URL("third"), o.schedule, o.allowRollback, maxLag) +
 		strings.NewReplacer("URL_po-origin", e.net.URL("po-origin"), "URL_pa", e.net.URL("pa"), "URL_pb", e.net.URL("pb"),
 			"KEY", testrepo.Testdata(t, "keys", "test.pub")).Replace(o.extra)
@@ -537,7 +553,7 @@ func TestOriginDownSkipsSyncs(t *testing.T) {
 	})
 	waitFor(t, 15*time.Second, "a scheduled sync to be skipped", func() bool {
 		ls := e.status().Repos[0].LastSync
-		return ls != nil && ls.Result == "skipped" && strings.Contains(ls.Error, "origin is down: GET repodata/repomd.xml: 403 Forbidden")
+		return ls != nil && ls.Result == "skipped" && strings.Contains(ls.Error, "origin is down: fetching repodata/repomd.xml: server answered 403 Forbidden")
 	})
 	// A sync may have met the origin down before a probe did, and failed
 	// once; every later one is skipped.

@@ -23,6 +23,7 @@ type metrics struct {
 	mirrorLag       *prometheus.GaugeVec
 	originRefused   *prometheus.GaugeVec
 	originUp        *prometheus.GaugeVec
+	upstreamUp      *prometheus.GaugeVec
 	listed          *prometheus.GaugeVec
 	alertsDropped   prometheus.CounterFunc
 }
@@ -83,8 +84,12 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 		}, []string{"repo"}),
 		originUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "origin_up",
-			Help: "1 when the last probe of the repo's origin succeeded.",
+			Help: "1 when the last probe of the repo's origin found at least one upstream usable.",
 		}, []string{"repo"}),
+		upstreamUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "upstream_up",
+			Help: "1 when the last probe of this upstream of the repo's origin found it usable (origin_up is 1 when any is).",
+		}, []string{"repo", "upstream"}),
 		listed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "mirrorlist_mirrors",
 			Help: "Mirrors in the repo's mirrorlist and metalink (0: clients are sent to the origin).",
@@ -95,7 +100,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 		Help: "Alerts dropped because the webhook queue was full.",
 	}, func() float64 { _, _, d := alertStats(); return float64(d) })
 	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
-		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.listed, m.alertsDropped,
+		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.alertsDropped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},
 			func() float64 { _, f, _ := alertStats(); return float64(f) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_sent_total", Help: "Alerts delivered to the webhook."},
@@ -126,7 +131,7 @@ func (m *metrics) setMirror(repo, mirror string, r health.Result, lag time.Durat
 // forget drops the series of a repo that left the configuration.
 func (m *metrics) forget(repo string) {
 	l := prometheus.Labels{"repo": repo}
-	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.listed} {
+	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed} {
 		v.DeletePartialMatch(l)
 	}
 }

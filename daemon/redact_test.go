@@ -76,6 +76,7 @@ repos:
 		t.Fatal(err)
 	}
 	cfg.Repos[0].Origin = "http://" + secret + "@" + dead + "/origin/"
+	cfg.Repos[0].Origins = []string{cfg.Repos[0].Origin}
 	cfg.Repos[0].Mirrors[1].URL = strings.Replace(net1.URL("third"), "http://", "http://partner:"+secret+"@", 1)
 	cfg.Alerts.Webhook = "http://" + dead + "/hook?secret=" + secret
 	var log lockedBuffer
@@ -98,13 +99,13 @@ repos:
 	d.TriggerSync("demo")
 	syncErr := func() string {
 		for _, f := range e.status().Repos[0].Failures {
-			if f.What == "sync" {
+			if f.What == "sync" || f.What == "sync skipped" {
 				return f.Error
 			}
 		}
 		return ""
 	}
-	waitFor(t, 30*time.Second, "a failed sync, the origin down and an alert not delivered", func() bool {
+	waitFor(t, 30*time.Second, "a failed (skipped) sync, the origin down and an alert not delivered", func() bool {
 		return syncErr() != "" && e.status().Repos[0].OriginState == "down" && strings.Contains(log.String(), "delivering alert")
 	})
 	st := e.status().Repos[0]

@@ -7,9 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -28,6 +26,7 @@ import (
 	"github.com/rpmirror/rpmirror/mirrorlist"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
@@ -73,7 +72,8 @@ type repo struct {
 	mu           gosync.Mutex
 	cfg          config.Repo
 	sched        cron.Schedule
-	origin       health.Result
+	origin       health.Result   // the origin as a whole: ok when any upstream is
+	upstreams    []health.Result // each upstream, as last probed, in order
 	originRepomd []byte          // the origin's current repomd.xml, as last seen
 	verified     *state.Verified // the revisions rpmirror verified, newest (current) first
 	refused      *refusal        // the origin revision the last sync refused, if any
@@ -81,7 +81,7 @@ type repo struct {
 	syncing      bool
 	lastSync     *server.SyncStatus
 	lastSyncOK   *bool
-	rollbackSeen []byte // the repomd.xml of the last rollback alerted on
+	rollbackSeen []byte // the last rollback alerted on: upstream, revision, current revision
 	lastSuccess  time.Time
 	failures     []server.FailureStatus
 	written      map[string][]byte // mirror path -> lists last written there
@@ -96,7 +96,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		done:    make(chan struct{}),
 		tracker: health.NewTracker(),
 		cfg:     rc,
-		origin:  health.Result{URL: fetch.Redact(rc.Origin), State: health.Unknown},
+		origin:  health.Result{URL: fetch.Redact(rc.OriginDesc()), State: health.Unknown},
 		written: map[string][]byte{},
 	}
 	r.loadVerified()
@@ -202,13 +202,10 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
 	r.recordSync(rep)
-	if rep.Err != nil && strings.Contains(rep.Err.Error(), "fetching "+sync.RepomdPath+" from ") {
-		// The sync met the origin down before a probe did: say so now,
-		// so that the next triggers skip instead of failing again.
-		r.mu.Lock()
-		url := r.origin.URL
-		r.mu.Unlock()
-		r.setOrigin(health.Result{URL: url, State: health.Down, Checked: time.Now().UTC(), Reason: oneLine(rep.Err)})
+	if rep.Skipped {
+		// The sync found no usable upstream before a probe did: say so
+		// now, so that the next triggers skip until a probe finds one.
+		r.noteSkipped(rep)
 	}
 	if rep.Repomd != nil {
 		r.noteRefusal(rep)
@@ -305,6 +302,9 @@ func (r *repo) recordSync(rep *sync.Report) {
 	if rep.Err != nil {
 		result = "failed"
 	}
+	if rep.Skipped {
+		result = "skipped"
+	}
 	st := &server.SyncStatus{
 		Start:    rep.Start,
 		Seconds:  rep.Duration.Seconds(),
@@ -317,6 +317,23 @@ func (r *repo) recordSync(rep *sync.Report) {
 	m.syncBytes.WithLabelValues(r.name).Add(float64(rep.Bytes))
 	m.syncPackages.WithLabelValues(r.name).Add(float64(rep.Fetched))
 	ok := rep.Err == nil
+	if rep.Skipped {
+		// No upstream was usable: not a failure of the sync, which
+		// changed nothing; the upstreams' states say why.
+		st.Error = oneLine(rep.Err)
+		m.syncRuns.WithLabelValues(r.name, "skipped").Inc()
+		r.log.Warn("sync skipped: no usable upstream", "err", st.Error)
+		r.mu.Lock()
+		r.syncing = false
+		r.lastSync = st
+		r.failures = append(r.failures, server.FailureStatus{Time: rep.Start, What: "sync skipped", Error: st.Error})
+		if len(r.failures) > maxFailures {
+			r.failures = r.failures[len(r.failures)-maxFailures:]
+		}
+		r.mu.Unlock()
+		r.alertRollback(rep, st.Error)
+		return
+	}
 	if ok {
 		m.syncRuns.WithLabelValues(r.name, "ok").Inc()
 		m.syncLastSuccess.WithLabelValues(r.name).Set(float64(rep.Start.Add(rep.Duration).Unix()))
@@ -341,23 +358,30 @@ func (r *repo) recordSync(rep *sync.Report) {
 	prev := r.lastSyncOK
 	r.lastSyncOK = &ok
 	r.mu.Unlock()
-	var rb *sync.RollbackError
-	if errors.As(rep.Err, &rb) {
-		// A rollback is an attack or a mistake at the origin: say so on
-		// its own, once per refused revision, whatever the sync alerts.
-		r.mu.Lock()
-		again := bytes.Equal(r.rollbackSeen, rep.Repomd)
-		r.rollbackSeen = bytes.Clone(rep.Repomd)
-		r.mu.Unlock()
-		if !again {
-			r.d.alerts.Send(alert.Event{Kind: "rollback", Repo: r.name, From: rb.CurrentRevision, To: rb.Revision, Reason: st.Error})
-		}
-	}
+	r.alertRollback(rep, st.Error)
 	switch {
 	case !ok && (prev == nil || *prev):
 		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: "ok", To: "failed", Reason: st.Error})
 	case ok && prev != nil && !*prev:
 		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: "failed", To: "ok"})
+	}
+}
+
+// alertRollback alerts on a refused rollback on its own, once per
+// refused revision of an upstream, whatever the sync alerts: a rollback
+// is an attack or a mistake at the origin.
+func (r *repo) alertRollback(rep *sync.Report, reason string) {
+	var rb *sync.RollbackError
+	if !errors.As(rep.Err, &rb) {
+		return
+	}
+	seen := []byte(rb.Origin + "\x00" + rb.Revision + "\x00" + rb.CurrentRevision)
+	r.mu.Lock()
+	again := bytes.Equal(r.rollbackSeen, seen)
+	r.rollbackSeen = seen
+	r.mu.Unlock()
+	if !again {
+		r.d.alerts.Send(alert.Event{Kind: "rollback", Repo: r.name, From: rb.CurrentRevision, To: rb.Revision, Reason: reason})
 	}
 }
 
@@ -371,6 +395,7 @@ func failureReason(rep *sync.Report) string {
 		co *verify.CorruptError
 		sz *verify.SizeError
 		st *fetch.StatusError
+		ue *source.UpstreamError
 	)
 	var (
 		rb  *sync.RollbackError
@@ -387,7 +412,7 @@ func failureReason(rep *sync.Report) string {
 		return "cancelled"
 	case errors.As(err, &se), errors.As(err, &ce), errors.As(err, &he), errors.As(err, &co), errors.As(err, &sz):
 		return "verify"
-	case errors.As(err, &st), strings.Contains(err.Error(), "origin's"), strings.Contains(err.Error(), "fetching"):
+	case errors.As(err, &st), errors.As(err, &ue), errors.Is(err, fetch.ErrStalled):
 		return "origin"
 	}
 	for _, m := range rep.Mirrors {
@@ -563,53 +588,6 @@ func (r *repo) probeMirrors(ctx context.Context) {
 	r.probeMirrorsLocked(ctx)
 }
 
-func (r *repo) probeOrigin(ctx context.Context) {
-	release, err := r.d.probeSlots.acquire(ctx)
-	if err != nil {
-		return
-	}
-	defer release()
-	cfg, fetcher, prober := r.d.tools()
-	rc := r.config()
-	res := health.Result{URL: fetch.Redact(rc.Origin), Checked: time.Now().UTC()}
-	pctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
-	user, pass, err := rc.OriginAuth()
-	client := prober.Client
-	if err == nil && (rc.TLS.CAFile != "" || rc.TLS.Insecure) {
-		var f *fetch.Fetcher
-		if f, err = sync.WithOriginTLS(fetcher, &rc, slog.New(slog.DiscardHandler)); err == nil {
-			client = f.HTTPClient()
-		}
-	}
-	var body []byte
-	if err == nil {
-		body, err = getRepomd(pctx, client, rc.Origin, prober.UserAgent, user, pass)
-	}
-	cancel()
-	res.Latency = time.Since(res.Checked)
-	switch {
-	case ctx.Err() != nil:
-		return // interrupted: says nothing about the origin
-	case err != nil:
-		res.State, res.Reason, res.Latency = health.Down, err.Error(), 0
-	default:
-		if md, perr := repodata.ParseRepomd(body); perr != nil {
-			res.State, res.Reason = health.Down, "repodata/repomd.xml: "+perr.Error()
-		} else {
-			res.State, res.Revision = health.OK, md.Revision
-		}
-	}
-	prev := r.setOrigin(res)
-	if res.State == health.OK && r.noteOrigin(body) && prev != health.Unknown {
-		// The origin published a new revision: sync now rather than at
-		// the next scheduled time.
-		r.requestSync("new revision at the origin")
-	}
-	if res.State == health.OK && prev == health.Down {
-		r.requestSync("origin recovered")
-	}
-}
-
 // setOrigin records the origin's state, alerting on a change, and
 // returns the state before.
 func (r *repo) setOrigin(res health.Result) (prev health.State) {
@@ -629,38 +607,6 @@ func (r *repo) setOrigin(res health.Result) (prev health.State) {
 		r.addFailure("origin", res.Reason)
 	}
 	return prev
-}
-
-// getRepomd fetches base's repodata/repomd.xml once, without retries.
-func getRepomd(ctx context.Context, c *http.Client, base, ua, user, pass string) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"repodata/repomd.xml", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("User-Agent", ua)
-	if user != "" {
-		req.SetBasicAuth(user, pass)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("GET repodata/repomd.xml: timeout")
-		}
-		return nil, fmt.Errorf("GET repodata/repomd.xml: %v", errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		return nil, fmt.Errorf("GET repodata/repomd.xml: %s", resp.Status)
-	}
-	b, err := io.ReadAll(io.LimitReader(resp.Body, sync.MaxRepomdSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("GET repodata/repomd.xml: %v", err)
-	}
-	if len(b) > sync.MaxRepomdSize {
-		return nil, fmt.Errorf("GET repodata/repomd.xml: larger than %d bytes", sync.MaxRepomdSize)
-	}
-	return b, nil
 }
 
 func (r *repo) probeMirrorsLocked(ctx context.Context) {
@@ -915,7 +861,10 @@ func (r *repo) render(force bool) {
 	}
 	var fb mirrorlist.Fallback
 	if len(ms) == 0 {
-		fb, cur, alts = fallback(rc, v, originRepomd, refused)
+		// The origin to send clients to is the first usable upstream.
+		frc := rc
+		frc.Origin = r.fallbackOrigin(rc)
+		fb, cur, alts = fallback(frc, v, originRepomd, refused)
 	}
 	var key strings.Builder
 	fmt.Fprintf(&key, "%s|%s|%s|", cur.SHA256, fb.URL, fb.Comment)
@@ -995,7 +944,7 @@ func (r *repo) status() server.RepoStatus {
 	defer r.mu.Unlock()
 	st := server.RepoStatus{
 		Name:          rc.Name,
-		Origin:        fetch.Redact(rc.Origin),
+		Origin:        fetch.Redact(rc.OriginDesc()),
 		OriginState:   string(r.origin.State),
 		OriginReason:  r.origin.Reason,
 		OriginChecked: r.origin.Checked,
@@ -1005,6 +954,7 @@ func (r *repo) status() server.RepoStatus {
 		LastSync:      r.lastSync,
 		LastSuccess:   r.lastSuccess,
 		Failures:      append([]server.FailureStatus(nil), r.failures...),
+		Upstreams:     r.upstreamStatus(rc),
 	}
 	if r.sched != nil {
 		// Before the scheduler starts; Daemon.Status replaces it with the

@@ -77,6 +77,15 @@ func (f *Fetcher) CountingTo(c *atomic.Int64) *Fetcher {
 	return &g
 }
 
+// WithRetries returns a Fetcher like f (its connections, credentials and
+// counters) that makes n attempts after the first: 0 for a health probe,
+// which answers within its own timeout.
+func (f *Fetcher) WithRetries(n int) *Fetcher {
+	g := *f
+	g.opts.Retries = max(n, 0)
+	return &g
+}
+
 // count adds n received bytes to the counters.
 func (f *Fetcher) count(n int64) {
 	f.Bytes.Add(n)

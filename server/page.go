@@ -61,6 +61,9 @@ th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #ddd; v
 <h2 id="{{.Name}}">{{.Name}}</h2>
 <table>
 <tr><th>origin</th><td><span class="state {{.OriginState}}">{{.OriginState}}</span> <code>{{.Origin}}</code>{{if .OriginReason}} — {{.OriginReason}}{{end}} <span class="muted">checked {{ago .OriginChecked}}</span></td></tr>
+{{if gt (len .Upstreams) 1}}<tr><th>upstreams</th><td><table class="upstreams">
+{{range .Upstreams}}<tr><td><span class="state {{.State}}">{{.State}}</span></td><td><code>{{.URL}}</code>{{if .Reason}}<br><span class="muted">{{.Reason}}</span>{{end}}</td><td>{{with .Revision}}{{revision .}}{{end}}</td><td>{{if .LatencyMS}}{{printf "%.0f" .LatencyMS}} ms{{end}}</td><td class="muted">checked {{ago .Checked}}</td></tr>
+{{end}}</table></td></tr>{{end}}
 <tr><th>revision</th><td>current verified: {{with .CurrentRevision}}{{revision .}}{{else}}none yet{{end}}{{if not .CurrentVerified.IsZero}} <span class="muted">verified {{ago .CurrentVerified}}</span>{{end}}; origin serves {{with .Revision}}{{revision .}}{{else}}unknown{{end}}{{if .OriginNote}}<br><span class="state stale">{{.OriginNote}}</span>{{end}}</td></tr>
 <tr><th>mirror lists</th><td>{{.Listed}} mirror(s) listed — <a href="/mirrorlist?repo={{.Name}}">mirrorlist</a>, <a href="/metalink?repo={{.Name}}">metalink</a>{{if eq .Listed 0}} <span class="state down">no mirror serves a verified revision: see the lists for whether clients are sent to the origin</span>{{end}}</td></tr>
 <tr><th>sync</th><td>{{if .Syncing}}<span class="state ok">running</span> {{end}}{{with .LastSync}}last <span class="state {{if eq .Result "failed"}}failed{{else if eq .Result "skipped"}}skipped{{else}}ok{{end}}">{{.Result}}</span> {{ago .Start}}, {{printf "%.1f" .Seconds}}s, fetched {{.Fetched}} packages{{if .Error}} — {{.Error}}{{end}}{{else}}none yet{{end}}<br>

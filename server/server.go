@@ -60,14 +60,27 @@ type RepoStatus struct {
 	// "origin revision 1795700000 refused: package ... signature check
 	// failed", "origin revision 1795700000 not verified yet: ...". Empty
 	// when the origin serves the current revision.
-	OriginNote  string          `json:"origin_note,omitempty"`
-	Listed      int             `json:"listed"` // mirrors in the mirrorlist (ok, then behind)
-	Syncing     bool            `json:"syncing"`
-	LastSync    *SyncStatus     `json:"last_sync,omitempty"`
-	LastSuccess time.Time       `json:"last_success"`
-	NextSync    time.Time       `json:"next_sync"`
-	Mirrors     []MirrorStatus  `json:"mirrors"`
-	Failures    []FailureStatus `json:"recent_failures"`
+	OriginNote string `json:"origin_note,omitempty"`
+	// Upstreams are the places the origin is served from, in the order
+	// a sync tries them, each as last probed.
+	Upstreams   []UpstreamStatus `json:"upstreams"`
+	Listed      int              `json:"listed"` // mirrors in the mirrorlist (ok, then behind)
+	Syncing     bool             `json:"syncing"`
+	LastSync    *SyncStatus      `json:"last_sync,omitempty"`
+	LastSuccess time.Time        `json:"last_success"`
+	NextSync    time.Time        `json:"next_sync"`
+	Mirrors     []MirrorStatus   `json:"mirrors"`
+	Failures    []FailureStatus  `json:"recent_failures"`
+}
+
+// UpstreamStatus is one upstream of a repository's origin.
+type UpstreamStatus struct {
+	URL       string    `json:"url"`
+	State     string    `json:"state"` // "ok", "down" or "unknown"
+	Reason    string    `json:"reason,omitempty"`
+	LatencyMS float64   `json:"latency_ms"`
+	Checked   time.Time `json:"checked"`
+	Revision  string    `json:"revision,omitempty"`
 }
 
 // MirrorStatus is one mirror of a repository.

@@ -100,6 +100,9 @@ func withLists(st *Status) *Status {
 		if r.Failures == nil {
 			r.Failures = []FailureStatus{}
 		}
+		if r.Upstreams == nil {
+			r.Upstreams = []UpstreamStatus{}
+		}
 		out.Repos[i] = r
 	}
 	sum := Summarize(&out)

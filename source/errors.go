@@ -8,8 +8,9 @@ import (
 
 // ErrNoUsableUpstream is matched (errors.Is) by the error of a Choose or
 // Open that found no upstream to sync from: every one failed, each for
-// the reason its *UpstreamError says. A sync that meets it is skipped,
-// not failed: nothing was changed and the next sync tries again.
+// the reason its *UpstreamError says. A sync that meets it changed
+// nothing; it is skipped, not failed, unless an upstream's revision was
+// refused (see NoUsableUpstreamError.Refused).
 var ErrNoUsableUpstream = errors.New("no usable upstream")
 
 // UpstreamError is a failure of one upstream (or of the metalink or
@@ -18,10 +19,29 @@ var ErrNoUsableUpstream = errors.New("no usable upstream")
 // *fetch.StatusError, fetch.ErrStalled, a *MetalinkMismatchError, a
 // parse error, or what the caller's accept returned).
 type UpstreamError struct {
-	URL string
-	Op  string // "fetching repodata/repomd.xml", "reading repodata/repomd.xml", "checking repodata/repomd.xml", "fetching the metalink"
-	Err error
+	URL   string
+	Op    string // "fetching repodata/repomd.xml", "reading repodata/repomd.xml", "checking repodata/repomd.xml", "fetching the metalink"
+	Stage Stage  // what failed, for callers that branch on it
+	Err   error
 }
+
+// Stage says at which step an upstream failed.
+type Stage int
+
+const (
+	// StageFetch: a request failed (an HTTP error status, a timeout, a
+	// stall, a refused connection, a bad certificate): the upstream is
+	// unreachable or refuses us, as a probe sees it too.
+	StageFetch Stage = iota
+	// StageParse: what it served does not parse (repomd.xml, the
+	// metalink), or changed while it was read.
+	StageParse
+	// StageMetalink: its repomd.xml does not match the metalink.
+	StageMetalink
+	// StageAccept: the caller refused its revision (a rollback, a bad
+	// signature, unsafe metadata).
+	StageAccept
+)
 
 func (e *UpstreamError) Error() string { return e.Op + " from " + e.URL + ": " + e.Err.Error() }
 
@@ -56,6 +76,20 @@ func (e *NoUsableUpstreamError) Error() string {
 }
 
 func (e *NoUsableUpstreamError) Is(target error) bool { return target == ErrNoUsableUpstream }
+
+// Refused reports whether some upstream answered and its revision was
+// refused by the caller (StageAccept: a rollback, a bad signature, unsafe
+// metadata), rather than every upstream being unreachable, unreadable or
+// not matching the metalink. Such a sync needs a person: it fails rather
+// than being skipped.
+func (e *NoUsableUpstreamError) Refused() bool {
+	for _, err := range e.Errs {
+		if err.Stage == StageAccept {
+			return true
+		}
+	}
+	return false
+}
 
 func (e *NoUsableUpstreamError) Unwrap() []error {
 	errs := make([]error, len(e.Errs))

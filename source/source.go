@@ -186,29 +186,29 @@ func (s *Source) Load(ctx context.Context) error {
 	if s.kind == KindMirrorlist {
 		what = "mirrorlist"
 	}
-	fail := func(op string, err error) error {
-		return &NoUsableUpstreamError{Errs: []*UpstreamError{{URL: fetch.Redact(s.listURL), Op: op, Err: err}}}
+	fail := func(stage Stage, op string, err error) error {
+		return &NoUsableUpstreamError{Errs: []*UpstreamError{{URL: fetch.Redact(s.listURL), Op: op, Stage: stage, Err: err}}}
 	}
 	b, err := s.fetcher.FetchBytes(ctx, s.listURL, MaxListSize)
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fail("fetching the "+what, err)
+		return fail(StageFetch, "fetching the "+what, err)
 	}
 	s.bytes.Add(int64(len(b)))
 	var urls []string
 	var ml *Metalink
 	if s.kind == KindMetalink {
 		if ml, err = ParseMetalink(b); err != nil {
-			return fail("reading the "+what, err)
+			return fail(StageParse, "reading the "+what, err)
 		}
 		urls = ml.Upstreams
 	} else {
 		urls = ParseMirrorlist(b)
 	}
 	if len(urls) == 0 {
-		return fail("reading the "+what, errors.New("it lists no http or https URL"))
+		return fail(StageParse, "reading the "+what, errors.New("it lists no http or https URL"))
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -289,13 +289,13 @@ func (s *Source) setStatus(u *Upstream, f func(*Status)) {
 	}
 }
 
-// upstreamErr wraps err as an error of upstream u.
-func upstreamErr(u *Upstream, op string, err error) *UpstreamError {
+// upstreamErr wraps err as an error of upstream u, failed at stage.
+func upstreamErr(u *Upstream, stage Stage, op string, err error) *UpstreamError {
 	var ue *UpstreamError
 	if errors.As(err, &ue) && ue.URL == fetch.Redact(u.URL) {
 		return ue
 	}
-	return &UpstreamError{URL: fetch.Redact(u.URL), Op: op, Err: err}
+	return &UpstreamError{URL: fetch.Redact(u.URL), Op: op, Stage: stage, Err: err}
 }
 
 // Read reads u's repomd.xml and, when u has them, its detached signature
@@ -314,14 +314,14 @@ func (s *Source) Read(ctx context.Context, u *Upstream) (*Snapshot, error) {
 		}
 		again, err := s.fetcher.FetchBytes(ctx, u.URL+RepomdPath, MaxRepomdSize)
 		if err != nil {
-			return nil, upstreamErr(u, "fetching "+RepomdPath, err)
+			return nil, upstreamErr(u, StageFetch, "fetching "+RepomdPath, err)
 		}
 		s.bytes.Add(int64(len(again)))
 		if bytes.Equal(again, snap.Repomd) {
 			return snap, s.checkMetalink(u, snap.Repomd)
 		}
 		if attempt == repomdAttempts {
-			return nil, upstreamErr(u, "reading "+RepomdPath, fmt.Errorf("it changed %d times while it and its signature were read: not publishing a signature that may belong to another revision; the next sync will try again", repomdAttempts))
+			return nil, upstreamErr(u, StageParse, "reading "+RepomdPath, fmt.Errorf("it changed %d times while it and its signature were read: not publishing a signature that may belong to another revision; the next sync will try again", repomdAttempts))
 		}
 		s.log.Info("an upstream published a new revision while it was being read; reading it again", "upstream", fetch.Redact(u.URL))
 	}
@@ -335,7 +335,7 @@ func (s *Source) checkMetalink(u *Upstream, repomd []byte) error {
 		return nil
 	}
 	if err := ml.Check(repomd); err != nil {
-		return upstreamErr(u, "checking "+RepomdPath+" against the metalink", err)
+		return upstreamErr(u, StageMetalink, "checking "+RepomdPath+" against the metalink", err)
 	}
 	return nil
 }
@@ -343,12 +343,12 @@ func (s *Source) checkMetalink(u *Upstream, repomd []byte) error {
 func (s *Source) readOnce(ctx context.Context, u *Upstream) (*Snapshot, error) {
 	b, err := s.fetcher.FetchBytes(ctx, u.URL+RepomdPath, MaxRepomdSize)
 	if err != nil {
-		return nil, upstreamErr(u, "fetching "+RepomdPath, err)
+		return nil, upstreamErr(u, StageFetch, "fetching "+RepomdPath, err)
 	}
 	s.bytes.Add(int64(len(b)))
 	md, err := repodata.ParseRepomd(b)
 	if err != nil {
-		return nil, upstreamErr(u, "reading "+RepomdPath, err)
+		return nil, upstreamErr(u, StageParse, "reading "+RepomdPath, err)
 	}
 	snap := &Snapshot{Upstream: u, Repomd: b, MD: md, SHA256: sha256Hex(b)}
 	for _, opt := range []struct {
@@ -360,7 +360,7 @@ func (s *Source) readOnce(ctx context.Context, u *Upstream) (*Snapshot, error) {
 			continue
 		}
 		if err != nil {
-			return nil, upstreamErr(u, "fetching "+opt.path, err)
+			return nil, upstreamErr(u, StageFetch, "fetching "+opt.path, err)
 		}
 		s.bytes.Add(int64(len(b)))
 		*opt.dst = b
@@ -380,14 +380,14 @@ func (s *Source) Choose(ctx context.Context, accept func(*Snapshot) error) (*Sna
 		snap, err := s.Read(ctx, u)
 		if err == nil && accept != nil {
 			if aerr := accept(snap); aerr != nil {
-				err = upstreamErr(u, "checking "+RepomdPath, aerr)
+				err = upstreamErr(u, StageAccept, "checking "+RepomdPath, aerr)
 			}
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		if err != nil {
-			ue := upstreamErr(u, "reading "+RepomdPath, err)
+			ue := upstreamErr(u, StageParse, "reading "+RepomdPath, err)
 			errs = append(errs, ue)
 			s.setStatus(u, func(st *Status) {
 				st.State, st.Err = Skipped, ue
@@ -490,7 +490,7 @@ func (s *Source) AnyFile(ctx context.Context, href, base, dst string, size int64
 		if ctx.Err() != nil {
 			return total, err
 		}
-		errs = append(errs, upstreamErr(u, "fetching "+href, err))
+		errs = append(errs, upstreamErr(u, StageFetch, "fetching "+href, err))
 	}
 	switch len(errs) {
 	case 0:
@@ -542,7 +542,7 @@ func (s *Source) nextSame(ctx context.Context, u *Upstream) *Upstream {
 			switch {
 			case err != nil:
 				if s.status[i].State == NotTried {
-					s.status[i].State, s.status[i].Err = Skipped, upstreamErr(ups[i], "fetching "+RepomdPath, err)
+					s.status[i].State, s.status[i].Err = Skipped, upstreamErr(ups[i], StageFetch, "fetching "+RepomdPath, err)
 				}
 			case sha256Hex(b) == want:
 				known = 1
@@ -568,11 +568,11 @@ func (s *Source) nextSame(ctx context.Context, u *Upstream) *Upstream {
 func (s *Source) Probe(ctx context.Context, u *Upstream) ([]byte, *repodata.Repomd, error) {
 	b, err := s.fetcher.FetchBytes(ctx, u.URL+RepomdPath, MaxRepomdSize)
 	if err != nil {
-		return nil, nil, upstreamErr(u, "fetching "+RepomdPath, err)
+		return nil, nil, upstreamErr(u, StageFetch, "fetching "+RepomdPath, err)
 	}
 	md, err := repodata.ParseRepomd(b)
 	if err != nil {
-		return b, nil, upstreamErr(u, "reading "+RepomdPath, err)
+		return b, nil, upstreamErr(u, StageParse, "reading "+RepomdPath, err)
 	}
 	if err := s.checkMetalink(u, b); err != nil {
 		return b, md, err

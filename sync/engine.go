@@ -214,8 +214,11 @@ type Report struct {
 	// before the origin was read.
 	Upstreams []source.Status
 	// Skipped is set when no upstream was usable (Err then matches
-	// source.ErrNoUsableUpstream): the sync changed nothing and is
-	// skipped, not failed; Upstreams says why for each.
+	// source.ErrNoUsableUpstream) because none answered or served
+	// readable metadata matching the metalink: the sync changed nothing
+	// and is skipped, not failed; Upstreams says why for each. When an
+	// upstream's revision was refused (a rollback, a bad signature) the
+	// sync fails instead.
 	Skipped bool
 }
 
@@ -912,10 +915,16 @@ func readOptional(ctx context.Context, tg target.Target, p string) ([]byte, erro
 // revision.
 func (s *run) fetchRepomd(ctx context.Context) error {
 	if err := s.src.Load(ctx); err != nil {
-		s.rep.Skipped = errors.Is(err, source.ErrNoUsableUpstream)
+		s.rep.Skipped = skipped(err)
 		return err
 	}
-	snap, err := s.src.Choose(ctx, func(snap *source.Snapshot) error {
+	var refused *source.Snapshot // the first upstream's revision refused
+	snap, err := s.src.Choose(ctx, func(snap *source.Snapshot) (err error) {
+		defer func() {
+			if err != nil && refused == nil {
+				refused = snap
+			}
+		}()
 		seen := make(map[string]repodata.Data, len(snap.MD.Data))
 		for _, d := range snap.MD.Data {
 			if err := s.checkLocation(d.Href, d.Base); err != nil {
@@ -940,12 +949,25 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		return s.checkRollback(snap)
 	})
 	if err != nil {
-		s.rep.Skipped = errors.Is(err, source.ErrNoUsableUpstream)
+		s.rep.Skipped = skipped(err)
+		if refused != nil && !s.rep.Skipped {
+			// The report names the revision that was refused.
+			s.rep.Revision, s.rep.Repomd = refused.MD.Revision, refused.Repomd
+		}
 		return err
 	}
 	s.repomd, s.asc, s.key, s.md = snap.Repomd, snap.Asc, snap.Key, snap.MD
 	s.rep.Revision, s.rep.Repomd = snap.MD.Revision, snap.Repomd
 	return nil
+}
+
+// skipped reports whether a sync that met err is skipped rather than
+// failed: no upstream was usable because none answered, or none served
+// readable metadata matching the metalink. An upstream whose revision was
+// refused (a rollback, a bad signature, unsafe metadata) fails the sync.
+func skipped(err error) bool {
+	var nu *source.NoUsableUpstreamError
+	return errors.As(err, &nu) && !nu.Refused()
 }
 
 // checkRepomdSignature refuses the origin's revision, with repo_gpgcheck,
@@ -968,14 +990,6 @@ func (s *run) checkRepomdSignature(snap *source.Snapshot) error {
 	}
 	s.log.Debug("repomd.xml signature verified", "signer", signer)
 	return nil
-}
-
-// WithOriginTLS returns f, or a Fetcher with the repo's TLS settings.
-//
-// Deprecated: the daemon's origin probe still calls it; use package
-// source, which applies the settings to every upstream.
-func WithOriginTLS(f *fetch.Fetcher, repo *config.Repo, log *slog.Logger) (*fetch.Fetcher, error) {
-	return source.WithTLS(f, repo, log)
 }
 
 // checkLocation refuses a location that could reach outside the mirror,

@@ -145,6 +145,7 @@ func TestUpstreamFailover(t *testing.T) {
 		upstreams []upstreamSetup
 		want      []wantUpstream
 		skipped   bool
+		failed    bool // no upstream usable, one refused: failed, not skipped
 		// metadataFrom is the upstream every metadata file must come
 		// from; the others must serve repomd.xml alone.
 		metadataFrom int
@@ -177,16 +178,30 @@ func TestUpstreamFailover(t *testing.T) {
 			metadataFrom: 0,
 		},
 		{
-			name: "no upstream is usable so the sync is skipped",
+			name: "no upstream answers so the sync is skipped",
 			upstreams: []upstreamSetup{
-				{v2, forbidden}, {v2, stalled}, {older, nil},
+				{v2, forbidden}, {v2, stalled}, {v2, func(s *badorigin.Server) { s.On(nil, badorigin.Status(http.StatusServiceUnavailable)) }},
 			},
 			want: []wantUpstream{
 				{source.Skipped, isStatus(http.StatusForbidden), 0},
 				{source.Skipped, isStalled, 0},
-				{source.Skipped, isOlder, 0},
+				{source.Skipped, isStatus(http.StatusServiceUnavailable), 0},
 			},
 			skipped:      true,
+			metadataFrom: -1,
+		},
+		{
+			// An upstream that answers with a refused revision needs a
+			// person: the sync fails rather than being skipped.
+			name: "the only upstream answering serves an older revision so the sync fails",
+			upstreams: []upstreamSetup{
+				{v2, forbidden}, {older, nil},
+			},
+			want: []wantUpstream{
+				{source.Skipped, isStatus(http.StatusForbidden), 0},
+				{source.Skipped, isOlder, 0},
+			},
+			failed:       true,
 			metadataFrom: -1,
 		},
 	} {
@@ -226,9 +241,9 @@ func TestUpstreamFailover(t *testing.T) {
 					t.Errorf("upstream %d served no primary metadata", i)
 				}
 			}
-			if tc.skipped {
-				if !rep.Skipped || !errors.Is(rep.Err, source.ErrNoUsableUpstream) {
-					t.Fatalf("sync: skipped %v, err %v; want skipped with ErrNoUsableUpstream", rep.Skipped, rep.Err)
+			if tc.skipped || tc.failed {
+				if rep.Skipped != tc.skipped || !errors.Is(rep.Err, source.ErrNoUsableUpstream) {
+					t.Fatalf("sync: skipped %v, err %v; want skipped %v with ErrNoUsableUpstream", rep.Skipped, rep.Err, tc.skipped)
 				}
 				var nu *source.NoUsableUpstreamError
 				if !errors.As(rep.Err, &nu) || len(nu.Errs) != len(tc.upstreams) {
@@ -244,8 +259,8 @@ func TestUpstreamFailover(t *testing.T) {
 					checkConsistent(t, m)
 				}
 				st, _ := h.store.Load("test")
-				if last := st.LastRun(); last == nil || !last.Skipped || last.Error == "" {
-					t.Errorf("the skipped run is not recorded as skipped: %+v", last)
+				if last := st.LastRun(); last == nil || last.Skipped != tc.skipped || last.Error == "" {
+					t.Errorf("the run is not recorded as skipped %v with its error: %+v", tc.skipped, last)
 				}
 				return
 			}

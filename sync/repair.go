@@ -87,13 +87,13 @@ func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair
 }
 
 type repairer struct {
-	e       *Engine
-	repo    *config.Repo
-	log     *slog.Logger
-	src     *source.Source // the origin's upstreams, each tried in turn
-	check   CheckOptions
-	dir     string            // staging: verified downloads, by checksum
-	got     map[string]string // checksum -> verified download
+	e     *Engine
+	repo  *config.Repo
+	log   *slog.Logger
+	src   *source.Source // the origin's upstreams, each tried in turn
+	check CheckOptions
+	dir   string            // staging: verified downloads, by checksum
+	got   map[string]string // checksum -> verified download
 }
 
 // mirror repairs one mirror. Metadata is repaired first: packages can

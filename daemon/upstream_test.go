@@ -1,0 +1,107 @@
+package daemon_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/alert"
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+// TestUpstreamFailover: the origin lists two upstreams and the primary
+// answers 403, as in the incident. The daemon probes both, the origin is
+// up through the second, syncs take everything from it, and /status,
+// /status.json and /metrics show each upstream's state. When the primary
+// comes back, its state and metric follow and the webhook hears it.
+func TestUpstreamFailover(t *testing.T) {
+	e := newEnv(t, envOpts{
+		probeInterval: time.Second, probeTimeout: 500 * time.Millisecond,
+		upstreams: []string{"primary", "origin"},
+		setup: func(n *switchable) {
+			n.serve("primary", testrepo.DemoOrigin(t, "v2"))
+			n.setStatus("primary", http.StatusForbidden)
+		},
+	})
+	e.waitHealthy()
+	primary, second := e.net.URL("primary"), e.net.URL("origin")
+	var st = e.status().Repos[0]
+	waitFor(t, 10*time.Second, "both upstreams to be probed", func() bool {
+		st = e.status().Repos[0]
+		return len(st.Upstreams) == 2 && st.Upstreams[0].State == "down" && st.Upstreams[1].State == "ok"
+	})
+	if st.OriginState != "ok" || st.Origin != primary {
+		t.Errorf("origin %q is %q; want the primary named, up through the second upstream", st.Origin, st.OriginState)
+	}
+	if u := st.Upstreams[0]; u.URL != primary || !strings.Contains(u.Reason, "403 Forbidden") {
+		t.Errorf("primary upstream %+v: want it down, saying 403 Forbidden", u)
+	}
+	if u := st.Upstreams[1]; u.URL != second || u.Revision == "" {
+		t.Errorf("second upstream %+v: want it ok with its revision", u)
+	}
+	if ls := st.LastSync; ls == nil || ls.Result == "failed" || ls.Result == "skipped" {
+		t.Errorf("last sync %+v: want it done through the second upstream", ls)
+	}
+	if got := e.net.hitsOf("primary"); got == 0 {
+		t.Error("the primary upstream was never asked")
+	}
+	_, page := e.get("/status")
+	if !strings.Contains(page, "upstreams") || !strings.Contains(page, primary) || !strings.Contains(page, second) {
+		t.Errorf("/status does not list both upstreams:\n%s", page)
+	}
+	_, m := e.get("/metrics")
+	for _, want := range []string{
+		`rpmirror_upstream_up{repo="demo",upstream="` + primary + `"} 0`,
+		`rpmirror_upstream_up{repo="demo",upstream="` + second + `"} 1`,
+		`rpmirror_origin_up{repo="demo"} 1`,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, grepLines(m, "_up{"))
+		}
+	}
+
+	e.net.setStatus("primary", 0)
+	waitFor(t, 10*time.Second, "the primary upstream to be seen up", func() bool {
+		return e.status().Repos[0].Upstreams[0].State == "ok"
+	})
+	waitFor(t, 10*time.Second, "the webhook to hear the primary upstream recovered", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool {
+			return a.Kind == "upstream" && a.URL == primary && a.From == "down" && a.To == "ok"
+		})
+		return ok
+	})
+	if _, m := e.get("/metrics"); !strings.Contains(m, `rpmirror_upstream_up{repo="demo",upstream="`+primary+`"} 1`) {
+		t.Errorf("/metrics: the primary is not up:\n%s", grepLines(m, "_up{"))
+	}
+}
+
+// TestNoUsableUpstreamSkipsSync: with every upstream refusing, a sync is
+// skipped, not failed, and says why for each.
+func TestNoUsableUpstreamSkipsSync(t *testing.T) {
+	e := newEnv(t, envOpts{
+		probeInterval: time.Hour, probeTimeout: 2 * time.Second,
+		upstreams: []string{"primary", "origin"},
+		setup: func(n *switchable) {
+			n.serve("primary", testrepo.DemoOrigin(t, "v2"))
+			n.setStatus("primary", http.StatusForbidden)
+		},
+	})
+	e.waitHealthy()
+	e.net.setStatus("origin", http.StatusServiceUnavailable)
+	e.d.TriggerSync("demo")
+	waitFor(t, 20*time.Second, "a skipped sync", func() bool {
+		ls := e.status().Repos[0].LastSync
+		return ls != nil && ls.Result == "skipped"
+	})
+	st := e.status().Repos[0]
+	if !strings.Contains(st.LastSync.Error, "403 Forbidden") || !strings.Contains(st.LastSync.Error, "503 Service Unavailable") {
+		t.Errorf("skipped sync says %q; want each upstream's reason", st.LastSync.Error)
+	}
+	if st.OriginState != "down" || len(st.Upstreams) != 2 || st.Upstreams[1].State != "down" {
+		t.Errorf("origin %q, upstreams %+v: want both down after the skipped sync", st.OriginState, st.Upstreams)
+	}
+	if _, m := e.get("/metrics"); !strings.Contains(m, `rpmirror_sync_runs_total{repo="demo",result="skipped"} 1`) || strings.Contains(m, `result="failed"`) {
+		t.Errorf("want one skipped sync and no failed one:\n%s", grepLines(m, "rpmirror_sync_runs_total"))
+	}
+}
