@@ -119,7 +119,20 @@ func printExpanded(w io.Writer, cfg *config.Config) {
 			q += "&arch=" + r.Arch
 		}
 		fmt.Fprintf(w, "  clients ask:  /mirrorlist?%s  /metalink?%s\n", q, q)
-		fmt.Fprintf(w, "  origin:       %s\n", r.Origin)
+		switch {
+		case r.OriginMetalink != "":
+			fmt.Fprintf(w, "  origin:       upstreams from the metalink %s\n", r.OriginMetalink)
+		case r.OriginMirrorlist != "":
+			fmt.Fprintf(w, "  origin:       upstreams from the mirrorlist %s\n", r.OriginMirrorlist)
+		default:
+			for i, u := range r.OriginURLs() {
+				if i == 0 {
+					fmt.Fprintf(w, "  origin:       %s\n", u)
+				} else {
+					fmt.Fprintf(w, "  then:         %s\n", u)
+				}
+			}
+		}
 		for _, k := range r.GPGKeys {
 			fmt.Fprintf(w, "  gpgkey:       %s\n", k)
 		}

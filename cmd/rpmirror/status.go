@@ -32,7 +32,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		} else if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, fetch.Redact(r.Origin))
+		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, fetch.Redact(r.OriginDesc()))
 		if v, err := store.LoadVerified(r.Name); err != nil {
 			fmt.Fprintf(stdout, "  verified     %v\n", err)
 		} else if cur := v.Current(); cur == nil {
