@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -253,9 +254,12 @@ type Repo struct {
 	// none. See OriginAuth.
 	OriginAuthFile string
 	// TLS changes how the origin's certificate is checked.
-	TLS     TLS
-	Mirrors []Mirror
-	Line    int // line of the repo in the file, for messages
+	TLS TLS
+	// Snapshots keeps every published revision under snapshots/ of each
+	// written mirror; nil (the key left out) keeps none.
+	Snapshots *Snapshots
+	Mirrors   []Mirror
+	Line      int // line of the repo in the file, for messages
 
 	originLine  int
 	originLines []int // line of each URL of Origins
@@ -266,6 +270,59 @@ type Repo struct {
 	repoGPGKeyLines []int
 	authLine        int
 	caLine          int
+}
+
+// Snapshots says which snapshots of a repo rpmirror keeps on each of its
+// written mirrors. A snapshot is kept while it is one of the newest Keep,
+// or younger than KeepFor, or pinned (here or by rpmirror snapshot pin).
+type Snapshots struct {
+	Keep    int
+	KeepFor time.Duration
+	// Pinned are names of snapshots never removed, as the file lists
+	// them; PinnedLines their lines.
+	Pinned      []string
+	PinnedLines []int
+	Line        int // line of the snapshots key, for messages
+}
+
+// Defaults and limits of snapshots' settings: the newest 14, and every
+// snapshot of the last 14 days (oVirt's CI mirrors keep as much).
+const (
+	DefaultSnapshotKeep    = 14
+	DefaultSnapshotKeepFor = 14 * 24 * time.Hour
+	MinSnapshotKeep        = 1
+	MaxSnapshotKeep        = 100000
+)
+
+// SnapshotTimeFormat is the time.Format layout of a snapshot's name: the
+// UTC time it was published, as 20261126T120000Z.
+const SnapshotTimeFormat = "20060102T150405Z"
+
+// ValidSnapshotName reports whether name can name a snapshot: a time in
+// SnapshotTimeFormat, optionally followed by "-N" (N from 2 up) when two
+// revisions were published within the same second.
+func ValidSnapshotName(name string) bool {
+	ts, n, hasN := strings.Cut(name, "-")
+	if _, err := time.Parse(SnapshotTimeFormat, ts); err != nil || len(ts) != len(SnapshotTimeFormat) {
+		return false
+	}
+	if !hasN {
+		return true
+	}
+	if n == "" || n[0] == '0' || len(n) > 6 {
+		return false
+	}
+	for _, c := range n {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return n != "1"
+}
+
+// PinnedInConfig reports whether the file pins the snapshot called name.
+func (s *Snapshots) PinnedInConfig(name string) bool {
+	return s != nil && slices.Contains(s.Pinned, name)
 }
 
 // TLS says how an origin's TLS certificate is verified.

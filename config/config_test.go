@@ -48,7 +48,7 @@ var badFiles = []struct {
 
 	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, max_parallel_syncs, max_parallel_probes, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, lease_ttl, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, snapshots, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, s3, url, priority, networks, country, private, weight)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
@@ -115,6 +115,11 @@ var badFiles = []struct {
 
 	{"bad-prune-after-unit.yaml", `testdata/bad-prune-after-unit.yaml:5: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
 	{"bad-prune-after-no-unit.yaml", `testdata/bad-prune-after-no-unit.yaml:5: repo "gluster-9-el8": prune_after "24": missing unit (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
+	{"bad-snapshots-keep.yaml", `testdata/bad-snapshots-keep.yaml:6: repo "ovirt-master": snapshots: keep 0: out of range 1..100000`},
+	{"bad-snapshots-keep-for.yaml", `testdata/bad-snapshots-keep-for.yaml:6: repo "ovirt-master": snapshots: keep_for "14d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
+	{"bad-snapshots-pinned.yaml", `testdata/bad-snapshots-pinned.yaml:9: repo "ovirt-master": snapshots: pinned "2026-11-26": not a snapshot name: want the UTC time it was taken, as 20261126T120000Z`},
+	{"bad-snapshots-pinned-twice.yaml", `testdata/bad-snapshots-pinned-twice.yaml:6: repo "ovirt-master": snapshots: pinned "20261126T120000Z" is listed twice (first at line 6)`},
+	{"bad-snapshots-type.yaml", `testdata/bad-snapshots-type.yaml:5: repo "ovirt-master": snapshots: expected a mapping of keep, keep_for, pinned, found "14"`},
 	{"bad-max-lag.yaml", `testdata/bad-max-lag.yaml:5: repo "gluster-9-el8": max_lag "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
 	{"bad-prune-after-negative.yaml", `testdata/bad-prune-after-negative.yaml:5: repo "gluster-9-el8": prune_after "-1h": must not be negative`},
 	{"bad-timeout-zero.yaml", `testdata/bad-timeout-zero.yaml:3: download: connect_timeout "0s": must be greater than zero`},
@@ -179,7 +184,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path (or s3), one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, snapshots, mirrors)`,
 	}, "\n")},
 }
 
@@ -375,7 +380,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, mirrorKeys, s3Keys} {
+	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, snapshotKeys, mirrorKeys, s3Keys} {
 		for _, k := range keys {
 			if !strings.Contains(string(example), k+":") {
 				t.Errorf("../mirrors.yaml does not show the key %s", k)

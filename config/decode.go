@@ -26,8 +26,9 @@ var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "max_parallel_syncs", "max_parallel_probes", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "lease_ttl", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "origin_metalink", "origin_mirrorlist", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "mirrors"}
+	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "origin_metalink", "origin_mirrorlist", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "snapshots", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
+	snapshotKeys = []string{"keep", "keep_for", "pinned"}
 	mirrorKeys   = []string{"name", "path", "s3", "url", "priority", "networks", "country", "private", "weight"}
 	s3Keys       = []string{"endpoint", "bucket", "prefix", "region", "credentials_file", "profile", "virtual_host"}
 )
@@ -397,6 +398,50 @@ func (d *decoder) tls(e entry, where string, r *Repo) {
 	}
 }
 
+// snapshots decodes a repo's snapshots mapping. An empty mapping
+// ("snapshots: {}") turns snapshots on with the defaults.
+func (d *decoder) snapshots(e entry, where string) *Snapshots {
+	if !d.isKind(e.val, yaml.MappingNode, "", where, "a mapping of "+strings.Join(snapshotKeys, ", ")) {
+		return nil
+	}
+	sn := &Snapshots{Keep: DefaultSnapshotKeep, KeepFor: DefaultSnapshotKeepFor, Line: e.key.Line}
+	f := d.fields(e.val, where, snapshotKeys)
+	if e, ok := f.get("keep"); ok {
+		if n, ok := d.integer(e, where, MinSnapshotKeep, MaxSnapshotKeep); ok {
+			sn.Keep = n
+		}
+	}
+	if e, ok := f.get("keep_for"); ok {
+		if t, ok := d.duration(e, where, false); ok {
+			sn.KeepFor = t
+		}
+	}
+	if e, ok := f.get("pinned"); ok {
+		if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of snapshot names") {
+			return sn
+		}
+		seen := map[string]int{}
+		for _, n := range e.val.Content {
+			name, ok := d.str(entry{name: e.name, key: e.key, val: n}, where)
+			if !ok {
+				continue
+			}
+			if !ValidSnapshotName(name) {
+				d.errorf(n.Line, where, "pinned %q: not a snapshot name: want the UTC time it was taken, as 20261126T120000Z", name)
+				continue
+			}
+			if first, dup := seen[name]; dup {
+				d.errorf(n.Line, where, "pinned %q is listed twice (first at line %d)", name, first)
+				continue
+			}
+			seen[name] = n.Line
+			sn.Pinned = append(sn.Pinned, name)
+			sn.PinnedLines = append(sn.PinnedLines, n.Line)
+		}
+	}
+	return sn
+}
+
 func (d *decoder) alerts(e entry, a *Alerts) {
 	const where = "alerts"
 	if !d.isKind(e.val, yaml.MappingNode, "", e.name, "a mapping of "+strings.Join(alertKeys, ", ")) {
@@ -599,6 +644,10 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 
 	if e, ok := f.get("tls"); ok {
 		d.tls(e, where+": tls", &r)
+	}
+
+	if e, ok := f.get("snapshots"); ok {
+		r.Snapshots = d.snapshots(e, where+": snapshots")
 	}
 
 	if e, ok := f.get("mirrors"); ok {
