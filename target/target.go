@@ -114,6 +114,36 @@ type Target interface {
 	Properties() Properties
 }
 
+// ErrExist is returned (wrapped) by Snapshotter.Snapshot when the
+// directory to create is there already.
+var ErrExist = errors.New("already exists")
+
+// Snapshotter is implemented by a target that can capture a set of its
+// files under a new directory in one step. Callers find it with a type
+// assertion; a target without it cannot keep snapshots.
+type Snapshotter interface {
+	// Snapshot makes dir/P hold the content P holds now, for every path
+	// P in paths, and makes dir appear complete at once: a reader, and a
+	// process killed at any moment, sees either no dir or all of it,
+	// durable. dir must not exist (an error wrapping ErrExist) and every
+	// path must be a regular file (an error wrapping ErrNotExist), checked
+	// before dir appears. A target on this machine stores hard links, so
+	// a snapshot costs no copy and later changes to P (a rename over it,
+	// a removal) do not change dir/P.
+	Snapshot(ctx context.Context, dir string, paths []string) error
+
+	// RemoveDir deletes dir and everything in it so that dir disappears
+	// at once: no reader, and no process killed meanwhile, finds dir
+	// with part of its files. Removing a dir that does not exist is not
+	// an error.
+	RemoveDir(ctx context.Context, dir string) error
+
+	// Dirs returns the names of the directories directly inside dir, in
+	// lexical order, leaving out the target's own bookkeeping. A dir that
+	// does not exist has none.
+	Dirs(ctx context.Context, dir string) ([]string, error)
+}
+
 // Properties are what a target can do; callers choose how to use a target
 // from them, never from its type (restic's backend Properties).
 type Properties struct {

@@ -491,3 +491,150 @@ func (l *Local) Lock(ctx context.Context) (func(), error) {
 }
 
 func syncDir(dir string) error { return safefs.SyncDir(dir) }
+
+var _ target.Snapshotter = (*Local)(nil)
+
+// Snapshot implements target.Snapshotter: it links every path into a
+// directory under .rpmirror/tmp/ (which Lock clears after a crash),
+// fsyncs it, and renames it to dir without replacing anything.
+func (l *Local) Snapshot(ctx context.Context, dir string, paths []string) error {
+	dst, err := l.fullW(dir)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Lstat(dst); err == nil {
+		return fmt.Errorf("snapshot %s: %w", dir, target.ErrExist)
+	}
+	srcs := make([]string, len(paths))
+	for i, p := range paths {
+		full, err := l.full(p)
+		if err != nil {
+			return fmt.Errorf("snapshot %s: %w", dir, err)
+		}
+		if fi, err := os.Lstat(full); err != nil || !fi.Mode().IsRegular() {
+			return fmt.Errorf("snapshot %s: %s: %w", dir, p, target.ErrNotExist)
+		}
+		srcs[i] = full
+	}
+	tmp, err := l.tempName()
+	if err != nil {
+		return fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if err := l.linkSnapshot(ctx, tmp, paths, srcs); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if err := safefs.MkdirAll(l.root, path.Dir(dir), dirPerm); err != nil {
+		os.RemoveAll(tmp)
+		return fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dst, unix.RENAME_NOREPLACE); err != nil {
+		os.RemoveAll(tmp)
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("snapshot %s: %w", dir, target.ErrExist)
+		}
+		return fmt.Errorf("snapshot %s: moving it into place: %w", dir, err)
+	}
+	if err := syncDir(filepath.Dir(dst)); err != nil {
+		return fmt.Errorf("snapshot %s: %w", dir, err)
+	}
+	return nil
+}
+
+// linkSnapshot builds the tree of a snapshot at tmp: hard links to srcs
+// at paths, every directory fsynced.
+func (l *Local) linkSnapshot(ctx context.Context, tmp string, paths, srcs []string) error {
+	dirs := map[string]bool{tmp: true}
+	if err := os.Mkdir(tmp, dirPerm); err != nil {
+		return err
+	}
+	for i, p := range paths {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		out := filepath.Join(tmp, filepath.FromSlash(p))
+		if d := filepath.Dir(out); !dirs[d] {
+			if err := os.MkdirAll(d, dirPerm); err != nil {
+				return err
+			}
+			for ; d != tmp && !dirs[d]; d = filepath.Dir(d) {
+				dirs[d] = true
+			}
+		}
+		if err := os.Link(srcs[i], out); err != nil && !(errors.Is(err, fs.ErrExist) && slicesSeen(paths[:i], p)) {
+			return fmt.Errorf("linking %s: %w", p, err)
+		}
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// slicesSeen reports whether p is among earlier: a path named twice is
+// linked once.
+func slicesSeen(earlier []string, p string) bool {
+	for _, e := range earlier {
+		if e == p {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoveDir implements target.Snapshotter: dir is renamed into
+// .rpmirror/tmp/ (cleared by Lock after a crash), then deleted.
+func (l *Local) RemoveDir(ctx context.Context, dir string) error {
+	full, err := l.fullW(dir)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Lstat(full)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("removing %s: not a directory", dir)
+	}
+	tmp, err := l.tempName()
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	if err := os.Rename(full, tmp); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	if err := syncDir(filepath.Dir(full)); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	if err := os.RemoveAll(tmp); err != nil {
+		return fmt.Errorf("removing %s (moved to %s): %w", dir, tmp, err)
+	}
+	return nil
+}
+
+// Dirs implements target.Snapshotter.
+func (l *Local) Dirs(ctx context.Context, dir string) ([]string, error) {
+	full, err := l.full(dir)
+	if err != nil {
+		return nil, err
+	}
+	if fi, err := os.Lstat(full); errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
+		return nil, nil
+	}
+	ents, err := os.ReadDir(full)
+	if err != nil {
+		return nil, fmt.Errorf("listing %s: %w", dir, err)
+	}
+	var names []string
+	for _, e := range ents {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".rpmirror") {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}

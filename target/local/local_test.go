@@ -309,3 +309,54 @@ func TestPlantedSymlinks(t *testing.T) {
 		})
 	}
 }
+
+// A snapshot on a local mirror is hard links: no byte is copied. A
+// snapshot being built when the process is killed is in rpmirror's work
+// directory, never under its final name, and the next Lock clears it.
+func TestSnapshotLinksAndCrash(t *testing.T) {
+	ctx := context.Background()
+	l, err := New(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "a.rpm")
+	if err := os.WriteFile(src, []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(ctx, target.File{Path: "Packages/a.rpm", Local: src, Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Snapshot(ctx, "snapshots/s1", []string{"Packages/a.rpm"}); err != nil {
+		t.Fatal(err)
+	}
+	var orig, snap unix.Stat_t
+	if err := unix.Stat(filepath.Join(l.Root(), "Packages/a.rpm"), &orig); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(filepath.Join(l.Root(), "snapshots/s1/Packages/a.rpm"), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if orig.Ino != snap.Ino {
+		t.Errorf("snapshot file: inode %d, original %d: want one inode", snap.Ino, orig.Ino)
+	}
+
+	// What a kill -9 in the middle of Snapshot or RemoveDir leaves.
+	tmp, err := l.tempName()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(tmp, "Packages"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := l.Dirs(ctx, "snapshots"); err != nil || len(names) != 1 || names[0] != "s1" {
+		t.Errorf("Dirs = %v, %v; want only s1", names, err)
+	}
+	unlock, err := l.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	if _, err := os.Stat(tmp); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Lock left a half-built snapshot at %s: %v", tmp, err)
+	}
+}

@@ -251,4 +251,55 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		}
 		unlock2()
 	})
+
+	t.Run("Snapshot", func(t *testing.T) {
+		tg := newTarget(t)
+		sn, ok := tg.(target.Snapshotter)
+		if !ok {
+			t.Skipf("%T does not implement target.Snapshotter", tg)
+		}
+		put(t, tg, "repodata/repomd.xml", "md-1")
+		put(t, tg, "Packages/a.rpm", "a-1")
+		put(t, tg, "b.rpm", "b-1")
+		if names, err := sn.Dirs(ctx, "snapshots"); err != nil || len(names) != 0 {
+			t.Fatalf("Dirs of a missing dir = %v, %v; want none", names, err)
+		}
+		if err := sn.Snapshot(ctx, "snapshots/one", []string{"repodata/repomd.xml", "Packages/a.rpm", "b.rpm", "b.rpm"}); err != nil {
+			t.Fatalf("Snapshot: %v", err)
+		}
+		// Changing the original changes nothing in the snapshot.
+		put(t, tg, "Packages/a.rpm", "a-2")
+		if err := tg.Remove(ctx, "b.rpm"); err != nil {
+			t.Fatal(err)
+		}
+		for p, want := range map[string]string{"snapshots/one/repodata/repomd.xml": "md-1", "snapshots/one/Packages/a.rpm": "a-1", "snapshots/one/b.rpm": "b-1", "Packages/a.rpm": "a-2"} {
+			if got := read(t, tg, p); got != want {
+				t.Errorf("%s = %q, want %q", p, got, want)
+			}
+		}
+		if err := sn.Snapshot(ctx, "snapshots/one", []string{"Packages/a.rpm"}); !errors.Is(err, target.ErrExist) {
+			t.Errorf("Snapshot over an existing dir: err = %v, want ErrExist", err)
+		}
+		if err := sn.Snapshot(ctx, "snapshots/two", []string{"Packages/a.rpm", "gone.rpm"}); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("Snapshot of a missing file: err = %v, want ErrNotExist", err)
+		}
+		if _, err := tg.Stat(ctx, "snapshots/two/Packages/a.rpm"); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("a failed Snapshot left files behind: Stat = %v", err)
+		}
+		if err := sn.Snapshot(ctx, "snapshots/two", []string{"Packages/a.rpm"}); err != nil {
+			t.Fatalf("Snapshot two: %v", err)
+		}
+		if names, err := sn.Dirs(ctx, "snapshots"); err != nil || !reflect.DeepEqual(names, []string{"one", "two"}) {
+			t.Errorf("Dirs = %v, %v; want [one two]", names, err)
+		}
+		if err := sn.RemoveDir(ctx, "snapshots/one"); err != nil {
+			t.Fatalf("RemoveDir: %v", err)
+		}
+		if err := sn.RemoveDir(ctx, "snapshots/one"); err != nil {
+			t.Errorf("RemoveDir of a missing dir: %v", err)
+		}
+		if got, w := list(t, tg), []string{"Packages/a.rpm", "repodata/repomd.xml", "snapshots/two/Packages/a.rpm"}; !reflect.DeepEqual(got, w) {
+			t.Errorf("after RemoveDir, Walk = %v, want %v", got, w)
+		}
+	})
 }
