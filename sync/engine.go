@@ -94,7 +94,7 @@ func reservedOwner(p string) string {
 	case MetalinkPath:
 		return "the metalink rpmirror serve writes"
 	}
-	return ""
+	return snapshotOwner(p)
 }
 
 func describe(c repodata.Checksum, size int64) string {
@@ -443,6 +443,10 @@ func (s *run) sync(ctx context.Context) (err error) {
 				m.st.CheckedAt = s.now()
 			}
 			s.pruneExpired(ctx, m)
+			if err := s.snapshot(ctx, m, m.curMd, s.servedPackages(ctx, m)); err != nil {
+				m.rep.Err = err
+				s.log.Error("keeping snapshots failed", "mirror", m.cfg.Name, "err", err)
+			}
 			continue
 		}
 		behind = append(behind, m)
@@ -510,6 +514,9 @@ func (s *run) sync(ctx context.Context) (err error) {
 			m.rep.Err = err
 			failed = true
 			s.log.Error("publishing failed", "mirror", m.cfg.Name, "err", err)
+		} else if err := s.snapshot(ctx, m, s.md, s.publishedPackages); err != nil {
+			m.rep.Err = err
+			s.log.Error("keeping snapshots failed", "mirror", m.cfg.Name, "err", err)
 		}
 	}
 	if !failed {

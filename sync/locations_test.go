@@ -288,6 +288,8 @@ func TestReservedLocations(t *testing.T) {
 		{name: "metadata at mirrorlist", metaHref: sync.MirrorlistPath},
 		{name: "metadata at metalink.xml", metaHref: sync.MetalinkPath},
 		{name: "metadata at repomd.xml.asc", metaHref: sync.AscPath},
+		{name: "package in rpmirror's snapshots", pkgHref: "snapshots/20261126T120000Z/Packages/x.rpm"},
+		{name: "metadata at rpmirror's snapshot index", metaHref: "snapshots/index.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))

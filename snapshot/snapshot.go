@@ -1,0 +1,448 @@
+package snapshot
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/target"
+)
+
+// Where snapshots live in a mirror. No origin file may be published under
+// Dir.
+const (
+	Dir        = "snapshots"
+	IndexPath  = Dir + "/index.json"
+	LatestPath = Dir + "/latest.txt"
+	repomdPath = "repodata/repomd.xml"
+	maxIndex   = 64 << 20
+)
+
+// Who pinned a snapshot.
+const (
+	PinnedByConfig  = "config"  // the repo's snapshots: pinned list
+	PinnedByCommand = "command" // rpmirror snapshot pin
+)
+
+// ErrNotFound is returned (wrapped) for a snapshot name a mirror does not
+// have.
+var ErrNotFound = errors.New("no such snapshot")
+
+// ErrUnsupported is returned (wrapped) for a target that cannot take
+// snapshots (no target.Snapshotter).
+var ErrUnsupported = errors.New("the mirror's storage cannot take snapshots")
+
+// PinnedInConfigError reports an unpin of a snapshot that the
+// configuration file pins: only editing the file unpins it.
+type PinnedInConfigError struct {
+	Name string
+	File string
+	Line int
+}
+
+func (e *PinnedInConfigError) Error() string {
+	return fmt.Sprintf("snapshot %s is pinned in %s:%d: remove it from snapshots: pinned there", e.Name, e.File, e.Line)
+}
+
+// Snapshot is one entry of index.json.
+type Snapshot struct {
+	Name      string    `json:"name"`
+	Revision  string    `json:"revision"`  // repomd.xml's <revision>
+	Published time.Time `json:"published"` // when the revision was published (the name's time)
+	// RepomdSHA256 is the hex SHA-256 of the snapshot's repomd.xml: two
+	// snapshots of one revision have the same.
+	RepomdSHA256 string `json:"repomd_sha256"`
+	Pinned       bool   `json:"pinned"`
+	PinnedBy     string `json:"pinned_by,omitempty"` // PinnedByConfig or PinnedByCommand
+}
+
+// Index is snapshots/index.json: every snapshot of one mirror, oldest
+// first.
+type Index struct {
+	Repo      string     `json:"repo"`
+	Latest    string     `json:"latest,omitempty"`
+	Snapshots []Snapshot `json:"snapshots"`
+}
+
+// Find returns the snapshot called name.
+func (x *Index) Find(name string) (*Snapshot, bool) {
+	for i := range x.Snapshots {
+		if x.Snapshots[i].Name == name {
+			return &x.Snapshots[i], true
+		}
+	}
+	return nil, false
+}
+
+// Path returns where a snapshot's files are, relative to the mirror.
+func Path(name string) string { return Dir + "/" + name }
+
+// Name returns the name of a snapshot published at t.
+func Name(t time.Time) string { return t.UTC().Format(config.SnapshotTimeFormat) }
+
+// nameTime splits a name into its time and its sequence number (1 when it
+// has none).
+func nameTime(name string) (time.Time, int) {
+	ts, n, _ := strings.Cut(name, "-")
+	t, _ := time.Parse(config.SnapshotTimeFormat, ts)
+	seq, err := strconv.Atoi(n)
+	if err != nil {
+		seq = 1
+	}
+	return t, seq
+}
+
+func compareNames(a, b string) int {
+	ta, na := nameTime(a)
+	tb, nb := nameTime(b)
+	if c := ta.Compare(tb); c != 0 {
+		return c
+	}
+	return cmp.Compare(na, nb)
+}
+
+// snapshotter returns tg's Snapshotter or an error wrapping ErrUnsupported.
+func snapshotter(tg target.Target) (target.Snapshotter, error) {
+	sn, ok := tg.(target.Snapshotter)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", tg, ErrUnsupported)
+	}
+	return sn, nil
+}
+
+// Read returns the index of the mirror's snapshots, mended from the
+// directories under snapshots/: an entry whose directory is gone is left
+// out, a directory with a snapshot's name that the index lacks (a process
+// killed before it rewrote the index) is added from its repomd.xml.
+// Directories with other names are not rpmirror's and are ignored.
+func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
+	sn, err := snapshotter(tg)
+	if err != nil {
+		return nil, err
+	}
+	x := &Index{Repo: repo}
+	b, err := readSmall(ctx, tg, IndexPath, maxIndex)
+	switch {
+	case errors.Is(err, target.ErrNotExist):
+	case err != nil:
+		return nil, err
+	default:
+		if err := json.Unmarshal(b, x); err != nil {
+			// Rebuilt from the directories below; only command pins are
+			// lost.
+			x = &Index{Repo: repo}
+		}
+		x.Repo = repo
+	}
+	dirs, err := sn.Dirs(ctx, Dir)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]bool{}
+	for _, d := range dirs {
+		if config.ValidSnapshotName(d) {
+			have[d] = true
+		}
+	}
+	var kept []Snapshot
+	for _, s := range x.Snapshots {
+		if have[s.Name] {
+			kept = append(kept, s)
+			delete(have, s.Name)
+		}
+	}
+	for name := range have {
+		md, err := readSmall(ctx, tg, Path(name)+"/"+repomdPath, 16<<20)
+		if err != nil {
+			return nil, fmt.Errorf("reading snapshot %s: %w", name, err)
+		}
+		s := Snapshot{Name: name, RepomdSHA256: sha256Hex(md)}
+		s.Published, _ = nameTime(name)
+		if r, err := repodata.ParseRepomd(md); err == nil {
+			s.Revision = r.Revision
+		}
+		kept = append(kept, s)
+	}
+	slices.SortFunc(kept, func(a, b Snapshot) int { return compareNames(a.Name, b.Name) })
+	x.Snapshots = kept
+	x.Latest = ""
+	if len(kept) > 0 {
+		x.Latest = kept[len(kept)-1].Name
+	}
+	return x, nil
+}
+
+// Write replaces index.json and latest.txt (each atomically; index.json
+// first). latest.txt is removed when there is no snapshot.
+func Write(ctx context.Context, tg target.Target, x *Index) error {
+	if x.Snapshots == nil {
+		x.Snapshots = []Snapshot{}
+	}
+	b, err := json.MarshalIndent(x, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := putBytes(ctx, tg, IndexPath, append(b, '\n')); err != nil {
+		return err
+	}
+	if x.Latest == "" {
+		return tg.Remove(ctx, LatestPath)
+	}
+	return putBytes(ctx, tg, LatestPath, []byte(x.Latest+"\n"))
+}
+
+// Revision is what a mirror serves: the files a snapshot of it holds.
+type Revision struct {
+	Repomd []byte // repodata/repomd.xml
+	// Paths returns every other file: metadata and packages. It is only
+	// called when a snapshot is taken.
+	Paths func() ([]string, error)
+}
+
+// Policy is a repo's snapshots setting as Maintain applies it.
+type Policy struct {
+	Keep    int
+	KeepFor time.Duration
+	Pinned  map[string]bool // pinned by the configuration
+}
+
+// PolicyOf returns the policy of a repo's snapshots setting.
+func PolicyOf(c *config.Snapshots) Policy {
+	p := Policy{Keep: c.Keep, KeepFor: c.KeepFor, Pinned: map[string]bool{}}
+	for _, n := range c.Pinned {
+		p.Pinned[n] = true
+	}
+	return p
+}
+
+// Expired returns the names of the snapshots in x (oldest first) that the
+// policy removes at now: not among the newest Keep, not younger than
+// KeepFor, and not pinned.
+func (p Policy) Expired(x *Index, now time.Time) []string {
+	var out []string
+	for i, s := range x.Snapshots {
+		newest := len(x.Snapshots)-i <= p.Keep
+		young := now.Sub(s.Published) < p.KeepFor
+		if newest || young || s.Pinned {
+			continue
+		}
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+// applyPins sets each snapshot's pin from the configuration, keeping the
+// pins of rpmirror snapshot pin.
+func (p Policy) applyPins(x *Index) {
+	for i := range x.Snapshots {
+		s := &x.Snapshots[i]
+		switch {
+		case p.Pinned[s.Name]:
+			s.Pinned, s.PinnedBy = true, PinnedByConfig
+		case s.PinnedBy == PinnedByCommand:
+			s.Pinned = true
+		default:
+			s.Pinned, s.PinnedBy = false, ""
+		}
+	}
+}
+
+// Result is what Maintain did.
+type Result struct {
+	Taken   string   // the snapshot taken, or ""
+	Removed []string // snapshots removed
+}
+
+// Maintain brings a mirror's snapshots up to date after it serves rev
+// (the caller holds the mirror's lock): it takes a snapshot of rev named
+// for now unless the newest snapshot has the same repomd.xml, removes
+// what the policy no longer keeps, and rewrites index.json and
+// latest.txt. The new snapshot is complete under its final name before
+// the index names it; a removed one leaves the index before its
+// directory goes.
+func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev Revision, now time.Time, log *slog.Logger) (Result, error) {
+	var res Result
+	sn, err := snapshotter(tg)
+	if err != nil {
+		return res, err
+	}
+	x, err := Read(ctx, tg, repo)
+	if err != nil {
+		return res, err
+	}
+	sum := sha256Hex(rev.Repomd)
+	if n := len(x.Snapshots); n == 0 || x.Snapshots[n-1].RepomdSHA256 != sum {
+		// Names sort in the order snapshots were taken, even when two
+		// fall in one second or the clock went back.
+		base := now
+		if lt, _ := nameTime(x.Latest); x.Latest != "" && base.Before(lt) {
+			base = lt
+		}
+		name := Name(base)
+		for i := 2; x.Latest != "" && compareNames(name, x.Latest) <= 0; i++ {
+			name = fmt.Sprintf("%s-%d", Name(base), i)
+		}
+		more, err := rev.Paths()
+		if err != nil {
+			return res, fmt.Errorf("listing the files of the revision to snapshot: %w", err)
+		}
+		paths := append([]string{repomdPath}, more...)
+		slices.Sort(paths)
+		paths = slices.Compact(paths)
+		if err := sn.Snapshot(ctx, Path(name), paths); err != nil {
+			return res, fmt.Errorf("taking snapshot %s: %w", name, err)
+		}
+		s := Snapshot{Name: name, RepomdSHA256: sum, Published: now.UTC().Truncate(time.Second)}
+		if md, err := repodata.ParseRepomd(rev.Repomd); err == nil {
+			s.Revision = md.Revision
+		}
+		x.Snapshots = append(x.Snapshots, s)
+		x.Latest = name
+		res.Taken = name
+		log.Info("snapshot taken", "snapshot", name, "revision", s.Revision, "files", len(paths))
+	}
+	p.applyPins(x)
+	res.Removed = p.Expired(x, now)
+	x.Snapshots = slices.DeleteFunc(x.Snapshots, func(s Snapshot) bool { return slices.Contains(res.Removed, s.Name) })
+	if err := Write(ctx, tg, x); err != nil {
+		return res, fmt.Errorf("writing the snapshot index: %w", err)
+	}
+	for _, name := range res.Removed {
+		if err := sn.RemoveDir(ctx, Path(name)); err != nil {
+			return res, fmt.Errorf("removing snapshot %s: %w", name, err)
+		}
+		log.Info("snapshot removed", "snapshot", name)
+	}
+	return res, nil
+}
+
+// SetPin pins (or unpins) the snapshot called name on a mirror, as
+// rpmirror snapshot pin does; the caller holds the mirror's lock. c is
+// the repo's snapshots setting, file the configuration file: a snapshot
+// the file pins cannot be unpinned here (*PinnedInConfigError).
+func SetPin(ctx context.Context, tg target.Target, repo string, c *config.Snapshots, file, name string, pin bool) error {
+	x, err := Read(ctx, tg, repo)
+	if err != nil {
+		return err
+	}
+	s, ok := x.Find(name)
+	if !ok {
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	if i := slices.Index(c.Pinned, name); i >= 0 {
+		if !pin {
+			return &PinnedInConfigError{Name: name, File: file, Line: c.PinnedLines[i]}
+		}
+		s.Pinned, s.PinnedBy = true, PinnedByConfig
+	} else if pin {
+		s.Pinned, s.PinnedBy = true, PinnedByCommand
+	} else {
+		s.Pinned, s.PinnedBy = false, ""
+	}
+	return Write(ctx, tg, x)
+}
+
+// Package is one package a snapshot holds.
+type Package struct {
+	Href     string
+	Checksum string
+	Size     int64
+}
+
+// Packages lists the packages of the snapshot called name, read from its
+// primary metadata.
+func Packages(ctx context.Context, tg target.Target, name string, maxMetadata int64) ([]Package, error) {
+	base := Path(name) + "/"
+	b, err := readSmall(ctx, tg, base+repomdPath, 16<<20)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	md, err := repodata.ParseRepomd(b)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %s: %w", name, repomdPath, err)
+	}
+	d, ok := md.Find("primary")
+	if !ok {
+		return nil, fmt.Errorf("snapshot %s: %s lists no primary metadata", name, repomdPath)
+	}
+	rc, err := tg.Open(ctx, base+d.Href)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	defer rc.Close()
+	dr, err := repodata.Decompress(rc, d.Href)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	defer dr.Close()
+	pr := repodata.NewPrimaryReader(io.LimitReader(dr, maxMetadata))
+	var out []Package
+	for {
+		p, err := pr.Next()
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: reading %s: %w", name, d.Href, err)
+		}
+		out = append(out, Package{Href: p.Href, Checksum: p.Checksum.String(), Size: p.Size})
+	}
+}
+
+func readSmall(ctx context.Context, tg target.Target, p string, limit int64) ([]byte, error) {
+	rc, err := tg.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", p, limit)
+	}
+	return b, nil
+}
+
+// putBytes stores b at p through a temporary file on this machine.
+func putBytes(ctx context.Context, tg target.Target, p string, b []byte) error {
+	f, err := os.CreateTemp("", "rpmirror-snapshot-*")
+	if err != nil {
+		return fmt.Errorf("storing %s: %w", p, err)
+	}
+	defer os.Remove(f.Name())
+	if _, err := io.Copy(f, bytes.NewReader(b)); err != nil {
+		f.Close()
+		return fmt.Errorf("storing %s: %w", p, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("storing %s: %w", p, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("storing %s: %w", p, err)
+	}
+	sum := sha256.Sum256(b)
+	return tg.Put(ctx, target.File{Path: p, Local: filepath.Clean(f.Name()), Size: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,106 @@
+package snapshot
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/target/local"
+)
+
+func TestExpired(t *testing.T) {
+	t0 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	idx := func(pinned ...string) *Index {
+		x := &Index{}
+		for i := range 5 { // one a day, the newest at t0
+			ts := t0.Add(time.Duration(i-4) * 24 * time.Hour)
+			s := Snapshot{Name: Name(ts), Published: ts}
+			for _, p := range pinned {
+				s.Pinned = s.Pinned || p == s.Name
+			}
+			x.Snapshots = append(x.Snapshots, s)
+		}
+		return x
+	}
+	day := func(i int) string { return Name(t0.Add(time.Duration(i-4) * 24 * time.Hour)) }
+	for _, tc := range []struct {
+		name    string
+		keep    int
+		keepFor time.Duration
+		pinned  []string
+		want    []string
+	}{
+		{"keep the newest 2", 2, 0, nil, []string{day(0), day(1), day(2)}},
+		{"keep everything younger than 36h", 1, 36 * time.Hour, nil, []string{day(0), day(1), day(2)}},
+		{"exactly keep_for old is removed", 1, 48 * time.Hour, nil, []string{day(0), day(1), day(2)}},
+		{"the larger of the two wins", 3, 24*time.Hour + time.Second, nil, []string{day(0), day(1)}},
+		{"pinned are kept", 1, 0, []string{day(0), day(2)}, []string{day(1), day(3)}},
+		{"keep more than there are", 10, 0, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Policy{Keep: tc.keep, KeepFor: tc.keepFor}
+			if got := p.Expired(idx(tc.pinned...), t0); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("Expired = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The directories are the truth: a snapshot whose index entry a killed
+// process never wrote is found, one whose directory is gone is dropped,
+// and names sort in the order snapshots were taken.
+func TestReadMendsIndex(t *testing.T) {
+	ctx := context.Background()
+	tg, err := local.New(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "repomd.xml")
+	md := `<?xml version="1.0" encoding="UTF-8"?><repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>42</revision></repomd>`
+	if err := os.WriteFile(src, []byte(md), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Put(ctx, target.File{Path: repomdPath, Local: src, Size: int64(len(md))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"20261126T120000Z-10", "20261126T120000Z-2", "20261126T120000Z", "not-a-snapshot"} {
+		if err := tg.Snapshot(ctx, Path(n), []string{repomdPath}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := Write(ctx, tg, &Index{Repo: "r", Snapshots: []Snapshot{{Name: "20261125T000000Z", Revision: "41"}, {Name: "20261126T120000Z-2", Revision: "42", PinnedBy: PinnedByCommand, Pinned: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := Read(ctx, tg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range x.Snapshots {
+		got = append(got, s.Name+"/"+s.Revision)
+	}
+	if want := []string{"20261126T120000Z/42", "20261126T120000Z-2/42", "20261126T120000Z-10/42"}; !reflect.DeepEqual(got, want) || x.Latest != "20261126T120000Z-10" {
+		t.Errorf("Read = %v (latest %s), want %v", got, x.Latest, want)
+	}
+	if s, _ := x.Find("20261126T120000Z-2"); !s.Pinned {
+		t.Error("the pin of an indexed snapshot was lost")
+	}
+	// A revision taken in the same second as the newest gets the next
+	// number; one taken when the clock went back sorts after it all the
+	// same.
+	p := PolicyOf(&config.Snapshots{Keep: 100})
+	other := []byte(md + " ")
+	res, err := Maintain(ctx, tg, "r", p, Revision{Repomd: other, Paths: func() ([]string, error) { return nil, nil }}, time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Taken != "20261126T120000Z-11" {
+		t.Errorf("snapshot taken as %q, want 20261126T120000Z-11", res.Taken)
+	}
+}
