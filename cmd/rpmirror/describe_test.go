@@ -194,7 +194,7 @@ func TestBashCompletion(t *testing.T) {
 		cword int      // the word being completed; -1 for the last one
 		want  string
 	}{
-		{"commands", []string{"rpmirror", "s"}, -1, "sync serve status"},
+		{"commands", []string{"rpmirror", "s"}, -1, "sync serve status snapshots snapshot"},
 		{"flags of sync", []string{"rpmirror", "sync", "--"}, -1, "--allow-rollback --dry-run --log-format --parallel --repo --help"},
 		{"flags of verify", []string{"rpmirror", "verify", "-"}, -1, "-c --repair --repo --help"},
 		{"choices", []string{"rpmirror", "serve", "--log-format", ""}, -1, "text json"},

@@ -60,6 +60,8 @@ var commands = []command{
 	{"serve", "run the daemon: scheduled syncs, mirror probes, mirrorlist and metalink over HTTP", runServe},
 	{"verify", "re-check each written mirror against its own repomd.xml", runVerify},
 	{"status", "print what the state directory knows of each repository", runStatus},
+	{"snapshots", "list the snapshots of each written mirror", runSnapshots},
+	{"snapshot", "pin or unpin a snapshot: snapshot pin|unpin -c FILE --repo NAME SNAPSHOT", runSnapshot},
 	{"check", "validate a configuration file", runCheck},
 	{"demo", "sync a shipped repository served on loopback to two local mirrors", runDemo},
 	{"version", "print the version, the commit it was built from and the Go version", runVersion},
@@ -138,7 +140,7 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "commands:")
 	for _, c := range commands {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  %-9s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Run 'rpmirror COMMAND -h' for a command's flags.")

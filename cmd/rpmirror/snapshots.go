@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	snaps "github.com/rpmirror/rpmirror/snapshot"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/target/targets"
+)
+
+// runSnapshots lists the snapshots of each written mirror.
+func runSnapshots(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("snapshots", stderr)
+	rf := addRepoFlags(fs, "list")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, sel, err := rf.load()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	failed := false
+	for _, r := range sel {
+		setting := "snapshots is not set"
+		if s := r.Snapshots; s != nil {
+			setting = fmt.Sprintf("keep %d, keep_for %s, %d pinned in %s", s.Keep, s.KeepFor, len(s.Pinned), cfg.File)
+		}
+		fmt.Fprintf(stdout, "%s  (%s)\n", r.Name, setting)
+		for _, m := range r.Mirrors {
+			if !m.Written() {
+				continue
+			}
+			if err := listSnapshots(ctx, stdout, cfg, r, m, now); err != nil {
+				fmt.Fprintf(stderr, "rpmirror: %s: mirror %s: %v\n", r.Name, m.Name, err)
+				failed = true
+			}
+		}
+	}
+	if failed {
+		return errFailed
+	}
+	return nil
+}
+
+func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *config.Repo, m config.Mirror, now time.Time) error {
+	tg, err := targets.Open(ctx, m)
+	if err != nil {
+		return err
+	}
+	x, err := snaps.Read(ctx, tg, r.Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "  mirror %s  %s\n", m.Name, tg)
+	if len(x.Snapshots) == 0 {
+		fmt.Fprintln(w, "    no snapshots")
+		return nil
+	}
+	// A package is shared when another snapshot holds the same file (the
+	// same location and checksum): on a local mirror, the same inode.
+	pkgs := make([][]snaps.Package, len(x.Snapshots))
+	holders := map[snaps.Package]int{}
+	for i, s := range x.Snapshots {
+		if pkgs[i], err = snaps.Packages(ctx, tg, s.Name, cfg.Download.MaxMetadataSize); err != nil {
+			return err
+		}
+		for _, p := range pkgs[i] {
+			holders[p]++
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "    NAME\tREVISION\tAGE\tPINNED\tPACKAGES\tNOT SHARED")
+	for i, s := range x.Snapshots {
+		var own int64
+		for _, p := range pkgs[i] {
+			if holders[p] == 1 {
+				own += max(p.Size, 0)
+			}
+		}
+		pinned := "no"
+		if s.Pinned {
+			pinned = "yes (" + s.PinnedBy + ")"
+		}
+		latest := ""
+		if s.Name == x.Latest {
+			latest = " (latest)"
+		}
+		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, s.Revision, now.Sub(s.Published).Round(time.Minute), pinned, len(pkgs[i]), human(own))
+	}
+	return tw.Flush()
+}
+
+// runSnapshot pins or unpins one snapshot on every written mirror of a
+// repo: rpmirror snapshot pin|unpin -c FILE --repo NAME SNAP.
+func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flags("snapshot", stderr)
+	file := fs.String("c", "", "configuration `FILE`")
+	repo := fs.String("repo", "", "the repo `NAME` whose snapshot to pin or unpin")
+	verb := ""
+	if len(args) > 0 && (args[0] == "pin" || args[0] == "unpin") {
+		verb, args = args[0], args[1:]
+	}
+	rest, err := parseFlagsAndArgs(fs, args)
+	if err != nil {
+		return err
+	}
+	switch {
+	case verb == "":
+		return &usageError{msg: "snapshot: want pin or unpin: rpmirror snapshot pin|unpin -c FILE --repo NAME SNAPSHOT"}
+	case len(rest) != 1:
+		return &usageError{msg: fmt.Sprintf("snapshot %s: want one snapshot name, found %d arguments", verb, len(rest))}
+	case *repo == "":
+		return &usageError{msg: fmt.Sprintf("snapshot %s: --repo NAME is required", verb)}
+	case !config.ValidSnapshotName(rest[0]):
+		return &usageError{msg: fmt.Sprintf("snapshot %s: %q is not a snapshot name (like 20261126T120000Z; rpmirror snapshots lists them)", verb, rest[0])}
+	}
+	name := rest[0]
+	cfg, err := loadConfig(*file)
+	if err != nil {
+		return err
+	}
+	sel, err := selectRepos(cfg, []string{*repo})
+	if err != nil {
+		return err
+	}
+	r := sel[0]
+	setting := r.Snapshots
+	if setting == nil {
+		setting = &config.Snapshots{}
+	}
+	found, failed := 0, false
+	for _, m := range r.Mirrors {
+		if !m.Written() {
+			continue
+		}
+		err := setPin(ctx, m, r.Name, setting, cfg.File, name, verb == "pin")
+		switch {
+		case errors.Is(err, snaps.ErrNotFound):
+			fmt.Fprintf(stderr, "rpmirror: %s: mirror %s has no snapshot %s\n", r.Name, m.Name, name)
+		case err != nil:
+			fmt.Fprintf(stderr, "rpmirror: %s: mirror %s: %v\n", r.Name, m.Name, err)
+			failed = true
+		default:
+			found++
+			fmt.Fprintf(stdout, "%s: mirror %s: snapshot %s %sned\n", r.Name, m.Name, name, verb)
+		}
+	}
+	if failed {
+		return errFailed
+	}
+	if found == 0 {
+		return fmt.Errorf("%s: no mirror has a snapshot %s: %w", r.Name, name, snaps.ErrNotFound)
+	}
+	return nil
+}
+
+func setPin(ctx context.Context, m config.Mirror, repo string, setting *config.Snapshots, file, name string, pin bool) error {
+	tg, err := targets.Open(ctx, m)
+	if err != nil {
+		return err
+	}
+	unlock, err := tg.Lock(ctx)
+	if errors.Is(err, target.ErrLocked) {
+		return fmt.Errorf("%w: a sync is writing it; try again when it is done", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return snaps.SetPin(ctx, tg, repo, setting, file, name, pin)
+}
+
+// parseFlagsAndArgs parses fs from args, allowing arguments that are not
+// flags before, between and after the flags, and returns them.
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var rest []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{msg: err.Error()}
+		}
+		if fs.NArg() == 0 {
+			return rest, nil
+		}
+		rest = append(rest, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+// TestSnapshotCommands: after a sync with snapshots set, rpmirror
+// snapshots lists the snapshot of every written mirror with its revision,
+// packages and pin; snapshot pin and unpin change the pin on every mirror;
+// bad command lines are usage errors (exit 2) and an unknown snapshot is a
+// failure (exit 1).
+func TestSnapshotCommands(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	b, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "    mirrors:\n", "    snapshots: {keep: 5}\n    mirrors:\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	latest, err := os.ReadFile(filepath.Join(f.mirrors[0], "snapshots", "latest.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := strings.TrimSpace(string(latest))
+
+	code, out, errOut := rpmirror(t, "snapshots", "-c", f.cfg, "--repo", "test")
+	if code != 0 || strings.Count(out, name+" (latest)") != 2 || !strings.Contains(out, "keep 5") {
+		t.Fatalf("snapshots: exit %d\n%s%s", code, out, errOut)
+	}
+	row := func(out string) []string {
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, name) {
+				return strings.Fields(l)
+			}
+		}
+		return nil
+	}
+	// NAME (latest) REVISION AGE PINNED PACKAGES NOT-SHARED
+	if r := row(out); len(r) < 7 || r[4] != "no" || r[5] != "6" {
+		t.Errorf("snapshots row %q: want pinned no, 6 packages\n%s", r, out)
+	}
+
+	code, out, errOut = rpmirror(t, "snapshot", "pin", "-c", f.cfg, "--repo", "test", name)
+	if code != 0 || strings.Count(out, "pinned") != 2 {
+		t.Fatalf("snapshot pin: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, out, _ = rpmirror(t, "snapshots", "-c", f.cfg); strings.Count(out, "yes (command)") != 2 {
+		t.Errorf("after pin, snapshots:\n%s", out)
+	}
+	// Flags may come after the name too.
+	if code, out, errOut = rpmirror(t, "snapshot", "unpin", name, "-c", f.cfg, "--repo", "test"); code != 0 {
+		t.Fatalf("snapshot unpin: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, out, _ = rpmirror(t, "snapshots", "-c", f.cfg); strings.Contains(out, "yes (") {
+		t.Errorf("after unpin, snapshots:\n%s", out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"snapshot", "-c", f.cfg, "--repo", "test", name}, exitUsage, "want pin or unpin"},
+		{[]string{"snapshot", "pin", "-c", f.cfg, name}, exitUsage, "--repo NAME is required"},
+		{[]string{"snapshot", "pin", "-c", f.cfg, "--repo", "test", "yesterday"}, exitUsage, `"yesterday" is not a snapshot name`},
+		{[]string{"snapshot", "pin", "-c", f.cfg, "--repo", "test"}, exitUsage, "want one snapshot name, found 0"},
+		{[]string{"snapshot", "pin", "-c", f.cfg, "--repo", "test", "20000101T000000Z"}, exitFailed, "no mirror has a snapshot 20000101T000000Z"},
+	} {
+		code, _, errOut := rpmirror(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("rpmirror %s: exit %d, stderr %q; want exit %d and %q", strings.Join(tc.args, " "), code, errOut, tc.code, tc.want)
+		}
+	}
+}
