@@ -32,6 +32,7 @@ import (
 	"github.com/rpmirror/rpmirror/alert"
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/geo"
 	"github.com/rpmirror/rpmirror/health"
 	"github.com/rpmirror/rpmirror/server"
 	"github.com/rpmirror/rpmirror/state"
@@ -64,6 +65,14 @@ type Daemon struct {
 	repos   map[string]*repo
 	order   []string // repo names in configuration order
 	cron    *cron.Cron
+
+	// What the mirror routes use; see selection.go.
+	srvMetrics *server.Metrics
+	geoPath    string
+	geoDB      *geo.DB
+	logPath    string
+	accessLog  *server.AccessLog
+	mirrors    atomic.Pointer[server.Mirrors]
 
 	runCtx      context.Context // lives as long as Run
 	syncCtx     context.Context // cancelled when in-flight syncs must stop
@@ -116,6 +125,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	d.alerts = alert.New(alert.Options{URL: cfg.Alerts.Webhook, Logger: opts.Logger})
 	d.metrics = newMetrics(d.registry, d.alerts.Stats)
+	d.srvMetrics = server.NewMetrics(d.registry)
 	d.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	d.cron = cron.New(cron.WithLocation(time.UTC), cron.WithParser(cronParser), cron.WithLogger(cronLogger{opts.Logger}))
 	d.apply(cfg)
@@ -140,7 +150,12 @@ func (d *Daemon) buildHandler(cfg *config.Config) {
 		d.log.Error("no API token: POST /sync is off", "err", err)
 		token = ""
 	}
-	h := server.New(d, d.registry, d.log, server.WithTrigger(token, d.TriggerSync))
+	h := server.New(d, d.registry, d.log, server.WithTrigger(token, d.TriggerSync), server.WithSelection(server.Selection{
+		TrustedProxies: cfg.TrustedProxies,
+		GeoIP:          d.geoDB,
+		AccessLog:      d.accessLog,
+		Metrics:        d.srvMetrics,
+	}))
 	d.handler.Store(&h)
 }
 
@@ -199,6 +214,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	srv.Shutdown(shutCtx)
 	cancel()
 
+	d.closeFiles()
+
 	// Let in-flight syncs finish, up to the timeout; then cancel them.
 	// A cancelled sync leaves its mirrors consistent: that is the engine's
 	// promise at every point.
@@ -256,6 +273,7 @@ func (d *Daemon) apply(cfg *config.Config) {
 		UserAgent: "rpmirror/" + d.opts.Version,
 	}
 	d.alerts.SetURL(cfg.Alerts.Webhook)
+	d.openFiles(cfg)
 	d.buildHandler(cfg)
 	keep := map[string]bool{}
 	d.order = d.order[:0]
@@ -286,9 +304,11 @@ func (d *Daemon) apply(cfg *config.Config) {
 			r.stop()
 			delete(d.repos, name)
 			d.metrics.forget(name)
+			d.srvMetrics.Forget(name)
 			d.log.Info("repo removed", "repo", name)
 		}
 	}
+	d.publishCatalog()
 }
 
 // schedule (re)registers r's cron entry.
@@ -404,23 +424,8 @@ func (d *Daemon) recoverPanic(what string) {
 	}
 }
 
-// Mirrorlist implements server.Source.
-func (d *Daemon) Mirrorlist(name string) ([]byte, bool) {
-	r, ok := d.repo(name)
-	if !ok {
-		return nil, false
-	}
-	return r.views.Load().mirrorlist, true
-}
-
-// Metalink implements server.Source.
-func (d *Daemon) Metalink(name string) ([]byte, bool) {
-	r, ok := d.repo(name)
-	if !ok {
-		return nil, false
-	}
-	return r.views.Load().metalink, true
-}
+// Mirrors implements server.Source.
+func (d *Daemon) Mirrors() *server.Mirrors { return d.mirrors.Load() }
 
 // Status implements server.Source.
 func (d *Daemon) Status() *server.Status {

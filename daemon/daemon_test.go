@@ -37,10 +37,11 @@ type switchable struct {
 	status   map[string]int
 	statusOf map[string]int // exact path ("/origin/Packages/a/a.rpm") -> status
 	hits     map[string]int // prefix -> requests
+	dnf      map[string]int // prefix -> requests by dnf (libdnf's User-Agent)
 }
 
 func newSwitchable(t *testing.T) *switchable {
-	s := &switchable{dirs: map[string]string{}, status: map[string]int{}, statusOf: map[string]int{}, hits: map[string]int{}}
+	s := &switchable{dirs: map[string]string{}, status: map[string]int{}, statusOf: map[string]int{}, hits: map[string]int{}, dnf: map[string]int{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		prefix, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
@@ -49,6 +50,9 @@ func newSwitchable(t *testing.T) *switchable {
 			status = st
 		}
 		s.hits[prefix]++
+		if strings.Contains(r.UserAgent(), "libdnf") {
+			s.dnf[prefix]++
+		}
 		s.mu.Unlock()
 		if status != 0 {
 			http.Error(w, http.StatusText(status), status)
@@ -89,6 +93,13 @@ func (s *switchable) setStatusOf(prefix, path string, code int) {
 		s.statusOf["/"+prefix+"/"+path] = code
 	}
 	s.mu.Unlock()
+}
+
+// dnfHitsOf returns the requests dnf made under prefix.
+func (s *switchable) dnfHitsOf(prefix string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dnf[prefix]
 }
 
 func (s *switchable) hitsOf(prefix string) int {
@@ -406,7 +417,7 @@ func TestServe(t *testing.T) {
 		}
 	}
 	// Unknown repo, bad method.
-	if code, body := e.get("/mirrorlist?repo=nope"); code != 404 || !strings.Contains(body, `unknown repo "nope"`) {
+	if code, body := e.get("/mirrorlist?repo=nope"); code != 404 || !strings.Contains(body, "# no repository for repo=nope\n# valid repo and arch pairs:\n#   repo=demo\n") {
 		t.Errorf("unknown repo: %d %q", code, body)
 	}
 	resp, err := http.Post(e.base+"/mirrorlist?repo=demo", "text/plain", nil)
@@ -579,7 +590,7 @@ func TestReload(t *testing.T) {
 	e.waitHealthy()
 	cfg := *e.cfg
 	second := cfg.Repos[0]
-	second.Name = "demo-copy"
+	second.Name, second.MirrorlistName = "demo-copy", "demo-copy"
 	second.Mirrors = []config.Mirror{{Name: "m1", URL: e.net.URL("m1"), Priority: 100}}
 	cfg.Repos = append(append([]config.Repo(nil), cfg.Repos...), second)
 	e.d.Reload(&cfg)

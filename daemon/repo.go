@@ -66,6 +66,9 @@ type repo struct {
 	probing gosync.Mutex
 	writing gosync.Mutex // one writeLists at a time: they share temporary names
 	views   atomic.Pointer[views]
+	live    server.Live // what the mirror routes answer, per request
+	filesMu gosync.Mutex
+	files   map[string]*revFiles // verified revision (sha256) -> its files, for redirects
 	cronID  cron.EntryID
 	tracker *health.Tracker
 
@@ -874,15 +877,32 @@ func (r *repo) render(force bool) {
 	for _, m := range ms {
 		fmt.Fprintf(&key, "|%s %d", m.URL, m.Priority)
 	}
+	cands := r.candidates(rc)
+	for _, c := range cands {
+		fmt.Fprintf(&key, "|%s %t %s", c.m.Name, c.behind, c.sha256)
+	}
 	if old := r.views.Load(); !force && old != nil && old.key == key.String() {
 		return
 	}
+	// The lists written into the mirrors are for anyone to read: private
+	// mirrors stay out of them.
+	pub, pcur, palts, pfb := publicOnly(rc, ms), cur, alts, fb
+	if len(pub) == 0 && len(ms) > 0 {
+		pfb, pcur, palts = fallback(rc, v, originRepomd, refused)
+	}
 	v2 := &views{
-		mirrorlist: mirrorlist.TextFallback(ms, fb),
-		metalink:   mirrorlist.MetalinkFallback(cur, alts, ms, fb, time.Now()),
+		mirrorlist: mirrorlist.TextFallback(pub, pfb),
+		metalink:   mirrorlist.MetalinkFallback(pcur, palts, pub, pfb, time.Now()),
 		key:        key.String(),
 	}
 	r.views.Store(v2)
+	// What the mirror routes order per request: the same candidates and,
+	// for a request left with none of them, the same fallback as a list
+	// of no mirror.
+	now := time.Now()
+	efb, ecur, ealts := fallback(rc, v, originRepomd, refused)
+	r.live.Store(r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
+		r.redirectFiles(rc, cands, v, originRepomd, refused), now))
 	r.d.metrics.listed.WithLabelValues(r.name).Set(float64(len(ms)))
 	r.writeLists(rc, v2)
 }

@@ -2,6 +2,7 @@ package selection_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/rpmirror/rpmirror/selection"
@@ -59,4 +60,53 @@ func BenchmarkClientAddr(b *testing.B) {
 	for b.Loop() {
 		selection.ClientAddr("127.0.0.1:34567", xff, trusted)
 	}
+}
+
+// FuzzClientAddr: X-Forwarded-For is written by whoever sends the
+// request. ClientAddr never panics, ignores the header for an untrusted
+// connection, and otherwise answers an address the connection or the
+// header named.
+func FuzzClientAddr(f *testing.F) {
+	f.Add("127.0.0.1:80", "198.51.100.7, 10.1.1.1")
+	f.Add("[::1]:443", "[2001:db8::1]:80,,garbage, ::ffff:10.0.0.1")
+	f.Add("192.0.2.1:1", "")
+	f.Add("127.0.0.1:80", "fe80::1%eth0")
+	trusted := prefixes("127.0.0.0/8", "10.0.0.0/8", "::1/128")
+	f.Fuzz(func(t *testing.T, remote, xff string) {
+		got := selection.ClientAddr(remote, []string{xff}, trusted)
+		r, err := netip.ParseAddrPort(remote)
+		if err != nil {
+			return
+		}
+		ra := r.Addr().Unmap().WithZone("")
+		if !got.IsValid() {
+			t.Fatalf("ClientAddr(%q, %q) is not an address", remote, xff)
+		}
+		if got.Zone() != "" || got.Is4In6() {
+			t.Fatalf("ClientAddr(%q, %q) = %s: not unmapped and zone-free", remote, xff, got)
+		}
+		trustedRemote := false
+		for _, p := range trusted {
+			trustedRemote = trustedRemote || p.Contains(ra)
+		}
+		if !trustedRemote && got != ra {
+			t.Fatalf("untrusted %q: ClientAddr = %s, want the connection's address", remote, got)
+		}
+		if got != ra && !strings.Contains(xff, strings.TrimPrefix(got.String(), "::ffff:")) && !strings.Contains(strings.ToLower(xff), got.String()) {
+			// The header may write the address differently (leading
+			// zeros, 4-in-6); it must at least parse to it.
+			found := false
+			for _, e := range strings.Split(xff, ",") {
+				if a, err := netip.ParseAddr(strings.TrimSpace(e)); err == nil && a.Unmap().WithZone("") == got {
+					found = true
+				}
+				if ap, err := netip.ParseAddrPort(strings.TrimSpace(e)); err == nil && ap.Addr().Unmap().WithZone("") == got {
+					found = true
+				}
+			}
+			if !found {
+				t.Fatalf("ClientAddr(%q, %q) = %s: in neither the connection nor the header", remote, xff, got)
+			}
+		}
+	})
 }

@@ -1,12 +1,16 @@
 // Package server is the HTTP face of rpmirror serve: the mirrorlist and
-// metalink that dnf reads, Prometheus metrics, a liveness check, and a
-// status page for people (and its JSON twin for programs).
+// metalink that dnf reads, redirects to a mirror for plain baseurl=
+// clients, Prometheus metrics, a liveness check, and a status page for
+// people (and its JSON twin for programs).
 //
-// Every answer comes from memory: the daemon renders mirror lists when
-// probe results change and hands them to the server through a Source, so
-// a request costs a map lookup and a write. The server is read-only: it
-// answers GET and HEAD on its routes and nothing else, and no part of a
-// request ever reaches the filesystem.
+// Every answer comes from memory. The daemon prepares each repository's
+// candidate mirrors and their lists (a Repo) whenever probes or syncs
+// change them; a request finds its client (behind trusted proxies) and
+// country, orders the candidates for it (package selection: networks,
+// country, continent, state, priority, weighted shuffle) and copies the
+// pieces of the lists in that order. The server is read-only: it answers
+// GET and HEAD on its routes and nothing else, and no part of a request
+// ever reaches the filesystem.
 package server
 
 import (
@@ -15,7 +19,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,13 +27,10 @@ import (
 )
 
 // Source is what the server shows. Implementations must be safe for
-// concurrent use and fast: every request calls one method.
+// concurrent use and fast: every mirror request calls Mirrors.
 type Source interface {
-	// Mirrorlist returns the mirrorlist of repo, or false for an unknown
-	// repo.
-	Mirrorlist(repo string) ([]byte, bool)
-	// Metalink returns the metalink of repo, or false for an unknown repo.
-	Metalink(repo string) ([]byte, bool)
+	// Mirrors returns the repositories the mirror routes serve.
+	Mirrors() *Mirrors
 	// Status returns the state of every repository.
 	Status() *Status
 }
@@ -141,12 +141,10 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Opt
 		log = slog.New(slog.DiscardHandler)
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /mirrorlist", func(w http.ResponseWriter, r *http.Request) {
-		serveList(w, r, src.Mirrorlist, "text/plain; charset=utf-8")
-	})
-	mux.HandleFunc("GET /metalink", func(w http.ResponseWriter, r *http.Request) {
-		serveList(w, r, src.Metalink, "application/metalink+xml")
-	})
+	mr := &mirrorRoutes{src: src, sel: o.sel}
+	mux.HandleFunc("GET /mirrorlist", mr.list(KindMirrorlist))
+	mux.HandleFunc("GET /metalink", mr.list(KindMetalink))
+	mux.HandleFunc("GET /r/{path...}", mr.redirect)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{log}}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -195,6 +193,13 @@ type Option func(*options)
 type options struct {
 	token   string
 	trigger func(repo string) bool
+	sel     Selection
+}
+
+// WithSelection sets how the mirror routes find clients and where they
+// count and log requests.
+func WithSelection(s Selection) Option {
+	return func(o *options) { o.sel = s }
 }
 
 // WithTrigger enables POST /sync?repo=NAME for requests carrying token.
@@ -227,27 +232,6 @@ func readOnly(next http.Handler, allowSync bool) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-func serveList(w http.ResponseWriter, r *http.Request, get func(string) ([]byte, bool), contentType string) {
-	repo := r.URL.Query().Get("repo")
-	if repo == "" {
-		http.Error(w, "missing ?repo=NAME", http.StatusBadRequest)
-		return
-	}
-	body, ok := get(repo)
-	if !ok {
-		http.Error(w, fmt.Sprintf("unknown repo %q", truncate(repo, 100)), http.StatusNotFound)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("Cache-Control", "no-cache")
-	if r.Method == http.MethodHead {
-		return
-	}
-	w.Write(body)
 }
 
 func truncate(s string, n int) string {

@@ -12,13 +12,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rpmirror/rpmirror/mirrorlist"
+	"github.com/rpmirror/rpmirror/selection"
 )
 
-// fixed is a Source with one repo, "demo".
-type fixed struct{ list, link []byte }
+// fixed is a Source with one repo, "demo" (mirrorlist_name "demo", no
+// arch), listing five mirrors in that order (GeoIP, networks and weights
+// play no part: the test of selection is in mirrors_test.go).
+type fixed struct{ ms *Mirrors }
 
-func (f fixed) Mirrorlist(repo string) ([]byte, bool) { return f.list, repo == "demo" }
-func (f fixed) Metalink(repo string) ([]byte, bool)   { return f.link, repo == "demo" }
+func (f fixed) Mirrors() *Mirrors { return f.ms }
 func (f fixed) Status() *Status {
 	return &Status{Generated: time.Now(), Repos: []RepoStatus{{
 		Name: "demo", Origin: "https://origin.example/repo/", OriginState: "ok",
@@ -27,11 +31,20 @@ func (f fixed) Status() *Status {
 }
 
 func newFixed() fixed {
-	var list strings.Builder
+	var ms []mirrorlist.Mirror
+	var cands []selection.Mirror
 	for i := range 5 {
-		fmt.Fprintf(&list, "https://mirror%d.example/repo/\n", i)
+		u := fmt.Sprintf("https://mirror%d.example/repo/", i)
+		ms = append(ms, mirrorlist.Mirror{URL: u})
+		cands = append(cands, selection.Mirror{URL: u, Priority: i + 1})
 	}
-	return fixed{list: []byte(list.String()), link: []byte(`<?xml version="1.0" encoding="utf-8"?><metalink/>`)}
+	cur := mirrorlist.Describe([]byte("<repomd/>"), 1)
+	live := &Live{}
+	live.Store(&Repo{
+		Set:   selection.NewSet(cands),
+		Lists: mirrorlist.NewTemplate(cur, nil, ms, nil, nil, time.Unix(0, 0)),
+	})
+	return fixed{ms: &Mirrors{Catalog: NewCatalog([]Entry{{Name: "demo", MirrorlistName: "demo"}}), Live: []*Live{live}}}
 }
 
 func TestRoutes(t *testing.T) {
@@ -44,9 +57,12 @@ func TestRoutes(t *testing.T) {
 	}{
 		{"GET", "/mirrorlist?repo=demo", 200, "text/plain; charset=utf-8", "https://mirror0.example/repo/\n"},
 		{"HEAD", "/mirrorlist?repo=demo", 200, "text/plain; charset=utf-8", ""},
-		{"GET", "/metalink?repo=demo", 200, "application/metalink+xml", "<metalink/>"},
-		{"GET", "/mirrorlist?repo=nope", 404, "", `unknown repo "nope"`},
+		{"GET", "/metalink?repo=demo", 200, "application/metalink+xml", `<url protocol="https" type="https" preference="100">https://mirror0.example/repo/repodata/repomd.xml</url>`},
+		{"GET", "/mirrorlist?repo=nope", 404, "text/plain; charset=utf-8", "# no repository for repo=nope\n# valid repo and arch pairs:\n#   repo=demo\n"},
+		{"GET", "/metalink?repo=nope&arch=x86_64", 404, "application/metalink+xml", "<!--\n# no repository for repo=nope&arch=x86_64\n# valid repo and arch pairs:\n#   repo=demo\n-->"},
 		{"GET", "/mirrorlist", 400, "", "missing ?repo=NAME"},
+		{"GET", "/mirrorlist?repo=demo&protocol=ftp", 400, "", "protocol: want http or https"},
+		{"GET", "/r/demo/repodata/repomd.xml", 404, "", "no mirror serves repodata/repomd.xml of demo"},
 		{"POST", "/mirrorlist?repo=demo", 405, "", "read-only"},
 		{"DELETE", "/status", 405, "", "read-only"},
 		{"GET", "/healthz", 200, "text/plain; charset=utf-8", "ok"},

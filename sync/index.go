@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
+	"github.com/rpmirror/rpmirror/state"
 )
 
 // The index of a published revision: what the mirror serves, so that the
@@ -119,4 +120,17 @@ func readIndex(root, rel, digest string) (map[string]string, error) {
 		idx[href] = sum
 	}
 	return idx, nil
+}
+
+// ReadIndex returns the packages of the revision whose repomd.xml has
+// the hex sha256 digest, as the last sync that published it to mirror
+// recorded them (href -> "type:hex" checksum), or an error when the index
+// describes another revision or cannot be read. The daemon uses it to
+// know which files each revision holds, for redirects.
+func ReadIndex(store *state.Store, repo, mirror, digest string) (map[string]string, error) {
+	rel, err := filepath.Rel(store.Dir(), store.IndexPath(repo, mirror))
+	if err != nil {
+		return nil, err
+	}
+	return readIndex(store.Dir(), rel, digest)
 }

@@ -41,8 +41,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
 	}
-	// SIGHUP reloads the configuration; a bad one is reported and the
-	// running one kept.
+	// SIGHUP reads the GeoIP database again, reopens the access log and
+	// reloads the configuration; a bad one is reported and the running
+	// one kept.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -52,6 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			case <-ctx.Done():
 				return
 			case <-hup:
+				d.ReopenFiles()
 				next, err := config.Load(*file)
 				if err != nil {
 					log.Error("reloading the configuration failed; keeping the running one", "file", *file, "err", oneLine(err))
