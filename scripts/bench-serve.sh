@@ -7,7 +7,12 @@
 # rpmirror writes; the origin flips between the two revisions of the demo
 # repository every 2 seconds, so the daemon keeps syncing (it syncs when a
 # probe sees a new revision, and on an "@every 2s" schedule); it probes
-# five mirrors every second. wrk then hammers each list for DURATION.
+# five mirrors every second. wrk then hammers each list for DURATION,
+# with mirror selection fully on: a GeoIP database (benchgen geoip: the
+# 10.N.0.0/16 networks in eight countries), wrk as the trusted proxy
+# sending X-Forwarded-For from 1024 client addresses in those countries,
+# mirrors with countries, weights and networks (one of them private), and
+# ?repo=&arch= names from a vars template.
 #
 #   scripts/bench-serve.sh [DURATION]     # default 10s; needs nginx and wrk
 set -euo pipefail
@@ -23,14 +28,23 @@ cp -r "$root/internal/demo/origin/v2" "$work/v2"
 ln -s "$work/v1" "$work/www/origin"
 
 start_nginx
+"$benchgen" geoip "$work/country.mmdb"
+# Three probe-only mirrors, each a URL of its own for a written mirror's files.
+ln -s "$work/www/m1" "$work/www/p1"; ln -s "$work/www/m2" "$work/www/p2"; ln -s "$work/www/m1" "$work/www/p3"
 
 cat > "$work/mirrors.yaml" <<EOF
 state_dir: $work/state
 listen: 127.0.0.1:$api
 probe_interval: 1s
 probe_timeout: 1s
+geoip_db: $work/country.mmdb
+trusted_proxies: [127.0.0.1]
 repos:
-  - name: demo
+  - name: demo-\${basearch}
+    mirrorlist_name: demo
+    arch: \${basearch}
+    vars:
+      basearch: [x86_64]
     origin: http://127.0.0.1:$web/origin/
     schedule: "@every 2s"
     gpgkeys: [$root/testdata/keys/test.pub]
@@ -39,24 +53,51 @@ repos:
       - name: m1
         path: $work/www/m1
         url: http://127.0.0.1:$web/m1/
+        country: DE
+        weight: 200
       - name: m2
         path: $work/www/m2
         url: http://127.0.0.1:$web/m2/
+        country: US
       - name: p1
-        url: http://127.0.0.1:$web/m1/
+        url: http://127.0.0.1:$web/p1/
+        country: DE
+        networks: [10.8.0.0/16]
+        private: true
       - name: p2
-        url: http://127.0.0.1:$web/m2/
+        url: http://127.0.0.1:$web/p2/
+        country: JP
+        networks: [10.3.0.0/16, 10.11.0.0/16]
       - name: p3
-        url: http://127.0.0.1:$web/m1/
+        url: http://127.0.0.1:$web/p3/
+        country: FR
+        weight: 50
 EOF
+# wrk plays the trusted proxy: every request comes from one of 1024
+# client addresses spread over the GeoIP database's countries (and the
+# networks above).
+cat > "$work/xff.lua" <<'LUA'
+local addrs = {}
+for i = 0, 1023 do addrs[i + 1] = "10." .. (i % 256) .. "." .. math.floor(i / 256) .. ".7" end
+local n = 0
+request = function()
+  n = n % #addrs + 1
+  wrk.headers["X-Forwarded-For"] = addrs[n]
+  return wrk.format(nil)
+end
+LUA
 "$rpmirror" serve -c "$work/mirrors.yaml" 2>"$work/serve.log" &
-bench_pids+=($!)
+daemon_pid=$!
+bench_pids+=($daemon_pid)
+# cpu_ticks prints the CPU time the daemon used so far, in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon_pid/stat"; }
+hz=$(getconf CLK_TCK)
 
 for _ in $(seq 100); do
-  if curl -fs "http://127.0.0.1:$api/mirrorlist?repo=demo" 2>/dev/null | grep -q "/m1/"; then break; fi
+  if curl -fs "http://127.0.0.1:$api/mirrorlist?repo=demo&arch=x86_64" 2>/dev/null | grep -q "/m1/"; then break; fi
   sleep 0.1
 done
-curl -fs "http://127.0.0.1:$api/mirrorlist?repo=demo" | grep -q "/m1/" || { echo "bench-serve: the daemon never listed a mirror" >&2; cat "$work/serve.log" >&2; exit 1; }
+curl -fs "http://127.0.0.1:$api/mirrorlist?repo=demo&arch=x86_64" | grep -q "/m1/" || { echo "bench-serve: the daemon never listed a mirror" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 # The origin publishes a new revision every 2 seconds.
 ( while :; do sleep 2; ln -sfn "$work/v2" "$work/www/origin.new" && mv -T "$work/www/origin.new" "$work/www/origin"
@@ -70,20 +111,27 @@ echo "### rpmirror serve under load"
 echo
 echo "wrk, 2 threads, 64 connections, $duration per route, on the same 2-core machine as the daemon and nginx;"
 echo "meanwhile the origin changes revision every 2 s, the daemon syncs two written mirrors and probes five mirrors every second."
+echo "Mirror selection is on: every request carries X-Forwarded-For (wrk is the trusted proxy) from one of 1024 client"
+echo "addresses that a GeoIP database places in eight countries; the five mirrors have countries, weights and networks"
+echo "(one private), so each answer is ordered for its client: network, country, continent, then a weighted shuffle."
 echo
-echo "| route | requests/s | p50 latency | p99 latency | syncs during the run |"
-echo "| --- | ---: | ---: | ---: | ---: |"
+echo "| route | requests/s | p50 latency | p99 latency | daemon CPU per request | syncs during the run |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 for route in mirrorlist metalink; do
   before=$(runs)
-  out=$(wrk -t2 -c64 -d"$duration" --latency "http://127.0.0.1:$api/$route?repo=demo")
+  ticks=$(cpu_ticks)
+  out=$(wrk -t2 -c64 -d"$duration" --latency -s "$work/xff.lua" "http://127.0.0.1:$api/$route?repo=demo&arch=x86_64")
   after=$(runs)
+  ticks=$(( $(cpu_ticks) - ticks ))
   rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%d", $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}')
   [ -n "$errors" ] && echo "bench-serve: $route: $errors" >&2
-  echo "| /$route | $rps | $p50 | $p99 | $((after - before)) |"
+  total=$(echo "$out" | awk '/requests in/ {print $1}')
+  cpu=$(awk -v t="$ticks" -v hz="$hz" -v n="$total" 'BEGIN {printf "%.1f µs", n ? t / hz / n * 1e6 : 0}')
+  echo "| /$route | $rps | $p50 | $p99 | $cpu | $((after - before)) |"
   result "serve_${route}_rps" "$rps"
 done
 echo
-echo "Command: \`scripts/bench-serve.sh $duration\` (\`wrk -t2 -c64 -d$duration --latency URL\`)."
+echo "Command: \`scripts/bench-serve.sh $duration\` (\`wrk -t2 -c64 -d$duration --latency -s xff.lua URL\`, the Lua script setting X-Forwarded-For)."

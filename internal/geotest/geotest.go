@@ -6,6 +6,7 @@ package geotest
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"slices"
@@ -26,13 +27,22 @@ type Networks map[string]string
 // Bytes returns a MaxMind DB holding nets.
 func Bytes(t testing.TB, nets Networks) []byte {
 	t.Helper()
+	b, err := Build(nets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// Build returns a MaxMind DB holding nets (for tests, Bytes).
+func Build(nets Networks) ([]byte, error) {
 	w, err := mmdbwriter.New(mmdbwriter.Options{
 		DatabaseType:            "rpmirror-Test-Country",
 		IncludeReservedNetworks: true, // tests use documentation and private ranges
 		RecordSize:              24,
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	keys := make([]string, 0, len(nets))
 	for k := range nets {
@@ -43,7 +53,7 @@ func Bytes(t testing.TB, nets Networks) []byte {
 		cc := nets[cidr]
 		_, n, err := net.ParseCIDR(cidr)
 		if err != nil {
-			t.Fatalf("geotest: network %q: %v", cidr, err)
+			return nil, fmt.Errorf("geotest: network %q: %w", cidr, err)
 		}
 		rec := mmdbtype.Map{}
 		if loc, ok := geo.At(cc); ok {
@@ -58,14 +68,14 @@ func Bytes(t testing.TB, nets Networks) []byte {
 			rec["continent"] = mmdbtype.Map{"code": mmdbtype.String(geo.Europe)}
 		}
 		if err := w.Insert(n, rec); err != nil {
-			t.Fatalf("geotest: inserting %s: %v", cidr, err)
+			return nil, fmt.Errorf("geotest: inserting %s: %w", cidr, err)
 		}
 	}
 	var b bytes.Buffer
 	if _, err := w.WriteTo(&b); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return b.Bytes()
+	return b.Bytes(), nil
 }
 
 // Write writes a MaxMind DB holding nets to path.

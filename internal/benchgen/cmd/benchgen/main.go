@@ -8,6 +8,9 @@
 //	    of repodata/repomd.xml and its primary.xml (no packages)
 //	benchgen rpms [-packages N] [-size BYTES] [-prefix P] [-updated N] [-from DIR] DIR
 //	    a repository of real packages signed by the committed test key
+//	benchgen geoip FILE
+//	    a GeoIP country database (.mmdb) placing 10.N.0.0/16 in one of
+//	    eight countries on three continents (scripts/bench-serve.sh)
 package main
 
 import (
@@ -19,6 +22,7 @@ import (
 	"time"
 
 	"github.com/rpmirror/rpmirror/internal/benchgen"
+	"github.com/rpmirror/rpmirror/internal/geotest"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 )
 
@@ -33,11 +37,28 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: primary or rpms")
+		return errors.New("want a subcommand: primary, rpms or geoip")
 	}
 	start := time.Now()
 	fs := flag.NewFlagSet("benchgen "+args[0], flag.ContinueOnError)
 	switch args[0] {
+	case "geoip":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("want exactly one file argument")
+		}
+		countries := []string{"DE", "FR", "US", "JP", "BR", "NL", "CA", "AU"}
+		nets := geotest.Networks{}
+		for i := range 256 {
+			nets[fmt.Sprintf("10.%d.0.0/16", i)] = countries[i%len(countries)]
+		}
+		b, err := geotest.Build(nets)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(fs.Arg(0), b, 0o644)
 	case "primary":
 		var o benchgen.PrimaryOpts
 		fs.IntVar(&o.Packages, "packages", 100000, "packages in primary.xml")
