@@ -209,6 +209,9 @@ func Write(ctx context.Context, tg target.Target, x *Index) error {
 // Revision is what a mirror serves: the files a snapshot of it holds.
 type Revision struct {
 	Repomd []byte // repodata/repomd.xml
+	// Published is when the mirror started serving it: the snapshot's
+	// name and publish time. Zero means now.
+	Published time.Time
 	// Paths returns every other file: metadata and packages. It is only
 	// called when a snapshot is taken.
 	Paths func() ([]string, error)
@@ -270,7 +273,7 @@ type Result struct {
 
 // Maintain brings a mirror's snapshots up to date after it serves rev
 // (the caller holds the mirror's lock): it takes a snapshot of rev named
-// for now unless the newest snapshot has the same repomd.xml, removes
+// for its publish time unless the newest snapshot has the same repomd.xml, removes
 // what the policy no longer keeps, and rewrites index.json and
 // latest.txt. The new snapshot is complete under its final name before
 // the index names it; a removed one leaves the index before its
@@ -289,7 +292,11 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 	if n := len(x.Snapshots); n == 0 || x.Snapshots[n-1].RepomdSHA256 != sum {
 		// Names sort in the order snapshots were taken, even when two
 		// fall in one second or the clock went back.
-		base := now
+		at := rev.Published
+		if at.IsZero() {
+			at = now
+		}
+		base := at
 		if lt, _ := nameTime(x.Latest); x.Latest != "" && base.Before(lt) {
 			base = lt
 		}
@@ -307,7 +314,7 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 		if err := sn.Snapshot(ctx, Path(name), paths); err != nil {
 			return res, fmt.Errorf("taking snapshot %s: %w", name, err)
 		}
-		s := Snapshot{Name: name, RepomdSHA256: sum, Published: now.UTC().Truncate(time.Second)}
+		s := Snapshot{Name: name, RepomdSHA256: sum, Published: at.UTC().Truncate(time.Second)}
 		if md, err := repodata.ParseRepomd(rev.Repomd); err == nil {
 			s.Revision = md.Revision
 		}

@@ -23,7 +23,7 @@ func (s *run) snapshot(ctx context.Context, m *mirror, md *repodata.Repomd, pkgs
 		return nil
 	}
 	asc, key := m.curAsc != nil, m.curKey != nil
-	rev := snapshot.Revision{Repomd: m.cur, Paths: func() ([]string, error) {
+	rev := snapshot.Revision{Repomd: m.cur, Published: m.st.PublishedAt, Paths: func() ([]string, error) {
 		paths, err := pkgs()
 		if err != nil {
 			return nil, err

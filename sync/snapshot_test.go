@@ -143,7 +143,8 @@ func TestSnapshots(t *testing.T) {
 }
 
 // TestSnapshotsTurnedOn: a mirror that was synced before snapshots were
-// configured gets a snapshot of the revision it serves at the next sync,
+// configured gets a snapshot of the revision it serves at the next sync
+// (named for when that revision was published),
 // although nothing is published; without the setting nothing is written
 // under snapshots/.
 func TestSnapshotsTurnedOn(t *testing.T) {
@@ -164,7 +165,7 @@ func TestSnapshotsTurnedOn(t *testing.T) {
 		t.Errorf("second sync published something: %+v", rep)
 	}
 	for _, m := range h.mirrors {
-		if got, want := tree(t, filepath.Join(m, "snapshots", "20261125T120100Z")), tree(t, v1); !reflect.DeepEqual(got, want) {
+		if got, want := tree(t, filepath.Join(m, "snapshots", "20261125T120000Z")), tree(t, v1); !reflect.DeepEqual(got, want) {
 			t.Errorf("%s: snapshot of the served revision:\ngot  %v\nwant %v", m, got, want)
 		}
 	}
