@@ -1,15 +1,11 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/daemon"
 )
 
@@ -41,30 +37,8 @@ repos:
       - name: m
         path: %[1]s/cron
 `, dir, dead)
-	path := filepath.Join(dir, "mirrors.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, daemon.Options{ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lnd, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, base: "http://" + lnd.Addr().String()}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- d.Run(ctx, lnd) }()
-	defer func() {
-		cancel()
-		<-stopped
-	}()
+	cfg := loadConfig(t, dir, yaml)
+	_, e := runDaemon(t, cfg, daemon.Options{ShutdownTimeout: 5 * time.Second})
 	next := func() (every, cron time.Time) {
 		for _, r := range e.status().Repos {
 			switch r.Name {

@@ -2,7 +2,6 @@ package daemon_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"log/slog"
 	"net"
@@ -80,22 +79,7 @@ repos:
 	cfg.Repos[0].Mirrors[1].URL = strings.Replace(net1.URL("third"), "http://", "http://partner:"+secret+"@", 1)
 	cfg.Alerts.Webhook = "http://" + dead + "/hook?secret=" + secret
 	var log lockedBuffer
-	d, err := daemon.New(cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lnd, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, base: "http://" + lnd.Addr().String()}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- d.Run(ctx, lnd) }()
-	defer func() {
-		cancel()
-		<-stopped
-	}()
+	d, e := runDaemon(t, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
 	d.TriggerSync("demo")
 	syncErr := func() string {
 		for _, f := range e.status().Repos[0].Failures {

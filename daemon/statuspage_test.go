@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/daemon"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/server"
@@ -94,30 +93,8 @@ repos:
       - name: b1
         path: %[1]s/b1
 `, dir, sw.URL("origin"), testrepo.Testdata(t, "keys", "test.pub"), sw.URL("h1"), sw.URL("d1"), dead, testrepo.Testdata(t, "keys", "unknown.pub"))
-	path := filepath.Join(dir, "mirrors.yaml")
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := daemon.New(cfg, daemon.Options{ShutdownTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	lnd, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, base: "http://" + lnd.Addr().String()}
-	ctx, cancel := context.WithCancel(context.Background())
-	stopped := make(chan error, 1)
-	go func() { stopped <- d.Run(ctx, lnd) }()
-	defer func() {
-		cancel()
-		<-stopped
-	}()
+	cfg := loadConfig(t, dir, yaml)
+	_, e := runDaemon(t, cfg, daemon.Options{ShutdownTimeout: 5 * time.Second})
 	var st *server.Status
 	defer func() {
 		if t.Failed() {
