@@ -37,6 +37,11 @@ var ErrLockLost = errors.New("lock on the mirror was lost")
 type Info struct {
 	Size    int64
 	ModTime time.Time
+	// SHA256 is the lower-case hex SHA-256 digest of the content that the
+	// target recorded when the file was stored (File.SHA256), or "" when
+	// it recorded none. Only Stat fills it in, and only a target that
+	// says so in Properties().RecordsSHA256.
+	SHA256 string
 }
 
 // File is content to store: the bytes of the regular file Local on this
@@ -158,6 +163,70 @@ type Properties struct {
 	// Local: the target's files are on this machine's filesystem, so a
 	// verified download can be placed by a hard link rather than a copy.
 	Local bool
+	// RecordsSHA256: Put keeps File.SHA256 with the file and Stat returns
+	// it as Info.SHA256, so a caller can tell a file it stored before (an
+	// interrupted sync) from a stranger without reading it back.
+	RecordsSHA256 bool
+}
+
+// Records is implemented by a target that keeps rpmirror's records of a
+// mirror (what it holds, what is waiting to be pruned, which revisions
+// were verified) beside the mirror's files, so that whichever process
+// writes the mirror next (another daemon taking over) finds them there
+// and not only in the state_dir of the process that wrote them. Callers
+// find it with a type assertion. Records are never files of the mirror:
+// Walk, Stat and Open do not see them.
+type Records interface {
+	// ReadRecord returns the content of the record name, or an error
+	// wrapping ErrNotExist. It needs no lock.
+	ReadRecord(ctx context.Context, name string) ([]byte, error)
+	// WriteRecord replaces the record name with b, so that readers see
+	// the old content or the new, never a mix; durable when it returns
+	// nil. Like Put it fails with ErrLockLost, before writing, once
+	// the lock is lost.
+	WriteRecord(ctx context.Context, name string, b []byte) error
+}
+
+// CheckRecordName returns an error unless name is a record name: one
+// path element of lower-case letters, digits, '.', '_' and '-', not
+// beginning with '.'.
+func CheckRecordName(name string) error {
+	if name == "" || len(name) > 128 || name[0] == '.' {
+		return fmt.Errorf("record name %q: want a short name not beginning with '.'", name)
+	}
+	for _, c := range name {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return fmt.Errorf("record name %q: want only a-z, 0-9, '.', '_' and '-'", name)
+		}
+	}
+	return nil
+}
+
+// Lease is what a target whose lock is a lease (LeaseReader) says of it.
+type Lease struct {
+	// Held: a process holds the lease now (it is there and not expired).
+	Held bool
+	// Holder names the process that holds it or held it last ("" when
+	// there is no lease).
+	Holder string
+	// Renewed is when it was last written, by the store's clock.
+	Renewed time.Time
+	// TTL is the holder's lease TTL: it expires TTL after Renewed unless
+	// renewed.
+	TTL time.Duration
+	// Mine: this process holds it (through this target value).
+	Mine bool
+}
+
+// LeaseReader is implemented by a target whose lock is a lease that
+// other processes can see (object storage). Callers find it with a type
+// assertion.
+type LeaseReader interface {
+	// Lease reads the lease as it is now. It needs no lock and writes
+	// nothing.
+	Lease(ctx context.Context) (Lease, error)
+	// Holder is the name this target writes into a lease it takes.
+	Holder() string
 }
 
 // CheckPath returns an error unless p is a clean, relative, slash-separated

@@ -19,7 +19,6 @@ package s3
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -78,6 +77,11 @@ type Config struct {
 	// PartSize is the part size of multipart uploads (DefaultPartSize
 	// when 0, at least MinPartSize).
 	PartSize int64
+	// Holder names this process in the lease it takes, for people and
+	// for /status; "" means HOST/PID. Two processes that share a name
+	// still exclude each other: a lease is owned by its ETag, not its
+	// holder's name.
+	Holder string
 	// Logger receives lease events (nil: none).
 	Logger *slog.Logger
 }
@@ -156,9 +160,9 @@ func New(cfg Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("endpoint %s: %w", u.Host, err)
 	}
-	holder, err := holderID()
-	if err != nil {
-		return nil, err
+	holder := cfg.Holder
+	if holder == "" {
+		holder = DefaultHolder()
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -176,18 +180,14 @@ func New(cfg Config) (*S3, error) {
 	return s, nil
 }
 
-// holderID names this process for the lease: host name, process id and
-// a random part, so that two targets in one process differ too.
-func holderID() (string, error) {
+// DefaultHolder names this process for the lease when no name is
+// configured: HOST/PID.
+func DefaultHolder() string {
 	host, err := os.Hostname()
-	if err != nil {
+	if err != nil || host == "" {
 		host = "unknown-host"
 	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("making a lease holder id: %w", err)
-	}
-	return fmt.Sprintf("%s/%d/%s", host, os.Getpid(), hex.EncodeToString(b[:])), nil
+	return fmt.Sprintf("%s/%d", host, os.Getpid())
 }
 
 // String implements target.Target.
@@ -197,10 +197,14 @@ func (s *S3) String() string { return s.name }
 func (s *S3) Holder() string { return s.holder }
 
 // Properties implements target.Target: objects are stored one at a time,
-// over the network.
+// over the network, each with the SHA-256 it was stored with.
 func (s *S3) Properties() target.Properties {
-	return target.Properties{AtomicCommit: false, Local: false}
+	return target.Properties{AtomicCommit: false, Local: false, RecordsSHA256: true}
 }
+
+// sha256Meta is the user metadata (x-amz-meta-rpmirror-sha256) that
+// holds the hex SHA-256 a file was stored with (target.File.SHA256).
+const sha256Meta = "Rpmirror-Sha256"
 
 // key returns the object key of p after checking p.
 func (s *S3) key(p string) (string, error) {
@@ -229,7 +233,13 @@ func (s *S3) Stat(ctx context.Context, p string) (target.Info, error) {
 		}
 		return target.Info{}, fmt.Errorf("looking up %s in %s: %w", p, s, err)
 	}
-	return target.Info{Size: oi.Size, ModTime: oi.LastModified}, nil
+	info := target.Info{Size: oi.Size, ModTime: oi.LastModified}
+	if v := oi.UserMetadata[sha256Meta]; len(v) == 64 {
+		if _, err := hex.DecodeString(v); err == nil {
+			info.SHA256 = strings.ToLower(v)
+		}
+	}
+	return info, nil
 }
 
 // Open implements target.Target.
@@ -318,11 +328,16 @@ func (s *S3) put(ctx context.Context, k string, f target.File) error {
 		DisableContentSha256: true,
 	}
 	c := s.c
+	if sum != nil {
+		// Kept with the object, so that Stat tells a file stored
+		// before (an interrupted sync) without reading it back.
+		opts.UserMetadata = map[string]string{sha256Meta: hex.EncodeToString(sum)}
+	}
 	if sum != nil && f.Size <= s.partSize {
 		// One PUT: the store checks the whole object against the
 		// digest the caller verified. A multipart upload is checked
 		// part by part, by Content-MD5.
-		opts.UserMetadata = map[string]string{"x-amz-checksum-sha256": base64.StdEncoding.EncodeToString(sum)}
+		opts.UserMetadata["x-amz-checksum-sha256"] = base64.StdEncoding.EncodeToString(sum)
 		c = s.csum
 	}
 	if _, err := c.PutObject(ctx, s.bucket, k, src, f.Size, opts); err != nil {
