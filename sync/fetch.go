@@ -1,0 +1,112 @@
+package sync
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	gosync "sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// cachePath names a verified download in the cache by its checksum.
+func (s *run) cachePath(c repodata.Checksum) string {
+	return filepath.Join(s.cache, c.Type+"-"+c.Value)
+}
+
+// fetchMetadata downloads and verifies each metadata file some behind
+// mirror does not serve yet, and the primary metadata in any case.
+func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
+	s.metaLocal = map[string]string{}
+	for _, d := range s.md.Data {
+		needed := d.Type == "primary"
+		for _, m := range behind {
+			if !m.hasMeta(d) {
+				needed = true
+			}
+		}
+		if !needed {
+			continue
+		}
+		dst := s.cachePath(d.Checksum)
+		size := d.Size
+		n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
+			return verify.Content(r, size, d.Checksum)
+		})
+		s.rep.Bytes += n
+		if err != nil {
+			return fmt.Errorf("fetching %s: %w", d.Href, err)
+		}
+		s.metaLocal[d.Href] = dst
+	}
+	return nil
+}
+
+// fetchPackages downloads and verifies every package some behind mirror
+// lacks. A file listed at several locations (same checksum) is downloaded
+// once and placed at each. The first failure cancels the rest and fails
+// the sync. In a verify-only run, each file is deleted once verified.
+func (s *run) fetchPackages(ctx context.Context, behind []*mirror) error {
+	pkgs := s.packages(behind)
+	keep := len(behind) != 1 || !behind[0].verifyOnly
+	s.fetched = make(map[string]string, len(pkgs))
+	// Downloads go to the cache by checksum: group the locations that
+	// share one, so that no two transfers write one file.
+	var order []string
+	groups := map[string][]*repodata.Package{}
+	for _, p := range pkgs {
+		dst := s.cachePath(p.Checksum)
+		if len(groups[dst]) == 0 {
+			order = append(order, dst)
+		} else if first := groups[dst][0]; first.Size != p.Size {
+			return fmt.Errorf("packages %s and %s have the same checksum %s and different sizes (%d and %d bytes)", first.Href, p.Href, p.Checksum, first.Size, p.Size)
+		}
+		groups[dst] = append(groups[dst], p)
+	}
+	var mu gosync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.e.opts.Concurrency)
+	prog := s.e.opts.Progress
+	src := s.src
+	if prog != nil {
+		src = src.CountingTo(&prog.BytesDone)
+	}
+	for _, dst := range order {
+		group := groups[dst]
+		p := group[0]
+		g.Go(func() error {
+			n, err := src.File(gctx, p.Href, p.Base, dst, p.Size, func(r io.Reader) error {
+				_, err := verify.RPM(r, p, s.keyring)
+				return err
+			})
+			mu.Lock()
+			defer mu.Unlock()
+			s.rep.Bytes += n
+			s.rep.PackageBytes += n
+			if err != nil {
+				return fmt.Errorf("package %s (%s): %w", p.NEVRA(), p.Href, err)
+			}
+			if n > 0 {
+				s.rep.Fetched++
+			}
+			for _, q := range group {
+				s.rep.Verified++
+				s.fetched[q.Href] = dst
+				if prog != nil {
+					prog.PackagesDone.Add(1)
+				}
+			}
+			if !keep {
+				os.Remove(dst)
+			}
+			s.log.Debug("fetched", "package", p.Href, "bytes", n, "locations", len(group))
+			return nil
+		})
+	}
+	return g.Wait()
+}

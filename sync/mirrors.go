@@ -1,0 +1,316 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"syscall"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/safefs"
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/target"
+)
+
+// mirror is one written mirror during a sync.
+type mirror struct {
+	cfg    config.Mirror
+	tg     target.Target
+	unlock func()
+	rep    *MirrorReport
+	st     *state.Mirror
+
+	cur, curAsc, curKey []byte            // what it serves now (nil: absent)
+	curMd               *repodata.Repomd  // nil when absent or unparsable
+	index               map[string]string // href -> checksum string of its current primary; nil when unknown
+
+	puts      []*repodata.Package // lacking, at paths the served revision does not use
+	conflicts []*repodata.Package // lacking, at paths the served revision uses with other content
+
+	// verifyOnly marks the stand-in of a repository with no written
+	// mirror: its index is that of the current verified revision, and
+	// nothing is published to it.
+	verifyOnly bool
+}
+
+func (m *mirror) upToDate(repomd, asc, key []byte) bool {
+	return m.cur != nil && bytes.Equal(m.cur, repomd) && bytes.Equal(m.curAsc, asc) && bytes.Equal(m.curKey, key)
+}
+
+// serves reports whether the revision m serves now uses path p: a
+// package its primary lists or one of its metadata files. Such a path is
+// only ever written by the atomic commit.
+func (m *mirror) serves(p string) bool {
+	if _, ok := m.index[p]; ok {
+		return true
+	}
+	if reservedOwner(p) != "" {
+		return true
+	}
+	if m.curMd != nil {
+		for _, d := range m.curMd.Data {
+			if d.Href == p {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// hasMeta reports whether the mirror serves d already: its repomd.xml
+// names the same file with the same checksum, so the file is there and
+// was verified when published.
+func (m *mirror) hasMeta(d repodata.Data) bool {
+	if m.curMd == nil {
+		return false
+	}
+	for _, c := range m.curMd.Data {
+		if c.Href == d.Href && c.Checksum == d.Checksum {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *run) openMirrors(ctx context.Context) error {
+	for _, mc := range s.repo.Mirrors {
+		if !mc.Written() {
+			continue
+		}
+		m := &mirror{cfg: mc, rep: &MirrorReport{Name: mc.Name}}
+		s.rep.Mirrors = append(s.rep.Mirrors, m.rep)
+		if s.e.opts.DryRun {
+			m.st = &state.Mirror{}
+			if prev := s.st.Mirrors[mc.Name]; prev != nil {
+				*m.st = *prev
+			}
+			if _, err := os.Stat(mc.Path); err != nil {
+				// A dry run creates nothing: a missing mirror is empty.
+				s.mirrors = append(s.mirrors, m)
+				continue
+			}
+		} else {
+			m.st = s.st.Mirror(mc.Name)
+		}
+		tg, err := s.e.opts.OpenTarget(ctx, mc)
+		if err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		m.tg = tg
+		if !s.e.opts.DryRun {
+			unlock, err := tg.Lock(ctx)
+			if err != nil {
+				return fmt.Errorf("mirror %s: %w", mc.Name, err)
+			}
+			m.unlock = unlock
+			if err := safefs.Check(s.e.opts.Store.Dir(), s.indexRel(m)); err != nil {
+				return fmt.Errorf("mirror %s: its index: %w", mc.Name, err)
+			}
+		}
+		s.mirrors = append(s.mirrors, m)
+		if m.cur, err = readOptional(ctx, tg, RepomdPath); err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		if m.curAsc, err = readOptional(ctx, tg, AscPath); err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		if m.curKey, err = readOptional(ctx, tg, KeyPath); err != nil {
+			return fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		if m.cur != nil {
+			md, err := repodata.ParseRepomd(m.cur)
+			if err != nil {
+				// Not fatal: the sync replaces it. Every existing file is
+				// then treated as possibly in use.
+				s.log.Warn("mirror's repomd.xml does not parse; it will be replaced", "mirror", mc.Name, "err", err)
+			} else {
+				m.curMd = md
+				s.rebuildState(ctx, m)
+			}
+		}
+	}
+	return nil
+}
+
+// rebuildState fills in what m's state lacks and the mirror itself tells
+// (after the state was lost or damaged): the revision it serves, that
+// repomd.xml's digest, and when it was published (its modification time).
+func (s *run) rebuildState(ctx context.Context, m *mirror) {
+	if m.st.RepomdSHA256 != "" || s.e.opts.DryRun {
+		return
+	}
+	sum := sha256.Sum256(m.cur)
+	m.st.Revision, m.st.RepomdSHA256 = m.curMd.Revision, hex.EncodeToString(sum[:])
+	if info, err := m.tg.Stat(ctx, RepomdPath); err == nil {
+		m.st.PublishedAt = info.ModTime.UTC()
+	}
+}
+
+// reclaim gives back the staging space of a failed sync, so that a sync
+// that failed for want of space does not leave less space for the next:
+// packages stored in a mirror for the revision that was not published
+// (at paths its served revision does not use) are removed, and after
+// ENOSPC the download cache too, its partial downloads included. An
+// interrupted sync (cancelled) keeps everything: it is not a failure, and
+// the next run takes up where it stopped.
+func (s *run) reclaim(ctx context.Context, cause error) {
+	if s.e.opts.DryRun || ctx.Err() != nil || errors.Is(cause, context.Canceled) {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	for _, m := range s.mirrors {
+		if m.tg == nil || len(m.st.Unpublished) == 0 {
+			continue
+		}
+		paths := make([]string, 0, len(m.st.Unpublished))
+		for p := range m.st.Unpublished {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		removed := 0
+		for _, p := range paths {
+			if m.serves(p) {
+				delete(m.st.Unpublished, p)
+				continue
+			}
+			if err := m.tg.Remove(ctx, p); err != nil {
+				s.log.Warn("removing a package stored for the revision that was not published", "mirror", m.cfg.Name, "path", p, "err", err)
+				continue
+			}
+			delete(m.st.Unpublished, p)
+			removed++
+		}
+		if removed > 0 {
+			s.log.Info("removed the packages stored for the revision that was not published", "mirror", m.cfg.Name, "files", removed)
+		}
+	}
+	// The cache goes when it is what filled up (the failure came before
+	// publishing), or when it shares a filesystem with a mirror: there its
+	// files are hard links to the packages stored, which free nothing
+	// while the cache holds them.
+	if errors.Is(cause, syscall.ENOSPC) && s.cache != "" && (!s.publishing || s.cacheSharesDevice()) {
+		if err := os.RemoveAll(s.cache); err != nil {
+			s.log.Warn("emptying the download cache after running out of space", "dir", s.cache, "err", err)
+		} else {
+			s.log.Info("emptied the download cache after running out of space; the next sync downloads what it needs again", "dir", s.cache)
+		}
+	}
+}
+
+// cacheSharesDevice reports whether the download cache is on the
+// filesystem of a written mirror.
+func (s *run) cacheSharesDevice() bool {
+	dev := func(p string) (uint64, bool) {
+		var st syscall.Stat_t
+		if syscall.Stat(p, &st) != nil {
+			return 0, false
+		}
+		return uint64(st.Dev), true
+	}
+	c, ok := dev(s.cache)
+	if !ok {
+		return false
+	}
+	for _, m := range s.mirrors {
+		if d, ok := dev(m.cfg.Path); ok && d == c {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *run) closeMirrors() {
+	for _, m := range s.mirrors {
+		if m.unlock != nil {
+			m.unlock()
+		}
+	}
+}
+
+func readOptional(ctx context.Context, tg target.Target, p string) ([]byte, error) {
+	if tg == nil {
+		return nil, nil
+	}
+	rc, err := tg.Open(ctx, p)
+	if errors.Is(err, target.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, MaxRepomdSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	if len(b) > MaxRepomdSize {
+		return nil, fmt.Errorf("reading %s: larger than %d bytes", p, MaxRepomdSize)
+	}
+	return b, nil
+}
+
+// indexRel is where the index of mirror m is kept, relative to the state
+// directory.
+func (s *run) indexRel(m *mirror) string {
+	rel, _ := filepath.Rel(s.e.opts.Store.Dir(), s.e.opts.Store.IndexPath(s.repo.Name, m.cfg.Name))
+	return rel
+}
+
+// loadIndex reads the primary metadata a mirror serves now into a map of
+// href to checksum. It returns nil when the mirror serves nothing or its
+// metadata cannot be read: every existing file then counts as in use.
+func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
+	if m.curMd == nil {
+		return nil
+	}
+	sum := sha256.Sum256(m.cur)
+	if idx, err := readIndex(s.e.opts.Store.Dir(), s.indexRel(m), hex.EncodeToString(sum[:])); err == nil {
+		return idx
+	}
+	d, ok := m.curMd.Find("primary")
+	if !ok {
+		return nil
+	}
+	idx, err := func() (map[string]string, error) {
+		rc, err := m.tg.Open(ctx, d.Href)
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		dr, err := repodata.Decompress(rc, d.Href)
+		if err != nil {
+			return nil, err
+		}
+		r, err := capMetadata(readAhead(dr), d, s.e.opts.MaxMetadataSize)
+		if err != nil {
+			dr.Close()
+			return nil, err
+		}
+		defer r.Close()
+		idx := map[string]string{}
+		pr := repodata.NewPrimaryReader(r)
+		for {
+			p, err := pr.Next()
+			if err == io.EOF {
+				return idx, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+			idx[p.Href] = p.Checksum.String()
+		}
+	}()
+	if err != nil {
+		s.log.Warn("reading the primary metadata a mirror serves; treating its files as unknown", "mirror", m.cfg.Name, "err", err)
+		return nil
+	}
+	return idx
+}

@@ -1,0 +1,183 @@
+package sync
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/source"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// fetchRepomd takes the origin's repomd.xml and, when the upstream has
+// them, its detached signature and key, from the first usable upstream
+// (see source.Source.Choose): every metadata file of the sync then comes
+// from that upstream, and packages from it or another serving the same
+// revision.
+func (s *run) fetchRepomd(ctx context.Context) error {
+	if err := s.src.Load(ctx); err != nil {
+		s.rep.Skipped = skipped(err)
+		return err
+	}
+	var refused *source.Snapshot // the first upstream's revision refused
+	snap, err := s.src.Choose(ctx, func(snap *source.Snapshot) (err error) {
+		defer func() {
+			if err != nil && refused == nil {
+				refused = snap
+			}
+		}()
+		seen := make(map[string]repodata.Data, len(snap.MD.Data))
+		for _, d := range snap.MD.Data {
+			if err := s.checkLocation(d.Href, d.Base); err != nil {
+				return fmt.Errorf("%s: %w", d.Type, err)
+			}
+			if owner := reservedOwner(d.Href); owner != "" {
+				return fmt.Errorf("%s: %w", d.Type, &ReservedPathError{Href: d.Href, Owner: owner})
+			}
+			if err := s.checkStrength(d.Checksum); err != nil {
+				return fmt.Errorf("%s: %w", d.Type, err)
+			}
+			if prev, ok := seen[d.Href]; ok && (prev.Checksum != d.Checksum || prev.Size != d.Size) {
+				return &ConflictError{File: RepomdPath, Href: d.Href, First: describe(prev.Checksum, prev.Size), Then: describe(d.Checksum, d.Size)}
+			}
+			seen[d.Href] = d
+		}
+		if err := s.checkRepomdSignature(snap); err != nil {
+			return err
+		}
+		// An upstream older than the current revision is refused unless
+		// allow_rollback: the next may serve the current one.
+		return s.checkRollback(snap)
+	})
+	if err != nil {
+		s.rep.Skipped = skipped(err)
+		if refused != nil && !s.rep.Skipped {
+			// The report names the revision that was refused.
+			s.rep.Revision, s.rep.Repomd = refused.MD.Revision, refused.Repomd
+		}
+		return err
+	}
+	s.repomd, s.asc, s.key, s.md = snap.Repomd, snap.Asc, snap.Key, snap.MD
+	s.rep.Revision, s.rep.Repomd = snap.MD.Revision, snap.Repomd
+	return nil
+}
+
+// skipped reports whether a sync that met err is skipped rather than
+// failed: no upstream was usable because none answered, or none served
+// readable metadata matching the metalink. An upstream whose revision was
+// refused (a rollback, a bad signature, unsafe metadata) fails the sync.
+func skipped(err error) bool {
+	var nu *source.NoUsableUpstreamError
+	return errors.As(err, &nu) && !nu.Refused()
+}
+
+// checkRepomdSignature refuses the origin's revision, with repo_gpgcheck,
+// unless repomd.xml.asc is a valid signature over repomd.xml by one of
+// repo_gpgkeys. It runs on each upstream's snapshot before it is chosen:
+// an upstream whose signature fails is skipped for the next.
+func (s *run) checkRepomdSignature(snap *source.Snapshot) error {
+	if !s.repo.RepoGPGCheck {
+		return nil
+	}
+	refused := func(err error) error {
+		return &RepomdSignatureError{Origin: fetch.Redact(snap.Upstream.URL), Revision: snap.MD.Revision, Err: err}
+	}
+	if snap.Asc == nil {
+		return refused(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "the origin has no " + AscPath})
+	}
+	signer, err := verify.DetachedSignature(snap.Repomd, snap.Asc, s.repoKeyring)
+	if err != nil {
+		return refused(err)
+	}
+	s.log.Debug("repomd.xml signature verified", "signer", signer)
+	return nil
+}
+
+// checkRollback refuses an origin whose repomd.xml is older than the
+// current revision, unless the repo allows rollback: one rpmirror verified
+// before the current one (a replay), or one whose numeric <revision> or
+// newest <timestamp> is older than the current revision's. The current
+// revision is the newest verified one; before any is recorded (a dry run
+// on old state), the one the mirrors were last published with.
+func (s *run) checkRollback(snap *source.Snapshot) error {
+	if s.repo.AllowRollback {
+		return nil
+	}
+	digest := snap.SHA256
+	var cur []byte
+	if c := s.verified.Current(); c != nil {
+		if c.SHA256 == digest {
+			return nil
+		}
+		cur = c.Repomd
+	} else {
+		var newest *mirror
+		for _, m := range s.mirrors {
+			if m.cur != nil && m.st.RepomdSHA256 == sha256Hex(m.cur) && (newest == nil || m.st.PublishedAt.After(newest.st.PublishedAt)) {
+				newest = m
+			}
+		}
+		if newest == nil || bytes.Equal(newest.cur, snap.Repomd) {
+			return nil
+		}
+		cur = newest.cur
+	}
+	curMd, err := repodata.ParseRepomd(cur)
+	if err != nil {
+		// Not expected: it parsed when it was verified. Nothing to
+		// compare with.
+		s.log.Warn("the current revision's repomd.xml does not parse; rollback not checked", "err", err)
+		return nil
+	}
+	rb := &RollbackError{
+		Origin:           fetch.Redact(snap.Upstream.URL),
+		Revision:         snap.MD.Revision,
+		CurrentRevision:  curMd.Revision,
+		Timestamp:        newestTimestamp(snap.MD),
+		CurrentTimestamp: newestTimestamp(curMd),
+	}
+	switch {
+	case s.verified.Find(digest) > 0:
+		rb.Replay = true
+	case olderRevision(snap.MD.Revision, curMd.Revision):
+	case !rb.Timestamp.IsZero() && rb.Timestamp.Before(rb.CurrentTimestamp):
+	default:
+		return nil
+	}
+	return rb
+}
+
+// newestTimestamp is the newest <timestamp> of md's data, zero when none
+// has one.
+func newestTimestamp(md *repodata.Repomd) time.Time {
+	var n int64
+	for _, d := range md.Data {
+		n = max(n, d.Timestamp)
+	}
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(n, 0)
+}
+
+// olderRevision reports whether revision a is older than b. Revisions are
+// compared only when both are whole numbers (createrepo_c writes the Unix
+// time by default); anything else is not ordered.
+func olderRevision(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x < y
+}
+
+// sha256Hex returns the hex sha256 digest of b.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
