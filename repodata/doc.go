@@ -19,6 +19,11 @@
 // size of the document, and it parses several hundred MB/s. Decompress
 // refuses xz and zstd streams that ask for huge decoder windows.
 //
+// A program that rewrites metadata (see the filter package) gets each
+// package element byte for byte as written: PrimaryReader.KeepRaw and
+// Raw for primary.xml, EntryReader for filelists.xml, other.xml and
+// filelists-ext.xml, and Root for the root start tag.
+//
 // The package does not verify checksums or sizes as it reads; wrap readers
 // for that (see the verify package). Hrefs are returned as written: a
 // caller that turns one into a path must reject "..", absolute paths and

@@ -74,6 +74,10 @@ type PrimaryReader struct {
 	size   int64
 	time   int64
 	tmp    []byte
+
+	keepRaw bool
+	raw     []byte // the current package as written, with keepRaw
+	root    Root
 }
 
 // Fields of a package; with the elements below, bits of have.
@@ -106,6 +110,25 @@ func NewPrimaryReader(r io.Reader) *PrimaryReader {
 	p.s.file = "primary.xml"
 	p.s.r = r
 	return p
+}
+
+// KeepRaw makes the reader keep the bytes of each package as written in
+// the document (from "<package" to "</package>"), for Raw. Call it before
+// the first Next.
+func (p *PrimaryReader) KeepRaw() { p.keepRaw = true }
+
+// Raw returns the <package> element that the last Next returned, byte for
+// byte as the document has it, when KeepRaw was called (nil otherwise).
+// The slice is only valid until the next call to Next.
+func (p *PrimaryReader) Raw() []byte { return p.raw }
+
+// Root returns the start tag of the document's root element, once Next or
+// Declared has read it (nil before, or if the document has none).
+func (p *PrimaryReader) Root() *Root {
+	if p.root.Tag == nil {
+		return nil
+	}
+	return &p.root
 }
 
 // Declared returns the package count the document declares in
@@ -181,6 +204,7 @@ func (p *PrimaryReader) start() error {
 	if string(p.s.name) != "metadata" {
 		return p.s.errorf(p.s.tokPos, "root element is <%s>, want <metadata>", p.s.name)
 	}
+	p.root = p.s.rootTag()
 	if v, ok := p.s.attr("packages"); ok {
 		n, err := p.number(v)
 		if err != nil || n > 1<<31-1 {
@@ -310,6 +334,10 @@ func (p *PrimaryReader) numberAttr(attr string, def int64, what string) (int64, 
 // readPackage reads the <package> element whose start tag was just read.
 func (p *PrimaryReader) readPackage() (*Package, error) {
 	p.n++
+	p.raw = nil
+	if p.keepRaw {
+		p.s.record()
+	}
 	p.fb = p.fb[:0]
 	p.have = 0
 	p.ckType = ""
@@ -322,6 +350,9 @@ func (p *PrimaryReader) readPackage() (*Package, error) {
 		if err := p.readPackageContent(); err != nil {
 			return nil, err
 		}
+	}
+	if p.keepRaw {
+		p.raw = p.s.recorded()
 	}
 	return p.build()
 }

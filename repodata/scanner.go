@@ -83,6 +83,36 @@ type xmlScanner struct {
 	selfClosing bool      // tokStart
 	text        []byte    // tokText, raw unless cdata
 	cdata       bool      // tokText came from a CDATA section
+
+	// Recording of the raw bytes of an element (see record): while rec
+	// is set, the bytes from buf[recStart:] on are kept, in recBuf for
+	// those fill drops from buf.
+	rec      bool
+	recStart int
+	recBuf   []byte
+}
+
+// maxRecordSize bounds the raw bytes of one recorded element.
+const maxRecordSize = 256 << 20
+
+// record starts recording the raw bytes of the document at the token just
+// returned (its first byte).
+func (s *xmlScanner) record() {
+	s.rec = true
+	s.recStart = s.tokPos
+	s.recBuf = s.recBuf[:0]
+}
+
+// recorded stops recording and returns the raw bytes from the start of
+// the recorded token to the end of the token just returned. The slice is
+// valid until the next call to next.
+func (s *xmlScanner) recorded() []byte {
+	s.rec = false
+	if len(s.recBuf) == 0 {
+		return s.buf[s.recStart:s.pos]
+	}
+	s.recBuf = append(s.recBuf, s.buf[s.recStart:s.pos]...)
+	return s.recBuf
 }
 
 // line returns the line number of offset pos of buf.
@@ -125,7 +155,15 @@ func (s *xmlScanner) fill() error {
 	if s.rerr != nil {
 		return s.readErr()
 	}
+	if s.rec && s.pos > s.recStart {
+		if len(s.recBuf)+s.pos-s.recStart > maxRecordSize {
+			return s.errorf(s.recStart, "element longer than %d bytes", maxRecordSize)
+		}
+		s.recBuf = append(s.recBuf, s.buf[s.recStart:s.pos]...)
+		s.recStart = s.pos
+	}
 	if s.pos > 0 {
+		s.recStart -= s.pos
 		s.lines += bytes.Count(s.buf[:s.pos], []byte{'\n'})
 		n := copy(s.buf, s.buf[s.pos:])
 		s.buf = s.buf[:n]
