@@ -7,10 +7,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -30,7 +31,7 @@ import (
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
-	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/target/targets"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -64,7 +65,9 @@ type repo struct {
 	done    chan struct{}
 	once    gosync.Once
 	probing gosync.Mutex
-	writing gosync.Mutex // one writeLists at a time: they share temporary names
+	writing gosync.Mutex // one writeLists at a time
+	tgMu    gosync.Mutex
+	targets map[string]openTarget // written mirror name -> its target
 	views   atomic.Pointer[views]
 	live    server.Live // what the mirror routes answer, per request
 	filesMu gosync.Mutex
@@ -87,7 +90,7 @@ type repo struct {
 	rollbackSeen []byte // the last rollback alerted on: upstream, revision, current revision
 	lastSuccess  time.Time
 	failures     []server.FailureStatus
-	written      map[string][]byte // mirror path -> lists last written there
+	written      map[targetKey][]byte // written mirror -> lists last written there
 }
 
 func newRepo(d *Daemon, rc config.Repo) *repo {
@@ -100,7 +103,8 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		tracker: health.NewTracker(),
 		cfg:     rc,
 		origin:  health.Result{URL: fetch.Redact(rc.OriginDesc()), State: health.Unknown},
-		written: map[string][]byte{},
+		written: map[targetKey][]byte{},
+		targets: map[string]openTarget{},
 	}
 	r.loadVerified()
 	r.refreshPackages()
@@ -495,29 +499,105 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
+// targetTimeout bounds each read or write of a written mirror the daemon
+// does itself (repomd.xml, a primary sample, the lists).
+const targetTimeout = time.Minute
+
+// targetKey is what a written mirror's target is opened from.
+type targetKey struct {
+	path string
+	s3   config.S3
+}
+
+func targetKeyOf(m config.Mirror) targetKey {
+	key := targetKey{path: m.Path}
+	if m.S3 != nil {
+		key.s3 = *m.S3
+	}
+	return key
+}
+
+// openTarget is a written mirror's target as opened from its
+// configuration, kept while that configuration stays the same.
+type openTarget struct {
+	key targetKey
+	tg  target.Target
+}
+
+// target returns the target of the written mirror m, opened from its
+// configuration by targets.Open (the daemon never names a kind of target)
+// and kept until m's configuration changes.
+func (r *repo) target(ctx context.Context, m config.Mirror) (target.Target, error) {
+	key := targetKeyOf(m)
+	r.tgMu.Lock()
+	defer r.tgMu.Unlock()
+	if o, ok := r.targets[m.Name]; ok && o.key == key {
+		return o.tg, nil
+	}
+	tg, err := targets.Open(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	r.targets[m.Name] = openTarget{key: key, tg: tg}
+	return tg, nil
+}
+
+// publishedMirrors returns the written mirrors of rc that rpmirror has
+// published to, by its state, with that state; a mirror never published
+// to is not opened (opening a directory mirror creates it).
+func (r *repo) publishedMirrors(rc config.Repo) ([]config.Mirror, map[string]*state.Mirror) {
+	st, err := r.d.store.Load(rc.Name)
+	var corrupt *state.CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return nil, nil // a damaged state file still gives usable (empty) state
+	}
+	var ms []config.Mirror
+	for _, m := range rc.Mirrors {
+		if s := st.Mirrors[m.Name]; m.Written() && s != nil && s.RepomdSHA256 != "" {
+			ms = append(ms, m)
+		}
+	}
+	return ms, st.Mirrors
+}
+
+// readMirrorFile returns the content of p in the written mirror m, up to
+// limit bytes.
+func (r *repo) readMirrorFile(ctx context.Context, m config.Mirror, p string, limit int64) ([]byte, error) {
+	tg, err := r.target(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := tg.Open(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s of mirror %s: %w", p, m.Name, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("reading %s of mirror %s: larger than %d bytes", p, m.Name, limit)
+	}
+	return b, nil
+}
+
 // publishedRepomd returns the repomd.xml of the written mirror published
 // last, or nil; only one rpmirror published (its state records its
 // digest) counts.
 func (r *repo) publishedRepomd() []byte {
-	rc := r.config()
-	st, err := r.d.store.Load(rc.Name)
-	var corrupt *state.CorruptError
-	if err != nil && !errors.As(err, &corrupt) {
-		return nil // a damaged state file still gives usable (empty) state
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), targetTimeout)
+	defer cancel()
+	ms, st := r.publishedMirrors(r.config())
 	var best []byte
 	var when time.Time
-	for _, m := range rc.Mirrors {
-		ms := st.Mirrors[m.Name]
-		if m.Kind() != "local" || ms == nil {
-			continue // object storage: read through its target (issue 11)
-		}
-		b, err := os.ReadFile(filepath.Join(m.Path, "repodata", "repomd.xml"))
-		if err != nil || sha256Hex(b) != ms.RepomdSHA256 {
+	for _, m := range ms {
+		b, err := r.readMirrorFile(ctx, m, sync.RepomdPath, sync.MaxRepomdSize)
+		if err != nil || sha256Hex(b) != st[m.Name].RepomdSHA256 {
 			continue
 		}
-		if best == nil || ms.PublishedAt.After(when) {
-			best, when = b, ms.PublishedAt
+		if best == nil || st[m.Name].PublishedAt.After(when) {
+			best, when = b, st[m.Name].PublishedAt
 		}
 	}
 	return best
@@ -526,12 +606,11 @@ func (r *repo) publishedRepomd() []byte {
 // refreshPackages samples package hrefs from a written mirror's primary
 // metadata, for the package check of probes.
 func (r *repo) refreshPackages() {
-	rc := r.config()
-	for _, m := range rc.Mirrors {
-		if m.Kind() != "local" {
-			continue // object storage: read through its target (issue 11)
-		}
-		pkgs, err := samplePrimary(m.Path)
+	ctx, cancel := context.WithTimeout(context.Background(), targetTimeout)
+	defer cancel()
+	ms, _ := r.publishedMirrors(r.config())
+	for _, m := range ms {
+		pkgs, err := r.samplePrimary(ctx, m)
 		if err != nil {
 			r.log.Debug("sampling packages", "mirror", m.Name, "err", err)
 			continue
@@ -543,30 +622,33 @@ func (r *repo) refreshPackages() {
 	}
 }
 
-func samplePrimary(dir string) ([]string, error) {
-	raw, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+// samplePrimary samples package hrefs from the primary metadata the
+// written mirror m serves.
+func (r *repo) samplePrimary(ctx context.Context, m config.Mirror) ([]string, error) {
+	raw, err := r.readMirrorFile(ctx, m, sync.RepomdPath, sync.MaxRepomdSize)
 	if err != nil {
 		return nil, err
 	}
 	md, err := repodata.ParseRepomd(raw)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mirror %s: %s: %w", m.Name, sync.RepomdPath, err)
 	}
 	d, ok := md.Find("primary")
 	if !ok {
-		return nil, errors.New("no primary metadata")
+		return nil, fmt.Errorf("mirror %s: %s lists no primary metadata", m.Name, sync.RepomdPath)
 	}
-	if err := target.CheckPath(d.Href); err != nil {
+	tg, err := r.target(ctx, m)
+	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(d.Href)))
+	f, err := tg.Open(ctx, d.Href) // the target checks the path
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
 	rd, err := repodata.Decompress(f, d.Href)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("mirror %s: %s: %w", m.Name, d.Href, err)
 	}
 	defer rd.Close()
 	return health.SamplePackages(rd, samplePackages, nil)
@@ -904,31 +986,48 @@ func (r *repo) render(force bool) {
 	r.live.Store(r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
 		r.redirectFiles(rc, cands, v, originRepomd, refused), now))
 	r.d.metrics.listed.WithLabelValues(r.name).Set(float64(len(ms)))
-	r.writeLists(rc, v2)
+	r.writeLists()
 }
 
-// writeLists writes the lists into each written mirror, atomically, when
-// they changed since last written there.
-func (r *repo) writeLists(rc config.Repo, v *views) {
+// writeLists writes the lists into each written mirror that rpmirror has
+// published to, through its target (atomically, as Put does), when they
+// changed since last written there. One writeLists of a repo runs at a
+// time, and it writes the latest rendering, so an older one never
+// overwrites a newer.
+func (r *repo) writeLists() {
 	r.writing.Lock()
 	defer r.writing.Unlock()
-	for _, m := range rc.Mirrors {
-		if m.Kind() != "local" {
-			continue // object storage: the lists are written there with the engine's publish (issue 11)
+	v := r.views.Load()
+	if v == nil {
+		return
+	}
+	sig := append(append([]byte(nil), v.mirrorlist...), v.metalink...)
+	var todo []config.Mirror
+	r.mu.Lock()
+	for _, m := range r.cfg.Mirrors {
+		if m.Written() && !bytes.Equal(r.written[targetKeyOf(m)], sig) {
+			todo = append(todo, m)
 		}
-		if _, err := os.Stat(filepath.Join(m.Path, "repodata", "repomd.xml")); err != nil {
-			continue // never published: nothing to point at yet
-		}
-		sig := append(append([]byte(nil), v.mirrorlist...), v.metalink...)
-		r.mu.Lock()
-		same := bytes.Equal(r.written[m.Path], sig)
-		r.mu.Unlock()
-		if same {
+	}
+	rc := r.cfg
+	r.mu.Unlock()
+	if len(todo) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), targetTimeout)
+	defer cancel()
+	published, _ := r.publishedMirrors(rc)
+	for _, m := range published {
+		if !slices.ContainsFunc(todo, func(t config.Mirror) bool { return t.Name == m.Name }) {
 			continue
 		}
-		tg, err := local.New(m.Path)
+		tg, err := r.target(ctx, m)
+		if err == nil {
+			_, err = tg.Stat(ctx, sync.RepomdPath)
+		}
 		if err != nil {
-			r.log.Warn("writing mirror lists", "mirror", m.Name, "err", err)
+			// Never published here, or gone: nothing to point at.
+			r.log.Debug("writing mirror lists", "mirror", m.Name, "err", err)
 			continue
 		}
 		okAll := true
@@ -936,25 +1035,28 @@ func (r *repo) writeLists(rc config.Repo, v *views) {
 			name string
 			b    []byte
 		}{{MirrorlistFile, v.mirrorlist}, {MetalinkFile, v.metalink}} {
-			tmpRel := "tmp/" + r.name + "-" + m.Name + "-" + f.name
-			tmp := filepath.Join(r.d.store.Dir(), filepath.FromSlash(tmpRel))
-			if err := safefs.WriteFile(r.d.store.Dir(), tmpRel, f.b, 0o644); err != nil {
-				r.log.Warn("writing mirror lists", "mirror", m.Name, "err", err)
-				okAll = false
-				continue
-			}
-			if err := tg.Put(context.Background(), target.File{Path: f.name, Local: tmp, Size: int64(len(f.b))}); err != nil {
+			if err := r.putBytes(ctx, tg, f.name, f.b); err != nil {
 				r.log.Warn("writing mirror lists", "mirror", m.Name, "file", f.name, "err", err)
 				okAll = false
 			}
-			os.Remove(tmp)
 		}
 		if okAll {
 			r.mu.Lock()
-			r.written[m.Path] = sig
+			r.written[targetKeyOf(m)] = sig
 			r.mu.Unlock()
 		}
 	}
+}
+
+// putBytes stores b at p in tg, staged in a file of its own under
+// state_dir/tmp (a name no other writer uses, in this process or another).
+func (r *repo) putBytes(ctx context.Context, tg target.Target, p string, b []byte) error {
+	tmp, err := safefs.CreateTemp(r.d.store.Dir(), "tmp", "lists-*", b)
+	if err != nil {
+		return fmt.Errorf("staging %s: %w", p, err)
+	}
+	defer os.Remove(tmp)
+	return tg.Put(ctx, target.File{Path: p, Local: tmp, Size: int64(len(b))})
 }
 
 // status returns what /status shows of the repo.

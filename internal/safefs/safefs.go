@@ -252,3 +252,28 @@ func Lock(root, rel string) (unlock func(), holder string, err error) {
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return func() { f.Close() }, "", nil
 }
+
+// CreateTemp writes data to a new file in root/dir (created if needed)
+// under a name made from pattern as os.CreateTemp makes it, unique among
+// every writer, syncs it and returns its path. The caller removes it.
+func CreateTemp(root, dir, pattern string, data []byte) (string, error) {
+	if err := MkdirAll(root, dir, 0o755); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(filepath.Join(root, filepath.FromSlash(dir)), pattern)
+	if err != nil {
+		return "", err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}

@@ -49,8 +49,12 @@ const (
 // Local is a mirror directory on this machine.
 type Local struct {
 	root string // absolute, symlinks resolved
-	seq  atomic.Uint64
 }
+
+// tempSeq numbers temporary files for the whole process: several Local
+// values on one directory (the sync engine's and the daemon's) never
+// pick the same name.
+var tempSeq atomic.Uint64
 
 var _ target.Target = (*Local)(nil)
 
@@ -401,7 +405,7 @@ func (l *Local) tempName() (string, error) {
 	if err := safefs.MkdirAll(l.root, workDir+"/"+tmpDir, dirPerm); err != nil {
 		return "", err
 	}
-	n := l.seq.Add(1)
+	n := tempSeq.Add(1)
 	return filepath.Join(dir, strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(n, 10)), nil
 }
 

@@ -360,3 +360,55 @@ func TestSnapshotLinksAndCrash(t *testing.T) {
 		t.Errorf("Lock left a half-built snapshot at %s: %v", tmp, err)
 	}
 }
+
+// TestTwoValuesOnOneDirectory: the sync engine and the daemon each open
+// their own Local on the same mirror in one process and write at the
+// same time; their temporary files never collide.
+func TestTwoValuesOnOneDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "mirror")
+	src := t.TempDir()
+	var ls [2]*Local
+	for i := range ls {
+		l, err := New(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls[i] = l
+	}
+	const n = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, 2*n)
+	for i, l := range ls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range n {
+				p := fmt.Sprintf("f%d-%d", i, j)
+				local := filepath.Join(src, p)
+				// A copy, not a link: a source on the same filesystem is
+				// linked, which only meets a taken name too.
+				if err := os.WriteFile(local, []byte(p), 0o644); err != nil {
+					errs <- err
+					return
+				}
+				if err := l.Put(ctx, target.File{Path: p, Local: local, Size: int64(len(p))}); err != nil {
+					errs <- fmt.Errorf("Put %s through value %d: %w", p, i, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	for i := range ls {
+		for j := range n {
+			p := fmt.Sprintf("f%d-%d", i, j)
+			if b, err := os.ReadFile(filepath.Join(dir, p)); err != nil || string(b) != p {
+				t.Errorf("%s holds %q (%v)", p, b, err)
+			}
+		}
+	}
+}

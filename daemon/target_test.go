@@ -1,0 +1,168 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/s3test"
+)
+
+// runSynced starts a daemon on the configuration yaml (with the demo
+// repository served at ORIGIN, replaced by its URL) and the real sync
+// engine, and waits until every repo's start-up sync succeeded.
+func runSynced(t *testing.T, yaml string) *Daemon {
+	t.Helper()
+	origin := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "internal", "demo", "origin"))))
+	t.Cleanup(origin.Close)
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mirrors.yaml")
+	yaml = "state_dir: " + dir + "/state\nprobe_interval: 1h\nprobe_timeout: 2s\n" + string(bytes.ReplaceAll([]byte(yaml), []byte("ORIGIN"), []byte(origin.URL)))
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx, ln); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		synced := 0
+		for _, rs := range d.Status().Repos {
+			if ls := rs.LastSync; ls != nil {
+				if ls.Result != "ok" {
+					t.Fatalf("repo %s: start-up sync: %+v", rs.Name, ls)
+				}
+				synced++
+			}
+		}
+		if synced == len(cfg.Repos) {
+			return d
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the start-up syncs did not finish: %+v", d.Status().Repos)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestDaemonOnObjectStorage: the daemon reads a written mirror only
+// through its target, so everything it does with a directory mirror it
+// does with one in object storage (a real S3 server, versitygw): it finds
+// the revision published there, samples its packages for probes, and
+// writes the mirrorlist and metalink into it.
+func TestDaemonOnObjectStorage(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	creds := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
+	d := runSynced(t, "repos:\n  - name: r\n    origin: ORIGIN/v1/\n    mirrors:\n      - name: obj\n        s3:\n"+
+		"          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n")
+	r, _ := d.repo("r")
+	bucket := filepath.Join(srv.Dir, "mirrors", "r")
+	repomd, err := os.ReadFile(filepath.Join(bucket, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatalf("the sync published nothing to the bucket: %v", err)
+	}
+
+	t.Run("published revision", func(t *testing.T) {
+		if got := r.publishedRepomd(); !bytes.Equal(got, repomd) {
+			t.Errorf("publishedRepomd read %d bytes, the bucket's repomd.xml has %d", len(got), len(repomd))
+		}
+	})
+	t.Run("package sample", func(t *testing.T) {
+		r.mu.Lock()
+		r.packages = nil
+		r.mu.Unlock()
+		r.refreshPackages()
+		r.mu.Lock()
+		pkgs := slices.Clone(r.packages)
+		r.mu.Unlock()
+		if len(pkgs) == 0 {
+			t.Fatal("no packages sampled from the bucket's primary metadata")
+		}
+		for _, p := range pkgs {
+			if _, err := os.Stat(filepath.Join(bucket, filepath.FromSlash(p))); err != nil {
+				t.Errorf("sampled %s, which the bucket does not hold: %v", p, err)
+			}
+		}
+	})
+	t.Run("lists", func(t *testing.T) {
+		v := r.views.Load()
+		waitForLists(t, map[string]*views{bucket: v})
+	})
+}
+
+// waitForLists waits until every directory holds the lists of its views.
+func waitForLists(t *testing.T, want map[string]*views) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		for dir, v := range want {
+			ml, err1 := os.ReadFile(filepath.Join(dir, MirrorlistFile))
+			mt, err2 := os.ReadFile(filepath.Join(dir, MetalinkFile))
+			if err1 != nil || err2 != nil || !bytes.Equal(ml, v.mirrorlist) || !bytes.Equal(mt, v.metalink) {
+				ok = false
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: mirrorlist (%v) and metalink.xml (%v) are not the lists rendered:\n%s\nwant:\n%s", dir, err1, err2, ml, v.mirrorlist)
+				}
+			}
+		}
+		if ok {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestListsStagedUnderTheirOwnNames: repos "a-b" (mirror "c") and "a"
+// (mirror "b-c") write their lists at the same time; each mirror ends up
+// with its own repo's lists, never the other's (a staging name made of
+// repo and mirror names was the same for both).
+func TestListsStagedUnderTheirOwnNames(t *testing.T) {
+	dir := t.TempDir()
+	d := runSynced(t, "repos:\n"+
+		"  - name: a-b\n    origin: ORIGIN/v1/\n    mirrors:\n      - name: c\n        path: "+dir+"/one\n"+
+		"  - name: a\n    origin: ORIGIN/v2/\n    mirrors:\n      - name: b-c\n        path: "+dir+"/two\n")
+	one, _ := d.repo("a-b")
+	two, _ := d.repo("a")
+	want := map[string]*views{filepath.Join(dir, "one"): one.views.Load(), filepath.Join(dir, "two"): two.views.Load()}
+	if bytes.Equal(want[filepath.Join(dir, "one")].mirrorlist, want[filepath.Join(dir, "two")].mirrorlist) {
+		t.Fatal("the two repos render the same mirrorlist: the test cannot tell them apart")
+	}
+	waitForLists(t, want)
+	for range 30 {
+		var wg gosync.WaitGroup
+		for _, r := range []*repo{one, two} {
+			r.mu.Lock()
+			clear(r.written)
+			r.mu.Unlock()
+			wg.Add(1)
+			go func() { defer wg.Done(); r.writeLists() }()
+		}
+		wg.Wait()
+		waitForLists(t, want)
+	}
+}
