@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,6 +23,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, let in-flight syncs run this long before cancelling them")
 	verbose := fs.Bool("v", false, "log debug messages")
 	logFormat := choice(fs, "log-format", "text", "log `FORMAT`: text or json", "text", "json")
+	debugListen := fs.String("debug-listen", "", "serve Go's profiler (net/http/pprof) on `ADDR`, apart from the public routes; for profiling, keep it on loopback")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -40,6 +43,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+	}
+	if *debugListen != "" {
+		dln, err := net.Listen("tcp", *debugListen)
+		if err != nil {
+			return fmt.Errorf("listening on %s for -debug-listen: %w", *debugListen, err)
+		}
+		log.Warn("profiler listening: keep this address private", "addr", dln.Addr().String())
+		dsrv := &http.Server{Handler: debugHandler(), ReadHeaderTimeout: 5 * time.Second}
+		go dsrv.Serve(dln)
+		defer dsrv.Close()
 	}
 	// SIGHUP reads the GeoIP database again, reopens the access log and
 	// reloads the configuration; a bad one is reported and the running
@@ -68,4 +81,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// debugHandler serves Go's profiler, as net/http/pprof registers it on
+// http.DefaultServeMux, on a mux of its own: the public routes never
+// expose it.
+func debugHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
