@@ -258,8 +258,17 @@ type Repo struct {
 	// Snapshots keeps every published revision under snapshots/ of each
 	// written mirror; nil (the key left out) keeps none.
 	Snapshots *Snapshots
-	Mirrors   []Mirror
-	Line      int // line of the repo in the file, for messages
+	// Filter keeps only some of the origin's packages, and makes
+	// rpmirror write the repository's metadata itself; nil (the key left
+	// out) mirrors the origin whole and byte for byte.
+	Filter *Filter
+	// SignWith is an OpenPGP secret key file (not protected by a
+	// passphrase) that signs the repomd.xml rpmirror writes for a
+	// filtered mirror, as repodata/repomd.xml.asc; "" signs nothing. Only
+	// set with Filter.
+	SignWith string
+	Mirrors  []Mirror
+	Line     int // line of the repo in the file, for messages
 
 	originLine  int
 	originLines []int // line of each URL of Origins
@@ -270,7 +279,26 @@ type Repo struct {
 	repoGPGKeyLines []int
 	authLine        int
 	caLine          int
+	signWithLine    int
 }
+
+// Filter says which of the origin's packages a filtered mirror keeps. A
+// package is kept when its arch is one of Arch (any arch when Arch is
+// empty), its name matches one of Include (any name when Include is
+// empty) and none of Exclude, and it is among the Newest newest versions
+// of its name.arch (all of them when Newest is 0). Globs are path.Match
+// patterns matched against the package name alone.
+type Filter struct {
+	Arch    []string
+	Include []string
+	Exclude []string
+	Newest  int
+	// Line is the line of the filter key, for messages.
+	Line int
+}
+
+// MaxNewest bounds filter's newest.
+const MaxNewest = 10000
 
 // Snapshots says which snapshots of a repo rpmirror keeps on each of its
 // written mirrors. A snapshot is kept while it is one of the newest Keep,

@@ -48,7 +48,7 @@ var badFiles = []struct {
 
 	{"bad-unknown-key-top.yaml", `testdata/bad-unknown-key-top.yaml:2: unknown key "log_level" (valid keys here: state_dir, listen, probe_interval, probe_timeout, max_parallel_syncs, max_parallel_probes, api_token_file, alerts, download, geoip_db, trusted_proxies, access_log, lease_ttl, repos)`},
 	{"bad-unknown-key-download.yaml", `testdata/bad-unknown-key-download.yaml:3: download: unknown key "parallel" (valid keys here: concurrency, retries, connect_timeout, stall_timeout, max_metadata_size)`},
-	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, snapshots, mirrors)`},
+	{"bad-unknown-key-repo.yaml", `testdata/bad-unknown-key-repo.yaml:5: repo "gluster-9-el8": unknown key "gpgkey" (did you mean "gpgkeys"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, snapshots, filter, sign_with, mirrors)`},
 	{"bad-unknown-key-mirror.yaml", `testdata/bad-unknown-key-mirror.yaml:8: repo "gluster-9-el8": mirror "local": unknown key "URL" (did you mean "url"? valid keys here: name, path, s3, url, priority, networks, country, private, weight)`},
 	{"bad-listen.yaml", `testdata/bad-listen.yaml:1: listen "localhost": want HOST:PORT, such as 127.0.0.1:8080 or :8080`},
 	{"bad-probe-timeout.yaml", `testdata/bad-probe-timeout.yaml:2: probe_timeout 10s: must not be longer than probe_interval 5s (line 1)`},
@@ -153,6 +153,20 @@ var badFiles = []struct {
 	{"bad-geoip-db.yaml", `testdata/bad-geoip-db.yaml:2: geoip_db "$TESTDATA/test-key.asc": not a MaxMind DB (.mmdb) file`},
 	{"bad-access-log.yaml", `testdata/bad-access-log.yaml:2: access_log "$TESTDATA/test-key.asc/access.log": directory "$TESTDATA/test-key.asc": exists and is not a directory`},
 
+	{"bad-filter-unknown-key.yaml", `testdata/bad-filter-unknown-key.yaml:6: repo "el9-baseos": filter: unknown key "arches" (did you mean "arch"? valid keys here: arch, include, exclude, newest)`},
+	{"bad-filter-glob.yaml", `testdata/bad-filter-glob.yaml:6: repo "el9-baseos": filter: include "glusterfs[": not a valid glob: want *, ? and [...] as in "glusterfs*", with every [ closed and no \ at the end`},
+	{"bad-filter-newest.yaml", `testdata/bad-filter-newest.yaml:7: repo "el9-baseos": filter: newest -1: out of range 0..10000`},
+	{"bad-filter-arch.yaml", strings.Join([]string{
+		`testdata/bad-filter-arch.yaml:8: repo "el9-baseos": filter: arch: empty entry: want an arch such as x86_64, noarch or src`,
+		`testdata/bad-filter-arch.yaml:10: repo "el9-baseos": filter: arch "x86_64" is listed twice (first at line 7)`,
+	}, "\n")},
+	{"bad-filter-type.yaml", `testdata/bad-filter-type.yaml:5: repo "el9-baseos": filter: expected a mapping of arch, include, exclude, newest, found "x86_64"`},
+	{"bad-filter-exclude-scalar.yaml", `testdata/bad-filter-exclude-scalar.yaml:6: repo "el9-baseos": filter: exclude: expected a list of name globs, found "*-debuginfo": write exclude: ["*-debuginfo"]`},
+	{"bad-filter-arch-empty.yaml", `testdata/bad-filter-arch-empty.yaml:6: repo "el9-baseos": filter: arch is an empty list, which would keep nothing: list the arches to keep, or leave arch out to keep every arch`},
+	{"bad-sign-with-public.yaml", `testdata/bad-sign-with-public.yaml:6: repo "el9-baseos": sign_with "$TESTDATA/test-key.asc": holds no OpenPGP secret key (export one with gpg --export-secret-keys --armor KEYID)`},
+	{"bad-sign-with-protected.yaml", `testdata/bad-sign-with-protected.yaml:6: repo "el9-baseos": sign_with "$TESTDATA/sign-key-protected.asc": the secret key is protected by a passphrase, which rpmirror cannot type: use a key without one, readable only by rpmirror`},
+	{"bad-sign-with-no-filter.yaml", `testdata/bad-sign-with-no-filter.yaml:5: repo "el9-baseos": sign_with is set but filter is not: rpmirror signs only the repomd.xml it writes for a filtered mirror (add a filter, or leave sign_with out)`},
+
 	{"bad-s3.yaml", strings.Join([]string{
 		`testdata/bad-s3.yaml:2: lease_ttl "1s": must be at least 3s (object stores date writes in whole seconds)`,
 		`testdata/bad-s3.yaml:9: repo "gluster-9-el8": mirror "scheme": s3: endpoint "ftp://s3.example.org": want an http or https URL such as https://s3.example.org`,
@@ -185,7 +199,7 @@ var badFiles = []struct {
 		`testdata/bad-several.yaml:10: repo "gluster-9-el8": prune_after "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`,
 		`testdata/bad-several.yaml:14: repo "gluster-9-el8": mirror "partner": neither path nor url: a mirror rpmirror writes needs a path (or s3), one it only probes needs a url`,
 		`testdata/bad-several.yaml:15: repo name "gluster-9-el8" is already used at line 7`,
-		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, snapshots, mirrors)`,
+		`testdata/bad-several.yaml:17: repo "gluster-9-el8": unknown key "mirror" (did you mean "mirrors"? valid keys here: name, mirrorlist_name, arch, vars, origin, origin_metalink, origin_mirrorlist, schedule, gpgkeys, repo_gpgcheck, repo_gpgkeys, allow_rollback, prune_after, max_lag, min_checksum, follow_xml_base, origin_auth_file, tls, snapshots, filter, sign_with, mirrors)`,
 	}, "\n")},
 }
 
@@ -381,7 +395,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, snapshotKeys, mirrorKeys, s3Keys} {
+	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, snapshotKeys, filterKeys, mirrorKeys, s3Keys} {
 		for _, k := range keys {
 			if !strings.Contains(string(example), k+":") {
 				t.Errorf("../mirrors.yaml does not show the key %s", k)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -26,9 +27,10 @@ var (
 	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "max_parallel_syncs", "max_parallel_probes", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "lease_ttl", "repos"}
 	alertKeys    = []string{"webhook"}
 	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
-	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "origin_metalink", "origin_mirrorlist", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "snapshots", "mirrors"}
+	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "origin_metalink", "origin_mirrorlist", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "snapshots", "filter", "sign_with", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
 	snapshotKeys = []string{"keep", "keep_for", "pinned"}
+	filterKeys   = []string{"arch", "include", "exclude", "newest"}
 	mirrorKeys   = []string{"name", "path", "s3", "url", "priority", "networks", "country", "private", "weight"}
 	s3Keys       = []string{"endpoint", "bucket", "prefix", "region", "credentials_file", "profile", "virtual_host"}
 )
@@ -442,6 +444,89 @@ func (d *decoder) snapshots(e entry, where string) *Snapshots {
 	return sn
 }
 
+// filter decodes a repo's filter mapping. An empty mapping ("filter:
+// {}") keeps every package but still has rpmirror write the metadata.
+func (d *decoder) filter(e entry, where string) *Filter {
+	if !d.isKind(e.val, yaml.MappingNode, "", where, "a mapping of "+strings.Join(filterKeys, ", ")) {
+		return nil
+	}
+	fl := &Filter{Line: e.key.Line}
+	f := d.fields(e.val, where, filterKeys)
+	if e, ok := f.get("arch"); ok {
+		fl.Arch = d.filterList(e, where, "arches", "an arch such as x86_64, noarch or src", func(s string) string {
+			if problem := nameProblem(s); problem != "" {
+				return fmt.Sprintf("arch %q: %s", s, problem)
+			}
+			return ""
+		})
+		if e.val.Kind == yaml.SequenceNode && len(e.val.Content) == 0 {
+			d.errorf(e.val.Line, where, "arch is an empty list, which would keep nothing: list the arches to keep, or leave arch out to keep every arch")
+		}
+	}
+	glob := func(name string) func(string) string {
+		return func(s string) string {
+			if _, err := path.Match(s, ""); err != nil {
+				return fmt.Sprintf("%s %q: not a valid glob: want *, ? and [...] as in \"glusterfs*\", with every [ closed and no \\ at the end", name, s)
+			}
+			if strings.Contains(s, "/") {
+				return fmt.Sprintf("%s %q: a glob matches package names, which hold no \"/\"", name, s)
+			}
+			return ""
+		}
+	}
+	if e, ok := f.get("include"); ok {
+		fl.Include = d.filterList(e, where, "name globs", `a name glob such as "glusterfs*"`, glob("include"))
+		if e.val.Kind == yaml.SequenceNode && len(e.val.Content) == 0 {
+			d.errorf(e.val.Line, where, "include is an empty list, which would keep nothing: list name globs, or leave include out to keep every name")
+		}
+	}
+	if e, ok := f.get("exclude"); ok {
+		fl.Exclude = d.filterList(e, where, "name globs", `a name glob such as "*-debuginfo"`, glob("exclude"))
+	}
+	if e, ok := f.get("newest"); ok {
+		if n, ok := d.integer(e, where, 0, MaxNewest); ok {
+			fl.Newest = n
+		}
+	}
+	return fl
+}
+
+// filterList decodes a list of filter values (arches or name globs):
+// what names them in the plural, want describes one; problem says what is
+// wrong with a value, or "". An empty or repeated value is a problem too.
+func (d *decoder) filterList(e entry, where, what, want string, problem func(string) string) []string {
+	if e.val.Kind == yaml.ScalarNode && !isNull(e.val) {
+		d.errorf(e.val.Line, where, "%s: expected a list of %s, found %s: write %s: [%q]", e.name, what, describe(e.val), e.name, e.val.Value)
+		return nil
+	}
+	if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of "+what) {
+		return nil
+	}
+	list := []string{}
+	seen := map[string]int{}
+	for _, n := range e.val.Content {
+		if isNull(n) || (n.Kind == yaml.ScalarNode && n.Value == "") {
+			d.errorf(n.Line, where, "%s: empty entry: want %s", e.name, want)
+			continue
+		}
+		s, ok := d.str(entry{name: e.name, key: e.key, val: n}, where)
+		if !ok {
+			continue
+		}
+		if p := problem(s); p != "" {
+			d.errorf(n.Line, where, "%s", p)
+			continue
+		}
+		if first, dup := seen[s]; dup {
+			d.errorf(n.Line, where, "%s %q is listed twice (first at line %d)", e.name, s, first)
+			continue
+		}
+		seen[s] = n.Line
+		list = append(list, s)
+	}
+	return list
+}
+
 func (d *decoder) alerts(e entry, a *Alerts) {
 	const where = "alerts"
 	if !d.isKind(e.val, yaml.MappingNode, "", e.name, "a mapping of "+strings.Join(alertKeys, ", ")) {
@@ -648,6 +733,18 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 
 	if e, ok := f.get("snapshots"); ok {
 		r.Snapshots = d.snapshots(e, where+": snapshots")
+	}
+
+	if e, ok := f.get("filter"); ok {
+		r.Filter = d.filter(e, where+": filter")
+	}
+	if e, ok := f.get("sign_with"); ok {
+		if p, ok := d.path(e, where); ok {
+			r.SignWith, r.signWithLine = p, e.val.Line
+			if _, filtered := f.get("filter"); !filtered && !f.guessed["filter"] {
+				d.errorf(e.val.Line, where, "sign_with is set but filter is not: rpmirror signs only the repomd.xml it writes for a filtered mirror (add a filter, or leave sign_with out)")
+			}
+		}
 	}
 
 	if e, ok := f.get("mirrors"); ok {

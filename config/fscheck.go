@@ -35,6 +35,8 @@ const maxKeyFileSize = 16 << 20
 //     file rpmirror can append to (or create);
 //   - an s3 mirror's credentials_file is readable and holds both keys in
 //     its profile.
+//   - sign_with holds one OpenPGP secret key that can sign without a
+//     passphrase (verify.LoadSigningKey).
 //
 // It creates and changes nothing. Load calls it; LoadWith with
 // SkipFilesystem does not. Writability is judged by access(2) for the real
@@ -110,6 +112,11 @@ func (c *Config) CheckPaths() Errors {
 				if problem := keyFile(k); problem != "" {
 					add(line, where, "repo_gpgkeys %q: %s", k, problem)
 				}
+			}
+		}
+		if r.SignWith != "" {
+			if problem := signingKeyFile(r.SignWith); problem != "" {
+				add(or(r.signWithLine, r.Line), where, "sign_with %q: %s", r.SignWith, problem)
 			}
 		}
 		for _, m := range r.Mirrors {
@@ -247,6 +254,37 @@ func keyFile(p string) string {
 		return "not a usable OpenPGP public key file: " + trimPrefixes(err.Error(), "key file "+p+": ", "reading key file "+p+": ")
 	}
 	return ""
+}
+
+// signingKeyFile says why p is not a usable sign_with file, or returns
+// "".
+func signingKeyFile(p string) string {
+	fi, err := os.Stat(p)
+	switch {
+	case err != nil:
+		return errText(err)
+	case !fi.Mode().IsRegular():
+		return "not a regular file"
+	case fi.Size() > maxKeyFileSize:
+		return fmt.Sprintf("larger than %d MiB: not a key file", maxKeyFileSize>>20)
+	}
+	_, err = verify.LoadSigningKey(p)
+	var pe *fs.PathError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &pe):
+		return errText(err)
+	case errors.Is(err, verify.ErrNoSecretKey):
+		return "holds no OpenPGP secret key (export one with gpg --export-secret-keys --armor KEYID)"
+	case errors.Is(err, verify.ErrSeveralSecretKeys):
+		return "holds more than one OpenPGP secret key: keep only the one that signs"
+	case errors.Is(err, verify.ErrKeyProtected):
+		return "the secret key is protected by a passphrase, which rpmirror cannot type: use a key without one, readable only by rpmirror"
+	case errors.Is(err, verify.ErrCannotSign):
+		return "the key cannot sign: it has no secret key flagged for signing, or it expired or was revoked"
+	}
+	return "not a usable OpenPGP secret key file: " + trimPrefixes(err.Error(), "signing key "+p+": ")
 }
 
 func trimPrefixes(s string, prefixes ...string) string {
