@@ -74,8 +74,14 @@ type Snapshot struct {
 // Index is snapshots/index.json: every snapshot of one mirror, oldest
 // first.
 type Index struct {
-	Repo      string     `json:"repo"`
-	Latest    string     `json:"latest,omitempty"`
+	Repo string `json:"repo"`
+	// Latest is the snapshot CI jobs should use: the newest, or while
+	// the repository is held (rpmirror rollback) the one it is held at.
+	// latest.txt holds the same name.
+	Latest string `json:"latest,omitempty"`
+	// Held is the snapshot the repository was rolled back to and is held
+	// at, until rpmirror resume; "" when it is not held.
+	Held      string     `json:"held,omitempty"`
 	Snapshots []Snapshot `json:"snapshots"`
 }
 
@@ -180,11 +186,20 @@ func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
 	}
 	slices.SortFunc(kept, func(a, b Snapshot) int { return compareNames(a.Name, b.Name) })
 	x.Snapshots = kept
-	x.Latest = ""
-	if len(kept) > 0 {
-		x.Latest = kept[len(kept)-1].Name
-	}
+	x.setLatest()
 	return x, nil
+}
+
+// setLatest sets Latest from Held and the snapshots, forgetting a Held
+// snapshot that is gone.
+func (x *Index) setLatest() {
+	if _, ok := x.Find(x.Held); !ok {
+		x.Held = ""
+	}
+	x.Latest = x.Held
+	if x.Latest == "" && len(x.Snapshots) > 0 {
+		x.Latest = x.Snapshots[len(x.Snapshots)-1].Name
+	}
 }
 
 // Write replaces index.json and latest.txt (each atomically; index.json
@@ -235,13 +250,13 @@ func PolicyOf(c *config.Snapshots) Policy {
 
 // Expired returns the names of the snapshots in x (oldest first) that the
 // policy removes at now: not among the newest Keep, not younger than
-// KeepFor, and not pinned.
+// KeepFor, not pinned, and not the one the repository is held at.
 func (p Policy) Expired(x *Index, now time.Time) []string {
 	var out []string
 	for i, s := range x.Snapshots {
 		newest := len(x.Snapshots)-i <= p.Keep
 		young := now.Sub(s.Published) < p.KeepFor
-		if newest || young || s.Pinned {
+		if newest || young || s.Pinned || s.Name == x.Held {
 			continue
 		}
 		out = append(out, s.Name)
@@ -296,12 +311,15 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 		if at.IsZero() {
 			at = now
 		}
-		base := at
-		if lt, _ := nameTime(x.Latest); x.Latest != "" && base.Before(lt) {
+		base, newest := at, ""
+		if n := len(x.Snapshots); n > 0 {
+			newest = x.Snapshots[n-1].Name
+		}
+		if lt, _ := nameTime(newest); newest != "" && base.Before(lt) {
 			base = lt
 		}
 		name := Name(base)
-		for i := 2; x.Latest != "" && compareNames(name, x.Latest) <= 0; i++ {
+		for i := 2; newest != "" && compareNames(name, newest) <= 0; i++ {
 			name = fmt.Sprintf("%s-%d", Name(base), i)
 		}
 		more, err := rev.Paths()
@@ -319,13 +337,13 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 			s.Revision = md.Revision
 		}
 		x.Snapshots = append(x.Snapshots, s)
-		x.Latest = name
 		res.Taken = name
 		log.Info("snapshot taken", "snapshot", name, "revision", s.Revision, "files", len(paths))
 	}
 	p.applyPins(x)
 	res.Removed = p.Expired(x, now)
 	x.Snapshots = slices.DeleteFunc(x.Snapshots, func(s Snapshot) bool { return slices.Contains(res.Removed, s.Name) })
+	x.setLatest()
 	if err := Write(ctx, tg, x); err != nil {
 		return res, fmt.Errorf("writing the snapshot index: %w", err)
 	}

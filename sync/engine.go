@@ -250,6 +250,9 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 		defer unlock()
 	}
+	if err := s.checkHold(); err != nil {
+		return err
+	}
 	st, err := store.Load(s.repo.Name)
 	var corrupt *state.CorruptError
 	if errors.As(err, &corrupt) {

@@ -143,6 +143,16 @@ type Snapshotter interface {
 	// an error.
 	RemoveDir(ctx context.Context, dir string) error
 
+	// Restore makes every path P in paths hold what dir/P holds (a
+	// snapshot taken by Snapshot) and deletes every path in remove, in
+	// one Commit: with Properties().AtomicCommit a reader sees the
+	// target as it was or as it is after, never a mix. dir/P must be a
+	// regular file (an error wrapping ErrNotExist, checked before
+	// anything changes); dir itself is left as it is. A target on this
+	// machine stores hard links and leaves out the paths that already
+	// are the same file as dir/P.
+	Restore(ctx context.Context, dir string, paths, remove []string) error
+
 	// Dirs returns the names of the directories directly inside dir, in
 	// lexical order, leaving out the target's own bookkeeping. A dir that
 	// does not exist has none.

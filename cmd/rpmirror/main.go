@@ -62,6 +62,8 @@ var commands = []command{
 	{"status", "print what the state directory knows of each repository", runStatus},
 	{"snapshots", "list the snapshots of each written mirror", runSnapshots},
 	{"snapshot", "pin or unpin a snapshot: snapshot pin|unpin -c FILE --repo NAME SNAPSHOT", runSnapshot},
+	{"rollback", "republish a snapshot as a repo's content and hold it there: rollback -c FILE --repo NAME --to SNAPSHOT", runRollback},
+	{"resume", "let syncs move a held repo forward again: resume -c FILE --repo NAME", runResume},
 	{"check", "validate a configuration file", runCheck},
 	{"demo", "sync a shipped repository served on loopback to two local mirrors", runDemo},
 	{"version", "print the version, the commit it was built from and the Go version", runVersion},

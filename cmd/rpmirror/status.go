@@ -33,6 +33,12 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, fetch.Redact(r.OriginDesc()))
+		if h, err := store.LoadHold(r.Name); err != nil {
+			fmt.Fprintf(stdout, "  held         %v\n", err)
+		} else if h != nil {
+			fmt.Fprintf(stdout, "  HELD         at snapshot %s (revision %s) by %s since %s: syncs skip it until rpmirror resume -c %s --repo %s\n",
+				h.Snapshot, h.Revision, h.By, ago(now, h.At), cfg.File, r.Name)
+		}
 		if v, err := store.LoadVerified(r.Name); err != nil {
 			fmt.Fprintf(stdout, "  verified     %v\n", err)
 		} else if cur := v.Current(); cur == nil {

@@ -54,7 +54,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	failed := false
 	for _, r := range reports {
 		printReport(stdout, r)
-		if r.Err != nil && !errors.Is(r.Err, sync.ErrInterrupted) {
+		if r.Err != nil && !errors.Is(r.Err, sync.ErrInterrupted) && !errors.Is(r.Err, sync.ErrHeld) {
 			failed = true
 			fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Repo, oneLine(r.Err))
 		}
@@ -148,6 +148,9 @@ func printReport(w io.Writer, r *sync.Report) {
 		for _, p := range r.WouldFetch {
 			fmt.Fprintf(w, "    fetch    %s\n", p)
 		}
+	case errors.Is(r.Err, sync.ErrHeld):
+		he, _ := isHeld(r.Err)
+		fmt.Fprintf(w, "%s  HELD: %s\n", head, he)
 	case r.Skipped:
 		fmt.Fprintf(w, "%s  SKIPPED: no usable upstream; nothing was changed\n", head)
 	case errors.Is(r.Err, sync.ErrInterrupted):

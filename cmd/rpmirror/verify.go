@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/targets"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -75,6 +77,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				sigs += ", repomd.xml signature checked"
 			}
 			fmt.Fprintf(stdout, "%s/%s: revision %s: %d metadata files, %d packages, %s: %s\n", r.Name, m.Name, st.Revision, st.Metadata, st.Packages, sigs, verdict)
+			bad += verifySnapshots(ctx, stdout, r.Name, m.Name, tg, sync.CheckOptions{Keyring: keyring, RepoKeyring: repoKeyring})
 		}
 	}
 	if bad > 0 {
@@ -131,4 +134,37 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 		return errFailed
 	}
 	return nil
+}
+
+// verifySnapshots checks every snapshot of a mirror as the mirror is
+// checked, prints each problem with the snapshot it is in and a summary
+// line, and returns the number of problems.
+func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg target.Target, opts sync.CheckOptions) int {
+	x, broken, err := sync.CheckSnapshots(ctx, tg, repo, opts)
+	if err != nil {
+		fmt.Fprintf(w, "%s/%s: snapshots: %s\n", repo, mirror, err)
+		return 1
+	}
+	if len(x.Snapshots) == 0 {
+		return 0
+	}
+	bad := 0
+	var names []string
+	for _, s := range x.Snapshots {
+		problems := broken[s.Name]
+		if len(problems) == 0 {
+			continue
+		}
+		names = append(names, s.Name)
+		for _, p := range problems {
+			fmt.Fprintf(w, "%s/%s: snapshot %s: %s: %s\n", repo, mirror, s.Name, p.Path, p.Err)
+		}
+		bad += len(problems)
+	}
+	if len(names) == 0 {
+		fmt.Fprintf(w, "%s/%s: %d snapshots ok\n", repo, mirror, len(x.Snapshots))
+	} else {
+		fmt.Fprintf(w, "%s/%s: %d snapshots ok, %d broken: %s\n", repo, mirror, len(x.Snapshots)-len(names), len(names), strings.Join(names, ", "))
+	}
+	return bad
 }

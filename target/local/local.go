@@ -621,6 +621,30 @@ func (l *Local) RemoveDir(ctx context.Context, dir string) error {
 	return nil
 }
 
+// Restore implements target.Snapshotter: the files of dir that are not
+// already the same inode at their path are committed with Commit, as hard
+// links, together with the removals.
+func (l *Local) Restore(ctx context.Context, dir string, paths, remove []string) error {
+	var files []target.File
+	for _, p := range paths {
+		src, err := l.full(dir + "/" + p)
+		if err != nil {
+			return fmt.Errorf("restoring %s from %s: %w", p, dir, err)
+		}
+		sfi, err := os.Lstat(src)
+		if err != nil || !sfi.Mode().IsRegular() {
+			return fmt.Errorf("restoring %s from %s: %w", p, dir, target.ErrNotExist)
+		}
+		if cur, err := l.full(p); err != nil {
+			return fmt.Errorf("restoring %s from %s: %w", p, dir, err)
+		} else if cfi, err := os.Lstat(cur); err == nil && os.SameFile(sfi, cfi) {
+			continue
+		}
+		files = append(files, target.File{Path: p, Local: src, Size: sfi.Size()})
+	}
+	return l.Commit(ctx, files, remove)
+}
+
 // Dirs implements target.Snapshotter.
 func (l *Local) Dirs(ctx context.Context, dir string) ([]string, error) {
 	full, err := l.full(dir)

@@ -292,6 +292,31 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		if names, err := sn.Dirs(ctx, "snapshots"); err != nil || !reflect.DeepEqual(names, []string{"one", "two"}) {
 			t.Errorf("Dirs = %v, %v; want [one two]", names, err)
 		}
+		// Restore puts snapshot one's files back and removes the rest
+		// named; snapshot one stays as it was.
+		put(t, tg, "repodata/repomd.xml", "md-2")
+		put(t, tg, "repodata/new.xml", "new")
+		if err := sn.Restore(ctx, "snapshots/one", []string{"repodata/repomd.xml", "Packages/a.rpm", "b.rpm"}, []string{"repodata/new.xml"}); err != nil {
+			t.Fatalf("Restore: %v", err)
+		}
+		for p, want := range map[string]string{"repodata/repomd.xml": "md-1", "Packages/a.rpm": "a-1", "b.rpm": "b-1", "snapshots/one/Packages/a.rpm": "a-1"} {
+			if got := read(t, tg, p); got != want {
+				t.Errorf("after Restore, %s = %q, want %q", p, got, want)
+			}
+		}
+		if _, err := tg.Stat(ctx, "repodata/new.xml"); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("after Restore, repodata/new.xml: Stat = %v, want ErrNotExist", err)
+		}
+		if err := sn.Restore(ctx, "snapshots/one", []string{"repodata/repomd.xml", "gone.rpm"}, nil); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("Restore of a file the snapshot lacks: err = %v, want ErrNotExist", err)
+		}
+		if got := read(t, tg, "repodata/repomd.xml"); got != "md-1" {
+			t.Errorf("a failed Restore changed repodata/repomd.xml to %q", got)
+		}
+		put(t, tg, "Packages/a.rpm", "a-2")
+		if err := tg.Remove(ctx, "b.rpm"); err != nil {
+			t.Fatal(err)
+		}
 		if err := sn.RemoveDir(ctx, "snapshots/one"); err != nil {
 			t.Fatalf("RemoveDir: %v", err)
 		}

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+// withSnapshots turns snapshots on for the fixture's repo.
+func (f *fixture) withSnapshots(t *testing.T, setting string) {
+	t.Helper()
+	b, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(b), "    mirrors:\n", "    snapshots: "+setting+"\n    mirrors:\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newRevision replaces what the fixture's origin serves with a new
+// revision of pkgs (signed by the fixture's key), newer than the first.
+func (f *fixture) newRevision(t *testing.T, pkgs []testrepo.Pkg) {
+	t.Helper()
+	origin := filepath.Join(f.dir, "origin")
+	next := filepath.Join(f.dir, "origin-next")
+	for i := range pkgs {
+		pkgs[i].Sign = f.key
+	}
+	if _, err := testrepo.BuildDerived(next, origin, pkgs...); err != nil {
+		t.Fatal(err)
+	}
+	rev := strconv.FormatInt(time.Now().Unix()+1000, 10)
+	if err := testrepo.MakeRepo(next, testrepo.RepoOpts{SignRepomd: f.key, Revision: rev}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(origin); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(next, origin); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// dnfNames lists the packages dnf sees in the repository at dir.
+func (f *fixture) dnfNames(t *testing.T, dir string) []string {
+	t.Helper()
+	out, err := testrepo.DNF(t, "mirror", dir, "repoquery", "-q", "--qf", "%{name}-%{version}")
+	if err != nil {
+		t.Fatalf("dnf repoquery in %s: %v\n%s", dir, err, out)
+	}
+	l := strings.Fields(out)
+	sort.Strings(l)
+	return l
+}
+
+func names(pkgs []testrepo.Pkg) []string {
+	var l []string
+	for _, p := range pkgs {
+		l = append(l, p.Name+"-"+p.Version)
+	}
+	sort.Strings(l)
+	return l
+}
+
+// TestRollbackAndResume: two revisions synced with snapshots on; rpmirror
+// rollback --to the first republishes it on both mirrors (dnf sees the
+// first revision's packages, repomd.xml is the snapshot's byte for byte,
+// latest.txt names it) and holds the repo: rpmirror sync skips it with a
+// clear line and exit 0 while the origin serves the second, status says
+// who held it. rpmirror resume lets the next sync publish the origin's
+// revision again. A snapshot that fails its check is never republished
+// and rpmirror verify names it; bad command lines are usage errors.
+func TestRollbackAndResume(t *testing.T) {
+	testrepo.RequireTools(t, "dnf")
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	f.withSnapshots(t, "{keep: 5}")
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := rpmirror(t, args...)
+		if code != 0 {
+			t.Fatalf("rpmirror %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	mustRun("sync", "-c", f.cfg)
+	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	v2 := testrepo.DemoV2Packages(nil)
+	f.newRevision(t, v2)
+	mustRun("sync", "-c", f.cfg)
+	second := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	if first == second {
+		t.Fatalf("one snapshot %s for two revisions", first)
+	}
+	originRepomd := readFile(t, filepath.Join(f.dir, "origin", "repodata", "repomd.xml"))
+
+	out := mustRun("rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	if strings.Count(out, "serves snapshot "+first) != 2 || !strings.Contains(out, "held at snapshot "+first) {
+		t.Errorf("rollback output:\n%s", out)
+	}
+	for _, m := range f.mirrors {
+		snapRepomd := readFile(t, filepath.Join(m, "snapshots", first, "repodata", "repomd.xml"))
+		if got := readFile(t, filepath.Join(m, "repodata", "repomd.xml")); got != snapRepomd {
+			t.Errorf("%s: repomd.xml after rollback is not snapshot %s's", m, first)
+		}
+		if got, want := f.dnfNames(t, m), names(testrepo.DemoPackages(nil)); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: dnf sees %v after rollback, want the first revision's %v", m, got, want)
+		}
+		if got := readFile(t, filepath.Join(m, "snapshots", "latest.txt")); got != first+"\n" {
+			t.Errorf("%s: latest.txt = %q while held, want %s", m, got, first)
+		}
+	}
+	if out := mustRun("status", "-c", f.cfg); !strings.Contains(out, "HELD         at snapshot "+first) || !strings.Contains(out, whoAmI()) {
+		t.Errorf("status of a held repo:\n%s", out)
+	}
+
+	// Held: sync changes nothing, says so, and is no failure.
+	out = mustRun("sync", "-c", f.cfg)
+	if !strings.Contains(out, "HELD: held at snapshot "+first) || !strings.Contains(out, "rpmirror resume") {
+		t.Errorf("sync of a held repo:\n%s", out)
+	}
+	for _, m := range f.mirrors {
+		if got := readFile(t, filepath.Join(m, "repodata", "repomd.xml")); got == originRepomd {
+			t.Errorf("%s: a sync moved a held repo forward", m)
+		}
+	}
+	// Both mirrors and every snapshot check out.
+	if out := mustRun("verify", "-c", f.cfg); strings.Count(out, "2 snapshots ok") != 2 {
+		t.Errorf("verify:\n%s", out)
+	}
+
+	out = mustRun("resume", "-c", f.cfg, "--repo", "test")
+	if !strings.Contains(out, "resumed (it was held at snapshot "+first) {
+		t.Errorf("resume output:\n%s", out)
+	}
+	if out := mustRun("resume", "-c", f.cfg, "--repo", "test"); !strings.Contains(out, "not held") {
+		t.Errorf("second resume:\n%s", out)
+	}
+	if out := mustRun("status", "-c", f.cfg); strings.Contains(out, "HELD") {
+		t.Errorf("status after resume:\n%s", out)
+	}
+	mustRun("sync", "-c", f.cfg)
+	for _, m := range f.mirrors {
+		if got := readFile(t, filepath.Join(m, "repodata", "repomd.xml")); got != originRepomd {
+			t.Errorf("%s: after resume and sync, repomd.xml is not the origin's", m)
+		}
+		if got, want := f.dnfNames(t, m), names(v2); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: dnf sees %v after resume, want %v", m, got, want)
+		}
+		if got := readFile(t, filepath.Join(m, "snapshots", "latest.txt")); got != second+"\n" {
+			t.Errorf("%s: latest.txt = %q after resume, want %s", m, got, second)
+		}
+	}
+
+	// A damaged package in snapshot first on m2: rollback refuses before
+	// changing any mirror; verify names the snapshot.
+	var victim string
+	for _, p := range testrepo.DemoPackages(nil) {
+		if p.Name == "sample-data" {
+			victim = filepath.Join(f.mirrors[1], "snapshots", first, filepath.FromSlash(p.RelPath()))
+		}
+	}
+	b := []byte(readFile(t, victim))
+	b[len(b)-10] ^= 0xff
+	if err := os.Remove(victim); err != nil { // it is a hard link: write a new file
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, filepath.Join(f.mirrors[0], "repodata", "repomd.xml"))
+	code, out, errOut := rpmirror(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	if code != exitFailed || !strings.Contains(errOut, "mirror m2: snapshot "+first+" is broken") {
+		t.Errorf("rollback to a broken snapshot: exit %d\n%s%s", code, out, errOut)
+	}
+	if got := readFile(t, filepath.Join(f.mirrors[0], "repodata", "repomd.xml")); got != before {
+		t.Error("a refused rollback changed m1")
+	}
+	if out := mustRun("status", "-c", f.cfg); strings.Contains(out, "HELD") {
+		t.Errorf("a refused rollback held the repo:\n%s", out)
+	}
+	code, out, _ = rpmirror(t, "verify", "-c", f.cfg)
+	if code != exitFailed || !strings.Contains(out, "test/m2: snapshot "+first+": "+filepath.ToSlash(strings.TrimPrefix(victim, filepath.Join(f.mirrors[1], "snapshots", first)+"/"))) ||
+		!strings.Contains(out, "test/m2: 1 snapshots ok, 1 broken: "+first) {
+		t.Errorf("verify with a broken snapshot: exit %d\n%s", code, out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"rollback", "-c", f.cfg, "--repo", "test"}, exitUsage, "--to SNAPSHOT is required"},
+		{[]string{"rollback", "-c", f.cfg, "--to", first}, exitUsage, "--repo NAME is required"},
+		{[]string{"rollback", "-c", f.cfg, "--repo", "test", "--to", "yesterday"}, exitUsage, `"yesterday" is not a snapshot name`},
+		{[]string{"rollback", "-c", f.cfg, "--repo", "nope", "--to", first}, exitUsage, `no repo "nope"`},
+		{[]string{"rollback", "-c", f.cfg, "--repo", "test", "--to", "20000101T000000Z"}, exitFailed, "no mirror of test has a snapshot 20000101T000000Z"},
+		{[]string{"resume", "-c", f.cfg}, exitUsage, "--repo NAME is required"},
+	} {
+		code, _, errOut := rpmirror(t, tc.args...)
+		if code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("rpmirror %s: exit %d, stderr %q; want exit %d and %q", strings.Join(tc.args, " "), code, errOut, tc.code, tc.want)
+		}
+	}
+}

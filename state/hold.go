@@ -1,0 +1,114 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/rpmirror/rpmirror/internal/safefs"
+)
+
+// Hold is a repository rolled back to one of its snapshots (rpmirror
+// rollback): every written mirror serves that snapshot's revision, and no
+// sync moves the repository forward until rpmirror resume removes the
+// hold. Mirrors are judged against the held revision meanwhile (see
+// Verified.WithHold).
+type Hold struct {
+	Repo string `json:"repo"`
+	// Snapshot is the name of the snapshot the repository was rolled
+	// back to, Revision its repomd.xml's <revision>.
+	Snapshot string `json:"snapshot"`
+	Revision string `json:"revision,omitempty"`
+	// SHA256 is the hex digest of Repomd, the snapshot's repomd.xml.
+	SHA256 string `json:"sha256"`
+	Repomd []byte `json:"repomd"`
+	// Packages is a sample of the snapshot's package hrefs, for probes.
+	Packages []string `json:"packages,omitempty"`
+	// By is who rolled back: user@host (the user sudo was run by, when
+	// it was).
+	By string    `json:"by"`
+	At time.Time `json:"at"`
+}
+
+func (s *Store) holdRel(repo string) string { return "holds/" + repo + ".json" }
+
+// LoadHold returns the hold of repo, or nil when it is not held.
+func (s *Store) LoadHold(repo string) (*Hold, error) {
+	b, err := s.read(s.holdRel(repo))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the hold of %s: %w", repo, err)
+	}
+	var h Hold
+	if err := json.Unmarshal(b, &h); err != nil {
+		return nil, fmt.Errorf("reading the hold of %s from %s: %w", repo, filepath.Join(s.dir, s.holdRel(repo)), err)
+	}
+	h.Repo = repo
+	return &h, nil
+}
+
+// SaveHold records h atomically, never through a symlink. Only the
+// process holding the repository's lock (Lock) may call it.
+func (s *Store) SaveHold(h *Hold) error {
+	b, err := json.MarshalIndent(h, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := safefs.MkdirAll(s.dir, "holds", 0o755); err != nil {
+		return fmt.Errorf("saving the hold of %s: %w", h.Repo, err)
+	}
+	if err := safefs.WriteFile(s.dir, s.holdRel(h.Repo), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("saving the hold of %s: %w", h.Repo, err)
+	}
+	return nil
+}
+
+// RemoveHold removes the hold of repo; a repo not held is not an error.
+// Only the process holding the repository's lock may call it.
+func (s *Store) RemoveHold(repo string) error {
+	if err := safefs.Check(s.dir, s.holdRel(repo)); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		return err
+	}
+	if err := os.Remove(filepath.Join(s.dir, filepath.FromSlash(s.holdRel(repo)))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the hold of %s: %w", repo, err)
+	}
+	if err := safefs.SyncDir(filepath.Join(s.dir, "holds")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the hold of %s: %w", repo, err)
+	}
+	return nil
+}
+
+// WithHold returns the verified revisions as mirrors are judged while h
+// holds the repository: the held revision alone, current since h.At, with
+// its package sample. Mirrors serving any other revision, newer ones
+// included, are not serving what the repository is held at. With h nil,
+// v itself is returned.
+func (v *Verified) WithHold(h *Hold) *Verified {
+	if h == nil {
+		return v
+	}
+	rev := Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd, VerifiedAt: h.At, Packages: h.Packages}
+	if i := v.Find(h.SHA256); i >= 0 {
+		if len(rev.Packages) == 0 {
+			rev.Packages = slices.Clone(v.Revisions[i].Packages)
+		}
+		if rev.VerifiedAt.IsZero() {
+			rev.VerifiedAt = v.Revisions[i].VerifiedAt
+		}
+	}
+	repo := h.Repo
+	if v != nil {
+		repo = v.Repo
+	}
+	return &Verified{Repo: repo, Revisions: []Revision{rev}}
+}

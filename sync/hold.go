@@ -1,0 +1,334 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/snapshot"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// ErrHeld is matched (errors.Is) by the error of a sync of a repository
+// held by rpmirror rollback; errors.As finds the *HeldError.
+var ErrHeld = errors.New("repository is held")
+
+// HeldError is the error of a sync of a repository that rpmirror rollback
+// holds at a snapshot: nothing was synced, and nothing will be until
+// rpmirror resume. It is not a failure.
+type HeldError struct{ Hold *state.Hold }
+
+func (e *HeldError) Error() string {
+	h := e.Hold
+	return fmt.Sprintf("held at snapshot %s (revision %s) by %s since %s: not synced until rpmirror resume --repo %s",
+		h.Snapshot, revOrNone(h.Revision), h.By, h.At.UTC().Format(time.RFC3339), h.Repo)
+}
+
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+func revOrNone(r string) string {
+	if r == "" {
+		return "(none)"
+	}
+	return r
+}
+
+// checkHold refuses to sync a held repository; the caller holds the
+// repository's lock, so a rollback cannot start meanwhile.
+func (s *run) checkHold() error {
+	h, err := s.e.opts.Store.LoadHold(s.repo.Name)
+	if err != nil {
+		return err
+	}
+	if h != nil {
+		s.log.Info("sync skipped: the repository is held", "snapshot", h.Snapshot, "by", h.By, "since", h.At)
+		return &HeldError{Hold: h}
+	}
+	return nil
+}
+
+// SnapshotProblemsError reports a snapshot that failed its check: a file
+// its repomd.xml or primary names is missing or damaged. Nothing was
+// changed.
+type SnapshotProblemsError struct {
+	Mirror, Snapshot string
+	Problems         []Problem
+}
+
+func (e *SnapshotProblemsError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "mirror %s: snapshot %s is broken (%d problems", e.Mirror, e.Snapshot, len(e.Problems))
+	for i, p := range e.Problems {
+		if i == 3 {
+			b.WriteString(", ...")
+			break
+		}
+		fmt.Fprintf(&b, "; %s", p)
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// CheckSnapshots checks every snapshot of a mirror as CheckMirrorWith
+// checks the mirror (every file its repomd.xml and primary name, present
+// and verified), returning the problems of each by snapshot name. A
+// mirror without snapshots has none; a target that cannot keep them is
+// not an error either.
+func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts CheckOptions) (*snapshot.Index, map[string][]Problem, error) {
+	if _, ok := tg.(target.Snapshotter); !ok {
+		return &snapshot.Index{Repo: repo}, nil, nil
+	}
+	x, err := snapshot.Read(ctx, tg, repo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading the snapshots: %w", err)
+	}
+	out := map[string][]Problem{}
+	for _, s := range x.Snapshots {
+		problems, _, err := CheckMirrorWith(ctx, snapshot.View(tg, s.Name), opts)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, nil, err
+			}
+			problems = append(problems, Problem{Path: RepomdPath, Err: err})
+		}
+		if len(problems) > 0 {
+			out[s.Name] = problems
+		}
+	}
+	return x, out, nil
+}
+
+// RollbackReport is what Rollback did to one written mirror.
+type RollbackReport struct {
+	Mirror   string
+	Snapshot string // the mirror's snapshot republished (same repomd.xml on every mirror)
+	Err      error
+}
+
+// Rollback republishes the snapshot called name as the current content of
+// every written mirror of repo, one atomic commit per mirror
+// (Snapshotter.Restore), and holds the repository there: a sync of it does
+// nothing (HeldError) until Resume. by says who asked (user@host).
+//
+// Before anything changes, every written mirror must have the snapshot
+// (by name, or one of the same repomd.xml, since mirrors published in one
+// sync may be a second apart) and it must pass CheckMirrorWith with the
+// repo's keys: a broken snapshot is never republished
+// (*SnapshotProblemsError). The hold is recorded in state_dir before the
+// first mirror changes, so a rollback interrupted halfway leaves the
+// repository held; running it again completes it.
+func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by string) (*state.Hold, []RollbackReport, error) {
+	store := e.opts.Store
+	unlock, err := store.Lock(repo.Name)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer unlock()
+	opts, err := checkOptions(repo)
+	if err != nil {
+		return nil, nil, err
+	}
+	type mirror struct {
+		cfg  config.Mirror
+		tg   target.Target
+		snap string
+	}
+	var ms []*mirror
+	var unlocks []func()
+	defer func() {
+		for _, u := range unlocks {
+			u()
+		}
+	}()
+	var sum string
+	var missing []string
+	indexes := map[string]*snapshot.Index{}
+	for _, mc := range repo.Mirrors {
+		if !mc.Written() {
+			continue
+		}
+		tg, err := e.opts.OpenTarget(ctx, mc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		u, err := tg.Lock(ctx)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		unlocks = append(unlocks, u)
+		x, err := snapshot.Read(ctx, tg, repo.Name)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mirror %s: %w", mc.Name, err)
+		}
+		indexes[mc.Name] = x
+		m := &mirror{cfg: mc, tg: tg}
+		if s, ok := x.Find(name); ok {
+			m.snap = name
+			if sum == "" {
+				sum = s.RepomdSHA256
+			}
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) == 0 {
+		return nil, nil, fmt.Errorf("%s has no written mirror: nothing to roll back", repo.Name)
+	}
+	if sum == "" {
+		return nil, nil, fmt.Errorf("no mirror of %s has a snapshot %s: %w", repo.Name, name, snapshot.ErrNotFound)
+	}
+	for _, m := range ms {
+		if m.snap != "" {
+			continue
+		}
+		for _, s := range indexes[m.cfg.Name].Snapshots {
+			if s.RepomdSHA256 == sum {
+				m.snap = s.Name
+			}
+		}
+		if m.snap == "" {
+			missing = append(missing, m.cfg.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, nil, fmt.Errorf("mirror %s has no snapshot %s (nor one of the same revision): nothing was changed: %w", strings.Join(missing, ", "), name, snapshot.ErrNotFound)
+	}
+	for _, m := range ms {
+		problems, _, err := CheckMirrorWith(ctx, snapshot.View(m.tg, m.snap), opts)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mirror %s: checking snapshot %s: %w", m.cfg.Name, m.snap, err)
+		}
+		if len(problems) > 0 {
+			return nil, nil, &SnapshotProblemsError{Mirror: m.cfg.Name, Snapshot: m.snap, Problems: problems}
+		}
+	}
+	md, paths, err := snapshot.Files(ctx, ms[0].tg, ms[0].snap, e.opts.MaxMetadataSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mirror %s: %w", ms[0].cfg.Name, err)
+	}
+	h := &state.Hold{Repo: repo.Name, Snapshot: name, SHA256: sum, Repomd: md, By: by, At: e.opts.Now().UTC().Truncate(time.Second)}
+	if parsed, err := repodata.ParseRepomd(md); err == nil {
+		h.Revision = parsed.Revision
+		h.Packages = samplePaths(paths, parsed)
+	}
+	if err := store.SaveHold(h); err != nil {
+		return nil, nil, err
+	}
+	st, err := store.Load(repo.Name)
+	var corrupt *state.CorruptError
+	if err != nil && !errors.As(err, &corrupt) {
+		return h, nil, err
+	}
+	var reps []RollbackReport
+	var errs []error
+	for _, m := range ms {
+		rep := RollbackReport{Mirror: m.cfg.Name, Snapshot: m.snap}
+		s, _, err := snapshot.Republish(ctx, m.tg, repo.Name, m.snap, e.opts.MaxMetadataSize)
+		if err != nil {
+			rep.Err = err
+			errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, err))
+		} else {
+			now := e.opts.Now().UTC()
+			mst := st.Mirror(m.cfg.Name)
+			mst.Revision, mst.RepomdSHA256 = s.Revision, s.RepomdSHA256
+			mst.PublishedAt, mst.CheckedAt = now, now
+			e.log.Info("rolled back", "repo", repo.Name, "mirror", m.cfg.Name, "snapshot", m.snap, "revision", s.Revision)
+		}
+		reps = append(reps, rep)
+	}
+	if err := store.Save(st); err != nil {
+		errs = append(errs, err)
+	}
+	return h, reps, errors.Join(errs...)
+}
+
+// samplePaths returns up to SamplePackages package paths of paths, spread
+// evenly: those that are not metadata or repomd.xml's signature and key.
+func samplePaths(paths []string, md *repodata.Repomd) []string {
+	var pkgs []string
+	for _, p := range paths {
+		if strings.HasPrefix(p, "repodata/") || slices.ContainsFunc(md.Data, func(d repodata.Data) bool { return d.Href == p }) {
+			continue
+		}
+		pkgs = append(pkgs, p)
+	}
+	if len(pkgs) <= SamplePackages {
+		return pkgs
+	}
+	out := make([]string, 0, SamplePackages)
+	for i := range SamplePackages {
+		out = append(out, pkgs[i*len(pkgs)/SamplePackages])
+	}
+	return out
+}
+
+// Resume removes the hold of repo (rpmirror resume): the next sync brings
+// its mirrors to the origin's revision again. Each written mirror's
+// snapshot index stops naming the held snapshot first (latest.txt names
+// the newest again), then the hold goes. It returns the hold removed, nil
+// when the repository was not held.
+func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, error) {
+	store := e.opts.Store
+	unlock, err := store.Lock(repo.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	h, err := store.LoadHold(repo.Name)
+	if err != nil || h == nil {
+		return nil, err
+	}
+	var errs []error
+	for _, mc := range repo.Mirrors {
+		if !mc.Written() {
+			continue
+		}
+		if err := e.release(ctx, mc, repo.Name); err != nil {
+			errs = append(errs, fmt.Errorf("mirror %s: %w", mc.Name, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return h, err
+	}
+	return h, store.RemoveHold(repo.Name)
+}
+
+func (e *Engine) release(ctx context.Context, mc config.Mirror, repo string) error {
+	tg, err := e.opts.OpenTarget(ctx, mc)
+	if err != nil {
+		return err
+	}
+	unlock, err := tg.Lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if _, ok := tg.(target.Snapshotter); !ok {
+		return nil
+	}
+	return snapshot.Release(ctx, tg, repo)
+}
+
+// checkOptions returns the keys a repo's mirrors and snapshots are
+// checked with.
+func checkOptions(repo *config.Repo) (CheckOptions, error) {
+	var opts CheckOptions
+	var err error
+	if len(repo.GPGKeys) > 0 {
+		if opts.Keyring, err = verify.LoadKeyring(repo.GPGKeys...); err != nil {
+			return opts, err
+		}
+	}
+	if repo.RepoGPGCheck {
+		if opts.RepoKeyring, err = verify.LoadKeyring(repo.RepoGPGKeys...); err != nil {
+			return opts, err
+		}
+	}
+	return opts, nil
+}
