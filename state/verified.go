@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"sort"
 	"time"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
@@ -151,4 +152,47 @@ func (s *Store) SaveVerified(v *Verified) error {
 		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
 	}
 	return nil
+}
+
+// Merge adds to v the revisions of o it lacks (another process's
+// verified revisions, read from a mirror's records) and reports whether v
+// changed. The revisions are then ordered newest verified first, so the
+// current revision is the one verified last by either; a revision that
+// a newer one follows counts as superseded when that one was verified.
+// The list is bounded as by Add.
+func (v *Verified) Merge(o *Verified, now time.Time, maxLag time.Duration) bool {
+	if o == nil {
+		return false
+	}
+	changed := false
+	for _, r := range o.Revisions {
+		if i := v.Find(r.SHA256); i >= 0 {
+			if len(v.Revisions[i].Packages) == 0 && len(r.Packages) > 0 {
+				v.Revisions[i].Packages = r.Packages
+				changed = true
+			}
+			continue
+		}
+		v.Revisions = append(v.Revisions, r)
+		changed = true
+	}
+	if !changed {
+		return false
+	}
+	sort.SliceStable(v.Revisions, func(i, j int) bool { return v.Revisions[i].VerifiedAt.After(v.Revisions[j].VerifiedAt) })
+	v.Revisions[0].SupersededAt = time.Time{}
+	for i := 1; i < len(v.Revisions); i++ {
+		if v.Revisions[i].SupersededAt.IsZero() {
+			v.Revisions[i].SupersededAt = v.Revisions[i-1].VerifiedAt
+		}
+	}
+	keep := 1
+	for i := 1; i < len(v.Revisions) && i <= MaxEarlier; i++ {
+		if i > MinEarlier && now.Sub(v.Revisions[i].SupersededAt) >= maxLag {
+			break
+		}
+		keep = i + 1
+	}
+	v.Revisions = v.Revisions[:keep]
+	return true
 }

@@ -289,6 +289,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 	}
 	defer s.closeMirrors()
+	defer s.saveRecordsAtEnd(ctx) // before the locks go
 	defer func() {
 		if err != nil {
 			s.reclaim(ctx, err) // while the mirrors are still locked

@@ -105,6 +105,13 @@ func readIndex(root, rel, digest string) (map[string]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseIndex(b, path, digest)
+}
+
+// parseIndex parses the index b, named name in errors, if it describes
+// the repomd.xml whose sha256 is digest.
+func parseIndex(b []byte, name, digest string) (map[string]string, error) {
+	path := name
 	first, rest, ok := bytes.Cut(b, []byte("\n"))
 	if !ok || string(first) != indexMagic+digest {
 		return nil, fmt.Errorf("%s describes another revision", path)

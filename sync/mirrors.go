@@ -92,7 +92,7 @@ func (s *run) openMirrors(ctx context.Context) error {
 			if prev := s.st.Mirrors[mc.Name]; prev != nil {
 				*m.st = *prev
 			}
-			if _, err := os.Stat(mc.Path); err != nil {
+			if _, err := os.Stat(mc.Path); mc.Kind() == "local" && err != nil {
 				// A dry run creates nothing: a missing mirror is empty.
 				s.mirrors = append(s.mirrors, m)
 				continue
@@ -108,6 +108,10 @@ func (s *run) openMirrors(ctx context.Context) error {
 		if !s.e.opts.DryRun {
 			unlock, err := tg.Lock(ctx)
 			if err != nil {
+				if errors.Is(err, target.ErrLocked) {
+					// Another process writes it: learn what it verified.
+					s.learnFromRecords(ctx, m)
+				}
 				return fmt.Errorf("mirror %s: %w", mc.Name, err)
 			}
 			m.unlock = unlock
@@ -116,6 +120,9 @@ func (s *run) openMirrors(ctx context.Context) error {
 			}
 		}
 		s.mirrors = append(s.mirrors, m)
+		if err := s.adoptRecords(ctx, m); err != nil {
+			return err
+		}
 		if m.cur, err = readOptional(ctx, tg, RepomdPath); err != nil {
 			return fmt.Errorf("mirror %s: %w", mc.Name, err)
 		}
@@ -273,6 +280,9 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 	}
 	sum := sha256.Sum256(m.cur)
 	if idx, err := readIndex(s.e.opts.Store.Dir(), s.indexRel(m), hex.EncodeToString(sum[:])); err == nil {
+		return idx
+	}
+	if idx, err := s.readIndexRecord(ctx, m, hex.EncodeToString(sum[:])); err == nil {
 		return idx
 	}
 	d, ok := m.curMd.Find("primary")

@@ -176,6 +176,14 @@ func olderRevision(a, b string) bool {
 	return errA == nil && errB == nil && x < y
 }
 
+// sha256Of returns c's value when it is a SHA-256 digest, else "".
+func sha256Of(c repodata.Checksum) string {
+	if c.Type == "sha256" {
+		return c.Value
+	}
+	return ""
+}
+
 // sha256Hex returns the hex sha256 digest of b.
 func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)

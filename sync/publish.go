@@ -35,19 +35,19 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 				m.st.Unpublished[p.Href] = now
 			}
 		}
-		if err := s.e.opts.Store.Save(s.st); err != nil {
+		if err := s.saveState(ctx); err != nil {
 			return err
 		}
 	}
 	for _, p := range m.puts {
-		if err := m.tg.Put(ctx, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size}); err != nil {
+		if err := m.tg.Put(ctx, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size, SHA256: sha256Of(p.Checksum)}); err != nil {
 			return err
 		}
 		m.rep.Published++
 	}
 	var files []target.File
 	for _, p := range m.conflicts {
-		files = append(files, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size})
+		files = append(files, target.File{Path: p.Href, Local: s.fetched[p.Href], Size: p.Size, SHA256: sha256Of(p.Checksum)})
 	}
 	metaSeen := map[string]bool{}
 	for _, d := range s.md.Data {
@@ -55,7 +55,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 			continue
 		}
 		metaSeen[d.Href] = true
-		files = append(files, target.File{Path: d.Href, Local: s.metaLocal[d.Href], Size: d.Size})
+		files = append(files, target.File{Path: d.Href, Local: s.metaLocal[d.Href], Size: d.Size, SHA256: sha256Of(d.Checksum)})
 	}
 	var remove []string
 	for _, f := range []struct {
@@ -70,7 +70,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 		if err := safefs.WriteFile(s.cache, filepath.Base(f.path), f.b, 0o644); err != nil {
 			return fmt.Errorf("staging %s: %w", f.path, err)
 		}
-		files = append(files, target.File{Path: f.path, Local: local, Size: int64(len(f.b))})
+		files = append(files, target.File{Path: f.path, Local: local, Size: int64(len(f.b)), SHA256: sha256Hex(f.b)})
 	}
 	// Record what the new revision leaves unreferenced before committing,
 	// so that a process killed right after the commit still prunes it.
@@ -79,7 +79,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	now := s.now()
 	pending := s.pendingAfterCommit(m, now)
 	m.st.Pending, m.st.PendingFor = pending, digest
-	if err := s.e.opts.Store.Save(s.st); err != nil {
+	if err := s.saveState(ctx); err != nil {
 		return err
 	}
 	if err := m.tg.Commit(ctx, files, remove); err != nil {
@@ -93,6 +93,12 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
 	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest
 	m.st.PublishedAt, m.st.CheckedAt = now, now
+	if err := s.writeIndexRecord(ctx, m, s.index, digest); err != nil {
+		return err
+	}
+	if err := s.saveState(ctx); err != nil {
+		return err
+	}
 	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
 	s.pruneExpired(ctx, m)
 	return nil

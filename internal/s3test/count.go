@@ -1,0 +1,92 @@
+package s3test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	gosync "sync"
+	"testing"
+)
+
+// Counter is a reverse proxy in front of a Server that counts the
+// objects written through it: what a client uploaded, seen on the wire.
+type Counter struct {
+	// Endpoint is the proxy's http URL: give it to clients instead of
+	// the server's.
+	Endpoint string
+
+	mu   gosync.Mutex
+	puts map[string]int // object key (bucket/key) -> PUT requests
+	gets map[string]int // object key (bucket/key) -> GET requests
+}
+
+// Count starts a counting proxy in front of s, stopped when the test
+// ends.
+func (s *Server) Count(t testing.TB) *Counter {
+	t.Helper()
+	u, err := url.Parse(s.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Counter{puts: map[string]int{}, gets: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(u)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.mu.Lock()
+		switch r.Method {
+		case http.MethodPut:
+			c.puts[strings.TrimPrefix(r.URL.Path, "/")]++
+		case http.MethodGet:
+			c.gets[strings.TrimPrefix(r.URL.Path, "/")]++
+		}
+		c.mu.Unlock()
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	c.Endpoint = srv.URL
+	return c
+}
+
+// Puts returns the keys (BUCKET/KEY) PUT since the last call, sorted,
+// each once (the parts of a multipart upload count once), and forgets
+// them.
+func (c *Counter) Puts() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := sortedKeys(c.puts)
+	c.puts = map[string]int{}
+	return keys
+}
+
+// Gets is Puts for the objects read (GET) since the last call.
+func (c *Counter) Gets() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := sortedKeys(c.gets)
+	c.gets = map[string]int{}
+	return keys
+}
+
+func sortedKeys(m map[string]int) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// CredentialsFile writes the server's credentials in the AWS
+// shared-credentials format into dir and returns its path.
+func CredentialsFile(t testing.TB, dir string) string {
+	t.Helper()
+	p := filepath.Join(dir, "s3-credentials")
+	if err := os.WriteFile(p, []byte("[default]\naws_access_key_id = "+Access+"\naws_secret_access_key = "+Secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

@@ -1,0 +1,185 @@
+package sync_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/internal/s3test"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/target/targets"
+)
+
+// s3Harness is a harness whose one written mirror is in a bucket of a
+// real S3 server (versitygw), reached through a proxy that counts
+// uploads. h.mirrors[0] is the directory versitygw keeps the mirror's
+// objects in, for checkMirrors and tree.
+type s3Harness struct {
+	*harness
+	srv   *s3test.Server
+	count *s3test.Counter
+}
+
+func newS3Harness(t *testing.T, o *origin, keys ...string) *s3Harness {
+	t.Helper()
+	srv := s3test.Start(t, "mirrors")
+	h := &s3Harness{harness: newHarness(t, o, keys...), srv: srv, count: srv.Count(t)}
+	h.repo.Mirrors = []config.Mirror{{Name: "obj", S3: &config.S3{
+		Endpoint:        h.count.Endpoint,
+		Bucket:          "mirrors",
+		Prefix:          "repo/",
+		Region:          "us-east-1",
+		CredentialsFile: s3test.CredentialsFile(t, t.TempDir()),
+		LeaseTTL:        config.DefaultLeaseTTL,
+	}}}
+	h.mirrors = []string{filepath.Join(srv.Dir, "mirrors", "repo")}
+	return h
+}
+
+// freshState gives the harness a new, empty state_dir, as another host
+// taking over would have.
+func (h *s3Harness) freshState() {
+	h.t.Helper()
+	store, err := state.Open(filepath.Join(h.t.TempDir(), "state"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.store = store
+}
+
+// downloads returns the keys of mirror files (records left out) read
+// since the last call.
+func (h *s3Harness) downloads() []string {
+	var got []string
+	for _, k := range h.count.Gets() {
+		if strings.HasPrefix(k, "mirrors/repo/") && !strings.Contains(k, "/.rpmirror/") {
+			got = append(got, strings.TrimPrefix(k, "mirrors/repo/"))
+		}
+	}
+	return got
+}
+
+// uploads returns the keys of mirror files (rpmirror's own records left
+// out) uploaded since the last call.
+func (h *s3Harness) uploads() []string {
+	var got []string
+	for _, k := range h.count.Puts() {
+		if !strings.Contains(k, "/.rpmirror/") {
+			got = append(got, strings.TrimPrefix(k, "mirrors/repo/"))
+		}
+	}
+	return got
+}
+
+// TestS3UploadsOnlyWhatIsMissing: a sync to object storage from a fresh
+// state_dir (another host, a lost disk) uploads nothing the bucket holds
+// already: not when the mirror is current, not for an update, and not
+// for the packages an interrupted sync stored before it died. What it
+// needs comes from rpmirror's records in the bucket.
+func TestS3UploadsOnlyWhatIsMissing(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	v2 := filepath.Join("..", "internal", "demo", "origin", "v2")
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, v1)
+	h := newS3Harness(t, o, demoKey(t))
+	h.mustSync()
+	h.checkMirrors()
+	first := h.uploads()
+	if len(first) == 0 {
+		t.Fatal("the first sync uploaded nothing")
+	}
+
+	t.Run("current", func(t *testing.T) {
+		h.freshState()
+		h.downloads()
+		rep := h.mustSync()
+		if !rep.NoChange {
+			t.Errorf("sync from a fresh state_dir: NoChange = false")
+		}
+		if got := h.uploads(); len(got) != 0 {
+			t.Errorf("sync of a current mirror from a fresh state_dir uploaded %v", got)
+		}
+		for _, k := range h.downloads() {
+			if !strings.HasPrefix(k, "repodata/repomd.xml") {
+				t.Errorf("the sync of a current mirror read %s from the bucket", k)
+			}
+		}
+	})
+
+	t.Run("interrupted update", func(t *testing.T) {
+		// A sync stores v2's new packages, then dies before the commit.
+		republish(t, o, v2)
+		fail := true
+		eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Now: func() time.Time { return h.now },
+			OpenTarget: func(ctx context.Context, m config.Mirror) (target.Target, error) {
+				tg, err := targets.Open(ctx, m)
+				return failingCommit{tg, &fail}, err
+			}})
+		if rep := eng.Sync(context.Background(), h.repo); rep.Err == nil {
+			t.Fatal("the failing commit did not fail the sync")
+		}
+		stored := h.uploads()
+		var pkgs []string
+		for _, k := range stored {
+			if strings.HasSuffix(k, ".rpm") {
+				pkgs = append(pkgs, k)
+			}
+		}
+		if len(pkgs) == 0 {
+			t.Fatalf("the interrupted sync stored no package: %v", stored)
+		}
+		// Another host, with no state of its own, completes it.
+		h.freshState()
+		h.o.fetched()
+		h.downloads()
+		h.mustSync()
+		h.checkMirrors()
+		for _, k := range h.uploads() {
+			if strings.HasSuffix(k, ".rpm") {
+				t.Errorf("completing the interrupted sync uploaded %s again", k)
+			}
+		}
+		// What it stored is known by the digest stored with it, and
+		// what the mirror served by the index kept with it: nothing is
+		// read back but repomd.xml.
+		for _, k := range h.downloads() {
+			if k != "repodata/repomd.xml" && !strings.HasPrefix(k, "repodata/repomd.xml.") {
+				t.Errorf("completing the interrupted sync read %s back from the bucket", k)
+			}
+		}
+		if got := h.o.fetched(); len(got) != 0 {
+			t.Errorf("completing the interrupted sync downloaded %v again", got)
+		}
+	})
+
+	t.Run("records", func(t *testing.T) {
+		// The records in the bucket say what another daemon needs:
+		// the revision published, and the verified revisions.
+		h.freshState()
+		if rep := h.mustSync(); !rep.NoChange {
+			t.Error("not current")
+		}
+		v, err := h.store.LoadVerified("test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		md, _ := os.ReadFile(filepath.Join(v2, "repodata", "repomd.xml"))
+		if cur := v.Current(); cur == nil || cur.SHA256 != sha256Hex(md) || len(v.Revisions) != 2 {
+			t.Errorf("verified revisions from the bucket: %+v, want v2 current and v1 before it", v.Revisions)
+		}
+	})
+}
+
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
