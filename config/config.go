@@ -66,37 +66,38 @@ const (
 // Config is a loaded and validated mirrors.yaml.
 type Config struct {
 	File     string // path it was loaded from, as given to Load or Parse
-	StateDir string // absolute: embedded state and download cache
+	StateDir string `yaml:"state_dir" kind:"dir" required:"the directory for rpmirror's state and download cache"` // absolute: embedded state and download cache
 	// Listen is the address rpmirror serve answers HTTP on.
-	Listen string
+	Listen string `yaml:"listen" check:"listen" default:"127.0.0.1:8080"`
 	// ProbeInterval is how often rpmirror serve probes every mirror, and
-	// ProbeTimeout how long one probe may take.
-	ProbeInterval time.Duration
-	ProbeTimeout  time.Duration
+	// ProbeTimeout how long one probe may take (by default
+	// ProbeTimeoutFor(ProbeInterval)).
+	ProbeInterval time.Duration `yaml:"probe_interval" positive:"" min:"1s" default:"60s"`
+	ProbeTimeout  time.Duration `yaml:"probe_timeout" positive:""`
 	// MaxParallelSyncs is how many repositories rpmirror serve syncs at
 	// once (a burst of origin changes queues); MaxParallelProbes how many
 	// probes are in flight at once, over every repository.
-	MaxParallelSyncs  int
-	MaxParallelProbes int
+	MaxParallelSyncs  int `yaml:"max_parallel_syncs" range:"1..1024" default:"4"`
+	MaxParallelProbes int `yaml:"max_parallel_probes" range:"1..4096" default:"16"`
 	// APITokenFile holds the token that POST /sync requires (see
 	// APIToken); "" leaves the HTTP API read-only.
-	APITokenFile string
-	Alerts       Alerts
-	Download     Download
+	APITokenFile string   `yaml:"api_token_file" kind:"path"`
+	Alerts       Alerts   `yaml:"alerts"`
+	Download     Download `yaml:"download"`
 	// GeoIPDB is a MaxMind-format database (.mmdb) that places clients
 	// in a country for mirror selection; "" places none.
-	GeoIPDB string
+	GeoIPDB string `yaml:"geoip_db" kind:"path"`
 	// TrustedProxies are the networks of the reverse proxies in front of
 	// rpmirror serve: only a request from one of them has its client
 	// address taken from X-Forwarded-For.
-	TrustedProxies []netip.Prefix
+	TrustedProxies []netip.Prefix `yaml:"trusted_proxies"`
 	// AccessLog is where rpmirror serve writes one JSON line per request:
 	// a file, "-" for standard output, or "" for none.
-	AccessLog string
+	AccessLog string `yaml:"access_log" kind:"log"`
 	// LeaseTTL is how long the lease a writer holds on a mirror in object
 	// storage lasts unless renewed (see S3.LeaseTTL).
-	LeaseTTL time.Duration
-	Repos    []Repo
+	LeaseTTL time.Duration `yaml:"lease_ttl" positive:"" min:"3s" why:"object stores date writes in whole seconds" default:"30s"`
+	Repos    []Repo        `yaml:"repos" kind:"custom" required:"the list of repositories to mirror; write \"repos: []\" for none yet"`
 
 	stateDirLine  int
 	apiTokenLine  int
@@ -184,19 +185,19 @@ func (c *Config) APIToken() (string, error) {
 type Alerts struct {
 	// Webhook receives a JSON POST on every change of a mirror's or a
 	// sync's state; "" sends none.
-	Webhook string
+	Webhook string `yaml:"webhook" check:"webhook"`
 }
 
 // Download holds the settings shared by every repo's downloads.
 type Download struct {
-	Concurrency    int           // packages downloaded at once per repo
-	Retries        int           // attempts after the first for a failed download
-	ConnectTimeout time.Duration // TCP+TLS connect and response-header timeout
-	StallTimeout   time.Duration // abort a transfer that receives no byte for this long
+	Concurrency    int           `yaml:"concurrency" range:"1..64" default:"4"`     // packages downloaded at once per repo
+	Retries        int           `yaml:"retries" range:"0..20" default:"3"`         // attempts after the first for a failed download
+	ConnectTimeout time.Duration `yaml:"connect_timeout" positive:"" default:"10s"` // TCP+TLS connect and response-header timeout
+	StallTimeout   time.Duration `yaml:"stall_timeout" positive:"" default:"30s"`   // abort a transfer that receives no byte for this long
 	// MaxMetadataSize caps the uncompressed size of any metadata file
 	// rpmirror reads, whatever the file declares: a decompression bomb
 	// stops there.
-	MaxMetadataSize int64
+	MaxMetadataSize int64 `yaml:"max_metadata_size" kind:"size" range:"1MiB..1TiB" default:"4GiB"`
 }
 
 // Repo is one origin repository and the mirrors it is copied to.

@@ -19,14 +19,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/rpmirror/rpmirror/geo"
-	hide "github.com/rpmirror/rpmirror/internal/redact"
 )
 
 // The keys each mapping may hold, in the order the documentation lists them.
 var (
-	topKeys      = []string{"state_dir", "listen", "probe_interval", "probe_timeout", "max_parallel_syncs", "max_parallel_probes", "api_token_file", "alerts", "download", "geoip_db", "trusted_proxies", "access_log", "lease_ttl", "repos"}
-	alertKeys    = []string{"webhook"}
-	downloadKeys = []string{"concurrency", "retries", "connect_timeout", "stall_timeout", "max_metadata_size"}
+	topKeys      = keysOf[Config]()
+	alertKeys    = keysOf[Alerts]()
+	downloadKeys = keysOf[Download]()
 	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "origin_metalink", "origin_mirrorlist", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "snapshots", "filter", "sign_with", "mirrors"}
 	tlsKeys      = []string{"ca_file", "insecure"}
 	snapshotKeys = []string{"keep", "keep_for", "pinned"}
@@ -35,10 +34,13 @@ var (
 	s3Keys       = []string{"endpoint", "bucket", "prefix", "region", "credentials_file", "profile", "virtual_host"}
 )
 
-// decoder walks the YAML node tree by hand rather than unmarshalling into
-// structs: that way every problem is reported with the line of the key or
-// value it is about, in words rather than Go type names, and decoding goes
-// on after a problem so that one run finds them all.
+// decoder walks the YAML node tree rather than unmarshalling into structs
+// with the YAML library: that way every problem is reported with the line
+// of the key or value it is about, in words rather than Go type names, and
+// decoding goes on after a problem so that one run finds them all. Most
+// keys are decoded generically from the tags of the Config structs (see
+// schema.go); the code here decodes the rest and checks what involves
+// several keys.
 type decoder struct {
 	file string
 	dir  string // absolute directory relative paths are resolved against
@@ -253,118 +255,24 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	if !d.isKind(root, yaml.MappingNode, "", "the file", "a mapping of "+strings.Join(topKeys, ", ")) {
 		return nil
 	}
-	c := &Config{
-		File:              d.file,
-		Listen:            DefaultListen,
-		ProbeInterval:     DefaultProbeInterval,
-		MaxParallelSyncs:  DefaultMaxParallelSyncs,
-		MaxParallelProbes: DefaultMaxParallelProbes,
-		Download: Download{
-			Concurrency:     DefaultConcurrency,
-			Retries:         DefaultRetries,
-			ConnectTimeout:  DefaultConnectTimeout,
-			StallTimeout:    DefaultStallTimeout,
-			MaxMetadataSize: DefaultMaxMetadataSize,
-		},
-	}
-	f := d.fields(root, "", topKeys)
+	c := newWithDefaults[Config]()
+	c.File = d.file
+	f, _ := d.decodeInto(root, "", c, root.Line)
+	c.stateDirLine = f.line("state_dir")
+	c.apiTokenLine = f.line("api_token_file")
+	c.geoIPLine = f.line("geoip_db")
+	c.accessLogLine = f.line("access_log")
 
-	if e, ok := f.get("state_dir"); ok {
-		if p, ok := d.path(e, ""); ok {
-			if p == "/" {
-				d.errorf(e.val.Line, "", "state_dir %q: must not be the root directory", e.val.Value)
-			} else {
-				c.StateDir, c.stateDirLine = p, e.val.Line
-			}
-		}
-	} else {
-		d.missing(f, "state_dir", root, "", "the directory for rpmirror's state and download cache")
-	}
-
-	if e, ok := f.get("listen"); ok {
-		if addr, ok := d.str(e, ""); ok {
-			if problem := listenProblem(addr); problem != "" {
-				d.errorf(e.val.Line, "", "listen %q: %s", addr, problem)
-			} else {
-				c.Listen = addr
-			}
-		}
-	}
 	// probe_timeout defaults to a share of probe_interval, so only a
 	// timeout the file sets can be too long, and it is compared with an
 	// interval the file sets only when that interval is valid.
-	intervalLine, intervalOK := 0, true
-	if e, ok := f.get("probe_interval"); ok {
-		intervalLine = e.val.Line
-		if t, ok := d.duration(e, "", true); !ok {
-			intervalOK = false
-		} else if t < time.Second {
-			d.errorf(e.val.Line, "", "probe_interval %q: must be at least 1s", e.val.Value)
-			intervalOK = false
+	if e, ok := f.get("probe_timeout"); !ok || f.bad["probe_timeout"] {
+		c.ProbeTimeout = ProbeTimeoutFor(c.ProbeInterval)
+	} else if t := c.ProbeTimeout; t > c.ProbeInterval && !f.bad["probe_interval"] {
+		if line := f.line("probe_interval"); line > 0 {
+			d.errorf(e.val.Line, "", "probe_timeout %s: must not be longer than probe_interval %s (line %d)", t, c.ProbeInterval, line)
 		} else {
-			c.ProbeInterval = t
-		}
-	}
-	c.ProbeTimeout = ProbeTimeoutFor(c.ProbeInterval)
-	if e, ok := f.get("probe_timeout"); ok {
-		if t, ok := d.duration(e, "", true); ok {
-			c.ProbeTimeout = t
-			switch {
-			case !intervalOK:
-			case t > c.ProbeInterval && intervalLine > 0:
-				d.errorf(e.val.Line, "", "probe_timeout %s: must not be longer than probe_interval %s (line %d)", t, c.ProbeInterval, intervalLine)
-			case t > c.ProbeInterval:
-				d.errorf(e.val.Line, "", "probe_timeout %s: must not be longer than probe_interval, which is %s by default", t, c.ProbeInterval)
-			}
-		}
-	}
-	if e, ok := f.get("max_parallel_syncs"); ok {
-		if n, ok := d.integer(e, "", 1, 1024); ok {
-			c.MaxParallelSyncs = n
-		}
-	}
-	if e, ok := f.get("max_parallel_probes"); ok {
-		if n, ok := d.integer(e, "", 1, 4096); ok {
-			c.MaxParallelProbes = n
-		}
-	}
-	if e, ok := f.get("api_token_file"); ok {
-		if p, ok := d.path(e, ""); ok {
-			c.APITokenFile, c.apiTokenLine = p, e.val.Line
-		}
-	}
-	if e, ok := f.get("alerts"); ok {
-		d.alerts(e, &c.Alerts)
-	}
-
-	if e, ok := f.get("download"); ok {
-		d.download(e, &c.Download)
-	}
-
-	if e, ok := f.get("geoip_db"); ok {
-		if p, ok := d.path(e, ""); ok {
-			c.GeoIPDB, c.geoIPLine = p, e.val.Line
-		}
-	}
-	if e, ok := f.get("trusted_proxies"); ok {
-		c.TrustedProxies = d.networks(e, "")
-	}
-	if e, ok := f.get("access_log"); ok {
-		if s, ok := d.str(e, ""); ok && s == "-" {
-			c.AccessLog, c.accessLogLine = s, e.val.Line
-		} else if p, ok := d.path(e, ""); ok {
-			c.AccessLog, c.accessLogLine = p, e.val.Line
-		}
-	}
-
-	c.LeaseTTL = DefaultLeaseTTL
-	if e, ok := f.get("lease_ttl"); ok {
-		if t, ok := d.duration(e, "", true); ok {
-			if t < MinLeaseTTL {
-				d.errorf(e.val.Line, "", "lease_ttl %q: must be at least %s (object stores date writes in whole seconds)", e.val.Value, MinLeaseTTL)
-			} else {
-				c.LeaseTTL = t
-			}
+			d.errorf(e.val.Line, "", "probe_timeout %s: must not be longer than probe_interval, which is %s by default", t, c.ProbeInterval)
 		}
 	}
 
@@ -377,8 +285,6 @@ func (d *decoder) config(root *yaml.Node) *Config {
 				}
 			}
 		}
-	} else {
-		d.missing(f, "repos", root, "", `the list of repositories to mirror; write "repos: []" for none yet`)
 	}
 	return c
 }
@@ -527,56 +433,6 @@ func (d *decoder) filterList(e entry, where, what, want string, problem func(str
 	return list
 }
 
-func (d *decoder) alerts(e entry, a *Alerts) {
-	const where = "alerts"
-	if !d.isKind(e.val, yaml.MappingNode, "", e.name, "a mapping of "+strings.Join(alertKeys, ", ")) {
-		return
-	}
-	f := d.fields(e.val, where, alertKeys)
-	if e, ok := f.get("webhook"); ok {
-		if raw, ok := d.str(e, where); ok {
-			if problem := webhookProblem(raw); problem != "" {
-				d.errorf(e.val.Line, where, "webhook %q: %s", hide.URL(raw), problem)
-			} else {
-				a.Webhook = raw
-			}
-		}
-	}
-}
-
-func (d *decoder) download(e entry, dl *Download) {
-	const where = "download"
-	if !d.isKind(e.val, yaml.MappingNode, "", e.name, "a mapping of "+strings.Join(downloadKeys, ", ")) {
-		return
-	}
-	f := d.fields(e.val, where, downloadKeys)
-	if e, ok := f.get("concurrency"); ok {
-		if n, ok := d.integer(e, where, MinConcurrency, MaxConcurrency); ok {
-			dl.Concurrency = n
-		}
-	}
-	if e, ok := f.get("retries"); ok {
-		if n, ok := d.integer(e, where, MinRetries, MaxRetries); ok {
-			dl.Retries = n
-		}
-	}
-	if e, ok := f.get("connect_timeout"); ok {
-		if t, ok := d.duration(e, where, true); ok {
-			dl.ConnectTimeout = t
-		}
-	}
-	if e, ok := f.get("stall_timeout"); ok {
-		if t, ok := d.duration(e, where, true); ok {
-			dl.StallTimeout = t
-		}
-	}
-	if e, ok := f.get("max_metadata_size"); ok {
-		if n, ok := d.size(e, where, 1<<20, 1<<40); ok {
-			dl.MaxMetadataSize = n
-		}
-	}
-}
-
 func (d *decoder) repos(e entry) []Repo {
 	if !d.isKind(e.val, yaml.SequenceNode, "", e.name, "a list of repos") {
 		return nil
@@ -624,7 +480,7 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 			}
 		}
 	} else {
-		d.missing(f, "name", n, where, "a name of letters, digits, '.', '_' and '-'")
+		d.missing(f, "name", n.Line, where, "a name of letters, digits, '.', '_' and '-'")
 	}
 
 	r.MirrorlistName = r.Name
@@ -750,7 +606,7 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	if e, ok := f.get("mirrors"); ok {
 		r.Mirrors = d.mirrors(e, where)
 	} else {
-		d.missing(f, "mirrors", n, where, "at least one mirror is required")
+		d.missing(f, "mirrors", n.Line, where, "at least one mirror is required")
 	}
 	if r.Snapshots != nil {
 		for _, m := range r.Mirrors {
@@ -773,7 +629,7 @@ func (d *decoder) origin(f keys, n *yaml.Node, where string, r *Repo) {
 	}
 	switch len(given) {
 	case 0:
-		d.missing(f, "origin", n, where, "the URL of the repository to mirror")
+		d.missing(f, "origin", n.Line, where, "the URL of the repository to mirror")
 		return
 	case 1:
 	default:
@@ -889,7 +745,7 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 				}
 			}
 		} else {
-			d.missing(f, "name", n, where, "a name of letters, digits, '.', '_' and '-'")
+			d.missing(f, "name", n.Line, where, "a name of letters, digits, '.', '_' and '-'")
 		}
 
 		pathGiven := false
@@ -928,7 +784,7 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 		}
 
 		if e, ok := f.get("networks"); ok {
-			m.Networks = d.networks(e, where)
+			m.Networks, _ = d.networks(e, where)
 		}
 		if e, ok := f.get("country"); ok {
 			if s, ok := d.str(e, where); ok {
@@ -983,7 +839,7 @@ func (d *decoder) s3(e entry, mirrorWhere string) *S3 {
 			ok = false
 		}
 	} else {
-		d.missing(f, "endpoint", at, where, "the store's http(s) URL, such as https://s3.example.org")
+		d.missing(f, "endpoint", at.Line, where, "the store's http(s) URL, such as https://s3.example.org")
 		ok = false
 	}
 	if e, given := f.get("bucket"); given {
@@ -998,7 +854,7 @@ func (d *decoder) s3(e entry, mirrorWhere string) *S3 {
 			ok = false
 		}
 	} else {
-		d.missing(f, "bucket", at, where, "the bucket the mirror is in (it must exist: rpmirror never creates buckets)")
+		d.missing(f, "bucket", at.Line, where, "the bucket the mirror is in (it must exist: rpmirror never creates buckets)")
 		ok = false
 	}
 	if e, given := f.get("prefix"); given {
@@ -1102,6 +958,15 @@ func prefixProblem(s string) string {
 type keys struct {
 	entries map[string]entry
 	guessed map[string]bool // known keys that an unknown key was probably meant to be
+	bad     map[string]bool // keys whose value was refused
+}
+
+// line returns the line of name's value if it was given and good, or 0.
+func (k keys) line(name string) int {
+	if e, ok := k.get(name); ok && !k.bad[name] {
+		return e.val.Line
+	}
+	return 0
 }
 
 // get returns the entry for name if it is there with a value: a key with
@@ -1111,14 +976,13 @@ func (k keys) get(name string) (entry, bool) {
 	return e, ok && !isNull(e.val)
 }
 
-// missing records that the required key name is missing from mapping n,
-// unless an unknown key in n was probably meant to be it: that problem has
+// missing records that the required key name is missing from the mapping
+// at line, unless an unknown key in n was probably meant to be it: that problem has
 // been recorded already.
-func (d *decoder) missing(k keys, name string, n *yaml.Node, where, why string) {
+func (d *decoder) missing(k keys, name string, line int, where, why string) {
 	if k.guessed[name] {
 		return
 	}
-	line := n.Line
 	if e, ok := k.entries[name]; ok {
 		line = e.key.Line
 	}
@@ -1128,7 +992,7 @@ func (d *decoder) missing(k keys, name string, n *yaml.Node, where, why string) 
 // fields returns the known keys of mapping n, recording a problem for each
 // key that is not known or given twice.
 func (d *decoder) fields(n *yaml.Node, where string, known []string) keys {
-	k := keys{entries: make(map[string]entry, len(known)), guessed: map[string]bool{}}
+	k := keys{entries: make(map[string]entry, len(known)), guessed: map[string]bool{}, bad: map[string]bool{}}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		kn, v := n.Content[i], n.Content[i+1]
 		if kn.Kind != yaml.ScalarNode || isNull(kn) {
@@ -1350,28 +1214,31 @@ func (d *decoder) url(e entry, where string, allowFile bool) (string, bool) {
 
 // networks decodes a list of CIDR networks ("10.20.0.0/16",
 // "2001:db8::/32"); a single address stands for itself (/32 or /128).
-func (d *decoder) networks(e entry, where string) []netip.Prefix {
+func (d *decoder) networks(e entry, where string) ([]netip.Prefix, bool) {
 	if e.val.Kind == yaml.ScalarNode && !isNull(e.val) {
 		d.errorf(e.val.Line, where, "%s: expected a list of networks, found %s: write %s: [%q]", e.name, describe(e.val), e.name, e.val.Value)
-		return nil
+		return nil, false
 	}
 	if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of networks such as 10.20.0.0/16") {
-		return nil
+		return nil, false
 	}
 	var ps []netip.Prefix
+	ok := true
 	for _, n := range e.val.Content {
-		s, ok := d.str(entry{name: e.name, key: e.key, val: n}, where)
-		if !ok {
+		s, good := d.str(entry{name: e.name, key: e.key, val: n}, where)
+		if !good {
+			ok = false
 			continue
 		}
 		p, problem := parseNetwork(s)
 		if problem != "" {
 			d.errorf(n.Line, where, "%s: %q: %s", e.name, s, problem)
+			ok = false
 			continue
 		}
 		ps = append(ps, p)
 	}
-	return ps
+	return ps, ok
 }
 
 // parseNetwork parses a CIDR network or a single address.
