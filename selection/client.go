@@ -55,15 +55,23 @@ func ClientAddr(remote string, xff []string, trusted []netip.Prefix) netip.Addr 
 
 // parseHost parses an address written alone ("192.0.2.1", "2001:db8::1")
 // or with a port ("192.0.2.1:80", "[2001:db8::1]:80"), as RemoteAddr and
-// some proxies' X-Forwarded-For entries write it.
+// some proxies' X-Forwarded-For entries write it. The form picks the
+// parser, so that a request never pays for a failed parse (and the error
+// it allocates): a port follows a bracketed IPv6 address or the only
+// colon of an IPv4 one, while a bare IPv6 address has two colons or more.
 func parseHost(s string) (netip.Addr, bool) {
-	a, err := netip.ParseAddr(s)
-	if err != nil {
+	var a netip.Addr
+	if strings.HasPrefix(s, "[") || strings.Count(s, ":") == 1 {
 		ap, err := netip.ParseAddrPort(s)
 		if err != nil {
 			return netip.Addr{}, false
 		}
 		a = ap.Addr()
+	} else {
+		var err error
+		if a, err = netip.ParseAddr(s); err != nil {
+			return netip.Addr{}, false
+		}
 	}
 	return a.Unmap().WithZone(""), true
 }

@@ -97,10 +97,44 @@ var (
 	bodyPool  = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 )
 
+// Header values of the lists, shared by every answer (net/http copies
+// them when it writes the header; nothing changes them).
+var (
+	textType     = []string{"text/plain; charset=utf-8"}
+	metalinkType = []string{"application/metalink+xml"}
+	noCache      = []string{"no-cache"}
+)
+
+// contentLengths holds the Content-Length values of the list sizes seen
+// so far, each made once.
+var contentLengths [16 << 10]atomic.Pointer[[]string]
+
+// contentLength returns the header value of a body of n bytes.
+func contentLength(n int) []string {
+	if n >= len(contentLengths) {
+		return []string{strconv.Itoa(n)}
+	}
+	if v := contentLengths[n].Load(); v != nil {
+		return *v
+	}
+	v := []string{strconv.Itoa(n)}
+	contentLengths[n].Store(&v)
+	return v
+}
+
+// now returns the time a request starts, for the access log; the zero
+// Time when there is none (reading the clock costs every request).
+func (m *mirrorRoutes) now() time.Time {
+	if m.sel.AccessLog == nil {
+		return time.Time{}
+	}
+	return time.Now()
+}
+
 // client returns who asks: the address trusted_proxies lets through, and
 // its location, from ?country= when that is a known code, else GeoIP.
 func (m *mirrorRoutes) client(r *http.Request, country string) selection.Client {
-	c := selection.Client{Addr: selection.ClientAddr(r.RemoteAddr, r.Header.Values("X-Forwarded-For"), m.sel.TrustedProxies)}
+	c := selection.Client{Addr: selection.ClientAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], m.sel.TrustedProxies)}
 	if loc, ok := geo.At(country); ok {
 		c.Location = loc
 	} else {
@@ -123,7 +157,7 @@ func parseProtocol(s string) (selection.Protocol, bool) {
 func (m *mirrorRoutes) list(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		q := parseQuery(r.URL.RawQuery)
-		rq := request{start: time.Now(), kind: kind, client: m.client(r, q.Get("country"))}
+		rq := request{start: m.now(), kind: kind, client: m.client(r, q.Get("country"))}
 		defer m.done(r, &rq)
 		name, arch := q.Get("repo"), q.Get("arch")
 		if name == "" {
@@ -157,16 +191,18 @@ func (m *mirrorRoutes) list(kind string) http.HandlerFunc {
 		bp := bodyPool.Get().(*[]byte)
 		order := repo.Set.Order((*op)[:0], rq.client, protocol, nil)
 		var body []byte
+		// Header values are shared, prepared slices, set with their
+		// canonical keys: no request allocates them.
 		h := w.Header()
 		if kind == KindMetalink {
 			body = repo.Lists.AppendMetalink((*bp)[:0], order)
-			h.Set("Content-Type", "application/metalink+xml")
+			h["Content-Type"] = metalinkType
 		} else {
 			body = repo.Lists.AppendText((*bp)[:0], order)
-			h.Set("Content-Type", "text/plain; charset=utf-8")
+			h["Content-Type"] = textType
 		}
-		h.Set("Content-Length", strconv.Itoa(len(body)))
-		h.Set("Cache-Control", "no-cache")
+		h["Content-Length"] = contentLength(len(body))
+		h["Cache-Control"] = noCache
 		rq.status = http.StatusOK
 		if r.Method != http.MethodHead {
 			w.Write(body)
@@ -206,7 +242,7 @@ func (m *mirrorRoutes) notFound(w http.ResponseWriter, r *http.Request, c *Catal
 // used; else 404.
 func (m *mirrorRoutes) redirect(w http.ResponseWriter, r *http.Request) {
 	q := parseQuery(r.URL.RawQuery)
-	rq := request{start: time.Now(), kind: KindRedirect, client: m.client(r, q.Get("country"))}
+	rq := request{start: m.now(), kind: KindRedirect, client: m.client(r, q.Get("country"))}
 	defer m.done(r, &rq)
 	protocol, ok := parseProtocol(q.Get("protocol"))
 	if !ok {
@@ -302,7 +338,7 @@ func (m *mirrorRoutes) done(r *http.Request, rq *request) {
 		country = "unknown"
 	}
 	if m.sel.Metrics != nil && rq.repo != "" {
-		m.sel.Metrics.requests.WithLabelValues(rq.repo, rq.kind, country).Inc()
+		m.sel.Metrics.request(rq.repo, rq.kind, country).Inc()
 	}
 	if m.sel.AccessLog != nil {
 		m.sel.AccessLog.Log(Access{
