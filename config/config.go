@@ -97,7 +97,11 @@ type Config struct {
 	// LeaseTTL is how long the lease a writer holds on a mirror in object
 	// storage lasts unless renewed (see S3.LeaseTTL).
 	LeaseTTL time.Duration `yaml:"lease_ttl" positive:"" min:"3s" why:"object stores date writes in whole seconds" default:"30s"`
-	Repos    []Repo        `yaml:"repos" kind:"custom" required:"the list of repositories to mirror; write \"repos: []\" for none yet"`
+	// LeaseHolder names this rpmirror in the leases it takes on mirrors
+	// in object storage, shown by /status and /metrics of every daemon
+	// sharing them; "" names it HOST/PID.
+	LeaseHolder string `yaml:"lease_holder"`
+	Repos       []Repo `yaml:"repos" kind:"custom" required:"the list of repositories to mirror; write \"repos: []\" for none yet"`
 
 	stateDirLine  int
 	apiTokenLine  int
@@ -412,6 +416,8 @@ type S3 struct {
 	// LeaseTTL is the top-level lease_ttl, copied here so that a target
 	// opened from the mirror alone has it.
 	LeaseTTL time.Duration
+	// Holder is the top-level lease_holder, copied here likewise.
+	Holder string
 
 	// Lines of the keys in the file, for messages (0: not given).
 	Line, EndpointLine, BucketLine, RegionLine, CredentialsLine int

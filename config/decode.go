@@ -282,6 +282,7 @@ func (d *decoder) config(root *yaml.Node) *Config {
 			for j := range c.Repos[i].Mirrors {
 				if m := c.Repos[i].Mirrors[j].S3; m != nil {
 					m.LeaseTTL = c.LeaseTTL
+					m.Holder = c.LeaseHolder
 				}
 			}
 		}

@@ -48,6 +48,7 @@ func openS3(_ context.Context, m config.Mirror) (target.Target, error) {
 		VirtualHost: c.VirtualHost,
 		Credentials: creds,
 		LeaseTTL:    c.LeaseTTL,
+		Holder:      c.Holder,
 	})
 }
 
