@@ -26,7 +26,7 @@ test: ## run every test (integration tests need rpm, createrepo_c, gpg and dnf; 
 demo: build ## sync the shipped signed repository, served on loopback, to two local mirrors
 	./$(BIN) demo
 
-bench: ## run the benchmarks and write docs/benchmarks.md (serve under load needs nginx and wrk)
+bench: ## run the benchmarks and write docs/benchmarks.md (needs nginx, wrk, rsync; BENCH_ONLY=serve1000 for one section)
 	./scripts/bench.sh
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s); a finding is kept under testdata/fuzz/

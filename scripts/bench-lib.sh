@@ -2,7 +2,8 @@
 #
 # Provides: $root, $cache (fixtures kept between runs), $work (removed on
 # exit), $runs, $quick, $rpmirror (a fresh build), start_nginx, measure,
-# median, result (a key=value line for the Goals table of bench.sh).
+# median, result (a key=value line for the Goals table of bench.sh), want
+# (whether BENCH_ONLY selects a section).
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 quick=${QUICK:-0}
@@ -23,6 +24,17 @@ trap bench_cleanup EXIT
 
 log() { echo "bench: $*" >&2; }
 
+# want NAME...: whether BENCH_ONLY (comma-separated section names; empty:
+# all) selects any of the sections NAME.
+want() {
+  [ -z "${BENCH_ONLY:-}" ] && return 0
+  local n
+  for n in "$@"; do
+    case ",$BENCH_ONLY," in *",$n,"*) return 0 ;; esac
+  done
+  return 1
+}
+
 rpmirror=$work/rpmirror
 (cd "$root" && CGO_ENABLED=0 go build -trimpath -o "$rpmirror" ./cmd/rpmirror)
 benchgen=$work/benchgen
@@ -30,7 +42,8 @@ benchgen=$work/benchgen
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# start_nginx serves $work/www on 127.0.0.1:$web (sendfile, two workers).
+# start_nginx serves $work/www on 127.0.0.1:$web (sendfile, two workers);
+# $NGINX_LOCATIONS, if set, is added to its server block.
 start_nginx() {
   web=$(port)
   mkdir -p "$work/www"
@@ -50,6 +63,7 @@ http {
     listen 127.0.0.1:$web;
     root $work/www;
     location ~ /\.rpmirror { deny all; }
+${NGINX_LOCATIONS:-}
   }
 }
 NGINX

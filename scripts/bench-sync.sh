@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # bench-sync.sh measures rpmirror sync against dnf reposync and curl on
 # loopback, and rpmirror verify against sha256sum + rpmkeys -K, and prints
-# a Markdown section for docs/benchmarks.md (issue items 1, 2, 3 and 5).
+# a Markdown section for docs/benchmarks.md: initial syncs (also against
+# rsync from an rsync daemon), verification, an incremental and a no-op
+# sync.
 #
 # Every contender reads the same origin, served by one nginx on
 # 127.0.0.1; runs alternate between contenders, and each figure is the
@@ -10,6 +12,7 @@
 # first run builds them.
 #
 #   scripts/bench-sync.sh            # RUNS=5; QUICK=1 for a smoke run (smaller fixtures, 1 run)
+#   BENCH_ONLY=small,inc scripts/bench-sync.sh   # sections: small, large, verify, inc, noop
 #   RPMIRROR_BENCH_CACHE=DIR scripts/bench-sync.sh
 set -euo pipefail
 for tool in nginx curl go dnf rpmbuild rpmsign rpmkeys createrepo_c gpg sha256sum python3; do
@@ -29,14 +32,14 @@ key=$root/testdata/keys/test.pub
 # --- fixtures ---------------------------------------------------------------
 small=$cache/rpms-small-$small_n-$small_size
 large=$cache/rpms-large-$large_n-$large_size
-if [ ! -f "$small/done-$small_upd" ]; then
+if want small verify inc && [ ! -f "$small/done-$small_upd" ]; then
   log "building $small_n signed packages of $small_size bytes (once; cached in $small)"
   rm -rf "$small"; mkdir -p "$small"
   "$benchgen" rpms -packages "$small_n" -size "$small_size" "$small/v1" >&2
   "$benchgen" rpms -packages "$small_n" -size "$small_size" -updated "$small_upd" -from "$small/v1" "$small/v2" >&2
   touch "$small/done-$small_upd"
 fi
-if [ ! -f "$large/done" ]; then
+if want large verify && [ ! -f "$large/done" ]; then
   log "building $large_n signed packages of $large_size bytes (once; cached in $large)"
   rm -rf "$large"; mkdir -p "$large"
   "$benchgen" rpms -packages "$large_n" -size "$large_size" -prefix large "$large/v1" >&2
@@ -52,34 +55,36 @@ for i in $(seq -w 1 "$noop_n"); do ln -s "$work/demo" "$work/www/noop/r$i"; done
 base=http://127.0.0.1:$web
 
 # --- contenders -------------------------------------------------------------
-# rpmirror: one repository, one written mirror, signatures checked, default
-# download settings (4 packages at once).
-write_cfg() { # FILE STATE_DIR then NAME ORIGIN MIRROR_PATH triples
-  local f=$1 st=$2; shift 2
+# rpmirror: one repository, one written mirror, default download settings
+# (4 packages at once); with the test key as gpgkeys (signatures checked)
+# or without (checksums and RPM digests only).
+write_cfg() { # FILE STATE_DIR KEYS then NAME ORIGIN MIRROR_PATH triples
+  local f=$1 st=$2 keys=$3; shift 3
   { echo "state_dir: $st"; echo "repos:"
     while [ $# -gt 0 ]; do
-      echo "  - name: $1"; echo "    origin: $2"; echo "    gpgkeys: [$key]"; echo "    prune_after: 0s"
+      echo "  - name: $1"; echo "    origin: $2"; [ "$keys" = yes ] && echo "    gpgkeys: [$key]"; echo "    prune_after: 0s"
       echo "    mirrors:"; echo "      - name: m"; echo "        path: $3"
       shift 3
     done; } > "$f"
 }
-# dnf reposync: its own configuration, cache and installroot in $1; gpgcheck=1
-# with the same key, -g (delete packages whose signature fails), 4 parallel
-# downloads like rpmirror, metadata checked against the origin on every run.
-dnf_setup() { # DIR URL
+# dnf reposync: its own configuration, cache and installroot in $1; 4
+# parallel downloads like rpmirror, metadata checked against the origin on
+# every run. With -g: gpgcheck=1 with the same key (packages whose
+# signature fails are deleted); without: gpgcheck=0, no -g.
+dnf_setup() { # DIR URL GPGCHECK(1|0)
   mkdir -p "$1/repos.d"
   printf '[main]\nmodule_platform_id=platform:rpmirror\nmax_parallel_downloads=4\nmetadata_expire=0\n' > "$1/dnf.conf"
-  printf '[bench]\nname=bench\nbaseurl=%s\ngpgcheck=1\nrepo_gpgcheck=0\ngpgkey=file://%s\n' "$2" "$key" > "$1/repos.d/bench.repo"
+  printf '[bench]\nname=bench\nbaseurl=%s\ngpgcheck=%s\nrepo_gpgcheck=0\ngpgkey=file://%s\n' "$2" "${3:-1}" "$key" > "$1/repos.d/bench.repo"
 }
 # reposync does not import keys: import it into the installroot's rpmdb first
 # (not timed).
 dnf_import() { mkdir -p "$1/root"; rpmkeys --root "$1/root" --import "$key"; }
-dnf_reposync() { # DIR
+dnf_reposync() { # DIR [-g]
   # No plugin but reposync: others (local) write into the host's /var/lib/dnf.
   dnf --config "$1/dnf.conf" --setopt=reposdir="$1/repos.d" --installroot="$1/root" --setopt=cachedir="$1/cache" \
-    --disableplugin='*' --enableplugin=reposync --releasever=1 -y -q reposync --repoid=bench -g --download-metadata -p "$1/out"
+    --disableplugin='*' --enableplugin=reposync --releasever=1 -y -q reposync --repoid=bench ${2:-} --download-metadata -p "$1/out"
 }
-dnf_cmd="dnf reposync --repoid=bench -g --download-metadata -p OUT (gpgcheck=1, gpgkey=file://…/test.pub, max_parallel_downloads=4, metadata_expire=0, fresh --installroot and cachedir, the key imported into the installroot's rpmdb beforehand, untimed)"
+dnf_cmd="dnf reposync --repoid=bench [-g] --download-metadata -p OUT (max_parallel_downloads=4, metadata_expire=0, fresh --installroot and cachedir; with -g: gpgcheck=1, gpgkey=file://…/test.pub, the key imported into the installroot's rpmdb beforehand, untimed; without: gpgcheck=0)"
 # curl: one process, 4 transfers at once, every file of the list.
 curl_cfg() { # LISTFILE OUTDIR|- > config: URL per line in LISTFILE (paths relative to the origin)
   local list=$1 out=$2 n=0
@@ -90,67 +95,128 @@ curl_cfg() { # LISTFILE OUTDIR|- > config: URL per line in LISTFILE (paths relat
   done < "$list"
 }
 curl_get() { curl -s --fail --parallel --parallel-max 4 -K "$1"; }
+# rsync: a daemon on 127.0.0.1 serving each origin directory as a module;
+# the client copies the tree as mirror operators do (rsync -a --delete).
+rsync_port=""
+start_rsyncd() { # NAME DIR pairs
+  command -v rsync >/dev/null || { log "rsync is not installed: the rsync comparison is left out (apt-get install rsync)"; return 0; }
+  rsync_port=$(port)
+  { echo "pid file = $work/rsyncd.pid"; echo "use chroot = no"; echo "uid = $(id -un)"; echo "gid = $(id -gn)"
+    echo "log file = $work/rsyncd.log"
+    while [ $# -gt 0 ]; do printf '[%s]\n  path = %s\n  read only = yes\n' "$1" "$2"; shift 2; done; } > "$work/rsyncd.conf"
+  rsync --daemon --no-detach --config="$work/rsyncd.conf" --address=127.0.0.1 --port="$rsync_port" &
+  bench_pids+=($!)
+  for _ in $(seq 50); do rsync "rsync://127.0.0.1:$rsync_port/" >/dev/null 2>&1 && return 0; sleep 0.1; done
+  log "the rsync daemon did not start"; cat "$work/rsyncd.log" >&2; exit 1
+}
+rsync_get() { rsync -a --delete "rsync://127.0.0.1:$rsync_port/$1/" "$2/"; }
+rsync_cmd="rsync -a --delete rsync://127.0.0.1:PORT/MODULE/ DIR/ (an rsync daemon on loopback, the origin directory as its module)"
 files_of() { (cd "$1" && find . -type f ! -name 'done*' | sed 's|^\./||' | sort); }
 bytes_of() { (cd "$1" && find . -type f ! -name 'done*' -printf '%s\n' | awk '{s += $1} END {print s}'); }
 mb() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1e6}'; }
+want small && start_rsyncd small "$small/v1"
+for fx in small large; do
+  write_cfg "$work/$fx.yaml" "$work/$fx-state" yes "$fx" "$base/$fx/" "$work/$fx-mirror"
+  write_cfg "$work/$fx-nosig.yaml" "$work/$fx-nosig-state" no "$fx" "$base/$fx/" "$work/$fx-nosig-mirror"
+done
 
 # --- 1. initial sync ----------------------------------------------------------
-initial() { # NAME ORIGIN_DIR -> sets med_r med_d med_c med_cd
-  local name=$1 dir=$2 i tr td tc tcd
-  local R=() D=() C=() CD=()
-  write_cfg "$work/$name.yaml" "$work/$name-state" "$name" "$base/$name/" "$work/$name-mirror"
-  dnf_setup "$work/$name-dnf" "$base/$name/"
-  files_of "$dir" | sed "s|^|$name/|;s|^$name/||" > "$work/$name.list"
-  sed "s|^|$name/|" "$work/$name.list" > "$work/$name.urls"
+# initial NAME ORIGIN_DIR CONTENDER...: runs every contender $runs times,
+# alternating, from nothing; sets t_CONTENDER to each one's median.
+# Contenders: rp (rpmirror, signatures checked), rpn (rpmirror without
+# gpgkeys), dnfg (dnf reposync -g), dnf (reposync, gpgcheck=0), curl
+# (to /dev/null), curld (to disk), rsync.
+initial() {
+  local name=$1 dir=$2 i c t; shift 2
+  dnf_setup "$work/$name-dnfg" "$base/$name/" 1
+  dnf_setup "$work/$name-dnf" "$base/$name/" 0
+  files_of "$dir" | sed "s|^|$name/|" > "$work/$name.urls"
   curl_cfg "$work/$name.urls" - > "$work/$name.curl"
   mkdir -p "$work/$name-curl"; curl_cfg "$work/$name.urls" "$work/$name-curl" > "$work/$name.curldisk"
+  declare -gA T=()
   for i in $(seq "$runs"); do
-    rm -rf "$work/$name-state" "$work/$name-mirror"
-    tr=$(timed "$rpmirror" sync -c "$work/$name.yaml") || exit 1
-    rm -rf "$work/$name-dnf/out" "$work/$name-dnf/cache" "$work/$name-dnf/root"
-    dnf_import "$work/$name-dnf"
-    td=$(timed dnf_reposync "$work/$name-dnf") || exit 1
-    tc=$(timed curl_get "$work/$name.curl") || exit 1
-    rm -rf "$work/$name-curl"; mkdir -p "$work/$name-curl"
-    tcd=$(timed curl_get "$work/$name.curldisk") || exit 1
-    log "initial $name run $i: rpmirror ${tr}s dnf ${td}s curl ${tc}s curl-to-disk ${tcd}s"
-    R+=("$tr"); D+=("$td"); C+=("$tc"); CD+=("$tcd")
+    local line="initial $name run $i:"
+    for c in "$@"; do
+      case $c in
+        rp) rm -rf "$work/$name-state" "$work/$name-mirror"; t=$(timed "$rpmirror" sync -c "$work/$name.yaml") ;;
+        rpn) rm -rf "$work/$name-nosig-state" "$work/$name-nosig-mirror"; t=$(timed "$rpmirror" sync -c "$work/$name-nosig.yaml") ;;
+        dnfg) rm -rf "$work/$name-dnfg/out" "$work/$name-dnfg/cache" "$work/$name-dnfg/root"; dnf_import "$work/$name-dnfg"
+              t=$(timed dnf_reposync "$work/$name-dnfg" -g) ;;
+        dnf) rm -rf "$work/$name-dnf/out" "$work/$name-dnf/cache" "$work/$name-dnf/root"; t=$(timed dnf_reposync "$work/$name-dnf") ;;
+        curl) t=$(timed curl_get "$work/$name.curl") ;;
+        curld) rm -rf "$work/$name-curl"; mkdir -p "$work/$name-curl"; t=$(timed curl_get "$work/$name.curldisk") ;;
+        rsync) [ -n "$rsync_port" ] || continue
+               rm -rf "$work/$name-rsync"; mkdir -p "$work/$name-rsync"; t=$(timed rsync_get "$name" "$work/$name-rsync") ;;
+      esac || exit 1
+      T[$c]="${T[$c]:-} $t"; line="$line $c ${t}s"
+    done
+    log "$line"
   done
-  # sanity: what rpmirror and dnf wrote is the origin
-  local got want
-  got=$(find "$work/$name-mirror/Packages" -name '*.rpm' | wc -l); want=$(find "$dir/Packages" -name '*.rpm' | wc -l)
-  [ "$got" = "$want" ] || { log "rpmirror mirrored $got of $want packages"; exit 1; }
-  got=$(find "$work/$name-dnf/out" -name '*.rpm' | wc -l)
-  [ "$got" = "$want" ] || { log "dnf reposync downloaded $got of $want packages"; exit 1; }
-  med_r=$(median "${R[@]}"); med_d=$(median "${D[@]}"); med_c=$(median "${C[@]}"); med_cd=$(median "${CD[@]}")
+  # sanity: what each wrote is the origin's packages
+  local got want d
+  want=$(find "$dir/Packages" -name '*.rpm' | wc -l)
+  for d in "$name-mirror" "$name-nosig-mirror" "$name-dnfg/out" "$name-dnf/out" "$name-rsync"; do
+    [ -d "$work/$d" ] || continue
+    got=$(find "$work/$d" -name '*.rpm' | wc -l)
+    [ "$got" = "$want" ] || { log "$d holds $got of $want packages"; exit 1; }
+  done
+  for c in "$@"; do
+    # shellcheck disable=SC2086
+    [ -n "${T[$c]:-}" ] && eval "t_$c=$(median ${T[$c]})" || eval "t_$c="
+  done
 }
+# cell SECONDS: a table cell, or "—" for a contender not run.
+cell() { [ -n "$1" ] && fmt3 "$1" || echo "—"; }
 
-echo "### Sync against dnf reposync and curl (loopback)"
-echo
-echo "One nginx on 127.0.0.1 (2 workers, sendfile) serves every origin. rpmirror syncs to **one** written mirror"
-echo "(\`download.concurrency\` 4, the default; it verifies checksums, RPM digests and signatures, and fsyncs before publishing)."
-echo "dnf reposync: \`$dnf_cmd\`."
-echo "curl: \`curl -s --fail --parallel --parallel-max 4 -K LIST\` of every file of the origin, to /dev/null (raw loopback rate) and to files."
-echo "Median of $runs runs, contenders alternating within each run; times in seconds."
-echo
-echo "| origin | files, MB | rpmirror sync | dnf reposync -g | curl → /dev/null | curl → disk | dnf / rpmirror | curl→null / rpmirror |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-for fx in small large; do
-  if [ $fx = small ]; then dir=$small/v1; desc="$small_n packages × $((small_size / 1024)) KiB"; else dir=$large/v1; desc="$large_n packages × $((large_size / 1048576)) MiB"; fi
-  initial $fx "$dir"
-  bytes=$(bytes_of "$dir"); nfiles=$(files_of "$dir" | wc -l)
-  eval "${fx}_r=$med_r ${fx}_d=$med_d ${fx}_c=$med_c ${fx}_bytes=$bytes"
-  echo "| $desc | $nfiles, $(mb "$bytes") | $(fmt3 "$med_r") | $(fmt3 "$med_d") | $(fmt3 "$med_c") | $(fmt3 "$med_cd") | $(ratio "$med_d" "$med_r")× | $(ratio "$med_c" "$med_r") |"
-  result "sync_${fx}_rpmirror" "$med_r"; result "sync_${fx}_dnf" "$med_d"; result "sync_${fx}_curl" "$med_c"; result "sync_${fx}_curldisk" "$med_cd"
-  result "sync_${fx}_speedup" "$(ratio "$med_d" "$med_r")"
-done
-large_rate=$(awk -v b="$large_bytes" -v t="$large_r" 'BEGIN {printf "%.0f", b / 1e6 / t}')
-large_crate=$(awk -v b="$large_bytes" -v t="$large_c" 'BEGIN {printf "%.0f", b / 1e6 / t}')
-result sync_large_rate "$large_rate"; result sync_large_curlrate "$large_crate"
-result sync_large_fraction "$(ratio "$large_c" "$large_r")"
-echo
-echo "Large packages: rpmirror $large_rate MB/s, curl to /dev/null $large_crate MB/s ($(awk -v a="$large_c" -v b="$large_r" 'BEGIN {printf "%.0f", 100 * a / b}')% of the raw loopback rate)."
-echo
+if want small; then
+  initial small "$small/v1" rpn rp dnf dnfg curl curld rsync
+  bytes=$(bytes_of "$small/v1"); nfiles=$(files_of "$small/v1" | wc -l)
+  echo "### Initial sync of $small_n packages × $((small_size / 1024)) KiB (loopback)"
+  echo
+  echo "One nginx on 127.0.0.1 (2 workers, sendfile) serves the origin ($nfiles files, $(mb "$bytes") MB: real packages built by"
+  echo "rpmbuild and signed by rpmsign, repodata by createrepo_c). Every contender starts from nothing."
+  echo "rpmirror syncs to one written mirror (\`download.concurrency\` 4, the default) and always verifies checksums and RPM digests"
+  echo "and makes every file durable before publishing; \"signatures checked\" adds \`gpgkeys\` (the test key)."
+  echo "dnf reposync: \`$dnf_cmd\`. curl: \`curl -s --fail --parallel --parallel-max 4 -K LIST\` of every file of the origin."
+  echo "rsync: \`$rsync_cmd\`; neither curl nor rsync verifies or fsyncs anything."
+  echo "Median of $runs runs, contenders alternating within each run; times in seconds."
+  echo
+  echo "| rpmirror, no signature checks | dnf reposync | curl → disk | rsync | rpmirror, signatures checked | dnf reposync -g | curl → /dev/null |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| $(cell "$t_rpn") | $(cell "$t_dnf") | $(cell "$t_curld") | $(cell "$t_rsync") | $(cell "$t_rp") | $(cell "$t_dnfg") | $(cell "$t_curl") |"
+  echo
+  echo "Ratios (rpmirror's time over the other's): without signature checks $(ratio "$t_rpn" "$t_dnf")× dnf reposync,"
+  echo "$(ratio "$t_rpn" "$t_curld")× curl to disk, $( [ -n "$t_rsync" ] && echo "$(ratio "$t_rpn" "$t_rsync")× rsync" || echo "rsync not measured");"
+  echo "with signatures $(ratio "$t_rp" "$t_dnfg")× dnf reposync -g."
+  echo
+  result small_packages "$small_n"
+  result sync_small_nosig "$t_rpn"; result sync_small_dnf "$t_dnf"; result sync_small_curldisk "$t_curld"; result sync_small_rsync "$t_rsync"
+  result sync_small_rpmirror "$t_rp"; result sync_small_dnfg "$t_dnfg"; result sync_small_curl "$t_curl"
+  result sync_small_vs_dnf "$(ratio "$t_rpn" "$t_dnf")"; result sync_small_vs_curldisk "$(ratio "$t_rpn" "$t_curld")"
+  [ -n "$t_rsync" ] && result sync_small_vs_rsync "$(ratio "$t_rpn" "$t_rsync")"
+  result sync_small_sig_vs_dnfg "$(ratio "$t_rp" "$t_dnfg")"
+fi
+
+if want large; then
+  initial large "$large/v1" rp dnfg curl curld
+  bytes=$(bytes_of "$large/v1"); nfiles=$(files_of "$large/v1" | wc -l)
+  rate() { awk -v b="$bytes" -v t="$1" 'BEGIN {printf "%.0f", b / 1e6 / t}'; }
+  share() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", 100 * a / b}'; }
+  echo "### Initial sync of $large_n packages × $((large_size / 1048576)) MiB (loopback)"
+  echo
+  echo "The same set-up with large packages ($nfiles files, $(mb "$bytes") MB); rpmirror with signatures checked. Rates are MB of"
+  echo "the origin's files per second of each command's wall time; share = the other's time over rpmirror's."
+  echo "Median of $runs runs."
+  echo
+  echo "| rpmirror | curl → disk | curl → /dev/null | dnf reposync -g | rpmirror MB/s | curl → disk MB/s | curl → /dev/null MB/s | share of curl → disk | share of curl → /dev/null |"
+  echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  echo "| $(cell "$t_rp") | $(cell "$t_curld") | $(cell "$t_curl") | $(cell "$t_dnfg") | $(rate "$t_rp") | $(rate "$t_curld") | $(rate "$t_curl") | $(share "$t_curld" "$t_rp")% | $(share "$t_curl" "$t_rp")% |"
+  echo
+  result large_packages "$large_n"; result large_mib "$((large_size / 1048576))"
+  result sync_large_rpmirror "$t_rp"; result sync_large_curldisk "$t_curld"; result sync_large_curl "$t_curl"; result sync_large_dnfg "$t_dnfg"
+  result sync_large_rate "$(rate "$t_rp")"; result sync_large_curldiskrate "$(rate "$t_curld")"; result sync_large_curlrate "$(rate "$t_curl")"
+  result sync_large_share_disk "$(ratio "$t_curld" "$t_rp")"; result sync_large_share_null "$(ratio "$t_curl" "$t_rp")"
+fi
 
 # --- 5. verification (on the mirrors the last initial syncs wrote) ---------
 verify_cmp() { # NAME -> sets v_r v_s
@@ -167,6 +233,7 @@ verify_cmp() { # NAME -> sets v_r v_s
   v_n=$(echo "$files" | wc -l)
   v_r=$(median "${R[@]}"); v_s=$(median "${S[@]}")
 }
+if want verify; then
 echo "### Verifying a mirror: rpmirror verify against sha256sum + rpmkeys -K"
 echo
 echo "\`rpmirror verify -c CFG\` re-checks every file of the mirror that the initial sync above wrote (packages: size, checksum,"
@@ -177,14 +244,19 @@ echo
 echo "| mirror | rpmirror verify | sha256sum + rpmkeys -K | rpmirror pkgs/s | shell pkgs/s | rpmirror MB/s | shell MB/s | shell / rpmirror |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 for fx in small large; do
+  if [ ! -f "$work/$fx-mirror/repodata/repomd.xml" ]; then
+    "$rpmirror" sync -c "$work/$fx.yaml" >/dev/null 2>&1 || { log "sync of $fx failed"; exit 1; }
+  fi
   verify_cmp $fx
   pb=$(find "$work/$fx-mirror/Packages" -name '*.rpm' -printf '%s\n' | awk '{s += $1} END {print s}')
   echo "| $fx ($v_n packages) | $(fmt3 "$v_r") s | $(fmt3 "$v_s") s | $(awk -v n="$v_n" -v t="$v_r" 'BEGIN {printf "%.0f", n / t}') | $(awk -v n="$v_n" -v t="$v_s" 'BEGIN {printf "%.0f", n / t}') | $(awk -v b="$pb" -v t="$v_r" 'BEGIN {printf "%.0f", b / 1e6 / t}') | $(awk -v b="$pb" -v t="$v_s" 'BEGIN {printf "%.0f", b / 1e6 / t}') | $(ratio "$v_s" "$v_r")× |"
   result "verify_${fx}_rpmirror" "$v_r"; result "verify_${fx}_shell" "$v_s"; result "verify_${fx}_speedup" "$(ratio "$v_s" "$v_r")"
 done
 echo
+fi
 
 # --- 2. incremental sync ------------------------------------------------------
+if want inc; then
 rm -rf "$work/small-state" "$work/small-mirror"
 "$rpmirror" sync -c "$work/small.yaml" >/dev/null 2>&1
 cp -a "$work/small-state" "$work/inc-state0"; cp -a "$work/small-mirror" "$work/inc-mirror0"
@@ -220,23 +292,25 @@ echo "| rpmirror sync | curl, changed files only | rpmirror / curl |"
 echo "| ---: | ---: | ---: |"
 echo "| $(fmt3 "$inc_r") s | $(fmt3 "$inc_c") s | $(ratio "$inc_r" "$inc_c")× |"
 echo
+fi
 
 # --- 3. no-op sync of many repositories -----------------------------------------
+if want noop; then
 args=()
 for i in $(seq -w 1 "$noop_n"); do args+=("r$i" "$base/noop/r$i/" "$work/noop-mirror/r$i"); done
-write_cfg "$work/noop.yaml" "$work/noop-state" "${args[@]}"
+write_cfg "$work/noop.yaml" "$work/noop-state" yes "${args[@]}"
 "$rpmirror" sync -c "$work/noop.yaml" >/dev/null 2>&1 || { log "initial sync of $noop_n repos failed"; exit 1; }
-dnf_setup "$work/noop-dnf" "$base/noop/r001/"
+first=$(seq -w 1 "$noop_n" | head -1)
+dnf_setup "$work/noop-dnf" "$base/noop/r$first/" 1
 dnf_import "$work/noop-dnf"
-dnf_reposync "$work/noop-dnf" >/dev/null 2>&1
+dnf_reposync "$work/noop-dnf" -g >/dev/null 2>&1
 R=(); D=()
 for i in $(seq "$runs"); do
   tr=$(timed "$rpmirror" sync -c "$work/noop.yaml") || exit 1
-  td=$(timed dnf_reposync "$work/noop-dnf") || exit 1
+  td=$(timed dnf_reposync "$work/noop-dnf" -g) || exit 1
   log "no-op run $i: rpmirror ($noop_n repos) ${tr}s dnf (1 repo) ${td}s"
   R+=("$tr"); D+=("$td")
 done
-grep -q "r001" "$work/last.out" 2>/dev/null || true
 noop_r=$(median "${R[@]}"); noop_d=$(median "${D[@]}")
 per_repo=$(awk -v t="$noop_r" -v n="$noop_n" 'BEGIN {printf "%.4f", t / n}')
 result noop_rpmirror "$noop_r"; result noop_dnf "$noop_d"; result noop_repos "$noop_n"
@@ -252,5 +326,6 @@ echo "| rpmirror, $noop_n repos | per repo | dnf reposync, 1 repo | dnf (1 repo)
 echo "| ---: | ---: | ---: | ---: | ---: |"
 echo "| $(fmt3 "$noop_r") s | $(awk -v t="$per_repo" 'BEGIN {printf "%.1f ms", t * 1000}') | $(fmt3 "$noop_d") s | $(ratio "$noop_d" "$per_repo")× | $(ratio "$noop_d" "$noop_r")× |"
 echo
+fi
 echo "Fixtures: \`internal/benchgen/cmd/benchgen rpms -packages $small_n -size $small_size\` (and \`-updated $small_upd -from v1\` for revision 2),"
 echo "\`benchgen rpms -packages $large_n -size $large_size -prefix large\`; cached in \`$cache\`."

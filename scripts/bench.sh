@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # bench.sh runs rpmirror's benchmarks and writes docs/benchmarks.md: the
-# Go benchmarks of the hot paths (each a median of several runs), sync
-# against dnf reposync and curl, incremental and no-op syncs, verification
-# (scripts/bench-sync.sh), distribution-scale metadata
+# Go benchmarks of the hot paths (each a median of several runs), initial
+# syncs against dnf reposync, curl and rsync, verification, incremental
+# and no-op syncs (scripts/bench-sync.sh), distribution-scale metadata
 # (scripts/bench-scale.sh), rpmirror serve under wrk
-# (scripts/bench-serve.sh) and its memory with 100 repositories
-# (scripts/bench-serve-mem.sh), then a table of the issue's goals.
+# (scripts/bench-serve.sh) and with 1,000 repositories × 10 mirrors
+# (scripts/bench-serve1000.sh), then the table of issue 10's goals.
 #
-#   scripts/bench.sh            # or: make bench (about 15 minutes on 2 cores, fixtures cached)
+#   scripts/bench.sh            # or: make bench (about 30 minutes on 2 cores, fixtures cached)
 #   QUICK=1 scripts/bench.sh    # smoke run: small fixtures, one run each, a few minutes
 #   COUNT=5 BENCHTIME=1s RUNS=5 SERVE_DURATION=10s scripts/bench.sh
+#   BENCH_ONLY=serve1000 scripts/bench.sh   # only some sections (comma-separated):
+#       go, small, large, verify, inc, noop, scale, serve, serve1000
 #
 # Fixtures are kept in ${XDG_CACHE_HOME:-$HOME/.cache}/rpmirror-bench
 # (RPMIRROR_BENCH_CACHE), so re-runs skip building them.
@@ -22,15 +24,27 @@ if [ "$quick" = 1 ]; then
 else
   count=${COUNT:-5}; benchtime=${BENCHTIME:-1s}; serve_duration=${SERVE_DURATION:-10s}
 fi
-out=docs/benchmarks.md
+# A run of some sections only prints its page (docs/benchmarks.md keeps
+# the last full run) unless BENCH_OUT names a file.
+if [ -n "${BENCH_ONLY:-}" ]; then out=${BENCH_OUT:-/dev/stdout}; else out=${BENCH_OUT:-docs/benchmarks.md}; fi
 tmp=$(mktemp)
 export BENCH_RESULTS=$(mktemp)
 trap 'rm -f "$tmp" "$tmp.raw" "$tmp".sec* "$BENCH_RESULTS"' EXIT
 started=$(date +%s)
 
 export CGO_ENABLED=0
-go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" \
-  ./repodata ./mirrorlist ./server ./sync ./verify > "$tmp.raw"
+# want NAME...: as in bench-lib.sh, whether BENCH_ONLY selects a section.
+want() {
+  [ -z "${BENCH_ONLY:-}" ] && return 0
+  local n
+  for n in "$@"; do case ",$BENCH_ONLY," in *",$n,"*) return 0 ;; esac; done
+  return 1
+}
+: > "$tmp.raw"
+if want go; then
+  go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" \
+    ./repodata ./mirrorlist ./server ./sync ./verify > "$tmp.raw"
+fi
 
 # Each section script prints Markdown; a failed one leaves a note instead.
 section() { # FILE SCRIPT
@@ -40,14 +54,17 @@ section() { # FILE SCRIPT
   fi
   cat "$f.err" >&2
 }
-section "$tmp.sec-sync" scripts/bench-sync.sh
-section "$tmp.sec-scale" scripts/bench-scale.sh
-if command -v nginx >/dev/null && command -v wrk >/dev/null; then
-  section "$tmp.sec-serve" scripts/bench-serve.sh "$serve_duration"
-else
-  echo "(rpmirror serve under load: not measured, nginx or wrk is not installed)" > "$tmp.sec-serve"
+for f in sync scale serve serve1000; do : > "$tmp.sec-$f"; done
+want small large verify inc noop && section "$tmp.sec-sync" scripts/bench-sync.sh
+want scale && section "$tmp.sec-scale" scripts/bench-scale.sh
+if want serve; then
+  if command -v nginx >/dev/null && command -v wrk >/dev/null; then
+    section "$tmp.sec-serve" scripts/bench-serve.sh "$serve_duration"
+  else
+    echo "(rpmirror serve under load: not measured, nginx or wrk is not installed)" > "$tmp.sec-serve"
+  fi
 fi
-section "$tmp.sec-mem" scripts/bench-serve-mem.sh
+want serve1000 && section "$tmp.sec-serve1000" scripts/bench-serve1000.sh
 
 # median of each benchmark's ns/op, MB/s and allocs/op over the runs
 medians=$(awk '
@@ -90,25 +107,29 @@ medians=$(awk '
   echo "- dnf $(dnf --noplugins --version 2>/dev/null | head -1) (dnf-plugins-core reposync), $(rpm --version), createrepo_c $(createrepo_c --version | awk "{print \$2}"), $(curl --version | head -1 | cut -d" " -f1-2)"
   echo "- disk: $(df -T . | awk "NR==2 {print \$2}") on $(df . | awk "NR==2 {print \$1}")"
   echo
+  [ -n "${BENCH_ONLY:-}" ] && { echo "Sections run: BENCH_ONLY=$BENCH_ONLY (the others are not measured in this run)."; echo; }
   echo "## Hot paths (Go benchmarks)"
   echo
   echo "Median of $count runs of \`go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./repodata ./mirrorlist ./server ./sync ./verify\`."
   echo "\`BenchmarkPlan\` (sync/) is a dry-run sync of a synthetic 20,000-package primary against a mirror one revision behind"
   echo "(both primaries parsed, 1% differ); \`BenchmarkRPM\` (verify/) is verify.RPM on real rpmbuild-built, rpmsign-signed packages."
   echo
-  echo "| benchmark | ns/op | MB/s | pkgs/s | allocs/op |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
-  echo "$medians"
+  if [ -n "$medians" ]; then
+    echo "| benchmark | ns/op | MB/s | pkgs/s | allocs/op |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    echo "$medians"
+  else
+    echo "(not run)"
+  fi
   echo
   echo "## Sync, verification, scale and the daemon"
   echo
   cat "$tmp.sec-sync"; echo
   cat "$tmp.sec-scale"; echo
   cat "$tmp.sec-serve"; echo
-  cat "$tmp.sec-mem"; echo
+  cat "$tmp.sec-serve1000"; echo
   scripts/bench-goals.sh "$BENCH_RESULTS" "$medians"
   echo
-  echo "Whole run: $(( ($(date +%s) - started) / 60 )) min$( [ "$quick" = 1 ] && echo ', QUICK=1 (smoke run: small fixtures, one run each; not the sizes the issue asks for)')."
+  echo "Whole run: $(( ($(date +%s) - started) / 60 )) min$( [ "$quick" = 1 ] && echo ', QUICK=1 (smoke run: small fixtures, one run each; not the sizes the issue asks for)')$( [ -n "${BENCH_ONLY:-}" ] && echo ", BENCH_ONLY=$BENCH_ONLY")."
 } > "$tmp"
-mv "$tmp" "$out"
-echo "wrote $out"
+if [ "$out" = /dev/stdout ]; then cat "$tmp"; else mv "$tmp" "$out"; echo "wrote $out" >&2; fi
