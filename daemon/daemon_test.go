@@ -164,6 +164,7 @@ type envOpts struct {
 	allowRollback bool
 	origin        string // directory the origin serves first; default the demo's v2
 	maxLag        string // the repo's max_lag; default left out (24h)
+	snapshots     string // the repo's snapshots setting; default left out
 	extra         string // YAML appended to the repos list; URL_<prefix> and KEY are replaced
 	// upstreams, when set, name the switchable's prefixes the origin
 	// lists, in order (default: "origin" alone); setup runs before the
@@ -188,6 +189,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	maxLag := ""
 	if o.maxLag != "" {
 		maxLag = "\n    max_lag: " + o.maxLag
+	}
+	if o.snapshots != "" {
+		maxLag += "\n    snapshots: " + o.snapshots
 	}
 	if o.setup != nil {
 		o.setup(e.net)

@@ -25,6 +25,7 @@ type metrics struct {
 	originUp        *prometheus.GaugeVec
 	upstreamUp      *prometheus.GaugeVec
 	listed          *prometheus.GaugeVec
+	held            *prometheus.GaugeVec
 	alertsDropped   prometheus.CounterFunc
 }
 
@@ -35,7 +36,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 	m := &metrics{
 		syncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sync_runs_total",
-			Help: "Syncs run, by result: ok (published or already current), failed, skipped (origin down).",
+			Help: "Syncs run, by result: ok (published or already current), failed, skipped (origin down), held (rolled back: rpmirror resume lets syncs run).",
 		}, []string{"repo", "result"}),
 		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "sync_duration_seconds",
@@ -94,13 +95,17 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 			Namespace: ns, Name: "mirrorlist_mirrors",
 			Help: "Mirrors in the repo's mirrorlist and metalink (0: clients are sent to the origin).",
 		}, []string{"repo"}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: ns, Name: "repo_held",
+			Help: "1 while the repo is held at a snapshot by rpmirror rollback: no sync moves it forward until rpmirror resume, and mirrors are judged against the held revision.",
+		}, []string{"repo"}),
 	}
 	m.alertsDropped = prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Namespace: ns, Name: "alerts_dropped_total",
 		Help: "Alerts dropped because the webhook queue was full.",
 	}, func() float64 { _, _, d := alertStats(); return float64(d) })
 	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
-		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.alertsDropped,
+		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held, m.alertsDropped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},
 			func() float64 { _, f, _ := alertStats(); return float64(f) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_sent_total", Help: "Alerts delivered to the webhook."},
@@ -131,7 +136,7 @@ func (m *metrics) setMirror(repo, mirror string, r health.Result, lag time.Durat
 // forget drops the series of a repo that left the configuration.
 func (m *metrics) forget(repo string) {
 	l := prometheus.Labels{"repo": repo}
-	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed} {
+	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held} {
 		v.DeletePartialMatch(l)
 	}
 }

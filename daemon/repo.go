@@ -72,8 +72,11 @@ type repo struct {
 	live    server.Live // what the mirror routes answer, per request
 	filesMu gosync.Mutex
 	files   map[string]*revFiles // verified revision (sha256) -> its files, for redirects
-	cronID  cron.EntryID
-	tracker *health.Tracker
+	// snapRepomd caches snapshots' repomd.xml by "NAME SHA256" (under
+	// filesMu).
+	snapRepomd map[string][]byte
+	cronID     cron.EntryID
+	tracker    *health.Tracker
 
 	mu           gosync.Mutex
 	cfg          config.Repo
@@ -81,7 +84,9 @@ type repo struct {
 	origin       health.Result   // the origin as a whole: ok when any upstream is
 	upstreams    []health.Result // each upstream, as last probed, in order
 	originRepomd []byte          // the origin's current repomd.xml, as last seen
-	verified     *state.Verified // the revisions rpmirror verified, newest (current) first
+	verified     *state.Verified // the revisions mirrors are judged against, current first: stored, or the held one (see hold)
+	stored       *state.Verified // the revisions rpmirror verified, as state_dir keeps them
+	hold         *state.Hold     // set while rpmirror rollback holds the repo
 	refused      *refusal        // the origin revision the last sync refused, if any
 	packages     []string        // sample of package hrefs of the current revision, for package probes
 	syncing      bool
@@ -107,6 +112,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		targets: map[string]openTarget{},
 	}
 	r.loadVerified()
+	r.refreshHold()
 	r.refreshPackages()
 	if st, err := d.store.Load(rc.Name); err == nil {
 		for _, run := range st.Runs {
@@ -176,6 +182,21 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	origin := r.origin
 	r.mu.Unlock()
 	now := time.Now().UTC()
+	r.refreshHold()
+	r.mu.Lock()
+	hold := r.hold
+	r.mu.Unlock()
+	if hold != nil {
+		// Not a failure: rpmirror rollback holds the repo until rpmirror
+		// resume.
+		err := &sync.HeldError{Hold: hold}
+		r.log.Info("sync skipped: the repository is held", "why", why, "snapshot", hold.Snapshot, "by", hold.By, "since", hold.At)
+		r.d.metrics.syncRuns.WithLabelValues(r.name, "held").Inc()
+		r.mu.Lock()
+		r.lastSync = &server.SyncStatus{Start: now, Result: "held", Error: err.Error()}
+		r.mu.Unlock()
+		return
+	}
 	if origin.State == health.Down {
 		// Not a failure of ours: the origin is down. Skip, visibly, and
 		// try again on the next trigger.
@@ -271,6 +292,8 @@ func (r *repo) originNoteLocked() string {
 	switch i := r.verified.Find(sum); {
 	case i == 0:
 		return ""
+	case r.hold != nil:
+		return fmt.Sprintf("held at snapshot %s by %s: the origin's revision %s is not synced until rpmirror resume", r.hold.Snapshot, r.hold.By, rev)
 	case r.refused != nil && r.refused.sha256 == sum:
 		return fmt.Sprintf("origin revision %s refused: %s", rev, r.refused.reason)
 	case i > 0:
@@ -309,6 +332,9 @@ func (r *repo) recordSync(rep *sync.Report) {
 	if rep.Err != nil {
 		result = "failed"
 	}
+	if errors.Is(rep.Err, sync.ErrHeld) {
+		result = "held"
+	}
 	if rep.Skipped {
 		result = "skipped"
 	}
@@ -324,6 +350,19 @@ func (r *repo) recordSync(rep *sync.Report) {
 	m.syncBytes.WithLabelValues(r.name).Add(float64(rep.Bytes))
 	m.syncPackages.WithLabelValues(r.name).Add(float64(rep.Fetched))
 	ok := rep.Err == nil
+	if errors.Is(rep.Err, sync.ErrHeld) {
+		// A rollback came first: no failure, and the next probe round
+		// reads the hold.
+		st.Result, st.Error = "held", oneLine(rep.Err)
+		m.syncRuns.WithLabelValues(r.name, "held").Inc()
+		r.log.Info("sync skipped: the repository is held", "err", st.Error)
+		r.mu.Lock()
+		r.syncing = false
+		r.lastSync = st
+		r.mu.Unlock()
+		r.refreshHold()
+		return
+	}
 	if rep.Skipped {
 		// No upstream was usable: not a failure of the sync, which
 		// changed nothing; the upstreams' states say why.
@@ -463,11 +502,56 @@ func (r *repo) loadVerified() {
 		}
 	}
 	r.mu.Lock()
-	r.verified = v
-	if cur := v.Current(); cur != nil && len(cur.Packages) > 0 {
+	r.stored = v
+	r.verified = v.WithHold(r.hold)
+	if cur := r.verified.Current(); cur != nil && len(cur.Packages) > 0 {
 		r.packages = cur.Packages
 	}
 	r.mu.Unlock()
+}
+
+// refreshHold reads whether rpmirror rollback holds the repo (another
+// process may have rolled it back or resumed it since) and, when that
+// changed, judges the mirrors again: against the held revision while
+// held, against the verified ones after.
+func (r *repo) refreshHold() {
+	h, err := r.d.store.LoadHold(r.name)
+	if err != nil {
+		r.log.Error("reading whether the repo is held; keeping what was known", "err", err)
+		return
+	}
+	held := 0.0
+	if h != nil {
+		held = 1
+	}
+	r.d.metrics.held.WithLabelValues(r.name).Set(held)
+	r.mu.Lock()
+	old := r.hold
+	same := (old == nil) == (h == nil) && (h == nil || (old.SHA256 == h.SHA256 && old.At.Equal(h.At)))
+	if same {
+		r.mu.Unlock()
+		return
+	}
+	r.hold = h
+	if r.stored != nil {
+		r.verified = r.stored.WithHold(h)
+		if cur := r.verified.Current(); cur != nil && len(cur.Packages) > 0 {
+			r.packages = cur.Packages
+		}
+	}
+	r.mu.Unlock()
+	if h != nil {
+		r.log.Warn("the repository is held: no sync moves it forward until rpmirror resume", "snapshot", h.Snapshot, "revision", h.Revision, "by", h.By, "since", h.At)
+	} else {
+		r.log.Info("the repository is no longer held", "was_at", old.Snapshot)
+	}
+	rc := r.config()
+	for _, m := range rc.Mirrors {
+		if res, ok := r.tracker.Get(m.Name); ok && m.URL != "" {
+			r.recordProbe(m, res)
+		}
+	}
+	r.render(false)
 }
 
 // setVerified takes the verified revisions a sync reports, at once (a
@@ -475,6 +559,8 @@ func (r *repo) loadVerified() {
 // the mirrors again against them.
 func (r *repo) setVerified(v *state.Verified) {
 	r.mu.Lock()
+	r.stored = v
+	v = v.WithHold(r.hold)
 	r.verified = v
 	if cur := v.Current(); cur != nil {
 		if len(cur.Packages) > 0 {
@@ -661,6 +747,7 @@ func (r *repo) probe(ctx context.Context) {
 		return
 	}
 	defer r.probing.Unlock()
+	r.refreshHold()
 	r.probeOrigin(ctx)
 	r.probeMirrorsLocked(ctx)
 	r.render(false)
@@ -759,7 +846,7 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 	}
 	rc := r.config()
 	r.mu.Lock()
-	v, syncing := r.verified, r.syncing
+	v, syncing, hold := r.verified, r.syncing, r.hold
 	pending := r.originRepomd != nil && sha256Hex(r.originRepomd) == res.SHA256 && (r.refused == nil || r.refused.sha256 != res.SHA256)
 	r.mu.Unlock()
 	cur := v.Current()
@@ -781,6 +868,9 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 			res.State = health.Stale
 			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago: more than max_lag %s", revName(rev.Revision), revName(cur.Revision), roundLag(lag), rc.MaxLag)
 		}
+	case hold != nil:
+		res.State = health.Stale
+		res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
 	case cur == nil:
 		res.State, res.Reason = health.Unknown, "no revision is verified yet: nothing to compare with until the first sync verifies one"
 	case pending:
@@ -963,6 +1053,8 @@ func (r *repo) render(force bool) {
 	for _, c := range cands {
 		fmt.Fprintf(&key, "|%s %t %s", c.m.Name, c.behind, c.sha256)
 	}
+	snapIdx := r.snapshotIndexes(rc)
+	key.WriteString(snapshotsKey(snapIdx))
 	if old := r.views.Load(); !force && old != nil && old.key == key.String() {
 		return
 	}
@@ -983,8 +1075,10 @@ func (r *repo) render(force bool) {
 	// of no mirror.
 	now := time.Now()
 	efb, ecur, ealts := fallback(rc, v, originRepomd, refused)
-	r.live.Store(r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
-		r.redirectFiles(rc, cands, v, originRepomd, refused), now))
+	sr := r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
+		r.redirectFiles(rc, cands, v, originRepomd, refused), now)
+	sr.Snapshots = r.snapshotLists(rc, cands, snapIdx, now)
+	r.live.Store(sr)
 	r.d.metrics.listed.WithLabelValues(r.name).Set(float64(len(ms)))
 	r.writeLists()
 }
@@ -1086,6 +1180,9 @@ func (r *repo) status() server.RepoStatus {
 	now := time.Now()
 	if cur := r.verified.Current(); cur != nil {
 		st.CurrentRevision, st.CurrentVerified = revName(cur.Revision), cur.VerifiedAt
+	}
+	if h := r.hold; h != nil {
+		st.Held = &server.HoldStatus{Snapshot: h.Snapshot, Revision: h.Revision, By: h.By, Since: h.At}
 	}
 	for _, m := range rc.Mirrors {
 		ms := server.MirrorStatus{Name: m.Name, URL: fetch.Redact(m.URL), Written: m.Written(), Priority: m.Priority, State: string(health.Unknown)}

@@ -27,6 +27,9 @@ type Repo struct {
 	Lists *mirrorlist.Template
 	// Files answers redirects; nil answers every /r/ request with 404.
 	Files Files
+	// Snapshots answers ?snapshot=NAME and /snapshots.json; nil when the
+	// repository keeps no snapshots.
+	Snapshots *Snapshots
 }
 
 // Files is what redirects need to know of a repository's candidates.
@@ -194,6 +197,15 @@ func (m *mirrorRoutes) list(kind string) http.HandlerFunc {
 		// Header values are shared, prepared slices, set with their
 		// canonical keys: no request allocates them.
 		h := w.Header()
+		if snap := q.Get("snapshot"); snap != "" {
+			body = m.snapshotList(w, r, &rq, repo, order, snap, (*bp)[:0])
+			*op, *bp = order, body
+			orderPool.Put(op)
+			if cap(body) <= 1<<20 {
+				bodyPool.Put(bp)
+			}
+			return
+		}
 		if kind == KindMetalink {
 			body = repo.Lists.AppendMetalink((*bp)[:0], order)
 			h["Content-Type"] = metalinkType
@@ -359,7 +371,7 @@ func (m *mirrorRoutes) done(r *http.Request, rq *request) {
 
 // query holds the parameters the mirror routes read. Other parameters
 // are ignored; of one given twice, the first counts (as url.Values.Get).
-type query struct{ repo, arch, country, protocol, countme string }
+type query struct{ repo, arch, country, protocol, countme, snapshot string }
 
 func (q *query) Get(name string) string {
 	switch name {
@@ -373,6 +385,8 @@ func (q *query) Get(name string) string {
 		return q.protocol
 	case "countme":
 		return q.countme
+	case "snapshot":
+		return q.snapshot
 	}
 	return ""
 }
@@ -398,6 +412,8 @@ func parseQuery(raw string) query {
 			dst = &q.protocol
 		case "countme":
 			dst = &q.countme
+		case "snapshot":
+			dst = &q.snapshot
 		default:
 			continue
 		}

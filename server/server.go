@@ -71,6 +71,18 @@ type RepoStatus struct {
 	NextSync    time.Time        `json:"next_sync"`
 	Mirrors     []MirrorStatus   `json:"mirrors"`
 	Failures    []FailureStatus  `json:"recent_failures"`
+	// Held is set while rpmirror rollback holds the repository at a
+	// snapshot: no sync moves it forward until rpmirror resume, and
+	// CurrentRevision is the held revision.
+	Held *HoldStatus `json:"held,omitempty"`
+}
+
+// HoldStatus is a repository held at a snapshot by rpmirror rollback.
+type HoldStatus struct {
+	Snapshot string    `json:"snapshot"`
+	Revision string    `json:"revision,omitempty"`
+	By       string    `json:"by"` // user@host
+	Since    time.Time `json:"since"`
 }
 
 // UpstreamStatus is one upstream of a repository's origin.
@@ -104,7 +116,7 @@ type MirrorStatus struct {
 type SyncStatus struct {
 	Start    time.Time `json:"start"`
 	Seconds  float64   `json:"seconds"`
-	Result   string    `json:"result"` // "ok", "no change", "failed", "skipped"
+	Result   string    `json:"result"` // "ok", "no change", "failed", "skipped", "held"
 	Error    string    `json:"error,omitempty"`
 	Fetched  int       `json:"fetched"`
 	Bytes    int64     `json:"bytes"`
@@ -149,6 +161,7 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Opt
 	mux.HandleFunc("GET /mirrorlist", mr.list(KindMirrorlist))
 	mux.HandleFunc("GET /metalink", mr.list(KindMetalink))
 	mux.HandleFunc("GET /r/{path...}", mr.redirect)
+	mux.HandleFunc("GET /snapshots.json", mr.snapshots)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{log}}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")

@@ -1,14 +1,18 @@
 package sync
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/snapshot"
 	"github.com/rpmirror/rpmirror/state"
@@ -238,6 +242,9 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			mst := st.Mirror(m.cfg.Name)
 			mst.Revision, mst.RepomdSHA256 = s.Revision, s.RepomdSHA256
 			mst.PublishedAt, mst.CheckedAt = now, now
+			if err := e.saveSnapshotIndex(ctx, m.tg, repo.Name, m.cfg.Name, m.snap, s.RepomdSHA256); err != nil {
+				e.log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "mirror", m.cfg.Name, "err", err)
+			}
 			e.log.Info("rolled back", "repo", repo.Name, "mirror", m.cfg.Name, "snapshot", m.snap, "revision", s.Revision)
 		}
 		reps = append(reps, rep)
@@ -331,4 +338,30 @@ func checkOptions(repo *config.Repo) (CheckOptions, error) {
 		}
 	}
 	return opts, nil
+}
+
+// saveSnapshotIndex records the packages of the snapshot a mirror serves
+// after a rollback as the mirror's index (see index.go), as a publish
+// does: the daemon's redirects and the next sync read it.
+func (e *Engine) saveSnapshotIndex(ctx context.Context, tg target.Target, repo, mirror, name, digest string) error {
+	pkgs, err := snapshot.Packages(ctx, tg, name, e.opts.MaxMetadataSize)
+	if err != nil {
+		return err
+	}
+	store := e.opts.Store
+	rel, err := filepath.Rel(store.Dir(), store.IndexPath(repo, mirror))
+	if err != nil {
+		return err
+	}
+	if err := safefs.MkdirAll(store.Dir(), filepath.Dir(rel), 0o755); err != nil {
+		return err
+	}
+	return safefs.WriteAtomic(store.Dir(), rel, 0o644, func(out io.Writer) error {
+		w := bufio.NewWriter(out)
+		w.WriteString(indexMagic + digest + "\n")
+		for _, p := range pkgs {
+			w.WriteString(p.Href + "\t" + p.Checksum + "\n")
+		}
+		return w.Flush()
+	})
 }

@@ -1,0 +1,186 @@
+package daemon_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/sync"
+)
+
+// engine returns a sync engine on the daemon's state directory, as
+// rpmirror rollback and resume run beside a daemon.
+func (e *env) engine() *sync.Engine {
+	e.t.Helper()
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return sync.New(sync.Options{Store: store})
+}
+
+func (e *env) snapshotsDoc() *server.SnapshotsDoc {
+	e.t.Helper()
+	code, body := e.get("/snapshots.json")
+	if code != 200 {
+		e.t.Fatalf("/snapshots.json: %d %s", code, body)
+	}
+	var d server.SnapshotsDoc
+	if err := json.Unmarshal([]byte(body), &d); err != nil {
+		e.t.Fatal(err)
+	}
+	return &d
+}
+
+func (e *env) latestSnapshot(mirror string) string {
+	e.t.Helper()
+	b, err := os.ReadFile(filepath.Join(e.dir, mirror, "snapshots", "latest.txt"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// TestSnapshotsRollbackAndResumeWithServe: a daemon keeps two mirrors
+// with snapshots through two revisions. /snapshots.json names the latest
+// snapshot and its URL on each mirror; ?snapshot=NAME lists the mirrors'
+// URLs of an older one, in the order of the plain list, the metalink
+// carrying its repomd.xml, and dnf reads it through either; an unknown
+// snapshot is a 404 naming those there are. rpmirror rollback (run beside it) to
+// the first revision's snapshot holds the repo: /status and /status.json
+// say who held it, rpmirror_repo_held is 1, both mirrors stay ok and
+// listed against the held revision, the metalink carries the held
+// revision's repomd.xml and dnf reads that revision through it, and a
+// sync the daemon is asked for is skipped as held (not failed) while the
+// origin serves the newer revision. After rpmirror resume the next sync
+// brings the mirrors forward again.
+func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second, snapshots: "{keep: 5}"})
+	e.waitHealthy()
+	v2sum := repomdSHA256(t, testrepo.DemoOrigin(t, "v2"))
+	first := e.latestSnapshot("m1")
+	key := testrepo.TestKey(t)
+	next := newRevision(t, testrepo.Pkg{Name: "zz-next", Version: "1", Release: "1", Sign: key}, time.Now().Unix()+100)
+	nextSum := repomdSHA256(t, next)
+	e.net.serve("origin", next)
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "both mirrors to serve the next revision, listed", func() bool {
+		return repomdSHA256(t, filepath.Join(e.dir, "m1")) == nextSum && repomdSHA256(t, filepath.Join(e.dir, "m2")) == nextSum &&
+			strings.Contains(e.metalink(), nextSum) && len(e.mirrorlist()) == 2
+	})
+	second := e.latestSnapshot("m1")
+	if second == first {
+		t.Fatal("no snapshot of the next revision")
+	}
+	waitFor(t, 30*time.Second, "/snapshots.json to name the second snapshot", func() bool {
+		d := e.snapshotsDoc()
+		return len(d.Repos) == 1 && d.Repos[0].Latest == second
+	})
+	d := e.snapshotsDoc().Repos[0]
+	if d.Name != "demo" || d.Held != "" || d.Mirrorlist != "/mirrorlist?repo=demo&snapshot="+second || d.Metalink != "/metalink?repo=demo&snapshot="+second ||
+		strings.Join(d.Snapshots, " ") != first+" "+second || len(d.Mirrors) != 2 ||
+		d.Mirrors[0] != (server.SnapshotMirror{Name: "m1", Latest: second, URL: e.net.URL("m1") + "snapshots/" + second + "/"}) ||
+		d.Mirrors[1] != (server.SnapshotMirror{Name: "m2", Latest: second, URL: e.net.URL("m2") + "snapshots/" + second + "/"}) {
+		t.Errorf("/snapshots.json: %+v", d)
+	}
+	// A job pinned to the first snapshot: the mirrors' URLs of it, in the
+	// order the plain mirrorlist has them; the metalink describes its
+	// repomd.xml; dnf reads the first revision through either.
+	code, body := e.get("/mirrorlist?repo=demo&snapshot=" + first)
+	if want := e.net.URL("m1") + "snapshots/" + first + "/\n" + e.net.URL("m2") + "snapshots/" + first + "/\n"; code != 200 || body != want {
+		t.Errorf("/mirrorlist?snapshot=%s: %d %q, want %q", first, code, body, want)
+	}
+	code, body = e.get("/metalink?repo=demo&snapshot=" + first)
+	if code != 200 || !strings.Contains(body, v2sum) || strings.Contains(body, nextSum) || strings.Count(body, "snapshots/"+first+"/repodata/repomd.xml") != 2 {
+		t.Errorf("/metalink?snapshot=%s: %d\n%s", first, code, body)
+	}
+	for _, via := range []string{"mirrorlist=" + e.base + "/mirrorlist?repo=demo&snapshot=" + first, "metalink=" + e.base + "/metalink?repo=demo&snapshot=" + first} {
+		out, err := e.dnf(via, "repoquery", "-q", "--qf", "%{name}-%{epoch}:%{version}-%{release}.%{arch}")
+		if err != nil {
+			t.Fatalf("dnf through %s: %v\n%s", via, err, out)
+		}
+		if got := list(out); strings.Join(got, " ") != strings.Join(v2, " ") {
+			t.Errorf("dnf through %s: %v, want the first snapshot's %v", via, got, v2)
+		}
+	}
+	for _, path := range []string{"/mirrorlist?repo=demo&snapshot=20000101T000000Z", "/metalink?repo=demo&snapshot=20000101T000000Z"} {
+		if code, body := e.get(path); code != 404 || !strings.Contains(body, "no snapshot 20000101T000000Z of demo: its snapshots are "+first+", "+second) {
+			t.Errorf("%s: %d %q, want 404 naming the snapshots there are", path, code, body)
+		}
+	}
+
+	repo, _ := e.cfg.Repo("demo")
+	var h *state.Hold
+	waitFor(t, 30*time.Second, "the rollback to take the repo's lock", func() bool {
+		var err error
+		h, _, err = e.engine().Rollback(context.Background(), repo, first, "tester@ci")
+		if errors.Is(err, state.ErrLocked) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		return true
+	})
+	if h.SHA256 != v2sum {
+		t.Fatalf("held at repomd %s, want the first revision's %s", h.SHA256, v2sum)
+	}
+	waitFor(t, 30*time.Second, "the daemon to see the hold and list both mirrors against it", func() bool {
+		st := e.status().Repos[0]
+		return st.Held != nil && st.Held.Snapshot == first && st.Held.By == "tester@ci" &&
+			mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" && strings.Contains(e.metalink(), v2sum) && !strings.Contains(e.metalink(), nextSum)
+	})
+	if l := e.mirrorlist(); len(l) != 2 {
+		t.Errorf("held: mirrorlist %v, want m1 and m2", l)
+	}
+	if d := e.snapshotsDoc().Repos[0]; d.Latest != first || d.Held != first || d.Mirrors[0].Latest != first {
+		t.Errorf("held: /snapshots.json %+v, want latest and held %s", d, first)
+	}
+	if _, body := e.get("/status"); !strings.Contains(body, "HELD") || !strings.Contains(body, first) || !strings.Contains(body, "tester@ci") {
+		t.Errorf("/status of a held repo does not say so")
+	}
+	if _, body := e.get("/metrics"); !strings.Contains(body, `rpmirror_repo_held{repo="demo"} 1`) {
+		t.Errorf("/metrics: no rpmirror_repo_held 1:\n%s", grepLines(body, "held"))
+	}
+	out, err := e.dnf("metalink="+e.base+"/metalink?repo=demo", "repoquery", "-q", "--qf", "%{name}-%{epoch}:%{version}-%{release}.%{arch}")
+	if err != nil {
+		t.Fatalf("dnf through the metalink while held: %v\n%s", err, out)
+	}
+	if got := list(out); strings.Join(got, " ") != strings.Join(v2, " ") {
+		t.Errorf("dnf while held: %v, want the first revision's %v", got, v2)
+	}
+
+	// A sync asked for while held is skipped as held; the mirrors stay.
+	e.d.TriggerSync("demo")
+	waitFor(t, 30*time.Second, "the sync to be skipped as held", func() bool {
+		ls := e.status().Repos[0].LastSync
+		return ls != nil && ls.Result == "held" && strings.Contains(ls.Error, "rpmirror resume")
+	})
+	if got := repomdSHA256(t, filepath.Join(e.dir, "m1")); got != v2sum {
+		t.Error("a sync moved the held repo forward")
+	}
+	if _, body := e.get("/metrics"); !strings.Contains(body, `rpmirror_sync_runs_total{repo="demo",result="held"}`) {
+		t.Errorf("/metrics: no held sync counted:\n%s", grepLines(body, "sync_runs"))
+	}
+
+	if h, err := e.engine().Resume(context.Background(), repo); err != nil || h == nil {
+		t.Fatalf("resume: %v, %v", h, err)
+	}
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "the mirrors to serve the next revision again after resume", func() bool {
+		st := e.status().Repos[0]
+		return st.Held == nil && repomdSHA256(t, filepath.Join(e.dir, "m1")) == nextSum && repomdSHA256(t, filepath.Join(e.dir, "m2")) == nextSum &&
+			strings.Contains(e.metalink(), nextSum) && len(e.mirrorlist()) == 2
+	})
+	if _, body := e.get("/metrics"); !strings.Contains(body, `rpmirror_repo_held{repo="demo"} 0`) {
+		t.Errorf("/metrics after resume: %s", grepLines(body, "held"))
+	}
+}
