@@ -130,15 +130,11 @@ type FailureStatus struct {
 	Error string    `json:"error"`
 }
 
-// Limits on requests, applied by Serve's http.Server. ReadTimeout equals
-// ReadHeaderTimeout: the only request bodies are POST /sync's (1 KiB at
-// most), and with the two equal net/http sets a request's read deadline
-// once instead of twice (every deadline moves a timer; this server
-// answers tens of thousands of requests a second).
+// Limits on requests, applied by Serve's http.Server.
 const (
 	MaxHeaderBytes    = 16 << 10
 	ReadHeaderTimeout = 5 * time.Second
-	ReadTimeout       = ReadHeaderTimeout
+	ReadTimeout       = 10 * time.Second
 	WriteTimeout      = 30 * time.Second
 	IdleTimeout       = 120 * time.Second
 )
