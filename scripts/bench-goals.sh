@@ -78,3 +78,8 @@ echo "| the same | dry-run plan, 100,000 packages, gz, empty mirror, MB/s | 166 
 echo "| the same | dry-run plan, gz, mirror behind (no index), MB/s | 107 | $(v=$(get scale_gz_behind_rate); echo "${v:-—}") |"
 echo "| repositories 4 at once (\`sync --parallel\`) | no-op of 100 repositories, s | 0.254 | ${t:-—} |"
 echo "| index of the published revision in state_dir (sync/index.go) | mirror's primary parsed on update | every time | only without an index (TestIndexKept) |"
+sa=$(echo "$medians" | awk -F'|' '/`BenchmarkServe\/mirrorlist`/ {gsub(/ /, "", $6); print $6}')
+echo "| wrk's Lua script builds its 1024 X-Forwarded-For requests once, in init, not per request (scripts/bench-serve.sh) | /mirrorlist and /metalink with selection on, requests/s | 40156 / 38290 | ${ml:-—} / ${mt:-—} |"
+echo "| the same | wrk's CPU per request (mirrorlist) | not measured | $(v=$(get serve_mirrorlist_wrk_cpu_us); echo "${v:+$v µs}") |"
+echo "| mirror routes: no allocation of their own (server/mirrors.go, selection/client.go) | daemon CPU per request, mirrorlist / metalink | 27.7 / 28.8 µs | $(v=$(get serve_mirrorlist_cpu_us); w=$(get serve_metalink_cpu_us); echo "${v:-—} / ${w:-—} µs") |"
+echo "| the same | BenchmarkServe/mirrorlist (net/http over loopback), allocs/op | 23 | ${sa:-—} |"

@@ -105,15 +105,13 @@ request = function()
   return wrk.format(nil)
 end
 LUA
-# PROFILE=DIR also writes a CPU profile of the daemon during each run
-# with xff.lua to DIR/cpu-ROUTE.pprof (go tool pprof reads it).
-debug=()
-if [ -n "${PROFILE:-}" ]; then
-  mkdir -p "$PROFILE"
-  dport=$(port)
-  debug=(-debug-listen "127.0.0.1:$dport")
-fi
-"$rpmirror" serve -c "$work/mirrors.yaml" "${debug[@]}" 2>"$work/serve.log" &
+# The daemon is profiled (Go's profiler, 100 samples a second) during
+# each run with xff.lua, to say where its CPU goes; PROFILE=DIR keeps
+# the profiles as DIR/cpu-ROUTE.pprof for go tool pprof.
+profiles=${PROFILE:-$work/profiles}
+mkdir -p "$profiles"
+dport=$(port)
+"$rpmirror" serve -c "$work/mirrors.yaml" -debug-listen "127.0.0.1:$dport" 2>"$work/serve.log" &
 daemon_pid=$!
 bench_pids+=($daemon_pid)
 # cpu_ticks prints the CPU time the daemon used so far, in clock ticks.
@@ -163,8 +161,8 @@ for route in mirrorlist metalink; do
       none) script=(); what="wrk alone, no script" ;;
     esac
     prof=
-    if [ -n "${PROFILE:-}" ] && [ $mode = xff ]; then
-      curl -fs -o "$PROFILE/cpu-$route.pprof" "http://127.0.0.1:$dport/debug/pprof/profile?seconds=$(( secs > 2 ? secs - 1 : 1 ))" &
+    if [ $mode = xff ]; then
+      curl -fs -o "$profiles/cpu-$route.pprof" "http://127.0.0.1:$dport/debug/pprof/profile?seconds=$(( secs > 2 ? secs - 1 : 1 ))" &
       prof=$!
     fi
     before=$(runs)
@@ -182,8 +180,32 @@ for route in mirrorlist metalink; do
     cpu=$(awk -v t="$ticks" -v hz="$hz" -v n="$total" 'BEGIN {printf "%.1f µs", n ? t / hz / n * 1e6 : 0}')
     wcpu=$(echo "$out" | awk -v n="$total" '$1=="wrk-cpu" {printf "%.1f µs", n ? ($2 + $3) / n * 1e6 : 0}')
     echo "| /$route | $what | $rps | $p50 | $p99 | $cpu | $wcpu | $((after - before)) |"
-    if [ $mode = xff ]; then result "serve_${route}_rps" "$rps"; fi
+    if [ $mode = xff ]; then
+      result "serve_${route}_rps" "$rps"
+      result "serve_${route}_cpu_us" "${cpu% µs}"
+      result "serve_${route}_wrk_cpu_us" "${wcpu% µs}"
+    fi
   done
 done
 echo
-echo "Command: \`scripts/bench-serve.sh $duration\` (\`wrk -t2 -c64 -d$duration --latency [-s SCRIPT] URL\`)."
+echo "Where the daemon's CPU goes during the runs with 1024 clients, as shares of its CPU profile's samples"
+echo "(\`go tool pprof -top -cum\`): serving HTTP is net/http's connection loop and background reads, the handler"
+echo "excluded; socket reads and writes are the system calls within it; the mirror handler is everything"
+echo "the route does (client address, GeoIP, ordering, the body, counters); the rest is syncs, probes and timers."
+echo
+echo "| route | serving HTTP (net/http and the kernel) | of which socket reads and writes | the mirror handler | Go scheduler and GC | the rest |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+# cum RE PROFILE: the summed cum% of the profile's functions matching RE.
+cum() { go tool pprof -top -cum -nodecount=100000 "$2" 2>/dev/null | awk -v re="$1" '$6 ~ re {sub("%", "", $5); s += $5} END {printf "%.1f", s}'; }
+for route in mirrorlist metalink; do
+  f=$profiles/cpu-$route.pprof
+  [ -s "$f" ] || { echo "bench-serve: no profile of /$route" >&2; continue; }
+  handler=$(cum '^github.com/rpmirror/rpmirror/server\.New\.\(\*mirrorRoutes\)\.list\.func[0-9]+$' "$f")
+  http=$(cum '^net/http\.\(\*(conn\)\.serve|connReader\)\.backgroundRead)$' "$f")
+  sys=$(cum '^syscall\.(read|write)$' "$f")
+  rt=$(cum '^runtime\.(schedule|gcBgMarkWorker|bgsweep|bgscavenge)$' "$f")
+  awk -v r="$route" -v h="$handler" -v n="$http" -v s="$sys" -v g="$rt" 'BEGIN {
+    printf "| /%s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %.0f%% |\n", r, n - h, s, h, g, 100 - n - g }'
+done
+echo
+echo "Command: \`scripts/bench-serve.sh $duration\` (\`wrk -t2 -c64 -d$duration --latency [-s SCRIPT] URL\`; PROFILE=DIR keeps the profiles)."
