@@ -206,20 +206,20 @@ type Download struct {
 
 // Repo is one origin repository and the mirrors it is copied to.
 type Repo struct {
-	Name string
+	Name string `yaml:"name" kind:"custom" required:"a name of letters, digits, '.', '_' and '-'"`
 	// MirrorlistName and Arch are what clients ask /mirrorlist and
 	// /metalink for (?repo=MirrorlistName&arch=Arch); MirrorlistName is
 	// Name unless set, Arch may be "".
-	MirrorlistName string
-	Arch           string
+	MirrorlistName string `yaml:"mirrorlist_name" check:"name"`
+	Arch           string `yaml:"arch" check:"name"`
 	// Vars are the template variables' values this repo was expanded
 	// with, in the order the entry's vars lists them; nil for a repo
 	// written out.
-	Vars []Var
+	Vars []Var `yaml:"vars" kind:"custom"`
 	// Origin is the primary upstream: the first URL of origin (an
 	// absolute http, https or file URL ending in "/"), or "" when the
 	// upstreams come from OriginMetalink or OriginMirrorlist.
-	Origin string
+	Origin string `yaml:"origin" kind:"custom"`
 	// Origins are every upstream origin lists, primary first (Origin
 	// alone for a single URL); nil with OriginMetalink or
 	// OriginMirrorlist.
@@ -228,52 +228,52 @@ type Repo struct {
 	// (http, https or file URL, a query allowed) the upstreams are taken
 	// from at each sync and probe. At most one of Origin,
 	// OriginMetalink and OriginMirrorlist is set.
-	OriginMetalink   string
-	OriginMirrorlist string
-	Schedule         string   // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
-	GPGKeys          []string // absolute paths of key files; empty means signatures are not checked
+	OriginMetalink   string   `yaml:"origin_metalink" kind:"custom"`
+	OriginMirrorlist string   `yaml:"origin_mirrorlist" kind:"custom"`
+	Schedule         string   `yaml:"schedule,omitempty" check:"schedule" default:"'@every 1h'"` // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
+	GPGKeys          []string `yaml:"gpgkeys" kind:"custom"`                                     // absolute paths of key files; empty means signatures are not checked
 	// RepoGPGCheck requires repodata/repomd.xml.asc to be a valid detached
 	// signature over repomd.xml by one of RepoGPGKeys (dnf's
 	// repo_gpgcheck); a revision without one is refused.
-	RepoGPGCheck bool
+	RepoGPGCheck bool `yaml:"repo_gpgcheck"`
 	// RepoGPGKeys are the key files repomd.xml's signature is checked
 	// with: GPGKeys unless repo_gpgkeys is set.
-	RepoGPGKeys []string
+	RepoGPGKeys []string `yaml:"repo_gpgkeys" kind:"custom"`
 	// AllowRollback accepts an origin revision older than the one the
 	// mirrors hold; by default it is refused.
-	AllowRollback bool
-	PruneAfter    time.Duration // how long unreferenced files are kept; 0 deletes them at once
+	AllowRollback bool          `yaml:"allow_rollback"`
+	PruneAfter    time.Duration `yaml:"prune_after" default:"24h"` // how long unreferenced files are kept; 0 deletes them at once
 	// MaxLag is how long after a verified revision is superseded a mirror
 	// still serving it stays listed (as behind); 0 lists only mirrors
 	// serving the current revision.
-	MaxLag time.Duration
+	MaxLag time.Duration `yaml:"max_lag" default:"24h"`
 	// MinChecksum is the weakest checksum type accepted in the repo's
 	// metadata ("md5", "sha1", "sha224", "sha256", "sha384", "sha512").
-	MinChecksum string
+	MinChecksum string `yaml:"min_checksum" check:"checksum" default:"sha1"`
 	// FollowXMLBase allows packages whose location has an xml:base (a
 	// URL elsewhere) to be fetched from there; by default they are
 	// refused.
-	FollowXMLBase bool
+	FollowXMLBase bool `yaml:"follow_xml_base"`
 	// OriginAuthFile holds "user:password" for HTTP basic authentication
 	// at the origin (and only there: never sent to other hosts); "" for
 	// none. See OriginAuth.
-	OriginAuthFile string
+	OriginAuthFile string `yaml:"origin_auth_file" kind:"path"`
 	// TLS changes how the origin's certificate is checked.
-	TLS TLS
+	TLS TLS `yaml:"tls"`
 	// Snapshots keeps every published revision under snapshots/ of each
 	// written mirror; nil (the key left out) keeps none.
-	Snapshots *Snapshots
+	Snapshots *Snapshots `yaml:"snapshots"`
 	// Filter keeps only some of the origin's packages, and makes
 	// rpmirror write the repository's metadata itself; nil (the key left
 	// out) mirrors the origin whole and byte for byte.
-	Filter *Filter
+	Filter *Filter `yaml:"filter"`
 	// SignWith is an OpenPGP secret key file (not protected by a
 	// passphrase) that signs the repomd.xml rpmirror writes for a
 	// filtered mirror, as repodata/repomd.xml.asc; "" signs nothing. Only
 	// set with Filter.
-	SignWith string
-	Mirrors  []Mirror
-	Line     int // line of the repo in the file, for messages
+	SignWith string   `yaml:"sign_with" kind:"path"`
+	Mirrors  []Mirror `yaml:"mirrors" kind:"custom"`
+	Line     int      // line of the repo in the file, for messages
 
 	originLine  int
 	originLines []int // line of each URL of Origins
@@ -283,7 +283,6 @@ type Repo struct {
 	// gpgkeys' when RepoGPGKeys defaults to them.
 	repoGPGKeyLines []int
 	authLine        int
-	caLine          int
 	signWithLine    int
 }
 
@@ -294,12 +293,12 @@ type Repo struct {
 // of its name.arch (all of them when Newest is 0). Globs are path.Match
 // patterns matched against the package name alone.
 type Filter struct {
-	Arch    []string
-	Include []string
-	Exclude []string
-	Newest  int
+	Arch    []string `yaml:"arch" check:"name" items:"arches" unique:"" empty:"an arch such as x86_64, noarch or src" emptylist:"which would keep nothing: list the arches to keep, or leave arch out to keep every arch"`
+	Include []string `yaml:"include" check:"glob" items:"name globs" unique:"" empty:"a name glob such as \"glusterfs*\"" emptylist:"which would keep nothing: list name globs, or leave include out to keep every name"`
+	Exclude []string `yaml:"exclude" check:"glob" items:"name globs" unique:"" empty:"a name glob such as \"*-debuginfo\""`
+	Newest  int      `yaml:"newest" range:"0..10000"`
 	// Line is the line of the filter key, for messages.
-	Line int
+	Line int `keyline:""`
 }
 
 // MaxNewest bounds filter's newest.
@@ -309,13 +308,13 @@ const MaxNewest = 10000
 // written mirrors. A snapshot is kept while it is one of the newest Keep,
 // or younger than KeepFor, or pinned (here or by rpmirror snapshot pin).
 type Snapshots struct {
-	Keep    int
-	KeepFor time.Duration
+	Keep    int           `yaml:"keep" range:"1..100000" default:"14"`
+	KeepFor time.Duration `yaml:"keep_for" default:"336h"`
 	// Pinned are names of snapshots never removed, as the file lists
 	// them; PinnedLines their lines.
-	Pinned      []string
+	Pinned      []string `yaml:"pinned" check:"snapshot" items:"snapshot names" unique:"" line:"PinnedLines"`
 	PinnedLines []int
-	Line        int // line of the snapshots key, for messages
+	Line        int `keyline:""` // line of the snapshots key, for messages
 }
 
 // Defaults and limits of snapshots' settings: the newest 14, and every
@@ -361,35 +360,36 @@ func (s *Snapshots) PinnedInConfig(name string) bool {
 // TLS says how an origin's TLS certificate is verified.
 type TLS struct {
 	// CAFile holds PEM certificates of the authorities trusted for the
-	// origin, instead of the system's.
-	CAFile string
+	// origin, instead of the system's; CALine is its line in the file.
+	CAFile string `yaml:"ca_file" kind:"path" line:"CALine"`
+	CALine int
 	// Insecure turns certificate verification off. rpmirror says so
 	// loudly on every sync; checksums and signatures are still checked.
-	Insecure bool
+	Insecure bool `yaml:"insecure"`
 }
 
 // Mirror is one place a repo is published. A mirror with a Path is written
 // by rpmirror; one without is only probed through its URL.
 type Mirror struct {
-	Name string
-	Path string // absolute directory rpmirror writes; "" for probe-only mirrors
-	URL  string // http or https URL ending in "/" where clients reach it; may be "" for a written mirror
-	// Priority orders healthy mirrors in the mirrorlist and metalink:
-	// lower first; mirrors of equal priority are ordered by latency.
-	Priority int
-	// Networks are client networks served by this mirror first.
-	Networks []netip.Prefix
-	// Country is the ISO 3166-1 alpha-2 code of where the mirror is, or "".
-	Country string
-	// Private mirrors are listed only to clients inside Networks.
-	Private bool
-	// Weight is the mirror's share of the clients among mirrors equal to
-	// it (DefaultWeight when not set).
-	Weight int
+	Name string `yaml:"name" kind:"custom" required:"a name of letters, digits, '.', '_' and '-'"`
+	Path string `yaml:"path" kind:"dir"` // absolute directory rpmirror writes; "" for probe-only mirrors
 	// S3 is where a mirror in object storage lives, instead of Path; nil
 	// for other mirrors.
-	S3   *S3
-	Line int // line of the mirror in the file, for messages
+	S3  *S3    `yaml:"s3"`
+	URL string `yaml:"url" kind:"url"` // http or https URL ending in "/" where clients reach it; may be "" for a written mirror
+	// Priority orders healthy mirrors in the mirrorlist and metalink:
+	// lower first; mirrors of equal priority are ordered by latency.
+	Priority int `yaml:"priority" range:"1..1000" default:"100"`
+	// Networks are client networks served by this mirror first.
+	Networks []netip.Prefix `yaml:"networks"`
+	// Country is the ISO 3166-1 alpha-2 code of where the mirror is, or "".
+	Country string `yaml:"country" check:"country"`
+	// Private mirrors are listed only to clients inside Networks.
+	Private bool `yaml:"private"`
+	// Weight is the mirror's share of the clients among mirrors equal to
+	// it (DefaultWeight when not set).
+	Weight int `yaml:"weight" range:"1..1000000" default:"100"`
+	Line   int // line of the mirror in the file, for messages
 
 	pathLine int
 }
@@ -398,21 +398,21 @@ type Mirror struct {
 // a mirror.
 type S3 struct {
 	// Endpoint is the store's http or https URL, without a path.
-	Endpoint string
+	Endpoint string `yaml:"endpoint" check:"endpoint" line:"EndpointLine" required:"the store's http(s) URL, such as https://s3.example.org"`
 	// Bucket must exist: rpmirror never creates or deletes buckets.
-	Bucket string
+	Bucket string `yaml:"bucket" check:"bucket" line:"BucketLine" required:"the bucket the mirror is in (it must exist: rpmirror never creates buckets)"`
 	// Prefix is where the repository's root is in the bucket: "" or a
 	// relative path ending in "/".
-	Prefix string
+	Prefix string `yaml:"prefix" check:"prefix"`
 	// Region is "" when not set: the store is asked.
-	Region string
+	Region string `yaml:"region" check:"region" line:"RegionLine"`
 	// CredentialsFile is an AWS shared-credentials file, read for
 	// Profile ("default" when ""); when "", AWS_ACCESS_KEY_ID and
 	// AWS_SECRET_ACCESS_KEY are taken from the environment.
-	CredentialsFile string
-	Profile         string
+	CredentialsFile string `yaml:"credentials_file" kind:"path" line:"CredentialsLine"`
+	Profile         string `yaml:"profile" kind:"custom"`
 	// VirtualHost addresses the bucket as a host name rather than a path.
-	VirtualHost bool
+	VirtualHost bool `yaml:"virtual_host"`
 	// LeaseTTL is the top-level lease_ttl, copied here so that a target
 	// opened from the mirror alone has it.
 	LeaseTTL time.Duration
@@ -420,7 +420,8 @@ type S3 struct {
 	Holder string
 
 	// Lines of the keys in the file, for messages (0: not given).
-	Line, EndpointLine, BucketLine, RegionLine, CredentialsLine int
+	Line                                                  int `keyline:""`
+	EndpointLine, BucketLine, RegionLine, CredentialsLine int
 }
 
 // Written reports whether rpmirror writes this mirror (it has a path or

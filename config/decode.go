@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"net/url"
-	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,8 +16,6 @@ import (
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/rpmirror/rpmirror/geo"
 )
 
 // The keys each mapping may hold, in the order the documentation lists them.
@@ -26,12 +23,12 @@ var (
 	topKeys      = keysOf[Config]()
 	alertKeys    = keysOf[Alerts]()
 	downloadKeys = keysOf[Download]()
-	repoKeys     = []string{"name", "mirrorlist_name", "arch", "vars", "origin", "origin_metalink", "origin_mirrorlist", "schedule", "gpgkeys", "repo_gpgcheck", "repo_gpgkeys", "allow_rollback", "prune_after", "max_lag", "min_checksum", "follow_xml_base", "origin_auth_file", "tls", "snapshots", "filter", "sign_with", "mirrors"}
-	tlsKeys      = []string{"ca_file", "insecure"}
-	snapshotKeys = []string{"keep", "keep_for", "pinned"}
-	filterKeys   = []string{"arch", "include", "exclude", "newest"}
-	mirrorKeys   = []string{"name", "path", "s3", "url", "priority", "networks", "country", "private", "weight"}
-	s3Keys       = []string{"endpoint", "bucket", "prefix", "region", "credentials_file", "profile", "virtual_host"}
+	repoKeys     = keysOf[Repo]()
+	tlsKeys      = keysOf[TLS]()
+	snapshotKeys = keysOf[Snapshots]()
+	filterKeys   = keysOf[Filter]()
+	mirrorKeys   = keysOf[Mirror]()
+	s3Keys       = keysOf[S3]()
 )
 
 // decoder walks the YAML node tree rather than unmarshalling into structs
@@ -290,150 +287,6 @@ func (d *decoder) config(root *yaml.Node) *Config {
 	return c
 }
 
-func (d *decoder) tls(e entry, where string, r *Repo) {
-	if !d.isKind(e.val, yaml.MappingNode, "", where, "a mapping of "+strings.Join(tlsKeys, ", ")) {
-		return
-	}
-	f := d.fields(e.val, where, tlsKeys)
-	if e, ok := f.get("ca_file"); ok {
-		if p, ok := d.path(e, where); ok {
-			r.TLS.CAFile, r.caLine = p, e.val.Line
-		}
-	}
-	if e, ok := f.get("insecure"); ok {
-		if b, ok := d.boolean(e, where); ok {
-			r.TLS.Insecure = b
-		}
-	}
-}
-
-// snapshots decodes a repo's snapshots mapping. An empty mapping
-// ("snapshots: {}") turns snapshots on with the defaults.
-func (d *decoder) snapshots(e entry, where string) *Snapshots {
-	if !d.isKind(e.val, yaml.MappingNode, "", where, "a mapping of "+strings.Join(snapshotKeys, ", ")) {
-		return nil
-	}
-	sn := &Snapshots{Keep: DefaultSnapshotKeep, KeepFor: DefaultSnapshotKeepFor, Line: e.key.Line}
-	f := d.fields(e.val, where, snapshotKeys)
-	if e, ok := f.get("keep"); ok {
-		if n, ok := d.integer(e, where, MinSnapshotKeep, MaxSnapshotKeep); ok {
-			sn.Keep = n
-		}
-	}
-	if e, ok := f.get("keep_for"); ok {
-		if t, ok := d.duration(e, where, false); ok {
-			sn.KeepFor = t
-		}
-	}
-	if e, ok := f.get("pinned"); ok {
-		if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of snapshot names") {
-			return sn
-		}
-		seen := map[string]int{}
-		for _, n := range e.val.Content {
-			name, ok := d.str(entry{name: e.name, key: e.key, val: n}, where)
-			if !ok {
-				continue
-			}
-			if !ValidSnapshotName(name) {
-				d.errorf(n.Line, where, "pinned %q: not a snapshot name: want the UTC time it was taken, as 20261126T120000Z", name)
-				continue
-			}
-			if first, dup := seen[name]; dup {
-				d.errorf(n.Line, where, "pinned %q is listed twice (first at line %d)", name, first)
-				continue
-			}
-			seen[name] = n.Line
-			sn.Pinned = append(sn.Pinned, name)
-			sn.PinnedLines = append(sn.PinnedLines, n.Line)
-		}
-	}
-	return sn
-}
-
-// filter decodes a repo's filter mapping. An empty mapping ("filter:
-// {}") keeps every package but still has rpmirror write the metadata.
-func (d *decoder) filter(e entry, where string) *Filter {
-	if !d.isKind(e.val, yaml.MappingNode, "", where, "a mapping of "+strings.Join(filterKeys, ", ")) {
-		return nil
-	}
-	fl := &Filter{Line: e.key.Line}
-	f := d.fields(e.val, where, filterKeys)
-	if e, ok := f.get("arch"); ok {
-		fl.Arch = d.filterList(e, where, "arches", "an arch such as x86_64, noarch or src", func(s string) string {
-			if problem := nameProblem(s); problem != "" {
-				return fmt.Sprintf("arch %q: %s", s, problem)
-			}
-			return ""
-		})
-		if e.val.Kind == yaml.SequenceNode && len(e.val.Content) == 0 {
-			d.errorf(e.val.Line, where, "arch is an empty list, which would keep nothing: list the arches to keep, or leave arch out to keep every arch")
-		}
-	}
-	glob := func(name string) func(string) string {
-		return func(s string) string {
-			if _, err := path.Match(s, ""); err != nil {
-				return fmt.Sprintf("%s %q: not a valid glob: want *, ? and [...] as in \"glusterfs*\", with every [ closed and no \\ at the end", name, s)
-			}
-			if strings.Contains(s, "/") {
-				return fmt.Sprintf("%s %q: a glob matches package names, which hold no \"/\"", name, s)
-			}
-			return ""
-		}
-	}
-	if e, ok := f.get("include"); ok {
-		fl.Include = d.filterList(e, where, "name globs", `a name glob such as "glusterfs*"`, glob("include"))
-		if e.val.Kind == yaml.SequenceNode && len(e.val.Content) == 0 {
-			d.errorf(e.val.Line, where, "include is an empty list, which would keep nothing: list name globs, or leave include out to keep every name")
-		}
-	}
-	if e, ok := f.get("exclude"); ok {
-		fl.Exclude = d.filterList(e, where, "name globs", `a name glob such as "*-debuginfo"`, glob("exclude"))
-	}
-	if e, ok := f.get("newest"); ok {
-		if n, ok := d.integer(e, where, 0, MaxNewest); ok {
-			fl.Newest = n
-		}
-	}
-	return fl
-}
-
-// filterList decodes a list of filter values (arches or name globs):
-// what names them in the plural, want describes one; problem says what is
-// wrong with a value, or "". An empty or repeated value is a problem too.
-func (d *decoder) filterList(e entry, where, what, want string, problem func(string) string) []string {
-	if e.val.Kind == yaml.ScalarNode && !isNull(e.val) {
-		d.errorf(e.val.Line, where, "%s: expected a list of %s, found %s: write %s: [%q]", e.name, what, describe(e.val), e.name, e.val.Value)
-		return nil
-	}
-	if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of "+what) {
-		return nil
-	}
-	list := []string{}
-	seen := map[string]int{}
-	for _, n := range e.val.Content {
-		if isNull(n) || (n.Kind == yaml.ScalarNode && n.Value == "") {
-			d.errorf(n.Line, where, "%s: empty entry: want %s", e.name, want)
-			continue
-		}
-		s, ok := d.str(entry{name: e.name, key: e.key, val: n}, where)
-		if !ok {
-			continue
-		}
-		if p := problem(s); p != "" {
-			d.errorf(n.Line, where, "%s", p)
-			continue
-		}
-		if first, dup := seen[s]; dup {
-			d.errorf(n.Line, where, "%s %q is listed twice (first at line %d)", e.name, s, first)
-			continue
-		}
-		seen[s] = n.Line
-		list = append(list, s)
-	}
-	return list
-}
-
 func (d *decoder) repos(e entry) []Repo {
 	if !d.isKind(e.val, yaml.SequenceNode, "", e.name, "a list of repos") {
 		return nil
@@ -466,8 +319,9 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(repoKeys, ", ")) {
 		return Repo{}, false
 	}
-	r := Repo{Line: n.Line, Schedule: DefaultSchedule, PruneAfter: DefaultPruneAfter, MaxLag: DefaultMaxLag}
-	f := d.fields(n, where, repoKeys)
+	r := newWithDefaults[Repo]()
+	r.Line = n.Line
+	f, _ := d.decodeInto(n, where, r, n.Line)
 
 	if e, ok := f.get("name"); ok {
 		if name, ok := d.str(e, where); ok {
@@ -480,49 +334,19 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 				r.Name = name
 			}
 		}
-	} else {
-		d.missing(f, "name", n.Line, where, "a name of letters, digits, '.', '_' and '-'")
 	}
+	if _, ok := f.get("mirrorlist_name"); !ok || f.bad["mirrorlist_name"] {
+		r.MirrorlistName = r.Name
+	}
+	r.listLine = or(f.line("mirrorlist_name"), f.line("arch"))
+	r.authLine = f.line("origin_auth_file")
+	r.signWithLine = f.line("sign_with")
 
-	r.MirrorlistName = r.Name
-	if e, ok := f.get("mirrorlist_name"); ok {
-		if s, ok := d.str(e, where); ok {
-			if problem := nameProblem(s); problem != "" {
-				d.errorf(e.val.Line, where, "mirrorlist_name %q: %s", s, problem)
-			} else {
-				r.MirrorlistName, r.listLine = s, e.val.Line
-			}
-		}
-	}
-	if e, ok := f.get("arch"); ok {
-		if s, ok := d.str(e, where); ok {
-			if problem := nameProblem(s); problem != "" {
-				d.errorf(e.val.Line, where, "arch %q: %s", s, problem)
-			} else {
-				r.Arch = s
-				if r.listLine == 0 {
-					r.listLine = e.val.Line
-				}
-			}
-		}
-	}
-
-	d.origin(f, n, where, &r)
-
-	if e, ok := f.get("schedule"); ok {
-		if s, ok := d.str(e, where); ok && s != "" {
-			if err := ValidateCron(s); err != nil {
-				d.errorf(e.val.Line, where, "schedule %q: %v", s, err)
-			} else {
-				r.Schedule = s
-			}
-		}
-	}
+	d.origin(f, n.Line, where, r)
 
 	if e, ok := f.get("gpgkeys"); ok {
 		r.GPGKeys, r.gpgKeyLines = d.gpgkeys(e, where)
 	}
-
 	if e, ok := f.get("repo_gpgkeys"); ok {
 		r.RepoGPGKeys, r.repoGPGKeyLines = d.gpgkeys(e, where)
 		if len(r.RepoGPGKeys) == 0 && e.val.Kind == yaml.SequenceNode {
@@ -531,76 +355,16 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	} else {
 		r.RepoGPGKeys, r.repoGPGKeyLines = r.GPGKeys, r.gpgKeyLines
 	}
-	if e, ok := f.get("repo_gpgcheck"); ok {
-		if b, ok := d.boolean(e, where); ok {
-			r.RepoGPGCheck = b
-			if b && len(r.RepoGPGKeys) == 0 {
-				d.errorf(e.val.Line, where, "repo_gpgcheck: true needs the keys repomd.xml is signed with: set repo_gpgkeys (or gpgkeys)")
-			}
-		}
+	if e, ok := f.get("repo_gpgcheck"); ok && r.RepoGPGCheck && len(r.RepoGPGKeys) == 0 {
+		d.errorf(e.val.Line, where, "repo_gpgcheck: true needs the keys repomd.xml is signed with: set repo_gpgkeys (or gpgkeys)")
 	}
 	if e, ok := f.get("repo_gpgkeys"); ok && !r.RepoGPGCheck && len(r.RepoGPGKeys) > 0 {
 		d.errorf(e.val.Line, where, "repo_gpgkeys is set but repo_gpgcheck is not true: the keys would not be used (add repo_gpgcheck: true)")
 	}
 
-	if e, ok := f.get("allow_rollback"); ok {
-		if b, ok := d.boolean(e, where); ok {
-			r.AllowRollback = b
-		}
-	}
-
-	if e, ok := f.get("prune_after"); ok {
-		if t, ok := d.duration(e, where, false); ok {
-			r.PruneAfter = t
-		}
-	}
-
-	if e, ok := f.get("max_lag"); ok {
-		if t, ok := d.duration(e, where, false); ok {
-			r.MaxLag = t
-		}
-	}
-
-	r.MinChecksum = DefaultMinChecksum
-	if e, ok := f.get("min_checksum"); ok {
-		if v, ok := d.str(e, where); ok {
-			if checksumStrength(v) < 0 {
-				d.errorf(e.val.Line, where, "min_checksum %q: want one of %s", v, strings.Join(ChecksumTypes, ", "))
-			} else {
-				r.MinChecksum = v
-			}
-		}
-	}
-
-	if e, ok := f.get("follow_xml_base"); ok {
-		if b, ok := d.boolean(e, where); ok {
-			r.FollowXMLBase = b
-		}
-	}
-
-	if e, ok := f.get("origin_auth_file"); ok {
-		if p, ok := d.path(e, where); ok {
-			r.OriginAuthFile, r.authLine = p, e.val.Line
-		}
-	}
-
-	if e, ok := f.get("tls"); ok {
-		d.tls(e, where+": tls", &r)
-	}
-
-	if e, ok := f.get("snapshots"); ok {
-		r.Snapshots = d.snapshots(e, where+": snapshots")
-	}
-
-	if e, ok := f.get("filter"); ok {
-		r.Filter = d.filter(e, where+": filter")
-	}
-	if e, ok := f.get("sign_with"); ok {
-		if p, ok := d.path(e, where); ok {
-			r.SignWith, r.signWithLine = p, e.val.Line
-			if _, filtered := f.get("filter"); !filtered && !f.guessed["filter"] {
-				d.errorf(e.val.Line, where, "sign_with is set but filter is not: rpmirror signs only the repomd.xml it writes for a filtered mirror (add a filter, or leave sign_with out)")
-			}
+	if e, ok := f.get("sign_with"); ok && r.SignWith != "" {
+		if _, filtered := f.get("filter"); !filtered && !f.guessed["filter"] {
+			d.errorf(e.val.Line, where, "sign_with is set but filter is not: rpmirror signs only the repomd.xml it writes for a filtered mirror (add a filter, or leave sign_with out)")
 		}
 	}
 
@@ -616,12 +380,12 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 			}
 		}
 	}
-	return r, true
+	return *r, true
 }
 
 // origin decodes origin (one URL or a list of them), origin_metalink or
 // origin_mirrorlist: exactly one of them.
-func (d *decoder) origin(f keys, n *yaml.Node, where string, r *Repo) {
+func (d *decoder) origin(f keys, line int, where string, r *Repo) {
 	var given []entry
 	for _, k := range []string{"origin", "origin_metalink", "origin_mirrorlist"} {
 		if e, ok := f.get(k); ok {
@@ -630,7 +394,7 @@ func (d *decoder) origin(f keys, n *yaml.Node, where string, r *Repo) {
 	}
 	switch len(given) {
 	case 0:
-		d.missing(f, "origin", n.Line, where, "the URL of the repository to mirror")
+		d.missing(f, "origin", line, where, "the URL of the repository to mirror")
 		return
 	case 1:
 	default:
@@ -731,8 +495,10 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 		if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(mirrorKeys, ", ")) {
 			continue
 		}
-		m := Mirror{Line: n.Line}
-		f := d.fields(n, where, mirrorKeys)
+		m := newWithDefaults[Mirror]()
+		m.Line = n.Line
+		f, _ := d.decodeInto(n, where, m, n.Line)
+		m.pathLine = f.line("path")
 
 		if e, ok := f.get("name"); ok {
 			if name, ok := d.str(e, where); ok {
@@ -745,167 +511,48 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 					m.Name = name
 				}
 			}
-		} else {
-			d.missing(f, "name", n.Line, where, "a name of letters, digits, '.', '_' and '-'")
 		}
 
-		pathGiven := false
-		if e, ok := f.get("path"); ok {
-			pathGiven = true
-			if p, ok := d.path(e, where); ok {
-				if p == "/" {
-					d.errorf(e.val.Line, where, "path %q: must not be the root directory", e.val.Value)
-				} else {
-					m.Path, m.pathLine = p, e.val.Line
-				}
-			}
+		_, pathGiven := f.get("path")
+		_, s3Given := f.get("s3")
+		if f.bad["s3"] {
+			m.S3 = nil
 		}
-
-		if e, ok := f.get("s3"); ok {
-			m.S3 = d.s3(e, where)
-			if pathGiven && m.S3 != nil {
-				d.errorf(e.key.Line, where, "both path and s3: a written mirror is a directory or a place in object storage, not both")
-				m.S3 = nil
-			}
+		if e, ok := f.get("s3"); ok && pathGiven && m.S3 != nil {
+			d.errorf(e.key.Line, where, "both path and s3: a written mirror is a directory or a place in object storage, not both")
+			m.S3 = nil
 		}
-
-		m.Priority = DefaultPriority
-		if e, ok := f.get("priority"); ok {
-			if n, ok := d.integer(e, where, MinPriority, MaxPriority); ok {
-				m.Priority = n
-			}
-		}
-
-		if e, ok := f.get("url"); ok {
-			if u, ok := d.url(e, where, false); ok {
-				m.URL = u
-			}
-		} else if _, s3Given := f.get("s3"); !pathGiven && !s3Given && !f.guessed["path"] && !f.guessed["url"] && !f.guessed["s3"] {
+		if _, urlGiven := f.get("url"); !urlGiven && !pathGiven && !s3Given && !f.guessed["path"] && !f.guessed["url"] && !f.guessed["s3"] {
 			d.errorf(n.Line, where, "neither path nor url: a mirror rpmirror writes needs a path (or s3), one it only probes needs a url")
 		}
-
-		if e, ok := f.get("networks"); ok {
-			m.Networks, _ = d.networks(e, where)
-		}
-		if e, ok := f.get("country"); ok {
-			if s, ok := d.str(e, where); ok {
-				if problem := geo.CountryProblem(s); problem != "" {
-					d.errorf(e.val.Line, where, "country %q: %s", s, problem)
-				} else {
-					m.Country = s
-				}
+		if e, ok := f.get("private"); ok && m.Private && len(m.Networks) == 0 && !f.guessed["networks"] {
+			if _, given := f.get("networks"); !given {
+				d.errorf(e.val.Line, where, "private: true needs networks: a private mirror is listed only to clients inside its networks")
 			}
 		}
-		if e, ok := f.get("private"); ok {
-			if b, ok := d.boolean(e, where); ok {
-				m.Private = b
-				if b && len(m.Networks) == 0 && !f.guessed["networks"] {
-					if _, given := f.get("networks"); !given {
-						d.errorf(e.val.Line, where, "private: true needs networks: a private mirror is listed only to clients inside its networks")
-					}
-				}
-			}
-		}
-		m.Weight = DefaultWeight
-		if e, ok := f.get("weight"); ok {
-			if n, ok := d.integer(e, where, MinWeight, MaxWeight); ok {
-				m.Weight = n
-			}
-		}
-		ms = append(ms, m)
+		ms = append(ms, *m)
 	}
 	return ms
 }
 
-// s3 decodes a mirror's s3 mapping: where in object storage it lives.
-func (d *decoder) s3(e entry, mirrorWhere string) *S3 {
-	where := mirrorWhere + ": s3"
-	if !d.isKind(e.val, yaml.MappingNode, mirrorWhere, e.name, "a mapping of "+strings.Join(s3Keys, ", ")) {
-		return nil
+// crossCheck checks profile, which needs credentials_file.
+func (m *S3) crossCheck(d *decoder, f keys, where string) bool {
+	e, given := f.get("profile")
+	if !given {
+		return true
 	}
-	m := &S3{Line: e.key.Line}
-	n := e.val
-	at := &yaml.Node{Line: m.Line} // where a missing key is reported
-	ok := true
-	f := d.fields(n, where, s3Keys)
-	if e, given := f.get("endpoint"); given {
-		if s, good := d.str(e, where); good {
-			if problem := endpointProblem(s); problem != "" {
-				d.errorf(e.val.Line, where, "endpoint %q: %s", redact(s), problem)
-				ok = false
-			} else {
-				m.Endpoint, m.EndpointLine = strings.TrimSuffix(s, "/"), e.val.Line
-			}
-		} else {
-			ok = false
-		}
-	} else {
-		d.missing(f, "endpoint", at.Line, where, "the store's http(s) URL, such as https://s3.example.org")
-		ok = false
-	}
-	if e, given := f.get("bucket"); given {
-		if s, good := d.str(e, where); good {
-			if problem := bucketProblem(s); problem != "" {
-				d.errorf(e.val.Line, where, "bucket %q: %s", s, problem)
-				ok = false
-			} else {
-				m.Bucket, m.BucketLine = s, e.val.Line
-			}
-		} else {
-			ok = false
-		}
-	} else {
-		d.missing(f, "bucket", at.Line, where, "the bucket the mirror is in (it must exist: rpmirror never creates buckets)")
-		ok = false
-	}
-	if e, given := f.get("prefix"); given {
-		// An explicit empty prefix ("" or no value) is the bucket's root.
-		if !isNull(e.val) {
-			if s, good := d.str(e, where); !good {
-				ok = false
-			} else if problem := prefixProblem(s); problem != "" {
-				d.errorf(e.val.Line, where, "prefix %q: %s", s, problem)
-				ok = false
-			} else {
-				m.Prefix = s
-			}
-		}
-	}
-	if e, given := f.get("region"); given {
-		if s, good := d.str(e, where); good {
-			if !regionRE.MatchString(s) {
-				d.errorf(e.val.Line, where, "region %q: want a region name such as us-east-1", s)
-				ok = false
-			} else {
-				m.Region, m.RegionLine = s, e.val.Line
-			}
-		}
-	}
-	if e, given := f.get("credentials_file"); given {
-		if p, good := d.path(e, where); good {
-			m.CredentialsFile, m.CredentialsLine = p, e.val.Line
-		}
-	}
-	if e, given := f.get("profile"); given {
-		if s, good := d.str(e, where); good {
-			if _, file := f.get("credentials_file"); !file {
-				d.errorf(e.val.Line, where, "profile %q is set but credentials_file is not: the profile would not be used (the environment's AWS_ACCESS_KEY_ID is)", s)
-			} else if s == "" || strings.ContainsAny(s, "[]\n") {
-				d.errorf(e.val.Line, where, "profile %q: want the name of a [section] of credentials_file", s)
-			} else {
-				m.Profile = s
-			}
-		}
-	}
-	if e, given := f.get("virtual_host"); given {
-		if b, good := d.boolean(e, where); good {
-			m.VirtualHost = b
-		}
-	}
+	s, ok := d.str(e, where)
 	if !ok {
-		return nil
+		return true
 	}
-	return m
+	if _, file := f.get("credentials_file"); !file {
+		d.errorf(e.val.Line, where, "profile %q is set but credentials_file is not: the profile would not be used (the environment's AWS_ACCESS_KEY_ID is)", s)
+	} else if s == "" || strings.ContainsAny(s, "[]\n") {
+		d.errorf(e.val.Line, where, "profile %q: want the name of a [section] of credentials_file", s)
+	} else {
+		m.Profile = s
+	}
+	return true
 }
 
 var regionRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$`)

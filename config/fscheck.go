@@ -86,7 +86,7 @@ func (c *Config) CheckPaths() Errors {
 		}
 		if r.TLS.CAFile != "" {
 			if problem := caFile(r.TLS.CAFile); problem != "" {
-				add(or(r.caLine, r.Line), where+": tls", "ca_file %q: %s", r.TLS.CAFile, problem)
+				add(or(r.TLS.CALine, r.Line), where+": tls", "ca_file %q: %s", r.TLS.CAFile, problem)
 			}
 		}
 		if r.OriginAuthFile != "" {

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"path"
 	"reflect"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ import (
 //	items:"noun"         a list: "expected a list of NOUN"
 //	unique:""            a list: an item given twice is a problem
 //	empty:"want"         a list: an empty item is a problem ("empty entry: want ...")
+//	emptylist:"why"      a list: an empty list is a problem ("KEY is an empty list, why")
 //	line:"Field"         the int field (a []int for a list) set to the
 //	                     line of the value (of each item) when it is good
 //	keyline:""           on a nested struct's int field: the line of the
@@ -66,6 +68,7 @@ type fieldSpec struct {
 	items     string
 	unique    bool
 	empty     string
+	emptyList string
 	line      string
 }
 
@@ -117,6 +120,7 @@ func specOf(t reflect.Type) *structSpec {
 			why:       f.Tag.Get("why"),
 			items:     f.Tag.Get("items"),
 			empty:     f.Tag.Get("empty"),
+			emptyList: f.Tag.Get("emptylist"),
 			line:      f.Tag.Get("line"),
 		}
 		_, fs.positive = f.Tag.Lookup("positive")
@@ -190,6 +194,32 @@ var checks = map[string]check{
 		}
 		return ""
 	})},
+	"snapshot": {fn: problemOnly(func(s string) string {
+		if !ValidSnapshotName(s) {
+			return "not a snapshot name: want the UTC time it was taken, as 20261126T120000Z"
+		}
+		return ""
+	})},
+	"glob": {fn: problemOnly(func(s string) string {
+		if _, err := path.Match(s, ""); err != nil {
+			return `not a valid glob: want *, ? and [...] as in "glusterfs*", with every [ closed and no \ at the end`
+		}
+		if strings.Contains(s, "/") {
+			return `a glob matches package names, which hold no "/"`
+		}
+		return ""
+	})},
+	"endpoint": {fn: func(s string) (string, string) {
+		return strings.TrimSuffix(s, "/"), endpointProblem(s)
+	}, show: redact},
+	"bucket": {fn: problemOnly(bucketProblem)},
+	"prefix": {fn: problemOnly(prefixProblem)},
+	"region": {fn: problemOnly(func(s string) string {
+		if !regionRE.MatchString(s) {
+			return "want a region name such as us-east-1"
+		}
+		return ""
+	})},
 }
 
 // minChecksumProblem says what is wrong with a min_checksum value.
@@ -255,6 +285,13 @@ func (d *decoder) decodeInto(n *yaml.Node, where string, dst any, keyLine int) (
 		}
 	}
 	return f, ok
+}
+
+// A crossChecker is a mapping struct with rules that involve several of
+// its keys, checked after its keys are decoded. crossCheck records the
+// problems it finds and reports whether there were none.
+type crossChecker interface {
+	crossCheck(d *decoder, f keys, where string) bool
 }
 
 // value decodes the value of one key into its field of the struct v,
@@ -340,7 +377,11 @@ func (d *decoder) value(fs *fieldSpec, e entry, where string, v reflect.Value) b
 		if spec.keyLine >= 0 {
 			sv.Field(spec.keyLine).SetInt(int64(e.key.Line))
 		}
-		_, ok := d.decodeInto(e.val, joinWhere(where, e.name), sv.Addr().Interface(), e.key.Line)
+		inner := joinWhere(where, e.name)
+		f, ok := d.decodeInto(e.val, inner, sv.Addr().Interface(), e.key.Line)
+		if c, is := sv.Addr().Interface().(crossChecker); is && !c.crossCheck(d, f, inner) {
+			ok = false
+		}
 		return ok
 	default:
 		panic(fmt.Sprintf("config: key %s: cannot decode into %s", fs.key, fs.typ))
@@ -398,6 +439,10 @@ func (d *decoder) list(fs *fieldSpec, e entry, where string) ([]string, []int, b
 		return nil, nil, false
 	}
 	if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of "+fs.items) {
+		return nil, nil, false
+	}
+	if fs.emptyList != "" && len(e.val.Content) == 0 {
+		d.errorf(e.val.Line, where, "%s is an empty list, %s", e.name, fs.emptyList)
 		return nil, nil, false
 	}
 	var list []string
