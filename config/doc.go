@@ -10,5 +10,9 @@
 // wrong" per problem, which is what `rpmirror check` prints. A *Config it
 // returns needs no further checking by its users.
 //
-// docs/configuration.md documents every key.
+// The keys of each mapping are the yaml tags of the struct it decodes
+// into (Config, Download, Repo, Mirror, S3, ...), with their defaults,
+// limits and checks in the same tags (schema.go lists them): adding a key
+// is adding a tagged field, plus code in decode.go only for rules that
+// involve several keys. docs/configuration.md documents every key.
 package config
