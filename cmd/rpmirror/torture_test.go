@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/checker"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 )
@@ -29,12 +31,13 @@ import (
 // The phases a kill can land in, in the order a sync goes through them.
 // A sync logs "planned" when it knows what to fetch, "fetched" for each
 // package downloaded and verified, "published" when a mirror's commit is
-// done and "pruned" when its old files are deleted; which of those a
+// done, "pruned" when its old files are deleted and "snapshot taken" and
+// "snapshot removed" as it keeps the mirror's snapshots; which of those a
 // killed child logged says where it died. "download" and "verify" are told
 // apart by the origin: a package transfer in flight at the kill, or none
 // while packages are still unaccepted (the child is checking the last
 // bytes it got).
-var torturePhases = []string{"plan", "download", "verify", "publish", "prune", "cleanup"}
+var torturePhases = []string{"plan", "download", "verify", "publish", "prune", "snapshot", "cleanup"}
 
 // tortureRev is one revision of the origin.
 type tortureRev struct {
@@ -204,7 +207,7 @@ func (r *tortureRun) phase() string {
 	last := ""
 	for _, e := range r.events {
 		switch e {
-		case "planned", "fetched", "published", "pruned", "mirrors are current":
+		case "planned", "fetched", "published", "pruned", "mirrors are current", "snapshot taken", "snapshot removed":
 			last = e
 		}
 		if e == "published" {
@@ -228,6 +231,8 @@ func (r *tortureRun) phase() string {
 		if published == 1 {
 			return "publish" // the second mirror's
 		}
+	case "snapshot taken", "snapshot removed":
+		return "snapshot"
 	}
 	return "cleanup"
 }
@@ -325,10 +330,14 @@ func runChild(t *testing.T, o *tortureOrigin, cfg string, delay time.Duration, t
 
 // TestTorture kills rpmirror sync with SIGKILL at many random points of
 // syncs between four revisions of an origin (RPMIRROR_TORTURE kills,
-// default 50), and after each kill checks both mirrors with the
+// default 50), snapshots on (each publish takes one, and keep 2 removes
+// the older), and after each kill checks both mirrors with the
 // independent checker (and every tenth time with dnf): each must serve
-// nothing or one complete revision of the origin. A final sync must then
-// bring both mirrors to the origin's revision.
+// nothing or one complete revision of the origin, and every snapshot
+// directory, and every one index.json and latest.txt name, must be a
+// complete revision of the origin: no half snapshot is ever visible under
+// its final name. A final sync must then bring both mirrors to the
+// origin's revision.
 func TestTorture(t *testing.T) {
 	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
 	kills := 50
@@ -368,6 +377,7 @@ repos:
     prune_after: 0s
     # The origin cycles through its revisions, back to the first too.
     allow_rollback: true
+    snapshots: {keep: 2, keep_for: 0s}
     mirrors:
       - name: m1
         path: %s
@@ -403,6 +413,9 @@ repos:
 					t.Fatalf("%s: mirror %s: %v", when, m, err)
 				}
 			}
+		}
+		for _, m := range mirrors {
+			checkSnapshots(t, when, m, revs, key.PublicPath)
 		}
 		return reps
 	}
@@ -461,7 +474,7 @@ repos:
 			// Aim at the phase hit least so far among those a random
 			// time rarely reaches.
 			target := "verify"
-			for _, ph := range []string{"verify", "prune", "publish", "download"} {
+			for _, ph := range []string{"verify", "prune", "publish", "download", "snapshot"} {
 				if hits[ph] < hits[target] {
 					target = ph
 				}
@@ -485,6 +498,11 @@ repos:
 			case "prune":
 				trig.onEvent = func(msg string, r *tortureRun) bool { return msg == "published" }
 				jitter = 0
+			case "snapshot":
+				// Taking one (its links, its rename), writing the index,
+				// removing the older ones.
+				trig.onEvent = func(msg string, r *tortureRun) bool { return msg == "published" || msg == "snapshot taken" }
+				jitter = time.Duration(rng.IntN(3000)) * time.Microsecond
 			}
 			r = runChild(t, o, cfg, 0, trig, jitter)
 		} else {
@@ -564,7 +582,7 @@ repos:
 		t.Errorf("only %d of %d runs were killed in %d iterations", killed, kills, iterations)
 	}
 	need := min(3, kills/10)
-	for _, ph := range []string{"download", "verify", "publish", "prune"} {
+	for _, ph := range []string{"download", "verify", "publish", "prune", "snapshot"} {
 		if hits[ph] < need {
 			t.Errorf("phase %s got %d kills, want at least %d", ph, hits[ph], need)
 		}
@@ -582,4 +600,67 @@ func bookkeeping(dir string) []string {
 		return nil
 	})
 	return found
+}
+
+// checkSnapshots fails t unless every directory under the mirror's
+// snapshots/ is a complete revision of the origin (checked like a mirror,
+// its repomd.xml byte for byte one of revs with exactly its packages),
+// and every snapshot index.json and latest.txt name is such a directory.
+// A directory whose name is no snapshot's (rpmirror's own temporary ones
+// are under .rpmirror/) would be a half snapshot left visible.
+func checkSnapshots(t *testing.T, when, mirror string, revs []*tortureRev, key string) {
+	t.Helper()
+	dir := filepath.Join(mirror, "snapshots")
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]bool{}
+	for _, e := range ents {
+		if !e.IsDir() {
+			if n := e.Name(); n != "index.json" && n != "latest.txt" {
+				t.Fatalf("%s: %s: unexpected file %s", when, dir, n)
+			}
+			continue
+		}
+		name := e.Name()
+		if !config.ValidSnapshotName(name) {
+			t.Fatalf("%s: %s holds %s, which is no snapshot's name", when, dir, name)
+		}
+		r := checker.Check(filepath.Join(dir, name), checker.Options{KeyFiles: []string{key}})
+		if !r.Served || len(r.Problems) > 0 {
+			t.Fatalf("%s: snapshot %s of %s is INCOMPLETE (served %t):\n%s", when, name, mirror, r.Served, strings.Join(r.Problems, "\n"))
+		}
+		i := slices.IndexFunc(revs, func(rv *tortureRev) bool { return bytes.Equal(rv.repomd, r.Repomd) })
+		if i < 0 {
+			t.Fatalf("%s: snapshot %s of %s holds a repomd.xml that is no revision of the origin", when, name, mirror)
+		}
+		if got := r.NEVRAs(); !slices.Equal(got, revs[i].nevras) {
+			t.Fatalf("%s: snapshot %s of %s holds %s with packages %v, want %v", when, name, mirror, revs[i].name, got, revs[i].nevras)
+		}
+		have[name] = true
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "latest.txt")); err == nil {
+		if n := strings.TrimSpace(string(b)); !have[n] {
+			t.Fatalf("%s: %s/latest.txt names %q, which is not there", when, dir, n)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "index.json")); err == nil {
+		var x struct {
+			Snapshots []struct {
+				Name string `json:"name"`
+			} `json:"snapshots"`
+		}
+		if err := json.Unmarshal(b, &x); err != nil {
+			t.Fatalf("%s: %s/index.json: %v", when, dir, err)
+		}
+		for _, s := range x.Snapshots {
+			if !have[s.Name] {
+				t.Fatalf("%s: %s/index.json names %s, which is not there", when, dir, s.Name)
+			}
+		}
+	}
 }
