@@ -187,6 +187,7 @@ func TestBashCompletion(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "my mirrors.yaml"), []byte(twoRepos), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	writeSnapshotMirror(t, dir)
 	path := rpmirrorOnPath(t)
 	tests := []struct {
 		name  string
@@ -206,6 +207,16 @@ func TestBashCompletion(t *testing.T) {
 		{"repo before -c", []string{"rpmirror", "sync", "--repo", "gl", "-c", "my mirrors.yaml"}, 3, "gluster-9-el8 gluster-9-el9"},
 		{"repo without -c", []string{"rpmirror", "sync", "--repo", ""}, -1, ""},
 		{"no value to complete", []string{"rpmirror", "sync", "--parallel", ""}, -1, ""},
+		{"commands with r", []string{"rpmirror", "r"}, -1, "rollback resume"},
+		{"flags of rollback", []string{"rpmirror", "rollback", "-"}, -1, "-c --repo --to --help"},
+		{"flags of resume", []string{"rpmirror", "resume", "-"}, -1, "-c --repo --help"},
+		{"snapshot verbs", []string{"rpmirror", "snapshot", ""}, -1, "pin unpin"},
+		{"snapshot verbs after flags", []string{"rpmirror", "snapshot", "-c", "snap.yaml", "u"}, -1, "unpin"},
+		{"flags of snapshot", []string{"rpmirror", "snapshot", "pin", "--"}, -1, "--repo --help"},
+		{"snapshot names", []string{"rpmirror", "snapshot", "pin", "-c", "snap.yaml", "--repo", "el9", ""}, -1, "20261125T120000Z 20261126T120000Z"},
+		{"snapshot names before the flags", []string{"rpmirror", "snapshot", "unpin", "2026112", "-c", "snap.yaml", "--repo", "el9"}, 3, "20261125T120000Z 20261126T120000Z"},
+		{"snapshot names without --repo", []string{"rpmirror", "snapshot", "pin", "-c", "snap.yaml", ""}, -1, ""},
+		{"rollback --to", []string{"rpmirror", "rollback", "-c", "snap.yaml", "--repo", "el9", "--to", "20261126"}, -1, "20261126T120000Z"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -257,6 +268,12 @@ func TestZshCompletion(t *testing.T) {
 	if !strings.Contains(script, ":NAME:_rpmirror_repos'") {
 		t.Error("--repo does not complete repo names")
 	}
+	if !strings.Contains(script, "'to[the SNAPSHOT to roll back to (rpmirror snapshots lists them)]:SNAPSHOT:_rpmirror_snapshots'") {
+		t.Error("rollback --to does not complete snapshot names")
+	}
+	if !strings.Contains(script, "'1:verb:(pin unpin)' \\\n            '2:SNAPSHOT:_rpmirror_snapshots'") {
+		t.Error("snapshot does not complete pin|unpin and then a snapshot name")
+	}
 	if _, err := exec.LookPath("zsh"); err != nil {
 		t.Skip("zsh is not installed (apt-get install zsh): cannot check the script's syntax")
 	}
@@ -280,6 +297,27 @@ repos:
     origin: https://origin.example/el9/
     mirrors: [{name: local, path: /srv/mirror/el9}]
 `
+
+// writeSnapshotMirror writes dir/snap.yaml, whose repo el9 has a written
+// mirror in dir holding two snapshots.
+func writeSnapshotMirror(t *testing.T, dir string) {
+	t.Helper()
+	m := filepath.Join(dir, "el9-mirror")
+	for _, n := range []string{"20261125T120000Z", "20261126T120000Z"} {
+		if err := os.MkdirAll(filepath.Join(m, "snapshots", n, "repodata"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	index := `{"repo": "el9", "snapshots": [{"name": "20261125T120000Z"}, {"name": "20261126T120000Z"}]}`
+	if err := os.WriteFile(filepath.Join(m, "snapshots", "index.json"), []byte(index), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := "state_dir: " + filepath.Join(dir, "state") + "\nrepos:\n  - name: el9\n    origin: https://origin.example/el9/\n" +
+		"    snapshots: {keep: 2}\n    mirrors: [{name: local, path: " + m + "}]\n"
+	if err := os.WriteFile(filepath.Join(dir, "snap.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestCompleteRepos(t *testing.T) {
 	two := filepath.Join(t.TempDir(), "mirrors.yaml")

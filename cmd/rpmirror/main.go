@@ -76,6 +76,7 @@ var hiddenCommands = []command{
 	{"gen-man", "write the rpmirror(1) man page in roff to stdout", runGenMan},
 	{"gen-completion", "write the bash or zsh completion script to stdout", runGenCompletion},
 	{completeReposCommand, "print the names of the repos in a configuration file, one a line", runCompleteRepos},
+	{completeSnapshotsCommand, "print the names of a repo's snapshots, one a line", runCompleteSnapshots},
 }
 
 func main() {

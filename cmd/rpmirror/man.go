@@ -31,6 +31,23 @@ var commandDetails = map[string][]string{
 		"Prints, per repository, each mirror's revision, when it was published and last found current, " +
 			"the files waiting to be pruned, and the last runs with their errors.",
 	},
+	"snapshots": {
+		"Lists, per written mirror, the snapshots kept under snapshots/: name, revision, age, pin, packages and the bytes " +
+			"no other snapshot shares. A snapshot is a complete repository: baseurl=URL/snapshots/NAME/ never changes.",
+	},
+	"snapshot": {
+		"Pins a snapshot on every written mirror of the repo, so that no keep or keep_for setting removes it, or unpins it. " +
+			"A snapshot the configuration pins (snapshots: pinned) is unpinned by editing the file.",
+	},
+	"rollback": {
+		"Checks the snapshot on every written mirror (every file, signatures included), then republishes it as the repo's " +
+			"current content, one atomic step per mirror, and holds the repo: no sync, the daemon's included, moves it forward " +
+			"until rpmirror resume. The hold is recorded in the state directory with who held it and when; status, /status, " +
+			"/status.json and rpmirror_repo_held show it, and mirrors are judged against the held revision meanwhile.",
+	},
+	"resume": {
+		"Removes the hold rpmirror rollback put on the repo: the next sync brings its mirrors to the origin's revision again.",
+	},
 	"check": {
 		"Loads the configuration as every command does and prints every problem, one line each, as FILE:LINE: problem, " +
 			"then exits 2; or prints a one-line summary and exits 0. It also checks the filesystem: " +
@@ -139,6 +156,9 @@ func writeMan(w io.Writer, cmds []commandInfo, ver string) error {
 		"rpmirror check -c /etc/rpmirror/mirrors.yaml",
 		"rpmirror sync -c /etc/rpmirror/mirrors.yaml --dry-run",
 		"rpmirror sync -c /etc/rpmirror/mirrors.yaml --repo gluster-9-el8",
+		"rpmirror snapshots -c /etc/rpmirror/mirrors.yaml --repo gluster-9-el8",
+		"rpmirror rollback -c /etc/rpmirror/mirrors.yaml --repo gluster-9-el8 --to 20261125T120000Z",
+		"rpmirror resume -c /etc/rpmirror/mirrors.yaml --repo gluster-9-el8",
 		"systemctl enable --now rpmirror",
 		"systemctl reload rpmirror",
 	} {
@@ -157,6 +177,10 @@ func writeMan(w io.Writer, cmds []commandInfo, ver string) error {
 // synopsis is the command line of c: rpmirror sync [-c FILE] [--repo NAME]... [--dry-run].
 func synopsis(c commandInfo) string {
 	parts := []string{"rpmirror", c.Name}
+	o, hasOperands := commandOperands[c.Name]
+	if hasOperands {
+		parts = append(parts, strings.Join(o.verbs, "|"))
+	}
 	for _, f := range c.Flags {
 		s := f.Dash()
 		if f.Arg != "" {
@@ -167,6 +191,9 @@ func synopsis(c commandInfo) string {
 			s += "..."
 		}
 		parts = append(parts, s)
+	}
+	if hasOperands && o.operand != "" {
+		parts = append(parts, o.operand)
 	}
 	return strings.Join(parts, " ")
 }
