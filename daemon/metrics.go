@@ -6,6 +6,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rpmirror/rpmirror/health"
+	"github.com/rpmirror/rpmirror/target"
 )
 
 // metrics are the daemon's Prometheus metrics, all under rpmirror_.
@@ -26,6 +27,8 @@ type metrics struct {
 	upstreamUp      *prometheus.GaugeVec
 	listed          *prometheus.GaugeVec
 	held            *prometheus.GaugeVec
+	leaseHeld       *prometheus.GaugeVec
+	leaseMine       *prometheus.GaugeVec
 	alertsDropped   prometheus.CounterFunc
 }
 
@@ -36,7 +39,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 	m := &metrics{
 		syncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sync_runs_total",
-			Help: "Syncs run, by result: ok (published or already current), failed, skipped (origin down), held (rolled back: rpmirror resume lets syncs run).",
+			Help: "Syncs run, by result: ok (published or already current), failed, skipped (origin down), held (rolled back: rpmirror resume lets syncs run), standby (another rpmirror holds the lease on a mirror in object storage).",
 		}, []string{"repo", "result"}),
 		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "sync_duration_seconds",
@@ -104,6 +107,15 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 		Namespace: ns, Name: "alerts_dropped_total",
 		Help: "Alerts dropped because the webhook queue was full.",
 	}, func() float64 { _, _, d := alertStats(); return float64(d) })
+	m.leaseHeld = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: ns, Name: "lease_held",
+		Help: "1 for the holder of the lease on a mirror in object storage while it holds it (holder: its lease_holder, HOST/PID by default); no series while nobody does.",
+	}, []string{"repo", "mirror", "holder"})
+	m.leaseMine = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: ns, Name: "lease_mine",
+		Help: "1 while this rpmirror holds the lease on a mirror in object storage (it is the one writing it), else 0.",
+	}, []string{"repo", "mirror"})
+	reg.MustRegister(m.leaseHeld, m.leaseMine)
 	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
 		m.syncFailures, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held, m.alertsDropped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},
@@ -133,10 +145,23 @@ func (m *metrics) setMirror(repo, mirror string, r health.Result, lag time.Durat
 	}
 }
 
+// setLease shows who holds the lease on a mirror.
+func (m *metrics) setLease(repo, mirror string, l target.Lease, mine bool) {
+	m.leaseHeld.DeletePartialMatch(prometheus.Labels{"repo": repo, "mirror": mirror})
+	if l.Held {
+		m.leaseHeld.WithLabelValues(repo, mirror, l.Holder).Set(1)
+	}
+	v := 0.0
+	if mine {
+		v = 1
+	}
+	m.leaseMine.WithLabelValues(repo, mirror).Set(v)
+}
+
 // forget drops the series of a repo that left the configuration.
 func (m *metrics) forget(repo string) {
 	l := prometheus.Labels{"repo": repo}
-	for _, v := range []*prometheus.GaugeVec{m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held} {
+	for _, v := range []*prometheus.GaugeVec{m.leaseHeld, m.leaseMine, m.syncLastSuccess, m.syncRunning, m.mirrorState, m.mirrorLatency, m.mirrorLastProbe, m.mirrorLag, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held} {
 		v.DeletePartialMatch(l)
 	}
 }

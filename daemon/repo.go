@@ -96,6 +96,10 @@ type repo struct {
 	lastSuccess  time.Time
 	failures     []server.FailureStatus
 	written      map[targetKey][]byte // written mirror -> lists last written there
+	// standby: the last sync found the lease on a mirror in object
+	// storage held by another rpmirror (lease.go).
+	standby bool
+	leases  map[string]*server.LeaseStatus // mirror name -> its lease, as last read
 }
 
 func newRepo(d *Daemon, rc config.Repo) *repo {
@@ -109,6 +113,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		cfg:     rc,
 		origin:  health.Result{URL: fetch.Redact(rc.OriginDesc()), State: health.Unknown},
 		written: map[targetKey][]byte{},
+		leases:  map[string]*server.LeaseStatus{},
 		targets: map[string]openTarget{},
 	}
 	r.loadVerified()
@@ -247,6 +252,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	// whole-tree swap during the sync may have left out.
 	if ctx.Err() == nil {
 		r.probeMirrors(ctx)
+		r.probeLeases(ctx)
 	}
 	r.render(true)
 }
@@ -350,6 +356,21 @@ func (r *repo) recordSync(rep *sync.Report) {
 	m.syncBytes.WithLabelValues(r.name).Add(float64(rep.Bytes))
 	m.syncPackages.WithLabelValues(r.name).Add(float64(rep.Fetched))
 	ok := rep.Err == nil
+	r.mu.Lock()
+	r.standby = isStandby(rep)
+	r.mu.Unlock()
+	if isStandby(rep) {
+		// Another rpmirror writes the mirror: this one serves and
+		// probes, and takes over when the lease is free.
+		st.Result, st.Error = "standby", oneLine(rep.Err)
+		m.syncRuns.WithLabelValues(r.name, "standby").Inc()
+		r.log.Info("sync: on standby, another rpmirror holds the lease", "err", st.Error)
+		r.mu.Lock()
+		r.syncing = false
+		r.lastSync = st
+		r.mu.Unlock()
+		return
+	}
 	if errors.Is(rep.Err, sync.ErrHeld) {
 		// A rollback came first: no failure, and the next probe round
 		// reads the hold.
@@ -750,6 +771,7 @@ func (r *repo) probe(ctx context.Context) {
 	r.refreshHold()
 	r.probeOrigin(ctx)
 	r.probeMirrorsLocked(ctx)
+	r.probeLeases(ctx)
 	r.render(false)
 }
 
@@ -1124,6 +1146,16 @@ func (r *repo) writeLists() {
 			r.log.Debug("writing mirror lists", "mirror", m.Name, "err", err)
 			continue
 		}
+		if _, leased := tg.(target.LeaseReader); leased {
+			// One writer at a time, lists included: take the lease
+			// for the two objects, or leave them to its holder.
+			unlock, err := tg.Lock(ctx)
+			if err != nil {
+				r.log.Debug("writing mirror lists: the lease is held elsewhere; its holder writes them", "mirror", m.Name, "err", err)
+				continue
+			}
+			defer unlock()
+		}
 		okAll := true
 		for _, f := range []struct {
 			name string
@@ -1198,6 +1230,10 @@ func (r *repo) status() server.RepoStatus {
 			if res.State == health.OK || res.State == health.Behind {
 				st.Listed++
 			}
+		}
+		if l := r.leases[m.Name]; l != nil {
+			lc := *l
+			ms.Lease = &lc
 		}
 		st.Mirrors = append(st.Mirrors, ms)
 	}

@@ -72,7 +72,7 @@ last success {{ago .LastSuccess}}; next {{ago .NextSync}}</td></tr>
 </table>
 <table>
 <tr><th>mirror</th><th>state</th><th>latency</th><th>checked</th><th>revision</th><th>lag</th><th>priority</th><th>url</th></tr>
-{{range .Mirrors}}<tr><td>{{.Name}}{{if .Written}} <span class="muted">(written)</span>{{end}}</td><td><span class="state {{.State}}">{{.State}}</span>{{if .Reason}}<br><span class="muted">{{.Reason}}</span>{{end}}</td><td>{{if .LatencyMS}}{{printf "%.0f" .LatencyMS}} ms{{end}}</td><td>{{ago .Checked}}</td><td>{{revision .Revision}}</td><td>{{lag .LagSeconds}}</td><td>{{.Priority}}</td><td><code>{{.URL}}</code></td></tr>
+{{range .Mirrors}}<tr><td>{{.Name}}{{if .Written}} <span class="muted">(written)</span>{{end}}{{with .Lease}}<br><span class="muted">lease: {{if .Error}}unknown: {{.Error}}{{else if .Held}}held by <b>{{.Holder}}</b>{{if .Mine}} (this rpmirror){{end}}{{else}}free{{with .Holder}}, last held by {{.}}{{end}}{{end}}</span>{{end}}</td><td><span class="state {{.State}}">{{.State}}</span>{{if .Reason}}<br><span class="muted">{{.Reason}}</span>{{end}}</td><td>{{if .LatencyMS}}{{printf "%.0f" .LatencyMS}} ms{{end}}</td><td>{{ago .Checked}}</td><td>{{revision .Revision}}</td><td>{{lag .LagSeconds}}</td><td>{{.Priority}}</td><td><code>{{.URL}}</code></td></tr>
 {{end}}</table>
 {{if .Failures}}<table><tr><th colspan="3">recent failures</th></tr>
 {{range .Failures}}<tr><td>{{stamp .Time}}</td><td>{{.What}}</td><td>{{.Error}}</td></tr>

@@ -110,6 +110,27 @@ type MirrorStatus struct {
 	// was superseded: 0 for the current revision; absent when it serves
 	// no verified revision.
 	LagSeconds *float64 `json:"lag_seconds,omitempty"`
+	// Lease is who writes a mirror in object storage; absent for other
+	// mirrors.
+	Lease *LeaseStatus `json:"lease,omitempty"`
+}
+
+// LeaseStatus is the lease on a mirror in object storage, as last read
+// from the bucket: which rpmirror writes it.
+type LeaseStatus struct {
+	// Held: some rpmirror holds it now; Holder names it (its
+	// lease_holder, HOST/PID by default), or the last one when not Held.
+	Held   bool   `json:"held"`
+	Holder string `json:"holder,omitempty"`
+	// Mine: the holder is this rpmirror.
+	Mine bool `json:"mine"`
+	// Renewed is when the holder last renewed it (the store's clock),
+	// and TTLSeconds how long after that it expires unless renewed.
+	Renewed    time.Time `json:"renewed,omitzero"`
+	TTLSeconds float64   `json:"ttl_seconds,omitempty"`
+	Checked    time.Time `json:"checked"`
+	// Error says why it could not be read.
+	Error string `json:"error,omitempty"`
 }
 
 // SyncStatus is the outcome of a sync.

@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target"
+)
+
+// Two daemons, one mirror in object storage. Both probe and both serve
+// the lists; at most one writes, the holder of the mirror's lease (see
+// target/s3). A sync that finds the lease held elsewhere ends at once
+// with target.ErrLocked: this daemon is then on standby for the repo,
+// which is no failure. Every probe round reads each lease; on standby,
+// a lease found free (released, or expired because its holder died)
+// starts a sync at once, which takes the lease and brings the mirror to
+// the origin's revision from the records the writer kept in the bucket.
+
+// isStandby reports whether a sync ended because another process holds
+// the lease on one of the repo's mirrors.
+func isStandby(rep *sync.Report) bool {
+	return rep.Err != nil && errors.Is(rep.Err, target.ErrLocked)
+}
+
+// probeLeases reads the lease on each mirror of the repo that has one,
+// for /status and /metrics, and on standby requests a sync when one is
+// free.
+func (r *repo) probeLeases(ctx context.Context) {
+	rc := r.config()
+	cfg, _, _ := r.d.tools()
+	free := ""
+	for _, m := range rc.Mirrors {
+		if m.Kind() != "s3" {
+			continue
+		}
+		st := &server.LeaseStatus{Checked: time.Now().UTC()}
+		mine := false
+		tg, err := r.target(ctx, m)
+		var lr target.LeaseReader
+		if err == nil {
+			var ok bool
+			if lr, ok = tg.(target.LeaseReader); !ok {
+				continue
+			}
+			lctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
+			var l target.Lease
+			l, err = lr.Lease(lctx)
+			cancel()
+			if err == nil {
+				mine = l.Held && l.Holder == lr.Holder()
+				st.Held, st.Holder, st.Mine = l.Held, l.Holder, mine
+				st.Renewed, st.TTLSeconds = l.Renewed, l.TTL.Seconds()
+				if !l.Held {
+					free = m.Name
+				}
+				r.d.metrics.setLease(r.name, m.Name, l, mine)
+			}
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			st.Error = oneLine(err)
+			r.log.Warn("reading the lease", "mirror", m.Name, "err", st.Error)
+		}
+		r.mu.Lock()
+		r.leases[m.Name] = st
+		r.mu.Unlock()
+	}
+	r.mu.Lock()
+	standby := r.standby
+	r.mu.Unlock()
+	if standby && free != "" {
+		r.requestSync("standby: the lease on mirror " + free + " is free; taking over")
+	}
+}
