@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# bench-s3.sh measures an initial sync of the many-package origin (1,000
+# signed packages; QUICK=1: 200) to a mirror in object storage, versitygw
+# over a local directory on loopback, against the same sync to a local
+# path, in the same run from the same origin, and prints a Markdown
+# section for docs/benchmarks.md (issue 11: within 2x).
+#
+# Runs alternate between the two targets; each starts from an empty
+# state_dir and an empty mirror (a fresh bucket prefix), and each figure
+# is the median of RUNS runs.
+#
+#   scripts/bench-s3.sh          # RUNS=5; QUICK=1 for a smoke run
+#   SMALL_PACKAGES=50 RUNS=1 scripts/bench-s3.sh
+set -euo pipefail
+for tool in nginx go rpmbuild rpmsign createrepo_c gpg python3; do
+  command -v $tool >/dev/null || { echo "bench-s3: $tool is not installed" >&2; exit 1; }
+done
+. "$(dirname "$0")/bench-lib.sh"
+versitygw=$(command -v versitygw || echo "$(go env GOPATH)/bin/versitygw")
+[ -x "$versitygw" ] || { echo "bench-s3: versitygw is not installed (.ci/run installs it)" >&2; exit 1; }
+
+if [ "$quick" = 1 ]; then n=${SMALL_PACKAGES:-200}; else n=${SMALL_PACKAGES:-1000}; fi
+size=${SMALL_SIZE:-32768}
+key=$root/testdata/keys/test.pub
+
+# The same fixture as bench-sync.sh's many-package origin (v1 only).
+fx=$cache/rpms-small-$n-$size
+if [ ! -f "$fx/v1/repodata/repomd.xml" ]; then
+  log "building $n signed packages of $size bytes (once; cached in $fx)"
+  rm -rf "$fx"; mkdir -p "$fx"
+  "$benchgen" rpms -packages "$n" -size "$size" "$fx/v1" >&2
+fi
+files=$(find "$fx/v1" -type f | wc -l)
+mb=$(du -sm "$fx/v1" | cut -f1)
+
+start_nginx
+ln -s "$fx/v1" "$work/www/origin"
+origin=http://127.0.0.1:$web/origin/
+
+# versitygw: the posix backend in $work/s3 (bucket "bench"), on the same
+# disk as the local mirror.
+access=rpmirrorbenchkey secret=rpmirror-bench-secret-0123456789abcdef
+mkdir -p "$work/s3/bench"
+s3port=$(port)
+"$versitygw" --access "$access" --secret "$secret" --port "127.0.0.1:$s3port" posix "$work/s3" >"$work/versitygw.log" 2>&1 &
+bench_pids+=($!)
+for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$s3port/" && break; sleep 0.1; done
+printf '[default]\naws_access_key_id = %s\naws_secret_access_key = %s\n' "$access" "$secret" > "$work/s3-credentials"
+
+cfg() { # FILE STATE_DIR then the mirror's lines
+  local f=$1 st=$2; shift 2
+  { echo "state_dir: $st"; echo "repos:"; echo "  - name: bench"; echo "    origin: $origin"
+    echo "    gpgkeys: [$key]"; echo "    mirrors:"; echo "      - name: m"; printf '%s\n' "$@"; } > "$f"
+}
+L=() S=()
+for i in $(seq "$runs"); do
+  cfg "$work/local-$i.yaml" "$work/state-local-$i" "        path: $work/local-$i"
+  cfg "$work/s3-$i.yaml" "$work/state-s3-$i" "        s3:" "          endpoint: http://127.0.0.1:$s3port" \
+    "          bucket: bench" "          prefix: run-$i/" "          region: us-east-1" "          credentials_file: $work/s3-credentials"
+  tl=$(timed "$rpmirror" sync -c "$work/local-$i.yaml")
+  ts=$(timed "$rpmirror" sync -c "$work/s3-$i.yaml")
+  # Both must hold the whole repository.
+  got=$(find "$work/s3/bench/run-$i" -type f -not -path '*/.rpmirror/*' | wc -l)
+  want=$(find "$work/local-$i" -type f -not -path "*/.rpmirror/*" | wc -l)
+  [ "$got" = "$want" ] || { log "the bucket holds $got files, the local mirror $want"; exit 1; }
+  log "initial sync run $i: local ${tl}s, versitygw ${ts}s"
+  L+=("$tl"); S+=("$ts")
+  rm -rf "$work/local-$i" "$work/s3/bench/run-$i" "$work/state-local-$i" "$work/state-s3-$i"
+done
+med_l=$(median "${L[@]}"); med_s=$(median "${S[@]}")
+r=$(ratio "$med_s" "$med_l")
+result s3_packages "$n"
+result s3_local "$med_l"
+result s3_versitygw "$med_s"
+result s3_ratio "$r"
+
+echo "### Initial sync to object storage (issue 11)"
+echo
+echo "The many-package origin ($n signed packages, $files files, $mb MB; nginx on loopback) synced by \`rpmirror sync\` to"
+echo "one written mirror: a local path, or a bucket prefix of versitygw $("$versitygw" --version 2>/dev/null | awk '/Version/ {print $2; exit}')"
+echo "(posix backend on the same disk, loopback, SigV4, every object uploaded with Content-MD5 and x-amz-checksum-sha256)."
+echo "Each run starts from an empty state_dir and an empty mirror; the two alternate; median of $runs runs."
+echo
+echo "| target | initial sync | versitygw / local |"
+echo "| --- | ---: | ---: |"
+echo "| local path | $(fmt3 "$med_l") s | |"
+echo "| versitygw | $(fmt3 "$med_s") s | ${r}× |"
