@@ -127,6 +127,9 @@ func TestRollbackAndResume(t *testing.T) {
 			t.Errorf("%s: latest.txt = %q while held, want %s", m, got, first)
 		}
 	}
+	if out := mustRun("snapshots", "-c", f.cfg); strings.Count(out, first+" (latest) (held)") != 2 {
+		t.Errorf("snapshots of a held repo:\n%s", out)
+	}
 	if out := mustRun("status", "-c", f.cfg); !strings.Contains(out, "HELD         at snapshot "+first) || !strings.Contains(out, whoAmI()) {
 		t.Errorf("status of a held repo:\n%s", out)
 	}

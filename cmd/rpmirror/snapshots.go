@@ -93,6 +93,9 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 		if s.Name == x.Latest {
 			latest = " (latest)"
 		}
+		if s.Name == x.Held {
+			latest += " (held)"
+		}
 		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, s.Revision, now.Sub(s.Published).Round(time.Minute), pinned, len(pkgs[i]), human(own))
 	}
 	return tw.Flush()
