@@ -77,7 +77,7 @@ result s3_ratio "$r"
 echo "### Initial sync to object storage (issue 11)"
 echo
 echo "The many-package origin ($n signed packages, $files files, $mb MB; nginx on loopback) synced by \`rpmirror sync\` to"
-echo "one written mirror: a local path, or a bucket prefix of versitygw $("$versitygw" --version 2>/dev/null | awk '/Version/ {print $2; exit}')"
+echo "one written mirror: a local path, or a bucket prefix of versitygw (the build .ci/run installs)"
 echo "(posix backend on the same disk, loopback, SigV4, every object uploaded with Content-MD5 and x-amz-checksum-sha256)."
 echo "Each run starts from an empty state_dir and an empty mirror; the two alternate; median of $runs runs."
 echo

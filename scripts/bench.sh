@@ -3,7 +3,8 @@
 # Go benchmarks of the hot paths (each a median of several runs), initial
 # syncs against dnf reposync, curl and rsync, verification, incremental
 # and no-op syncs (scripts/bench-sync.sh), distribution-scale metadata
-# (scripts/bench-scale.sh), rpmirror serve under wrk
+# (scripts/bench-scale.sh), an initial sync to object storage against one
+# to a local path (scripts/bench-s3.sh), rpmirror serve under wrk
 # (scripts/bench-serve.sh) and with 1,000 repositories × 10 mirrors
 # (scripts/bench-serve1000.sh), then the table of issue 10's goals.
 #
@@ -11,7 +12,7 @@
 #   QUICK=1 scripts/bench.sh    # smoke run: small fixtures, one run each, a few minutes
 #   COUNT=5 BENCHTIME=1s RUNS=5 SERVE_DURATION=10s scripts/bench.sh
 #   BENCH_ONLY=serve1000 scripts/bench.sh   # only some sections (comma-separated):
-#       go, small, large, verify, inc, noop, scale, serve, serve1000
+#       go, small, large, verify, inc, noop, scale, s3, serve, serve1000
 #
 # Fixtures are kept in ${XDG_CACHE_HOME:-$HOME/.cache}/rpmirror-bench
 # (RPMIRROR_BENCH_CACHE), so re-runs skip building them.
@@ -54,9 +55,10 @@ section() { # FILE SCRIPT
   fi
   cat "$f.err" >&2
 }
-for f in sync scale serve serve1000; do : > "$tmp.sec-$f"; done
+for f in sync scale s3 serve serve1000; do : > "$tmp.sec-$f"; done
 want small large verify inc noop && section "$tmp.sec-sync" scripts/bench-sync.sh
 want scale && section "$tmp.sec-scale" scripts/bench-scale.sh
+want s3 && section "$tmp.sec-s3" scripts/bench-s3.sh
 if want serve; then
   if command -v nginx >/dev/null && command -v wrk >/dev/null; then
     section "$tmp.sec-serve" scripts/bench-serve.sh "$serve_duration"
@@ -126,6 +128,7 @@ medians=$(awk '
   echo
   cat "$tmp.sec-sync"; echo
   cat "$tmp.sec-scale"; echo
+  cat "$tmp.sec-s3"; echo
   cat "$tmp.sec-serve"; echo
   cat "$tmp.sec-serve1000"; echo
   scripts/bench-goals.sh "$BENCH_RESULTS" "$medians"
