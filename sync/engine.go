@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -139,6 +140,10 @@ type Report struct {
 	Mirrors []*MirrorReport
 	Err     error
 
+	// Plan is what the sync decided to do (a dry run: what it would do);
+	// nil when it ended before the plan was complete.
+	Plan *Plan
+
 	// What the plan says must be fetched (origin-relative paths) and
 	// their declared sizes; a dry run stops there. A sync that starts
 	// afresh then fetches len(WouldFetch) packages, WouldFetchBytes bytes
@@ -191,8 +196,9 @@ func (e *interruptedError) Unwrap() error        { return e.ctxErr }
 func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	rep := &Report{Repo: repo.Name, Start: e.opts.Now(), DryRun: e.opts.DryRun}
 	log := e.log.With("repo", repo.Name)
-	s := &run{e: e, repo: repo, rep: rep, log: log}
+	s := &run{e: e, repo: repo, rep: rep, log: log, dry: e.opts.DryRun}
 	rep.Err = s.sync(ctx)
+	rep.Plan = s.plan
 	if s.src != nil {
 		rep.Bytes += s.src.Bytes()
 		rep.Upstreams = s.src.Status()
@@ -218,6 +224,9 @@ type run struct {
 	repo *config.Repo
 	rep  *Report
 	log  *slog.Logger
+	// dry: plan and report, change nothing (Options.DryRun). It decides
+	// only what is locked and whether the plan is carried out.
+	dry bool
 
 	st       *state.Repo
 	verified *state.Verified
@@ -232,18 +241,19 @@ type run struct {
 
 	repomd, asc, key []byte
 	md               *repodata.Repomd
-	index            string            // the new revision's index (href, checksum), written while planning
-	metaLocal        map[string]string // data href -> local file with its verified content
-	referenced       map[string]ref    // package href -> what the primary says is there
-	fetched          map[string]string // package href -> verified local file
-	publishing       bool              // every package is fetched; mirrors are being written
+	plan             *Plan          // what the sync does, once decided
+	index            string         // the new revision's index (href, checksum), written while planning
+	referenced       map[string]ref // package href -> what the primary says is there
+	publishing       bool           // every package is fetched; mirrors are being written
 }
 
 func (s *run) now() time.Time { return s.e.opts.Now() }
 
+// sync reads the origin and the mirrors, plans, and (unless a dry run)
+// carries the plan out: source -> plan -> fetch -> publish -> prune.
 func (s *run) sync(ctx context.Context) (err error) {
 	store := s.e.opts.Store
-	if !s.e.opts.DryRun {
+	if !s.dry {
 		unlock, err := store.Lock(s.repo.Name)
 		if err != nil {
 			return err
@@ -260,7 +270,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 		// below; the history of runs and the files waiting to be pruned
 		// are lost (those files stay until removed by hand).
 		kept := ""
-		if !s.e.opts.DryRun {
+		if !s.dry {
 			if kept, err = store.SetAside(s.repo.Name); err != nil {
 				return err
 			}
@@ -298,8 +308,10 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if err := s.openMirrors(ctx); err != nil {
 		return err
 	}
-	if err := s.seedVerified(); err != nil {
-		return err
+	if !s.dry {
+		if err := s.seedVerified(); err != nil {
+			return err
+		}
 	}
 	s.e.opts.Progress.set(s.repo.Name, "metadata")
 	if err := s.fetchRepomd(ctx); err != nil {
@@ -315,21 +327,22 @@ func (s *run) sync(ctx context.Context) (err error) {
 	var behind []*mirror
 	for _, m := range s.mirrors {
 		if m.upToDate(s.repomd, s.asc, s.key) {
+			m.plan = planCurrent(m, s.now(), s.repo.PruneAfter)
 			m.rep.UpToDate = true
-			if !s.e.opts.DryRun {
-				m.st.CheckedAt = s.now()
-			}
-			s.pruneExpired(ctx, m)
-			if err := s.snapshot(ctx, m, m.curMd, s.servedPackages(ctx, m)); err != nil {
-				m.rep.Err = err
-				s.log.Error("keeping snapshots failed", "mirror", m.cfg.Name, "err", err)
-			}
 			continue
 		}
 		behind = append(behind, m)
 	}
+	if !s.dry {
+		// The mirrors already current are kept (pruned, snapshots)
+		// whatever becomes of the others.
+		s.keepCurrent(ctx)
+	}
 	if len(behind) == 0 {
-		if !s.rep.RevisionVerified && !s.e.opts.DryRun {
+		s.plan = &Plan{Revision: s.md.Revision, RepomdSHA256: digest, Mirrors: s.mirrorPlans()}
+		if s.dry {
+			s.describe()
+		} else if !s.rep.RevisionVerified {
 			// Every mirror serves it already: rpmirror published it, so
 			// it was verified then (state from before verified revisions
 			// were kept, or a revision the origin went back to).
@@ -341,35 +354,20 @@ func (s *run) sync(ctx context.Context) (err error) {
 		s.log.Info("mirrors are current", "revision", s.md.Revision)
 		return s.mirrorErrors()
 	}
-	if s.e.opts.DryRun {
-		dir, err := os.MkdirTemp("", "rpmirror-dry-run-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		s.cache = dir
-	} else {
-		s.cache = store.CacheDir(s.repo.Name)
-		rel, err := filepath.Rel(store.Dir(), s.cache)
-		if err != nil {
-			return err
-		}
-		if err := safefs.MkdirAll(store.Dir(), rel, 0o755); err != nil {
-			return fmt.Errorf("download cache: %w", err)
-		}
-	}
-	if err := s.fetchMetadata(ctx, behind); err != nil {
+	cleanup, err := s.openCache()
+	if err != nil {
 		return err
 	}
-	s.e.opts.Progress.set(s.repo.Name, "planning")
-	if err := s.plan(ctx, behind); err != nil {
+	defer cleanup()
+	if err := s.makePlan(ctx, behind); err != nil {
 		return err
 	}
-	if s.e.opts.DryRun {
-		return s.dryRun(ctx, behind)
+	if s.dry {
+		s.describe()
+		return nil
 	}
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
-	if err := s.fetchPackages(ctx, behind); err != nil {
+	if err := s.fetchPackages(ctx, s.plan.Fetch, true); err != nil {
 		return err
 	}
 	// Every package of the revision is verified now: fetched and checked
@@ -398,11 +396,85 @@ func (s *run) sync(ctx context.Context) (err error) {
 	}
 	if !failed {
 		// Every mirror has every file now; the cache has done its job.
-		if err := os.RemoveAll(s.cache); err != nil {
-			s.log.Warn("cleaning download cache", "dir", s.cache, "err", err)
-		}
+		s.removeCache()
 	}
 	return s.mirrorErrors()
+}
+
+// keepCurrent carries out the plans of the mirrors already current:
+// each is checked now, pruned, and its snapshots kept.
+func (s *run) keepCurrent(ctx context.Context) {
+	for _, m := range s.mirrors {
+		if m.plan == nil || !m.plan.UpToDate {
+			continue
+		}
+		m.st.CheckedAt = s.now()
+		s.prune(ctx, m, m.plan.Prune)
+		if err := s.snapshot(ctx, m, m.curMd, s.servedPackages(ctx, m)); err != nil {
+			m.rep.Err = err
+			s.log.Error("keeping snapshots failed", "mirror", m.cfg.Name, "err", err)
+		}
+	}
+}
+
+// openCache sets the directory downloads go to: the repository's cache
+// in state_dir, or for a dry run a temporary directory that cleanup
+// removes. cleanup leaves a real cache alone: the sync removes it once
+// every mirror has every file.
+func (s *run) openCache() (cleanup func(), err error) {
+	if s.dry {
+		dir, err := os.MkdirTemp("", "rpmirror-dry-run-")
+		if err != nil {
+			return nil, err
+		}
+		s.cache = dir
+		return func() { os.RemoveAll(dir) }, nil
+	}
+	store := s.e.opts.Store
+	s.cache = store.CacheDir(s.repo.Name)
+	rel, err := filepath.Rel(store.Dir(), s.cache)
+	if err != nil {
+		return nil, err
+	}
+	if err := safefs.MkdirAll(store.Dir(), rel, 0o755); err != nil {
+		return nil, fmt.Errorf("download cache: %w", err)
+	}
+	return func() {}, nil
+}
+
+// removeCache removes the download cache.
+func (s *run) removeCache() {
+	if err := os.RemoveAll(s.cache); err != nil {
+		s.log.Warn("cleaning download cache", "dir", s.cache, "err", err)
+	}
+}
+
+// mirrorPlans returns the plan of each written mirror, in order.
+func (s *run) mirrorPlans() []*MirrorPlan {
+	plans := make([]*MirrorPlan, 0, len(s.mirrors))
+	for _, m := range s.mirrors {
+		if m.plan != nil {
+			plans = append(plans, m.plan)
+		}
+	}
+	return plans
+}
+
+// describe fills a dry run's report with what the plan publishes and
+// deletes on each mirror (Report.Plan has the rest).
+func (s *run) describe() {
+	for _, m := range s.mirrors {
+		if m.plan == nil {
+			continue
+		}
+		if m.plan.Refused != nil {
+			continue // the sync writes nothing to it, prunes nothing
+		}
+		if !m.plan.UpToDate {
+			m.rep.Publish = m.plan.Publish()
+		}
+		m.rep.Delete = slices.Clone(m.plan.Prune)
+	}
 }
 
 func (s *run) mirrorErrors() error {
@@ -417,7 +489,7 @@ func (s *run) mirrorErrors() error {
 
 // finish records the run in the state directory.
 func (s *run) finish(ctx context.Context) {
-	if s.e.opts.DryRun || s.st == nil {
+	if s.dry || s.st == nil {
 		return
 	}
 	run := state.Run{

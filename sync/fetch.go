@@ -19,20 +19,10 @@ func (s *run) cachePath(c repodata.Checksum) string {
 	return filepath.Join(s.cache, c.Type+"-"+c.Value)
 }
 
-// fetchMetadata downloads and verifies each metadata file some behind
-// mirror does not serve yet, and the primary metadata in any case.
-func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
-	s.metaLocal = map[string]string{}
-	for _, d := range s.md.Data {
-		needed := d.Type == "primary"
-		for _, m := range behind {
-			if !m.hasMeta(d) {
-				needed = true
-			}
-		}
-		if !needed {
-			continue
-		}
+// fetchMetadata downloads and verifies the metadata files meta (the
+// plan's Metadata) into the cache.
+func (s *run) fetchMetadata(ctx context.Context, meta []repodata.Data) error {
+	for _, d := range meta {
 		dst := s.cachePath(d.Checksum)
 		size := d.Size
 		n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
@@ -42,19 +32,15 @@ func (s *run) fetchMetadata(ctx context.Context, behind []*mirror) error {
 		if err != nil {
 			return fmt.Errorf("fetching %s: %w", d.Href, err)
 		}
-		s.metaLocal[d.Href] = dst
 	}
 	return nil
 }
 
-// fetchPackages downloads and verifies every package some behind mirror
-// lacks. A file listed at several locations (same checksum) is downloaded
-// once and placed at each. The first failure cancels the rest and fails
-// the sync. In a verify-only run, each file is deleted once verified.
-func (s *run) fetchPackages(ctx context.Context, behind []*mirror) error {
-	pkgs := s.packages(behind)
-	keep := len(behind) != 1 || !behind[0].verifyOnly
-	s.fetched = make(map[string]string, len(pkgs))
+// fetchPackages downloads and verifies pkgs (the plan's Fetch) into the
+// cache. A file listed at several locations (same checksum) is downloaded
+// once. The first failure cancels the rest and fails the sync. Unless
+// keep (a verify-only run), each file is deleted once verified.
+func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep bool) error {
 	// Downloads go to the cache by checksum: group the locations that
 	// share one, so that no two transfers write one file.
 	var order []string
@@ -94,12 +80,9 @@ func (s *run) fetchPackages(ctx context.Context, behind []*mirror) error {
 			if n > 0 {
 				s.rep.Fetched++
 			}
-			for _, q := range group {
-				s.rep.Verified++
-				s.fetched[q.Href] = dst
-				if prog != nil {
-					prog.PackagesDone.Add(1)
-				}
+			s.rep.Verified += len(group)
+			if prog != nil {
+				prog.PackagesDone.Add(int64(len(group)))
 			}
 			if !keep {
 				os.Remove(dst)

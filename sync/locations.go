@@ -61,9 +61,9 @@ func describe(c repodata.Checksum, size int64) string {
 
 // checkLocation refuses a location that could reach outside the mirror,
 // or that points at another host unless the repo allows it.
-func (s *run) checkLocation(href, base string) error {
+func checkLocation(repo *config.Repo, href, base string) error {
 	if base != "" {
-		if !s.repo.FollowXMLBase {
+		if !repo.FollowXMLBase {
 			return fmt.Errorf("location %q has xml:base %q: files hosted elsewhere are refused (follow_xml_base: true fetches them from there)", href, base)
 		}
 		u, err := url.Parse(base)
@@ -75,9 +75,9 @@ func (s *run) checkLocation(href, base string) error {
 }
 
 // checkStrength refuses a checksum weaker than the repo's min_checksum.
-func (s *run) checkStrength(c repodata.Checksum) error {
-	if s.repo.MinChecksum != "" && config.WeakerThan(c.Type, s.repo.MinChecksum) {
-		return fmt.Errorf("checksum type %s is weaker than min_checksum %s", c.Type, s.repo.MinChecksum)
+func checkStrength(repo *config.Repo, c repodata.Checksum) error {
+	if repo.MinChecksum != "" && config.WeakerThan(c.Type, repo.MinChecksum) {
+		return fmt.Errorf("checksum type %s is weaker than min_checksum %s", c.Type, repo.MinChecksum)
 	}
 	return nil
 }

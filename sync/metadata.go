@@ -16,7 +16,7 @@ func (s *run) openPrimary() (io.ReadCloser, *repodata.Data, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("origin's %s lists no primary metadata", RepomdPath)
 	}
-	f, err := os.Open(s.metaLocal[d.Href])
+	f, err := os.Open(s.cachePath(d.Checksum))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -32,8 +32,7 @@ type mirror struct {
 	curMd               *repodata.Repomd  // nil when absent or unparsable
 	index               map[string]string // href -> checksum string of its current primary; nil when unknown
 
-	puts      []*repodata.Package // lacking, at paths the served revision does not use
-	conflicts []*repodata.Package // lacking, at paths the served revision uses with other content
+	plan *MirrorPlan // what the sync does to it, once planned
 
 	// verifyOnly marks the stand-in of a repository with no written
 	// mirror: its index is that of the current verified revision, and
@@ -87,7 +86,7 @@ func (s *run) openMirrors(ctx context.Context) error {
 		}
 		m := &mirror{cfg: mc, rep: &MirrorReport{Name: mc.Name}}
 		s.rep.Mirrors = append(s.rep.Mirrors, m.rep)
-		if s.e.opts.DryRun {
+		if s.dry {
 			m.st = &state.Mirror{}
 			if prev := s.st.Mirrors[mc.Name]; prev != nil {
 				*m.st = *prev
@@ -105,7 +104,7 @@ func (s *run) openMirrors(ctx context.Context) error {
 			return fmt.Errorf("mirror %s: %w", mc.Name, err)
 		}
 		m.tg = tg
-		if !s.e.opts.DryRun {
+		if !s.dry {
 			unlock, err := tg.Lock(ctx)
 			if err != nil {
 				if errors.Is(err, target.ErrLocked) {
@@ -151,7 +150,7 @@ func (s *run) openMirrors(ctx context.Context) error {
 // (after the state was lost or damaged): the revision it serves, that
 // repomd.xml's digest, and when it was published (its modification time).
 func (s *run) rebuildState(ctx context.Context, m *mirror) {
-	if m.st.RepomdSHA256 != "" || s.e.opts.DryRun {
+	if m.st.RepomdSHA256 != "" {
 		return
 	}
 	sum := sha256.Sum256(m.cur)
@@ -169,7 +168,7 @@ func (s *run) rebuildState(ctx context.Context, m *mirror) {
 // interrupted sync (cancelled) keeps everything: it is not a failure, and
 // the next run takes up where it stopped.
 func (s *run) reclaim(ctx context.Context, cause error) {
-	if s.e.opts.DryRun || ctx.Err() != nil || errors.Is(cause, context.Canceled) {
+	if s.dry || ctx.Err() != nil || errors.Is(cause, context.Canceled) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)

@@ -35,13 +35,13 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		}()
 		seen := make(map[string]repodata.Data, len(snap.MD.Data))
 		for _, d := range snap.MD.Data {
-			if err := s.checkLocation(d.Href, d.Base); err != nil {
+			if err := checkLocation(s.repo, d.Href, d.Base); err != nil {
 				return fmt.Errorf("%s: %w", d.Type, err)
 			}
 			if owner := reservedOwner(d.Href); owner != "" {
 				return fmt.Errorf("%s: %w", d.Type, &ReservedPathError{Href: d.Href, Owner: owner})
 			}
-			if err := s.checkStrength(d.Checksum); err != nil {
+			if err := checkStrength(s.repo, d.Checksum); err != nil {
 				return fmt.Errorf("%s: %w", d.Type, err)
 			}
 			if prev, ok := seen[d.Href]; ok && (prev.Checksum != d.Checksum || prev.Size != d.Size) {

@@ -4,126 +4,500 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
+	"sort"
+	"time"
 
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
-// ref is what primary metadata says a package location holds.
-type ref struct {
-	sum  repodata.Checksum
-	size int64
+// Plan is what one sync of a repository does, decided before anything is
+// changed: which files are downloaded, and for each written mirror what
+// is stored where and when, what the commit publishes in which order, and
+// what is deleted. Planning reads the origin's metadata and the mirrors
+// and writes nothing to them; fetching, publishing and pruning carry the
+// plan out, and a dry run stops at the plan and prints it. A sync that
+// starts afresh from the same origin and mirrors does what its dry run's
+// plan says.
+type Plan struct {
+	Revision     string // the origin's repomd revision
+	RepomdSHA256 string // the hex sha256 of its repomd.xml
+	// Metadata lists the origin's metadata files the sync downloads and
+	// verifies: each one some behind mirror does not serve yet, and the
+	// primary metadata in any case (planning reads it).
+	Metadata []repodata.Data
+	// Packages is how many package locations the revision lists.
+	Packages int
+	// Fetch lists the packages some mirror lacks, once per location, in
+	// the order the primary metadata lists them; FetchBytes is the sum of
+	// their declared sizes.
+	Fetch      []*repodata.Package
+	FetchBytes int64
+	// Mirrors has the plan of each written mirror, in configuration
+	// order (none for a repository with only probe-only mirrors).
+	Mirrors []*MirrorPlan
+
+	referenced map[string]ref // package href -> what the primary says is there
 }
 
-// plan streams the origin's primary metadata and decides, for each behind
-// mirror, which packages it lacks and whether each can be stored at once
-// (a path the served revision does not use) or must wait for the atomic
-// commit (a path it uses with other content).
-func (s *run) plan(ctx context.Context, behind []*mirror) error {
-	// Mirrors serving the same revision share one index.
-	indexes := map[string]map[string]string{}
+// Reason says why a file is in a mirror's plan.
+type Reason string
+
+// Why a package is, or is not, placed in a mirror; and the other files a
+// commit carries.
+const (
+	// ReasonNew: the revision the mirror serves (if any) does not use the
+	// path. The package is stored before the commit, where no reader looks
+	// yet.
+	ReasonNew Reason = "new"
+	// ReasonMissing: the mirror serves a revision whose package list
+	// cannot be read (neither rpmirror's index of it nor its primary
+	// metadata), and there is no file at the path. Stored before the
+	// commit.
+	ReasonMissing Reason = "missing"
+	// ReasonChanged: the path is in use with other content (by the
+	// revision the mirror serves, or, when that is unknown, by a file
+	// there). Replaced by the commit.
+	ReasonChanged Reason = "changed"
+	// ReasonPresentVerified: a file with the right content is at the path
+	// already (an interrupted sync stored it). Kept; not fetched for this
+	// mirror.
+	ReasonPresentVerified Reason = "present-verified"
+	// ReasonMetadata: a metadata file of the revision that the mirror does
+	// not serve yet. Published by the commit.
+	ReasonMetadata Reason = "metadata"
+	// ReasonRepomd: repomd.xml, its signature or its key, last in the
+	// commit: what makes the revision visible.
+	ReasonRepomd Reason = "repomd"
+)
+
+// Placement is one file a mirror's plan writes, and why.
+type Placement struct {
+	target.File
+	Reason Reason
+}
+
+// MirrorPlan is what a sync does to one written mirror.
+type MirrorPlan struct {
+	Name string
+	// UpToDate: the mirror serves the origin's revision already; nothing
+	// is published, only pruned.
+	UpToDate bool
+	// Served counts the revision's packages the mirror serves already
+	// (the same path with the same checksum): nothing is done for them.
+	Served int
+	// Present lists the revision's packages the mirror does not serve but
+	// holds already with the right content (ReasonPresentVerified).
+	Present []string
+	// Store is put before the commit, one file after another, at paths
+	// the revision the mirror serves does not use: no reader sees them
+	// until the commit names them.
+	Store []Placement
+	// Commit is written by the one commit that makes the revision
+	// visible, in this order: packages replacing files in use, metadata,
+	// then repomd.xml, its signature and its key. A target without an
+	// atomic commit writes them in that order.
+	Commit []Placement
+	// Remove is deleted by the commit: the signature or key of repomd.xml
+	// that the origin no longer has.
+	Remove []string
+	// Pending is what the mirror holds, once it serves the revision, that
+	// the revision does not use, with when each file became unused; a
+	// zero time means at the commit. Each is deleted once prune_after has
+	// passed.
+	Pending map[string]time.Time
+	// Prune lists, sorted, the files deleted right after the commit (for
+	// a mirror already current: at once): the pending ones whose
+	// prune_after has passed when the plan was made.
+	Prune []string
+	// Refused, when set, is why the revision cannot be published safely
+	// to this mirror (an *UnsafePublishError): nothing is written to it.
+	Refused error
+}
+
+// Publish lists the paths the plan writes to the mirror, in order: what
+// is stored before the commit, then what the commit carries.
+func (mp *MirrorPlan) Publish() []string {
+	paths := make([]string, 0, len(mp.Store)+len(mp.Commit))
+	for _, f := range mp.Store {
+		paths = append(paths, f.Path)
+	}
+	for _, f := range mp.Commit {
+		paths = append(paths, f.Path)
+	}
+	return paths
+}
+
+// Lines describes the plan for a person, one action a line: what is
+// fetched, then for each mirror what is stored, committed, removed,
+// kept, pruned, and why.
+func (p *Plan) Lines() []string {
+	var lines []string
+	lines = append(lines, fmt.Sprintf("revision %s: %d packages listed, %d to fetch (%d bytes), %d metadata files to fetch", p.Revision, p.Packages, len(p.Fetch), p.FetchBytes, len(p.Metadata)))
+	for _, d := range p.Metadata {
+		lines = append(lines, fmt.Sprintf("  fetch    %s (%s metadata)", d.Href, d.Type))
+	}
+	for _, pkg := range p.Fetch {
+		lines = append(lines, fmt.Sprintf("  fetch    %s (%d bytes)", pkg.Href, pkg.Size))
+	}
+	for _, mp := range p.Mirrors {
+		lines = append(lines, mp.Lines()...)
+	}
+	return lines
+}
+
+// Lines describes one mirror's plan for a person, one action a line.
+func (mp *MirrorPlan) Lines() []string {
+	var lines []string
+	switch {
+	case mp.UpToDate:
+		lines = append(lines, fmt.Sprintf("mirror %s: current", mp.Name))
+	case mp.Refused != nil:
+		lines = append(lines, fmt.Sprintf("mirror %s: refused: %v", mp.Name, mp.Refused))
+		return lines
+	default:
+		lines = append(lines, fmt.Sprintf("mirror %s: serves %d of the packages already, stores %d, commits %d files", mp.Name, mp.Served, len(mp.Store), len(mp.Commit)))
+	}
+	for _, f := range mp.Store {
+		lines = append(lines, fmt.Sprintf("  store    %s (%s)", f.Path, f.Reason))
+	}
+	for _, f := range mp.Commit {
+		lines = append(lines, fmt.Sprintf("  commit   %s (%s)", f.Path, f.Reason))
+	}
+	for _, p := range mp.Remove {
+		lines = append(lines, fmt.Sprintf("  remove   %s (the origin has none)", p))
+	}
+	for _, p := range mp.Present {
+		lines = append(lines, fmt.Sprintf("  keep     %s (%s)", p, ReasonPresentVerified))
+	}
+	for _, p := range mp.Prune {
+		if since := mp.Pending[p]; since.IsZero() {
+			lines = append(lines, fmt.Sprintf("  prune    %s (unused from the commit)", p))
+		} else {
+			lines = append(lines, fmt.Sprintf("  prune    %s (unused since %s)", p, since.UTC().Format(time.RFC3339)))
+		}
+	}
+	return lines
+}
+
+// planner decides what a sync of the origin's revision does to the
+// mirrors that do not serve it yet. It reads the mirrors through their
+// targets and changes nothing.
+type planner struct {
+	repo             *config.Repo // location checks, min_checksum, prune_after
+	md               *repodata.Repomd
+	repomd, asc, key []byte
+	// cache is where verified downloads are kept, named by checksum
+	// (cachePath); repomd.xml, its signature and key are staged there by
+	// their base names.
+	cache string
+	now   time.Time
+	// seen, when set, is called once for each package location the
+	// revision lists, in order.
+	seen func(p *repodata.Package) error
+}
+
+// metadataToFetch lists the metadata files of md that some mirror in
+// behind does not serve yet, and the primary metadata in any case.
+func metadataToFetch(md *repodata.Repomd, behind []*mirror) []repodata.Data {
+	var need []repodata.Data
+	for _, d := range md.Data {
+		needed := d.Type == "primary"
+		for _, m := range behind {
+			if !m.hasMeta(d) {
+				needed = true
+			}
+		}
+		if needed {
+			need = append(need, d)
+		}
+	}
+	return need
+}
+
+// planCurrent is the plan of a mirror that serves the origin's revision
+// already: prune what is due.
+func planCurrent(m *mirror, now time.Time, pruneAfter time.Duration) *MirrorPlan {
+	mp := &MirrorPlan{Name: m.cfg.Name, UpToDate: true}
+	if m.tg != nil && m.st.PendingFor == sha256Hex(m.cur) {
+		// A pending list is trusted only while the mirror serves the
+		// revision it was computed against.
+		mp.Pending = m.st.Pending
+		mp.Prune = due(m.st.Pending, now, pruneAfter)
+	}
+	return mp
+}
+
+// due lists, sorted, the paths of pending whose prune_after has passed at
+// now; a zero time stands for now.
+func due(pending map[string]time.Time, now time.Time, pruneAfter time.Duration) []string {
+	var paths []string
+	for p, since := range pending {
+		if since.IsZero() {
+			since = now
+		}
+		if now.Sub(since) >= pruneAfter {
+			paths = append(paths, p)
+		}
+	}
+	sort.Strings(paths)
+	return paths
+}
+
+// plan reads the revision's packages from next (until io.EOF; primary
+// names the file they come from, for messages) and decides, for each
+// mirror in behind, which packages it lacks and whether each can be
+// stored at once (a path the served revision does not use) or must wait
+// for the commit (a path it uses with other content); then what the
+// commit carries and what is left to prune. Each mirror's plan is also
+// set as its m.plan.
+func (pl *planner) plan(ctx context.Context, primary string, next func() (*repodata.Package, error), behind []*mirror) (*Plan, error) {
+	plan := &Plan{Revision: pl.md.Revision, RepomdSHA256: sha256Hex(pl.repomd), referenced: map[string]ref{}}
 	for _, m := range behind {
-		if m.verifyOnly {
-			continue // its index is set already
-		}
-		key := string(m.cur)
-		if idx, ok := indexes[key]; ok {
-			m.index = idx
-			continue
-		}
-		m.index = s.loadIndex(ctx, m)
-		indexes[key] = m.index
+		m.plan = &MirrorPlan{Name: m.cfg.Name}
 	}
-	rc, d, err := s.openPrimary()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	pr := repodata.NewPrimaryReader(rc)
-	s.referenced = map[string]ref{}
 	metaHref := map[string]string{}
-	for _, d := range s.md.Data {
+	for _, d := range pl.md.Data {
 		metaHref[d.Href] = d.Type
 	}
-	iw, err := newIndexWriter(s.cache, "index.tmp")
-	if err != nil {
-		return err
-	}
-	defer iw.abort()
-	queued := map[string]bool{}
-	prog := s.e.opts.Progress
 	for {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
-		p, err := pr.Next()
+		p, err := next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("reading %s: %w", d.Href, err)
+			return nil, fmt.Errorf("reading %s: %w", primary, err)
 		}
-		if err := s.checkLocation(p.Href, p.Base); err != nil {
-			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), err)
+		if err := pl.check(p, metaHref); err != nil {
+			return nil, fmt.Errorf("%s: package %s: %w", primary, p.NEVRA(), err)
 		}
-		if err := s.checkStrength(p.Checksum); err != nil {
-			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), err)
-		}
-		if owner := reservedOwner(p.Href); owner != "" {
-			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), &ReservedPathError{Href: p.Href, Owner: owner})
-		}
-		if typ, ok := metaHref[p.Href]; ok {
-			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), &ReservedPathError{Href: p.Href, Owner: "this revision's " + typ + " metadata"})
-		}
-		if prev, dup := s.referenced[p.Href]; dup {
+		if prev, dup := plan.referenced[p.Href]; dup {
 			// Identical duplicates are common (createrepo_c's tests say
 			// so) and dnf reads them: the file is published once.
 			if prev.sum == p.Checksum && prev.size == p.Size {
 				continue
 			}
-			return fmt.Errorf("%s: package %s: %w", d.Href, p.NEVRA(), &ConflictError{File: d.Href, Href: p.Href, First: describe(prev.sum, prev.size), Then: describe(p.Checksum, p.Size)})
+			return nil, fmt.Errorf("%s: package %s: %w", primary, p.NEVRA(), &ConflictError{File: primary, Href: p.Href, First: describe(prev.sum, prev.size), Then: describe(p.Checksum, p.Size)})
 		}
-		s.referenced[p.Href] = ref{sum: p.Checksum, size: p.Size}
-		s.samplePackage(p.Href)
-		sum := p.Checksum.String()
-		if err := iw.add(p.Href, sum); err != nil {
-			return err
+		plan.referenced[p.Href] = ref{sum: p.Checksum, size: p.Size}
+		if pl.seen != nil {
+			if err := pl.seen(p); err != nil {
+				return nil, err
+			}
 		}
+		var file *target.File // made once, shared by the mirrors' placements
 		need := false
 		for _, m := range behind {
-			if m.index != nil && m.index[p.Href] == sum {
-				continue // served now, so present and verified
-			}
-			present, err := s.presentVerified(ctx, m, p)
+			reason, err := pl.packageReason(ctx, m, p)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			if present {
+			mp := m.plan
+			switch reason {
+			case "":
+				mp.Served++
+				continue
+			case ReasonPresentVerified:
+				mp.Present = append(mp.Present, p.Href)
 				continue
 			}
 			need = true
-			if m.serves(p.Href) || (m.index == nil && m.tg != nil && exists(ctx, m.tg, p.Href)) {
-				m.conflicts = append(m.conflicts, p)
+			if file == nil {
+				file = &target.File{Path: p.Href, Local: pl.cachePath(p.Checksum), Size: p.Size, SHA256: sha256Of(p.Checksum)}
+			}
+			if reason == ReasonChanged {
+				mp.Commit = append(mp.Commit, Placement{File: *file, Reason: reason})
 			} else {
-				m.puts = append(m.puts, p)
+				mp.Store = append(mp.Store, Placement{File: *file, Reason: reason})
 			}
 		}
-		if need && !queued[p.Href] {
-			queued[p.Href] = true
-			s.rep.WouldFetch = append(s.rep.WouldFetch, p.Href)
-			s.rep.WouldFetchBytes += max(p.Size, 0)
-			if prog != nil {
-				prog.PackagesTotal.Add(1)
-				prog.BytesTotal.Add(max(p.Size, 0))
-			}
+		if need {
+			plan.Fetch = append(plan.Fetch, p)
+			plan.FetchBytes += max(p.Size, 0)
 		}
 	}
-	if s.index, err = iw.finish(); err != nil {
+	plan.Packages = len(plan.referenced)
+	for _, m := range behind {
+		if !m.verifyOnly { // nothing is published to a verify-only stand-in
+			pl.planCommit(plan, m)
+		}
+	}
+	return plan, nil
+}
+
+// check refuses a package location that is unsafe, too weakly
+// checksummed, or where rpmirror or the revision's metadata keeps a file.
+func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error {
+	if err := checkLocation(pl.repo, p.Href, p.Base); err != nil {
 		return err
 	}
-	s.log.Info("planned", "revision", s.md.Revision, "packages", len(s.referenced), "to_fetch", len(s.rep.WouldFetch), "bytes", s.rep.WouldFetchBytes)
+	if err := checkStrength(pl.repo, p.Checksum); err != nil {
+		return err
+	}
+	if owner := reservedOwner(p.Href); owner != "" {
+		return &ReservedPathError{Href: p.Href, Owner: owner}
+	}
+	if typ, ok := metaHref[p.Href]; ok {
+		return &ReservedPathError{Href: p.Href, Owner: "this revision's " + typ + " metadata"}
+	}
 	return nil
+}
+
+// packageReason says why mirror m needs package p, ReasonPresentVerified
+// when it holds it already though it does not serve it, or "" when it
+// serves it.
+func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
+	if m.index != nil && m.index[p.Href] == p.Checksum.String() {
+		return "", nil // served now, so present and verified
+	}
+	present, err := presentVerified(ctx, m, p)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case present:
+		return ReasonPresentVerified, nil
+	case m.serves(p.Href):
+		return ReasonChanged, nil
+	case m.index == nil && m.tg != nil && exists(ctx, m.tg, p.Href):
+		return ReasonChanged, nil
+	case m.index == nil && m.cur != nil:
+		return ReasonMissing, nil
+	}
+	return ReasonNew, nil
+}
+
+// planCommit completes mirror m's plan once every package is planned:
+// the metadata and repomd.xml the commit carries after the packages, what
+// it removes, what is left pending and what is pruned, and whether a
+// target without an atomic commit can take it.
+func (pl *planner) planCommit(plan *Plan, m *mirror) {
+	mp := m.plan
+	metaSeen := map[string]bool{}
+	for _, d := range pl.md.Data {
+		if m.hasMeta(d) || metaSeen[d.Href] {
+			continue
+		}
+		metaSeen[d.Href] = true
+		mp.Commit = append(mp.Commit, Placement{File: target.File{Path: d.Href, Local: pl.cachePath(d.Checksum), Size: d.Size, SHA256: sha256Of(d.Checksum)}, Reason: ReasonMetadata})
+	}
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{RepomdPath, pl.repomd}, {AscPath, pl.asc}, {KeyPath, pl.key}} {
+		if f.b == nil {
+			mp.Remove = append(mp.Remove, f.path)
+			continue
+		}
+		mp.Commit = append(mp.Commit, Placement{File: target.File{Path: f.path, Local: filepath.Join(pl.cache, filepath.Base(f.path)), Size: int64(len(f.b)), SHA256: sha256Hex(f.b)}, Reason: ReasonRepomd})
+	}
+	mp.Pending = pl.pendingAfterCommit(plan, m)
+	mp.Prune = due(mp.Pending, pl.now, pl.repo.PruneAfter)
+	mp.Refused = pl.checkOrdered(m)
+}
+
+// checkOrdered refuses what cannot be published to a target without an
+// atomic commit. Such a target gets the classic order (packages, then
+// metadata under their new names, then repomd.xml, then its signature:
+// the commit is planned in that order), which is safe only while no file
+// the served revision uses changes under its own name.
+func (pl *planner) checkOrdered(m *mirror) error {
+	if m.tg == nil || m.tg.Properties().AtomicCommit {
+		return nil
+	}
+	for _, f := range m.plan.Commit {
+		if f.Reason == ReasonChanged {
+			return &UnsafePublishError{Mirror: m.cfg.Name, Path: f.Path}
+		}
+	}
+	if m.curMd == nil {
+		return nil
+	}
+	for _, d := range pl.md.Data {
+		if m.hasMeta(d) {
+			continue
+		}
+		for _, old := range m.curMd.Data {
+			if old.Href == d.Href {
+				return &UnsafePublishError{Mirror: m.cfg.Name, Path: d.Href, Metadata: true}
+			}
+		}
+	}
+	return nil
+}
+
+// isMeta reports whether p is one of the revision's metadata files or
+// repomd.xml, its signature or key.
+func (pl *planner) isMeta(p string) bool {
+	if p == RepomdPath || p == AscPath || p == KeyPath {
+		return true
+	}
+	for _, d := range pl.md.Data {
+		if d.Href == p {
+			return true
+		}
+	}
+	return false
+}
+
+// pendingAfterCommit returns what mirror m will hold, once it serves the
+// new revision, that the revision does not use, with when each became
+// unused (zero: at the commit): pruned once prune_after has passed.
+func (pl *planner) pendingAfterCommit(plan *Plan, m *mirror) map[string]time.Time {
+	pending := map[string]time.Time{}
+	unused := func(p string) bool {
+		_, ref := plan.referenced[p]
+		return !ref && !pl.isMeta(p)
+	}
+	addPending := func(p string) {
+		if !unused(p) {
+			return
+		}
+		if since, ok := m.st.Pending[p]; ok {
+			pending[p] = since
+		} else if _, ok := pending[p]; !ok {
+			pending[p] = time.Time{}
+		}
+	}
+	for p := range m.st.Pending {
+		addPending(p)
+	}
+	for p := range m.index {
+		addPending(p)
+	}
+	if m.curMd != nil {
+		for _, d := range m.curMd.Data {
+			addPending(d.Href)
+		}
+	}
+	// Packages stored for revisions that were never published: those the
+	// new revision does not name are pending now.
+	for p, since := range m.st.Unpublished {
+		if !unused(p) {
+			continue
+		}
+		if _, ok := pending[p]; !ok {
+			pending[p] = since
+		}
+	}
+	return pending
+}
+
+// cachePath names a verified download in the cache by its checksum.
+func (pl *planner) cachePath(c repodata.Checksum) string {
+	return filepath.Join(pl.cache, c.Type+"-"+c.Value)
+}
+
+// ref is what primary metadata says a package location holds.
+type ref struct {
+	sum  repodata.Checksum
+	size int64
 }
 
 func exists(ctx context.Context, tg target.Target, p string) bool {
@@ -134,7 +508,7 @@ func exists(ctx context.Context, tg target.Target, p string) bool {
 // presentVerified reports whether mirror m already has package p at its
 // path with the right content, as after an interrupted sync that stored
 // it but did not publish the metadata naming it.
-func (s *run) presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
+func presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
 	if m.tg == nil {
 		return false, nil
 	}
@@ -155,19 +529,67 @@ func (s *run) presentVerified(ctx context.Context, m *mirror, p *repodata.Packag
 	return verify.Content(rc, p.Size, p.Checksum) == nil, nil
 }
 
-// packages lists every package some behind mirror lacks, once each.
-func (s *run) packages(behind []*mirror) []*repodata.Package {
-	seen := map[string]bool{}
-	var all []*repodata.Package
-	for _, m := range behind {
-		for _, list := range [][]*repodata.Package{m.puts, m.conflicts} {
-			for _, p := range list {
-				if !seen[p.Href] {
-					seen[p.Href] = true
-					all = append(all, p)
-				}
-			}
-		}
+// makePlan decides what the sync does to the behind mirrors: it fetches
+// the metadata they lack (the primary in any case), reads what each
+// serves, and plans from the origin's primary metadata (planner.plan),
+// writing the new revision's index to the cache on the way. It sets
+// s.plan and each behind mirror's plan, and the report's WouldFetch.
+func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
+	meta := metadataToFetch(s.md, behind)
+	if err := s.fetchMetadata(ctx, meta); err != nil {
+		return err
 	}
-	return all
+	s.e.opts.Progress.set(s.repo.Name, "planning")
+	// Mirrors serving the same revision share one index.
+	indexes := map[string]map[string]string{}
+	for _, m := range behind {
+		if m.verifyOnly {
+			continue // its index is set already
+		}
+		key := string(m.cur)
+		if idx, ok := indexes[key]; ok {
+			m.index = idx
+			continue
+		}
+		m.index = s.loadIndex(ctx, m)
+		indexes[key] = m.index
+	}
+	rc, d, err := s.openPrimary()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	iw, err := newIndexWriter(s.cache, "index.tmp")
+	if err != nil {
+		return err
+	}
+	defer iw.abort()
+	pl := &planner{
+		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
+		cache: s.cache, now: s.now(),
+		seen: func(p *repodata.Package) error {
+			s.samplePackage(p.Href)
+			return iw.add(p.Href, p.Checksum.String())
+		},
+	}
+	plan, err := pl.plan(ctx, d.Href, repodata.NewPrimaryReader(rc).Next, behind)
+	if err != nil {
+		return err
+	}
+	if s.index, err = iw.finish(); err != nil {
+		return err
+	}
+	plan.Metadata = meta
+	plan.Mirrors = s.mirrorPlans()
+	s.plan, s.referenced = plan, plan.referenced
+	for _, p := range plan.Fetch {
+		s.rep.WouldFetch = append(s.rep.WouldFetch, p.Href)
+	}
+	s.rep.WouldFetchBytes = plan.FetchBytes
+	if prog := s.e.opts.Progress; prog != nil {
+		prog.PackagesTotal.Add(int64(len(plan.Fetch)))
+		prog.BytesTotal.Add(plan.FetchBytes)
+	}
+	s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(plan.Fetch), "bytes", plan.FetchBytes)
+	return nil
 }

@@ -2,33 +2,18 @@ package sync
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"sort"
 )
 
-// pruneExpired deletes the pending files of m whose prune_after has
-// passed. It only trusts a pending list computed against the revision the
-// mirror serves now.
-func (s *run) pruneExpired(ctx context.Context, m *mirror) {
-	if len(m.st.Pending) == 0 || m.tg == nil {
+// prune carries out the pruning of mirror m's plan: it deletes paths,
+// pending files whose prune_after has passed. It only trusts a pending
+// list computed against the revision the mirror serves now, and deletes
+// only what is still pending.
+func (s *run) prune(ctx context.Context, m *mirror, paths []string) {
+	if len(paths) == 0 || m.tg == nil || m.st.PendingFor != sha256Hex(m.cur) {
 		return
 	}
-	cur := sha256.Sum256(m.cur)
-	if m.st.PendingFor != hex.EncodeToString(cur[:]) {
-		return
-	}
-	now := s.now()
-	var paths []string
-	for p, since := range m.st.Pending {
-		if now.Sub(since) >= s.repo.PruneAfter {
-			paths = append(paths, p)
-		}
-	}
-	sort.Strings(paths)
 	for _, p := range paths {
-		if s.e.opts.DryRun {
-			m.rep.Delete = append(m.rep.Delete, p)
+		if _, ok := m.st.Pending[p]; !ok {
 			continue
 		}
 		if err := m.tg.Remove(ctx, p); err != nil {

@@ -19,7 +19,7 @@ import (
 // m serves; pkgs, called only when a snapshot is taken, returns the
 // package locations of that revision.
 func (s *run) snapshot(ctx context.Context, m *mirror, md *repodata.Repomd, pkgs func() ([]string, error)) error {
-	if s.repo.Snapshots == nil || s.e.opts.DryRun || m.tg == nil || m.cur == nil || md == nil {
+	if s.repo.Snapshots == nil || m.tg == nil || m.cur == nil || md == nil {
 		return nil
 	}
 	asc, key := m.curAsc != nil, m.curKey != nil

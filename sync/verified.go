@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -20,17 +19,14 @@ import (
 //
 // The origin's repomd.xml has been read and checked (its signature with
 // repo_gpgcheck) as for any sync.
-func (s *run) verifyOnly(ctx context.Context) error {
+func (s *run) verifyOnly(ctx context.Context) (err error) {
 	store := s.e.opts.Store
 	cur := s.verified.Current()
 	digest := sha256Hex(s.repomd)
 	if s.rep.RevisionVerified {
 		s.rep.NoChange = true
+		s.plan = &Plan{Revision: s.md.Revision, RepomdSHA256: digest}
 		s.log.Info("revision already verified", "revision", s.md.Revision)
-		return nil
-	}
-	if s.e.opts.DryRun {
-		s.log.Info("dry run: the origin's revision would be verified (no written mirror)", "revision", s.md.Revision)
 		return nil
 	}
 	vm := &mirror{cfg: config.Mirror{Name: "(verify only)"}, rep: &MirrorReport{}, verifyOnly: true}
@@ -40,22 +36,21 @@ func (s *run) verifyOnly(ctx context.Context) error {
 			vm.index = idx
 		}
 	}
-	s.cache = store.CacheDir(s.repo.Name)
-	defer func() {
-		if err := os.RemoveAll(s.cache); err != nil {
-			s.log.Warn("cleaning download cache", "dir", s.cache, "err", err)
-		}
-	}()
-	behind := []*mirror{vm}
-	if err := s.fetchMetadata(ctx, behind); err != nil {
+	cleanup, err := s.openCache()
+	if err != nil {
 		return err
 	}
-	s.e.opts.Progress.set(s.repo.Name, "planning")
-	if err := s.plan(ctx, behind); err != nil {
+	defer cleanup()
+	defer s.removeCache() // each package was deleted once verified
+	if err := s.makePlan(ctx, []*mirror{vm}); err != nil {
 		return err
+	}
+	if s.dry {
+		s.log.Info("dry run: the origin's revision would be verified (no written mirror)", "revision", s.md.Revision, "packages", len(s.plan.Fetch))
+		return nil
 	}
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
-	if err := s.fetchPackages(ctx, behind); err != nil {
+	if err := s.fetchPackages(ctx, s.plan.Fetch, false); err != nil {
 		return err
 	}
 	if err := saveIndex(s.index, store.Dir(), idxRel, digest); err != nil {
@@ -69,7 +64,7 @@ func (s *run) verifyOnly(ctx context.Context) error {
 // state records that digest): state from before verified revisions were
 // kept.
 func (s *run) seedVerified() error {
-	if s.e.opts.DryRun || s.verified.Current() != nil {
+	if s.verified.Current() != nil {
 		return nil
 	}
 	var best *mirror

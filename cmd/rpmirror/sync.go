@@ -177,10 +177,21 @@ func printReport(w io.Writer, r *sync.Report) {
 	for _, m := range r.Mirrors {
 		switch {
 		case r.DryRun:
-			if m.UpToDate {
+			mp := mirrorPlan(r.Plan, m.Name)
+			switch {
+			case m.UpToDate:
 				fmt.Fprintf(w, "  %-12s current\n", m.Name)
-			} else {
+			case mp != nil && mp.Refused != nil:
+				fmt.Fprintf(w, "  %-12s would fail: %s\n", m.Name, oneLine(mp.Refused))
+			default:
 				fmt.Fprintf(w, "  %-12s would publish %d files, delete %d\n", m.Name, len(m.Publish), len(m.Delete))
+			}
+			if mp != nil {
+				// What the plan does to the mirror, a line each, and why.
+				for _, l := range mp.Lines()[1:] {
+					fmt.Fprintf(w, "  %s\n", l)
+				}
+				break
 			}
 			for _, p := range m.Publish {
 				fmt.Fprintf(w, "    publish  %s\n", p)
@@ -198,6 +209,19 @@ func printReport(w io.Writer, r *sync.Report) {
 			fmt.Fprintf(w, "  %-12s published %d files, deleted %d\n", m.Name, m.Published, m.Deleted)
 		}
 	}
+}
+
+// mirrorPlan returns the plan of the mirror named name, or nil.
+func mirrorPlan(p *sync.Plan, name string) *sync.MirrorPlan {
+	if p == nil {
+		return nil
+	}
+	for _, mp := range p.Mirrors {
+		if mp.Name == name {
+			return mp
+		}
+	}
+	return nil
 }
 
 func oneLine(err error) string {

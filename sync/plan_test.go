@@ -1,0 +1,516 @@
+package sync
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/target/targettest"
+)
+
+// pkg is a package of a planning test: its location and content.
+type pkg struct{ href, content string }
+
+func (p pkg) pkg() *repodata.Package {
+	return &repodata.Package{Name: strings.TrimSuffix(filepath.Base(p.href), ".rpm"), Arch: "noarch", Epoch: "0", Version: "1", Release: "1",
+		Href: p.href, Size: int64(len(p.content)), Checksum: repodata.Checksum{Type: "sha256", Value: sha256Hex([]byte(p.content))}}
+}
+
+func (p pkg) sum() string { return "sha256:" + sha256Hex([]byte(p.content)) }
+
+// data is a metadata entry of a planning test's repomd.xml.
+func data(typ, href, content string) repodata.Data {
+	return repodata.Data{Type: typ, Href: href, Checksum: repodata.Checksum{Type: "sha256", Value: sha256Hex([]byte(content))}, Size: int64(len(content)), OpenSize: -1}
+}
+
+// planMirror is a mirror as a planning test sets it up.
+type planMirror struct {
+	served    []pkg           // the packages of the revision it serves (its index); nil: unknown
+	unknown   bool            // its index is unknown (primary unreadable)
+	files     []pkg           // files on it
+	meta      []repodata.Data // the metadata of the revision it serves
+	pending   map[string]time.Time
+	unpub     map[string]time.Time
+	noTarget  bool // a dry run of a mirror whose directory is missing
+	sequenced bool // a target without an atomic commit
+}
+
+// mirrorPlanWant is what a test expects of one mirror's plan.
+type mirrorPlanWant struct {
+	served  int
+	present []string
+	store   []string // "path reason"
+	commit  []string
+	remove  []string
+	pending map[string]time.Time
+	prune   []string
+	refused *UnsafePublishError
+}
+
+func TestPlanner(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	day := 24 * time.Hour
+	a1, b1, c1 := pkg{"Packages/a.rpm", "a-one"}, pkg{"Packages/b.rpm", "b-one"}, pkg{"Packages/c.rpm", "c-one"}
+	b2, d1 := pkg{"Packages/b.rpm", "b-two"}, pkg{"Packages/d.rpm", "d-one"}
+	prim1, prim2 := data("primary", "repodata/1-primary.xml.gz", "p1"), data("primary", "repodata/2-primary.xml.gz", "p2")
+	files1, files2 := data("filelists", "repodata/1-filelists.xml.gz", "f1"), data("filelists", "repodata/2-filelists.xml.gz", "f2")
+	group := data("group", "repodata/comps.xml", "g")
+	// Revision 2 of the origin: a kept, b rebuilt under the same name,
+	// c dropped, d new; all its metadata under new names but comps.
+	rev2 := []pkg{a1, b2, d1}
+	md2 := []repodata.Data{prim2, files2, group}
+	tail := []string{"repodata/2-primary.xml.gz metadata", "repodata/2-filelists.xml.gz metadata", "repodata/comps.xml metadata", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"}
+	for _, tc := range []struct {
+		name       string
+		origin     []pkg
+		md         []repodata.Data
+		pruneAfter time.Duration
+		mirrors    []planMirror
+		wantMeta   []string // hrefs of the metadata to fetch
+		wantFetch  []string
+		want       []mirrorPlanWant
+		wantErr    any // a pointer to the error type planning must fail with
+	}{
+		{
+			name:   "an empty mirror gets everything, stored before the commit",
+			origin: rev2, md: md2,
+			mirrors:   []planMirror{{unknown: true}},
+			wantMeta:  []string{prim2.Href, files2.Href, group.Href},
+			wantFetch: []string{a1.href, b2.href, d1.href},
+			want: []mirrorPlanWant{{
+				store:  []string{"Packages/a.rpm new", "Packages/b.rpm new", "Packages/d.rpm new"},
+				commit: tail, remove: []string{KeyPath}, pending: map[string]time.Time{},
+			}},
+		},
+		{
+			name:   "a missing mirror directory in a dry run is empty",
+			origin: rev2, md: md2,
+			mirrors:   []planMirror{{unknown: true, noTarget: true}},
+			wantMeta:  []string{prim2.Href, files2.Href, group.Href},
+			wantFetch: []string{a1.href, b2.href, d1.href},
+			want: []mirrorPlanWant{{
+				store:  []string{"Packages/a.rpm new", "Packages/b.rpm new", "Packages/d.rpm new"},
+				commit: tail, remove: []string{KeyPath}, pending: map[string]time.Time{},
+			}},
+		},
+		{
+			name:   "behind by one revision: new stored, changed committed, dropped and old metadata pruned at once",
+			origin: rev2, md: md2,
+			mirrors: []planMirror{{
+				served: []pkg{a1, b1, c1}, files: []pkg{a1, b1, c1},
+				meta: []repodata.Data{prim1, files1, group},
+			}},
+			wantMeta:  []string{prim2.Href, files2.Href},
+			wantFetch: []string{b2.href, d1.href},
+			want: []mirrorPlanWant{{
+				served: 1,
+				store:  []string{"Packages/d.rpm new"},
+				commit: append([]string{"Packages/b.rpm changed"}, slices.Delete(slices.Clone(tail), 2, 3)...),
+				remove: []string{KeyPath},
+				pending: map[string]time.Time{
+					c1.href: {}, prim1.Href: {}, files1.Href: {},
+				},
+				prune: []string{c1.href, files1.Href, prim1.Href},
+			}},
+		},
+		{
+			name:   "prune_after keeps what became unused lately, prunes what has waited long enough",
+			origin: rev2, md: md2, pruneAfter: 2 * day,
+			mirrors: []planMirror{{
+				served: []pkg{a1, b1, c1}, files: []pkg{a1, b1, c1, {"Packages/old.rpm", "old"}},
+				meta:    []repodata.Data{prim1, files1, group},
+				pending: map[string]time.Time{"Packages/old.rpm": now.Add(-3 * day), "Packages/recent.rpm": now.Add(-day)},
+			}},
+			wantMeta:  []string{prim2.Href, files2.Href},
+			wantFetch: []string{b2.href, d1.href},
+			want: []mirrorPlanWant{{
+				served: 1,
+				store:  []string{"Packages/d.rpm new"},
+				commit: append([]string{"Packages/b.rpm changed"}, slices.Delete(slices.Clone(tail), 2, 3)...),
+				remove: []string{KeyPath},
+				pending: map[string]time.Time{
+					c1.href: {}, prim1.Href: {}, files1.Href: {},
+					"Packages/old.rpm": now.Add(-3 * day), "Packages/recent.rpm": now.Add(-day),
+				},
+				prune: []string{"Packages/old.rpm"},
+			}},
+		},
+		{
+			name:   "a package an interrupted sync stored is kept, a stranger at a free path is overwritten before the commit",
+			origin: []pkg{a1, d1, {"Packages/e.rpm", "e-right"}}, md: []repodata.Data{prim2},
+			mirrors: []planMirror{{
+				served: []pkg{a1}, files: []pkg{a1, d1, {"Packages/e.rpm", "e-wrong"}},
+				meta:  []repodata.Data{prim1},
+				unpub: map[string]time.Time{d1.href: now.Add(-time.Hour), "Packages/gone.rpm": now.Add(-2 * time.Hour)},
+			}},
+			wantMeta:  []string{prim2.Href},
+			wantFetch: []string{"Packages/e.rpm"},
+			want: []mirrorPlanWant{{
+				served: 1, present: []string{d1.href},
+				store:  []string{"Packages/e.rpm new"},
+				commit: []string{"repodata/2-primary.xml.gz metadata", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove: []string{KeyPath},
+				// What was stored for a revision never published and not
+				// named by this one is pending since it was stored.
+				pending: map[string]time.Time{prim1.Href: {}, "Packages/gone.rpm": now.Add(-2 * time.Hour)},
+				prune:   []string{"Packages/gone.rpm", prim1.Href},
+			}},
+		},
+		{
+			name:   "a mirror whose package list cannot be read: what is not there is missing",
+			origin: []pkg{a1, d1}, md: []repodata.Data{prim2},
+			mirrors: []planMirror{{
+				unknown: true, meta: []repodata.Data{prim1}, files: []pkg{a1},
+			}},
+			wantMeta:  []string{prim2.Href},
+			wantFetch: []string{d1.href},
+			want: []mirrorPlanWant{{
+				present: []string{a1.href},
+				store:   []string{"Packages/d.rpm missing"},
+				commit:  []string{"repodata/2-primary.xml.gz metadata", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove:  []string{KeyPath},
+				pending: map[string]time.Time{prim1.Href: {}},
+				prune:   []string{prim1.Href},
+			}},
+		},
+		{
+			name:   "when what the mirror serves is unknown, a file in the way is replaced by the commit",
+			origin: []pkg{a1, b2}, md: []repodata.Data{prim2},
+			mirrors: []planMirror{{
+				unknown: true, files: []pkg{a1, b1},
+			}},
+			wantMeta:  []string{prim2.Href},
+			wantFetch: []string{b2.href},
+			want: []mirrorPlanWant{{
+				present: []string{a1.href},
+				commit:  []string{"Packages/b.rpm changed", "repodata/2-primary.xml.gz metadata", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove:  []string{KeyPath}, pending: map[string]time.Time{},
+			}},
+		},
+		{
+			name:   "two mirrors lacking one package fetch it once",
+			origin: rev2, md: md2,
+			mirrors: []planMirror{
+				{served: []pkg{a1, b1, c1}, files: []pkg{a1, b1, c1}, meta: []repodata.Data{prim1, files1, group}},
+				{unknown: true},
+			},
+			wantMeta:  []string{prim2.Href, files2.Href, group.Href},
+			wantFetch: []string{a1.href, b2.href, d1.href},
+			want: []mirrorPlanWant{
+				{
+					served: 1, store: []string{"Packages/d.rpm new"},
+					commit: append([]string{"Packages/b.rpm changed"}, slices.Delete(slices.Clone(tail), 2, 3)...),
+					remove: []string{KeyPath},
+					pending: map[string]time.Time{
+						c1.href: {}, prim1.Href: {}, files1.Href: {},
+					},
+					prune: []string{c1.href, files1.Href, prim1.Href},
+				},
+				{
+					store:  []string{"Packages/a.rpm new", "Packages/b.rpm new", "Packages/d.rpm new"},
+					commit: tail, remove: []string{KeyPath}, pending: map[string]time.Time{},
+				},
+			},
+		},
+		{
+			name:   "identical duplicates are planned once",
+			origin: []pkg{a1, a1, d1}, md: []repodata.Data{prim2},
+			mirrors:   []planMirror{{unknown: true}},
+			wantMeta:  []string{prim2.Href},
+			wantFetch: []string{a1.href, d1.href},
+			want: []mirrorPlanWant{{
+				store:  []string{"Packages/a.rpm new", "Packages/d.rpm new"},
+				commit: []string{"repodata/2-primary.xml.gz metadata", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove: []string{KeyPath}, pending: map[string]time.Time{},
+			}},
+		},
+		{
+			name:   "without an atomic commit, a package replaced under its name is refused",
+			origin: rev2, md: md2,
+			mirrors: []planMirror{{
+				served: []pkg{a1, b1, c1}, files: []pkg{a1, b1, c1},
+				meta: []repodata.Data{prim1, files1, group}, sequenced: true,
+			}},
+			wantMeta:  []string{prim2.Href, files2.Href},
+			wantFetch: []string{b2.href, d1.href},
+			want: []mirrorPlanWant{{
+				served: 1,
+				store:  []string{"Packages/d.rpm new"},
+				commit: append([]string{"Packages/b.rpm changed"}, slices.Delete(slices.Clone(tail), 2, 3)...),
+				remove: []string{KeyPath},
+				pending: map[string]time.Time{
+					c1.href: {}, prim1.Href: {}, files1.Href: {},
+				},
+				prune:   []string{c1.href, files1.Href, prim1.Href},
+				refused: &UnsafePublishError{Mirror: "m0", Path: b2.href},
+			}},
+		},
+		{
+			name:   "without an atomic commit, metadata replaced under its name is refused",
+			origin: []pkg{a1, d1}, md: []repodata.Data{data("primary", "repodata/primary.xml.gz", "p2")},
+			mirrors: []planMirror{{
+				served: []pkg{a1}, files: []pkg{a1},
+				meta: []repodata.Data{data("primary", "repodata/primary.xml.gz", "p1")}, sequenced: true,
+			}},
+			wantMeta:  []string{"repodata/primary.xml.gz"},
+			wantFetch: []string{d1.href},
+			want: []mirrorPlanWant{{
+				served:  1,
+				store:   []string{"Packages/d.rpm new"},
+				commit:  []string{"repodata/primary.xml.gz metadata", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove:  []string{KeyPath},
+				pending: map[string]time.Time{},
+				refused: &UnsafePublishError{Mirror: "m0", Path: "repodata/primary.xml.gz", Metadata: true},
+			}},
+		},
+		{
+			name:   "a location listed twice with different content is refused",
+			origin: []pkg{a1, {a1.href, "a-other"}}, md: []repodata.Data{prim2},
+			mirrors: []planMirror{{unknown: true}},
+			wantErr: new(*ConflictError),
+		},
+		{
+			name:   "a package where rpmirror keeps its mirror list is refused",
+			origin: []pkg{{MirrorlistPath, "x"}}, md: []repodata.Data{prim2},
+			mirrors: []planMirror{{unknown: true}},
+			wantErr: new(*ReservedPathError),
+		},
+		{
+			name:   "a package at a metadata file's location is refused",
+			origin: []pkg{{prim2.Href, "x"}}, md: []repodata.Data{prim2},
+			mirrors: []planMirror{{unknown: true}},
+			wantErr: new(*ReservedPathError),
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			cache := t.TempDir()
+			repomd := []byte("<repomd revision 2/>")
+			pl := &planner{
+				repo:   &config.Repo{Name: "r", PruneAfter: tc.pruneAfter, MinChecksum: config.DefaultMinChecksum},
+				md:     &repodata.Repomd{Revision: "2", Data: tc.md},
+				repomd: repomd, asc: []byte("signature"),
+				cache: cache, now: now,
+			}
+			var seen []string
+			pl.seen = func(p *repodata.Package) error {
+				seen = append(seen, p.Href)
+				return nil
+			}
+			var behind []*mirror
+			for i, pm := range tc.mirrors {
+				behind = append(behind, newPlanMirror(t, i, pm))
+			}
+			var pkgs []*repodata.Package
+			for _, p := range tc.origin {
+				pkgs = append(pkgs, p.pkg())
+			}
+			var gotMeta []string
+			for _, d := range metadataToFetch(pl.md, behind) {
+				gotMeta = append(gotMeta, d.Href)
+			}
+			plan, err := pl.plan(ctx, "primary.xml", sliceNext(pkgs), behind)
+			if tc.wantErr != nil {
+				if !errors.As(err, tc.wantErr) {
+					t.Fatalf("planning: %v, want a %T", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(gotMeta, tc.wantMeta) {
+				t.Errorf("metadata to fetch %q, want %q", gotMeta, tc.wantMeta)
+			}
+			var gotFetch []string
+			var bytes int64
+			for _, p := range plan.Fetch {
+				gotFetch = append(gotFetch, p.Href)
+				bytes += p.Size
+			}
+			if !slices.Equal(gotFetch, tc.wantFetch) || plan.FetchBytes != bytes {
+				t.Errorf("fetch %q (%d bytes), want %q (%d bytes)", gotFetch, plan.FetchBytes, tc.wantFetch, bytes)
+			}
+			distinct := map[string]bool{}
+			for _, p := range tc.origin {
+				distinct[p.href] = true
+			}
+			if plan.Packages != len(distinct) || len(seen) != len(distinct) {
+				t.Errorf("%d packages planned, seen %q; want each of %d once", plan.Packages, seen, len(distinct))
+			}
+			if plan.Revision != "2" || plan.RepomdSHA256 != sha256Hex(repomd) {
+				t.Errorf("plan of revision %q (%s)", plan.Revision, plan.RepomdSHA256)
+			}
+			for i, w := range tc.want {
+				mp := behind[i].plan
+				got := mirrorPlanWant{served: mp.Served, present: mp.Present, store: placements(mp.Store), commit: placements(mp.Commit),
+					remove: mp.Remove, pending: mp.Pending, prune: mp.Prune}
+				if mp.Refused != nil {
+					var ue *UnsafePublishError
+					if !errors.As(mp.Refused, &ue) {
+						t.Errorf("mirror %d: refused with %v, not an UnsafePublishError", i, mp.Refused)
+					} else {
+						got.refused = ue
+					}
+				}
+				if !reflect.DeepEqual(got, w) {
+					t.Errorf("mirror %d: plan\n%+v\nwant\n%+v\n%s", i, got, w, strings.Join(mp.Lines(), "\n"))
+				}
+				checkFiles(t, cache, mp)
+			}
+		})
+	}
+}
+
+// checkFiles checks what a mirror's plan says to write: every package
+// and metadata file comes from the cache under its checksum, repomd.xml
+// and its signature from their staging names, and each carries the
+// sha256 digest it was verified with.
+func checkFiles(t *testing.T, cache string, mp *MirrorPlan) {
+	t.Helper()
+	for _, f := range append(slices.Clone(mp.Store), mp.Commit...) {
+		if f.Reason == ReasonRepomd {
+			if f.Local != filepath.Join(cache, filepath.Base(f.Path)) {
+				t.Errorf("%s is staged at %s", f.Path, f.Local)
+			}
+			continue
+		}
+		if want := filepath.Join(cache, "sha256-"+f.SHA256); f.SHA256 == "" || f.Local != want {
+			t.Errorf("%s: from %s with digest %q, want from %s", f.Path, f.Local, f.SHA256, want)
+		}
+	}
+}
+
+func placements(ps []Placement) []string {
+	var s []string
+	for _, p := range ps {
+		s = append(s, p.Path+" "+string(p.Reason))
+	}
+	return s
+}
+
+func sliceNext(pkgs []*repodata.Package) func() (*repodata.Package, error) {
+	return func() (*repodata.Package, error) {
+		if len(pkgs) == 0 {
+			return nil, io.EOF
+		}
+		p := pkgs[0]
+		pkgs = pkgs[1:]
+		return p, nil
+	}
+}
+
+// newPlanMirror makes the i-th mirror of a planning test: a local target
+// holding pm.files, serving a revision with pm.meta and pm.served.
+func newPlanMirror(t *testing.T, i int, pm planMirror) *mirror {
+	t.Helper()
+	name := "m" + string(rune('0'+i))
+	m := &mirror{cfg: config.Mirror{Name: name}, rep: &MirrorReport{Name: name},
+		st: &state.Mirror{Pending: pm.pending, Unpublished: pm.unpub}}
+	if len(pm.meta) > 0 {
+		m.cur = []byte("<repomd revision 1/>")
+		m.curMd = &repodata.Repomd{Revision: "1", Data: pm.meta}
+	}
+	if !pm.unknown {
+		m.index = map[string]string{}
+		for _, p := range pm.served {
+			m.index[p.href] = p.sum()
+		}
+	}
+	if pm.noTarget {
+		return m
+	}
+	dir := t.TempDir()
+	for _, f := range pm.files {
+		p := filepath.Join(dir, filepath.FromSlash(f.href))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tg, err := local.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.tg = tg
+	if pm.sequenced {
+		m.tg = targettest.Sequential(tg)
+	}
+	return m
+}
+
+// TestPlanCurrent: a mirror that serves the revision is only pruned, and
+// only from a pending list computed against what it serves.
+func TestPlanCurrent(t *testing.T) {
+	now := time.Date(2026, 11, 25, 12, 0, 0, 0, time.UTC)
+	cur := []byte("<repomd/>")
+	tg, err := local.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pending := map[string]time.Time{"old.rpm": now.Add(-48 * time.Hour), "recent.rpm": now.Add(-time.Hour)}
+	for _, tc := range []struct {
+		name       string
+		pendingFor string
+		tg         target.Target
+		want       []string
+	}{
+		{"pending for the served revision", sha256Hex(cur), tg, []string{"old.rpm"}},
+		{"pending for another revision", sha256Hex([]byte("other")), tg, nil},
+		{"no target (a dry run of a missing directory)", sha256Hex(cur), nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &mirror{cfg: config.Mirror{Name: "m"}, tg: tc.tg, cur: cur, st: &state.Mirror{Pending: pending, PendingFor: tc.pendingFor}}
+			mp := planCurrent(m, now, 24*time.Hour)
+			if !mp.UpToDate || !slices.Equal(mp.Prune, tc.want) || len(mp.Store)+len(mp.Commit) != 0 {
+				t.Errorf("plan %+v, want current, pruning %q", mp, tc.want)
+			}
+		})
+	}
+}
+
+// TestPlanLines: the printed plan says what is done to what and why.
+func TestPlanLines(t *testing.T) {
+	p := &Plan{Revision: "7", Packages: 2, Fetch: []*repodata.Package{{Href: "a.rpm", Size: 3}}, FetchBytes: 3,
+		Metadata: []repodata.Data{{Type: "primary", Href: "repodata/p.xml.gz"}},
+		Mirrors: []*MirrorPlan{
+			{Name: "one", Served: 1,
+				Store:   []Placement{{File: target.File{Path: "a.rpm"}, Reason: ReasonNew}},
+				Commit:  []Placement{{File: target.File{Path: RepomdPath}, Reason: ReasonRepomd}},
+				Remove:  []string{KeyPath},
+				Present: []string{"b.rpm"},
+				Pending: map[string]time.Time{"old.rpm": time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "x.rpm": {}},
+				Prune:   []string{"old.rpm", "x.rpm"}},
+			{Name: "two", UpToDate: true},
+		}}
+	want := []string{
+		"revision 7: 2 packages listed, 1 to fetch (3 bytes), 1 metadata files to fetch",
+		"  fetch    repodata/p.xml.gz (primary metadata)",
+		"  fetch    a.rpm (3 bytes)",
+		"mirror one: serves 1 of the packages already, stores 1, commits 1 files",
+		"  store    a.rpm (new)",
+		"  commit   repodata/repomd.xml (repomd)",
+		"  remove   repodata/repomd.xml.key (the origin has none)",
+		"  keep     b.rpm (present-verified)",
+		"  prune    old.rpm (unused since 2026-01-02T03:04:05Z)",
+		"  prune    x.rpm (unused from the commit)",
+		"mirror two: current",
+	}
+	if got := p.Lines(); !slices.Equal(got, want) {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
