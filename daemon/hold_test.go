@@ -158,6 +158,18 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 		t.Errorf("dnf while held: %v, want the first revision's %v", got, v2)
 	}
 
+	// Both mirrors down while held: the lists name nothing, not the
+	// origin, which serves what the hold keeps out.
+	e.net.setStatus("m1", 503)
+	e.net.setStatus("m2", 503)
+	waitFor(t, 30*time.Second, "the lists to name nothing while held with every mirror down", func() bool {
+		_, body := e.get("/mirrorlist?repo=demo")
+		return len(e.mirrorlist()) == 0 && strings.Contains(body, "which the repository is held at (snapshot "+first)
+	})
+	e.net.setStatus("m1", 0)
+	e.net.setStatus("m2", 0)
+	waitFor(t, 30*time.Second, "both mirrors listed again", func() bool { return len(e.mirrorlist()) == 2 })
+
 	// A sync asked for while held is skipped as held; the mirrors stay.
 	e.d.TriggerSync("demo")
 	waitFor(t, 30*time.Second, "the sync to be skipped as held", func() bool {

@@ -1043,14 +1043,29 @@ func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *r
 	return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, whose revision %s is not verified yet", none, rev)}, describe(originRepomd), nil
 }
 
+// heldFallback is what the lists hold when no mirror serves the revision
+// a held repo is held at: nothing, and why.
+func heldFallback(h *state.Hold) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
+	return mirrorlist.Fallback{Comment: fmt.Sprintf("no mirror serves revision %s, which the repository is held at (snapshot %s, by %s): listing nothing, not the origin", revName(h.Revision), h.Snapshot, h.By)},
+		describe(h.Repomd), nil
+}
+
 // render rebuilds the mirrorlist and metalink when what they show has
 // changed (always when force is set), and writes them into every written
 // mirror.
 func (r *repo) render(force bool) {
 	rc := r.config()
 	r.mu.Lock()
-	v, originRepomd, refused := r.verified, r.originRepomd, r.refused
+	v, originRepomd, refused, hold := r.verified, r.originRepomd, r.refused, r.hold
 	r.mu.Unlock()
+	// While held, the origin (which serves what the hold keeps out) is
+	// no last resort.
+	fallback := fallback
+	if hold != nil {
+		fallback = func(config.Repo, *state.Verified, []byte, *refusal) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
+			return heldFallback(hold)
+		}
+	}
 	ms, alts := r.listed(rc, v)
 	var cur mirrorlist.File
 	if c := v.Current(); c != nil {

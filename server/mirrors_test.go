@@ -72,6 +72,7 @@ type world struct {
 	logPath string
 	log     *AccessLog
 	files   *fakeFiles
+	repo    *Repo // what both the x86_64 and the aarch64 entries serve
 }
 
 // Client addresses, as the test GeoIP database places them.
@@ -144,6 +145,7 @@ func newWorld(t *testing.T, trusted ...string) *world {
 		Lists: mirrorlist.NewTemplate(cur, nil, ms, mirrorlist.Text(nil, origin), mirrorlist.Metalink(cur, nil, nil, origin, time.Unix(0, 0)), time.Unix(0, 0)),
 		Files: w.files,
 	}
+	w.repo = repo
 	x86, arm := &Live{}, &Live{}
 	x86.Store(repo)
 	arm.Store(repo)
