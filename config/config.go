@@ -231,14 +231,17 @@ type Repo struct {
 	OriginMetalink   string   `yaml:"origin_metalink" kind:"custom"`
 	OriginMirrorlist string   `yaml:"origin_mirrorlist" kind:"custom"`
 	Schedule         string   `yaml:"schedule,omitempty" check:"schedule" default:"'@every 1h'"` // cron spec as written, DefaultSchedule when absent; valid for ValidateCron
-	GPGKeys          []string `yaml:"gpgkeys" kind:"custom"`                                     // absolute paths of key files; empty means signatures are not checked
+	GPGKeys          []string `yaml:"gpgkeys" kind:"path" items:"key files" line:"GPGKeyLines"`  // absolute paths of key files; empty means signatures are not checked
+	GPGKeyLines      []int    // line of each of GPGKeys, for messages
 	// RepoGPGCheck requires repodata/repomd.xml.asc to be a valid detached
 	// signature over repomd.xml by one of RepoGPGKeys (dnf's
 	// repo_gpgcheck); a revision without one is refused.
 	RepoGPGCheck bool `yaml:"repo_gpgcheck"`
 	// RepoGPGKeys are the key files repomd.xml's signature is checked
-	// with: GPGKeys unless repo_gpgkeys is set.
-	RepoGPGKeys []string `yaml:"repo_gpgkeys" kind:"custom"`
+	// with: GPGKeys unless repo_gpgkeys is set; RepoGPGKeyLines their
+	// lines.
+	RepoGPGKeys     []string `yaml:"repo_gpgkeys" kind:"path" items:"key files" line:"RepoGPGKeyLines" emptylist:"empty: list the key files repomd.xml is signed with, or leave it out to use gpgkeys"`
+	RepoGPGKeyLines []int
 	// AllowRollback accepts an origin revision older than the one the
 	// mirrors hold; by default it is refused.
 	AllowRollback bool          `yaml:"allow_rollback"`
@@ -275,15 +278,11 @@ type Repo struct {
 	Mirrors  []Mirror `yaml:"mirrors" kind:"custom"`
 	Line     int      // line of the repo in the file, for messages
 
-	originLine  int
-	originLines []int // line of each URL of Origins
-	listLine    int   // line of mirrorlist_name or arch, for messages
-	gpgKeyLines []int
-	// repoGPGKeyLines are the lines of repo_gpgkeys' files, or of
-	// gpgkeys' when RepoGPGKeys defaults to them.
-	repoGPGKeyLines []int
-	authLine        int
-	signWithLine    int
+	originLine   int
+	originLines  []int // line of each URL of Origins
+	listLine     int   // line of mirrorlist_name or arch, for messages
+	authLine     int
+	signWithLine int
 }
 
 // Filter says which of the origin's packages a filtered mirror keeps. A
@@ -293,8 +292,8 @@ type Repo struct {
 // of its name.arch (all of them when Newest is 0). Globs are path.Match
 // patterns matched against the package name alone.
 type Filter struct {
-	Arch    []string `yaml:"arch" check:"name" items:"arches" unique:"" empty:"an arch such as x86_64, noarch or src" emptylist:"which would keep nothing: list the arches to keep, or leave arch out to keep every arch"`
-	Include []string `yaml:"include" check:"glob" items:"name globs" unique:"" empty:"a name glob such as \"glusterfs*\"" emptylist:"which would keep nothing: list name globs, or leave include out to keep every name"`
+	Arch    []string `yaml:"arch" check:"name" items:"arches" unique:"" empty:"an arch such as x86_64, noarch or src" emptylist:"an empty list, which would keep nothing: list the arches to keep, or leave arch out to keep every arch"`
+	Include []string `yaml:"include" check:"glob" items:"name globs" unique:"" empty:"a name glob such as \"glusterfs*\"" emptylist:"an empty list, which would keep nothing: list name globs, or leave include out to keep every name"`
 	Exclude []string `yaml:"exclude" check:"glob" items:"name globs" unique:"" empty:"a name glob such as \"*-debuginfo\""`
 	Newest  int      `yaml:"newest" range:"0..10000"`
 	// Line is the line of the filter key, for messages.

@@ -344,16 +344,8 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 
 	d.origin(f, n.Line, where, r)
 
-	if e, ok := f.get("gpgkeys"); ok {
-		r.GPGKeys, r.gpgKeyLines = d.gpgkeys(e, where)
-	}
-	if e, ok := f.get("repo_gpgkeys"); ok {
-		r.RepoGPGKeys, r.repoGPGKeyLines = d.gpgkeys(e, where)
-		if len(r.RepoGPGKeys) == 0 && e.val.Kind == yaml.SequenceNode {
-			d.errorf(e.val.Line, where, "repo_gpgkeys is empty: list the key files repomd.xml is signed with, or leave it out to use gpgkeys")
-		}
-	} else {
-		r.RepoGPGKeys, r.repoGPGKeyLines = r.GPGKeys, r.gpgKeyLines
+	if _, ok := f.get("repo_gpgkeys"); !ok {
+		r.RepoGPGKeys, r.RepoGPGKeyLines = r.GPGKeys, r.GPGKeyLines
 	}
 	if e, ok := f.get("repo_gpgcheck"); ok && r.RepoGPGCheck && len(r.RepoGPGKeys) == 0 {
 		d.errorf(e.val.Line, where, "repo_gpgcheck: true needs the keys repomd.xml is signed with: set repo_gpgkeys (or gpgkeys)")
@@ -458,23 +450,6 @@ func (d *decoder) origin(f keys, line int, where string, r *Repo) {
 		return
 	}
 	r.Origin, r.originLine = r.Origins[0], r.originLines[0]
-}
-
-func (d *decoder) gpgkeys(e entry, where string) (paths []string, lines []int) {
-	if e.val.Kind == yaml.ScalarNode {
-		d.errorf(e.val.Line, where, "gpgkeys: expected a list of key files, found %s: write gpgkeys: [%q]", describe(e.val), e.val.Value)
-		return nil, nil
-	}
-	if !d.isKind(e.val, yaml.SequenceNode, where, e.name, "a list of key files") {
-		return nil, nil
-	}
-	for _, k := range e.val.Content {
-		if p, ok := d.path(entry{name: e.name, key: e.key, val: k}, where); ok {
-			paths = append(paths, p)
-			lines = append(lines, k.Line)
-		}
-	}
-	return paths, lines
 }
 
 func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {

@@ -96,8 +96,8 @@ func (c *Config) CheckPaths() Errors {
 		}
 		for i, k := range r.GPGKeys {
 			line := r.Line
-			if i < len(r.gpgKeyLines) {
-				line = r.gpgKeyLines[i]
+			if i < len(r.GPGKeyLines) {
+				line = r.GPGKeyLines[i]
 			}
 			if problem := keyFile(k); problem != "" {
 				add(line, where, "gpgkeys %q: %s", k, problem)
@@ -106,8 +106,8 @@ func (c *Config) CheckPaths() Errors {
 		if r.RepoGPGCheck && !slices.Equal(r.RepoGPGKeys, r.GPGKeys) {
 			for i, k := range r.RepoGPGKeys {
 				line := r.Line
-				if i < len(r.repoGPGKeyLines) {
-					line = r.repoGPGKeyLines[i]
+				if i < len(r.RepoGPGKeyLines) {
+					line = r.RepoGPGKeyLines[i]
 				}
 				if problem := keyFile(k); problem != "" {
 					add(line, where, "repo_gpgkeys %q: %s", k, problem)

@@ -42,7 +42,7 @@ import (
 //	items:"noun"         a list: "expected a list of NOUN"
 //	unique:""            a list: an item given twice is a problem
 //	empty:"want"         a list: an empty item is a problem ("empty entry: want ...")
-//	emptylist:"why"      a list: an empty list is a problem ("KEY is an empty list, why")
+//	emptylist:"why"      a list: an empty list is a problem ("KEY is WHY")
 //	line:"Field"         the int field (a []int for a list) set to the
 //	                     line of the value (of each item) when it is good
 //	keyline:""           on a nested struct's int field: the line of the
@@ -442,7 +442,7 @@ func (d *decoder) list(fs *fieldSpec, e entry, where string) ([]string, []int, b
 		return nil, nil, false
 	}
 	if fs.emptyList != "" && len(e.val.Content) == 0 {
-		d.errorf(e.val.Line, where, "%s is an empty list, %s", e.name, fs.emptyList)
+		d.errorf(e.val.Line, where, "%s is %s", e.name, fs.emptyList)
 		return nil, nil, false
 	}
 	var list []string

@@ -75,7 +75,7 @@ type sample struct {
 	Wait     time.Duration `yaml:"wait" positive:"" min:"2s" why:"because" default:"5s"`
 	Count    int           `yaml:"count" range:"1..3" default:"2"`
 	Size     int64         `yaml:"size" kind:"size" range:"1KiB..1MiB"`
-	Arches   []string      `yaml:"arches" check:"name" items:"arches" unique:"" empty:"an arch" emptylist:"which keeps nothing" line:"ArchLine"`
+	Arches   []string      `yaml:"arches" check:"name" items:"arches" unique:"" empty:"an arch" emptylist:"an empty list, which keeps nothing" line:"ArchLine"`
 	ArchLine []int
 	Inner    *sampleInner `yaml:"inner"`
 }
