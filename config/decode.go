@@ -18,7 +18,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// The keys each mapping may hold, in the order the documentation lists them.
+// The keys each mapping may hold, in the order of their fields (which is
+// the order the documentation lists them).
 var (
 	topKeys      = keysOf[Config]()
 	alertKeys    = keysOf[Alerts]()
