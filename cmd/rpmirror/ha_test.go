@@ -79,7 +79,9 @@ func (d *haDaemon) lease(t *testing.T) (held bool, holder string) {
 // expires and brings the mirror to the origin's revision without
 // uploading again what the first stored. A checker samples the mirror
 // (the directory versitygw keeps it in) all along: at every sample it
-// serves one complete revision, or nothing yet.
+// serves one complete revision, or nothing yet. Then a writer that stalls
+// (SIGSTOP) loses the lease to the other and, resumed, writes nothing
+// more.
 func TestTwoDaemonsOneObjectStore(t *testing.T) {
 	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
 	srv := s3test.Start(t, "mirrors")
@@ -93,11 +95,15 @@ func TestTwoDaemonsOneObjectStore(t *testing.T) {
 	for i := range 16 {
 		p2 = append(p2, testrepo.Pkg{Name: fmt.Sprintf("added-%02d", i), Version: "1", Release: "1", Size: 8 << 10, Sign: key})
 	}
+	p3 := append([]testrepo.Pkg(nil), p2...)
+	for i := range 8 {
+		p3 = append(p3, testrepo.Pkg{Name: fmt.Sprintf("third-%02d", i), Version: "1", Release: "1", Size: 8 << 10, Sign: key})
+	}
 	revs := map[string][]byte{}
 	for i, rev := range []struct {
 		name, from string
 		pkgs       []testrepo.Pkg
-	}{{"v1", "", p1}, {"v2", "v1", p2}} {
+	}{{"v1", "", p1}, {"v2", "v1", p2}, {"v3", "v2", p3}} {
 		dir := filepath.Join(base, rev.name)
 		var err error
 		if rev.from == "" {
@@ -130,14 +136,19 @@ func TestTwoDaemonsOneObjectStore(t *testing.T) {
 	creds := s3test.CredentialsFile(t, base)
 	storeURL, _ := url.Parse(srv.Endpoint)
 
-	// onPut is called for each package upload, before it is forwarded.
+	// onPut is called for each package upload, before it is forwarded;
+	// onAnyPut for every upload.
 	var onPut atomic.Pointer[func(d *haDaemon)]
+	var onAnyPut atomic.Pointer[func(d *haDaemon, path string)]
 	daemons := map[string]*haDaemon{}
 	for _, name := range []string{"daemon-a", "daemon-b"} {
 		d := &haDaemon{name: name, addr: freeAddr(t), out: &syncBuffer{}, exited: make(chan struct{})}
 		rp := httputil.NewSingleHostReverseProxy(storeURL)
 		proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			pkg := r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, ".rpm")
+			if f := onAnyPut.Load(); f != nil && r.Method == http.MethodPut {
+				(*f)(d, r.URL.Path)
+			}
 			if pkg {
 				if f := onPut.Load(); f != nil {
 					(*f)(d)
@@ -179,6 +190,7 @@ repos:
 		daemons[name] = d
 	}
 	start := func(d *haDaemon) {
+		d.exited = make(chan struct{})
 		d.cmd = child("serve", "-c", d.cfg, "-v")
 		d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
 		if err := d.cmd.Start(); err != nil {
@@ -189,6 +201,7 @@ repos:
 	defer func() {
 		for _, d := range daemons {
 			if d.cmd != nil && d.cmd.ProcessState == nil {
+				d.cmd.Process.Signal(syscall.SIGCONT)
 				d.cmd.Process.Signal(syscall.SIGTERM)
 				select {
 				case <-d.exited:
@@ -351,12 +364,6 @@ repos:
 	if !strings.Contains(survivor.out.String(), "the lease on mirror obj is free; taking over") {
 		t.Errorf("%s did not say it took over", survivor.name)
 	}
-	close(stopScan)
-	<-scanDone
-	if len(bad) > 0 {
-		t.Errorf("the mirror was inconsistent at %d of %d samples; first: %s", len(bad), samples.Load(), bad[0])
-	}
-	t.Logf("%d consistency samples, %d of them between a repomd.xml and its .asc", samples.Load(), ascWindow.Load())
 
 	// Nothing the writer stored was uploaded again.
 	survivor.mu.Lock()
@@ -381,6 +388,88 @@ repos:
 		_, holder := survivor.lease(t)
 		return holder == survivor.name
 	})
+
+	// A writer that stalls (SIGSTOP: it neither renews its lease nor
+	// writes) loses the lease to the other, which publishes v3; resumed,
+	// it stores nothing more: its next object fails for the lost lease.
+	start(writer) // a new process, on the killed one's state_dir
+	waitFor(writer.name+" to list the mirror", time.Minute, func() bool {
+		code, body := writer.get(t, "/mirrorlist?repo=ha")
+		return code == http.StatusOK && strings.Contains(body, front.URL+"/ha/")
+	})
+	var (
+		stalling  atomic.Bool
+		stalled   *haDaemon
+		resumed   atomic.Bool
+		lateMu    gosync.Mutex
+		late      []string // mirror files the stalled one stored after it resumed
+		stallDone = make(chan struct{})
+		phase2    = map[*haDaemon]int{}
+	)
+	anyPut := func(d *haDaemon, path string) {
+		rel := strings.TrimPrefix(path, "/mirrors/ha/")
+		if resumed.Load() && d == stalled && (strings.HasPrefix(rel, "Packages/") || strings.HasPrefix(rel, "repodata/")) {
+			lateMu.Lock()
+			late = append(late, rel)
+			lateMu.Unlock()
+		}
+	}
+	stall := func(d *haDaemon) {
+		upMu.Lock()
+		phase2[d]++
+		n := phase2[d]
+		upMu.Unlock()
+		if n != 2 || !stalling.CompareAndSwap(false, true) {
+			return
+		}
+		stalled = d
+		d.cmd.Process.Signal(syscall.SIGSTOP)
+		go func() {
+			defer close(stallDone)
+			deadline := time.Now().Add(2 * time.Minute)
+			for time.Now().Before(deadline) {
+				if rev, _ := serves(); rev == "v3" {
+					break
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			resumed.Store(true)
+			d.cmd.Process.Signal(syscall.SIGCONT)
+		}()
+	}
+	onAnyPut.Store(&anyPut)
+	onPut.Store(&stall)
+	v3 := filepath.Join(base, "v3")
+	cur.Store(&v3)
+	select {
+	case <-stallDone:
+	case <-time.After(3 * time.Minute):
+		t.Fatal("no daemon was stalled while uploading v3, or the other did not publish v3")
+	}
+	onPut.Store(nil)
+	if rev, _ := serves(); rev != "v3" {
+		t.Fatalf("while %s was stalled, the other did not bring the mirror to v3", stalled.name)
+	}
+	t.Logf("%s was stalled (SIGSTOP) at its second package of v3; the other published v3; %s resumed", stalled.name, stalled.name)
+	waitFor(stalled.name+" to find its lease lost", time.Minute, func() bool {
+		return strings.Contains(stalled.out.String(), "was lost")
+	})
+	onAnyPut.Store(nil)
+	lateMu.Lock()
+	if len(late) > 0 {
+		t.Errorf("%s stored %v after it resumed without its lease", stalled.name, late)
+	}
+	lateMu.Unlock()
+	if rev, problems := serves(); rev != "v3" {
+		t.Errorf("after %s resumed the mirror serves %q: %v", stalled.name, rev, problems)
+	}
+
+	close(stopScan)
+	<-scanDone
+	if len(bad) > 0 {
+		t.Errorf("the mirror was inconsistent at %d of %d samples; first: %s", len(bad), samples.Load(), bad[0])
+	}
+	t.Logf("%d consistency samples, %d of them between a repomd.xml and its .asc", samples.Load(), ascWindow.Load())
 }
 
 type statusRecorder struct {
