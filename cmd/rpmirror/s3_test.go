@@ -108,6 +108,10 @@ func TestS3DryRunVerifyRepairAndDNF(t *testing.T) {
 		t.Fatalf("the bucket after the sync: served %v, problems:\n%s", r.Served, strings.Join(r.Problems, "\n"))
 	}
 
+	if code, out, errOut := rpmirror(t, "status", "-c", f.cfg); code != 0 || !strings.Contains(out, "s3://mirrors/demo/ at "+f.srv.Endpoint) {
+		t.Errorf("status does not say where the mirror is: exit %d\n%s%s", code, out, errOut)
+	}
+
 	t.Run("dnf through a web front", func(t *testing.T) {
 		testrepo.RequireTools(t, "dnf")
 		// The web front: the bucket's directory served over HTTP, as

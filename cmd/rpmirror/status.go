@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/state"
 )
@@ -57,11 +58,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			ms := st.Mirrors[m.Name]
 			if ms == nil || ms.Revision == "" {
-				fmt.Fprintf(stdout, "  %-12s never synced  %s\n", m.Name, m.Path)
+				fmt.Fprintf(stdout, "  %-12s never synced  %s\n", m.Name, where(m))
 				continue
 			}
 			fmt.Fprintf(stdout, "  %-12s revision %s  published %s  last checked %s  %d files pending prune  %s\n",
-				m.Name, ms.Revision, ago(now, ms.PublishedAt), ago(now, ms.CheckedAt), len(ms.Pending), m.Path)
+				m.Name, ms.Revision, ago(now, ms.PublishedAt), ago(now, ms.CheckedAt), len(ms.Pending), where(m))
 		}
 		n := len(st.Runs)
 		for i := max(0, n-*runs); i < n; i++ {
@@ -91,4 +92,13 @@ func ago(now, t time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format(time.RFC3339) + " (" + now.Sub(t).Round(time.Second).String() + " ago)"
+}
+
+// where names the place a written mirror is kept: its directory, or its
+// bucket and prefix in object storage.
+func where(m config.Mirror) string {
+	if m.S3 != nil {
+		return "s3://" + m.S3.Bucket + "/" + m.S3.Prefix + " at " + fetch.Redact(m.S3.Endpoint)
+	}
+	return m.Path
 }
