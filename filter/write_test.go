@@ -51,6 +51,9 @@ var fixture struct {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
+	if p, _ := benchOriginPath(); p != "" {
+		os.RemoveAll(filepath.Dir(p))
+	}
 	if fixture.dir != "" {
 		os.RemoveAll(fixture.dir)
 	}
