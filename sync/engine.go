@@ -157,6 +157,10 @@ type Report struct {
 	// served files of the same revision. Empty when the sync failed
 	// before the origin was read.
 	Upstreams []source.Status
+	// Filter is what the filter of a filtered repository kept and
+	// dropped; nil without a filter. Revision and Repomd are then the
+	// filtered revision's.
+	Filter *FilterReport
 	// Skipped is set when no upstream was usable (Err then matches
 	// source.ErrNoUsableUpstream) because none answered or served
 	// readable metadata matching the metalink: the sync changed nothing
@@ -238,6 +242,9 @@ type run struct {
 	repoKeyring openpgp.EntityList
 	mirrors     []*mirror // written mirrors
 	cache       string
+	// cached are the metadata files already in the cache, verified or
+	// written by the filter, by checksum.
+	cached map[repodata.Checksum]bool
 
 	repomd, asc, key []byte
 	md               *repodata.Repomd
@@ -317,6 +324,18 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if err := s.fetchRepomd(ctx); err != nil {
 		return err
 	}
+	if s.repo.Filter != nil {
+		// The revision mirrored is the one rpmirror writes from the
+		// origin's: it needs the origin's metadata.
+		cleanup, err := s.openCache()
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if err := s.filterRevision(ctx); err != nil {
+			return err
+		}
+	}
 	digest := sha256Hex(s.repomd)
 	if cur := s.verified.Current(); cur != nil && cur.SHA256 == digest {
 		s.rep.RevisionVerified = true
@@ -326,7 +345,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 	}
 	var behind []*mirror
 	for _, m := range s.mirrors {
-		if m.upToDate(s.repomd, s.asc, s.key) {
+		if m.upToDate(s.repomd, s.asc, s.key) || (s.repo.SignWith != "" && s.signedUpToDate(m)) {
 			m.plan = planCurrent(m, s.now(), s.repo.PruneAfter)
 			m.rep.UpToDate = true
 			continue
@@ -349,6 +368,11 @@ func (s *run) sync(ctx context.Context) (err error) {
 			if err := s.recordVerified(); err != nil {
 				return err
 			}
+		}
+		if s.repo.Filter != nil && !s.dry && s.cache != "" {
+			// The origin's metadata and the filtered files written from
+			// it served only to compare.
+			s.removeCache()
 		}
 		s.rep.NoChange = true
 		s.log.Info("mirrors are current", "revision", s.md.Revision)
@@ -422,6 +446,9 @@ func (s *run) keepCurrent(ctx context.Context) {
 // removes. cleanup leaves a real cache alone: the sync removes it once
 // every mirror has every file.
 func (s *run) openCache() (cleanup func(), err error) {
+	if s.cache != "" { // a filtered repo's, opened before the plan
+		return func() {}, nil
+	}
 	if s.dry {
 		dir, err := os.MkdirTemp("", "rpmirror-dry-run-")
 		if err != nil {

@@ -23,14 +23,8 @@ func (s *run) cachePath(c repodata.Checksum) string {
 // plan's Metadata) into the cache.
 func (s *run) fetchMetadata(ctx context.Context, meta []repodata.Data) error {
 	for _, d := range meta {
-		dst := s.cachePath(d.Checksum)
-		size := d.Size
-		n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
-			return verify.Content(r, size, d.Checksum)
-		})
-		s.rep.Bytes += n
-		if err != nil {
-			return fmt.Errorf("fetching %s: %w", d.Href, err)
+		if err := s.fetchMeta(ctx, d); err != nil {
+			return err
 		}
 	}
 	return nil

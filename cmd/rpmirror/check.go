@@ -75,6 +75,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs := flags("check", stderr)
 	file := fs.String("c", "", "configuration `FILE`")
 	expand := fs.Bool("expand", false, "print every repo as rpmirror sees it, entries with vars expanded")
+	explain := fs.Bool("explain", false, "say what a sync of each repo publishes: the origin whole, or a filter's kept packages and the metadata rpmirror writes, carries and drops")
 	offline := fs.Bool("offline", false, "do not ask object stores (s3 mirrors) whether their bucket and credentials work")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -101,6 +102,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stdout, "%s: ok: %d repos, %d written mirrors, %d probe-only mirrors\n", cfg.File, len(cfg.Repos), written, probed)
 	if *expand {
 		printExpanded(stdout, cfg)
+	}
+	if *explain {
+		printExplain(stdout, cfg)
 	}
 	return nil
 }

@@ -162,6 +162,16 @@ func printReport(w io.Writer, r *sync.Report) {
 	default:
 		fmt.Fprintf(w, "%s  fetched %d packages (%s) and %s of metadata, verified %d  %s\n", head, r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified, r.Duration.Round(time.Millisecond))
 	}
+	if f := r.Filter; f != nil {
+		fmt.Fprintf(w, "  filter   origin revision %s: kept %d of %d packages; dropped %d by arch, %d by include, %d by exclude, %d by newest\n",
+			f.OriginRevision, f.Kept, f.Packages, f.Arch, f.Include, f.Exclude, f.Newest)
+		if len(f.Dropped) > 0 {
+			fmt.Fprintf(w, "  filter   metadata not published (dnf reads the XML): %s\n", strings.Join(f.Dropped, ", "))
+		}
+		if len(f.Unknown) > 0 {
+			fmt.Fprintf(w, "  filter   metadata carried that rpmirror does not know: %s\n", strings.Join(f.Unknown, ", "))
+		}
+	}
 	if len(r.Upstreams) > 1 || r.Skipped {
 		for _, u := range r.Upstreams {
 			line := fmt.Sprintf("  upstream %s  %s", u.URL, u.State)
