@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rpmirror/rpmirror/filter"
+	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/sync"
 )
 
@@ -53,5 +54,55 @@ func TestPrintFilterReport(t *testing.T) {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report does not say %q:\n%s", want, b.String())
 		}
+	}
+}
+
+// TestFilteredSyncVerify: a filtered repository through the command line,
+// with repo_gpgcheck on the origin and sign_with: the dry run counts what
+// the filter drops, the sync publishes rpmirror's signed repomd.xml, and
+// rpmirror verify checks it against sign_with's key.
+func TestFilteredSyncVerify(t *testing.T) {
+	pkgs := testrepo.DemoPackages(nil)
+	f := newFixture(t, pkgs, 2)
+	signer := testrepo.NewKey(t, "rpmirror CLI filter signer")
+	signWith := filepath.Join(f.dir, "sign.asc")
+	if err := signer.ExportSecret(signWith); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filtered := strings.Replace(string(cfg), "    prune_after: 0s\n",
+		"    prune_after: 0s\n    repo_gpgcheck: true\n    filter:\n      exclude: [\"sample-*\", \"mirror-docs\"]\n    sign_with: "+signWith+"\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(filtered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg, "--dry-run")
+	if code != 0 || !strings.Contains(out, "would fetch 4 packages") ||
+		!strings.Contains(out, "kept 4 of 6 packages; dropped 0 by arch, 0 by include, 2 by exclude, 0 by newest") ||
+		!strings.Contains(out, "metadata not published (dnf reads the XML): primary_db, filelists_db, other_db") {
+		t.Errorf("dry run: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = rpmirror(t, "sync", "-c", f.cfg); code != 0 || !strings.Contains(out, "fetched 4 packages") {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = rpmirror(t, "verify", "-c", f.cfg)
+	if code != 0 || strings.Count(out, "4 packages, signatures checked, repomd.xml signature checked: ok") != 2 {
+		t.Errorf("verify: exit %d\n%s", code, out)
+	}
+	if code, out, _ = rpmirror(t, "sync", "-c", f.cfg); code != 0 || !strings.Contains(out, "no change") {
+		t.Errorf("second sync: exit %d\n%s", code, out)
+	}
+	// A signature that is not sign_with's fails verify.
+	asc := filepath.Join(f.mirrors[0], "repodata", "repomd.xml.asc")
+	other := testrepo.NewKey(t, "someone else")
+	if err := other.DetachSign(filepath.Join(f.mirrors[0], "repodata", "repomd.xml"), asc+".new"); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(asc)
+	os.Rename(asc+".new", asc)
+	if code, out, _ = rpmirror(t, "verify", "-c", f.cfg); code != 1 || !strings.Contains(out, "test/m1: repodata/repomd.xml.asc") {
+		t.Errorf("verify with another key's signature: exit %d\n%s", code, out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -41,10 +42,28 @@ var torturePhases = []string{"plan", "download", "verify", "publish", "prune", "
 
 // tortureRev is one revision of the origin.
 type tortureRev struct {
-	name   string
-	dir    string
-	repomd []byte
-	nevras []string
+	name     string
+	dir      string
+	repomd   []byte
+	nevras   []string
+	revision string   // its <revision>
+	filtered []string // the NEVRAs tortureFilter keeps
+}
+
+// tortureFilter is the filter of the filtered mirror the torture test
+// kills syncs of too, and tortureKept the same as a predicate.
+const tortureFilter = `    filter:
+      exclude: ["[a-f]pkg-*", "third-*"]
+      newest: 1
+`
+
+func tortureKept(p testrepo.Pkg) bool {
+	for _, g := range []string{"[a-f]pkg-*", "third-*"} {
+		if ok, _ := path.Match(g, p.Name); ok {
+			return false
+		}
+	}
+	return true
 }
 
 // tortureOrigin serves one revision at a time, a few milliseconds per
@@ -168,11 +187,15 @@ func buildTortureRevisions(t *testing.T, base string, key *testrepo.Key) []*tort
 		if err != nil {
 			t.Fatal(err)
 		}
-		rev := &tortureRev{name: s.name, dir: dir, repomd: md}
+		rev := &tortureRev{name: s.name, dir: dir, repomd: md, revision: s.opts.Revision}
 		for _, p := range append(append([]testrepo.Pkg(nil), s.pkgs...), s.fresh...) {
 			rev.nevras = append(rev.nevras, p.NEVRA())
+			if tortureKept(p) {
+				rev.filtered = append(rev.filtered, p.NEVRA())
+			}
 		}
 		sort.Strings(rev.nevras)
+		sort.Strings(rev.filtered)
 		revs = append(revs, rev)
 	}
 	return revs
@@ -571,8 +594,10 @@ repos:
 		}
 	}
 
+	filteredKills := tortureFiltered(t, o, revs, base, key, max(kills/5, 5), rng, withDNF)
+
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d runs, %d killed, %d completed; %d checker runs, %d dnf runs\n", iterations, killed, completions, checks, dnfChecks)
+	fmt.Fprintf(&b, "%d runs, %d killed, %d completed; %d checker runs, %d dnf runs; filtered mirror: %d runs killed\n", iterations, killed, completions, checks, dnfChecks, filteredKills)
 	fmt.Fprintf(&b, "%-10s %s\n", "phase", "kills")
 	for _, ph := range torturePhases {
 		fmt.Fprintf(&b, "%-10s %d\n", ph, hits[ph])
@@ -587,6 +612,105 @@ repos:
 			t.Errorf("phase %s got %d kills, want at least %d", ph, hits[ph], need)
 		}
 	}
+}
+
+// tortureFiltered kills syncs of a filtered mirror of origin o (with
+// sign_with) at random times, kills times over, while the origin moves
+// between revisions. After each run the mirror must serve nothing or one
+// complete filtered revision: the kept packages of one origin revision,
+// consistent for the independent checker, signed by sign_with's key, and
+// byte for byte the repomd.xml served for that revision before (the
+// filtered metadata is deterministic). It returns the number of runs
+// killed.
+func tortureFiltered(t *testing.T, o *tortureOrigin, revs []*tortureRev, base string, key *testrepo.Key, kills int, rng *rand.Rand, withDNF bool) int {
+	t.Helper()
+	signer := testrepo.NewKey(t, "rpmirror torture filtered signer")
+	signWith := filepath.Join(base, "filtered-sign.asc")
+	if err := signer.ExportSecret(signWith); err != nil {
+		t.Fatal(err)
+	}
+	m := filepath.Join(base, "filtered")
+	cfg := filepath.Join(base, "filtered.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`state_dir: %s/state
+download:
+  concurrency: 2
+  retries: 0
+repos:
+  - name: torture-filtered
+    origin: %s/
+    gpgkeys: [%s]
+    prune_after: 0s
+    allow_rollback: true
+%s    sign_with: %s
+    mirrors:
+      - name: f1
+        path: %s
+`, base, o.srv.URL, key.PublicPath, tortureFilter, signWith, m)), 0o644)
+	served := map[string][]byte{} // revision -> the filtered repomd.xml served for it
+	check := func(when string, dnf bool) string {
+		t.Helper()
+		r := checker.Check(m, checker.Options{KeyFiles: []string{key.PublicPath, signer.PublicPath}})
+		if len(r.Problems) > 0 {
+			t.Fatalf("filtered mirror, %s: INCONSISTENT:\n%s", when, strings.Join(r.Problems, "\n"))
+		}
+		if !r.Served {
+			return ""
+		}
+		i := slices.IndexFunc(revs, func(rv *tortureRev) bool { return rv.revision == r.Revision })
+		if i < 0 {
+			t.Fatalf("filtered mirror, %s: serves revision %q, which the origin never had", when, r.Revision)
+		}
+		if got := r.NEVRAs(); !slices.Equal(got, revs[i].filtered) {
+			t.Fatalf("filtered mirror, %s: serves %s with packages %v, want the kept %v", when, revs[i].name, got, revs[i].filtered)
+		}
+		if prev, ok := served[r.Revision]; ok && !bytes.Equal(prev, r.Repomd) {
+			t.Fatalf("filtered mirror, %s: a second repomd.xml for revision %s:\n%s\nthen\n%s", when, r.Revision, prev, r.Repomd)
+		}
+		served[r.Revision] = r.Repomd
+		if dnf && withDNF {
+			if err := checker.DNF(t, m, r, key.PublicPath, signer.PublicPath); err != nil {
+				t.Fatalf("filtered mirror, %s: %v", when, err)
+			}
+		}
+		return r.Revision
+	}
+	complete := func(when string) time.Duration {
+		t.Helper()
+		r := runChild(t, o, cfg, 0, nil, 0)
+		if r.err != nil {
+			t.Fatalf("filtered mirror, %s: sync failed: %v\n%s", when, r.err, r.output)
+		}
+		if rev := check(when, false); rev != o.cur.Load().revision {
+			t.Fatalf("filtered mirror, %s: serves revision %q after a complete sync, want %s", when, rev, o.cur.Load().revision)
+		}
+		return r.duration
+	}
+	cur := slices.Index(revs, o.cur.Load())
+	d := complete("first sync")
+	killed := 0
+	for i := 0; killed < kills && i < 4*kills; i++ {
+		if rng.IntN(2) == 0 {
+			cur = (cur + 1) % len(revs)
+			o.cur.Store(revs[cur])
+		}
+		delay := time.Duration(rng.Int64N(int64(d)*12/10)) + 1
+		r := runChild(t, o, cfg, delay, nil, 0)
+		if !r.killed && r.err != nil {
+			t.Fatalf("filtered mirror, run %d: sync failed without being killed: %v\n%s", i, r.err, r.output)
+		}
+		if r.killed {
+			killed++
+		}
+		check(fmt.Sprintf("run %d (origin %s, killed %v after %s)", i, revs[cur].name, r.killed, delay.Round(time.Millisecond)), r.killed && killed%5 == 0)
+	}
+	if killed < kills {
+		t.Errorf("filtered mirror: only %d of %d runs were killed", killed, kills)
+	}
+	cur = (cur + 1) % len(revs)
+	o.cur.Store(revs[cur])
+	complete("final sync")
+	check("after the final sync", true)
+	return killed
 }
 
 // bookkeeping lists the files below dir whose names say rpmirror made

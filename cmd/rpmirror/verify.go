@@ -40,7 +40,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				return fmt.Errorf("%s: %w", r.Name, err)
 			}
 		}
-		if r.RepoGPGCheck {
+		switch {
+		case r.Filter != nil && r.SignWith != "":
+			// A filtered mirror's repomd.xml is rpmirror's, signed by
+			// sign_with's key, not the origin's.
+			e, err := verify.LoadSigningKey(r.SignWith)
+			if err != nil {
+				return fmt.Errorf("%s: sign_with: %w", r.Name, err)
+			}
+			repoKeyring = openpgp.EntityList{e}
+		case r.Filter != nil:
+			// rpmirror's repomd.xml, unsigned: nothing to check it with.
+		case r.RepoGPGCheck:
 			if repoKeyring, err = verify.LoadKeyring(r.RepoGPGKeys...); err != nil {
 				return fmt.Errorf("%s: repo_gpgkeys: %w", r.Name, err)
 			}
