@@ -49,6 +49,19 @@ type Repo struct {
 	Name    string             `json:"name"`
 	Mirrors map[string]*Mirror `json:"mirrors"`
 	Runs    []Run              `json:"runs"` // newest last
+	// Filtered is the last revision rpmirror wrote for a filtered repo,
+	// nil for others.
+	Filtered *Filtered `json:"filtered,omitempty"`
+}
+
+// Filtered records the repomd.xml rpmirror wrote for a filtered repo and
+// what from: with the same origin repomd.xml and the same filter it would
+// write the same bytes again, so a sync whose mirrors all serve it need
+// not fetch the origin's metadata to know they are current.
+type Filtered struct {
+	OriginSHA256 string `json:"origin_sha256"` // of the origin's repomd.xml
+	Filter       string `json:"filter"`        // the filter, as the sync spells it
+	Repomd       []byte `json:"repomd"`        // the repomd.xml written
 }
 
 // Mirror is the state of one written mirror of a repository.

@@ -324,7 +324,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if err := s.fetchRepomd(ctx); err != nil {
 		return err
 	}
-	if s.repo.Filter != nil {
+	if s.repo.Filter != nil && !s.reuseFiltered() {
 		// The revision mirrored is the one rpmirror writes from the
 		// origin's: it needs the origin's metadata.
 		cleanup, err := s.openCache()

@@ -3,6 +3,7 @@ package sync
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/filter"
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -29,6 +31,56 @@ type FilterReport struct {
 	// know.
 	Dropped, Unknown []string
 	Signed           bool // repomd.xml.asc is rpmirror's signature (sign_with)
+	// Reused is set when the mirrors serve the revision written from
+	// this origin revision with this filter already (state.Filtered):
+	// the origin's metadata was not read, and the counts are zero.
+	Reused bool
+}
+
+// filterKey spells a repo's filter and signing key for state.Filtered:
+// what the filtered revision depends on besides the origin.
+func filterKey(r *config.Repo) string {
+	b, _ := json.Marshal(struct {
+		Rules    filter.Rules
+		SignWith string
+	}{rules(r.Filter), r.SignWith})
+	return string(b)
+}
+
+// reuseFiltered takes the filtered revision recorded in state when it was
+// written from this origin repomd.xml with this filter and every written
+// mirror serves it (with sign_with, with a good signature by its key): a
+// no-op sync then needs none of the origin's metadata files. It reports
+// whether it did; when it did not, nothing changed.
+func (s *run) reuseFiltered() bool {
+	f := s.st.Filtered
+	if f == nil || len(s.mirrors) == 0 || f.OriginSHA256 != sha256Hex(s.repomd) || f.Filter != filterKey(s.repo) {
+		return false
+	}
+	md, err := repodata.ParseRepomd(f.Repomd)
+	if err != nil {
+		return false
+	}
+	var pub []byte
+	if s.repo.SignWith != "" {
+		if _, pub, err = s.signingKey(); err != nil {
+			return false
+		}
+	}
+	for _, m := range s.mirrors {
+		if s.repo.SignWith != "" && !signedBy(m, f.Repomd, pub) ||
+			s.repo.SignWith == "" && !m.upToDate(f.Repomd, nil, nil) {
+			return false
+		}
+	}
+	s.rep.Filter = &FilterReport{OriginRevision: s.md.Revision, OriginRepomd: s.repomd, Signed: pub != nil, Reused: true}
+	s.repomd, s.md, s.asc, s.key = f.Repomd, md, nil, pub
+	if pub != nil {
+		s.asc = s.mirrors[0].curAsc
+	}
+	s.rep.Repomd = s.repomd
+	s.log.Info("filtered revision unchanged: the origin's repomd.xml and the filter are those it was written from", "origin_revision", s.rep.Filter.OriginRevision)
+	return true
 }
 
 // rules returns the filter.Rules of a repo's filter.
@@ -133,22 +185,20 @@ func (s *run) filterRevision(ctx context.Context) error {
 		fr.Signed = true
 	}
 	s.rep.Repomd = s.repomd
+	if !s.dry {
+		s.st.Filtered = &state.Filtered{OriginSHA256: sha256Hex(fr.OriginRepomd), Filter: filterKey(s.repo), Repomd: s.repomd}
+	}
 	s.log.Info("filtered", "origin_revision", origin.Revision, "packages", res.Counts.Packages, "kept", res.Counts.Kept,
 		"dropped_arch", res.Counts.Arch, "dropped_include", res.Counts.Include, "dropped_exclude", res.Counts.Exclude,
 		"dropped_newest", res.Counts.Newest, "metadata_dropped", fr.Dropped, "metadata_unknown", fr.Unknown)
 	return nil
 }
 
-// sign returns an armored detached signature of repomd by the sign_with
-// key, and the key's armored public part.
-func (s *run) sign(repomd []byte) (asc, key []byte, err error) {
+// signingKey returns sign_with's key and its armored public part.
+func (s *run) signingKey() (*openpgp.Entity, []byte, error) {
 	e, err := verify.LoadSigningKey(s.repo.SignWith)
 	if err != nil {
 		return nil, nil, err
-	}
-	var sig bytes.Buffer
-	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(repomd), nil); err != nil {
-		return nil, nil, fmt.Errorf("signing repomd.xml with %s: %w", s.repo.SignWith, err)
 	}
 	var pub bytes.Buffer
 	w, err := armor.Encode(&pub, openpgp.PublicKeyType, nil)
@@ -162,19 +212,40 @@ func (s *run) sign(repomd []byte) (asc, key []byte, err error) {
 		return nil, nil, err
 	}
 	pub.WriteByte('\n')
+	return e, pub.Bytes(), nil
+}
+
+// sign returns an armored detached signature of repomd by the sign_with
+// key, and the key's armored public part.
+func (s *run) sign(repomd []byte) (asc, key []byte, err error) {
+	e, pub, err := s.signingKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	var sig bytes.Buffer
+	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(repomd), nil); err != nil {
+		return nil, nil, fmt.Errorf("signing repomd.xml with %s: %w", s.repo.SignWith, err)
+	}
 	sig.WriteByte('\n')
-	return sig.Bytes(), pub.Bytes(), nil
+	return sig.Bytes(), pub, nil
 }
 
 // signedUpToDate reports whether mirror m serves the filtered revision
 // with a signature that rpmirror's key still validates: a signature is
-// made anew (with a new time) on every sync, and a mirror whose repomd.xml
-// is the same and whose signature is good needs nothing published.
+// made anew (with a new time) on every sync that writes the revision, and
+// a mirror whose repomd.xml is the same and whose signature is good needs
+// nothing published.
 func (s *run) signedUpToDate(m *mirror) bool {
-	if m.cur == nil || !bytes.Equal(m.cur, s.repomd) || !bytes.Equal(m.curKey, s.key) || m.curAsc == nil {
+	return signedBy(m, s.repomd, s.key)
+}
+
+// signedBy reports whether m serves repomd with pub as repomd.xml.key and
+// a repomd.xml.asc that is a good signature of it by pub.
+func signedBy(m *mirror, repomd, pub []byte) bool {
+	if m.cur == nil || !bytes.Equal(m.cur, repomd) || !bytes.Equal(m.curKey, pub) || m.curAsc == nil {
 		return false
 	}
-	ring, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(s.key))
+	ring, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(pub))
 	if err != nil {
 		return false
 	}

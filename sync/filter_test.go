@@ -217,10 +217,30 @@ func TestFilteredMirror(t *testing.T) {
 		t.Errorf("after install: %v\n%s", err, out)
 	}
 
-	// A second sync changes nothing: the same filtered revision.
+	// A second sync changes nothing: the same filtered revision, known
+	// from state without reading the origin's metadata again.
+	o.requested()
 	rep = h.mustSync()
-	if !rep.NoChange {
-		t.Errorf("second sync: NoChange %v", rep.NoChange)
+	if !rep.NoChange || rep.Filter == nil || !rep.Filter.Reused {
+		t.Errorf("second sync: NoChange %v, filter report %+v", rep.NoChange, rep.Filter)
+	}
+	if got, want := o.requested(), []string{"repodata/repomd.xml", "repodata/repomd.xml.asc", "repodata/repomd.xml.key"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("the no-op sync of a filtered mirror requested %v, want only %v", got, want)
+	}
+	// Without that record (state from before it, or another daemon's
+	// state directory) the revision is written again, byte for byte the
+	// same, and nothing is published.
+	st, err := h.store.Load("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Filtered = nil
+	if err := h.store.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	rep = h.mustSync()
+	if !rep.NoChange || rep.Filter == nil || rep.Filter.Reused || rep.Filter.Kept != 6 {
+		t.Errorf("sync without the record: NoChange %v, filter report %+v", rep.NoChange, rep.Filter)
 	}
 	if after, _ := os.ReadFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml")); !bytes.Equal(after, first) {
 		t.Error("the second sync wrote another repomd.xml")

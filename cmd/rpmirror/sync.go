@@ -162,7 +162,9 @@ func printReport(w io.Writer, r *sync.Report) {
 	default:
 		fmt.Fprintf(w, "%s  fetched %d packages (%s) and %s of metadata, verified %d  %s\n", head, r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified, r.Duration.Round(time.Millisecond))
 	}
-	if f := r.Filter; f != nil {
+	if f := r.Filter; f != nil && f.Reused {
+		fmt.Fprintf(w, "  filter   origin revision %s and the filter as when the mirrors' revision was written: not read again\n", f.OriginRevision)
+	} else if f != nil {
 		fmt.Fprintf(w, "  filter   origin revision %s: kept %d of %d packages; dropped %d by arch, %d by include, %d by exclude, %d by newest\n",
 			f.OriginRevision, f.Kept, f.Packages, f.Arch, f.Include, f.Exclude, f.Newest)
 		if len(f.Dropped) > 0 {
