@@ -66,6 +66,9 @@ erow "/mirrorlist and /metalink under wrk while syncing: ≥ 10,000 requests/s e
 erow "issue 13: the same with GeoIP, networks and weighted shuffle on (1024 clients via X-Forwarded-For), ≥ 60,000 each" "$ml / $mt req/s" "${ml:+${mt:+$ml >= 60000 && $mt >= 60000}}"
 o=$(get s3_ratio)
 erow "issue 11: initial sync of $(get s3_packages) signed packages to object storage (versitygw) within 2× of the same sync to a local path" "${o}× ($(get s3_versitygw) s vs $(get s3_local) s)" "${o:+$o <= 2}"
+fw=$(echo "$medians" | awk -F'|' '/`BenchmarkFilterWrite`/ {gsub(/ /, "", $4); print $4}'); fr=$(get filter_rss_mb); fc=$(get filter_mb_per_cpu_s)
+erow "issue 14: filtered metadata of a 100,000-package zstd primary keeping half (BenchmarkFilterWrite) ≥ 200 MB/s of uncompressed primary" "$fw MB/s (${fc:-—} MB per CPU second)" "${fw:+$fw >= 200}"
+erow "issue 14: the same, peak RSS under 150 MB" "$fr MB" "${fr:+$fr < 150}"
 
 echo
 echo "## Changes made after profiling"
@@ -75,7 +78,7 @@ echo "after: this run)."
 echo
 echo "| change | measure | before | after |"
 echo "| --- | --- | ---: | ---: |"
-echo "| decompress on its own goroutine (sync/readahead.go) | BenchmarkPlan/gz, MB/s | 103 | ${pl:-—} |"
+echo "| decompress on its own goroutine (internal/readahead) | BenchmarkPlan/gz, MB/s | 103 | ${pl:-—} |"
 echo "| the same | dry-run plan, 100,000 packages, gz, empty mirror, MB/s | 166 | $(v=$(get scale_gz_empty_rate); echo "${v:-—}") |"
 echo "| the same | dry-run plan, gz, mirror behind (no index), MB/s | 107 | $(v=$(get scale_gz_behind_rate); echo "${v:-—}") |"
 echo "| repositories 4 at once (\`sync --parallel\`) | no-op of 100 repositories, s | 0.254 | ${t:-—} |"

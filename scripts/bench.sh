@@ -44,7 +44,11 @@ want() {
 : > "$tmp.raw"
 if want go; then
   go test -run '^$' -bench . -benchmem -count "$count" -benchtime "$benchtime" \
-    ./repodata ./mirrorlist ./server ./sync ./verify > "$tmp.raw"
+    ./repodata ./filter ./mirrorlist ./server ./sync ./verify > "$tmp.raw"
+  # BenchmarkFilterWrite's peak RSS and MB per CPU second (issue 14), medians.
+  awk '/^BenchmarkFilterWrite/ { for (i = 3; i < NF; i++) { if ($(i+1) == "peak-RSS-MB") print "rss", $i; if ($(i+1) == "MB/cpu-s") print "cpu", $i } }' "$tmp.raw" |
+    sort -k1,1 -k2n | awk '{ v[$1] = v[$1] " " $2; n[$1]++ }
+      END { for (k in v) { split(substr(v[k], 2), a, " "); printf "filter_%s=%s\n", (k == "rss" ? "rss_mb" : "mb_per_cpu_s"), a[int((n[k] + 1) / 2)] } }' >> "$BENCH_RESULTS"
 fi
 
 # Each section script prints Markdown; a failed one leaves a note instead.
@@ -112,7 +116,7 @@ medians=$(awk '
   [ -n "${BENCH_ONLY:-}" ] && { echo "Sections run: BENCH_ONLY=$BENCH_ONLY (the others are not measured in this run)."; echo; }
   echo "## Hot paths (Go benchmarks)"
   echo
-  echo "Median of $count runs of \`go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./repodata ./mirrorlist ./server ./sync ./verify\`."
+  echo "Median of $count runs of \`go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./repodata ./filter ./mirrorlist ./server ./sync ./verify\`."
   echo "\`BenchmarkPlan\` (sync/) is a dry-run sync of a synthetic 20,000-package primary against a mirror one revision behind"
   echo "(both primaries parsed, 1% differ); \`BenchmarkRPM\` (verify/) is verify.RPM on real rpmbuild-built, rpmsign-signed packages."
   echo

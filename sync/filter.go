@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/filter"
+	"github.com/rpmirror/rpmirror/internal/readahead"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/verify"
@@ -128,7 +129,7 @@ func (s *run) openMeta(d repodata.Data) (io.ReadCloser, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", d.Href, err)
 	}
-	r := readAhead(dr)
+	r := readahead.New(dr)
 	capped, err := capMetadata(r, d, s.e.opts.MaxMetadataSize)
 	if err != nil {
 		r.Close()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/rpmirror/rpmirror/internal/readahead"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -26,7 +27,7 @@ func (s *run) openPrimary() (io.ReadCloser, *repodata.Data, error) {
 		return nil, nil, fmt.Errorf("%s: %w", d.Href, err)
 	}
 	// Decompress on another core than the one that parses.
-	r := readAhead(dr)
+	r := readahead.New(dr)
 	capped, err := capMetadata(r, d, s.e.opts.MaxMetadataSize)
 	if err != nil {
 		r.Close()

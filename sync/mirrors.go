@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/readahead"
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
@@ -298,7 +299,7 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 		if err != nil {
 			return nil, err
 		}
-		r, err := capMetadata(readAhead(dr), d, s.e.opts.MaxMetadataSize)
+		r, err := capMetadata(readahead.New(dr), d, s.e.opts.MaxMetadataSize)
 		if err != nil {
 			dr.Close()
 			return nil, err

@@ -1,14 +1,17 @@
-package sync
+// Package readahead reads a stream in its own goroutine, a few blocks
+// ahead of its consumer: decompressing metadata and parsing it then use
+// two cores. The sync engine and the filter benchmark share it.
+package readahead
 
 import (
 	"io"
 	gosync "sync"
 )
 
-// readAhead reads r in its own goroutine, a few blocks ahead of the
-// consumer, so that decompressing metadata and parsing it use two cores.
-// Close stops the goroutine and closes r.
-func readAhead(r io.ReadCloser) io.ReadCloser {
+// New reads r in its own goroutine, a few blocks ahead of the consumer,
+// so that decompressing metadata and parsing it use two cores. Close
+// stops the goroutine and closes r.
+func New(r io.ReadCloser) io.ReadCloser {
 	const blocks, size = 4, 256 << 10
 	ra := &aheadReader{
 		src:  r,

@@ -1,4 +1,4 @@
-package sync
+package readahead
 
 import (
 	"bytes"
@@ -41,7 +41,7 @@ func TestReadAhead(t *testing.T) {
 		{"empty", bytes.NewReader(nil), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := readAhead(io.NopCloser(tc.src))
+			r := New(io.NopCloser(tc.src))
 			got, err := io.ReadAll(r)
 			if tc.want != nil {
 				if err == nil || err.Error() != tc.want.Error() {
@@ -71,7 +71,7 @@ func TestReadAhead(t *testing.T) {
 func TestReadAheadCloseEarly(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 100 {
-		r := readAhead(io.NopCloser(bytes.NewReader(make([]byte, 10<<20))))
+		r := New(io.NopCloser(bytes.NewReader(make([]byte, 10<<20))))
 		r.Read(make([]byte, 10))
 		r.Close()
 	}
