@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/rpmirror/rpmirror/internal/readahead"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -17,24 +16,11 @@ func (s *run) openPrimary() (io.ReadCloser, *repodata.Data, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("origin's %s lists no primary metadata", RepomdPath)
 	}
-	f, err := os.Open(s.cachePath(d.Checksum))
+	rc, err := s.openMeta(d)
 	if err != nil {
 		return nil, nil, err
 	}
-	dr, err := repodata.Decompress(f, d.Href)
-	if err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("%s: %w", d.Href, err)
-	}
-	// Decompress on another core than the one that parses.
-	r := readahead.New(dr)
-	capped, err := capMetadata(r, d, s.e.opts.MaxMetadataSize)
-	if err != nil {
-		r.Close()
-		f.Close()
-		return nil, nil, err
-	}
-	return &closeBoth{capped, f}, &d, nil
+	return rc, &d, nil
 }
 
 // capMetadata bounds what is read of a decompressed metadata file: at
