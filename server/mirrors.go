@@ -194,8 +194,6 @@ func (m *mirrorRoutes) list(kind string) http.HandlerFunc {
 		bp := bodyPool.Get().(*[]byte)
 		order := repo.Set.Order((*op)[:0], rq.client, protocol, nil)
 		var body []byte
-		// Header values are shared, prepared slices, set with their
-		// canonical keys: no request allocates them.
 		h := w.Header()
 		if snap := q.Get("snapshot"); snap != "" {
 			body = m.snapshotList(w, r, &rq, repo, order, snap, (*bp)[:0])
@@ -206,6 +204,8 @@ func (m *mirrorRoutes) list(kind string) http.HandlerFunc {
 			}
 			return
 		}
+		// Header values are shared, prepared slices, set with their
+		// canonical keys: no request allocates them.
 		if kind == KindMetalink {
 			body = repo.Lists.AppendMetalink((*bp)[:0], order)
 			h["Content-Type"] = metalinkType
