@@ -378,8 +378,14 @@ func TestSelectionBehind(t *testing.T) {
 	waitFor(t, 30*time.Second, "jp ok at the first revision", func() bool { return e.state(repo, "jp") == "ok" })
 	e.net.serve("origin", testrepo.DemoOrigin(t, "v2"))
 	e.d.TriggerSync(repo)
+	// /status.json shows new states a moment before the lists are built
+	// again from them: wait for the redirects too.
 	waitFor(t, 60*time.Second, "jp behind, de and us ok at the second revision", func() bool {
-		return e.state(repo, "jp") == "behind" && e.state(repo, "de") == "ok" && e.state(repo, "us") == "ok"
+		if e.state(repo, "jp") != "behind" || e.state(repo, "de") != "ok" || e.state(repo, "us") != "ok" {
+			return false
+		}
+		code, _, _ := e.get("/r/demo-9/x86_64/repodata/repomd.xml", clientJP)
+		return code == http.StatusFound
 	})
 
 	// Japan: jp first, behind or not: it is in the client's country.
