@@ -132,7 +132,7 @@ bench_pids+=($!)
 runs() { curl -fs "http://127.0.0.1:$api/metrics" | awk '/^rpmirror_sync_runs_total/ {s += $2} END {print s+0}'; }
 probes() { curl -fs "http://127.0.0.1:$api/metrics" | awk '/^rpmirror_mirror_last_probe_timestamp_seconds/ {n++} END {print n+0}'; }
 
-secs=${duration%s}
+secs=$(echo "$duration" | awk '/m$/ {print int($0 * 60); next} {print int($0)}')  # wrk durations: 10s, 1m
 echo "### rpmirror serve under load"
 echo
 echo "wrk, 2 threads, 64 connections, $duration per run, on the same 2-core machine as the daemon and nginx;"
