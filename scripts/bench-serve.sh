@@ -12,9 +12,14 @@
 # 10.N.0.0/16 networks in eight countries), wrk as the trusted proxy
 # sending X-Forwarded-For from 1024 client addresses in those countries,
 # mirrors with countries, weights and networks (one of them private), and
-# ?repo=&arch= names from a vars template.
+# ?repo=&arch= names from a vars template. Each route is measured three
+# ways (the 1024 clients with requests built once, the same built per
+# request, and wrk with no script), each with the CPU per request of the
+# daemon and of wrk; the daemon's CPU profile of the first says where its
+# time goes.
 #
 #   scripts/bench-serve.sh [DURATION]     # default 10s; needs nginx and wrk
+#   PROFILE=DIR scripts/bench-serve.sh    # keeps DIR/cpu-ROUTE.pprof
 set -euo pipefail
 duration=${1:-10s}
 for tool in nginx wrk go curl python3; do
