@@ -92,14 +92,11 @@ func (s *run) openMirrors(ctx context.Context) error {
 			if prev := s.st.Mirrors[mc.Name]; prev != nil {
 				*m.st = *prev
 			}
-			if _, err := os.Stat(mc.Path); mc.Kind() == "local" && err != nil {
-				// A dry run creates nothing: a missing mirror is empty.
-				s.mirrors = append(s.mirrors, m)
-				continue
-			}
 		} else {
 			m.st = s.st.Mirror(mc.Name)
 		}
+		// Opening a target creates nothing (a dry run leaves no trace); a
+		// mirror not there yet reads as empty.
 		tg, err := s.e.opts.OpenTarget(ctx, mc)
 		if err != nil {
 			return fmt.Errorf("mirror %s: %w", mc.Name, err)

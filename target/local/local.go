@@ -58,29 +58,62 @@ var tempSeq atomic.Uint64
 
 var _ target.Target = (*Local)(nil)
 
-// New returns the target rooted at dir, creating dir if it does not exist.
-// A dir that is a symlink is resolved once, here: the mirror lives in the
-// directory it points to.
+// New returns the target rooted at dir. It creates nothing: a dir that
+// does not exist yet is an empty mirror, created by the first write (Put,
+// Commit, Lock, Snapshot), so that opening a mirror to read it, as a dry
+// run does, leaves no trace. A dir that is a symlink, or below one, is
+// resolved once, here: the mirror lives in the directory it points to.
 func New(dir string) (*Local, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("mirror path %s: %w", dir, err)
 	}
-	if err := os.MkdirAll(abs, dirPerm); err != nil {
-		return nil, fmt.Errorf("creating mirror directory: %w", err)
+	// Resolve the longest part of abs that exists; the rest is created
+	// later as plain directories.
+	existing, rest := abs, ""
+	for {
+		if _, err := os.Lstat(existing); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("mirror path %s: %w", abs, err)
+		}
+		parent := filepath.Dir(existing)
+		if parent == existing {
+			break
+		}
+		rest = filepath.Join(filepath.Base(existing), rest)
+		existing = parent
 	}
-	real, err := filepath.EvalSymlinks(abs)
+	real, err := filepath.EvalSymlinks(existing)
 	if err != nil {
 		return nil, fmt.Errorf("resolving mirror path %s: %w", abs, err)
 	}
+	real = filepath.Join(real, rest)
 	fi, err := os.Stat(real)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
 		return nil, fmt.Errorf("mirror path %s: %w", real, err)
-	}
-	if !fi.IsDir() {
+	case !fi.IsDir():
 		return nil, fmt.Errorf("mirror path %s is not a directory", real)
 	}
 	return &Local{root: real}, nil
+}
+
+// ensureRoot creates the mirror's directory before a write, and refuses a
+// root that something replaced by a symlink or a file since New.
+func (l *Local) ensureRoot() error {
+	if err := os.MkdirAll(l.root, dirPerm); err != nil {
+		return fmt.Errorf("creating mirror directory: %w", err)
+	}
+	fi, err := os.Lstat(l.root)
+	if err != nil {
+		return fmt.Errorf("mirror path %s: %w", l.root, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("mirror path %s is no longer a directory", l.root)
+	}
+	return nil
 }
 
 // Properties implements target.Target: Commit exchanges directories, so
@@ -163,6 +196,9 @@ func (l *Local) Put(ctx context.Context, f target.File) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := l.ensureRoot(); err != nil {
+		return err
+	}
 	full, err := l.fullW(f.Path)
 	if err != nil {
 		return err
@@ -195,6 +231,9 @@ func (l *Local) Put(ctx context.Context, f target.File) error {
 func (l *Local) Commit(ctx context.Context, files []target.File, remove []string) error {
 	if len(files) == 0 && len(remove) == 0 {
 		return nil
+	}
+	if err := l.ensureRoot(); err != nil {
+		return err
 	}
 	onlyMeta := true
 	for _, f := range files {
@@ -429,6 +468,9 @@ func (l *Local) Remove(ctx context.Context, p string) error {
 
 // Walk implements target.Target.
 func (l *Local) Walk(ctx context.Context, fn func(string, target.Info) error) error {
+	if _, err := os.Lstat(l.root); errors.Is(err, fs.ErrNotExist) {
+		return nil // not created yet: empty
+	}
 	var paths []string
 	infos := map[string]target.Info{}
 	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
@@ -470,6 +512,9 @@ func (l *Local) Walk(ctx context.Context, fn func(string, target.Info) error) er
 // it, Lock also removes what a killed process may have left: temporary
 // files and half-built directories.
 func (l *Local) Lock(ctx context.Context) (func(), error) {
+	if err := l.ensureRoot(); err != nil {
+		return nil, err
+	}
 	dir := filepath.Join(l.root, workDir)
 	if err := safefs.MkdirAll(l.root, workDir, dirPerm); err != nil {
 		return nil, fmt.Errorf("locking %s: %w", l.root, err)
@@ -502,6 +547,9 @@ var _ target.Snapshotter = (*Local)(nil)
 // directory under .rpmirror/tmp/ (which Lock clears after a crash),
 // fsyncs it, and renames it to dir without replacing anything.
 func (l *Local) Snapshot(ctx context.Context, dir string, paths []string) error {
+	if err := l.ensureRoot(); err != nil {
+		return err
+	}
 	dst, err := l.fullW(dir)
 	if err != nil {
 		return err

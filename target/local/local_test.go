@@ -34,6 +34,7 @@ func TestSymlinkedDirectoryIsNotFollowed(t *testing.T) {
 	base := t.TempDir()
 	outside := filepath.Join(base, "outside")
 	os.Mkdir(outside, 0o755)
+	os.Mkdir(filepath.Join(base, "mirror"), 0o755)
 	l, err := New(filepath.Join(base, "mirror"))
 	if err != nil {
 		t.Fatal(err)
@@ -410,5 +411,54 @@ func TestTwoValuesOnOneDirectory(t *testing.T) {
 				t.Errorf("%s holds %q (%v)", p, b, err)
 			}
 		}
+	}
+}
+
+// TestNewCreatesNothing: opening a mirror that does not exist yet (a dry
+// run, the daemon reading it) creates nothing; it reads as empty, and the
+// first write creates it, below a symlinked parent too.
+func TestNewCreatesNothing(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	real := filepath.Join(base, "real")
+	os.Mkdir(real, 0o755)
+	os.Symlink(real, filepath.Join(base, "link"))
+	for _, tc := range []struct{ name, dir, want string }{
+		{"missing", filepath.Join(base, "a", "b", "mirror"), filepath.Join(base, "a", "b", "mirror")},
+		{"below a symlink", filepath.Join(base, "link", "c", "mirror"), filepath.Join(real, "c", "mirror")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := New(tc.dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if l.Root() != tc.want {
+				t.Errorf("root %s, want %s", l.Root(), tc.want)
+			}
+			if _, err := l.Stat(ctx, "repodata/repomd.xml"); !errors.Is(err, target.ErrNotExist) {
+				t.Errorf("Stat: %v, want ErrNotExist", err)
+			}
+			if _, err := l.Open(ctx, "repodata/repomd.xml"); !errors.Is(err, target.ErrNotExist) {
+				t.Errorf("Open: %v, want ErrNotExist", err)
+			}
+			n := 0
+			if err := l.Walk(ctx, func(string, target.Info) error { n++; return nil }); err != nil || n != 0 {
+				t.Errorf("Walk: %d files, %v", n, err)
+			}
+			if err := l.Remove(ctx, "a.rpm"); err != nil {
+				t.Errorf("Remove: %v", err)
+			}
+			if _, err := os.Lstat(tc.want); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("reading created %s (%v)", tc.want, err)
+			}
+			src := filepath.Join(t.TempDir(), "src")
+			os.WriteFile(src, []byte("x"), 0o644)
+			if err := l.Put(ctx, target.File{Path: "a.rpm", Local: src, Size: 1}); err != nil {
+				t.Fatal(err)
+			}
+			if b, err := os.ReadFile(filepath.Join(tc.want, "a.rpm")); err != nil || string(b) != "x" {
+				t.Errorf("after Put: %q, %v", b, err)
+			}
+		})
 	}
 }
