@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -13,7 +12,6 @@ import (
 	"github.com/rpmirror/rpmirror/mirrorlist"
 	"github.com/rpmirror/rpmirror/server"
 	"github.com/rpmirror/rpmirror/snapshot"
-	"github.com/rpmirror/rpmirror/target/local"
 )
 
 // snapshotIndexes reads the snapshot index of every written mirror of rc
@@ -23,20 +21,21 @@ func (r *repo) snapshotIndexes(rc config.Repo) map[string]*snapshot.Index {
 	if rc.Snapshots == nil {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), targetTimeout)
+	defer cancel()
 	out := map[string]*snapshot.Index{}
 	for _, m := range rc.Mirrors {
 		if !m.Written() || m.Kind() != "local" {
 			continue
 		}
-		if _, err := os.Stat(m.Path); err != nil {
-			continue // never synced
-		}
-		tg, err := local.New(m.Path)
+		// Opening a target creates nothing; a mirror never synced has
+		// no snapshots.
+		tg, err := r.target(ctx, m)
 		if err != nil {
 			r.log.Warn("reading the snapshots of a mirror", "mirror", m.Name, "err", err)
 			continue
 		}
-		x, err := snapshot.Read(context.Background(), tg, rc.Name)
+		x, err := snapshot.Read(ctx, tg, rc.Name)
 		if err != nil {
 			r.log.Warn("reading the snapshots of a mirror", "mirror", m.Name, "err", err)
 			continue
@@ -80,7 +79,7 @@ func (r *repo) snapshotLists(rc config.Repo, cands []candidate, idx map[string]*
 	}
 	ss := &server.Snapshots{Lists: map[string]*server.SnapshotLists{}}
 	type found struct {
-		mirror string
+		mirror config.Mirror
 		snap   snapshot.Snapshot
 	}
 	where := map[string]found{}
@@ -91,7 +90,7 @@ func (r *repo) snapshotLists(rc config.Repo, cands []candidate, idx map[string]*
 		}
 		for _, s := range x.Snapshots {
 			if _, ok := where[s.Name]; !ok {
-				where[s.Name] = found{m.Path, s}
+				where[s.Name] = found{m, s}
 				ss.Names = append(ss.Names, s.Name)
 			}
 		}
@@ -143,7 +142,7 @@ func (r *repo) snapshotLists(rc config.Repo, cands []candidate, idx map[string]*
 
 // snapshotRepomd returns a snapshot's repomd.xml, read once: a snapshot
 // never changes under its name.
-func (r *repo) snapshotRepomd(mirrorPath string, s snapshot.Snapshot) ([]byte, error) {
+func (r *repo) snapshotRepomd(m config.Mirror, s snapshot.Snapshot) ([]byte, error) {
 	key := s.Name + " " + s.RepomdSHA256
 	r.filesMu.Lock()
 	b, ok := r.snapRepomd[key]
@@ -151,11 +150,13 @@ func (r *repo) snapshotRepomd(mirrorPath string, s snapshot.Snapshot) ([]byte, e
 	if ok {
 		return b, nil
 	}
-	tg, err := local.New(mirrorPath)
+	ctx, cancel := context.WithTimeout(context.Background(), targetTimeout)
+	defer cancel()
+	tg, err := r.target(ctx, m)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := tg.Open(context.Background(), snapshot.Path(s.Name)+"/repodata/repomd.xml")
+	rc, err := tg.Open(ctx, snapshot.Path(s.Name)+"/repodata/repomd.xml")
 	if err != nil {
 		return nil, err
 	}

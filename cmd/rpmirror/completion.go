@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
 	"github.com/rpmirror/rpmirror/config"
 	snaps "github.com/rpmirror/rpmirror/snapshot"
-	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/target/targets"
 )
 
 // completeReposCommand is the hidden command the completion scripts run to
@@ -95,10 +94,8 @@ func runCompleteSnapshots(ctx context.Context, args []string, stdout, stderr io.
 		if !m.Written() || m.Kind() != "local" {
 			continue
 		}
-		if _, err := os.Stat(m.Path); err != nil {
-			continue
-		}
-		tg, err := local.New(m.Path)
+		// Opening a target creates nothing.
+		tg, err := targets.Open(ctx, m)
 		if err != nil {
 			continue
 		}
