@@ -98,14 +98,14 @@ func (r *repo) snapshotLists(rc config.Repo, cands []candidate, idx map[string]*
 			ss.Held = x.Held
 		}
 	}
-	slices.Sort(ss.Names)
+	slices.SortFunc(ss.Names, snapshot.Compare)
 	for _, c := range cands {
 		x := idx[c.m.Name]
 		if x == nil || x.Latest == "" {
 			continue
 		}
 		ss.Mirrors = append(ss.Mirrors, server.SnapshotMirror{Name: c.m.Name, Latest: x.Latest, URL: snapshotBase(c.m.URL, x.Latest)})
-		if ss.Held == "" && x.Latest > ss.Latest {
+		if ss.Held == "" && (ss.Latest == "" || snapshot.Compare(x.Latest, ss.Latest) > 0) {
 			ss.Latest = x.Latest
 		}
 	}

@@ -113,6 +113,10 @@ func nameTime(name string) (time.Time, int) {
 	return t, seq
 }
 
+// Compare orders snapshot names by when they were taken: by time, then
+// by sequence number ("-2" after the plain name, "-10" after "-2").
+func Compare(a, b string) int { return compareNames(a, b) }
+
 func compareNames(a, b string) int {
 	ta, na := nameTime(a)
 	tb, nb := nameTime(b)
@@ -341,6 +345,9 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 		log.Info("snapshot taken", "snapshot", name, "revision", s.Revision, "files", len(paths))
 	}
 	p.applyPins(x)
+	// A sync runs only while the repo is not held (rpmirror resume
+	// clears the mark too): a mark left by a hold removed by hand goes.
+	x.Held = ""
 	res.Removed = p.Expired(x, now)
 	x.Snapshots = slices.DeleteFunc(x.Snapshots, func(s Snapshot) bool { return slices.Contains(res.Removed, s.Name) })
 	x.setLatest()

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,10 +43,17 @@ func TestExpired(t *testing.T) {
 		{"the larger of the two wins", 3, 24*time.Hour + time.Second, nil, []string{day(0), day(1)}},
 		{"pinned are kept", 1, 0, []string{day(0), day(2)}, []string{day(1), day(3)}},
 		{"keep more than there are", 10, 0, nil, nil},
+		{"the held one is kept", 1, 0, []string{"held:" + day(1)}, []string{day(0), day(2), day(3)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := Policy{Keep: tc.keep, KeepFor: tc.keepFor}
-			if got := p.Expired(idx(tc.pinned...), t0); !reflect.DeepEqual(got, tc.want) {
+			x := idx(tc.pinned...)
+			for _, h := range tc.pinned {
+				if n, ok := strings.CutPrefix(h, "held:"); ok {
+					x.Held = n
+				}
+			}
+			if got := p.Expired(x, t0); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("Expired = %v, want %v", got, tc.want)
 			}
 		})
@@ -102,5 +110,79 @@ func TestReadMendsIndex(t *testing.T) {
 	}
 	if res.Taken != "20261126T120000Z-11" {
 		t.Errorf("snapshot taken as %q, want 20261126T120000Z-11", res.Taken)
+	}
+}
+
+// While a repo is held, index.json and latest.txt name the held snapshot
+// as the latest; Release names the newest again; a hold whose snapshot is
+// gone is forgotten; a sync (Maintain) clears a mark left behind.
+func TestHeldIsLatest(t *testing.T) {
+	ctx := context.Background()
+	tg, err := local.New(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "repomd.xml")
+	md := `<?xml version="1.0" encoding="UTF-8"?><repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>42</revision></repomd>`
+	if err := os.WriteFile(src, []byte(md), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Put(ctx, target.File{Path: repomdPath, Local: src, Size: int64(len(md))}); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"20261125T120000Z", "20261126T120000Z"}
+	for _, n := range names {
+		if err := tg.Snapshot(ctx, Path(n), []string{repomdPath}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	latest := func() string {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(tg.Root(), LatestPath))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	x, err := Read(ctx, tg, "r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Held = names[0]
+	x.setLatest()
+	if err := Write(ctx, tg, x); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := Read(ctx, tg, "r"); err != nil || x.Held != names[0] || x.Latest != names[0] || latest() != names[0] {
+		t.Errorf("held: Read = %+v, %v; latest.txt %s; want %s", x, err, latest(), names[0])
+	}
+	if err := Release(ctx, tg, "r"); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := Read(ctx, tg, "r"); err != nil || x.Held != "" || x.Latest != names[1] || latest() != names[1] {
+		t.Errorf("released: Read = %+v, %v; latest.txt %s; want %s", x, err, latest(), names[1])
+	}
+	// A hold left in the index, then a sync.
+	x.Held = names[0]
+	x.setLatest()
+	if err := Write(ctx, tg, x); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Maintain(ctx, tg, "r", PolicyOf(&config.Snapshots{Keep: 5}), Revision{Repomd: []byte(md), Paths: func() ([]string, error) { return nil, nil }}, time.Now(), slog.New(slog.DiscardHandler)); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := Read(ctx, tg, "r"); err != nil || x.Held != "" || latest() != names[1] {
+		t.Errorf("after a sync: Read = %+v, %v; latest.txt %s; want no hold and %s", x, err, latest(), names[1])
+	}
+	// The held snapshot gone: forgotten.
+	x.Held = names[0]
+	if err := Write(ctx, tg, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.RemoveDir(ctx, Path(names[0])); err != nil {
+		t.Fatal(err)
+	}
+	if x, err := Read(ctx, tg, "r"); err != nil || x.Held != "" || x.Latest != names[1] {
+		t.Errorf("held snapshot gone: Read = %+v, %v", x, err)
 	}
 }

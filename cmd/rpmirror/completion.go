@@ -110,7 +110,7 @@ func runCompleteSnapshots(ctx context.Context, args []string, stdout, stderr io.
 			}
 		}
 	}
-	slices.Sort(names)
+	slices.SortFunc(names, snaps.Compare)
 	for _, n := range names {
 		fmt.Fprintln(stdout, n)
 	}
