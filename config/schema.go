@@ -31,10 +31,10 @@ import (
 //	required:"why"       leaving the key out is a problem: "missing KEY: why"
 //	kind:"K"             how a string (or each string of a list) is read:
 //	                     path (made absolute, cleaned), dir (a path that is
-//	                     not "/"), url (http or https), origin (http, https
-//	                     or file), log (a path or "-"), size (an int64 such
-//	                     as 512MiB); custom: not decoded here, the caller
-//	                     decodes it from the keys returned
+//	                     not "/"), url (http or https), log (a path or
+//	                     "-"), size (an int64 such as 512MiB); custom: not
+//	                     decoded here, the caller decodes it from the keys
+//	                     returned
 //	check:"name"         checks[name] checks (and may normalize) a string
 //	range:"lo..hi"       bounds of a whole number or a size, inclusive
 //	positive:""          a duration must not be zero
@@ -48,8 +48,10 @@ import (
 //	keyline:""           on a nested struct's int field: the line of the
 //	                     key that holds the mapping
 //
-// Defaults live in the default tags and nowhere else in the decoder; the
-// exported Default constants are checked against them by a test.
+// A nested mapping's struct may add rules that involve several of its
+// keys by implementing crossChecker. Defaults live in the default tags and
+// nowhere else in the decoder; the exported Default constants are checked
+// against them by a test.
 
 // fieldSpec is one key of a mapping, read from a struct field's tags.
 type fieldSpec struct {
@@ -406,8 +408,6 @@ func (d *decoder) scalar(fs *fieldSpec, e entry, where string) (string, bool) {
 		}
 	case "url":
 		s, ok = d.url(e, where, false)
-	case "origin":
-		s, ok = d.url(e, where, true)
 	case "log":
 		if s, ok = d.str(e, where); ok && s != "-" {
 			s, ok = d.path(e, where)
