@@ -19,6 +19,8 @@
 #
 #   scripts/bench-serve1000.sh   # REPOS=1000 PROBE_INTERVAL=30 ROUNDS=4
 #   QUICK=1: REPOS=100, PROBE_INTERVAL=5, ROUNDS=3
+#   PROFILE=DIR: keeps DIR/serve1000-heap.pprof and DIR/serve1000-cpu.pprof
+#   (30 s of CPU during the steady phase) from the daemon's -debug-listen
 set -euo pipefail
 for tool in nginx go curl python3; do
   command -v $tool >/dev/null || { echo "bench-serve1000: $tool is not installed" >&2; exit 1; }
@@ -65,10 +67,16 @@ log "serve1000: first sync of $repos repositories (untimed)"
 "$rpmirror" sync --parallel 8 -c "$work/mirrors.yaml" >/dev/null 2>"$work/sync.err" || { log "initial sync failed"; tail "$work/sync.err" >&2; exit 1; }
 
 started=$(now)
-"$rpmirror" serve --log-format json -c "$work/mirrors.yaml" 2>"$work/serve.log" &
+debug=()
+[ -n "${PROFILE:-}" ] && { dport=$(port); debug=(-debug-listen "127.0.0.1:$dport"); mkdir -p "$PROFILE"; }
+"$rpmirror" serve --log-format json "${debug[@]}" -c "$work/mirrors.yaml" 2>"$work/serve.log" &
 pid=$!
 bench_pids+=("$pid")
 for _ in $(seq 200); do curl -fs "http://127.0.0.1:$api/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# ended: how many syncs have ended, by the log (done, failed, skipped,
+# on standby).
+ended() { grep -cE '"msg":"sync (done|failed|skipped|: on standby)' "$work/serve.log" || true; }
 
 # The sampler reads /metrics every $sample s until $work/stop appears and
 # writes what it saw to $work/probes.json.
@@ -104,16 +112,27 @@ python3 "$work/sampler.py" "http://127.0.0.1:$api/metrics" "$started" "$interval
 sampler=$!
 bench_pids+=("$sampler")
 
+# The start-up round (every repository's sync, max_parallel_syncs at a
+# time, all no-ops) is probed through too; it ends before the steady phase.
+deadline=$(awk -v t="$(now)" -v n="$repos" 'BEGIN {printf "%.0f", t + 60 + n}')
+while [ "$(ended)" -lt "$repos" ] && awk -v n="$(now)" -v d="$deadline" 'BEGIN {exit !(n < d)}'; do sleep 1; done
+startup=$(awk -v a="$started" -v b="$(now)" 'BEGIN {printf "%.1f", b - a}')
+log "serve1000: start-up round of $(ended) syncs done in ${startup}s"
 steady=$(awk -v i="$interval" -v r="$rounds" 'BEGIN {print i * r}')
 log "serve1000: $repos repos × $mirrors mirrors, probe_interval ${interval}s: watching probes for ${steady}s"
+if [ -n "${PROFILE:-}" ]; then
+  curl -fs -o "$PROFILE/serve1000-cpu.pprof" "http://127.0.0.1:$dport/debug/pprof/profile?seconds=30" &
+  bench_pids+=($!)
+fi
 sleep "$steady"
+[ -n "${PROFILE:-}" ] && curl -fs -o "$PROFILE/serve1000-heap.pprof" "http://127.0.0.1:$dport/debug/pprof/heap"
 
 # The burst: every origin moves to revision 2 at once.
 log "serve1000: every origin changes at once"
 ln -s demo2 "$work/current.new" && mv -T "$work/current.new" "$work/current"
 flipped=$(now)
 touch "$work/flipped"
-deadline=$(awk -v t="$flipped" -v n="$repos" -v i="$interval" 'BEGIN {print t + 3 * i + n * 2}')
+deadline=$(awk -v t="$flipped" -v n="$repos" -v i="$interval" 'BEGIN {printf "%.0f", t + 3 * i + n * 2}')
 done_n=0
 while :; do
   done_n=$(grep -c "\"msg\":\"sync done\".*\"revision\":\"$revision2\"" "$work/serve.log" || true)
@@ -136,29 +155,41 @@ read -r burst_n burst_most burst_avg burst_secs all_most < <(python3 - "$work/se
 import json, sys
 from datetime import datetime
 flip = float(sys.argv[2])
+ends = ("sync done", "sync failed", "sync skipped", "sync: on standby")
 ev = []
 for line in open(sys.argv[1]):
     try:
         e = json.loads(line)
     except ValueError:
         continue
-    if e.get("msg") not in ("sync starting", "sync done"):
+    msg = e.get("msg", "")
+    if msg == "sync starting":
+        d = 1
+    elif msg.startswith(ends):
+        d = -1
+    else:
         continue
     t = datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp()
-    ev.append((t, 1 if e["msg"] == "sync starting" else -1))
+    ev.append((t, d, e.get("repo", "")))
 ev.sort(key=lambda x: (x[0], x[1]))
-run = most = bmost = n = 0
+# A sync runs from its "sync starting" to the next end message of its repo
+# (a sync cancelled without one ends at the repo's next start).
+running = set()
+most = bmost = n = 0
 area, first, last, prev = 0.0, None, None, None
-for t, d in ev:
-    if t >= flip and prev is not None and first is not None:
-        area += run * (t - prev)
-    run += d
-    most = max(most, run)
+for t, d, repo in ev:
+    if t >= flip and prev is not None:
+        area += len(running) * (t - prev)
+    if d > 0:
+        running.add(repo)
+    else:
+        running.discard(repo)
+    most = max(most, len(running))
     if t >= flip:
         if first is None:
             first = t
         last, prev = t, t
-        bmost = max(bmost, run)
+        bmost = max(bmost, len(running))
         n += d > 0
 secs = (last - first) if first is not None else 0
 print(n, bmost, "%.2f" % (area / secs if secs > 0 else 0), "%.1f" % secs, most)
@@ -188,6 +219,7 @@ echo
 echo "- **Probes keep up:** $samples samples of \`/metrics\` every ${sample} s; at each, the age of every mirror's"
 echo "  \`rpmirror_mirror_last_probe_timestamp_seconds\` (from the daemon's start for a mirror not yet probed). Oldest seen:"
 echo "  ${worst_b} s before the burst, ${worst_a} s during and after it (${ratio_probe} × probe_interval; \`$worst_of\`); $series mirrors reported."
+echo "- **Start-up:** every repository's sync at start (no-ops, max_parallel_syncs at a time) ended ${startup} s after the start."
 echo "- **Memory:** peak RSS (VmHWM) $hwm_mb MB, $(awk -v k="$rss" 'BEGIN {printf "%.0f", k / 1024}') MB at the end."
 echo "- **The burst:** $done_n of $repos repositories synced revision 2 in $(awk -v a="$flipped" -v b="$drained" 'BEGIN {printf "%.1f", b - a}') s after the flip."
 echo "  From the daemon's JSON log (\"sync starting\" / \"sync done\"): $burst_n syncs, at most $burst_most at once"
