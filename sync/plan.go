@@ -196,8 +196,8 @@ type planner struct {
 	cache string
 	now   time.Time
 	// seen, when set, is called once for each package location the
-	// revision lists, in order.
-	seen func(p *repodata.Package) error
+	// revision lists, in order, with its checksum as a string.
+	seen func(p *repodata.Package, sum string) error
 }
 
 // metadataToFetch lists the metadata files of md that some mirror in
@@ -286,15 +286,16 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			return nil, fmt.Errorf("%s: package %s: %w", primary, p.NEVRA(), &ConflictError{File: primary, Href: p.Href, First: describe(prev.sum, prev.size), Then: describe(p.Checksum, p.Size)})
 		}
 		plan.referenced[p.Href] = ref{sum: p.Checksum, size: p.Size}
+		sum := p.Checksum.String()
 		if pl.seen != nil {
-			if err := pl.seen(p); err != nil {
+			if err := pl.seen(p, sum); err != nil {
 				return nil, err
 			}
 		}
 		var file *target.File // made once, shared by the mirrors' placements
 		need := false
 		for _, m := range behind {
-			reason, err := pl.packageReason(ctx, m, p)
+			reason, err := pl.packageReason(ctx, m, p, sum)
 			if err != nil {
 				return nil, err
 			}
@@ -349,11 +350,11 @@ func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error 
 	return nil
 }
 
-// packageReason says why mirror m needs package p, ReasonPresentVerified
-// when it holds it already though it does not serve it, or "" when it
-// serves it.
-func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
-	if m.index != nil && m.index[p.Href] == p.Checksum.String() {
+// packageReason says why mirror m needs package p (whose checksum is sum
+// as a string), ReasonPresentVerified when it holds it already though it
+// does not serve it, or "" when it serves it.
+func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package, sum string) (Reason, error) {
+	if m.index != nil && m.index[p.Href] == sum {
 		return "", nil // served now, so present and verified
 	}
 	present, err := presentVerified(ctx, m, p)
@@ -567,9 +568,9 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	pl := &planner{
 		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
 		cache: s.cache, now: s.now(),
-		seen: func(p *repodata.Package) error {
+		seen: func(p *repodata.Package, sum string) error {
 			s.samplePackage(p.Href)
-			return iw.add(p.Href, p.Checksum.String())
+			return iw.add(p.Href, sum)
 		},
 	}
 	plan, err := pl.plan(ctx, d.Href, repodata.NewPrimaryReader(rc).Next, behind)

@@ -305,7 +305,7 @@ func TestPlanner(t *testing.T) {
 				cache: cache, now: now,
 			}
 			var seen []string
-			pl.seen = func(p *repodata.Package) error {
+			pl.seen = func(p *repodata.Package, _ string) error {
 				seen = append(seen, p.Href)
 				return nil
 			}
