@@ -183,3 +183,61 @@ func sha256Hex(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestS3PendingDeletionsFromTheBucket: the files an update leaves
+// unreferenced wait prune_after, counted from when they became
+// unreferenced; another host with an empty state_dir prunes them on time,
+// from the records in the bucket, and not before.
+func TestS3PendingDeletionsFromTheBucket(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	v2 := filepath.Join("..", "internal", "demo", "origin", "v2")
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, v1)
+	h := newS3Harness(t, o, demoKey(t))
+	h.repo.PruneAfter = time.Hour
+	h.mustSync()
+	before := tree(t, h.mirrors[0])
+	republish(t, o, v2)
+	h.mustSync()
+	h.checkMirrors()
+	var gone []string // v1's files that v2 does not use
+	after := tree(t, h.mirrors[0])
+	for p := range before {
+		if _, err := os.Stat(filepath.Join(v2, filepath.FromSlash(p))); err != nil && !strings.HasPrefix(p, "repodata/repomd.xml") {
+			gone = append(gone, p)
+		}
+	}
+	if len(gone) == 0 {
+		t.Fatal("v2 leaves nothing of v1 unreferenced: no test")
+	}
+	for _, p := range gone {
+		if _, ok := after[p]; !ok {
+			t.Fatalf("%s was deleted before prune_after", p)
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		later  time.Duration
+		pruned bool
+	}{
+		{"before prune_after", 30 * time.Minute, false},
+		{"after prune_after", 61 * time.Minute, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h.freshState()
+			h.now = h.now.Add(tc.later)
+			rep := h.mustSync()
+			h.now = h.now.Add(-tc.later)
+			now := tree(t, h.mirrors[0])
+			for _, p := range gone {
+				if _, there := now[p]; there == tc.pruned {
+					t.Errorf("%s: %s there = %v", tc.name, p, there)
+				}
+			}
+			if tc.pruned && rep.Mirrors[0].Deleted != len(gone) {
+				t.Errorf("Deleted = %d, want %d", rep.Mirrors[0].Deleted, len(gone))
+			}
+			h.checkMirrors()
+		})
+	}
+}
