@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/target"
@@ -37,11 +40,8 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 			return err
 		}
 	}
-	for _, f := range mp.Store {
-		if err := m.tg.Put(ctx, f.File); err != nil {
-			return err
-		}
-		m.rep.Published++
+	if err := s.storeAll(ctx, m, mp.Store); err != nil {
+		return err
 	}
 	// repomd.xml, its signature and key are staged in the cache.
 	for _, f := range []struct {
@@ -94,4 +94,31 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
 	s.prune(ctx, m, mp.Prune)
 	return nil
+}
+
+// storeAll stores files, which nothing the mirror serves references yet,
+// in any order: on a target on this machine one after another (each is a
+// hard link or a copy on the same disk), on any other (object storage)
+// as many at once as downloads (Options.Concurrency), since each upload
+// waits mostly on the network. The first failure stops the rest.
+func (s *run) storeAll(ctx context.Context, m *mirror, files []Placement) error {
+	limit := 1
+	if !m.tg.Properties().Local {
+		limit = s.e.opts.Concurrency
+	}
+	var stored atomic.Int64
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(limit)
+	for _, f := range files {
+		g.Go(func() error {
+			if err := m.tg.Put(gctx, f.File); err != nil {
+				return err
+			}
+			stored.Add(1)
+			return nil
+		})
+	}
+	err := g.Wait()
+	m.rep.Published += int(stored.Load())
+	return err
 }
