@@ -99,7 +99,10 @@ type repo struct {
 	// standby: the last sync found the lease on a mirror in object
 	// storage held by another rpmirror (lease.go).
 	standby bool
-	leases  map[string]*server.LeaseStatus // mirror name -> its lease, as last read
+	// listsRetry: writeLists skipped a mirror whose lease was held
+	// elsewhere; the next probe round tries again.
+	listsRetry atomic.Bool
+	leases     map[string]*server.LeaseStatus // mirror name -> its lease, as last read
 }
 
 func newRepo(d *Daemon, rc config.Repo) *repo {
@@ -773,6 +776,11 @@ func (r *repo) probe(ctx context.Context) {
 	r.probeMirrorsLocked(ctx)
 	r.probeLeases(ctx)
 	r.render(false)
+	// Lists a mirror's lease kept from being written when they changed
+	// (it was held elsewhere) are written now.
+	if r.listsRetry.Swap(false) {
+		r.writeLists()
+	}
 }
 
 // probeMirrors probes the mirrors only (after a sync).
@@ -1166,7 +1174,8 @@ func (r *repo) writeLists() {
 			// for the two objects, or leave them to its holder.
 			unlock, err := tg.Lock(ctx)
 			if err != nil {
-				r.log.Debug("writing mirror lists: the lease is held elsewhere; its holder writes them", "mirror", m.Name, "err", err)
+				r.log.Debug("writing mirror lists: the lease is held elsewhere; trying again at the next probe round", "mirror", m.Name, "err", err)
+				r.listsRetry.Store(true)
 				continue
 			}
 			defer unlock()

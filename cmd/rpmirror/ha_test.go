@@ -83,6 +83,7 @@ func (d *haDaemon) lease(t *testing.T) (held bool, holder string) {
 // (SIGSTOP) loses the lease to the other and, resumed, writes nothing
 // more.
 func TestTwoDaemonsOneObjectStore(t *testing.T) {
+	t.Parallel() // mostly waits: for leases to expire, for the other daemon
 	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
 	srv := s3test.Start(t, "mirrors")
 	key := testrepo.TestKey(t)

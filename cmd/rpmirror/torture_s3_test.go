@@ -27,6 +27,7 @@ import (
 // complete it without uploading any package the bucket already holds
 // with the right content.
 func TestTortureS3(t *testing.T) {
+	t.Parallel() // mostly waits: for leases to expire, for the other daemon
 	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
 	kills := 4
 	if s := os.Getenv("RPMIRROR_TORTURE_S3"); s != "" {
