@@ -1,0 +1,114 @@
+package sync_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/snapshot"
+	"github.com/rpmirror/rpmirror/sync"
+)
+
+// TestRollbackHoldResume: Rollback republishes a snapshot on both
+// mirrors, using on a mirror whose snapshot of that revision has another
+// name (a publish a second later) that one; the repository is held (a
+// sync is a HeldError naming who held it, and changes nothing) until
+// Resume, after which a sync publishes the origin's revision again. A
+// snapshot one mirror lacks altogether is refused before anything
+// changes, and an unknown one is ErrNotFound.
+func TestRollbackHoldResume(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	p1, p2 := testrepo.DemoPackages(key), testrepo.DemoV2Packages(key)
+	v1, v2 := filepath.Join(base, "v1"), filepath.Join(base, "v2")
+	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, p1...)
+	buildRepo(t, v2, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "2"}, p2...)
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	h := newHarness(t, o, key.PublicPath)
+	h.repo.Snapshots = &config.Snapshots{Keep: 5}
+	t0 := h.now
+	for i, dir := range []string{v1, v2} {
+		h.now = t0.Add(time.Duration(i) * time.Hour)
+		republish(t, o, dir)
+		h.mustSync()
+	}
+	first, second := snapshot.Name(t0), snapshot.Name(t0.Add(time.Hour))
+	moved := snapshot.Name(t0.Add(time.Second))
+	if err := os.Rename(filepath.Join(h.mirrors[1], "snapshots", first), filepath.Join(h.mirrors[1], "snapshots", moved)); err != nil {
+		t.Fatal(err)
+	}
+	v1md, err := os.ReadFile(filepath.Join(v1, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2md, err := os.ReadFile(filepath.Join(v2, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serves := func(m string) []byte {
+		t.Helper()
+		b, err := os.ReadFile(filepath.Join(m, "repodata", "repomd.xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	ctx := context.Background()
+
+	if _, _, err := h.engine(false).Rollback(ctx, h.repo, "20200101T000000Z", "me@here"); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Errorf("rollback to an unknown snapshot: %v, want ErrNotFound", err)
+	}
+	hold, reps, err := h.engine(false).Rollback(ctx, h.repo, first, "me@here")
+	if err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if len(reps) != 2 || reps[0].Snapshot != first || reps[1].Snapshot != moved || hold.Revision != "1" || hold.By != "me@here" || len(hold.Packages) != len(p1) {
+		t.Errorf("rollback: hold %+v, mirrors %+v", hold, reps)
+	}
+	for _, m := range h.mirrors {
+		if string(serves(m)) != string(v1md) {
+			t.Errorf("%s does not serve the first revision after the rollback", m)
+		}
+		if got, want := dnfList(t, m, key.PublicPath), nevras(p1); !reflect.DeepEqual(got, want) {
+			t.Errorf("dnf lists %v in %s after the rollback, want %v", got, m, want)
+		}
+	}
+	rep := h.sync()
+	var he *sync.HeldError
+	if !errors.As(rep.Err, &he) || he.Hold.Snapshot != first || he.Hold.By != "me@here" || len(rep.Mirrors) != 0 {
+		t.Fatalf("sync of a held repo: %v", rep.Err)
+	}
+	if string(serves(h.mirrors[0])) != string(v1md) {
+		t.Error("a sync moved the held repo")
+	}
+
+	// second exists on the first mirror only: refused, nothing changes.
+	if err := os.RemoveAll(filepath.Join(h.mirrors[1], "snapshots", second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.engine(false).Rollback(ctx, h.repo, second, "me@here"); !errors.Is(err, snapshot.ErrNotFound) {
+		t.Errorf("rollback to a snapshot one mirror lacks: %v, want ErrNotFound", err)
+	}
+	if string(serves(h.mirrors[0])) != string(v1md) {
+		t.Error("a refused rollback changed the first mirror")
+	}
+
+	if hold, err := h.engine(false).Resume(ctx, h.repo); err != nil || hold == nil || hold.Snapshot != first {
+		t.Fatalf("resume: %+v, %v", hold, err)
+	}
+	if hold, err := h.engine(false).Resume(ctx, h.repo); err != nil || hold != nil {
+		t.Errorf("resume of a repo not held: %+v, %v", hold, err)
+	}
+	h.mustSync()
+	for _, m := range h.mirrors {
+		if string(serves(m)) != string(v2md) {
+			t.Errorf("%s does not serve the origin's revision after resume and sync", m)
+		}
+	}
+}
