@@ -327,7 +327,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if s.repo.Filter != nil && !s.reuseFiltered() {
 		// The revision mirrored is the one rpmirror writes from the
 		// origin's: it needs the origin's metadata.
-		cleanup, err := s.openCache()
+		cleanup, err := s.openCache(false)
 		if err != nil {
 			return err
 		}
@@ -340,9 +340,8 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if cur := s.verified.Current(); cur != nil && cur.SHA256 == digest {
 		s.rep.RevisionVerified = true
 	}
-	if len(s.mirrors) == 0 {
-		return s.verifyOnly(ctx)
-	}
+	// Plan: which mirrors are current, and what the sync does to the
+	// others; with no written mirror, what verifying the revision takes.
 	var behind []*mirror
 	for _, m := range s.mirrors {
 		if m.upToDate(s.repomd, s.asc, s.key) || (s.repo.SignWith != "" && s.signedUpToDate(m)) {
@@ -357,11 +356,38 @@ func (s *run) sync(ctx context.Context) (err error) {
 		// whatever becomes of the others.
 		s.keepCurrent(ctx)
 	}
+	verifyOnly := len(s.mirrors) == 0
+	if verifyOnly && !s.rep.RevisionVerified {
+		behind = []*mirror{s.verifyOnlyMirror()}
+	}
+	s.plan = &Plan{Revision: s.md.Revision, RepomdSHA256: digest}
+	if len(behind) > 0 {
+		cleanup, err := s.openCache(verifyOnly)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		if err := s.makePlan(ctx, behind); err != nil {
+			return err
+		}
+	}
+	s.plan.Mirrors = s.mirrorPlans()
 	if len(behind) == 0 {
-		s.plan = &Plan{Revision: s.md.Revision, RepomdSHA256: digest, Mirrors: s.mirrorPlans()}
-		if s.dry {
-			s.describe()
-		} else if !s.rep.RevisionVerified {
+		s.rep.NoChange = true
+		if verifyOnly {
+			s.log.Info("revision already verified", "revision", s.md.Revision)
+		} else {
+			s.log.Info("mirrors are current", "revision", s.md.Revision)
+		}
+	}
+	// A dry run ends here, with the plan.
+	if s.dry {
+		s.describe()
+		return nil
+	}
+	switch {
+	case len(behind) == 0:
+		if !s.rep.RevisionVerified {
 			// Every mirror serves it already: rpmirror published it, so
 			// it was verified then (state from before verified revisions
 			// were kept, or a revision the origin went back to).
@@ -369,27 +395,21 @@ func (s *run) sync(ctx context.Context) (err error) {
 				return err
 			}
 		}
-		if s.repo.Filter != nil && !s.dry && s.cache != "" {
+		if s.repo.Filter != nil && s.cache != "" {
 			// The origin's metadata and the filtered files written from
 			// it served only to compare.
 			s.removeCache()
 		}
-		s.rep.NoChange = true
-		s.log.Info("mirrors are current", "revision", s.md.Revision)
 		return s.mirrorErrors()
+	case verifyOnly:
+		return s.verifyRevision(ctx)
 	}
-	cleanup, err := s.openCache()
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	if err := s.makePlan(ctx, behind); err != nil {
-		return err
-	}
-	if s.dry {
-		s.describe()
-		return nil
-	}
+	return s.execute(ctx, behind)
+}
+
+// execute carries out the plan for the behind mirrors: fetch, then
+// publish to each, pruning after each commit.
+func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
 	if err := s.fetchPackages(ctx, s.plan.Fetch, true); err != nil {
 		return err
@@ -442,11 +462,15 @@ func (s *run) keepCurrent(ctx context.Context) {
 }
 
 // openCache sets the directory downloads go to: the repository's cache
-// in state_dir, or for a dry run a temporary directory that cleanup
-// removes. cleanup leaves a real cache alone: the sync removes it once
-// every mirror has every file.
-func (s *run) openCache() (cleanup func(), err error) {
+// in state_dir, or for a dry run a temporary directory. cleanup removes a
+// dry run's directory, and the cache too when removeAfter (a verify-only
+// run); otherwise the sync removes the cache once every mirror has every
+// file.
+func (s *run) openCache(removeAfter bool) (cleanup func(), err error) {
 	if s.cache != "" { // a filtered repo's, opened before the plan
+		if removeAfter {
+			return s.removeCache, nil
+		}
 		return func() {}, nil
 	}
 	if s.dry {
@@ -465,6 +489,9 @@ func (s *run) openCache() (cleanup func(), err error) {
 	}
 	if err := safefs.MkdirAll(store.Dir(), rel, 0o755); err != nil {
 		return nil, fmt.Errorf("download cache: %w", err)
+	}
+	if removeAfter {
+		return s.removeCache, nil
 	}
 	return func() {}, nil
 }

@@ -10,50 +10,41 @@ import (
 	"github.com/rpmirror/rpmirror/state"
 )
 
-// verifyOnly verifies the origin's revision of a repository that has no
-// written mirror (only probe-only ones), so that it has verified
-// revisions to judge those mirrors against: metadata, signatures and
-// every package, fetched into the cache and deleted once verified. Only
-// packages that the current verified revision does not name with the same
-// checksum are fetched (the index of that revision is kept in state_dir).
-//
-// The origin's repomd.xml has been read and checked (its signature with
-// repo_gpgcheck) as for any sync.
-func (s *run) verifyOnly(ctx context.Context) (err error) {
-	store := s.e.opts.Store
-	cur := s.verified.Current()
-	digest := sha256Hex(s.repomd)
-	if s.rep.RevisionVerified {
-		s.rep.NoChange = true
-		s.plan = &Plan{Revision: s.md.Revision, RepomdSHA256: digest}
-		s.log.Info("revision already verified", "revision", s.md.Revision)
-		return nil
-	}
+// verifyOnlyMirror is the stand-in planned for when a repository has no
+// written mirror (only probe-only ones): the sync verifies the origin's
+// revision so that it has verified revisions to judge those mirrors
+// against, fetching metadata, signatures and every package into the cache
+// and deleting each once verified. Its index is that of the current
+// verified revision (kept in state_dir), so only the packages that
+// revision does not name with the same checksum are fetched.
+func (s *run) verifyOnlyMirror() *mirror {
 	vm := &mirror{cfg: config.Mirror{Name: "(verify only)"}, rep: &MirrorReport{}, verifyOnly: true}
-	idxRel, _ := filepath.Rel(store.Dir(), store.VerifiedIndexPath(s.repo.Name))
-	if cur != nil {
-		if idx, err := readIndex(store.Dir(), idxRel, cur.SHA256); err == nil {
+	if cur := s.verified.Current(); cur != nil {
+		store := s.e.opts.Store
+		if idx, err := readIndex(store.Dir(), s.verifiedIndexRel(), cur.SHA256); err == nil {
 			vm.index = idx
 		}
 	}
-	cleanup, err := s.openCache()
-	if err != nil {
-		return err
-	}
-	defer cleanup()
-	defer s.removeCache() // each package was deleted once verified
-	if err := s.makePlan(ctx, []*mirror{vm}); err != nil {
-		return err
-	}
-	if s.dry {
-		s.log.Info("dry run: the origin's revision would be verified (no written mirror)", "revision", s.md.Revision, "packages", len(s.plan.Fetch))
-		return nil
-	}
+	return vm
+}
+
+// verifiedIndexRel is where the index of the current verified revision is
+// kept, relative to the state directory.
+func (s *run) verifiedIndexRel() string {
+	store := s.e.opts.Store
+	rel, _ := filepath.Rel(store.Dir(), store.VerifiedIndexPath(s.repo.Name))
+	return rel
+}
+
+// verifyRevision carries out the plan of a repository with no written
+// mirror (verifyOnlyMirror): every package is fetched, verified and
+// deleted, then the revision is verified.
+func (s *run) verifyRevision(ctx context.Context) error {
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
 	if err := s.fetchPackages(ctx, s.plan.Fetch, false); err != nil {
 		return err
 	}
-	if err := saveIndex(s.index, store.Dir(), idxRel, digest); err != nil {
+	if err := saveIndex(s.index, s.e.opts.Store.Dir(), s.verifiedIndexRel(), sha256Hex(s.repomd)); err != nil {
 		s.log.Warn("saving the index of the verified revision; the next new revision is verified in full", "err", err)
 	}
 	return s.recordVerified()

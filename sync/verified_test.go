@@ -2,10 +2,12 @@ package sync_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -146,8 +148,21 @@ func TestVerifyOnly(t *testing.T) {
 	}
 
 	republish(t, o, v2)
-	h.mustSync()
 	added, changed := p2[len(p2)-1], p2[0]
+	// A dry run plans the verification: it would fetch what the sync
+	// fetches, and fetches no package.
+	dry := h.engine(true).Sync(context.Background(), h.repo)
+	sort.Strings(dry.WouldFetch)
+	if want := relPaths(added, changed); dry.Err != nil || !reflect.DeepEqual(dry.WouldFetch, want) || dry.Plan == nil || dry.NoChange {
+		t.Errorf("dry run of the second verification: %v, would fetch %v, want %v", dry.Err, dry.WouldFetch, want)
+	}
+	if got := o.fetched(); len(got) != 0 {
+		t.Errorf("the dry run fetched %v", got)
+	}
+	if got := revisionsOf(t, h.store); !reflect.DeepEqual(got, []string{"1"}) {
+		t.Errorf("after the dry run: verified %v, want [1]", got)
+	}
+	h.mustSync()
 	if got, want := o.fetched(), relPaths(added, changed); !reflect.DeepEqual(got, want) {
 		t.Errorf("second verification fetched %v, want only what changed: %v", got, want)
 	}
