@@ -252,6 +252,18 @@ type run struct {
 	index            string         // the new revision's index (href, checksum), written while planning
 	referenced       map[string]ref // package href -> what the primary says is there
 	publishing       bool           // every package is fetched; mirrors are being written
+	// publishedAt is when this run published its revision: one time for
+	// every mirror, so that the snapshots a run takes share their name.
+	publishedAt time.Time
+}
+
+// publishTime returns the time this run publishes its revision at, the
+// same for every mirror it writes: read from the clock the first time.
+func (s *run) publishTime() time.Time {
+	if s.publishedAt.IsZero() {
+		s.publishedAt = s.now()
+	}
+	return s.publishedAt
 }
 
 func (s *run) now() time.Time { return s.e.opts.Now() }

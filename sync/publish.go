@@ -62,7 +62,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	// Record what the new revision leaves unreferenced before committing,
 	// so that a process killed right after the commit still prunes it.
 	digest := sha256Hex(s.repomd)
-	now := s.now()
+	now := s.publishTime()
 	pending := make(map[string]time.Time, len(mp.Pending))
 	for p, since := range mp.Pending {
 		if since.IsZero() {

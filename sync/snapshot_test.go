@@ -211,3 +211,38 @@ func dnfList(t *testing.T, dir, key string) []string {
 	sort.Strings(lines)
 	return lines
 }
+
+// TestSnapshotNameSharedByMirrors: the mirrors one run publishes take
+// their snapshots under one name, even when the clock moves on between
+// the first mirror's publish and the last's, so that a snapshot name
+// means the same revision on every mirror (for ?snapshot= lists and
+// rollback --to).
+func TestSnapshotNameSharedByMirrors(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v1 := filepath.Join(base, "v1")
+	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, testrepo.DemoPackages(key)...)
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	h := newHarness(t, o, key.PublicPath)
+	h.repo.Snapshots = &config.Snapshots{Keep: 3}
+	republish(t, o, v1)
+	// Every reading of the clock is a second later than the one before.
+	e := h.engineWithClock(func() time.Time {
+		h.now = h.now.Add(time.Second)
+		return h.now
+	})
+	if rep := e.Sync(context.Background(), h.repo); rep.Err != nil {
+		t.Fatalf("sync failed: %v", rep.Err)
+	}
+	var names []string
+	for _, m := range h.mirrors {
+		b, err := os.ReadFile(filepath.Join(m, "snapshots", "latest.txt"))
+		if err != nil {
+			t.Fatalf("reading %s's latest.txt: %v", m, err)
+		}
+		names = append(names, strings.TrimSpace(string(b)))
+	}
+	if names[0] == "" || names[0] != names[1] {
+		t.Errorf("the mirrors of one run took snapshots %q: want one name for both", names)
+	}
+}

@@ -146,13 +146,22 @@ func newHarness(t *testing.T, o *origin, keys ...string) *harness {
 }
 
 func (h *harness) engine(dryRun bool) *sync.Engine {
+	return h.newEngine(dryRun, func() time.Time { return h.now })
+}
+
+// engineWithClock is engine(false) reading the time from now.
+func (h *harness) engineWithClock(now func() time.Time) *sync.Engine {
+	return h.newEngine(false, now)
+}
+
+func (h *harness) newEngine(dryRun bool, now func() time.Time) *sync.Engine {
 	return sync.New(sync.Options{
 		Store:           h.store,
 		Fetcher:         fetch.New(fetch.Options{Retries: 1, Backoff: time.Millisecond, StallTimeout: 10 * time.Second}),
 		Logger:          slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Concurrency:     4,
 		DryRun:          dryRun,
-		Now:             func() time.Time { return h.now },
+		Now:             now,
 		MaxMetadataSize: h.maxMeta,
 		OnVerified:      h.onVerified,
 	})
