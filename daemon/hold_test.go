@@ -80,9 +80,19 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 	if second == first {
 		t.Fatal("no snapshot of the next revision")
 	}
-	waitFor(t, 30*time.Second, "/snapshots.json to name the second snapshot", func() bool {
+	// Each mirror takes its snapshot after it publishes: wait until both
+	// have, as /snapshots.json sees them.
+	waitFor(t, 30*time.Second, "/snapshots.json to name the second snapshot on both mirrors", func() bool {
 		d := e.snapshotsDoc()
-		return len(d.Repos) == 1 && d.Repos[0].Latest == second
+		if len(d.Repos) != 1 || d.Repos[0].Latest != second || len(d.Repos[0].Mirrors) != 2 {
+			return false
+		}
+		for _, m := range d.Repos[0].Mirrors {
+			if m.Latest != second {
+				return false
+			}
+		}
+		return true
 	})
 	d := e.snapshotsDoc().Repos[0]
 	if d.Name != "demo" || d.Held != "" || d.Mirrorlist != "/mirrorlist?repo=demo&snapshot="+second || d.Metalink != "/metalink?repo=demo&snapshot="+second ||
