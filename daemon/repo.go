@@ -222,7 +222,15 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	if err != nil {
 		return // shutting down
 	}
-	defer release()
+	// The slot is for the sync itself: it is freed before the probes
+	// that follow, which wait for probe slots of their own (behind a
+	// whole probe round of 10,000 mirrors, at times).
+	released := false
+	defer func() {
+		if !released {
+			release()
+		}
+	}()
 	r.mu.Lock()
 	r.syncing = true
 	r.mu.Unlock()
@@ -238,6 +246,8 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
 	r.recordSync(rep)
+	released = true
+	release()
 	if rep.Skipped {
 		// The sync found no usable upstream before a probe did: say so
 		// now, so that the next triggers skip until a probe finds one.

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -10,7 +11,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,11 +26,29 @@ import (
 // engine, and waits until every repo's start-up sync succeeded.
 func runSynced(t *testing.T, yaml string) *Daemon {
 	t.Helper()
+	return runSyncedWith(t, "probe_interval: 1h\nprobe_timeout: 2s\n", yaml, len(yamlRepos(yaml)))
+}
+
+// yamlRepos returns the names of the repos in yaml.
+func yamlRepos(yaml string) []string {
+	var names []string
+	for _, l := range strings.Split(yaml, "\n") {
+		if n, ok := strings.CutPrefix(l, "  - name: "); ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// runSyncedWith is runSynced with top-level settings top, waiting for
+// want repos' start-up syncs.
+func runSyncedWith(t *testing.T, top, yaml string, want int) *Daemon {
+	t.Helper()
 	origin := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "internal", "demo", "origin"))))
 	t.Cleanup(origin.Close)
 	dir := t.TempDir()
 	p := filepath.Join(dir, "mirrors.yaml")
-	yaml = "state_dir: " + dir + "/state\nprobe_interval: 1h\nprobe_timeout: 2s\n" + string(bytes.ReplaceAll([]byte(yaml), []byte("ORIGIN"), []byte(origin.URL)))
+	yaml = "state_dir: " + dir + "/state\n" + top + string(bytes.ReplaceAll([]byte(yaml), []byte("ORIGIN"), []byte(origin.URL)))
 	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +79,7 @@ func runSynced(t *testing.T, yaml string) *Daemon {
 				synced++
 			}
 		}
-		if synced == len(cfg.Repos) {
+		if synced >= want {
 			return d
 		}
 		if time.Now().After(deadline) {
@@ -164,5 +185,56 @@ func TestListsStagedUnderTheirOwnNames(t *testing.T) {
 		}
 		wg.Wait()
 		waitForLists(t, want)
+	}
+}
+
+// TestSyncSlotFreedBeforeProbes: with max_parallel_syncs 1, a repo whose
+// mirror answers its post-sync probe slowly does not keep the next
+// repo's sync waiting: the slot bounds syncs, not the probes after them.
+func TestSyncSlotFreedBeforeProbes(t *testing.T) {
+	stall := make(chan struct{})
+	var once gosync.Once
+	unstall := func() { once.Do(func() { close(stall) }) }
+	t.Cleanup(unstall)
+	var inflight [2]atomic.Int32 // requests for repo a's and b's mirror being answered
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		i := 0
+		if strings.HasPrefix(r.URL.Path, "/b/") {
+			i = 1
+		}
+		inflight[i].Add(1)
+		defer inflight[i].Add(-1)
+		select {
+		case <-stall:
+		case <-r.Context().Done():
+		}
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(slow.Close)
+	t.Cleanup(unstall) // runs before slow.Close
+	dir := t.TempDir()
+	var yaml strings.Builder
+	yaml.WriteString("repos:\n")
+	for _, n := range []string{"a", "b"} {
+		fmt.Fprintf(&yaml, "  - name: %s\n    origin: ORIGIN/v1/\n    mirrors:\n      - name: m\n        path: %s/%s\n        url: %s/%s/\n", n, dir, n, slow.URL, n)
+	}
+	// Both start-up syncs end while the first one's post-sync probe
+	// still waits for its mirror: the second sync did not wait for that
+	// probe. (Had it waited, the probe would have given up first, and
+	// nothing of the first repo would be in flight.)
+	d := runSyncedWith(t, "probe_interval: 1h\nprobe_timeout: 10m\nmax_parallel_syncs: 1\n", yaml.String(), 2)
+	busy := [2]int32{inflight[0].Load(), inflight[1].Load()}
+	st := d.Status().Repos
+	for _, rs := range st {
+		if rs.LastSync == nil || rs.LastSync.Result != "ok" {
+			t.Fatalf("repo %s: %+v", rs.Name, rs.LastSync)
+		}
+	}
+	first := 0 // Status lists a, then b
+	if st[1].LastSync.Start.Before(st[0].LastSync.Start) {
+		first = 1
+	}
+	if busy[first] == 0 {
+		t.Errorf("both syncs ended after the post-sync probe of %s's mirror ended: the second sync waited for the first one's probes", st[first].Name)
 	}
 }
