@@ -50,6 +50,15 @@ func (r *repo) probeLeases(ctx context.Context) {
 			l, err = lr.Lease(lctx)
 			cancel()
 			if err == nil {
+				if !l.Held && l.Holder == "" {
+					// Released (deleted): the last holder is the
+					// one this daemon saw last.
+					r.mu.Lock()
+					if prev := r.leases[m.Name]; prev != nil {
+						l.Holder = prev.Holder
+					}
+					r.mu.Unlock()
+				}
 				mine = l.Held && l.Holder == lr.Holder()
 				st.Held, st.Holder, st.Mine = l.Held, l.Holder, mine
 				st.Renewed, st.TTLSeconds = l.Renewed, l.TTL.Seconds()
@@ -75,5 +84,32 @@ func (r *repo) probeLeases(ctx context.Context) {
 	r.mu.Unlock()
 	if standby && free != "" {
 		r.requestSync("standby: the lease on mirror " + free + " is free; taking over")
+	}
+}
+
+// heldLeases records, after a sync of this daemon that succeeded, that
+// it was the last holder of the lease on each of the repo's mirrors that
+// have one: the sync took the lease and released it at its end, maybe
+// between two probe rounds, which would never have seen it held.
+func (r *repo) heldLeases(ctx context.Context) {
+	for _, m := range r.config().Mirrors {
+		if m.Kind() != "s3" {
+			continue
+		}
+		tg, err := r.target(ctx, m)
+		if err != nil {
+			continue
+		}
+		lr, ok := tg.(target.LeaseReader)
+		if !ok {
+			continue
+		}
+		r.mu.Lock()
+		st := r.leases[m.Name]
+		if st == nil || !st.Held {
+			st = &server.LeaseStatus{Checked: time.Now().UTC(), Holder: lr.Holder()}
+			r.leases[m.Name] = st
+		}
+		r.mu.Unlock()
 	}
 }

@@ -245,7 +245,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		OnVerified:      r.setVerified,
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
-	r.recordSync(rep)
+	r.recordSync(ctx, rep)
 	released = true
 	release()
 	if rep.Skipped {
@@ -342,7 +342,7 @@ func (r *repo) safeSync(ctx context.Context, opts sync.Options, rc *config.Repo)
 }
 
 // recordSync updates status, metrics and alerts from a sync's report.
-func (r *repo) recordSync(rep *sync.Report) {
+func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	m := r.d.metrics
 	result := "ok"
 	if rep.NoChange {
@@ -438,6 +438,9 @@ func (r *repo) recordSync(rep *sync.Report) {
 	prev := r.lastSyncOK
 	r.lastSyncOK = &ok
 	r.mu.Unlock()
+	if ok {
+		r.heldLeases(ctx)
+	}
 	r.alertRollback(rep, st.Error)
 	switch {
 	case !ok && (prev == nil || *prev):
