@@ -157,6 +157,9 @@ echo "  only picks the next."
 echo "- **1024, built per request**: the same, with a script that builds every request with wrk.format, as wrk's"
 echo "  examples do; the difference is wrk's own CPU, taken from the daemon on the shared cores."
 echo "- **wrk alone, no script**: one client, 127.0.0.1 (no country, no network); the answer is still shuffled."
+echo "- **ceiling**: not the daemon but \`benchgen fixed\`, a net/http server with the daemon's settings (server.NewHTTPServer)"
+echo "  that answers every request with one answer of the route captured from the daemon, as cheaply as net/http allows;"
+echo "  wrk sends it the 1024 clients' requests. What the two cores give to any Go net/http server here, with wrk beside it."
 echo
 echo "CPU per request is the process's user + system time over the requests of the run (the daemon's includes its"
 echo "syncs and probes)."
@@ -196,6 +199,32 @@ for route in mirrorlist metalink; do
       result "serve_${route}_wrk_cpu_us" "${wcpu% µs}"
     fi
   done
+done
+# The ceiling: what this machine's two cores give when the server does
+# nothing but answer. benchgen fixed serves one captured answer of the
+# route through server.NewHTTPServer (the daemon's net/http settings),
+# with no selection, syncs, probes, metrics or log; wrk runs as above,
+# with the xff.lua requests.
+for route in mirrorlist metalink; do
+  curl -fs -o "$work/fixed-$route" "http://127.0.0.1:$api/$route?repo=demo&arch=x86_64"
+  type=text/plain; [ $route = metalink ] && type=application/metalink+xml
+  fport=$(port)
+  "$benchgen" fixed -listen "127.0.0.1:$fport" -type "$type" "$work/fixed-$route" >/dev/null &
+  fixed_pid=$!
+  bench_pids+=($fixed_pid)
+  for _ in $(seq 50); do curl -fs -o /dev/null "http://127.0.0.1:$fport/" && break; sleep 0.1; done
+  fticks=$(awk '{print $14 + $15}' "/proc/$fixed_pid/stat")
+  out=$(/usr/bin/time -f 'wrk-cpu %U %S' wrk -t2 -c64 -d"$duration" --latency -s "$work/xff.lua" "http://127.0.0.1:$fport/$route?repo=demo&arch=x86_64" 2>&1)
+  fticks=$(( $(awk '{print $14 + $15}' "/proc/$fixed_pid/stat") - fticks ))
+  kill "$fixed_pid"; wait "$fixed_pid" 2>/dev/null || true
+  rps=$(echo "$out" | awk '/^Requests\/sec/ {printf "%d", $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  total=$(echo "$out" | awk '/requests in/ {print $1}')
+  cpu=$(awk -v t="$fticks" -v hz="$hz" -v n="$total" 'BEGIN {printf "%.1f µs", n ? t / hz / n * 1e6 : 0}')
+  wcpu=$(echo "$out" | awk -v n="$total" '$1=="wrk-cpu" {printf "%.1f µs", n ? ($2 + $3) / n * 1e6 : 0}')
+  echo "| /$route | ceiling: net/http answering a fixed body, no daemon | $rps | $p50 | $p99 | $cpu | $wcpu | |"
+  result "serve_${route}_ceiling_rps" "$rps"
 done
 echo
 echo "Where the daemon's CPU goes during the runs with 1024 clients, as shares of its CPU profile's samples"

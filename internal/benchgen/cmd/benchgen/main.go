@@ -11,19 +11,29 @@
 //	benchgen geoip FILE
 //	    a GeoIP country database (.mmdb) placing 10.N.0.0/16 in one of
 //	    eight countries on three continents (scripts/bench-serve.sh)
+//	benchgen fixed -listen ADDR [-type TYPE] FILE
+//	    serves FILE's bytes as the answer to every GET, through
+//	    server.NewHTTPServer (the daemon's net/http settings) and nothing
+//	    else: the ceiling of what the daemon's HTTP stack answers on this
+//	    machine, measured beside it (scripts/bench-serve.sh)
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/rpmirror/rpmirror/internal/benchgen"
 	"github.com/rpmirror/rpmirror/internal/geotest"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/server"
 )
 
 func main() {
@@ -37,7 +47,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: primary, rpms or geoip")
+		return errors.New("want a subcommand: primary, rpms, geoip or fixed")
 	}
 	start := time.Now()
 	fs := flag.NewFlagSet("benchgen "+args[0], flag.ContinueOnError)
@@ -59,6 +69,16 @@ func run(args []string) error {
 			return err
 		}
 		return os.WriteFile(fs.Arg(0), b, 0o644)
+	case "fixed":
+		listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
+		ctype := fs.String("type", "text/plain; charset=utf-8", "Content-Type of the answer")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 {
+			return errors.New("want exactly one file argument")
+		}
+		return serveFixed(*listen, *ctype, fs.Arg(0))
 	case "primary":
 		var o benchgen.PrimaryOpts
 		fs.IntVar(&o.Packages, "packages", 100000, "packages in primary.xml")
@@ -107,5 +127,29 @@ func run(args []string) error {
 		fmt.Printf("built %d packages in %v: %s\n", len(rel), time.Since(start).Round(time.Millisecond), fs.Arg(0))
 		return nil
 	}
-	return fmt.Errorf("unknown subcommand %q: want primary or rpms", args[0])
+	return fmt.Errorf("unknown subcommand %q: want primary, rpms, geoip or fixed", args[0])
+}
+
+// serveFixed answers every request on listen with the bytes of file,
+// with the headers the daemon's list routes send, as cheaply as net/http
+// allows: prepared header values, one write.
+func serveFixed(listen, ctype, file string) error {
+	body, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	typ, length, noCache := []string{ctype}, []string{strconv.Itoa(len(body))}, []string{"no-cache"}
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd["Content-Type"], hd["Content-Length"], hd["Cache-Control"] = typ, length, noCache
+		if r.Method != http.MethodHead {
+			w.Write(body)
+		}
+	})
+	fmt.Printf("serving %d bytes on %s\n", len(body), ln.Addr())
+	return server.NewHTTPServer(h, slog.New(slog.DiscardHandler)).Serve(ln)
 }
