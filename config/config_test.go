@@ -120,7 +120,6 @@ var badFiles = []struct {
 	{"bad-snapshots-pinned.yaml", `testdata/bad-snapshots-pinned.yaml:9: repo "ovirt-master": snapshots: pinned "2026-11-26": not a snapshot name: want the UTC time it was taken, as 20261126T120000Z`},
 	{"bad-snapshots-pinned-twice.yaml", `testdata/bad-snapshots-pinned-twice.yaml:6: repo "ovirt-master": snapshots: pinned "20261126T120000Z" is listed twice (first at line 6)`},
 	{"bad-snapshots-type.yaml", `testdata/bad-snapshots-type.yaml:5: repo "ovirt-master": snapshots: expected a mapping of keep, keep_for, pinned, found "14"`},
-	{"bad-snapshots-s3.yaml", `testdata/bad-snapshots-s3.yaml:5: repo "ovirt-master": snapshots: mirror "store" (line 9) is in object storage, which cannot keep snapshots yet: snapshots need mirrors with a path`},
 	{"bad-max-lag.yaml", `testdata/bad-max-lag.yaml:5: repo "gluster-9-el8": max_lag "1d": unknown unit "d" (valid units: ns, us, ms, s, m, h; for example 90s, 15m, 24h)`},
 	{"bad-prune-after-negative.yaml", `testdata/bad-prune-after-negative.yaml:5: repo "gluster-9-el8": prune_after "-1h": must not be negative`},
 	{"bad-timeout-zero.yaml", `testdata/bad-timeout-zero.yaml:3: download: connect_timeout "0s": must be greater than zero`},

@@ -366,13 +366,6 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	} else {
 		d.missing(f, "mirrors", n.Line, where, "at least one mirror is required")
 	}
-	if r.Snapshots != nil {
-		for _, m := range r.Mirrors {
-			if m.Kind() == "s3" {
-				d.errorf(r.Snapshots.Line, where, "snapshots: mirror %q (line %d) is in object storage, which cannot keep snapshots yet: snapshots need mirrors with a path", m.Name, m.Line)
-			}
-		}
-	}
 	return *r, true
 }
 

@@ -51,3 +51,29 @@ func TestValidSnapshotName(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotsOnObjectStorage: a repo with a mirror in object storage
+// may keep snapshots (server-side copies); rpmirror check once refused
+// it.
+func TestSnapshotsOnObjectStorage(t *testing.T) {
+	const yaml = `state_dir: /var/lib/rpmirror
+repos:
+  - name: ovirt-master
+    origin: https://resources.ovirt.org/repos/ovirt/tested/master/rpm/el9/
+    snapshots: {keep: 3}
+    mirrors:
+      - name: local
+        path: /srv/mirror/ovirt-master
+      - name: store
+        s3:
+          endpoint: https://s3.example.org
+          bucket: mirrors
+`
+	c, err := ParseWith([]byte(yaml), "mirrors.yaml", LoadOptions{SkipFilesystem: true})
+	if err != nil {
+		t.Fatalf("snapshots with an s3 mirror: %v", err)
+	}
+	if s := c.Repos[0].Snapshots; s == nil || s.Keep != 3 || c.Repos[0].Mirrors[1].Kind() != "s3" {
+		t.Errorf("Snapshots = %+v, mirrors %+v", s, c.Repos[0].Mirrors)
+	}
+}

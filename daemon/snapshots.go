@@ -25,7 +25,7 @@ func (r *repo) snapshotIndexes(rc config.Repo) map[string]*snapshot.Index {
 	defer cancel()
 	out := map[string]*snapshot.Index{}
 	for _, m := range rc.Mirrors {
-		if !m.Written() || m.Kind() != "local" {
+		if !m.Written() {
 			continue
 		}
 		// Opening a target creates nothing; a mirror never synced has

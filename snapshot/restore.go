@@ -68,7 +68,9 @@ func Files(ctx context.Context, tg target.Target, name string, maxMetadata int64
 // verified the snapshot. Every file of the snapshot is put back at its
 // path and the metadata files (and repomd.xml signature and key) the
 // mirror served that the snapshot lacks are removed, in one
-// Snapshotter.Restore: atomic on a target with AtomicCommit. Packages of
+// Snapshotter.Restore: atomic on a target with AtomicCommit, else in the
+// order a sync publishes (packages, metadata, repomd.xml, its signature
+// and key), so that every step leaves the mirror consistent. Packages of
 // later revisions stay until a sync prunes them. The index then records
 // that the repository is held at the snapshot, and latest.txt names it.
 // It returns the snapshot's index entry and its repomd.xml.
@@ -103,6 +105,9 @@ func Republish(ctx context.Context, tg target.Target, repo, name string, maxMeta
 		if !slices.Contains(paths, p) {
 			remove = append(remove, p)
 		}
+	}
+	if parsed, err := repodata.ParseRepomd(md); err == nil {
+		paths = publishOrder(paths, parsed)
 	}
 	if err := sn.Restore(ctx, Path(name), paths, remove); err != nil {
 		return Snapshot{}, nil, fmt.Errorf("republishing snapshot %s: %w", name, err)
@@ -181,3 +186,25 @@ func (v *view) Lock(context.Context) (func(), error) { return func() {}, nil }
 func (v *view) String() string { return v.tg.String() + "/" + strings.TrimSuffix(v.dir, "/") }
 
 func (v *view) Properties() target.Properties { return v.tg.Properties() }
+
+// publishOrder orders a snapshot's paths as a sync publishes them to a
+// target without atomic commits: packages, then the metadata repomd.xml
+// names, then repomd.xml, its signature and its key.
+func publishOrder(paths []string, md *repodata.Repomd) []string {
+	rank := func(p string) int {
+		switch {
+		case p == repomdPath:
+			return 2
+		case p == ascPath:
+			return 3
+		case p == keyPath:
+			return 4
+		case slices.ContainsFunc(md.Data, func(d repodata.Data) bool { return d.Href == p }):
+			return 1
+		}
+		return 0
+	}
+	out := slices.Clone(paths)
+	slices.SortStableFunc(out, func(a, b string) int { return rank(a) - rank(b) })
+	return out
+}

@@ -83,6 +83,12 @@ type Index struct {
 	// at, until rpmirror resume; "" when it is not held.
 	Held      string     `json:"held,omitempty"`
 	Snapshots []Snapshot `json:"snapshots"`
+
+	// incomplete are directories with a snapshot's name and no
+	// repodata/repomd.xml: a snapshot being taken or removed on a target
+	// without atomic commits (object storage), or one a killed process
+	// left. They are not snapshots; Maintain completes or removes them.
+	incomplete []string
 }
 
 // Find returns the snapshot called name.
@@ -139,7 +145,10 @@ func snapshotter(tg target.Target) (target.Snapshotter, error) {
 // directories under snapshots/: an entry whose directory is gone is left
 // out, a directory with a snapshot's name that the index lacks (a process
 // killed before it rewrote the index) is added from its repomd.xml.
-// Directories with other names are not rpmirror's and are ignored.
+// Directories with other names are not rpmirror's and are ignored. A
+// directory without repodata/repomd.xml is not a snapshot (yet, or any
+// more): on a target without atomic commits a snapshot's repomd.xml is
+// its last file copied and its first removed.
 func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
 	sn, err := snapshotter(tg)
 	if err != nil {
@@ -178,6 +187,10 @@ func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
 	}
 	for name := range have {
 		md, err := readSmall(ctx, tg, Path(name)+"/"+repomdPath, 16<<20)
+		if errors.Is(err, target.ErrNotExist) {
+			x.incomplete = append(x.incomplete, name)
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("reading snapshot %s: %w", name, err)
 		}
@@ -189,6 +202,7 @@ func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
 		kept = append(kept, s)
 	}
 	slices.SortFunc(kept, func(a, b Snapshot) int { return compareNames(a.Name, b.Name) })
+	slices.Sort(x.incomplete)
 	x.Snapshots = kept
 	x.setLatest()
 	return x, nil
@@ -297,6 +311,13 @@ type Result struct {
 // latest.txt. The new snapshot is complete under its final name before
 // the index names it; a removed one leaves the index before its
 // directory goes.
+//
+// On a target without atomic commits (object storage) the snapshot's
+// files are copied one by one, its repodata/repomd.xml last: until that
+// copy, the directory is not a snapshot to Read, to dnf (a repository
+// without repomd.xml) or to index.json. A directory left so by a killed
+// process is completed when it has the name being taken (the same
+// revision, published at the same time), else removed.
 func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev Revision, now time.Time, log *slog.Logger) (Result, error) {
 	var res Result
 	sn, err := snapshotter(tg)
@@ -330,9 +351,18 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 		if err != nil {
 			return res, fmt.Errorf("listing the files of the revision to snapshot: %w", err)
 		}
-		paths := append([]string{repomdPath}, more...)
-		slices.Sort(paths)
-		paths = slices.Compact(paths)
+		more = slices.DeleteFunc(slices.Clone(more), func(p string) bool { return p == repomdPath })
+		slices.Sort(more)
+		// repomd.xml last: on a target without atomic commits, it
+		// makes the directory a snapshot.
+		paths := append(slices.Compact(more), repomdPath)
+		if slices.Contains(x.incomplete, name) && tg.Properties().AtomicCommit {
+			// Left by hand: a target with atomic commits never leaves
+			// part of a snapshot.
+			if err := sn.RemoveDir(ctx, Path(name)); err != nil {
+				return res, fmt.Errorf("removing the incomplete snapshot %s: %w", name, err)
+			}
+		}
 		if err := sn.Snapshot(ctx, Path(name), paths); err != nil {
 			return res, fmt.Errorf("taking snapshot %s: %w", name, err)
 		}
@@ -355,12 +385,34 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 		return res, fmt.Errorf("writing the snapshot index: %w", err)
 	}
 	for _, name := range res.Removed {
-		if err := sn.RemoveDir(ctx, Path(name)); err != nil {
+		if err := removeSnapshot(ctx, tg, sn, name); err != nil {
 			return res, fmt.Errorf("removing snapshot %s: %w", name, err)
 		}
 		log.Info("snapshot removed", "snapshot", name)
 	}
+	for _, name := range x.incomplete {
+		if name == res.Taken {
+			continue
+		}
+		if err := sn.RemoveDir(ctx, Path(name)); err != nil {
+			return res, fmt.Errorf("removing the incomplete snapshot %s: %w", name, err)
+		}
+		log.Info("incomplete snapshot removed", "snapshot", name)
+	}
 	return res, nil
+}
+
+// removeSnapshot removes the snapshot called name. On a target without
+// atomic commits its repomd.xml goes first, so that from then on it is no
+// snapshot (Read) and a removal cut short is finished by the next
+// Maintain.
+func removeSnapshot(ctx context.Context, tg target.Target, sn target.Snapshotter, name string) error {
+	if !tg.Properties().AtomicCommit {
+		if err := tg.Remove(ctx, Path(name)+"/"+repomdPath); err != nil {
+			return err
+		}
+	}
+	return sn.RemoveDir(ctx, Path(name))
 }
 
 // SetPin pins (or unpins) the snapshot called name on a mirror, as

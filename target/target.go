@@ -124,38 +124,66 @@ type Target interface {
 var ErrExist = errors.New("already exists")
 
 // Snapshotter is implemented by a target that can capture a set of its
-// files under a new directory in one step. Callers find it with a type
-// assertion; a target without it cannot keep snapshots.
+// files under a new directory. Callers find it with a type assertion; a
+// target without it cannot keep snapshots.
+//
+// A target with Properties().AtomicCommit makes a directory appear and
+// disappear in one step. One without it (object storage) cannot: it
+// stores and deletes a directory's files one at a time, in the order
+// the contract below gives, and the caller decides from the files
+// present whether a directory is complete (package snapshot: a
+// snapshot whose repodata/repomd.xml is absent is not one).
 type Snapshotter interface {
 	// Snapshot makes dir/P hold the content P holds now, for every path
-	// P in paths, and makes dir appear complete at once: a reader, and a
-	// process killed at any moment, sees either no dir or all of it,
-	// durable. dir must not exist (an error wrapping ErrExist) and every
-	// path must be a regular file (an error wrapping ErrNotExist), checked
-	// before dir appears. A target on this machine stores hard links, so
-	// a snapshot costs no copy and later changes to P (a rename over it,
-	// a removal) do not change dir/P.
+	// P in paths, durable when it returns nil. Later changes to P (a
+	// replacement, a removal) do not change dir/P. Every path must be a
+	// regular file (an error wrapping ErrNotExist).
+	//
+	// With Properties().AtomicCommit, dir appears complete at once: a
+	// reader, and a process killed at any moment, sees either no dir or
+	// all of it. dir must not exist (an error wrapping ErrExist), and
+	// the paths are checked before dir appears. A target on this
+	// machine stores hard links, so a snapshot costs no copy.
+	//
+	// Without it, the files are copied in any order except the last of
+	// paths, which is copied last, once every other file is there: the
+	// caller makes it the file that marks dir complete. dir exists (an
+	// error wrapping ErrExist) when dir/LAST does. Otherwise a dir left
+	// by a Snapshot that was interrupted is completed: a file already at
+	// dir/P with P's content is not copied again. When Snapshot returns
+	// an error it removes what it copied; when it is killed, what it
+	// copied stays, without dir/LAST, until a Snapshot of the same dir
+	// completes it or RemoveDir removes it. A target in object storage
+	// copies on the server: no byte travels, but each copy is stored
+	// again (see Properties.SnapshotsShareFiles).
 	Snapshot(ctx context.Context, dir string, paths []string) error
 
-	// RemoveDir deletes dir and everything in it so that dir disappears
-	// at once: no reader, and no process killed meanwhile, finds dir
-	// with part of its files. Removing a dir that does not exist is not
-	// an error.
+	// RemoveDir deletes dir and everything in it. Removing a dir that
+	// does not exist is not an error. With Properties().AtomicCommit,
+	// dir disappears at once: no reader, and no process killed
+	// meanwhile, finds dir with part of its files. Without it, the files
+	// go one after another; the caller first removes (Remove) the file
+	// that marks dir complete.
 	RemoveDir(ctx context.Context, dir string) error
 
 	// Restore makes every path P in paths hold what dir/P holds (a
-	// snapshot taken by Snapshot) and deletes every path in remove, in
-	// one Commit: with Properties().AtomicCommit a reader sees the
-	// target as it was or as it is after, never a mix. dir/P must be a
-	// regular file (an error wrapping ErrNotExist, checked before
-	// anything changes); dir itself is left as it is. A target on this
-	// machine stores hard links and leaves out the paths that already
-	// are the same file as dir/P.
+	// snapshot taken by Snapshot) and deletes every path in remove, as
+	// one Commit would: with Properties().AtomicCommit a reader sees the
+	// target as it was or as it is after, never a mix; without it the
+	// files are stored in the order given (a target may store files
+	// whose names never change their content, packages and metadata
+	// under hashed names, before the others and at once), then the
+	// removals, so the caller orders paths as for Commit. dir/P must be
+	// a regular file (an error wrapping ErrNotExist, checked before
+	// anything changes); dir itself is left as it is. Paths that already
+	// hold what dir/P holds are left out (a local target: the same
+	// file; object storage: the same size and ETag).
 	Restore(ctx context.Context, dir string, paths, remove []string) error
 
 	// Dirs returns the names of the directories directly inside dir, in
 	// lexical order, leaving out the target's own bookkeeping. A dir that
-	// does not exist has none.
+	// does not exist has none. Without Properties().AtomicCommit a
+	// directory is listed as soon as one file is in it.
 	Dirs(ctx context.Context, dir string) ([]string, error)
 }
 
@@ -177,6 +205,12 @@ type Properties struct {
 	// it as Info.SHA256, so a caller can tell a file it stored before (an
 	// interrupted sync) from a stranger without reading it back.
 	RecordsSHA256 bool
+	// SnapshotsShareFiles: a file of a snapshot (Snapshotter) is the
+	// very file it captured (a hard link), so a package held by the
+	// current tree and by many snapshots is stored once. Without it
+	// (object storage) every snapshot stores its own copy of each of
+	// its files, unless the store deduplicates behind rpmirror's back.
+	SnapshotsShareFiles bool
 }
 
 // Records is implemented by a target that keeps rpmirror's records of a

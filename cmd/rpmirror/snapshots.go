@@ -65,7 +65,9 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 		return nil
 	}
 	// A package is shared when another snapshot holds the same file (the
-	// same location and checksum): on a local mirror, the same inode.
+	// same location and checksum): on a local mirror, the same inode. In
+	// object storage every snapshot stores its own copy: nothing is.
+	shares := tg.Properties().SnapshotsShareFiles
 	pkgs := make([][]snaps.Package, len(x.Snapshots))
 	holders := map[snaps.Package]int{}
 	for i, s := range x.Snapshots {
@@ -81,7 +83,7 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 	for i, s := range x.Snapshots {
 		var own int64
 		for _, p := range pkgs[i] {
-			if holders[p] == 1 {
+			if holders[p] == 1 || !shares {
 				own += max(p.Size, 0)
 			}
 		}
@@ -98,7 +100,13 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 		}
 		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, s.Revision, now.Sub(s.Published).Round(time.Minute), pinned, len(pkgs[i]), human(own))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if !shares {
+		fmt.Fprintln(w, "    (each snapshot stores its own copy of every file here: NOT SHARED counts all its packages, unless the store deduplicates)")
+	}
+	return nil
 }
 
 // runSnapshot pins or unpins one snapshot on every written mirror of a

@@ -14,15 +14,19 @@ import (
 )
 
 // Counter is a reverse proxy in front of a Server that counts the
-// objects written through it: what a client uploaded, seen on the wire.
+// objects written through it: what a client uploaded, seen on the wire,
+// the server-side copies it asked for (a PUT with x-amz-copy-source, not
+// counted as an upload), and every request by method.
 type Counter struct {
 	// Endpoint is the proxy's http URL: give it to clients instead of
 	// the server's.
 	Endpoint string
 
-	mu   gosync.Mutex
-	puts map[string]int // object key (bucket/key) -> PUT requests
-	gets map[string]int // object key (bucket/key) -> GET requests
+	mu     gosync.Mutex
+	puts   map[string]int // object key (bucket/key) -> PUT requests
+	gets   map[string]int // object key (bucket/key) -> GET requests
+	copies []string       // destination keys (bucket/key) of CopyObject requests
+	reqs   map[string]int // method -> requests
 }
 
 // Count starts a counting proxy in front of s, stopped when the test
@@ -33,14 +37,17 @@ func (s *Server) Count(t testing.TB) *Counter {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Counter{puts: map[string]int{}, gets: map[string]int{}}
+	c := &Counter{puts: map[string]int{}, gets: map[string]int{}, reqs: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.mu.Lock()
-		switch r.Method {
-		case http.MethodPut:
+		c.reqs[r.Method]++
+		switch {
+		case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
+			c.copies = append(c.copies, strings.TrimPrefix(r.URL.Path, "/"))
+		case r.Method == http.MethodPut:
 			c.puts[strings.TrimPrefix(r.URL.Path, "/")]++
-		case http.MethodGet:
+		case r.Method == http.MethodGet:
 			c.gets[strings.TrimPrefix(r.URL.Path, "/")]++
 		}
 		c.mu.Unlock()
@@ -60,6 +67,29 @@ func (c *Counter) Puts() []string {
 	keys := sortedKeys(c.puts)
 	c.puts = map[string]int{}
 	return keys
+}
+
+// Copies returns the destination keys (BUCKET/KEY) of the server-side
+// copies (CopyObject) asked for since the last call, sorted, one entry a
+// request, and forgets them.
+func (c *Counter) Copies() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	keys := c.copies
+	c.copies = nil
+	sort.Strings(keys)
+	return keys
+}
+
+// Requests returns how many requests of each method (GET, HEAD, PUT,
+// POST, DELETE) went through since the last call, copies included, and
+// forgets them.
+func (c *Counter) Requests() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.reqs
+	c.reqs = map[string]int{}
+	return r
 }
 
 // Gets is Puts for the objects read (GET) since the last call.

@@ -119,7 +119,7 @@ func (l *Local) ensureRoot() error {
 // Properties implements target.Target: Commit exchanges directories, so
 // it is atomic.
 func (l *Local) Properties() target.Properties {
-	return target.Properties{AtomicCommit: true, Local: true}
+	return target.Properties{AtomicCommit: true, Local: true, SnapshotsShareFiles: true}
 }
 
 // Root returns the directory the mirror lives in.

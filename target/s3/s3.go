@@ -15,6 +15,11 @@
 // Walk leaves out and web fronts should not serve. Lock is a lease there
 // (see Lock). The bucket must exist: this package never creates or
 // deletes buckets.
+//
+// Snapshots (target.Snapshotter) are server-side copies (CopyObject): one
+// request per file, no byte through rpmirror, but every copy is stored
+// (and billed) again unless the store deduplicates. A snapshot's last
+// file is copied last and marks it complete (see Snapshot).
 package s3
 
 import (
@@ -82,6 +87,9 @@ type Config struct {
 	// still exclude each other: a lease is owned by its ETag, not its
 	// holder's name.
 	Holder string
+	// CopyConcurrency is how many server-side copies Snapshot and
+	// Restore run at once (DefaultCopyConcurrency when 0).
+	CopyConcurrency int
 	// Logger receives lease events (nil: none).
 	Logger *slog.Logger
 }
@@ -96,6 +104,7 @@ type S3 struct {
 	ttl      time.Duration
 	partSize int64
 	holder   string
+	copies   int
 	log      *slog.Logger
 
 	mu   sync.Mutex
@@ -133,6 +142,13 @@ func New(cfg Config) (*S3, error) {
 	}
 	if part < MinPartSize {
 		return nil, fmt.Errorf("part size %d: must be at least %d", part, MinPartSize)
+	}
+	copies := cfg.CopyConcurrency
+	if copies == 0 {
+		copies = DefaultCopyConcurrency
+	}
+	if copies < 0 {
+		return nil, fmt.Errorf("copy concurrency %d: must be at least 1", copies)
 	}
 	lookup := minio.BucketLookupPath
 	if cfg.VirtualHost {
@@ -175,6 +191,7 @@ func New(cfg Config) (*S3, error) {
 		ttl:      ttl,
 		partSize: part,
 		holder:   holder,
+		copies:   copies,
 	}
 	s.log = log.With("target", s.name)
 	return s, nil
@@ -197,7 +214,8 @@ func (s *S3) String() string { return s.name }
 func (s *S3) Holder() string { return s.holder }
 
 // Properties implements target.Target: objects are stored one at a time,
-// over the network, each with the SHA-256 it was stored with.
+// over the network, each with the SHA-256 it was stored with; a snapshot
+// is a copy of each of its objects.
 func (s *S3) Properties() target.Properties {
 	return target.Properties{AtomicCommit: false, Local: false, RecordsSHA256: true}
 }

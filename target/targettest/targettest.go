@@ -327,4 +327,39 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 			t.Errorf("after RemoveDir, Walk = %v, want %v", got, w)
 		}
 	})
+
+	t.Run("SnapshotCompletes", func(t *testing.T) {
+		tg := newTarget(t)
+		sn, ok := tg.(target.Snapshotter)
+		if !ok {
+			t.Skipf("%T does not implement target.Snapshotter", tg)
+		}
+		if tg.Properties().AtomicCommit {
+			t.Skip("a target with atomic commits never leaves part of a snapshot")
+		}
+		put(t, tg, "a.rpm", "a")
+		put(t, tg, "b.rpm", "b")
+		put(t, tg, "mark", "m")
+		// What a Snapshot killed after its first copies leaves: one file
+		// as it should be, one damaged, no marking file.
+		put(t, tg, "snap/a.rpm", "a")
+		put(t, tg, "snap/b.rpm", "damaged")
+		if err := sn.Snapshot(ctx, "snap", []string{"a.rpm", "b.rpm", "mark"}); err != nil {
+			t.Fatalf("Snapshot over an incomplete dir: %v", err)
+		}
+		for p, want := range map[string]string{"snap/a.rpm": "a", "snap/b.rpm": "b", "snap/mark": "m"} {
+			if got := read(t, tg, p); got != want {
+				t.Errorf("after completing, %s = %q, want %q", p, got, want)
+			}
+		}
+		if err := sn.Snapshot(ctx, "snap", []string{"a.rpm", "mark"}); !errors.Is(err, target.ErrExist) {
+			t.Errorf("Snapshot over a complete dir: err = %v, want ErrExist", err)
+		}
+		if err := sn.RemoveDir(ctx, "snap"); err != nil {
+			t.Fatalf("RemoveDir: %v", err)
+		}
+		if got, w := list(t, tg), []string{"a.rpm", "b.rpm", "mark"}; !reflect.DeepEqual(got, w) {
+			t.Errorf("after RemoveDir, Walk = %v, want %v", got, w)
+		}
+	})
 }
