@@ -82,6 +82,14 @@ var written = map[string]string{
 	"filelists_ext": "filelists_ext",
 }
 
+// Writes reports whether Write writes metadata of type typ itself
+// (primary, filelists, other, filelists_ext) rather than carrying the
+// origin's file: such a file of a filtered mirror exists nowhere else.
+func Writes(typ string) bool {
+	_, ok := written[typ]
+	return ok
+}
+
 // known are the types carried as they are that filter knows.
 var known = map[string]bool{
 	"group": true, "group_gz": true, "group_xz": true, "group_zst": true,

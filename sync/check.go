@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,10 @@ import (
 
 // ErrMissing is the error of a Problem whose file is not there.
 var ErrMissing = errors.New("missing")
+
+// ErrNotSigningKey is the error of a Problem with a filtered mirror's
+// repodata/repomd.xml.key that is not the public part of sign_with's key.
+var ErrNotSigningKey = errors.New("not the public key of sign_with, which signs this mirror's repomd.xml")
 
 // Problem is one thing wrong with a mirror: a file its repomd.xml or
 // primary metadata names that is missing or not what the metadata says.
@@ -46,6 +51,40 @@ type CheckOptions struct {
 	// a valid signature over repomd.xml by one of its keys (the repo's
 	// repo_gpgkeys, with repo_gpgcheck).
 	RepoKeyring openpgp.EntityList
+	// RepoKey, when not nil, is what repodata/repomd.xml.key must hold:
+	// the armored public key of sign_with, which signs a filtered
+	// mirror's repomd.xml.
+	RepoKey []byte
+}
+
+// CheckOptionsFor returns the keys the mirrors (and snapshots) of repo
+// are checked with: gpgkeys for packages; for repomd.xml's signature,
+// sign_with's key on a filtered repository with sign_with (the mirrors
+// serve rpmirror's repomd.xml, signed by it, and its public part as
+// repomd.xml.key), nothing on another filtered repository (rpmirror's
+// repomd.xml, unsigned), and repo_gpgkeys with repo_gpgcheck.
+func CheckOptionsFor(repo *config.Repo) (CheckOptions, error) {
+	var opts CheckOptions
+	var err error
+	if len(repo.GPGKeys) > 0 {
+		if opts.Keyring, err = verify.LoadKeyring(repo.GPGKeys...); err != nil {
+			return opts, err
+		}
+	}
+	switch {
+	case repo.Filter != nil && repo.SignWith != "":
+		e, pub, err := loadSigningKey(repo.SignWith)
+		if err != nil {
+			return opts, fmt.Errorf("sign_with: %w", err)
+		}
+		opts.RepoKeyring, opts.RepoKey = openpgp.EntityList{e}, pub
+	case repo.Filter != nil:
+	case repo.RepoGPGCheck:
+		if opts.RepoKeyring, err = verify.LoadKeyring(repo.RepoGPGKeys...); err != nil {
+			return opts, fmt.Errorf("repo_gpgkeys: %w", err)
+		}
+	}
+	return opts, nil
 }
 
 // CheckMirror is CheckMirrorWith with package signatures checked against
@@ -56,7 +95,7 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 
 // CheckMirrorWith re-checks a mirror against its own repomd.xml: with
 // opts.RepoKeyring, repomd.xml.asc is a valid signature of it by one of
-// those keys; every metadata file it lists is present with the right size
+// those keys; with opts.RepoKey, repomd.xml.key is that key; every metadata file it lists is present with the right size
 // and checksum, and every package the primary metadata lists is present
 // with the right size and checksum, the right header and, with a
 // non-empty opts.Keyring, a valid signature by one of its keys. It
@@ -93,6 +132,17 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			if _, err := verify.DetachedSignature(raw, asc, opts.RepoKeyring); err != nil {
 				add(AscPath, err)
 			}
+		}
+	}
+	if opts.RepoKey != nil {
+		key, err := readOptional(ctx, tg, KeyPath)
+		switch {
+		case err != nil:
+			add(KeyPath, err)
+		case key == nil:
+			add(KeyPath, ErrMissing)
+		case !bytes.Equal(key, opts.RepoKey):
+			add(KeyPath, ErrNotSigningKey)
 		}
 	}
 	for _, d := range md.Data {

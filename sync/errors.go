@@ -1,6 +1,7 @@
 package sync
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
@@ -71,3 +72,22 @@ func (e *UnsafePublishError) Error() string {
 	}
 	return fmt.Sprintf("mirror %s: cannot publish safely without an atomic commit: %s: %s; %s", e.Mirror, e.Path, why, fix)
 }
+
+// OriginChangedError reports a metadata file of a filtered mirror that
+// Repair cannot write again: rpmirror wrote it from the origin's
+// revision the mirror serves, and the origin has moved on, so the filter
+// writes other files from it. A sync publishes the filtered metadata of
+// the origin's new revision.
+type OriginChangedError struct {
+	Href           string // the file, as the mirror's repomd.xml names it
+	Revision       string // the revision the mirror serves
+	OriginRevision string // the revision the origin serves now
+}
+
+func (e *OriginChangedError) Error() string {
+	return fmt.Sprintf("rpmirror wrote %s from the origin's revision %s, and the origin's revision changed since (it now serves revision %s, whose filtered metadata does not include this file): run a sync to publish the new revision", e.Href, e.Revision, e.OriginRevision)
+}
+
+// ErrUnverifiedRepomd is why Repair does not sign a filtered mirror's
+// repomd.xml again: it is not a revision rpmirror verified.
+var ErrUnverifiedRepomd = errors.New("the mirror's repomd.xml is not a revision rpmirror verified: not signing it; run a sync to publish a verified one")

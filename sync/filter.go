@@ -120,7 +120,14 @@ func (s *run) markCached(c repodata.Checksum) {
 // into the cache: decompressed on another core, bounded by its open-size
 // and max_metadata_size, checked against its open-checksum.
 func (s *run) openMeta(d repodata.Data) (io.ReadCloser, error) {
-	f, err := os.Open(s.cachePath(d.Checksum))
+	return openMetaFile(s.cachePath(d.Checksum), d, s.e.opts.MaxMetadataSize)
+}
+
+// openMetaFile returns the uncompressed content of metadata file d,
+// stored at file: decompressed on another core, bounded by its open-size
+// and max, checked against its open-checksum.
+func openMetaFile(file string, d repodata.Data, max int64) (io.ReadCloser, error) {
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +137,7 @@ func (s *run) openMeta(d repodata.Data) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%s: %w", d.Href, err)
 	}
 	r := readahead.New(dr)
-	capped, err := capMetadata(r, d, s.e.opts.MaxMetadataSize)
+	capped, err := capMetadata(r, d, max)
 	if err != nil {
 		r.Close()
 		f.Close()
@@ -197,7 +204,19 @@ func (s *run) filterRevision(ctx context.Context) error {
 
 // signingKey returns sign_with's key and its armored public part.
 func (s *run) signingKey() (*openpgp.Entity, []byte, error) {
-	e, err := verify.LoadSigningKey(s.repo.SignWith)
+	return loadSigningKey(s.repo.SignWith)
+}
+
+// sign returns an armored detached signature of repomd by the sign_with
+// key, and the key's armored public part.
+func (s *run) sign(repomd []byte) (asc, key []byte, err error) {
+	return signRepomd(s.repo.SignWith, repomd)
+}
+
+// loadSigningKey returns the secret key in file (sign_with) and its
+// armored public part, as published in repomd.xml.key.
+func loadSigningKey(file string) (*openpgp.Entity, []byte, error) {
+	e, err := verify.LoadSigningKey(file)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -207,7 +226,7 @@ func (s *run) signingKey() (*openpgp.Entity, []byte, error) {
 		return nil, nil, err
 	}
 	if err := e.Serialize(w); err != nil {
-		return nil, nil, fmt.Errorf("exporting the public key of %s: %w", s.repo.SignWith, err)
+		return nil, nil, fmt.Errorf("exporting the public key of %s: %w", file, err)
 	}
 	if err := w.Close(); err != nil {
 		return nil, nil, err
@@ -216,16 +235,16 @@ func (s *run) signingKey() (*openpgp.Entity, []byte, error) {
 	return e, pub.Bytes(), nil
 }
 
-// sign returns an armored detached signature of repomd by the sign_with
-// key, and the key's armored public part.
-func (s *run) sign(repomd []byte) (asc, key []byte, err error) {
-	e, pub, err := s.signingKey()
+// signRepomd returns an armored detached signature of repomd by the key
+// in file (sign_with), and the key's armored public part.
+func signRepomd(file string, repomd []byte) (asc, key []byte, err error) {
+	e, pub, err := loadSigningKey(file)
 	if err != nil {
 		return nil, nil, err
 	}
 	var sig bytes.Buffer
 	if err := openpgp.ArmoredDetachSign(&sig, e, bytes.NewReader(repomd), nil); err != nil {
-		return nil, nil, fmt.Errorf("signing repomd.xml with %s: %w", s.repo.SignWith, err)
+		return nil, nil, fmt.Errorf("signing repomd.xml with %s: %w", file, err)
 	}
 	sig.WriteByte('\n')
 	return sig.Bytes(), pub, nil

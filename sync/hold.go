@@ -17,7 +17,6 @@ import (
 	"github.com/rpmirror/rpmirror/snapshot"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
-	"github.com/rpmirror/rpmirror/verify"
 )
 
 // ErrHeld is matched (errors.Is) by the error of a sync of a repository
@@ -135,7 +134,7 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 		return nil, nil, err
 	}
 	defer unlock()
-	opts, err := checkOptions(repo)
+	opts, err := CheckOptionsFor(repo)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -320,24 +319,6 @@ func (e *Engine) release(ctx context.Context, mc config.Mirror, repo string) err
 		return nil
 	}
 	return snapshot.Release(ctx, tg, repo)
-}
-
-// checkOptions returns the keys a repo's mirrors and snapshots are
-// checked with.
-func checkOptions(repo *config.Repo) (CheckOptions, error) {
-	var opts CheckOptions
-	var err error
-	if len(repo.GPGKeys) > 0 {
-		if opts.Keyring, err = verify.LoadKeyring(repo.GPGKeys...); err != nil {
-			return opts, err
-		}
-	}
-	if repo.RepoGPGCheck {
-		if opts.RepoKeyring, err = verify.LoadKeyring(repo.RepoGPGKeys...); err != nil {
-			return opts, err
-		}
-	}
-	return opts, nil
 }
 
 // saveSnapshotIndex records the packages of the snapshot a mirror serves

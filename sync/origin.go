@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/source"
@@ -86,18 +88,29 @@ func (s *run) checkRepomdSignature(snap *source.Snapshot) error {
 	if !s.repo.RepoGPGCheck {
 		return nil
 	}
+	signer, err := originSignature(snap, s.repoKeyring)
+	if err != nil {
+		return err
+	}
+	s.log.Debug("repomd.xml signature verified", "signer", signer)
+	return nil
+}
+
+// originSignature checks that snap's repomd.xml.asc is a valid signature
+// of its repomd.xml by one of keyring's keys (repo_gpgkeys) and returns
+// the signer; the error is a *RepomdSignatureError.
+func originSignature(snap *source.Snapshot, keyring openpgp.EntityList) (string, error) {
 	refused := func(err error) error {
 		return &RepomdSignatureError{Origin: fetch.Redact(snap.Upstream.URL), Revision: snap.MD.Revision, Err: err}
 	}
 	if snap.Asc == nil {
-		return refused(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "the origin has no " + AscPath})
+		return "", refused(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "the origin has no " + AscPath})
 	}
-	signer, err := verify.DetachedSignature(snap.Repomd, snap.Asc, s.repoKeyring)
+	signer, err := verify.DetachedSignature(snap.Repomd, snap.Asc, keyring)
 	if err != nil {
-		return refused(err)
+		return "", refused(err)
 	}
-	s.log.Debug("repomd.xml signature verified", "signer", signer)
-	return nil
+	return signer, nil
 }
 
 // checkRollback refuses an origin whose repomd.xml is older than the

@@ -7,10 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/filter"
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/source"
@@ -37,6 +41,17 @@ type MirrorRepair struct {
 // longer has (it has moved on to another revision), or has with other
 // content, stays in Left: a sync publishes the origin's revision instead.
 //
+// A filtered mirror's primary, filelists, other and filelists-ext
+// metadata exist nowhere else: rpmirror wrote them (package filter).
+// Repair writes them again from the origin's current revision (its
+// metadata fetched and verified as a sync does), which gives the same
+// bytes as long as the origin serves the revision they were written
+// from; when it does not, the file stays in Left with an
+// *OriginChangedError. With sign_with, a missing or bad repomd.xml.asc
+// or repomd.xml.key is written again: the mirror's repomd.xml is signed
+// anew, provided it is a revision rpmirror verified (state), never a
+// stranger's.
+//
 // Written mirrors on one filesystem share package files through hard
 // links, so damage to one is damage to all; Repair replaces the damaged
 // file of each mirror with a new one and downloads it once.
@@ -51,16 +66,9 @@ func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair
 	if err != nil {
 		return nil, err
 	}
-	var opts CheckOptions
-	if len(repo.GPGKeys) > 0 {
-		if opts.Keyring, err = verify.LoadKeyring(repo.GPGKeys...); err != nil {
-			return nil, err
-		}
-	}
-	if repo.RepoGPGCheck {
-		if opts.RepoKeyring, err = verify.LoadKeyring(repo.RepoGPGKeys...); err != nil {
-			return nil, fmt.Errorf("repo_gpgkeys: %w", err)
-		}
+	opts, err := CheckOptionsFor(repo)
+	if err != nil {
+		return nil, err
 	}
 	rel := filepath.Join("cache", repo.Name+".repair")
 	if err := safefs.MkdirAll(e.opts.Store.Dir(), rel, 0o755); err != nil {
@@ -94,6 +102,9 @@ type repairer struct {
 	check CheckOptions
 	dir   string            // staging: verified downloads, by checksum
 	got   map[string]string // checksum -> verified download
+	// regen is the filtered metadata written again from the origin, on
+	// the first problem that needs it.
+	regen *regenerated
 }
 
 // mirror repairs one mirror. Metadata is repaired first: packages can
@@ -117,10 +128,28 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 		var files []target.File
 		var fixed []Problem
 		mr.Left = nil
+		signed := false // repomd.xml.asc and .key, written once a pass
 		for _, p := range problems {
-			local, size, err := r.fetch(ctx, p)
+			if r.signs(p) {
+				if !signed {
+					got, err := r.resign(ctx, tg)
+					if err != nil {
+						p.Err = fmt.Errorf("%w; signing repomd.xml again: %w", p.Err, err)
+						mr.Left = append(mr.Left, p)
+						continue
+					}
+					files, signed = append(files, got...), true
+				}
+				fixed = append(fixed, p)
+				continue
+			}
+			local, size, err := r.fetch(ctx, p, st.Revision)
 			if err != nil {
-				p.Err = fmt.Errorf("%w; fetching it again: %v", p.Err, err)
+				verb := "fetching it again"
+				if r.rewrites(p) {
+					verb = "writing it again from the origin's metadata"
+				}
+				p.Err = fmt.Errorf("%w; %s: %w", p.Err, verb, err)
 				mr.Left = append(mr.Left, p)
 				continue
 			}
@@ -152,8 +181,13 @@ var errCannotRefetch = errors.New("not a file the metadata describes")
 
 // fetch downloads the file problem p is about from the origin into the
 // staging directory, verified against what the mirror's metadata says,
-// once per checksum.
-func (r *repairer) fetch(ctx context.Context, p Problem) (string, int64, error) {
+// once per checksum; a metadata file of a filtered mirror that rpmirror
+// wrote is written again instead (rewrite). revision is the one the
+// mirror serves.
+func (r *repairer) fetch(ctx context.Context, p Problem, revision string) (string, int64, error) {
+	if r.rewrites(p) {
+		return r.rewrite(ctx, *p.meta, revision)
+	}
 	var (
 		href, base string
 		size       int64
@@ -190,4 +224,174 @@ func (r *repairer) fetch(ctx context.Context, p Problem) (string, int64, error) 
 	}
 	r.got[sum.String()] = dst
 	return dst, size, nil
+}
+
+// rewrites reports whether p is about a metadata file that rpmirror
+// wrote for a filtered mirror, so that the origin has no copy of it.
+func (r *repairer) rewrites(p Problem) bool {
+	return r.repo.Filter != nil && p.meta != nil && filter.Writes(p.meta.Type)
+}
+
+// signs reports whether p is about the signature or the key that
+// rpmirror publishes with a filtered mirror's repomd.xml (sign_with).
+func (r *repairer) signs(p Problem) bool {
+	return r.repo.Filter != nil && r.repo.SignWith != "" && (p.Path == AscPath || p.Path == KeyPath)
+}
+
+// resign signs the repomd.xml mirror tg serves again with sign_with's
+// key and returns the signature and the public key to put in place. A
+// repomd.xml that is not a revision rpmirror verified is not signed: a
+// signature would vouch for whatever was put there.
+func (r *repairer) resign(ctx context.Context, tg target.Target) ([]target.File, error) {
+	repomd, err := readOptional(ctx, tg, RepomdPath)
+	if err != nil {
+		return nil, err
+	}
+	if repomd == nil {
+		return nil, fmt.Errorf("no %s", RepomdPath)
+	}
+	v, err := r.e.opts.Store.LoadVerified(r.repo.Name)
+	if err != nil {
+		return nil, err
+	}
+	if v.Find(sha256Hex(repomd)) < 0 {
+		return nil, ErrUnverifiedRepomd
+	}
+	asc, key, err := signRepomd(r.repo.SignWith, repomd)
+	if err != nil {
+		return nil, err
+	}
+	var files []target.File
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{AscPath, asc}, {KeyPath, key}} {
+		tmp, err := os.CreateTemp(r.dir, path.Base(f.path)+"-*")
+		if err != nil {
+			return nil, err
+		}
+		_, err = tmp.Write(f.b)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("writing %s: %w", tmp.Name(), err)
+		}
+		files = append(files, target.File{Path: f.path, Local: tmp.Name(), Size: int64(len(f.b))})
+	}
+	if err := fetch.SyncFS(r.dir); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// regenerated is the filtered metadata written again from the origin's
+// current revision: each file written, by checksum.
+type regenerated struct {
+	revision string // the origin's
+	files    map[repodata.Checksum]regenFile
+	err      error
+}
+
+type regenFile struct {
+	local string
+	size  int64
+}
+
+// rewrite returns the filtered metadata file d of a mirror serving
+// revision, written again from the origin's current revision (once per
+// Repair) and checked against d.
+func (r *repairer) rewrite(ctx context.Context, d repodata.Data, revision string) (string, int64, error) {
+	if r.regen == nil {
+		r.regen = r.regenerate(ctx)
+	}
+	g := r.regen
+	if g.err != nil {
+		return "", 0, g.err
+	}
+	f, ok := g.files[d.Checksum]
+	if !ok || f.size != d.Size {
+		return "", 0, &OriginChangedError{Href: d.Href, Revision: revision, OriginRevision: g.revision}
+	}
+	fh, err := os.Open(f.local)
+	if err != nil {
+		return "", 0, err
+	}
+	defer fh.Close()
+	if err := verify.Content(fh, d.Size, d.Checksum); err != nil {
+		return "", 0, fmt.Errorf("%s as written again: %w", d.Href, err)
+	}
+	return f.local, f.size, nil
+}
+
+// regenerate writes the filtered metadata of the origin's current
+// revision into the staging directory, as a sync does (filterRevision):
+// the origin's repomd.xml (its signature checked with repo_gpgcheck) and
+// the metadata the filter reads, each verified.
+func (r *repairer) regenerate(ctx context.Context) *regenerated {
+	g := &regenerated{}
+	fail := func(err error) *regenerated {
+		g.err = fmt.Errorf("the origin's revision %s: %w", g.revision, err)
+		if g.revision == "" {
+			g.err = fmt.Errorf("reading the origin: %w", err)
+		}
+		return g
+	}
+	var ring openpgp.EntityList
+	if r.repo.RepoGPGCheck {
+		var err error
+		if ring, err = verify.LoadKeyring(r.repo.RepoGPGKeys...); err != nil {
+			return fail(fmt.Errorf("repo_gpgkeys: %w", err))
+		}
+	}
+	snap, err := r.src.Choose(ctx, func(snap *source.Snapshot) error {
+		if !r.repo.RepoGPGCheck {
+			return nil
+		}
+		_, err := originSignature(snap, ring)
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	origin := snap.MD
+	g.revision = origin.Revision
+	originDir, outDir := filepath.Join(r.dir, "origin"), filepath.Join(r.dir, "filtered")
+	for _, dir := range []string{originDir, outDir} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fail(err)
+		}
+	}
+	local := func(d repodata.Data) string { return filepath.Join(originDir, d.Checksum.Type+"-"+d.Checksum.Value) }
+	for _, d := range origin.Data {
+		if !filter.Writes(d.Type) {
+			continue
+		}
+		if err := checkLocation(r.repo, d.Href, d.Base); err != nil {
+			return fail(fmt.Errorf("%s: %w", d.Type, err))
+		}
+		if err := checkStrength(r.repo, d.Checksum); err != nil {
+			return fail(fmt.Errorf("%s: %w", d.Type, err))
+		}
+		if _, err := r.src.File(ctx, d.Href, d.Base, local(d), d.Size, func(rd io.Reader) error {
+			return verify.Content(rd, d.Size, d.Checksum)
+		}); err != nil {
+			return fail(fmt.Errorf("fetching %s: %w", d.Href, err))
+		}
+	}
+	res, err := filter.Write(ctx, origin, filter.Options{Rules: rules(r.repo.Filter), Dir: outDir,
+		Open: func(d repodata.Data) (io.ReadCloser, error) {
+			return openMetaFile(local(d), d, r.e.opts.MaxMetadataSize)
+		}})
+	if err != nil {
+		return fail(err)
+	}
+	g.files = map[repodata.Checksum]regenFile{}
+	for _, d := range res.MD.Data {
+		if p, ok := res.Written[d.Href]; ok {
+			g.files[d.Checksum] = regenFile{local: p, size: d.Size}
+		}
+	}
+	r.log.Info("filtered metadata written again from the origin for repair", "origin_revision", origin.Revision)
+	return g
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -116,5 +117,60 @@ func TestVerifyRepair(t *testing.T) {
 				t.Errorf("dnf on %s after the repair: %v\n%s", m, err, out)
 			}
 		}
+	}
+}
+
+// TestVerifyRepairFiltered: verify --repair on a filtered mirror with
+// sign_with writes a deleted primary and a deleted signature again (the
+// origin has neither: rpmirror wrote them), and verify then passes.
+func TestVerifyRepairFiltered(t *testing.T) {
+	pkgs := testrepo.DemoPackages(nil)
+	f := newFixture(t, pkgs, 4)
+	repoKey := testrepo.NewKey(t, "rpmirror filtered repo signer")
+	signWith := filepath.Join(f.dir, "repo-key.asc")
+	if err := repoKey.ExportSecret(signWith); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filtered := strings.Replace(string(cfg), "    prune_after: 0s\n",
+		"    prune_after: 0s\n    filter:\n      exclude: [sample-data]\n    sign_with: "+signWith+"\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(filtered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	m1 := f.mirrors[0]
+	md, _ := os.ReadFile(filepath.Join(m1, "repodata", "repomd.xml"))
+	primary := string(regexp.MustCompile(`(?s)<data type="primary">.*?<location href="([^"]+)"`).FindSubmatch(md)[1])
+	before, err := os.ReadFile(filepath.Join(m1, filepath.FromSlash(primary)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(m1, filepath.FromSlash(primary)))
+	os.Remove(filepath.Join(m1, "repodata", "repomd.xml.asc"))
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 1 || !strings.Contains(out, "test/m1: "+primary+": missing") {
+		t.Fatalf("verify after the damage: exit %d\n%s", code, out)
+	}
+	code, out, errOut := rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	if code != 0 {
+		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"test/m1: replaced " + primary + " (it was: missing)",
+		"test/m1: replaced repodata/repomd.xml.asc (it was: ",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify --repair does not say %q:\n%s", want, out)
+		}
+	}
+	if after, err := os.ReadFile(filepath.Join(m1, filepath.FromSlash(primary))); err != nil || !bytes.Equal(after, before) {
+		t.Errorf("the repaired primary is not the one published (%v)", err)
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 || strings.Count(out, "5 packages, signatures checked, repomd.xml signature checked: ok") != 2 {
+		t.Errorf("verify after the repair: exit %d\n%s", code, out)
 	}
 }

@@ -7,15 +7,12 @@ import (
 	"log/slog"
 	"strings"
 
-	"github.com/ProtonMail/go-crypto/openpgp"
-
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/targets"
-	"github.com/rpmirror/rpmirror/verify"
 )
 
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -34,28 +31,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	bad := 0
 	for _, r := range sel {
-		var keyring, repoKeyring openpgp.EntityList
-		if len(r.GPGKeys) > 0 {
-			if keyring, err = verify.LoadKeyring(r.GPGKeys...); err != nil {
-				return fmt.Errorf("%s: %w", r.Name, err)
-			}
+		opts, err := sync.CheckOptionsFor(r)
+		if err != nil {
+			return fmt.Errorf("%s: %w", r.Name, err)
 		}
-		switch {
-		case r.Filter != nil && r.SignWith != "":
-			// A filtered mirror's repomd.xml is rpmirror's, signed by
-			// sign_with's key, not the origin's.
-			e, err := verify.LoadSigningKey(r.SignWith)
-			if err != nil {
-				return fmt.Errorf("%s: sign_with: %w", r.Name, err)
-			}
-			repoKeyring = openpgp.EntityList{e}
-		case r.Filter != nil:
-			// rpmirror's repomd.xml, unsigned: nothing to check it with.
-		case r.RepoGPGCheck:
-			if repoKeyring, err = verify.LoadKeyring(r.RepoGPGKeys...); err != nil {
-				return fmt.Errorf("%s: repo_gpgkeys: %w", r.Name, err)
-			}
-		}
+		keyring, repoKeyring := opts.Keyring, opts.RepoKeyring
 		for _, m := range r.Mirrors {
 			if !m.Written() {
 				continue
@@ -66,7 +46,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				bad++
 				continue
 			}
-			problems, st, err := sync.CheckMirrorWith(ctx, tg, sync.CheckOptions{Keyring: keyring, RepoKeyring: repoKeyring})
+			problems, st, err := sync.CheckMirrorWith(ctx, tg, opts)
 			if err != nil {
 				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, err)
 				bad++
@@ -88,7 +68,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				sigs += ", repomd.xml signature checked"
 			}
 			fmt.Fprintf(stdout, "%s/%s: revision %s: %d metadata files, %d packages, %s: %s\n", r.Name, m.Name, st.Revision, st.Metadata, st.Packages, sigs, verdict)
-			bad += verifySnapshots(ctx, stdout, r.Name, m.Name, tg, sync.CheckOptions{Keyring: keyring, RepoKeyring: repoKeyring})
+			bad += verifySnapshots(ctx, stdout, r.Name, m.Name, tg, opts)
 		}
 	}
 	if bad > 0 {
