@@ -15,6 +15,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/snapshot"
+	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/local"
 )
 
@@ -177,6 +178,12 @@ func checkIndex(t *testing.T, mirror string, want []snapshot.Snapshot) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkIndexIn(t, tg, want)
+}
+
+func checkIndexIn(t *testing.T, tg target.Target, want []snapshot.Snapshot) {
+	t.Helper()
+	mirror := tg.String()
 	x, err := snapshot.Read(context.Background(), tg, "test")
 	if err != nil {
 		t.Fatal(err)

@@ -70,14 +70,13 @@ func (c *Counter) Puts() []string {
 }
 
 // Copies returns the destination keys (BUCKET/KEY) of the server-side
-// copies (CopyObject) asked for since the last call, sorted, one entry a
-// request, and forgets them.
+// copies (CopyObject) asked for since the last call, in the order the
+// requests arrived, one entry a request, and forgets them.
 func (c *Counter) Copies() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	keys := c.copies
 	c.copies = nil
-	sort.Strings(keys)
 	return keys
 }
 
