@@ -238,3 +238,40 @@ func TestSyncSlotFreedBeforeProbes(t *testing.T) {
 		t.Errorf("both syncs ended after the post-sync probe of %s's mirror ended: the second sync waited for the first one's probes", st[first].Name)
 	}
 }
+
+// TestDaemonSnapshotsOnObjectStorage: the snapshots of a mirror in object
+// storage are listed like those of a directory: /snapshots.json names the
+// latest with its URL under the mirror's url (the web front serving the
+// bucket), and ?snapshot=NAME lists that URL.
+func TestDaemonSnapshotsOnObjectStorage(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	front := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(srv.Dir, "mirrors"))))
+	t.Cleanup(front.Close)
+	creds := filepath.Join(t.TempDir(), "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
+	d := runSyncedWith(t, "probe_interval: 1s\nprobe_timeout: 1s\n", "repos:\n  - name: r\n    origin: ORIGIN/v1/\n    snapshots: {keep: 3}\n    mirrors:\n      - name: obj\n        url: "+front.URL+"/r/\n        s3:\n"+
+		"          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n", 1)
+	latest, err := os.ReadFile(filepath.Join(srv.Dir, "mirrors", "r", "snapshots", "latest.txt"))
+	if err != nil {
+		t.Fatalf("no snapshot in the bucket: %v", err)
+	}
+	name := strings.TrimSpace(string(latest))
+	url := front.URL + "/r/snapshots/" + name + "/"
+	get := func(path string) (int, string) {
+		w := httptest.NewRecorder()
+		d.Handler().ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code, w.Body.String()
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, doc := get("/snapshots.json")
+		code, list := get("/mirrorlist?repo=r&snapshot=" + name)
+		if strings.Contains(doc, `"latest": "`+name+`"`) && strings.Contains(doc, url) && code == 200 && list == url+"\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/snapshots.json does not list snapshot %s at %s:\n%s\n/mirrorlist?snapshot=: %d %q", name, url, doc, code, list)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
