@@ -32,6 +32,10 @@ type mirror struct {
 	cur, curAsc, curKey []byte            // what it serves now (nil: absent)
 	curMd               *repodata.Repomd  // nil when absent or unparsable
 	index               map[string]string // href -> checksum string of its current primary; nil when unknown
+	// files, set while planning a mirror whose index is unknown, lists
+	// every regular file it held when planning began, with its size: one
+	// listing instead of a Stat per package of the revision.
+	files map[string]int64
 
 	plan *MirrorPlan // what the sync does to it, once planned
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"path/filepath"
+	"slices"
 	"sort"
 	"time"
 
@@ -134,53 +136,86 @@ func (mp *MirrorPlan) Publish() []string {
 // Lines describes the plan for a person, one action a line: what is
 // fetched, then for each mirror what is stored, committed, removed,
 // kept, pruned, and why.
-func (p *Plan) Lines() []string {
-	var lines []string
-	lines = append(lines, fmt.Sprintf("revision %s: %d packages listed, %d to fetch (%d bytes), %d metadata files to fetch", p.Revision, p.Packages, len(p.Fetch), p.FetchBytes, len(p.Metadata)))
-	for _, d := range p.Metadata {
-		lines = append(lines, fmt.Sprintf("  fetch    %s (%s metadata)", d.Href, d.Type))
+func (p *Plan) Lines() []string { return slices.Collect(p.All()) }
+
+// All yields the lines of Lines one at a time, without holding them: a
+// plan of 100,000 packages is printed without a copy of itself as text.
+func (p *Plan) All() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		if !yield(fmt.Sprintf("revision %s: %d packages listed, %d to fetch (%d bytes), %d metadata files to fetch", p.Revision, p.Packages, len(p.Fetch), p.FetchBytes, len(p.Metadata))) {
+			return
+		}
+		for _, d := range p.Metadata {
+			if !yield(fmt.Sprintf("  fetch    %s (%s metadata)", d.Href, d.Type)) {
+				return
+			}
+		}
+		for _, pkg := range p.Fetch {
+			if !yield(fmt.Sprintf("  fetch    %s (%d bytes)", pkg.Href, pkg.Size)) {
+				return
+			}
+		}
+		for _, mp := range p.Mirrors {
+			for l := range mp.All() {
+				if !yield(l) {
+					return
+				}
+			}
+		}
 	}
-	for _, pkg := range p.Fetch {
-		lines = append(lines, fmt.Sprintf("  fetch    %s (%d bytes)", pkg.Href, pkg.Size))
-	}
-	for _, mp := range p.Mirrors {
-		lines = append(lines, mp.Lines()...)
-	}
-	return lines
 }
 
 // Lines describes one mirror's plan for a person, one action a line.
-func (mp *MirrorPlan) Lines() []string {
-	var lines []string
-	switch {
-	case mp.UpToDate:
-		lines = append(lines, fmt.Sprintf("mirror %s: current", mp.Name))
-	case mp.Refused != nil:
-		lines = append(lines, fmt.Sprintf("mirror %s: refused: %v", mp.Name, mp.Refused))
-		return lines
-	default:
-		lines = append(lines, fmt.Sprintf("mirror %s: serves %d of the packages already, stores %d, commits %d files", mp.Name, mp.Served, len(mp.Store), len(mp.Commit)))
-	}
-	for _, f := range mp.Store {
-		lines = append(lines, fmt.Sprintf("  store    %s (%s)", f.Path, f.Reason))
-	}
-	for _, f := range mp.Commit {
-		lines = append(lines, fmt.Sprintf("  commit   %s (%s)", f.Path, f.Reason))
-	}
-	for _, p := range mp.Remove {
-		lines = append(lines, fmt.Sprintf("  remove   %s (the origin has none)", p))
-	}
-	for _, p := range mp.Present {
-		lines = append(lines, fmt.Sprintf("  keep     %s (%s)", p, ReasonPresentVerified))
-	}
-	for _, p := range mp.Prune {
-		if since := mp.Pending[p]; since.IsZero() {
-			lines = append(lines, fmt.Sprintf("  prune    %s (unused from the commit)", p))
-		} else {
-			lines = append(lines, fmt.Sprintf("  prune    %s (unused since %s)", p, since.UTC().Format(time.RFC3339)))
+func (mp *MirrorPlan) Lines() []string { return slices.Collect(mp.All()) }
+
+// All yields the lines of Lines one at a time.
+func (mp *MirrorPlan) All() iter.Seq[string] {
+	return func(yield func(string) bool) {
+		switch {
+		case mp.UpToDate:
+			if !yield(fmt.Sprintf("mirror %s: current", mp.Name)) {
+				return
+			}
+		case mp.Refused != nil:
+			yield(fmt.Sprintf("mirror %s: refused: %v", mp.Name, mp.Refused))
+			return
+		default:
+			if !yield(fmt.Sprintf("mirror %s: serves %d of the packages already, stores %d, commits %d files", mp.Name, mp.Served, len(mp.Store), len(mp.Commit))) {
+				return
+			}
+		}
+		for _, f := range mp.Store {
+			if !yield(fmt.Sprintf("  store    %s (%s)", f.Path, f.Reason)) {
+				return
+			}
+		}
+		for _, f := range mp.Commit {
+			if !yield(fmt.Sprintf("  commit   %s (%s)", f.Path, f.Reason)) {
+				return
+			}
+		}
+		for _, p := range mp.Remove {
+			if !yield(fmt.Sprintf("  remove   %s (the origin has none)", p)) {
+				return
+			}
+		}
+		for _, p := range mp.Present {
+			if !yield(fmt.Sprintf("  keep     %s (%s)", p, ReasonPresentVerified)) {
+				return
+			}
+		}
+		for _, p := range mp.Prune {
+			var l string
+			if since := mp.Pending[p]; since.IsZero() {
+				l = fmt.Sprintf("  prune    %s (unused from the commit)", p)
+			} else {
+				l = fmt.Sprintf("  prune    %s (unused since %s)", p, since.UTC().Format(time.RFC3339))
+			}
+			if !yield(l) {
+				return
+			}
 		}
 	}
-	return lines
 }
 
 // planner decides what a sync of the origin's revision does to the
@@ -258,7 +293,19 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 	plan := &Plan{Revision: pl.md.Revision, RepomdSHA256: sha256Hex(pl.repomd), referenced: map[string]ref{}}
 	for _, m := range behind {
 		m.plan = &MirrorPlan{Name: m.cfg.Name}
+		m.files = nil
+		if m.index == nil && m.tg != nil {
+			// Every package of the revision is looked up in the mirror:
+			// list it once (a directory walk, or a few LIST requests)
+			// rather than Stat it 100,000 times.
+			m.files = listFiles(ctx, m.tg)
+		}
 	}
+	defer func() {
+		for _, m := range behind {
+			m.files = nil
+		}
+	}()
 	metaHref := map[string]string{}
 	for _, d := range pl.md.Data {
 		metaHref[d.Href] = d.Type
@@ -366,7 +413,7 @@ func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Pac
 		return ReasonPresentVerified, nil
 	case m.serves(p.Href):
 		return ReasonChanged, nil
-	case m.index == nil && m.tg != nil && exists(ctx, m.tg, p.Href):
+	case m.index == nil && m.tg != nil && m.has(ctx, p.Href):
 		return ReasonChanged, nil
 	case m.index == nil && m.cur != nil:
 		return ReasonMissing, nil
@@ -501,8 +548,27 @@ type ref struct {
 	size int64
 }
 
-func exists(ctx context.Context, tg target.Target, p string) bool {
-	_, err := tg.Stat(ctx, p)
+// listFiles returns every regular file of tg with its size, or nil when
+// it cannot be listed (the mirror is then looked up a file at a time).
+func listFiles(ctx context.Context, tg target.Target) map[string]int64 {
+	files := map[string]int64{}
+	err := tg.Walk(ctx, func(p string, info target.Info) error {
+		files[p] = info.Size
+		return nil
+	})
+	if err != nil {
+		return nil
+	}
+	return files
+}
+
+// has reports whether m holds a regular file at p.
+func (m *mirror) has(ctx context.Context, p string) bool {
+	if m.files != nil {
+		_, ok := m.files[p]
+		return ok
+	}
+	_, err := m.tg.Stat(ctx, p)
 	return err == nil
 }
 
@@ -512,6 +578,12 @@ func exists(ctx context.Context, tg target.Target, p string) bool {
 func presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
 	if m.tg == nil {
 		return false, nil
+	}
+	if m.files != nil {
+		size, ok := m.files[p.Href]
+		if !ok || (p.Size >= 0 && size != p.Size) {
+			return false, nil
+		}
 	}
 	info, err := m.tg.Stat(ctx, p.Href)
 	if err != nil || (p.Size >= 0 && info.Size != p.Size) {

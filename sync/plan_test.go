@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -512,5 +513,72 @@ func TestPlanLines(t *testing.T) {
 	}
 	if got := p.Lines(); !slices.Equal(got, want) {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// statCounter is a target that counts its Stat calls.
+type statCounter struct {
+	target.Target
+	stats int
+}
+
+func (s *statCounter) Stat(ctx context.Context, p string) (target.Info, error) {
+	s.stats++
+	return s.Target.Stat(ctx, p)
+}
+
+// TestPlanListsUnindexedMirror: a mirror whose packages are unknown (none
+// served yet, or an unreadable index) is listed once, not looked up a
+// package at a time: only a file whose size matches a package of the
+// revision is looked at on its own. The plan is the same either way.
+func TestPlanListsUnindexedMirror(t *testing.T) {
+	ctx := context.Background()
+	var origin []pkg
+	for i := range 200 {
+		origin = append(origin, pkg{fmt.Sprintf("Packages/p%03d.rpm", i), fmt.Sprintf("content %03d", i)})
+	}
+	present, changed, other := origin[3], pkg{origin[7].href, "other content, longer"}, pkg{"Packages/stray.rpm", "x"}
+	for _, tc := range []struct {
+		name      string
+		pm        planMirror
+		wantStats int
+		wantStore int
+		present   []string
+		commit    string
+	}{
+		{"empty", planMirror{unknown: true}, 0, 200, nil, ""},
+		{"holding files, index unknown", planMirror{unknown: true, files: []pkg{present, changed, other}, meta: []repodata.Data{data("primary", "repodata/1-primary.xml.gz", "p1")}},
+			1, 198, []string{present.href}, changed.href + " changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pl := &planner{
+				repo:   &config.Repo{Name: "r", MinChecksum: config.DefaultMinChecksum},
+				md:     &repodata.Repomd{Revision: "2", Data: []repodata.Data{data("primary", "repodata/2-primary.xml.gz", "p2")}},
+				repomd: []byte("<repomd/>"), cache: t.TempDir(), now: time.Now(),
+			}
+			m := newPlanMirror(t, 0, tc.pm)
+			sc := &statCounter{Target: m.tg}
+			m.tg = sc
+			var pkgs []*repodata.Package
+			for _, p := range origin {
+				pkgs = append(pkgs, p.pkg())
+			}
+			if _, err := pl.plan(ctx, "primary.xml", sliceNext(pkgs), []*mirror{m}); err != nil {
+				t.Fatal(err)
+			}
+			if sc.stats != tc.wantStats {
+				t.Errorf("%d Stat calls planning %d packages, want %d", sc.stats, len(origin), tc.wantStats)
+			}
+			mp := m.plan
+			if len(mp.Store) != tc.wantStore || !slices.Equal(mp.Present, tc.present) {
+				t.Errorf("stores %d, keeps %q; want %d, %q", len(mp.Store), mp.Present, tc.wantStore, tc.present)
+			}
+			if tc.commit != "" && !slices.Contains(placements(mp.Commit), tc.commit) {
+				t.Errorf("commit %q, want it to carry %q", placements(mp.Commit), tc.commit)
+			}
+			if m.files != nil {
+				t.Error("the mirror's listing is kept after planning")
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -169,6 +170,12 @@ func TestSyncStatusVerifyCommands(t *testing.T) {
 	code, dryOut, errOut := rpmirror(t, "sync", "-c", f.cfg, "--dry-run")
 	if code != 0 || !strings.Contains(dryOut, "would fetch 6 packages") {
 		t.Errorf("dry run: exit %d\n%s%s", code, dryOut, errOut)
+	}
+	// The report goes out through a buffer, a write per repository, not a
+	// write per line (a dry run of 100,000 packages prints 200,000).
+	var writes countingWriter
+	if code := run(context.Background(), []string{"sync", "-c", f.cfg, "--dry-run"}, &writes, io.Discard); code != 0 || writes.n != 1 || writes.String() != dryOut {
+		t.Errorf("dry run: exit %d, %d writes, want 1 of the same report:\n%s", code, writes.n, writes.String())
 	}
 	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg)
 	if code != 0 || !strings.Contains(out, "fetched 6 packages") || !strings.Contains(out, "m2") {
@@ -580,4 +587,15 @@ func TestSyncManyRepos(t *testing.T) {
 	if n := strings.Count(out, "fetched 6 packages"); n != 6 {
 		t.Errorf("%d repos fetched their 6 packages, want 6:\n%s", n, out)
 	}
+}
+
+// countingWriter is a buffer that counts the writes to it.
+type countingWriter struct {
+	bytes.Buffer
+	n int
+}
+
+func (w *countingWriter) Write(b []byte) (int, error) {
+	w.n++
+	return w.Buffer.Write(b)
 }

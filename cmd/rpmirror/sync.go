@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,8 +53,14 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	failed := false
+	// A dry run of a large repository prints a line per package: write
+	// them through a buffer, not a system call each.
+	out := bufio.NewWriterSize(stdout, 64<<10)
 	for _, r := range reports {
-		printReport(stdout, r)
+		printReport(out, r)
+		if err := out.Flush(); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
 		if r.Err != nil && !errors.Is(r.Err, sync.ErrInterrupted) && !errors.Is(r.Err, sync.ErrHeld) {
 			failed = true
 			fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Repo, oneLine(r.Err))
@@ -200,8 +207,12 @@ func printReport(w io.Writer, r *sync.Report) {
 			}
 			if mp != nil {
 				// What the plan does to the mirror, a line each, and why.
-				for _, l := range mp.Lines()[1:] {
-					fmt.Fprintf(w, "  %s\n", l)
+				first := true
+				for l := range mp.All() {
+					if !first {
+						fmt.Fprintf(w, "  %s\n", l)
+					}
+					first = false
 				}
 				break
 			}
