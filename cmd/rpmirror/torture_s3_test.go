@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,12 +22,15 @@ import (
 )
 
 // TestTortureS3 kills rpmirror sync with SIGKILL at random points of
-// syncs to a mirror in object storage (versitygw), between two revisions
-// of an origin (RPMIRROR_TORTURE_S3 kills, default 4; every other one aimed at
-// the uploads). After each kill the
-// bucket must serve nothing or one complete revision; then a sync must
-// complete it without uploading any package the bucket already holds
-// with the right content.
+// syncs to a mirror in object storage (versitygw) that keeps snapshots,
+// between two revisions of an origin (RPMIRROR_TORTURE_S3 kills, default
+// 4; in turn at a random time, aimed at the uploads, at the snapshot's
+// copies and at the removal of the oldest snapshot). After each kill the
+// bucket must serve nothing or one complete revision, and every snapshot
+// it shows (a repomd.xml under snapshots/, or a name in index.json or
+// latest.txt) must be a complete revision; then a sync must complete it
+// without uploading any package the bucket already holds with the right
+// content, leaving no incomplete snapshot.
 func TestTortureS3(t *testing.T) {
 	t.Parallel() // mostly waits: for leases to expire, for the other daemon
 	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
@@ -64,6 +69,7 @@ repos:
     gpgkeys: [%s]
     prune_after: 0s
     allow_rollback: true
+    snapshots: {keep: 2, keep_for: 0s}
     mirrors:
       - name: obj
         s3:
@@ -145,6 +151,7 @@ repos:
 		if got := check(when); got != rev {
 			t.Fatalf("%s: a complete sync did not bring the bucket to %s", when, rev.name)
 		}
+		checkSnapshotsIn(t, when, mirror, revs, key.PublicPath, true, true)
 		for _, k := range count.Puts() {
 			if rel := strings.TrimPrefix(k, "mirrors/torture/"); there[rel] {
 				t.Errorf("%s: uploaded %s again, which the bucket held", when, rel)
@@ -171,7 +178,32 @@ repos:
 		o.cur.Store(revs[cur])
 		var r *tortureRun
 		delay := time.Duration(0)
-		if it%2 == 0 {
+		aim := ""
+		switch it % 4 {
+		case 3, 0:
+			// Aim at the snapshot: with its k-th copy in flight
+			// (a revision has 15 or more files, repomd.xml copied
+			// last), or with the first request of the removal of the
+			// oldest snapshot (keep 2) in flight.
+			k := int32(1 + rng.IntN(12))
+			aim = fmt.Sprintf("with snapshot copy %d in flight", k)
+			if it%4 == 0 {
+				aim = "with the snapshot removal's first delete in flight"
+			}
+			fire := make(chan struct{})
+			var n atomic.Int32
+			var once gosync.Once
+			count.OnRequest(func(rq s3test.Request) {
+				if !strings.Contains(rq.Key, "/snapshots/") {
+					return
+				}
+				if it%4 == 3 && rq.Copy && n.Add(1) == k || it%4 == 0 && (rq.Method == "DELETE" || rq.Method == "POST") {
+					once.Do(func() { close(fire) })
+				}
+			})
+			r = runChild(t, o, cfg, 0, &trigger{kill: fire}, 0)
+			count.OnRequest(nil)
+		case 2:
 			// Aim at the uploads: every package is fetched, the
 			// bucket is being written.
 			jitter := time.Duration(rng.IntN(150_000)) * time.Microsecond
@@ -179,7 +211,7 @@ repos:
 			r = runChild(t, o, cfg, 0, &trigger{onEvent: func(msg string, r *tortureRun) bool {
 				return (msg == "fetched" || msg == "planned") && r.fetched == r.toFetch && r.toFetch > 0
 			}}, jitter)
-		} else {
+		default:
 			d := durations[revs[cur].name]
 			delay = time.Duration(rng.Int64N(int64(d))) + 1
 			r = runChild(t, o, cfg, delay, nil, 0)
@@ -190,12 +222,16 @@ repos:
 			phase = r.phase()
 		}
 		mode := "after " + delay.Round(time.Millisecond).String()
-		if delay <= 0 {
+		switch {
+		case aim != "":
+			mode = aim
+		case delay <= 0:
 			mode = fmt.Sprintf("%s after the last fetch", (-delay).Round(time.Millisecond))
 		}
-		table = append(table, fmt.Sprintf("%3d  %-3s  kill %-26s %-9s fetched %d/%d", it, revs[cur].name, mode, phase, r.fetched, r.toFetch))
+		table = append(table, fmt.Sprintf("%3d  %-3s  kill %-52s %-9s fetched %d/%d", it, revs[cur].name, mode, phase, r.fetched, r.toFetch))
 		when := fmt.Sprintf("iteration %d (origin %s, killed %s in %s)", it, revs[cur].name, mode, phase)
 		check(when)
+		checkSnapshotsIn(t, when, mirror, revs, key.PublicPath, true, false)
 		complete("complete sync after " + when)
 	}
 	t.Logf("runs:\n%s", strings.Join(table, "\n"))

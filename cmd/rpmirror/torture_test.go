@@ -268,6 +268,8 @@ type trigger struct {
 	// onServed is called after the origin served a package; it returns
 	// whether to kill now.
 	onServed func(r *tortureRun) bool
+	// kill, when closed, kills the child (a hook elsewhere decided).
+	kill <-chan struct{}
 }
 
 // runChild runs one sync and kills it after delay (when > 0) or when
@@ -313,6 +315,17 @@ func runChild(t *testing.T, o *tortureOrigin, cfg string, delay time.Duration, t
 	if delay > 0 {
 		tm := time.AfterFunc(delay, kill)
 		defer tm.Stop()
+	}
+	if trig != nil && trig.kill != nil {
+		exited := make(chan struct{})
+		defer close(exited)
+		go func() {
+			select {
+			case <-trig.kill:
+				kill()
+			case <-exited:
+			}
+		}()
 	}
 	var out strings.Builder
 	sc := bufio.NewScanner(stderr)
@@ -734,6 +747,18 @@ func bookkeeping(dir string) []string {
 // are under .rpmirror/) would be a half snapshot left visible.
 func checkSnapshots(t *testing.T, when, mirror string, revs []*tortureRev, key string) {
 	t.Helper()
+	checkSnapshotsIn(t, when, mirror, revs, key, false, false)
+}
+
+// checkSnapshotsIn is checkSnapshots, for a mirror in object storage when
+// objectStore is set (mirror is the directory the store keeps it in). A
+// snapshot there is copied file by file, its repodata/repomd.xml last, so
+// a directory without repomd.xml is no snapshot (dnf finds no repository
+// there) and is allowed after a kill, unnamed by index.json and
+// latest.txt; once settled (a sync ran to the end) none may be left.
+// Directories without files are nothing in object storage.
+func checkSnapshotsIn(t *testing.T, when, mirror string, revs []*tortureRev, key string, objectStore, settled bool) {
+	t.Helper()
 	dir := filepath.Join(mirror, "snapshots")
 	ents, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -753,6 +778,21 @@ func checkSnapshots(t *testing.T, when, mirror string, revs []*tortureRev, key s
 		name := e.Name()
 		if !config.ValidSnapshotName(name) {
 			t.Fatalf("%s: %s holds %s, which is no snapshot's name", when, dir, name)
+		}
+		if objectStore {
+			if _, err := os.Stat(filepath.Join(dir, name, "repodata", "repomd.xml")); err != nil {
+				files := 0
+				filepath.WalkDir(filepath.Join(dir, name), func(_ string, d fs.DirEntry, err error) error {
+					if err == nil && d.Type().IsRegular() {
+						files++
+					}
+					return nil
+				})
+				if settled && files > 0 {
+					t.Fatalf("%s: %s/%s holds %d files and no repomd.xml after a complete sync: an incomplete snapshot was left", when, dir, name, files)
+				}
+				continue
+			}
 		}
 		r := checker.Check(filepath.Join(dir, name), checker.Options{KeyFiles: []string{key}})
 		if !r.Served || len(r.Problems) > 0 {

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -27,6 +28,26 @@ type Counter struct {
 	gets   map[string]int // object key (bucket/key) -> GET requests
 	copies []string       // destination keys (bucket/key) of CopyObject requests
 	reqs   map[string]int // method -> requests
+
+	hook atomic.Pointer[func(Request)]
+}
+
+// Request is what OnRequest sees of a request.
+type Request struct {
+	Method string
+	Key    string // BUCKET/KEY
+	Copy   bool   // a CopyObject: Key is its destination
+}
+
+// OnRequest makes f see every request as it arrives, before it is passed
+// on to the server (nil: none). A test that kills a client there kills
+// it with that request in flight.
+func (c *Counter) OnRequest(f func(Request)) {
+	if f == nil {
+		c.hook.Store(nil)
+		return
+	}
+	c.hook.Store(&f)
 }
 
 // Count starts a counting proxy in front of s, stopped when the test
@@ -40,11 +61,16 @@ func (s *Server) Count(t testing.TB) *Counter {
 	c := &Counter{puts: map[string]int{}, gets: map[string]int{}, reqs: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(u)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/")
+		isCopy := r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != ""
+		if f := c.hook.Load(); f != nil {
+			(*f)(Request{Method: r.Method, Key: key, Copy: isCopy})
+		}
 		c.mu.Lock()
 		c.reqs[r.Method]++
 		switch {
-		case r.Method == http.MethodPut && r.Header.Get("X-Amz-Copy-Source") != "":
-			c.copies = append(c.copies, strings.TrimPrefix(r.URL.Path, "/"))
+		case isCopy:
+			c.copies = append(c.copies, key)
 		case r.Method == http.MethodPut:
 			c.puts[strings.TrimPrefix(r.URL.Path, "/")]++
 		case r.Method == http.MethodGet:
