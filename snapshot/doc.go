@@ -10,9 +10,14 @@
 // atomically. The directories are the truth: an index that a killed
 // process did not get to rewrite is mended from them the next time.
 //
-// Snapshots are taken through target.Snapshotter (hard links on a local
-// mirror), so a package shared by many snapshots and the current tree is
-// stored once, and it is freed when the last of them lets go of it: the
-// current tree's pruning (prune_after) removes only its own link, never
-// what a kept snapshot holds.
+// Snapshots are taken through target.Snapshotter. On a local mirror they
+// are hard links, so a package shared by many snapshots and the current
+// tree is stored once, and it is freed when the last of them lets go of
+// it: the current tree's pruning (prune_after) removes only its own link,
+// never what a kept snapshot holds. In object storage they are
+// server-side copies, each stored (and billed) again
+// (Properties.SnapshotsShareFiles), taken file by file with
+// repodata/repomd.xml last and removed with it first: a directory without
+// repomd.xml is no snapshot (Read leaves it out) and the next Maintain
+// completes or removes it.
 package snapshot

@@ -116,8 +116,9 @@ type RollbackReport struct {
 }
 
 // Rollback republishes the snapshot called name as the current content of
-// every written mirror of repo, one atomic commit per mirror
-// (Snapshotter.Restore), and holds the repository there: a sync of it does
+// every written mirror of repo, one commit per mirror
+// (Snapshotter.Restore: atomic where the target can commit atomically,
+// else in the order a sync publishes), and holds the repository there: a sync of it does
 // nothing (HeldError) until Resume. by says who asked (user@host).
 //
 // Before anything changes, every written mirror must have the snapshot
