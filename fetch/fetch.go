@@ -31,7 +31,6 @@ import (
 	"time"
 
 	"github.com/cavaliergopher/grab/v3"
-	"golang.org/x/sys/unix"
 
 	"github.com/rpmirror/rpmirror/internal/redact"
 	"github.com/rpmirror/rpmirror/internal/safefs"
@@ -455,6 +454,13 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 	if err != nil {
 		return total, err
 	}
+	// The file is not fsynced here (see SyncFS), but a large one's
+	// writeback starts now, while other downloads go on, not all at once
+	// in the SyncFS before the commit. Small files are left to SyncFS,
+	// which writes them together for less than a call each costs.
+	if total >= writebackMin || size >= writebackMin {
+		startWriteback(part)
+	}
 	if err := os.Chmod(part, 0o644); err != nil {
 		return total, err
 	}
@@ -645,16 +651,16 @@ func checkFile(p string, check Check) error {
 	return check(f)
 }
 
+// startWriteback is safefs.StartWriteback; tests count its calls.
+var startWriteback = safefs.StartWriteback
+
+// writebackMin is the smallest download whose writeback File starts at
+// once.
+const writebackMin = 1 << 20
+
 // SyncFS makes every file on the filesystem that holds dir durable
 // (syncfs(2)): the one flush that replaces an fsync per downloaded file.
 // File does not fsync what it downloads; a caller calls SyncFS on the
 // download directory before anything that must survive a power cut (a
 // published repomd.xml) names those files.
-func SyncFS(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return unix.Syncfs(int(d.Fd()))
-}
+func SyncFS(dir string) error { return safefs.SyncFS(dir) }

@@ -97,18 +97,30 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 }
 
 // storeAll stores files, which nothing the mirror serves references yet,
-// in any order: on a target on this machine one after another (each is a
-// hard link or a copy on the same disk), on any other (object storage)
-// as many at once as downloads (Options.Concurrency), since each upload
-// waits mostly on the network. The first failure stops the rest.
+// in any order. A target that stores a batch faster than file by file
+// (target.BatchPutter: on this machine, hard links made durable by one
+// flush instead of an fsync each) gets them all at once; any other
+// (object storage) gets as many Puts at once as downloads
+// (Options.Concurrency), since each upload waits mostly on the network.
+// The first failure stops the rest.
 func (s *run) storeAll(ctx context.Context, m *mirror, files []Placement) error {
-	limit := 1
-	if !m.tg.Properties().Local {
-		limit = s.e.opts.Concurrency
+	if len(files) == 0 {
+		return nil
+	}
+	if b, ok := m.tg.(target.BatchPutter); ok {
+		batch := make([]target.File, len(files))
+		for i, f := range files {
+			batch[i] = f.File
+		}
+		if err := b.PutAll(ctx, batch); err != nil {
+			return err
+		}
+		m.rep.Published += len(files)
+		return nil
 	}
 	var stored atomic.Int64
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(limit)
+	g.SetLimit(s.e.opts.Concurrency)
 	for _, f := range files {
 		g.Go(func() error {
 			if err := m.tg.Put(gctx, f.File); err != nil {

@@ -119,6 +119,20 @@ type Target interface {
 	Properties() Properties
 }
 
+// BatchPutter is implemented by a target that stores many files faster
+// together than one Put after another: a target on this machine makes
+// them durable with one flush instead of one per file. Callers find it
+// with a type assertion and fall back to Put.
+type BatchPutter interface {
+	// PutAll stores every file as Put does, in any order: a reader sees
+	// each path with its old content or its new, never a partial file.
+	// Every path is checked (CheckPath) before anything is stored. When
+	// PutAll returns nil every file is durable. When it returns an
+	// error, some files may be stored (each complete) and others not,
+	// none of them necessarily durable.
+	PutAll(ctx context.Context, files []File) error
+}
+
 // ErrExist is returned (wrapped) by Snapshotter.Snapshot when the
 // directory to create is there already.
 var ErrExist = errors.New("already exists")

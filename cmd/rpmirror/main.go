@@ -81,7 +81,13 @@ var hiddenCommands = []command{
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile, err := startProfile()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "rpmirror: %v\n", err)
+		os.Exit(exitUsage)
+	}
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stopProfile()
 	stop()
 	os.Exit(code)
 }

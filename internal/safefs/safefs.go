@@ -223,6 +223,35 @@ func SyncDir(dir string) error {
 	return nil
 }
 
+// SyncFS makes every file and directory entry on the filesystem that
+// holds dir durable with one syncfs(2): the flush that replaces an fsync
+// per file when many files are written together.
+func SyncFS(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := unix.Syncfs(int(d.Fd())); err != nil {
+		return fmt.Errorf("syncfs of %s: %w", dir, err)
+	}
+	return nil
+}
+
+// StartWriteback asks the kernel to start writing path's data to disk now
+// (sync_file_range(2) SYNC_FILE_RANGE_WRITE) and returns without waiting,
+// so that a later SyncFS finds most of it written: files downloaded
+// meanwhile reach the disk while others still arrive. It is advice, not
+// a flush, and never fails: durability comes from SyncFS alone.
+func StartWriteback(path string) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	unix.SyncFileRange(fd, 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+	unix.Close(fd)
+}
+
 // Lock takes an exclusive flock(2) on root/rel, creating the file (and
 // its directories) if needed, and writes this process's pid into it.
 // When another process holds it, Lock returns ErrHeld at once, with the

@@ -199,32 +199,82 @@ func (l *Local) Put(ctx context.Context, f target.File) error {
 	if err := l.ensureRoot(); err != nil {
 		return err
 	}
-	full, err := l.fullW(f.Path)
+	full, err := l.put(ctx, f, nil)
 	if err != nil {
 		return err
 	}
-	if err := safefs.MkdirAll(l.root, path.Dir(f.Path), dirPerm); err != nil {
-		return fmt.Errorf("storing %s: %w", f.Path, err)
-	}
-	tmp, err := l.tempName()
-	if err != nil {
-		return fmt.Errorf("storing %s: %w", f.Path, err)
-	}
-	if err := place(ctx, f.Local, tmp, f.Size); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("storing %s: %w", f.Path, err)
-	}
-	if err := os.Rename(tmp, full); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("storing %s: %w", f.Path, err)
-	}
-	// When full was already a link to the same inode, rename(2) did
-	// nothing and left tmp behind.
-	os.Remove(tmp)
 	if err := syncDir(filepath.Dir(full)); err != nil {
 		return fmt.Errorf("storing %s: %w", f.Path, err)
 	}
 	return nil
+}
+
+var _ target.BatchPutter = (*Local)(nil)
+
+// PutAll implements target.BatchPutter: each file is placed as Put places
+// it (a hard link, or a copy that is fsynced, renamed into place), and
+// one syncfs(2) of the mirror's filesystem then makes every new
+// directory entry durable, where Put fsyncs a directory per file.
+func (l *Local) PutAll(ctx context.Context, files []target.File) error {
+	if len(files) == 0 {
+		return nil
+	}
+	for _, f := range files {
+		if err := target.CheckPath(f.Path); err != nil {
+			return err
+		}
+	}
+	if err := l.ensureRoot(); err != nil {
+		return err
+	}
+	made := map[string]bool{}
+	for _, f := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if _, err := l.put(ctx, f, made); err != nil {
+			return err
+		}
+	}
+	if err := syncFS(l.root); err != nil {
+		return fmt.Errorf("making the files stored in %s durable: %w", l.root, err)
+	}
+	return nil
+}
+
+// put places f.Local at f.Path through a temporary file and a rename,
+// and returns the file's full path; the new directory entry is not yet
+// durable. made, when not nil, remembers the directories already created
+// (and checked) by earlier calls of one batch.
+func (l *Local) put(ctx context.Context, f target.File, made map[string]bool) (string, error) {
+	full, err := l.fullW(f.Path)
+	if err != nil {
+		return "", err
+	}
+	if dir := path.Dir(f.Path); !made[dir] {
+		if err := safefs.MkdirAll(l.root, dir, dirPerm); err != nil {
+			return "", fmt.Errorf("storing %s: %w", f.Path, err)
+		}
+		if made != nil {
+			made[dir] = true
+		}
+	}
+	tmp, err := l.tempName(made)
+	if err != nil {
+		return "", fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	if err := place(ctx, f.Local, tmp, f.Size); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	if err := os.Rename(tmp, full); err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	// When full was already a link to the same inode, rename(2) did
+	// nothing and left tmp behind.
+	os.Remove(tmp)
+	return full, nil
 }
 
 // Commit implements target.Target.
@@ -439,13 +489,20 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
-func (l *Local) tempName() (string, error) {
-	dir := filepath.Join(l.root, workDir, tmpDir)
-	if err := safefs.MkdirAll(l.root, workDir+"/"+tmpDir, dirPerm); err != nil {
-		return "", err
+// tempName returns a new name in the mirror's temporary directory,
+// creating the directory unless made (see put) says it was created.
+func (l *Local) tempName(made map[string]bool) (string, error) {
+	const rel = workDir + "/" + tmpDir
+	if !made[rel] {
+		if err := safefs.MkdirAll(l.root, rel, dirPerm); err != nil {
+			return "", err
+		}
+		if made != nil {
+			made[rel] = true
+		}
 	}
 	n := tempSeq.Add(1)
-	return filepath.Join(dir, strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(n, 10)), nil
+	return filepath.Join(l.root, workDir, tmpDir, strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(n, 10)), nil
 }
 
 // Remove implements target.Target. Parent directories left empty are
@@ -539,7 +596,11 @@ func (l *Local) Lock(ctx context.Context) (func(), error) {
 	return unlock, nil
 }
 
-func syncDir(dir string) error { return safefs.SyncDir(dir) }
+// The flushes, variables so that tests can count them.
+var (
+	syncDir = safefs.SyncDir
+	syncFS  = safefs.SyncFS
+)
 
 var _ target.Snapshotter = (*Local)(nil)
 
@@ -568,7 +629,7 @@ func (l *Local) Snapshot(ctx context.Context, dir string, paths []string) error 
 		}
 		srcs[i] = full
 	}
-	tmp, err := l.tempName()
+	tmp, err := l.tempName(nil)
 	if err != nil {
 		return fmt.Errorf("snapshot %s: %w", dir, err)
 	}
@@ -653,7 +714,7 @@ func (l *Local) RemoveDir(ctx context.Context, dir string) error {
 	if !fi.IsDir() {
 		return fmt.Errorf("removing %s: not a directory", dir)
 	}
-	tmp, err := l.tempName()
+	tmp, err := l.tempName(nil)
 	if err != nil {
 		return fmt.Errorf("removing %s: %w", dir, err)
 	}

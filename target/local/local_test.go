@@ -342,7 +342,7 @@ func TestSnapshotLinksAndCrash(t *testing.T) {
 	}
 
 	// What a kill -9 in the middle of Snapshot or RemoveDir leaves.
-	tmp, err := l.tempName()
+	tmp, err := l.tempName(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -460,5 +460,50 @@ func TestNewCreatesNothing(t *testing.T) {
 				t.Errorf("after Put: %q, %v", b, err)
 			}
 		})
+	}
+}
+
+// TestPutAllFlushesOnce: storing many packages is made durable by one
+// syncfs, not by an fsync of a directory per file as Put does (issue 10:
+// durability without a fsync per file), and every file is a hard link to
+// its download, not a copy.
+func TestPutAllFlushesOnce(t *testing.T) {
+	var dirSyncs, fsSyncs atomic.Int64
+	oldDir, oldFS := syncDir, syncFS
+	syncDir = func(dir string) error { dirSyncs.Add(1); return oldDir(dir) }
+	syncFS = func(dir string) error { fsSyncs.Add(1); return oldFS(dir) }
+	t.Cleanup(func() { syncDir, syncFS = oldDir, oldFS })
+
+	src := t.TempDir()
+	l, err := New(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []target.File
+	for i := range 60 {
+		p := filepath.Join(src, fmt.Sprintf("download-%d", i))
+		if err := os.WriteFile(p, []byte(fmt.Sprint("package ", i)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := os.Stat(p)
+		files = append(files, target.File{Path: fmt.Sprintf("Packages/%c/p-%d.rpm", 'a'+i%6, i), Local: p, Size: fi.Size()})
+	}
+	if err := l.PutAll(context.Background(), files); err != nil {
+		t.Fatal(err)
+	}
+	if d, f := dirSyncs.Load(), fsSyncs.Load(); d != 0 || f != 1 {
+		t.Errorf("PutAll of %d files: %d directory fsyncs and %d syncfs calls, want 0 and 1", len(files), d, f)
+	}
+	for _, f := range files {
+		var a, b unix.Stat_t
+		if err := unix.Stat(f.Local, &a); err != nil {
+			t.Fatal(err)
+		}
+		if err := unix.Stat(filepath.Join(l.Root(), f.Path), &b); err != nil {
+			t.Fatalf("%s not stored: %v", f.Path, err)
+		}
+		if a.Ino != b.Ino {
+			t.Errorf("%s is a copy of its download, not a hard link to it", f.Path)
+		}
 	}
 }

@@ -72,6 +72,45 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		}
 	})
 
+	t.Run("PutAll", func(t *testing.T) {
+		tg := newTarget(t)
+		b, ok := tg.(target.BatchPutter)
+		if !ok {
+			t.Skip("the target stores files one Put at a time (no target.BatchPutter)")
+		}
+		put(t, tg, "Packages/a/a-1.rpm", "old")
+		var files []target.File
+		want := map[string]string{}
+		for _, p := range []string{"Packages/a/a-1.rpm", "Packages/a/a-2.rpm", "Packages/b/b-1.rpm", "top.rpm"} {
+			f := src(t, "new "+p)
+			f.Path = p
+			files = append(files, f)
+			want[p] = "new " + p
+		}
+		if err := b.PutAll(ctx, files); err != nil {
+			t.Fatalf("PutAll: %v", err)
+		}
+		for p, content := range want {
+			if got := read(t, tg, p); got != content {
+				t.Errorf("%s = %q, want %q", p, got, content)
+			}
+		}
+		if err := b.PutAll(ctx, nil); err != nil {
+			t.Errorf("PutAll of nothing: %v", err)
+		}
+		// A bad path anywhere fails the call before anything is stored.
+		bad := src(t, "x")
+		bad.Path = "../escape.rpm"
+		later := src(t, "later")
+		later.Path = "Packages/c/c-1.rpm"
+		if err := b.PutAll(ctx, []target.File{later, bad}); err == nil {
+			t.Error("PutAll with a path outside the target: no error")
+		}
+		if _, err := tg.Stat(ctx, later.Path); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("after a PutAll refused for a bad path, a good file of the same call: Stat err = %v, want ErrNotExist", err)
+		}
+	})
+
 	t.Run("NotExist", func(t *testing.T) {
 		tg := newTarget(t)
 		if _, err := tg.Stat(ctx, "nope"); !errors.Is(err, target.ErrNotExist) {

@@ -1,0 +1,127 @@
+package sync_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	gosync "sync"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/target/local"
+)
+
+// countingTarget counts the calls made to a target, by method and path.
+type countingTarget struct {
+	target.Target
+	mu    gosync.Mutex
+	stats []string
+	puts  int
+	batch int // PutAll calls
+}
+
+func (c *countingTarget) Stat(ctx context.Context, p string) (target.Info, error) {
+	c.mu.Lock()
+	c.stats = append(c.stats, p)
+	c.mu.Unlock()
+	return c.Target.Stat(ctx, p)
+}
+
+func (c *countingTarget) Put(ctx context.Context, f target.File) error {
+	c.mu.Lock()
+	c.puts++
+	c.mu.Unlock()
+	return c.Target.Put(ctx, f)
+}
+
+// batchingTarget is a countingTarget that passes target.BatchPutter on.
+type batchingTarget struct{ *countingTarget }
+
+func (b batchingTarget) PutAll(ctx context.Context, files []target.File) error {
+	b.mu.Lock()
+	b.batch++
+	b.mu.Unlock()
+	return b.Target.(target.BatchPutter).PutAll(ctx, files)
+}
+
+// TestSpeedOfTheDataPath pins down, without timing anything, what makes
+// a sync to a mirror fast (issue 10's speed goals): planning asks the
+// target about a package only when one of its files is there (one listing
+// of the mirror instead of two stats per package, each a HEAD request on
+// object storage), and the packages stored before the commit go to a
+// target that can store a batch (target/local: one flush for them all)
+// in one call.
+func TestSpeedOfTheDataPath(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	packages := 6
+	tests := []struct {
+		name      string
+		leftover  bool // the mirror holds one package from an interrupted sync
+		batch     bool // the target implements target.BatchPutter
+		wantStats int  // Stat calls on package paths
+		wantPuts  int
+		wantBatch int
+	}{
+		{name: "empty mirror, batch target", batch: true, wantStats: 0, wantBatch: 1},
+		{name: "empty mirror, one Put at a time", batch: false, wantStats: 0, wantPuts: packages},
+		{name: "a package left by an interrupted sync", leftover: true, batch: true, wantStats: 1, wantBatch: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+			republish(t, o, v1)
+			h := newHarness(t, o)
+			h.repo.Mirrors = h.repo.Mirrors[:1]
+			h.mirrors = h.mirrors[:1]
+			var leftover string
+			if tc.leftover {
+				ents, err := filepath.Glob(filepath.Join(v1, "Packages", "*", "*.rpm"))
+				if err != nil || len(ents) == 0 {
+					t.Fatalf("no packages in %s: %v", v1, err)
+				}
+				rel, _ := filepath.Rel(v1, ents[0])
+				leftover = filepath.ToSlash(rel)
+				b, err := os.ReadFile(ents[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				dst := filepath.Join(h.mirrors[0], rel)
+				os.MkdirAll(filepath.Dir(dst), 0o755)
+				if err := os.WriteFile(dst, b, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var ct *countingTarget
+			eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Now: func() time.Time { return h.now },
+				OpenTarget: func(_ context.Context, m config.Mirror) (target.Target, error) {
+					tg, err := local.New(m.Path)
+					ct = &countingTarget{Target: tg}
+					if tc.batch {
+						return batchingTarget{ct}, err
+					}
+					return ct, err
+				}})
+			if rep := eng.Sync(context.Background(), h.repo); rep.Err != nil {
+				t.Fatal(rep.Err)
+			}
+			h.checkMirrors()
+			var pkgStats []string
+			for _, p := range ct.stats {
+				if strings.HasSuffix(p, ".rpm") {
+					pkgStats = append(pkgStats, p)
+				}
+			}
+			if len(pkgStats) != tc.wantStats || (tc.leftover && pkgStats[0] != leftover) {
+				t.Errorf("planning asked the target about %d packages %q, want %d (%s)", len(pkgStats), pkgStats, tc.wantStats, leftover)
+			}
+			if ct.puts != tc.wantPuts || ct.batch != tc.wantBatch {
+				t.Errorf("stored with %d Puts and %d PutAll calls, want %d and %d", ct.puts, ct.batch, tc.wantPuts, tc.wantBatch)
+			}
+		})
+	}
+}
