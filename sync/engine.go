@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	gosync "sync"
 	"sync/atomic"
 	"time"
 
@@ -245,6 +246,9 @@ type run struct {
 	// cached are the metadata files already in the cache, verified or
 	// written by the filter, by checksum.
 	cached map[repodata.Checksum]bool
+	// metaMu guards cached and rep.Bytes while metadata files are
+	// fetched at once.
+	metaMu gosync.Mutex
 
 	repomd, asc, key []byte
 	md               *repodata.Repomd
@@ -433,7 +437,11 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 		return err
 	}
 	// Downloads are not fsynced one by one: one syncfs makes every file
-	// in the cache durable before any mirror names it.
+	// in the cache durable before any mirror names it, repomd.xml and
+	// its signature and key staged there included.
+	if err := s.stageRepomd(); err != nil {
+		return err
+	}
 	if err := fetch.SyncFS(s.cache); err != nil {
 		return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
 	}

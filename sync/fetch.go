@@ -20,14 +20,17 @@ func (s *run) cachePath(c repodata.Checksum) string {
 }
 
 // fetchMetadata downloads and verifies the metadata files meta (the
-// plan's Metadata) into the cache.
+// plan's Metadata) into the cache, as many at once as packages
+// (Options.Concurrency): an update needs a handful of small files, which
+// one after another would cost a round trip each. The first failure
+// cancels the rest.
 func (s *run) fetchMetadata(ctx context.Context, meta []repodata.Data) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(s.e.opts.Concurrency)
 	for _, d := range meta {
-		if err := s.fetchMeta(ctx, d); err != nil {
-			return err
-		}
+		g.Go(func() error { return s.fetchMeta(gctx, d) })
 	}
-	return nil
+	return g.Wait()
 }
 
 // fetchPackages downloads and verifies pkgs (the plan's Fetch) into the

@@ -92,8 +92,12 @@ func rules(f *config.Filter) filter.Rules {
 // fetchMeta downloads metadata file d into the cache (cachePath) and
 // verifies it, unless it is there already from this sync: fetched, or
 // written by the filter.
+// It is safe to call from several goroutines at once.
 func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
-	if s.cached[d.Checksum] {
+	s.metaMu.Lock()
+	cached := s.cached[d.Checksum]
+	s.metaMu.Unlock()
+	if cached {
 		return nil
 	}
 	dst := s.cachePath(d.Checksum)
@@ -101,7 +105,9 @@ func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
 	n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
 		return verify.Content(r, size, d.Checksum)
 	})
+	s.metaMu.Lock()
 	s.rep.Bytes += n
+	s.metaMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", d.Href, err)
 	}
@@ -110,6 +116,8 @@ func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
 }
 
 func (s *run) markCached(c repodata.Checksum) {
+	s.metaMu.Lock()
+	defer s.metaMu.Unlock()
 	if s.cached == nil {
 		s.cached = map[repodata.Checksum]bool{}
 	}
@@ -156,13 +164,15 @@ func openMetaFile(file string, d repodata.Data, max int64) (io.ReadCloser, error
 func (s *run) filterRevision(ctx context.Context) error {
 	f := s.repo.Filter
 	origin := s.md
+	var meta []repodata.Data
 	for _, d := range origin.Data {
 		switch d.Type {
 		case "primary", "filelists", "other", "filelists_ext":
-			if err := s.fetchMeta(ctx, d); err != nil {
-				return err
-			}
+			meta = append(meta, d)
 		}
+	}
+	if err := s.fetchMetadata(ctx, meta); err != nil {
+		return err
 	}
 	res, err := filter.Write(ctx, origin, filter.Options{Rules: rules(f), Dir: s.cache, Open: s.openMeta})
 	if err != nil {

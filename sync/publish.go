@@ -43,18 +43,8 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	if err := s.storeAll(ctx, m, mp.Store); err != nil {
 		return err
 	}
-	// repomd.xml, its signature and key are staged in the cache.
-	for _, f := range []struct {
-		path string
-		b    []byte
-	}{{RepomdPath, s.repomd}, {AscPath, s.asc}, {KeyPath, s.key}} {
-		if f.b == nil {
-			continue
-		}
-		if err := safefs.WriteFile(s.cache, filepath.Base(f.path), f.b, 0o644); err != nil {
-			return fmt.Errorf("staging %s: %w", f.path, err)
-		}
-	}
+	// repomd.xml, its signature and key were staged in the cache
+	// (stageRepomd) before it was made durable.
 	files := make([]target.File, len(mp.Commit))
 	for i, f := range mp.Commit {
 		files[i] = f.File
@@ -93,6 +83,24 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	}
 	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
 	s.prune(ctx, m, mp.Prune)
+	return nil
+}
+
+// stageRepomd writes repomd.xml, its signature and its key into the
+// cache, where the commits take them from. They are not flushed one by
+// one: the caller makes the cache durable (SyncFS) before any commit.
+func (s *run) stageRepomd() error {
+	for _, f := range []struct {
+		path string
+		b    []byte
+	}{{RepomdPath, s.repomd}, {AscPath, s.asc}, {KeyPath, s.key}} {
+		if f.b == nil {
+			continue
+		}
+		if err := safefs.Stage(s.cache, filepath.Base(f.path), f.b, 0o644); err != nil {
+			return fmt.Errorf("staging %s: %w", f.path, err)
+		}
+	}
 	return nil
 }
 

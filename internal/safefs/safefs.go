@@ -170,6 +170,22 @@ func openat2(root, rel string, flag int, perm os.FileMode) (*os.File, error) {
 // synced too. Readers see the old content or the new, never a mix; a
 // symlink at rel is refused, not followed.
 func WriteAtomic(root, rel string, perm os.FileMode, write func(io.Writer) error) error {
+	return writeAtomic(root, rel, perm, write, true)
+}
+
+// Stage is WriteFile without its flushes: data replaces root/rel by a
+// rename, so a reader (or a hard link to the old file) sees the old
+// content or the new, never a mix, but the new file is durable only
+// once the caller has flushed the filesystem (SyncFS), as it does for
+// many files at once.
+func Stage(root, rel string, data []byte, perm os.FileMode) error {
+	return writeAtomic(root, rel, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	}, false)
+}
+
+func writeAtomic(root, rel string, perm os.FileMode, write func(io.Writer) error, durable bool) error {
 	dir, base := filepath.Split(filepath.FromSlash(rel))
 	if err := MkdirAll(root, dir, 0o755); err != nil {
 		return err
@@ -186,7 +202,7 @@ func WriteAtomic(root, rel string, perm os.FileMode, write func(io.Writer) error
 	}
 	tmp := f.Name()
 	err = write(f)
-	if err == nil {
+	if err == nil && durable {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {
@@ -198,6 +214,9 @@ func WriteAtomic(root, rel string, perm os.FileMode, write func(io.Writer) error
 	if err != nil {
 		os.Remove(tmp)
 		return err
+	}
+	if !durable {
+		return nil
 	}
 	return SyncDir(filepath.Join(root, dir))
 }

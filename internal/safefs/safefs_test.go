@@ -128,3 +128,32 @@ func TestWriteAtomicAndLock(t *testing.T) {
 	}
 	unlock()
 }
+
+// TestStage: Stage replaces a file by a rename, as WriteFile does, so a
+// hard link to the old file (a mirror's published repomd.xml, linked from
+// the cache) keeps the old content; it refuses a planted symlink.
+func TestStage(t *testing.T) {
+	root := t.TempDir()
+	if err := Stage(root, "repomd.xml", []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	published := filepath.Join(t.TempDir(), "published")
+	if err := os.Link(filepath.Join(root, "repomd.xml"), published); err != nil {
+		t.Fatal(err)
+	}
+	if err := Stage(root, "repomd.xml", []byte("new"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]string{filepath.Join(root, "repomd.xml"): "new", published: "old"} {
+		if b, err := os.ReadFile(p); err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", p, b, err, want)
+		}
+	}
+	if err := os.Symlink(t.TempDir(), filepath.Join(root, "dir")); err != nil {
+		t.Fatal(err)
+	}
+	var se *SymlinkError
+	if err := Stage(root, "dir/x", []byte("x"), 0o644); !errors.As(err, &se) {
+		t.Errorf("Stage through a symlink: err = %v, want a *SymlinkError", err)
+	}
+}
