@@ -16,14 +16,18 @@
 //
 //   - Deterministic: the same origin metadata and the same Rules always
 //     give byte-identical files and repomd.xml (no clock, no random
-//     names, compressors that write no time or name and run on one
-//     goroutine), so two daemons, a re-run or a restart publish the
-//     same revision with the same hashes.
+//     names, compressors that write no time or name and whose output
+//     depends on the bytes alone, not on how they are cut into writes
+//     or on which goroutine runs first), so two daemons, a re-run, a
+//     restart or a repair write the same revision with the same hashes.
 //   - Streaming: memory does not grow with the size of the metadata but
 //     with the number of packages kept (a few dozen bytes each) and, for
 //     Newest, the number of distinct name.arch. Primary is read once;
 //     the packages the arch and name rules keep are spooled to a file in
-//     the output directory until Newest has seen every package.
+//     the output directory until Newest has seen every package. Reading
+//     primary takes one goroutine (the caller decompresses on another);
+//     spooling, and hashing what is written while it is compressed,
+//     take one more each.
 //   - Exact: a filelists, other or filelists-ext file must describe each
 //     kept package as many times as primary lists it, else Write fails
 //     with a *MismatchError; nothing half-written is returned.

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"github.com/rpmirror/rpmirror/repodata"
 )
@@ -217,7 +218,10 @@ func (g *group) has(e EVR) bool {
 	return false
 }
 
-// primary filters the origin's primary metadata d.
+// primary filters the origin's primary metadata d. Reading it takes a
+// core (the caller decompresses on another); the kept entries are
+// spooled to a file, and their bookkeeping done, on a goroutine of their
+// own (spooler), so that the reading goroutine only parses and matches.
 func (w *writer) primary(ctx context.Context, d repodata.Data) (repodata.Data, error) {
 	rc, err := w.opts.Open(d)
 	if err != nil {
@@ -232,14 +236,12 @@ func (w *writer) primary(ctx context.Context, d repodata.Data) (repodata.Data, e
 		spool.Close()
 		os.Remove(spool.Name())
 	}()
-	sw := bufio.NewWriterSize(spool, 1<<20)
 	pr := repodata.NewPrimaryReader(rc)
 	pr.KeepRaw()
 	rules := &w.opts.Rules
 	counts := &w.res.Counts
-	var cands []candidate
-	groups := map[string]*group{}
-	var off int64
+	sp := newSpooler(spool, rules.Newest)
+	defer sp.stop()
 	for {
 		if counts.Packages&1023 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -258,26 +260,12 @@ func (w *writer) primary(ctx context.Context, d repodata.Data) (repodata.Data, e
 			counts.add(r)
 			continue
 		}
-		raw := pr.Raw()
-		if _, err := sw.Write(raw); err != nil {
+		if err := sp.add(p, pr.Raw()); err != nil {
 			return repodata.Data{}, fmt.Errorf("filter: spooling: %w", err)
 		}
-		c := candidate{off: off, n: int32(len(raw)), pkgid: p.Checksum.Value}
-		off += int64(len(raw))
-		if rules.Newest > 0 {
-			c.evr = EVR{p.Epoch, p.Version, p.Release}
-			key := p.Name + "\x00" + p.Arch
-			g := groups[key]
-			if g == nil {
-				g = &group{}
-				groups[key] = g
-			}
-			g.add(c.evr, rules.Newest)
-			c.group = g
-		}
-		cands = append(cands, c)
 	}
-	if err := sw.Flush(); err != nil {
+	cands, err := sp.finish()
+	if err != nil {
 		return repodata.Data{}, fmt.Errorf("filter: spooling: %w", err)
 	}
 	root := pr.Root()
@@ -304,7 +292,7 @@ func (w *writer) primary(ctx context.Context, d repodata.Data) (repodata.Data, e
 	if _, err := spool.Seek(0, io.SeekStart); err != nil {
 		return repodata.Data{}, fmt.Errorf("filter: %w", err)
 	}
-	sr := bufio.NewReaderSize(spool, 1<<20)
+	sr := bufio.NewReaderSize(spool, spoolChunk)
 	return w.writeFile(d, root, counts.Kept, func(out io.Writer) error {
 		var pos int64
 		for i, c := range cands {
@@ -314,16 +302,159 @@ func (w *writer) primary(ctx context.Context, d repodata.Data) (repodata.Data, e
 			if _, err := sr.Discard(int(c.off - pos)); err != nil {
 				return fmt.Errorf("reading the spool: %w", err)
 			}
-			if _, err := io.CopyN(out, sr, int64(c.n)); err != nil {
+			pos = c.off + int64(c.n)
+			// Most entries are written from the reader's buffer; one
+			// larger than it is copied through.
+			if int(c.n) <= spoolChunk {
+				b, err := sr.Peek(int(c.n))
+				if err != nil {
+					return fmt.Errorf("reading the spool: %w", err)
+				}
+				if _, err := out.Write(b); err != nil {
+					return err
+				}
+				if _, err := sr.Discard(len(b)); err != nil {
+					return fmt.Errorf("reading the spool: %w", err)
+				}
+			} else if _, err := io.CopyN(out, sr, int64(c.n)); err != nil {
 				return fmt.Errorf("reading the spool: %w", err)
 			}
 			if _, err := out.Write(newline); err != nil {
 				return err
 			}
-			pos = c.off + int64(c.n)
 		}
 		return nil
 	})
+}
+
+// spoolChunk is the size of the spool's writes and reads.
+const spoolChunk = 1 << 20
+
+// spooler writes the raw entries of the packages the arch and name rules
+// keep to the spool file, in order, and records each as a candidate, in
+// its own goroutine: add hands it batches of entries (copied: the
+// reader's buffer is reused) and finish returns the candidates.
+type spooler struct {
+	newest int
+	todo   chan *spoolBatch
+	free   chan *spoolBatch
+	done   chan struct{}
+	cur    *spoolBatch
+	failed atomic.Bool // the spool goroutine failed: err is set
+	err    error       // the spool goroutine's, read after done
+	cands  []candidate
+}
+
+// spoolBatch is a run of entries, with the package each is of.
+type spoolBatch struct {
+	buf  []byte
+	pkgs []*repodata.Package
+	lens []int32
+}
+
+func newSpooler(f *os.File, newest int) *spooler {
+	const batches = 3
+	sp := &spooler{
+		newest: newest,
+		todo:   make(chan *spoolBatch, batches),
+		free:   make(chan *spoolBatch, batches),
+		done:   make(chan struct{}),
+	}
+	for range batches - 1 {
+		sp.free <- &spoolBatch{buf: make([]byte, 0, spoolChunk)}
+	}
+	sp.cur = &spoolBatch{buf: make([]byte, 0, spoolChunk)}
+	go sp.run(f, sp.todo)
+	return sp
+}
+
+// add spools the entry raw of package p; p must not change afterwards.
+func (sp *spooler) add(p *repodata.Package, raw []byte) error {
+	if len(sp.cur.buf)+len(raw) > cap(sp.cur.buf) && len(sp.cur.pkgs) > 0 {
+		if err := sp.send(); err != nil {
+			return err
+		}
+	}
+	// An entry larger than a batch gets a batch of its own, grown.
+	sp.cur.buf = append(sp.cur.buf, raw...)
+	sp.cur.pkgs = append(sp.cur.pkgs, p)
+	sp.cur.lens = append(sp.cur.lens, int32(len(raw)))
+	return nil
+}
+
+// send hands the current batch to the spool goroutine and takes a free
+// one.
+func (sp *spooler) send() error {
+	sp.todo <- sp.cur
+	sp.cur = <-sp.free
+	sp.cur.buf, sp.cur.pkgs, sp.cur.lens = sp.cur.buf[:0], sp.cur.pkgs[:0], sp.cur.lens[:0]
+	if sp.failed.Load() {
+		sp.stop()
+		return sp.err
+	}
+	return nil
+}
+
+// finish spools what is left and returns every candidate, in order.
+func (sp *spooler) finish() ([]candidate, error) {
+	if len(sp.cur.pkgs) > 0 {
+		if err := sp.send(); err != nil {
+			return nil, err
+		}
+	}
+	sp.stop()
+	return sp.cands, sp.err
+}
+
+// stop ends the spool goroutine when finish was not called.
+func (sp *spooler) stop() {
+	if sp.todo != nil {
+		close(sp.todo)
+		sp.todo = nil
+		<-sp.done
+	}
+}
+
+// run is the spool goroutine; todo is sp.todo (which stop sets to nil).
+func (sp *spooler) run(f *os.File, todo <-chan *spoolBatch) {
+	defer close(sp.done)
+	type nameArch struct{ name, arch string }
+	groups := map[nameArch]*group{}
+	var off int64
+	for b := range todo {
+		if sp.err == nil {
+			if _, err := f.Write(b.buf); err != nil {
+				sp.err = err
+				sp.failed.Store(true)
+			}
+		}
+		if sp.err != nil {
+			sp.free <- b // drained until closed
+			continue
+		}
+		for i, p := range b.pkgs {
+			n := b.lens[i]
+			c := candidate{off: off, n: n, pkgid: p.Checksum.Value}
+			off += int64(n)
+			if sp.newest > 0 {
+				c.evr = EVR{p.Epoch, p.Version, p.Release}
+				key := nameArch{p.Name, p.Arch}
+				g := groups[key]
+				if g == nil {
+					g = &group{}
+					groups[key] = g
+				}
+				g.add(c.evr, sp.newest)
+				c.group = g
+			}
+			sp.cands = append(sp.cands, c)
+		}
+		clear(b.pkgs) // the packages can be collected
+		if cap(b.buf) > spoolChunk {
+			b.buf = make([]byte, 0, spoolChunk) // not keeping a huge one
+		}
+		sp.free <- b
+	}
 }
 
 var newline = []byte("\n")
@@ -404,6 +535,97 @@ func (h *hashWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// teeHasher is where writeFile's body writes the uncompressed file: it
+// gathers what is written in chunks, writes each to the compressor and
+// hashes it (the open-checksum) on a goroutine of its own, while the
+// next chunk is gathered and compressed. It keeps the first error; the
+// compressors copy what they are given, so a chunk is reused once hashed.
+type teeHasher struct {
+	w    io.Writer
+	cur  []byte
+	n    int64
+	err  error
+	todo chan []byte
+	free chan []byte
+	done chan struct{}
+	sum  []byte // set before done is closed
+}
+
+// teeChunk is the size of teeHasher's chunks.
+const teeChunk = 256 << 10
+
+func newTeeHasher(w io.Writer) *teeHasher {
+	const chunks = 3
+	t := &teeHasher{w: w, todo: make(chan []byte, chunks), free: make(chan []byte, chunks), done: make(chan struct{})}
+	for range chunks - 1 {
+		t.free <- make([]byte, 0, teeChunk)
+	}
+	t.cur = make([]byte, 0, teeChunk)
+	todo := t.todo // stop sets t.todo to nil
+	go func() {
+		defer close(t.done)
+		h := sha256.New()
+		for b := range todo {
+			h.Write(b)
+			t.free <- b[:0]
+		}
+		t.sum = h.Sum(nil)
+	}()
+	return t
+}
+
+func (t *teeHasher) Write(p []byte) (int, error) {
+	if t.err != nil {
+		return 0, t.err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		k := copy(t.cur[len(t.cur):cap(t.cur)], p)
+		t.cur = t.cur[:len(t.cur)+k]
+		p = p[k:]
+		if len(t.cur) == cap(t.cur) {
+			t.flush()
+		}
+	}
+	return n, t.err
+}
+
+func (t *teeHasher) WriteString(s string) (int, error) { return t.Write([]byte(s)) }
+
+// flush compresses the current chunk and hands it to the hasher.
+func (t *teeHasher) flush() {
+	if t.err != nil || len(t.cur) == 0 {
+		return
+	}
+	if _, err := t.w.Write(t.cur); err != nil {
+		t.err = err
+		return
+	}
+	t.n += int64(len(t.cur))
+	t.todo <- t.cur
+	t.cur = <-t.free
+}
+
+// finish writes what is left and returns the hex SHA-256 and the size
+// of everything written.
+func (t *teeHasher) finish() (string, int64, error) {
+	t.flush()
+	t.stop()
+	if t.err != nil {
+		return "", 0, t.err
+	}
+	return hex.EncodeToString(t.sum), t.n, nil
+}
+
+// stop ends the hashing goroutine.
+func (t *teeHasher) stop() {
+	if t.todo != nil {
+		close(t.todo)
+		t.todo = nil
+		<-t.done
+	}
+}
+
 // writeFile writes the new file of type d.Type: the XML declaration, the
 // root start tag with count, what body writes, the root end tag;
 // compressed as d's file is, named for its checksum.
@@ -427,20 +649,21 @@ func (w *writer) writeFile(d repodata.Data, root *repodata.Root, count int, body
 	if err != nil {
 		return repodata.Data{}, fmt.Errorf("filter: compressing %s: %w", d.Type, err)
 	}
-	open := &hashWriter{h: sha256.New()}
-	bw := bufio.NewWriterSize(io.MultiWriter(cw, open), 256<<10)
-	bw.WriteString(xml.Header)
-	bw.Write(root.WithCount(count))
-	bw.Write(newline)
-	if err := body(bw); err != nil {
+	out := newTeeHasher(cw)
+	defer out.stop()
+	out.WriteString(xml.Header)
+	out.Write(root.WithCount(count))
+	out.Write(newline)
+	if err := body(out); err != nil {
 		var mm *MismatchError
 		if errors.As(err, &mm) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 			return repodata.Data{}, err
 		}
 		return repodata.Data{}, fmt.Errorf("filter: writing %s: %w", d.Type, err)
 	}
-	bw.WriteString("</" + root.Name + ">\n")
-	if err := bw.Flush(); err != nil {
+	out.WriteString("</" + root.Name + ">\n")
+	openSum, openSize, err := out.finish()
+	if err != nil {
 		return repodata.Data{}, fmt.Errorf("filter: writing %s: %w", d.Type, err)
 	}
 	if err := cw.Close(); err != nil {
@@ -459,14 +682,13 @@ func (w *writer) writeFile(d repodata.Data, root *repodata.Root, count int, body
 		return repodata.Data{}, fmt.Errorf("filter: %w", err)
 	}
 	ok = true
-	openSum := repodata.Checksum{Type: "sha256", Value: hex.EncodeToString(open.h.Sum(nil))}
 	nd := repodata.Data{
 		Type:         d.Type,
 		Href:         path.Join(path.Dir(d.Href), name),
 		Checksum:     repodata.Checksum{Type: "sha256", Value: sum},
-		OpenChecksum: &openSum,
+		OpenChecksum: &repodata.Checksum{Type: "sha256", Value: openSum},
 		Size:         packed.n,
-		OpenSize:     open.n,
+		OpenSize:     openSize,
 		Timestamp:    d.Timestamp,
 		HeaderSize:   -1,
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	gosync "sync"
 	"testing"
 
+	"github.com/rpmirror/rpmirror/internal/benchgen"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/verify"
@@ -535,3 +537,96 @@ func TestWriteMismatch(t *testing.T) {
 }
 
 func sha(c byte) string { return string(bytes.Repeat([]byte{c}, 64)) }
+
+// TestWriteSpoolBoundaries: a primary large enough that its kept entries
+// fill many spool batches and compressor chunks, with one entry larger
+// than a batch, is written with exactly the kept entries, in order, byte
+// for byte, and the checksums, sizes and open-checksums of what was
+// written are right.
+func TestWriteSpoolBoundaries(t *testing.T) {
+	var gen bytes.Buffer
+	if err := benchgen.WritePrimary(&gen, benchgen.PrimaryOpts{Packages: 6000, Revision: 1}); err != nil {
+		t.Fatal(err)
+	}
+	// One package lists enough files to be larger than a spool batch.
+	doc := gen.Bytes()
+	at := bytes.Index(doc, []byte("</format>"))
+	var huge []byte
+	for i := 0; len(huge) < 2*spoolChunk; i++ {
+		huge = fmt.Appendf(huge, "<file>/usr/share/huge/%d &amp; more</file>\n", i)
+	}
+	doc = append(doc[:at:at], append(huge, doc[at:]...)...)
+	for _, rules := range []Rules{
+		{Arch: []string{"x86_64", "noarch"}, Exclude: []string{"*[02468]"}},
+		{Arch: []string{"x86_64", "noarch"}, Newest: 1},
+		{},
+	} {
+		md := &repodata.Repomd{Revision: "1", Data: []repodata.Data{{
+			Type: "primary", Href: "repodata/primary.xml.zst", Size: -1, OpenSize: -1, HeaderSize: -1,
+			Checksum: repodata.Checksum{Type: "sha256", Value: sha('0')},
+		}}}
+		dir := t.TempDir()
+		res, err := Write(context.Background(), md, Options{Rules: rules, Dir: dir, Open: func(repodata.Data) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(doc)), nil
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := res.MD.Data[0]
+		b, err := os.ReadFile(res.Written[d.Href])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := verify.Content(bytes.NewReader(b), d.Size, d.Checksum); err != nil {
+			t.Errorf("%+v: the file written: %v", rules, err)
+		}
+		rc, err := repodata.Decompress(bytes.NewReader(b), d.Href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		open, err := io.ReadAll(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := verify.Content(bytes.NewReader(open), d.OpenSize, *d.OpenChecksum); err != nil {
+			t.Errorf("%+v: the file written, decompressed: %v", rules, err)
+		}
+		got := primaryEntries(t, open, nil)
+		if len(got) != res.Counts.Kept || res.Counts.Kept == 0 {
+			t.Errorf("%+v: %d entries written, %d kept", rules, len(got), res.Counts.Kept)
+		}
+		if rules.Newest > 0 {
+			continue
+		}
+		want := primaryEntries(t, doc, func(p *repodata.Package) bool { return rules.Match(p) == Kept })
+		if len(got) != len(want) {
+			t.Fatalf("%+v: %d entries written, want %d", rules, len(got), len(want))
+		}
+		for i := range want {
+			if !bytes.Equal(got[i], want[i]) {
+				t.Fatalf("%+v: entry %d differs from the origin's (%d bytes, want %d)", rules, i, len(got[i]), len(want[i]))
+			}
+		}
+	}
+}
+
+// primaryEntries returns the raw entries of the packages of primary
+// document doc that keep accepts (nil: all).
+func primaryEntries(t *testing.T, doc []byte, keep func(*repodata.Package) bool) [][]byte {
+	t.Helper()
+	pr := repodata.NewPrimaryReader(bytes.NewReader(doc))
+	pr.KeepRaw()
+	var out [][]byte
+	for {
+		p, err := pr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep == nil || keep(p) {
+			out = append(out, bytes.Clone(pr.Raw()))
+		}
+	}
+}

@@ -75,8 +75,8 @@ func (e *UnsafePublishError) Error() string {
 
 // OriginChangedError reports a metadata file of a filtered mirror that
 // Repair cannot write again: rpmirror wrote it from the origin's
-// revision the mirror serves, and the origin has moved on, so the filter
-// writes other files from it. A sync publishes the filtered metadata of
+// revision the mirror serves, and the origin has moved on (or the filter
+// changed), so the filter writes other files from it. A sync publishes the filtered metadata of
 // the origin's new revision.
 type OriginChangedError struct {
 	Href           string // the file, as the mirror's repomd.xml names it
@@ -85,6 +85,9 @@ type OriginChangedError struct {
 }
 
 func (e *OriginChangedError) Error() string {
+	if e.OriginRevision == e.Revision {
+		return fmt.Sprintf("rpmirror wrote %s from the origin's revision %s, and what the filter writes from the origin now is not this file (the origin republished revision %s, or the filter changed since the last sync): run a sync to publish the new filtered revision", e.Href, e.Revision, e.OriginRevision)
+	}
 	return fmt.Sprintf("rpmirror wrote %s from the origin's revision %s, and the origin's revision changed since (it now serves revision %s, whose filtered metadata does not include this file): run a sync to publish the new revision", e.Href, e.Revision, e.OriginRevision)
 }
 
