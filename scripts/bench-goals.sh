@@ -99,3 +99,9 @@ echo "| metadata files fetched \`download.concurrency\` at once; repomd.xml, .as
 echo "| the listing of a mirror whose packages are unknown (sync/plan.go), on object storage | initial sync to versitygw: HEAD requests | 2004 | 4 |"
 echo "| versitygw started with \`--keep-alive\` (scripts/bench-s3.sh; by default it closes every connection after one request, where S3 stores keep them open) | the same: TCP connections | one per request | a few |"
 echo "| the three rows above | the same: versitygw over local | 2.51× | $(v=$(get s3_ratio); echo "${v:-—}×") |"
+# Issue 14's filtered metadata (filter/write.go): before is the run of 2026-11-26 before the change (quiet machine).
+echo "| filtered primary (BenchmarkFilterWrite): the kept entries spooled and recorded on a goroutine of their own, beside the decompressing one, and the open-checksum hashed on another while the next chunk is compressed (the profile showed the reading goroutine spooling while the decompressing core idled, and the writing goroutine hashing, then waiting on the zstd encoder); the files written are byte for byte the same | MB/s | 196.22 | ${fw:-—} |"
+echo "| the same | MB per CPU second | 130.1 | ${fc:-—} |"
+echo "| the same | peak RSS, MB | 76.12 | ${fr:-—} |"
+echo "| the same, on the shared machine (4 helpers' work on the 2 cores), old and new binaries alternating, medians of 10 runs each at a load of about 3 | MB/s; MB per CPU second | 139; 148 | 160; 147 |"
+echo "| tried and not kept: zstd \`WithConcurrentBlocks\` (the encoder's match finding on two goroutines, 1 and 2 MiB windows): the current encoder's pipeline already keeps both cores busy while writing, and the files would differ from those written before (a repair of a filtered mirror needs the same bytes) | MB/s; peak RSS, MB (shared machine, load about 5) | 105–176; 76 | 55–195; 98–170 |"
