@@ -148,6 +148,10 @@ type mirrorMetrics struct {
 
 	mu    gosync.Mutex
 	repos map[string]map[string]*mirrorRecord // repo -> mirror -> record
+	// repoPairs and mirrorPairs hold one label pair per repo and per
+	// mirror name, shared by the records (mirror names repeat across
+	// repos: m0 ... m9).
+	repoPairs, mirrorPairs map[string]*dto.LabelPair
 }
 
 // mirrorRecord is what a mirror's series say.
@@ -176,6 +180,7 @@ func newMirrorMetrics(ns string) *mirrorMetrics {
 		lastProbe: prometheus.NewDesc(ns+"_mirror_last_probe_timestamp_seconds", helpMirrorLastProbe, labels, nil),
 		lag:       prometheus.NewDesc(ns+"_mirror_lag_seconds", helpMirrorLag, labels, nil),
 		repos:     map[string]map[string]*mirrorRecord{},
+		repoPairs: map[string]*dto.LabelPair{}, mirrorPairs: map[string]*dto.LabelPair{},
 	}
 }
 
@@ -190,7 +195,7 @@ func (mm *mirrorMetrics) set(repo, mirror string, r health.Result, lag time.Dura
 	}
 	rec := ms[mirror]
 	if rec == nil {
-		rec = &mirrorRecord{labels: []*dto.LabelPair{labelPair("mirror", mirror), labelPair("repo", repo)}}
+		rec = &mirrorRecord{labels: []*dto.LabelPair{interned(mm.mirrorPairs, "mirror", mirror), interned(mm.repoPairs, "repo", repo)}}
 		ms[mirror] = rec
 	}
 	rec.state, rec.latency = r.State, r.Latency.Seconds()
@@ -205,6 +210,18 @@ func (mm *mirrorMetrics) forget(repo string) {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
 	delete(mm.repos, repo)
+	delete(mm.repoPairs, repo)
+}
+
+// interned returns the label pair name=value kept in pairs (by value),
+// adding it the first time.
+func interned(pairs map[string]*dto.LabelPair, name, value string) *dto.LabelPair {
+	lp := pairs[value]
+	if lp == nil {
+		lp = labelPair(name, value)
+		pairs[value] = lp
+	}
+	return lp
 }
 
 // Describe implements prometheus.Collector.

@@ -316,7 +316,11 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 			if err != nil {
 				return nil, err
 			}
-			idx[p.Href] = p.Checksum.String()
+			// One string holds both, so that the entry does not keep
+			// the package's other fields (its strings share one
+			// allocation) alive.
+			e := p.Href + p.Checksum.Type + ":" + p.Checksum.Value
+			idx[e[:len(p.Href)]] = e[len(p.Href):]
 		}
 	}()
 	if err != nil {

@@ -332,7 +332,6 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			}
 			return nil, fmt.Errorf("%s: package %s: %w", primary, p.NEVRA(), &ConflictError{File: primary, Href: p.Href, First: describe(prev.sum, prev.size), Then: describe(p.Checksum, p.Size)})
 		}
-		plan.referenced[p.Href] = ref{sum: p.Checksum, size: p.Size}
 		sum := p.Checksum.String()
 		if pl.seen != nil {
 			if err := pl.seen(p, sum); err != nil {
@@ -365,10 +364,18 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 				mp.Store = append(mp.Store, Placement{File: *file, Reason: reason})
 			}
 		}
+		r, href := ref{sum: p.Checksum, size: p.Size}, p.Href
 		if need {
 			plan.Fetch = append(plan.Fetch, p)
 			plan.FetchBytes += max(p.Size, 0)
+		} else {
+			// Of a package no mirror needs, only its location and
+			// checksum are kept, in one string: p's strings share one
+			// allocation with all its other fields.
+			e := p.Href + p.Checksum.Value
+			href, r.sum.Value = e[:len(p.Href)], e[len(p.Href):]
 		}
+		plan.referenced[href] = r
 	}
 	plan.Packages = len(plan.referenced)
 	for _, m := range behind {
@@ -613,25 +620,33 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		return err
 	}
 	s.e.opts.Progress.set(s.repo.Name, "planning")
-	// Mirrors serving the same revision share one index.
-	indexes := map[string]map[string]string{}
-	for _, m := range behind {
-		if m.verifyOnly {
-			continue // its index is set already
-		}
-		key := string(m.cur)
-		if idx, ok := indexes[key]; ok {
-			m.index = idx
-			continue
-		}
-		m.index = s.loadIndex(ctx, m)
-		indexes[key] = m.index
-	}
 	rc, d, err := s.openPrimary()
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
+	// What each mirror serves is read (its index, or the primary it
+	// serves when rpmirror has no index of it: a parse as long as the
+	// origin's) while the origin's primary is read: on two cores the two
+	// run side by side. Mirrors serving the same revision share one index.
+	indexed := make(chan struct{})
+	go func() {
+		defer close(indexed)
+		indexes := map[string]map[string]string{}
+		for _, m := range behind {
+			if m.verifyOnly {
+				continue // its index is set already
+			}
+			key := string(m.cur)
+			if idx, ok := indexes[key]; ok {
+				m.index = idx
+				continue
+			}
+			m.index = s.loadIndex(ctx, m)
+			indexes[key] = m.index
+		}
+	}()
+	next := readAhead(repodata.NewPrimaryReader(rc).Next, indexed)
 	iw, err := newIndexWriter(s.cache, "index.tmp")
 	if err != nil {
 		return err
@@ -645,7 +660,7 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 			return iw.add(p.Href, sum)
 		},
 	}
-	plan, err := pl.plan(ctx, d.Href, repodata.NewPrimaryReader(rc).Next, behind)
+	plan, err := pl.plan(ctx, d.Href, next, behind)
 	if err != nil {
 		return err
 	}
@@ -665,4 +680,44 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	}
 	s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(plan.Fetch), "bytes", plan.FetchBytes)
 	return nil
+}
+
+// readAheadMax bounds the packages readAhead holds: about 9 MB of them
+// (a package and its strings take about 350 bytes).
+const readAheadMax = 25000
+
+// readAhead reads packages from next until ready is closed (or next
+// fails or ends, or readAheadMax are held), keeping them, then waits for
+// ready and returns a next that gives the kept packages first, then
+// reads on. Planning needs the mirrors' indexes (ready) before the first
+// package; reading ahead meanwhile keeps both parses busy, and only what
+// is read before the indexes are there is held.
+func readAhead(next func() (*repodata.Package, error), ready <-chan struct{}) func() (*repodata.Package, error) {
+	var kept []*repodata.Package
+	var err error
+read:
+	for len(kept) < readAheadMax {
+		select {
+		case <-ready:
+			break read
+		default:
+		}
+		var p *repodata.Package
+		if p, err = next(); err != nil {
+			break
+		}
+		kept = append(kept, p)
+	}
+	<-ready
+	return func() (*repodata.Package, error) {
+		if len(kept) > 0 {
+			p := kept[0]
+			kept[0], kept = nil, kept[1:] // planned: no longer held here
+			return p, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return next()
+	}
 }

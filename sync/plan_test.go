@@ -582,3 +582,99 @@ func TestPlanListsUnindexedMirror(t *testing.T) {
 		})
 	}
 }
+
+// TestReadAhead: packages read while the mirrors' indexes load are
+// planned first, in order, each once, then reading goes on; an error of
+// the reader comes after the packages read before it; at most
+// readAheadMax are held.
+func TestReadAhead(t *testing.T) {
+	boom := errors.New("truncated")
+	for _, tc := range []struct {
+		name    string
+		total   int
+		readyAt int   // the reader's call that closes ready (0: before any)
+		failAt  int   // the call that fails (0: none)
+		wantErr error // after the packages before failAt
+	}{
+		{"indexes ready first", 5, 0, 0, io.EOF},
+		{"ready after two", 5, 2, 0, io.EOF},
+		{"all read before ready", 3, 10, 0, io.EOF},
+		{"error before ready", 5, 10, 3, boom},
+		{"error after ready", 5, 1, 4, boom},
+		{"bounded", readAheadMax + 10, readAheadMax + 5, 0, io.EOF},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ready := make(chan struct{})
+			if tc.readyAt == 0 {
+				close(ready)
+			}
+			calls, maxAhead := 0, 0
+			var planned int
+			next := func() (*repodata.Package, error) {
+				calls++
+				if ahead := calls - planned; ahead > maxAhead {
+					maxAhead = ahead
+				}
+				if calls == tc.readyAt {
+					close(ready)
+				}
+				// The indexes are ready some time after the reader
+				// ended, when it ended first.
+				end := func(err error) (*repodata.Package, error) {
+					if calls < tc.readyAt {
+						tc.readyAt = -1
+						go close(ready)
+					}
+					return nil, err
+				}
+				if calls == tc.failAt {
+					return end(boom)
+				}
+				if calls > tc.total {
+					return end(io.EOF)
+				}
+				return &repodata.Package{Href: fmt.Sprint(calls)}, nil
+			}
+			if tc.name == "bounded" {
+				// ready is closed by the reader's call readyAt, which
+				// never comes if reading ahead stops at readAheadMax:
+				// close it once the bound is reached.
+				inner := next
+				next = func() (*repodata.Package, error) {
+					p, err := inner()
+					if calls == readAheadMax {
+						go close(ready)
+					}
+					return p, err
+				}
+				tc.readyAt = -1
+			}
+			nextAll := readAhead(next, ready)
+			var got []string
+			var err error
+			for {
+				var p *repodata.Package
+				if p, err = nextAll(); err != nil {
+					break
+				}
+				planned++
+				got = append(got, p.Href)
+			}
+			want := tc.total
+			if tc.failAt != 0 {
+				want = tc.failAt - 1
+			}
+			if len(got) != want || !errors.Is(err, tc.wantErr) {
+				t.Fatalf("planned %d packages, then %v; want %d, then %v", len(got), err, want, tc.wantErr)
+			}
+			for i, h := range got {
+				if h != fmt.Sprint(i+1) {
+					t.Fatalf("package %d is %s: out of order", i+1, h)
+				}
+			}
+			if maxAhead > readAheadMax+1 {
+				t.Errorf("%d packages read ahead of planning, want at most %d", maxAhead, readAheadMax)
+			}
+		})
+	}
+}
