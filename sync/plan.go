@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -76,10 +77,26 @@ const (
 	ReasonRepomd Reason = "repomd"
 )
 
-// Placement is one file a mirror's plan writes, and why.
+// Placement is one file a mirror's plan writes, and why. Its content is
+// the verified download in the cache named by its checksum (cachePath),
+// or for repomd.xml, its signature and key (ReasonRepomd) the file staged
+// there under its base name: File says which. A plan of 100,000 packages
+// holds 100,000 placements a mirror, so a placement holds no more than
+// it must (the cache path is made when the file is stored).
 type Placement struct {
-	target.File
-	Reason Reason
+	Path     string
+	Size     int64
+	Checksum repodata.Checksum // of the content
+	Reason   Reason
+}
+
+// File is the file to store: Path, from the cache directory cache.
+func (f *Placement) File(cache string) target.File {
+	local := filepath.Join(cache, f.Checksum.Type+"-"+f.Checksum.Value)
+	if f.Reason == ReasonRepomd {
+		local = filepath.Join(cache, path.Base(f.Path))
+	}
+	return target.File{Path: f.Path, Local: local, Size: f.Size, SHA256: sha256Of(f.Checksum)}
 }
 
 // MirrorPlan is what a sync does to one written mirror.
@@ -338,7 +355,6 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 				return nil, err
 			}
 		}
-		var file *target.File // made once, shared by the mirrors' placements
 		need := false
 		for _, m := range behind {
 			reason, err := pl.packageReason(ctx, m, p, sum)
@@ -355,13 +371,11 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 				continue
 			}
 			need = true
-			if file == nil {
-				file = &target.File{Path: p.Href, Local: pl.cachePath(p.Checksum), Size: p.Size, SHA256: sha256Of(p.Checksum)}
-			}
+			f := Placement{Path: p.Href, Size: p.Size, Checksum: p.Checksum, Reason: reason}
 			if reason == ReasonChanged {
-				mp.Commit = append(mp.Commit, Placement{File: *file, Reason: reason})
+				mp.Commit = append(mp.Commit, f)
 			} else {
-				mp.Store = append(mp.Store, Placement{File: *file, Reason: reason})
+				mp.Store = append(mp.Store, f)
 			}
 		}
 		r, href := ref{sum: p.Checksum, size: p.Size}, p.Href
@@ -440,7 +454,7 @@ func (pl *planner) planCommit(plan *Plan, m *mirror) {
 			continue
 		}
 		metaSeen[d.Href] = true
-		mp.Commit = append(mp.Commit, Placement{File: target.File{Path: d.Href, Local: pl.cachePath(d.Checksum), Size: d.Size, SHA256: sha256Of(d.Checksum)}, Reason: ReasonMetadata})
+		mp.Commit = append(mp.Commit, Placement{Path: d.Href, Size: d.Size, Checksum: d.Checksum, Reason: ReasonMetadata})
 	}
 	for _, f := range []struct {
 		path string
@@ -450,7 +464,7 @@ func (pl *planner) planCommit(plan *Plan, m *mirror) {
 			mp.Remove = append(mp.Remove, f.path)
 			continue
 		}
-		mp.Commit = append(mp.Commit, Placement{File: target.File{Path: f.path, Local: filepath.Join(pl.cache, filepath.Base(f.path)), Size: int64(len(f.b)), SHA256: sha256Hex(f.b)}, Reason: ReasonRepomd})
+		mp.Commit = append(mp.Commit, Placement{Path: f.path, Size: int64(len(f.b)), Checksum: repodata.Checksum{Type: "sha256", Value: sha256Hex(f.b)}, Reason: ReasonRepomd})
 	}
 	mp.Pending = pl.pendingAfterCommit(plan, m)
 	mp.Prune = due(mp.Pending, pl.now, pl.repo.PruneAfter)
@@ -542,11 +556,6 @@ func (pl *planner) pendingAfterCommit(plan *Plan, m *mirror) map[string]time.Tim
 		}
 	}
 	return pending
-}
-
-// cachePath names a verified download in the cache by its checksum.
-func (pl *planner) cachePath(c repodata.Checksum) string {
-	return filepath.Join(pl.cache, c.Type+"-"+c.Value)
 }
 
 // ref is what primary metadata says a package location holds.

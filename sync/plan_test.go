@@ -381,10 +381,11 @@ func TestPlanner(t *testing.T) {
 // sha256 digest it was verified with.
 func checkFiles(t *testing.T, cache string, mp *MirrorPlan) {
 	t.Helper()
-	for _, f := range append(slices.Clone(mp.Store), mp.Commit...) {
-		if f.Reason == ReasonRepomd {
-			if f.Local != filepath.Join(cache, filepath.Base(f.Path)) {
-				t.Errorf("%s is staged at %s", f.Path, f.Local)
+	for _, p := range append(slices.Clone(mp.Store), mp.Commit...) {
+		f := p.File(cache)
+		if p.Reason == ReasonRepomd {
+			if f.Local != filepath.Join(cache, filepath.Base(f.Path)) || len(f.SHA256) != 64 {
+				t.Errorf("%s is staged at %s, digest %q", f.Path, f.Local, f.SHA256)
 			}
 			continue
 		}
@@ -490,8 +491,8 @@ func TestPlanLines(t *testing.T) {
 		Metadata: []repodata.Data{{Type: "primary", Href: "repodata/p.xml.gz"}},
 		Mirrors: []*MirrorPlan{
 			{Name: "one", Served: 1,
-				Store:   []Placement{{File: target.File{Path: "a.rpm"}, Reason: ReasonNew}},
-				Commit:  []Placement{{File: target.File{Path: RepomdPath}, Reason: ReasonRepomd}},
+				Store:   []Placement{{Path: "a.rpm", Reason: ReasonNew}},
+				Commit:  []Placement{{Path: RepomdPath, Reason: ReasonRepomd}},
 				Remove:  []string{KeyPath},
 				Present: []string{"b.rpm"},
 				Pending: map[string]time.Time{"old.rpm": time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "x.rpm": {}},

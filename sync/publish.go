@@ -47,7 +47,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	// (stageRepomd) before it was made durable.
 	files := make([]target.File, len(mp.Commit))
 	for i, f := range mp.Commit {
-		files[i] = f.File
+		files[i] = f.File(s.cache)
 	}
 	// Record what the new revision leaves unreferenced before committing,
 	// so that a process killed right after the commit still prunes it.
@@ -118,7 +118,7 @@ func (s *run) storeAll(ctx context.Context, m *mirror, files []Placement) error 
 	if b, ok := m.tg.(target.BatchPutter); ok {
 		batch := make([]target.File, len(files))
 		for i, f := range files {
-			batch[i] = f.File
+			batch[i] = f.File(s.cache)
 		}
 		if err := b.PutAll(ctx, batch); err != nil {
 			return err
@@ -131,7 +131,7 @@ func (s *run) storeAll(ctx context.Context, m *mirror, files []Placement) error 
 	g.SetLimit(s.e.opts.Concurrency)
 	for _, f := range files {
 		g.Go(func() error {
-			if err := m.tg.Put(gctx, f.File); err != nil {
+			if err := m.tg.Put(gctx, f.File(s.cache)); err != nil {
 				return err
 			}
 			stored.Add(1)
