@@ -37,6 +37,7 @@ func BenchmarkPlan(b *testing.B) {
 			srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join(dir, "rev2", format))))
 			defer srv.Close()
 			mirror := filepath.Join(dir, "mirror-"+format)
+			os.RemoveAll(mirror) // from the run before, with -count
 			if err := os.CopyFS(mirror, os.DirFS(filepath.Join(rev1, format))); err != nil {
 				b.Fatal(err)
 			}
