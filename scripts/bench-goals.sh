@@ -105,3 +105,19 @@ echo "| the same | MB per CPU second | 130.1 | ${fc:-—} |"
 echo "| the same | peak RSS, MB | 76.12 | ${fr:-—} |"
 echo "| the same, on the shared machine (4 helpers' work on the 2 cores), old and new binaries alternating, medians of 10 runs each at a load of about 3 | MB/s; MB per CPU second | 139; 148 | 160; 147 |"
 echo "| tried and not kept: zstd \`WithConcurrentBlocks\` (the encoder's match finding on two goroutines, 1 and 2 MiB windows): the current encoder's pipeline already keeps both cores busy while writing, and the files would differ from those written before (a repair of a filtered mirror needs the same bytes) | MB/s; peak RSS, MB (shared machine, load about 5) | 105–176; 76 | 55–195; 98–170 |"
+# Issue 10's plan and daemon memory (sync/plan.go, daemon/metrics.go): before is the run of 2026-11-26 before the
+# change (quiet machine); the shared-machine rows compare old and new binaries one after the other.
+sgr() { v=$(get "scale_$1_rss_mb"); echo "${v:-—}"; }
+sgt() { v=$(get "scale_$1_rate"); echo "${v:-—}"; }
+echo "| planning lists a mirror whose packages are unknown (an empty one) once, through \`Target.Walk\`, not two \`Stat\` calls per package; the dry-run report written through a buffer, not a write per line; a mirror's plan holds a \`Placement\` (path, size, checksum, reason) a file, its cache path made when it is stored (sync/plan.go, cmd/rpmirror/sync.go) | dry-run plan, 100,000 packages, empty mirror, MB/s, gz / zst | 93 / 84 | $(sgt gz_empty) / $(sgt zst_empty) |"
+echo "| the same | the same, peak RSS, MB, gz / zst | 134 / 150 | $(sgr gz_empty) / $(sgr zst_empty) |"
+echo "| the same, on the shared machine, medians of 3 | the same, CPU seconds (user + sys), gz / zst | 4.57 / 4.98 | 2.66 / 2.30 |"
+echo "| the same, on the shared machine, medians of 3 | the same, peak RSS, MB, gz / zst | 137 / 153 | 104 / 119 |"
+echo "| what a mirror serves (its index, or the primary it serves when rpmirror has none) read while the origin's primary is read, up to 25,000 packages ahead, not before it; an index entry and a package no mirror needs keep one string of location and checksum, not the parsed package's strings (sync/plan.go, sync/mirrors.go) | dry-run plan, mirror behind (no index), MB/s, gz / zst | 145 / 136 | $(sgt gz_behind) / $(sgt zst_behind) |"
+echo "| the same | the same, peak RSS, MB, gz / zst | 96 / 98 | $(sgr gz_behind) / $(sgr zst_behind) |"
+echo "| the same, on the shared machine, medians of 3 | the same, peak RSS, MB, gz / zst | 95 / 113 | 85 / 103 |"
+echo "| the same | BenchmarkPlan/gz (20,000 packages, mirror behind): allocs/op, B/op (a string more for each package no mirror needs, held in place of the package's) | 150518, 27.7 MB | 169745, 31.9 MB |"
+echo "| rpmirror serve: the per-mirror series (\`mirror_state\`, \`mirror_probe_latency_seconds\`, \`mirror_last_probe_timestamp_seconds\`, \`mirror_lag_seconds\`) made at scrape time from one record a mirror, label pairs shared, not a GaugeVec child a series (daemon/metrics.go; the output is the same: TestMirrorMetrics) | 1000 repositories × 10 mirrors: peak RSS (VmHWM), MB | 358 | $(v=$(get serve1000_hwm_mb); echo "${v:-—}") |"
+echo "| the same | heap held by the 80,000 per-mirror series | 38.8 MB | 1.8 MB |"
+echo "| the same | allocations to record a new mirror's probe (TestMirrorMetricsCompact) | 105 | 5 |"
+echo "| the same, on the shared machine (scripts/bench-serve1000.sh, old then new binary) | peak RSS (VmHWM), MB | 348 | 225 |"
