@@ -489,7 +489,20 @@ repos:
 	cur := 0
 	killed, iterations, completions := 0, 0, 0
 	reps := check("before the kills", false)
-	for killed < kills && iterations < 4*kills {
+	// Every phase must see kills: the run goes on past kills runs,
+	// aiming at each phase in turn, until each has need of them (a
+	// loaded machine moves where a timed kill lands).
+	need := min(3, kills/10)
+	aimed := []string{"verify", "prune", "publish", "download", "snapshot"}
+	short := func() bool {
+		for _, ph := range aimed {
+			if hits[ph] < need {
+				return true
+			}
+		}
+		return false
+	}
+	for (killed < kills || short()) && iterations < 8*kills {
 		iterations++
 		// Give the run work: a new revision when the mirrors have the
 		// current one, and sometimes anyway.
@@ -506,11 +519,11 @@ repos:
 		rev := revs[cur]
 		var r *tortureRun
 		mode := "time"
-		if iterations%4 == 0 {
+		if iterations%4 == 0 || killed >= kills {
 			// Aim at the phase hit least so far among those a random
 			// time rarely reaches.
 			target := "verify"
-			for _, ph := range []string{"verify", "prune", "publish", "download", "snapshot"} {
+			for _, ph := range aimed {
 				if hits[ph] < hits[target] {
 					target = ph
 				}
@@ -557,6 +570,11 @@ repos:
 				t.Fatalf("iteration %d: sync failed without being killed: %v\n%s", iterations, r.err, r.output)
 			}
 			completions++
+			if strings.HasPrefix(mode, "time:") && r.fetched > 0 {
+				// Killed too late: aim within what a sync to this
+				// revision takes now.
+				durations[rev.name] = r.duration
+			}
 		}
 		table = append(table, fmt.Sprintf("%3d  %-3s  %-16s %-9s fetched %d/%d", iterations, rev.name, mode, phase, r.fetched, r.toFetch))
 		when := fmt.Sprintf("iteration %d (origin %s, %s, killed in %s)", iterations, rev.name, mode, phase)
@@ -619,8 +637,7 @@ repos:
 	if killed < kills {
 		t.Errorf("only %d of %d runs were killed in %d iterations", killed, kills, iterations)
 	}
-	need := min(3, kills/10)
-	for _, ph := range []string{"download", "verify", "publish", "prune", "snapshot"} {
+	for _, ph := range aimed {
 		if hits[ph] < need {
 			t.Errorf("phase %s got %d kills, want at least %d", ph, hits[ph], need)
 		}
@@ -701,7 +718,7 @@ repos:
 	cur := slices.Index(revs, o.cur.Load())
 	d := complete("first sync")
 	killed := 0
-	for i := 0; killed < kills && i < 4*kills; i++ {
+	for i := 0; killed < kills && i < 8*kills; i++ {
 		if rng.IntN(2) == 0 {
 			cur = (cur + 1) % len(revs)
 			o.cur.Store(revs[cur])
@@ -713,6 +730,10 @@ repos:
 		}
 		if r.killed {
 			killed++
+		} else if r.fetched > 0 {
+			// The kill came too late: aim within the time a sync
+			// that does work takes now (a loaded machine changes it).
+			d = r.duration
 		}
 		check(fmt.Sprintf("run %d (origin %s, killed %v after %s)", i, revs[cur].name, r.killed, delay.Round(time.Millisecond)), r.killed && killed%5 == 0)
 	}
