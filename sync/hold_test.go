@@ -25,10 +25,8 @@ import (
 func TestRollbackHoldResume(t *testing.T) {
 	key := testrepo.TestKey(t)
 	base := t.TempDir()
-	p1, p2 := testrepo.DemoPackages(key), testrepo.DemoV2Packages(key)
-	v1, v2 := filepath.Join(base, "v1"), filepath.Join(base, "v2")
-	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, p1...)
-	buildRepo(t, v2, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "2"}, p2...)
+	v, pkgs := demoRevisions(t, base, key, 2)
+	v1, v2, p1 := v[0], v[1], pkgs[0]
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	h := newHarness(t, o, key.PublicPath)
 	h.repo.Snapshots = &config.Snapshots{Keep: 5}

@@ -54,13 +54,8 @@ func filesUnder(dir string) []string {
 func TestS3Snapshots(t *testing.T) {
 	key := testrepo.TestKey(t)
 	base := t.TempDir()
-	p1, p2 := testrepo.DemoPackages(key), testrepo.DemoV2Packages(key)
-	extra := testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key}
-	p3 := append(append([]testrepo.Pkg(nil), p2...), extra)
-	v := []string{filepath.Join(base, "v1"), filepath.Join(base, "v2"), filepath.Join(base, "v3")}
-	buildRepo(t, v[0], "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, p1...)
-	buildRepo(t, v[1], v[0], testrepo.RepoOpts{SignRepomd: key, Revision: "2"}, p2...)
-	buildRepo(t, v[2], v[1], testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, p3...)
+	v, pkgs := demoRevisions(t, base, key, 3)
+	p1, p3 := pkgs[0], pkgs[2]
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	h := newS3Harness(t, o, key.PublicPath)
 	t0 := h.now
@@ -309,10 +304,8 @@ func TestS3SnapshotInterrupted(t *testing.T) {
 func TestS3RollbackResume(t *testing.T) {
 	key := testrepo.TestKey(t)
 	base := t.TempDir()
-	p1, p2 := testrepo.DemoPackages(key), testrepo.DemoV2Packages(key)
-	v1, v2 := filepath.Join(base, "v1"), filepath.Join(base, "v2")
-	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, p1...)
-	buildRepo(t, v2, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "2"}, p2...)
+	v, pkgs := demoRevisions(t, base, key, 2)
+	v1, v2, p1, p2 := v[0], v[1], pkgs[0], pkgs[1]
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	h := newS3Harness(t, o, key.PublicPath)
 	h.repo.Snapshots = &config.Snapshots{Keep: 5}

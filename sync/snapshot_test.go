@@ -29,13 +29,8 @@ import (
 func TestSnapshots(t *testing.T) {
 	key := testrepo.TestKey(t)
 	base := t.TempDir()
-	p1, p2 := testrepo.DemoPackages(key), testrepo.DemoV2Packages(key)
-	extra := testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key}
-	p3 := append(append([]testrepo.Pkg(nil), p2...), extra)
-	v := []string{filepath.Join(base, "v1"), filepath.Join(base, "v2"), filepath.Join(base, "v3")}
-	buildRepo(t, v[0], "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, p1...)
-	buildRepo(t, v[1], v[0], testrepo.RepoOpts{SignRepomd: key, Revision: "2"}, p2...)
-	buildRepo(t, v[2], v[1], testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, p3...)
+	v, pkgs := demoRevisions(t, base, key, 3)
+	p1, p3 := pkgs[0], pkgs[2]
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	h := newHarness(t, o, key.PublicPath)
 	t0 := h.now

@@ -300,6 +300,28 @@ func buildRepo(t *testing.T, dir, from string, opts testrepo.RepoOpts, pkgs ...t
 	}
 }
 
+// demoRevisions builds n revisions (1 to 3) of the demo repository under
+// base, each repomd.xml signed by key: base/v1 (revision "1", the demo's
+// packages), base/v2 ("2", the demo's update, sharing v1's unchanged
+// package files) and base/v3 ("3", v2's packages and zz-third). It
+// returns their directories and packages.
+func demoRevisions(t *testing.T, base string, key *testrepo.Key, n int) ([]string, [][]testrepo.Pkg) {
+	t.Helper()
+	p2 := testrepo.DemoV2Packages(key)
+	pkgs := [][]testrepo.Pkg{testrepo.DemoPackages(key), p2,
+		append(append([]testrepo.Pkg(nil), p2...), testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key})}[:n]
+	dirs := make([]string, n)
+	for i := range n {
+		dirs[i] = filepath.Join(base, fmt.Sprintf("v%d", i+1))
+		from := ""
+		if i > 0 {
+			from = dirs[i-1]
+		}
+		buildRepo(t, dirs[i], from, testrepo.RepoOpts{SignRepomd: key, Revision: fmt.Sprint(i + 1)}, pkgs[i]...)
+	}
+	return dirs, pkgs
+}
+
 // republish replaces the origin's content with that of dir, as an origin
 // publishing a new revision would.
 func republish(t *testing.T, o *origin, dir string) {
