@@ -29,8 +29,15 @@ type Counter struct {
 	copies []string       // destination keys (bucket/key) of CopyObject requests
 	reqs   map[string]int // method -> requests
 
-	hook atomic.Pointer[func(Request)]
+	hook      atomic.Pointer[func(Request)]
+	copyLimit atomic.Int64 // 0: none
 }
+
+// CopyLimit makes the proxy refuse, as AWS S3 refuses a copy source over
+// 5 GiB (400 InvalidRequest), every whole-object copy (CopyObject) whose
+// source holds more than n bytes; copies of parts (UploadPartCopy) pass.
+// 0 refuses none.
+func (c *Counter) CopyLimit(n int64) { c.copyLimit.Store(n) }
 
 // Request is what OnRequest sees of a request.
 type Request struct {
@@ -77,11 +84,33 @@ func (s *Server) Count(t testing.TB) *Counter {
 			c.gets[strings.TrimPrefix(r.URL.Path, "/")]++
 		}
 		c.mu.Unlock()
+		if lim := c.copyLimit.Load(); isCopy && lim > 0 && r.URL.Query().Get("partNumber") == "" && s.objectSize(r.Header.Get("X-Amz-Copy-Source")) > lim {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusBadRequest)
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidRequest</Code><Message>The specified copy source is larger than the maximum allowable size for a copy source</Message></Error>`))
+			return
+		}
 		rp.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	c.Endpoint = srv.URL
 	return c
+}
+
+// objectSize returns the size of the object a copy source header names
+// ("/BUCKET/KEY" or "BUCKET/KEY", escaped), read from the server's
+// directory, or -1.
+func (s *Server) objectSize(source string) int64 {
+	source, _, _ = strings.Cut(source, "?")
+	p, err := url.PathUnescape(strings.TrimPrefix(source, "/"))
+	if err != nil {
+		return -1
+	}
+	fi, err := os.Stat(filepath.Join(s.Dir, filepath.FromSlash(p)))
+	if err != nil {
+		return -1
+	}
+	return fi.Size()
 }
 
 // Puts returns the keys (BUCKET/KEY) PUT since the last call, sorted,

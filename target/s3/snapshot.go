@@ -28,8 +28,8 @@ const cleanupTimeout = time.Minute
 // passes through rpmirror, but the store keeps each copy as an object of
 // its own), the last of paths last. It is done when dir/LAST is there;
 // a dir without it is completed, copying only the files whose size and
-// ETag differ from their source's. A source over 5 GiB is refused by the
-// store (CopyObject's limit).
+// ETag differ from their source's. A source over 5 GiB, which S3 does
+// not copy in one request, is copied in parts (UploadPartCopy).
 func (s *S3) Snapshot(ctx context.Context, dir string, paths []string) error {
 	if len(paths) == 0 {
 		return nil
@@ -115,6 +115,11 @@ func (s *S3) copy(ctx context.Context, src, dst string) error {
 	_, err := s.c.CopyObject(ctx,
 		minio.CopyDestOptions{Bucket: s.bucket, Object: dst},
 		minio.CopySrcOptions{Bucket: s.bucket, Object: src})
+	if err != nil && minio.ToErrorResponse(err).Code == "InvalidRequest" {
+		// S3 refuses to copy a source over 5 GiB in one request
+		// (InvalidRequest); such an object is copied in parts.
+		err = s.copyParts(ctx, src, dst, err)
+	}
 	if err != nil {
 		if notFound(err) {
 			return fmt.Errorf("copying %s in %s: %w", strings.TrimPrefix(src, s.prefix), s, target.ErrNotExist)
@@ -122,6 +127,38 @@ func (s *S3) copy(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("copying %s to %s in %s: %w", strings.TrimPrefix(src, s.prefix), strings.TrimPrefix(dst, s.prefix), s, err)
 	}
 	return nil
+}
+
+// CopyPartSize is the size of the parts copyParts copies: S3's largest
+// part, which is also its largest whole-object copy (5 GiB). Tests
+// lower it.
+var CopyPartSize int64 = 5 << 30
+
+// copyParts copies src to dst on the server in parts (UploadPartCopy,
+// minio-go's ComposeObject) after a whole-object copy was refused with
+// refused: the way to copy an object larger than one CopyObject may. The
+// copy keeps the source's Content-Type, Cache-Control and recorded
+// SHA-256, as a whole-object copy does. A source no larger than one
+// part gets refused back: it was not its size that was refused.
+func (s *S3) copyParts(ctx context.Context, src, dst string, refused error) error {
+	st, err := s.c.StatObject(ctx, s.bucket, src, minio.StatObjectOptions{})
+	if err != nil {
+		return err
+	}
+	if st.Size <= CopyPartSize {
+		return refused
+	}
+	meta := map[string]string{"Content-Type": st.ContentType}
+	if cc := st.Metadata.Get("Cache-Control"); cc != "" {
+		meta["Cache-Control"] = cc
+	}
+	if v := st.UserMetadata[sha256Meta]; v != "" {
+		meta[sha256Meta] = v
+	}
+	_, err = s.c.ComposeObject(ctx,
+		minio.CopyDestOptions{Bucket: s.bucket, Object: dst, ReplaceMetadata: true, UserMetadata: meta, PartSize: uint64(CopyPartSize)},
+		minio.CopySrcOptions{Bucket: s.bucket, Object: src, MatchETag: st.ETag})
+	return err
 }
 
 // list returns the objects under key prefix p, by key.

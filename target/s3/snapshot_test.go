@@ -1,7 +1,9 @@
 package s3_test
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"reflect"
 	"slices"
 	"testing"
@@ -87,4 +89,64 @@ func TestSnapshotIsServerSideCopy(t *testing.T) {
 		t.Error("object storage says its snapshots share files")
 	}
 	var _ target.Snapshotter = (*s3.S3)(nil)
+}
+
+// TestSnapshotCopiesLargeObjectsInParts: an object the store will not
+// copy in one request (S3 refuses a copy source over 5 GiB with
+// InvalidRequest; here the counting proxy refuses anything over 6 MiB,
+// and parts are at most 6 MiB) is copied in parts on the server (UploadPartCopy),
+// byte for byte, keeping Cache-Control, Content-Type and the recorded
+// SHA-256; a small object's refusal is not hidden by a second try.
+func TestSnapshotCopiesLargeObjectsInParts(t *testing.T) {
+	defer func(n int64) { s3.CopyPartSize = n }(s3.CopyPartSize)
+	s3.CopyPartSize = 6 << 20
+	srv := s3test.Start(t, "bkt")
+	count := srv.Count(t)
+	tg := newTarget(t, &s3test.Server{Endpoint: count.Endpoint, Dir: srv.Dir}, "bkt", "repo/", nil)
+	ctx := context.Background()
+	big := make([]byte, 11<<20+3)
+	for i := range big {
+		big[i] = byte(i*7 + i>>12)
+	}
+	paths := []string{"Packages/b/big-1-1.x86_64.rpm", "repodata/repomd.xml"}
+	contents := [][]byte{big, []byte("repomd")}
+	for i, p := range paths {
+		if err := tg.Put(ctx, target.File{Path: p, Local: writeFile(t, contents[i]), Size: int64(len(contents[i])), SHA256: sha(contents[i])}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count.CopyLimit(6 << 20)
+	count.Puts()
+	if err := tg.Snapshot(ctx, "snapshots/one", paths); err != nil {
+		t.Fatalf("Snapshot: %v", err)
+	}
+	if got := count.Puts(); len(got) != 0 {
+		t.Errorf("the snapshot uploaded %v", got)
+	}
+	for i, p := range paths {
+		rc, err := tg.Open(ctx, "snapshots/one/"+p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(b, contents[i]) {
+			t.Errorf("copy of %s: %d bytes, %v; want the %d bytes stored", p, len(b), err, len(contents[i]))
+		}
+		orig, cp := head(t, srv, "bkt", "repo/"+p), head(t, srv, "bkt", "repo/snapshots/one/"+p)
+		for _, h := range []string{"Cache-Control", "Content-Type"} {
+			if orig.Get(h) != cp.Get(h) || cp.Get(h) == "" {
+				t.Errorf("%s: copy's %s = %q, original's %q", p, h, cp.Get(h), orig.Get(h))
+			}
+		}
+		if info, err := tg.Stat(ctx, "snapshots/one/"+p); err != nil || info.SHA256 != sha(contents[i]) {
+			t.Errorf("Stat of the copy of %s: %+v, %v; want its SHA-256", p, info, err)
+		}
+	}
+	// A refusal that is not about size (the limit below the small
+	// object, which fits one part) is the error.
+	count.CopyLimit(1)
+	if err := tg.Snapshot(ctx, "snapshots/two", paths[1:]); err == nil {
+		t.Error("Snapshot succeeded although the store refused the copy of a small object")
+	}
 }
