@@ -73,12 +73,8 @@ func keys[V any](m map[string]V) []string {
 
 func TestFilteredMirror(t *testing.T) {
 	key := testrepo.TestKey(t)
-	repoKey := testrepo.NewKey(t, "rpmirror filtered repo signer")
 	base := t.TempDir()
-	signWith := filepath.Join(base, "repo-key.asc")
-	if err := repoKey.ExportSecret(signWith); err != nil {
-		t.Fatal(err)
-	}
+	repoKey, signWith := testrepo.NewSigningKey(t, base)
 	pkgs := filterPkgs(key)
 	v1 := filepath.Join(base, "v1")
 	extras := testrepo.WriteExtras(t, filepath.Join(base, "extras"), pkgs...)

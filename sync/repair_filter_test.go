@@ -29,12 +29,8 @@ import (
 // signed.
 func TestRepairFilteredMirror(t *testing.T) {
 	key := testrepo.TestKey(t)
-	repoKey := testrepo.NewKey(t, "rpmirror filtered repo signer")
 	base := t.TempDir()
-	signWith := filepath.Join(base, "repo-key.asc")
-	if err := repoKey.ExportSecret(signWith); err != nil {
-		t.Fatal(err)
-	}
+	repoKey, signWith := testrepo.NewSigningKey(t, base)
 	pkgs := filterPkgs(key)
 	v1, v2 := filepath.Join(base, "v1"), filepath.Join(base, "v2")
 	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1", Compress: "zstd"}, pkgs...)

@@ -126,11 +126,7 @@ func TestVerifyRepair(t *testing.T) {
 func TestVerifyRepairFiltered(t *testing.T) {
 	pkgs := testrepo.DemoPackages(nil)
 	f := newFixture(t, pkgs, 4)
-	repoKey := testrepo.NewKey(t, "rpmirror filtered repo signer")
-	signWith := filepath.Join(f.dir, "repo-key.asc")
-	if err := repoKey.ExportSecret(signWith); err != nil {
-		t.Fatal(err)
-	}
+	_, signWith := testrepo.NewSigningKey(t, f.dir)
 	cfg, err := os.ReadFile(f.cfg)
 	if err != nil {
 		t.Fatal(err)

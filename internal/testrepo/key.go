@@ -341,3 +341,14 @@ func loadCommitted(t testing.TB, name string) *Key {
 	t.Cleanup(func() { k.Close() })
 	return k
 }
+
+// NewSigningKey makes a new key, as NewKey does, for rpmirror to sign
+// repomd.xml with (sign_with): its unprotected secret key is exported,
+// armored, to dir/repo-key.asc, whose path is returned with the key.
+func NewSigningKey(t testing.TB, dir string) (*Key, string) {
+	t.Helper()
+	k := NewKey(t, "rpmirror filtered repo signer")
+	path := filepath.Join(dir, "repo-key.asc")
+	check(t, k.ExportSecret(path))
+	return k, path
+}
