@@ -33,6 +33,8 @@ row "the same with signatures checked: ≤ 0.1× dnf reposync -g" "0.08–0.11×
 f=$(get sync_large_share_disk); fn=$(get sync_large_share_null)
 row "${ln:-20} packages of ${lm:-16} MiB: ≥ 90% of the rate of curl to disk" "76%" "${f:+$(pct "$f")} ($(get sync_large_rate) of $(get sync_large_curldiskrate) MB/s)" "${f:+$f >= 0.9}"
 row "the same: share of curl to /dev/null (reported, no goal)" "29%" "${fn:+$(pct "$fn")} (of $(get sync_large_curlrate) MB/s)" "${fn:+1}"
+fb=$(get sync_large_share_bound); fo=$(get sync_large_of_bound)
+row "the same: the most share of curl to disk this machine allows a verifier that checks what rpm checks (reported, no goal; see the 16 MiB section)" "—" "${fb:+$(pct "$fb") (floor $(get sync_large_floor) s; rpmirror at $(pct "$fo") of it)}" "${fb:+1}"
 r=$(get inc_ratio)
 row "1% of packages changed: within 1.5× of curl fetching only the changed files" "3.2×" "${r}× ($(get inc_rpmirror) s vs $(get inc_curl) s)" "${r:+$r <= 1.5}"
 w=$(get scale_worst_rate); m=$(get scale_worst_rss_mb)

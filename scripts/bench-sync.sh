@@ -212,10 +212,35 @@ if want large; then
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   echo "| $(cell "$t_rp") | $(cell "$t_curld") | $(cell "$t_curl") | $(cell "$t_dnfg") | $(rate "$t_rp") | $(rate "$t_curld") | $(rate "$t_curl") | $(share "$t_curld" "$t_rp")% | $(share "$t_curl" "$t_rp")% |"
   echo
+  # The floor: what moving these bytes as curl does costs in CPU (curl's
+  # user+sys, and nginx's workers' from /proc), plus the digests rpm checks
+  # over every byte (benchgen hashcost), spread perfectly over every core.
+  hz=$(getconf CLK_TCK); cores=$(nproc)
+  nginx_ticks() { local p s=0; for p in $(pgrep -P "$(cat "$work/nginx.pid")"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
+  declare -a CC=() NC=() HC=()
+  for i in $(seq "$runs"); do
+    rm -rf "$work/large-curl"; mkdir -p "$work/large-curl"
+    n0=$(nginx_ticks)
+    /usr/bin/time -o "$work/curl.time" -f '%U %S' curl -s --fail --parallel --parallel-max 4 -K "$work/large.curldisk" >/dev/null 2>&1 || { log "curl failed"; exit 1; }
+    n1=$(nginx_ticks)
+    CC+=("$(awk '{print $1 + $2}' "$work/curl.time")"); NC+=("$(awk -v a="$n0" -v b="$n1" -v hz="$hz" 'BEGIN {print (b - a) / hz}')")
+    # shellcheck disable=SC2046
+    HC+=("$("$benchgen" hashcost $(find "$large/v1" -name '*.rpm'))")
+  done
+  c_curl=$(median "${CC[@]}"); c_nginx=$(median "${NC[@]}"); c_hash=$(median "${HC[@]}")
+  floor=$(awk -v a="$c_curl" -v b="$c_nginx" -v c="$c_hash" -v n="$cores" 'BEGIN {printf "%.3f", (a + b + c) / n}')
+  bound=$(ratio "$t_curld" "$floor")
+  echo "What the machine allows: to move these bytes, curl to disk spends $c_curl CPU-seconds (user + system) and nginx's"
+  echo "workers $c_nginx; the digests rpm checks, two SHA-256 and one MD5 over every byte (\`benchgen hashcost\`), cost $c_hash more."
+  echo "Spread perfectly over the $cores cores, a verifier that moves the bytes as curl does and checks what rpm checks needs"
+  echo "at least $floor s here, so its share of curl → disk is at most $(share "$t_curld" "$floor")%; rpmirror's is $(share "$t_curld" "$t_rp")%,"
+  echo "$(share "$floor" "$t_rp")% of that bound (before any fsync: rpmirror also makes every byte durable, curl does not). Medians of $runs runs."
+  echo
   result large_packages "$large_n"; result large_mib "$((large_size / 1048576))"
   result sync_large_rpmirror "$t_rp"; result sync_large_curldisk "$t_curld"; result sync_large_curl "$t_curl"; result sync_large_dnfg "$t_dnfg"
   result sync_large_rate "$(rate "$t_rp")"; result sync_large_curldiskrate "$(rate "$t_curld")"; result sync_large_curlrate "$(rate "$t_curl")"
   result sync_large_share_disk "$(ratio "$t_curld" "$t_rp")"; result sync_large_share_null "$(ratio "$t_curl" "$t_rp")"
+  result sync_large_floor "$floor"; result sync_large_share_bound "$bound"; result sync_large_of_bound "$(ratio "$floor" "$t_rp")"
 fi
 
 # --- 5. verification (on the mirrors the last initial syncs wrote) ---------

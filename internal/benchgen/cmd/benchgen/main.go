@@ -16,18 +16,28 @@
 //	    server.NewHTTPServer (the daemon's net/http settings) and nothing
 //	    else: the ceiling of what the daemon's HTTP stack answers on this
 //	    machine, measured beside it (scripts/bench-serve.sh)
+//	benchgen hashcost FILE...
+//	    prints the CPU seconds this process spends computing, over every
+//	    byte of the files, the digests a verifier that checks what rpm
+//	    checks cannot avoid: two SHA-256 (the repository's checksum of the
+//	    file; the payload digest) and one MD5 (header and payload); the
+//	    files are read into memory first, untimed (scripts/bench-sync.sh)
 package main
 
 import (
+	"crypto/md5"
+	"crypto/sha256"
 	"errors"
 	"flag"
 	"fmt"
+	"hash"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/rpmirror/rpmirror/internal/benchgen"
@@ -47,7 +57,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: primary, rpms, geoip or fixed")
+		return errors.New("want a subcommand: primary, rpms, geoip, fixed or hashcost")
 	}
 	start := time.Now()
 	fs := flag.NewFlagSet("benchgen "+args[0], flag.ContinueOnError)
@@ -79,6 +89,19 @@ func run(args []string) error {
 			return errors.New("want exactly one file argument")
 		}
 		return serveFixed(*listen, *ctype, fs.Arg(0))
+	case "hashcost":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() == 0 {
+			return errors.New("want one or more file arguments")
+		}
+		cpu, err := hashCost(fs.Args())
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%.4f\n", cpu.Seconds())
+		return nil
 	case "primary":
 		var o benchgen.PrimaryOpts
 		fs.IntVar(&o.Packages, "packages", 100000, "packages in primary.xml")
@@ -127,7 +150,7 @@ func run(args []string) error {
 		fmt.Printf("built %d packages in %v: %s\n", len(rel), time.Since(start).Round(time.Millisecond), fs.Arg(0))
 		return nil
 	}
-	return fmt.Errorf("unknown subcommand %q: want primary, rpms, geoip or fixed", args[0])
+	return fmt.Errorf("unknown subcommand %q: want primary, rpms, geoip, fixed or hashcost", args[0])
 }
 
 // serveFixed answers every request on listen with the bytes of file,
@@ -152,4 +175,43 @@ func serveFixed(listen, ctype, file string) error {
 	})
 	fmt.Printf("serving %d bytes on %s\n", len(body), ln.Addr())
 	return server.NewHTTPServer(h, slog.New(slog.DiscardHandler)).Serve(ln)
+}
+
+// hashCost reads files into memory and returns the CPU time (user and
+// system, from getrusage) spent computing two SHA-256 digests and one MD5
+// digest over all their bytes: the least hashing a verifier that checks
+// what rpm checks must do for these files.
+func hashCost(files []string) (time.Duration, error) {
+	bufs := make([][]byte, 0, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, fmt.Errorf("reading %s for its hash cost: %w", f, err)
+		}
+		bufs = append(bufs, b)
+	}
+	before, err := cpuTime()
+	if err != nil {
+		return 0, err
+	}
+	for _, b := range bufs {
+		for _, h := range []hash.Hash{sha256.New(), sha256.New(), md5.New()} {
+			h.Write(b)
+			_ = h.Sum(nil)
+		}
+	}
+	after, err := cpuTime()
+	if err != nil {
+		return 0, err
+	}
+	return after - before, nil
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("reading CPU time: %w", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
