@@ -217,7 +217,7 @@ if want large; then
   # over every byte (benchgen hashcost), spread perfectly over every core.
   hz=$(getconf CLK_TCK); cores=$(nproc)
   nginx_ticks() { local p s=0; for p in $(pgrep -P "$(cat "$work/nginx.pid")"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
-  declare -a CC=() NC=() HC=()
+  declare -a CC=() NC=() HC=() DD=()
   for i in $(seq "$runs"); do
     rm -rf "$work/large-curl"; mkdir -p "$work/large-curl"
     n0=$(nginx_ticks)
@@ -226,15 +226,17 @@ if want large; then
     CC+=("$(awk '{print $1 + $2}' "$work/curl.time")"); NC+=("$(awk -v a="$n0" -v b="$n1" -v hz="$hz" 'BEGIN {print (b - a) / hz}')")
     # shellcheck disable=SC2046
     HC+=("$("$benchgen" hashcost $(find "$large/v1" -name '*.rpm'))")
+    DD+=("$(timed dd if=/dev/zero of="$work/dd.out" bs=1M count=$((bytes / 1048576)) conv=fsync)"); rm -f "$work/dd.out"
   done
-  c_curl=$(median "${CC[@]}"); c_nginx=$(median "${NC[@]}"); c_hash=$(median "${HC[@]}")
+  c_curl=$(median "${CC[@]}"); c_nginx=$(median "${NC[@]}"); c_hash=$(median "${HC[@]}"); t_dd=$(median "${DD[@]}")
   floor=$(awk -v a="$c_curl" -v b="$c_nginx" -v c="$c_hash" -v n="$cores" 'BEGIN {printf "%.3f", (a + b + c) / n}')
   bound=$(ratio "$t_curld" "$floor")
   echo "What the machine allows: to move these bytes, curl to disk spends $c_curl CPU-seconds (user + system) and nginx's"
   echo "workers $c_nginx; the digests rpm checks, two SHA-256 and one MD5 over every byte (\`benchgen hashcost\`), cost $c_hash more."
   echo "Spread perfectly over the $cores cores, a verifier that moves the bytes as curl does and checks what rpm checks needs"
   echo "at least $floor s here, so its share of curl → disk is at most $(share "$t_curld" "$floor")%; rpmirror's is $(share "$t_curld" "$t_rp")%,"
-  echo "$(share "$floor" "$t_rp")% of that bound (before any fsync: rpmirror also makes every byte durable, curl does not). Medians of $runs runs."
+  echo "$(share "$floor" "$t_rp")% of that bound. That bound leaves out durability: rpmirror also makes every byte durable, curl does not;"
+  echo "writing as many bytes to this disk with \`dd conv=fsync\` takes $(fmt3 "$t_dd") s on its own. Medians of $runs runs."
   echo
   result large_packages "$large_n"; result large_mib "$((large_size / 1048576))"
   result sync_large_rpmirror "$t_rp"; result sync_large_curldisk "$t_curld"; result sync_large_curl "$t_curl"; result sync_large_dnfg "$t_dnfg"
