@@ -24,6 +24,18 @@ func ClientAddr(remote string, xff []string, trusted []netip.Prefix) netip.Addr 
 	if !ok {
 		return netip.Addr{}
 	}
+	return ClientAddrFrom(addr, xff, trusted)
+}
+
+// ClientAddrFrom is ClientAddr for a server that knows the connection's
+// peer as an address already (fasthttp's RemoteIP): no string to parse.
+// It keeps none of xff's strings, so they may alias a buffer the server
+// reuses once the request is answered.
+func ClientAddrFrom(remote netip.Addr, xff []string, trusted []netip.Prefix) netip.Addr {
+	if !remote.IsValid() {
+		return netip.Addr{}
+	}
+	addr := remote.Unmap().WithZone("")
 	if !contains(trusted, addr) {
 		return addr
 	}

@@ -84,6 +84,39 @@ type mirrorRoutes struct {
 	sel Selection
 }
 
+// mirrorRequest is a mirror request as the routes read it, whichever
+// HTTP server received it: the front-ends (mirrorRoutes.list and
+// redirect for net/http, fastList and fastRedirect for fasthttp) fill it
+// in, the core (answerList, answerRedirect) answers it into an answer,
+// and the front-end writes that out. Its strings may alias the server's
+// buffers: nothing keeps them past the request.
+type mirrorRequest struct {
+	head     bool       // HEAD: the answer is written without its body
+	client   netip.Addr // the client, as trusted_proxies decided
+	rawQuery string     // the query string, undecoded
+	path     string     // redirects: the path after /r/, unescaped
+	uri      string     // path and query as requested; set only for the access log
+}
+
+// answer is what the core answers a mirror request with; the front-end
+// writes it with its own server's calls.
+type answer struct {
+	status      int
+	contentType string // "" for none (a redirect)
+	noCache     bool   // Cache-Control: no-cache
+	nosniff     bool   // X-Content-Type-Options: nosniff, as http.Error sends it
+	location    string
+	// body holds the answer's bytes, appended to the buffer the
+	// front-end passes in (a pooled one, or fasthttp's own).
+	body []byte
+}
+
+// fail makes a an error answer, as http.Error writes it.
+func (a *answer) fail(status int, msg string) {
+	a.status, a.contentType, a.nosniff = status, contentText, true
+	a.body = append(append(a.body[:0], msg...), '\n')
+}
+
 // request is what one mirror request found out, for metrics and the log.
 type request struct {
 	start    time.Time
@@ -100,12 +133,19 @@ var (
 	bodyPool  = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 )
 
+// Content types of the mirror routes' answers.
+const (
+	contentText     = "text/plain; charset=utf-8"
+	contentMetalink = "application/metalink+xml"
+)
+
 // Header values of the lists, shared by every answer (net/http copies
 // them when it writes the header; nothing changes them).
 var (
-	textType     = []string{"text/plain; charset=utf-8"}
-	metalinkType = []string{"application/metalink+xml"}
+	textType     = []string{contentText}
+	metalinkType = []string{contentMetalink}
 	noCache      = []string{"no-cache"}
+	nosniff      = []string{"nosniff"}
 )
 
 // contentLengths holds the Content-Length values of the list sizes seen
@@ -134,10 +174,10 @@ func (m *mirrorRoutes) now() time.Time {
 	return time.Now()
 }
 
-// client returns who asks: the address trusted_proxies lets through, and
-// its location, from ?country= when that is a known code, else GeoIP.
-func (m *mirrorRoutes) client(r *http.Request, country string) selection.Client {
-	c := selection.Client{Addr: selection.ClientAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], m.sel.TrustedProxies)}
+// locate returns the client with its location, from ?country= when that
+// is a known code, else GeoIP.
+func (m *mirrorRoutes) locate(addr netip.Addr, country string) selection.Client {
+	c := selection.Client{Addr: addr}
 	if loc, ok := geo.At(country); ok {
 		c.Location = loc
 	} else {
@@ -156,114 +196,167 @@ func parseProtocol(s string) (selection.Protocol, bool) {
 	return "", false
 }
 
-// list answers /mirrorlist and /metalink.
+// httpRequest describes r for the core.
+func (m *mirrorRoutes) httpRequest(r *http.Request) mirrorRequest {
+	req := mirrorRequest{
+		head:     r.Method == http.MethodHead,
+		client:   selection.ClientAddr(r.RemoteAddr, r.Header["X-Forwarded-For"], m.sel.TrustedProxies),
+		rawQuery: r.URL.RawQuery,
+	}
+	if m.sel.AccessLog != nil {
+		req.uri = r.URL.RequestURI()
+	}
+	return req
+}
+
+// writeHTTP writes a with net/http. Header values are shared, prepared
+// slices, set with their canonical keys: no request allocates them.
+func writeHTTP(w http.ResponseWriter, req *mirrorRequest, a *answer) {
+	h := w.Header()
+	switch a.contentType {
+	case contentText:
+		h["Content-Type"] = textType
+	case contentMetalink:
+		h["Content-Type"] = metalinkType
+	}
+	if a.nosniff {
+		h["X-Content-Type-Options"] = nosniff
+	}
+	if a.noCache {
+		h["Cache-Control"] = noCache
+	}
+	if a.location != "" {
+		h.Set("Location", a.location)
+	} else {
+		h["Content-Length"] = contentLength(len(a.body))
+	}
+	if a.status != http.StatusOK {
+		w.WriteHeader(a.status)
+	}
+	if !req.head && len(a.body) > 0 {
+		w.Write(a.body)
+	}
+}
+
+// list answers /mirrorlist and /metalink through net/http.
 func (m *mirrorRoutes) list(kind string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		q := parseQuery(r.URL.RawQuery)
-		rq := request{start: m.now(), kind: kind, client: m.client(r, q.Get("country"))}
-		defer m.done(r, &rq)
-		name, arch := q.Get("repo"), q.Get("arch")
-		if name == "" {
-			rq.status = http.StatusBadRequest
-			http.Error(w, "missing ?repo=NAME (and &arch=ARCH)", rq.status)
-			return
-		}
-		protocol, ok := parseProtocol(q.Get("protocol"))
-		if !ok {
-			rq.status = http.StatusBadRequest
-			http.Error(w, "protocol: want http or https", rq.status)
-			return
-		}
-		ms := m.src.Mirrors()
-		i, ok := ms.Catalog.Find(name, arch)
-		if !ok {
-			rq.status = http.StatusNotFound
-			m.notFound(w, r, ms.Catalog, name, arch, kind)
-			return
-		}
-		rq.repo = ms.Catalog.Entry(i).Name
-		m.countme(rq.repo, q.Get("countme"))
-		repo := ms.Live[i].Load()
-		if repo == nil {
-			rq.status = http.StatusServiceUnavailable
-			http.Error(w, "starting up: try again in a moment", rq.status)
-			return
-		}
-
-		op := orderPool.Get().(*[]int)
+		req := m.httpRequest(r)
 		bp := bodyPool.Get().(*[]byte)
-		order := repo.Set.Order((*op)[:0], rq.client, protocol, nil)
-		var body []byte
-		h := w.Header()
-		if snap := q.Get("snapshot"); snap != "" {
-			body = m.snapshotList(w, r, &rq, repo, order, snap, (*bp)[:0])
-			*op, *bp = order, body
-			orderPool.Put(op)
-			if cap(body) <= 1<<20 {
-				bodyPool.Put(bp)
-			}
-			return
-		}
-		// Header values are shared, prepared slices, set with their
-		// canonical keys: no request allocates them.
-		if kind == KindMetalink {
-			body = repo.Lists.AppendMetalink((*bp)[:0], order)
-			h["Content-Type"] = metalinkType
-		} else {
-			body = repo.Lists.AppendText((*bp)[:0], order)
-			h["Content-Type"] = textType
-		}
-		h["Content-Length"] = contentLength(len(body))
-		h["Cache-Control"] = noCache
-		rq.status = http.StatusOK
-		if r.Method != http.MethodHead {
-			w.Write(body)
-			rq.bytes = len(body)
-		}
-		*op, *bp = order, body
-		orderPool.Put(op)
-		if cap(body) <= 1<<20 {
+		a := answer{body: (*bp)[:0]}
+		m.answerList(kind, &req, &a)
+		writeHTTP(w, &req, &a)
+		if *bp = a.body; cap(a.body) <= 1<<20 {
 			bodyPool.Put(bp)
 		}
 	}
 }
 
-// notFound answers 404 for an unknown repo and arch, listing the valid
-// pairs as comments: in a text document for a mirrorlist or a redirect,
-// in an XML comment of an empty metalink for a metalink.
-func (m *mirrorRoutes) notFound(w http.ResponseWriter, r *http.Request, c *Catalog, name, arch, kind string) {
-	body := c.notFound(name, arch)
-	if kind == KindMetalink {
-		w.Header().Set("Content-Type", "application/metalink+xml")
-		body = `<?xml version="1.0" encoding="utf-8"?>` + "\n" +
-			`<metalink version="3.0" xmlns="` + mirrorlist.MetalinkNS + `" type="dynamic" generator="` + mirrorlist.Generator + `">` + "\n" +
-			"<!--\n" + body + "-->\n</metalink>\n"
-	} else {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+// answerList answers a /mirrorlist or /metalink request: the list of
+// the candidates in the client's order; errors as the issue names them.
+// It counts and logs the request.
+func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
+	q := parseQuery(req.rawQuery)
+	rq := request{start: m.now(), kind: kind, client: m.locate(req.client, q.Get("country"))}
+	defer m.done(req, &rq)
+	name, arch := q.Get("repo"), q.Get("arch")
+	if name == "" {
+		rq.status = http.StatusBadRequest
+		a.fail(rq.status, "missing ?repo=NAME (and &arch=ARCH)")
+		return
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(http.StatusNotFound)
-	if r.Method != http.MethodHead {
-		w.Write([]byte(body))
-	}
-}
-
-// redirect answers GET /r/REPO/PATH and /r/REPO/ARCH/PATH with a 302 to
-// the best mirror for the client that serves PATH as the current revision
-// has it; to the origin when no candidate does and the origin may be
-// used; else 404.
-func (m *mirrorRoutes) redirect(w http.ResponseWriter, r *http.Request) {
-	q := parseQuery(r.URL.RawQuery)
-	rq := request{start: m.now(), kind: KindRedirect, client: m.client(r, q.Get("country"))}
-	defer m.done(r, &rq)
 	protocol, ok := parseProtocol(q.Get("protocol"))
 	if !ok {
 		rq.status = http.StatusBadRequest
-		http.Error(w, "protocol: want http or https", rq.status)
+		a.fail(rq.status, "protocol: want http or https")
 		return
 	}
 	ms := m.src.Mirrors()
-	name, rest, _ := strings.Cut(r.PathValue("path"), "/")
+	i, ok := ms.Catalog.Find(name, arch)
+	if !ok {
+		rq.status = http.StatusNotFound
+		m.notFound(a, ms.Catalog, name, arch, kind)
+		return
+	}
+	rq.repo = ms.Catalog.Entry(i).Name
+	m.countme(rq.repo, q.Get("countme"))
+	repo := ms.Live[i].Load()
+	if repo == nil {
+		rq.status = http.StatusServiceUnavailable
+		a.fail(rq.status, "starting up: try again in a moment")
+		return
+	}
+
+	op := orderPool.Get().(*[]int)
+	order := repo.Set.Order((*op)[:0], rq.client, protocol, nil)
+	if snap := q.Get("snapshot"); snap != "" {
+		m.snapshotList(req, a, &rq, repo, order, snap)
+	} else {
+		if kind == KindMetalink {
+			a.body = repo.Lists.AppendMetalink(a.body[:0], order)
+			a.contentType = contentMetalink
+		} else {
+			a.body = repo.Lists.AppendText(a.body[:0], order)
+			a.contentType = contentText
+		}
+		a.status, a.noCache = http.StatusOK, true
+		rq.status = a.status
+		if !req.head {
+			rq.bytes = len(a.body)
+		}
+	}
+	*op = order
+	orderPool.Put(op)
+}
+
+// notFound answers 404 for an unknown repo and arch, listing the valid
+// pairs as comments: in a text document for a mirrorlist or a redirect,
+// in an XML comment of an empty metalink for a metalink.
+func (m *mirrorRoutes) notFound(a *answer, c *Catalog, name, arch, kind string) {
+	body := c.notFound(name, arch)
+	a.status = http.StatusNotFound
+	if kind == KindMetalink {
+		a.contentType = contentMetalink
+		a.body = append(a.body[:0], `<?xml version="1.0" encoding="utf-8"?>`+"\n"+
+			`<metalink version="3.0" xmlns="`+mirrorlist.MetalinkNS+`" type="dynamic" generator="`+mirrorlist.Generator+`">`+"\n"+
+			"<!--\n"...)
+		a.body = append(append(a.body, body...), "-->\n</metalink>\n"...)
+	} else {
+		a.contentType = contentText
+		a.body = append(a.body[:0], body...)
+	}
+}
+
+// redirect answers GET /r/REPO/PATH and /r/REPO/ARCH/PATH through
+// net/http.
+func (m *mirrorRoutes) redirect(w http.ResponseWriter, r *http.Request) {
+	req := m.httpRequest(r)
+	req.path = r.PathValue("path")
+	bp := bodyPool.Get().(*[]byte)
+	a := answer{body: (*bp)[:0]}
+	m.answerRedirect(&req, &a)
+	writeHTTP(w, &req, &a)
+	if *bp = a.body; cap(a.body) <= 1<<20 {
+		bodyPool.Put(bp)
+	}
+}
+
+// answerRedirect answers /r/REPO/PATH and /r/REPO/ARCH/PATH with a 302
+// to the best mirror for the client that serves PATH as the current
+// revision has it; to the origin when no candidate does and the origin
+// may be used; else 404. It counts and logs the request.
+func (m *mirrorRoutes) answerRedirect(req *mirrorRequest, a *answer) {
+	q := parseQuery(req.rawQuery)
+	rq := request{start: m.now(), kind: KindRedirect, client: m.locate(req.client, q.Get("country"))}
+	defer m.done(req, &rq)
+	protocol, ok := parseProtocol(q.Get("protocol"))
+	if !ok {
+		rq.status = http.StatusBadRequest
+		a.fail(rq.status, "protocol: want http or https")
+		return
+	}
+	ms := m.src.Mirrors()
+	name, rest, _ := strings.Cut(req.path, "/")
 	i, found := -1, false
 	if arch, after, ok := strings.Cut(rest, "/"); ok && arch != "" {
 		if j, ok := ms.Catalog.FindExact(name, arch); ok {
@@ -275,14 +368,14 @@ func (m *mirrorRoutes) redirect(w http.ResponseWriter, r *http.Request) {
 	}
 	if !found {
 		rq.status = http.StatusNotFound
-		m.notFound(w, r, ms.Catalog, name, "", KindRedirect)
+		m.notFound(a, ms.Catalog, name, "", KindRedirect)
 		return
 	}
 	rq.repo = ms.Catalog.Entry(i).Name
 	m.countme(rq.repo, q.Get("countme"))
 	if err := target.CheckPath(rest); err != nil {
 		rq.status = http.StatusBadRequest
-		http.Error(w, "not a file of the repository: "+clean(rest), rq.status)
+		a.fail(rq.status, "not a file of the repository: "+clean(rest))
 		return
 	}
 	repo := ms.Live[i].Load()
@@ -305,13 +398,11 @@ func (m *mirrorRoutes) redirect(w http.ResponseWriter, r *http.Request) {
 	}
 	if rq.location == "" {
 		rq.status = http.StatusNotFound
-		http.Error(w, "no mirror serves "+clean(rest)+" of "+rq.repo, rq.status)
+		a.fail(rq.status, "no mirror serves "+clean(rest)+" of "+rq.repo)
 		return
 	}
-	w.Header().Set("Location", rq.location)
-	w.Header().Set("Cache-Control", "no-cache")
 	rq.status = http.StatusFound
-	w.WriteHeader(rq.status)
+	a.status, a.location, a.noCache, a.body = rq.status, rq.location, true, a.body[:0]
 }
 
 // join appends the relative path p, escaped, to base, before its query
@@ -331,20 +422,27 @@ func join(base, p string) string {
 	return base + escaped
 }
 
+// countmeBuckets are libdnf's countme values.
+var countmeBuckets = [...]string{"1", "2", "3", "4"}
+
 // countme counts dnf's weekly countme=N (1..4: how long the system has
 // existed, in libdnf's buckets) per repository.
 func (m *mirrorRoutes) countme(repo, bucket string) {
 	if bucket == "" || m.sel.Metrics == nil {
 		return
 	}
-	switch bucket {
-	case "1", "2", "3", "4":
-		m.sel.Metrics.countme.WithLabelValues(repo, bucket).Inc()
+	// The label is one of the constants, never the request's string,
+	// which may alias a buffer the server reuses.
+	for _, b := range countmeBuckets {
+		if bucket == b {
+			m.sel.Metrics.countme.WithLabelValues(repo, b).Inc()
+			return
+		}
 	}
 }
 
 // done counts and logs a finished request.
-func (m *mirrorRoutes) done(r *http.Request, rq *request) {
+func (m *mirrorRoutes) done(req *mirrorRequest, rq *request) {
 	country := rq.client.Location.Country
 	if country == "" {
 		country = "unknown"
@@ -353,12 +451,16 @@ func (m *mirrorRoutes) done(r *http.Request, rq *request) {
 		m.sel.Metrics.request(rq.repo, rq.kind, country).Inc()
 	}
 	if m.sel.AccessLog != nil {
+		method := http.MethodGet
+		if req.head {
+			method = http.MethodHead
+		}
 		m.sel.AccessLog.Log(Access{
 			Time:     rq.start,
 			Client:   rq.client.Addr,
 			Country:  rq.client.Location.Country,
-			Method:   r.Method,
-			URI:      r.URL.RequestURI(),
+			Method:   method,
+			URI:      req.uri,
 			Status:   rq.status,
 			Bytes:    rq.bytes,
 			Duration: time.Since(rq.start),

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -111,12 +110,11 @@ func (m *mirrorRoutes) snapshots(w http.ResponseWriter, r *http.Request) {
 // snapshotList answers /mirrorlist and /metalink with ?snapshot=NAME: the
 // candidates holding the snapshot, in the client's order; 404 with the
 // snapshots there are for one no mirror holds.
-func (m *mirrorRoutes) snapshotList(w http.ResponseWriter, r *http.Request, rq *request, repo *Repo, order []int, name string, b []byte) []byte {
+func (m *mirrorRoutes) snapshotList(req *mirrorRequest, a *answer, rq *request, repo *Repo, order []int, name string) {
 	var sl *SnapshotLists
 	if repo.Snapshots != nil {
 		sl = repo.Snapshots.Lists[name]
 	}
-	h := w.Header()
 	if sl == nil {
 		rq.status = http.StatusNotFound
 		msg := "no snapshot " + clean(name) + " of " + rq.repo + ": "
@@ -129,21 +127,19 @@ func (m *mirrorRoutes) snapshotList(w http.ResponseWriter, r *http.Request, rq *
 			msg += "its snapshots are " + strings.Join(repo.Snapshots.Names, ", ")
 		}
 		if rq.kind == KindMetalink {
-			h.Set("Content-Type", "application/metalink+xml")
-			b = append(b, `<?xml version="1.0" encoding="utf-8"?>`+"\n"+
+			a.contentType = contentMetalink
+			a.body = append(a.body[:0], `<?xml version="1.0" encoding="utf-8"?>`+"\n"+
 				`<metalink version="3.0" xmlns="`+mirrorlist.MetalinkNS+`" type="dynamic" generator="`+mirrorlist.Generator+`">`+"\n"+
 				"<!-- "+strings.ReplaceAll(msg, "--", "- -")+" -->\n</metalink>\n"...)
 		} else {
-			h.Set("Content-Type", "text/plain; charset=utf-8")
-			b = append(b, "# "+msg+"\n"...)
+			a.contentType = contentText
+			a.body = append(a.body[:0], "# "+msg+"\n"...)
 		}
-		h.Set("Content-Length", strconv.Itoa(len(b)))
-		w.WriteHeader(rq.status)
-		if r.Method != http.MethodHead {
-			w.Write(b)
-			rq.bytes = len(b)
+		a.status = rq.status
+		if !req.head {
+			rq.bytes = len(a.body)
 		}
-		return b
+		return
 	}
 	kept := order[:0]
 	for _, i := range order {
@@ -152,18 +148,15 @@ func (m *mirrorRoutes) snapshotList(w http.ResponseWriter, r *http.Request, rq *
 		}
 	}
 	if rq.kind == KindMetalink {
-		b = sl.Lists.AppendMetalink(b, kept)
-		h.Set("Content-Type", "application/metalink+xml")
+		a.body = sl.Lists.AppendMetalink(a.body[:0], kept)
+		a.contentType = contentMetalink
 	} else {
-		b = sl.Lists.AppendText(b, kept)
-		h.Set("Content-Type", "text/plain; charset=utf-8")
+		a.body = sl.Lists.AppendText(a.body[:0], kept)
+		a.contentType = contentText
 	}
-	h.Set("Content-Length", strconv.Itoa(len(b)))
-	h.Set("Cache-Control", "no-cache")
-	rq.status = http.StatusOK
-	if r.Method != http.MethodHead {
-		w.Write(b)
-		rq.bytes = len(b)
+	a.status, a.noCache = http.StatusOK, true
+	rq.status = a.status
+	if !req.head {
+		rq.bytes = len(a.body)
 	}
-	return b
 }
