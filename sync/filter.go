@@ -133,7 +133,7 @@ func (s *run) openMeta(d repodata.Data) (io.ReadCloser, error) {
 
 // openMetaFile returns the uncompressed content of metadata file d,
 // stored at file: decompressed on another core, bounded by its open-size
-// and max, checked against its open-checksum.
+// and max, checked against its open-checksum (on that core too).
 func openMetaFile(file string, d repodata.Data, max int64) (io.ReadCloser, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -144,14 +144,15 @@ func openMetaFile(file string, d repodata.Data, max int64) (io.ReadCloser, error
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", d.Href, err)
 	}
-	r := readahead.New(dr)
-	capped, err := capMetadata(r, d, max)
+	// The bounds and the open-checksum are checked on the goroutine that
+	// decompresses: the reader's goroutine (a parse) has enough to do.
+	capped, err := capMetadata(dr, d, max)
 	if err != nil {
-		r.Close()
+		dr.Close()
 		f.Close()
 		return nil, err
 	}
-	return &closeBoth{capped, f}, nil
+	return &closeBoth{readahead.New(capped), f}, nil
 }
 
 // filterRevision replaces the origin's revision, just read and checked,

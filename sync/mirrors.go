@@ -300,15 +300,20 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 		if err != nil {
 			return nil, err
 		}
-		r, err := capMetadata(readahead.New(dr), d, s.e.opts.MaxMetadataSize)
+		capped, err := capMetadata(dr, d, s.e.opts.MaxMetadataSize)
 		if err != nil {
 			dr.Close()
 			return nil, err
 		}
+		// Decompressed and checked on a goroutine of its own.
+		r := readahead.New(capped)
 		defer r.Close()
 		idx := map[string]string{}
 		pr := repodata.NewPrimaryReader(r)
 		for {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 			p, err := pr.Next()
 			if err == io.EOF {
 				return idx, nil
@@ -324,7 +329,9 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 		}
 	}()
 	if err != nil {
-		s.log.Warn("reading the primary metadata a mirror serves; treating its files as unknown", "mirror", m.cfg.Name, "err", err)
+		if ctx.Err() == nil { // not a plan that failed and stopped it
+			s.log.Warn("reading the primary metadata a mirror serves; treating its files as unknown", "mirror", m.cfg.Name, "err", err)
+		}
 		return nil
 	}
 	return idx

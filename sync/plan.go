@@ -624,22 +624,19 @@ func presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool,
 // writing the new revision's index to the cache on the way. It sets
 // s.plan and each behind mirror's plan, and the report's WouldFetch.
 func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
-	meta := metadataToFetch(s.md, behind)
-	if err := s.fetchMetadata(ctx, meta); err != nil {
-		return err
-	}
-	s.e.opts.Progress.set(s.repo.Name, "planning")
-	rc, d, err := s.openPrimary()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
 	// What each mirror serves is read (its index, or the primary it
 	// serves when rpmirror has no index of it: a parse as long as the
-	// origin's) while the origin's primary is read: on two cores the two
-	// run side by side. Mirrors serving the same revision share one index.
+	// origin's) while the origin's metadata is fetched and its primary
+	// read: on two cores they run side by side. Mirrors serving the same
+	// revision share one index.
+	ictx, stop := context.WithCancel(ctx)
 	indexed := make(chan struct{})
+	defer func() {
+		stop() // a plan that failed does not wait for the whole read
+		<-indexed
+	}()
 	go func() {
+		ctx := ictx
 		defer close(indexed)
 		indexes := map[string]map[string]string{}
 		for _, m := range behind {
@@ -655,6 +652,16 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 			indexes[key] = m.index
 		}
 	}()
+	meta := metadataToFetch(s.md, behind)
+	if err := s.fetchMetadata(ctx, meta); err != nil {
+		return err
+	}
+	s.e.opts.Progress.set(s.repo.Name, "planning")
+	rc, d, err := s.openPrimary()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
 	next := readAhead(repodata.NewPrimaryReader(rc).Next, indexed)
 	iw, err := newIndexWriter(s.cache, "index.tmp")
 	if err != nil {

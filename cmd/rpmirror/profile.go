@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 )
 
 // ProfileEnv names a file to write a CPU profile of the whole command to
@@ -11,23 +12,49 @@ import (
 // are profiled. Unset, nothing is profiled.
 const ProfileEnv = "RPMIRROR_CPUPROFILE"
 
-// startProfile starts the CPU profile ProfileEnv asks for; stop ends it
-// and writes the file.
+// TraceEnv names a file to write an execution trace of the whole command
+// to (go tool trace reads it): where the wall time goes, waiting
+// included, which a CPU profile does not show. Unset, nothing is traced.
+const TraceEnv = "RPMIRROR_TRACE"
+
+// startProfile starts the CPU profile ProfileEnv asks for and the trace
+// TraceEnv asks for; stop ends them and writes the files.
 func startProfile() (stop func(), err error) {
-	path := os.Getenv(ProfileEnv)
-	if path == "" {
-		return func() {}, nil
+	var stops []func()
+	stopAll := func() {
+		for _, s := range stops {
+			s()
+		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ProfileEnv, err)
+	if path := os.Getenv(ProfileEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", ProfileEnv, err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%s: %w", ProfileEnv, err)
+		}
+		stops = append(stops, func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		})
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", ProfileEnv, err)
+	if path := os.Getenv(TraceEnv); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			stopAll()
+			return nil, fmt.Errorf("%s: %w", TraceEnv, err)
+		}
+		if err := trace.Start(f); err != nil {
+			f.Close()
+			stopAll()
+			return nil, fmt.Errorf("%s: %w", TraceEnv, err)
+		}
+		stops = append(stops, func() {
+			trace.Stop()
+			f.Close()
+		})
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
-	}, nil
+	return stopAll, nil
 }

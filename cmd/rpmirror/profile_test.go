@@ -7,23 +7,26 @@ import (
 )
 
 // TestCPUProfile: RPMIRROR_CPUPROFILE makes the command write a CPU
-// profile (how docs/benchmarks.md's syncs are profiled); unset, nothing is
-// written.
+// profile (how docs/benchmarks.md's syncs are profiled), RPMIRROR_TRACE an
+// execution trace; unset, nothing is written.
 func TestCPUProfile(t *testing.T) {
 	tests := []struct {
 		name string
+		env  string
 		set  bool
 	}{
-		{"set", true},
-		{"unset", false},
+		{"profile set", ProfileEnv, true},
+		{"profile unset", ProfileEnv, false},
+		{"trace set", TraceEnv, true},
+		{"trace unset", TraceEnv, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "cpu.pprof")
+			p := filepath.Join(t.TempDir(), "out")
+			t.Setenv(ProfileEnv, "")
+			t.Setenv(TraceEnv, "")
 			if tc.set {
-				t.Setenv(ProfileEnv, p)
-			} else {
-				t.Setenv(ProfileEnv, "")
+				t.Setenv(tc.env, p)
 			}
 			stop, err := startProfile()
 			if err != nil {
@@ -33,9 +36,9 @@ func TestCPUProfile(t *testing.T) {
 			fi, err := os.Stat(p)
 			switch {
 			case tc.set && (err != nil || fi.Size() == 0):
-				t.Errorf("with %s set: profile %s: %v (size %v)", ProfileEnv, p, err, fi)
+				t.Errorf("with %s set: %s: %v (size %v)", tc.env, p, err, fi)
 			case !tc.set && err == nil:
-				t.Errorf("with %s unset a profile was written", ProfileEnv)
+				t.Errorf("with %s unset a file was written", tc.env)
 			}
 		})
 	}
