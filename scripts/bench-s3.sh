@@ -81,7 +81,7 @@ echo "### Initial sync to object storage (issue 11)"
 echo
 echo "The many-package origin ($n signed packages, $files files, $mb MB; nginx on loopback) synced by \`rpmirror sync\` to"
 echo "one written mirror: a local path, or a bucket prefix of versitygw (the build .ci/run installs)"
-echo "(posix backend on the same disk, \`--keep-alive\` as S3 stores keep connections open, loopback, SigV4, every object uploaded with Content-MD5 and x-amz-checksum-sha256)."
+echo "(posix backend on the same disk, \`--keep-alive\` as S3 stores keep connections open, loopback, SigV4, every object uploaded with the x-amz-checksum-sha256 the store verifies)."
 echo "Each run starts from an empty state_dir and an empty mirror; the two alternate; median of $runs runs."
 echo
 echo "| target | initial sync | versitygw / local |"

@@ -7,9 +7,11 @@
 // AtomicCommit false: Commit stores its files one after another in the
 // order given, then removes (see target.Properties). Every Put sends a
 // checksum the store verifies before it keeps the object: the SHA-256 the
-// caller passes (x-amz-checksum-sha256), and always Content-MD5 computed
-// from the local file, per part for multipart uploads. Every object gets a
-// Cache-Control header (see CacheControl).
+// caller passes (x-amz-checksum-sha256) for a single PUT, else Content-MD5
+// computed from the local file (per part for multipart uploads). A store
+// that does not confirm the SHA-256 it was sent gets that object again
+// with Content-MD5, and Content-MD5 with every upload after it (see Put).
+// Every object gets a Cache-Control header (see CacheControl).
 //
 // rpmirror's own objects live under ".rpmirror/" below the prefix, which
 // Walk leaves out and web fronts should not serve. Lock is a lease there
@@ -36,6 +38,7 @@ import (
 	"path"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -106,6 +109,11 @@ type S3 struct {
 	holder   string
 	copies   int
 	log      *slog.Logger
+
+	// md5Only is set once the store answered a single PUT without the
+	// x-amz-checksum-sha256 it was sent: it may not verify it, so every
+	// upload after it carries Content-MD5.
+	md5Only atomic.Bool
 
 	mu   sync.Mutex
 	held *held // the lease, while Lock holds it
@@ -339,32 +347,76 @@ func (s *S3) put(ctx context.Context, k string, f target.File) error {
 		ContentType:  ContentType(f.Path),
 		CacheControl: CacheControl(f.Path),
 		PartSize:     uint64(s.partSize),
-		// The store checks the bytes against Content-MD5 (and the
-		// caller's SHA-256), over http and https alike; signing the
+		// The store checks the bytes against the checksum sent with
+		// them (below), over http and https alike; signing the
 		// payload's SHA-256 too would read every file once more.
-		SendContentMd5:       true,
 		DisableContentSha256: true,
 	}
-	c := s.c
 	if sum != nil {
 		// Kept with the object, so that Stat tells a file stored
 		// before (an interrupted sync) without reading it back.
 		opts.UserMetadata = map[string]string{sha256Meta: hex.EncodeToString(sum)}
 	}
-	if sum != nil && f.Size <= s.partSize {
-		// One PUT: the store checks the whole object against the
-		// digest the caller verified. A multipart upload is checked
-		// part by part, by Content-MD5.
-		opts.UserMetadata["x-amz-checksum-sha256"] = base64.StdEncoding.EncodeToString(sum)
-		c = s.csum
+	if sum == nil || f.Size > s.partSize {
+		// No digest, or a multipart upload, which the store checks
+		// part by part: Content-MD5 of every request, computed here
+		// by reading the file once more.
+		return s.send(ctx, s.c, k, f, src, opts, true)
 	}
-	if _, err := c.PutObject(ctx, s.bucket, k, src, f.Size, opts); err != nil {
-		if checksumCodes[minio.ToErrorResponse(err).Code] {
-			return fmt.Errorf("storing %s in %s: %w (%v)", f.Path, s, ErrChecksumMismatch, err)
-		}
+	// One PUT that the store checks against the SHA-256 the caller
+	// verified while fetching: the file is read once, to send it.
+	want := base64.StdEncoding.EncodeToString(sum)
+	opts.UserMetadata["x-amz-checksum-sha256"] = want
+	if s.md5Only.Load() {
+		return s.send(ctx, s.csum, k, f, src, opts, true)
+	}
+	info, err := s.upload(ctx, s.csum, k, f, src, opts, false)
+	if err != nil {
+		return err
+	}
+	if info.ChecksumSHA256 == want {
+		return nil // the store verified it
+	}
+	// A store that verifies x-amz-checksum-sha256 answers with it (AWS
+	// S3, MinIO, Ceph RGW from Squid on, versitygw); one that does not
+	// answer may have kept the object unchecked. Send it again with
+	// Content-MD5, which every S3 store verifies, as every upload after
+	// it.
+	if s.md5Only.CompareAndSwap(false, true) {
+		s.log.Warn("the store did not confirm the SHA-256 of an upload: sending Content-MD5 with every upload from now on", "path", f.Path)
+	}
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
 		return fmt.Errorf("storing %s in %s: %w", f.Path, s, err)
 	}
+	if err := s.send(ctx, s.csum, k, f, src, opts, true); err != nil {
+		// What the first upload stored was not verified: leave no
+		// object that may be damaged.
+		if rerr := s.c.RemoveObject(ctx, s.bucket, k, minio.RemoveObjectOptions{}); rerr != nil && !notFound(rerr) {
+			return fmt.Errorf("%w; removing the unverified object: %v", err, rerr)
+		}
+		return err
+	}
 	return nil
+}
+
+// send uploads src, the local file of f, under key k with c (see upload).
+func (s *S3) send(ctx context.Context, c *minio.Client, k string, f target.File, src *os.File, opts minio.PutObjectOptions, md5 bool) error {
+	_, err := s.upload(ctx, c, k, f, src, opts, md5)
+	return err
+}
+
+// upload uploads src, the local file of f, under key k with c, with
+// Content-MD5 when md5 is set, and says which checksum failed.
+func (s *S3) upload(ctx context.Context, c *minio.Client, k string, f target.File, src *os.File, opts minio.PutObjectOptions, md5 bool) (minio.UploadInfo, error) {
+	opts.SendContentMd5 = md5
+	info, err := c.PutObject(ctx, s.bucket, k, src, f.Size, opts)
+	if err != nil {
+		if checksumCodes[minio.ToErrorResponse(err).Code] {
+			return info, fmt.Errorf("storing %s in %s: %w (%v)", f.Path, s, ErrChecksumMismatch, err)
+		}
+		return info, fmt.Errorf("storing %s in %s: %w", f.Path, s, err)
+	}
+	return info, nil
 }
 
 // Commit implements target.Target without atomicity: every path is

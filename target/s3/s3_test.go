@@ -235,30 +235,56 @@ func (f *flipReader) Read(p []byte) (int, error) {
 
 func (f *flipReader) Close() error { return f.r.Close() }
 
-// TestCorruptedUploadIsRefused puts an HTTP proxy between the target and
-// the store that changes one byte of every PUT body on the way: the store
-// must refuse the object, with or without a digest from the caller.
-func TestCorruptedUploadIsRefused(t *testing.T) {
-	srv := s3test.Start(t, "bkt")
+// putProxy is an HTTP proxy in front of a store that sees every PUT of
+// an object outside .rpmirror/ before the store does, and counts them.
+type putProxy struct {
+	*s3test.Server // the proxy's endpoint, the store's directory
+	puts           atomic.Int64
+	last           atomic.Pointer[http.Header] // the headers of the last PUT
+}
+
+// startPutProxy starts a putProxy in front of srv, stopped when the test
+// ends. handle, if not nil, is given every such PUT first, and answers
+// it itself when it returns true.
+func startPutProxy(t *testing.T, srv *s3test.Server, handle func(http.ResponseWriter, *http.Request) bool) *putProxy {
+	t.Helper()
 	u, err := url.Parse(srv.Endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var flipped atomic.Int64
+	p := &putProxy{}
 	rp := httputil.NewSingleHostReverseProxy(u)
-	direct := rp.Director
-	rp.Director = func(r *http.Request) {
-		direct(r)
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPut && r.Body != nil && !strings.Contains(r.URL.Path, ".rpmirror") {
-			flipped.Add(1)
-			r.Body = &flipReader{r: r.Body, offset: 300}
+			p.puts.Add(1)
+			h := r.Header.Clone()
+			p.last.Store(&h)
+			if handle != nil && handle(w, r) {
+				return
+			}
 		}
-	}
-	proxy := httptest.NewServer(rp)
-	defer proxy.Close()
-	corrupt := *srv
-	corrupt.Endpoint = proxy.URL
-	tg := newTarget(t, &corrupt, "bkt", "", func(c *s3.Config) { c.PartSize = s3.MinPartSize })
+		rp.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	p.Server = &s3test.Server{Endpoint: proxy.URL, Dir: srv.Dir}
+	return p
+}
+
+// corruptBody changes one byte of a PUT's body on the way to the store.
+func corruptBody(_ http.ResponseWriter, r *http.Request) bool {
+	r.Body = &flipReader{r: r.Body, offset: 300}
+	return false
+}
+
+// TestCorruptedUploadIsRefused puts an HTTP proxy between the target and
+// the store that changes one byte of every PUT body on the way: the store
+// must refuse the object, with or without a digest from the caller. A
+// single PUT with a digest carries the SHA-256 alone (the file is read
+// once, to send it), and the store refuses it on that.
+func TestCorruptedUploadIsRefused(t *testing.T) {
+	srv := s3test.Start(t, "bkt")
+	proxy := startPutProxy(t, srv, corruptBody)
+	tg := newTarget(t, proxy.Server, "bkt", "", func(c *s3.Config) { c.PartSize = s3.MinPartSize })
 	ctx := context.Background()
 	small := bytes.Repeat([]byte("rpm bytes "), 100)
 	big := bytes.Repeat([]byte("0123456789abcdef"), (s3.MinPartSize+4321)/16)
@@ -266,27 +292,103 @@ func TestCorruptedUploadIsRefused(t *testing.T) {
 		name    string
 		content []byte
 		sum     bool
+		md5     bool // Content-MD5 sent
 	}{
-		{"single PUT with digest", small, true},
-		{"single PUT", small, false},
-		{"multipart with digest", big, true},
-		{"multipart", big, false},
+		{"single PUT with digest", small, true, false},
+		{"single PUT", small, false, true},
+		{"multipart with digest", big, true, true},
+		{"multipart", big, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := target.File{Path: "Packages/" + strings.ReplaceAll(tc.name, " ", "-") + ".rpm", Local: writeFile(t, tc.content), Size: int64(len(tc.content))}
 			if tc.sum {
 				f.SHA256 = sha(tc.content)
 			}
-			before := flipped.Load()
+			before := proxy.puts.Load()
 			err := tg.Put(ctx, f)
-			if flipped.Load() == before {
+			if proxy.puts.Load() == before {
 				t.Fatal("the proxy saw no PUT")
+			}
+			if h := *proxy.last.Load(); (h.Get("Content-Md5") != "") != tc.md5 {
+				t.Errorf("Content-MD5 %q sent, want it sent: %v", h.Get("Content-Md5"), tc.md5)
 			}
 			if !errors.Is(err, s3.ErrChecksumMismatch) {
 				t.Fatalf("Put through a corrupting proxy: err = %v, want ErrChecksumMismatch", err)
 			}
 			if _, err := tg.Stat(ctx, f.Path); !errors.Is(err, target.ErrNotExist) {
 				t.Errorf("after a refused upload, Stat: err = %v, want ErrNotExist", err)
+			}
+		})
+	}
+}
+
+// TestStoreIgnoringSHA256 stands in for a store that does not know
+// x-amz-checksum-sha256: a proxy stores the single PUTs that carry it
+// without Content-MD5 itself, unchecked, and answers without the
+// checksum, as such a store does. The target must not trust such an
+// upload: it sends the object again with Content-MD5, which the store
+// checks, and Content-MD5 with every upload after it; a damaged upload is
+// refused and leaves no object.
+func TestStoreIgnoringSHA256(t *testing.T) {
+	srv := s3test.Start(t, "bkt")
+	direct, err := minio.New(strings.TrimPrefix(srv.Endpoint, "http://"), &minio.Options{Creds: credentials.NewStaticV4(s3test.Access, s3test.Secret, ""), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := bytes.Repeat([]byte("rpm bytes "), 100)
+	for _, tc := range []struct {
+		name    string
+		corrupt bool
+		files   int
+		wantErr error
+		puts    int64 // PUT requests for all the files
+	}{
+		{name: "intact", files: 2, puts: 3}, // the first twice, the second with Content-MD5 at once
+		{name: "damaged on the way", corrupt: true, files: 1, wantErr: s3.ErrChecksumMismatch, puts: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			proxy := startPutProxy(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+				if tc.corrupt {
+					corruptBody(w, r)
+				}
+				if r.Header.Get("X-Amz-Checksum-Sha256") == "" || r.Header.Get("Content-Md5") != "" || r.URL.RawQuery != "" {
+					return false
+				}
+				bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+				info, err := direct.PutObject(r.Context(), bucket, key, r.Body, r.ContentLength, minio.PutObjectOptions{})
+				if err != nil {
+					http.Error(w, err.Error(), http.StatusInternalServerError)
+					return true
+				}
+				w.Header().Set("ETag", `"`+info.ETag+`"`)
+				return true
+			})
+			tg := newTarget(t, proxy.Server, "bkt", tc.name+"/", nil)
+			for i := range tc.files {
+				p := fmt.Sprintf("Packages/p%d.rpm", i)
+				err := tg.Put(context.Background(), target.File{Path: p, Local: writeFile(t, content), Size: int64(len(content)), SHA256: sha(content)})
+				if tc.wantErr != nil {
+					if !errors.Is(err, tc.wantErr) {
+						t.Fatalf("Put: err = %v, want %v", err, tc.wantErr)
+					}
+					if _, err := tg.Stat(context.Background(), p); !errors.Is(err, target.ErrNotExist) {
+						t.Errorf("after a refused upload, Stat: err = %v, want ErrNotExist", err)
+					}
+					continue
+				}
+				if err != nil {
+					t.Fatalf("Put: %v", err)
+				}
+				if h := *proxy.last.Load(); h.Get("Content-Md5") == "" {
+					t.Errorf("Put %s: the last PUT had no Content-MD5", p)
+				}
+				got, err := os.ReadFile(filepath.Join(srv.Dir, "bkt", tc.name, p))
+				if err != nil || !bytes.Equal(got, content) {
+					t.Errorf("the store holds %q (%v), want what was sent", got, err)
+				}
+			}
+			if n := proxy.puts.Load(); n != tc.puts {
+				t.Errorf("%d PUT requests, want %d", n, tc.puts)
 			}
 		})
 	}
