@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/robfig/cron/v3"
+	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rpmirror/rpmirror/alert"
@@ -79,7 +80,7 @@ type Daemon struct {
 	cancelSyncs context.CancelFunc
 	workers     gosync.WaitGroup
 	reprobe     chan struct{} // asks the probe loop to start a round now
-	handler     atomic.Pointer[http.Handler]
+	handler     atomic.Pointer[server.Handler]
 	// syncSlots bounds the syncs running at once (max_parallel_syncs),
 	// probeSlots the probes in flight (max_parallel_probes); both are
 	// sized at start and keep their size until a restart.
@@ -139,9 +140,13 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // there when the configuration provides an API token.
 func (d *Daemon) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		(*d.handler.Load()).ServeHTTP(w, r)
+		d.handler.Load().ServeHTTP(w, r)
 	})
 }
+
+// serveFast serves a request of the daemon's fasthttp server with the
+// current routes.
+func (d *Daemon) serveFast(ctx *fasthttp.RequestCtx) { d.handler.Load().ServeFast(ctx) }
 
 // buildHandler makes the routes for the current token.
 func (d *Daemon) buildHandler(cfg *config.Config) {
@@ -156,7 +161,7 @@ func (d *Daemon) buildHandler(cfg *config.Config) {
 		AccessLog:      d.accessLog,
 		Metrics:        d.srvMetrics,
 	}))
-	d.handler.Store(&h)
+	d.handler.Store(h)
 }
 
 // TriggerSync asks for a sync of repo now and reports whether the repo
@@ -189,7 +194,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	defer stopAlerts()
 	go d.alerts.Run(alertCtx)
 
-	srv := server.NewHTTPServer(d.Handler(), d.log)
+	srv := server.NewServer(d.serveFast, d.log, server.DefaultLimits)
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 	d.log.Info("serving", "addr", ln.Addr().String())
@@ -205,6 +210,9 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	select {
 	case <-ctx.Done():
 	case err = <-serveErr:
+		if err == nil {
+			err = net.ErrClosed // the listener closed under the server
+		}
 		err = fmt.Errorf("serving HTTP: %w", err)
 	}
 	d.log.Info("shutting down")

@@ -16,7 +16,9 @@
 # ways (the 1024 clients with requests built once, the same built per
 # request, and wrk with no script), each with the CPU per request of the
 # daemon and of wrk; the daemon's CPU profile of the first says where its
-# time goes.
+# time goes. The daemon serves HTTP with fasthttp, /mirrorlist and
+# /metalink natively (server.Handler.ServeFast); the ceiling rows are
+# benchgen fixed on the same server and limits (server.NewServer).
 #
 #   scripts/bench-serve.sh [DURATION]     # default 10s; needs nginx and wrk
 #   PROFILE=DIR scripts/bench-serve.sh    # keeps DIR/cpu-ROUTE.pprof
@@ -157,9 +159,9 @@ echo "  only picks the next."
 echo "- **1024, built per request**: the same, with a script that builds every request with wrk.format, as wrk's"
 echo "  examples do; the difference is wrk's own CPU, taken from the daemon on the shared cores."
 echo "- **wrk alone, no script**: one client, 127.0.0.1 (no country, no network); the answer is still shuffled."
-echo "- **ceiling**: not the daemon but \`benchgen fixed\`, a net/http server with the daemon's settings (server.NewHTTPServer)"
-echo "  that answers every request with one answer of the route captured from the daemon, as cheaply as net/http allows;"
-echo "  wrk sends it the 1024 clients' requests. What the two cores give to any Go net/http server here, with wrk beside it."
+echo "- **ceiling**: not the daemon but \`benchgen fixed\`, the daemon's HTTP server (fasthttp with the daemon's limits,"
+echo "  server.NewServer) answering every request with one answer of the route captured from the daemon, as cheaply as"
+echo "  the server allows; wrk sends it the 1024 clients' requests. What the two cores give to that server here, with wrk beside it."
 echo
 echo "CPU per request is the process's user + system time over the requests of the run (the daemon's includes its"
 echo "syncs and probes)."
@@ -202,7 +204,7 @@ for route in mirrorlist metalink; do
 done
 # The ceiling: what this machine's two cores give when the server does
 # nothing but answer. benchgen fixed serves one captured answer of the
-# route through server.NewHTTPServer (the daemon's net/http settings),
+# route through server.NewServer (the daemon's fasthttp server and limits),
 # with no selection, syncs, probes, metrics or log; wrk runs as above,
 # with the xff.lua requests.
 for route in mirrorlist metalink; do
@@ -223,24 +225,24 @@ for route in mirrorlist metalink; do
   total=$(echo "$out" | awk '/requests in/ {print $1}')
   cpu=$(awk -v t="$fticks" -v hz="$hz" -v n="$total" 'BEGIN {printf "%.1f µs", n ? t / hz / n * 1e6 : 0}')
   wcpu=$(echo "$out" | awk -v n="$total" '$1=="wrk-cpu" {printf "%.1f µs", n ? ($2 + $3) / n * 1e6 : 0}')
-  echo "| /$route | ceiling: net/http answering a fixed body, no daemon | $rps | $p50 | $p99 | $cpu | $wcpu | |"
+  echo "| /$route | ceiling: the daemon's server (fasthttp) answering a fixed body, no daemon | $rps | $p50 | $p99 | $cpu | $wcpu | |"
   result "serve_${route}_ceiling_rps" "$rps"
 done
 echo
 echo "Where the daemon's CPU goes during the runs with 1024 clients, as shares of its CPU profile's samples"
-echo "(\`go tool pprof -top -cum\`): serving HTTP is net/http's connection loop and background reads, the handler"
-echo "excluded; socket reads and writes are the system calls within it; the mirror handler is everything"
+echo "(\`go tool pprof -top -cum\`): serving HTTP is fasthttp's connection loop (reading requests, writing answers), the"
+echo "handler excluded; socket reads and writes are the system calls within it; the mirror handler is everything"
 echo "the route does (client address, GeoIP, ordering, the body, counters); the rest is syncs, probes and timers."
 echo
-echo "| route | serving HTTP (net/http and the kernel) | of which socket reads and writes | the mirror handler | Go scheduler and GC | the rest |"
+echo "| route | serving HTTP (fasthttp and the kernel) | of which socket reads and writes | the mirror handler | Go scheduler and GC | the rest |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 # cum RE PROFILE: the summed cum% of the profile's functions matching RE.
 cum() { go tool pprof -top -cum -nodecount=100000 "$2" 2>/dev/null | awk -v re="$1" '$6 ~ re {sub("%", "", $5); s += $5} END {printf "%.1f", s}'; }
 for route in mirrorlist metalink; do
   f=$profiles/cpu-$route.pprof
   [ -s "$f" ] || { echo "bench-serve: no profile of /$route" >&2; continue; }
-  handler=$(cum '^github.com/rpmirror/rpmirror/server\.New\.\(\*mirrorRoutes\)\.list\.func[0-9]+$' "$f")
-  http=$(cum '^net/http\.\(\*(conn\)\.serve|connReader\)\.backgroundRead)$' "$f")
+  handler=$(cum '^github.com/rpmirror/rpmirror/server\.\(\*mirrorRoutes\)\.fastList$' "$f")
+  http=$(cum '^github.com/valyala/fasthttp\.\(\*Server\)\.serveConn$' "$f")
   sys=$(cum '^syscall\.(read|write)$' "$f")
   rt=$(cum '^runtime\.(schedule|gcBgMarkWorker|bgsweep|bgscavenge)$' "$f")
   awk -v r="$route" -v h="$handler" -v n="$http" -v s="$sys" -v g="$rt" 'BEGIN {

@@ -67,7 +67,7 @@ func TestCatalogFind(t *testing.T) {
 // lays it out: mirrors in Germany (two), France and the USA, and a CI
 // farm's private mirror; clients in Germany, France, the USA and Japan.
 type world struct {
-	srv     *httptest.Server
+	url     string // the server's base URL
 	reg     *prometheus.Registry
 	logPath string
 	log     *AccessLog
@@ -112,7 +112,8 @@ func (f *fakeFiles) Origin(path string) string {
 	return ""
 }
 
-func newWorld(t *testing.T, trusted ...string) *world {
+// newWorld serves the world with the front-end fe (see frontEnds).
+func newWorld(t *testing.T, fe string, trusted ...string) *world {
 	t.Helper()
 	dir := t.TempDir()
 	dbPath := filepath.Join(dir, "country.mmdb")
@@ -161,8 +162,7 @@ func newWorld(t *testing.T, trusted ...string) *world {
 		proxies = append(proxies, netip.MustParsePrefix(p))
 	}
 	h := New(src, w.reg, nil, WithSelection(Selection{TrustedProxies: proxies, GeoIP: db, AccessLog: w.log, Metrics: NewMetrics(w.reg)}))
-	w.srv = httptest.NewServer(h)
-	t.Cleanup(w.srv.Close)
+	w.url = serve(t, h, fe)
 	return w
 }
 
@@ -171,7 +171,7 @@ func newWorld(t *testing.T, trusted ...string) *world {
 // followed.
 func (w *world) get(t *testing.T, path, xff string) (int, http.Header, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, w.srv.URL+path, nil)
+	req, err := http.NewRequest(http.MethodGet, w.url+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,8 +229,10 @@ func matchGroups(got []string, groups [][]string) bool {
 	return i == len(got)
 }
 
-func TestMirrorlistPerClient(t *testing.T) {
-	w := newWorld(t, "127.0.0.0/8", "::1/128")
+func TestMirrorlistPerClient(t *testing.T) { forEachFrontEnd(t, testMirrorlistPerClient) }
+
+func testMirrorlistPerClient(t *testing.T, fe string) {
+	w := newWorld(t, fe, "127.0.0.0/8", "::1/128")
 	const ml = "/mirrorlist?repo=example-9-BaseOS&arch=x86_64"
 	for _, tc := range []struct {
 		name string
@@ -269,8 +271,10 @@ func TestMirrorlistPerClient(t *testing.T) {
 
 // TestMetalinkPerClient: the metalink lists the same order, with
 // descending preferences.
-func TestMetalinkPerClient(t *testing.T) {
-	w := newWorld(t, "127.0.0.0/8")
+func TestMetalinkPerClient(t *testing.T) { forEachFrontEnd(t, testMetalinkPerClient) }
+
+func testMetalinkPerClient(t *testing.T, fe string) {
+	w := newWorld(t, fe, "127.0.0.0/8")
 	code, _, body := w.get(t, "/metalink?repo=example-9-BaseOS&arch=x86_64", inCI)
 	if code != 200 {
 		t.Fatalf("status %d", code)
@@ -302,9 +306,11 @@ func TestMetalinkPerClient(t *testing.T) {
 
 // TestXForwardedForUntrusted: without trusted_proxies, or from a
 // connection that is not a trusted proxy, the header is ignored.
-func TestXForwardedForUntrusted(t *testing.T) {
+func TestXForwardedForUntrusted(t *testing.T) { forEachFrontEnd(t, testXForwardedForUntrusted) }
+
+func testXForwardedForUntrusted(t *testing.T, fe string) {
 	for _, trusted := range [][]string{nil, {"10.0.0.0/8"}} {
-		w := newWorld(t, trusted...)
+		w := newWorld(t, fe, trusted...)
 		_, _, body := w.get(t, "/mirrorlist?repo=example-9-BaseOS&arch=x86_64", inCI)
 		if strings.Contains(body, "ci.internal") {
 			t.Errorf("trusted %v: a forged X-Forwarded-For got the private mirror:\n%s", trusted, body)
@@ -319,8 +325,10 @@ func TestXForwardedForUntrusted(t *testing.T) {
 // TestLoadSpreading: equal mirrors come first about equally often. (The
 // exact proportions under weights are tested with a fixed seed in package
 // selection; here the point is that each request draws anew.)
-func TestLoadSpreading(t *testing.T) {
-	w := newWorld(t, "127.0.0.0/8")
+func TestLoadSpreading(t *testing.T) { forEachFrontEnd(t, testLoadSpreading) }
+
+func testLoadSpreading(t *testing.T, fe string) {
+	w := newWorld(t, fe, "127.0.0.0/8")
 	first := map[string]int{}
 	const n = 400
 	for range n {
@@ -332,8 +340,10 @@ func TestLoadSpreading(t *testing.T) {
 	}
 }
 
-func TestRedirect(t *testing.T) {
-	w := newWorld(t, "127.0.0.0/8")
+func TestRedirect(t *testing.T) { forEachFrontEnd(t, testRedirect) }
+
+func testRedirect(t *testing.T, fe string) {
+	w := newWorld(t, fe, "127.0.0.0/8")
 	const pkg = "Packages/h/hello-2.12-1.el9.x86_64.rpm"
 	w.files.serves[pkg] = []int{0, 1, 2, 3} // every public mirror
 	w.files.serves["Packages/n/new-1.0-1.el9.x86_64.rpm"] = []int{2}
@@ -368,8 +378,10 @@ func TestRedirect(t *testing.T) {
 	}
 }
 
-func TestMirrorMetricsAndAccessLog(t *testing.T) {
-	w := newWorld(t, "127.0.0.0/8")
+func TestMirrorMetricsAndAccessLog(t *testing.T) { forEachFrontEnd(t, testMirrorMetricsAndAccessLog) }
+
+func testMirrorMetricsAndAccessLog(t *testing.T, fe string) {
+	w := newWorld(t, fe, "127.0.0.0/8")
 	w.files.serves["repodata/repomd.xml"] = []int{0}
 	w.get(t, "/mirrorlist?repo=example-9-BaseOS&arch=x86_64&countme=1", inGermany)
 	w.get(t, "/mirrorlist?repo=example-9-BaseOS&arch=x86_64", inGermany)

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -38,10 +39,11 @@ var benchMirrors = []selection.Mirror{
 }
 
 // benchServer starts, on loopback, the routes as rpmirror serve runs them
-// (NewHTTPServer's limits) with selection fully on: a GeoIP database,
-// 127.0.0.0/8 as the trusted proxy, the mirrors of scripts/bench-serve.sh
-// and metrics. It returns the server's address.
-func benchServer(b *testing.B, log *AccessLog) string {
+// (NewServer, fasthttp; or with fe "net/http", NewHTTPServer) with
+// selection fully on: a GeoIP database, 127.0.0.0/8 as the trusted proxy,
+// the mirrors of scripts/bench-serve.sh and metrics. It returns the
+// server's address.
+func benchServer(b *testing.B, fe string, log *AccessLog) string {
 	b.Helper()
 	nets := geotest.Networks{}
 	for i := range 256 {
@@ -68,6 +70,9 @@ func benchServer(b *testing.B, log *AccessLog) string {
 		Metrics:        NewMetrics(reg),
 		AccessLog:      log,
 	}))
+	if fe == "fasthttp" {
+		return strings.TrimPrefix(serveFast(b, NewServer(h.ServeFast, nil, DefaultLimits)), "http://")
+	}
 	srv := httptest.NewUnstartedServer(h)
 	srv.Config = NewHTTPServer(h, slog.New(slog.DiscardHandler))
 	srv.Start()
@@ -87,15 +92,23 @@ func benchRequests(host, path string) [][]byte {
 
 // BenchmarkServe is what scripts/bench-serve.sh measures with wrk, in
 // process: persistent connections over loopback to the real handler
-// behind net/http, each sending its next request once the answer to the
-// previous one is read, from 1024 client addresses. The client side
-// writes prepared bytes and skips the answer, so that the CPU profile
-// (-cpuprofile) and allocs/op are the server's.
+// behind the daemon's server (fasthttp), each sending its next request
+// once the answer to the previous one is read, from 1024 client
+// addresses; mirrorlist-nethttp is the same behind net/http, the server
+// rpmirror serve ran before. The client side writes prepared bytes and
+// skips the answer, so that the CPU profile (-cpuprofile) and allocs/op
+// are the server's.
 func BenchmarkServe(b *testing.B) {
 	for _, tc := range []struct {
 		name string
 		log  bool
-	}{{"mirrorlist", false}, {"metalink", false}, {"mirrorlist-accesslog", true}} {
+		fe   string
+	}{
+		{"mirrorlist", false, "fasthttp"},
+		{"metalink", false, "fasthttp"},
+		{"mirrorlist-accesslog", true, "fasthttp"},
+		{"mirrorlist-nethttp", false, "net/http"},
+	} {
 		b.Run(tc.name, func(b *testing.B) {
 			var log *AccessLog
 			if tc.log {
@@ -105,7 +118,7 @@ func BenchmarkServe(b *testing.B) {
 				}
 				b.Cleanup(func() { log.Close() })
 			}
-			addr := benchServer(b, log)
+			addr := benchServer(b, tc.fe, log)
 			route, _, _ := bytes.Cut([]byte(tc.name), []byte("-"))
 			reqs := benchRequests(addr, "/"+string(route)+"?repo=demo&arch=x86_64")
 			b.SetParallelism(16) // 32 connections on 2 cores

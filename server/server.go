@@ -11,6 +11,10 @@
 // pieces of the lists in that order. The server is read-only: it answers
 // GET and HEAD on its routes and nothing else, and no part of a request
 // ever reaches the filesystem.
+//
+// Handler serves the routes to net/http and to fasthttp; rpmirror serve
+// runs fasthttp (NewServer), answering the mirror routes natively and the
+// others through their net/http handlers (docs/design.md says why).
 package server
 
 import (
@@ -24,6 +28,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
 // Source is what the server shows. Implementations must be safe for
@@ -151,7 +156,8 @@ type FailureStatus struct {
 	Error string    `json:"error"`
 }
 
-// Limits on requests, applied by Serve's http.Server.
+// Limits on requests, applied by NewHTTPServer's http.Server and, as
+// DefaultLimits, by NewServer's fasthttp server.
 const (
 	MaxHeaderBytes    = 16 << 10
 	ReadHeaderTimeout = 5 * time.Second
@@ -160,12 +166,13 @@ const (
 	IdleTimeout       = 120 * time.Second
 )
 
-// New returns the handler for every route. gatherer serves /metrics.
+// New returns the handler of every route, for net/http and fasthttp.
+// gatherer serves /metrics.
 //
 // With a token and a trigger (WithTrigger), POST /sync?repo=NAME starts a
 // sync of the repo when the request carries "Authorization: Bearer
 // <token>" (compared in constant time); otherwise the server is read-only.
-func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Option) http.Handler {
+func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Option) *Handler {
 	var o options
 	for _, opt := range opts {
 		opt(&o)
@@ -218,7 +225,9 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Opt
 			fmt.Fprintln(w, "sync requested")
 		})
 	}
-	return readOnly(mux, o.token != "" && o.trigger != nil)
+	h := &Handler{http: readOnly(mux, o.token != "" && o.trigger != nil), mr: mr}
+	h.rest = fasthttpadaptor.NewFastHTTPHandler(h.http)
+	return h
 }
 
 // Option configures New.

@@ -47,8 +47,11 @@ func newFixed() fixed {
 	return fixed{ms: &Mirrors{Catalog: NewCatalog([]Entry{{Name: "demo", MirrorlistName: "demo"}}), Live: []*Live{live}}}
 }
 
-func TestRoutes(t *testing.T) {
+func TestRoutes(t *testing.T) { forEachFrontEnd(t, testRoutes) }
+
+func testRoutes(t *testing.T, fe string) {
 	h := New(newFixed(), prometheus.NewRegistry(), nil)
+	do := requester(t, h, fe)
 	for _, tc := range []struct {
 		method, path string
 		code         int
@@ -74,8 +77,7 @@ func TestRoutes(t *testing.T) {
 		{"GET", "/repodata/repomd.xml", 404, "", ""},
 	} {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, httptest.NewRequest(tc.method, tc.path, nil))
+			rec := do(t, tc.method, tc.path, nil)
 			if rec.Code != tc.code {
 				t.Errorf("status %d, want %d", rec.Code, tc.code)
 			}

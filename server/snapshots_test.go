@@ -33,8 +33,10 @@ func (w *world) withSnapshot(name string, repomd []byte) {
 // lacks it, left out), each URL the snapshot's; the metalink describes
 // the snapshot's repomd.xml; a snapshot no mirror holds is a 404 naming
 // those there are; /snapshots.json gives the latest and the lists' paths.
-func TestSnapshotListsPerClient(t *testing.T) {
-	w := newWorld(t, "127.0.0.0/8", "::1/128")
+func TestSnapshotListsPerClient(t *testing.T) { forEachFrontEnd(t, testSnapshotListsPerClient) }
+
+func testSnapshotListsPerClient(t *testing.T, fe string) {
+	w := newWorld(t, fe, "127.0.0.0/8", "::1/128")
 	const snap = "20261125T120000Z"
 	w.withSnapshot(snap, []byte("<repomd>snapshot</repomd>"))
 	const ml = "/mirrorlist?repo=example-9-BaseOS&arch=x86_64&snapshot=" + snap

@@ -11,11 +11,13 @@
 //	benchgen geoip FILE
 //	    a GeoIP country database (.mmdb) placing 10.N.0.0/16 in one of
 //	    eight countries on three continents (scripts/bench-serve.sh)
-//	benchgen fixed -listen ADDR [-type TYPE] FILE
+//	benchgen fixed -listen ADDR [-type TYPE] [-server fasthttp|net/http] FILE
 //	    serves FILE's bytes as the answer to every GET, through
-//	    server.NewHTTPServer (the daemon's net/http settings) and nothing
-//	    else: the ceiling of what the daemon's HTTP stack answers on this
-//	    machine, measured beside it (scripts/bench-serve.sh)
+//	    server.NewServer (the daemon's fasthttp server and limits) and
+//	    nothing else: the ceiling of what the daemon's HTTP stack answers
+//	    on this machine, measured beside it (scripts/bench-serve.sh);
+//	    -server net/http serves it through server.NewHTTPServer instead,
+//	    the stack the daemon ran before
 //	benchgen hashcost FILE...
 //	    prints the CPU seconds this process spends computing, over every
 //	    byte of the files, the digests a verifier that checks what rpm
@@ -39,6 +41,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/rpmirror/rpmirror/internal/benchgen"
 	"github.com/rpmirror/rpmirror/internal/geotest"
@@ -82,13 +86,17 @@ func run(args []string) error {
 	case "fixed":
 		listen := fs.String("listen", "127.0.0.1:0", "address to serve on")
 		ctype := fs.String("type", "text/plain; charset=utf-8", "Content-Type of the answer")
+		stack := fs.String("server", "fasthttp", "HTTP server: fasthttp (the daemon's) or net/http")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 {
 			return errors.New("want exactly one file argument")
 		}
-		return serveFixed(*listen, *ctype, fs.Arg(0))
+		if *stack != "fasthttp" && *stack != "net/http" {
+			return fmt.Errorf("-server %q: want fasthttp or net/http", *stack)
+		}
+		return serveFixed(*listen, *ctype, *stack, fs.Arg(0))
 	case "hashcost":
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
@@ -154,9 +162,9 @@ func run(args []string) error {
 }
 
 // serveFixed answers every request on listen with the bytes of file,
-// with the headers the daemon's list routes send, as cheaply as net/http
-// allows: prepared header values, one write.
-func serveFixed(listen, ctype, file string) error {
+// with the headers the daemon's list routes send, as cheaply as the
+// server allows: prepared header values, one write.
+func serveFixed(listen, ctype, stack, file string) error {
 	body, err := os.ReadFile(file)
 	if err != nil {
 		return err
@@ -165,16 +173,26 @@ func serveFixed(listen, ctype, file string) error {
 	if err != nil {
 		return err
 	}
-	typ, length, noCache := []string{ctype}, []string{strconv.Itoa(len(body))}, []string{"no-cache"}
-	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		hd := w.Header()
-		hd["Content-Type"], hd["Content-Length"], hd["Cache-Control"] = typ, length, noCache
-		if r.Method != http.MethodHead {
-			w.Write(body)
-		}
-	})
-	fmt.Printf("serving %d bytes on %s\n", len(body), ln.Addr())
-	return server.NewHTTPServer(h, slog.New(slog.DiscardHandler)).Serve(ln)
+	fmt.Printf("serving %d bytes on %s with %s\n", len(body), ln.Addr(), stack)
+	log := slog.New(slog.DiscardHandler)
+	if stack == "net/http" {
+		typ, length, noCache := []string{ctype}, []string{strconv.Itoa(len(body))}, []string{"no-cache"}
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hd := w.Header()
+			hd["Content-Type"], hd["Content-Length"], hd["Cache-Control"] = typ, length, noCache
+			if r.Method != http.MethodHead {
+				w.Write(body)
+			}
+		})
+		return server.NewHTTPServer(h, log).Serve(ln)
+	}
+	cacheControl, noCache := []byte("Cache-Control"), []byte("no-cache")
+	h := func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.SetContentType(ctype)
+		ctx.Response.Header.SetCanonical(cacheControl, noCache)
+		ctx.Response.SetBodyRaw(body)
+	}
+	return server.NewServer(h, log, server.DefaultLimits).Serve(ln)
 }
 
 // hashCost reads files into memory and returns the CPU time (user and

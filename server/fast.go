@@ -1,0 +1,234 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/rpmirror/rpmirror/selection"
+)
+
+// Handler serves every route, to net/http (ServeHTTP) and to fasthttp
+// (ServeFast). rpmirror serve runs fasthttp (see Server): there the mirror
+// routes, the hot ones, are answered natively, and every other route by
+// its net/http handler behind fasthttpadaptor. Both front-ends call the
+// same core (answerList, answerRedirect), so they answer alike.
+type Handler struct {
+	http http.Handler // every route, for net/http
+	mr   *mirrorRoutes
+	rest fasthttp.RequestHandler // http behind fasthttpadaptor
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// ServeHTTP serves r with net/http.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.http.ServeHTTP(w, r) }
+
+// ServeFast serves a request with fasthttp. GET and HEAD of /mirrorlist,
+// /metalink and /r/PATH are answered natively when their path is as
+// net/http's mux routes it unchanged (no escapes, no dot segments, no
+// doubled slashes); everything else, those included, goes to the
+// net/http handlers, so that redirects to clean paths, 404s and 405s stay
+// net/http's own.
+func (h *Handler) ServeFast(ctx *fasthttp.RequestCtx) {
+	if ctx.IsGet() || ctx.IsHead() {
+		uri := ctx.URI()
+		p := uri.PathOriginal()
+		switch string(p) {
+		case "/mirrorlist":
+			h.mr.fastList(ctx, KindMirrorlist)
+			return
+		case "/metalink":
+			h.mr.fastList(ctx, KindMetalink)
+			return
+		}
+		if rest, ok := bytes.CutPrefix(p, []byte("/r/")); ok && bytes.IndexByte(p, '%') < 0 && bytes.Equal(p, uri.Path()) {
+			h.mr.fastRedirect(ctx, rest)
+			return
+		}
+	}
+	h.rest(ctx)
+}
+
+// str returns b's bytes as a string without copying them. The string is
+// valid while b is: for a request's bytes, until its handler returns,
+// which is why the core keeps none of a mirrorRequest's strings.
+func str(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// fastRequest describes ctx's request for the core.
+func (m *mirrorRoutes) fastRequest(ctx *fasthttp.RequestCtx, xff []string) mirrorRequest {
+	remote, _ := netip.AddrFromSlice(ctx.RemoteIP())
+	if len(m.sel.TrustedProxies) > 0 {
+		for _, v := range ctx.Request.Header.PeekAll(fasthttp.HeaderXForwardedFor) {
+			xff = append(xff, str(v))
+		}
+	}
+	req := mirrorRequest{
+		head:     ctx.IsHead(),
+		client:   selection.ClientAddrFrom(remote, xff, m.sel.TrustedProxies),
+		rawQuery: str(ctx.URI().QueryString()),
+	}
+	if m.sel.AccessLog != nil {
+		req.uri = str(ctx.RequestURI())
+	}
+	return req
+}
+
+// fastList answers /mirrorlist and /metalink with fasthttp. The body is
+// rendered straight into the response's own (pooled) buffer.
+func (m *mirrorRoutes) fastList(ctx *fasthttp.RequestCtx, kind string) {
+	var xff [4]string
+	req := m.fastRequest(ctx, xff[:0])
+	a := answer{body: ctx.Response.SwapBody(nil)[:0]}
+	m.answerList(kind, &req, &a)
+	writeFast(ctx, &a)
+}
+
+// fastRedirect answers /r/PATH with fasthttp; path is what follows /r/.
+func (m *mirrorRoutes) fastRedirect(ctx *fasthttp.RequestCtx, path []byte) {
+	var xff [4]string
+	req := m.fastRequest(ctx, xff[:0])
+	req.path = str(path)
+	a := answer{body: ctx.Response.SwapBody(nil)[:0]}
+	m.answerRedirect(&req, &a)
+	writeFast(ctx, &a)
+}
+
+// Header names and values the fast front-end sets, canonical already.
+var (
+	hdrCacheControl = []byte("Cache-Control")
+	hdrNosniff      = []byte("X-Content-Type-Options")
+	valNoCache      = []byte("no-cache")
+	valNosniff      = []byte("nosniff")
+)
+
+// writeFast writes a with fasthttp: the same status, headers and body
+// as writeHTTP. fasthttp adds Date and Content-Length, and leaves the
+// body out of an answer to HEAD.
+func writeFast(ctx *fasthttp.RequestCtx, a *answer) {
+	ctx.SetStatusCode(a.status)
+	h := &ctx.Response.Header
+	if a.contentType != "" {
+		h.SetContentType(a.contentType)
+	}
+	if a.nosniff {
+		h.SetCanonical(hdrNosniff, valNosniff)
+	}
+	if a.noCache {
+		h.SetCanonical(hdrCacheControl, valNoCache)
+	}
+	if a.location != "" {
+		h.Set(fasthttp.HeaderLocation, a.location)
+	}
+	ctx.Response.SwapBody(a.body)
+}
+
+// Server serves a Handler over HTTP with fasthttp, with the limits of
+// NewHTTPServer (MaxHeaderBytes, the timeouts).
+type Server struct {
+	fs *fasthttp.Server
+}
+
+// Limits are a Server's limits on requests and connections.
+type Limits struct {
+	// MaxHeaderBytes bounds the request line and header: a larger one is
+	// refused with 431 Request Header Fields Too Large.
+	MaxHeaderBytes int
+	// ReadTimeout bounds reading a request, from its first byte (the
+	// header and the small bodies POST /sync takes).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing an answer.
+	WriteTimeout time.Duration
+	// IdleTimeout bounds how long a kept-alive connection waits for its
+	// next request.
+	IdleTimeout time.Duration
+}
+
+// DefaultLimits are the limits rpmirror serve runs with, those of
+// NewHTTPServer. fasthttp reads a request's header and body under one
+// timeout; the bodies the routes take are at most 1 KiB (POST /sync), so
+// ReadHeaderTimeout bounds both.
+var DefaultLimits = Limits{
+	MaxHeaderBytes: MaxHeaderBytes,
+	ReadTimeout:    ReadHeaderTimeout,
+	WriteTimeout:   WriteTimeout,
+	IdleTimeout:    IdleTimeout,
+}
+
+// maxBody is the largest request body a Server reads: POST /sync takes
+// at most 1 KiB (readOnly's MaxBytesReader); every other route none.
+const maxBody = 1 << 10
+
+// NewServer returns a Server calling serve (a Handler's ServeFast, or a
+// function that picks the current Handler's) for every request. It sends
+// no Server header, and a Content-Type only where the route sets one.
+func NewServer(serve func(*fasthttp.RequestCtx), log *slog.Logger, lim Limits) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{fs: &fasthttp.Server{
+		Handler:                      serve,
+		ErrorHandler:                 serveError,
+		ReadBufferSize:               lim.MaxHeaderBytes,
+		ReadTimeout:                  lim.ReadTimeout,
+		WriteTimeout:                 lim.WriteTimeout,
+		IdleTimeout:                  lim.IdleTimeout,
+		MaxRequestBodySize:           maxBody,
+		NoDefaultServerHeader:        true,
+		NoDefaultContentType:         true,
+		DisablePreParseMultipartForm: true,
+		CloseOnShutdown:              true,
+		Logger:                       fastLogger{log},
+	}}
+}
+
+// Serve accepts connections on ln until Shutdown; then it returns nil.
+func (s *Server) Serve(ln net.Listener) error {
+	if err := s.fs.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, closes idle ones and waits for
+// those answering a request until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error { return s.fs.ShutdownWithContext(ctx) }
+
+// serveError answers a request fasthttp could not read, as net/http
+// does: 431 for a header over the limit, 408 for one too slow, 413 for a
+// body over the limit, 400 else; always closing the connection.
+func serveError(ctx *fasthttp.RequestCtx, err error) {
+	status, msg := http.StatusBadRequest, "400 Bad Request"
+	var small *fasthttp.ErrSmallBuffer
+	var timeout interface{ Timeout() bool }
+	switch {
+	case errors.As(err, &small):
+		status, msg = http.StatusRequestHeaderFieldsTooLarge, "431 Request Header Fields Too Large"
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
+		status, msg = http.StatusRequestEntityTooLarge, "413 Request Entity Too Large"
+	case errors.As(err, &timeout) && timeout.Timeout():
+		status, msg = http.StatusRequestTimeout, "408 Request Timeout"
+	}
+	ctx.Response.Reset()
+	ctx.SetStatusCode(status)
+	ctx.Response.Header.SetContentType(contentText)
+	ctx.Response.SetConnectionClose()
+	ctx.SetBodyString(msg)
+}
+
+// fastLogger sends fasthttp's messages to the daemon's log at debug
+// level, as NewHTTPServer does net/http's.
+type fastLogger struct{ log *slog.Logger }
+
+func (l fastLogger) Printf(format string, args ...any) {
+	l.log.Debug("http server", "msg", fmt.Sprintf(format, args...))
+}
