@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	gosync "sync"
 	"sync/atomic"
@@ -200,6 +201,8 @@ func (e *interruptedError) Unwrap() error        { return e.ctxErr }
 // matches ErrInterrupted when ctx ended before it finished.
 func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	rep := &Report{Repo: repo.Name, Start: e.opts.Now(), DryRun: e.opts.DryRun}
+	ctx, task := trace.NewTask(ctx, "sync "+repo.Name)
+	defer task.End()
 	log := e.log.With("repo", repo.Name)
 	s := &run{e: e, repo: repo, rep: rep, log: log, dry: e.opts.DryRun}
 	rep.Err = s.sync(ctx)
@@ -219,6 +222,7 @@ func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	}
 	e.opts.Progress.set(repo.Name, "done")
 	rep.Duration = e.opts.Now().Sub(rep.Start)
+	defer trace.StartRegion(ctx, "finish").End()
 	s.finish(ctx)
 	return rep
 }
@@ -276,6 +280,7 @@ func (s *run) now() time.Time { return s.e.opts.Now() }
 // carries the plan out: source -> plan -> fetch -> publish -> prune.
 func (s *run) sync(ctx context.Context) (err error) {
 	store := s.e.opts.Store
+	start := trace.StartRegion(ctx, "lock and state")
 	if !s.dry {
 		unlock, err := store.Lock(s.repo.Name)
 		if err != nil {
@@ -321,6 +326,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 			return err
 		}
 	}
+	start.End()
 	defer s.closeMirrors()
 	defer s.saveRecordsAtEnd(ctx) // before the locks go
 	defer func() {
@@ -328,7 +334,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 			s.reclaim(ctx, err) // while the mirrors are still locked
 		}
 	}()
-	if err := s.openMirrors(ctx); err != nil {
+	if err := inRegion(ctx, "open mirrors", func() error { return s.openMirrors(ctx) }); err != nil {
 		return err
 	}
 	if !s.dry {
@@ -337,7 +343,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 	}
 	s.e.opts.Progress.set(s.repo.Name, "metadata")
-	if err := s.fetchRepomd(ctx); err != nil {
+	if err := inRegion(ctx, "repomd", func() error { return s.fetchRepomd(ctx) }); err != nil {
 		return err
 	}
 	if s.repo.Filter != nil && !s.reuseFiltered() {
@@ -370,7 +376,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 	if !s.dry {
 		// The mirrors already current are kept (pruned, snapshots)
 		// whatever becomes of the others.
-		s.keepCurrent(ctx)
+		trace.WithRegion(ctx, "keep current", func() { s.keepCurrent(ctx) })
 	}
 	verifyOnly := len(s.mirrors) == 0
 	if verifyOnly && !s.rep.RevisionVerified {
@@ -383,7 +389,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 			return err
 		}
 		defer cleanup()
-		if err := s.makePlan(ctx, behind); err != nil {
+		if err := inRegion(ctx, "plan", func() error { return s.makePlan(ctx, behind) }); err != nil {
 			return err
 		}
 	}
@@ -427,13 +433,13 @@ func (s *run) sync(ctx context.Context) (err error) {
 // publish to each, pruning after each commit.
 func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
-	if err := s.fetchPackages(ctx, s.plan.Fetch, true); err != nil {
+	if err := inRegion(ctx, "fetch packages", func() error { return s.fetchPackages(ctx, s.plan.Fetch, true) }); err != nil {
 		return err
 	}
 	// Every package of the revision is verified now: fetched and checked
 	// in this sync, or served by each behind mirror after an earlier
 	// check. The revision becomes current before any mirror serves it.
-	if err := s.recordVerified(); err != nil {
+	if err := inRegion(ctx, "record verified", s.recordVerified); err != nil {
 		return err
 	}
 	// Downloads are not fsynced one by one: one syncfs makes every file
@@ -442,25 +448,25 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	if err := s.stageRepomd(); err != nil {
 		return err
 	}
-	if err := fetch.SyncFS(s.cache); err != nil {
+	if err := inRegion(ctx, "make the cache durable", func() error { return fetch.SyncFS(s.cache) }); err != nil {
 		return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
 	s.publishing = true
 	failed := false
 	for _, m := range behind {
-		if err := s.publish(ctx, m); err != nil {
+		if err := inRegion(ctx, "publish", func() error { return s.publish(ctx, m) }); err != nil {
 			m.rep.Err = err
 			failed = true
 			s.log.Error("publishing failed", "mirror", m.cfg.Name, "err", err)
-		} else if err := s.snapshot(ctx, m, s.md, s.publishedPackages); err != nil {
+		} else if err := inRegion(ctx, "snapshots", func() error { return s.snapshot(ctx, m, s.md, s.publishedPackages) }); err != nil {
 			m.rep.Err = err
 			s.log.Error("keeping snapshots failed", "mirror", m.cfg.Name, "err", err)
 		}
 	}
 	if !failed {
 		// Every mirror has every file now; the cache has done its job.
-		s.removeCache()
+		trace.WithRegion(ctx, "remove cache", s.removeCache)
 	}
 	return s.mirrorErrors()
 }
@@ -596,4 +602,12 @@ func (s *run) finish(ctx context.Context) {
 			s.rep.Err = err
 		}
 	}
+}
+
+// inRegion runs fn as a region of ctx's execution trace (runtime/trace):
+// what `go tool trace` shows of a sync's steps when the command is run
+// with RPMIRROR_TRACE. Without a trace running it costs next to nothing.
+func inRegion(ctx context.Context, name string, fn func() error) error {
+	defer trace.StartRegion(ctx, name).End()
+	return fn()
 }

@@ -7,6 +7,7 @@ import (
 	"iter"
 	"path"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"sort"
 	"time"
@@ -638,6 +639,7 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	go func() {
 		ctx := ictx
 		defer close(indexed)
+		defer trace.StartRegion(ctx, "read mirrors' indexes").End()
 		indexes := map[string]map[string]string{}
 		for _, m := range behind {
 			if m.verifyOnly {
@@ -653,9 +655,10 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		}
 	}()
 	meta := metadataToFetch(s.md, behind)
-	if err := s.fetchMetadata(ctx, meta); err != nil {
+	if err := inRegion(ctx, "fetch metadata", func() error { return s.fetchMetadata(ctx, meta) }); err != nil {
 		return err
 	}
+	defer trace.StartRegion(ctx, "plan packages").End()
 	s.e.opts.Progress.set(s.repo.Name, "planning")
 	rc, d, err := s.openPrimary()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime/trace"
 	"sync/atomic"
 	"time"
 
@@ -40,7 +41,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 			return err
 		}
 	}
-	if err := s.storeAll(ctx, m, mp.Store); err != nil {
+	if err := inRegion(ctx, "store", func() error { return s.storeAll(ctx, m, mp.Store) }); err != nil {
 		return err
 	}
 	// repomd.xml, its signature and key were staged in the cache
@@ -64,7 +65,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	if err := s.saveState(ctx); err != nil {
 		return err
 	}
-	if err := m.tg.Commit(ctx, files, mp.Remove); err != nil {
+	if err := inRegion(ctx, "commit", func() error { return m.tg.Commit(ctx, files, mp.Remove) }); err != nil {
 		return err
 	}
 	m.st.Unpublished = nil
@@ -82,7 +83,7 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 		return err
 	}
 	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
-	s.prune(ctx, m, mp.Prune)
+	trace.WithRegion(ctx, "prune", func() { s.prune(ctx, m, mp.Prune) })
 	return nil
 }
 
