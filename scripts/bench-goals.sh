@@ -88,11 +88,21 @@ echo "| the same | dry-run plan, 100,000 packages, gz, empty mirror, MB/s | 166 
 echo "| the same | dry-run plan, gz, mirror behind (no index), MB/s | 107 | $(v=$(get scale_gz_behind_rate); echo "${v:-—}") |"
 echo "| repositories 4 at once (\`sync --parallel\`) | no-op of 100 repositories, s | 0.254 | ${t:-—} |"
 echo "| index of the published revision in state_dir (sync/index.go) | mirror's primary parsed on update | every time | only without an index (TestIndexKept) |"
-sa=$(echo "$medians" | awk -F'|' '/`BenchmarkServe\/mirrorlist`/ {gsub(/ /, "", $6); print $6}')
-echo "| wrk's Lua script builds its 1024 X-Forwarded-For requests once, in init, not per request (scripts/bench-serve.sh) | /mirrorlist and /metalink with selection on, requests/s | 40156 / 38290 | ${ml:-—} / ${mt:-—} |"
-echo "| the same | wrk's CPU per request (mirrorlist) | not measured | $(v=$(get serve_mirrorlist_wrk_cpu_us); echo "${v:+$v µs}") |"
-echo "| mirror routes: no allocation of their own (server/mirrors.go, selection/client.go) | daemon CPU per request, mirrorlist / metalink | 27.7 / 28.8 µs | $(v=$(get serve_mirrorlist_cpu_us); w=$(get serve_metalink_cpu_us); echo "${v:-—} / ${w:-—} µs") |"
-echo "| the same | BenchmarkServe/mirrorlist (net/http over loopback), allocs/op | 23 | ${sa:-—} |"
+sa=$(echo "$medians" | awk -F'|' '/`BenchmarkServe\/mirrorlist-nethttp`/ {gsub(/ /, "", $6); print $6}')
+sf=$(echo "$medians" | awk -F'|' '/`BenchmarkServe\/mirrorlist`/ {gsub(/ /, "", $6); print $6}')
+# The next three rows are from before rpmirror serve ran fasthttp: their
+# "after" is the last run on net/http (2026-11-26, 19:44 UTC).
+echo "| wrk's Lua script builds its 1024 X-Forwarded-For requests once, in init, not per request (scripts/bench-serve.sh) | /mirrorlist and /metalink with selection on, requests/s | 40156 / 38290 | 36111 / 33430 |"
+echo "| the same | wrk's CPU per request (mirrorlist) | not measured | 18.7 µs |"
+echo "| mirror routes: no allocation of their own (server/mirrors.go, selection/client.go) | daemon CPU per request, mirrorlist / metalink | 27.7 / 28.8 µs | 30.0 / 33.0 µs |"
+echo "| the same | BenchmarkServe/mirrorlist (net/http over loopback; BenchmarkServe/mirrorlist-nethttp since), allocs/op | 23 | ${sa:-—} |"
+# Issue 13's speed: before is the last run on net/http (2026-11-26, 19:44 UTC, quiet machine).
+echo "| rpmirror serve runs fasthttp (server.NewServer): /mirrorlist, /metalink and /r/ answered natively, through the same core as net/http, the body rendered into fasthttp's pooled buffer; every other route by its net/http handler behind fasthttpadaptor (server/fast.go; the profile had 81% of the daemon's CPU in net/http's connection loop and socket I/O, 9% in the handler) | daemon CPU per request, mirrorlist / metalink (1024 via X-Forwarded-For) | 30.0 / 33.0 µs | $(v=$(get serve_mirrorlist_cpu_us); w=$(get serve_metalink_cpu_us); echo "${v:-—} / ${w:-—} µs") |"
+echo "| the same | /mirrorlist and /metalink with selection on, requests/s | 36111 / 33430 | ${ml:-—} / ${mt:-—} |"
+echo "| the same | ceiling (the server answering a fixed body): requests/s; CPU per request, mirrorlist / metalink | 31013 / 36700; 31.4 / 28.3 µs (net/http) | ${cl:-—} / ${ct:-—}; $(v=$(get serve_mirrorlist_ceiling_cpu_us); w=$(get serve_metalink_ceiling_cpu_us); echo "${v:-—} / ${w:-—} µs") (fasthttp) |"
+echo "| the same | BenchmarkServe/mirrorlist (the daemon's server over loopback), allocs/op | 18 (net/http) | ${sf:-—} |"
+echo "| the same, on the shared machine (load 5–15), old and new binaries alternating, 2 runs each (\`scripts/bench-serve.sh 8s\`) | daemon CPU per request, mirrorlist / metalink | 31.7–35.9 / 36.7–39.5 µs | 24.4–24.7 / 22.8–24.7 µs |"
+echo "| the same | the ceiling's CPU per request, mirrorlist / metalink | 33.6–34.6 / 29.4–32.8 µs (net/http) | 17.9–20.0 / 18.0–18.7 µs (fasthttp) |"
 # Issue 10's data path (sync/publish.go, target/local, fetch): before is the run of 2026-11-26 before the change.
 echo "| packages stored before the commit in one batch made durable by one \`syncfs\`, not an fsync of a directory per file (\`target.BatchPutter\`, target/local \`PutAll\`) | initial sync of 1000 × 32 KiB: fsync/syncfs calls (strace; after the row below too) | 1035 | 16 |"
 echo "| the same | the same sync without signature checks, s | 1.422 | $(v=$(get sync_small_nosig); echo "${v:-—}") |"

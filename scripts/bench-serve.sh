@@ -227,6 +227,7 @@ for route in mirrorlist metalink; do
   wcpu=$(echo "$out" | awk -v n="$total" '$1=="wrk-cpu" {printf "%.1f µs", n ? ($2 + $3) / n * 1e6 : 0}')
   echo "| /$route | ceiling: the daemon's server (fasthttp) answering a fixed body, no daemon | $rps | $p50 | $p99 | $cpu | $wcpu | |"
   result "serve_${route}_ceiling_rps" "$rps"
+  result "serve_${route}_ceiling_cpu_us" "${cpu% µs}"
 done
 echo
 echo "Where the daemon's CPU goes during the runs with 1024 clients, as shares of its CPU profile's samples"
