@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 	"unsafe"
 
@@ -136,6 +137,10 @@ func writeFast(ctx *fasthttp.RequestCtx, a *answer) {
 // NewHTTPServer (MaxHeaderBytes, the timeouts).
 type Server struct {
 	fs *fasthttp.Server
+
+	mu   sync.Mutex
+	shut bool           // Shutdown was called
+	lns  []net.Listener // what Serve was given
 }
 
 // Limits are a Server's limits on requests and connections.
@@ -187,12 +192,22 @@ func NewServer(serve func(*fasthttp.RequestCtx), log *slog.Logger, lim Limits) *
 		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,
 		CloseOnShutdown:              true,
+		LazyRequestTime:              true, // nothing reads RequestCtx.Time: no clock read a request
 		Logger:                       fastLogger{log},
 	}}
 }
 
 // Serve accepts connections on ln until Shutdown; then it returns nil.
+// After Shutdown it closes ln and returns nil at once.
 func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.shut {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.lns = append(s.lns, ln)
+	s.mu.Unlock()
 	if err := s.fs.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
@@ -200,8 +215,20 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections, closes idle ones and waits for
-// those answering a request until ctx ends.
-func (s *Server) Shutdown(ctx context.Context) error { return s.fs.ShutdownWithContext(ctx) }
+// those answering a request until ctx ends. A Serve that had not
+// started serving when Shutdown was called (fasthttp's Shutdown sees no
+// listener then) stops too.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shut = true
+	lns := s.lns
+	s.mu.Unlock()
+	err := s.fs.ShutdownWithContext(ctx)
+	for _, ln := range lns {
+		ln.Close() // closed already, unless Serve had not handed it to fasthttp yet
+	}
+	return err
+}
 
 // serveError answers a request fasthttp could not read, as net/http
 // does: 431 for a header over the limit, 408 for one too slow, 413 for a

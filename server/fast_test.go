@@ -399,6 +399,35 @@ func TestServerShutdown(t *testing.T) {
 	}
 }
 
+// TestServerShutdownBeforeServe: a Serve that starts after Shutdown
+// (the daemon's context ended before its server goroutine ran) returns
+// at once and closes its listener.
+func TestServerShutdownBeforeServe(t *testing.T) {
+	s := NewServer(func(ctx *fasthttp.RequestCtx) {}, nil, DefaultLimits)
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ln) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Serve after Shutdown: %v", err)
+		}
+	case <-time.After(10 * time.Second): // a generous bound: it returns at once
+		ln.Close()
+		t.Fatal("Serve after Shutdown is still serving")
+	}
+	if c, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		c.Close()
+		t.Error("the listener is still open")
+	}
+}
+
 // TestServeFastRoutesNatively: the mirror routes are answered by the
 // fasthttp front-end itself; requests the mux would rewrite go to the
 // net/http handlers.
