@@ -433,7 +433,13 @@ func (s *run) sync(ctx context.Context) (err error) {
 // publish to each, pruning after each commit.
 func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
-	if err := inRegion(ctx, "fetch packages", func() error { return s.fetchPackages(ctx, s.plan.Fetch, true) }); err != nil {
+	early, err := s.startEarlyStores(ctx, behind)
+	if err != nil {
+		return err
+	}
+	err = inRegion(ctx, "fetch packages", func() error { return s.fetchPackages(ctx, s.plan.Fetch, true, early.verified) })
+	early.finish(err != nil)
+	if err != nil {
 		return err
 	}
 	// Every package of the revision is verified now: fetched and checked

@@ -36,8 +36,9 @@ func (s *run) fetchMetadata(ctx context.Context, meta []repodata.Data) error {
 // fetchPackages downloads and verifies pkgs (the plan's Fetch) into the
 // cache. A file listed at several locations (same checksum) is downloaded
 // once. The first failure cancels the rest and fails the sync. Unless
-// keep (a verify-only run), each file is deleted once verified.
-func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep bool) error {
+// keep (a verify-only run), each file is deleted once verified; if keep,
+// verified (unless nil) is told the cache path of each once verified.
+func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep bool, verified func(string)) error {
 	// Downloads go to the cache by checksum: group the locations that
 	// share one, so that no two transfers write one file.
 	var order []string
@@ -83,6 +84,8 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 			}
 			if !keep {
 				os.Remove(dst)
+			} else if verified != nil {
+				verified(dst)
 			}
 			s.log.Debug("fetched", "package", p.Href, "bytes", n, "locations", len(group))
 			return nil

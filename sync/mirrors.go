@@ -38,6 +38,9 @@ type mirror struct {
 	files map[string]int64
 
 	plan *MirrorPlan // what the sync does to it, once planned
+	// early is what was stored while the packages downloaded (nil:
+	// nothing; see earlyStores).
+	early *mirrorEarly
 
 	// verifyOnly marks the stand-in of a repository with no written
 	// mirror: its index is that of the current verified revision, and

@@ -26,17 +26,10 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	// Until the commit, the packages stored now are referenced by nothing
 	// the mirror serves. Record them first, so that if this revision is
 	// never published (a crash, a failure) the next publish can prune the
-	// ones its revision does not name.
-	if len(mp.Store) > 0 {
-		if m.st.Unpublished == nil {
-			m.st.Unpublished = map[string]time.Time{}
-		}
-		now := s.now()
-		for _, f := range mp.Store {
-			if _, ok := m.st.Unpublished[f.Path]; !ok {
-				m.st.Unpublished[f.Path] = now
-			}
-		}
+	// ones its revision does not name. A mirror that stored packages
+	// while they downloaded (earlyStores) recorded them then.
+	if len(mp.Store) > 0 && m.early == nil {
+		s.recordUnpublished(m)
 		if err := s.saveState(ctx); err != nil {
 			return err
 		}
@@ -87,6 +80,21 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	return nil
 }
 
+// recordUnpublished records the packages of m's plan's Store in its
+// state as stored for a revision not published yet (since now, unless
+// recorded before). The caller saves the state.
+func (s *run) recordUnpublished(m *mirror) {
+	if m.st.Unpublished == nil {
+		m.st.Unpublished = map[string]time.Time{}
+	}
+	now := s.now()
+	for _, f := range m.plan.Store {
+		if _, ok := m.st.Unpublished[f.Path]; !ok {
+			m.st.Unpublished[f.Path] = now
+		}
+	}
+}
+
 // stageRepomd writes repomd.xml, its signature and its key into the
 // cache, where the commits take them from. They are not flushed one by
 // one: the caller makes the cache durable (SyncFS) before any commit.
@@ -110,9 +118,26 @@ func (s *run) stageRepomd() error {
 // (target.BatchPutter: on this machine, hard links made durable by one
 // flush instead of an fsync each) gets them all at once; any other
 // (object storage) gets as many Puts at once as downloads
-// (Options.Concurrency), since each upload waits mostly on the network.
-// The first failure stops the rest.
+// (Options.Concurrency), since each upload waits mostly on the network,
+// except those stored while the packages downloaded (earlyStores), whose
+// first failure is the error. The first failure stops the rest.
 func (s *run) storeAll(ctx context.Context, m *mirror, files []Placement) error {
+	if m.early != nil {
+		m.early.mu.Lock()
+		err, stored := m.early.err, m.early.stored
+		m.early.mu.Unlock()
+		m.rep.Published += len(stored)
+		if err != nil {
+			return err
+		}
+		rest := make([]Placement, 0, len(files)-len(stored))
+		for _, f := range files {
+			if !stored[f.Path] {
+				rest = append(rest, f)
+			}
+		}
+		files = rest
+	}
 	if len(files) == 0 {
 		return nil
 	}

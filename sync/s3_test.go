@@ -4,9 +4,12 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -239,5 +242,94 @@ func TestS3PendingDeletionsFromTheBucket(t *testing.T) {
 			}
 			h.checkMirrors()
 		})
+	}
+}
+
+// TestS3StoresWhileDownloading: packages go to object storage as soon as
+// each is fetched and verified, while the others still download, not
+// after the last download. The origin holds every package download but
+// the first until the store sees a package uploaded (or, failing that,
+// for 20 seconds, less than the fetcher waits for response headers):
+// without uploads during the downloads, the sync would wait them out.
+func TestS3StoresWhileDownloading(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newS3Harness(t, o, demoKey(t))
+	stored := make(chan struct{})
+	var once gosync.Once
+	h.count.OnRequest(func(r s3test.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.Key, ".rpm") {
+			once.Do(func() { close(stored) })
+		}
+	})
+	var first atomic.Bool
+	var waited atomic.Bool // a download was held until the time was up
+	o.mu.Lock()
+	o.before = func(p string) {
+		if !strings.HasSuffix(p, ".rpm") || first.CompareAndSwap(false, true) {
+			return
+		}
+		select {
+		case <-stored:
+		case <-time.After(20 * time.Second):
+			waited.Store(true)
+		}
+	}
+	o.mu.Unlock()
+	h.mustSync()
+	if waited.Load() {
+		t.Error("no package was uploaded before the last download ended")
+	}
+	h.checkMirrors()
+}
+
+// TestS3FailedSyncRemovesEarlyUploads: a download that fails after other
+// packages were uploaded (stored while the rest downloaded) fails the
+// sync, and the sync removes what it uploaded: nothing names those
+// packages, and the bucket holds no package afterwards.
+func TestS3FailedSyncRemovesEarlyUploads(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newS3Harness(t, o, demoKey(t))
+	stored := make(chan struct{})
+	var once gosync.Once
+	h.count.OnRequest(func(r s3test.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.Key, ".rpm") {
+			once.Do(func() { close(stored) })
+		}
+	})
+	const bad = "Packages/w/webapp-config-3.1-4.noarch.rpm"
+	o.setStatusOf(bad, http.StatusNotFound)
+	var held atomic.Bool // the failing download waited for an upload
+	o.mu.Lock()
+	o.before = func(p string) {
+		if p != bad {
+			return
+		}
+		select {
+		case <-stored:
+			held.Store(true)
+		case <-time.After(20 * time.Second):
+		}
+	}
+	o.mu.Unlock()
+	if rep := h.sync(); rep.Err == nil {
+		t.Fatal("sync with a package missing at the origin: no error")
+	}
+	if !held.Load() {
+		t.Fatal("no package was uploaded before the failing download ended")
+	}
+	if got := h.uploads(); len(got) == 0 {
+		t.Fatal("the failed sync uploaded nothing")
+	}
+	var left []string
+	filepath.WalkDir(h.mirrors[0], func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".rpm") {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("after the failed sync the bucket holds %v", left)
 	}
 }

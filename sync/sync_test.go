@@ -41,6 +41,7 @@ type origin struct {
 	requests map[string]int
 	status   int            // when non-zero, every request gets this status
 	statusOf map[string]int // status for single paths
+	before   func(string)   // when set, called with the path of every GET before it is served
 }
 
 func newOrigin(t *testing.T, dir string) *origin {
@@ -55,7 +56,11 @@ func newOrigin(t *testing.T, dir string) *origin {
 		if st, ok := o.statusOf[strings.TrimPrefix(r.URL.Path, "/")]; ok {
 			status = st
 		}
+		before := o.before
 		o.mu.Unlock()
+		if before != nil && r.Method == http.MethodGet {
+			before(strings.TrimPrefix(r.URL.Path, "/"))
+		}
 		if status != 0 {
 			http.Error(w, http.StatusText(status), status)
 			return

@@ -41,7 +41,7 @@ func (s *run) verifiedIndexRel() string {
 // deleted, then the revision is verified.
 func (s *run) verifyRevision(ctx context.Context) error {
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
-	if err := s.fetchPackages(ctx, s.plan.Fetch, false); err != nil {
+	if err := s.fetchPackages(ctx, s.plan.Fetch, false, nil); err != nil {
 		return err
 	}
 	if err := saveIndex(s.index, s.e.opts.Store.Dir(), s.verifiedIndexRel(), sha256Hex(s.repomd)); err != nil {

@@ -1,0 +1,136 @@
+package sync
+
+import (
+	"context"
+	gosync "sync"
+
+	"github.com/rpmirror/rpmirror/target"
+)
+
+// earlyStores stores packages in the mirrors whose target takes them one
+// Put at a time (object storage: not a target.BatchPutter) as soon as
+// each is fetched and verified, while the rest still download, instead
+// of after the last download: uploads then overlap downloads. It changes
+// nothing a mirror serves: the packages go to paths its served revision
+// does not use (the plan's Store), recorded as unpublished before the
+// first is stored, as publish records them; the commit still comes after
+// every package is verified. A target that stores a batch at once (a
+// local directory: hard links made durable by one flush) is left to
+// publish, after the downloads are durable.
+//
+// The uploads run on Options.Concurrency goroutines of their own, fed
+// from a queue; the first failure of a mirror stops its uploads, and
+// publish reports it.
+type earlyStores struct {
+	puts   map[string][]earlyPut // cache path -> what is stored from it
+	queue  chan earlyPut
+	cancel context.CancelFunc
+	wg     gosync.WaitGroup
+}
+
+type earlyPut struct {
+	m *mirror
+	f target.File
+}
+
+// mirrorEarly is what earlyStores did for one mirror.
+type mirrorEarly struct {
+	mu     gosync.Mutex
+	stored map[string]bool // paths stored
+	err    error           // the first failure
+}
+
+func (e *mirrorEarly) failed() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err != nil
+}
+
+// startEarlyStores starts storing early in those of the behind mirrors
+// that can: it records their plans' Store as unpublished (saving the
+// state once) and starts the uploaders. It returns nil when no mirror
+// stores early.
+func (s *run) startEarlyStores(ctx context.Context, behind []*mirror) (*earlyStores, error) {
+	var ms []*mirror
+	for _, m := range behind {
+		if m.plan == nil || m.plan.Refused != nil || len(m.plan.Store) == 0 {
+			continue
+		}
+		if _, batch := m.tg.(target.BatchPutter); batch {
+			continue
+		}
+		ms = append(ms, m)
+	}
+	if len(ms) == 0 {
+		return nil, nil
+	}
+	for _, m := range ms {
+		s.recordUnpublished(m)
+	}
+	if err := s.saveState(ctx); err != nil {
+		return nil, err
+	}
+	e := &earlyStores{puts: map[string][]earlyPut{}}
+	n := 0
+	for _, m := range ms {
+		m.early = &mirrorEarly{stored: make(map[string]bool, len(m.plan.Store))}
+		for _, p := range m.plan.Store {
+			f := p.File(s.cache)
+			e.puts[f.Local] = append(e.puts[f.Local], earlyPut{m: m, f: f})
+			n++
+		}
+	}
+	e.queue = make(chan earlyPut, n) // never full: verified never blocks a download
+	ctx, e.cancel = context.WithCancel(ctx)
+	for range s.e.opts.Concurrency {
+		e.wg.Go(func() {
+			for p := range e.queue {
+				s.storeEarly(ctx, p)
+			}
+		})
+	}
+	return e, nil
+}
+
+// verified queues what is stored from the cache file local, fetched and
+// verified now. It is safe to call at once from several goroutines, and
+// on a nil *earlyStores.
+func (e *earlyStores) verified(local string) {
+	if e == nil {
+		return
+	}
+	for _, p := range e.puts[local] {
+		e.queue <- p
+	}
+}
+
+// finish waits for the uploads queued; abort (the downloads failed)
+// stops those not started.
+func (e *earlyStores) finish(abort bool) {
+	if e == nil {
+		return
+	}
+	if abort {
+		e.cancel()
+	}
+	close(e.queue)
+	e.wg.Wait()
+	e.cancel()
+}
+
+func (s *run) storeEarly(ctx context.Context, p earlyPut) {
+	st := p.m.early
+	if st.failed() || ctx.Err() != nil {
+		return
+	}
+	err := p.m.tg.Put(ctx, p.f)
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if err != nil {
+		if st.err == nil {
+			st.err = err
+		}
+		return
+	}
+	st.stored[p.f.Path] = true
+}
