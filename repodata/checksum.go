@@ -104,9 +104,13 @@ func (c Checksum) String() string {
 // Validate reports whether c is a checksum in the form this package
 // produces: a known, normalized type and a lower-case hex value of the
 // length that type's digest has.
-func (c Checksum) Validate() error {
+func (c Checksum) Validate() error { return validateChecksum(c.Type, c.Value) }
+
+// validateChecksum is Checksum.Validate of a checksum of type typ whose
+// value is v, a string or bytes (a value being parsed).
+func validateChecksum[T string | []byte](typ string, v T) error {
 	n := 0
-	switch c.Type { // faster than the map, for the primary.xml hot path
+	switch typ { // faster than the map, for the primary.xml hot path
 	case "sha256":
 		n = 64
 	case "sha1":
@@ -114,21 +118,21 @@ func (c Checksum) Validate() error {
 	case "sha512":
 		n = 128
 	default:
-		n = hexLen[c.Type]
+		n = hexLen[typ]
 	}
 	if n == 0 {
-		t, err := NormalizeChecksumType(c.Type)
+		t, err := NormalizeChecksumType(typ)
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("checksum type %q is not normalized (want %q)", c.Type, t)
+		return fmt.Errorf("checksum type %q is not normalized (want %q)", typ, t)
 	}
-	if len(c.Value) != n {
-		return fmt.Errorf("%s checksum %q: want %d hex digits, have %d", c.Type, truncate(c.Value, 140), n, len(c.Value))
+	if len(v) != n {
+		return fmt.Errorf("%s checksum %q: want %d hex digits, have %d", typ, truncate(string(v), 140), n, len(v))
 	}
-	for i := 0; i < len(c.Value); i++ {
-		if !lowerHex[c.Value[i]] {
-			return fmt.Errorf("%s checksum %q: not lower-case hex", c.Type, c.Value)
+	for i := 0; i < len(v); i++ {
+		if !lowerHex[v[i]] {
+			return fmt.Errorf("%s checksum %q: not lower-case hex", typ, string(v))
 		}
 	}
 	return nil

@@ -99,6 +99,17 @@ func FuzzPrimary(f *testing.F) {
 		if errString(err) != errString(err1) || !reflect.DeepEqual(pkgs, pkgs1) {
 			t.Fatalf("whole: %d packages, %v\none byte at a time: %d packages, %v", len(pkgs), err, len(pkgs1), err1)
 		}
+		// NextLocation reads the same document with the same checks:
+		// the same locations and checksums, the same error.
+		locs, lerr := readLocations(iotest.HalfReader(bytes.NewReader(b)))
+		if errString(err) != errString(lerr) || len(locs) != len(pkgs) {
+			t.Fatalf("Next: %d packages, %v\nNextLocation: %d, %v", len(pkgs), err, len(locs), lerr)
+		}
+		for i, p := range pkgs {
+			if want := p.Href + " " + p.Checksum.String(); locs[i] != want {
+				t.Fatalf("package %d: NextLocation read %q, Next %q", i+1, locs[i], want)
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -185,4 +196,20 @@ func FuzzDecompress(f *testing.F) {
 			t.Fatalf("with the guard: %d bytes, %v\nwithout: %d bytes, %v", out.Len(), err, xout.Len(), xerr)
 		}
 	})
+}
+
+// readLocations reads r with NextLocation: "href type:value" a package.
+func readLocations(r io.Reader) ([]string, error) {
+	pr := NewPrimaryReader(r)
+	var locs []string
+	for {
+		href, typ, sum, err := pr.NextLocation()
+		if err == io.EOF {
+			return locs, nil
+		}
+		if err != nil {
+			return locs, err
+		}
+		locs = append(locs, string(href)+" "+typ+":"+string(sum))
+	}
 }

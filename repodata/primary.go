@@ -149,44 +149,65 @@ func (p *PrimaryReader) Declared() int {
 // of a complete, valid document; any other error is final and returned
 // again by later calls. Each call returns a new *Package.
 func (p *PrimaryReader) Next() (*Package, error) {
+	if err := p.advance(); err != nil {
+		return nil, err
+	}
+	return p.build(), nil
+}
+
+// NextLocation is Next for a reader that needs only where each package
+// is and what it holds (an index of a repository): the same document is
+// read with the same checks and errors, but no Package is built. It
+// returns the package's <location href> and its checksum's normalized
+// type and value (lower-case hex); the slices are valid until the next
+// call.
+func (p *PrimaryReader) NextLocation() (href []byte, sumType string, sum []byte, err error) {
+	if err := p.advance(); err != nil {
+		return nil, "", nil, err
+	}
+	return p.field(fHref), p.ckType, p.field(fChecksum), nil
+}
+
+// advance reads and checks the next package, or returns the reader's
+// error: io.EOF after the last one.
+func (p *PrimaryReader) advance() error {
 	if p.err != nil {
-		return nil, p.err
+		return p.err
 	}
 	if !p.started {
 		if err := p.start(); err != nil {
 			p.err = err
-			return nil, err
+			return err
 		}
 	}
 	for {
 		k, err := p.s.next()
 		if err != nil {
 			p.err = err
-			return nil, err
+			return err
 		}
 		switch k {
 		case tokStart: // a child of <metadata>
 			if string(p.s.name) == "package" {
-				pkg, err := p.readPackage()
-				if err != nil {
+				if err := p.readPackage(); err != nil {
 					p.err = err
-					return nil, err
+					return err
 				}
-				return pkg, nil
+				return nil
 			}
 			if !p.s.selfClosing {
 				if err := p.s.skip(); err != nil {
 					p.err = err
-					return nil, err
+					return err
 				}
 			}
 		case tokEOF:
 			if p.declared >= 0 && p.n != p.declared {
 				p.err = fmt.Errorf("primary.xml: <metadata packages=\"%d\"> but the document has %d <package> elements", p.declared, p.n)
-				return nil, p.err
+				return p.err
 			}
 			p.err = io.EOF
-			return nil, io.EOF
+			return io.EOF
 		}
 	}
 }
@@ -331,8 +352,9 @@ func (p *PrimaryReader) numberAttr(attr string, def int64, what string) (int64, 
 	return n, nil
 }
 
-// readPackage reads the <package> element whose start tag was just read.
-func (p *PrimaryReader) readPackage() (*Package, error) {
+// readPackage reads and checks the <package> element whose start tag
+// was just read.
+func (p *PrimaryReader) readPackage() error {
 	p.n++
 	p.raw = nil
 	if p.keepRaw {
@@ -344,17 +366,17 @@ func (p *PrimaryReader) readPackage() (*Package, error) {
 	p.size = -1
 	p.time = 0
 	if t, ok := p.s.attr("type"); ok && string(t) != "rpm" {
-		return nil, p.pkgErrorf("type %q is not supported (want \"rpm\")", truncate(string(t), 40))
+		return p.pkgErrorf("type %q is not supported (want \"rpm\")", truncate(string(t), 40))
 	}
 	if !p.s.selfClosing {
 		if err := p.readPackageContent(); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if p.keepRaw {
 		p.raw = p.s.recorded()
 	}
-	return p.build()
+	return p.check()
 }
 
 func (p *PrimaryReader) readPackageContent() error {
@@ -441,8 +463,9 @@ func (p *PrimaryReader) readPackageContent() error {
 	}
 }
 
-// build checks the package just read and returns it.
-func (p *PrimaryReader) build() (*Package, error) {
+// check checks the package just read, and trims and lower-cases its
+// checksum.
+func (p *PrimaryReader) check() error {
 	for _, f := range [...]struct {
 		i    int
 		what string
@@ -455,14 +478,14 @@ func (p *PrimaryReader) build() (*Package, error) {
 		{fHref, "<location href>"},
 	} {
 		if p.have&(1<<f.i) == 0 || len(p.field(f.i)) == 0 {
-			return nil, p.pkgErrorf("missing %s", f.what)
+			return p.pkgErrorf("missing %s", f.what)
 		}
 	}
 	if p.have&(1<<fEpoch) != 0 {
 		e := p.field(fEpoch)
 		for _, c := range e {
 			if c < '0' || c > '9' {
-				return nil, p.pkgErrorf("<version epoch=%q>: not a number", truncate(string(e), 40))
+				return p.pkgErrorf("<version epoch=%q>: not a number", truncate(string(e), 40))
 			}
 		}
 	}
@@ -479,7 +502,14 @@ func (p *PrimaryReader) build() (*Package, error) {
 			p.fb[i] = c + 'a' - 'A'
 		}
 	}
+	if err := validateChecksum(p.ckType, p.field(fChecksum)); err != nil {
+		return p.pkgErrorf("<checksum>: %v", err)
+	}
+	return nil
+}
 
+// build returns the package just read and checked.
+func (p *PrimaryReader) build() *Package {
 	all := string(p.fb) // one allocation for every string of the package
 	str := func(i int) string {
 		if p.have&(1<<i) == 0 {
@@ -502,10 +532,7 @@ func (p *PrimaryReader) build() (*Package, error) {
 	if pkg.Epoch == "" {
 		pkg.Epoch = "0"
 	}
-	if err := pkg.Checksum.Validate(); err != nil {
-		return nil, p.pkgErrorf("<checksum>: %v", err)
-	}
-	return pkg, nil
+	return pkg
 }
 
 // checksumTypeBytes normalizes the common spellings of a checksum type

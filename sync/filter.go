@@ -13,7 +13,6 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/filter"
-	"github.com/rpmirror/rpmirror/internal/readahead"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/verify"
@@ -133,7 +132,7 @@ func (s *run) openMeta(d repodata.Data) (io.ReadCloser, error) {
 
 // openMetaFile returns the uncompressed content of metadata file d,
 // stored at file: decompressed on another core, bounded by its open-size
-// and max, checked against its open-checksum (on that core too).
+// and max, checked against its open-checksum (readChecked).
 func openMetaFile(file string, d repodata.Data, max int64) (io.ReadCloser, error) {
 	f, err := os.Open(file)
 	if err != nil {
@@ -144,15 +143,13 @@ func openMetaFile(file string, d repodata.Data, max int64) (io.ReadCloser, error
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", d.Href, err)
 	}
-	// The bounds and the open-checksum are checked on the goroutine that
-	// decompresses: the reader's goroutine (a parse) has enough to do.
-	capped, err := capMetadata(dr, d, max)
+	r, err := readChecked(dr, d, max)
 	if err != nil {
 		dr.Close()
 		f.Close()
 		return nil, err
 	}
-	return &closeBoth{readahead.New(capped), f}, nil
+	return &closeBoth{r, f}, nil
 }
 
 // filterRevision replaces the origin's revision, just read and checked,

@@ -1,11 +1,13 @@
 package sync
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 
+	"github.com/rpmirror/rpmirror/internal/readahead"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -39,6 +41,62 @@ func capMetadata(rc io.ReadCloser, d repodata.Data, max int64) (io.ReadCloser, e
 		r = &capReader{r: r, left: d.OpenSize, what: fmt.Sprintf("%s: more than its declared open-size of %d bytes once decompressed", d.Href, d.OpenSize)}
 	}
 	return &readCloser{&capReader{r: r, left: max, what: fmt.Sprintf("%s: more than max_metadata_size (%d bytes) once decompressed", d.Href, max)}, rc}, nil
+}
+
+// readChecked returns dr, the decompressed content of metadata file d,
+// read ahead of its reader: dr is read and bounded (by d's open-size and
+// max) on one goroutine, hashed for d's open-checksum on another, and
+// the reader (a parse) has a core of its own for what it does. The
+// errors are capMetadata's.
+func readChecked(dr io.ReadCloser, d repodata.Data, max int64) (io.ReadCloser, error) {
+	if d.OpenChecksum == nil {
+		capped, err := capMetadata(dr, d, max)
+		if err != nil {
+			return nil, err
+		}
+		return readahead.New(capped), nil
+	}
+	want := *d.OpenChecksum
+	h, err := repodata.NewHash(want.Type)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open-checksum: %w", d.Href, err)
+	}
+	var r io.Reader = dr
+	if d.OpenSize >= 0 {
+		r = &sizeReader{r: io.LimitReader(dr, d.OpenSize+1), size: d.OpenSize}
+	}
+	r = &capReader{r: r, left: max, what: fmt.Sprintf("%s: more than max_metadata_size (%d bytes) once decompressed", d.Href, max)}
+	return readahead.NewTee(&readCloser{r, dr}, h, func() error {
+		if got := hex.EncodeToString(h.Sum(nil)); got != want.Value {
+			return &verify.ChecksumError{Type: want.Type, Want: want.Value, Got: got}
+		}
+		return nil
+	}), nil
+}
+
+// sizeReader returns a *verify.SizeError, as verify.Reader does, when its
+// source has more or fewer than size bytes (it reads at most one more).
+type sizeReader struct {
+	r    io.Reader
+	size int64
+	n    int64
+	err  error
+}
+
+func (s *sizeReader) Read(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	switch {
+	case s.n > s.size, err == io.EOF && s.n != s.size:
+		s.err = &verify.SizeError{Want: s.size, Got: s.n}
+		return n, s.err
+	case err != nil:
+		s.err = err
+	}
+	return n, err
 }
 
 // capReader returns an error, not EOF, when its source has more than

@@ -19,6 +19,7 @@ import (
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/verify"
 )
 
 // mirror is one written mirror during a sync.
@@ -293,44 +294,7 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 	if !ok {
 		return nil
 	}
-	idx, err := func() (map[string]string, error) {
-		rc, err := m.tg.Open(ctx, d.Href)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		dr, err := repodata.Decompress(rc, d.Href)
-		if err != nil {
-			return nil, err
-		}
-		capped, err := capMetadata(dr, d, s.e.opts.MaxMetadataSize)
-		if err != nil {
-			dr.Close()
-			return nil, err
-		}
-		// Decompressed and checked on a goroutine of its own.
-		r := readahead.New(capped)
-		defer r.Close()
-		idx := map[string]string{}
-		pr := repodata.NewPrimaryReader(r)
-		for {
-			if err := ctx.Err(); err != nil {
-				return nil, err
-			}
-			p, err := pr.Next()
-			if err == io.EOF {
-				return idx, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-			// One string holds both, so that the entry does not keep
-			// the package's other fields (its strings share one
-			// allocation) alive.
-			e := p.Href + p.Checksum.Type + ":" + p.Checksum.Value
-			idx[e[:len(p.Href)]] = e[len(p.Href):]
-		}
-	}()
+	idx, err := readServedPrimary(ctx, m.tg, d, s.e.opts.MaxMetadataSize)
 	if err != nil {
 		if ctx.Err() == nil { // not a plan that failed and stopped it
 			s.log.Warn("reading the primary metadata a mirror serves; treating its files as unknown", "mirror", m.cfg.Name, "err", err)
@@ -338,4 +302,77 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 		return nil
 	}
 	return idx
+}
+
+// readServedPrimary reads the primary metadata d that a mirror serves
+// into a map of href to checksum ("type:value"). What is read is checked
+// against d's checksum, that of the compressed file, which names the
+// same content as its open-checksum for a sixth of the hashing; its
+// open-size and limit bound what is decompressed. Decompressing and
+// hashing run on a goroutine of their own; of each package, only its
+// location and checksum are kept (PrimaryReader.NextLocation).
+func readServedPrimary(ctx context.Context, tg target.Target, d repodata.Data, limit int64) (map[string]string, error) {
+	rc, err := tg.Open(ctx, d.Href)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	vr, err := verify.NewReader(rc, d.Size, d.Checksum)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Href, err)
+	}
+	dr, err := repodata.Decompress(vr, d.Href)
+	if err != nil {
+		return nil, err
+	}
+	open := d
+	open.OpenChecksum = nil // the checksum of the compressed file is checked
+	capped, err := capMetadata(&drained{dr, vr}, open, limit)
+	if err != nil {
+		dr.Close()
+		return nil, err
+	}
+	r := readahead.New(capped)
+	defer r.Close()
+	pr := repodata.NewPrimaryReader(r)
+	idx := make(map[string]string, min(max(pr.Declared(), 0), maxPresize))
+	var b []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		href, typ, sum, err := pr.NextLocation()
+		if err == io.EOF {
+			return idx, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		// One string holds both: one allocation an entry.
+		b = append(append(append(append(b[:0], href...), typ...), ':'), sum...)
+		e := string(b)
+		idx[e[:len(href)]] = e[len(href):]
+	}
+}
+
+// maxPresize bounds the entries a map is made for from a count a
+// document declares: what it claims is not trusted beyond that.
+const maxPresize = 1 << 20
+
+// drained is a decompressed stream that, at its end, reads what is left
+// of the compressed one (a decoder may stop before its source's end), so
+// that the compressed file's checksum is checked over all of it.
+type drained struct {
+	io.ReadCloser
+	compressed io.Reader
+}
+
+func (d *drained) Read(p []byte) (int, error) {
+	n, err := d.ReadCloser.Read(p)
+	if err == io.EOF {
+		if _, cerr := io.Copy(io.Discard, d.compressed); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
 }

@@ -10,6 +10,8 @@ import (
 	"runtime/trace"
 	"slices"
 	"sort"
+	"strconv"
+	gosync "sync"
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -169,7 +171,7 @@ func (p *Plan) All() iter.Seq[string] {
 			}
 		}
 		for _, pkg := range p.Fetch {
-			if !yield(fmt.Sprintf("  fetch    %s (%d bytes)", pkg.Href, pkg.Size)) {
+			if !yield("  fetch    " + pkg.Href + " (" + strconv.FormatInt(pkg.Size, 10) + " bytes)") {
 				return
 			}
 		}
@@ -203,12 +205,12 @@ func (mp *MirrorPlan) All() iter.Seq[string] {
 			}
 		}
 		for _, f := range mp.Store {
-			if !yield(fmt.Sprintf("  store    %s (%s)", f.Path, f.Reason)) {
+			if !yield("  store    " + f.Path + " (" + string(f.Reason) + ")") {
 				return
 			}
 		}
 		for _, f := range mp.Commit {
-			if !yield(fmt.Sprintf("  commit   %s (%s)", f.Path, f.Reason)) {
+			if !yield("  commit   " + f.Path + " (" + string(f.Reason) + ")") {
 				return
 			}
 		}
@@ -218,7 +220,7 @@ func (mp *MirrorPlan) All() iter.Seq[string] {
 			}
 		}
 		for _, p := range mp.Present {
-			if !yield(fmt.Sprintf("  keep     %s (%s)", p, ReasonPresentVerified)) {
+			if !yield("  keep     " + p + " (" + string(ReasonPresentVerified) + ")") {
 				return
 			}
 		}
@@ -251,6 +253,9 @@ type planner struct {
 	// seen, when set, is called once for each package location the
 	// revision lists, in order, with its checksum as a string.
 	seen func(p *repodata.Package, sum string) error
+	// declared is the package count the primary metadata declares (-1:
+	// none), to size the plan's maps by.
+	declared int
 }
 
 // metadataToFetch lists the metadata files of md that some mirror in
@@ -308,9 +313,15 @@ func due(pending map[string]time.Time, now time.Time, pruneAfter time.Duration) 
 // commit carries and what is left to prune. Each mirror's plan is also
 // set as its m.plan.
 func (pl *planner) plan(ctx context.Context, primary string, next func() (*repodata.Package, error), behind []*mirror) (*Plan, error) {
-	plan := &Plan{Revision: pl.md.Revision, RepomdSHA256: sha256Hex(pl.repomd), referenced: map[string]ref{}}
+	plan := &Plan{Revision: pl.md.Revision, RepomdSHA256: sha256Hex(pl.repomd), referenced: make(map[string]ref, min(max(pl.declared, 0), maxPresize))}
 	for _, m := range behind {
 		m.plan = &MirrorPlan{Name: m.cfg.Name}
+		if m.cur == nil && !m.verifyOnly {
+			// A mirror that serves nothing yet stores every package:
+			// room for them at once, not a copy at each doubling.
+			m.plan.Store = make([]Placement, 0, min(max(pl.declared, 0), maxPresize))
+			plan.Fetch = slices.Grow(plan.Fetch, cap(m.plan.Store))
+		}
 		m.files = nil
 		if m.index == nil && m.tg != nil {
 			// Every package of the revision is looked up in the mirror:
@@ -665,7 +676,10 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		return err
 	}
 	defer rc.Close()
-	next := readAhead(repodata.NewPrimaryReader(rc).Next, indexed)
+	pr := repodata.NewPrimaryReader(rc)
+	declared := pr.Declared()
+	next, stopReading := readAhead(pr.Next, indexed)
+	defer stopReading() // before rc is closed
 	iw, err := newIndexWriter(s.cache, "index.tmp")
 	if err != nil {
 		return err
@@ -673,7 +687,7 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	defer iw.abort()
 	pl := &planner{
 		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
-		cache: s.cache, now: s.now(),
+		cache: s.cache, now: s.now(), declared: declared,
 		seen: func(p *repodata.Package, sum string) error {
 			s.samplePackage(p.Href)
 			return iw.add(p.Href, sum)
@@ -689,6 +703,9 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	plan.Metadata = meta
 	plan.Mirrors = s.mirrorPlans()
 	s.plan, s.referenced = plan, plan.referenced
+	if len(plan.Fetch) > 0 {
+		s.rep.WouldFetch = make([]string, 0, len(plan.Fetch))
+	}
 	for _, p := range plan.Fetch {
 		s.rep.WouldFetch = append(s.rep.WouldFetch, p.Href)
 	}
@@ -705,38 +722,67 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 // (a package and its strings take about 350 bytes).
 const readAheadMax = 25000
 
-// readAhead reads packages from next until ready is closed (or next
-// fails or ends, or readAheadMax are held), keeping them, then waits for
-// ready and returns a next that gives the kept packages first, then
-// reads on. Planning needs the mirrors' indexes (ready) before the first
-// package; reading ahead meanwhile keeps both parses busy, and only what
-// is read before the indexes are there is held.
-func readAhead(next func() (*repodata.Package, error), ready <-chan struct{}) func() (*repodata.Package, error) {
-	var kept []*repodata.Package
-	var err error
-read:
-	for len(kept) < readAheadMax {
-		select {
-		case <-ready:
-			break read
-		default:
+// readAheadBatch is how many packages readAhead hands over at a time.
+const readAheadBatch = 256
+
+// pkgBatch is packages read in order, and the reader's error after them.
+type pkgBatch struct {
+	pkgs []*repodata.Package
+	err  error
+}
+
+// readAhead reads packages from next on a goroutine of its own, so that
+// the primary metadata is parsed while the packages read before are
+// planned, at most about readAheadMax ahead of the planner. It waits for
+// ready (planning needs the mirrors' indexes before the first package;
+// reading ahead meanwhile keeps both parses busy), then returns a next
+// that gives the packages in order, then the reader's error (io.EOF at
+// the end), and stop, which ends the reading goroutine and waits for it:
+// call it before closing what next reads.
+func readAhead(next func() (*repodata.Package, error), ready <-chan struct{}) (func() (*repodata.Package, error), func()) {
+	batches := make(chan pkgBatch, readAheadMax/readAheadBatch)
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			b := pkgBatch{pkgs: make([]*repodata.Package, 0, readAheadBatch)}
+			for len(b.pkgs) < readAheadBatch {
+				p, err := next()
+				if err != nil {
+					b.err = err
+					break
+				}
+				b.pkgs = append(b.pkgs, p)
+			}
+			select {
+			case batches <- b:
+			case <-done:
+				return
+			}
+			if b.err != nil {
+				return
+			}
 		}
-		var p *repodata.Package
-		if p, err = next(); err != nil {
-			break
-		}
-		kept = append(kept, p)
+	}()
+	var once gosync.Once
+	stop := func() {
+		once.Do(func() { close(done) })
+		<-finished
 	}
 	<-ready
+	var cur pkgBatch
+	i := 0
 	return func() (*repodata.Package, error) {
-		if len(kept) > 0 {
-			p := kept[0]
-			kept[0], kept = nil, kept[1:] // planned: no longer held here
-			return p, nil
+		for i == len(cur.pkgs) {
+			if cur.err != nil {
+				return nil, cur.err
+			}
+			cur, i = <-batches, 0
 		}
-		if err != nil {
-			return nil, err
-		}
-		return next()
-	}
+		p := cur.pkgs[i]
+		cur.pkgs[i] = nil // planned: no longer held here
+		i++
+		return p, nil
+	}, stop
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -586,8 +587,9 @@ func TestPlanListsUnindexedMirror(t *testing.T) {
 
 // TestReadAhead: packages read while the mirrors' indexes load are
 // planned first, in order, each once, then reading goes on; an error of
-// the reader comes after the packages read before it; at most
-// readAheadMax are held.
+// the reader comes after the packages read before it; at most about
+// readAheadMax are held (the reader runs on a goroutine of its own, a
+// batch or two beyond it); stop ends the reader early.
 func TestReadAhead(t *testing.T) {
 	boom := errors.New("truncated")
 	for _, tc := range []struct {
@@ -609,11 +611,11 @@ func TestReadAhead(t *testing.T) {
 			if tc.readyAt == 0 {
 				close(ready)
 			}
-			calls, maxAhead := 0, 0
-			var planned int
+			calls, maxAhead := 0, 0 // the reader's goroutine's
+			var planned atomic.Int64
 			next := func() (*repodata.Package, error) {
 				calls++
-				if ahead := calls - planned; ahead > maxAhead {
+				if ahead := calls - int(planned.Load()); ahead > maxAhead {
 					maxAhead = ahead
 				}
 				if calls == tc.readyAt {
@@ -650,7 +652,7 @@ func TestReadAhead(t *testing.T) {
 				}
 				tc.readyAt = -1
 			}
-			nextAll := readAhead(next, ready)
+			nextAll, stop := readAhead(next, ready)
 			var got []string
 			var err error
 			for {
@@ -658,9 +660,10 @@ func TestReadAhead(t *testing.T) {
 				if p, err = nextAll(); err != nil {
 					break
 				}
-				planned++
+				planned.Add(1)
 				got = append(got, p.Href)
 			}
+			stop() // the reader has ended: its counters can be read
 			want := tc.total
 			if tc.failAt != 0 {
 				want = tc.failAt - 1
@@ -673,9 +676,31 @@ func TestReadAhead(t *testing.T) {
 					t.Fatalf("package %d is %s: out of order", i+1, h)
 				}
 			}
-			if maxAhead > readAheadMax+1 {
-				t.Errorf("%d packages read ahead of planning, want at most %d", maxAhead, readAheadMax)
+			if limit := readAheadMax + 2*readAheadBatch + 1; maxAhead > limit {
+				t.Errorf("%d packages read ahead of planning, want at most %d", maxAhead, limit)
 			}
 		})
 	}
+}
+
+// TestReadAheadStop: a planner that fails stops the reader, which may be
+// anywhere in a long primary, and stop waits for it to end.
+func TestReadAheadStop(t *testing.T) {
+	ready := make(chan struct{})
+	close(ready)
+	var calls atomic.Int64
+	next := func() (*repodata.Package, error) {
+		calls.Add(1)
+		return &repodata.Package{Href: "p"}, nil // never ends by itself
+	}
+	nextAll, stop := readAhead(next, ready)
+	if _, err := nextAll(); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	n := calls.Load()
+	if again := calls.Load(); again != n {
+		t.Errorf("the reader read on after stop returned: %d, then %d packages", n, again)
+	}
+	stop() // twice is harmless
 }

@@ -153,7 +153,7 @@ func printReport(w io.Writer, r *sync.Report) {
 		// The same words and numbers as the sync's line below.
 		fmt.Fprintf(w, "%s  (dry run) would fetch %d packages (%s) and %s of metadata\n", head, len(r.WouldFetch), human(r.WouldFetchBytes), human(r.Bytes))
 		for _, p := range r.WouldFetch {
-			fmt.Fprintf(w, "    fetch    %s\n", p)
+			writeLine(w, "    fetch    ", p)
 		}
 	case errors.Is(r.Err, sync.ErrHeld):
 		he, _ := isHeld(r.Err)
@@ -210,7 +210,7 @@ func printReport(w io.Writer, r *sync.Report) {
 				first := true
 				for l := range mp.All() {
 					if !first {
-						fmt.Fprintf(w, "  %s\n", l)
+						writeLine(w, "  ", l)
 					}
 					first = false
 				}
@@ -232,6 +232,14 @@ func printReport(w io.Writer, r *sync.Report) {
 			fmt.Fprintf(w, "  %-12s published %d files, deleted %d\n", m.Name, m.Published, m.Deleted)
 		}
 	}
+}
+
+// writeLine writes prefix, s and a newline: a dry run's report of a
+// large repository is hundreds of thousands of these lines.
+func writeLine(w io.Writer, prefix, s string) {
+	io.WriteString(w, prefix)
+	io.WriteString(w, s)
+	io.WriteString(w, "\n")
 }
 
 // mirrorPlan returns the plan of the mirror named name, or nil.

@@ -11,16 +11,36 @@ import (
 // New reads r in its own goroutine, a few blocks ahead of the consumer,
 // so that decompressing metadata and parsing it use two cores. Close
 // stops the goroutine and closes r.
-func New(r io.ReadCloser) io.ReadCloser {
-	const blocks, size = 4, 256 << 10
+func New(r io.ReadCloser) io.ReadCloser { return newAhead(r, nil, nil) }
+
+// NewTee is New, and also writes what it reads from r to w (a hash, say)
+// on a third goroutine, between the one reading r and the consumer: a
+// block is handed to the consumer once w has it, so reading r, writing
+// w and consuming run side by side. At the end of r, once w has every
+// byte, final is called: an error it returns is what the consumer gets
+// in place of io.EOF. An error from w ends the stream with that error.
+func NewTee(r io.ReadCloser, w io.Writer, final func() error) io.ReadCloser {
+	return newAhead(r, w, final)
+}
+
+func newAhead(r io.ReadCloser, w io.Writer, final func() error) io.ReadCloser {
+	const blocks, size = 6, 256 << 10
 	ra := &aheadReader{
-		src:  r,
-		full: make(chan block, blocks),
-		free: make(chan []byte, blocks),
-		done: make(chan struct{}),
+		src:   r,
+		full:  make(chan block, blocks),
+		free:  make(chan []byte, blocks),
+		done:  make(chan struct{}),
+		tee:   w,
+		final: final,
 	}
 	for range blocks {
 		ra.free <- make([]byte, size)
+	}
+	ra.out = ra.full
+	if w != nil {
+		ra.out = make(chan block, blocks)
+		ra.wg.Add(1)
+		go ra.write()
 	}
 	ra.wg.Add(1)
 	go ra.fill()
@@ -34,11 +54,15 @@ type block struct {
 
 type aheadReader struct {
 	src  io.ReadCloser
-	full chan block
+	full chan block // to the consumer
+	out  chan block // what fill reads goes here: full, or to write
 	free chan []byte
 	done chan struct{}
 	once gosync.Once
 	wg   gosync.WaitGroup
+
+	tee   io.Writer    // NewTee's w, or nil
+	final func() error // NewTee's final
 
 	cur []byte // the part of the current block not read yet
 	buf []byte // the current block, to give back
@@ -59,11 +83,39 @@ func (a *aheadReader) fill() {
 			err = io.EOF
 		}
 		select {
-		case a.full <- block{buf[:n], err}:
+		case a.out <- block{buf[:n], err}:
 		case <-a.done:
 			return
 		}
 		if err != nil {
+			return
+		}
+	}
+}
+
+// write gives each block to the tee, then to the consumer.
+func (a *aheadReader) write() {
+	defer a.wg.Done()
+	for {
+		var blk block
+		select {
+		case blk = <-a.out:
+		case <-a.done:
+			return
+		}
+		if _, err := a.tee.Write(blk.b); err != nil {
+			blk.err = err
+		} else if blk.err == io.EOF && a.final != nil {
+			if err := a.final(); err != nil {
+				blk.err = err
+			}
+		}
+		select {
+		case a.full <- blk:
+		case <-a.done:
+			return
+		}
+		if blk.err != nil {
 			return
 		}
 	}

@@ -83,3 +83,60 @@ func TestReadAheadCloseEarly(t *testing.T) {
 		t.Errorf("%d goroutines left, %d before", n, before)
 	}
 }
+
+// TestTee: NewTee gives the consumer what New gives, and the tee every
+// byte in order before final is called; final's error replaces io.EOF,
+// a read error and the tee's own error end the stream.
+func TestTee(t *testing.T) {
+	data := make([]byte, 2<<20+77)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	bad := errors.New("digest mismatch")
+	for _, tc := range []struct {
+		name     string
+		src      io.Reader
+		finalErr error
+		teeErr   error
+		want     error
+	}{
+		{"whole", bytes.NewReader(data), nil, nil, nil},
+		{"one byte at a time", iotest.OneByteReader(bytes.NewReader(data[:50000])), nil, nil, nil},
+		{"empty", bytes.NewReader(nil), nil, nil, nil},
+		{"final refuses", bytes.NewReader(data), bad, nil, bad},
+		{"read error", &errAfter{bytes.NewReader(data), errors.New("corrupt input")}, nil, nil, errors.New("corrupt input")},
+		{"tee fails", bytes.NewReader(data), nil, errors.New("tee broke"), errors.New("tee broke")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var tee bytes.Buffer
+			var atFinal int
+			w := io.Writer(&tee)
+			if tc.teeErr != nil {
+				w = failWriter{tc.teeErr}
+			}
+			r := NewTee(io.NopCloser(tc.src), w, func() error {
+				atFinal = tee.Len()
+				return tc.finalErr
+			})
+			defer r.Close()
+			got, err := io.ReadAll(r)
+			if tc.want != nil {
+				if err == nil || err.Error() != tc.want.Error() {
+					t.Fatalf("err = %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, tee.Bytes()) || atFinal != len(got) {
+				t.Fatalf("consumer read %d bytes, the tee got %d (%d when final was called), or they differ", len(got), tee.Len(), atFinal)
+			}
+		})
+	}
+}
+
+type failWriter struct{ err error }
+
+func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
