@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	gosync "sync"
+	"sync/atomic"
 
 	"github.com/rpmirror/rpmirror/target"
 )
@@ -22,10 +23,10 @@ import (
 // from a queue; the first failure of a mirror stops its uploads, and
 // publish reports it.
 type earlyStores struct {
-	puts   map[string][]earlyPut // cache path -> what is stored from it
-	queue  chan earlyPut
-	cancel context.CancelFunc
-	wg     gosync.WaitGroup
+	puts  map[string][]earlyPut // cache path -> what is stored from it
+	queue chan earlyPut
+	stop  atomic.Bool // the downloads failed: start no more uploads
+	wg    gosync.WaitGroup
 }
 
 type earlyPut struct {
@@ -81,11 +82,12 @@ func (s *run) startEarlyStores(ctx context.Context, behind []*mirror) (*earlySto
 		}
 	}
 	e.queue = make(chan earlyPut, n) // never full: verified never blocks a download
-	ctx, e.cancel = context.WithCancel(ctx)
 	for range s.e.opts.Concurrency {
 		e.wg.Go(func() {
 			for p := range e.queue {
-				s.storeEarly(ctx, p)
+				if !e.stop.Load() {
+					s.storeEarly(ctx, p)
+				}
 			}
 		})
 	}
@@ -105,22 +107,21 @@ func (e *earlyStores) verified(local string) {
 }
 
 // finish waits for the uploads queued; abort (the downloads failed)
-// stops those not started.
+// skips those not started. Those under way are let finish, not
+// cancelled: a store may keep an object whose request its client gave
+// up on, after the failed sync removed what it stored.
 func (e *earlyStores) finish(abort bool) {
 	if e == nil {
 		return
 	}
-	if abort {
-		e.cancel()
-	}
+	e.stop.Store(abort)
 	close(e.queue)
 	e.wg.Wait()
-	e.cancel()
 }
 
 func (s *run) storeEarly(ctx context.Context, p earlyPut) {
 	st := p.m.early
-	if st.failed() || ctx.Err() != nil {
+	if st.failed() {
 		return
 	}
 	err := p.m.tg.Put(ctx, p.f)
