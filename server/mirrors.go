@@ -33,7 +33,9 @@ type Repo struct {
 }
 
 // Files is what redirects need to know of a repository's candidates.
-// Implementations must be safe for concurrent use.
+// Implementations must be safe for concurrent use, and must not keep a
+// path they are given past the call: it may alias the HTTP server's
+// request buffer, which the next request reuses.
 type Files interface {
 	// Serves reports whether candidate i (an index of Set) serves path
 	// with the content the current revision has there, or, for a path the
