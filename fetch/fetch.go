@@ -661,6 +661,7 @@ const writebackMin = 1 << 20
 // SyncFS makes every file on the filesystem that holds dir durable
 // (syncfs(2)): the one flush that replaces an fsync per downloaded file.
 // File does not fsync what it downloads; a caller calls SyncFS on the
-// download directory before anything that must survive a power cut (a
-// published repomd.xml) names those files.
+// download directory (or, for a few files, fsyncs just those:
+// safefs.Flush chooses by their number) before anything that must
+// survive a power cut (a published repomd.xml) names those files.
 func SyncFS(dir string) error { return safefs.SyncFS(dir) }

@@ -448,13 +448,14 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	if err := inRegion(ctx, "record verified", s.recordVerified); err != nil {
 		return err
 	}
-	// Downloads are not fsynced one by one: one syncfs makes every file
-	// in the cache durable before any mirror names it, repomd.xml and
-	// its signature and key staged there included.
+	// Downloads are not fsynced one by one as they arrive: every file of
+	// the cache a mirror will name, repomd.xml and its signature and key
+	// staged there included, is made durable at once before any mirror
+	// names it.
 	if err := s.stageRepomd(); err != nil {
 		return err
 	}
-	if err := inRegion(ctx, "make the cache durable", func() error { return fetch.SyncFS(s.cache) }); err != nil {
+	if err := inRegion(ctx, "make the cache durable", func() error { return flush(s.cache, s.cacheFiles(behind)) }); err != nil {
 		return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
@@ -475,6 +476,37 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 		trace.WithRegion(ctx, "remove cache", s.removeCache)
 	}
 	return s.mirrorErrors()
+}
+
+// flush makes files durable (safefs.Flush); tests record its calls.
+var flush = safefs.Flush
+
+// cacheFiles lists the cache directory and the files in it that the
+// plans of the behind mirrors store or commit, each once: what must be
+// durable before any of them is published. A list longer than
+// safefs.FlushOneByOne is cut there, since flush then flushes the whole
+// filesystem anyway.
+func (s *run) cacheFiles(behind []*mirror) []string {
+	paths := []string{s.cache}
+	seen := map[string]bool{}
+	for _, m := range behind {
+		if m.plan == nil || m.plan.Refused != nil {
+			continue // nothing is published to it
+		}
+		for _, files := range [][]Placement{m.plan.Store, m.plan.Commit} {
+			for _, f := range files {
+				local := f.File(s.cache).Local
+				if seen[local] {
+					continue
+				}
+				seen[local] = true
+				if paths = append(paths, local); len(paths) > safefs.FlushOneByOne {
+					return paths
+				}
+			}
+		}
+	}
+	return paths
 }
 
 // keepCurrent carries out the plans of the mirrors already current:

@@ -2,17 +2,22 @@ package sync_test
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/local"
@@ -169,5 +174,102 @@ func TestMetadataFetchedAtOnce(t *testing.T) {
 	h.checkMirrors()
 	if most < 2 {
 		t.Errorf("at most %d metadata request in flight at once, want several", most)
+	}
+}
+
+// orderTarget records when a mirror is written: stores and commits.
+type orderTarget struct {
+	target.Target
+	events *[]string
+	mu     *gosync.Mutex
+}
+
+func (o orderTarget) note(e string) {
+	o.mu.Lock()
+	*o.events = append(*o.events, e)
+	o.mu.Unlock()
+}
+
+func (o orderTarget) Put(ctx context.Context, f target.File) error {
+	o.note("store")
+	return o.Target.Put(ctx, f)
+}
+
+func (o orderTarget) PutAll(ctx context.Context, files []target.File) error {
+	o.note("store")
+	return o.Target.(target.BatchPutter).PutAll(ctx, files)
+}
+
+func (o orderTarget) Commit(ctx context.Context, files []target.File, remove []string) error {
+	o.note("commit")
+	return o.Target.Commit(ctx, files, remove)
+}
+
+// TestCacheDurableBeforePublish: every file a sync publishes is durable
+// before any mirror names it (issue 10: a power cut must not leave a
+// published repomd.xml naming an empty file), and for a small sync the
+// flush covers just the files the mirrors will name, not the whole
+// filesystem (safefs.Flush: a syncfs would wait for every other writer's
+// dirty data): each file the mirror serves afterwards is the very inode
+// that was flushed (a hard link to the download), and the flush came
+// before the first store and the commit.
+func TestCacheDurableBeforePublish(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, v1)
+	h := newHarness(t, o)
+	h.repo.Mirrors = h.repo.Mirrors[:1]
+	h.mirrors = h.mirrors[:1]
+
+	var mu gosync.Mutex
+	var events []string
+	flushed := map[uint64]bool{} // inodes
+	old := sync.SetFlush(func(root string, paths []string) error {
+		if len(paths) > safefs.FlushOneByOne {
+			t.Errorf("a sync of a few files flushed the whole filesystem (%d paths)", len(paths))
+		}
+		for _, p := range paths {
+			var st unix.Stat_t
+			if err := unix.Stat(p, &st); err != nil {
+				t.Errorf("flushing %s: %v", p, err)
+				continue
+			}
+			flushed[st.Ino] = true
+		}
+		mu.Lock()
+		events = append(events, "flush")
+		mu.Unlock()
+		return safefs.Flush(root, paths)
+	})
+	t.Cleanup(func() { sync.SetFlush(old) })
+	eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Now: func() time.Time { return h.now },
+		OpenTarget: func(_ context.Context, m config.Mirror) (target.Target, error) {
+			tg, err := local.New(m.Path)
+			return orderTarget{Target: tg, events: &events, mu: &mu}, err
+		}})
+	if rep := eng.Sync(context.Background(), h.repo); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	h.checkMirrors()
+	if len(events) == 0 || events[0] != "flush" || !slices.Contains(events, "commit") {
+		t.Errorf("events %v: want the flush first, then the stores and the commit", events)
+	}
+	n := 0
+	err := filepath.WalkDir(h.mirrors[0], func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() || strings.Contains(p, ".rpmirror") {
+			return err
+		}
+		n++
+		var st unix.Stat_t
+		if err := unix.Stat(p, &st); err != nil {
+			return err
+		}
+		if !flushed[st.Ino] {
+			t.Errorf("%s was published without being flushed first", p)
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("walking the mirror: %d files, %v", n, err)
 	}
 }

@@ -3,8 +3,12 @@ package safefs
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -155,5 +159,53 @@ func TestStage(t *testing.T) {
 	var se *SymlinkError
 	if err := Stage(root, "dir/x", []byte("x"), 0o644); !errors.As(err, &se) {
 		t.Errorf("Stage through a symlink: err = %v, want a *SymlinkError", err)
+	}
+}
+
+// TestFlush: a small batch is made durable with an fsync of each path
+// (and waits only for its own data), a batch larger than FlushOneByOne
+// with one syncfs of the filesystem; a path that cannot be flushed is an
+// error that names it.
+func TestFlush(t *testing.T) {
+	root := t.TempDir()
+	var paths []string
+	for i := range FlushOneByOne + 1 {
+		p := filepath.Join(root, "f"+strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	tests := []struct {
+		name       string
+		paths      []string
+		wantFsyncs int64
+		wantSyncfs int64
+		wantErr    string // a path the error names; "" for none
+	}{
+		{name: "nothing", paths: nil},
+		{name: "a small batch, files and their directory", paths: append([]string{root}, paths[:20]...), wantFsyncs: 21},
+		{name: "as many as FlushOneByOne", paths: paths[:FlushOneByOne], wantFsyncs: FlushOneByOne},
+		{name: "one more: the whole filesystem", paths: paths, wantSyncfs: 1},
+		{name: "a missing file", paths: []string{paths[0], filepath.Join(root, "missing")}, wantFsyncs: 2, wantErr: filepath.Join(root, "missing")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var fsyncs, syncfs atomic.Int64
+			oldOne, oldFS := flushOne, flushFS
+			flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
+			flushFS = func(dir string) error { syncfs.Add(1); return oldFS(dir) }
+			t.Cleanup(func() { flushOne, flushFS = oldOne, oldFS })
+			err := Flush(root, tc.paths)
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("Flush: %v", err)
+			case tc.wantErr != "" && (!errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("Flush: %v, want fs.ErrNotExist naming %s", err, tc.wantErr)
+			}
+			if f, s := fsyncs.Load(), syncfs.Load(); f != tc.wantFsyncs || s != tc.wantSyncfs {
+				t.Errorf("Flush of %d paths: %d fsyncs and %d syncfs calls, want %d and %d", len(tc.paths), f, s, tc.wantFsyncs, tc.wantSyncfs)
+			}
+		})
 	}
 }

@@ -213,8 +213,11 @@ var _ target.BatchPutter = (*Local)(nil)
 
 // PutAll implements target.BatchPutter: each file is placed as Put places
 // it (a hard link, or a copy that is fsynced, renamed into place), and
-// one syncfs(2) of the mirror's filesystem then makes every new
-// directory entry durable, where Put fsyncs a directory per file.
+// then the files and every new directory entry are made durable at once
+// (safefs.Flush): the files, the directories that received them and
+// those above up to the root, with an fsync each (several at once) for
+// a small batch, with one syncfs(2) of the mirror's filesystem for a
+// large one. Put fsyncs a directory per file.
 func (l *Local) PutAll(ctx context.Context, files []target.File) error {
 	if len(files) == 0 {
 		return nil
@@ -228,15 +231,33 @@ func (l *Local) PutAll(ctx context.Context, files []target.File) error {
 		return err
 	}
 	made := map[string]bool{}
+	// What must be durable: each file (a hard link shares its
+	// download's inode, flushed already, which costs next to nothing
+	// again), the directory that received it and, for a directory
+	// made on the way, its parent, up to the root.
+	var durable []string
+	dirSeen := map[string]bool{}
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := l.put(ctx, f, made); err != nil {
+		full, err := l.put(ctx, f, made)
+		if err != nil {
 			return err
 		}
+		if len(durable) > safefs.FlushOneByOne {
+			continue // Flush flushes the whole filesystem anyway
+		}
+		durable = append(durable, full)
+		for d := path.Dir(f.Path); !dirSeen[d]; d = path.Dir(d) {
+			dirSeen[d] = true
+			durable = append(durable, filepath.Join(l.root, filepath.FromSlash(d)))
+			if d == "." {
+				break
+			}
+		}
 	}
-	if err := syncFS(l.root); err != nil {
+	if err := flush(l.root, durable); err != nil {
 		return fmt.Errorf("making the files stored in %s durable: %w", l.root, err)
 	}
 	return nil
@@ -599,7 +620,7 @@ func (l *Local) Lock(ctx context.Context) (func(), error) {
 // The flushes, variables so that tests can count them.
 var (
 	syncDir = safefs.SyncDir
-	syncFS  = safefs.SyncFS
+	flush   = safefs.Flush
 )
 
 var _ target.Snapshotter = (*Local)(nil)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -464,46 +466,84 @@ func TestNewCreatesNothing(t *testing.T) {
 }
 
 // TestPutAllFlushesOnce: storing many packages is made durable by one
-// syncfs, not by an fsync of a directory per file as Put does (issue 10:
-// durability without a fsync per file), and every file is a hard link to
-// its download, not a copy.
+// flush of the batch, not by an fsync of a directory per file as Put does
+// (issue 10: durability without a fsync per file): a small batch flushes
+// its files, the directories that received them and those above (an
+// fsync each, several at once: safefs.Flush), a batch of more than
+// safefs.FlushOneByOne paths the whole filesystem (one syncfs). Every
+// file is a hard link to its download, not a copy.
 func TestPutAllFlushesOnce(t *testing.T) {
-	var dirSyncs, fsSyncs atomic.Int64
-	oldDir, oldFS := syncDir, syncFS
-	syncDir = func(dir string) error { dirSyncs.Add(1); return oldDir(dir) }
-	syncFS = func(dir string) error { fsSyncs.Add(1); return oldFS(dir) }
-	t.Cleanup(func() { syncDir, syncFS = oldDir, oldFS })
+	tests := []struct {
+		name      string
+		files     int
+		wantPaths int // paths given to the flush; -1: more than FlushOneByOne
+	}{
+		// 20 files in Packages/a..f: 20 files, 6 directories, Packages, the root.
+		{name: "small batch", files: 20, wantPaths: 20 + 6 + 2},
+		{name: "large batch", files: 200, wantPaths: -1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var dirSyncs, flushes atomic.Int64
+			var flushed []string
+			oldDir, oldFlush := syncDir, flush
+			syncDir = func(dir string) error { dirSyncs.Add(1); return oldDir(dir) }
+			flush = func(root string, paths []string) error {
+				flushes.Add(1)
+				flushed = paths
+				return oldFlush(root, paths)
+			}
+			t.Cleanup(func() { syncDir, flush = oldDir, oldFlush })
 
-	src := t.TempDir()
-	l, err := New(filepath.Join(t.TempDir(), "mirror"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []target.File
-	for i := range 60 {
-		p := filepath.Join(src, fmt.Sprintf("download-%d", i))
-		if err := os.WriteFile(p, []byte(fmt.Sprint("package ", i)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		fi, _ := os.Stat(p)
-		files = append(files, target.File{Path: fmt.Sprintf("Packages/%c/p-%d.rpm", 'a'+i%6, i), Local: p, Size: fi.Size()})
-	}
-	if err := l.PutAll(context.Background(), files); err != nil {
-		t.Fatal(err)
-	}
-	if d, f := dirSyncs.Load(), fsSyncs.Load(); d != 0 || f != 1 {
-		t.Errorf("PutAll of %d files: %d directory fsyncs and %d syncfs calls, want 0 and 1", len(files), d, f)
-	}
-	for _, f := range files {
-		var a, b unix.Stat_t
-		if err := unix.Stat(f.Local, &a); err != nil {
-			t.Fatal(err)
-		}
-		if err := unix.Stat(filepath.Join(l.Root(), f.Path), &b); err != nil {
-			t.Fatalf("%s not stored: %v", f.Path, err)
-		}
-		if a.Ino != b.Ino {
-			t.Errorf("%s is a copy of its download, not a hard link to it", f.Path)
-		}
+			src := t.TempDir()
+			l, err := New(filepath.Join(t.TempDir(), "mirror"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var files []target.File
+			for i := range tc.files {
+				p := filepath.Join(src, fmt.Sprintf("download-%d", i))
+				if err := os.WriteFile(p, []byte(fmt.Sprint("package ", i)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				fi, _ := os.Stat(p)
+				files = append(files, target.File{Path: fmt.Sprintf("Packages/%c/p-%d.rpm", 'a'+i%6, i), Local: p, Size: fi.Size()})
+			}
+			if err := l.PutAll(context.Background(), files); err != nil {
+				t.Fatal(err)
+			}
+			if d, f := dirSyncs.Load(), flushes.Load(); d != 0 || f != 1 {
+				t.Errorf("PutAll of %d files: %d directory fsyncs and %d flushes, want 0 and 1", len(files), d, f)
+			}
+			switch {
+			case tc.wantPaths < 0 && len(flushed) <= safefs.FlushOneByOne:
+				t.Errorf("PutAll of %d files flushed %d paths one by one, want the filesystem", len(files), len(flushed))
+			case tc.wantPaths >= 0:
+				want := map[string]bool{l.Root(): true, filepath.Join(l.Root(), "Packages"): true}
+				for _, f := range files {
+					want[filepath.Join(l.Root(), f.Path)] = true
+					want[filepath.Dir(filepath.Join(l.Root(), f.Path))] = true
+				}
+				got := map[string]bool{}
+				for _, p := range flushed {
+					got[p] = true
+				}
+				if len(flushed) != tc.wantPaths || !maps.Equal(got, want) {
+					t.Errorf("PutAll flushed %d paths %v, want %d: %v", len(flushed), flushed, tc.wantPaths, slices.Sorted(maps.Keys(want)))
+				}
+			}
+			for _, f := range files {
+				var a, b unix.Stat_t
+				if err := unix.Stat(f.Local, &a); err != nil {
+					t.Fatal(err)
+				}
+				if err := unix.Stat(filepath.Join(l.Root(), f.Path), &b); err != nil {
+					t.Fatalf("%s not stored: %v", f.Path, err)
+				}
+				if a.Ino != b.Ino {
+					t.Errorf("%s is a copy of its download, not a hard link to it", f.Path)
+				}
+			}
+		})
 	}
 }
