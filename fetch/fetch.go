@@ -28,6 +28,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cavaliergopher/grab/v3"
@@ -410,12 +411,26 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 	part := dst + ".part"
 	// dst's directory is rpmirror's own; a symlink planted in it is
 	// refused, not followed.
-	for _, p := range []string{dst, part} {
-		if fi, err := os.Lstat(p); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
-			return 0, &safefs.SymlinkError{Path: p}
+	dstInfo, dstErr := os.Lstat(dst)
+	partInfo, partErr := os.Lstat(part)
+	for _, c := range []struct {
+		path string
+		fi   fs.FileInfo
+		err  error
+	}{{dst, dstInfo, dstErr}, {part, partInfo, partErr}} {
+		if c.err == nil && c.fi.Mode()&fs.ModeSymlink != 0 {
+			return 0, &safefs.SymlinkError{Path: c.path}
 		}
 	}
-	if fi, err := os.Lstat(dst); err == nil && fi.Mode().IsRegular() && (size <= 0 || fi.Size() == size) {
+	// What the part file holds before the first attempt (resumed from):
+	// known from the Lstat above, so the attempt need not ask again.
+	partSize := int64(-1)
+	if partErr == nil {
+		partSize = partInfo.Size()
+	} else if errors.Is(partErr, fs.ErrNotExist) {
+		partSize = 0
+	}
+	if fi, err := dstInfo, dstErr; err == nil && fi.Mode().IsRegular() && (size <= 0 || fi.Size() == size) {
 		// Files are not fsynced one by one (see SyncFS): one left by a
 		// run that a power cut ended may be empty or stale, so it is
 		// checked again, from disk, before it is trusted.
@@ -430,9 +445,13 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 		return 0, err
 	}
 	var total int64
+	var done fs.FileInfo // the part file once an attempt succeeded
 	err := f.retry(ctx, u, func(ctx context.Context) error {
-		n, err := f.transfer(ctx, u, part, size, check)
+		start := partSize
+		partSize = -1 // a later attempt finds out again
+		n, fi, err := f.transfer(ctx, u, part, size, start, check)
 		total += n
+		done = fi
 		var cf *checkFailed
 		switch {
 		case err == nil:
@@ -461,22 +480,29 @@ func (f *Fetcher) File(ctx context.Context, u, dst string, size int64, check Che
 	if total >= writebackMin || size >= writebackMin {
 		startWriteback(part)
 	}
-	if err := os.Chmod(part, 0o644); err != nil {
-		return total, err
+	// grab creates the file 0666 less the umask: usually 0644 already.
+	if done == nil || done.Mode().Perm() != 0o644 {
+		if err := os.Chmod(part, 0o644); err != nil {
+			return total, err
+		}
 	}
-	if err := os.Rename(part, dst); err != nil {
-		return total, err
+	// dst is no directory (checked above); os.Rename would Lstat it
+	// again to say so.
+	if err := syscall.Rename(part, dst); err != nil {
+		return total, &os.LinkError{Op: "rename", Old: part, New: dst, Err: err}
 	}
 	return total, nil
 }
 
 // transfer runs one attempt: grab writes the part file while check reads
-// the same bytes from the response body. It returns the bytes received,
-// and a *checkFailed when check refused them.
-func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64, check Check) (int64, error) {
+// the same bytes from the response body. start is the size of the part
+// file before the attempt, or -1 when the caller does not know it. It
+// returns the bytes received, the part file's information when the
+// attempt succeeded, and a *checkFailed when check refused them.
+func (f *Fetcher) transfer(ctx context.Context, u, part string, size, start int64, check Check) (int64, fs.FileInfo, error) {
 	req, err := grab.NewRequest(part, u)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -486,12 +512,17 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64, chec
 	req.NoCreateDirectories = true
 	if size > 0 {
 		req.Size = size
+		// grab allocates a buffer of BufferSize for every transfer: no
+		// larger than the file.
+		req.BufferSize = int(min(max(size, minBuffer), int64(f.grab.BufferSize)))
 	}
 	// Bytes already in the part file were counted by the run that fetched
 	// them: note how many there are before grab touches the file.
-	var start int64
-	if fi, err := os.Stat(part); err == nil {
-		start = fi.Size()
+	if start < 0 {
+		start = 0
+		if fi, err := os.Stat(part); err == nil {
+			start = fi.Size()
+		}
 	}
 	resp := f.grab.Do(req)
 	// Watch progress: count bytes for the display, abort a stall.
@@ -521,11 +552,13 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64, chec
 	}
 	err = resp.Err()
 	if err == nil {
-		if verr := st.finish(); verr != nil {
-			err = &checkFailed{verr}
-			if errors.Is(verr, errPartMismatch) {
-				err = verr
-			}
+		fi, verr := st.finish()
+		if verr == nil {
+			return received(fi.Size(), start, resp.DidResume), fi, nil
+		}
+		err = &checkFailed{verr}
+		if errors.Is(verr, errPartMismatch) {
+			err = verr
 		}
 	} else {
 		// The cause first: aborting the stream ends the check, which
@@ -546,15 +579,22 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size int64, chec
 		}
 	}
 	fi, serr := os.Stat(part)
-	switch {
-	case serr != nil:
-		return 0, err
-	case resp.DidResume && start <= fi.Size():
-		return fi.Size() - start, err
-	case resp.DidResume:
-		return 0, err
+	if serr != nil {
+		return 0, nil, err
 	}
-	return fi.Size(), err
+	return received(fi.Size(), start, resp.DidResume), nil, err
+}
+
+// received is how many bytes an attempt brought, given the part file's
+// size after it and before it (start), and whether it resumed.
+func received(size, start int64, resumed bool) int64 {
+	switch {
+	case resumed && start <= size:
+		return size - start
+	case resumed:
+		return 0
+	}
+	return size
 }
 
 // retry calls op until it succeeds, fails permanently, attempts run out or
@@ -650,6 +690,11 @@ func checkFile(p string, check Check) error {
 	defer f.Close()
 	return check(f)
 }
+
+// minBuffer is the smallest buffer a transfer gets (grab allocates one of
+// Request.BufferSize per transfer; Fetcher.grab.BufferSize is the
+// largest).
+const minBuffer = 4 << 10
 
 // startWriteback is safefs.StartWriteback; tests count its calls.
 var startWriteback = safefs.StartWriteback

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -308,6 +309,37 @@ func TestRetryAfter(t *testing.T) {
 			}
 			if gap < 900*time.Millisecond {
 				t.Errorf("retried after %s, the server asked for 1s", gap)
+			}
+		})
+	}
+}
+
+// TestFileMode: a downloaded file is 0644 whatever the umask: grab
+// creates it 0666 less the umask, and File changes the mode only when
+// that is not 0644 already (one call a file less in the usual case).
+func TestFileMode(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		umask int
+	}{
+		{"umask 022: 0644 from the start", 0o022},
+		{"umask 077: made 0644", 0o077},
+		{"umask 000: made 0644", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := syscall.Umask(tc.umask)
+			defer syscall.Umask(old)
+			srv, _ := server(t, nil)
+			dst := filepath.Join(t.TempDir(), "f")
+			if _, err := fetcher(0).File(context.Background(), srv.URL+"/f", dst, int64(len(body)), sameAsBody); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(dst)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o644 {
+				t.Errorf("%s is %v, want 0644", dst, fi.Mode().Perm())
 			}
 		})
 	}

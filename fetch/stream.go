@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"strconv"
@@ -104,31 +105,32 @@ func (s *stream) whole() error {
 }
 
 // finish ends the stream after a transfer that succeeded and returns the
-// check's verdict. When no body went through it (grab found the part file
-// already complete), the file is read from disk instead.
-func (s *stream) finish() error {
+// check's verdict, and with a nil verdict the part file's information.
+// When no body went through it (grab found the part file already
+// complete), the file is read from disk instead.
+func (s *stream) finish() (fs.FileInfo, error) {
 	s.mu.Lock()
 	fed := s.fed
 	s.mu.Unlock()
 	if !fed {
 		if err := s.whole(); err != nil {
 			s.abort(err)
-			return err
+			return nil, err
 		}
 	}
 	s.pw.Close()
 	err := <-s.done
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fi, serr := os.Stat(s.part)
 	if serr != nil {
-		return serr
+		return nil, serr
 	}
 	if fi.Size() != s.seen {
-		return fmt.Errorf("the part file has %d bytes, the transfer delivered %d: %w", fi.Size(), s.seen, errPartMismatch)
+		return nil, fmt.Errorf("the part file has %d bytes, the transfer delivered %d: %w", fi.Size(), s.seen, errPartMismatch)
 	}
-	return nil
+	return fi, nil
 }
 
 // abort ends the stream after a failed transfer; the check's verdict is

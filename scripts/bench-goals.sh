@@ -123,6 +123,10 @@ echo "| a small batch made durable by an fsync of each of its files (and, for th
 echo "| the same | the same: the two flushes (trace regions \"make the cache durable\" and \"store\", RPMIRROR_TRACE), shared machine, old and new binaries alternating, median of 10 | 37.5 ms | 19.4 ms |"
 echo "| the same | the same: whole command, shared machine (load 9-13), median of 8 alternating | 0.750 s | 0.540 s |"
 echo "| the same | the same: rpmirror over curl | 3.48× | $(v=$(get inc_ratio); echo "${v:-—}×") |"
+echo "| per package: the part file stat'ed once, not three times, and its mode changed only when the umask left it other than 0644; renames without Go's extra Lstat of the target, a store's rename with RENAME_NOREPLACE so no leftover temporary name is removed; grab's buffer no larger than the file; the payload's copy buffer reused and the headers' buffer sized once (fetch, target/local, verify) | initial sync of 1000 × 32 KiB: system calls (strace -c; stat / chmod / unlink / rename) | 57158 (14180 / 1003 / 3033 / 2013) | 46770 (9168 / 0 / 1033 / 2013) |"
+echo "| the same | the same: garbage collections (GODEBUG=gctrace=1); BenchmarkRPM/32KiB B/op | 74; 76.5 KB | 55; 45.8 KB |"
+echo "| the same | the same: CPU seconds (user + sys), shared machine (load 9-11), old and new binaries alternating, median of 8 | 2.085 | 1.750 |"
+echo "| the same | the same without signature checks, s (full run) | 0.825 | $(v=$(get sync_small_nosig); echo "${v:-—}") |"
 # Issue 14's filtered metadata (filter/write.go): before is the run of 2026-11-26 before the change (quiet machine).
 echo "| filtered primary (BenchmarkFilterWrite): the kept entries spooled and recorded on a goroutine of their own, beside the decompressing one, and the open-checksum hashed on another while the next chunk is compressed (the profile showed the reading goroutine spooling while the decompressing core idled, and the writing goroutine hashing, then waiting on the zstd encoder); the files written are byte for byte the same | MB/s | 196.22 | ${fw:-—} |"
 echo "| the same | MB per CPU second | 130.1 | ${fc:-—} |"

@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"strings"
+	gosync "sync"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -232,7 +233,10 @@ func checkPackage(hdr *rpmutils.RpmHeader, raw []byte, r io.Reader, keys openpgp
 		}
 	}
 
-	if _, err := io.Copy(io.MultiWriter(writers...), r); err != nil {
+	bp := copyBuffers.Get().(*[]byte)
+	_, err = io.CopyBuffer(io.MultiWriter(writers...), r, *bp)
+	copyBuffers.Put(bp)
+	if err != nil {
 		return nil, err
 	}
 	for _, c := range check {
@@ -359,6 +363,10 @@ func guardHeaders(r io.Reader, size int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Room for what is read next (up to preGrow: beyond, the buffer
+	// grows only as bytes arrive) and for bytes.Buffer.ReadFrom's last
+	// read: without it the buffer is copied several times a package.
+	buf.Grow(int(min(sigLen+introSize, preGrow)) + bytes.MinRead)
 	if _, err := io.CopyN(&buf, r, sigLen+introSize); err != nil {
 		return nil, corrupt("reading the signature header: %w", eofIsUnexpected(err))
 	}
@@ -366,11 +374,23 @@ func guardHeaders(r io.Reader, size int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	buf.Grow(int(min(mainLen, preGrow)) + bytes.MinRead)
 	if _, err := io.CopyN(&buf, r, mainLen); err != nil {
 		return nil, corrupt("reading the main header: %w", eofIsUnexpected(err))
 	}
 	return buf.Bytes(), nil
 }
+
+// preGrow is the most guardHeaders makes room for before the bytes
+// arrive: what a header declares is not trusted further.
+const preGrow = 64 << 10
+
+// copyBuffers hold the buffers that feed a package's payload to its
+// digests: one a package would be 32 KiB of garbage each.
+var copyBuffers = gosync.Pool{New: func() any {
+	b := make([]byte, 32<<10)
+	return &b
+}}
 
 func eofIsUnexpected(err error) error {
 	if err == io.EOF {

@@ -288,13 +288,20 @@ func (l *Local) put(ctx context.Context, f target.File, made map[string]bool) (s
 		os.Remove(tmp)
 		return "", fmt.Errorf("storing %s: %w", f.Path, err)
 	}
-	if err := os.Rename(tmp, full); err != nil {
+	// A path not yet in use (the usual case) takes tmp's name at once;
+	// one in use is replaced.
+	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, full, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		// In use, or a filesystem without RENAME_NOREPLACE.
+		err = unix.Rename(tmp, full)
+		// When full was already a link to the same inode, rename(2)
+		// did nothing and left tmp behind.
 		os.Remove(tmp)
-		return "", fmt.Errorf("storing %s: %w", f.Path, err)
 	}
-	// When full was already a link to the same inode, rename(2) did
-	// nothing and left tmp behind.
-	os.Remove(tmp)
+	if err != nil {
+		os.Remove(tmp)
+		return "", fmt.Errorf("storing %s: %w", f.Path, &os.LinkError{Op: "rename", Old: tmp, New: full, Err: err})
+	}
 	return full, nil
 }
 
