@@ -127,6 +127,7 @@ echo "| per package: the part file stat'ed once, not three times, and its mode c
 echo "| the same | the same: garbage collections (GODEBUG=gctrace=1); BenchmarkRPM/32KiB B/op | 74; 76.5 KB | 55; 45.8 KB |"
 echo "| the same | the same: CPU seconds (user + sys), shared machine (load 9-11), old and new binaries alternating, median of 8 | 2.085 | 1.750 |"
 echo "| the same | the same without signature checks, s (full run) | 0.825 | $(v=$(get sync_small_nosig); echo "${v:-—}") |"
+echo "| repomd.xml's signature and key read at once, after repomd.xml and before it is read again (source/source.go) | every sync: requests one after another before the metadata (repomd.xml, .asc, .key, repomd.xml again) | 4 | 3 |"
 # Issue 14's filtered metadata (filter/write.go): before is the run of 2026-11-26 before the change (quiet machine).
 echo "| filtered primary (BenchmarkFilterWrite): the kept entries spooled and recorded on a goroutine of their own, beside the decompressing one, and the open-checksum hashed on another while the next chunk is compressed (the profile showed the reading goroutine spooling while the decompressing core idled, and the writing goroutine hashing, then waiting on the zstd encoder); the files written are byte for byte the same | MB/s | 196.22 | ${fw:-—} |"
 echo "| the same | MB per CPU second | 130.1 | ${fc:-—} |"

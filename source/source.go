@@ -351,19 +351,33 @@ func (s *Source) readOnce(ctx context.Context, u *Upstream) (*Snapshot, error) {
 		return nil, upstreamErr(u, StageParse, "reading "+RepomdPath, err)
 	}
 	snap := &Snapshot{Upstream: u, Repomd: b, MD: md, SHA256: sha256Hex(b)}
-	for _, opt := range []struct {
+	// The signature and the key are read at once, both after repomd.xml
+	// (which Read reads again after them): a round trip less a sync.
+	opts := []struct {
 		path string
 		dst  *[]byte
-	}{{AscPath, &snap.Asc}, {KeyPath, &snap.Key}} {
-		b, err := s.fetcher.FetchBytes(ctx, u.URL+opt.path, MaxRepomdSize)
-		if errors.Is(err, fetch.ErrNotFound) {
-			continue
-		}
+	}{{AscPath, &snap.Asc}, {KeyPath, &snap.Key}}
+	errs := make([]error, len(opts))
+	var wg gosync.WaitGroup
+	for i, opt := range opts {
+		wg.Go(func() {
+			b, err := s.fetcher.FetchBytes(ctx, u.URL+opt.path, MaxRepomdSize)
+			if errors.Is(err, fetch.ErrNotFound) {
+				return
+			}
+			if err != nil {
+				errs[i] = upstreamErr(u, StageFetch, "fetching "+opt.path, err)
+				return
+			}
+			s.bytes.Add(int64(len(b)))
+			*opt.dst = b
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
 		if err != nil {
-			return nil, upstreamErr(u, StageFetch, "fetching "+opt.path, err)
+			return nil, err
 		}
-		s.bytes.Add(int64(len(b)))
-		*opt.dst = b
 	}
 	return snap, nil
 }

@@ -134,46 +134,62 @@ func TestSpeedOfTheDataPath(t *testing.T) {
 }
 
 // TestMetadataFetchedAtOnce: the metadata files a sync needs are fetched
-// several at once (download.concurrency), not one after another, each
-// a round trip (issue 10: an update within 1.5x of curl fetching the
-// changed files 4 at once). The origin holds every metadata request
-// until a second one is in flight (or a generous time has passed, so a
-// sequential engine fails the test instead of hanging it).
+// several at once (download.concurrency), and repomd.xml's signature and
+// key together, not one after another, each a round trip (issue 10: an
+// update within 1.5x of curl fetching the changed files 4 at once). The
+// origin holds each such request until a second one is in flight (or a
+// generous time has passed, so a sequential engine fails the test
+// instead of hanging it).
 func TestMetadataFetchedAtOnce(t *testing.T) {
 	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
-	dir := t.TempDir()
-	if err := os.CopyFS(dir, os.DirFS(v1)); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		held func(path string) bool // the requests held until a second is in flight
+	}{
+		{"the metadata files", func(p string) bool {
+			return strings.HasPrefix(p, "/repodata/") && !strings.Contains(p, "repomd.xml")
+		}},
+		// After repomd.xml, before it is read again.
+		{"repomd.xml's signature and key", func(p string) bool {
+			return p == "/repodata/repomd.xml.asc" || p == "/repodata/repomd.xml.key"
+		}},
 	}
-	var mu gosync.Mutex
-	inFlight, most := 0, 0
-	second := make(chan struct{})
-	fsrv := http.FileServer(http.Dir(dir))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		meta := strings.HasPrefix(r.URL.Path, "/repodata/") && !strings.Contains(r.URL.Path, "repomd.xml")
-		if meta {
-			mu.Lock()
-			inFlight++
-			if inFlight == 2 && most < 2 {
-				close(second)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.CopyFS(dir, os.DirFS(v1)); err != nil {
+				t.Fatal(err)
 			}
-			most = max(most, inFlight)
-			mu.Unlock()
-			select {
-			case <-second:
-			case <-time.After(5 * time.Second):
+			var mu gosync.Mutex
+			inFlight, most := 0, 0
+			second := make(chan struct{})
+			fsrv := http.FileServer(http.Dir(dir))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.held(r.URL.Path) {
+					mu.Lock()
+					inFlight++
+					if inFlight == 2 && most < 2 {
+						close(second)
+					}
+					most = max(most, inFlight)
+					mu.Unlock()
+					select {
+					case <-second:
+					case <-time.After(5 * time.Second):
+					}
+					defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
+				}
+				fsrv.ServeHTTP(w, r)
+			}))
+			defer srv.Close()
+			o := &origin{dir: dir, srv: srv, requests: map[string]int{}}
+			h := newHarness(t, o)
+			h.mustSync()
+			h.checkMirrors()
+			if most < 2 {
+				t.Errorf("at most %d request in flight at once, want several", most)
 			}
-			defer func() { mu.Lock(); inFlight--; mu.Unlock() }()
-		}
-		fsrv.ServeHTTP(w, r)
-	}))
-	defer srv.Close()
-	o := &origin{dir: dir, srv: srv, requests: map[string]int{}}
-	h := newHarness(t, o)
-	h.mustSync()
-	h.checkMirrors()
-	if most < 2 {
-		t.Errorf("at most %d metadata request in flight at once, want several", most)
+		})
 	}
 }
 
