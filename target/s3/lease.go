@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -47,6 +48,10 @@ type leaseBody struct {
 	Renewed time.Time `json:"renewed"`
 	// Seq counts the holder's writes, so every write differs.
 	Seq uint64 `json:"seq"`
+	// Token is random, made by Lock for each lease it takes: it tells
+	// the holder its own write (one whose answer it gave up waiting for)
+	// from another process's, whatever their holder names.
+	Token string `json:"token,omitempty"`
 }
 
 // LeaseLostError is returned by a write to a target whose lease was lost
@@ -65,6 +70,7 @@ func (e *LeaseLostError) Unwrap() error { return target.ErrLockLost }
 
 // held is the lease while this target holds it.
 type held struct {
+	token   string // leaseBody.Token of this lease's writes
 	etag    string
 	renewed time.Time // monotonic: start of the last successful write
 	seq     uint64
@@ -95,16 +101,16 @@ func (s *S3) checkLease() error {
 	return h.lost
 }
 
-func (s *S3) body(seq uint64) []byte {
-	b, _ := json.Marshal(leaseBody{Holder: s.holder, TTL: s.ttl.String(), Renewed: time.Now().UTC(), Seq: seq})
+func (s *S3) body(seq uint64, token string) []byte {
+	b, _ := json.Marshal(leaseBody{Holder: s.holder, TTL: s.ttl.String(), Renewed: time.Now().UTC(), Seq: seq, Token: token})
 	return b
 }
 
 // writeLease puts the lease conditionally: If-None-Match: * when etag is
 // "", else If-Match: etag. It returns the new ETag, and whether the
 // condition failed.
-func (s *S3) writeLease(ctx context.Context, etag string, seq uint64) (string, bool, error) {
-	b := s.body(seq)
+func (s *S3) writeLease(ctx context.Context, etag string, seq uint64, token string) (string, bool, error) {
+	b := s.body(seq, token)
 	opts := minio.PutObjectOptions{
 		ContentType:    "application/json",
 		CacheControl:   "no-store",
@@ -186,11 +192,12 @@ func (s *S3) Lock(ctx context.Context) (func(), error) {
 	if busy {
 		return nil, fmt.Errorf("%s: the lease is already held by this process (%s): %w", s, s.holder, target.ErrLocked)
 	}
-	etag, err := s.acquire(ctx)
+	token := rand.Text()
+	etag, err := s.acquire(ctx, token)
 	if err != nil {
 		return nil, err
 	}
-	h := &held{etag: etag.etag, renewed: etag.start, seq: 1, stop: make(chan struct{}), done: make(chan struct{})}
+	h := &held{token: token, etag: etag.etag, renewed: etag.start, seq: 1, stop: make(chan struct{}), done: make(chan struct{})}
 	s.mu.Lock()
 	s.held = h
 	s.mu.Unlock()
@@ -205,10 +212,10 @@ type acquired struct {
 	start time.Time
 }
 
-func (s *S3) acquire(ctx context.Context) (acquired, error) {
+func (s *S3) acquire(ctx context.Context, token string) (acquired, error) {
 	for attempt := 0; attempt < 3; attempt++ {
 		start := time.Now()
-		etag, conflict, err := s.writeLease(ctx, "", 0)
+		etag, conflict, err := s.writeLease(ctx, "", 0, token)
 		if err != nil {
 			return acquired{}, err
 		}
@@ -228,7 +235,7 @@ func (s *S3) acquire(ctx context.Context) (acquired, error) {
 				s, cur.body.Holder, cur.now.Sub(cur.modified).Round(time.Second), left.Round(time.Second), target.ErrLocked)
 		}
 		start = time.Now()
-		etag, conflict, err = s.writeLease(ctx, cur.etag, 0)
+		etag, conflict, err = s.writeLease(ctx, cur.etag, 0, token)
 		if err != nil {
 			return acquired{}, err
 		}
@@ -267,11 +274,22 @@ func (s *S3) renew(ctx context.Context, h *held) bool {
 	s.mu.Unlock()
 	start := time.Now()
 	wctx, cancel := context.WithTimeout(ctx, s.ttl/3)
-	newTag, conflict, err := s.writeLease(wctx, etag, seq)
+	newTag, conflict, err := s.writeLease(wctx, etag, seq, h.token)
 	cancel()
 	if conflict {
 		reason := "taken over by another process"
 		if cur, found, rerr := s.readLease(ctx); rerr == nil && found {
+			if cur.body.Token == h.token {
+				// A renewal whose answer this process gave up waiting
+				// for (a timeout) was applied: the lease is still
+				// ours, under the ETag that write made. The next tick
+				// renews from it.
+				s.mu.Lock()
+				h.etag, h.seq = cur.etag, cur.body.Seq
+				s.mu.Unlock()
+				s.log.Info("a renewal given up on was applied; the lease is still held", "holder", s.holder)
+				return false
+			}
 			reason = "taken over by " + cur.body.Holder
 		}
 		s.mu.Lock()

@@ -3,7 +3,14 @@ package s3_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -145,5 +152,53 @@ func TestLeaseLostOnRenewal(t *testing.T) {
 	var ll *s3.LeaseLostError
 	if !errors.As(err, &ll) || !strings.Contains(ll.Reason, b.Holder()) {
 		t.Errorf("Put after the renewal found B's lease: err = %v, want a LeaseLostError naming %s", err, b.Holder())
+	}
+}
+
+// TestLeaseRenewalAnsweredLate: a renewal the store applied but answered
+// after the holder gave up waiting (a loaded machine, a slow network)
+// leaves the lease with an ETag the holder never saw. The holder's next
+// renewal fails its If-Match, finds its own write there, and keeps the
+// lease: it is not lost to a takeover by no one.
+func TestLeaseRenewalAnsweredLate(t *testing.T) {
+	srv := s3test.Start(t, "bkt")
+	u, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var late atomic.Bool
+	rp := httputil.NewSingleHostReverseProxy(u)
+	rp.ModifyResponse = func(r *http.Response) error {
+		if late.Load() && r.Request.Method == http.MethodPut && strings.HasSuffix(r.Request.URL.Path, "/.rpmirror/lease") {
+			time.Sleep(leaseTTL/3 + time.Second) // past the renewal's timeout
+		}
+		return nil
+	}
+	proxy := httptest.NewServer(rp)
+	defer proxy.Close()
+	tg := newTarget(t, &s3test.Server{Endpoint: proxy.URL, Dir: srv.Dir}, "bkt", "repo/", func(c *s3.Config) { c.LeaseTTL = leaseTTL })
+	ctx := context.Background()
+	unlock, err := tg.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	tg.StopRenewing() // renewals below, one at a time
+	late.Store(true)
+	if lost, err := tg.RenewNow(ctx); err != nil || lost {
+		t.Fatalf("renewal answered late: lost %v, err %v; want neither", lost, err)
+	}
+	late.Store(false)
+	for i := range 2 {
+		if lost, err := tg.RenewNow(ctx); err != nil || lost {
+			t.Fatalf("renewal %d after the late one: lost %v, err %v; want neither", i+1, lost, err)
+		}
+	}
+	f := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(f, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Put(ctx, target.File{Path: "a", Local: f, Size: 1}); err != nil {
+		t.Errorf("Put after the renewals: %v", err)
 	}
 }
