@@ -149,15 +149,17 @@ echo "| what a mirror serves (its index, or the primary it serves when rpmirror 
 echo "| the same | the same, peak RSS, MB, gz / zst | 96 / 98 | $(sgr gz_behind) / $(sgr zst_behind) |"
 echo "| the same, on the shared machine, medians of 3 | the same, peak RSS, MB, gz / zst | 95 / 113 | 85 / 103 |"
 echo "| the same | BenchmarkPlan/gz (20,000 packages, mirror behind): allocs/op, B/op (a string more for each package no mirror needs, held in place of the package's) | 150518, 27.7 MB | 169745, 31.9 MB |"
-# Issue 10's plan speed (sync/plan.go, sync/mirrors.go, sync/metadata.go, internal/readahead, repodata/primary.go):
-# before is the quiet run of 2026-11-26 before the change; the shared-machine rows ran each command at real-time
-# priority (chrt -f 10) so that the other helpers' work (load 7-15) did not take its cores, old and new binaries
-# alternating, medians of 5.
-echo "| the plan of a large primary, after a CPU profile and an execution trace (\`RPMIRROR_TRACE\`) of the command: a behind mirror's primary read while the origin's metadata downloads (it waited for the download), for locations and checksums only (\`PrimaryReader.NextLocation\`: the same checks, no package built) and checked by its compressed file's checksum rather than its open-checksum (a sixth of the hashing); metadata decompressed, hashed for its open-checksum (\`readahead.NewTee\`) and parsed each on a goroutine of its own, and planned on a fourth (the parsing goroutine hashed, parsed and planned in turn); the plan's maps and an empty mirror's lists sized from \`<metadata packages>\`; the dry-run report written without fmt | dry-run plan, 100,000 packages, MB/s, gz empty / gz behind / zst empty / zst behind | 208 / 135 / 210 / 152 | $(sgt gz_empty) / $(sgt gz_behind) / $(sgt zst_empty) / $(sgt zst_behind) |"
+# Issue 10's plan speed (sync/plan.go, sync/mirrors.go, sync/metadata.go, sync/stream.go, internal/readahead,
+# repodata/primary.go): before is the quiet run of 2026-11-26 before the change. The shared-machine rows ran the
+# command and the nginx serving the origin at real-time priority (chrt -f 10), so that the other helpers' work
+# (load 7-15) did not take their cores: the old binary's figures there are within 6% of the quiet run's. Old and new
+# binaries alternating, medians of 5.
+echo "| the plan of a large primary, after a CPU profile and an execution trace (\`RPMIRROR_TRACE\`) of the command: a behind mirror's primary read while the origin's metadata downloads (it waited for the download), for locations and checksums only (\`PrimaryReader.NextLocation\`: the same checks, no package built) and checked by its compressed file's checksum rather than its open-checksum (a sixth of the hashing); metadata decompressed, hashed for its open-checksum (\`readahead.NewTee\`) and parsed each on a goroutine of its own, and planned on a fourth (the parsing goroutine hashed, parsed and planned in turn); the origin's primary planned as it downloads, from its part file (it was planned once downloaded); the plan's maps and an empty mirror's lists sized from \`<metadata packages>\`; the dry-run report written without fmt | dry-run plan, 100,000 packages, MB/s, gz empty / gz behind / zst empty / zst behind | 208 / 135 / 210 / 152 | $(sgt gz_empty) / $(sgt gz_behind) / $(sgt zst_empty) / $(sgt zst_behind) |"
 echo "| the same | the same, peak RSS, MB | 109 / 79 / 118 / 101 | $(sgr gz_empty) / $(sgr gz_behind) / $(sgr zst_empty) / $(sgr zst_behind) |"
-echo "| the same, on the shared machine at real-time priority, old and new binaries alternating, medians of 5 | the same, wall time, s | 1.44 / 1.97 / 1.69 / 2.06 | 1.22 / 1.70 / 1.30 / 1.62 |"
-echo "| the same | the same, CPU seconds (user + sys) | 2.36 / 3.40 / 2.45 / 3.14 | 1.80 / 3.13 / 2.11 / 2.94 |"
-echo "| the same | the same, peak RSS, MB | 111 / 82 / 119 / 104 | 85 / 84 / 97 / 105 |"
+echo "| the same, on the shared machine at real-time priority, old and new binaries alternating, medians of 5 | the same, wall time, s (MB/s) | 1.38 / 2.02 / 1.45 / 2.02 (208 / 142 / 198 / 142) | 1.03 / 1.73 / 0.91 / 1.41 (279 / 166 / 316 / 204) |"
+echo "| the same | the same, CPU seconds (user + sys) | 2.34 / 3.50 / 2.23 / 3.17 | 1.89 / 3.19 / 1.66 / 2.56 |"
+echo "| the same | the same, peak RSS, MB | 111 / 81 / 116 / 104 | 86 / 97 / 98 / 105 |"
+echo "| of which: the origin's primary planned as it downloads (sync/stream.go), the row above without it and with it | the same, wall time, s | 1.13 / 1.70 / 0.99 / 1.42 | 1.03 / 1.73 / 0.91 / 1.41 |"
 echo "| rpmirror serve: the per-mirror series (\`mirror_state\`, \`mirror_probe_latency_seconds\`, \`mirror_last_probe_timestamp_seconds\`, \`mirror_lag_seconds\`) made at scrape time from one record a mirror, label pairs shared, not a GaugeVec child a series (daemon/metrics.go; the output is the same: TestMirrorMetrics) | 1000 repositories × 10 mirrors: peak RSS (VmHWM), MB | 358 | $(v=$(get serve1000_hwm_mb); echo "${v:-—}") |"
 echo "| the same | heap held by the 80,000 per-mirror series | 38.8 MB | 1.8 MB |"
 echo "| the same | allocations to record a new mirror's probe (TestMirrorMetricsCompact) | 105 | 5 |"

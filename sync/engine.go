@@ -260,6 +260,9 @@ type run struct {
 	index            string         // the new revision's index (href, checksum), written while planning
 	referenced       map[string]ref // package href -> what the primary says is there
 	publishing       bool           // every package is fetched; mirrors are being written
+	// stream, while the origin's primary downloads, is told as its bytes
+	// arrive (planning reads them from the part file).
+	stream *partStream
 	// publishedAt is when this run published its revision: one time for
 	// every mirror, so that the snapshots a run takes share their name.
 	publishedAt time.Time

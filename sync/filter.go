@@ -101,7 +101,11 @@ func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
 	}
 	dst := s.cachePath(d.Checksum)
 	size := d.Size
+	stream := s.stream
 	n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
+		if stream != nil && stream.want == d.Checksum {
+			r = &arriving{r, stream}
+		}
 		return verify.Content(r, size, d.Checksum)
 	})
 	s.metaMu.Lock()

@@ -12,19 +12,6 @@ import (
 	"github.com/rpmirror/rpmirror/verify"
 )
 
-// openPrimary returns the uncompressed primary metadata of the origin.
-func (s *run) openPrimary() (io.ReadCloser, *repodata.Data, error) {
-	d, ok := s.md.Find("primary")
-	if !ok {
-		return nil, nil, fmt.Errorf("origin's %s lists no primary metadata", RepomdPath)
-	}
-	rc, err := s.openMeta(d)
-	if err != nil {
-		return nil, nil, err
-	}
-	return rc, &d, nil
-}
-
 // capMetadata bounds what is read of a decompressed metadata file: at
 // most its declared open-size (and its open-checksum must match, when
 // given), and at most max bytes in any case, so that a decompression bomb

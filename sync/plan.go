@@ -2,9 +2,12 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime/trace"
@@ -666,39 +669,54 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		}
 	}()
 	meta := metadataToFetch(s.md, behind)
-	if err := inRegion(ctx, "fetch metadata", func() error { return s.fetchMetadata(ctx, meta) }); err != nil {
+	d, ok := s.md.Find("primary")
+	if !ok {
+		return fmt.Errorf("origin's %s lists no primary metadata", RepomdPath)
+	}
+	// The plan starts with the primary's first bytes, read from its part
+	// file while it downloads (partStream), when it is downloaded afresh.
+	fetchDone := make(chan struct{})
+	var stream *partStream
+	if s.streamable(d, meta) {
+		var err error
+		if stream, err = newPartStream(ctx, s.cachePath(d.Checksum)+".part", d, fetchDone); err != nil {
+			return err
+		}
+		defer stream.Close()
+		s.stream = stream
+	}
+	fetched := make(chan error, 1)
+	go func() {
+		defer close(fetchDone)
+		fetched <- inRegion(ctx, "fetch metadata", func() error { return s.fetchMetadata(ctx, meta) })
+	}()
+	var plan *Plan
+	if stream != nil {
+		var err error
+		plan, err = s.planPrimary(ctx, behind, indexed, stream, d)
+		ferr := <-fetched
+		s.stream = nil
+		if ferr != nil {
+			return ferr // what made the stream fail, if it did
+		}
+		if err != nil {
+			// Whatever the stream gave, the downloaded file is verified:
+			// plan from it (a plan that failed on its own fails again).
+			s.log.Debug("planning from the primary metadata as it downloaded failed; planning from the file", "err", err)
+			plan = nil
+		}
+	} else if err := <-fetched; err != nil {
 		return err
 	}
-	defer trace.StartRegion(ctx, "plan packages").End()
-	s.e.opts.Progress.set(s.repo.Name, "planning")
-	rc, d, err := s.openPrimary()
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	pr := repodata.NewPrimaryReader(rc)
-	declared := pr.Declared()
-	next, stopReading := readAhead(pr.Next, indexed)
-	defer stopReading() // before rc is closed
-	iw, err := newIndexWriter(s.cache, "index.tmp")
-	if err != nil {
-		return err
-	}
-	defer iw.abort()
-	pl := &planner{
-		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
-		cache: s.cache, now: s.now(), declared: declared,
-		seen: func(p *repodata.Package, sum string) error {
-			s.samplePackage(p.Href)
-			return iw.add(p.Href, sum)
-		},
-	}
-	plan, err := pl.plan(ctx, d.Href, next, behind)
-	if err != nil {
-		return err
-	}
-	if s.index, err = iw.finish(); err != nil {
-		return err
+	if plan == nil {
+		f, err := os.Open(s.cachePath(d.Checksum))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if plan, err = s.planPrimary(ctx, behind, indexed, f, d); err != nil {
+			return err
+		}
 	}
 	plan.Metadata = meta
 	plan.Mirrors = s.mirrorPlans()
@@ -716,6 +734,73 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	}
 	s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(plan.Fetch), "bytes", plan.FetchBytes)
 	return nil
+}
+
+// streamable reports whether the origin's primary d is downloaded afresh
+// into the cache by this sync (meta lists it, nothing of it is there
+// yet), with a declared size: it can then be planned as it arrives.
+func (s *run) streamable(d repodata.Data, meta []repodata.Data) bool {
+	if d.Size <= 0 || !slices.ContainsFunc(meta, func(m repodata.Data) bool { return m.Checksum == d.Checksum }) {
+		return false
+	}
+	s.metaMu.Lock()
+	cached := s.cached[d.Checksum]
+	s.metaMu.Unlock()
+	if cached {
+		return false
+	}
+	dst := s.cachePath(d.Checksum)
+	for _, p := range []string{dst, dst + ".part"} {
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			return false
+		}
+	}
+	return true
+}
+
+// planPrimary plans from the origin's primary metadata d, whose
+// compressed content r gives, once indexed is closed (the mirrors'
+// indexes are read); it writes the revision's index and sets s.index.
+// It may be called again after it failed.
+func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan struct{}, r io.Reader, d repodata.Data) (*Plan, error) {
+	defer trace.StartRegion(ctx, "plan packages").End()
+	s.e.opts.Progress.set(s.repo.Name, "planning")
+	s.sample, s.planned = nil, 0
+	dr, err := repodata.Decompress(r, d.Href)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Href, err)
+	}
+	rc, err := readChecked(dr, d, s.e.opts.MaxMetadataSize)
+	if err != nil {
+		dr.Close()
+		return nil, err
+	}
+	defer rc.Close()
+	pr := repodata.NewPrimaryReader(rc)
+	declared := pr.Declared()
+	next, stopReading := readAhead(pr.Next, indexed)
+	defer stopReading() // before rc is closed
+	iw, err := newIndexWriter(s.cache, "index.tmp")
+	if err != nil {
+		return nil, err
+	}
+	defer iw.abort()
+	pl := &planner{
+		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
+		cache: s.cache, now: s.now(), declared: declared,
+		seen: func(p *repodata.Package, sum string) error {
+			s.samplePackage(p.Href)
+			return iw.add(p.Href, sum)
+		},
+	}
+	plan, err := pl.plan(ctx, d.Href, next, behind)
+	if err != nil {
+		return nil, err
+	}
+	if s.index, err = iw.finish(); err != nil {
+		return nil, err
+	}
+	return plan, nil
 }
 
 // readAheadMax bounds the packages readAhead holds: about 9 MB of them
