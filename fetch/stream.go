@@ -33,11 +33,9 @@ type stream struct {
 	done chan error
 
 	mu   sync.Mutex
-	fed  bool           // a response body was attached
-	seen int64          // bytes written to the check so far
-	werr error          // the first write error (the check returned early)
-	wb   *partWriteback // started once seen reaches writebackChunk
-	over bool           // finished or aborted: no more writeback
+	fed  bool  // a response body was attached
+	seen int64 // bytes written to the check so far
+	werr error // the first write error (the check returned early)
 }
 
 // newStream starts check on its own goroutine. A check that fails calls
@@ -71,14 +69,6 @@ var errCheckDone = fmt.Errorf("check finished before the end of the file")
 func (s *stream) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// grab writes each chunk to the part file before it reads the next,
-	// so the file holds every byte before p.
-	if s.seen >= writebackChunk && !s.over {
-		if s.wb == nil {
-			s.wb = newPartWriteback(s.part)
-		}
-		s.wb.written(s.seen)
-	}
 	if s.werr == nil {
 		if _, err := s.pw.Write(p); err != nil {
 			s.werr = err
@@ -129,7 +119,6 @@ func (s *stream) finish() (fs.FileInfo, error) {
 		}
 	}
 	s.pw.Close()
-	s.endWriteback()
 	err := <-s.done
 	if err != nil {
 		return nil, err
@@ -149,19 +138,7 @@ func (s *stream) finish() (fs.FileInfo, error) {
 // stopped the transfer).
 func (s *stream) abort(cause error) error {
 	s.pw.CloseWithError(cause)
-	s.endWriteback()
 	return <-s.done
-}
-
-// endWriteback stops the part file's writeback goroutine, if any.
-func (s *stream) endWriteback() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.over = true
-	if s.wb != nil {
-		s.wb.close()
-		s.wb = nil
-	}
 }
 
 // errBadRange: the server answered a resume with other bytes than asked

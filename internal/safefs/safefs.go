@@ -395,10 +395,3 @@ func CreateTemp(root, dir, pattern string, data []byte) (string, error) {
 	}
 	return f.Name(), nil
 }
-
-// StartWritebackRange is StartWriteback for bytes [off, off+n) of the
-// open file fd: a large file's writeback started while the rest of it is
-// still being written.
-func StartWritebackRange(fd int, off, n int64) {
-	unix.SyncFileRange(fd, off, n, unix.SYNC_FILE_RANGE_WRITE)
-}
