@@ -385,10 +385,17 @@ func guardHeaders(r io.Reader, size int64) ([]byte, error) {
 // arrive: what a header declares is not trusted further.
 const preGrow = 64 << 10
 
+// PayloadBuffer is the size of the reads RPM makes for a package's
+// payload (from a download, each is a hand-over from the goroutine
+// receiving it): 256 KiB, not 32, for fewer of them on large packages
+// (see fetch's largeBuffer); the buffers are pooled, so a small package
+// costs no more.
+const PayloadBuffer = 256 << 10
+
 // copyBuffers hold the buffers that feed a package's payload to its
-// digests: one a package would be 32 KiB of garbage each.
+// digests: one a package would be PayloadBuffer of garbage each.
 var copyBuffers = gosync.Pool{New: func() any {
-	b := make([]byte, 32<<10)
+	b := make([]byte, PayloadBuffer)
 	return &b
 }}
 

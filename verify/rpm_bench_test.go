@@ -99,3 +99,45 @@ func TestRPMGarbage(t *testing.T) {
 		t.Errorf("checking a package of %d bytes allocates %d bytes, want at most %d", len(data), per, 60<<10)
 	}
 }
+
+// largestRead records the largest read asked of it.
+type largestRead struct {
+	r       *bytes.Reader
+	largest int
+}
+
+func (l *largestRead) Read(p []byte) (int, error) {
+	l.largest = max(l.largest, len(p))
+	return l.r.Read(p)
+}
+
+// TestRPMPayloadReads: a large package's payload is read in pieces of
+// verify.PayloadBuffer, not 32 KiB: from a download each read is a
+// hand-over from the goroutine receiving it, and larger ones took the
+// initial sync of 20 x 16 MiB about a tenth faster (issue 10).
+func TestRPMPayloadReads(t *testing.T) {
+	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg")
+	key := testrepo.TestKey(t)
+	keyring, err := verify.LoadKeyring(key.PublicPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := testrepo.Pkg{Name: "reads", Version: "1.0", Release: "1", Size: 2 << 20, Sign: key}
+	data, err := os.ReadFile(testrepo.BuildRPMs(t, t.TempDir(), pkg)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	c, err := repodata.NewChecksum("sha256", hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &repodata.Package{Name: pkg.Name, Arch: "noarch", Epoch: "0", Version: "1.0", Release: "1", Checksum: c, Size: int64(len(data))}
+	r := &largestRead{r: bytes.NewReader(data)}
+	if _, err := verify.RPM(r, want, keyring); err != nil {
+		t.Fatal(err)
+	}
+	if r.largest != verify.PayloadBuffer || r.largest <= 32<<10 {
+		t.Errorf("largest read asked: %d bytes, want %d", r.largest, verify.PayloadBuffer)
+	}
+}
