@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strconv"
 	gosync "sync"
+	"syscall"
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -751,7 +752,13 @@ func (s *run) streamable(d repodata.Data, meta []repodata.Data) bool {
 	}
 	dst := s.cachePath(d.Checksum)
 	for _, p := range []string{dst, dst + ".part"} {
-		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+		// Opened, not looked up, to tell: the cache is rpmirror's own
+		// directory, and a symlink there counts as a file.
+		f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+		if err == nil {
+			f.Close()
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
 			return false
 		}
 	}
