@@ -15,11 +15,11 @@ import (
 
 // TestWritebackStartsPerDownload: every large verified download has its
 // writeback started as soon as it is complete (before it gets its final
-// name), so that the one syncfs before the commit finds the data mostly
+// name), so that the flush before the commit finds the data mostly
 // on disk already instead of writing all of it then (issue 10: 16 MiB
 // packages at the rate of curl to disk, with every file durable before
 // the commit). A download its check refuses is not written back, nor is
-// a small one (syncfs writes those together for less).
+// a small one (the flush writes those together for less).
 func TestWritebackStartsPerDownload(t *testing.T) {
 	var mu gosync.Mutex
 	var started []string

@@ -329,9 +329,9 @@ func fsyncPath(p string) error {
 
 // StartWriteback asks the kernel to start writing path's data to disk now
 // (sync_file_range(2) SYNC_FILE_RANGE_WRITE) and returns without waiting,
-// so that a later SyncFS finds most of it written: files downloaded
+// so that a later Flush (or SyncFS) finds most of it written: files downloaded
 // meanwhile reach the disk while others still arrive. It is advice, not
-// a flush, and never fails: durability comes from SyncFS alone.
+// a flush, and never fails: durability comes from Flush or SyncFS alone.
 func StartWriteback(path string) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
