@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/verify"
@@ -18,29 +20,12 @@ import (
 // payload digests, the signature against the test key. One op is one
 // package; pkgs/s is reported besides MB/s.
 func BenchmarkRPM(b *testing.B) {
-	testrepo.RequireTools(b, "rpmbuild", "rpmsign", "gpg")
-	key := testrepo.TestKey(b)
-	keyring, err := verify.LoadKeyring(key.PublicPath)
-	if err != nil {
-		b.Fatal(err)
-	}
 	for _, bc := range []struct {
 		name string
 		size int
 	}{{"32KiB", 32 << 10}, {"16MiB", 16 << 20}} {
 		b.Run(bc.name, func(b *testing.B) {
-			pkg := testrepo.Pkg{Name: "bench-" + bc.name, Version: "1.0", Release: "1", Size: bc.size, Sign: key}
-			paths := testrepo.BuildRPMs(b, b.TempDir(), pkg)
-			data, err := os.ReadFile(paths[0])
-			if err != nil {
-				b.Fatal(err)
-			}
-			sum := sha256.Sum256(data)
-			c, err := repodata.NewChecksum("sha256", hex.EncodeToString(sum[:]))
-			if err != nil {
-				b.Fatal(err)
-			}
-			want := &repodata.Package{Name: pkg.Name, Arch: "noarch", Epoch: "0", Version: "1.0", Release: "1", Checksum: c, Size: int64(len(data))}
+			data, want, keyring := signedPackage(b, "bench-"+bc.name, bc.size)
 			b.SetBytes(int64(len(data)))
 			b.ReportAllocs()
 			for b.Loop() {
@@ -65,23 +50,7 @@ func BenchmarkRPM(b *testing.B) {
 // it go-rpmutils' copies of the headers) with room to spare; before
 // this it was about 77 KB.
 func TestRPMGarbage(t *testing.T) {
-	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg")
-	key := testrepo.TestKey(t)
-	keyring, err := verify.LoadKeyring(key.PublicPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := testrepo.Pkg{Name: "garbage", Version: "1.0", Release: "1", Size: 32 << 10, Sign: key}
-	data, err := os.ReadFile(testrepo.BuildRPMs(t, t.TempDir(), pkg)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	c, err := repodata.NewChecksum("sha256", hex.EncodeToString(sum[:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &repodata.Package{Name: pkg.Name, Arch: "noarch", Epoch: "0", Version: "1.0", Release: "1", Checksum: c, Size: int64(len(data))}
+	data, want, keyring := signedPackage(t, "garbage", 32<<10)
 	check := func() {
 		if _, err := verify.RPM(bytes.NewReader(data), want, keyring); err != nil {
 			t.Fatal(err)
@@ -116,23 +85,7 @@ func (l *largestRead) Read(p []byte) (int, error) {
 // hand-over from the goroutine receiving it, and larger ones took the
 // initial sync of 20 x 16 MiB about a tenth faster (issue 10).
 func TestRPMPayloadReads(t *testing.T) {
-	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg")
-	key := testrepo.TestKey(t)
-	keyring, err := verify.LoadKeyring(key.PublicPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pkg := testrepo.Pkg{Name: "reads", Version: "1.0", Release: "1", Size: 2 << 20, Sign: key}
-	data, err := os.ReadFile(testrepo.BuildRPMs(t, t.TempDir(), pkg)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(data)
-	c, err := repodata.NewChecksum("sha256", hex.EncodeToString(sum[:]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &repodata.Package{Name: pkg.Name, Arch: "noarch", Epoch: "0", Version: "1.0", Release: "1", Checksum: c, Size: int64(len(data))}
+	data, want, keyring := signedPackage(t, "reads", 2<<20)
 	r := &largestRead{r: bytes.NewReader(data)}
 	if _, err := verify.RPM(r, want, keyring); err != nil {
 		t.Fatal(err)
@@ -140,4 +93,28 @@ func TestRPMPayloadReads(t *testing.T) {
 	if r.largest != verify.PayloadBuffer || r.largest <= 32<<10 {
 		t.Errorf("largest read asked: %d bytes, want %d", r.largest, verify.PayloadBuffer)
 	}
+}
+
+// signedPackage builds one package of size payload bytes with rpmbuild,
+// signed by the test key with rpmsign, and returns its bytes, the primary
+// entry a repository would give it and the keyring that checks it.
+func signedPackage(tb testing.TB, name string, size int) ([]byte, *repodata.Package, openpgp.EntityList) {
+	tb.Helper()
+	testrepo.RequireTools(tb, "rpmbuild", "rpmsign", "gpg")
+	key := testrepo.TestKey(tb)
+	keyring, err := verify.LoadKeyring(key.PublicPath)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pkg := testrepo.Pkg{Name: name, Version: "1.0", Release: "1", Size: size, Sign: key}
+	data, err := os.ReadFile(testrepo.BuildRPMs(tb, tb.TempDir(), pkg)[0])
+	if err != nil {
+		tb.Fatal(err)
+	}
+	sum := sha256.Sum256(data)
+	c, err := repodata.NewChecksum("sha256", hex.EncodeToString(sum[:]))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return data, &repodata.Package{Name: name, Arch: "noarch", Epoch: "0", Version: "1.0", Release: "1", Checksum: c, Size: int64(len(data))}, keyring
 }
