@@ -199,23 +199,7 @@ func TestPlanWhenDownloadRestarts(t *testing.T) {
 				fsrv.ServeHTTP(w, r)
 			}))
 			defer srv.Close()
-			base := t.TempDir()
-			mirror := filepath.Join(base, "mirror")
-			if err := os.CopyFS(mirror, os.DirFS(v1)); err != nil {
-				t.Fatal(err)
-			}
-			store, err := state.Open(filepath.Join(base, "state"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			repo := &config.Repo{Name: "test", Origin: srv.URL + "/", MinChecksum: config.DefaultMinChecksum,
-				Mirrors: []config.Mirror{{Name: "m", Path: mirror}}}
-			eng := sync.New(sync.Options{Store: store, DryRun: true,
-				Fetcher: fetch.New(fetch.Options{Retries: 3, Backoff: time.Millisecond})})
-			rep := eng.Sync(context.Background(), repo)
-			if rep.Err != nil {
-				t.Fatal(rep.Err)
-			}
+			rep := dryRun(t, srv.URL, v1, fetch.Options{Retries: 3, Backoff: time.Millisecond})
 			// The plan from the file, as the engine made it before it read
 			// the primary as it downloaded.
 			want := planFromFile(t, v1, v2)
@@ -252,6 +236,14 @@ func planFromFile(t *testing.T, v1, v2 string) string {
 		fsrv.ServeHTTP(w, r)
 	}))
 	defer srv.Close()
+	rep := dryRun(t, srv.URL, v1, fetch.Options{})
+	return strings.Join(rep.Plan.Lines(), "\n")
+}
+
+// dryRun makes the plan of a dry-run sync from the origin at url to a
+// mirror holding a copy of v1, and fails the test if the sync fails.
+func dryRun(t *testing.T, url, v1 string, fo fetch.Options) *sync.Report {
+	t.Helper()
 	base := t.TempDir()
 	mirror := filepath.Join(base, "mirror")
 	if err := os.CopyFS(mirror, os.DirFS(v1)); err != nil {
@@ -261,12 +253,12 @@ func planFromFile(t *testing.T, v1, v2 string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := &config.Repo{Name: "test", Origin: srv.URL + "/", MinChecksum: config.DefaultMinChecksum,
+	repo := &config.Repo{Name: "test", Origin: url + "/", MinChecksum: config.DefaultMinChecksum,
 		Mirrors: []config.Mirror{{Name: "m", Path: mirror}}}
-	rep := sync.New(sync.Options{Store: store, DryRun: true, Fetcher: fetch.New(fetch.Options{}),
+	rep := sync.New(sync.Options{Store: store, DryRun: true, Fetcher: fetch.New(fo),
 		Now: func() time.Time { return time.Time{} }}).Sync(context.Background(), repo)
 	if rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
-	return strings.Join(rep.Plan.Lines(), "\n")
+	return rep
 }
