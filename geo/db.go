@@ -36,9 +36,33 @@ type DB struct {
 
 // loaded is one version of the database file.
 type loaded struct {
-	r     *maxminddb.Reader
-	info  Info
-	cache gosync.Map // record offset -> Location: records are few, addresses many
+	r    *maxminddb.Reader
+	info Info
+	// recent holds the Locations of records looked up lately, each in
+	// the slot its offset hashes to: a load and a compare, no lock, no
+	// hashing of an interface (every mirror request looks up its
+	// client). A record whose slot holds another is found in cache.
+	recent [recentSlots]atomic.Pointer[recentRecord]
+	cache  gosync.Map // record offset -> Location: records are few, addresses many
+}
+
+// recentSlots is the number of slots of loaded.recent: a country
+// database has a few hundred records.
+const (
+	recentBits  = 12
+	recentSlots = 1 << recentBits
+)
+
+// recentRecord is a record's Location in loaded.recent.
+type recentRecord struct {
+	off uintptr
+	loc Location
+}
+
+// slot returns the slot of loaded.recent for the record at off
+// (Fibonacci hashing: records are at irregular offsets, but spread).
+func slot(off uintptr) int {
+	return int(uint64(off) * 0x9E3779B97F4A7C15 >> (64 - recentBits))
 }
 
 // Info describes the loaded database.
@@ -151,8 +175,14 @@ func (db *DB) Lookup(addr netip.Addr) Location {
 		return Location{}
 	}
 	off := res.Offset()
+	sl := &l.recent[slot(off)]
+	if r := sl.Load(); r != nil && r.off == off {
+		return r.loc
+	}
 	if v, ok := l.cache.Load(off); ok {
-		return v.(Location)
+		loc := v.(Location)
+		sl.Store(&recentRecord{off, loc})
+		return loc
 	}
 	var rec record
 	if err := res.Decode(&rec); err != nil {
@@ -171,6 +201,7 @@ func (db *DB) Lookup(addr netip.Addr) Location {
 		}
 	}
 	l.cache.Store(off, loc)
+	sl.Store(&recentRecord{off, loc})
 	return loc
 }
 

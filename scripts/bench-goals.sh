@@ -103,6 +103,9 @@ echo "| the same | ceiling (the server answering a fixed body): requests/s; CPU 
 echo "| the same | BenchmarkServe/mirrorlist (the daemon's server over loopback), allocs/op | 18 (net/http) | ${sf:-—} |"
 echo "| the same, on the shared machine (load 5–15), old and new binaries alternating, 2 runs each (\`scripts/bench-serve.sh 8s\`) | daemon CPU per request, mirrorlist / metalink | 31.7–35.9 / 36.7–39.5 µs | 24.4–24.7 / 22.8–24.7 µs |"
 echo "| the same | the ceiling's CPU per request, mirrorlist / metalink | 33.6–34.6 / 29.4–32.8 µs (net/http) | 17.9–20.0 / 18.0–18.7 µs (fasthttp) |"
+# Issue 13's speed (server/, geo/): measured on the shared machine (load 15-35) at real-time priority (chrt -f 50),
+# old and new alternating, 2026-11-27 00:25 UTC; ranges of 3 runs.
+echo "| the mirror routes' own work: a client's GeoIP record found in a slot its offset hashes to before the sync.Map (geo), a request's counter likewise before the sync.Map of its labels (server/metrics.go), query values checked for escapes byte by byte, not by strings.ContainsAny (TestRecentSlotHeldByAnother, TestMetricsSlotShared) | BenchmarkServeFast (the handler alone, 1024 clients, one core), ns/op, mirrorlist / metalink | 752–792 / 818–909 | 600–633 / 700–742 |"
 # Issue 10's data path (sync/publish.go, target/local, fetch): before is the run of 2026-11-26 before the change.
 echo "| packages stored before the commit in one batch made durable by one \`syncfs\`, not an fsync of a directory per file (\`target.BatchPutter\`, target/local \`PutAll\`) | initial sync of 1000 × 32 KiB: fsync/syncfs calls (strace; after the row below too) | 1035 | 16 |"
 echo "| the same | the same sync without signature checks, s | 1.422 | $(v=$(get sync_small_nosig); echo "${v:-—}") |"

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,5 +37,43 @@ func TestMetricsForget(t *testing.T) {
 	}
 	if got := mustCounter(t, reg, "rpmirror_mirror_requests_total", prometheus.Labels{"repo": "b", "kind": KindMetalink, "country": "unknown"}); got != 4 {
 		t.Errorf("repo b: %v, want 4", got)
+	}
+}
+
+// TestMetricsSlotShared: series whose labels share a slot of the recent
+// series are counted apart, whichever was in the slot.
+func TestMetricsSlotShared(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	a := requestKey{"a", KindMirrorlist, "DE"}
+	b := requestKey{"", KindMetalink, "unknown"}
+	for i := 0; ; i++ {
+		b.repo = fmt.Sprintf("b%d", i)
+		if m.slot(b) == m.slot(a) {
+			break
+		}
+	}
+	for _, tc := range []struct {
+		key   requestKey
+		wantA float64
+		wantB float64
+	}{
+		{a, 1, 0},
+		{b, 1, 1},
+		{b, 1, 2},
+		{a, 2, 2},
+		{a, 3, 2},
+		{b, 3, 3},
+	} {
+		m.request(tc.key.repo, tc.key.kind, tc.key.country).Inc()
+		for _, w := range []struct {
+			k    requestKey
+			want float64
+		}{{a, tc.wantA}, {b, tc.wantB}} {
+			got := mustCounter(t, reg, "rpmirror_mirror_requests_total", prometheus.Labels{"repo": w.k.repo, "kind": w.k.kind, "country": w.k.country})
+			if got != w.want {
+				t.Fatalf("after a request for %v: %v counts %v, want %v", tc.key, w.k, got, w.want)
+			}
+		}
 	}
 }

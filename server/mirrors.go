@@ -424,6 +424,18 @@ func join(base, p string) string {
 	return base + escaped
 }
 
+// escaped reports whether v holds a '%' or '+', which a query value
+// needs unescaped. A loop over bytes: strings.ContainsAny decodes runes,
+// and every parameter of every request passes here.
+func escaped(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '%' || v[i] == '+' {
+			return true
+		}
+	}
+	return false
+}
+
 // countmeBuckets are libdnf's countme values.
 var countmeBuckets = [...]string{"1", "2", "3", "4"}
 
@@ -524,7 +536,7 @@ func parseQuery(raw string) query {
 		if *dst != "" {
 			continue
 		}
-		if strings.ContainsAny(v, "%+") {
+		if escaped(v) {
 			u, err := url.QueryUnescape(v)
 			if err != nil {
 				continue
