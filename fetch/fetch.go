@@ -51,8 +51,13 @@ type Options struct {
 	// a transfer that receives nothing at all for StallTimeout stalls).
 	LowSpeedLimit int64
 	Backoff       time.Duration // first retry delay, doubled each time, capped at 30s (default 1s)
-	UserAgent     string
-	Logger        *slog.Logger
+	// BufferedCheckMax is the largest file (by the size File is given)
+	// whose Check runs once all its bytes have arrived, from memory,
+	// instead of on a goroutine of its own while they arrive (default
+	// DefaultBufferedCheckMax; negative: every check streams).
+	BufferedCheckMax int64
+	UserAgent        string
+	Logger           *slog.Logger
 }
 
 // Fetcher downloads files. It is safe for concurrent use.
@@ -211,6 +216,9 @@ func New(opts Options) *Fetcher {
 	}
 	if opts.UserAgent == "" {
 		opts.UserAgent = "rpmirror"
+	}
+	if opts.BufferedCheckMax == 0 {
+		opts.BufferedCheckMax = DefaultBufferedCheckMax
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -506,7 +514,7 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size, start int6
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	st := newStream(part, check, cancel)
+	st := newStream(part, size, f.opts.BufferedCheckMax, check, cancel)
 	req = req.WithContext(withStream(ctx, st))
 	f.authorize(req.HTTPRequest, u)
 	req.NoCreateDirectories = true

@@ -48,13 +48,15 @@ func mbOrigin(t *testing.T) (dir string, big []byte) {
 // takes a fraction of a second. It has no low-speed limit (only a body
 // that sends nothing for StallTimeout stalls); TestLowSpeedLimit sets one.
 func mbFetcher(retries int, backoff time.Duration) *fetch.Fetcher {
-	return fetch.New(fetch.Options{
-		Retries:        retries,
-		Backoff:        backoff,
-		StallTimeout:   mbStall,
-		LowSpeedLimit:  -1,
-		ConnectTimeout: 500 * time.Millisecond,
-	})
+	return mbFetcherWith(fetch.Options{Retries: retries, Backoff: backoff})
+}
+
+// mbFetcherWith is mbFetcher with more of opts set.
+func mbFetcherWith(opts fetch.Options) *fetch.Fetcher {
+	opts.StallTimeout = mbStall
+	opts.LowSpeedLimit = -1
+	opts.ConnectTimeout = 500 * time.Millisecond
+	return fetch.New(opts)
 }
 
 // sha256Check accepts a file only when its content has the sha256 of want,
@@ -104,6 +106,18 @@ func fileWithin(t *testing.T, limit time.Duration, f *fetch.Fetcher, u, dst stri
 // a bounded number of requests, and the final name never holds a file that
 // is not the origin's file.
 func TestFileAgainstMisbehavingOrigin(t *testing.T) {
+	// Every case twice: with the check fed while the bytes arrive (the
+	// way of files over fetch.DefaultBufferedCheckMax) and with the check
+	// run on the whole file once it arrived (small files' way).
+	for _, mode := range []struct {
+		name        string
+		bufferedMax int64
+	}{{"streamed check", -1}, {"buffered check", 1 << 20}} {
+		t.Run(mode.name, func(t *testing.T) { testFileAgainstMisbehavingOrigin(t, mode.bufferedMax) })
+	}
+}
+
+func testFileAgainstMisbehavingOrigin(t *testing.T, bufferedMax int64) {
 	for _, tc := range []struct {
 		name    string
 		path    string // "big" unless set
@@ -318,7 +332,8 @@ func TestFileAgainstMisbehavingOrigin(t *testing.T) {
 			}
 			dst := filepath.Join(t.TempDir(), "cache", p)
 			start := time.Now()
-			n, err := fileWithin(t, 20*time.Second, mbFetcher(tc.retries, time.Millisecond), srv.URL()+p, dst, size, sha256Check(want))
+			f := mbFetcherWith(fetch.Options{Retries: tc.retries, Backoff: time.Millisecond, BufferedCheckMax: bufferedMax})
+			n, err := fileWithin(t, 20*time.Second, f, srv.URL()+p, dst, size, sha256Check(want))
 			elapsed := time.Since(start)
 			if tc.either && err != nil {
 				t.Logf("File: %v", err)

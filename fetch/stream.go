@@ -1,6 +1,7 @@
 package fetch
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -9,14 +10,19 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
+	gosync "sync"
 )
 
 // Check accepts or rejects a downloaded file. It is given the file's bytes
 // in order, from the first, while they arrive from the network: it must
 // read r to its end (or return early with an error) and report whether
 // those bytes are acceptable. An error for which verify.Permanent is true
-// is not retried. Check runs on its own goroutine, once per attempt.
+// is not retried. Check runs once per attempt: on its own goroutine, fed
+// while the bytes arrive, or, for a file of at most
+// Options.BufferedCheckMax bytes (by the size File is given), on File's
+// goroutine once they have all arrived, from memory: for a small file a
+// goroutine and a hand-over per piece cost more than the check itself,
+// and there is little to stop early.
 //
 // Only the bytes that were already in a resumed part file are read back
 // from disk; every byte that crosses the network is checked as it is
@@ -29,19 +35,51 @@ type Check func(r io.Reader) error
 // bytes other than those on disk.
 type stream struct {
 	part string
-	pw   *io.PipeWriter
+	pw   *io.PipeWriter // nil: buffered (see newStream)
 	done chan error
 
-	mu   sync.Mutex
+	// A buffered stream collects the bytes in buf (up to limit of them)
+	// and runs check on them in finish.
+	check Check
+	buf   *[]byte
+	limit int
+
+	mu   gosync.Mutex
 	fed  bool  // a response body was attached
 	seen int64 // bytes written to the check so far
 	werr error // the first write error (the check returned early)
 }
 
-// newStream starts check on its own goroutine. A check that fails calls
-// stop with its error, so a download that is already known to be bad is
-// not carried on to its end.
-func newStream(part string, check Check, stop context.CancelCauseFunc) *stream {
+// DefaultBufferedCheckMax is Options.BufferedCheckMax's default: for a
+// small package the check's goroutine, its pipe and a hand-over for each
+// piece cost more CPU than the digests (issue 10's initial sync of 1000
+// x 32 KiB), and such a file arrives in one or two reads anyway. The same
+// as largeBuffer.
+const DefaultBufferedCheckMax = largeBuffer
+
+// smallBuffers hold the bytes of buffered checks (newStream) of files of
+// up to DefaultBufferedCheckMax bytes until they are checked.
+var smallBuffers = gosync.Pool{New: func() any {
+	b := make([]byte, 0, DefaultBufferedCheckMax+1)
+	return &b
+}}
+
+// newStream returns the stream of one attempt to download a file of size
+// bytes (<= 0: unknown). A file of at most bufferedMax bytes is buffered
+// and checked in finish. Any other starts check on its own goroutine; a
+// check that fails calls stop with its error, so a download that is
+// already known to be bad is not carried on to its end.
+func newStream(part string, size, bufferedMax int64, check Check, stop context.CancelCauseFunc) *stream {
+	if size > 0 && size <= bufferedMax {
+		buf := &[]byte{}
+		if size <= DefaultBufferedCheckMax {
+			buf = smallBuffers.Get().(*[]byte)
+			*buf = (*buf)[:0]
+		}
+		// One byte more than declared, so that the check sees a file
+		// that is too long as such.
+		return &stream{part: part, check: check, buf: buf, limit: int(size) + 1}
+	}
 	pr, pw := io.Pipe()
 	s := &stream{part: part, pw: pw, done: make(chan error, 1)}
 	go func() {
@@ -69,7 +107,12 @@ var errCheckDone = fmt.Errorf("check finished before the end of the file")
 func (s *stream) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.werr == nil {
+	switch {
+	case s.buf != nil:
+		if room := s.limit - len(*s.buf); room > 0 {
+			*s.buf = append(*s.buf, p[:min(room, len(p))]...)
+		}
+	case s.werr == nil:
 		if _, err := s.pw.Write(p); err != nil {
 			s.werr = err
 		}
@@ -118,8 +161,14 @@ func (s *stream) finish() (fs.FileInfo, error) {
 			return nil, err
 		}
 	}
-	s.pw.Close()
-	err := <-s.done
+	var err error
+	if s.buf != nil {
+		err = s.check(bytes.NewReader(*s.buf))
+		s.release()
+	} else {
+		s.pw.Close()
+		err = <-s.done
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +186,25 @@ func (s *stream) finish() (fs.FileInfo, error) {
 // only interesting when it explains the failure (it was the check that
 // stopped the transfer).
 func (s *stream) abort(cause error) error {
+	if s.buf != nil {
+		s.release()
+		return cause
+	}
 	s.pw.CloseWithError(cause)
 	return <-s.done
+}
+
+// release returns a buffered stream's buffer to the pool; the stream
+// takes no more bytes.
+func (s *stream) release() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.buf != nil {
+		if cap(*s.buf) == DefaultBufferedCheckMax+1 {
+			smallBuffers.Put(s.buf)
+		}
+		s.buf, s.limit = &[]byte{}, 0
+	}
 }
 
 // errBadRange: the server answered a resume with other bytes than asked

@@ -70,6 +70,47 @@ func TestCheckStreams(t *testing.T) {
 	}
 }
 
+// TestSmallFileCheckedWhole: the check of a small file (at most
+// fetch.DefaultBufferedCheckMax) starts once the whole file has arrived
+// and is in the part file, not while it arrives (a goroutine and a
+// hand-over per piece cost a small file more than its check). The server
+// sends half the file and waits for the check to start: a streamed check
+// would start then, and see the part file short.
+func TestSmallFileCheckedWhole(t *testing.T) {
+	data := bytes.Repeat([]byte("small file "), 3000) // 33 KB
+	started := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-started:
+		case <-time.After(200 * time.Millisecond): // a buffered check waits for the rest
+		}
+		w.Write(data[len(data)/2:])
+	}))
+	defer srv.Close()
+	dst := filepath.Join(t.TempDir(), "f")
+	var partSize int64 = -1
+	check := func(r io.Reader) error {
+		close(started)
+		if fi, err := os.Stat(dst + ".part"); err == nil {
+			partSize = fi.Size()
+		}
+		return sameContent(data)(r)
+	}
+	f := fetch.New(fetch.Options{StallTimeout: 10 * time.Second, ConnectTimeout: 10 * time.Second})
+	if _, err := fileWithin(t, 30*time.Second, f, srv.URL+"/f", dst, int64(len(data)), check); err != nil {
+		t.Fatalf("File: %v", err)
+	}
+	if partSize != int64(len(data)) {
+		t.Errorf("the check started with %d bytes in the part file, want all %d", partSize, len(data))
+	}
+	if b, _ := os.ReadFile(dst); !bytes.Equal(b, data) {
+		t.Error("the file on disk is not the data")
+	}
+}
+
 // TestCheckSeesResumedFile: after a cut, the second attempt resumes with
 // a Range request; the check of that attempt sees the whole file, the
 // bytes of the first attempt (read back from the part file) and then the
