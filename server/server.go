@@ -186,7 +186,7 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Opt
 	mux.HandleFunc("GET /metalink", mr.list(KindMetalink))
 	mux.HandleFunc("GET /r/{path...}", mr.redirect)
 	mux.HandleFunc("GET /snapshots.json", mr.snapshots)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{log}}))
+	mux.Handle("GET /metrics", flushing(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{ErrorLog: slogPrinter{log}})))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -229,6 +229,49 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Opt
 	h.rest = fasthttpadaptor.NewFastHTTPHandler(h.http)
 	return h
 }
+
+// flushAfter is how much of a streamed answer (see flushing) is written
+// between two flushes.
+const flushAfter = 32 << 10
+
+// flushing passes on the body of h's answers to GET as h writes it, a
+// flush every flushAfter bytes, rather than all of it when h returns.
+// fasthttpadaptor, through which rpmirror serve answers the routes it
+// does not answer natively, holds an answer in memory until its handler
+// returns or flushes (then it streams the rest): /metrics is about 10 MB
+// of text for 10,000 mirrors, buffered whole in a buffer grown by
+// doubling on each scrape. A body shorter than flushAfter is answered as
+// before, in one piece. An answer to HEAD is never flushed: its body,
+// which net/http discards, would be cut short.
+func flushing(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f, ok := w.(http.Flusher)
+		if !ok || r.Method != http.MethodGet {
+			h.ServeHTTP(w, r)
+			return
+		}
+		h.ServeHTTP(&flushWriter{ResponseWriter: w, f: f}, r)
+	})
+}
+
+// flushWriter flushes every flushAfter bytes written.
+type flushWriter struct {
+	http.ResponseWriter
+	f http.Flusher
+	n int // written since the last flush
+}
+
+func (w *flushWriter) Write(p []byte) (int, error) {
+	n, err := w.ResponseWriter.Write(p)
+	if w.n += n; err == nil && w.n >= flushAfter {
+		w.f.Flush()
+		w.n = 0
+	}
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the writer underneath.
+func (w *flushWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // Option configures New.
 type Option func(*options)
