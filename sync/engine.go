@@ -452,14 +452,21 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 		return err
 	}
 	// Downloads are not fsynced one by one as they arrive: every file of
-	// the cache a mirror will name, repomd.xml and its signature and key
-	// staged there included, is made durable at once before any mirror
-	// names it.
+	// the cache a mirror on this machine will name (a hard link to it),
+	// repomd.xml and its signature and key staged there included, is
+	// made durable at once before any mirror names it. A mirror
+	// elsewhere (object storage) gets a copy of the bytes, which its
+	// store makes durable (target.Target's Put and Commit): the cache's
+	// files are removed once published, and one a power cut leaves
+	// there is checked again before it is trusted, so flushing them
+	// would only write to disk what is deleted next.
 	if err := s.stageRepomd(); err != nil {
 		return err
 	}
-	if err := inRegion(ctx, "make the cache durable", func() error { return flush(s.cache, s.cacheFiles(behind)) }); err != nil {
-		return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
+	if paths := s.cacheFiles(behind); len(paths) > 0 {
+		if err := inRegion(ctx, "make the cache durable", func() error { return flush(s.cache, paths) }); err != nil {
+			return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
+		}
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
 	s.publishing = true
@@ -485,16 +492,23 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 var flush = safefs.Flush
 
 // cacheFiles lists the cache directory and the files in it that the
-// plans of the behind mirrors store or commit, each once: what must be
-// durable before any of them is published. A list longer than
+// plans of the behind mirrors on this machine (Properties().Local: they
+// may hard-link them) store or commit, each once: what must be durable
+// before any of them is published. A list longer than
 // safefs.FlushOneByOne is cut there, since flush then flushes the whole
-// filesystem anyway.
+// filesystem anyway. With no such mirror, the list is empty.
 func (s *run) cacheFiles(behind []*mirror) []string {
-	paths := []string{s.cache}
+	var paths []string
 	seen := map[string]bool{}
 	for _, m := range behind {
 		if m.plan == nil || m.plan.Refused != nil {
 			continue // nothing is published to it
+		}
+		if !m.tg.Properties().Local {
+			continue // it copies the bytes; its store makes them durable
+		}
+		if paths == nil {
+			paths = []string{s.cache}
 		}
 		for _, files := range [][]Placement{m.plan.Store, m.plan.Commit} {
 			for _, f := range files {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/s3test"
@@ -331,5 +333,81 @@ func TestS3FailedSyncRemovesEarlyUploads(t *testing.T) {
 	})
 	if len(left) > 0 {
 		t.Errorf("after the failed sync the bucket holds %v", left)
+	}
+}
+
+// TestCacheFlushedForLocalMirrorsOnly: the downloads in the cache are
+// made durable before a mirror on this machine names them (hard links to
+// them: TestCacheDurableBeforePublish), and not for a mirror in object
+// storage, which gets a copy of the bytes that its store makes durable:
+// flushing them would write to disk the files the sync deletes once
+// published (on an ext4 mounted with discard and without a journal,
+// each such deletion then waits for its blocks to be discarded).
+func TestCacheFlushedForLocalMirrorsOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		local bool // a mirror on a local path besides the bucket
+	}{
+		{"object storage only", false},
+		{"object storage and a local path", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+			republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+			h := newS3Harness(t, o, demoKey(t))
+			if tc.local {
+				p := filepath.Join(t.TempDir(), "local")
+				h.repo.Mirrors = append(h.repo.Mirrors, config.Mirror{Name: "local", Path: p})
+				h.mirrors = append(h.mirrors, p)
+			}
+			var mu gosync.Mutex
+			flushes := 0
+			flushed := map[uint64]bool{} // inodes
+			var old func(string, []string) error
+			old = sync.SetFlush(func(root string, paths []string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				flushes++
+				for _, p := range paths {
+					var st unix.Stat_t
+					if err := unix.Stat(p, &st); err != nil {
+						t.Errorf("flushing %s: %v", p, err)
+						continue
+					}
+					flushed[st.Ino] = true
+				}
+				return old(root, paths)
+			})
+			t.Cleanup(func() { sync.SetFlush(old) })
+			h.mustSync()
+			h.checkMirrors()
+			if !tc.local {
+				if flushes != 0 {
+					t.Errorf("a sync to object storage alone flushed the cache %d times, want none", flushes)
+				}
+				return
+			}
+			if flushes != 1 {
+				t.Errorf("the cache was flushed %d times, want once", flushes)
+			}
+			n := 0
+			err := filepath.WalkDir(h.mirrors[1], func(p string, d os.DirEntry, err error) error {
+				if err != nil || !d.Type().IsRegular() || strings.Contains(p, ".rpmirror") {
+					return err
+				}
+				n++
+				var st unix.Stat_t
+				if err := unix.Stat(p, &st); err != nil {
+					return err
+				}
+				if !flushed[st.Ino] {
+					t.Errorf("%s was published without being flushed first", p)
+				}
+				return nil
+			})
+			if err != nil || n == 0 {
+				t.Fatalf("walking the local mirror: %d files, %v", n, err)
+			}
+		})
 	}
 }
