@@ -169,6 +169,14 @@ var DefaultLimits = Limits{
 	IdleTimeout:    IdleTimeout,
 }
 
+// writeBufferSize is a connection's write buffer: an answer that fits
+// is written with one write(2). fasthttp writes a larger one from its
+// buffer and then the rest, two writes, unless the connection is a
+// *net.TCPConn (then one writev(2)); a Server's connections are
+// lazyConns, so the buffer holds a list of a hundred mirrors or so
+// (fasthttp's default is 4 KiB).
+const writeBufferSize = 16 << 10
+
 // maxBody is the largest request body a Server reads: POST /sync takes
 // at most 1 KiB (readOnly's MaxBytesReader); every other route none.
 const maxBody = 1 << 10
@@ -184,6 +192,7 @@ func NewServer(serve func(*fasthttp.RequestCtx), log *slog.Logger, lim Limits) *
 		Handler:                      serve,
 		ErrorHandler:                 serveError,
 		ReadBufferSize:               lim.MaxHeaderBytes,
+		WriteBufferSize:              writeBufferSize,
 		ReadTimeout:                  lim.ReadTimeout,
 		WriteTimeout:                 lim.WriteTimeout,
 		IdleTimeout:                  lim.IdleTimeout,
@@ -198,7 +207,9 @@ func NewServer(serve func(*fasthttp.RequestCtx), log *slog.Logger, lim Limits) *
 }
 
 // Serve accepts connections on ln until Shutdown; then it returns nil.
-// After Shutdown it closes ln and returns nil at once.
+// After Shutdown it closes ln and returns nil at once. TCP connections
+// are served as lazyConns, which arm a deadline in the runtime only
+// before a wait (see lazyConn).
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
 	if s.shut {
@@ -208,7 +219,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.mu.Unlock()
-	if err := s.fs.Serve(ln); err != nil && !errors.Is(err, net.ErrClosed) {
+	if err := s.fs.Serve(lazyListener{ln}); err != nil && !errors.Is(err, net.ErrClosed) {
 		return err
 	}
 	return nil
