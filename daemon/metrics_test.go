@@ -2,13 +2,17 @@ package daemon
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/rpmirror/rpmirror/alert"
 	"github.com/rpmirror/rpmirror/health"
 )
 
@@ -133,5 +137,79 @@ func TestMirrorMetricsCompact(t *testing.T) {
 	t.Logf("allocations to record a new mirror: %.0f (%.0f with GaugeVecs)", allocs, before)
 	if allocs > 8 {
 		t.Errorf("recording a new mirror takes %.0f allocations (%.0f with GaugeVecs), want at most 8", allocs, before)
+	}
+}
+
+// TestMirrorMetricsSetDuringScrape: a probe records its result while a
+// scrape is sending the mirror series (the registry takes them one by
+// one, for 80,000 series a second or more on a busy machine): the scrape
+// holds no lock a probe waits for.
+func TestMirrorMetricsSetDuringScrape(t *testing.T) {
+	mm := newMirrorMetrics("rpmirror")
+	res := health.Result{State: health.OK, Latency: time.Millisecond, Checked: time.Now()}
+	for i := range 20 {
+		mm.set(fmt.Sprintf("r%d", i), "m0", res, 0, true)
+	}
+	ch := make(chan prometheus.Metric) // unbuffered: Collect waits for each receive
+	collected := make(chan struct{})
+	go func() {
+		mm.Collect(ch)
+		close(collected)
+	}()
+	<-ch // the scrape has started, and waits for the next receive
+	set := make(chan struct{})
+	go func() {
+		mm.set("r0", "m1", res, 0, true)
+		close(set)
+	}()
+	select {
+	case <-set:
+	case <-time.After(30 * time.Second): // a deadlock guard, not a measure
+		t.Error("recording a probe waited for the scrape to end")
+	}
+	for {
+		select {
+		case <-ch:
+		case <-collected:
+			return
+		}
+	}
+}
+
+// TestUpstreamSeries: each probe of a repo's origin leaves one
+// upstream_up series per upstream it probed: an upstream gone from the
+// configuration loses its series, the others (and other repos') keep
+// theirs with their new values.
+func TestUpstreamSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	d := &Daemon{metrics: newMetrics(reg, func() (int64, int64, int64) { return 0, 0, 0 })}
+	d.alerts = alert.New(alert.Options{})
+	a := &repo{d: d, name: "a", log: slog.New(slog.DiscardHandler)}
+	b := &repo{d: d, name: "b", log: slog.New(slog.DiscardHandler)}
+	up := func(url string, s health.State) health.Result { return health.Result{URL: url, State: s} }
+	b.setUpstreams([]health.Result{up("http://u1/", health.OK)})
+	for _, step := range []struct {
+		ups  []health.Result
+		want []string
+	}{
+		{[]health.Result{up("http://u1/", health.OK), up("http://u2/", health.Down)},
+			[]string{`rpmirror_upstream_up{repo="a",upstream="http://u1/"} 1`, `rpmirror_upstream_up{repo="a",upstream="http://u2/"} 0`}},
+		{[]health.Result{up("http://u2/", health.Down)},
+			[]string{`rpmirror_upstream_up{repo="a",upstream="http://u2/"} 0`}},
+		{[]health.Result{up("http://u2/", health.OK), up("http://u3/", health.OK)},
+			[]string{`rpmirror_upstream_up{repo="a",upstream="http://u2/"} 1`, `rpmirror_upstream_up{repo="a",upstream="http://u3/"} 1`}},
+		{nil, nil},
+	} {
+		a.setUpstreams(step.ups)
+		var got []string
+		for _, l := range strings.Split(scrape(t, reg), "\n") {
+			if strings.HasPrefix(l, "rpmirror_upstream_up{") {
+				got = append(got, l)
+			}
+		}
+		want := append(step.want, `rpmirror_upstream_up{repo="b",upstream="http://u1/"} 1`)
+		if !slices.Equal(got, want) {
+			t.Errorf("after %v:\n%s\nwant\n%s", step.ups, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -149,7 +150,15 @@ func (r *repo) setUpstreams(ups []health.Result) {
 	r.upstreams = ups
 	r.mu.Unlock()
 	m := r.d.metrics
-	m.upstreamUp.DeletePartialMatch(map[string]string{"repo": r.name})
+	// Only the series of upstreams gone are deleted, by their labels: a
+	// partial match scans every repo's series (1,000 repos, each probed
+	// every round), and the series of one still there never vanishes
+	// from a scrape.
+	for url := range prev {
+		if !slices.ContainsFunc(ups, func(u health.Result) bool { return u.URL == url }) {
+			m.upstreamUp.DeleteLabelValues(r.name, url)
+		}
+	}
 	for _, u := range ups {
 		v := 0.0
 		if u.State == health.OK {
