@@ -41,8 +41,11 @@ func (l lazyListener) Accept() (net.Conn, error) {
 // one wanted; a deadline armed earlier than wanted that fires is armed
 // again with the one wanted, and the wait goes on. So a wait never
 // lasts past its deadline and never ends before it, as with net.Conn;
-// the one difference is that a read or write that finds its data or
-// room at once succeeds even when its deadline has passed.
+// the differences are that a read or write that finds its data or room
+// at once succeeds even when its deadline has passed, and that a
+// deadline set while a read or write waits applies from its next wait
+// on (fasthttp sets them only between its own reads and writes, and
+// Shutdown closes idle connections rather than setting deadlines).
 //
 // Reads and writes go through syscall.RawConn, which waits in the same
 // poller as net.Conn does; their errors are what net.Conn returns
