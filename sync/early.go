@@ -19,6 +19,11 @@ import (
 // local directory: hard links made durable by one flush) is left to
 // publish, after the downloads are durable.
 //
+// The state that records the packages as unpublished is saved while the
+// first downloads run (a round of fsyncs and a record written to each
+// bucket: tens of milliseconds, more when the disk is busy), and no
+// upload starts before it is saved.
+//
 // The uploads run on Options.Concurrency goroutines of their own, fed
 // from a queue; the first failure of a mirror stops its uploads, and
 // publish reports it.
@@ -27,6 +32,9 @@ type earlyStores struct {
 	queue chan earlyPut
 	stop  atomic.Bool // the downloads failed: start no more uploads
 	wg    gosync.WaitGroup
+
+	saved   chan struct{} // closed once the state is saved (or failed to be)
+	saveErr error         // read after saved is closed
 }
 
 type earlyPut struct {
@@ -48,10 +56,12 @@ func (e *mirrorEarly) failed() bool {
 }
 
 // startEarlyStores starts storing early in those of the behind mirrors
-// that can: it records their plans' Store as unpublished (saving the
-// state once) and starts the uploaders. It returns nil when no mirror
-// stores early.
-func (s *run) startEarlyStores(ctx context.Context, behind []*mirror) (*earlyStores, error) {
+// that can: it records their plans' Store as unpublished, starts saving
+// the state, and starts the uploaders, which wait for the state to be
+// saved; if saving fails, it calls abort (which stops the downloads)
+// and nothing is uploaded. It returns nil when no mirror stores early.
+// Nothing may change the state (s.st, s.verified) until finish returns.
+func (s *run) startEarlyStores(ctx context.Context, behind []*mirror, abort func()) *earlyStores {
 	var ms []*mirror
 	for _, m := range behind {
 		if m.plan == nil || m.plan.Refused != nil || len(m.plan.Store) == 0 {
@@ -63,15 +73,18 @@ func (s *run) startEarlyStores(ctx context.Context, behind []*mirror) (*earlySto
 		ms = append(ms, m)
 	}
 	if len(ms) == 0 {
-		return nil, nil
+		return nil
 	}
 	for _, m := range ms {
 		s.recordUnpublished(m)
 	}
-	if err := s.saveState(ctx); err != nil {
-		return nil, err
-	}
-	e := &earlyStores{puts: map[string][]earlyPut{}}
+	e := &earlyStores{puts: map[string][]earlyPut{}, saved: make(chan struct{})}
+	e.wg.Go(func() {
+		defer close(e.saved)
+		if e.saveErr = s.saveState(ctx); e.saveErr != nil {
+			abort()
+		}
+	})
 	n := 0
 	for _, m := range ms {
 		m.early = &mirrorEarly{stored: make(map[string]bool, len(m.plan.Store))}
@@ -84,14 +97,15 @@ func (s *run) startEarlyStores(ctx context.Context, behind []*mirror) (*earlySto
 	e.queue = make(chan earlyPut, n) // never full: verified never blocks a download
 	for range s.e.opts.Concurrency {
 		e.wg.Go(func() {
+			<-e.saved
 			for p := range e.queue {
-				if !e.stop.Load() {
+				if !e.stop.Load() && e.saveErr == nil {
 					s.storeEarly(ctx, p)
 				}
 			}
 		})
 	}
-	return e, nil
+	return e
 }
 
 // verified queues what is stored from the cache file local, fetched and
@@ -106,17 +120,20 @@ func (e *earlyStores) verified(local string) {
 	}
 }
 
-// finish waits for the uploads queued; abort (the downloads failed)
-// skips those not started. Those under way are let finish, not
-// cancelled: a store may keep an object whose request its client gave
-// up on, after the failed sync removed what it stored.
-func (e *earlyStores) finish(abort bool) {
+// finish waits for the state to be saved and for the uploads queued;
+// abort (the downloads failed) skips those not started. Those under way
+// are let finish, not cancelled: a store may keep an object whose
+// request its client gave up on, after the failed sync removed what it
+// stored. It returns the error of saving the state: then nothing was
+// uploaded, and the sync fails with it.
+func (e *earlyStores) finish(abort bool) error {
 	if e == nil {
-		return
+		return nil
 	}
 	e.stop.Store(abort)
 	close(e.queue)
 	e.wg.Wait()
+	return e.saveErr
 }
 
 func (s *run) storeEarly(ctx context.Context, p earlyPut) {

@@ -436,12 +436,13 @@ func (s *run) sync(ctx context.Context) (err error) {
 // publish to each, pruning after each commit.
 func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	s.e.opts.Progress.set(s.repo.Name, "fetching")
-	early, err := s.startEarlyStores(ctx, behind)
-	if err != nil {
-		return err
+	fctx, stopFetch := context.WithCancel(ctx)
+	defer stopFetch()
+	early := s.startEarlyStores(ctx, behind, stopFetch)
+	err := inRegion(ctx, "fetch packages", func() error { return s.fetchPackages(fctx, s.plan.Fetch, true, early.verified) })
+	if serr := early.finish(err != nil); serr != nil {
+		err = serr // what stopped the downloads, if they stopped
 	}
-	err = inRegion(ctx, "fetch packages", func() error { return s.fetchPackages(ctx, s.plan.Fetch, true, early.verified) })
-	early.finish(err != nil)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/minio/minio-go/v7"
 	"golang.org/x/sys/unix"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -409,5 +413,103 @@ func TestCacheFlushedForLocalMirrorsOnly(t *testing.T) {
 				t.Fatalf("walking the local mirror: %d files, %v", n, err)
 			}
 		})
+	}
+}
+
+// TestS3StateSavedWhileDownloading: an initial sync to object storage
+// saves the state that records the packages it will upload as
+// unpublished (an fsync of the state_dir and a record written to the
+// bucket) while the first packages download, not before them; and no
+// package is uploaded before that state is saved, in the state_dir and
+// in the bucket, so that whichever process syncs next prunes a package
+// stored for a revision never published. The store holds the state's
+// record until the origin is asked for a package (or, failing that,
+// for 20 seconds, less than the fetcher waits for response headers).
+func TestS3StateSavedWhileDownloading(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newS3Harness(t, o, demoKey(t))
+	asked := make(chan struct{})
+	var askedOnce gosync.Once
+	o.mu.Lock()
+	o.before = func(p string) {
+		if strings.HasSuffix(p, ".rpm") {
+			askedOnce.Do(func() { close(asked) })
+		}
+	}
+	o.mu.Unlock()
+	var held, waited, checked atomic.Bool
+	var mu gosync.Mutex
+	var problems []string
+	problem := func(format string, args ...any) {
+		mu.Lock()
+		defer mu.Unlock()
+		problems = append(problems, fmt.Sprintf(format, args...))
+	}
+	h.count.OnRequest(func(r s3test.Request) {
+		switch {
+		case r.Method != http.MethodPut:
+		case strings.HasSuffix(r.Key, "/.rpmirror/records/state.json") && held.CompareAndSwap(false, true):
+			select {
+			case <-asked:
+			case <-time.After(20 * time.Second):
+				waited.Store(true)
+			}
+		case strings.HasSuffix(r.Key, ".rpm") && checked.CompareAndSwap(false, true):
+			// The first upload: the package must be recorded as
+			// unpublished in both places already.
+			pkg := strings.TrimPrefix(r.Key, "mirrors/repo/")
+			st, err := h.store.Load(h.repo.Name)
+			if err != nil {
+				problem("loading the state: %v", err)
+			} else if m := st.Mirrors["obj"]; m == nil || m.Unpublished[pkg].IsZero() {
+				problem("%s was uploaded before the state_dir recorded it as unpublished", pkg)
+			}
+			b, err := os.ReadFile(filepath.Join(h.mirrors[0], ".rpmirror", "records", "state.json"))
+			var rec struct {
+				Mirror *state.Mirror `json:"mirror"`
+			}
+			if err == nil {
+				err = json.Unmarshal(b, &rec)
+			}
+			if err != nil {
+				problem("reading the state record in the bucket: %v", err)
+			} else if rec.Mirror == nil || rec.Mirror.Unpublished[pkg].IsZero() {
+				problem("%s was uploaded before the bucket's record listed it as unpublished", pkg)
+			}
+		}
+	})
+	h.mustSync()
+	if !held.Load() || !checked.Load() {
+		t.Fatalf("the sync wrote no state record (%v) or uploaded no package (%v)", held.Load(), checked.Load())
+	}
+	if waited.Load() {
+		t.Error("no package was downloaded while the state was being saved")
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+	h.checkMirrors()
+}
+
+// TestS3StateSaveFails: when the state recording the packages as
+// unpublished cannot be saved (here the store refuses the record), the
+// sync fails with that error, and no package is uploaded.
+func TestS3StateSaveFails(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newS3Harness(t, o, demoKey(t))
+	h.count.Refuse(func(r s3test.Request) bool {
+		return r.Method == http.MethodPut && strings.HasSuffix(r.Key, "/.rpmirror/records/state.json")
+	})
+	rep := h.sync()
+	var er minio.ErrorResponse
+	if !errors.As(rep.Err, &er) || er.Code != "AccessDenied" {
+		t.Fatalf("sync whose state record the store refuses: error %v, want the store's AccessDenied", rep.Err)
+	}
+	for _, k := range h.uploads() {
+		if strings.HasSuffix(k, ".rpm") {
+			t.Errorf("%s was uploaded though the state recording it could not be saved", k)
+		}
 	}
 }

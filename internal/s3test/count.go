@@ -30,6 +30,7 @@ type Counter struct {
 	reqs   map[string]int // method -> requests
 
 	hook      atomic.Pointer[func(Request)]
+	refuse    atomic.Pointer[func(Request) bool]
 	copyLimit atomic.Int64 // 0: none
 }
 
@@ -55,6 +56,18 @@ func (c *Counter) OnRequest(f func(Request)) {
 		return
 	}
 	c.hook.Store(&f)
+}
+
+// Refuse makes the proxy answer 403 AccessDenied, without passing it
+// on, every request for which f returns true (nil: none), as a store
+// answers a request its policy denies. f sees requests after
+// OnRequest's function.
+func (c *Counter) Refuse(f func(Request) bool) {
+	if f == nil {
+		c.refuse.Store(nil)
+		return
+	}
+	c.refuse.Store(&f)
 }
 
 // Count starts a counting proxy in front of s, stopped when the test
@@ -84,6 +97,12 @@ func (s *Server) Count(t testing.TB) *Counter {
 			c.gets[strings.TrimPrefix(r.URL.Path, "/")]++
 		}
 		c.mu.Unlock()
+		if f := c.refuse.Load(); f != nil && (*f)(Request{Method: r.Method, Key: key, Copy: isCopy}) {
+			w.Header().Set("Content-Type", "application/xml")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>`))
+			return
+		}
 		if lim := c.copyLimit.Load(); isCopy && lim > 0 && r.URL.Query().Get("partNumber") == "" && s.objectSize(r.Header.Get("X-Amz-Copy-Source")) > lim {
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusBadRequest)
