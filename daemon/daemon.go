@@ -86,7 +86,17 @@ type Daemon struct {
 	// sized at start and keep their size until a restart.
 	syncSlots  slots
 	probeSlots slots
+
+	// lists are the repos whose lists a probe re-rendered, waiting for
+	// the list writers (writeListsLater); listsWake wakes one.
+	listsMu   gosync.Mutex
+	lists     []*repo
+	listsWake chan struct{}
 }
+
+// listWriters is how many repos' lists are written into their mirrors
+// at once after probes (writeListsLater).
+const listWriters = 4
 
 // slots is a counting semaphore.
 type slots chan struct{}
@@ -121,6 +131,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 		store:      store,
 		repos:      map[string]*repo{},
 		reprobe:    make(chan struct{}, 1),
+		listsWake:  make(chan struct{}, 1),
 		syncSlots:  make(slots, max(1, cfg.MaxParallelSyncs)),
 		probeSlots: make(slots, max(1, cfg.MaxParallelProbes)),
 	}
@@ -204,6 +215,10 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		defer close(probesDone)
 		d.probeLoop(ctx)
 	}()
+	var writers gosync.WaitGroup
+	for range listWriters {
+		writers.Go(func() { d.writeListsLoop(ctx) })
+	}
 	d.cron.Start()
 
 	var err error
@@ -218,6 +233,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	d.log.Info("shutting down")
 	<-d.cron.Stop().Done()
 	<-probesDone
+	writers.Wait() // lists left unwritten are written at the next start (newRepo)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(shutCtx)
 	cancel()
@@ -424,6 +440,62 @@ func (d *Daemon) probeAll(ctx context.Context) {
 		})
 	}
 	g.Wait()
+}
+
+// writeListsLater has a list writer write r's lists into its written
+// mirrors (writeLists, which writes the latest rendering), so that a
+// probe round does not wait for the disk. A repo waits in the queue at
+// most once: a rendering while it waits is written with it.
+func (d *Daemon) writeListsLater(r *repo) {
+	if r.listsQueued.Swap(true) {
+		return
+	}
+	d.listsMu.Lock()
+	d.lists = append(d.lists, r)
+	d.listsMu.Unlock()
+	select {
+	case d.listsWake <- struct{}{}:
+	default:
+	}
+}
+
+// writeListsLoop writes the lists of the repos writeListsLater queued,
+// one repo at a time, until ctx ends.
+func (d *Daemon) writeListsLoop(ctx context.Context) {
+	for ctx.Err() == nil {
+		d.listsMu.Lock()
+		var r *repo
+		if len(d.lists) > 0 {
+			r = d.lists[0]
+			d.lists[0] = nil
+			d.lists = d.lists[1:]
+		}
+		more := len(d.lists) > 0
+		d.listsMu.Unlock()
+		if more { // another writer takes the next
+			select {
+			case d.listsWake <- struct{}{}:
+			default:
+			}
+		}
+		if r == nil {
+			select {
+			case <-ctx.Done():
+			case <-d.listsWake:
+			}
+			continue
+		}
+		r.listsQueued.Store(false)
+		select {
+		case <-r.done: // removed from the configuration
+			continue
+		default:
+		}
+		func() {
+			defer d.recoverPanic("writing the lists of " + r.name)
+			r.writeLists()
+		}()
+	}
 }
 
 func (d *Daemon) recoverPanic(what string) {

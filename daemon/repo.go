@@ -102,7 +102,10 @@ type repo struct {
 	// listsRetry: writeLists skipped a mirror whose lease was held
 	// elsewhere; the next probe round tries again.
 	listsRetry atomic.Bool
-	leases     map[string]*server.LeaseStatus // mirror name -> its lease, as last read
+	// listsQueued: the repo waits in the daemon's list queue
+	// (writeListsLater).
+	listsQueued atomic.Bool
+	leases      map[string]*server.LeaseStatus // mirror name -> its lease, as last read
 }
 
 func newRepo(d *Daemon, rc config.Repo) *repo {
@@ -788,11 +791,14 @@ func (r *repo) probe(ctx context.Context) {
 	r.probeOrigin(ctx)
 	r.probeMirrorsLocked(ctx)
 	r.probeLeases(ctx)
-	r.render(false)
-	// Lists a mirror's lease kept from being written when they changed
-	// (it was held elsewhere) are written now.
-	if r.listsRetry.Swap(false) {
-		r.writeLists()
+	// The lists are written into the mirrors by the daemon's list
+	// writers, not here: a round's probes do not wait for their fsyncs
+	// (four a repo, every round, since the order by latency changes),
+	// which wait behind the syncs' own on a busy disk. Lists a mirror's
+	// lease kept from being written when they changed (it was held
+	// elsewhere) are written then too.
+	if r.renderViews(false) || r.listsRetry.Swap(false) {
+		r.d.writeListsLater(r)
 	}
 }
 
@@ -1075,6 +1081,15 @@ func heldFallback(h *state.Hold) (mirrorlist.Fallback, mirrorlist.File, []mirror
 // changed (always when force is set), and writes them into every written
 // mirror.
 func (r *repo) render(force bool) {
+	if r.renderViews(force) {
+		r.writeLists()
+	}
+}
+
+// renderViews rebuilds the mirrorlist and metalink when what they show
+// has changed (always when force is set), and reports whether it did:
+// then they are to be written into the written mirrors (writeLists).
+func (r *repo) renderViews(force bool) bool {
 	rc := r.config()
 	r.mu.Lock()
 	v, originRepomd, refused, hold := r.verified, r.originRepomd, r.refused, r.hold
@@ -1114,7 +1129,7 @@ func (r *repo) render(force bool) {
 	snapIdx := r.snapshotIndexes(rc)
 	key.WriteString(snapshotsKey(snapIdx))
 	if old := r.views.Load(); !force && old != nil && old.key == key.String() {
-		return
+		return false
 	}
 	// The lists written into the mirrors are for anyone to read: private
 	// mirrors stay out of them.
@@ -1138,7 +1153,7 @@ func (r *repo) render(force bool) {
 	sr.Snapshots = r.snapshotLists(rc, cands, snapIdx, now)
 	r.live.Store(sr)
 	r.d.metrics.listed.WithLabelValues(r.name).Set(float64(len(ms)))
-	r.writeLists()
+	return true
 }
 
 // writeLists writes the lists into each written mirror that rpmirror has

@@ -275,3 +275,28 @@ func TestDaemonSnapshotsOnObjectStorage(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestProbeRoundDoesNotWaitForLists: a probe round that re-renders a
+// repo's lists ends without waiting for them to be written into its
+// mirrors (here the writing is held up, as fsyncs behind a busy disk
+// hold it up); the list writers write them once they can.
+func TestProbeRoundDoesNotWaitForLists(t *testing.T) {
+	dir := t.TempDir()
+	d := runSynced(t, "repos:\n  - name: a\n    origin: ORIGIN/v1/\n    mirrors:\n      - name: m\n        path: "+dir+"/m\n")
+	r, _ := d.repo("a")
+	r.views.Store(&views{key: "an older rendering"}) // the round renders anew
+	r.writing.Lock()                                 // and its lists cannot be written yet
+	round := make(chan struct{})
+	go func() { d.probeAll(t.Context()); close(round) }()
+	select {
+	case <-round:
+	case <-time.After(30 * time.Second): // a deadlock guard, not a measure
+		t.Error("the probe round waited for the lists to be written")
+	}
+	r.writing.Unlock()
+	<-round
+	if v := r.views.Load(); v.key == "an older rendering" {
+		t.Fatal("the round did not render the lists")
+	}
+	waitForLists(t, map[string]*views{filepath.Join(dir, "m"): r.views.Load()})
+}
