@@ -651,3 +651,36 @@ func TestCheckAccept(t *testing.T) {
 		})
 	}
 }
+
+// TestRepomdParsedOnce: mirrors serving the same repomd.xml have it
+// parsed once, whichever probe reads it first (accept gets the same
+// parse every time); one serving another repomd.xml gets its own parse,
+// and a repomd.xml that does not parse is reported each time, not kept.
+func TestRepomdParsedOnce(t *testing.T) {
+	var p Prober
+	seen := map[string]*repodata.Repomd{}
+	probe := func(base string) Result {
+		return p.Check(t.Context(), base, func(md *repodata.Repomd, sum string) ([]string, string, bool) {
+			if prev, ok := seen[sum]; ok && prev != md {
+				t.Errorf("repomd.xml %s parsed again", sum)
+			}
+			seen[sum] = md
+			return nil, "", true
+		})
+	}
+	v1a, v1b, v2 := serve(t, mirror("v1")), serve(t, mirror("v1")), serve(t, mirror("v2"))
+	bad := serve(t, override("v1", isRepomd, fullBody([]byte("<repomd><data"))))
+	for _, base := range []string{v1a.URL, v1b.URL, v2.URL, v1a.URL, v2.URL} {
+		if r := probe(base); r.State != OK {
+			t.Fatalf("%s: %s %s", base, r.State, r.Reason)
+		}
+	}
+	if len(seen) != 2 {
+		t.Errorf("%d repomd.xml seen, want 2", len(seen))
+	}
+	for range 2 {
+		if r := probe(bad.URL); r.State != Down || !strings.Contains(r.Reason, "not a repomd.xml") {
+			t.Errorf("a repomd.xml that does not parse: %s %q", r.State, r.Reason)
+		}
+	}
+}
