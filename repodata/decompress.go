@@ -8,8 +8,8 @@ import (
 	"io"
 	"strings"
 
-	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
+	"github.com/rpmirror/rpmirror/internal/inflate"
 	"github.com/ulikunitz/xz"
 )
 
@@ -89,8 +89,8 @@ func Decompress(r io.Reader, name string) (io.ReadCloser, error) {
 	var rc io.ReadCloser
 	switch f.name {
 	case "gzip":
-		var z *gzip.Reader
-		if z, err = gzip.NewReader(src); err == nil {
+		var z *inflate.Reader
+		if z, err = inflate.NewReader(src); err == nil {
 			rc = z
 		}
 	case "xz":
