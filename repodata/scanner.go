@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -543,13 +544,18 @@ func (s *xmlScanner) startTag(b []byte) (tokKind, int, error) {
 			refs := false
 			qs := uint64(q) * lo8
 			for j = vs; ; j++ {
+				found := false
 				for ; j+8 <= len(b); j += 8 {
 					x := binary.LittleEndian.Uint64(b[j:])
-					if hasZeroByte(x^qs)|hasZeroByte(x^(lo8*'<'))|hasZeroByte(x^(lo8*'&')) != 0 {
+					if m := hasZeroByte(x^qs) | hasZeroByte(x^(lo8*'<')) | hasZeroByte(x^(lo8*'&')); m != 0 {
+						// The lowest byte flagged is the first stop: a
+						// false one only ever follows a true one.
+						j += bits.TrailingZeros64(m) >> 3
+						found = true
 						break
 					}
 				}
-				for j < len(b) && !attrStop[b[j]] {
+				for !found && j < len(b) && !attrStop[b[j]] {
 					j++
 				}
 				if j == len(b) {
