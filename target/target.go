@@ -313,7 +313,7 @@ func CheckPath(p string) error {
 	if strings.HasPrefix(p, "/") {
 		return fmt.Errorf("path %q is absolute", p)
 	}
-	for _, el := range strings.Split(p, "/") {
+	for el := range strings.SplitSeq(p, "/") { // no slice of the elements: it runs for every package a plan reads
 		switch {
 		case el == "":
 			return fmt.Errorf("path %q has an empty element", p)
