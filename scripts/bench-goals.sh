@@ -191,3 +191,12 @@ echo "| rpmirror serve: the per-mirror series (\`mirror_state\`, \`mirror_probe_
 echo "| the same | heap held by the 80,000 per-mirror series | 38.8 MB | 1.8 MB |"
 echo "| the same | allocations to record a new mirror's probe (TestMirrorMetricsCompact) | 105 | 5 |"
 echo "| the same, on the shared machine (scripts/bench-serve1000.sh, old then new binary) | peak RSS (VmHWM), MB | 348 | 225 |"
+# Issue 10's serve1000 after profiling the daemon (PROFILE= of scripts/bench-serve1000.sh, and execution traces of its
+# steady phase): the shared machine at a load of 15-36 (four other helpers), old and new binaries one after the other;
+# wall times there mean little, so these are CPU, memory and blocked time.
+echo "| rpmirror serve: \`/metrics\` flushed every 32 KiB, so that fasthttpadaptor streams it instead of buffering the whole answer (server.flushing; byte for byte the same: TestMetricsFrontEndsAgree) | BenchmarkMetricsScrape (80,000 series through the daemon's server), B/op | 51.3 MB | 46.8 MB |"
+echo "| rpmirror serve: the mirror series sent after the records are copied and the lock released (a probe recording its result waited for whole scrapes), upstream_up series deleted by their labels, not by a partial match over every repo's (daemon/metrics.go, daemon/upstream.go) | goroutine time blocked in mirrorMetrics.set, in 8 s of the steady phase's trace | 71.2 s | 0 |"
+echo "| the same | CPU in DeletePartialMatch, share of the steady phase's | 4.6% | 0 |"
+echo "| the two rows above together | steady phase: CPU seconds in 30 s (the CPU profile); heap in use at its end | 13.3 s; 86.6 MB | 12.1 s; 60.6 MB |"
+echo "| rpmirror serve: the lists a probe round re-renders written by four list writers, not by the round's own slots (daemon.writeListsLater; TestProbeRoundDoesNotWaitForLists) | probe goroutines' time in syscalls (fsync, rename) while writing lists, in 8 s of the steady phase's trace | 14.0 s | none by construction (no run of the benchmark with it yet) |"
+echo "| rpmirror serve: a repomd.xml parsed once per content (by digest), not at every probe of every mirror (health; TestRepomdParsedOnce) | ParseRepomd, share of the steady phase's CPU; of its allocations | 10.7%; 18.6% | one parse per distinct repomd.xml, two in the benchmark (no run of the benchmark with it yet) |"
