@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
@@ -446,28 +447,46 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	if err != nil {
 		return err
 	}
-	// Every package of the revision is verified now: fetched and checked
-	// in this sync, or served by each behind mirror after an earlier
-	// check. The revision becomes current before any mirror serves it.
-	if err := inRegion(ctx, "record verified", s.recordVerified); err != nil {
-		return err
-	}
-	// Downloads are not fsynced one by one as they arrive: every file of
-	// the cache a mirror on this machine will name (a hard link to it),
-	// repomd.xml and its signature and key staged there included, is
-	// made durable at once before any mirror names it. A mirror
-	// elsewhere (object storage) gets a copy of the bytes, which its
-	// store makes durable (target.Target's Put and Commit): the cache's
-	// files are removed once published, and one a power cut leaves
-	// there is checked again before it is trusted, so flushing them
-	// would only write to disk what is deleted next.
-	if err := s.stageRepomd(); err != nil {
-		return err
-	}
-	if paths := s.cacheFiles(behind); len(paths) > 0 {
-		if err := inRegion(ctx, "make the cache durable", func() error { return flush(s.cache, paths) }); err != nil {
-			return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
+	// Before the first mirror is published, three things must be done,
+	// none of which needs another: the revision recorded as verified, the
+	// cache's files made durable, and the packages each mirror will store
+	// recorded as unpublished. Each waits mostly for the disk's flushes,
+	// so they run side by side (the records on one goroutine: both save
+	// state files).
+	var pre errgroup.Group
+	pre.Go(func() error {
+		// Every package of the revision is verified now: fetched and
+		// checked in this sync, or served by each behind mirror after an
+		// earlier check. The revision becomes current before any mirror
+		// serves it.
+		if err := inRegion(ctx, "record verified", s.recordVerified); err != nil {
+			return err
 		}
+		return inRegion(ctx, "record unpublished", func() error { return s.recordStores(ctx, behind) })
+	})
+	pre.Go(func() error {
+		// Downloads are not fsynced one by one as they arrive: every
+		// file of the cache a mirror on this machine will name (a hard
+		// link to it), repomd.xml and its signature and key staged there
+		// included, is made durable at once before any mirror names it.
+		// A mirror elsewhere (object storage) gets a copy of the bytes,
+		// which its store makes durable (target.Target's Put and
+		// Commit): the cache's files are removed once published, and one
+		// a power cut leaves there is checked again before it is
+		// trusted, so flushing them would only write to disk what is
+		// deleted next.
+		if err := s.stageRepomd(); err != nil {
+			return err
+		}
+		if paths := s.cacheFiles(behind); len(paths) > 0 {
+			if err := inRegion(ctx, "make the cache durable", func() error { return flush(s.cache, paths) }); err != nil {
+				return fmt.Errorf("making the downloads in %s durable: %w", s.cache, err)
+			}
+		}
+		return nil
+	})
+	if err := pre.Wait(); err != nil {
+		return err
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
 	s.publishing = true

@@ -23,17 +23,9 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	if mp.Refused != nil {
 		return mp.Refused
 	}
-	// Until the commit, the packages stored now are referenced by nothing
-	// the mirror serves. Record them first, so that if this revision is
-	// never published (a crash, a failure) the next publish can prune the
-	// ones its revision does not name. A mirror that stored packages
-	// while they downloaded (earlyStores) recorded them then.
-	if len(mp.Store) > 0 && m.early == nil {
-		s.recordUnpublished(m)
-		if err := s.saveState(ctx); err != nil {
-			return err
-		}
-	}
+	// The packages stored now were recorded as unpublished before
+	// (recordStores, or earlyStores for a mirror that stored them while
+	// they downloaded).
 	if err := inRegion(ctx, "store", func() error { return s.storeAll(ctx, m, mp.Store) }); err != nil {
 		return err
 	}
@@ -62,9 +54,16 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 		return err
 	}
 	m.st.Unpublished = nil
-	if err := saveIndex(s.index, s.e.opts.Store.Dir(), s.indexRel(m), digest); err != nil {
-		log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "err", err)
-	}
+	// The mirror's index (a file of its own, named by the revision's
+	// digest, so that it is never taken for another's) is saved while
+	// the state is: both wait mostly for their fsyncs.
+	indexSaved := make(chan error, 1)
+	go func() { indexSaved <- saveIndex(s.index, s.e.opts.Store.Dir(), s.indexRel(m), digest) }()
+	defer func() {
+		if err := <-indexSaved; err != nil {
+			log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "err", err)
+		}
+	}()
 	m.rep.Published += len(files)
 	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
 	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest
@@ -78,6 +77,29 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
 	trace.WithRegion(ctx, "prune", func() { s.prune(ctx, m, mp.Prune) })
 	return nil
+}
+
+// recordStores records, for each of the behind mirrors that will store
+// packages in publish (not those that stored them while they
+// downloaded: earlyStores recorded theirs), the packages of its plan's
+// Store as unpublished, and saves the state once, before the first is
+// stored: until its commit, a mirror's stored packages are referenced by
+// nothing it serves, and if that revision is never published (a crash,
+// a failure) the next publish can prune the ones its revision does not
+// name.
+func (s *run) recordStores(ctx context.Context, behind []*mirror) error {
+	storing := false
+	for _, m := range behind {
+		if m.plan == nil || m.plan.Refused != nil || len(m.plan.Store) == 0 || m.early != nil {
+			continue
+		}
+		s.recordUnpublished(m)
+		storing = true
+	}
+	if !storing {
+		return nil
+	}
+	return s.saveState(ctx)
 }
 
 // recordUnpublished records the packages of m's plan's Store in its

@@ -289,3 +289,41 @@ func TestCacheDurableBeforePublish(t *testing.T) {
 		t.Fatalf("walking the mirror: %d files, %v", n, err)
 	}
 }
+
+// TestRecordsWhileCacheFlushes: the records that must be durable before
+// the first mirror is published (the revision verified, the packages to
+// be stored as unpublished) are written while the cache is made durable,
+// not after it: each waits mostly for the disk (issue 10's incremental
+// sync). The cache's flush waits here until both records are in the
+// state directory; done one after the other, they never would be.
+func TestRecordsWhileCacheFlushes(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, v1)
+	h := newHarness(t, o)
+	recorded := func() bool {
+		st, err1 := os.ReadFile(filepath.Join(h.store.Dir(), "repos", h.repo.Name+".json"))
+		ver, err2 := os.ReadFile(filepath.Join(h.store.Dir(), "verified", h.repo.Name+".json"))
+		return err1 == nil && err2 == nil && strings.Contains(string(st), `"unpublished"`) && strings.Contains(string(ver), `"revisions"`)
+	}
+	var flushes, early int
+	old := sync.SetFlush(func(root string, paths []string) error {
+		flushes++
+		deadline := time.Now().Add(20 * time.Second) // a guard, not a measure
+		for !recorded() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if recorded() {
+			early++
+		}
+		return safefs.Flush(root, paths)
+	})
+	t.Cleanup(func() { sync.SetFlush(old) })
+	if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	h.checkMirrors()
+	if flushes != 1 || early != 1 {
+		t.Errorf("%d flushes of the cache, %d of them with the verified and unpublished records written meanwhile; want 1 and 1", flushes, early)
+	}
+}

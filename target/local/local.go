@@ -263,15 +263,19 @@ func (l *Local) PutAll(ctx context.Context, files []target.File) error {
 	return nil
 }
 
-// put places f.Local at f.Path through a temporary file and a rename,
-// and returns the file's full path; the new directory entry is not yet
-// durable. made, when not nil, remembers the directories already created
-// (and checked) by earlier calls of one batch.
+// put places f.Local at f.Path and returns the file's full path; the new
+// directory entry is not yet durable. A path not in use yet (the usual
+// case) gets a hard link at once, which appears whole as a renamed file
+// would; one in use is replaced through a temporary file and a rename,
+// and so is a file copied from another filesystem. made, when not nil,
+// remembers the directories already created (and checked) by earlier
+// calls of one batch.
 func (l *Local) put(ctx context.Context, f target.File, made map[string]bool) (string, error) {
-	full, err := l.fullW(f.Path)
-	if err != nil {
+	if err := target.CheckPath(f.Path); err != nil {
 		return "", err
 	}
+	// MkdirAll checks every directory on the way: none may be a
+	// symlink.
 	if dir := path.Dir(f.Path); !made[dir] {
 		if err := safefs.MkdirAll(l.root, dir, dirPerm); err != nil {
 			return "", fmt.Errorf("storing %s: %w", f.Path, err)
@@ -279,6 +283,22 @@ func (l *Local) put(ctx context.Context, f target.File, made map[string]bool) (s
 		if made != nil {
 			made[dir] = true
 		}
+	}
+	full := filepath.Join(l.root, filepath.FromSlash(f.Path))
+	fi, err := os.Stat(f.Local)
+	if err != nil {
+		return "", fmt.Errorf("storing %s: %w", f.Path, err)
+	}
+	if f.Size >= 0 && fi.Size() != f.Size {
+		return "", fmt.Errorf("storing %s: source %s has %d bytes, want %d", f.Path, f.Local, fi.Size(), f.Size)
+	}
+	if err := os.Link(f.Local, full); err == nil {
+		return full, nil
+	}
+	// In use, or another filesystem. What is in use is replaced, never
+	// through a symlink.
+	if fi, err := os.Lstat(full); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		return "", fmt.Errorf("%s: %w", f.Path, &safefs.SymlinkError{Path: full})
 	}
 	tmp, err := l.tempName(made)
 	if err != nil {
@@ -288,8 +308,8 @@ func (l *Local) put(ctx context.Context, f target.File, made map[string]bool) (s
 		os.Remove(tmp)
 		return "", fmt.Errorf("storing %s: %w", f.Path, err)
 	}
-	// A path not yet in use (the usual case) takes tmp's name at once;
-	// one in use is replaced.
+	// A path freed meanwhile takes tmp's name at once; one in use is
+	// replaced.
 	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, full, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EEXIST) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
 		// In use, or a filesystem without RENAME_NOREPLACE.
@@ -517,6 +537,10 @@ func (c ctxReader) Read(p []byte) (int, error) {
 	return c.r.Read(p)
 }
 
+// pid is this process's id, for temporary names (os.Getpid is a system
+// call each time).
+var pid = strconv.Itoa(os.Getpid())
+
 // tempName returns a new name in the mirror's temporary directory,
 // creating the directory unless made (see put) says it was created.
 func (l *Local) tempName(made map[string]bool) (string, error) {
@@ -530,7 +554,7 @@ func (l *Local) tempName(made map[string]bool) (string, error) {
 		}
 	}
 	n := tempSeq.Add(1)
-	return filepath.Join(l.root, workDir, tmpDir, strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(n, 10)), nil
+	return filepath.Join(l.root, workDir, tmpDir, pid+"-"+strconv.FormatUint(n, 10)), nil
 }
 
 // Remove implements target.Target. Parent directories left empty are

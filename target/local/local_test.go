@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -244,7 +245,11 @@ func TestPlantedSymlinks(t *testing.T) {
 			}
 			return err
 		}},
-		{"work directory, Put", ".rpmirror", true, func(l *Local, src string) error {
+		// A new path is linked at once; one in use is replaced through
+		// the work directory.
+		{"work directory, Put over a file", ".rpmirror", true, func(l *Local, src string) error {
+			os.MkdirAll(filepath.Join(l.Root(), "Packages"), 0o755)
+			os.WriteFile(filepath.Join(l.Root(), "Packages/a.rpm"), []byte("old"), 0o644)
 			return l.Put(ctx, target.File{Path: "Packages/a.rpm", Local: src, Size: 1})
 		}},
 		{"package file, Put", "Packages/a.rpm", false, func(l *Local, src string) error {
@@ -543,6 +548,63 @@ func TestPutAllFlushesOnce(t *testing.T) {
 				if a.Ino != b.Ino {
 					t.Errorf("%s is a copy of its download, not a hard link to it", f.Path)
 				}
+			}
+		})
+	}
+}
+
+// TestPutNewPathDirectly: a file stored at a path not in use yet is
+// linked there at once, not through a temporary name and a rename (two
+// system calls less a package: issue 10's initial sync); one stored over
+// a file in use still replaces it through a temporary name, and a
+// symlink there is refused.
+func TestPutNewPathDirectly(t *testing.T) {
+	l, err := New(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := t.TempDir()
+	download := func(name, content string) target.File {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return target.File{Path: "Packages/a/" + name + ".rpm", Local: p, Size: int64(len(content))}
+	}
+	tmp := filepath.Join(l.Root(), workDir, tmpDir)
+	ctx := context.Background()
+	if err := l.PutAll(ctx, []target.File{download("one", "first"), download("two", "second")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(tmp); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("storing new paths made %s (%v): they went through temporary names", tmp, err)
+	}
+	for _, tc := range []struct {
+		name string
+		put  func(target.File) error
+	}{
+		{"PutAll", func(f target.File) error { return l.PutAll(ctx, []target.File{f}) }},
+		{"Put", func(f target.File) error { return l.Put(ctx, f) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := download("one", "replaced by "+tc.name)
+			if err := tc.put(f); err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := os.ReadFile(filepath.Join(l.Root(), f.Path)); string(b) != "replaced by "+tc.name {
+				t.Errorf("%s holds %q after it was replaced", f.Path, b)
+			}
+			if es, _ := os.ReadDir(tmp); len(es) != 0 {
+				t.Errorf("%d temporary files left in %s", len(es), tmp)
+			}
+			link := filepath.Join(l.Root(), "Packages/a/link.rpm")
+			os.Remove(link)
+			if err := os.Symlink(f.Local, link); err != nil {
+				t.Fatal(err)
+			}
+			var se *safefs.SymlinkError
+			if err := tc.put(target.File{Path: "Packages/a/link.rpm", Local: f.Local, Size: f.Size}); !errors.As(err, &se) {
+				t.Errorf("storing over a symlink: %v, want a *safefs.SymlinkError", err)
 			}
 		})
 	}
