@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -58,7 +59,15 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 		return nil, err
 	}
 	var sigs []Signature
-	hdr, raw, verr := readHeaders(vr, want.Size)
+	hb := headerBuffers.Get().(*[]byte)
+	hdr, raw, verr := readHeaders(vr, want.Size, *hb)
+	defer func() {
+		// Nothing keeps raw: the parsed headers hold copies.
+		if raw != nil && cap(raw) <= maxPooledHeaders {
+			*hb = raw[:0]
+		}
+		headerBuffers.Put(hb)
+	}()
 	if verr == nil {
 		sigs, verr = safeCheck(hdr, raw, vr, keyring)
 	}
@@ -83,9 +92,10 @@ func RPM(r io.Reader, want *repodata.Package, keyring openpgp.EntityList) (*Resu
 
 // readHeaders reads the lead and both headers from r (guarded against
 // impossible sizes) and parses them. It returns the parsed headers and
-// the bytes read, r positioned at the payload.
-func readHeaders(r io.Reader, size int64) (hdr *rpmutils.RpmHeader, raw []byte, err error) {
-	raw, err = guardHeaders(r, size)
+// the bytes read (in buf's storage when they fit), r positioned at the
+// payload.
+func readHeaders(r io.Reader, size int64, buf []byte) (hdr *rpmutils.RpmHeader, raw []byte, err error) {
+	raw, err = guardHeaders(r, size, buf)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -329,22 +339,21 @@ const (
 // guardHeaders reads the lead and both headers from r and refuses sizes
 // that are impossible (larger than the file, size < 0 meaning unknown) or
 // beyond rpm's limits before reading what they declare. It returns the
-// bytes read; r is left at the payload. Memory it uses grows only with
-// bytes actually read.
-func guardHeaders(r io.Reader, size int64) ([]byte, error) {
-	var buf bytes.Buffer
+// bytes read, in buf's storage when they fit (buf may be nil); r is left
+// at the payload. Memory it uses grows only with bytes actually read.
+func guardHeaders(r io.Reader, size int64, buf []byte) ([]byte, error) {
 	corrupt := func(format string, a ...any) error {
 		return &CorruptError{Err: fmt.Errorf(format, a...)}
 	}
-	if _, err := io.CopyN(&buf, r, leadSize+introSize); err != nil {
+	buf, err := readMore(buf[:0], r, leadSize+introSize)
+	if err != nil {
 		return nil, corrupt("reading the lead: %w", eofIsUnexpected(err))
 	}
-	b := buf.Bytes()
-	if !bytes.Equal(b[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
+	if !bytes.Equal(buf[:4], []byte{0xed, 0xab, 0xee, 0xdb}) {
 		return nil, corrupt("file is not an RPM (bad lead magic)")
 	}
 	intro := func(at int, what string, maxLen int64, pad bool) (int64, error) {
-		b := buf.Bytes()[at:]
+		b := buf[at:]
 		if !bytes.Equal(b[:3], []byte{0x8e, 0xad, 0xe8}) {
 			return 0, corrupt("bad magic for the %s header", what)
 		}
@@ -363,27 +372,50 @@ func guardHeaders(r io.Reader, size int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Room for what is read next (up to preGrow: beyond, the buffer
-	// grows only as bytes arrive) and for bytes.Buffer.ReadFrom's last
-	// read: without it the buffer is copied several times a package.
-	buf.Grow(int(min(sigLen+introSize, preGrow)) + bytes.MinRead)
-	if _, err := io.CopyN(&buf, r, sigLen+introSize); err != nil {
+	if buf, err = readMore(buf, r, sigLen+introSize); err != nil {
 		return nil, corrupt("reading the signature header: %w", eofIsUnexpected(err))
 	}
 	mainLen, err := intro(leadSize+introSize+int(sigLen), "main", maxHeader, false)
 	if err != nil {
 		return nil, err
 	}
-	buf.Grow(int(min(mainLen, preGrow)) + bytes.MinRead)
-	if _, err := io.CopyN(&buf, r, mainLen); err != nil {
+	if buf, err = readMore(buf, r, mainLen); err != nil {
 		return nil, corrupt("reading the main header: %w", eofIsUnexpected(err))
 	}
-	return buf.Bytes(), nil
+	return buf, nil
+}
+
+// readMore appends n bytes read from r to buf, making room for at most
+// preGrow of them before they arrive: what a header declares is not
+// trusted further.
+func readMore(buf []byte, r io.Reader, n int64) ([]byte, error) {
+	for n > 0 {
+		chunk := int(min(n, preGrow))
+		buf = slices.Grow(buf, chunk)
+		got, err := io.ReadFull(r, buf[len(buf):len(buf)+chunk])
+		buf = buf[:len(buf)+got]
+		if err != nil {
+			return buf, err
+		}
+		n -= int64(chunk)
+	}
+	return buf, nil
 }
 
 // preGrow is the most guardHeaders makes room for before the bytes
 // arrive: what a header declares is not trusted further.
 const preGrow = 64 << 10
+
+// headerBuffers hold the headers of packages being checked (RPM): a
+// small package's are a few KB, read into a buffer of their own and
+// dropped for each package before. One grown beyond maxPooledHeaders is
+// not kept.
+var headerBuffers = gosync.Pool{New: func() any {
+	b := make([]byte, 0, 16<<10)
+	return &b
+}}
+
+const maxPooledHeaders = 1 << 20
 
 // PayloadBuffer is the size of the reads RPM makes for a package's
 // payload (from a download, each is a hand-over from the goroutine
