@@ -394,24 +394,7 @@ func TestCacheFlushedForLocalMirrorsOnly(t *testing.T) {
 			if flushes != 1 {
 				t.Errorf("the cache was flushed %d times, want once", flushes)
 			}
-			n := 0
-			err := filepath.WalkDir(h.mirrors[1], func(p string, d os.DirEntry, err error) error {
-				if err != nil || !d.Type().IsRegular() || strings.Contains(p, ".rpmirror") {
-					return err
-				}
-				n++
-				var st unix.Stat_t
-				if err := unix.Stat(p, &st); err != nil {
-					return err
-				}
-				if !flushed[st.Ino] {
-					t.Errorf("%s was published without being flushed first", p)
-				}
-				return nil
-			})
-			if err != nil || n == 0 {
-				t.Fatalf("walking the local mirror: %d files, %v", n, err)
-			}
+			checkAllFlushed(t, h.mirrors[1], flushed)
 		})
 	}
 }

@@ -270,8 +270,16 @@ func TestCacheDurableBeforePublish(t *testing.T) {
 	if len(events) == 0 || events[0] != "flush" || !slices.Contains(events, "commit") {
 		t.Errorf("events %v: want the flush first, then the stores and the commit", events)
 	}
+	checkAllFlushed(t, h.mirrors[0], flushed)
+}
+
+// checkAllFlushed fails t unless every file of the mirror at dir (its
+// .rpmirror records aside) is a hard link to an inode in flushed, and
+// there is at least one.
+func checkAllFlushed(t *testing.T, dir string, flushed map[uint64]bool) {
+	t.Helper()
 	n := 0
-	err := filepath.WalkDir(h.mirrors[0], func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || !d.Type().IsRegular() || strings.Contains(p, ".rpmirror") {
 			return err
 		}
@@ -286,7 +294,7 @@ func TestCacheDurableBeforePublish(t *testing.T) {
 		return nil
 	})
 	if err != nil || n == 0 {
-		t.Fatalf("walking the mirror: %d files, %v", n, err)
+		t.Fatalf("walking the mirror %s: %d files, %v", dir, n, err)
 	}
 }
 
