@@ -49,6 +49,43 @@ func BenchmarkPrimary(b *testing.B) {
 	}
 }
 
+// BenchmarkPrimaryLocations reads the same document for locations and
+// checksums only (NextLocation, what an index of a mirror needs), in full
+// and skimming each package's <format> section (SkimRest).
+func BenchmarkPrimaryLocations(b *testing.B) {
+	data := benchData()
+	for _, skim := range []bool{false, true} {
+		name := "full"
+		if skim {
+			name = "skim"
+		}
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				n := 0
+				pr := NewPrimaryReader(bytes.NewReader(data))
+				if skim {
+					pr.SkimRest()
+				}
+				for {
+					_, _, _, err := pr.NextLocation()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n++
+				}
+				if n != 40000 {
+					b.Fatalf("read %d packages", n)
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkPrimaryEncodingXML is the same work with encoding/xml, for
 // comparison.
 func BenchmarkPrimaryEncodingXML(b *testing.B) {

@@ -140,6 +140,54 @@ func FuzzPrimary(f *testing.F) {
 	})
 }
 
+// FuzzSkimRest checks NextLocation with SkimRest against the full read
+// (Next) of the same document, its promise: of a document Next accepts,
+// the same locations and checksums and no error, whatever the reads'
+// sizes; of one it refuses, the packages Next read before its error, in
+// the same order (and perhaps more after them, or an error of its own).
+func FuzzSkimRest(f *testing.F) {
+	for _, s := range primarySeeds(f) {
+		f.Add(s)
+	}
+	for _, s := range skimDocs {
+		f.Add([]byte(s.doc))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pkgs, err := readAll(bytes.NewReader(b))
+		for _, r := range []io.Reader{bytes.NewReader(b), iotest.OneByteReader(bytes.NewReader(b)), iotest.HalfReader(bytes.NewReader(b))} {
+			locs, serr := readSkimmed(r)
+			if err == nil && serr != nil {
+				t.Fatalf("Next accepted the document, NextLocation with SkimRest refused it: %v", serr)
+			}
+			if len(locs) < len(pkgs) || err == nil && len(locs) != len(pkgs) {
+				t.Fatalf("Next: %d packages, %v\nskimmed: %d, %v", len(pkgs), err, len(locs), serr)
+			}
+			for i, p := range pkgs {
+				if want := p.Href + " " + p.Checksum.String(); locs[i] != want {
+					t.Fatalf("package %d: skimmed %q, Next read %q", i+1, locs[i], want)
+				}
+			}
+		}
+	})
+}
+
+// readSkimmed is readLocations with SkimRest.
+func readSkimmed(r io.Reader) ([]string, error) {
+	pr := NewPrimaryReader(r)
+	pr.SkimRest()
+	var locs []string
+	for {
+		href, typ, sum, err := pr.NextLocation()
+		if err == io.EOF {
+			return locs, nil
+		}
+		if err != nil {
+			return locs, err
+		}
+		locs = append(locs, string(href)+" "+typ+":"+string(sum))
+	}
+}
+
 // hasControl reports whether b has a character XML does not allow.
 func hasControl(b []byte) bool {
 	for _, r := range string(b) {

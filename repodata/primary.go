@@ -78,6 +78,9 @@ type PrimaryReader struct {
 	keepRaw bool
 	raw     []byte // the current package as written, with keepRaw
 	root    Root
+
+	skim     bool // SkimRest was called
+	locating bool // in NextLocation
 }
 
 // Fields of a package; with the elements below, bits of have.
@@ -122,6 +125,31 @@ func (p *PrimaryReader) KeepRaw() { p.keepRaw = true }
 // The slice is only valid until the next call to Next.
 func (p *PrimaryReader) Raw() []byte { return p.raw }
 
+// SkimRest makes NextLocation skim, rather than tokenize and check, what
+// follows a package's <checksum> and <location> (the <format> section, most
+// of the document): it finds the package's "</package>" and checks only
+// that what it passes over is markup of the package's own: no comment,
+// CDATA section, processing instruction or declaration (which could hide
+// an end tag), and no <package> or element of a field NextLocation
+// reads or Next checks (<name>, <arch>, <version>, <checksum>, <size>,
+// <location>, <time>). When any is there, or the rest is longer than a
+// token may be, that package is read in full, as without SkimRest.
+//
+// The trade: of a document that Next accepts, NextLocation returns the
+// same locations and checksums with SkimRest as without; the packages'
+// fields, the package count, the document's structure around and between
+// packages, and its end are checked as before. What is not checked in the
+// skimmed part is its markup: tag and attribute syntax, that its tags
+// match, references, and the characters of its text and attribute
+// values. A document malformed there is read (up to any other error)
+// rather than refused, and its packages' locations and checksums are
+// those the document writes. It is for an index of a primary whose
+// content is already trusted (checked against a repomd.xml's checksum):
+// about 1.5 times as fast on a primary shaped like Fedora's
+// (BenchmarkPrimaryLocations). Call it before the first NextLocation; it
+// has no effect on Next or with KeepRaw.
+func (p *PrimaryReader) SkimRest() { p.skim = true }
+
 // Root returns the start tag of the document's root element, once Next or
 // Declared has read it (nil before, or if the document has none).
 func (p *PrimaryReader) Root() *Root {
@@ -162,7 +190,10 @@ func (p *PrimaryReader) Next() (*Package, error) {
 // type and value (lower-case hex); the slices are valid until the next
 // call.
 func (p *PrimaryReader) NextLocation() (href []byte, sumType string, sum []byte, err error) {
-	if err := p.advance(); err != nil {
+	p.locating = true
+	err = p.advance()
+	p.locating = false
+	if err != nil {
 		return nil, "", nil, err
 	}
 	return p.field(fHref), p.ckType, p.field(fChecksum), nil
@@ -451,6 +482,15 @@ func (p *PrimaryReader) readPackageContent() error {
 			p.have |= seenTime
 			p.time, err = p.numberAttr("file", 0, "<time file>")
 		default: // <format>, <summary>, <description>, ...
+			if p.skim && p.locating && !p.keepRaw && !p.s.selfClosing && p.have&skimAfter == skimAfter {
+				ok, err := p.skimRest()
+				if err != nil {
+					return err
+				}
+				if ok {
+					continue // at </package>
+				}
+			}
 		}
 		if err != nil {
 			return err
@@ -460,6 +500,79 @@ func (p *PrimaryReader) readPackageContent() error {
 				return err
 			}
 		}
+	}
+}
+
+// skimAfter are the fields NextLocation returns: once both are read,
+// the rest of a package may be skimmed (SkimRest).
+const skimAfter = 1<<fChecksum | seenLoc
+
+// pkgEnd is the end tag a skimmed package ends with.
+var pkgEnd = []byte("</package>")
+
+// skimRest skims the rest of the current package (SkimRest) from the
+// start tag of the element just opened, a child of <package>, to the
+// package's end tag, which it leaves to be read. It returns false, having
+// consumed nothing, when the rest must be read in full: it is not plain
+// (plainRest), is longer than maxTokenSize, or the input ends or fails
+// before its end tag (the full read then reports that).
+func (p *PrimaryReader) skimRest() (bool, error) {
+	s := &p.s
+	from := 0 // of s.buf[s.pos:], where pkgEnd may start that was not looked at
+	for {
+		b := s.buf[s.pos:]
+		if i := bytes.Index(b[from:], pkgEnd); i >= 0 {
+			i += from
+			if !plainRest(b[:i]) {
+				return false, nil
+			}
+			// The element just opened is closed by the skim.
+			n := len(s.ends)
+			s.names = s.names[:s.ends[n-2]]
+			s.ends = s.ends[:n-1]
+			s.pos += i
+			return true, nil
+		}
+		if s.rerr != nil || len(b) >= maxTokenSize {
+			return false, nil
+		}
+		from = max(0, len(b)-len(pkgEnd)+1)
+		if err := s.fill(); err != nil {
+			return false, nil // s.rerr is set: the full read reports it
+		}
+	}
+}
+
+// plainRest reports whether b, the rest of a package up to its end tag,
+// can be skimmed: every '<' in it starts an end tag or a start tag of an
+// element that is not <package> nor one a package's fields are read
+// from. A comment, CDATA section, processing instruction or declaration
+// may hide "</package>" or anything else: with one, b is not plain.
+func plainRest(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '<')
+		if i < 0 {
+			return true
+		}
+		b = b[i+1:]
+		if len(b) == 0 {
+			return false
+		}
+		switch b[0] {
+		case '/':
+			continue
+		case '!', '?':
+			return false
+		}
+		j := 0
+		for j < len(b) && nameByte[b[j]] {
+			j++
+		}
+		switch string(b[:j]) {
+		case "package", "name", "arch", "version", "checksum", "size", "location", "time":
+			return false
+		}
+		b = b[j:]
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -461,5 +462,57 @@ func TestNEVRA(t *testing.T) {
 		if got := tt.p.NEVRA(); got != tt.want {
 			t.Errorf("NEVRA() = %q, want %q", got, tt.want)
 		}
+	}
+}
+
+// skimDocs are documents whose <format> section SkimRest must not take
+// at its word, and what NextLocation reads of them with it: "" where the
+// full read refuses them too (wantErr), else the locations.
+var skimDocs = []struct {
+	name    string
+	doc     string
+	wantErr string // a part of the error, "" for none
+	skimmed bool   // read although the full read refuses it (the trade)
+}{
+	{"as written", doc(), "", false},
+	{"end tag in a comment", doc("<rpm:license>", `<!-- </package><package type="rpm"><location href="evil"/> --><rpm:license>`), "", false},
+	{"end tag in CDATA", doc("<rpm:license>MIT", `<rpm:license><![CDATA[</package>]]>MIT`), "", false},
+	{"end tag in a processing instruction", doc("<rpm:license>", `<?x </package> ?><rpm:license>`), "", false},
+	{"a second location after format", doc("</format>", `</format><location href="other"/>`), "more than one <location>", false},
+	{"a second checksum after format", doc("</format>", `</format><checksum type="sha256">`+strings.Repeat("0", 64)+`</checksum>`), "more than one <checksum>", false},
+	{"a location nested in format", doc("<rpm:license>", `<x><location href="other"/></x><rpm:license>`), "", false},
+	{"a package nested in format", doc("<rpm:license>", `<package><name>x</name></package><rpm:license>`), "", false},
+	{"size after format", doc(`<size package="6400" installed="7" archive="264"/>`, "", "</format>", `</format><size package="x"/>`), "not a number", false},
+	{"end tag with a space", doc("</package>", "</package >"), "", false},
+	{"truncated in format", strings.TrimSuffix(doc(), "  </format>\n</package>\n</metadata>\n"), "unexpected end of file", false},
+	{"two packages, one declared", doc(onePkg, onePkg+onePkg), "the document has 2", false},
+	{"mismatched tags in format", doc("</rpm:requires>", "</rpm:provides>"), "does not match", true},
+	{"bad reference in format", doc("<rpm:license>MIT", "<rpm:license>M&bogus;IT"), "unknown entity", true},
+}
+
+// TestSkimRest reads skimDocs with and without SkimRest: the same
+// locations and checksums; the same refusals, but for the markup of the
+// skimmed part, which SkimRest does not check (its trade).
+func TestSkimRest(t *testing.T) {
+	for _, tt := range skimDocs {
+		t.Run(tt.name, func(t *testing.T) {
+			full, ferr := readLocations(strings.NewReader(tt.doc))
+			skim, serr := readSkimmed(strings.NewReader(tt.doc))
+			if tt.wantErr == "" {
+				if ferr != nil || serr != nil {
+					t.Fatalf("full read: %v; skimmed: %v", ferr, serr)
+				}
+			} else if ferr == nil || !strings.Contains(ferr.Error(), tt.wantErr) {
+				t.Fatalf("full read: %v, want an error with %q", ferr, tt.wantErr)
+			}
+			switch {
+			case tt.skimmed:
+				if serr != nil || len(skim) != 1 || skim[0] != "x86_64/tiny-devel-1.0-1.x86_64.rpm sha256:"+onePkgWant.Checksum.Value {
+					t.Fatalf("skimmed: %q, %v; want the package read", skim, serr)
+				}
+			case errString(ferr) != errString(serr) || !slices.Equal(full, skim):
+				t.Fatalf("full read: %q, %v\nskimmed: %q, %v", full, ferr, skim, serr)
+			}
+		})
 	}
 }

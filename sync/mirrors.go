@@ -310,7 +310,11 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 // same content as its open-checksum for a sixth of the hashing; its
 // open-size and limit bound what is decompressed. Decompressing and
 // hashing run on a goroutine of their own; of each package, only its
-// location and checksum are kept (PrimaryReader.NextLocation).
+// location and checksum are kept (PrimaryReader.NextLocation), and what
+// follows them in the package is skimmed, its markup not checked
+// (PrimaryReader.SkimRest): the content is the mirror's own, checked
+// against its repomd.xml, and the index is what that metadata claims
+// whether or not its <format> sections are well formed.
 func readServedPrimary(ctx context.Context, tg target.Target, d repodata.Data, limit int64) (map[string]string, error) {
 	rc, err := tg.Open(ctx, d.Href)
 	if err != nil {
@@ -335,6 +339,7 @@ func readServedPrimary(ctx context.Context, tg target.Target, d repodata.Data, l
 	r := readahead.New(capped)
 	defer r.Close()
 	pr := repodata.NewPrimaryReader(r)
+	pr.SkimRest()
 	idx := make(map[string]string, min(max(pr.Declared(), 0), maxPresize))
 	var b []byte
 	for {
