@@ -48,9 +48,11 @@ func (l lazyListener) Accept() (net.Conn, error) {
 // Shutdown closes idle connections rather than setting deadlines).
 //
 // Reads and writes go through syscall.RawConn, which waits in the same
-// poller as net.Conn does; their errors are what net.Conn returns
-// (*net.OpError with the syscall error, os.ErrDeadlineExceeded for a
-// timeout, io.EOF at the end).
+// poller as net.Conn does, and are raw system calls (rawRead, rawWrite:
+// the socket never blocks, and the runtime handing the P of a thread
+// in a call to another thread cost more than the call). Their errors
+// are what net.Conn returns (*net.OpError with the syscall error,
+// os.ErrDeadlineExceeded for a timeout, io.EOF at the end).
 type lazyConn struct {
 	tc     *net.TCPConn
 	rc     syscall.RawConn
@@ -174,7 +176,7 @@ func (c *lazyConn) Read(p []byte) (int, error) {
 // read is the RawConn callback of Read.
 func (c *lazyConn) read(fd uintptr) bool {
 	for {
-		n, err := syscall.Read(int(fd), c.rbuf)
+		n, err := rawRead(int(fd), c.rbuf)
 		switch {
 		case err == syscall.EINTR:
 			continue
@@ -215,7 +217,7 @@ func (c *lazyConn) Write(p []byte) (int, error) {
 // write is the RawConn callback of Write.
 func (c *lazyConn) write(fd uintptr) bool {
 	for c.wn < len(c.wbuf) {
-		n, err := syscall.Write(int(fd), c.wbuf[c.wn:])
+		n, err := rawWrite(int(fd), c.wbuf[c.wn:])
 		if n > 0 {
 			c.wn += n
 		}
