@@ -13,12 +13,24 @@ if [ "$quick" = 1 ]; then runs=${RUNS:-1}; else runs=${RUNS:-5}; fi
 mkdir -p "$cache"
 work=$(mktemp -d "${TMPDIR:-/tmp}/rpmirror-bench.XXXXXX")
 chmod 755 "$work"
+# gpg (run by dnf and rpmsign) leaves a socket directory per home under
+# /run/user/<uid>/gnupg; the ones that appear during the run and are empty
+# at its end (their agents gone with their homes in $work) are removed.
+gpg_socketdirs=/run/user/$(id -u)/gnupg
+gpg_before=$(ls "$gpg_socketdirs" 2>/dev/null || true)
 bench_pids=()
 bench_cleanup() {
   for p in "${bench_pids[@]}"; do kill "$p" 2>/dev/null || true; done
   [ -f "$work/nginx.pid" ] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
   wait 2>/dev/null || true
   rm -rf "$work"
+  if [ -d "$gpg_socketdirs" ]; then
+    sleep 2 # agents notice their home is gone and exit
+    for d in $(ls "$gpg_socketdirs"); do
+      case "$d" in d.*) ;; *) continue ;; esac
+      grep -qxF "$d" <<<"$gpg_before" || rmdir "$gpg_socketdirs/$d" 2>/dev/null || true
+    done
+  fi
 }
 trap bench_cleanup EXIT
 

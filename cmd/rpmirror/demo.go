@@ -17,6 +17,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/demo"
+	"github.com/rpmirror/rpmirror/internal/gpghome"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target/targets"
 	"github.com/rpmirror/rpmirror/verify"
@@ -192,10 +193,21 @@ func demoDNF(ctx context.Context, stdout io.Writer, work, repoFile string) error
 		return nil
 	}
 	root := filepath.Join(work, "dnf")
-	reposd := filepath.Join(root, "repos.d")
-	if err := os.MkdirAll(reposd, 0o755); err != nil {
-		return err
+	reposd, tmp := filepath.Join(root, "repos.d"), filepath.Join(root, "tmp")
+	for _, d := range []string{reposd, tmp} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
 	}
+	// dnf starts gpg-agents for the homes it checks signatures with, and
+	// gpg keeps a socket directory for each under /run/user/<uid>: stop
+	// and remove them all once the demo is done with dnf.
+	var homes []string
+	defer func() {
+		for _, h := range append(homes, gpghome.Homes(root)...) {
+			gpghome.Release(context.WithoutCancel(ctx), h)
+		}
+	}()
 	if err := os.WriteFile(filepath.Join(reposd, "demo.repo"), []byte(repoFile), 0o644); err != nil {
 		return err
 	}
@@ -206,9 +218,19 @@ func demoDNF(ctx context.Context, stdout io.Writer, work, repoFile string) error
 	dnfRun := func(args ...string) (string, error) {
 		base := append(demoDNFArgs(root), "-q", "--disablerepo=*", "--enablerepo=rpmirror-demo")
 		cmd := exec.CommandContext(ctx, dnf, append(base, args...)...)
+		cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
 		var errOut strings.Builder
 		cmd.Stderr = &errOut
+		w, err := gpghome.WatchDNF(tmp)
+		if err != nil {
+			return "", err
+		}
 		out, err := cmd.Output()
+		made, werr := w.Homes()
+		homes = append(homes, made...)
+		if err == nil && werr != nil {
+			return string(out), werr
+		}
 		if err != nil {
 			return string(out), fmt.Errorf("dnf %s failed: %w: %s", args[0], err, strings.TrimSpace(errOut.String()))
 		}

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/rpmirror/rpmirror/internal/gpghome"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 )
 
@@ -19,7 +22,8 @@ import (
 func TestDemoLeavesTheHostAlone(t *testing.T) {
 	testrepo.RequireTools(t, "dnf")
 	unchanged := testrepo.HostDNFUnchanged(t)
-	code, out, errOut := rpmirror(t, "demo", "-dir", t.TempDir())
+	dir := t.TempDir()
+	code, out, errOut := rpmirror(t, "demo", "-dir", dir)
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s%s", code, out, errOut)
 	}
@@ -27,6 +31,27 @@ func TestDemoLeavesTheHostAlone(t *testing.T) {
 		t.Fatalf("the demo did not run dnf:\n%s", out)
 	}
 	unchanged()
+	// dnf's gpg homes stay in the kept directory, but nothing of gpg's
+	// outside it: no agent, no socket directory under /run/user/<uid>.
+	homes := gpghome.Homes(dir)
+	if len(homes) == 0 {
+		t.Fatal("the demo's dnf kept no gpg home (repo_gpgcheck=1 keeps one per repository)")
+	}
+	for _, h := range homes {
+		// Computed: gpgconf --list-dirs would create the directory.
+		p := gpghome.SocketDir(h)
+		if strings.HasPrefix(p, dir) {
+			continue // the home is the socket directory: kept with it, and the agent checked below
+		}
+		if _, err := os.Lstat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after the demo, gpg's socket directory %s for %s is still there (%v)", p, h, err)
+		}
+	}
+	for _, h := range homes {
+		if _, err := os.Lstat(filepath.Join(gpghome.SocketDir(h), "S.gpg-agent")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("after the demo, a gpg-agent socket for %s is still there (%v)", h, err)
+		}
+	}
 }
 
 // TestDemoDNFRunsNoPlugin: the demo's dnf loads no plugin at all. Unlike

@@ -1,14 +1,17 @@
 package testrepo
 
 import (
+	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/gpghome"
 )
 
 // DNFClient runs dnf as a real client in a throw-away installroot: its
@@ -17,9 +20,13 @@ import (
 // is installed), so a test can query, install, change the mirror and
 // query again.
 type DNFClient struct {
-	// Dir holds dnf.conf, repos.d/, cache/ and root/ (the installroot).
+	// Dir holds dnf.conf, repos.d/, cache/, root/ (the installroot) and
+	// tmp/ (dnf's TMPDIR).
 	Dir   string
 	repos []string
+
+	mu    sync.Mutex
+	homes []string // gpg homes dnf made in tmp/ and deleted
 }
 
 // NewDNFClient writes repoFile (the text of a .repo file, one or more
@@ -30,7 +37,7 @@ func NewDNFClient(dir, repoFile string) (*DNFClient, error) {
 		return nil, err
 	}
 	c := &DNFClient{Dir: dir}
-	for _, d := range []string{"repos.d", "cache", "root"} {
+	for _, d := range []string{"repos.d", "cache", "root", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
 		}
@@ -86,7 +93,23 @@ func (c *DNFClient) Run(args ...string) (string, error) {
 	for _, r := range c.repos {
 		base = append(base, "--enablerepo="+r)
 	}
-	out, err := run("", []string{"LC_ALL=C.UTF-8"}, "dnf", append(base, args...)...)
+	// dnf reads keys through throw-away gpg homes that it deletes:
+	// libdnf's in /tmp, its Python code's in TMPDIR (tmp/ here). Their
+	// names are learnt here so that Close can release what gpg keeps for
+	// them outside the homes.
+	tmp := filepath.Join(c.Dir, "tmp")
+	w, err := gpghome.WatchDNF(tmp)
+	if err != nil {
+		return "", fmt.Errorf("dnf %s: %w", strings.Join(args, " "), err)
+	}
+	out, err := run("", []string{"LC_ALL=C.UTF-8", "TMPDIR=" + tmp}, "dnf", append(base, args...)...)
+	homes, werr := w.Homes()
+	c.mu.Lock()
+	c.homes = append(c.homes, homes...)
+	c.mu.Unlock()
+	if err == nil {
+		err = werr
+	}
 	if err != nil {
 		return string(out), fmt.Errorf("dnf %s: %w", strings.Join(args, " "), err)
 	}
@@ -188,21 +211,18 @@ func NewDNF(t testing.TB, repoFile string) *DNFClient {
 	return c
 }
 
-// Close stops the gpg-agents dnf started: with repo_gpgcheck=1 dnf keeps a
-// keyring per repository under its cache (cache/<repo>-<hash>/pubring) and
-// gpg starts an agent there that outlives dnf. Close leaves the files.
+// Close stops the gpg-agents dnf started and removes the socket
+// directories gpg made for them under /run/user/<uid>: with
+// repo_gpgcheck=1 dnf keeps a keyring per repository under its cache
+// (cache/<repo>-<hash>/pubring), whose agent outlives dnf, and imports
+// keys through throw-away homes in its TMPDIR. Close leaves the files.
 func (c *DNFClient) Close() error {
-	var homes []string
-	filepath.WalkDir(c.Dir, func(p string, d fs.DirEntry, err error) error {
-		// A GNUPGHOME: its agent's socket may be there or under
-		// /run/user/<uid>/gnupg, so look for the keyring, not the socket.
-		if err == nil && (d.Name() == "pubring.kbx" || d.Name() == "pubring.gpg") {
-			homes = append(homes, filepath.Dir(p))
-		}
-		return nil
-	})
+	c.mu.Lock()
+	homes := append(gpghome.Homes(c.Dir), c.homes...)
+	c.homes = nil
+	c.mu.Unlock()
 	for _, h := range homes {
-		stopAgent(nil, "--homedir", h)
+		gpghome.Release(context.Background(), h)
 	}
 	return nil
 }

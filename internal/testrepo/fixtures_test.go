@@ -3,6 +3,7 @@ package testrepo
 import (
 	"bytes"
 	"errors"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/rpmirror/rpmirror/internal/gpghome"
 	rpmutils "github.com/sassoftware/go-rpmutils"
 )
 
@@ -259,4 +261,39 @@ func TestDNFRunsNoHostPlugin(t *testing.T) {
 			t.Errorf("dnf loaded the plugin %q (all: %s)", p, loaded)
 		}
 	}
+}
+
+// TestDNFLeavesNoGPGSocketDirs checks that a dnf client with
+// repo_gpgcheck=1 leaves nothing of gpg's behind once closed: libdnf
+// imports the repository's key through throw-away gpg homes, and where
+// /run/user/<uid> exists gpg makes a socket directory there for each
+// home, which neither gpg nor libdnf removes.
+func TestDNFLeavesNoGPGSocketDirs(t *testing.T) {
+	RequireTools(t, "dnf", "gpg", "gpgconf")
+	c, err := NewDNFClient(t.TempDir(), RepoFile("demo", DemoOrigin(t, "v1"), Testdata(t, "keys", "test.pub")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := c.Run("repoquery"); err != nil {
+		t.Fatalf("dnf repoquery with repo_gpgcheck=1: %v\n%s", err, out)
+	}
+	homes := append(slices.Clone(c.homes), gpghome.Homes(c.Dir)...)
+	if len(c.homes) == 0 {
+		t.Fatal("dnf made no gpg home in its TMPDIR: the client no longer learns libdnf's throw-away homes")
+	}
+	var socketDirs []string
+	for _, h := range homes {
+		if d := gpghome.SocketDir(h); !strings.HasPrefix(d, c.Dir) {
+			socketDirs = append(socketDirs, d) // outside the client's directory: under /run/user
+		}
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range socketDirs {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("gpg's socket directory %s is still there after Close (%v)", d, err)
+		}
+	}
+	t.Logf("%d gpg homes, %d socket directories outside the client's directory", len(homes), len(socketDirs))
 }

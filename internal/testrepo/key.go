@@ -2,12 +2,15 @@ package testrepo
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpmirror/rpmirror/internal/gpghome"
 )
 
 // Key is an OpenPGP signing key held in its own GNUPGHOME. The key is RSA
@@ -278,33 +281,10 @@ func (k *Key) Close() error {
 	if k == nil || k.Dir == "" {
 		return nil
 	}
-	stopAgent(k.env())
+	gpghome.Release(context.Background(), k.Dir)
 	err := os.RemoveAll(k.Dir)
 	k.Dir = ""
 	return err
-}
-
-// stopAgent stops the gpg daemons of the GNUPGHOME that env (or args, such
-// as "--homedir", dir) names and waits, up to a few seconds, for the
-// agent's socket to go: gpgconf --kill only asks the agent to exit.
-func stopAgent(env []string, args ...string) {
-	gpgconf := func(more ...string) ([]byte, error) {
-		return run("", env, "gpgconf", append(append([]string{}, args...), more...)...)
-	}
-	out, err := gpgconf("--list-dirs", "agent-socket")
-	socket := strings.TrimSpace(string(out))
-	// gpgconf exits non-zero when no daemon is running: nothing to do.
-	_, _ = gpgconf("--kill", "all")
-	if err == nil && socket != "" {
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-			if _, err := os.Stat(socket); os.IsNotExist(err) {
-				break
-			}
-		}
-	}
-	// With /run/user/<uid> present the sockets live in a directory there,
-	// which --kill leaves behind.
-	_, _ = gpgconf("--remove-socketdir")
 }
 
 // NewKey generates a fresh signing key (see GenerateKey) whose gpg-agent is
