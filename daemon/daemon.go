@@ -92,6 +92,24 @@ type Daemon struct {
 	listsMu   gosync.Mutex
 	lists     []*repo
 	listsWake chan struct{}
+
+	// clock is the time for what tests move on (the renderings of the
+	// lists); nil is time.Now.
+	clock func() time.Time
+}
+
+// now returns the time of d's clock.
+func (d *Daemon) now() time.Time {
+	if d.clock != nil {
+		return d.clock()
+	}
+	return time.Now()
+}
+
+// probeInterval returns the configuration's probe_interval.
+func (d *Daemon) probeInterval() time.Duration {
+	cfg, _, _ := d.tools()
+	return cfg.ProbeInterval
 }
 
 // listWriters is how many repos' lists are written into their mirrors

@@ -48,8 +48,19 @@ const (
 type views struct {
 	mirrorlist []byte
 	metalink   []byte
-	key        string // what they were rendered from
+	key        string    // what they were rendered from, but the order by latency
+	order      string    // the mirrors' order (by priority, then latency)
+	at         time.Time // when they were rendered
 }
+
+// listsReorderRounds is how many probe rounds at least pass between two
+// renderings of the written lists that only put their mirrors in a new
+// order by latency: the latency of a mirror measured from here is noise
+// of a few milliseconds between mirrors alike, which reordered them (and
+// had the lists rewritten into every written mirror, two fsyncs each)
+// nearly every round. Anything else that changes the lists renders them
+// at once.
+const listsReorderRounds = 10
 
 // refusal is an origin revision that failed verification.
 type refusal struct {
@@ -1119,7 +1130,13 @@ func (r *repo) renderViews(force bool) bool {
 	for _, a := range alts {
 		fmt.Fprintf(&key, "%s ", a.SHA256)
 	}
+	// The listed mirrors by URL in the key, their order apart.
+	var order strings.Builder
 	for _, m := range ms {
+		order.WriteString(m.URL)
+		order.WriteByte(' ')
+	}
+	for _, m := range slices.SortedStableFunc(slices.Values(ms), func(a, b mirrorlist.Mirror) int { return strings.Compare(a.URL, b.URL) }) {
 		fmt.Fprintf(&key, "|%s %d", m.URL, m.Priority)
 	}
 	cands := r.candidates(rc)
@@ -1128,25 +1145,36 @@ func (r *repo) renderViews(force bool) bool {
 	}
 	snapIdx := r.snapshotIndexes(rc)
 	key.WriteString(snapshotsKey(snapIdx))
-	if old := r.views.Load(); !force && old != nil && old.key == key.String() {
-		return false
-	}
+	now := r.d.now()
 	// The lists written into the mirrors are for anyone to read: private
 	// mirrors stay out of them.
-	pub, pcur, palts, pfb := publicOnly(rc, ms), cur, alts, fb
-	if len(pub) == 0 && len(ms) > 0 {
-		pfb, pcur, palts = fallback(rc, v, originRepomd, refused)
+	written := func() *views {
+		pub, pcur, palts, pfb := publicOnly(rc, ms), cur, alts, fb
+		if len(pub) == 0 && len(ms) > 0 {
+			pfb, pcur, palts = fallback(rc, v, originRepomd, refused)
+		}
+		return &views{
+			mirrorlist: mirrorlist.TextFallback(pub, pfb),
+			metalink:   mirrorlist.MetalinkFallback(pcur, palts, pub, pfb, now),
+			key:        key.String(),
+			order:      order.String(),
+			at:         now,
+		}
 	}
-	v2 := &views{
-		mirrorlist: mirrorlist.TextFallback(pub, pfb),
-		metalink:   mirrorlist.MetalinkFallback(pcur, palts, pub, pfb, time.Now()),
-		key:        key.String(),
+	if old := r.views.Load(); !force && old != nil && old.key == key.String() {
+		if old.order == order.String() || now.Sub(old.at) < listsReorderRounds*r.d.probeInterval() {
+			return false
+		}
+		// Only the order by latency changed, and not lately: the
+		// written lists again; what the mirror routes serve does not
+		// depend on that order.
+		r.views.Store(written())
+		return true
 	}
-	r.views.Store(v2)
+	r.views.Store(written())
 	// What the mirror routes order per request: the same candidates and,
 	// for a request left with none of them, the same fallback as a list
 	// of no mirror.
-	now := time.Now()
 	efb, ecur, ealts := fallback(rc, v, originRepomd, refused)
 	sr := r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
 		r.redirectFiles(rc, cands, v, originRepomd, refused), now)
