@@ -30,6 +30,39 @@ func capMetadata(rc io.ReadCloser, d repodata.Data, max int64) (io.ReadCloser, e
 	return &readCloser{&capReader{r: r, left: max, what: fmt.Sprintf("%s: more than max_metadata_size (%d bytes) once decompressed", d.Href, max)}, rc}, nil
 }
 
+// decompressChecked returns the decompressed content of metadata file d,
+// whose compressed content r gives, read ahead of its reader (decompressed
+// on a goroutine of its own) and bounded by d's open-size and max. What r
+// gives is checked against d's checksum, that of the compressed file, and
+// read to its end whatever the decompressor needs, so that the check
+// covers all of it: a reader of the result sees an error, not io.EOF,
+// unless r gave exactly the file d names. That checksum names the content
+// as surely as the open-checksum does, for a sixth of the hashing (a
+// primary.xml compresses six times), so the open-checksum is not checked.
+// With hashed, r checks d's checksum itself (a partStream) and is not
+// hashed again.
+func decompressChecked(r io.Reader, d repodata.Data, max int64, hashed bool) (io.ReadCloser, error) {
+	if !hashed {
+		vr, err := verify.NewReader(r, d.Size, d.Checksum)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Href, err)
+		}
+		r = vr
+	}
+	dr, err := repodata.Decompress(r, d.Href)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", d.Href, err)
+	}
+	open := d
+	open.OpenChecksum = nil // the checksum of the compressed file is checked
+	capped, err := capMetadata(&drained{dr, r}, open, max)
+	if err != nil {
+		dr.Close()
+		return nil, err
+	}
+	return readahead.New(capped), nil
+}
+
 // readChecked returns dr, the decompressed content of metadata file d,
 // read ahead of its reader: dr is read and bounded (by d's open-size and
 // max) on one goroutine, hashed for d's open-checksum on another, and

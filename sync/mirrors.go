@@ -14,12 +14,10 @@ import (
 	"syscall"
 
 	"github.com/rpmirror/rpmirror/config"
-	"github.com/rpmirror/rpmirror/internal/readahead"
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
-	"github.com/rpmirror/rpmirror/verify"
 )
 
 // mirror is one written mirror during a sync.
@@ -306,9 +304,8 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
 
 // readServedPrimary reads the primary metadata d that a mirror serves
 // into a map of href to checksum ("type:value"). What is read is checked
-// against d's checksum, that of the compressed file, which names the
-// same content as its open-checksum for a sixth of the hashing; its
-// open-size and limit bound what is decompressed. Decompressing and
+// against d's checksum, that of the compressed file; its open-size and
+// limit bound what is decompressed (decompressChecked). Decompressing and
 // hashing run on a goroutine of their own; of each package, only its
 // location and checksum are kept (PrimaryReader.NextLocation), and what
 // follows them in the package is skimmed, its markup not checked
@@ -321,22 +318,10 @@ func readServedPrimary(ctx context.Context, tg target.Target, d repodata.Data, l
 		return nil, err
 	}
 	defer rc.Close()
-	vr, err := verify.NewReader(rc, d.Size, d.Checksum)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.Href, err)
-	}
-	dr, err := repodata.Decompress(vr, d.Href)
+	r, err := decompressChecked(rc, d, limit, false)
 	if err != nil {
 		return nil, err
 	}
-	open := d
-	open.OpenChecksum = nil // the checksum of the compressed file is checked
-	capped, err := capMetadata(&drained{dr, vr}, open, limit)
-	if err != nil {
-		dr.Close()
-		return nil, err
-	}
-	r := readahead.New(capped)
 	defer r.Close()
 	pr := repodata.NewPrimaryReader(r)
 	pr.SkimRest()

@@ -768,18 +768,16 @@ func (s *run) streamable(d repodata.Data, meta []repodata.Data) bool {
 // planPrimary plans from the origin's primary metadata d, whose
 // compressed content r gives, once indexed is closed (the mirrors'
 // indexes are read); it writes the revision's index and sets s.index.
+// What r gives is checked against d's checksum, not its open-checksum
+// (decompressChecked): a plan is made only of the file repomd.xml names.
 // It may be called again after it failed.
 func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan struct{}, r io.Reader, d repodata.Data) (*Plan, error) {
 	defer trace.StartRegion(ctx, "plan packages").End()
 	s.e.opts.Progress.set(s.repo.Name, "planning")
 	s.sample, s.planned = nil, 0
-	dr, err := repodata.Decompress(r, d.Href)
+	_, hashed := r.(*partStream) // it checks d's checksum itself
+	rc, err := decompressChecked(r, d, s.e.opts.MaxMetadataSize, hashed)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", d.Href, err)
-	}
-	rc, err := readChecked(dr, d, s.e.opts.MaxMetadataSize)
-	if err != nil {
-		dr.Close()
 		return nil, err
 	}
 	defer rc.Close()
