@@ -1,11 +1,13 @@
 package geo
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"os"
+	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -44,7 +46,44 @@ type loaded struct {
 	// client). A record whose slot holds another is found in cache.
 	recent [recentSlots]atomic.Pointer[recentRecord]
 	cache  gosync.Map // record offset -> Location: records are few, addresses many
+	// addrs holds the Locations of IPv4 addresses looked up lately, each
+	// in the slot the address hashes to, as one word: the address, a bit
+	// saying the slot is in use, and the Location's index in locations.
+	// A hit is a load and a compare; a miss walks the database's tree to
+	// the record, a node for each bit of the address up to its network's
+	// (a sixth of the mirror routes' CPU under wrk), then takes the slot.
+	addrs [addrSlots]atomic.Uint64
 }
+
+// addrSlots is the number of slots of loaded.addrs (32 KiB).
+const (
+	addrBits  = 12
+	addrSlots = 1 << addrBits
+	addrInUse = 1 << 31 // the bit of a slot's word saying it is in use
+)
+
+// addrSlot returns the slot of loaded.addrs for the IPv4 address a.
+func addrSlot(a uint32) int {
+	return int(uint32(a*0x9E3779B1) >> (32 - addrBits))
+}
+
+// locations are every Location Lookup returns: the zero Location, each
+// known country on its continent, each continent alone; locationIndex
+// is the index of each in locations.
+var locations, locationIndex = func() ([]Location, map[Location]uint16) {
+	locs := []Location{{}}
+	for cont, list := range continentCountries {
+		locs = append(locs, Location{Continent: cont})
+		for _, cc := range strings.Fields(list) {
+			locs = append(locs, Location{Country: cc, Continent: cont})
+		}
+	}
+	idx := make(map[Location]uint16, len(locs))
+	for i, l := range locs {
+		idx[l] = uint16(i)
+	}
+	return locs, idx
+}()
 
 // recentSlots is the number of slots of loaded.recent: a country
 // database has a few hundred records.
@@ -170,7 +209,27 @@ func (db *DB) Lookup(addr netip.Addr) Location {
 		return Location{}
 	}
 	l := db.cur.Load()
-	res := l.r.Lookup(addr.Unmap())
+	addr = addr.Unmap()
+	if !addr.Is4() {
+		return l.lookup(addr)
+	}
+	a4 := addr.As4()
+	a := binary.BigEndian.Uint32(a4[:])
+	sl := &l.addrs[addrSlot(a)]
+	key := uint64(a)<<32 | addrInUse
+	if w := sl.Load(); w&^0xffff == key {
+		return locations[w&0xffff]
+	}
+	loc := l.lookup(addr)
+	if i, ok := locationIndex[loc]; ok {
+		sl.Store(key | uint64(i))
+	}
+	return loc
+}
+
+// lookup is Lookup of an unmapped address, from its record.
+func (l *loaded) lookup(addr netip.Addr) Location {
+	res := l.r.Lookup(addr)
 	if !res.Found() {
 		return Location{}
 	}
