@@ -440,6 +440,12 @@ func TestServeFastRoutesNatively(t *testing.T) {
 	}{
 		{"GET", "/mirrorlist?repo=demo", true},
 		{"HEAD", "/metalink?repo=demo", true},
+		{"GET", "/mirrorlist#top", true},
+		{"GET", "/metalink?repo=demo#top", true},
+		{"GET", "/mirrorlists?repo=demo", false},
+		{"GET", "/metalink.xml?repo=demo", false},
+		{"GET", "/mirror%6Cist?repo=demo", false},
+		{"GET", "http://example.org/mirrorlist?repo=demo", true},
 		{"GET", "/r/demo/repodata/repomd.xml", true},
 		{"POST", "/mirrorlist?repo=demo", false},
 		{"GET", "/mirrorlist/", false},
@@ -458,5 +464,43 @@ func TestServeFastRoutesNatively(t *testing.T) {
 		if native := ctx.Response.StatusCode() != 299; native != tc.native {
 			t.Errorf("%s %s: native %v, want %v", tc.method, tc.uri, native, tc.native)
 		}
+	}
+}
+
+// TestListTarget: the lists' request targets that listTarget takes
+// without parsing the URI are those whose path fasthttp's URI reads as
+// /mirrorlist or /metalink, with the query string it reads; it leaves
+// the others (and those with a control byte, which the URI refuses) to
+// the URI.
+func TestListTarget(t *testing.T) {
+	for _, raw := range []string{
+		"/mirrorlist", "/metalink", "/mirrorlist?", "/mirrorlist?repo=demo&arch=x86_64",
+		"/metalink?repo=demo#frag", "/mirrorlist#frag?repo=demo", "/mirrorlist?a=1?b=2",
+		"/mirrorlist?repo=%64emo", "/mirrorlist?repo=a+b", "/metalink?repo=demo&x=\x7f",
+		"/mirrorlist?repo=de\tmo", "/mirrorlist?repo=de\x00mo",
+		"/mirrorlist/", "/mirrorlists", "/metalink.xml", "/mirror%6Cist", "//mirrorlist", "/./mirrorlist",
+		"/Mirrorlist", "/", "/r/demo/x", "http://example.org/mirrorlist?repo=demo", "*",
+	} {
+		t.Run(raw, func(t *testing.T) {
+			kind, query, ok := listTarget([]byte(raw))
+			var u fasthttp.URI
+			err := u.Parse([]byte("example.org"), []byte(raw))
+			if !ok {
+				if kind != "" || query != nil {
+					t.Errorf("not a list target, yet kind %q, query %q", kind, query)
+				}
+				if err == nil && raw[0] == '/' && (string(u.PathOriginal()) == "/mirrorlist" || string(u.PathOriginal()) == "/metalink") {
+					t.Errorf("not taken, yet the URI's path is %q", u.PathOriginal())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("taken, yet the URI refuses it: %v", err)
+			}
+			want := map[string]string{"/mirrorlist": KindMirrorlist, "/metalink": KindMetalink}[string(u.PathOriginal())]
+			if kind != want || string(query) != string(u.QueryString()) {
+				t.Errorf("kind %q, query %q; the URI's path %q, query %q", kind, query, u.PathOriginal(), u.QueryString())
+			}
+		})
 	}
 }

@@ -221,6 +221,9 @@ func BenchmarkServeFast(b *testing.B) {
 						return
 					}
 					ctx.Response.Reset()
+					// The next request's URI unparsed, as the server
+					// reads every request anew.
+					ctx.Request.SetRequestURIBytes(ctx.Request.Header.RequestURI())
 				}
 			})
 		})
