@@ -3,9 +3,11 @@ package repodata
 import (
 	"bytes"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -260,4 +262,55 @@ func readLocations(r io.Reader) ([]string, error) {
 		}
 		locs = append(locs, string(href)+" "+typ+":"+string(sum))
 	}
+}
+
+// TestSkimRestMutations checks FuzzSkimRest's promise on documents made
+// from the seeds by random edits that favour markup (a fixed seed, so a
+// failure repeats): what the fuzzer would try first, without its time.
+func TestSkimRestMutations(t *testing.T) {
+	bits := []string{"<", ">", "/", "</package>", "<package>", "</format>", "<format>", "<!--", "-->",
+		"<![CDATA[", "]]>", "<?x ", "?>", "&", "&amp;", "&bogus;", `"`, "'", " ", "<location href=\"x\"/>",
+		`<checksum type="sha256">` + strings.Repeat("a", 64) + "</checksum>", "</description>", "</summary >", "<rpm:entry name=\"a\"/>"}
+	seeds := [][]byte{[]byte(doc()), []byte(doc(onePkg, onePkg+onePkg, `packages="1"`, `packages="2"`))}
+	for _, s := range skimDocs {
+		seeds = append(seeds, []byte(s.doc))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	n := 5000
+	if testing.Short() {
+		n = 1000
+	}
+	accepted, traded := 0, 0
+	for i := range n {
+		b := bytes.Clone(seeds[rng.IntN(len(seeds))])
+		for range 1 + rng.IntN(3) {
+			at := rng.IntN(len(b) + 1)
+			switch rng.IntN(3) {
+			case 0: // insert
+				b = slices.Insert(b, at, []byte(bits[rng.IntN(len(bits))])...)
+			case 1: // delete
+				b = slices.Delete(b, at, min(len(b), at+1+rng.IntN(12)))
+			default: // replace a byte
+				if at < len(b) {
+					b[at] = "<>/!?&\"' ax"[rng.IntN(11)]
+				}
+			}
+		}
+		pkgs, err := readAll(bytes.NewReader(b))
+		locs, serr := readSkimmed(iotest.HalfReader(bytes.NewReader(b)))
+		if err == nil && serr != nil || len(locs) < len(pkgs) || err == nil && len(locs) != len(pkgs) {
+			t.Fatalf("mutation %d:\n%s\nNext: %d packages, %v\nskimmed: %d, %v", i, b, len(pkgs), err, len(locs), serr)
+		}
+		for j, p := range pkgs {
+			if want := p.Href + " " + p.Checksum.String(); locs[j] != want {
+				t.Fatalf("mutation %d:\n%s\npackage %d: skimmed %q, Next read %q", i, b, j+1, locs[j], want)
+			}
+		}
+		if err == nil {
+			accepted++
+		} else if serr == nil {
+			traded++
+		}
+	}
+	t.Logf("%d documents: %d accepted by both, %d by the skim alone", n, accepted, traded)
 }

@@ -486,6 +486,11 @@ var skimDocs = []struct {
 	{"end tag with a space", doc("</package>", "</package >"), "", false},
 	{"truncated in format", strings.TrimSuffix(doc(), "  </format>\n</package>\n</metadata>\n"), "unexpected end of file", false},
 	{"two packages, one declared", doc(onePkg, onePkg+onePkg), "the document has 2", false},
+	{"a comment in the description", doc("<description>Devel", "<description><!-- </description> -->Devel"), "", false},
+	{"an element in the description", doc("<description>Devel", "<description><b>x</b>Devel"), "", false},
+	{"the description's end tag with a space", doc("files.</description>", "files.</description >"), "", false},
+	{"the summary's end tag misspelt", doc("for tiny</summary>", "for tiny</summry>"), "does not match", false},
+	{"a bad reference in the summary", doc("for tiny</summary>", "for &tiny;</summary>"), "unknown entity", true},
 	{"mismatched tags in format", doc("</rpm:requires>", "</rpm:provides>"), "does not match", true},
 	{"bad reference in format", doc("<rpm:license>MIT", "<rpm:license>M&bogus;IT"), "unknown entity", true},
 }

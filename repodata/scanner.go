@@ -604,6 +604,30 @@ func (s *xmlScanner) startTag(b []byte) (tokKind, int, error) {
 	return tokStart, end, nil
 }
 
+// skimText skips the content and the end tag of the element whose start
+// tag was just returned (not self-closing) when its content is text alone
+// and its end tag, written without white space, is buffered: the first
+// '<' after the start tag starts that end tag. The text is not checked
+// (PrimaryReader.SkimRest). It returns false, having consumed nothing,
+// otherwise.
+func (s *xmlScanner) skimText() bool {
+	b := s.buf[s.pos:]
+	i := bytes.IndexByte(b, '<')
+	if i < 0 {
+		return false
+	}
+	n := len(s.ends)
+	name := s.openName(n - 1)
+	e := b[i:]
+	if len(e) < len(name)+3 || e[1] != '/' || string(e[2:2+len(name)]) != string(name) || e[2+len(name)] != '>' {
+		return false
+	}
+	s.names = s.names[:len(s.names)-len(name)]
+	s.ends = s.ends[:n-1]
+	s.pos += i + len(name) + 3
+	return true
+}
+
 // skip skips the rest of the element whose start tag was just returned.
 // The caller must not call it for a self-closing tag.
 func (s *xmlScanner) skip() error {
