@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
+	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 )
 
@@ -45,10 +46,12 @@ func newIndexWriter(dir, name string) (*indexWriter, error) {
 
 // add records one package. Hrefs have passed target.CheckPath, so they
 // hold no tab or newline.
-func (iw *indexWriter) add(href, sum string) error {
+func (iw *indexWriter) add(href string, sum repodata.Checksum) error {
 	iw.w.WriteString(href)
 	iw.w.WriteByte('\t')
-	iw.w.WriteString(sum)
+	iw.w.WriteString(sum.Type)
+	iw.w.WriteByte(':')
+	iw.w.WriteString(sum.Value)
 	return iw.w.WriteByte('\n')
 }
 

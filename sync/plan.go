@@ -255,8 +255,8 @@ type planner struct {
 	cache string
 	now   time.Time
 	// seen, when set, is called once for each package location the
-	// revision lists, in order, with its checksum as a string.
-	seen func(p *repodata.Package, sum string) error
+	// revision lists, in order.
+	seen func(p *repodata.Package) error
 	// declared is the package count the primary metadata declares (-1:
 	// none), to size the plan's maps by.
 	declared int
@@ -365,15 +365,14 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			}
 			return nil, fmt.Errorf("%s: package %s: %w", primary, p.NEVRA(), &ConflictError{File: primary, Href: p.Href, First: describe(prev.sum, prev.size), Then: describe(p.Checksum, p.Size)})
 		}
-		sum := p.Checksum.String()
 		if pl.seen != nil {
-			if err := pl.seen(p, sum); err != nil {
+			if err := pl.seen(p); err != nil {
 				return nil, err
 			}
 		}
 		need := false
 		for _, m := range behind {
-			reason, err := pl.packageReason(ctx, m, p, sum)
+			reason, err := pl.packageReason(ctx, m, p)
 			if err != nil {
 				return nil, err
 			}
@@ -434,11 +433,11 @@ func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error 
 	return nil
 }
 
-// packageReason says why mirror m needs package p (whose checksum is sum
-// as a string), ReasonPresentVerified when it holds it already though it
-// does not serve it, or "" when it serves it.
-func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package, sum string) (Reason, error) {
-	if m.index != nil && m.index[p.Href] == sum {
+// packageReason says why mirror m needs package p,
+// ReasonPresentVerified when it holds it already though it does not serve
+// it, or "" when it serves it.
+func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
+	if sum, ok := m.index[p.Href]; ok && isChecksum(sum, p.Checksum) {
 		return "", nil // served now, so present and verified
 	}
 	present, err := presentVerified(ctx, m, p)
@@ -572,6 +571,14 @@ func (pl *planner) pendingAfterCommit(plan *Plan, m *mirror) map[string]time.Tim
 		}
 	}
 	return pending
+}
+
+// isChecksum reports whether sum, a checksum as an index has it
+// ("type:value"), is c, without making c's string (a plan compares one a
+// package).
+func isChecksum(sum string, c repodata.Checksum) bool {
+	return len(sum) == len(c.Type)+1+len(c.Value) && sum[len(c.Type)] == ':' &&
+		sum[:len(c.Type)] == c.Type && sum[len(c.Type)+1:] == c.Value
 }
 
 // ref is what primary metadata says a package location holds.
@@ -793,9 +800,9 @@ func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan 
 	pl := &planner{
 		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
 		cache: s.cache, now: s.now(), declared: declared,
-		seen: func(p *repodata.Package, sum string) error {
+		seen: func(p *repodata.Package) error {
 			s.samplePackage(p.Href)
-			return iw.add(p.Href, sum)
+			return iw.add(p.Href, p.Checksum)
 		},
 	}
 	plan, err := pl.plan(ctx, d.Href, next, behind)

@@ -307,7 +307,7 @@ func TestPlanner(t *testing.T) {
 				cache: cache, now: now,
 			}
 			var seen []string
-			pl.seen = func(p *repodata.Package, _ string) error {
+			pl.seen = func(p *repodata.Package) error {
 				seen = append(seen, p.Href)
 				return nil
 			}
