@@ -126,30 +126,31 @@ func (p *PrimaryReader) KeepRaw() { p.keepRaw = true }
 func (p *PrimaryReader) Raw() []byte { return p.raw }
 
 // SkimRest makes NextLocation skim, rather than tokenize and check, what
-// follows a package's <checksum> and <location> (the <format> section, most
-// of the document), and the text of the elements before them that no field
-// is read from (<summary>, <description>, ...). Of an element of text
-// alone, it finds the end tag after the text; of the rest of a package,
-// it finds the package's "</package>" and checks only
-// that what it passes over is markup of the package's own: no comment,
-// CDATA section, processing instruction or declaration (which could hide
-// an end tag), and no <package> or element of a field NextLocation
-// reads or Next checks (<name>, <arch>, <version>, <checksum>, <size>,
-// <location>, <time>). When any is there, or the rest is longer than a
-// token may be, that package is read in full, as without SkimRest.
+// follows a package's <checksum> and <location> (the <format> section,
+// most of the document), and the text of the elements before them that no
+// field is read from (<summary>, <description>, ...). Of an element of
+// text alone, it finds the end tag after the text; of the rest of a
+// package, it finds the package's "</package>" and checks only that what
+// it passes over is markup of the package's own: no comment, CDATA
+// section, processing instruction or declaration (which could hide an end
+// tag), and no <package> or element of a field NextLocation reads or Next
+// checks (<name>, <arch>, <version>, <checksum>, <size>, <location>,
+// <time>). When any is there, or the rest is longer than a token may be,
+// that package is read in full, as without SkimRest.
 //
 // The trade: of a document that Next accepts, NextLocation returns the
 // same locations and checksums with SkimRest as without; the packages'
 // fields, the package count, the document's structure around and between
 // packages, and its end are checked as before. What is not checked in the
 // skimmed parts is their markup: tag and attribute syntax, that tags
-// match, references, and the characters of text and attribute values. A document malformed there is read (up to any other error)
-// rather than refused, and its packages' locations and checksums are
-// those the document writes. It is for an index of a primary whose
-// content is already trusted (checked against a repomd.xml's checksum):
-// about twice as fast on a primary shaped like Fedora's
-// (BenchmarkPrimaryLocations). Call it before the first NextLocation; it
-// has no effect on Next or with KeepRaw.
+// match, references, and the characters of text and attribute values. A
+// document malformed there is read (up to any other error) rather than
+// refused, and its packages' locations and checksums are those the
+// document writes. It is for an index of a primary whose content is
+// already trusted (checked against a repomd.xml's checksum): about twice
+// as fast on a primary shaped like Fedora's (BenchmarkPrimaryLocations).
+// Call it before the first NextLocation; it has no effect on Next or with
+// KeepRaw.
 func (p *PrimaryReader) SkimRest() { p.skim = true }
 
 // Root returns the start tag of the document's root element, once Next or
