@@ -450,18 +450,20 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 	// Before the first mirror is published, three things must be done,
 	// none of which needs another: the revision recorded as verified, the
 	// cache's files made durable, and the packages each mirror will store
-	// recorded as unpublished. Each waits mostly for the disk's flushes,
-	// so they run side by side (the records on one goroutine: both save
-	// state files).
+	// recorded as unpublished, with what each leaves unused once it
+	// commits. Each waits mostly for the disk's flushes, so they run side
+	// by side: the two records are files of their own (the verified
+	// revisions, the repository's state), and the verified revision is
+	// added in memory before either is written, since the records kept
+	// with a mirror (object storage) carry it too.
+	//
+	// Every package of the revision is verified now: fetched and checked
+	// in this sync, or served by each behind mirror after an earlier
+	// check. The revision becomes current before any mirror serves it.
+	saveVerified := s.addVerified()
 	var pre errgroup.Group
+	pre.Go(func() error { return inRegion(ctx, "record verified", saveVerified) })
 	pre.Go(func() error {
-		// Every package of the revision is verified now: fetched and
-		// checked in this sync, or served by each behind mirror after an
-		// earlier check. The revision becomes current before any mirror
-		// serves it.
-		if err := inRegion(ctx, "record verified", s.recordVerified); err != nil {
-			return err
-		}
 		return inRegion(ctx, "record unpublished", func() error { return s.recordStores(ctx, behind) })
 	})
 	pre.Go(func() error {
@@ -486,6 +488,9 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 		return nil
 	})
 	if err := pre.Wait(); err != nil {
+		for _, m := range behind {
+			m.pendingSet.restore(m) // nothing was committed
+		}
 		return err
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")

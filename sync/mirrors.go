@@ -40,6 +40,9 @@ type mirror struct {
 	// early is what was stored while the packages downloaded (nil:
 	// nothing; see earlyStores).
 	early *mirrorEarly
+	// pendingSet, once the pending files of the revision being published
+	// are set in st (setPending), is what they replaced.
+	pendingSet *pendingSet
 
 	// verifyOnly marks the stand-in of a repository with no written
 	// mirror: its index is that of the current verified revision, and

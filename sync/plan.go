@@ -687,7 +687,7 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	var stream *partStream
 	if s.streamable(d, meta) {
 		var err error
-		if stream, err = newPartStream(ctx, s.cachePath(d.Checksum)+".part", d, fetchDone); err != nil {
+		if stream, err = newPartStream(ctx, s.cachePath(d.Checksum), d, fetchDone); err != nil {
 			return err
 		}
 		defer stream.Close()

@@ -9,9 +9,19 @@ import (
 // list computed against the revision the mirror serves now, and deletes
 // only what is still pending.
 func (s *run) prune(ctx context.Context, m *mirror, paths []string) {
+	s.forgetPruned(m, s.removePending(ctx, m, paths))
+	s.logPruned(m)
+}
+
+// removePending deletes those of paths that are pending files of m's
+// state, when that list was computed against the revision m serves now,
+// and returns the paths deleted. It only reads m's state, so the state
+// may be saved meanwhile; forgetPruned then takes the deleted files out.
+func (s *run) removePending(ctx context.Context, m *mirror, paths []string) []string {
 	if len(paths) == 0 || m.tg == nil || m.st.PendingFor != sha256Hex(m.cur) {
-		return
+		return nil
 	}
+	var removed []string
 	for _, p := range paths {
 		if _, ok := m.st.Pending[p]; !ok {
 			continue
@@ -20,9 +30,22 @@ func (s *run) prune(ctx context.Context, m *mirror, paths []string) {
 			s.log.Warn("pruning", "mirror", m.cfg.Name, "path", p, "err", err)
 			continue
 		}
-		delete(m.st.Pending, p)
-		m.rep.Deleted++
+		removed = append(removed, p)
 	}
+	return removed
+}
+
+// forgetPruned takes the files removePending deleted out of m's pending
+// files.
+func (s *run) forgetPruned(m *mirror, removed []string) {
+	for _, p := range removed {
+		delete(m.st.Pending, p)
+	}
+	m.rep.Deleted += len(removed)
+}
+
+// logPruned reports what pruning m deleted, if anything.
+func (s *run) logPruned(m *mirror) {
 	if m.rep.Deleted > 0 {
 		s.log.Info("pruned", "mirror", m.cfg.Name, "files", m.rep.Deleted)
 	}

@@ -23,6 +23,16 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	if mp.Refused != nil {
 		return mp.Refused
 	}
+	// Until the commit, the mirror's pending files are those of the
+	// revision it serves: a publish that fails before it puts back those
+	// that setPending replaced, for the state saved at the end of the
+	// sync.
+	committed := false
+	defer func() {
+		if !committed {
+			m.pendingSet.restore(m)
+		}
+	}()
 	// The packages stored now were recorded as unpublished before
 	// (recordStores, or earlyStores for a mirror that stored them while
 	// they downloaded).
@@ -35,28 +45,30 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	for i, f := range mp.Commit {
 		files[i] = f.File(s.cache)
 	}
-	// Record what the new revision leaves unreferenced before committing,
-	// so that a process killed right after the commit still prunes it.
-	digest := sha256Hex(s.repomd)
-	now := s.publishTime()
-	pending := make(map[string]time.Time, len(mp.Pending))
-	for p, since := range mp.Pending {
-		if since.IsZero() {
-			since = now // unused from this commit on
+	// What the new revision leaves unreferenced is recorded before the
+	// commit, so that a process killed right after it still prunes it:
+	// usually with the packages to store (recordStores), else now.
+	if m.pendingSet == nil {
+		s.setPending(m)
+		if err := s.saveState(ctx); err != nil {
+			return err
 		}
-		pending[p] = since
-	}
-	m.st.Pending, m.st.PendingFor = pending, digest
-	if err := s.saveState(ctx); err != nil {
-		return err
 	}
 	if err := inRegion(ctx, "commit", func() error { return m.tg.Commit(ctx, files, mp.Remove) }); err != nil {
 		return err
 	}
+	committed = true
 	m.st.Unpublished = nil
+	digest := sha256Hex(s.repomd)
+	now := s.publishTime()
 	// The mirror's index (a file of its own, named by the revision's
 	// digest, so that it is never taken for another's) is saved while
-	// the state is: both wait mostly for their fsyncs.
+	// the state is, and the files the new revision left unused and whose
+	// prune_after has passed are deleted meanwhile: each waits mostly for
+	// the disk. Pruning needs only that the commit is done (a process
+	// killed meanwhile leaves the pending files recorded before it, the
+	// state below or the one before the commit, which deleted files do
+	// not trouble); what it deleted leaves the pending files afterwards.
 	indexSaved := make(chan error, 1)
 	go func() { indexSaved <- saveIndex(s.index, s.e.opts.Store.Dir(), s.indexRel(m), digest) }()
 	defer func() {
@@ -68,15 +80,55 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 	m.cur, m.curAsc, m.curKey = s.repomd, s.asc, s.key
 	m.st.Revision, m.st.RepomdSHA256 = s.md.Revision, digest
 	m.st.PublishedAt, m.st.CheckedAt = now, now
-	if err := s.writeIndexRecord(ctx, m, s.index, digest); err != nil {
-		return err
+	pruned := make(chan []string, 1)
+	go func() {
+		var removed []string
+		trace.WithRegion(ctx, "prune", func() { removed = s.removePending(ctx, m, mp.Prune) })
+		pruned <- removed
+	}()
+	err := s.writeIndexRecord(ctx, m, s.index, digest)
+	if err == nil {
+		err = s.saveState(ctx)
 	}
-	if err := s.saveState(ctx); err != nil {
+	s.forgetPruned(m, <-pruned)
+	if err != nil {
 		return err
 	}
 	log.Info("published", "revision", s.md.Revision, "files", m.rep.Published)
-	trace.WithRegion(ctx, "prune", func() { s.prune(ctx, m, mp.Prune) })
+	s.logPruned(m)
 	return nil
+}
+
+// pendingSet is what setPending replaced in a mirror's state.
+type pendingSet struct {
+	pending map[string]time.Time
+	forRev  string
+}
+
+// restore puts the pending files of the revision the mirror serves back
+// in its state.
+func (p *pendingSet) restore(m *mirror) {
+	if p == nil {
+		return
+	}
+	m.st.Pending, m.st.PendingFor = p.pending, p.forRev
+}
+
+// setPending makes m's pending files those its plan leaves unused once
+// it serves the new revision (m.st.PendingFor names it, so that nothing
+// deletes them while it serves another), the ones unused from the
+// commit on since publishTime. The caller saves the state.
+func (s *run) setPending(m *mirror) {
+	m.pendingSet = &pendingSet{pending: m.st.Pending, forRev: m.st.PendingFor}
+	now := s.publishTime()
+	pending := make(map[string]time.Time, len(m.plan.Pending))
+	for p, since := range m.plan.Pending {
+		if since.IsZero() {
+			since = now // unused from this commit on
+		}
+		pending[p] = since
+	}
+	m.st.Pending, m.st.PendingFor = pending, sha256Hex(s.repomd)
 }
 
 // recordStores records, for each of the behind mirrors that will store
@@ -87,19 +139,33 @@ func (s *run) publish(ctx context.Context, m *mirror) error {
 // nothing it serves, and if that revision is never published (a crash,
 // a failure) the next publish can prune the ones its revision does not
 // name.
+//
+// The same save records what each of those mirrors leaves unused once it
+// commits (setPending), which publish would otherwise save on its own
+// right before the commit.
 func (s *run) recordStores(ctx context.Context, behind []*mirror) error {
-	storing := false
+	changed := false
 	for _, m := range behind {
-		if m.plan == nil || m.plan.Refused != nil || len(m.plan.Store) == 0 || m.early != nil {
+		if m.plan == nil || m.plan.Refused != nil {
 			continue
 		}
-		s.recordUnpublished(m)
-		storing = true
+		if len(m.plan.Store) > 0 && m.early == nil {
+			s.recordUnpublished(m)
+		}
+		s.setPending(m)
+		changed = true
 	}
-	if !storing {
+	if !changed {
 		return nil
 	}
-	return s.saveState(ctx)
+	if err := s.saveState(ctx); err != nil {
+		for _, m := range behind {
+			m.pendingSet.restore(m)
+			m.pendingSet = nil
+		}
+		return err
+	}
+	return nil
 }
 
 // recordUnpublished records the packages of m's plan's Store in its

@@ -119,10 +119,14 @@ func holderName(tg target.Target) string {
 	return ""
 }
 
+// saveRepoState saves a repository's state in the state_dir (tests
+// record its calls).
+var saveRepoState = (*state.Store).Save
+
 // saveState saves the repository's state in the state_dir, then the
 // state record of every mirror this sync holds the lock of.
 func (s *run) saveState(ctx context.Context) error {
-	if err := s.e.opts.Store.Save(s.st); err != nil {
+	if err := saveRepoState(s.e.opts.Store, s.st); err != nil {
 		return err
 	}
 	for _, m := range s.mirrors {

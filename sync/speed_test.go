@@ -2,7 +2,11 @@ package sync_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +22,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/safefs"
+	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/local"
@@ -335,3 +340,172 @@ func TestRecordsWhileCacheFlushes(t *testing.T) {
 		t.Errorf("%d flushes of the cache, %d of them with the verified and unpublished records written meanwhile; want 1 and 1", flushes, early)
 	}
 }
+
+// TestPendingRecordedWithStores: what a mirror leaves unused once it
+// commits the new revision is recorded in the state save that records
+// the packages it will store, while the cache is made durable, not in a
+// save of its own between the stores and the commit (issue 10's
+// incremental sync: each save waits for two flushes). The cache's flush
+// waits here until every mirror's pending files are recorded against the
+// new revision; saved before the commit only, they never would be.
+func TestPendingRecordedWithStores(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newHarness(t, o)
+	if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v2"))
+	b, err := os.ReadFile(filepath.Join(o.dir, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	v2 := hex.EncodeToString(sum[:])
+	recorded := func() bool {
+		st, err := h.store.Load(h.repo.Name)
+		if err != nil || len(st.Mirrors) != len(h.mirrors) {
+			return false
+		}
+		for _, m := range st.Mirrors {
+			if m.PendingFor != v2 || len(m.Unpublished) == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	var flushes, early int
+	old := sync.SetFlush(func(root string, paths []string) error {
+		flushes++
+		deadline := time.Now().Add(20 * time.Second) // a guard, not a measure
+		for !recorded() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if recorded() {
+			early++
+		}
+		return safefs.Flush(root, paths)
+	})
+	t.Cleanup(func() { sync.SetFlush(old) })
+	if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	h.checkMirrors()
+	if flushes != 1 || early != 1 {
+		t.Errorf("%d flushes of the cache, %d of them with the pending files recorded against the new revision meanwhile; want 1 and 1", flushes, early)
+	}
+}
+
+// TestPruneWhileStateSaved: once a mirror has committed the new
+// revision, the files it left unused whose prune_after has passed are
+// deleted while the state recording the commit is saved, not after it
+// (each waits mostly for the disk). The save waits here until the first
+// file is deleted; done one after the other, it never would be.
+func TestPruneWhileStateSaved(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newHarness(t, o)
+	h.repo.Mirrors = h.repo.Mirrors[:1]
+	h.mirrors = h.mirrors[:1]
+	if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v2"))
+	b, err := os.ReadFile(filepath.Join(o.dir, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	v2 := hex.EncodeToString(sum[:])
+	removed := make(chan struct{})
+	var once gosync.Once
+	var waited, overlapped int
+	old := sync.SetSaveState(func(st *state.Store, r *state.Repo) error {
+		if m := r.Mirrors["one"]; m != nil && m.RepomdSHA256 == v2 && waited == 0 {
+			waited++ // the save after the commit
+			select {
+			case <-removed:
+				overlapped++
+			case <-time.After(20 * time.Second): // a guard, not a measure
+			}
+		}
+		return st.Save(r)
+	})
+	t.Cleanup(func() { sync.SetSaveState(old) })
+	eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Now: func() time.Time { return h.now },
+		OpenTarget: func(_ context.Context, m config.Mirror) (target.Target, error) {
+			tg, err := local.New(m.Path)
+			return removeTarget{Target: tg, removed: func() { once.Do(func() { close(removed) }) }}, err
+		}})
+	rep := eng.Sync(context.Background(), h.repo)
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	h.checkMirrors()
+	if rep.Mirrors[0].Deleted == 0 || waited != 1 || overlapped != 1 {
+		t.Errorf("%d files pruned; the save after the commit seen %d times, %d of them while a file was deleted; want some, 1 and 1", rep.Mirrors[0].Deleted, waited, overlapped)
+	}
+}
+
+// removeTarget calls removed after each Remove.
+type removeTarget struct {
+	target.Target
+	removed func()
+}
+
+func (r removeTarget) PutAll(ctx context.Context, files []target.File) error {
+	return r.Target.(target.BatchPutter).PutAll(ctx, files)
+}
+
+func (r removeTarget) Remove(ctx context.Context, p string) error {
+	err := r.Target.Remove(ctx, p)
+	r.removed()
+	return err
+}
+
+// TestPendingKeptWhenStoreFails: the pending files recorded against the
+// new revision before its packages are stored (TestPendingRecordedWithStores)
+// are put back when the publish fails before the commit: the state saved
+// at the end keeps those of the revision the mirror still serves, with
+// their times, so that prune_after counts from when each really became
+// unused.
+func TestPendingKeptWhenStoreFails(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newHarness(t, o)
+	h.repo.Mirrors = h.repo.Mirrors[:1]
+	h.mirrors = h.mirrors[:1]
+	if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	before, err := h.store.Load(h.repo.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := *before.Mirrors["one"]
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v2"))
+	eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Now: func() time.Time { return h.now },
+		OpenTarget: func(_ context.Context, m config.Mirror) (target.Target, error) {
+			tg, err := local.New(m.Path)
+			return failingPuts{tg}, err
+		}})
+	rep := eng.Sync(context.Background(), h.repo)
+	if !errors.Is(rep.Err, errPutAll) {
+		t.Fatalf("sync: %v, want the store's failure", rep.Err)
+	}
+	after, err := h.store.Load(h.repo.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := after.Mirrors["one"]
+	if got.PendingFor != want.PendingFor || !maps.EqualFunc(got.Pending, want.Pending, time.Time.Equal) {
+		t.Errorf("after a failed store: pending %v for %s, want %v for %s (what the mirror serves)", got.Pending, got.PendingFor, want.Pending, want.PendingFor)
+	}
+}
+
+var errPutAll = errors.New("PutAll fails")
+
+// failingPuts is a batch target whose PutAll fails.
+type failingPuts struct{ target.Target }
+
+func (f failingPuts) PutAll(context.Context, []target.File) error { return errPutAll }

@@ -17,8 +17,8 @@ import (
 
 // errStreamLost: the download ended before the part file a partStream
 // reads held the whole file (an attempt failed, and another may have
-// replaced the part file). The plan is then made from the downloaded
-// file.
+// replaced the part file), and no downloaded file is there either. The
+// plan is then made from the downloaded file.
 var errStreamLost = errors.New("the download ended before the part file being read was complete")
 
 // partStream reads a metadata file while fetch.File downloads it into
@@ -27,10 +27,14 @@ var errStreamLost = errors.New("the download ended before the part file being re
 // more, up to the size repomd.xml declares; it hashes what it reads and
 // at the end checks it against the declared checksum, so what it gives
 // is the file whatever became of the attempt that wrote it. It never
-// slows the download: it only reads what is on disk.
+// slows the download: it only reads what is on disk. A download that
+// ended before the stream opened its part file (a small file arrives
+// in one read, and is renamed into place at once) is read from where it
+// was renamed to.
 type partStream struct {
 	ctx  context.Context
 	path string // the part file
+	dst  string // where the download is renamed to once verified
 	size int64
 	want repodata.Checksum
 	h    hash.Hash
@@ -46,13 +50,14 @@ type partStream struct {
 }
 
 // newPartStream returns a partStream of metadata file d, downloaded to
-// part; done is closed when the download has ended.
-func newPartStream(ctx context.Context, part string, d repodata.Data, done chan struct{}) (*partStream, error) {
+// dst through the part file dst+".part"; done is closed when the
+// download has ended.
+func newPartStream(ctx context.Context, dst string, d repodata.Data, done chan struct{}) (*partStream, error) {
 	h, err := repodata.NewHash(d.Checksum.Type)
 	if err != nil {
 		return nil, err
 	}
-	return &partStream{ctx: ctx, path: part, size: d.Size, want: d.Checksum, h: h,
+	return &partStream{ctx: ctx, path: dst + ".part", dst: dst, size: d.Size, want: d.Checksum, h: h,
 		poke: make(chan struct{}, 1), done: done, tick: time.NewTicker(5 * time.Millisecond)}, nil
 }
 
@@ -74,13 +79,19 @@ func (p *partStream) Read(b []byte) (int, error) {
 			break
 		}
 		if p.f == nil {
-			f, err := os.OpenFile(p.path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-			switch {
-			case err == nil:
-				p.f = f
-			case !errors.Is(err, fs.ErrNotExist):
-				p.err = err
-				return 0, err
+			// Nothing was read yet: the part file, or once the download
+			// is over, the file it was renamed to (what is read is
+			// checked against the declared checksum either way).
+			for _, path := range []string{p.path, p.dst} {
+				f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+				if err == nil {
+					p.f = f
+					break
+				}
+				if !errors.Is(err, fs.ErrNotExist) {
+					p.err = err
+					return 0, err
+				}
 			}
 		}
 		if p.f != nil {

@@ -77,15 +77,25 @@ func (s *run) seedVerified() error {
 
 // recordVerified makes the origin's revision the current verified one.
 func (s *run) recordVerified() error {
+	return s.addVerified()()
+}
+
+// addVerified makes the origin's revision the current verified one in
+// memory, and returns what saves it (and reports it); until save has
+// returned, s.verified may be read but not changed.
+func (s *run) addVerified() (save func() error) {
 	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample}
-	if s.verified.Add(rev, s.now(), s.repo.MaxLag) {
-		if err := s.saveVerified(); err != nil {
-			return err
+	added := s.verified.Add(rev, s.now(), s.repo.MaxLag)
+	return func() error {
+		if added {
+			if err := s.saveVerified(); err != nil {
+				return err
+			}
+			s.log.Info("revision verified", "revision", s.md.Revision)
 		}
-		s.log.Info("revision verified", "revision", s.md.Revision)
+		s.rep.RevisionVerified = true
+		return nil
 	}
-	s.rep.RevisionVerified = true
-	return nil
 }
 
 func (s *run) saveVerified() error {

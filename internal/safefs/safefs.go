@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -289,23 +290,67 @@ func Flush(root string, paths []string) error {
 		return flushFS(root)
 	}
 	errs := make([]error, len(paths))
-	next := make(chan int)
+	workers := min(flushers, len(paths))
+	defer blocking.widen(workers)()
+	var next atomic.Int64
 	var wg sync.WaitGroup
-	for range min(flushers, len(paths)) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
+	for range workers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(paths)); i = next.Add(1) - 1 {
 				errs[i] = flushOne(paths[i])
 			}
-		}()
+		})
 	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// blocking lets Flush's fsyncs run at once. A goroutine in a system call
+// keeps its P (runtime.GOMAXPROCS: one per core by default) until the
+// runtime's monitor takes it back, after 20 µs to 10 ms (the longer the
+// process was idle); an fsync waits a millisecond or more for the disk.
+// With two cores, 16 fsyncs started together ran about two at a time:
+// 17 paths (16 small files and their directory) took 10.5 ms where the
+// same fsyncs took 3.5 ms with a P for each (medians of 7 on the
+// benchmark machine), and an incremental sync's flushes are most of its
+// wait after the downloads. While flushes run, the process has a P more
+// for each of their workers; the Ps return when the last flush ends. The
+// workers only wait on the disk, so the extra Ps cost no CPU.
+var blocking procs
+
+// procs widens GOMAXPROCS for workers that block in system calls.
+type procs struct {
+	mu      sync.Mutex
+	running int // workers of the flushes under way
+	base    int // GOMAXPROCS before the first of them
+}
+
+// widen gives n more workers a P each until restore is called.
+func (b *procs) widen(n int) (restore func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.running == 0 {
+		b.base = runtime.GOMAXPROCS(0)
+	}
+	b.running += n
+	runtime.GOMAXPROCS(b.base + b.running)
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.running -= n
+		if b.running > 0 {
+			runtime.GOMAXPROCS(b.base + b.running)
+			return
+		}
+		if os.Getenv("GOMAXPROCS") == "" {
+			// Back to the runtime's default (rpmirror sets GOMAXPROCS
+			// nowhere else), which follows the process's CPU limit as
+			// it changes.
+			runtime.SetDefaultGOMAXPROCS()
+			return
+		}
+		runtime.GOMAXPROCS(b.base)
+	}
 }
 
 // Flush's two ways, variables so that tests can count them.

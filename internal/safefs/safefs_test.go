@@ -6,8 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -208,4 +210,81 @@ func TestFlush(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFlushWorkersEachHaveAP: while Flush's fsyncs run, the process has a
+// P (GOMAXPROCS) more for each of its workers, so that they wait on the
+// disk together instead of two at a time on two cores (a goroutine in a
+// system call keeps its P until the runtime takes it back); overlapping
+// flushes add up, and the last to end puts GOMAXPROCS back.
+func TestFlushWorkersEachHaveAP(t *testing.T) {
+	root := t.TempDir()
+	var paths []string
+	for i := range 20 {
+		p := filepath.Join(root, "f"+strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	base := runtime.GOMAXPROCS(0)
+	tests := []struct {
+		name  string
+		paths []string
+		want  int // the least GOMAXPROCS an fsync sees
+	}{
+		{name: "one file", paths: paths[:1], want: base + 1},
+		{name: "three files", paths: paths[:3], want: base + 3},
+		{name: "more files than workers", paths: paths, want: base + flushers},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu gosync.Mutex
+			least := 0
+			old := flushOne
+			flushOne = func(p string) error {
+				n := runtime.GOMAXPROCS(0)
+				mu.Lock()
+				if least == 0 || n < least {
+					least = n
+				}
+				mu.Unlock()
+				return old(p)
+			}
+			t.Cleanup(func() { flushOne = old })
+			if err := Flush(root, tc.paths); err != nil {
+				t.Fatal(err)
+			}
+			if least < tc.want {
+				t.Errorf("an fsync ran with GOMAXPROCS %d, want at least %d", least, tc.want)
+			}
+			if n := runtime.GOMAXPROCS(0); n != base {
+				t.Errorf("GOMAXPROCS %d after the flush, want %d back", n, base)
+			}
+		})
+	}
+	t.Run("overlapping flushes", func(t *testing.T) {
+		inner := make(chan int, 1)
+		old := flushOne
+		flushOne = func(p string) error {
+			if p == paths[0] {
+				// A second flush starts while the first runs.
+				if err := Flush(root, paths[10:12]); err != nil {
+					t.Error(err)
+				}
+				inner <- runtime.GOMAXPROCS(0)
+			}
+			return old(p)
+		}
+		t.Cleanup(func() { flushOne = old })
+		if err := Flush(root, paths[:3]); err != nil {
+			t.Fatal(err)
+		}
+		if n := <-inner; n != base+3 {
+			t.Errorf("GOMAXPROCS %d once the second flush ended and the first went on, want %d", n, base+3)
+		}
+		if n := runtime.GOMAXPROCS(0); n != base {
+			t.Errorf("GOMAXPROCS %d after both, want %d back", n, base)
+		}
+	})
 }
