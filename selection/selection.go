@@ -79,8 +79,8 @@ type Set struct {
 // prepared is a Mirror with what Order needs computed once.
 type prepared struct {
 	nets      []netip.Prefix
-	country   string
-	continent string
+	country   code // 0 when not known
+	continent code // 0 when not known
 	scheme    string
 	private   bool
 	invWeight float64
@@ -111,8 +111,8 @@ func NewSet(ms []Mirror) *Set {
 		scheme, _, _ := strings.Cut(m.URL, "://")
 		s.ms[i] = prepared{
 			nets:      nets,
-			country:   m.Country,
-			continent: cont,
+			country:   codeOf(m.Country),
+			continent: codeOf(cont),
 			scheme:    strings.ToLower(scheme),
 			private:   m.Private,
 			invWeight: 1 / float64(w),
@@ -120,6 +120,18 @@ func NewSet(ms []Mirror) *Set {
 		}
 	}
 	return s
+}
+
+// code is a two-letter country or continent code as a number, so that
+// a mirror's place is found by comparing numbers, not strings; 0 for an
+// empty or longer string.
+type code uint16
+
+func codeOf(s string) code {
+	if len(s) != 2 {
+		return 0
+	}
+	return code(s[0])<<8 | code(s[1])
 }
 
 // Len returns the number of mirrors in the set.
@@ -146,6 +158,7 @@ func (s *Set) Order(dst []int, c Client, protocol Protocol, rng *rand.Rand) []in
 	var buf [64]keyed
 	ks := buf[:0]
 	addr := c.Addr.Unmap()
+	at := where{codeOf(c.Location.Country), codeOf(c.Location.Continent)}
 	for i := range s.ms {
 		m := &s.ms[i]
 		if protocol != "" && m.scheme != string(protocol) {
@@ -164,21 +177,37 @@ func (s *Set) Order(dst []int, c Client, protocol Protocol, rng *rand.Rand) []in
 			continue
 		}
 		if place == Elsewhere {
-			place = m.geoPlace(c.Location)
-		}
-		var e float64
-		if rng != nil {
-			e = rng.ExpFloat64()
-		} else {
-			e = rand.ExpFloat64()
+			place = m.geoPlace(at)
 		}
 		tier := uint64(place)<<48 | uint64(128-bits)<<40 | uint64(m.rank)
-		ks = append(ks, keyed{tier: tier, key: e * m.invWeight, i: i})
+		ks = append(ks, keyed{tier: tier, i: i})
 	}
-	// Exponential keys divided by weights, smallest first, are a weighted
-	// random permutation (Efraimidis and Spirakis): the first is mirror i
-	// with probability w_i / sum(w), and so on among those left.
 	sortKeyed(ks)
+	// Within each tier of two mirrors or more, exponential keys divided
+	// by weights, smallest first, are a weighted random permutation
+	// (Efraimidis and Spirakis): the first is mirror i with probability
+	// w_i / sum(w), and so on among those left. A mirror alone in its
+	// tier needs no key (most are, for a client in a country).
+	for lo := 0; lo < len(ks); {
+		hi := lo + 1
+		for hi < len(ks) && ks[hi].tier == ks[lo].tier {
+			hi++
+		}
+		if hi-lo > 1 {
+			tier := ks[lo:hi]
+			for j := range tier {
+				var e float64
+				if rng != nil {
+					e = rng.ExpFloat64()
+				} else {
+					e = rand.ExpFloat64()
+				}
+				tier[j].key = e * s.ms[tier[j].i].invWeight
+			}
+			sortKeyed(tier)
+		}
+		lo = hi
+	}
 	for _, k := range ks {
 		dst = append(dst, k.i)
 	}
@@ -216,15 +245,18 @@ func (s *Set) Place(i int, c Client) Place {
 	if addr.IsValid() && contains(m.nets, addr) {
 		return InNetwork
 	}
-	return m.geoPlace(c.Location)
+	return m.geoPlace(where{codeOf(c.Location.Country), codeOf(c.Location.Continent)})
 }
 
+// where is a client's country and continent as codes.
+type where struct{ country, continent code }
+
 // geoPlace is where m is relative to a client at loc, networks aside.
-func (m *prepared) geoPlace(loc geo.Location) Place {
+func (m *prepared) geoPlace(loc where) Place {
 	switch {
-	case m.country != "" && m.country == loc.Country:
+	case m.country != 0 && m.country == loc.country:
 		return InCountry
-	case m.continent != "" && m.continent == loc.Continent:
+	case m.continent != 0 && m.continent == loc.continent:
 		return OnContinent
 	}
 	return Elsewhere
