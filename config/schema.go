@@ -217,7 +217,7 @@ var checks = map[string]check{
 	"bucket": {fn: problemOnly(bucketProblem)},
 	"prefix": {fn: problemOnly(prefixProblem)},
 	"region": {fn: problemOnly(func(s string) string {
-		if !regionRE.MatchString(s) {
+		if !regionName(s) {
 			return "want a region name such as us-east-1"
 		}
 		return ""
