@@ -244,7 +244,9 @@ for route in mirrorlist metalink; do
   [ -s "$f" ] || { echo "bench-serve: no profile of /$route" >&2; continue; }
   handler=$(cum '^github.com/rpmirror/rpmirror/server\.\(\*mirrorRoutes\)\.fastList$' "$f")
   http=$(cum '^github.com/valyala/fasthttp\.\(\*Server\)\.serveConn$' "$f")
-  sys=$(cum '^syscall\.(read|write)$' "$f")
+  # The server's sockets are read and written with raw system calls
+  # (server.rawRead, rawWrite); syscall.read and write are the rest's.
+  sys=$(cum '^(syscall\.(read|write)|github.com/rpmirror/rpmirror/server\.raw(Read|Write))$' "$f")
   rt=$(cum '^runtime\.(schedule|gcBgMarkWorker|bgsweep|bgscavenge)$' "$f")
   awk -v r="$route" -v h="$handler" -v n="$http" -v s="$sys" -v g="$rt" 'BEGIN {
     printf "| /%s | %.0f%% | %.0f%% | %.0f%% | %.0f%% | %.0f%% |\n", r, n - h, s, h, g, 100 - n - g }'
