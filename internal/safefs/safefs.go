@@ -314,7 +314,9 @@ func Flush(root string, paths []string) error {
 // same fsyncs took 3.5 ms with a P for each (medians of 7 on the
 // benchmark machine), and an incremental sync's flushes are most of its
 // wait after the downloads. While flushes run, the process has a P more
-// for each of their workers; the Ps return when the last flush ends. The
+// for each of their workers, up to flushers more for flushes at once
+// (syncs in rpmirror serve: the garbage collector's workers are a
+// quarter of the Ps); the Ps return when the last flush ends. The
 // workers only wait on the disk, so the extra Ps cost no CPU.
 var blocking procs
 
@@ -333,13 +335,13 @@ func (b *procs) widen(n int) (restore func()) {
 		b.base = runtime.GOMAXPROCS(0)
 	}
 	b.running += n
-	runtime.GOMAXPROCS(b.base + b.running)
+	runtime.GOMAXPROCS(b.base + min(b.running, flushers))
 	return func() {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		b.running -= n
 		if b.running > 0 {
-			runtime.GOMAXPROCS(b.base + b.running)
+			runtime.GOMAXPROCS(b.base + min(b.running, flushers))
 			return
 		}
 		if os.Getenv("GOMAXPROCS") == "" {

@@ -216,7 +216,8 @@ func TestFlush(t *testing.T) {
 // P (GOMAXPROCS) more for each of its workers, so that they wait on the
 // disk together instead of two at a time on two cores (a goroutine in a
 // system call keeps its P until the runtime takes it back); overlapping
-// flushes add up, and the last to end puts GOMAXPROCS back.
+// flushes add up to flushers more, and the last to end puts GOMAXPROCS
+// back.
 func TestFlushWorkersEachHaveAP(t *testing.T) {
 	root := t.TempDir()
 	var paths []string
@@ -282,6 +283,34 @@ func TestFlushWorkersEachHaveAP(t *testing.T) {
 		}
 		if n := <-inner; n != base+3 {
 			t.Errorf("GOMAXPROCS %d once the second flush ended and the first went on, want %d", n, base+3)
+		}
+		if n := runtime.GOMAXPROCS(0); n != base {
+			t.Errorf("GOMAXPROCS %d after both, want %d back", n, base)
+		}
+	})
+	t.Run("overlapping flushes past the cap", func(t *testing.T) {
+		var mu gosync.Mutex
+		most := 0
+		old := flushOne
+		flushOne = func(p string) error {
+			if p == paths[0] {
+				// A second flush starts while the first's 16
+				// workers run.
+				if err := Flush(root, paths[16:18]); err != nil {
+					t.Error(err)
+				}
+			}
+			mu.Lock()
+			most = max(most, runtime.GOMAXPROCS(0))
+			mu.Unlock()
+			return old(p)
+		}
+		t.Cleanup(func() { flushOne = old })
+		if err := Flush(root, paths[:16]); err != nil {
+			t.Fatal(err)
+		}
+		if most != base+flushers {
+			t.Errorf("GOMAXPROCS at most %d while flushes of 16 and 2 workers overlapped, want %d (flushers more)", most, base+flushers)
 		}
 		if n := runtime.GOMAXPROCS(0); n != base {
 			t.Errorf("GOMAXPROCS %d after both, want %d back", n, base)
