@@ -2,8 +2,8 @@
 # bench-scale.sh measures planning a sync of distribution-scale metadata:
 # rpmirror sync --dry-run of a synthetic 100,000-package primary.xml
 # (internal/benchgen), gzip and zstd, served by nginx on loopback, against
-# an empty mirror and against a mirror serving the previous revision (1%
-# of the packages differ). It prints a Markdown section for
+# an empty mirror and against a mirror rpmirror published at the previous
+# revision (1% of the packages differ; its index in state_dir). It prints a Markdown section for
 # docs/benchmarks.md (issue item 4): wall time, MB/s of uncompressed
 # primary.xml and peak RSS (/usr/bin/time).
 #
@@ -33,8 +33,10 @@ echo
 echo "A synthetic primary.xml of $n packages ($(awk -v b="$open_size" 'BEGIN {printf "%.0f", b / 1e6}') MB uncompressed; entries shaped like Fedora's: requires, provides, files;"
 echo "\`benchgen primary -packages $n\`) with a valid repomd.xml, served by nginx on 127.0.0.1, gzip and zstd."
 echo "\`rpmirror sync --dry-run -c CFG\` downloads repomd.xml and primary, verifies its checksum, decompresses, parses and plans:"
-echo "against an **empty** mirror (every package to fetch), and against a mirror **behind** by one revision (it serves the"
-echo "previous primary.xml, which rpmirror also reads, and $changed packages differ). MB/s is uncompressed primary.xml of the"
+echo "against an **empty** mirror (every package to fetch), and against a mirror **behind** by one revision, as rpmirror left it"
+echo "when it published that revision (it serves the previous primary.xml, and \`state_dir\` holds the index of it that the publish"
+echo "wrote, made here by \`benchgen index\`; $changed packages differ). A mirror rpmirror did not publish (filled by rsync) has no"
+echo "index: its first sync reads the primary it serves and checks every file it keeps. MB/s is uncompressed primary.xml of the"
 echo "origin per second of the whole command's wall time (download, checksum, decompression, parse, diff, report); peak RSS"
 echo "from \`/usr/bin/time -f %M\`. Median of $runs runs."
 echo
@@ -46,7 +48,14 @@ for fmt in gz zst; do
   for mc in empty behind; do
     mpath=$work/mirror-$fmt-$mc
     rm -rf "$mpath"
-    if [ $mc = behind ]; then mkdir -p "$mpath"; cp -r "$fx/rev1/$fmt/repodata" "$mpath/"; fi
+    rm -rf "$work/state-$fmt-$mc"
+    if [ $mc = behind ]; then
+      # A mirror rpmirror published: it serves revision 1, and state_dir
+      # holds the index that publish wrote (benchgen index stands in for
+      # that sync: the synthetic packages do not exist).
+      mkdir -p "$mpath"; cp -r "$fx/rev1/$fmt/repodata" "$mpath/"
+      "$benchgen" index -o "$work/state-$fmt-$mc/index/scale/m.idx" "$mpath"
+    fi
     cat > "$work/$fmt-$mc.yaml" <<YAML
 state_dir: $work/state-$fmt-$mc
 repos:

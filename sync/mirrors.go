@@ -31,6 +31,11 @@ type mirror struct {
 	cur, curAsc, curKey []byte            // what it serves now (nil: absent)
 	curMd               *repodata.Repomd  // nil when absent or unparsable
 	index               map[string]string // href -> checksum string of its current primary; nil when unknown
+	// indexServed says index was read from the primary metadata the
+	// mirror serves, not from an index rpmirror wrote when it published
+	// that revision: its entries are the mirror's claims (a mirror
+	// filled by rsync or by hand), each checked before it counts.
+	indexServed bool
 	// files, set while planning a mirror whose index is unknown, lists
 	// every regular file it held when planning began, with its size: one
 	// listing instead of a Stat per package of the revision.
@@ -280,29 +285,32 @@ func (s *run) indexRel(m *mirror) string {
 // loadIndex reads the primary metadata a mirror serves now into a map of
 // href to checksum. It returns nil when the mirror serves nothing or its
 // metadata cannot be read: every existing file then counts as in use.
-func (s *run) loadIndex(ctx context.Context, m *mirror) map[string]string {
+// served is true when the map comes from the primary metadata the
+// mirror serves rather than from an index rpmirror wrote (see
+// mirror.indexServed).
+func (s *run) loadIndex(ctx context.Context, m *mirror) (idx map[string]string, served bool) {
 	if m.curMd == nil {
-		return nil
+		return nil, false
 	}
 	sum := sha256.Sum256(m.cur)
 	if idx, err := readIndex(s.e.opts.Store.Dir(), s.indexRel(m), hex.EncodeToString(sum[:])); err == nil {
-		return idx
+		return idx, false
 	}
 	if idx, err := s.readIndexRecord(ctx, m, hex.EncodeToString(sum[:])); err == nil {
-		return idx
+		return idx, false
 	}
 	d, ok := m.curMd.Find("primary")
 	if !ok {
-		return nil
+		return nil, false
 	}
 	idx, err := readServedPrimary(ctx, m.tg, d, s.e.opts.MaxMetadataSize)
 	if err != nil {
 		if ctx.Err() == nil { // not a plan that failed and stopped it
 			s.log.Warn("reading the primary metadata a mirror serves; treating its files as unknown", "mirror", m.cfg.Name, "err", err)
 		}
-		return nil
+		return nil, false
 	}
-	return idx
+	return idx, true
 }
 
 // readServedPrimary reads the primary metadata d that a mirror serves

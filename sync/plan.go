@@ -327,7 +327,7 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			plan.Fetch = slices.Grow(plan.Fetch, cap(m.plan.Store))
 		}
 		m.files = nil
-		if m.index == nil && m.tg != nil {
+		if (m.index == nil || m.indexServed) && m.tg != nil {
 			// Every package of the revision is looked up in the mirror:
 			// list it once (a directory walk, or a few LIST requests)
 			// rather than Stat it 100,000 times.
@@ -438,7 +438,20 @@ func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error 
 // it, or "" when it serves it.
 func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
 	if sum, ok := m.index[p.Href]; ok && isChecksum(sum, p.Checksum) {
-		return "", nil // served now, so present and verified
+		if !m.indexServed {
+			return "", nil // served now, so present and verified
+		}
+		// Only the mirror's own metadata says it serves p (rpmirror did
+		// not publish that revision): its file is checked, and what is
+		// missing or differs is fetched and replaced in the commit.
+		ok, err := presentVerified(ctx, m, p)
+		switch {
+		case err != nil:
+			return "", err
+		case ok:
+			return "", nil
+		}
+		return ReasonChanged, nil
 	}
 	present, err := presentVerified(ctx, m, p)
 	if err != nil {
@@ -662,18 +675,22 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		ctx := ictx
 		defer close(indexed)
 		defer trace.StartRegion(ctx, "read mirrors' indexes").End()
-		indexes := map[string]map[string]string{}
+		type index struct {
+			m      map[string]string
+			served bool
+		}
+		indexes := map[string]index{}
 		for _, m := range behind {
 			if m.verifyOnly {
 				continue // its index is set already
 			}
 			key := string(m.cur)
 			if idx, ok := indexes[key]; ok {
-				m.index = idx
+				m.index, m.indexServed = idx.m, idx.served
 				continue
 			}
-			m.index = s.loadIndex(ctx, m)
-			indexes[key] = m.index
+			m.index, m.indexServed = s.loadIndex(ctx, m)
+			indexes[key] = index{m.index, m.indexServed}
 		}
 	}()
 	meta := metadataToFetch(s.md, behind)

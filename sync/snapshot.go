@@ -65,7 +65,7 @@ func (s *run) publishedPackages() ([]string, error) {
 // revision m serves, read from its primary metadata.
 func (s *run) servedPackages(ctx context.Context, m *mirror) func() ([]string, error) {
 	return func() ([]string, error) {
-		idx := s.loadIndex(ctx, m)
+		idx, _ := s.loadIndex(ctx, m)
 		if idx == nil {
 			return nil, errors.New("the primary metadata the mirror serves cannot be read")
 		}

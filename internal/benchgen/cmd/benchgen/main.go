@@ -131,6 +131,16 @@ func run(args []string) error {
 		fmt.Printf("wrote %d packages, primary.xml %d bytes (gz %d, zst %d) in %v: %s\n", o.Packages, st.OpenSize,
 			st.Sizes["gz"], st.Sizes["zst"], time.Since(start).Round(time.Millisecond), fs.Arg(0))
 		return nil
+	case "index":
+		// benchgen index -o STATE_DIR/index/REPO/MIRROR.idx MIRROR_DIR
+		out := fs.String("o", "", "the index file to write (state_dir/index/<repo>/<mirror>.idx)")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() != 1 || *out == "" {
+			return errors.New("want -o FILE and exactly one directory argument")
+		}
+		return benchgen.WriteIndex(fs.Arg(0), *out)
 	case "rpms":
 		var o benchgen.RPMOpts
 		fs.IntVar(&o.Packages, "packages", 1000, "packages")
@@ -160,7 +170,7 @@ func run(args []string) error {
 		fmt.Printf("built %d packages in %v: %s\n", len(rel), time.Since(start).Round(time.Millisecond), fs.Arg(0))
 		return nil
 	}
-	return fmt.Errorf("unknown subcommand %q: want primary, rpms, geoip, fixed or hashcost", args[0])
+	return fmt.Errorf("unknown subcommand %q: want primary, index, rpms, geoip, fixed or hashcost", args[0])
 }
 
 // serveFixed answers every request on listen with the bytes of file,

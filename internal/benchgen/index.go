@@ -1,0 +1,73 @@
+package benchgen
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/rpmirror/rpmirror/repodata"
+)
+
+// WriteIndex writes, at path, the index rpmirror keeps in state_dir of a
+// mirror it published (sync/index.go: a line naming the sha256 of the
+// repomd.xml it describes, then one line of location and checksum per
+// package), for the repository under dir. It stands in for the sync that
+// would have published a synthetic revision whose packages do not exist:
+// the scale benchmark's mirror behind by one revision is then what a
+// mirror rpmirror maintains is, not a directory it has never seen.
+func WriteIndex(dir, path string) error {
+	repomd, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+	if err != nil {
+		return err
+	}
+	md, err := repodata.ParseRepomd(repomd)
+	if err != nil {
+		return err
+	}
+	d, ok := md.Find("primary")
+	if !ok {
+		return errors.New("repomd.xml lists no primary")
+	}
+	f, err := os.Open(filepath.Join(dir, filepath.FromSlash(d.Href)))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	dr, err := repodata.Decompress(f, d.Href)
+	if err != nil {
+		return err
+	}
+	defer dr.Close()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	out, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(out, 256<<10)
+	sum := sha256.Sum256(repomd)
+	fmt.Fprintf(w, "rpmirror-index 1 %s\n", hex.EncodeToString(sum[:]))
+	pr := repodata.NewPrimaryReader(dr)
+	for {
+		href, typ, sum, err := pr.NextLocation()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			out.Close()
+			return fmt.Errorf("%s: %w", d.Href, err)
+		}
+		fmt.Fprintf(w, "%s\t%s:%s\n", href, typ, sum)
+	}
+	if err := w.Flush(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
