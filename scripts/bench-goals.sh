@@ -85,7 +85,7 @@ echo "| change | measure | before | after |"
 echo "| --- | --- | ---: | ---: |"
 echo "| decompress on its own goroutine (internal/readahead) | BenchmarkPlan/gz, MB/s | 103 | ${pl:-—} |"
 echo "| the same | dry-run plan, 100,000 packages, gz, empty mirror, MB/s | 166 | $(v=$(get scale_gz_empty_rate); echo "${v:-—}") |"
-echo "| the same | dry-run plan, gz, mirror behind (no index), MB/s | 107 | $(v=$(get scale_gz_behind_rate); echo "${v:-—}") |"
+echo "| the same | dry-run plan, gz, mirror behind (no index; now the \"adopted\" case), MB/s | 107 | $(v=$(get scale_gz_adopted_rate); echo "${v:-—}") |"
 echo "| repositories 4 at once (\`sync --parallel\`) | no-op of 100 repositories, s | 0.254 | ${t:-—} |"
 echo "| index of the published revision in state_dir (sync/index.go) | mirror's primary parsed on update | every time | only without an index (TestIndexKept) |"
 sa=$(echo "$medians" | awk -F'|' '/`BenchmarkServe\/mirrorlist-nethttp`/ {gsub(/ /, "", $6); print $6}')
@@ -197,8 +197,8 @@ echo "| planning lists a mirror whose packages are unknown (an empty one) once, 
 echo "| the same | the same, peak RSS, MB, gz / zst | 134 / 150 | $(sgr gz_empty) / $(sgr zst_empty) |"
 echo "| the same, on the shared machine, medians of 3 | the same, CPU seconds (user + sys), gz / zst | 4.57 / 4.98 | 2.66 / 2.30 |"
 echo "| the same, on the shared machine, medians of 3 | the same, peak RSS, MB, gz / zst | 137 / 153 | 104 / 119 |"
-echo "| what a mirror serves (its index, or the primary it serves when rpmirror has none) read while the origin's primary is read, up to 25,000 packages ahead, not before it; an index entry and a package no mirror needs keep one string of location and checksum, not the parsed package's strings (sync/plan.go, sync/mirrors.go) | dry-run plan, mirror behind (no index), MB/s, gz / zst | 145 / 136 | $(sgt gz_behind) / $(sgt zst_behind) |"
-echo "| the same | the same, peak RSS, MB, gz / zst | 96 / 98 | $(sgr gz_behind) / $(sgr zst_behind) |"
+echo "| what a mirror serves (its index, or the primary it serves when rpmirror has none) read while the origin's primary is read, up to 25,000 packages ahead, not before it; an index entry and a package no mirror needs keep one string of location and checksum, not the parsed package's strings (sync/plan.go, sync/mirrors.go) | dry-run plan, mirror behind (no index; now the \"adopted\" case), MB/s, gz / zst | 145 / 136 | $(sgt gz_adopted) / $(sgt zst_adopted) |"
+echo "| the same | the same, peak RSS, MB, gz / zst | 96 / 98 | $(sgr gz_adopted) / $(sgr zst_adopted) |"
 echo "| the same, on the shared machine, medians of 3 | the same, peak RSS, MB, gz / zst | 95 / 113 | 85 / 103 |"
 echo "| the same | BenchmarkPlan/gz (20,000 packages, mirror behind): allocs/op, B/op (a string more for each package no mirror needs, held in place of the package's) | 150518, 27.7 MB | 169745, 31.9 MB |"
 # Issue 10's plan speed (sync/plan.go, sync/mirrors.go, sync/metadata.go, sync/stream.go, internal/readahead,
@@ -207,7 +207,7 @@ echo "| the same | BenchmarkPlan/gz (20,000 packages, mirror behind): allocs/op,
 # (load 7-15) did not take their cores: the old binary's figures there are within 6% of the quiet run's. Old and new
 # binaries alternating, medians of 5.
 echo "| the plan of a large primary, after a CPU profile and an execution trace (\`RPMIRROR_TRACE\`) of the command: a behind mirror's primary read while the origin's metadata downloads (it waited for the download), for locations and checksums only (\`PrimaryReader.NextLocation\`: the same checks, no package built) and checked by its compressed file's checksum rather than its open-checksum (a sixth of the hashing); metadata decompressed, hashed for its open-checksum (\`readahead.NewTee\`) and parsed each on a goroutine of its own, and planned on a fourth (the parsing goroutine hashed, parsed and planned in turn); the origin's primary planned as it downloads, from its part file (it was planned once downloaded); the plan's maps and an empty mirror's lists sized from \`<metadata packages>\`; the dry-run report written without fmt | dry-run plan, 100,000 packages, MB/s, gz empty / gz behind / zst empty / zst behind | 208 / 135 / 210 / 152 | $(sgt gz_empty) / $(sgt gz_behind) / $(sgt zst_empty) / $(sgt zst_behind) |"
-echo "| the same | the same, peak RSS, MB | 109 / 79 / 118 / 101 | $(sgr gz_empty) / $(sgr gz_behind) / $(sgr zst_empty) / $(sgr zst_behind) |"
+echo "| the same | the same, peak RSS, MB | 109 / 79 / 118 / 101 | $(sgr gz_empty) / $(sgr gz_adopted) / $(sgr zst_empty) / $(sgr zst_adopted) |"
 echo "| the same, on the shared machine at real-time priority, old and new binaries alternating, medians of 5 | the same, wall time, s (MB/s) | 1.38 / 2.02 / 1.45 / 2.02 (208 / 142 / 198 / 142) | 1.03 / 1.73 / 0.91 / 1.41 (279 / 166 / 316 / 204) |"
 echo "| the same | the same, CPU seconds (user + sys) | 2.34 / 3.50 / 2.23 / 3.17 | 1.89 / 3.19 / 1.66 / 2.56 |"
 echo "| the same | the same, peak RSS, MB | 111 / 81 / 116 / 104 | 86 / 97 / 98 / 105 |"
@@ -227,7 +227,7 @@ echo "| the same | the same, peak RSS, MB | 87 / 95 / 99 / 99 | 92 / 98 / 104 / 
 # dry runs' reports are the same (would fetch 200000 / 2000).
 echo "| a behind mirror's served primary read for its index with \`PrimaryReader.SkimRest\`: what follows a package's checksum and location, and the text of the elements before them no field is read from, skimmed to its end tag in one pass over its '<'s rather than tokenized, falling back to the full read where a comment, CDATA section, processing instruction, \`<package>\` or field element is there; of any document the full read accepts, the same index (FuzzSkimRest, TestSkimRest, TestSkimRestMutations); the markup of the skimmed parts is not checked (the mirror's own file, checked against its repomd.xml) | BenchmarkPrimaryLocations (40,000 packages, NextLocation), MB/s, full read / skimmed, medians of 3 at real-time priority | 773 | 1531 |"
 echo "| the origin's primary planned from what is checked against the checksum repomd.xml gives its compressed file (\`sync.decompressChecked\`, shared with a mirror's primary), not hashed a second time for its open-checksum: the stream hashes the compressed bytes as it reads them, and a plan is used only once they match (TestDecompressChecked) | CPU of a 100,000-package dry run in that hash (its profile) | 0.29 s | 0 |"
-echo "| the two rows above, and no \"type:value\" string made for each package a plan compares with an index (\`isChecksum\`) | dry-run plan, 100,000 packages, MB/s, gz empty / gz behind / zst empty / zst behind | 350 / 233 / 359 / 167 | $(sgt gz_empty) / $(sgt gz_behind) / $(sgt zst_empty) / $(sgt zst_behind) |"
+echo "| the two rows above, and no \"type:value\" string made for each package a plan compares with an index (\`isChecksum\`) | dry-run plan, 100,000 packages, MB/s, gz empty / gz behind (no index; now the \"adopted\" case) / zst empty / zst behind (adopted) | 350 / 233 / 359 / 167 | $(sgt gz_empty) / $(sgt gz_adopted) / $(sgt zst_empty) / $(sgt zst_adopted) |"
 echo "| the same, on the shared machine at real-time priority, old and new binaries alternating, medians of 7 | the same, wall time, s (MB/s) | 0.88 / 1.36 / 0.93 / 1.44 (326 / 211 / 309 / 199) | 0.76 / 1.19 / 0.81 / 1.17 (378 / 241 / 355 / 245) |"
 echo "| the same | the same, CPU seconds (user + sys) | 1.59 / 2.46 / 1.66 / 2.59 | 1.36 / 2.12 / 1.39 / 2.05 |"
 echo "| the same | the same, peak RSS, MB | 85 / 88 / 97 / 105 | 91 / 96 / 98 / 103 |"
