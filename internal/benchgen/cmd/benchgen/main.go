@@ -140,7 +140,7 @@ func run(args []string) error {
 		if fs.NArg() != 1 || *out == "" {
 			return errors.New("want -o FILE and exactly one directory argument")
 		}
-		return benchgen.WriteIndex(fs.Arg(0), *out)
+		return writeIndex(fs.Arg(0), *out)
 	case "rpms":
 		var o benchgen.RPMOpts
 		fs.IntVar(&o.Packages, "packages", 1000, "packages")

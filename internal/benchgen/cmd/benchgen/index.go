@@ -1,4 +1,4 @@
-package benchgen
+package main
 
 import (
 	"bufio"
@@ -13,14 +13,14 @@ import (
 	"github.com/rpmirror/rpmirror/repodata"
 )
 
-// WriteIndex writes, at path, the index rpmirror keeps in state_dir of a
+// writeIndex writes, at path, the index rpmirror keeps in state_dir of a
 // mirror it published (sync/index.go: a line naming the sha256 of the
 // repomd.xml it describes, then one line of location and checksum per
 // package), for the repository under dir. It stands in for the sync that
 // would have published a synthetic revision whose packages do not exist:
 // the scale benchmark's mirror behind by one revision is then what a
 // mirror rpmirror maintains is, not a directory it has never seen.
-func WriteIndex(dir, path string) error {
+func writeIndex(dir, path string) error {
 	repomd, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
 	if err != nil {
 		return err

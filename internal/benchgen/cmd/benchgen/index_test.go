@@ -1,4 +1,4 @@
-package benchgen_test
+package main
 
 import (
 	"bytes"
@@ -12,17 +12,16 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
-	"github.com/rpmirror/rpmirror/internal/benchgen"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/local"
 )
 
-// TestWriteIndex: the index WriteIndex makes of a mirror is byte for
+// TestWriteIndex: the index writeIndex makes of a mirror is byte for
 // byte the one rpmirror wrote when it published that mirror.
 func TestWriteIndex(t *testing.T) {
-	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "demo", "origin", "v1"))))
+	srv := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "..", "..", "demo", "origin", "v1"))))
 	defer srv.Close()
 	base := t.TempDir()
 	store, err := state.Open(filepath.Join(base, "state"))
@@ -44,7 +43,7 @@ func TestWriteIndex(t *testing.T) {
 		t.Fatalf("the sync wrote no index: %v", err)
 	}
 	got := filepath.Join(base, "written.idx")
-	if err := benchgen.WriteIndex(filepath.Join(base, "mirror"), got); err != nil {
+	if err := writeIndex(filepath.Join(base, "mirror"), got); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(got); !bytes.Equal(b, want) {
