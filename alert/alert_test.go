@@ -44,7 +44,10 @@ func TestDeliveryWithRetries(t *testing.T) {
 		mu.Lock()
 		n := len(got)
 		mu.Unlock()
-		if n == 2 || time.Now().After(deadline) {
+		// The client counts a delivery once it has read the answer, after
+		// the server has recorded it: wait for both.
+		sent, _, _ := s.Stats()
+		if n == 2 && sent == 2 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
