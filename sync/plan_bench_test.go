@@ -19,8 +19,11 @@ import (
 // BenchmarkPlan is a dry-run sync of a synthetic 20,000-package primary
 // metadata (internal/benchgen) served over loopback HTTP to a mirror that
 // serves the previous revision, in which 1% of the packages differ: fetch
-// and verify primary, decompress, parse both revisions, diff. Bytes are
-// the origin's uncompressed primary.xml.
+// and verify primary, decompress, parse both revisions, diff. The mirror
+// was not published by rpmirror (no index in state_dir), so the primary
+// it serves is read, and it holds none of the synthetic packages: one
+// listing finds every package missing, and every one is to fetch. Bytes
+// are the origin's uncompressed primary.xml.
 func BenchmarkPlan(b *testing.B) {
 	const n = 20000
 	dir := b.TempDir()
@@ -58,8 +61,8 @@ func BenchmarkPlan(b *testing.B) {
 				if rep.Err != nil {
 					b.Fatal(rep.Err)
 				}
-				if len(rep.WouldFetch) != n/100 {
-					b.Fatalf("would fetch %d packages, want %d", len(rep.WouldFetch), n/100)
+				if len(rep.WouldFetch) != n {
+					b.Fatalf("would fetch %d packages, want %d", len(rep.WouldFetch), n)
 				}
 			}
 		})
