@@ -319,25 +319,13 @@ func TestRecordsWhileCacheFlushes(t *testing.T) {
 		ver, err2 := os.ReadFile(filepath.Join(h.store.Dir(), "verified", h.repo.Name+".json"))
 		return err1 == nil && err2 == nil && strings.Contains(string(st), `"unpublished"`) && strings.Contains(string(ver), `"revisions"`)
 	}
-	var flushes, early int
-	old := sync.SetFlush(func(root string, paths []string) error {
-		flushes++
-		deadline := time.Now().Add(20 * time.Second) // a guard, not a measure
-		for !recorded() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if recorded() {
-			early++
-		}
-		return safefs.Flush(root, paths)
-	})
-	t.Cleanup(func() { sync.SetFlush(old) })
+	flushes, early := flushesAfter(t, recorded)
 	if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
 	h.checkMirrors()
-	if flushes != 1 || early != 1 {
-		t.Errorf("%d flushes of the cache, %d of them with the verified and unpublished records written meanwhile; want 1 and 1", flushes, early)
+	if *flushes != 1 || *early != 1 {
+		t.Errorf("%d flushes of the cache, %d of them with the verified and unpublished records written meanwhile; want 1 and 1", *flushes, *early)
 	}
 }
 
@@ -374,25 +362,13 @@ func TestPendingRecordedWithStores(t *testing.T) {
 		}
 		return true
 	}
-	var flushes, early int
-	old := sync.SetFlush(func(root string, paths []string) error {
-		flushes++
-		deadline := time.Now().Add(20 * time.Second) // a guard, not a measure
-		for !recorded() && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if recorded() {
-			early++
-		}
-		return safefs.Flush(root, paths)
-	})
-	t.Cleanup(func() { sync.SetFlush(old) })
+	flushes, early := flushesAfter(t, recorded)
 	if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
 		t.Fatal(rep.Err)
 	}
 	h.checkMirrors()
-	if flushes != 1 || early != 1 {
-		t.Errorf("%d flushes of the cache, %d of them with the pending files recorded against the new revision meanwhile; want 1 and 1", flushes, early)
+	if *flushes != 1 || *early != 1 {
+		t.Errorf("%d flushes of the cache, %d of them with the pending files recorded against the new revision meanwhile; want 1 and 1", *flushes, *early)
 	}
 }
 
@@ -509,3 +485,22 @@ var errPutAll = errors.New("PutAll fails")
 type failingPuts struct{ target.Target }
 
 func (f failingPuts) PutAll(context.Context, []target.File) error { return errPutAll }
+
+// flushesAfter makes the cache's flush wait (up to a guard) until ready
+// reports true, and counts the flushes and those that found it true.
+func flushesAfter(t *testing.T, ready func() bool) (flushes, early *int) {
+	flushes, early = new(int), new(int)
+	old := sync.SetFlush(func(root string, paths []string) error {
+		*flushes++
+		deadline := time.Now().Add(20 * time.Second) // a guard, not a measure
+		for !ready() && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		if ready() {
+			*early++
+		}
+		return safefs.Flush(root, paths)
+	})
+	t.Cleanup(func() { sync.SetFlush(old) })
+	return flushes, early
+}
