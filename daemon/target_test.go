@@ -130,18 +130,20 @@ func TestDaemonOnObjectStorage(t *testing.T) {
 		}
 	})
 	t.Run("lists", func(t *testing.T) {
-		v := r.views.Load()
-		waitForLists(t, map[string]*views{bucket: v})
+		waitForLists(t, map[string]*repo{bucket: r})
 	})
 }
 
-// waitForLists waits until every directory holds the lists of its views.
-func waitForLists(t *testing.T, want map[string]*views) {
+// waitForLists waits until every directory holds the lists of its
+// repo's views, as they are when read: a probe that ends meanwhile may
+// render them again.
+func waitForLists(t *testing.T, want map[string]*repo) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ok := true
-		for dir, v := range want {
+		for dir, r := range want {
+			v := r.views.Load()
 			ml, err1 := os.ReadFile(filepath.Join(dir, MirrorlistFile))
 			mt, err2 := os.ReadFile(filepath.Join(dir, MetalinkFile))
 			if err1 != nil || err2 != nil || !bytes.Equal(ml, v.mirrorlist) || !bytes.Equal(mt, v.metalink) {
@@ -169,8 +171,8 @@ func TestListsStagedUnderTheirOwnNames(t *testing.T) {
 		"  - name: a\n    origin: ORIGIN/v2/\n    mirrors:\n      - name: b-c\n        path: "+dir+"/two\n")
 	one, _ := d.repo("a-b")
 	two, _ := d.repo("a")
-	want := map[string]*views{filepath.Join(dir, "one"): one.views.Load(), filepath.Join(dir, "two"): two.views.Load()}
-	if bytes.Equal(want[filepath.Join(dir, "one")].mirrorlist, want[filepath.Join(dir, "two")].mirrorlist) {
+	want := map[string]*repo{filepath.Join(dir, "one"): one, filepath.Join(dir, "two"): two}
+	if bytes.Equal(one.views.Load().mirrorlist, two.views.Load().mirrorlist) {
 		t.Fatal("the two repos render the same mirrorlist: the test cannot tell them apart")
 	}
 	waitForLists(t, want)
@@ -298,5 +300,5 @@ func TestProbeRoundDoesNotWaitForLists(t *testing.T) {
 	if v := r.views.Load(); v.key == "an older rendering" {
 		t.Fatal("the round did not render the lists")
 	}
-	waitForLists(t, map[string]*views{filepath.Join(dir, "m"): r.views.Load()})
+	waitForLists(t, map[string]*repo{filepath.Join(dir, "m"): r})
 }

@@ -370,7 +370,12 @@ func (s *run) sync(ctx context.Context) (err error) {
 	// others; with no written mirror, what verifying the revision takes.
 	var behind []*mirror
 	for _, m := range s.mirrors {
-		if m.upToDate(s.repomd, s.asc, s.key) || (s.repo.SignWith != "" && s.signedUpToDate(m)) {
+		if m.adopted && m.upToDate(s.repomd, s.asc, s.key) {
+			// It serves the origin's revision, but rpmirror did not
+			// publish it there: nothing it holds is verified yet.
+			s.log.Info("mirror serves the origin's revision, but rpmirror keeps no record of publishing it: checking its files", "mirror", m.cfg.Name, "revision", s.md.Revision)
+		}
+		if !m.adopted && (m.upToDate(s.repomd, s.asc, s.key) || (s.repo.SignWith != "" && s.signedUpToDate(m))) {
 			m.plan = planCurrent(m, s.now(), s.repo.PruneAfter)
 			m.rep.UpToDate = true
 			continue
@@ -414,9 +419,11 @@ func (s *run) sync(ctx context.Context) (err error) {
 	switch {
 	case len(behind) == 0:
 		if !s.rep.RevisionVerified {
-			// Every mirror serves it already: rpmirror published it, so
-			// it was verified then (state from before verified revisions
-			// were kept, or a revision the origin went back to).
+			// Every mirror serves it already and rpmirror published it
+			// there (it keeps the index it wrote then; an adopted mirror
+			// is never current), so it was verified then: state from
+			// before verified revisions were kept, or a revision the
+			// origin went back to.
 			if err := s.recordVerified(); err != nil {
 				return err
 			}

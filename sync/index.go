@@ -95,6 +95,20 @@ func saveIndex(src, root, rel, digest string) error {
 	})
 }
 
+// indexDescribes reports whether the index at rel under root describes
+// the repomd.xml whose sha256 is digest, reading only its first line.
+func indexDescribes(root, rel, digest string) bool {
+	f, err := safefs.OpenFile(root, rel, os.O_RDONLY, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	want := indexMagic + digest + "\n"
+	b := make([]byte, len(want))
+	_, err = io.ReadFull(f, b)
+	return err == nil && string(b) == want
+}
+
 // readIndex reads the index at path if it describes the repomd.xml whose
 // sha256 is digest.
 func readIndex(root, rel, digest string) (map[string]string, error) {

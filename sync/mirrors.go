@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"syscall"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/verify"
 )
 
 // mirror is one written mirror during a sync.
@@ -36,6 +38,16 @@ type mirror struct {
 	// that revision: its entries are the mirror's claims (a mirror
 	// filled by rsync or by hand), each checked before it counts.
 	indexServed bool
+	// adopted says rpmirror keeps no index of the revision the mirror
+	// serves (none in state_dir, none kept with the mirror): it did not
+	// publish it, or lost the record, so nothing the mirror holds counts
+	// as verified. Such a mirror is planned as behind even when it serves
+	// the origin's revision, its files checked; publishing writes the
+	// index that ends this.
+	adopted bool
+	// metaOK names the metadata files of an adopted mirror's repomd.xml
+	// that were read and matched their checksums (checkAdoptedMeta).
+	metaOK map[string]bool
 	// files, set while planning a mirror whose index is unknown, lists
 	// every regular file it held when planning began, with its size: one
 	// listing instead of a Stat per package of the revision.
@@ -83,7 +95,7 @@ func (m *mirror) serves(p string) bool {
 // names the same file with the same checksum, so the file is there and
 // was verified when published.
 func (m *mirror) hasMeta(d repodata.Data) bool {
-	if m.curMd == nil {
+	if m.curMd == nil || (m.adopted && !m.metaOK[d.Href]) {
 		return false
 	}
 	for _, c := range m.curMd.Data {
@@ -153,6 +165,48 @@ func (s *run) openMirrors(ctx context.Context) error {
 				m.curMd = md
 				s.rebuildState(ctx, m)
 			}
+			m.adopted = !s.indexKept(ctx, m)
+		}
+	}
+	return nil
+}
+
+// indexKept reports whether rpmirror keeps an index of the revision m
+// serves, in state_dir or with the mirror: it wrote one when it
+// published that revision there. Without one the mirror is adopted.
+func (s *run) indexKept(ctx context.Context, m *mirror) bool {
+	digest := sha256Hex(m.cur)
+	if indexDescribes(s.e.opts.Store.Dir(), s.indexRel(m), digest) {
+		return true
+	}
+	_, err := s.readIndexRecord(ctx, m, digest)
+	return err == nil
+}
+
+// checkAdoptedMeta reads, for each adopted mirror in behind, the
+// metadata files its repomd.xml names that the origin's revision names
+// too (same location, same checksum), and records in m.metaOK those whose
+// content matches: only those are kept; the others are fetched and
+// replaced in the commit.
+func (s *run) checkAdoptedMeta(ctx context.Context, behind []*mirror) error {
+	for _, m := range behind {
+		if !m.adopted || m.curMd == nil || m.tg == nil {
+			continue
+		}
+		m.metaOK = map[string]bool{}
+		for _, d := range s.md.Data {
+			if !slices.ContainsFunc(m.curMd.Data, func(c repodata.Data) bool { return c.Href == d.Href && c.Checksum == d.Checksum }) {
+				continue
+			}
+			err := checkFile(ctx, m.tg, d.Href, func(r io.Reader) error { return verify.Content(r, d.Size, d.Checksum) })
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err != nil {
+				s.log.Warn("a metadata file of a mirror rpmirror did not publish does not match its checksum; it is replaced", "mirror", m.cfg.Name, "file", d.Href, "err", err)
+				continue
+			}
+			m.metaOK[d.Href] = true
 		}
 	}
 	return nil

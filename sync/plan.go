@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/target"
@@ -260,6 +261,11 @@ type planner struct {
 	// declared is the package count the primary metadata declares (-1:
 	// none), to size the plan's maps by.
 	declared int
+	// verifyHeld checks a package a mirror holds that rpmirror did not
+	// store (presentVerified); nil: as a download is checked (verify.RPM
+	// with keyring).
+	verifyHeld func(r io.Reader, p *repodata.Package) error
+	keyring    openpgp.EntityList
 }
 
 // metadataToFetch lists the metadata files of md that some mirror in
@@ -444,7 +450,7 @@ func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Pac
 		// Only the mirror's own metadata says it serves p (rpmirror did
 		// not publish that revision): its file is checked, and what is
 		// missing or differs is fetched and replaced in the commit.
-		ok, err := presentVerified(ctx, m, p)
+		ok, err := pl.presentVerified(ctx, m, p)
 		switch {
 		case err != nil:
 			return "", err
@@ -453,7 +459,7 @@ func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Pac
 		}
 		return ReasonChanged, nil
 	}
-	present, err := presentVerified(ctx, m, p)
+	present, err := pl.presentVerified(ctx, m, p)
 	if err != nil {
 		return "", err
 	}
@@ -626,8 +632,10 @@ func (m *mirror) has(ctx context.Context, p string) bool {
 
 // presentVerified reports whether mirror m already has package p at its
 // path with the right content, as after an interrupted sync that stored
-// it but did not publish the metadata naming it.
-func presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
+// it but did not publish the metadata naming it, or in a mirror rpmirror
+// did not publish: a file rpmirror stored is known by the digest it
+// recorded, any other is read and verified as a download is.
+func (pl *planner) presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
 	if m.tg == nil {
 		return false, nil
 	}
@@ -651,7 +659,13 @@ func presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool,
 		return false, nil
 	}
 	defer rc.Close()
-	return verify.Content(rc, p.Size, p.Checksum) == nil, nil
+	// Checked as a download is: checksum, the RPM's own digests and,
+	// with gpgkeys, its signatures.
+	if pl.verifyHeld != nil {
+		return pl.verifyHeld(rc, p) == nil, nil
+	}
+	_, err = verify.RPM(rc, p, pl.keyring)
+	return err == nil, nil
 }
 
 // makePlan decides what the sync does to the behind mirrors: it fetches
@@ -693,6 +707,9 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 			indexes[key] = index{m.index, m.indexServed}
 		}
 	}()
+	if err := inRegion(ctx, "check adopted mirrors' metadata", func() error { return s.checkAdoptedMeta(ctx, behind) }); err != nil {
+		return err
+	}
 	meta := metadataToFetch(s.md, behind)
 	d, ok := s.md.Find("primary")
 	if !ok {
@@ -816,7 +833,7 @@ func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan 
 	defer iw.abort()
 	pl := &planner{
 		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
-		cache: s.cache, now: s.now(), declared: declared,
+		cache: s.cache, now: s.now(), declared: declared, keyring: s.keyring,
 		seen: func(p *repodata.Package) error {
 			s.samplePackage(p.Href)
 			return iw.add(p.Href, p.Checksum)

@@ -20,6 +20,7 @@ import (
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/local"
 	"github.com/rpmirror/rpmirror/target/targettest"
+	"github.com/rpmirror/rpmirror/verify"
 )
 
 // pkg is a package of a planning test: its location and content.
@@ -31,6 +32,13 @@ func (p pkg) pkg() *repodata.Package {
 }
 
 func (p pkg) sum() string { return "sha256:" + sha256Hex([]byte(p.content)) }
+
+// checksumOnly checks a package a mirror holds by its checksum alone: a
+// planning test's packages are not RPMs (TestAdoptedMirrorFilesChecked
+// and TestAdoptedMirrorSignaturesChecked check real ones).
+func checksumOnly(r io.Reader, p *repodata.Package) error {
+	return verify.Content(r, p.Size, p.Checksum)
+}
 
 // data is a metadata entry of a planning test's repomd.xml.
 func data(typ, href, content string) repodata.Data {
@@ -304,7 +312,7 @@ func TestPlanner(t *testing.T) {
 				repo:   &config.Repo{Name: "r", PruneAfter: tc.pruneAfter, MinChecksum: config.DefaultMinChecksum},
 				md:     &repodata.Repomd{Revision: "2", Data: tc.md},
 				repomd: repomd, asc: []byte("signature"),
-				cache: cache, now: now,
+				cache: cache, now: now, verifyHeld: checksumOnly,
 			}
 			var seen []string
 			pl.seen = func(p *repodata.Package) error {
@@ -556,7 +564,7 @@ func TestPlanListsUnindexedMirror(t *testing.T) {
 			pl := &planner{
 				repo:   &config.Repo{Name: "r", MinChecksum: config.DefaultMinChecksum},
 				md:     &repodata.Repomd{Revision: "2", Data: []repodata.Data{data("primary", "repodata/2-primary.xml.gz", "p2")}},
-				repomd: []byte("<repomd/>"), cache: t.TempDir(), now: time.Now(),
+				repomd: []byte("<repomd/>"), cache: t.TempDir(), now: time.Now(), verifyHeld: checksumOnly,
 			}
 			m := newPlanMirror(t, 0, tc.pm)
 			sc := &statCounter{Target: m.tg}

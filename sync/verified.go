@@ -52,15 +52,16 @@ func (s *run) verifyRevision(ctx context.Context) error {
 
 // seedVerified makes the revision a written mirror serves the current
 // verified revision when none is known yet and rpmirror published it (its
-// state records that digest): state from before verified revisions were
-// kept.
+// state records that digest and the index rpmirror wrote then is kept; an
+// adopted mirror proves nothing): state from before verified revisions
+// were kept.
 func (s *run) seedVerified() error {
 	if s.verified.Current() != nil {
 		return nil
 	}
 	var best *mirror
 	for _, m := range s.mirrors {
-		if m.cur == nil || m.curMd == nil || m.st.RepomdSHA256 != sha256Hex(m.cur) {
+		if m.cur == nil || m.curMd == nil || m.adopted || m.st.RepomdSHA256 != sha256Hex(m.cur) {
 			continue
 		}
 		if best == nil || m.st.PublishedAt.After(best.st.PublishedAt) {
