@@ -394,7 +394,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, keys := range [][]string{topKeys, alertKeys, downloadKeys, repoKeys, tlsKeys, snapshotKeys, filterKeys, mirrorKeys, s3Keys} {
+	for _, keys := range [][]string{keysOf[Config](), keysOf[Alerts](), keysOf[Download](), keysOf[Repo](), keysOf[TLS](), keysOf[Snapshots](), keysOf[Filter](), keysOf[Mirror](), keysOf[S3]()} {
 		for _, k := range keys {
 			if !strings.Contains(string(example), k+":") {
 				t.Errorf("../mirrors.yaml does not show the key %s", k)

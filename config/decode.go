@@ -12,25 +12,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
 
-// The keys each mapping may hold, in the order of their fields (which is
-// the order the documentation lists them).
-var (
-	topKeys      = keysOf[Config]()
-	alertKeys    = keysOf[Alerts]()
-	downloadKeys = keysOf[Download]()
-	repoKeys     = keysOf[Repo]()
-	tlsKeys      = keysOf[TLS]()
-	snapshotKeys = keysOf[Snapshots]()
-	filterKeys   = keysOf[Filter]()
-	mirrorKeys   = keysOf[Mirror]()
-	s3Keys       = keysOf[S3]()
-)
+// The keys each mapping may hold are keysOf the struct it decodes into,
+// in the order of its fields (which is the order the documentation lists
+// them). They are built when first needed, not when the package loads:
+// every rpmirror command pays for its packages' initializers, and most
+// configurations have no alerts, S3, filter or snapshots sections.
 
 // decoder walks the YAML node tree rather than unmarshalling into structs
 // with the YAML library: that way every problem is reported with the line
@@ -84,7 +77,10 @@ func (d *decoder) errorf(line int, where, format string, args ...any) {
 	d.errs = append(d.errs, &Error{File: d.file, Line: line, Msg: msg})
 }
 
-var yamlLineRE = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+// yamlLineRE matches the YAML library's syntax errors. It is compiled
+// when an error is met, not when the package loads (every command would
+// pay for it).
+var yamlLineRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // document parses data as YAML and returns its top node, or nil after
 // recording why there is none.
@@ -162,12 +158,13 @@ var parserErrors = []string{
 	"found duplicate %TAG directive",
 }
 
-var unknownAnchorRE = regexp.MustCompile(`^unknown anchor '(.*)' referenced$`)
+// unknownAnchorRE, like yamlLineRE, is compiled when first needed.
+var unknownAnchorRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^unknown anchor '(.*)' referenced$`) })
 
 // yamlError records a syntax error from the YAML library with its line.
 func (d *decoder) yamlError(err error, data []byte) {
 	msg, line := err.Error(), 0
-	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+	if m := yamlLineRE().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
 		if slices.Contains(parserErrors, msg) {
@@ -179,7 +176,7 @@ func (d *decoder) yamlError(err error, data []byte) {
 		}
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
-		if m := unknownAnchorRE.FindStringSubmatch(msg); m != nil {
+		if m := unknownAnchorRE().FindStringSubmatch(msg); m != nil {
 			// Not a syntax error but the composer's, without a position.
 			if i := bytes.Index(data, []byte("*"+m[1])); i >= 0 {
 				line = 1 + bytes.Count(data[:i], []byte("\n"))
@@ -232,7 +229,7 @@ func problemLine(data []byte, from int, msg string) int {
 		if err == nil {
 			continue
 		}
-		if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
+		if m := yamlLineRE().FindStringSubmatch(err.Error()); m != nil && m[2] == msg {
 			return k
 		}
 	}
@@ -250,7 +247,7 @@ func unmarshalYAML(data []byte, n *yaml.Node) (err error) {
 }
 
 func (d *decoder) config(root *yaml.Node) *Config {
-	if !d.isKind(root, yaml.MappingNode, "", "the file", "a mapping of "+strings.Join(topKeys, ", ")) {
+	if !d.isKind(root, yaml.MappingNode, "", "the file", "a mapping of "+strings.Join(keysOf[Config](), ", ")) {
 		return nil
 	}
 	c := newWithDefaults[Config]()
@@ -317,7 +314,7 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	if name, ok := peekName(n); ok {
 		where = fmt.Sprintf("repo %q", name)
 	}
-	if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(repoKeys, ", ")) {
+	if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(keysOf[Repo](), ", ")) {
 		return Repo{}, false
 	}
 	r := newWithDefaults[Repo]()
@@ -461,7 +458,7 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 		if name, ok := peekName(n); ok {
 			where = fmt.Sprintf("%s: mirror %q", repoWhere, name)
 		}
-		if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(mirrorKeys, ", ")) {
+		if !d.isKind(n, yaml.MappingNode, "", where, "a mapping of "+strings.Join(keysOf[Mirror](), ", ")) {
 			continue
 		}
 		m := newWithDefaults[Mirror]()

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -18,9 +19,11 @@ type Var struct {
 // MaxExpansion bounds the repos one repo entry with vars expands to.
 const MaxExpansion = 1000
 
+// varNameRE and varRefRE are compiled when a repo entry has vars or a
+// ${...}, not when the package loads (every command would pay for them).
 var (
-	varNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	varRefRE  = regexp.MustCompile(`\$\{([^}]*)\}`)
+	varNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
+	varRefRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\$\{([^}]*)\}`) })
 )
 
 // templateVar is one variable of a repo entry and its values.
@@ -107,7 +110,7 @@ func (d *decoder) templateVars(key, val *yaml.Node, where string) ([]templateVar
 	seen := map[string]int{}
 	for i := 0; i+1 < len(val.Content); i += 2 {
 		k, v := val.Content[i], val.Content[i+1]
-		if k.Kind != yaml.ScalarNode || !varNameRE.MatchString(k.Value) {
+		if k.Kind != yaml.ScalarNode || !varNameRE().MatchString(k.Value) {
 			d.errorf(k.Line, where, "vars: variable name %s: use letters, digits and _, not starting with a digit", describe(k))
 			ok = false
 			continue
@@ -168,7 +171,7 @@ func (d *decoder) checkRefs(n *yaml.Node, where string, tvs []templateVar) bool 
 			if !strings.Contains(n.Value, "${") {
 				return
 			}
-			for _, m := range varRefRE.FindAllStringSubmatch(n.Value, -1) {
+			for _, m := range varRefRE().FindAllStringSubmatch(n.Value, -1) {
 				if slices.ContainsFunc(tvs, func(tv templateVar) bool { return tv.name == m[1] }) {
 					continue
 				}
@@ -184,7 +187,7 @@ func (d *decoder) checkRefs(n *yaml.Node, where string, tvs []templateVar) bool 
 				}
 				return
 			}
-			if strings.Contains(varRefRE.ReplaceAllString(n.Value, ""), "${") {
+			if strings.Contains(varRefRE().ReplaceAllString(n.Value, ""), "${") {
 				d.errorf(n.Line, where, "%s: ${ without a closing }", key)
 				ok = false
 			}
@@ -217,7 +220,7 @@ func substitute(n *yaml.Node, values map[string]string) *yaml.Node {
 	c := *n
 	c.Content = nil
 	if n.Kind == yaml.ScalarNode && strings.Contains(n.Value, "${") {
-		c.Value = varRefRE.ReplaceAllStringFunc(n.Value, func(ref string) string {
+		c.Value = varRefRE().ReplaceAllStringFunc(n.Value, func(ref string) string {
 			if v, ok := values[ref[2:len(ref)-1]]; ok {
 				return v
 			}

@@ -1,6 +1,9 @@
 package geo
 
-import "strings"
+import (
+	"strings"
+	"sync"
+)
 
 // Continent codes.
 const (
@@ -31,26 +34,45 @@ var continentCountries = map[string]string{
 	SouthAmerica: "AR BO BR CL CO EC FK GF GY PE PY SR UY VE",
 }
 
-// continentOf maps each country code to its continent code.
-var continentOf = func() map[string]string {
-	m := make(map[string]string, 256)
+// countryTables are the lookups made from continentCountries.
+type countryTables struct {
+	continentOf map[string]string // each country code's continent code
+	// locations are every Location Lookup returns: the zero Location,
+	// each known country on its continent, each continent alone;
+	// locationIndex is the index of each in locations.
+	locations     []Location
+	locationIndex map[Location]uint16
+}
+
+// tables makes countryTables when first needed, not when the package
+// loads: every rpmirror command, rpmirror sync included, would pay for
+// them, and only configurations naming countries and the daemon's GeoIP
+// lookups use them.
+var tables = sync.OnceValue(func() *countryTables {
+	t := &countryTables{continentOf: make(map[string]string, 256), locations: []Location{{}}}
 	for cont, list := range continentCountries {
+		t.locations = append(t.locations, Location{Continent: cont})
 		for _, cc := range strings.Fields(list) {
-			m[cc] = cont
+			t.continentOf[cc] = cont
+			t.locations = append(t.locations, Location{Country: cc, Continent: cont})
 		}
 	}
-	return m
-}()
+	t.locationIndex = make(map[Location]uint16, len(t.locations))
+	for i, l := range t.locations {
+		t.locationIndex[l] = uint16(i)
+	}
+	return t
+})
 
 // Continent returns the continent of the country whose ISO 3166-1
 // alpha-2 code is cc (upper case), and whether cc is a known code.
 func Continent(cc string) (string, bool) {
-	c, ok := continentOf[cc]
+	c, ok := tables().continentOf[cc]
 	return c, ok
 }
 
 // Countries returns the number of country codes Continent knows.
-func Countries() int { return len(continentOf) }
+func Countries() int { return len(tables().continentOf) }
 
 // commonMistakes are codes people write for a country whose ISO code
 // differs.
@@ -63,6 +85,7 @@ var commonMistakes = map[string]string{
 // CountryProblem says what is wrong with cc as a country code, or returns
 // "". Codes are two upper-case letters, as ISO 3166-1 alpha-2 writes them.
 func CountryProblem(cc string) string {
+	continentOf := tables().continentOf
 	if _, ok := continentOf[cc]; ok {
 		return ""
 	}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"strings"
 	gosync "sync"
 	"sync/atomic"
 	"time"
@@ -48,11 +47,12 @@ type loaded struct {
 	cache  gosync.Map // record offset -> Location: records are few, addresses many
 	// addrs holds the Locations of IPv4 addresses looked up lately, each
 	// in the slot the address hashes to, as one word: the address, a bit
-	// saying the slot is in use, and the Location's index in locations.
+	// saying the slot is in use, and the Location's index in t.locations.
 	// A hit is a load and a compare; a miss walks the database's tree to
 	// the record, a node for each bit of the address up to its network's
 	// (a sixth of the mirror routes' CPU under wrk), then takes the slot.
 	addrs [addrSlots]atomic.Uint64
+	t     *countryTables // tables(), looked up once
 }
 
 // addrSlots is the number of slots of loaded.addrs (32 KiB).
@@ -66,24 +66,6 @@ const (
 func addrSlot(a uint32) int {
 	return int(uint32(a*0x9E3779B1) >> (32 - addrBits))
 }
-
-// locations are every Location Lookup returns: the zero Location, each
-// known country on its continent, each continent alone; locationIndex
-// is the index of each in locations.
-var locations, locationIndex = func() ([]Location, map[Location]uint16) {
-	locs := []Location{{}}
-	for cont, list := range continentCountries {
-		locs = append(locs, Location{Continent: cont})
-		for _, cc := range strings.Fields(list) {
-			locs = append(locs, Location{Country: cc, Continent: cont})
-		}
-	}
-	idx := make(map[Location]uint16, len(locs))
-	for i, l := range locs {
-		idx[l] = uint16(i)
-	}
-	return locs, idx
-}()
 
 // recentSlots is the number of slots of loaded.recent: a country
 // database has a few hundred records.
@@ -161,7 +143,7 @@ func load(path string) (*loaded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading GeoIP database %s: %w: %v", path, ErrNotGeoIP, err)
 	}
-	return &loaded{r: r, info: Info{
+	return &loaded{r: r, t: tables(), info: Info{
 		Path:  path,
 		Type:  r.Metadata.DatabaseType,
 		Built: r.Metadata.BuildTime().UTC(),
@@ -218,10 +200,10 @@ func (db *DB) Lookup(addr netip.Addr) Location {
 	sl := &l.addrs[addrSlot(a)]
 	key := uint64(a)<<32 | addrInUse
 	if w := sl.Load(); w&^0xffff == key {
-		return locations[w&0xffff]
+		return l.t.locations[w&0xffff]
 	}
 	loc := l.lookup(addr)
-	if i, ok := locationIndex[loc]; ok {
+	if i, ok := l.t.locationIndex[loc]; ok {
 		sl.Store(key | uint64(i))
 	}
 	return loc
@@ -271,7 +253,7 @@ func At(cc string) (Location, bool) {
 		return Location{}, false
 	}
 	up := []byte{upper(cc[0]), upper(cc[1])}
-	c, ok := continentOf[string(up)]
+	c, ok := tables().continentOf[string(up)]
 	if !ok {
 		return Location{}, false
 	}

@@ -2,34 +2,43 @@ package server
 
 import (
 	"html/template"
+	"sync"
 	"time"
 )
 
-var statusPage = template.Must(template.New("status").Funcs(template.FuncMap{
-	"ago": func(t time.Time) string {
-		if t.IsZero() {
-			return "never"
-		}
-		d := time.Since(t)
-		if d < 0 {
-			return "in " + (-d).Round(time.Second).String()
-		}
-		return d.Round(time.Second).String() + " ago"
-	},
-	"revision": revisionHTML,
-	"lag": func(secs *float64) string {
-		if secs == nil {
-			return ""
-		}
-		return (time.Duration(*secs) * time.Second).Round(time.Second).String()
-	},
-	"stamp": func(t time.Time) string {
-		if t.IsZero() {
-			return ""
-		}
-		return t.UTC().Format(time.RFC3339)
-	},
-}).Parse(`<!DOCTYPE html>
+// statusPage is the /status page's template, parsed when the page is
+// first asked for, not when the package loads: every rpmirror command,
+// rpmirror sync included, would pay for the parse.
+var statusPage = sync.OnceValue(parseStatusPage)
+
+// parseStatusPage parses the status page; a bad template panics (the
+// tests render it).
+func parseStatusPage() *template.Template {
+	return template.Must(template.New("status").Funcs(template.FuncMap{
+		"ago": func(t time.Time) string {
+			if t.IsZero() {
+				return "never"
+			}
+			d := time.Since(t)
+			if d < 0 {
+				return "in " + (-d).Round(time.Second).String()
+			}
+			return d.Round(time.Second).String() + " ago"
+		},
+		"revision": revisionHTML,
+		"lag": func(secs *float64) string {
+			if secs == nil {
+				return ""
+			}
+			return (time.Duration(*secs) * time.Second).Round(time.Second).String()
+		},
+		"stamp": func(t time.Time) string {
+			if t.IsZero() {
+				return ""
+			}
+			return t.UTC().Format(time.RFC3339)
+		},
+	}).Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -81,3 +90,4 @@ last success {{ago .LastSuccess}}; next {{ago .NextSync}}</td></tr>
 </body>
 </html>
 `))
+}

@@ -201,7 +201,7 @@ func New(src Source, gatherer prometheus.Gatherer, log *slog.Logger, opts ...Opt
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		if err := statusPage.Execute(w, withLists(src.Status())); err != nil {
+		if err := statusPage().Execute(w, withLists(src.Status())); err != nil {
 			log.Warn("rendering /status", "err", err)
 		}
 	})
