@@ -73,6 +73,13 @@ const (
 	// revision the mirror serves, or, when that is unknown, by a file
 	// there). Replaced by the commit.
 	ReasonChanged Reason = "changed"
+	// ReasonRepair: the revision the mirror serves names the path with
+	// this very content, but only by its own metadata (rpmirror did not
+	// publish it there), and the file is missing or fails verification.
+	// Replaced by the commit; safe on a target without an atomic commit
+	// too, in the classic order, since the served metadata already names
+	// the content written.
+	ReasonRepair Reason = "repair"
 	// ReasonPresentVerified: a file with the right content is at the path
 	// already (an interrupted sync stored it). Kept; not fetched for this
 	// mirror.
@@ -393,7 +400,7 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			}
 			need = true
 			f := Placement{Path: p.Href, Size: p.Size, Checksum: p.Checksum, Reason: reason}
-			if reason == ReasonChanged {
+			if reason == ReasonChanged || reason == ReasonRepair {
 				mp.Commit = append(mp.Commit, f)
 			} else {
 				mp.Store = append(mp.Store, f)
@@ -449,7 +456,7 @@ func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Pac
 		}
 		// Only the mirror's own metadata says it serves p (rpmirror did
 		// not publish that revision): its file is checked, and what is
-		// missing or differs is fetched and replaced in the commit.
+		// missing or fails is fetched and replaced in the commit.
 		ok, err := pl.presentVerified(ctx, m, p)
 		switch {
 		case err != nil:
@@ -457,7 +464,7 @@ func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Pac
 		case ok:
 			return "", nil
 		}
-		return ReasonChanged, nil
+		return ReasonRepair, nil
 	}
 	present, err := pl.presentVerified(ctx, m, p)
 	if err != nil {
@@ -515,7 +522,7 @@ func (pl *planner) checkOrdered(m *mirror) error {
 		return nil
 	}
 	for _, f := range m.plan.Commit {
-		if f.Reason == ReasonChanged {
+		if f.Reason == ReasonChanged { // not ReasonRepair: see there
 			return &UnsafePublishError{Mirror: m.cfg.Name, Path: f.Path}
 		}
 	}
@@ -527,7 +534,10 @@ func (pl *planner) checkOrdered(m *mirror) error {
 			continue
 		}
 		for _, old := range m.curMd.Data {
-			if old.Href == d.Href {
+			// The same name with the same checksum is a repair (an
+			// adopted mirror's file failed its check): what the served
+			// repomd.xml names is what is written.
+			if old.Href == d.Href && old.Checksum != d.Checksum {
 				return &UnsafePublishError{Mirror: m.cfg.Name, Path: d.Href, Metadata: true}
 			}
 		}
@@ -649,9 +659,11 @@ func (pl *planner) presentVerified(ctx context.Context, m *mirror, p *repodata.P
 	if err != nil || (p.Size >= 0 && info.Size != p.Size) {
 		return false, nil // a package without a declared size is hashed
 	}
-	if info.SHA256 != "" && p.Checksum.Type == "sha256" {
+	if info.SHA256 != "" && p.Checksum.Type == "sha256" && !m.adopted {
 		// Stored by rpmirror with the digest it verified: no need to
-		// read it back.
+		// read it back. In an adopted mirror that digest is its
+		// writer's claim (a copy keeps it whatever became of the
+		// content), and the file is read.
 		return info.SHA256 == p.Checksum.Value, nil
 	}
 	rc, err := m.tg.Open(ctx, p.Href)

@@ -53,8 +53,10 @@ type planMirror struct {
 	meta      []repodata.Data // the metadata of the revision it serves
 	pending   map[string]time.Time
 	unpub     map[string]time.Time
-	noTarget  bool // a dry run of a mirror whose directory is missing
-	sequenced bool // a target without an atomic commit
+	noTarget  bool   // a dry run of a mirror whose directory is missing
+	sequenced bool   // a target without an atomic commit
+	adopted   bool   // served is the mirror's own metadata's claim (rpmirror did not publish it)
+	metaBad   string // of an adopted mirror, the metadata file that failed its check (checkAdoptedMeta)
 }
 
 // mirrorPlanWant is what a test expects of one mirror's plan.
@@ -268,6 +270,52 @@ func TestPlanner(t *testing.T) {
 			}},
 		},
 		{
+			name:   "an adopted mirror: a package its metadata names that is damaged or missing is repaired by the commit, one intact is kept",
+			origin: []pkg{a1, b1, c1}, md: []repodata.Data{prim1},
+			mirrors: []planMirror{{
+				served: []pkg{a1, b1, c1}, files: []pkg{a1, {b1.href, "b-rotted"}},
+				meta: []repodata.Data{prim1}, adopted: true,
+			}},
+			wantMeta:  []string{prim1.Href},
+			wantFetch: []string{b1.href, c1.href},
+			want: []mirrorPlanWant{{
+				served: 1,
+				commit: []string{"Packages/b.rpm repair", "Packages/c.rpm repair", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove: []string{KeyPath}, pending: map[string]time.Time{},
+			}},
+		},
+		{
+			name:   "without an atomic commit, an adopted mirror's damaged package is repaired, not refused",
+			origin: []pkg{a1, b1}, md: []repodata.Data{prim1},
+			mirrors: []planMirror{{
+				served: []pkg{a1, b1}, files: []pkg{a1, {b1.href, "b-rotted"}},
+				meta: []repodata.Data{prim1}, adopted: true, sequenced: true,
+			}},
+			wantMeta:  []string{prim1.Href},
+			wantFetch: []string{b1.href},
+			want: []mirrorPlanWant{{
+				served: 1,
+				commit: []string{"Packages/b.rpm repair", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove: []string{KeyPath}, pending: map[string]time.Time{},
+			}},
+		},
+		{
+			name:   "without an atomic commit, an adopted mirror's damaged metadata is repaired, not refused",
+			origin: []pkg{a1}, md: []repodata.Data{data("primary", "repodata/primary.xml.gz", "p1")},
+			mirrors: []planMirror{{
+				served: []pkg{a1}, files: []pkg{a1},
+				meta: []repodata.Data{data("primary", "repodata/primary.xml.gz", "p1")}, adopted: true, sequenced: true,
+				metaBad: "repodata/primary.xml.gz",
+			}},
+			wantMeta: []string{"repodata/primary.xml.gz"},
+			want: []mirrorPlanWant{{
+				served:  1,
+				commit:  []string{"repodata/primary.xml.gz metadata", "repodata/repomd.xml repomd", "repodata/repomd.xml.asc repomd"},
+				remove:  []string{KeyPath},
+				pending: map[string]time.Time{},
+			}},
+		},
+		{
 			name:   "without an atomic commit, metadata replaced under its name is refused",
 			origin: []pkg{a1, d1}, md: []repodata.Data{data("primary", "repodata/primary.xml.gz", "p2")},
 			mirrors: []planMirror{{
@@ -438,6 +486,13 @@ func newPlanMirror(t *testing.T, i int, pm planMirror) *mirror {
 		m.index = map[string]string{}
 		for _, p := range pm.served {
 			m.index[p.href] = p.sum()
+		}
+		m.indexServed, m.adopted = pm.adopted, pm.adopted
+	}
+	if pm.adopted {
+		m.metaOK = map[string]bool{}
+		for _, d := range pm.meta {
+			m.metaOK[d.Href] = d.Href != pm.metaBad
 		}
 	}
 	if pm.noTarget {

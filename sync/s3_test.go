@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"sync/atomic"
@@ -495,4 +496,47 @@ func TestS3StateSaveFails(t *testing.T) {
 			t.Errorf("%s was uploaded though the state recording it could not be saved", k)
 		}
 	}
+}
+
+// TestS3AdoptedBucketReadBack: a bucket whose index record is gone (a
+// copy made with another tool, or the record deleted) is adopted: the
+// digest stored with each object is its writer's claim, not something
+// this rpmirror verified, so each kept package is read back. A package
+// whose content rotted under its recorded digest is fetched and
+// replaced, and so is a rotted metadata file; the others are not fetched.
+// Both are repairs (the bucket's repomd.xml names the content written),
+// which a target without an atomic commit can take.
+func TestS3AdoptedBucketReadBack(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, v1)
+	h := newS3Harness(t, o, demoKey(t))
+	h.mustSync()
+	h.checkMirrors()
+	index := filepath.Join(h.mirrors[0], ".rpmirror", "records", "index")
+	if err := os.Remove(index); err != nil {
+		t.Fatalf("removing the bucket's index record: %v", err)
+	}
+	h.freshState()
+	victim := filepath.Join(h.mirrors[0], "Packages", "h", "hello-mirror-1.0-1.noarch.rpm")
+	flipByte(t, victim) // in place: the object keeps its recorded digest
+	filelists, err := filepath.Glob(filepath.Join(h.mirrors[0], "repodata", "*-filelists.xml.gz"))
+	if err != nil || len(filelists) != 1 {
+		t.Fatalf("the bucket's filelists: %q (%v)", filelists, err)
+	}
+	flipByte(t, filelists[0])
+	h.o.fetched()
+	h.downloads()
+	rep := h.mustSync()
+	if rep.NoChange {
+		t.Error("the adopted bucket was taken as current")
+	}
+	got := h.o.fetched()
+	if !slices.Contains(got, "Packages/h/hello-mirror-1.0-1.noarch.rpm") {
+		t.Errorf("the rotted package was not fetched again: fetched %q", got)
+	}
+	if n := len(slices.DeleteFunc(got, func(p string) bool { return !strings.HasSuffix(p, ".rpm") })); n != 1 {
+		t.Errorf("fetched %d packages from the origin, want the rotted one only", n)
+	}
+	h.checkMirrors()
 }
