@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/bits"
 	"net/http"
 	"os"
 	"strconv"
@@ -57,12 +58,57 @@ type stream struct {
 // as largeBuffer.
 const DefaultBufferedCheckMax = largeBuffer
 
-// smallBuffers hold the bytes of buffered checks (newStream) of files of
-// up to DefaultBufferedCheckMax bytes until they are checked.
-var smallBuffers = gosync.Pool{New: func() any {
-	b := make([]byte, 0, DefaultBufferedCheckMax+1)
+// Buffered checks (newStream) hold a file's bytes, and one byte more, in
+// a buffer for files of up to a power of two of bytes, from minSmallBuffer
+// to DefaultBufferedCheckMax, pooled by that size: one buffer as large as
+// the largest for every file touched four times the memory a 32 KiB
+// package needs, and memory first touched is much of what a small sync
+// costs.
+const minSmallBuffer = 4 << 10
+
+// smallBufferClasses is the number of sizes: 4 KiB to 256 KiB.
+const smallBufferClasses = 7
+
+// smallBuffers[k] pools the buffers for files of up to minSmallBuffer<<k
+// bytes (their capacity is one byte more).
+var smallBuffers [smallBufferClasses]gosync.Pool
+
+// smallBufferClass returns the index in smallBuffers of the buffers for
+// files of size bytes, or -1 when size is more than the largest holds.
+func smallBufferClass(size int) int {
+	k := 0
+	if size > minSmallBuffer {
+		k = bits.Len(uint(size-1)) - bits.Len(minSmallBuffer-1)
+	}
+	if k >= len(smallBuffers) {
+		return -1
+	}
+	return k
+}
+
+// getSmallBuffer returns an empty buffer that holds size+1 bytes, from
+// smallBuffers when size is at most DefaultBufferedCheckMax.
+func getSmallBuffer(size int) *[]byte {
+	k := smallBufferClass(size)
+	if k < 0 {
+		b := make([]byte, 0, size+1)
+		return &b
+	}
+	if b, ok := smallBuffers[k].Get().(*[]byte); ok {
+		*b = (*b)[:0]
+		return b
+	}
+	b := make([]byte, 0, minSmallBuffer<<k+1)
 	return &b
-}}
+}
+
+// putSmallBuffer gives a buffer from getSmallBuffer back to its pool.
+func putSmallBuffer(b *[]byte) {
+	n := cap(*b) - 1
+	if k := smallBufferClass(n); k >= 0 && n == minSmallBuffer<<k {
+		smallBuffers[k].Put(b)
+	}
+}
 
 // newStream returns the stream of one attempt to download a file of size
 // bytes (<= 0: unknown). A file of at most bufferedMax bytes is buffered
@@ -71,14 +117,9 @@ var smallBuffers = gosync.Pool{New: func() any {
 // already known to be bad is not carried on to its end.
 func newStream(part string, size, bufferedMax int64, check Check, stop context.CancelCauseFunc) *stream {
 	if size > 0 && size <= bufferedMax {
-		buf := &[]byte{}
-		if size <= DefaultBufferedCheckMax {
-			buf = smallBuffers.Get().(*[]byte)
-			*buf = (*buf)[:0]
-		}
 		// One byte more than declared, so that the check sees a file
 		// that is too long as such.
-		return &stream{part: part, check: check, buf: buf, limit: int(size) + 1}
+		return &stream{part: part, check: check, buf: getSmallBuffer(int(size)), limit: int(size) + 1}
 	}
 	pr, pw := io.Pipe()
 	s := &stream{part: part, pw: pw, done: make(chan error, 1)}
@@ -200,9 +241,7 @@ func (s *stream) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.buf != nil {
-		if cap(*s.buf) == DefaultBufferedCheckMax+1 {
-			smallBuffers.Put(s.buf)
-		}
+		putSmallBuffer(s.buf)
 		s.buf, s.limit = &[]byte{}, 0
 	}
 }

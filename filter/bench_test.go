@@ -77,7 +77,7 @@ func BenchmarkFilterWrite(b *testing.B) {
 		Checksum: repodata.Checksum{Type: "sha256", Value: sha('0')},
 	}}}
 	rules := Rules{Arch: []string{"x86_64", "noarch"}, Exclude: []string{"*[02468]"}, Newest: 2}
-	open := func(repodata.Data) (io.ReadCloser, error) {
+	open := func(d repodata.Data) (io.ReadCloser, error) {
 		f, err := os.Open(p)
 		if err != nil {
 			return nil, err
@@ -88,7 +88,7 @@ func BenchmarkFilterWrite(b *testing.B) {
 			return nil, err
 		}
 		// As the sync engine opens metadata: decompressed on another core.
-		ra := readahead.New(rc)
+		ra := readahead.New(rc, d.OpenSize)
 		return struct {
 			io.Reader
 			io.Closer

@@ -60,7 +60,7 @@ func decompressChecked(r io.Reader, d repodata.Data, max int64, hashed bool) (io
 		dr.Close()
 		return nil, err
 	}
-	return readahead.New(capped), nil
+	return readahead.New(capped, d.OpenSize), nil
 }
 
 // readChecked returns dr, the decompressed content of metadata file d,
@@ -74,7 +74,7 @@ func readChecked(dr io.ReadCloser, d repodata.Data, max int64) (io.ReadCloser, e
 		if err != nil {
 			return nil, err
 		}
-		return readahead.New(capped), nil
+		return readahead.New(capped, d.OpenSize), nil
 	}
 	want := *d.OpenChecksum
 	h, err := repodata.NewHash(want.Type)
@@ -86,7 +86,7 @@ func readChecked(dr io.ReadCloser, d repodata.Data, max int64) (io.ReadCloser, e
 		r = &sizeReader{r: io.LimitReader(dr, d.OpenSize+1), size: d.OpenSize}
 	}
 	r = &capReader{r: r, left: max, what: fmt.Sprintf("%s: more than max_metadata_size (%d bytes) once decompressed", d.Href, max)}
-	return readahead.NewTee(&readCloser{r, dr}, h, func() error {
+	return readahead.NewTee(&readCloser{r, dr}, d.OpenSize, h, func() error {
 		if got := hex.EncodeToString(h.Sum(nil)); got != want.Value {
 			return &verify.ChecksumError{Type: want.Type, Want: want.Value, Got: got}
 		}

@@ -9,9 +9,11 @@ import (
 )
 
 // New reads r in its own goroutine, a few blocks ahead of the consumer,
-// so that decompressing metadata and parsing it use two cores. Close
-// stops the goroutine and closes r.
-func New(r io.ReadCloser) io.ReadCloser { return newAhead(r, nil, nil) }
+// so that decompressing metadata and parsing it use two cores. size is
+// how many bytes r gives, or a negative number when that is not known:
+// the blocks of a short stream are smaller. Close stops the goroutine and
+// closes r.
+func New(r io.ReadCloser, size int64) io.ReadCloser { return newAhead(r, size, nil, nil) }
 
 // NewTee is New, and also writes what it reads from r to w (a hash, say)
 // on a third goroutine, between the one reading r and the consumer: a
@@ -19,26 +21,46 @@ func New(r io.ReadCloser) io.ReadCloser { return newAhead(r, nil, nil) }
 // w and consuming run side by side. At the end of r, once w has every
 // byte, final is called: an error it returns is what the consumer gets
 // in place of io.EOF. An error from w ends the stream with that error.
-func NewTee(r io.ReadCloser, w io.Writer, final func() error) io.ReadCloser {
-	return newAhead(r, w, final)
+func NewTee(r io.ReadCloser, size int64, w io.Writer, final func() error) io.ReadCloser {
+	return newAhead(r, size, w, final)
 }
 
-func newAhead(r io.ReadCloser, w io.Writer, final func() error) io.ReadCloser {
-	const blocks, size = 6, 256 << 10
-	ra := &aheadReader{
-		src:   r,
-		full:  make(chan block, blocks),
-		free:  make(chan []byte, blocks),
-		done:  make(chan struct{}),
-		tee:   w,
-		final: final,
+// A stream is read ahead in at most maxBlocks blocks of at most
+// maxBlockSize bytes. A stream of a known size gets blocks of about a
+// sixteenth of it, from minBlockSize up: read ahead whole (which a
+// consumer slower than the decompressor lets happen), a short stream
+// would otherwise touch as much memory again as it holds, and memory
+// first touched is much of what a small sync costs. Blocks are made
+// only when none is free.
+const (
+	maxBlocks    = 6
+	maxBlockSize = 256 << 10
+	minBlockSize = 16 << 10
+)
+
+// blockSize returns the size of the blocks of a stream of size bytes
+// (negative: unknown).
+func blockSize(size int64) int {
+	if size < 0 || size/16 >= maxBlockSize {
+		return maxBlockSize
 	}
-	for range blocks {
-		ra.free <- make([]byte, size)
+	b := int(size/16+4095) &^ 4095
+	return max(b, minBlockSize)
+}
+
+func newAhead(r io.ReadCloser, size int64, w io.Writer, final func() error) io.ReadCloser {
+	ra := &aheadReader{
+		src:       r,
+		full:      make(chan block, maxBlocks),
+		free:      make(chan []byte, maxBlocks),
+		done:      make(chan struct{}),
+		tee:       w,
+		final:     final,
+		blockSize: blockSize(size),
 	}
 	ra.out = ra.full
 	if w != nil {
-		ra.out = make(chan block, blocks)
+		ra.out = make(chan block, maxBlocks)
 		ra.wg.Add(1)
 		go ra.write()
 	}
@@ -64,6 +86,9 @@ type aheadReader struct {
 	tee   io.Writer    // NewTee's w, or nil
 	final func() error // NewTee's final
 
+	blockSize int // of each block
+	made      int // blocks made so far (by fill)
+
 	cur []byte // the part of the current block not read yet
 	buf []byte // the current block, to give back
 	err error
@@ -75,8 +100,17 @@ func (a *aheadReader) fill() {
 		var buf []byte
 		select {
 		case buf = <-a.free:
-		case <-a.done:
-			return
+		default:
+			if a.made < maxBlocks {
+				a.made++
+				buf = make([]byte, a.blockSize)
+				break
+			}
+			select {
+			case buf = <-a.free:
+			case <-a.done:
+				return
+			}
 		}
 		n, err := io.ReadFull(a.src, buf)
 		if err == io.ErrUnexpectedEOF {

@@ -32,38 +32,41 @@ func TestReadAhead(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		src  io.Reader
+		src  func() io.Reader
+		n    int64 // bytes src gives
 		want error
 	}{
-		{"whole", bytes.NewReader(data), nil},
-		{"one byte at a time", iotest.OneByteReader(bytes.NewReader(data[:100000])), nil},
-		{"error at the end", &errAfter{bytes.NewReader(data), errors.New("corrupt input")}, errors.New("corrupt input")},
-		{"empty", bytes.NewReader(nil), nil},
+		{"whole", func() io.Reader { return bytes.NewReader(data) }, int64(len(data)), nil},
+		{"one byte at a time", func() io.Reader { return iotest.OneByteReader(bytes.NewReader(data[:100000])) }, 100000, nil},
+		{"error at the end", func() io.Reader { return &errAfter{bytes.NewReader(data), errors.New("corrupt input")} }, int64(len(data)), errors.New("corrupt input")},
+		{"empty", func() io.Reader { return bytes.NewReader(nil) }, 0, nil},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := New(io.NopCloser(tc.src))
-			got, err := io.ReadAll(r)
-			if tc.want != nil {
-				if err == nil || err.Error() != tc.want.Error() {
-					t.Fatalf("err = %v, want %v", err, tc.want)
+		for _, size := range []struct {
+			name string
+			n    int64
+		}{{"size unknown", -1}, {"size known", tc.n}} {
+			t.Run(tc.name+", "+size.name, func(t *testing.T) {
+				r := New(io.NopCloser(tc.src()), size.n)
+				got, err := io.ReadAll(r)
+				if tc.want != nil {
+					if err == nil || err.Error() != tc.want.Error() {
+						t.Fatalf("err = %v, want %v", err, tc.want)
+					}
+					return
 				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			want := data
-			switch tc.name {
-			case "one byte at a time":
-				want = data[:100000]
-			case "empty":
-				want = nil
-			}
-			if !bytes.Equal(got, want) {
-				t.Fatalf("read %d bytes, want %d, or they differ", len(got), len(want))
-			}
-			r.Close()
-		})
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := data[:tc.n]
+				if tc.n == 0 {
+					want = nil
+				}
+				if !bytes.Equal(got, want) {
+					t.Fatalf("read %d bytes, want %d, or they differ", len(got), len(want))
+				}
+				r.Close()
+			})
+		}
 	}
 }
 
@@ -71,7 +74,7 @@ func TestReadAhead(t *testing.T) {
 func TestReadAheadCloseEarly(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 100 {
-		r := New(io.NopCloser(bytes.NewReader(make([]byte, 10<<20))))
+		r := New(io.NopCloser(bytes.NewReader(make([]byte, 10<<20))), 10<<20)
 		r.Read(make([]byte, 10))
 		r.Close()
 	}
@@ -115,7 +118,7 @@ func TestTee(t *testing.T) {
 			if tc.teeErr != nil {
 				w = failWriter{tc.teeErr}
 			}
-			r := NewTee(io.NopCloser(tc.src), w, func() error {
+			r := NewTee(io.NopCloser(tc.src), int64(len(data)), w, func() error {
 				atFinal = tee.Len()
 				return tc.finalErr
 			})
@@ -140,3 +143,44 @@ func TestTee(t *testing.T) {
 type failWriter struct{ err error }
 
 func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
+
+// TestShortStreamMemory: a stream holds memory for what it reads ahead,
+// not six blocks of the largest size whatever its length: a block is
+// made only when none is free, and a stream of a known size gets blocks
+// of about a sixteenth of it (issue 10's small syncs: a 1 MB primary.xml
+// touched 1.5 MB of fresh memory here, which costs more than parsing it).
+func TestShortStreamMemory(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		n     int64 // bytes in the stream
+		size  int64 // the size New is given
+		limit uint64
+	}{
+		{"10 KB, size unknown: one block", 10 << 10, -1, maxBlockSize + 64<<10},
+		{"1 MB, size known: blocks of 64 KiB", 1 << 20, 1 << 20, maxBlocks*64<<10 + 64<<10},
+		{"100 KB, size known: blocks of the least size", 100 << 10, 100 << 10, maxBlocks*minBlockSize + 64<<10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := make([]byte, tc.n)
+			got := allocated(func() {
+				r := New(io.NopCloser(bytes.NewReader(data)), tc.size)
+				if n, err := io.Copy(io.Discard, r); err != nil || n != tc.n {
+					t.Fatalf("read %d bytes, %v; want %d", n, err, tc.n)
+				}
+				r.Close()
+			})
+			if got > tc.limit {
+				t.Errorf("allocated %d bytes reading %d, want at most %d", got, tc.n, tc.limit)
+			}
+		})
+	}
+}
+
+// allocated returns the bytes allocated while f ran (on any goroutine).
+func allocated(f func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	f()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
+}
