@@ -172,7 +172,7 @@ func New(cfg Config) (*S3, error) {
 			Secure:          u.Scheme == "https",
 			Region:          cfg.Region,
 			BucketLookup:    lookup,
-			Transport:       dateTransport{tr},
+			Transport:       transport{tr},
 			TrailingHeaders: trailing,
 		}
 	}
@@ -409,6 +409,11 @@ func (s *S3) send(ctx context.Context, c *minio.Client, k string, f target.File,
 // Content-MD5 when md5 is set, and says which checksum failed.
 func (s *S3) upload(ctx context.Context, c *minio.Client, k string, f target.File, src *os.File, opts minio.PutObjectOptions, md5 bool) (minio.UploadInfo, error) {
 	opts.SendContentMd5 = md5
+	if f.Size <= s.partSize {
+		// One PUT, whose body transport sends from src itself; src
+		// is at its start (fresh, or sought back by put).
+		ctx = context.WithValue(ctx, fileKey{}, &fileBody{f: src, size: f.Size})
+	}
 	info, err := c.PutObject(ctx, s.bucket, k, src, f.Size, opts)
 	if err != nil {
 		if checksumCodes[minio.ToErrorResponse(err).Code] {
@@ -541,23 +546,4 @@ func ContentType(p string) string {
 		}
 	}
 	return "application/octet-stream"
-}
-
-// dateKey carries a *time.Time in a request's context, which
-// dateTransport sets to the Date of the response: the store's clock.
-type dateKey struct{}
-
-// dateTransport records the store's Date header for requests that ask.
-type dateTransport struct{ base http.RoundTripper }
-
-func (t dateTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := t.base.RoundTrip(r)
-	if err == nil {
-		if p, ok := r.Context().Value(dateKey{}).(*time.Time); ok {
-			if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
-				*p = d
-			}
-		}
-	}
-	return resp, err
 }

@@ -1,0 +1,102 @@
+package s3_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/s3test"
+	"github.com/rpmirror/rpmirror/target"
+)
+
+// writeCalls returns how many write system calls this process has made
+// (/proc/self/io's syscw), skipping the test where the kernel does not
+// say.
+func writeCalls(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		t.Skipf("no count of system calls: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				t.Fatalf("/proc/self/io: %q", line)
+			}
+			return n
+		}
+	}
+	t.Skip("/proc/self/io has no syscw")
+	return 0
+}
+
+// TestPutSendsTheFile: the body of a single PUT is the local file itself,
+// which net/http sends with sendfile(2) over plain HTTP: one write for
+// the request's head, none for its 4 MiB body (minio-go's readers around
+// the file made net/http copy it in 32 KiB writes, 128 of them).
+func TestPutSendsTheFile(t *testing.T) {
+	srv := s3test.Start(t, "bkt")
+	tg := newTarget(t, srv, "bkt", "", nil)
+	content := bytes.Repeat([]byte("0123456789abcdef"), 4<<20/16)
+	f := target.File{Path: "Packages/big.rpm", Local: writeFile(t, content), Size: int64(len(content)), SHA256: sha(content)}
+	ctx := context.Background()
+	// A first PUT opens the connection.
+	if err := tg.Put(ctx, target.File{Path: "Packages/small.rpm", Local: writeFile(t, []byte("x")), Size: 1, SHA256: sha([]byte("x"))}); err != nil {
+		t.Fatal(err)
+	}
+	before := writeCalls(t)
+	if err := tg.Put(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	// The head, and a few the runtime makes (waking its poller).
+	if n := writeCalls(t) - before; n > 8 {
+		t.Errorf("a single PUT of %d bytes made %d write system calls, want at most 8", len(content), n)
+	}
+	got, err := os.ReadFile(filepath.Join(srv.Dir, "bkt", f.Path))
+	if err != nil || !bytes.Equal(got, content) {
+		t.Errorf("the store holds %d bytes (%v), want the %d sent", len(got), err, len(content))
+	}
+}
+
+// TestPutRetriedFromTheStart: a PUT that minio-go retries (the store
+// answered 503 Slow Down after reading the whole body) sends the whole
+// file again, from its first byte.
+func TestPutRetriedFromTheStart(t *testing.T) {
+	srv := s3test.Start(t, "bkt")
+	var refused atomic.Bool
+	proxy := startPutProxy(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if refused.Swap(true) {
+			return false
+		}
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+		return true
+	})
+	tg := newTarget(t, proxy.Server, "bkt", "", nil)
+	content := bytes.Repeat([]byte("rpm bytes "), 100000)
+	for _, sum := range []string{sha(content), ""} { // x-amz-checksum-sha256, Content-MD5
+		refused.Store(false)
+		before := proxy.puts.Load()
+		f := target.File{Path: "Packages/p" + strconv.Itoa(len(sum)) + ".rpm", Local: writeFile(t, content), Size: int64(len(content)), SHA256: sum}
+		if err := tg.Put(context.Background(), f); err != nil {
+			t.Fatalf("Put (digest %q): %v", sum, err)
+		}
+		if n := proxy.puts.Load() - before; n != 2 {
+			t.Errorf("%d PUT requests, want 2 (one refused, one retried)", n)
+		}
+		got, err := os.ReadFile(filepath.Join(srv.Dir, "bkt", f.Path))
+		if err != nil || !bytes.Equal(got, content) {
+			t.Errorf("the store holds %d bytes (%v), want the %d sent", len(got), err, len(content))
+		}
+	}
+}
