@@ -206,6 +206,10 @@ func (e *Engine) Sync(ctx context.Context, repo *config.Repo) *Report {
 	defer task.End()
 	log := e.log.With("repo", repo.Name)
 	s := &run{e: e, repo: repo, rep: rep, log: log, dry: e.opts.DryRun}
+	// The repository's lock is let go once the run is recorded (finish):
+	// a sync started by another process meanwhile would otherwise have
+	// its state overwritten by this one's.
+	defer s.releaseLock()
 	rep.Err = s.sync(ctx)
 	rep.Plan = s.plan
 	if s.src != nil {
@@ -237,6 +241,9 @@ type run struct {
 	// dry: plan and report, change nothing (Options.DryRun). It decides
 	// only what is locked and whether the plan is carried out.
 	dry bool
+	// unlock lets go of the repository's lock in the state_dir, taken by
+	// sync (nil when none was taken); Sync calls it after finish.
+	unlock func()
 
 	st       *state.Repo
 	verified *state.Verified
@@ -290,7 +297,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		defer unlock()
+		s.unlock = unlock // after finish (Sync)
 	}
 	if err := s.checkHold(); err != nil {
 		return err
@@ -683,11 +690,19 @@ func (s *run) finish(ctx context.Context) {
 		run.Mirrors[m.Name] = mr
 	}
 	s.st.AddRun(run)
-	if err := s.e.opts.Store.Save(s.st); err != nil {
+	if err := saveRepoState(s.e.opts.Store, s.st); err != nil {
 		s.log.Error("saving state", "err", err)
 		if s.rep.Err == nil {
 			s.rep.Err = err
 		}
+	}
+}
+
+// releaseLock lets go of the repository's lock, if sync took it.
+func (s *run) releaseLock() {
+	if s.unlock != nil {
+		s.unlock()
+		s.unlock = nil
 	}
 }
 

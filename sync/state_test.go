@@ -3,6 +3,7 @@ package sync_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 )
 
@@ -91,5 +93,68 @@ func TestDamagedStateIsRebuilt(t *testing.T) {
 				t.Errorf("warned %d times about the damaged state file over two syncs, want once:\n%s", n, logs.String())
 			}
 		})
+	}
+}
+
+// TestRunRecordedUnderLock: every save of a repository's state, the run
+// record at the end of a sync included, is made while the sync holds the
+// repository's lock in the state_dir: a sync by another process that
+// took the lock in between would have its state overwritten by a copy
+// from before it (found while profiling the end of a small sync: the
+// record of the run was saved after the lock was let go). The lock is
+// let go once the sync returns.
+func TestRunRecordedUnderLock(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newHarness(t, o)
+	var mu gosync.Mutex
+	syncs := 0          // syncs started so far
+	var recorded []bool // for each sync: its run record was saved
+	unlocked := 0       // saves made without the lock held
+	old := sync.SetSaveState(func(st *state.Store, r *state.Repo) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if len(r.Runs) == syncs {
+			recorded[syncs-1] = true // the record of the sync running
+		}
+		// Held by the sync: taking it must fail.
+		if unlock, err := st.Lock(r.Name); err == nil {
+			unlocked++
+			unlock()
+		} else if !errors.Is(err, state.ErrLocked) {
+			t.Errorf("taking the lock: %v", err)
+		}
+		return st.Save(r)
+	})
+	t.Cleanup(func() { sync.SetSaveState(old) })
+	for _, rev := range []string{"v1", "v2"} {
+		republish(t, o, filepath.Join("..", "internal", "demo", "origin", rev))
+		mu.Lock()
+		syncs++
+		recorded = append(recorded, false)
+		mu.Unlock()
+		if rep := h.engine(false).Sync(context.Background(), h.repo); rep.Err != nil {
+			t.Fatalf("%s: %v", rev, rep.Err)
+		}
+		unlock, err := h.store.Lock(h.repo.Name)
+		if err != nil {
+			t.Fatalf("%s: the lock after the sync: %v", rev, err)
+		}
+		unlock()
+	}
+	for i, ok := range recorded {
+		if !ok {
+			t.Errorf("sync %d: its run record was not saved (through the state's save)", i+1)
+		}
+	}
+	if unlocked != 0 {
+		t.Errorf("%d state saves made while the repository was not locked, want none", unlocked)
+	}
+	st, err := h.store.Load(h.repo.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Runs) != 2 {
+		t.Errorf("%d runs recorded, want 2", len(st.Runs))
 	}
 }
