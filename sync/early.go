@@ -24,9 +24,11 @@ import (
 // bucket: tens of milliseconds, more when the disk is busy), and no
 // upload starts before it is saved.
 //
-// The uploads run on Options.Concurrency goroutines of their own, fed
-// from a queue; the first failure of a mirror stops its uploads, and
-// publish reports it.
+// The uploads run on goroutines of their own, fed from a queue: as many
+// as the target that asks for the most wants at once
+// (target.Properties.PutConcurrency), and at least Options.Concurrency.
+// The first failure of a mirror stops its uploads, and publish reports
+// it.
 type earlyStores struct {
 	puts  map[string][]earlyPut // cache path -> what is stored from it
 	queue chan earlyPut
@@ -95,7 +97,11 @@ func (s *run) startEarlyStores(ctx context.Context, behind []*mirror, abort func
 		}
 	}
 	e.queue = make(chan earlyPut, n) // never full: verified never blocks a download
-	for range s.e.opts.Concurrency {
+	uploaders := s.e.opts.Concurrency
+	for _, m := range ms {
+		uploaders = max(uploaders, m.tg.Properties().PutConcurrency)
+	}
+	for range uploaders {
 		e.wg.Go(func() {
 			<-e.saved
 			for p := range e.queue {

@@ -540,3 +540,50 @@ func TestS3AdoptedBucketReadBack(t *testing.T) {
 	}
 	h.checkMirrors()
 }
+
+// TestS3UploadsManyAtOnce: packages go to object storage
+// target.Properties.PutConcurrency (16) at a time, not
+// download.concurrency (4) at a time. The store holds every package
+// upload until more than 4 are in flight (or, failing that, for 20
+// seconds); the demo origin has 6 packages.
+func TestS3UploadsManyAtOnce(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, filepath.Join("..", "internal", "demo", "origin", "v1"))
+	h := newS3Harness(t, o, demoKey(t))
+	var (
+		mu       gosync.Mutex
+		inFlight int
+		most     int
+	)
+	enough := make(chan struct{})
+	var once gosync.Once
+	var waited atomic.Bool
+	h.count.OnRequest(func(r s3test.Request) {
+		if r.Method != http.MethodPut || !strings.HasSuffix(r.Key, ".rpm") {
+			return
+		}
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		if inFlight > 4 {
+			once.Do(func() { close(enough) })
+		}
+		mu.Unlock()
+		select {
+		case <-enough:
+		case <-time.After(20 * time.Second):
+			waited.Store(true)
+			once.Do(func() { close(enough) })
+		}
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	})
+	h.mustSync()
+	if waited.Load() {
+		mu.Lock()
+		t.Errorf("at most %d package uploads were in flight at once, want more than 4", most)
+		mu.Unlock()
+	}
+	h.checkMirrors()
+}

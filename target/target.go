@@ -225,6 +225,13 @@ type Properties struct {
 	// (object storage) every snapshot stores its own copy of each of
 	// its files, unless the store deduplicates behind rpmirror's back.
 	SnapshotsShareFiles bool
+	// PutConcurrency is how many Puts a caller storing many files runs
+	// at once to keep the target busy, when that is more than its own
+	// bound (0: no preference). A store over the network answers each
+	// request after a round trip and serves several at once: more
+	// requests in flight hide the round trips, and each costs less CPU
+	// on both ends (fewer wake-ups of idle threads between requests).
+	PutConcurrency int
 }
 
 // Records is implemented by a target that keeps rpmirror's records of a

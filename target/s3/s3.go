@@ -61,6 +61,13 @@ const (
 	DefaultPartSize = 16 << 20
 	// MinPartSize is the smallest part S3 accepts.
 	MinPartSize = 5 << 20
+	// PutConcurrency is how many uploads a sync runs at once
+	// (target.Properties.PutConcurrency), as many as the server-side
+	// copies of a snapshot (DefaultCopyConcurrency): requests in flight
+	// hide the round trips to a remote store, and on loopback each
+	// costs less CPU, rpmirror's and the store's, than with
+	// download.concurrency (4) of them (docs/benchmarks.md).
+	PutConcurrency = 16
 
 	workPrefix = ".rpmirror/"
 	leaseKey   = workPrefix + "lease"
@@ -222,10 +229,11 @@ func (s *S3) String() string { return s.name }
 func (s *S3) Holder() string { return s.holder }
 
 // Properties implements target.Target: objects are stored one at a time,
-// over the network, each with the SHA-256 it was stored with; a snapshot
-// is a copy of each of its objects.
+// over the network, each with the SHA-256 it was stored with, and
+// PutConcurrency of them at once; a snapshot is a copy of each of its
+// objects.
 func (s *S3) Properties() target.Properties {
-	return target.Properties{AtomicCommit: false, Local: false, RecordsSHA256: true}
+	return target.Properties{AtomicCommit: false, Local: false, RecordsSHA256: true, PutConcurrency: PutConcurrency}
 }
 
 // sha256Meta is the user metadata (x-amz-meta-rpmirror-sha256) that
