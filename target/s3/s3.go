@@ -369,16 +369,17 @@ func (s *S3) put(ctx context.Context, k string, f target.File) error {
 		// No digest, or a multipart upload, which the store checks
 		// part by part: Content-MD5 of every request, computed here
 		// by reading the file once more.
-		return s.send(ctx, s.c, k, f, src, opts, true)
+		return s.send(ctx, s.c, k, f, src, s.fileBody(src, f), opts, true)
 	}
 	// One PUT that the store checks against the SHA-256 the caller
 	// verified while fetching: the file is read once, to send it.
 	want := base64.StdEncoding.EncodeToString(sum)
 	opts.UserMetadata["x-amz-checksum-sha256"] = want
+	body := s.fileBody(src, f)
 	if s.md5Only.Load() {
-		return s.send(ctx, s.csum, k, f, src, opts, true)
+		return s.send(ctx, s.csum, k, f, src, body, opts, true)
 	}
-	info, err := s.upload(ctx, s.csum, k, f, src, opts, false)
+	info, err := s.upload(ctx, s.csum, k, f, src, body, opts, false)
 	if err != nil {
 		return err
 	}
@@ -393,10 +394,7 @@ func (s *S3) put(ctx context.Context, k string, f target.File) error {
 	if s.md5Only.CompareAndSwap(false, true) {
 		s.log.Warn("the store did not confirm the SHA-256 of an upload: sending Content-MD5 with every upload from now on", "path", f.Path)
 	}
-	if _, err := src.Seek(0, io.SeekStart); err != nil {
-		return fmt.Errorf("storing %s in %s: %w", f.Path, s, err)
-	}
-	if err := s.send(ctx, s.csum, k, f, src, opts, true); err != nil {
+	if err := s.send(ctx, s.csum, k, f, src, body, opts, true); err != nil {
 		// What the first upload stored was not verified: leave no
 		// object that may be damaged.
 		if rerr := s.c.RemoveObject(ctx, s.bucket, k, minio.RemoveObjectOptions{}); rerr != nil && !notFound(rerr) {
@@ -407,22 +405,34 @@ func (s *S3) put(ctx context.Context, k string, f target.File) error {
 	return nil
 }
 
+// fileBody returns the body of the single PUT of src, the local file of f,
+// that transport sends from the file itself, or nil when f is stored in
+// parts.
+func (s *S3) fileBody(src *os.File, f target.File) *fileBody {
+	if f.Size > s.partSize {
+		return nil
+	}
+	return &fileBody{f: src, size: f.Size}
+}
+
 // send uploads src, the local file of f, under key k with c (see upload).
-func (s *S3) send(ctx context.Context, c *minio.Client, k string, f target.File, src *os.File, opts minio.PutObjectOptions, md5 bool) error {
-	_, err := s.upload(ctx, c, k, f, src, opts, md5)
+func (s *S3) send(ctx context.Context, c *minio.Client, k string, f target.File, src *os.File, body *fileBody, opts minio.PutObjectOptions, md5 bool) error {
+	_, err := s.upload(ctx, c, k, f, src, body, opts, md5)
 	return err
 }
 
 // upload uploads src, the local file of f, under key k with c, with
-// Content-MD5 when md5 is set, and says which checksum failed.
-func (s *S3) upload(ctx context.Context, c *minio.Client, k string, f target.File, src *os.File, opts minio.PutObjectOptions, md5 bool) (minio.UploadInfo, error) {
+// Content-MD5 when md5 is set, and says which checksum failed. body, if
+// not nil and not used yet, is the body of its single PUT (see fileKey).
+func (s *S3) upload(ctx context.Context, c *minio.Client, k string, f target.File, src *os.File, body *fileBody, opts minio.PutObjectOptions, md5 bool) (minio.UploadInfo, error) {
 	opts.SendContentMd5 = md5
-	if f.Size <= s.partSize {
-		// One PUT, whose body transport sends from src itself; src
-		// is at its start (fresh, or sought back by put).
-		ctx = context.WithValue(ctx, fileKey{}, &fileBody{f: src, size: f.Size})
+	if body != nil {
+		ctx = context.WithValue(ctx, fileKey{}, body)
 	}
-	info, err := c.PutObject(ctx, s.bucket, k, src, f.Size, opts)
+	// minio-go reads the file at offsets (ReadAt), never through its
+	// position, which belongs to body: a section of it, whose Seek is
+	// its own.
+	info, err := c.PutObject(ctx, s.bucket, k, io.NewSectionReader(src, 0, f.Size), f.Size, opts)
 	if err != nil {
 		if checksumCodes[minio.ToErrorResponse(err).Code] {
 			return info, fmt.Errorf("storing %s in %s: %w (%v)", f.Path, s, ErrChecksumMismatch, err)

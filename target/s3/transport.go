@@ -1,7 +1,6 @@
 package s3
 
 import (
-	"io"
 	"net/http"
 	"os"
 	"syscall"
@@ -32,14 +31,20 @@ type dateKey struct{}
 // (see fileBody.fits) before it swaps the body.
 type fileKey struct{}
 
-// fileBody is the body of a single PUT of f, size bytes long. Its Close
-// does not close f (put does), and it is not an *os.File, so that
-// net/http's copy finds it through syscall.Conn, which net uses for
-// sendfile.
+// fileBody is the body of a single PUT of f, size bytes long, from f's
+// position (0: a file just opened). Its Close does not close f (put
+// does), and it is not an *os.File, so that net/http's copy finds it
+// through syscall.Conn, which net uses for sendfile.
+//
+// It serves one request: the first. Should minio-go send the PUT again
+// (the store answered 503), or put send the file again, minio-go's own
+// reader, which reads at offsets (ReadAt), sends it: a request whose
+// store answered before it read the whole body may still be sending it
+// from f's position, and no other request may depend on that position.
 type fileBody struct {
 	f    *os.File
 	size int64
-	sent bool // an attempt sent it: the next starts again at 0
+	used bool // a request took it
 }
 
 func (b *fileBody) Read(p []byte) (int, error) { return b.f.Read(p) }
@@ -62,15 +67,8 @@ func (b *fileBody) fits(r *http.Request) bool {
 }
 
 func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if b, ok := r.Context().Value(fileKey{}).(*fileBody); ok && b.fits(r) {
-		if b.sent {
-			// minio-go retries a request that failed: from the start.
-			if _, err := b.f.Seek(0, io.SeekStart); err != nil {
-				r.Body.Close()
-				return nil, err
-			}
-		}
-		b.sent = true
+	if b, ok := r.Context().Value(fileKey{}).(*fileBody); ok && !b.used && b.fits(r) {
+		b.used = true
 		r.Body.Close() // minio-go's reader over the same file, unread
 		r2 := *r
 		r2.Body = b

@@ -67,36 +67,52 @@ func TestPutSendsTheFile(t *testing.T) {
 }
 
 // TestPutRetriedFromTheStart: a PUT that minio-go retries (the store
-// answered 503 Slow Down after reading the whole body) sends the whole
-// file again, from its first byte.
+// answered 503 Slow Down, after reading the whole body or before reading
+// any of it) sends the whole file again, from its first byte, with the
+// x-amz-checksum-sha256 of a digest or the Content-MD5 without one. The
+// first request's body is the file itself (sendfile); the retry reads
+// the file at offsets, so that a first request still sending (its store
+// answered before reading) cannot move what the retry sends.
 func TestPutRetriedFromTheStart(t *testing.T) {
 	srv := s3test.Start(t, "bkt")
-	var refused atomic.Bool
-	proxy := startPutProxy(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
-		if refused.Swap(true) {
-			return false
-		}
-		io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(http.StatusServiceUnavailable)
-		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
-		return true
-	})
-	tg := newTarget(t, proxy.Server, "bkt", "", nil)
 	content := bytes.Repeat([]byte("rpm bytes "), 100000)
-	for _, sum := range []string{sha(content), ""} { // x-amz-checksum-sha256, Content-MD5
-		refused.Store(false)
-		before := proxy.puts.Load()
-		f := target.File{Path: "Packages/p" + strconv.Itoa(len(sum)) + ".rpm", Local: writeFile(t, content), Size: int64(len(content)), SHA256: sum}
-		if err := tg.Put(context.Background(), f); err != nil {
-			t.Fatalf("Put (digest %q): %v", sum, err)
-		}
-		if n := proxy.puts.Load() - before; n != 2 {
-			t.Errorf("%d PUT requests, want 2 (one refused, one retried)", n)
-		}
-		got, err := os.ReadFile(filepath.Join(srv.Dir, "bkt", f.Path))
-		if err != nil || !bytes.Equal(got, content) {
-			t.Errorf("the store holds %d bytes (%v), want the %d sent", len(got), err, len(content))
-		}
+	for _, tc := range []struct {
+		name string
+		read bool // the store reads the refused body
+		sum  string
+	}{
+		{"body read, digest", true, sha(content)},
+		{"body read, no digest", true, ""},
+		{"body unread, digest", false, sha(content)},
+		{"body unread, no digest", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var refused atomic.Bool
+			proxy := startPutProxy(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+				if refused.Swap(true) {
+					return false
+				}
+				if tc.read {
+					io.Copy(io.Discard, r.Body)
+				}
+				w.Header().Set("Content-Type", "application/xml")
+				w.Header().Set("Connection", "close")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>`)
+				return true
+			})
+			tg := newTarget(t, proxy.Server, "bkt", "", nil)
+			f := target.File{Path: "Packages/" + strings.ReplaceAll(tc.name, " ", "-") + ".rpm", Local: writeFile(t, content), Size: int64(len(content)), SHA256: tc.sum}
+			if err := tg.Put(context.Background(), f); err != nil {
+				t.Fatalf("Put: %v", err)
+			}
+			if n := proxy.puts.Load(); n != 2 {
+				t.Errorf("%d PUT requests, want 2 (one refused, one retried)", n)
+			}
+			got, err := os.ReadFile(filepath.Join(srv.Dir, "bkt", f.Path))
+			if err != nil || !bytes.Equal(got, content) {
+				t.Errorf("the store holds %d bytes (%v), want the %d sent", len(got), err, len(content))
+			}
+		})
 	}
 }
