@@ -165,6 +165,8 @@ func (s *run) openMirrors(ctx context.Context) error {
 				m.curMd = md
 				s.rebuildState(ctx, m)
 			}
+			// Whether it parses or not: what a mirror holds counts as
+			// verified only where rpmirror published it.
 			m.adopted = !s.indexKept(ctx, m)
 		}
 	}
