@@ -318,7 +318,10 @@ func TestProbeOnlyRepoIsVerified(t *testing.T) {
 	}
 	po := func() server.RepoStatus { return e.status().Repos[1] }
 	waitFor(t, 60*time.Second, "pa and pb listed, serving the verified v1", func() bool { return len(list()) == 2 })
-	if st := po(); st.CurrentRevision == "" || st.LastSync == nil || st.LastSync.Result != "ok" {
+	// The sync that verified v1 was "ok"; one queued behind it (a probe
+	// round meanwhile asks for one) may have ended since with "no
+	// change": either says the revision is verified, a failure does not.
+	if st := po(); st.CurrentRevision == "" || st.LastSync == nil || (st.LastSync.Result != "ok" && st.LastSync.Result != "no change") {
 		t.Errorf("po after the verification of v1: %+v", st)
 	}
 	if ents, _ := os.ReadDir(filepath.Join(e.dir, "state", "cache", "po")); len(ents) > 0 {
