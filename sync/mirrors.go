@@ -93,17 +93,16 @@ func (m *mirror) serves(p string) bool {
 
 // hasMeta reports whether the mirror serves d already: its repomd.xml
 // names the same file with the same checksum, so the file is there and
-// was verified when published.
+// was verified when published (by rpmirror; an adopted mirror's file
+// counts only once checkAdoptedMeta has checked it).
 func (m *mirror) hasMeta(d repodata.Data) bool {
-	if m.curMd == nil || (m.adopted && !m.metaOK[d.Href]) {
-		return false
-	}
-	for _, c := range m.curMd.Data {
-		if c.Href == d.Href && c.Checksum == d.Checksum {
-			return true
-		}
-	}
-	return false
+	return m.names(d) && (!m.adopted || m.metaOK[d.Href])
+}
+
+// names reports whether the repomd.xml m serves names d: the same
+// location with the same checksum.
+func (m *mirror) names(d repodata.Data) bool {
+	return m.curMd != nil && slices.ContainsFunc(m.curMd.Data, func(c repodata.Data) bool { return c.Href == d.Href && c.Checksum == d.Checksum })
 }
 
 func (s *run) openMirrors(ctx context.Context) error {
@@ -197,7 +196,7 @@ func (s *run) checkAdoptedMeta(ctx context.Context, behind []*mirror) error {
 		}
 		m.metaOK = map[string]bool{}
 		for _, d := range s.md.Data {
-			if !slices.ContainsFunc(m.curMd.Data, func(c repodata.Data) bool { return c.Href == d.Href && c.Checksum == d.Checksum }) {
+			if !m.names(d) {
 				continue
 			}
 			err := checkFile(ctx, m.tg, d.Href, func(r io.Reader) error { return verify.Content(r, d.Size, d.Checksum) })
