@@ -94,6 +94,28 @@ func unchanged(t *testing.T) []string {
 	return same
 }
 
+// intactPackages counts the packages of v2 that mirror holds at their
+// paths byte for byte: those a sync keeps after reading them back.
+func intactPackages(t *testing.T, mirror string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(demoV2, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || filepath.Ext(p) != ".rpm" {
+			return err
+		}
+		rel, _ := filepath.Rel(demoV2, p)
+		want, _ := os.ReadFile(p)
+		if got, err := os.ReadFile(filepath.Join(mirror, rel)); err == nil && bytes.Equal(got, want) {
+			n++
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("no package of v2 in the copy (%v)", err)
+	}
+	return n
+}
+
 func flipByte(t *testing.T, p string) {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -150,9 +172,13 @@ func TestAdoptedMirrorFilesChecked(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				a := adopt(t, tt.from)
 				tt.how(t, filepath.Join(a.mirror, filepath.FromSlash(tt.damage)))
+				intact := intactPackages(t, a.mirror)
 				rep := a.sync(dry)
 				if rep.Err != nil {
 					t.Fatal(rep.Err)
+				}
+				if got := rep.Mirrors[0].Checked; got != intact {
+					t.Errorf("the report counts %d kept packages checked in place, want %d (the copy's intact packages of v2)", got, intact)
 				}
 				if rep.NoChange {
 					t.Error("the sync reports no change: the adopted mirror was taken as published by rpmirror")
@@ -186,6 +212,9 @@ func TestAdoptedMirrorFilesChecked(t *testing.T) {
 				read := slices.DeleteFunc(*a.gets, func(p string) bool { return strings.HasPrefix(p, "repodata/repomd.xml") })
 				if again.Err != nil || !again.NoChange || len(read) > 0 {
 					t.Errorf("the second sync: err %v, no change %v, fetched %q; want nothing but repomd.xml and its signature", again.Err, again.NoChange, read)
+				}
+				if again.Err == nil && again.Mirrors[0].Checked != 0 {
+					t.Errorf("the second sync read %d packages back; want none (its index is kept)", again.Mirrors[0].Checked)
 				}
 			})
 		}

@@ -182,6 +182,10 @@ type MirrorReport struct {
 	Err       error    // this mirror failed (the repository's Err says so too)
 	Publish   []string // in a dry run: what would be published
 	Delete    []string // in a dry run: what would be deleted
+	// Checked counts the packages the mirror held that were read back,
+	// verified in place and kept (MirrorPlan.Checked); the report's
+	// Verified counts the downloads.
+	Checked int
 }
 
 // ErrInterrupted is matched (errors.Is) by the Err of a sync, and of its
@@ -410,6 +414,11 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 	}
 	s.plan.Mirrors = s.mirrorPlans()
+	for _, m := range behind {
+		if m.plan != nil {
+			m.rep.Checked = m.plan.Checked
+		}
+	}
 	if len(behind) == 0 {
 		s.rep.NoChange = true
 		if verifyOnly {

@@ -126,6 +126,13 @@ type MirrorPlan struct {
 	// Present lists the revision's packages the mirror does not serve but
 	// holds already with the right content (ReasonPresentVerified).
 	Present []string
+	// Checked counts the packages the mirror holds that were read back
+	// and passed the checks a download gets (checksum, RPM digests and,
+	// with gpgkeys, signatures), so that they are kept: in a mirror
+	// rpmirror did not publish, every package it holds; otherwise those
+	// it stored without a recorded digest. A package that fails is
+	// fetched again (ReasonRepair, ReasonChanged) and not counted.
+	Checked int
 	// Store is put before the commit, one file after another, at paths
 	// the revision the mirror serves does not use: no reader sees them
 	// until the commit names them.
@@ -212,7 +219,11 @@ func (mp *MirrorPlan) All() iter.Seq[string] {
 			yield(fmt.Sprintf("mirror %s: refused: %v", mp.Name, mp.Refused))
 			return
 		default:
-			if !yield(fmt.Sprintf("mirror %s: serves %d of the packages already, stores %d, commits %d files", mp.Name, mp.Served, len(mp.Store), len(mp.Commit))) {
+			l := fmt.Sprintf("mirror %s: serves %d of the packages already, stores %d, commits %d files", mp.Name, mp.Served, len(mp.Store), len(mp.Commit))
+			if mp.Checked > 0 {
+				l += fmt.Sprintf("; %d kept packages read back and checked", mp.Checked)
+			}
+			if !yield(l) {
 				return
 			}
 		}
@@ -674,10 +685,17 @@ func (pl *planner) presentVerified(ctx context.Context, m *mirror, p *repodata.P
 	// Checked as a download is: checksum, the RPM's own digests and,
 	// with gpgkeys, its signatures.
 	if pl.verifyHeld != nil {
-		return pl.verifyHeld(rc, p) == nil, nil
+		err = pl.verifyHeld(rc, p)
+	} else {
+		_, err = verify.RPM(rc, p, pl.keyring)
 	}
-	_, err = verify.RPM(rc, p, pl.keyring)
-	return err == nil, nil
+	if err != nil {
+		return false, nil
+	}
+	if m.plan != nil {
+		m.plan.Checked++
+	}
+	return true, nil
 }
 
 // makePlan decides what the sync does to the behind mirrors: it fetches

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
 )
@@ -16,6 +17,12 @@ const ProfileEnv = "RPMIRROR_CPUPROFILE"
 // to (go tool trace reads it): where the wall time goes, waiting
 // included, which a CPU profile does not show. Unset, nothing is traced.
 const TraceEnv = "RPMIRROR_TRACE"
+
+// MemProfileEnv names a file to write the allocations of the whole
+// command to, every one of them sampled (go tool pprof -sample_index
+// alloc_space reads it): what touches fresh memory in a short sync, where
+// each new page costs a fault. Unset, nothing is recorded.
+const MemProfileEnv = "RPMIRROR_MEMPROFILE"
 
 // startProfile starts the CPU profile ProfileEnv asks for and the trace
 // TraceEnv asks for; stop ends them and writes the files.
@@ -56,5 +63,26 @@ func startProfile() (stop func(), err error) {
 			f.Close()
 		})
 	}
+	if path := os.Getenv(MemProfileEnv); path != "" {
+		runtime.MemProfileRate = 1
+		stops = append(stops, func() {
+			if err := writeAllocs(path); err != nil {
+				fmt.Fprintf(os.Stderr, "rpmirror: %s: %v\n", MemProfileEnv, err)
+			}
+		})
+	}
 	return stopAll, nil
+}
+
+// writeAllocs writes the allocation profile to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -3,12 +3,14 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 )
 
 // TestCPUProfile: RPMIRROR_CPUPROFILE makes the command write a CPU
 // profile (how docs/benchmarks.md's syncs are profiled), RPMIRROR_TRACE an
-// execution trace; unset, nothing is written.
+// execution trace, RPMIRROR_MEMPROFILE the allocations; unset, nothing is
+// written.
 func TestCPUProfile(t *testing.T) {
 	tests := []struct {
 		name string
@@ -19,12 +21,16 @@ func TestCPUProfile(t *testing.T) {
 		{"profile unset", ProfileEnv, false},
 		{"trace set", TraceEnv, true},
 		{"trace unset", TraceEnv, false},
+		{"allocations set", MemProfileEnv, true},
+		{"allocations unset", MemProfileEnv, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "out")
 			t.Setenv(ProfileEnv, "")
 			t.Setenv(TraceEnv, "")
+			t.Setenv(MemProfileEnv, "")
+			defer func(rate int) { runtime.MemProfileRate = rate }(runtime.MemProfileRate)
 			if tc.set {
 				t.Setenv(tc.env, p)
 			}

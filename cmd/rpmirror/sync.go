@@ -203,7 +203,7 @@ func printReport(w io.Writer, r *sync.Report) {
 			case mp != nil && mp.Refused != nil:
 				fmt.Fprintf(w, "  %-12s would fail: %s\n", m.Name, oneLine(mp.Refused))
 			default:
-				fmt.Fprintf(w, "  %-12s would publish %d files, delete %d\n", m.Name, len(m.Publish), len(m.Delete))
+				fmt.Fprintf(w, "  %-12s would publish %d files, delete %d%s\n", m.Name, len(m.Publish), len(m.Delete), checkedInPlace(m))
 			}
 			if mp != nil {
 				// What the plan does to the mirror, a line each, and why.
@@ -229,9 +229,19 @@ func printReport(w io.Writer, r *sync.Report) {
 		case m.UpToDate:
 			fmt.Fprintf(w, "  %-12s current, deleted %d\n", m.Name, m.Deleted)
 		default:
-			fmt.Fprintf(w, "  %-12s published %d files, deleted %d\n", m.Name, m.Published, m.Deleted)
+			fmt.Fprintf(w, "  %-12s published %d files, deleted %d%s\n", m.Name, m.Published, m.Deleted, checkedInPlace(m))
 		}
 	}
+}
+
+// checkedInPlace says how many of the packages a mirror kept were read
+// back and checked where they are (a mirror rpmirror did not publish),
+// or nothing when none was.
+func checkedInPlace(m *sync.MirrorReport) string {
+	if m.Checked == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", checked %d kept packages in place", m.Checked)
 }
 
 // writeLine writes prefix, s and a newline: a dry run's report of a
