@@ -45,6 +45,10 @@ type mirror struct {
 	// the origin's revision, its files checked; publishing writes the
 	// index that ends this.
 	adopted bool
+	// keptIndex is the index kept with the mirror (on object storage)
+	// when indexKept read it: loadIndex takes it from here, not from the
+	// mirror again (a dry run keeps no copy in state_dir).
+	keptIndex map[string]string
 	// metaOK names the metadata files of an adopted mirror's repomd.xml
 	// that were read and matched their checksums (checkAdoptedMeta).
 	metaOK map[string]bool
@@ -180,8 +184,12 @@ func (s *run) indexKept(ctx context.Context, m *mirror) bool {
 	if indexDescribes(s.e.opts.Store.Dir(), s.indexRel(m), digest) {
 		return true
 	}
-	_, err := s.readIndexRecord(ctx, m, digest)
-	return err == nil
+	idx, err := s.readIndexRecord(ctx, m, digest)
+	if err != nil {
+		return false
+	}
+	m.keptIndex = idx
+	return true
 }
 
 // checkAdoptedMeta reads, for each adopted mirror in behind, the
@@ -350,6 +358,9 @@ func (s *run) loadIndex(ctx context.Context, m *mirror) (idx map[string]string, 
 	sum := sha256.Sum256(m.cur)
 	if idx, err := readIndex(s.e.opts.Store.Dir(), s.indexRel(m), hex.EncodeToString(sum[:])); err == nil {
 		return idx, false
+	}
+	if m.keptIndex != nil {
+		return m.keptIndex, false
 	}
 	if idx, err := s.readIndexRecord(ctx, m, hex.EncodeToString(sum[:])); err == nil {
 		return idx, false

@@ -587,3 +587,50 @@ func TestS3UploadsManyAtOnce(t *testing.T) {
 	}
 	h.checkMirrors()
 }
+
+// TestS3DryRunReadsIndexRecordOnce: a dry run from a fresh state_dir
+// (another host) of a bucket one revision behind takes the mirror's
+// index from the record kept in the bucket, and reads that record once:
+// deciding that rpmirror published the mirror and planning from its
+// index use the same read (a dry run keeps no copy in state_dir).
+func TestS3DryRunReadsIndexRecordOnce(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	v2 := filepath.Join("..", "internal", "demo", "origin", "v2")
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, v1)
+	h := newS3Harness(t, o, demoKey(t))
+	h.mustSync()
+	republish(t, o, v2)
+	h.freshState()
+	var mu gosync.Mutex
+	reads := 0
+	h.count.OnRequest(func(r s3test.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.Key, "/.rpmirror/records/index") {
+			mu.Lock()
+			reads++
+			mu.Unlock()
+		}
+	})
+	defer h.count.OnRequest(nil)
+	h.downloads()
+	rep := h.engine(true).Sync(context.Background(), h.repo)
+	if rep.Err != nil {
+		t.Fatal(rep.Err)
+	}
+	if rep.NoChange || len(rep.WouldFetch) == 0 {
+		t.Fatalf("the dry run of an update plans nothing: no change %v, would fetch %q", rep.NoChange, rep.WouldFetch)
+	}
+	if got := rep.Mirrors[0].Checked; got != 0 {
+		t.Errorf("%d packages read back: the mirror was not planned from the index kept in the bucket", got)
+	}
+	for _, k := range h.downloads() {
+		if strings.HasSuffix(k, ".rpm") || strings.Contains(k, "primary") {
+			t.Errorf("the dry run read %s from the bucket; want its index record only", k)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if reads != 1 {
+		t.Errorf("the dry run read the bucket's index record %d times, want once", reads)
+	}
+}
