@@ -37,6 +37,8 @@ fb=$(get sync_large_share_bound); fo=$(get sync_large_of_bound)
 row "the same: the most share of curl to disk this machine allows a verifier that checks what rpm checks (reported, no goal; see the 16 MiB section)" "—" "${fb:+$(pct "$fb") (floor $(get sync_large_floor) s; rpmirror at $(pct "$fo") of it)}" "${fb:+1}"
 r=$(get inc_ratio)
 row "1% of packages changed: within 1.5× of curl fetching only the changed files" "3.2×" "${r}× ($(get inc_rpmirror) s vs $(get inc_curl) s)" "${r:+$r <= 1.5}"
+r=$(get inc_daemon_ratio)
+row "the same, synced by \`rpmirror serve\` (the daemon's scheduled sync, its own time: no process start; curl's time includes its own)" "—" "${r}× ($(get inc_daemon) s vs $(get inc_daemon_curl) s)" "${r:+$r <= 1.5}"
 w=$(get scale_worst_rate); m=$(get scale_worst_rss_mb)
 sp=$(get scale_packages)
 row "${sp:-100000}-package primary planned at ≥ 300 MB/s, empty and behind mirror alike (slowest of the 4 dry runs)" "171–252 MB/s" "$w MB/s (gz $(get scale_gz_empty_rate)/$(get scale_gz_behind_rate), zst $(get scale_zst_empty_rate)/$(get scale_zst_behind_rate) empty/behind)" "${w:+$w >= 300}"

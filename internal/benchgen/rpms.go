@@ -1,6 +1,7 @@
 package benchgen
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/rpmirror/rpmirror/internal/testrepo"
@@ -11,9 +12,12 @@ type RPMOpts struct {
 	Packages int    // number of packages, named as by testrepo.ManyPackages
 	Size     int    // payload bytes per package (incompressible)
 	Prefix   string // prefix of every package name, to tell fixtures apart
-	// Updated packages (spread evenly) get release 2 instead of 1: the
-	// second revision of a repository in which a few packages changed.
+	// Updated packages (spread evenly) get release Release (2 when
+	// empty) instead of 1: the second revision of a repository in which
+	// a few packages changed; the third with Release 3 and From the
+	// second, and so on.
 	Updated int
+	Release string
 	// From is an earlier revision built with the same options: packages
 	// that did not change are copied from it, byte for byte, not rebuilt.
 	From string
@@ -32,7 +36,7 @@ func (o RPMOpts) packages(key *testrepo.Key) []testrepo.Pkg {
 		}
 		pkgs[i].Size = o.Size
 		if o.Updated > 0 && i%step == 0 && i/step < o.Updated {
-			pkgs[i].Release = "2"
+			pkgs[i].Release = cmp.Or(o.Release, "2")
 		}
 	}
 	return pkgs

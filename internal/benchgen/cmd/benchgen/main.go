@@ -6,7 +6,7 @@
 //	benchgen primary [-packages N] [-changed N] [-revision N] DIR
 //	    synthetic primary metadata: DIR/gz and DIR/zst, each a repository
 //	    of repodata/repomd.xml and its primary.xml (no packages)
-//	benchgen rpms [-packages N] [-size BYTES] [-prefix P] [-updated N] [-from DIR] DIR
+//	benchgen rpms [-packages N] [-size BYTES] [-prefix P] [-updated N [-release R]] [-from DIR] DIR
 //	    a repository of real packages signed by the committed test key
 //	benchgen geoip FILE
 //	    a GeoIP country database (.mmdb) placing 10.N.0.0/16 in one of
@@ -146,7 +146,8 @@ func run(args []string) error {
 		fs.IntVar(&o.Packages, "packages", 1000, "packages")
 		fs.IntVar(&o.Size, "size", 512, "payload bytes per package")
 		fs.StringVar(&o.Prefix, "prefix", "", "package name prefix")
-		fs.IntVar(&o.Updated, "updated", 0, "packages at release 2 (a second revision)")
+		fs.IntVar(&o.Updated, "updated", 0, "packages at release 2, or -release (a later revision)")
+		fs.StringVar(&o.Release, "release", "", "the updated packages' release (default 2)")
 		fs.StringVar(&o.From, "from", "", "earlier revision to copy unchanged packages from")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
