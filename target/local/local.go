@@ -177,18 +177,52 @@ func (l *Local) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW, 0)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ELOOP) {
+	f, err := openRegular(full)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ELOOP) || errors.Is(err, errNotRegular) {
 		return nil, fmt.Errorf("%s: %w", p, target.ErrNotExist)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: %w", p, target.ErrNotExist)
-	}
 	return f, nil
+}
+
+// errNotRegular is openRegular's error for a path that is not a regular
+// file.
+var errNotRegular = errors.New("not a regular file")
+
+// openRegular opens the regular file at full for reading, never through
+// a symlink at full, and never blocking: a FIFO planted in the mirror
+// (by anyone who can write there) would make a plain open(2) wait for a
+// writer for ever, deaf to cancellation and to SIGTERM, and a device
+// could do the same. The file is opened with O_NONBLOCK, checked to be a
+// regular file, and only then set back to blocking reads.
+func openRegular(full string) (*os.File, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(full, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "stat", Path: full, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "open", Path: full, Err: errNotRegular}
+	}
+	if err := unix.SetNonblock(fd, false); err != nil {
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	return os.NewFile(uintptr(fd), full), nil
 }
 
 // Put implements target.Target.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
@@ -607,5 +608,84 @@ func TestPutNewPathDirectly(t *testing.T) {
 				t.Errorf("storing over a symlink: %v, want a *safefs.SymlinkError", err)
 			}
 		})
+	}
+}
+
+// Open never blocks on what someone planted in the mirror: a FIFO at a
+// file's path made open(2) wait for a writer for ever (a sync reading
+// the mirror's repodata/repomd.xml hung, deaf to SIGTERM). What is not a
+// regular file does not exist for Open, as for Stat.
+func TestOpenNeverBlocks(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		make     func(t *testing.T, p, outside string)
+		wantData string // "" for ErrNotExist
+	}{
+		{"regular file", func(t *testing.T, p, _ string) { os.WriteFile(p, []byte("content"), 0o644) }, "content"},
+		{"fifo", func(t *testing.T, p, _ string) { mkfifo(t, p) }, ""},
+		{"directory", func(t *testing.T, p, _ string) { os.Mkdir(p, 0o755) }, ""},
+		{"symlink to a file", func(t *testing.T, p, outside string) {
+			os.WriteFile(outside, []byte("outside"), 0o644)
+			os.Symlink(outside, p)
+		}, ""},
+		{"symlink to a fifo", func(t *testing.T, p, outside string) {
+			mkfifo(t, outside)
+			os.Symlink(outside, p)
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			l, err := New(filepath.Join(base, "mirror"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.MkdirAll(filepath.Join(l.Root(), "repodata"), 0o755)
+			p := filepath.Join(l.Root(), "repodata", "repomd.xml")
+			tc.make(t, p, filepath.Join(base, "outside"))
+			type result struct {
+				data string
+				err  error
+			}
+			done := make(chan result, 1)
+			go func() {
+				rc, err := l.Open(ctx, "repodata/repomd.xml")
+				if err != nil {
+					done <- result{err: err}
+					return
+				}
+				b, err := io.ReadAll(rc)
+				rc.Close()
+				done <- result{string(b), err}
+			}()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(time.Minute):
+				// Let the blocked open(2) go before failing.
+				for _, f := range []string{p, filepath.Join(base, "outside")} {
+					if w, err := os.OpenFile(f, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+						w.Close()
+					}
+				}
+				t.Fatal("Open blocked")
+			}
+			if tc.wantData == "" {
+				if !errors.Is(r.err, target.ErrNotExist) {
+					t.Fatalf("Open: %v, %q; want an error wrapping target.ErrNotExist", r.err, r.data)
+				}
+				return
+			}
+			if r.err != nil || r.data != tc.wantData {
+				t.Fatalf("Open: %v, %q; want %q", r.err, r.data, tc.wantData)
+			}
+		})
+	}
+}
+
+func mkfifo(t *testing.T, p string) {
+	t.Helper()
+	if err := unix.Mkfifo(p, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
