@@ -10,6 +10,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
@@ -104,7 +105,7 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) ([]Problem, CheckStats, error) {
 	keyring := opts.Keyring
 	var st CheckStats
-	raw, err := readOptional(ctx, tg, RepomdPath)
+	raw, err := readForCheck(ctx, tg, RepomdPath)
 	if err != nil {
 		return nil, st, err
 	}
@@ -122,7 +123,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		problems = append(problems, Problem{Path: p, Err: err, meta: meta, pkg: pkg})
 	}
 	if len(opts.RepoKeyring) > 0 {
-		asc, err := readOptional(ctx, tg, AscPath)
+		asc, err := readForCheck(ctx, tg, AscPath)
 		switch {
 		case err != nil:
 			add(AscPath, err)
@@ -135,7 +136,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		}
 	}
 	if opts.RepoKey != nil {
-		key, err := readOptional(ctx, tg, KeyPath)
+		key, err := readForCheck(ctx, tg, KeyPath)
 		switch {
 		case err != nil:
 			add(KeyPath, err)
@@ -210,8 +211,41 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 	return problems, st, nil
 }
 
+// symlinkIn returns the *safefs.SymlinkError in err, or nil: a symlink
+// planted where a mirror's file or directory should be, which the target
+// neither reads nor writes through.
+func symlinkIn(err error) *safefs.SymlinkError {
+	var se *safefs.SymlinkError
+	if errors.As(err, &se) {
+		return se
+	}
+	return nil
+}
+
+// readForCheck is readOptional for a check: a file that is not there
+// because a symlink is in its place is reported as that symlink, not
+// taken as missing (a verify said "the mirror has never been published"
+// of a mirror whose repomd.xml was a symlink).
+func readForCheck(ctx context.Context, tg target.Target, p string) ([]byte, error) {
+	b, err := readOptional(ctx, tg, p)
+	if b != nil || err != nil {
+		return b, err
+	}
+	rc, err := tg.Open(ctx, p)
+	if err == nil {
+		rc.Close()
+	}
+	if se := symlinkIn(err); se != nil {
+		return nil, se
+	}
+	return nil, nil
+}
+
 func checkFile(ctx context.Context, tg target.Target, p string, check func(io.Reader) error) error {
 	rc, err := tg.Open(ctx, p)
+	if se := symlinkIn(err); se != nil {
+		return se // named as a symlink, not as missing, and without p twice
+	}
 	if errors.Is(err, target.ErrNotExist) {
 		return ErrMissing
 	}

@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target/local"
+	"github.com/rpmirror/rpmirror/verify"
 )
 
 // outsideState is every file below dir with its content and mtime.
@@ -107,6 +111,80 @@ func TestPlantedSymlinks(t *testing.T) {
 				}
 			}
 			t.Logf("sync: %v", rep.Err)
+		})
+	}
+}
+
+// TestCheckNamesPlantedSymlinks: rpmirror verify on a mirror where
+// someone put a symlink in place of a file or directory names the
+// symlink. It said "missing" (and, for repodata/repomd.xml, "the mirror
+// has never been published"), and verify --repair then refused to write
+// through the symlink; the message said the path twice for a symlinked
+// directory.
+func TestCheckNamesPlantedSymlinks(t *testing.T) {
+	v1 := testrepo.DemoOrigin(t, "v1")
+	key := demoKey(t)
+	keyring, err := verify.LoadKeyring(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		link    string // below the mirror
+		toDir   bool
+		problem string // the Problem's path; "" when the check itself fails
+	}{
+		{name: "repomd.xml", link: "repodata/repomd.xml"},
+		{name: "metadata file", link: "repodata/repomd.xml.asc", problem: "repodata/repomd.xml.asc"},
+		{name: "package file", link: "Packages/h/hello-mirror-1.0-1.noarch.rpm", problem: "Packages/h/hello-mirror-1.0-1.noarch.rpm"},
+		{name: "package directory", link: "Packages/h", toDir: true, problem: "Packages/h/hello-mirror-1.0-1.noarch.rpm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+			republish(t, o, v1)
+			h := newHarness(t, o, key)
+			h.mustSync()
+			outside := t.TempDir()
+			link := filepath.Join(h.mirrors[0], filepath.FromSlash(tc.link))
+			to := outside
+			if !tc.toDir {
+				// A faithful copy: only the symlink is wrong.
+				b, err := os.ReadFile(link)
+				if err != nil {
+					t.Fatal(err)
+				}
+				to = filepath.Join(outside, filepath.Base(link))
+				os.WriteFile(to, b, 0o644)
+			} else if err := os.CopyFS(outside, os.DirFS(link)); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(link); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(to, link); err != nil {
+				t.Fatal(err)
+			}
+			tg, err := local.New(h.mirrors[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems, _, err := sync.CheckMirrorWith(context.Background(), tg, sync.CheckOptions{Keyring: keyring, RepoKeyring: keyring})
+			var se *safefs.SymlinkError
+			if tc.problem == "" {
+				if !errors.As(err, &se) || se.Path != link {
+					t.Fatalf("CheckMirrorWith: %v; want a *safefs.SymlinkError naming %s", err, link)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(problems) != 1 || problems[0].Path != tc.problem {
+				t.Fatalf("problems %v, want one, at %s", problems, tc.problem)
+			}
+			if p := problems[0]; !errors.As(p.Err, &se) || se.Path != link || p.Err != error(se) {
+				t.Errorf("problem %v; want the *safefs.SymlinkError naming %s, unwrapped", p.Err, link)
+			}
 		})
 	}
 }

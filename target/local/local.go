@@ -178,7 +178,10 @@ func (l *Local) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 		return nil, err
 	}
 	f, err := openRegular(full)
-	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ELOOP) || errors.Is(err, errNotRegular) {
+	if errors.Is(err, unix.ELOOP) {
+		return nil, fmt.Errorf("%s: %w", p, notFollowed{&safefs.SymlinkError{Path: full}})
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotRegular) {
 		return nil, fmt.Errorf("%s: %w", p, target.ErrNotExist)
 	}
 	if err != nil {
@@ -186,6 +189,14 @@ func (l *Local) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	}
 	return f, nil
 }
+
+// notFollowed is Open's error for a symlink at the path itself: the file
+// does not exist for rpmirror, which never reads through a symlink
+// (errors.Is target.ErrNotExist), and errors.As finds the
+// *safefs.SymlinkError naming it, so that a check can say why.
+type notFollowed struct{ *safefs.SymlinkError }
+
+func (e notFollowed) Unwrap() []error { return []error{e.SymlinkError, target.ErrNotExist} }
 
 // errNotRegular is openRegular's error for a path that is not a regular
 // file.
