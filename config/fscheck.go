@@ -54,6 +54,8 @@ func (c *Config) CheckPaths() Errors {
 	if c.StateDir != "" {
 		if problem := writableDir(c.StateDir); problem != "" {
 			add(c.stateDirLine, "", "state_dir %q: %s", c.StateDir, problem)
+		} else if problem := ownTree(c.StateDir, "locks"); problem != "" {
+			add(c.stateDirLine, "", "state_dir %q: %s", c.StateDir, problem)
 		}
 	}
 	if c.GeoIPDB != "" {
@@ -131,7 +133,11 @@ func (c *Config) CheckPaths() Errors {
 				}
 				continue
 			}
-			if problem := writableDir(m.Path); problem != "" {
+			problem := writableDir(m.Path)
+			if problem == "" {
+				problem = ownFiles(m.Path, ".rpmirror", ".rpmirror/lock")
+			}
+			if problem != "" {
 				add(or(m.pathLine, m.Line), where+": "+mirrorDesc(m), "path %q: %s", m.Path, problem)
 			}
 		}
@@ -148,6 +154,67 @@ func or(line, fallback int) int {
 		return line
 	}
 	return fallback
+}
+
+// ownTree says which directory inside the existing, writable directory
+// root (at depth one or two), or which file in its subdirectory lockDir,
+// rpmirror could not write, or returns "". state_dir is rpmirror's own:
+// a command run once as another user (sudo rpmirror sync, before the
+// service's user took over) leaves directories and lock files that user
+// owns, and every later sync fails on them ("locking REPO: open
+// .../locks/REPO.lock: permission denied") while state_dir itself looks
+// fine. Deeper files are only ever replaced by rename, which the
+// directory's permission decides; symlinks are not followed.
+func ownTree(root, lockDir string) string {
+	top, err := os.ReadDir(root)
+	switch {
+	case missing(err):
+		return "" // created by rpmirror, as its user
+	case err != nil:
+		return fmt.Sprintf("cannot be read: %s", errText(err))
+	}
+	for _, d := range top {
+		if !d.IsDir() {
+			continue
+		}
+		dir := filepath.Join(root, d.Name())
+		if problem := ownFiles(root, d.Name()); problem != "" {
+			return problem
+		}
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return fmt.Sprintf("%q cannot be read: %s", dir, errText(err))
+		}
+		for _, e := range ents {
+			if e.IsDir() || (d.Name() == lockDir && e.Type().IsRegular()) {
+				if problem := ownFiles(root, d.Name()+"/"+e.Name()); problem != "" {
+					return problem
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// ownFiles says which of the paths below root, where they exist, rpmirror
+// could not write (a directory: create and remove entries in; a file:
+// open for writing), or returns "".
+func ownFiles(root string, rels ...string) string {
+	for _, rel := range rels {
+		p := filepath.Join(root, filepath.FromSlash(rel))
+		fi, err := os.Lstat(p)
+		if err != nil || !(fi.IsDir() || fi.Mode().IsRegular()) {
+			continue // missing, or refused elsewhere (a symlink)
+		}
+		mode := uint32(unix.W_OK)
+		if fi.IsDir() {
+			mode |= unix.X_OK | unix.R_OK
+		}
+		if err := unix.Access(p, mode); err != nil {
+			return fmt.Sprintf("%q is not writable (%v): was rpmirror run as another user (root?) before? chown -R %q to the user rpmirror runs as", p, err, root)
+		}
+	}
+	return ""
 }
 
 // writableDir says why rpmirror could not write files under the directory
