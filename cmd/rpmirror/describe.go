@@ -6,7 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // The man page and the completion scripts are generated from the commands
@@ -129,4 +131,67 @@ func (c *choiceFlag) Set(v string) error {
 		}
 	}
 	return fmt.Errorf("want one of %s", strings.Join(c.choices, ", "))
+}
+
+// atLeastFlag is an integer flag with a least value: a value below it is a
+// usage error naming the flag, not quietly replaced (sync --parallel 0
+// synced one repository at a time, status --runs -1 showed no run).
+type atLeastFlag struct {
+	value, min int
+}
+
+// intAtLeast defines an integer flag of at least min, def by default.
+func intAtLeast(fs *flag.FlagSet, name string, def, min int, usage string) *int {
+	f := &atLeastFlag{value: def, min: min}
+	fs.Var(f, name, usage)
+	return &f.value
+}
+
+func (f *atLeastFlag) String() string {
+	if f == nil {
+		return "0"
+	}
+	return strconv.Itoa(f.value)
+}
+
+func (f *atLeastFlag) Set(v string) error {
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	if n < f.min {
+		return fmt.Errorf("want %d or more", f.min)
+	}
+	f.value = n
+	return nil
+}
+
+// durationFlag is a duration flag that is not negative.
+type durationFlag struct{ value time.Duration }
+
+// nonNegativeDuration defines a duration flag that refuses a negative
+// value, def by default.
+func nonNegativeDuration(fs *flag.FlagSet, name string, def time.Duration, usage string) *time.Duration {
+	f := &durationFlag{value: def}
+	fs.Var(f, name, usage)
+	return &f.value
+}
+
+func (f *durationFlag) String() string {
+	if f == nil {
+		return "0s"
+	}
+	return f.value.String()
+}
+
+func (f *durationFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("want a duration such as 30s or 2m")
+	}
+	if d < 0 {
+		return errors.New("want 0 or more")
+	}
+	f.value = d
+	return nil
 }

@@ -74,3 +74,36 @@ func TestDocsCommandLinesParse(t *testing.T) {
 		t.Errorf("found %d command lines in the docs; the pattern is broken", n)
 	}
 }
+
+// TestBadCommandLines: a command line rpmirror cannot use exits 2 with
+// one line saying what is wrong (the flag package also printed its own
+// copy of the error and the whole usage), and a value rpmirror would
+// have replaced quietly is refused: sync --parallel 0 ran one repository
+// at a time, status --runs -1 showed no run, serve -shutdown-timeout -5s
+// did not wait at all.
+func TestBadCommandLines(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sync", "-c", "x.yaml", "--parallel", "0"}, `rpmirror: sync: invalid value "0" for flag -parallel: want 1 or more ('rpmirror sync -h' lists its flags)`},
+		{[]string{"sync", "-c", "x.yaml", "--parallel", "four"}, `rpmirror: sync: invalid value "four" for flag -parallel: want a whole number ('rpmirror sync -h' lists its flags)`},
+		{[]string{"status", "-c", "x.yaml", "--runs", "-1"}, `rpmirror: status: invalid value "-1" for flag -runs: want 0 or more ('rpmirror status -h' lists its flags)`},
+		{[]string{"serve", "-c", "x.yaml", "-shutdown-timeout", "-5s"}, `rpmirror: serve: invalid value "-5s" for flag -shutdown-timeout: want 0 or more ('rpmirror serve -h' lists its flags)`},
+		{[]string{"serve", "-c", "x.yaml", "-shutdown-timeout", "5"}, `rpmirror: serve: invalid value "5" for flag -shutdown-timeout: want a duration such as 30s or 2m ('rpmirror serve -h' lists its flags)`},
+		{[]string{"verify", "--bogus"}, `rpmirror: verify: flag provided but not defined: -bogus ('rpmirror verify -h' lists its flags)`},
+		{[]string{"sync", "-c", "x.yaml", "--dry-run", "el9-baseos-ci"}, `rpmirror: sync: unexpected argument "el9-baseos-ci" (name a repo with --repo NAME)`},
+		{[]string{"check", "-c", "x.yaml", "extra"}, `rpmirror: check: unexpected argument "extra"`},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			code, stdout, stderr := rpmirror(t, tc.args...)
+			if code != exitUsage || stdout != "" || stderr != tc.want+"\n" {
+				t.Errorf("exit %d, stdout %q, stderr:\n%s\nwant exit %d and stderr:\n%s", code, stdout, stderr, exitUsage, tc.want)
+			}
+		})
+	}
+	// -h still prints the usage, and exits 0.
+	if code, _, stderr := rpmirror(t, "sync", "-h"); code != exitOK || !strings.Contains(stderr, "-parallel N") || !strings.Contains(stderr, "(default 4)") {
+		t.Errorf("sync -h: exit %d, %q", code, stderr)
+	}
+}

@@ -175,14 +175,25 @@ func flags(name string, stderr io.Writer) *flag.FlagSet {
 }
 
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	// The flag package prints a bad flag's error and then the usage; the
+	// error is printed once, by exitCode, and the usage only for -h.
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			fs.Usage()
 			return err
 		}
-		return &usageError{msg: err.Error()}
+		return &usageError{msg: fmt.Sprintf("%s: %v ('%s -h' lists its flags)", strings.TrimPrefix(fs.Name(), "rpmirror "), err, fs.Name())}
 	}
 	if fs.NArg() > 0 {
-		return &usageError{msg: fmt.Sprintf("%s: unexpected argument %q", fs.Name(), fs.Arg(0))}
+		hint := ""
+		if fs.Lookup("repo") != nil {
+			hint = " (name a repo with --repo NAME)"
+		}
+		return &usageError{msg: fmt.Sprintf("%s: unexpected argument %q%s", strings.TrimPrefix(fs.Name(), "rpmirror "), fs.Arg(0), hint)}
 	}
 	return nil
 }

@@ -20,7 +20,7 @@ import (
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("serve", stderr)
 	file := fs.String("c", "", "configuration `FILE`")
-	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "on SIGTERM, let in-flight syncs run this long before cancelling them")
+	shutdown := nonNegativeDuration(fs, "shutdown-timeout", 30*time.Second, "on SIGTERM, let in-flight syncs run this `duration` before cancelling them")
 	verbose := fs.Bool("v", false, "log debug messages")
 	logFormat := choice(fs, "log-format", "text", "log `FORMAT`: text or json", "text", "json")
 	debugListen := fs.String("debug-listen", "", "serve Go's profiler (net/http/pprof) on `ADDR`, apart from the public routes; for profiling, keep it on loopback")

@@ -15,7 +15,7 @@ import (
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("status", stderr)
 	rf := addRepoFlags(fs, "show")
-	runs := fs.Int("runs", 5, "show the last `N` runs of each repo")
+	runs := intAtLeast(fs, "runs", 5, 0, "show the last `N` runs of each repo")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}

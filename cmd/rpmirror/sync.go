@@ -23,7 +23,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	fs := flags("sync", stderr)
 	rf := addRepoFlags(fs, "sync")
 	dryRun := fs.Bool("dry-run", false, "say what would be fetched, published and deleted; change nothing")
-	parallel := fs.Int("parallel", 4, "sync up to `N` repositories at once")
+	parallel := intAtLeast(fs, "parallel", 4, 1, "sync up to `N` repositories at once")
 	verbose := fs.Bool("v", false, "log every package")
 	allowRollback := fs.Bool("allow-rollback", false, "accept an origin that went back to an older revision (as allow_rollback: true does), for this run")
 	logFormat := choice(fs, "log-format", "text", "log `FORMAT`: text or json", "text", "json")
