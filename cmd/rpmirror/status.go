@@ -67,7 +67,10 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		n := len(st.Runs)
 		for i := max(0, n-*runs); i < n; i++ {
 			run := st.Runs[i]
-			what := fmt.Sprintf("fetched %d packages (%s), verified %d", run.Fetched, human(run.Bytes), run.Verified)
+			// run.Bytes counts the metadata too: "6 packages (59.1 KiB)"
+			// read as the packages' size, which sync's summary gives as
+			// 47.0 KiB beside 12.2 KiB of metadata.
+			what := fmt.Sprintf("fetched %d packages and metadata, %s in all, verified %d", run.Fetched, human(run.Bytes), run.Verified)
 			if run.NoChange {
 				what = "no change"
 			}
