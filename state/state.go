@@ -272,7 +272,9 @@ func (s *Store) Repos() ([]string, error) {
 func (s *Store) Lock(repo string) (unlock func(), err error) {
 	unlock, pid, err := safefs.Lock(s.dir, "locks/"+repo+".lock")
 	if errors.Is(err, safefs.ErrHeld) {
-		return nil, fmt.Errorf("%s (pid %s): %w", repo, pid, ErrLocked)
+		// Callers name the repo; the message is the one docs/operations.md
+		// quotes ("demo: demo (pid N): ..." said the name twice).
+		return nil, fmt.Errorf("%w (pid %s)", ErrLocked, pid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("locking %s: %w", repo, err)

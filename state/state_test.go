@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -103,6 +104,9 @@ func TestLock(t *testing.T) {
 	}
 	if _, err := s.Lock("repo"); !errors.Is(err, ErrLocked) {
 		t.Errorf("second Lock: %v, want ErrLocked", err)
+	} else if want := fmt.Sprintf("%v (pid %d)", ErrLocked, os.Getpid()); err.Error() != want {
+		// The message docs/operations.md quotes; the caller names the repo.
+		t.Errorf("second Lock: %q, want %q", err, want)
 	}
 	other, err := s.Lock("other")
 	if err != nil {
