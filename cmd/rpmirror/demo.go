@@ -156,10 +156,12 @@ gpgkey=file://%s
 	if err := demoDNF(ctx, stdout, work, repoFile); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\nDone. State: rpmirror status -c %s\n", cfgPath)
 	if *dir == "" {
-		fmt.Fprintln(stdout, "(the demo directory is removed now; run `rpmirror demo -dir DIR` to keep it)")
+		// Not the path of its mirrors.yaml: it is gone when this is read.
+		fmt.Fprintln(stdout, "\nDone. The demo directory is removed now; `rpmirror demo -dir DIR` keeps it, and `rpmirror status -c DIR/mirrors.yaml` then shows what rpmirror recorded.")
+		return nil
 	}
+	fmt.Fprintf(stdout, "\nDone. State: rpmirror status -c %s\n", cfgPath)
 	return nil
 }
 

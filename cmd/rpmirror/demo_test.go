@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -77,5 +78,24 @@ func TestDemoDNFRunsNoPlugin(t *testing.T) {
 		if strings.HasPrefix(l, "Loaded plugins:") && strings.TrimSpace(strings.TrimPrefix(l, "Loaded plugins:")) != "" {
 			t.Errorf("the demo's dnf loads plugins: %s", l)
 		}
+	}
+}
+
+// TestDemoNamesNoRemovedFile: the demo without -dir removes its
+// directory when it ends, so its last lines must not send the user to a
+// file in it (it said "State: rpmirror status -c /tmp/rpmirror-demo-N/
+// mirrors.yaml", gone by then).
+func TestDemoNamesNoRemovedFile(t *testing.T) {
+	code, out, errOut := rpmirror(t, "demo")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, m := range regexp.MustCompile(`status -c (/\S+)`).FindAllStringSubmatch(out, -1) {
+		if _, err := os.Stat(m[1]); err != nil {
+			t.Errorf("the demo's output names %s, which is gone: %v\n%s", m[1], err, out)
+		}
+	}
+	if !strings.Contains(out, "rpmirror demo -dir DIR") {
+		t.Errorf("the demo does not say how to keep its directory:\n%s", out)
 	}
 }
