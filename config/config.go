@@ -167,20 +167,24 @@ const MinAPITokenLength = 16
 // is available).
 func (c *Config) APIToken() (string, error) {
 	tok := ""
+	// Every problem names where the token came from, as the other keys'
+	// problems name their key.
+	from := fmt.Sprintf("api_token_file %q", c.APITokenFile)
 	if c.APITokenFile != "" {
 		b, err := os.ReadFile(c.APITokenFile)
 		if err != nil {
-			return "", fmt.Errorf("reading api_token_file: %w", err)
+			return "", fmt.Errorf("%s: %s", from, errText(err))
 		}
 		tok = strings.TrimSpace(string(b))
 		if tok == "" {
-			return "", fmt.Errorf("api_token_file %s is empty", c.APITokenFile)
+			return "", fmt.Errorf("%s: the file is empty: write the token in it", from)
 		}
 	} else {
+		from = APITokenEnv
 		tok = strings.TrimSpace(os.Getenv(APITokenEnv))
 	}
 	if tok != "" && len(tok) < MinAPITokenLength {
-		return "", fmt.Errorf("the API token is %d characters long; use at least %d", len(tok), MinAPITokenLength)
+		return "", fmt.Errorf("%s: the token is %d characters long; use at least %d", from, len(tok), MinAPITokenLength)
 	}
 	return tok, nil
 }
