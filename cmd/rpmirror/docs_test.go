@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"io"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/rpmirror/rpmirror/sync"
 )
 
 // TestDocsCommandLinesParse: every rpmirror command line that README.md
@@ -105,5 +108,32 @@ func TestBadCommandLines(t *testing.T) {
 	// -h still prints the usage, and exits 0.
 	if code, _, stderr := rpmirror(t, "sync", "-h"); code != exitOK || !strings.Contains(stderr, "-parallel N") || !strings.Contains(stderr, "(default 4)") {
 		t.Errorf("sync -h: exit %d, %q", code, stderr)
+	}
+}
+
+// TestReportLines: a sync's summary line says what it fetched in the same
+// words whether it succeeded, failed or was interrupted, packages and
+// metadata apart: a failed sync said "fetched 0 packages (12.2 KiB)",
+// the metadata's bytes where a successful one puts the packages'.
+func TestReportLines(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    sync.Report
+		want string
+	}{
+		{"ok", sync.Report{Repo: "r", Revision: "7", Fetched: 6, Verified: 6, Bytes: 60 << 10, PackageBytes: 48 << 10},
+			"r  revision 7  fetched 6 packages (48.0 KiB) and 12.0 KiB of metadata, verified 6  0s\n"},
+		{"failed", sync.Report{Repo: "r", Revision: "7", Bytes: 12 << 10, Err: errors.New("boom")},
+			"r  revision 7  FAILED after 0s: fetched 0 packages (0 B) and 12.0 KiB of metadata, verified 0\n"},
+		{"interrupted", sync.Report{Repo: "r", Revision: "7", Fetched: 1, Verified: 1, Bytes: 13 << 10, PackageBytes: 1 << 10, Err: sync.ErrInterrupted},
+			"r  revision 7  interrupted after 0s: fetched 1 packages (1.0 KiB) and 12.0 KiB of metadata, verified 1\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			printReport(&b, &tc.r)
+			if got, _, _ := strings.Cut(b.String(), "\n"); got+"\n" != tc.want {
+				t.Errorf("got  %q\nwant %q", got+"\n", tc.want)
+			}
+		})
 	}
 }

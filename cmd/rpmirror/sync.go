@@ -141,6 +141,13 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 	return done, nil
 }
 
+// fetched says what a sync downloaded, packages and metadata apart, in the
+// same words whether it succeeded or not: a failed sync's "fetched 0
+// packages (12.2 KiB)" read as packages' bytes, which were metadata's.
+func fetched(r *sync.Report) string {
+	return fmt.Sprintf("fetched %d packages (%s) and %s of metadata, verified %d", r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified)
+}
+
 func printReport(w io.Writer, r *sync.Report) {
 	head := r.Repo
 	if r.Revision != "" {
@@ -161,13 +168,13 @@ func printReport(w io.Writer, r *sync.Report) {
 	case r.Skipped:
 		fmt.Fprintf(w, "%s  SKIPPED: no usable upstream; nothing was changed\n", head)
 	case errors.Is(r.Err, sync.ErrInterrupted):
-		fmt.Fprintf(w, "%s  interrupted after %s: fetched %d packages (%s), verified %d\n", head, r.Duration.Round(time.Millisecond), r.Fetched, human(r.Bytes), r.Verified)
+		fmt.Fprintf(w, "%s  interrupted after %s: %s\n", head, r.Duration.Round(time.Millisecond), fetched(r))
 	case r.Err != nil:
-		fmt.Fprintf(w, "%s  FAILED after %s: fetched %d packages (%s), verified %d\n", head, r.Duration.Round(time.Millisecond), r.Fetched, human(r.Bytes), r.Verified)
+		fmt.Fprintf(w, "%s  FAILED after %s: %s\n", head, r.Duration.Round(time.Millisecond), fetched(r))
 	case r.NoChange:
 		fmt.Fprintf(w, "%s  no change  %s\n", head, r.Duration.Round(time.Millisecond))
 	default:
-		fmt.Fprintf(w, "%s  fetched %d packages (%s) and %s of metadata, verified %d  %s\n", head, r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified, r.Duration.Round(time.Millisecond))
+		fmt.Fprintf(w, "%s  %s  %s\n", head, fetched(r), r.Duration.Round(time.Millisecond))
 	}
 	if f := r.Filter; f != nil && f.Reused {
 		fmt.Fprintf(w, "  filter   origin revision %s and the filter as when the mirrors' revision was written: not read again\n", f.OriginRevision)
