@@ -27,6 +27,17 @@ func startBare(t *testing.T, repos int, schedule string, engine func(context.Con
 
 // startBareWith is startBare with top, more top-level configuration lines.
 func startBareWith(t *testing.T, repos int, schedule, top string, engine func(context.Context, sync.Options, *config.Repo) *sync.Report) *Daemon {
+	cfg := bareConfig(t, repos, schedule, top)
+	old := runEngine
+	runEngine = engine
+	t.Cleanup(func() { runEngine = old })
+	d, stop := runBare(t, cfg, Options{Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 5 * time.Second})
+	t.Cleanup(stop)
+	return d
+}
+
+// bareConfig is the configuration startBareWith runs.
+func bareConfig(t *testing.T, repos int, schedule, top string) *config.Config {
 	dir := t.TempDir()
 	origin := httptest.NewServer(http.StripPrefix("/", http.FileServer(http.Dir(filepath.Join("..", "internal", "demo", "origin")))))
 	t.Cleanup(origin.Close)
@@ -41,10 +52,13 @@ func startBareWith(t *testing.T, repos int, schedule, top string, engine func(co
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := runEngine
-	runEngine = engine
-	t.Cleanup(func() { runEngine = old })
-	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 5 * time.Second})
+	return cfg
+}
+
+// runBare runs a daemon for cfg; stop shuts it down as SIGTERM does and
+// returns once Run has (calling it again does nothing).
+func runBare(t *testing.T, cfg *config.Config, opts Options) (d *Daemon, stop func()) {
+	d, err := New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +69,7 @@ func startBareWith(t *testing.T, repos int, schedule, top string, engine func(co
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { d.Run(ctx, ln); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return d
+	return d, func() { cancel(); <-done }
 }
 
 // TestNeverTwoSyncsOfARepoAtOnce fires many sync requests, from the

@@ -191,6 +191,12 @@ func (r *repo) work(runCtx, syncCtx context.Context) {
 		case <-r.done:
 			return
 		case why := <-r.trigger:
+			if runCtx.Err() != nil {
+				// Shutting down: select chose the trigger pending
+				// behind a sync that ended during the drain, or fired
+				// just before; it starts nothing.
+				return
+			}
 			r.runSync(syncCtx, why)
 		}
 	}
@@ -426,6 +432,20 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		}
 		r.mu.Unlock()
 		r.alertRollback(rep, st.Error)
+		return
+	}
+	if errors.Is(rep.Err, sync.ErrInterrupted) {
+		// The daemon is stopping and cancelled the sync after
+		// -shutdown-timeout: no failure and nothing for a person to do
+		// (the mirrors serve what they served, the next start syncs
+		// again), so no alert, which no "recovered" would follow.
+		st.Result, st.Error = "interrupted", oneLine(rep.Err)
+		m.syncRuns.WithLabelValues(r.name, "interrupted").Inc()
+		r.log.Warn("sync interrupted by the shutdown; the mirrors serve what they served", "duration", rep.Duration)
+		r.mu.Lock()
+		r.syncing = false
+		r.lastSync = st
+		r.mu.Unlock()
 		return
 	}
 	if ok {

@@ -1,0 +1,142 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	gosync "sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/sync"
+)
+
+// recordLog keeps the daemon's JSON log lines for a test to read.
+type recordLog struct {
+	mu gosync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *recordLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// records returns the log's records whose msg is msg.
+func (l *recordLog) records(t *testing.T, msg string) []map[string]any {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	sc := bufio.NewScanner(bytes.NewReader(l.b.Bytes()))
+	for sc.Scan() {
+		var rec map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		if rec["msg"] == msg {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// TestShutdownMidSync stops the daemon (SIGTERM) while a sync runs and
+// another is pending behind it. The pending one never starts, and a sync
+// that the shutdown timeout cancels is recorded as interrupted: not a
+// failed sync, and no alert, to which no "recovered" would ever follow.
+// rpmirror serve used to send "sync demo: ok -> failed: interrupted" to the
+// webhook on every restart in the middle of a sync, count it in
+// rpmirror_sync_runs_total{result="failed"}, and then, half the time,
+// start the pending sync during the drain.
+func TestShutdownMidSync(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// cancelled: the sync outlasts -shutdown-timeout and is
+		// cancelled; else it ends by itself during the drain.
+		cancelled  bool
+		wantResult string
+	}{
+		{name: "cancelled by the shutdown timeout", cancelled: true, wantResult: "interrupted"},
+		{name: "finishes during the drain", wantResult: "ok"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The pending sync is chosen or not at random (select), so
+			// a few rounds catch a daemon that starts it.
+			for round := range 8 {
+				var calls atomic.Int32
+				started := make(chan struct{}, 1)
+				finish := make(chan struct{})
+				old := runEngine
+				runEngine = func(ctx context.Context, _ sync.Options, rc *config.Repo) *sync.Report {
+					rep := &sync.Report{Repo: rc.Name, Start: time.Now()}
+					if calls.Add(1) > 1 {
+						return rep
+					}
+					started <- struct{}{}
+					select {
+					case <-ctx.Done():
+						rep.Err = fmt.Errorf("fetching Packages/x.rpm: %w", sync.ErrInterrupted)
+					case <-finish:
+					}
+					return rep
+				}
+				t.Cleanup(func() { runEngine = old })
+				var log recordLog
+				timeout := time.Hour
+				if tc.cancelled {
+					timeout = time.Millisecond
+				}
+				d, stop := runBare(t, bareConfig(t, 1, "@every 1h", ""), Options{
+					Logger:          slog.New(slog.NewJSONHandler(&log, nil)),
+					ShutdownTimeout: timeout,
+				})
+				<-started // the start-up sync
+				r, _ := d.repo("r0")
+				r.requestSync("pending")
+				stopped := make(chan struct{})
+				go func() { stop(); close(stopped) }()
+				if !tc.cancelled {
+					for !stopping(d) {
+						time.Sleep(time.Millisecond)
+					}
+					close(finish)
+				}
+				<-stopped
+				if n := calls.Load(); n != 1 {
+					t.Errorf("round %d: %d syncs ran: the one pending at shutdown started", round, n)
+				}
+				for _, rec := range log.records(t, "state change") {
+					t.Errorf("round %d: alert at shutdown: %v", round, rec)
+				}
+				if st := d.Status().Repos[0]; st.LastSync == nil || st.LastSync.Result != tc.wantResult {
+					t.Errorf("round %d: last sync %+v, want result %q", round, st.LastSync, tc.wantResult)
+				}
+				for _, result := range []string{"failed", tc.wantResult} {
+					want := 0.0
+					if result == tc.wantResult {
+						want = 1
+					}
+					if got := testutil.ToFloat64(d.metrics.syncRuns.WithLabelValues("r0", result)); got != want {
+						t.Errorf("round %d: rpmirror_sync_runs_total{result=%q} = %v, want %v", round, result, got, want)
+					}
+				}
+				runEngine = old
+			}
+		})
+	}
+}
+
+// stopping says whether d's Run has been told to stop.
+func stopping(d *Daemon) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.runCtx.Err() != nil
+}
