@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,7 +70,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				d.ReopenFiles()
 				next, err := config.Load(*file)
 				if err != nil {
-					log.Error("reloading the configuration failed; keeping the running one", "file", *file, "err", oneLine(err))
+					// One line per problem, each FILE:LINE: what.
+					var problems config.Errors
+					if !errors.As(err, &problems) {
+						problems = config.Errors{{File: *file, Msg: oneLine(err)}}
+					}
+					for _, p := range problems {
+						log.Error("reloading the configuration failed; keeping the running one", "problem", p.Error())
+					}
 					continue
 				}
 				d.Reload(next)
