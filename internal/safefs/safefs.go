@@ -115,6 +115,37 @@ var noOpenat2 atomic.Bool
 // fail with a *SymlinkError.
 func OpenFile(root, rel string, flag int, perm os.FileMode) (*os.File, error) {
 	full := filepath.Join(root, filepath.FromSlash(rel))
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE) == 0 {
+		// A read: never wait on a FIFO planted where a file should be
+		// (open(2) would wait for a writer for ever, deaf to signals).
+		flag |= unix.O_NONBLOCK
+	}
+	f, err := openFile(root, rel, full, flag, perm)
+	if err != nil || flag&unix.O_NONBLOCK == 0 {
+		return f, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		err = &os.PathError{Op: "open", Path: full, Err: ErrNotRegular}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	// Reads of a regular file or a directory do not care, but the file
+	// is handed on as it would be opened without the flag.
+	if rc, err := f.SyscallConn(); err == nil {
+		rc.Control(func(fd uintptr) { unix.SetNonblock(int(fd), false) })
+	}
+	return f, nil
+}
+
+// ErrNotRegular is OpenFile's error (in an *os.PathError) for a read of
+// something that is neither a regular file nor a directory: a FIFO, a
+// socket or a device where rpmirror keeps a file.
+var ErrNotRegular = errors.New("not a regular file (something other than rpmirror put it there: remove it)")
+
+func openFile(root, rel, full string, flag int, perm os.FileMode) (*os.File, error) {
 	if !noOpenat2.Load() {
 		f, err := openat2(root, rel, flag, perm)
 		switch {

@@ -3,6 +3,7 @@ package safefs
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestSymlinksAreNeverFollowed plants a symlink to a file or a directory
@@ -316,4 +319,71 @@ func TestFlushWorkersEachHaveAP(t *testing.T) {
 			t.Errorf("GOMAXPROCS %d after both, want %d back", n, base)
 		}
 	})
+}
+
+// TestReadsNeverBlock: OpenFile for reading never waits on a FIFO planted
+// where rpmirror keeps a file (state_dir/repos/REPO.json as a FIFO hung
+// every command, status included, deaf to SIGTERM): it fails with
+// ErrNotRegular at once, with and without openat2. Regular files and
+// directories open as before.
+func TestReadsNeverBlock(t *testing.T) {
+	for _, openat2 := range []bool{true, false} {
+		for _, tc := range []struct {
+			name    string
+			make    func(p string) error
+			wantErr error
+		}{
+			{"fifo", func(p string) error { return unix.Mkfifo(p, 0o644) }, ErrNotRegular},
+			{"regular file", func(p string) error { return os.WriteFile(p, []byte("state"), 0o644) }, nil},
+			{"directory", func(p string) error { return os.Mkdir(p, 0o755) }, nil},
+		} {
+			name := tc.name
+			if !openat2 {
+				name += "/lstat"
+			}
+			t.Run(name, func(t *testing.T) {
+				noOpenat2.Store(!openat2)
+				t.Cleanup(func() { noOpenat2.Store(false) })
+				root := t.TempDir()
+				p := filepath.Join(root, "repos", "r.json")
+				os.MkdirAll(filepath.Dir(p), 0o755)
+				if err := tc.make(p); err != nil {
+					t.Fatal(err)
+				}
+				type result struct {
+					f   *os.File
+					err error
+				}
+				done := make(chan result, 1)
+				go func() {
+					f, err := OpenFile(root, "repos/r.json", os.O_RDONLY, 0)
+					done <- result{f, err}
+				}()
+				var r result
+				select {
+				case r = <-done:
+				case <-time.After(time.Minute):
+					if w, err := os.OpenFile(p, os.O_WRONLY|unix.O_NONBLOCK, 0); err == nil {
+						w.Close() // let the blocked open go
+					}
+					t.Fatal("OpenFile blocked")
+				}
+				if tc.wantErr != nil {
+					if !errors.Is(r.err, tc.wantErr) {
+						t.Fatalf("OpenFile: %v, want %v", r.err, tc.wantErr)
+					}
+					return
+				}
+				if r.err != nil {
+					t.Fatal(r.err)
+				}
+				defer r.f.Close()
+				if fi, _ := r.f.Stat(); fi.Mode().IsRegular() {
+					if b, err := io.ReadAll(r.f); err != nil || string(b) != "state" {
+						t.Errorf("read %q, %v", b, err)
+					}
+				}
+			})
+		}
+	}
 }
