@@ -142,11 +142,91 @@ func (c *Config) CheckPaths() Errors {
 			}
 		}
 	}
+	c.resolvedOverlaps(add)
 	errs.sort()
 	if len(errs) == 0 {
 		return nil
 	}
 	return errs
+}
+
+// resolvedOverlaps reports written mirrors whose paths overlap one
+// another, state_dir or a file:// origin once symlinks are resolved,
+// where the paths as written do not (those the file alone shows are
+// reported by the validation): /srv/a and /srv/link, a symlink to
+// /srv/a, are one directory, and two repos syncing it each published
+// their own revision over the other's, and pruned its packages.
+func (c *Config) resolvedOverlaps(add func(line int, where, format string, args ...any)) {
+	type place struct {
+		path, real string
+		line       int
+		desc       string
+	}
+	var origins, written []place
+	for _, r := range c.Repos {
+		for i, u := range r.OriginURLs() {
+			if p, ok := filePath(u); ok {
+				line := r.originLine
+				if i < len(r.originLines) {
+					line = r.originLines[i]
+				}
+				origins = append(origins, place{p, resolve(p), line, repoDesc(r)})
+			}
+		}
+	}
+	state := place{c.StateDir, resolve(c.StateDir), c.stateDirLine, "state_dir"}
+	overlap := func(a, b string) bool { return within(a, b) || within(b, a) }
+	for _, r := range c.Repos {
+		for _, m := range r.Mirrors {
+			if m.Path == "" || m.S3 != nil {
+				continue
+			}
+			where := repoDesc(r) + ": " + mirrorDesc(m)
+			here := place{m.Path, resolve(m.Path), or(m.pathLine, m.Line), repoDesc(r) + " " + mirrorDesc(m)}
+			report := func(o place, what string) {
+				var real []string
+				for _, p := range []place{here, o} {
+					if p.real != p.path {
+						real = append(real, fmt.Sprintf("%q is %q", p.path, p.real))
+					}
+				}
+				add(here.line, where, "path %q overlaps %s once symlinks are resolved (%s): one would overwrite or prune the other's files", here.path, what, strings.Join(real, ", "))
+			}
+			for _, o := range written {
+				if overlap(here.real, o.real) && !overlap(here.path, o.path) {
+					report(o, fmt.Sprintf("the path %q of %s (line %d)", o.path, o.desc, o.line))
+				}
+			}
+			if state.path != "" && overlap(here.real, state.real) && !overlap(here.path, state.path) {
+				report(state, fmt.Sprintf("state_dir %q (line %d)", state.path, state.line))
+			}
+			for _, o := range origins {
+				if overlap(here.real, o.real) && !overlap(here.path, o.path) {
+					report(o, fmt.Sprintf("the origin %q of %s (line %d)", "file://"+o.path, o.desc, o.line))
+				}
+			}
+			written = append(written, here)
+		}
+	}
+}
+
+// resolve returns the clean absolute path p with the symlinks of its
+// existing part resolved (rpmirror creates the rest, as directories); p
+// itself when nothing of it can be resolved.
+func resolve(p string) string {
+	if p == "" {
+		return ""
+	}
+	rest := ""
+	for dir := p; ; dir = filepath.Dir(dir) {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			return filepath.Join(real, rest)
+		}
+		if dir == filepath.Dir(dir) {
+			return p
+		}
+		rest = filepath.Join(filepath.Base(dir), rest)
+	}
 }
 
 func or(line, fallback int) int {
