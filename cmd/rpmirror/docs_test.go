@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -135,5 +136,28 @@ func TestReportLines(t *testing.T) {
 				t.Errorf("got  %q\nwant %q", got+"\n", tc.want)
 			}
 		})
+	}
+}
+
+// TestVerifyProbeOnlyRepo: verify (and verify --repair) of a repo whose
+// mirrors are all probe-only says there is nothing to check there; it
+// printed nothing at all and exited 0, as if every mirror were fine.
+func TestVerifyProbeOnlyRepo(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "m.yaml")
+	if err := os.WriteFile(cfg, []byte("state_dir: state\nrepos:\n  - name: po\n    origin: http://127.0.0.1:9/\n    mirrors:\n      - name: partner\n        url: http://mirror.example/po/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", "-c", cfg}, "po: no written mirror, nothing to verify (rpmirror serve probes the 1 probe-only mirrors)\n"},
+		{[]string{"verify", "--repair", "-c", cfg}, "po: no written mirror, nothing to repair (rpmirror serve probes the 1 probe-only mirrors)\n"},
+	} {
+		code, stdout, stderr := rpmirror(t, tc.args...)
+		if code != exitOK || stdout != tc.want {
+			t.Errorf("%v: exit %d, stdout %q, stderr %q; want 0 and %q", tc.args, code, stdout, stderr, tc.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -36,6 +37,11 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%s: %w", r.Name, err)
 		}
 		keyring, repoKeyring := opts.Keyring, opts.RepoKeyring
+		if !slices.ContainsFunc(r.Mirrors, config.Mirror.Written) {
+			// Said, not silent: verify printed nothing and exited 0.
+			fmt.Fprintf(stdout, "%s: no written mirror, nothing to verify (rpmirror serve probes the %d probe-only mirrors)\n", r.Name, len(r.Mirrors))
+			continue
+		}
 		for _, m := range r.Mirrors {
 			if !m.Written() {
 				continue
@@ -94,6 +100,10 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 	})
 	bad := 0
 	for _, r := range sel {
+		if !slices.ContainsFunc(r.Mirrors, config.Mirror.Written) {
+			fmt.Fprintf(stdout, "%s: no written mirror, nothing to repair (rpmirror serve probes the %d probe-only mirrors)\n", r.Name, len(r.Mirrors))
+			continue
+		}
 		eng := sync.New(sync.Options{Store: store, Fetcher: fetcher, Logger: log, MaxMetadataSize: cfg.Download.MaxMetadataSize})
 		reps, err := eng.Repair(ctx, r)
 		for _, m := range reps {
