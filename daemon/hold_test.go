@@ -151,6 +151,14 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 	if l := e.mirrorlist(); len(l) != 2 {
 		t.Errorf("held: mirrorlist %v, want m1 and m2", l)
 	}
+	// The written mirrors serve the held revision from the rollback on:
+	// none was ever stale (judged on a probe from before the rollback),
+	// which alerted and, for a moment, emptied the lists.
+	for _, f := range e.status().Repos[0].Failures {
+		if f.What == "mirror m1" || f.What == "mirror m2" {
+			t.Errorf("the rollback made a written mirror need a person: %s: %s", f.What, f.Error)
+		}
+	}
 	if d := e.snapshotsDoc().Repos[0]; d.Latest != first || d.Held != first || d.Mirrors[0].Latest != first {
 		t.Errorf("held: /snapshots.json %+v, want latest and held %s", d, first)
 	}

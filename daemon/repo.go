@@ -210,11 +210,18 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	origin := r.origin
 	r.mu.Unlock()
 	now := time.Now().UTC()
-	r.refreshHold()
+	holdChanged := r.refreshHold()
 	r.mu.Lock()
 	hold := r.hold
 	r.mu.Unlock()
 	if hold != nil {
+		if holdChanged && ctx.Err() == nil {
+			// Judge the mirrors against the hold (refreshHold).
+			defer func() {
+				r.probeMirrors(ctx)
+				r.render(true)
+			}()
+		}
 		// Not a failure: rpmirror rollback holds the repo until rpmirror
 		// resume.
 		err := &sync.HeldError{Hold: hold}
@@ -582,14 +589,17 @@ func (r *repo) loadVerified() {
 }
 
 // refreshHold reads whether rpmirror rollback holds the repo (another
-// process may have rolled it back or resumed it since) and, when that
-// changed, judges the mirrors again: against the held revision while
-// held, against the verified ones after.
-func (r *repo) refreshHold() {
+// process may have rolled it back or resumed it since) and reports
+// whether that changed. The mirrors are then to be probed again, not
+// judged from their last probes: those were taken before the rollback
+// or resume changed what the written mirrors serve, and judging them
+// against the held revision made every written mirror stale (and
+// alerted) for the moment until the next probes.
+func (r *repo) refreshHold() (changed bool) {
 	h, err := r.d.store.LoadHold(r.name)
 	if err != nil {
 		r.log.Error("reading whether the repo is held; keeping what was known", "err", err)
-		return
+		return false
 	}
 	held := 0.0
 	if h != nil {
@@ -601,7 +611,7 @@ func (r *repo) refreshHold() {
 	same := (old == nil) == (h == nil) && (h == nil || (old.SHA256 == h.SHA256 && old.At.Equal(h.At)))
 	if same {
 		r.mu.Unlock()
-		return
+		return false
 	}
 	r.hold = h
 	if r.stored != nil {
@@ -616,13 +626,8 @@ func (r *repo) refreshHold() {
 	} else {
 		r.log.Info("the repository is no longer held", "was_at", old.Snapshot)
 	}
-	rc := r.config()
-	for _, m := range rc.Mirrors {
-		if res, ok := r.tracker.Get(m.Name); ok && m.URL != "" {
-			r.recordProbe(m, res)
-		}
-	}
 	r.render(false)
+	return true
 }
 
 // setVerified takes the verified revisions a sync reports, at once (a
