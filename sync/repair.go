@@ -130,6 +130,13 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 		mr.Left = nil
 		signed := false // repomd.xml.asc and .key, written once a pass
 		for _, p := range problems {
+			if symlinkIn(p.Err) != nil {
+				// rpmirror writes nothing through a symlink: left for the
+				// operator to remove, and the other files repaired
+				// (putting them in place with it failed them all).
+				mr.Left = append(mr.Left, p)
+				continue
+			}
 			if r.signs(p) {
 				if !signed {
 					got, err := r.resign(ctx, tg)

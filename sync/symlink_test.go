@@ -188,3 +188,52 @@ func TestCheckNamesPlantedSymlinks(t *testing.T) {
 		})
 	}
 }
+
+// TestRepairLeavesSymlinks: verify --repair on a mirror where one file
+// is a planted symlink and another is missing repairs the missing one and
+// leaves the symlink, named, for the operator to remove; putting the
+// repaired files in place with the symlink among them failed them all.
+func TestRepairLeavesSymlinks(t *testing.T) {
+	o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+	republish(t, o, testrepo.DemoOrigin(t, "v1"))
+	h := newHarness(t, o, demoKey(t))
+	h.mustSync()
+	h.repo.Mirrors = h.repo.Mirrors[:1]
+	mirror := h.mirrors[0]
+	link := filepath.Join(mirror, "Packages/h/hello-mirror-1.0-1.noarch.rpm")
+	outside := filepath.Join(t.TempDir(), "copy.rpm")
+	b, err := os.ReadFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(outside, b, 0o644)
+	os.Remove(link)
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	missing := "Packages/m/mirror-docs-1.0-1.noarch.rpm"
+	if err := os.Remove(filepath.Join(mirror, missing)); err != nil {
+		t.Fatal(err)
+	}
+	reps, err := h.engine(false).Repair(context.Background(), h.repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reps) != 1 || reps[0].Err != nil {
+		t.Fatalf("Repair: %+v", reps)
+	}
+	r := reps[0]
+	if len(r.Replaced) != 1 || r.Replaced[0].Path != missing {
+		t.Errorf("replaced %v, want %s", r.Replaced, missing)
+	}
+	var se *safefs.SymlinkError
+	if len(r.Left) != 1 || !errors.As(r.Left[0].Err, &se) || se.Path != link {
+		t.Errorf("left %v, want the symlink %s", r.Left, link)
+	}
+	if _, err := os.Stat(filepath.Join(mirror, missing)); err != nil {
+		t.Errorf("the missing package was not put back: %v", err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Errorf("the symlink was touched: %v", err)
+	}
+}

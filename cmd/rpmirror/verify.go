@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
@@ -123,6 +125,10 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			verdict := "ok"
 			if len(m.Left) > 0 {
 				verdict = fmt.Sprintf("%d problems left (a sync publishes the origin's current revision)", len(m.Left))
+				if slices.ContainsFunc(m.Left, func(p sync.Problem) bool { var se *safefs.SymlinkError; return errors.As(p.Err, &se) }) {
+					// Neither a repair nor a sync writes through one.
+					verdict = fmt.Sprintf("%d problems left (remove the symlinks named above, then run verify --repair again)", len(m.Left))
+				}
 			}
 			fmt.Fprintf(stdout, "%s: revision %s: %d files replaced: %s\n", name, m.Revision, len(m.Replaced), verdict)
 		}
