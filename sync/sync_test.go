@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -378,6 +379,14 @@ func TestFirstSyncUpdateAndNoOp(t *testing.T) {
 	rep = h.mustSync()
 	if !rep.NoChange || rep.Fetched != 0 {
 		t.Errorf("no-op sync: NoChange %v, fetched %d", rep.NoChange, rep.Fetched)
+	}
+	// Four requests, as docs/operations.md and design.md say: repomd.xml
+	// is read again after its signature (they said three).
+	o.mu.Lock()
+	counts := maps.Clone(o.requests)
+	o.mu.Unlock()
+	if want := map[string]int{"repodata/repomd.xml": 2, "repodata/repomd.xml.asc": 1, "repodata/repomd.xml.key": 1}; !maps.Equal(counts, want) {
+		t.Errorf("no-op sync made the requests %v, want %v", counts, want)
 	}
 	if got, want := o.requested(), []string{"repodata/repomd.xml", "repodata/repomd.xml.asc", "repodata/repomd.xml.key"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("no-op sync requested %v, want only %v", got, want)
