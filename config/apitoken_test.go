@@ -29,7 +29,7 @@ func TestAPITokenProblems(t *testing.T) {
 		{name: "short", file: short, want: `m.yaml:2: api_token_file "$DIR/short": the token is 5 characters long; use at least 16`},
 		{name: "empty", file: empty, want: `m.yaml:2: api_token_file "$DIR/empty": the file is empty: write the token in it`},
 		{name: "missing", file: filepath.Join(dir, "nope"), want: `m.yaml:2: api_token_file "$DIR/nope": no such file or directory`},
-		{name: "a directory", file: dir, want: `m.yaml:2: api_token_file "$DIR": is a directory`},
+		{name: "a directory", file: dir, want: `m.yaml:2: api_token_file "$DIR": not a regular file`},
 		{name: "good", file: good},
 		{name: "short in the environment", env: "abcde", want: "RPMIRROR_API_TOKEN: the token is 5 characters long; use at least 16"},
 	} {

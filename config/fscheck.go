@@ -59,7 +59,9 @@ func (c *Config) CheckPaths() Errors {
 		}
 	}
 	if c.GeoIPDB != "" {
-		if err := geo.Check(c.GeoIPDB); err != nil {
+		if problem := notRegular(c.GeoIPDB); problem != "" {
+			add(c.geoIPLine, "", "geoip_db %q: %s", c.GeoIPDB, problem)
+		} else if err := geo.Check(c.GeoIPDB); err != nil {
 			add(c.geoIPLine, "", "geoip_db %q: %s", c.GeoIPDB, geoProblem(err))
 		}
 	}
@@ -69,7 +71,9 @@ func (c *Config) CheckPaths() Errors {
 		}
 	}
 	if c.APITokenFile != "" {
-		if _, err := c.APIToken(); err != nil {
+		if problem := notRegular(c.APITokenFile); problem != "" {
+			add(c.apiTokenLine, "", "api_token_file %q: %s", c.APITokenFile, problem)
+		} else if _, err := c.APIToken(); err != nil {
 			add(c.apiTokenLine, "", "%v", err)
 		}
 	}
@@ -92,7 +96,9 @@ func (c *Config) CheckPaths() Errors {
 			}
 		}
 		if r.OriginAuthFile != "" {
-			if _, _, err := r.OriginAuth(); err != nil {
+			if problem := notRegular(r.OriginAuthFile); problem != "" {
+				add(or(r.authLine, r.Line), where, "origin_auth_file %q: %s", r.OriginAuthFile, problem)
+			} else if _, _, err := r.OriginAuth(); err != nil {
 				add(or(r.authLine, r.Line), where, "%v", err)
 			}
 		}
@@ -459,8 +465,27 @@ func errText(err error) string {
 	return err.Error()
 }
 
+// notRegular says why p, a file rpmirror reads whole, is not a regular
+// file, or returns "": reading a FIFO (or a device) there would wait for
+// ever, and rpmirror check with it (gpgkeys and sign_with said "not a
+// regular file"; geoip_db, api_token_file, origin_auth_file and ca_file
+// hung).
+func notRegular(p string) string {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return errText(err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "not a regular file"
+	}
+	return ""
+}
+
 // caFile says what is wrong with a file of PEM certificates, or "".
 func caFile(p string) string {
+	if problem := notRegular(p); problem != "" {
+		return problem
+	}
 	b, err := os.ReadFile(p)
 	if err != nil {
 		return errText(err)
