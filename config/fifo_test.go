@@ -13,7 +13,8 @@ import (
 // TestFIFOWhereAFileIsRead: a FIFO where the configuration names a file
 // rpmirror reads whole is "not a regular file", as for gpgkeys and
 // sign_with; for geoip_db, api_token_file, origin_auth_file and ca_file
-// rpmirror check waited for a writer for ever.
+// rpmirror check waited for a writer for ever, and for an s3 mirror's
+// credentials_file.
 func TestFIFOWhereAFileIsRead(t *testing.T) {
 	dir := t.TempDir()
 	fifo := filepath.Join(dir, "fifo")
@@ -23,12 +24,14 @@ func TestFIFOWhereAFileIsRead(t *testing.T) {
 	const repo = "repos:\n  - name: r\n    origin: http://o.example/\n    %s\n    mirrors:\n      - name: m\n        path: $DIR/m\n"
 	for _, tc := range []struct {
 		key, top, inRepo, want string
+		s3                     bool // add an s3 mirror whose credentials_file is the FIFO
 	}{
 		{key: "geoip_db", top: "geoip_db: $DIR/fifo\n", want: `m.yaml:2: geoip_db "$DIR/fifo": not a regular file`},
 		{key: "api_token_file", top: "api_token_file: $DIR/fifo\n", want: `m.yaml:2: api_token_file "$DIR/fifo": not a regular file`},
 		{key: "origin_auth_file", inRepo: "origin_auth_file: $DIR/fifo", want: `m.yaml:5: repo "r": origin_auth_file "$DIR/fifo": not a regular file`},
 		{key: "ca_file", inRepo: "tls: {ca_file: $DIR/fifo}", want: `m.yaml:5: repo "r": tls: ca_file "$DIR/fifo": not a regular file`},
 		{key: "gpgkeys", inRepo: "gpgkeys: [$DIR/fifo]", want: `m.yaml:5: repo "r": gpgkeys "$DIR/fifo": not a regular file`},
+		{key: "credentials_file", inRepo: "gpgkeys: []", s3: true, want: `m.yaml:13: repo "r": mirror "s": s3: credentials_file "$DIR/fifo": not a regular file`},
 	} {
 		t.Run(tc.key, func(t *testing.T) {
 			data := "state_dir: $DIR/state\n" + tc.top
@@ -36,6 +39,9 @@ func TestFIFOWhereAFileIsRead(t *testing.T) {
 				data += strings.Replace(repo, "%s", tc.inRepo, 1)
 			} else {
 				data += strings.Replace(repo, "    %s\n", "", 1)
+			}
+			if tc.s3 {
+				data += "      - name: s\n        s3:\n          endpoint: http://127.0.0.1:9\n          bucket: bkt\n          credentials_file: $DIR/fifo\n"
 			}
 			data = strings.ReplaceAll(data, "$DIR", dir)
 			done := make(chan error, 1)

@@ -133,7 +133,9 @@ func (c *Config) CheckPaths() Errors {
 			}
 			if m.S3 != nil {
 				if f := m.S3.CredentialsFile; f != "" {
-					if _, err := s3creds.Load(f, m.S3.Profile); err != nil {
+					if problem := notRegular(f); problem != "" {
+						add(or(m.S3.CredentialsLine, m.S3.Line), where+": "+mirrorDesc(m)+": s3", "credentials_file %q: %s", f, problem)
+					} else if _, err := s3creds.Load(f, m.S3.Profile); err != nil {
 						add(or(m.S3.CredentialsLine, m.S3.Line), where+": "+mirrorDesc(m)+": s3", "credentials_file: %v", err)
 					}
 				}
@@ -468,8 +470,8 @@ func errText(err error) string {
 // notRegular says why p, a file rpmirror reads whole, is not a regular
 // file, or returns "": reading a FIFO (or a device) there would wait for
 // ever, and rpmirror check with it (gpgkeys and sign_with said "not a
-// regular file"; geoip_db, api_token_file, origin_auth_file and ca_file
-// hung).
+// regular file"; geoip_db, api_token_file, origin_auth_file, ca_file and
+// an s3 mirror's credentials_file hung).
 func notRegular(p string) string {
 	fi, err := os.Stat(p)
 	if err != nil {
