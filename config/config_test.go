@@ -187,7 +187,7 @@ var badFiles = []struct {
 	}, "\n")},
 	{"bad-s3-credentials.yaml", strings.Join([]string{
 		`testdata/bad-s3-credentials.yaml:10: repo "gluster-9-el8": mirror "objstore": s3: credentials_file: credentials file $TESTDATA/s3-credentials has no profile [mirror]: no access key`,
-		`testdata/bad-s3-credentials.yaml:16: repo "gluster-9-el8": mirror "nofile": s3: credentials_file: reading credentials: open $TESTDATA/s3-none: no such file or directory`,
+		`testdata/bad-s3-credentials.yaml:16: repo "gluster-9-el8": mirror "nofile": s3: credentials_file "$TESTDATA/s3-none": no such file or directory`,
 	}, "\n")},
 
 	{"bad-several.yaml", strings.Join([]string{
