@@ -334,7 +334,14 @@ func (d *Daemon) apply(cfg *config.Config) {
 				r.requestSync("added to the configuration")
 			}
 		} else {
+			added := newWrittenMirror(r.config(), rc)
 			r.setConfig(rc)
+			if added != "" && d.runCtx != nil {
+				// Nothing writes a new written mirror until the repo's
+				// next sync, which its schedule may put hours away:
+				// probed meanwhile, it is down (and alerted on).
+				r.requestSync("written mirror " + added + " added to the configuration")
+			}
 		}
 		if err := d.schedule(r); err != nil {
 			d.log.Error("scheduling", "repo", rc.Name, "err", err)
@@ -351,6 +358,24 @@ func (d *Daemon) apply(cfg *config.Config) {
 		}
 	}
 	d.publishCatalog()
+}
+
+// newWrittenMirror returns the name of a written mirror of next that
+// old did not write (a new mirror, or a mirror given another path or
+// place in object storage), or "" when there is none.
+func newWrittenMirror(old, next config.Repo) string {
+	had := map[targetKey]bool{}
+	for _, m := range old.Mirrors {
+		if m.Written() {
+			had[targetKeyOf(m)] = true
+		}
+	}
+	for _, m := range next.Mirrors {
+		if m.Written() && !had[targetKeyOf(m)] {
+			return m.Name
+		}
+	}
+	return ""
 }
 
 // schedule (re)registers r's cron entry.
