@@ -656,3 +656,41 @@ func TestSyncFailureAlerts(t *testing.T) {
 	})
 	e.waitHealthy()
 }
+
+// TestListsWrittenAgainAfterAFailedWrite: a write of the lists into a
+// written mirror that fails (here its temporary directory is blocked; in
+// production a store's error, a full disk, or a sync of another process
+// clearing the temporary directory under the write) is tried again at the
+// next probe round. It used to wait until the lists changed again, so
+// the mirror's mirrorlist file kept listing a mirror that was down.
+func TestListsWrittenAgainAfterAFailedWrite(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	e.waitHealthy()
+	file := func(m string) string {
+		b, _ := os.ReadFile(filepath.Join(e.dir, m, daemon.MirrorlistFile))
+		return string(b)
+	}
+	waitFor(t, 15*time.Second, "the mirrorlist files to list m1 and m2", func() bool {
+		return strings.Contains(file("m1"), e.net.URL("m2")) && strings.Contains(file("m2"), e.net.URL("m1"))
+	})
+	tmp := filepath.Join(e.dir, "m2", ".rpmirror", "tmp")
+	if err := os.RemoveAll(tmp); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tmp, nil, 0o644); err != nil { // no directory can be made there
+		t.Fatal(err)
+	}
+	e.net.setStatus("m1", http.StatusForbidden)
+	// The lists are written into m1, then m2 (which fails).
+	waitFor(t, 15*time.Second, "m1's mirrorlist file to drop m1", func() bool { return !strings.Contains(file("m1"), e.net.URL("m1")) })
+	time.Sleep(200 * time.Millisecond)
+	if !strings.Contains(file("m2"), e.net.URL("m1")) {
+		t.Fatal("the lists were written into m2 with its temporary directory blocked")
+	}
+	if err := os.Remove(tmp); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "m2's mirrorlist file to drop m1 once it can be written", func() bool {
+		return !strings.Contains(file("m2"), e.net.URL("m1"))
+	})
+}

@@ -1275,6 +1275,10 @@ func (r *repo) writeLists() {
 			r.mu.Lock()
 			r.written[targetKeyOf(m)] = sig
 			r.mu.Unlock()
+		} else {
+			// Tried again at the next probe round, not only once
+			// the lists change again.
+			r.listsRetry.Store(true)
 		}
 	}
 }
