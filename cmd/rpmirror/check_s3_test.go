@@ -4,7 +4,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rpmirror/rpmirror/internal/s3test"
 )
@@ -70,5 +72,41 @@ func TestCheckObjectStore(t *testing.T) {
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 	if code, _, errOut := rpmirror(t, "check", "-c", env); code != 2 || !strings.HasPrefix(errOut, env+":7: ") || !strings.Contains(errOut, "AWS_SECRET_ACCESS_KEY") {
 		t.Errorf("check without keys: exit %d\n%s\nwant FILE:7 naming AWS_SECRET_ACCESS_KEY", code, errOut)
+	}
+}
+
+// TestServeNamesStoreProblems: rpmirror serve with credentials the store
+// refuses says so once, as rpmirror check does, at the line of the key to
+// fix and naming the credentials file; it used to show only the store's
+// "signature does not match" in each sync's failure and in warnings every
+// probe round.
+func TestServeNamesStoreProblems(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	wrong := filepath.Join(dir, "wrong")
+	os.WriteFile(wrong, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = not-the-secret-at-all\n"), 0o600)
+	conf := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(conf, []byte("state_dir: "+dir+"/state\nlisten: "+freeAddr(t)+"\nprobe_interval: 1s\nrepos:\n  - name: x\n    origin: http://127.0.0.1:1/repo/\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: x/\n          credentials_file: "+wrong+"\n"), 0o644)
+	cmd := child("serve", "-c", conf)
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	want := conf + `:13: repo \"x\": mirror \"obj\": s3: credentials from credentials_file ` + wrong + ": "
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), want) {
+		if time.Now().After(deadline) {
+			t.Fatalf("serve never said, at the line of credentials_file, that the store refused the credentials; want a line with\n%s\n%s", want, out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if strings.Contains(out.String(), "not-the-secret-at-all") {
+		t.Errorf("serve shows the secret:\n%s", out.String())
 	}
 }

@@ -55,6 +55,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		go dsrv.Serve(dln)
 		defer dsrv.Close()
 	}
+	go logStoreProblems(ctx, log, cfg)
 	// SIGHUP reads the GeoIP database again, reopens the access log and
 	// reloads the configuration; a bad one is reported and the running
 	// one kept.
@@ -81,6 +82,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					continue
 				}
 				d.Reload(next)
+				go logStoreProblems(ctx, log, next)
 			}
 		}
 	}()
@@ -89,6 +91,20 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// logStoreProblems asks the object store of every s3 mirror of cfg what
+// rpmirror check asks it, and logs each problem once, at the line of the
+// key to fix: a missing bucket or credentials the store refuses would
+// otherwise show only as the store's own message in every sync's failure
+// and every probe round's warnings, naming neither the key nor the file.
+func logStoreProblems(ctx context.Context, log *slog.Logger, cfg *config.Config) {
+	for _, p := range checkStores(ctx, cfg) {
+		if ctx.Err() != nil {
+			return
+		}
+		log.Error("object storage: syncs of this mirror fail until it is fixed", "problem", p.Error())
+	}
 }
 
 // debugHandler serves Go's profiler, as net/http/pprof registers it on
