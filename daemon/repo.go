@@ -261,6 +261,12 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	r.mu.Lock()
 	r.syncing = true
 	r.mu.Unlock()
+	// A write of the lists into the mirrors under way ends before the
+	// sync starts (and none starts until the sync is over: writeLists):
+	// on object storage it holds the mirror's lease, and the sync,
+	// finding it held, went on standby behind its own daemon.
+	r.writing.Lock()
+	r.writing.Unlock() //nolint:staticcheck // waiting for the holder is the point
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(1)
 	r.log.Info("sync starting", "why", why)
 	rep := r.safeSync(ctx, sync.Options{
@@ -1219,6 +1225,15 @@ func (r *repo) writeLists() {
 	defer r.writing.Unlock()
 	v := r.views.Load()
 	if v == nil {
+		return
+	}
+	r.mu.Lock()
+	syncing := r.syncing
+	r.mu.Unlock()
+	if syncing {
+		// The sync writes them when it ends (runSync), holding the
+		// lease meanwhile; never compete with it for the lease.
+		r.listsRetry.Store(true)
 		return
 	}
 	sig := append(append([]byte(nil), v.mirrorlist...), v.metalink...)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/s3test"
+	"github.com/rpmirror/rpmirror/server"
 )
 
 // runSynced starts a daemon on the configuration yaml (with the demo
@@ -301,4 +302,42 @@ func TestProbeRoundDoesNotWaitForLists(t *testing.T) {
 		t.Fatal("the round did not render the lists")
 	}
 	waitForLists(t, map[string]*repo{filepath.Join(dir, "m"): r})
+}
+
+// TestStartUpSyncNotStandbyBehindOwnLists restarts a daemon on a bucket it
+// published to: at start it writes the lists into the bucket (holding the
+// mirror's lease for them) while its start-up sync begins. The sync waits
+// for that write instead of finding the lease held and going on standby
+// behind its own daemon ("lease held by HOST/PID"), which it did in two
+// starts out of three, syncing only a probe round later.
+func TestStartUpSyncNotStandbyBehindOwnLists(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
+	origin := httptest.NewServer(http.FileServer(http.Dir(filepath.Join("..", "internal", "demo", "origin"))))
+	t.Cleanup(origin.Close)
+	p := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: "+origin.URL+"/v1/\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"), 0o644)
+	for round := range 6 {
+		cfg, err := config.Load(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, stop := runBare(t, cfg, Options{Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 5 * time.Second})
+		deadline := time.Now().Add(time.Minute)
+		var ls *server.SyncStatus
+		for ls = d.Status().Repos[0].LastSync; ls == nil; ls = d.Status().Repos[0].LastSync {
+			if time.Now().After(deadline) {
+				stop()
+				t.Fatalf("round %d: no start-up sync", round)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		stop()
+		if want := map[bool]string{true: "ok", false: "no change"}[round == 0]; ls.Result != want {
+			t.Errorf("round %d: start-up sync %q (%s), want %q", round, ls.Result, ls.Error, want)
+		}
+	}
 }
