@@ -145,6 +145,11 @@ type current struct {
 // second of slack for the store's whole-second clock.
 func (c current) expired() bool { return c.now.Sub(c.modified) > c.ttl+time.Second }
 
+// age is how long ago the lease was last written, for messages: never
+// less than zero, which the store's whole-second clock can make it
+// ("renewed -1s ago").
+func (c current) age() time.Duration { return max(c.now.Sub(c.modified), 0) }
+
 // readLease reads the lease; found is false when there is none.
 func (s *S3) readLease(ctx context.Context) (cur current, found bool, err error) {
 	var now time.Time
@@ -230,9 +235,9 @@ func (s *S3) acquire(ctx context.Context, token string) (acquired, error) {
 			continue // released meanwhile: try to create it again
 		}
 		if !cur.expired() {
-			left := cur.ttl + time.Second - cur.now.Sub(cur.modified)
+			left := cur.ttl + time.Second - cur.age()
 			return acquired{}, fmt.Errorf("%s: lease held by %s, renewed %s ago (expires in %s unless renewed): %w",
-				s, cur.body.Holder, cur.now.Sub(cur.modified).Round(time.Second), left.Round(time.Second), target.ErrLocked)
+				s, cur.body.Holder, cur.age().Round(time.Second), left.Round(time.Second), target.ErrLocked)
 		}
 		start = time.Now()
 		etag, conflict, err = s.writeLease(ctx, cur.etag, 0, token)
@@ -242,7 +247,7 @@ func (s *S3) acquire(ctx context.Context, token string) (acquired, error) {
 		if conflict {
 			return acquired{}, fmt.Errorf("%s: an expired lease of %s was taken over by another process first: %w", s, cur.body.Holder, target.ErrLocked)
 		}
-		s.log.Warn("took over an expired lease", "previous_holder", cur.body.Holder, "not_renewed_for", cur.now.Sub(cur.modified).Round(time.Second))
+		s.log.Warn("took over an expired lease", "previous_holder", cur.body.Holder, "not_renewed_for", cur.age().Round(time.Second))
 		return acquired{etag, start}, nil
 	}
 	return acquired{}, fmt.Errorf("%s: the lease kept changing while being taken: %w", s, target.ErrLocked)
