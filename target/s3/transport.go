@@ -1,6 +1,11 @@
 package s3
 
 import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"mime"
 	"net/http"
 	"os"
 	"syscall"
@@ -75,6 +80,9 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = &r2
 	}
 	resp, err := t.base.RoundTrip(r)
+	if err == nil && resp.StatusCode >= 300 && r.Method != http.MethodHead && !s3Error(resp) {
+		notS3(r, resp)
+	}
 	if err == nil {
 		if p, ok := r.Context().Value(dateKey{}).(*time.Time); ok {
 			if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
@@ -83,4 +91,33 @@ func (t transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	return resp, err
+}
+
+// s3Error reports whether resp, an error answer, may be an S3 error
+// document (XML, or a body too small to be a web page).
+func s3Error(resp *http.Response) bool {
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return mt == "" || mt == "application/xml" || mt == "text/xml"
+}
+
+// notS3 replaces the body of an error answer that is no S3 error
+// document (a web server's HTML page: an endpoint that is the mirror's
+// web front, not the store) with one whose message says so in a line.
+// minio-go would otherwise give the whole page as the error's message.
+func notS3(r *http.Request, resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	var doc struct {
+		XMLName xml.Name `xml:"Error"`
+		Code    string   `xml:"Code"`
+		Message string   `xml:"Message"`
+	}
+	doc.Code = resp.Status
+	doc.Message = fmt.Sprintf("%s answered %s with a %s page, not an S3 error: is endpoint the object store's S3 URL (not a web server in front of it)?",
+		r.URL.Host, resp.Status, resp.Header.Get("Content-Type"))
+	b, _ := xml.Marshal(doc)
+	resp.Body = io.NopCloser(bytes.NewReader(b))
+	resp.ContentLength = int64(len(b))
+	resp.Header.Set("Content-Type", "application/xml")
+	resp.Header.Del("Content-Length")
 }

@@ -3,8 +3,10 @@ package s3_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/internal/s3test"
 	"github.com/rpmirror/rpmirror/target"
+	"github.com/rpmirror/rpmirror/target/s3"
 )
 
 // writeCalls returns how many write system calls this process has made
@@ -112,6 +115,56 @@ func TestPutRetriedFromTheStart(t *testing.T) {
 			got, err := os.ReadFile(filepath.Join(srv.Dir, "bkt", f.Path))
 			if err != nil || !bytes.Equal(got, content) {
 				t.Errorf("the store holds %d bytes (%v), want the %d sent", len(got), err, len(content))
+			}
+		})
+	}
+}
+
+// TestEndpointThatIsNoStore: an endpoint that is a web server, not the
+// store (the mirror's web front, say), answers with HTML pages; every
+// operation's error is then one line saying so, with the answer's
+// status, instead of the whole page (minio-go's message for an error
+// body it cannot parse).
+func TestEndpointThatIsNoStore(t *testing.T) {
+	page := "<!DOCTYPE HTML>\n<html lang=\"en\">\n<head><title>Error response</title></head>\n<body><h1>Error response</h1>\n<p>Error code: %d</p></body>\n</html>\n"
+	for _, tc := range []struct {
+		name   string
+		status int
+		// page: the operation reads the page (not only a HEAD's
+		// status, which minio-go words itself)
+		page bool
+		op   func(context.Context, *s3.S3) error
+	}{
+		{"lock, 501", http.StatusNotImplemented, true, func(ctx context.Context, tg *s3.S3) error { _, err := tg.Lock(ctx); return err }},
+		{"put, 405", http.StatusMethodNotAllowed, true, func(ctx context.Context, tg *s3.S3) error {
+			return tg.Put(ctx, target.File{Path: "Packages/a.rpm", Local: writeFile(t, []byte("a")), Size: 1, SHA256: sha([]byte("a"))})
+		}},
+		{"open, 403", http.StatusForbidden, false, func(ctx context.Context, tg *s3.S3) error {
+			rc, err := tg.Open(ctx, "repodata/repomd.xml")
+			if err == nil {
+				rc.Close()
+			}
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/html;charset=utf-8")
+				w.WriteHeader(tc.status)
+				fmt.Fprintf(w, page, tc.status)
+			}))
+			defer web.Close()
+			tg, err := s3.New(s3.Config{Endpoint: web.URL, Bucket: "mirrors", Prefix: "r/", Region: "us-east-1", Credentials: creds})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = tc.op(context.Background(), tg)
+			if err == nil {
+				t.Fatal("no error from a web server that is no store")
+			}
+			msg := err.Error()
+			if strings.Contains(msg, "\n") || strings.Contains(msg, "<") || (tc.page && (!strings.Contains(msg, http.StatusText(tc.status)) || !strings.Contains(msg, "not an S3 error"))) {
+				t.Errorf("error:\n%s\nwant one line naming the status %d and saying the answer is no S3 error", msg, tc.status)
 			}
 		})
 	}
