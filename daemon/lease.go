@@ -73,8 +73,8 @@ func (r *repo) probeLeases(ctx context.Context) {
 				return
 			}
 			st.Error = oneLine(err)
-			r.log.Warn("reading the lease", "mirror", m.Name, "err", st.Error)
 		}
+		r.warnOnChange("reading the lease", m.Name, err)
 		r.mu.Lock()
 		r.leases[m.Name] = st
 		r.mu.Unlock()

@@ -117,6 +117,7 @@ type repo struct {
 	// (writeListsLater).
 	listsQueued atomic.Bool
 	leases      map[string]*server.LeaseStatus // mirror name -> its lease, as last read
+	warned      map[string]string              // what and mirror -> the failure last logged (warnOnChange)
 }
 
 func newRepo(d *Daemon, rc config.Repo) *repo {
@@ -1030,6 +1031,33 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 		return
 	}
 	r.d.alerts.Send(alert.Event{Kind: "mirror", Repo: r.name, Mirror: m.Name, URL: res.URL, From: string(prev), To: string(res.State), Reason: res.Reason})
+}
+
+// warnOnChange logs err, a failure of what (done each probe round) on
+// mirror, when it differs from the last one logged for them, and that
+// what works again once err is nil: a store that refuses the daemon's
+// credentials is one warning, not two every probe round. /status shows
+// the failure meanwhile.
+func (r *repo) warnOnChange(what, mirror string, err error) {
+	key := what + "\x00" + mirror
+	msg := ""
+	if err != nil {
+		msg = oneLine(err)
+	}
+	r.mu.Lock()
+	if r.warned == nil {
+		r.warned = map[string]string{}
+	}
+	last := r.warned[key]
+	r.warned[key] = msg
+	r.mu.Unlock()
+	switch {
+	case msg == last:
+	case msg != "":
+		r.log.Warn(what, "mirror", mirror, "err", msg)
+	default:
+		r.log.Info(what+": works again", "mirror", mirror)
+	}
 }
 
 // needsPerson reports whether a mirror in state s needs someone to look.

@@ -31,13 +31,12 @@ func (r *repo) snapshotIndexes(rc config.Repo) map[string]*snapshot.Index {
 		// Opening a target creates nothing; a mirror never synced has
 		// no snapshots.
 		tg, err := r.target(ctx, m)
-		if err != nil {
-			r.log.Warn("reading the snapshots of a mirror", "mirror", m.Name, "err", err)
-			continue
+		var x *snapshot.Index
+		if err == nil {
+			x, err = snapshot.Read(ctx, tg, rc.Name)
 		}
-		x, err := snapshot.Read(ctx, tg, rc.Name)
+		r.warnOnChange("reading the snapshots of a mirror", m.Name, err)
 		if err != nil {
-			r.log.Warn("reading the snapshots of a mirror", "mirror", m.Name, "err", err)
 			continue
 		}
 		out[m.Name] = x

@@ -341,3 +341,37 @@ func TestStartUpSyncNotStandbyBehindOwnLists(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreFailureWarnedOnce: a store that refuses the daemon's
+// credentials fails the lease read and the snapshot index read of every
+// probe round; each is one warning (and /status shows it meanwhile), not
+// two warnings every probe round.
+func TestStoreFailureWarnedOnce(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = not-the-secret\n"), 0o600)
+	p := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    snapshots: {}\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log recordLog
+	d, stop := runBare(t, cfg, Options{Logger: slog.New(slog.NewJSONHandler(&log, nil)), ShutdownTimeout: 5 * time.Second})
+	defer stop()
+	r, _ := d.repo("r")
+	for range 3 {
+		r.probeLeases(context.Background())
+		r.snapshotIndexes(r.config())
+	}
+	for _, msg := range []string{"reading the lease", "reading the snapshots of a mirror"} {
+		if n := len(log.records(t, msg)); n != 1 {
+			t.Errorf("%q logged %d times over several probe rounds, want once", msg, n)
+		}
+	}
+	if st := d.Status().Repos[0].Mirrors[0]; st.Lease == nil || st.Lease.Error == "" {
+		t.Errorf("/status does not show the lease's failure: %+v", st.Lease)
+	}
+}
