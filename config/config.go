@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -487,7 +488,7 @@ func Load(path string) (*Config, error) {
 
 // LoadWith is Load with options.
 func LoadWith(path string, opts LoadOptions) (*Config, error) {
-	data, err := os.ReadFile(path)
+	data, err := readConfig(path)
 	if err != nil {
 		msg := err.Error()
 		var pe *fs.PathError
@@ -497,6 +498,32 @@ func LoadWith(path string, opts LoadOptions) (*Config, error) {
 		return nil, Errors{{File: path, Msg: "cannot read: " + msg, err: err}}.asError()
 	}
 	return ParseWith(data, path, opts)
+}
+
+// MaxFileSize bounds a configuration file: far more than any real one (a
+// thousand repos take about a megabyte), and a mistaken -c (a log file, a
+// device such as /dev/zero, which never ends) is refused instead of read
+// into memory whole.
+const MaxFileSize = 16 << 20
+
+// ErrTooLarge is the error of a configuration file over MaxFileSize.
+var ErrTooLarge = fmt.Errorf("larger than %d MiB: not a configuration file", MaxFileSize>>20)
+
+// readConfig reads the file at path, at most MaxFileSize bytes of it.
+func readConfig(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > MaxFileSize {
+		return nil, ErrTooLarge
+	}
+	return data, nil
 }
 
 // Parse is Load for a file already read into data. file names it in

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,5 +67,32 @@ func TestFIFOWhereAFileIsRead(t *testing.T) {
 				t.Errorf("got:\n%s\nwant:\n%s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestLoadRefusesHugeFiles: a -c that names something far larger than
+// any configuration (a log file, /dev/zero, which never ends) is refused
+// after MaxFileSize bytes with ErrTooLarge; it was read into memory whole
+// (for /dev/zero, until rpmirror ran out of memory).
+func TestLoadRefusesHugeFiles(t *testing.T) {
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(MaxFileSize + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	for _, p := range []string{"/dev/zero", big} {
+		if _, err := os.Stat(p); err != nil {
+			t.Skip(err)
+		}
+		_, err := Load(p)
+		if !errors.Is(err, ErrTooLarge) {
+			t.Errorf("Load(%s): %v, want ErrTooLarge", p, err)
+		} else if want := p + ": cannot read: larger than 16 MiB: not a configuration file"; err.Error() != want {
+			t.Errorf("Load(%s): %q, want %q", p, err, want)
+		}
 	}
 }
