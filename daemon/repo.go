@@ -492,7 +492,11 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	r.alertRollback(rep, st.Error)
 	switch {
 	case !ok && (prev == nil || *prev):
-		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: "ok", To: "failed", Reason: st.Error})
+		from := "ok"
+		if prev == nil {
+			from = "unknown" // the daemon's first sync of the repo
+		}
+		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: from, To: "failed", Reason: st.Error})
 	case ok && prev != nil && !*prev:
 		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: "failed", To: "ok"})
 	}

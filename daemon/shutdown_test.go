@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	gosync "sync"
 	"sync/atomic"
 	"testing"
@@ -139,4 +141,48 @@ func stopping(d *Daemon) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.runCtx.Err() != nil
+}
+
+// TestFirstSyncFailureAlert: when the daemon's first sync of a repo
+// fails, the alert says it went from "unknown" to failed, not from "ok":
+// no sync of this daemon had succeeded. The recovery after it is
+// "failed -> ok".
+func TestFirstSyncFailureAlert(t *testing.T) {
+	var calls atomic.Int32
+	old := runEngine
+	runEngine = func(ctx context.Context, _ sync.Options, rc *config.Repo) *sync.Report {
+		rep := &sync.Report{Repo: rc.Name, Start: time.Now()}
+		if calls.Add(1) == 1 {
+			rep.Err = errors.New("publishing to mirror m: no space left on device")
+		}
+		return rep
+	}
+	t.Cleanup(func() { runEngine = old })
+	var log recordLog
+	d, stop := runBare(t, bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.NewJSONHandler(&log, nil)), ShutdownTimeout: time.Second})
+	defer stop()
+	r, _ := d.repo("r0")
+	deadline := time.Now().Add(10 * time.Second)
+	for calls.Load() < 1 || r.status().LastSync == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("no start-up sync")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.requestSync("again")
+	for calls.Load() < 2 || r.status().LastSync.Result != "ok" {
+		if time.Now().After(deadline) {
+			t.Fatal("no second sync")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var got []string
+	for _, rec := range log.records(t, "state change") {
+		if rec["kind"] == "sync" {
+			got = append(got, fmt.Sprint(rec["from"], " -> ", rec["to"]))
+		}
+	}
+	if want := []string{"unknown -> failed", "failed -> ok"}; !slices.Equal(got, want) {
+		t.Errorf("sync alerts %q, want %q", got, want)
+	}
 }
