@@ -142,7 +142,7 @@ type LeaseStatus struct {
 type SyncStatus struct {
 	Start    time.Time `json:"start"`
 	Seconds  float64   `json:"seconds"`
-	Result   string    `json:"result"` // "ok", "no change", "failed", "skipped", "held"
+	Result   string    `json:"result"` // "ok", "no change", "failed", "skipped", "held", "standby", "interrupted"
 	Error    string    `json:"error,omitempty"`
 	Fetched  int       `json:"fetched"`
 	Bytes    int64     `json:"bytes"`
