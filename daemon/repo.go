@@ -263,9 +263,10 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	r.syncing = true
 	r.mu.Unlock()
 	// A write of the lists into the mirrors under way ends before the
-	// sync starts (and none starts until the sync is over: writeLists):
-	// on object storage it holds the mirror's lease, and the sync,
-	// finding it held, went on standby behind its own daemon.
+	// sync starts (and none to a mirror in object storage starts until
+	// the sync is over: writeLists): there it holds the mirror's lease,
+	// and the sync, finding it held, went on standby behind its own
+	// daemon.
 	r.writing.Lock()
 	r.writing.Unlock() //nolint:staticcheck // waiting for the holder is the point
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(1)
@@ -1262,12 +1263,6 @@ func (r *repo) writeLists() {
 	r.mu.Lock()
 	syncing := r.syncing
 	r.mu.Unlock()
-	if syncing {
-		// The sync writes them when it ends (runSync), holding the
-		// lease meanwhile; never compete with it for the lease.
-		r.listsRetry.Store(true)
-		return
-	}
 	sig := append(append([]byte(nil), v.mirrorlist...), v.metalink...)
 	var todo []config.Mirror
 	r.mu.Lock()
@@ -1298,6 +1293,13 @@ func (r *repo) writeLists() {
 			continue
 		}
 		if _, leased := tg.(target.LeaseReader); leased {
+			if syncing {
+				// The sync holds the lease, and writes the lists
+				// when it ends (runSync): never compete with it
+				// for the lease.
+				r.listsRetry.Store(true)
+				continue
+			}
 			// One writer at a time, lists included: take the lease
 			// for the two objects, or leave them to its holder.
 			unlock, err := tg.Lock(ctx)
