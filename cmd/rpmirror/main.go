@@ -139,7 +139,7 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 		return exitSignals
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
-		fmt.Fprintf(stderr, "rpmirror: %s\n", line)
+		fmt.Fprintf(stderr, "rpmirror: %s\n", printable(line))
 	}
 	return exitFailed
 }

@@ -39,7 +39,7 @@ func runSnapshots(ctx context.Context, args []string, stdout, stderr io.Writer) 
 				continue
 			}
 			if err := listSnapshots(ctx, stdout, cfg, r, m, now); err != nil {
-				fmt.Fprintf(stderr, "rpmirror: %s: mirror %s: %v\n", r.Name, m.Name, err)
+				fmt.Fprintf(stderr, "rpmirror: %s: mirror %s: %s\n", r.Name, m.Name, errLine(err))
 				failed = true
 			}
 		}

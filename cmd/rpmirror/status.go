@@ -29,7 +29,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		st, err := store.Load(r.Name)
 		var corrupt *state.CorruptError
 		if errors.As(err, &corrupt) {
-			fmt.Fprintf(stdout, "%s  %s; the next sync rebuilds it from the mirrors\n", r.Name, corrupt)
+			fmt.Fprintf(stdout, "%s  %s; the next sync rebuilds it from the mirrors\n", r.Name, errLine(corrupt))
 		} else if err != nil {
 			return err
 		}
@@ -79,7 +79,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			case run.Cancelled:
 				result = "interrupted"
 			case run.Error != "":
-				result = "FAILED: " + run.Error
+				result = "FAILED: " + errLine(errors.New(run.Error)) // as the origin said it
 			}
 			fmt.Fprintf(stdout, "  run %s  %s  %s  %s\n", run.Start.UTC().Format(time.RFC3339), run.Duration.Round(time.Millisecond), what, result)
 		}

@@ -272,9 +272,7 @@ func mirrorPlan(p *sync.Plan, name string) *sync.MirrorPlan {
 	return nil
 }
 
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
-}
+func oneLine(err error) string { return errLine(err) }
 
 func human(n int64) string {
 	const unit = 1024

@@ -50,18 +50,18 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			tg, err := targets.Open(ctx, m)
 			if err != nil {
-				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, err)
+				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, errLine(err))
 				bad++
 				continue
 			}
 			problems, st, err := sync.CheckMirrorWith(ctx, tg, opts)
 			if err != nil {
-				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, err)
+				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, errLine(err))
 				bad++
 				continue
 			}
 			for _, p := range problems {
-				fmt.Fprintf(stdout, "%s/%s: %s: %s\n", r.Name, m.Name, p.Path, p.Err)
+				fmt.Fprintf(stdout, "%s/%s: %s: %s\n", r.Name, m.Name, p.Path, errLine(p.Err))
 			}
 			bad += len(problems)
 			verdict := "ok"
@@ -111,15 +111,15 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 		for _, m := range reps {
 			name := r.Name + "/" + m.Name
 			if m.Err != nil {
-				fmt.Fprintf(stdout, "%s: %s\n", name, m.Err)
+				fmt.Fprintf(stdout, "%s: %s\n", name, errLine(m.Err))
 				bad++
 				continue
 			}
 			for _, p := range m.Replaced {
-				fmt.Fprintf(stdout, "%s: replaced %s (it was: %s)\n", name, p.Path, p.Err)
+				fmt.Fprintf(stdout, "%s: replaced %s (it was: %s)\n", name, p.Path, errLine(p.Err))
 			}
 			for _, p := range m.Left {
-				fmt.Fprintf(stdout, "%s: %s: %s\n", name, p.Path, p.Err)
+				fmt.Fprintf(stdout, "%s: %s: %s\n", name, p.Path, errLine(p.Err))
 			}
 			bad += len(m.Left)
 			verdict := "ok"
@@ -133,7 +133,7 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			fmt.Fprintf(stdout, "%s: revision %s: %d files replaced: %s\n", name, m.Revision, len(m.Replaced), verdict)
 		}
 		if err != nil {
-			fmt.Fprintf(stdout, "%s: %s\n", r.Name, err)
+			fmt.Fprintf(stdout, "%s: %s\n", r.Name, errLine(err))
 			bad++
 		}
 	}
@@ -149,7 +149,7 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg target.Target, opts sync.CheckOptions) int {
 	x, broken, err := sync.CheckSnapshots(ctx, tg, repo, opts)
 	if err != nil {
-		fmt.Fprintf(w, "%s/%s: snapshots: %s\n", repo, mirror, err)
+		fmt.Fprintf(w, "%s/%s: snapshots: %s\n", repo, mirror, errLine(err))
 		return 1
 	}
 	if len(x.Snapshots) == 0 {
@@ -164,7 +164,7 @@ func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg t
 		}
 		names = append(names, s.Name)
 		for _, p := range problems {
-			fmt.Fprintf(w, "%s/%s: snapshot %s: %s: %s\n", repo, mirror, s.Name, p.Path, p.Err)
+			fmt.Fprintf(w, "%s/%s: snapshot %s: %s: %s\n", repo, mirror, s.Name, p.Path, errLine(p.Err))
 		}
 		bad += len(problems)
 	}
