@@ -158,6 +158,12 @@ func (r *repo) setConfig(rc config.Repo) {
 	r.mu.Lock()
 	r.cfg = rc
 	r.mu.Unlock()
+	// Open the written mirrors' targets again: a reload also reads their
+	// credentials files again (fixed or rotated keys under the same
+	// path), which a target opened before keeps.
+	r.tgMu.Lock()
+	clear(r.targets)
+	r.tgMu.Unlock()
 	r.render(true)
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/s3test"
 	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/target"
 )
 
 // runSynced starts a daemon on the configuration yaml (with the demo
@@ -373,5 +374,52 @@ func TestStoreFailureWarnedOnce(t *testing.T) {
 	}
 	if st := d.Status().Repos[0].Mirrors[0]; st.Lease == nil || st.Lease.Error == "" {
 		t.Errorf("/status does not show the lease's failure: %+v", st.Lease)
+	}
+}
+
+// TestReloadReadsCredentialsAgain: the keys in a mirror's credentials_file
+// are fixed (or rotated) under the same path and the daemon reloaded
+// (SIGHUP): the daemon's own requests to the store (the lists, the lease,
+// the snapshot index) use the new keys. It kept the mirror's target, and
+// the keys it was opened with, until restarted.
+func TestReloadReadsCredentialsAgain(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	write := func(secret string) {
+		if err := os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+secret+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("not-the-secret")
+	p := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, stop := runBare(t, cfg, Options{Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: 5 * time.Second})
+	defer stop()
+	r, _ := d.repo("r")
+	m := cfg.Repos[0].Mirrors[0]
+	walk := func() error {
+		tg, err := r.target(context.Background(), m)
+		if err != nil {
+			return err
+		}
+		return tg.Walk(context.Background(), func(string, target.Info) error { return nil })
+	}
+	if err := walk(); err == nil {
+		t.Fatal("the store took the wrong secret")
+	}
+	write(s3test.Secret)
+	next, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Reload(next)
+	if err := walk(); err != nil {
+		t.Errorf("after the keys were fixed and the daemon reloaded: %v", err)
 	}
 }
