@@ -3,7 +3,10 @@ GO       ?= go
 export CGO_ENABLED := 0
 BIN      := bin/rpmirror
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+# The commit, as dist/mkrpm.sh stamps it: not left to go build's -buildvcs,
+# which GOFLAGS=-buildvcs=false turns off ("commit unknown").
+COMMIT   ?= $(shell c=$$(git rev-parse HEAD 2>/dev/null) && { test -z "$$(git status --porcelain 2>/dev/null)" || c=$$c+dirty; echo $$c; })
+LDFLAGS  := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 FUZZTIME ?= 10s
 RPMDIR   ?= bin/rpm
 
