@@ -103,10 +103,33 @@ func TestRollbackHoldResume(t *testing.T) {
 	if hold, err := h.engine(false).Resume(ctx, h.repo); err != nil || hold != nil {
 		t.Errorf("resume of a repo not held: %+v, %v", hold, err)
 	}
-	h.mustSync()
+	rep = h.mustSync()
 	for _, m := range h.mirrors {
 		if string(serves(m)) != string(v2md) {
 			t.Errorf("%s does not serve the origin's revision after resume and sync", m)
+		}
+	}
+	// The rollback kept the index of what it republished: the mirrors
+	// count as published by rpmirror, and of what they hold only the
+	// packages the snapshot does not serve (the second revision's, kept
+	// from before the rollback) are read back, not every one as in a
+	// mirror rpmirror did not publish.
+	served := map[string]bool{}
+	for _, p := range p1 {
+		served[p.RelPath()] = true
+	}
+	unserved := 0
+	for _, p := range pkgs[1] {
+		if !served[p.RelPath()] {
+			unserved++
+		}
+	}
+	if unserved == 0 || unserved == len(pkgs[1]) {
+		t.Fatalf("the second revision adds %d of its %d packages: want some, not all", unserved, len(pkgs[1]))
+	}
+	for _, m := range rep.Mirrors {
+		if m.Checked != unserved {
+			t.Errorf("mirror %s: the sync after resume read %d kept packages back, want the %d the snapshot does not serve", m.Name, m.Checked, unserved)
 		}
 	}
 }
