@@ -372,6 +372,7 @@ for k in $(seq 2 "$last"); do
   changed_between "$small/v$((k - 1))" "$small/v$k" > "$work/pair.curl"
   ln -sfn "$small/v$k" "$work/www/small"
   td=$(last_sync "$(revision_of "$small/v$k")") || exit 1
+  td=$(awk -v t="$td" 'BEGIN {printf "%.4f", t}')
   tc=$(timed curl_get "$work/pair.curl") || exit 1
   log "incremental run $((k - 1)) in rpmirror serve: the sync ${td}s, curl ${tc}s"
   D+=("$td"); DC+=("$tc")
