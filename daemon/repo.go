@@ -419,10 +419,7 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		st.Result, st.Error = "standby", oneLine(rep.Err)
 		m.syncRuns.WithLabelValues(r.name, "standby").Inc()
 		r.log.Info("sync: on standby, another rpmirror holds the lease", "err", st.Error)
-		r.mu.Lock()
-		r.syncing = false
-		r.lastSync = st
-		r.mu.Unlock()
+		r.endSync(st)
 		return
 	}
 	if errors.Is(rep.Err, sync.ErrHeld) {
@@ -431,10 +428,7 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		st.Result, st.Error = "held", oneLine(rep.Err)
 		m.syncRuns.WithLabelValues(r.name, "held").Inc()
 		r.log.Info("sync skipped: the repository is held", "err", st.Error)
-		r.mu.Lock()
-		r.syncing = false
-		r.lastSync = st
-		r.mu.Unlock()
+		r.endSync(st)
 		r.refreshHold()
 		return
 	}
@@ -463,10 +457,7 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		st.Result, st.Error = "interrupted", oneLine(rep.Err)
 		m.syncRuns.WithLabelValues(r.name, "interrupted").Inc()
 		r.log.Warn("sync interrupted by the shutdown; the mirrors serve what they served", "duration", rep.Duration)
-		r.mu.Lock()
-		r.syncing = false
-		r.lastSync = st
-		r.mu.Unlock()
+		r.endSync(st)
 		return
 	}
 	if ok {
@@ -507,6 +498,14 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	case ok && prev != nil && !*prev:
 		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: "failed", To: "ok"})
 	}
+}
+
+// endSync records st as the repo's last sync, which is over.
+func (r *repo) endSync(st *server.SyncStatus) {
+	r.mu.Lock()
+	r.syncing = false
+	r.lastSync = st
+	r.mu.Unlock()
 }
 
 // alertRollback alerts on a refused rollback on its own, once per
