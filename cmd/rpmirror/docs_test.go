@@ -140,6 +140,36 @@ func TestReportLines(t *testing.T) {
 	}
 }
 
+// TestReportMirrorLines: a mirror's line says what the sync did to it;
+// a sync skipped (no usable upstream) or failed before it wrote anything
+// there leaves it unchanged, which it said as "published 0 files,
+// deleted 0".
+func TestReportMirrorLines(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    sync.Report
+		want string
+	}{
+		{"published", sync.Report{Repo: "r", Mirrors: []*sync.MirrorReport{{Name: "m", Published: 16, Deleted: 13}}},
+			"  m            published 16 files, deleted 13\n"},
+		{"skipped", sync.Report{Repo: "r", Skipped: true, Err: errors.New("no usable upstream"), Mirrors: []*sync.MirrorReport{{Name: "m"}}},
+			"  m            unchanged\n"},
+		{"failed before publishing", sync.Report{Repo: "r", Err: errors.New("boom"), Mirrors: []*sync.MirrorReport{{Name: "m"}}},
+			"  m            unchanged\n"},
+		{"failed on this mirror", sync.Report{Repo: "r", Err: errors.New("boom"), Mirrors: []*sync.MirrorReport{{Name: "m", Err: errors.New("disk full")}}},
+			"  m            FAILED: disk full\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			printReport(&b, &tc.r)
+			_, rest, _ := strings.Cut(b.String(), "\n")
+			if !strings.Contains(rest, tc.want) {
+				t.Errorf("got  %q\nwant a line %q", rest, tc.want)
+			}
+		})
+	}
+}
+
 // TestVerifyProbeOnlyRepo: verify (and verify --repair) of a repo whose
 // mirrors are all probe-only says there is nothing to check there; it
 // printed nothing at all and exited 0, as if every mirror were fine.

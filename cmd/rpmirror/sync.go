@@ -235,6 +235,9 @@ func printReport(w io.Writer, r *sync.Report) {
 			fmt.Fprintf(w, "  %-12s FAILED: %s\n", m.Name, oneLine(m.Err))
 		case m.UpToDate:
 			fmt.Fprintf(w, "  %-12s current, deleted %d\n", m.Name, m.Deleted)
+		case (r.Skipped || r.Err != nil) && m.Published == 0 && m.Deleted == 0:
+			// The sync stopped before it wrote anything here.
+			fmt.Fprintf(w, "  %-12s unchanged\n", m.Name)
 		default:
 			fmt.Fprintf(w, "  %-12s published %d files, deleted %d%s\n", m.Name, m.Published, m.Deleted, checkedInPlace(m))
 		}
