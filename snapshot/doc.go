@@ -2,8 +2,11 @@
 // mirror as immutable snapshots inside it, the way oVirt's CI mirrors do:
 // MIRROR/snapshots/NAME/ holds one revision's repodata/ and every package
 // at the same relative location, byte-identical to what was published,
-// NAME being the publish time in UTC (20261126T120000Z). A client whose
-// baseurl is a snapshot sees a repository that never changes.
+// NAME being the publish time in UTC (20261126T120000Z): the time the
+// revision was first published to the repo's mirrors, since a mirror that
+// publishes it later takes the name the others hold it under
+// (Revision.Shared), so that one revision has one name on every mirror. A
+// client whose baseurl is a snapshot sees a repository that never changes.
 //
 // MIRROR/snapshots/latest.txt names the newest snapshot and
 // MIRROR/snapshots/index.json lists them all; both are replaced

@@ -243,8 +243,15 @@ func Write(ctx context.Context, tg target.Target, x *Index) error {
 type Revision struct {
 	Repomd []byte // repodata/repomd.xml
 	// Published is when the mirror started serving it: the snapshot's
-	// name and publish time. Zero means now.
+	// name and publish time, unless Shared names it. Zero means now.
 	Published time.Time
+	// Shared, when not nil, returns the name the repo's other mirrors
+	// already hold this revision under (the same repomd.xml), or "": a
+	// mirror added later names its snapshot of the revision as they do,
+	// so that one revision has one name on every mirror. It is only
+	// called when a snapshot is taken, and its name is used when it
+	// sorts after this mirror's newest snapshot.
+	Shared func() string
 	// Paths returns every other file: metadata and packages. It is only
 	// called when a snapshot is taken.
 	Paths func() ([]string, error)
@@ -306,7 +313,8 @@ type Result struct {
 
 // Maintain brings a mirror's snapshots up to date after it serves rev
 // (the caller holds the mirror's lock): it takes a snapshot of rev named
-// for its publish time unless the newest snapshot has the same repomd.xml, removes
+// as the repo's other mirrors name it (rev.Shared) or else for its
+// publish time, unless the newest snapshot has the same repomd.xml, removes
 // what the policy no longer keeps, and rewrites index.json and
 // latest.txt. The new snapshot is complete under its final name before
 // the index names it; a removed one leaves the index before its
@@ -346,6 +354,12 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 		name := Name(base)
 		for i := 2; newest != "" && compareNames(name, newest) <= 0; i++ {
 			name = fmt.Sprintf("%s-%d", Name(base), i)
+		}
+		if rev.Shared != nil {
+			if shared := rev.Shared(); config.ValidSnapshotName(shared) && (newest == "" || compareNames(shared, newest) > 0) {
+				name = shared
+				at, _ = nameTime(shared)
+			}
 		}
 		more, err := rev.Paths()
 		if err != nil {

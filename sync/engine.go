@@ -278,6 +278,10 @@ type run struct {
 	// publishedAt is when this run published its revision: one time for
 	// every mirror, so that the snapshots a run takes share their name.
 	publishedAt time.Time
+	// snapshotNames maps the repomd.xml digest of a revision to the
+	// snapshot name its mirrors share (sharedSnapshotName), "" when
+	// none holds it yet.
+	snapshotNames map[string]string
 }
 
 // publishTime returns the time this run publishes its revision at, the

@@ -39,11 +39,56 @@ func (s *run) snapshot(ctx context.Context, m *mirror, md *repodata.Repomd, pkgs
 		}
 		return paths, nil
 	}}
+	sum := sha256Hex(m.cur)
+	rev.Shared = func() string { return s.sharedSnapshotName(ctx, m, sum) }
 	log := s.log.With("mirror", m.cfg.Name)
-	if _, err := snapshot.Maintain(ctx, m.tg, s.repo.Name, snapshot.PolicyOf(s.repo.Snapshots), rev, s.now(), log); err != nil {
+	res, err := snapshot.Maintain(ctx, m.tg, s.repo.Name, snapshot.PolicyOf(s.repo.Snapshots), rev, s.now(), log)
+	if res.Taken != "" && s.snapshotNames[sum] == "" {
+		if s.snapshotNames == nil {
+			s.snapshotNames = map[string]string{}
+		}
+		s.snapshotNames[sum] = res.Taken
+	}
+	if err != nil {
 		return fmt.Errorf("snapshots: %w", err)
 	}
 	return nil
+}
+
+// sharedSnapshotName returns the name under which the repo's other
+// written mirrors hold a snapshot of the revision whose repomd.xml has
+// digest sum, or "": the name this run gave it on another mirror, else
+// the newest such name in the other mirrors' snapshot indexes (read once
+// a run, under the locks this run holds). A mirror added later thus
+// names its snapshot of the current revision as the others did, not for
+// its own publish time, and a CI job pinned to that name keeps every
+// mirror to fail over to. A mirror whose index cannot be read is passed
+// over.
+func (s *run) sharedSnapshotName(ctx context.Context, m *mirror, sum string) string {
+	if name, ok := s.snapshotNames[sum]; ok {
+		return name
+	}
+	name := ""
+	for _, o := range s.mirrors {
+		if o == m || o.tg == nil {
+			continue
+		}
+		x, err := snapshot.Read(ctx, o.tg, s.repo.Name)
+		if err != nil {
+			s.log.Debug("reading another mirror's snapshots to name a snapshot alike", "mirror", o.cfg.Name, "err", err)
+			continue
+		}
+		for _, sn := range x.Snapshots {
+			if sn.RepomdSHA256 == sum && (name == "" || snapshot.Compare(sn.Name, name) > 0) {
+				name = sn.Name
+			}
+		}
+	}
+	if s.snapshotNames == nil {
+		s.snapshotNames = map[string]string{}
+	}
+	s.snapshotNames[sum] = name
+	return name
 }
 
 // snapshotOwner says what rpmirror keeps at p under snapshots/, or "":
