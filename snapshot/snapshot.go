@@ -432,19 +432,22 @@ func removeSnapshot(ctx context.Context, tg target.Target, sn target.Snapshotter
 // SetPin pins (or unpins) the snapshot called name on a mirror, as
 // rpmirror snapshot pin does; the caller holds the mirror's lock. c is
 // the repo's snapshots setting, file the configuration file: a snapshot
-// the file pins cannot be unpinned here (*PinnedInConfigError).
-func SetPin(ctx context.Context, tg target.Target, repo string, c *config.Snapshots, file, name string, pin bool) error {
+// the file pins cannot be unpinned here (*PinnedInConfigError). It
+// reports whether the pin changed: pinning a snapshot pinned the same
+// way or unpinning one that is not pinned changes (and writes) nothing.
+func SetPin(ctx context.Context, tg target.Target, repo string, c *config.Snapshots, file, name string, pin bool) (changed bool, err error) {
 	x, err := Read(ctx, tg, repo)
 	if err != nil {
-		return err
+		return false, err
 	}
 	s, ok := x.Find(name)
 	if !ok {
-		return fmt.Errorf("%s: %w", name, ErrNotFound)
+		return false, fmt.Errorf("%s: %w", name, ErrNotFound)
 	}
+	was := *s
 	if i := slices.Index(c.Pinned, name); i >= 0 {
 		if !pin {
-			return &PinnedInConfigError{Name: name, File: file, Line: c.PinnedLines[i]}
+			return false, &PinnedInConfigError{Name: name, File: file, Line: c.PinnedLines[i]}
 		}
 		s.Pinned, s.PinnedBy = true, PinnedByConfig
 	} else if pin {
@@ -452,7 +455,10 @@ func SetPin(ctx context.Context, tg target.Target, repo string, c *config.Snapsh
 	} else {
 		s.Pinned, s.PinnedBy = false, ""
 	}
-	return Write(ctx, tg, x)
+	if *s == was {
+		return false, nil
+	}
+	return true, Write(ctx, tg, x)
 }
 
 // Package is one package a snapshot holds.

@@ -160,18 +160,18 @@ func TestS3Snapshots(t *testing.T) {
 
 	// Pins by command, through the bucket.
 	var inConfig *snapshot.PinnedInConfigError
-	if err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); !errors.As(err, &inConfig) || inConfig.Line != 7 {
+	if _, err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); !errors.As(err, &inConfig) || inConfig.Line != 7 {
 		t.Errorf("unpinning a snapshot the file pins: err = %v, want a *PinnedInConfigError at line 7", err)
 	}
 	h.repo.Snapshots.Pinned, h.repo.Snapshots.PinnedLines = nil, nil
-	if err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], true); err != nil {
+	if _, err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], true); err != nil {
 		t.Fatal(err)
 	}
 	h.mustSync()
 	if _, err := os.Stat(filepath.Join(m, "snapshots", names[0], "repodata", "repomd.xml")); err != nil {
 		t.Errorf("snapshot %s pinned by command was removed: %v", names[0], err)
 	}
-	if err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); err != nil {
+	if _, err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); err != nil {
 		t.Fatal(err)
 	}
 	h.mustSync()

@@ -101,21 +101,21 @@ func TestSnapshots(t *testing.T) {
 	}
 	ctx := context.Background()
 	var inConfig *snapshot.PinnedInConfigError
-	if err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); !errors.As(err, &inConfig) || inConfig.Line != 7 {
+	if _, err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); !errors.As(err, &inConfig) || inConfig.Line != 7 {
 		t.Errorf("unpinning a snapshot the file pins: err = %v, want a *PinnedInConfigError at line 7", err)
 	}
-	if err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[1], true); !errors.Is(err, snapshot.ErrNotFound) {
+	if _, err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[1], true); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("pinning a removed snapshot: err = %v, want ErrNotFound", err)
 	}
 	h.repo.Snapshots.Pinned, h.repo.Snapshots.PinnedLines = nil, nil
-	if err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], true); err != nil {
+	if _, err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], true); err != nil {
 		t.Fatal(err)
 	}
 	h.mustSync()
 	if _, err := os.Stat(filepath.Join(m, "snapshots", names[0])); err != nil {
 		t.Errorf("snapshot %s pinned by command was removed: %v", names[0], err)
 	}
-	if err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); err != nil {
+	if _, err := snapshot.SetPin(ctx, tg, "test", h.repo.Snapshots, "mirrors.yaml", names[0], false); err != nil {
 		t.Fatal(err)
 	}
 	h.mustSync()

@@ -152,13 +152,21 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if !m.Written() {
 			continue
 		}
-		err := setPin(ctx, m, r.Name, setting, cfg.File, name, verb == "pin")
+		changed, err := setPin(ctx, m, r.Name, setting, cfg.File, name, verb == "pin")
 		switch {
 		case errors.Is(err, snaps.ErrNotFound):
 			fmt.Fprintf(stderr, "rpmirror: %s: mirror %s has no snapshot %s\n", r.Name, m.Name, name)
 		case err != nil:
 			fmt.Fprintf(stderr, "rpmirror: %s: mirror %s: %v\n", r.Name, m.Name, err)
 			failed = true
+		case !changed && verb == "pin":
+			// Already as asked: not a failure, so that a script may
+			// pin (or unpin) again safely.
+			found++
+			fmt.Fprintf(stdout, "%s: mirror %s: snapshot %s was already pinned\n", r.Name, m.Name, name)
+		case !changed:
+			found++
+			fmt.Fprintf(stdout, "%s: mirror %s: snapshot %s was not pinned\n", r.Name, m.Name, name)
 		default:
 			found++
 			fmt.Fprintf(stdout, "%s: mirror %s: snapshot %s %sned\n", r.Name, m.Name, name, verb)
@@ -173,17 +181,17 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	return nil
 }
 
-func setPin(ctx context.Context, m config.Mirror, repo string, setting *config.Snapshots, file, name string, pin bool) error {
+func setPin(ctx context.Context, m config.Mirror, repo string, setting *config.Snapshots, file, name string, pin bool) (changed bool, err error) {
 	tg, err := targets.Open(ctx, m)
 	if err != nil {
-		return err
+		return false, err
 	}
 	unlock, err := tg.Lock(ctx)
 	if errors.Is(err, target.ErrLocked) {
-		return fmt.Errorf("%w: a sync is writing it; try again when it is done", err)
+		return false, fmt.Errorf("%w: a sync is writing it; try again when it is done", err)
 	}
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer unlock()
 	return snaps.SetPin(ctx, tg, repo, setting, file, name, pin)

@@ -11,7 +11,8 @@ import (
 
 // TestSnapshotCommands: after a sync with snapshots set, rpmirror
 // snapshots lists the snapshot of every written mirror with its revision,
-// packages and pin; snapshot pin and unpin change the pin on every mirror;
+// packages and pin; snapshot pin and unpin change the pin on every mirror,
+// and say when it already was as asked (exit 0);
 // bad command lines are usage errors (exit 2) and an unknown snapshot is a
 // failure (exit 1).
 func TestSnapshotCommands(t *testing.T) {
@@ -57,12 +58,26 @@ func TestSnapshotCommands(t *testing.T) {
 	if _, out, _ = rpmirror(t, "snapshots", "-c", f.cfg); strings.Count(out, "yes (command)") != 2 {
 		t.Errorf("after pin, snapshots:\n%s", out)
 	}
+	// Pinning again says so, and is no failure.
+	code, out, errOut = rpmirror(t, "snapshot", "pin", "-c", f.cfg, "--repo", "test", name)
+	if code != 0 || strings.Count(out, "snapshot "+name+" was already pinned\n") != 2 {
+		t.Errorf("snapshot pin of a pinned snapshot: exit %d\n%s%s", code, out, errOut)
+	}
 	// Flags may come after the name too.
 	if code, out, errOut = rpmirror(t, "snapshot", "unpin", name, "-c", f.cfg, "--repo", "test"); code != 0 {
 		t.Fatalf("snapshot unpin: exit %d\n%s%s", code, out, errOut)
 	}
+	if strings.Count(out, "snapshot "+name+" unpinned\n") != 2 {
+		t.Errorf("snapshot unpin of a pinned snapshot:\n%s", out)
+	}
 	if _, out, _ = rpmirror(t, "snapshots", "-c", f.cfg); strings.Contains(out, "yes (") {
 		t.Errorf("after unpin, snapshots:\n%s", out)
+	}
+	// Unpinning a snapshot that is not pinned says it was not (exit 0:
+	// it is not pinned, as asked), never "unpinned".
+	code, out, errOut = rpmirror(t, "snapshot", "unpin", "-c", f.cfg, "--repo", "test", name)
+	if code != 0 || strings.Count(out, "snapshot "+name+" was not pinned\n") != 2 || strings.Contains(out, "unpinned") {
+		t.Errorf("snapshot unpin of a snapshot not pinned: exit %d\n%s%s", code, out, errOut)
 	}
 
 	for _, tc := range []struct {
