@@ -169,6 +169,7 @@ func (c *Config) resolvedOverlaps(add func(line int, where, format string, args 
 		path, real string
 		line       int
 		desc       string
+		disk       *onDisk
 	}
 	var origins, written []place
 	for _, r := range c.Repos {
@@ -178,11 +179,14 @@ func (c *Config) resolvedOverlaps(add func(line int, where, format string, args 
 				if i < len(r.originLines) {
 					line = r.originLines[i]
 				}
-				origins = append(origins, place{p, resolve(p), line, repoDesc(r)})
+				origins = append(origins, place{p, resolve(p), line, repoDesc(r), statPath(resolve(p))})
 			}
 		}
 	}
-	state := place{c.StateDir, resolve(c.StateDir), c.stateDirLine, "state_dir"}
+	state := place{c.StateDir, resolve(c.StateDir), c.stateDirLine, "state_dir", nil}
+	if state.path != "" {
+		state.disk = statPath(state.real)
+	}
 	overlap := func(a, b string) bool { return within(a, b) || within(b, a) }
 	for _, r := range c.Repos {
 		for _, m := range r.Mirrors {
@@ -190,32 +194,107 @@ func (c *Config) resolvedOverlaps(add func(line int, where, format string, args 
 				continue
 			}
 			where := repoDesc(r) + ": " + mirrorDesc(m)
-			here := place{m.Path, resolve(m.Path), or(m.pathLine, m.Line), repoDesc(r) + " " + mirrorDesc(m)}
-			report := func(o place, what string) {
-				var real []string
-				for _, p := range []place{here, o} {
-					if p.real != p.path {
-						real = append(real, fmt.Sprintf("%q is %q", p.path, p.real))
-					}
+			here := place{m.Path, resolve(m.Path), or(m.pathLine, m.Line), repoDesc(r) + " " + mirrorDesc(m), nil}
+			here.disk = statPath(here.real)
+			// check reports o when it and here overlap once symlinks are
+			// resolved, or else on the filesystem: a directory of one
+			// is a directory of the other (the same device and inode)
+			// reached another way, through a bind mount.
+			check := func(o place, what string) {
+				if overlap(here.path, o.path) {
+					return
 				}
-				add(here.line, where, "path %q overlaps %s once symlinks are resolved (%s): one would overwrite or prune the other's files", here.path, what, strings.Join(real, ", "))
+				if overlap(here.real, o.real) {
+					var real []string
+					for _, p := range []place{here, o} {
+						if p.real != p.path {
+							real = append(real, fmt.Sprintf("%q is %q", p.path, p.real))
+						}
+					}
+					add(here.line, where, "path %q overlaps %s once symlinks are resolved (%s): one would overwrite or prune the other's files", here.path, what, strings.Join(real, ", "))
+					return
+				}
+				if a, b, ok := sameDirs(here.disk, o.disk); ok {
+					add(here.line, where, "path %q overlaps %s on the filesystem (%q and %q are one directory, through a bind mount): one would overwrite or prune the other's files", here.path, what, a, b)
+				}
 			}
 			for _, o := range written {
-				if overlap(here.real, o.real) && !overlap(here.path, o.path) {
-					report(o, fmt.Sprintf("the path %q of %s (line %d)", o.path, o.desc, o.line))
-				}
+				check(o, fmt.Sprintf("the path %q of %s (line %d)", o.path, o.desc, o.line))
 			}
-			if state.path != "" && overlap(here.real, state.real) && !overlap(here.path, state.path) {
-				report(state, fmt.Sprintf("state_dir %q (line %d)", state.path, state.line))
+			if state.path != "" {
+				check(state, fmt.Sprintf("state_dir %q (line %d)", state.path, state.line))
 			}
 			for _, o := range origins {
-				if overlap(here.real, o.real) && !overlap(here.path, o.path) {
-					report(o, fmt.Sprintf("the origin %q of %s (line %d)", "file://"+o.path, o.desc, o.line))
-				}
+				check(o, fmt.Sprintf("the origin %q of %s (line %d)", "file://"+o.path, o.desc, o.line))
 			}
 			written = append(written, here)
 		}
 	}
+}
+
+// onDisk is a directory's path as the filesystem has it: the
+// directories on it that exist, each with its device and inode.
+type onDisk struct {
+	path string
+	dirs []dirOnDisk // the existing directories on path, deepest first
+	// rest is the part of path below dirs[0] that does not exist yet.
+	rest string
+}
+
+type dirOnDisk struct {
+	path string
+	fi   os.FileInfo
+}
+
+// statPath returns p (absolute, clean) as the filesystem has it.
+func statPath(p string) *onDisk {
+	d := &onDisk{path: p}
+	for dir := p; ; dir = filepath.Dir(dir) {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			d.dirs = append(d.dirs, dirOnDisk{dir, fi})
+		} else if len(d.dirs) == 0 {
+			d.rest = filepath.Join(filepath.Base(dir), d.rest)
+		}
+		if dir == filepath.Dir(dir) {
+			return d
+		}
+	}
+}
+
+// sameDirs reports whether the directories a and b overlap on the
+// filesystem although their paths do not: one is the other, or inside
+// it, when a directory on one's path is a directory on the other's
+// (os.SameFile: the same device and inode), as a bind mount makes them.
+// Parts that do not exist yet are compared as paths below the deepest
+// existing directory. It returns the two paths found to be one directory.
+func sameDirs(a, b *onDisk) (string, string, bool) {
+	if x, y, ok := insideOnDisk(a, b); ok {
+		return x, y, true
+	}
+	if y, x, ok := insideOnDisk(b, a); ok {
+		return x, y, true
+	}
+	return "", "", false
+}
+
+// insideOnDisk reports whether a is b or inside it on the filesystem:
+// some directory x on a's path is b's deepest existing directory y, and
+// the part of b that does not exist yet is the path from x to a, or its
+// beginning.
+func insideOnDisk(a, b *onDisk) (x, y string, ok bool) {
+	if a == nil || b == nil || len(b.dirs) == 0 {
+		return "", "", false
+	}
+	y, fy := b.dirs[0].path, b.dirs[0].fi
+	for _, d := range a.dirs {
+		if !os.SameFile(d.fi, fy) {
+			continue
+		}
+		if rel, err := filepath.Rel(d.path, a.path); err == nil && within(filepath.Join("/", rel), filepath.Join("/", b.rest)) {
+			return d.path, y, true
+		}
+	}
+	return "", "", false
 }
 
 // resolve returns the clean absolute path p with the symlinks of its
