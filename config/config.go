@@ -474,7 +474,8 @@ type LoadOptions struct {
 	// gpgkeys files hold OpenPGP keys. Everything else (syntax, keys,
 	// types, names, URLs, durations, schedules, overlapping paths) is still
 	// checked. It is meant for checking a file written for another machine,
-	// such as the example mirrors.yaml, and for fuzzing.
+	// such as the example mirrors.yaml, for fuzzing, and for commands that
+	// only read (rpmirror status, on a state_dir it may not write).
 	SkipFilesystem bool
 }
 

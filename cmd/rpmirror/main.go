@@ -234,6 +234,22 @@ func (rf *repoFlags) load() (*config.Config, []*config.Repo, error) {
 	return cfg, sel, err
 }
 
+// loadToRead is load for a command that only reads what rpmirror keeps
+// (status): the configuration's filesystem checks, which want state_dir
+// and the mirrors writable, are left out, so that it works on a
+// read-only state_dir or as a user who may only read it.
+func (rf *repoFlags) loadToRead() (*config.Config, []*config.Repo, error) {
+	if *rf.file == "" {
+		return nil, nil, &usageError{msg: "no configuration: pass -c FILE"}
+	}
+	cfg, err := config.LoadWith(*rf.file, config.LoadOptions{SkipFilesystem: true})
+	if err != nil {
+		return nil, nil, &configError{err: err}
+	}
+	sel, err := selectRepos(cfg, rf.repos)
+	return cfg, sel, err
+}
+
 // selectRepos returns the repos named, or all of them.
 func selectRepos(cfg *config.Config, names []string) ([]*config.Repo, error) {
 	if len(names) == 0 {

@@ -19,7 +19,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, sel, err := rf.load()
+	// Status only reads: state_dir may be read-only to it.
+	cfg, sel, err := rf.loadToRead()
 	if err != nil {
 		return err
 	}

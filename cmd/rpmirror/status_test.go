@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+// readOnly makes the directory dir read-only to this process until the
+// test ends, and checks that it is: as root (whom permissions do not
+// stop) by bind-mounting it read-only over itself, else by taking the
+// write permission away from it and every directory in it.
+func readOnly(t *testing.T, dir string) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		if err := unix.Mount(dir, dir, "", unix.MS_BIND, ""); err != nil {
+			if errors.Is(err, unix.EPERM) {
+				t.Skipf("mount --bind %s: %v (root without CAP_SYS_ADMIN, in a container?)", dir, err)
+			}
+			t.Fatalf("mount --bind %s: %v", dir, err)
+		}
+		t.Cleanup(func() {
+			if err := unix.Unmount(dir, unix.MNT_DETACH); err != nil {
+				t.Errorf("umount %s: %v", dir, err)
+			}
+		})
+		if err := unix.Mount("", dir, "", unix.MS_REMOUNT|unix.MS_BIND|unix.MS_RDONLY, ""); err != nil {
+			t.Fatalf("mount -o remount,bind,ro %s: %v", dir, err)
+		}
+	} else {
+		var dirs []string
+		filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				dirs = append(dirs, p)
+			}
+			return nil
+		})
+		for _, d := range dirs {
+			if err := os.Chmod(d, 0o555); err != nil {
+				t.Fatal(err)
+			}
+		}
+		t.Cleanup(func() {
+			for _, d := range dirs {
+				os.Chmod(d, 0o755)
+			}
+		})
+	}
+	if err := os.WriteFile(filepath.Join(dir, "probe"), nil, 0o644); err == nil {
+		t.Fatalf("%s is still writable", dir)
+	}
+}
+
+// tree lists every file and directory under dir with its size, mode and
+// modification time.
+func tree(t *testing.T, dir string) []string {
+	t.Helper()
+	var out []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		out = append(out, fmt.Sprintf("%s %d %v %d", p, fi.Size(), fi.Mode(), fi.ModTime().UnixNano()))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestStatusWithReadOnlyStateDir: rpmirror status only reads, so it works
+// on a state_dir it cannot write (a read-only mount, a user with read
+// access only) and leaves it as it was; it used to refuse the
+// configuration because state_dir was not writable.
+func TestStatusWithReadOnlyStateDir(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	stateDir := filepath.Join(f.dir, "state")
+	before := tree(t, stateDir)
+	readOnly(t, stateDir)
+	code, out, errOut := rpmirror(t, "status", "-c", f.cfg)
+	if code != 0 || errOut != "" {
+		t.Fatalf("status on a read-only state_dir: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{"test  origin ", "  verified     revision ", "  m1           revision ", "  m2           revision ", "  run "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status: no %q in\n%s", want, out)
+		}
+	}
+	if after := tree(t, stateDir); !slices.Equal(before, after) {
+		t.Errorf("status changed state_dir:\nbefore %q\nafter  %q", before, after)
+	}
+}
