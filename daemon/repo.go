@@ -721,6 +721,27 @@ func (r *repo) target(ctx context.Context, m config.Mirror) (target.Target, erro
 	return tg, nil
 }
 
+// awaitsFirstSync reports whether rpmirror's state shows no sync that
+// published to the written mirror called name, or tried to: a mirror
+// added to the configuration before its first sync. A sync skipped (no
+// usable upstream, the origin down) or interrupted is no try; one that
+// failed on the mirror is. A state file that cannot be read says no.
+func (r *repo) awaitsFirstSync(name string) bool {
+	st, err := r.d.store.Load(r.name)
+	if err != nil {
+		return false
+	}
+	if s := st.Mirrors[name]; s != nil && s.RepomdSHA256 != "" {
+		return false
+	}
+	for _, run := range st.Runs {
+		if _, ok := run.Mirrors[name]; ok && !run.Skipped && !run.Cancelled {
+			return false
+		}
+	}
+	return true
+}
+
 // publishedMirrors returns the written mirrors of rc that rpmirror has
 // published to, by its state, with that state; a mirror never published
 // to is not opened (opening a directory mirror creates it).
@@ -1018,6 +1039,12 @@ func roundLag(d time.Duration) time.Duration {
 func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	now := time.Now()
 	res = r.judge(m, res, now)
+	if needsPerson(res.State) && m.Written() && r.awaitsFirstSync(m.Name) {
+		// Nothing has written it yet: a written mirror just added is
+		// down (or serves what was there before) until the sync its
+		// addition asked for publishes it. Pending, not news.
+		res.State, res.Reason = health.Unknown, "pending: rpmirror has not published it yet, and no sync has tried ("+string(res.State)+": "+res.Reason+"); judged once its first sync has run"
+	}
 	r.mu.Lock()
 	v := r.verified
 	r.mu.Unlock()

@@ -1,0 +1,54 @@
+package daemon_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/alert"
+)
+
+// TestNewMirrorPendingUntilFirstSync: a written mirror added to the
+// configuration is not alerted on as down while no sync has published it
+// (here the origin is down, so the sync its addition asks for is
+// skipped): /status says it is pending, and once the origin is back its
+// first sync publishes it and lists it, with no alert on the way. After
+// that first sync it is a mirror like the others: down is alerted. It
+// used to alert "unknown -> down" before its first sync.
+func TestNewMirrorPendingUntilFirstSync(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	e.net.setStatus("origin", http.StatusServiceUnavailable)
+	waitFor(t, 15*time.Second, "the origin to be seen down", func() bool { return e.status().Repos[0].OriginState == "down" })
+	e.addMirror("m3")
+	// Two probe rounds after the first that saw it.
+	var first time.Time
+	waitFor(t, 30*time.Second, "m3 to be probed three times", func() bool {
+		st := e.mirrorState("m3")
+		if first.IsZero() {
+			first = st.Checked
+		}
+		return !first.IsZero() && st.Checked.Sub(first) >= 2*time.Second
+	})
+	if st := e.mirrorState("m3"); st.State != "unknown" || !strings.HasPrefix(st.Reason, "pending: rpmirror has not published it yet") {
+		t.Errorf("m3 before its first sync: %s (%s), want unknown, pending", st.State, st.Reason)
+	}
+	e.net.setStatus("origin", 0)
+	waitFor(t, 15*time.Second, "the webhook to hear the origin is back", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Kind == "origin" && a.From == "down" && a.To == "ok" })
+		return ok
+	})
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "m3 to be synced and listed", func() bool { return len(e.mirrorlist()) == 3 })
+	// Alerts are delivered in order: the origin's recovery came after
+	// every probe of m3 before its first sync.
+	if a, ok := e.hook.find(func(a alert.Event) bool { return a.Mirror == "m3" }); ok {
+		t.Errorf("alert on m3 before its first sync: %s", a.Summary())
+	}
+	e.net.setStatus("m3", http.StatusNotFound)
+	waitFor(t, 15*time.Second, "the webhook to hear m3 went down after its first sync", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool { return a.Mirror == "m3" && a.From == "ok" && a.To == "down" })
+		return ok
+	})
+}
