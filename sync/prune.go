@@ -2,7 +2,16 @@ package sync
 
 import (
 	"context"
+	gosync "sync"
 )
+
+// pruneConcurrency is how many files removePending deletes at once. Each
+// deletion waits on its own: a filesystem mounted with discard discards
+// the file's blocks before unlink returns (about 1.4 ms for a 40 KB
+// package on the benchmark's disk), object storage answers a request. One
+// after another, the 13 files of docs/benchmarks.md's 1% update took
+// 18.7 ms, the longest step of its publish.
+const pruneConcurrency = 8
 
 // prune carries out the pruning of mirror m's plan: it deletes paths,
 // pending files whose prune_after has passed. It only trusts a pending
@@ -21,16 +30,35 @@ func (s *run) removePending(ctx context.Context, m *mirror, paths []string) []st
 	if len(paths) == 0 || m.tg == nil || m.st.PendingFor != sha256Hex(m.cur) {
 		return nil
 	}
-	var removed []string
+	var todo []string
 	for _, p := range paths {
-		if _, ok := m.st.Pending[p]; !ok {
-			continue
+		if _, ok := m.st.Pending[p]; ok {
+			todo = append(todo, p)
 		}
-		if err := m.tg.Remove(ctx, p); err != nil {
-			s.log.Warn("pruning", "mirror", m.cfg.Name, "path", p, "err", err)
-			continue
+	}
+	gone := make([]bool, len(todo))
+	slots := make(chan struct{}, pruneConcurrency)
+	var wg gosync.WaitGroup
+	for i, p := range todo {
+		if ctx.Err() != nil {
+			break // interrupted: what is left stays pending
 		}
-		removed = append(removed, p)
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if err := m.tg.Remove(ctx, p); err != nil {
+				s.log.Warn("pruning", "mirror", m.cfg.Name, "path", p, "err", err)
+				return
+			}
+			gone[i] = true
+		})
+	}
+	wg.Wait()
+	var removed []string
+	for i, p := range todo {
+		if gone[i] {
+			removed = append(removed, p)
+		}
 	}
 	return removed
 }

@@ -95,7 +95,9 @@ type Target interface {
 	Commit(ctx context.Context, files []File, remove []string) error
 
 	// Remove deletes the file at path. Removing a file that does not exist
-	// is not an error. Directories left empty may be removed too.
+	// is not an error. Directories left empty may be removed too. Remove
+	// may be called from several goroutines at once (a sync prunes so);
+	// a directory left empty by the last of them goes too.
 	Remove(ctx context.Context, path string) error
 
 	// Walk calls fn for every regular file in the target, in lexical order

@@ -6,6 +6,7 @@ package targettest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -268,6 +269,33 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		}
 		if got, w := list(t, tg), []string{"a.rpm", "b/x.rpm"}; !reflect.DeepEqual(got, w) {
 			t.Errorf("after Remove, Walk = %v, want %v", got, w)
+		}
+	})
+
+	t.Run("RemoveConcurrently", func(t *testing.T) {
+		// Remove is called from several goroutines at once (a sync
+		// prunes that way): every file goes, the one kept stays.
+		tg := newTarget(t)
+		var paths []string
+		for _, d := range []string{"p/a", "p/b"} {
+			for i := range 6 {
+				p := fmt.Sprintf("%s/f%d.rpm", d, i)
+				put(t, tg, p, p)
+				paths = append(paths, p)
+			}
+		}
+		put(t, tg, "p/keep.rpm", "kept")
+		errs := make(chan error, len(paths))
+		for _, p := range paths {
+			go func() { errs <- tg.Remove(ctx, p) }()
+		}
+		for range paths {
+			if err := <-errs; err != nil {
+				t.Errorf("Remove: %v", err)
+			}
+		}
+		if got, w := list(t, tg), []string{"p/keep.rpm"}; !reflect.DeepEqual(got, w) {
+			t.Errorf("after removing at once, Walk = %v, want %v", got, w)
 		}
 	})
 
