@@ -26,6 +26,7 @@ type metrics struct {
 	upstreamUp      *prometheus.GaugeVec
 	listed          *prometheus.GaugeVec
 	held            *prometheus.GaugeVec
+	wrongSize       *prometheus.CounterVec
 	leaseHeld       *prometheus.GaugeVec
 	leaseMine       *prometheus.GaugeVec
 	alertsDropped   prometheus.CounterFunc
@@ -82,6 +83,10 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 			Namespace: ns, Name: "mirrorlist_mirrors",
 			Help: "Mirrors in the repo's mirrorlist and metalink (0: clients are sent to the origin).",
 		}, []string{"repo"}),
+		wrongSize: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "mirror_package_wrong_size_total",
+			Help: "Probes that found the mirror serving the package checked at a size other than the verified revision's metadata gives (truncated or replaced): the mirror is down meanwhile; no series for a mirror never found so.",
+		}, []string{"repo", "mirror"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "repo_held",
 			Help: "1 while the repo is held at a snapshot by rpmirror rollback: no sync moves it forward until rpmirror resume, and mirrors are judged against the held revision.",
@@ -101,7 +106,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 	}, []string{"repo", "mirror"})
 	reg.MustRegister(m.leaseHeld, m.leaseMine)
 	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
-		m.syncFailures, m.syncRunning, m.mirrors, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held, m.alertsDropped,
+		m.syncFailures, m.syncRunning, m.mirrors, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held, m.wrongSize, m.alertsDropped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},
 			func() float64 { _, f, _ := alertStats(); return float64(f) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_sent_total", Help: "Alerts delivered to the webhook."},
@@ -133,6 +138,7 @@ func (m *metrics) forget(repo string) {
 	for _, v := range []*prometheus.GaugeVec{m.leaseHeld, m.leaseMine, m.syncLastSuccess, m.syncRunning, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held} {
 		v.DeletePartialMatch(l)
 	}
+	m.wrongSize.DeletePartialMatch(l)
 	m.mirrors.forget(repo)
 }
 

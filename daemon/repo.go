@@ -99,7 +99,13 @@ type repo struct {
 	stored       *state.Verified // the revisions rpmirror verified, as state_dir keeps them
 	hold         *state.Hold     // set while rpmirror rollback holds the repo
 	refused      *refusal        // the origin revision the last sync refused, if any
-	packages     []string        // sample of package hrefs of the current revision, for package probes
+	// packages is a sample of the packages (with sizes) of the revision
+	// whose repomd.xml has the hex sha256 digest packagesOf, read from a
+	// written mirror's primary metadata: for the probes of mirrors serving
+	// a revision whose recorded sample lacks sizes (state of an older
+	// rpmirror), or that has none.
+	packages     []health.Package
+	packagesOf   string
 	syncing      bool
 	lastSync     *server.SyncStatus
 	lastSyncOK   *bool
@@ -599,9 +605,6 @@ func (r *repo) loadVerified() {
 	r.mu.Lock()
 	r.stored = v
 	r.verified = v.WithHold(r.hold)
-	if cur := r.verified.Current(); cur != nil && len(cur.Packages) > 0 {
-		r.packages = cur.Packages
-	}
 	r.mu.Unlock()
 }
 
@@ -633,9 +636,6 @@ func (r *repo) refreshHold() (changed bool) {
 	r.hold = h
 	if r.stored != nil {
 		r.verified = r.stored.WithHold(h)
-		if cur := r.verified.Current(); cur != nil && len(cur.Packages) > 0 {
-			r.packages = cur.Packages
-		}
 	}
 	r.mu.Unlock()
 	if h != nil {
@@ -656,9 +656,6 @@ func (r *repo) setVerified(v *state.Verified) {
 	v = v.WithHold(r.hold)
 	r.verified = v
 	if cur := v.Current(); cur != nil {
-		if len(cur.Packages) > 0 {
-			r.packages = cur.Packages
-		}
 		if r.refused != nil && r.refused.sha256 == cur.SHA256 {
 			r.refused = nil
 		}
@@ -803,55 +800,69 @@ func (r *repo) publishedRepomd() []byte {
 	return best
 }
 
-// refreshPackages samples package hrefs from a written mirror's primary
-// metadata, for the package check of probes.
+// refreshPackages samples packages (with their sizes) from a written
+// mirror's primary metadata, for the package check of probes.
 func (r *repo) refreshPackages() {
 	ctx, cancel := context.WithTimeout(context.Background(), targetTimeout)
 	defer cancel()
 	ms, _ := r.publishedMirrors(r.config())
 	for _, m := range ms {
-		pkgs, err := r.samplePrimary(ctx, m)
+		pkgs, sum, err := r.samplePrimary(ctx, m)
 		if err != nil {
 			r.log.Debug("sampling packages", "mirror", m.Name, "err", err)
 			continue
 		}
 		r.mu.Lock()
-		r.packages = pkgs
+		r.packages, r.packagesOf = pkgs, sum
 		r.mu.Unlock()
 		return
 	}
 }
 
-// samplePrimary samples package hrefs from the primary metadata the
-// written mirror m serves.
-func (r *repo) samplePrimary(ctx context.Context, m config.Mirror) ([]string, error) {
+// samplePrimary samples packages from the primary metadata the written
+// mirror m serves, checked against the checksum and size its repomd.xml
+// gives, and returns them with the hex sha256 digest of that repomd.xml.
+func (r *repo) samplePrimary(ctx context.Context, m config.Mirror) ([]health.Package, string, error) {
 	raw, err := r.readMirrorFile(ctx, m, sync.RepomdPath, sync.MaxRepomdSize)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	md, err := repodata.ParseRepomd(raw)
 	if err != nil {
-		return nil, fmt.Errorf("mirror %s: %s: %w", m.Name, sync.RepomdPath, err)
+		return nil, "", fmt.Errorf("mirror %s: %s: %w", m.Name, sync.RepomdPath, err)
 	}
 	d, ok := md.Find("primary")
 	if !ok {
-		return nil, fmt.Errorf("mirror %s: %s lists no primary metadata", m.Name, sync.RepomdPath)
+		return nil, "", fmt.Errorf("mirror %s: %s lists no primary metadata", m.Name, sync.RepomdPath)
 	}
 	tg, err := r.target(ctx, m)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	f, err := tg.Open(ctx, d.Href) // the target checks the path
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	defer f.Close()
-	rd, err := repodata.Decompress(f, d.Href)
+	// The sizes sampled are what probes hold mirrors to: they come from
+	// the primary metadata that repomd.xml names, checksum and all.
+	vr, err := verify.NewReader(f, d.Size, d.Checksum)
 	if err != nil {
-		return nil, fmt.Errorf("mirror %s: %s: %w", m.Name, d.Href, err)
+		return nil, "", fmt.Errorf("mirror %s: %s: %w", m.Name, d.Href, err)
+	}
+	rd, err := repodata.Decompress(vr, d.Href)
+	if err != nil {
+		return nil, "", fmt.Errorf("mirror %s: %s: %w", m.Name, d.Href, err)
 	}
 	defer rd.Close()
-	return health.SamplePackages(rd, samplePackages, nil)
+	pkgs, err := health.SamplePackages(rd, samplePackages, nil)
+	if err == nil {
+		_, err = io.Copy(io.Discard, vr) // to its end, where it checks
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("mirror %s: %s: %w", m.Name, d.Href, err)
+	}
+	return pkgs, sha256Hex(raw), nil
 }
 
 // probe probes the origin, then every mirror with a URL, and re-renders
@@ -928,8 +939,11 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 				if err != nil {
 					return
 				}
-				res = prober.Check(ctx, m.URL, r.accept)
+				res = prober.Check(ctx, m.URL, r.acceptFor(m))
 				release()
+				if errors.As(res.Err, new(*health.SizeError)) {
+					r.d.metrics.wrongSize.WithLabelValues(r.name, m.Name).Inc()
+				}
 			}
 			if ctx.Err() != nil {
 				return
@@ -941,20 +955,65 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 }
 
 // accept is the probes' health.Accept: a mirror should serve a verified
-// revision, and then the packages of that revision.
-func (r *repo) accept(md *repodata.Repomd, sum string) ([]string, string, bool) {
+// revision, and then the packages of that revision, at the sizes its
+// metadata gives.
+func (r *repo) accept(md *repodata.Repomd, sum string) ([]health.Package, string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	switch i := r.verified.Find(sum); {
-	case i == 0:
-		if pkgs := r.verified.Revisions[0].Packages; len(pkgs) > 0 {
-			return pkgs, "", true
-		}
-		return r.packages, "", true
-	case i > 0:
-		return r.verified.Revisions[i].Packages, "", true
+	i := r.verified.Find(sum)
+	if i < 0 {
+		return nil, "", false // judge says why
 	}
-	return nil, "", false // judge says why
+	rev := &r.verified.Revisions[i]
+	switch {
+	case rev.HasSizes():
+		return probePackages(rev), "", true
+	case len(r.packages) > 0 && r.packagesOf == sum:
+		// A sample recorded without sizes (by an older rpmirror): the
+		// one read from a written mirror serving this revision has them.
+		return r.packages, "", true
+	case len(rev.Packages) > 0:
+		return probePackages(rev), "", true // checked for presence only
+	case i == 0:
+		return r.packages, "", true
+	}
+	return nil, "", true
+}
+
+// acceptFor is accept for the probe of mirror m. A mirror whose last
+// probe failed on a package (one cut short, replaced, missing) has that
+// package checked again, rather than one picked at random: it stays
+// down until that package is served right, instead of coming back up
+// whenever the probe happens to pick another one (a round in 64, for a
+// repository's sample).
+func (r *repo) acceptFor(m config.Mirror) health.Accept {
+	last, ok := r.tracker.Get(m.Name)
+	if !ok || last.State != health.Down || last.Package == "" || last.SHA256 == "" {
+		return r.accept
+	}
+	return func(md *repodata.Repomd, sum string) ([]health.Package, string, bool) {
+		pkgs, reason, ok := r.accept(md, sum)
+		if ok && sum == last.SHA256 {
+			if i := slices.IndexFunc(pkgs, func(p health.Package) bool { return p.Href == last.Package }); i >= 0 {
+				return pkgs[i : i+1], reason, ok
+			}
+		}
+		return pkgs, reason, ok
+	}
+}
+
+// probePackages returns the package sample of rev for the probes, with
+// sizes when rev has them (else 0: not checked).
+func probePackages(rev *state.Revision) []health.Package {
+	out := make([]health.Package, len(rev.Packages))
+	sized := rev.HasSizes()
+	for i, href := range rev.Packages {
+		out[i].Href = href
+		if sized {
+			out[i].Size = rev.PackageSizes[i]
+		}
+	}
+	return out
 }
 
 // judge turns a probe's result into the mirror's state, from the
@@ -1055,6 +1114,9 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 		return
 	}
 	r.log.Info("mirror state", "mirror", m.Name, "from", prev, "to", res.State, "reason", res.Reason)
+	if wrongSize := (*health.SizeError)(nil); errors.As(res.Err, &wrongSize) {
+		r.log.Warn("mirror serves a package at a size other than the verified metadata's", "mirror", m.Name, "package", wrongSize.Package, "want_bytes", wrongSize.Want, "got_bytes", wrongSize.Got)
+	}
 	if needsPerson(res.State) {
 		r.addFailure("mirror "+m.Name, string(res.State)+": "+res.Reason)
 	}

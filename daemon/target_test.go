@@ -120,14 +120,17 @@ func TestDaemonOnObjectStorage(t *testing.T) {
 		r.mu.Unlock()
 		r.refreshPackages()
 		r.mu.Lock()
-		pkgs := slices.Clone(r.packages)
+		pkgs, of := slices.Clone(r.packages), r.packagesOf
 		r.mu.Unlock()
 		if len(pkgs) == 0 {
 			t.Fatal("no packages sampled from the bucket's primary metadata")
 		}
+		if of != sha256Hex(repomd) {
+			t.Errorf("sample said to be of the revision %s, the bucket's is %s", of, sha256Hex(repomd))
+		}
 		for _, p := range pkgs {
-			if _, err := os.Stat(filepath.Join(bucket, filepath.FromSlash(p))); err != nil {
-				t.Errorf("sampled %s, which the bucket does not hold: %v", p, err)
+			if fi, err := os.Stat(filepath.Join(bucket, filepath.FromSlash(p.Href))); err != nil || fi.Size() != p.Size {
+				t.Errorf("sampled %s of size %d, which the bucket does not hold so: %v", p.Href, p.Size, err)
 			}
 		}
 	})

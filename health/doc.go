@@ -15,7 +15,16 @@
 //  3. checks one package of that revision, chosen at random, with a
 //     HEAD request (or, when HEAD is refused with 405 or 501, a GET of its
 //     first byte), so that a server that still serves metadata but no
-//     longer serves packages is caught.
+//     longer serves packages is caught; and, when the caller gives the
+//     package's size (Package.Size, from the revision's primary
+//     metadata), compares it with the size served: the HEAD answer's
+//     Content-Length, or when it has none, the total of the
+//     Content-Range of a GET of the first byte. A package cut short (a
+//     disk that filled up during an rsync) or replaced makes the mirror
+//     Down with a *SizeError; one whose size the mirror does not tell
+//     at all (no Content-Length, Range ignored and no length either)
+//     makes it Down too (ErrSizeUnknown): rpmirror sends clients only
+//     to copies it checked.
 //
 // The outcome is one of three states:
 //
@@ -26,7 +35,8 @@
 //     revision the mirror does not claim to have;
 //   - Down: anything a client would fail on: an HTTP error status, a
 //     timeout, a connection or TLS error, a redirect loop, a body that is
-//     not a repomd.xml, or a package that cannot be fetched.
+//     not a repomd.xml, a package that cannot be fetched or is served at
+//     a size other than the metadata's.
 //
 // Behind is the state of a mirror serving an earlier revision that is
 // still accepted; Probe and Check never return it: the caller, which

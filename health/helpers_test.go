@@ -60,9 +60,9 @@ func demoPrimary(t testing.TB, rev string) []byte {
 	return b
 }
 
-// demoPackages returns the hrefs of every package of revision rev of the
-// demo origin, in document order.
-func demoPackages(t testing.TB, rev string) []string {
+// demoPackages returns every package of revision rev of the demo origin
+// (href and size), in document order.
+func demoPackages(t testing.TB, rev string) []Package {
 	t.Helper()
 	hrefs, err := SamplePackages(bytes.NewReader(demoPrimary(t, rev)), 1000, nil)
 	if err != nil {
@@ -192,4 +192,59 @@ func serve(t testing.TB, h http.Handler) *httptest.Server {
 // fixed returns a Rand that always picks index i (modulo n).
 func fixed(i int) func(int) int {
 	return func(n int) int { return i % n }
+}
+
+// altered serves revision rev of the demo origin from a copy in which the
+// file at href holds content instead: a mirror where a disk that filled
+// up during an rsync left a package cut short, or where someone replaced
+// one.
+func altered(t testing.TB, rev, href string, content []byte) http.Handler {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(demoDir(rev))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(href)), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return http.FileServer(http.Dir(dir))
+}
+
+// headWithoutLength answers HEAD with 200 and no Content-Length, as some
+// proxies and dynamic servers do, and passes every other request to h.
+func headWithoutLength(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && isPackage(r) {
+			w.Header().Set("Content-Type", "application/x-rpm")
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// chunked answers HEAD without Content-Length and every GET, Range or
+// not, with 200 and all of body sent chunked: a server that never tells
+// a package's size.
+func chunked(body []byte) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		if r.Method == http.MethodHead {
+			return
+		}
+		w.Write(body[:1])
+		w.(http.Flusher).Flush() // before any Content-Length is known
+		w.Write(body[1:])
+	})
+}
+
+// headRefusedBy answers HEAD requests with 405 and passes the rest to h.
+func headRefusedBy(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead {
+			http.Error(w, "no HEAD", http.StatusMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }

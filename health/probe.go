@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -69,7 +70,45 @@ type Result struct {
 	// SHA256 is the hex sha256 digest of the repomd.xml the mirror
 	// served, when it parsed.
 	SHA256 string
+	// Err is the failure behind a Down state when it is one a caller
+	// may branch on (errors.As, errors.Is): a *SizeError for a package
+	// served at a size other than the verified metadata gives, an error
+	// wrapping ErrSizeUnknown for one whose size the mirror does not
+	// tell. Reason is then Err.Error(). It is nil for other failures:
+	// Reason says what they were.
+	Err error
 }
+
+// SizeError is a package a mirror serves at a size other than the one
+// the revision's primary metadata gives (<size package>): a copy cut
+// short (a disk that filled up during an rsync) or replaced by another
+// file. A client would fetch it and fail its checksum, or worse.
+type SizeError struct {
+	// Mirror is the mirror's base URL, with any password redacted.
+	Mirror string
+	// Op is the request that told the size, relative to Mirror: "HEAD
+	// Packages/a/a-1.rpm" or "GET Packages/a/a-1.rpm (Range bytes=0-0)".
+	Op string
+	// Package is the package's href, relative to Mirror.
+	Package string
+	// Want is the size the metadata gives, Got the size served.
+	Want, Got int64
+}
+
+func (e *SizeError) Error() string {
+	how := "replaced or appended to"
+	if e.Got < e.Want {
+		how = "truncated or replaced"
+	}
+	return fmt.Sprintf("%s: %d bytes served, the verified metadata says %d: %s", e.Op, e.Got, e.Want, how)
+}
+
+// ErrSizeUnknown is wrapped by the error of a probe that could not learn
+// a package's size from the mirror: HEAD answered without a
+// Content-Length, and a GET of the package's first byte without a
+// Content-Range (or Content-Length) giving its total size. A mirror that
+// never tells is Down: rpmirror sends clients only to copies it checked.
+var ErrSizeUnknown = errors.New("the mirror does not tell the package's size")
 
 // Defaults for the zero fields of a Prober.
 const (
@@ -118,7 +157,8 @@ const rpmLeadMagic = 0xed
 var errProbeTimeout = errors.New("probe timeout")
 
 // Probe checks the mirror at base against want, the repomd.xml bytes
-// expected, and checks one of packages, chosen with Rand.
+// expected, and checks one of packages, chosen with Rand: that it is
+// served and, when its Size is known, at that size.
 //
 // With want nil, Probe only checks that the mirror answers a valid
 // repomd.xml: this is how the origin itself is probed, which is then OK or
@@ -131,13 +171,13 @@ var errProbeTimeout = errors.New("probe timeout")
 // If ctx is done before the probe ends, Probe returns a Result with State
 // Unknown and a Reason saying so: an interrupted probe says nothing about
 // the mirror, and is best not recorded.
-func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages []string) Result {
+func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages []Package) Result {
 	var wantSum string
 	if want != nil {
 		sum := sha256.Sum256(want)
 		wantSum = hex.EncodeToString(sum[:])
 	}
-	return p.Check(ctx, base, func(md *repodata.Repomd, sum string) ([]string, string, bool) {
+	return p.Check(ctx, base, func(md *repodata.Repomd, sum string) ([]Package, string, bool) {
 		if want != nil && sum != wantSum {
 			return nil, staleReason(md.Revision, want), false
 		}
@@ -148,10 +188,9 @@ func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages [
 // Accept decides whether a mirror serving a repomd.xml (parsed as md, with
 // hex sha256 digest sum; md is shared with other probes, and must not be
 // changed) serves a revision it should. When it does, it
-// returns the package hrefs of that revision, one of which the probe
-// checks (none when empty); when it does not, it returns why, and the
-// mirror is Stale.
-type Accept func(md *repodata.Repomd, sum string) (packages []string, reason string, ok bool)
+// returns packages of that revision, one of which the probe checks (none
+// when empty); when it does not, it returns why, and the mirror is Stale.
+type Accept func(md *repodata.Repomd, sum string) (packages []Package, reason string, ok bool)
 
 // Check is Probe with the decision of which repomd.xml to accept left to
 // accept: for a caller that accepts several revisions, each with its
@@ -209,9 +248,9 @@ func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
 		if i < 0 || i >= len(packages) {
 			i = 0
 		}
-		r.Package = packages[i]
-		if state, reason := pr.pkg(r.Package); state != OK {
-			r.State, r.Reason = state, limitReason(reason)
+		r.Package = packages[i].Href
+		if state, reason, err := pr.pkg(packages[i]); state != OK {
+			r.State, r.Reason, r.Err = state, limitReason(reason), err
 			return r
 		}
 	}
@@ -315,56 +354,127 @@ func (pr *probe) repomd() (body []byte, latency time.Duration, state State, reas
 	return body, latency, OK, ""
 }
 
-// pkg checks that the package at href can be fetched: HEAD, or when the
-// server refuses HEAD, a GET of its first byte, which must be an RPM's.
-func (pr *probe) pkg(href string) (State, string) {
+// pkg checks that the package pk can be fetched: HEAD, or when the
+// server refuses HEAD, a GET of its first byte, which must be an RPM's;
+// and, when pk.Size is known, that the size served is pk.Size. HEAD tells
+// the size by its Content-Length; when it has none (a server answering
+// HEAD without it, or a compressed answer), the GET of the first byte
+// tells it by the total of its Content-Range (or, from a server ignoring
+// Range, the Content-Length of its 200). The error returned, when not
+// nil, is the typed failure behind the state (Result.Err).
+func (pr *probe) pkg(pk Package) (State, string, error) {
+	href := pk.Href
 	op := "HEAD " + href
 	req, err := pr.request(http.MethodHead, href)
 	if err != nil {
-		return Down, op + ": " + err.Error()
+		return Down, op + ": " + err.Error(), nil
 	}
 	resp, err := pr.client().Do(req)
 	if err != nil {
-		return pr.failure(op, err)
+		state, reason := pr.failure(op, err)
+		return state, reason, nil
 	}
 	resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
-		return OK, ""
+		if pk.Size <= 0 {
+			return OK, "", nil
+		}
+		// Uncompressed: the transport asked for gzip and undid it,
+		// dropping the Content-Length (of the compressed body anyway).
+		if resp.ContentLength >= 0 && !resp.Uncompressed {
+			return pr.size(op, pk, resp.ContentLength)
+		}
+		// No size given: ask for the first byte, whose answer tells it.
 	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
 		// Some servers and object stores refuse HEAD: ask for one byte.
 	default:
-		return Down, op + ": " + status(resp.StatusCode)
+		return Down, op + ": " + status(resp.StatusCode), nil
 	}
 
 	op = "GET " + href + " (Range bytes=0-0)"
 	req, err = pr.request(http.MethodGet, href)
 	if err != nil {
-		return Down, op + ": " + err.Error()
+		return Down, op + ": " + err.Error(), nil
 	}
 	req.Header.Set("Range", "bytes=0-0")
 	resp, err = pr.client().Do(req)
 	if err != nil {
-		return pr.failure(op, err)
+		state, reason := pr.failure(op, err)
+		return state, reason, nil
 	}
 	// A server that ignores Range sends the whole package: read one byte
 	// and close, which discards the connection rather than read the rest.
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusRequestedRangeNotSatisfiable && pk.Size > 0 {
+		// Only an empty file has no byte 0: "Content-Range: bytes */0".
+		if total, ok := rangeTotal(resp.Header.Get("Content-Range")); ok {
+			drain(resp.Body)
+			return pr.size(op, pk, total)
+		}
+	}
 	if resp.StatusCode != http.StatusPartialContent && resp.StatusCode != http.StatusOK {
 		drain(resp.Body)
-		return Down, op + ": " + status(resp.StatusCode)
+		return Down, op + ": " + status(resp.StatusCode), nil
 	}
 	var b [1]byte
 	if _, err := io.ReadFull(resp.Body, b[:]); err != nil {
 		if err == io.EOF {
-			return Down, op + ": " + status(resp.StatusCode) + " but an empty body"
+			if resp.StatusCode == http.StatusOK && pk.Size > 0 {
+				return pr.size(op, pk, 0) // the whole package: empty
+			}
+			return Down, op + ": " + status(resp.StatusCode) + " but an empty body", nil
 		}
-		return pr.failure(op, err)
+		state, reason := pr.failure(op, err)
+		return state, reason, nil
 	}
 	if b[0] != rpmLeadMagic {
-		return Down, fmt.Sprintf("%s: %s but not an RPM package (it starts with %q)", op, status(resp.StatusCode), b[0])
+		return Down, fmt.Sprintf("%s: %s but not an RPM package (it starts with %q)", op, status(resp.StatusCode), b[0]), nil
 	}
-	return OK, ""
+	if pk.Size <= 0 {
+		return OK, "", nil
+	}
+	total, ok := int64(-1), false
+	if resp.StatusCode == http.StatusPartialContent {
+		total, ok = rangeTotal(resp.Header.Get("Content-Range"))
+	} else if resp.ContentLength >= 0 && !resp.Uncompressed {
+		total, ok = resp.ContentLength, true
+	}
+	if !ok {
+		err := fmt.Errorf("%s: %s without the package's total size (no Content-Range total nor Content-Length; the verified metadata says %d bytes): %w",
+			op, status(resp.StatusCode), pk.Size, ErrSizeUnknown)
+		return Down, err.Error(), err
+	}
+	return pr.size(op, pk, total)
+}
+
+// size compares got, the size of pk that op learnt from the mirror, with
+// pk.Size.
+func (pr *probe) size(op string, pk Package, got int64) (State, string, error) {
+	if got == pk.Size {
+		return OK, "", nil
+	}
+	err := &SizeError{Mirror: redact.URL(pr.base.String()), Op: op, Package: pk.Href, Want: pk.Size, Got: got}
+	return Down, err.Error(), err
+}
+
+// rangeTotal returns the complete length of a Content-Range header value
+// ("bytes 0-0/1234", "bytes */1234"), false when there is none ("*") or
+// it does not parse.
+func rangeTotal(v string) (int64, bool) {
+	unit, rest, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || !strings.EqualFold(unit, "bytes") {
+		return 0, false
+	}
+	_, total, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }
 
 // failure turns the error of a request, or of reading its body, into a

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -27,10 +29,35 @@ const (
 func TestProbe(t *testing.T) {
 	v1, v2 := demoRepomd(t, "v1"), demoRepomd(t, "v2")
 	pkgs := demoPackages(t, "v1")
-	pkg := pkgs[2] // what fixed(2) picks
+	pkg := pkgs[2].Href // what fixed(2) picks
 	rpm, err := os.ReadFile(filepath.Join(demoDir("v1"), filepath.FromSlash(pkg)))
 	if err != nil {
 		t.Fatal(err)
+	}
+	size := pkgs[2].Size
+	if size != int64(len(rpm)) {
+		t.Fatalf("demo primary.xml gives %s %d bytes; the file has %d", pkg, size, len(rpm))
+	}
+	// The package cut short by a byte, and replaced by another one of
+	// the same name (another demo package: another size).
+	short := rpm[:len(rpm)-1]
+	other, err := os.ReadFile(filepath.Join(demoDir("v1"), filepath.FromSlash(pkgs[0].Href)))
+	if err != nil || len(other) == len(rpm) {
+		t.Fatalf("another demo package of another size: %d bytes, %v", len(other), err)
+	}
+	// The same packages with no size known, as in state recorded before
+	// sizes were.
+	unsized := make([]Package, len(pkgs))
+	for i, p := range pkgs {
+		unsized[i] = Package{Href: p.Href}
+	}
+	sizeErr := func(op string, got int) *SizeError {
+		if op == "GET" {
+			op += " " + pkg + " (Range bytes=0-0)"
+		} else {
+			op += " " + pkg
+		}
+		return &SizeError{Op: op, Package: pkg, Want: size, Got: int64(got)}
 	}
 
 	type server struct {
@@ -58,7 +85,7 @@ func TestProbe(t *testing.T) {
 		server   func(*testing.T) server // instead of handler
 		path     string                  // the base URL's path, default "/"
 		want     []byte                  // the origin's repomd.xml; nil: an origin probe
-		packages []string
+		packages []Package
 		timeout  time.Duration // default 5s
 		max      int64         // MaxRepomd
 
@@ -67,6 +94,10 @@ func TestProbe(t *testing.T) {
 		contains string // a part of the reason, when it is not predictable
 		revision string
 		pkg      string
+		// sizeErr is the *SizeError expected in Result.Err (Mirror set
+		// by the test); sizeUnknown: an error wrapping ErrSizeUnknown.
+		sizeErr     *SizeError
+		sizeUnknown bool
 	}{
 		{
 			name:    "ok",
@@ -171,7 +202,7 @@ func TestProbe(t *testing.T) {
 		},
 		{
 			name:    "metadata ok, package 404",
-			handler: mirror("v1"), want: v1, packages: []string{"Packages/x/missing-1-1.noarch.rpm"},
+			handler: mirror("v1"), want: v1, packages: []Package{{Href: "Packages/x/missing-1-1.noarch.rpm"}},
 			state: Down, reason: "HEAD Packages/x/missing-1-1.noarch.rpm: 404 Not Found", revision: revV1,
 			pkg: "Packages/x/missing-1-1.noarch.rpm",
 		},
@@ -229,6 +260,95 @@ func TestProbe(t *testing.T) {
 			reason:   "GET " + pkg + " (Range bytes=0-0): 200 OK but not an RPM package (it starts with '<')",
 			revision: revV1, pkg: pkg,
 		},
+
+		// The size served against the metadata's.
+		{
+			name:    "package truncated by one byte",
+			handler: altered(t, "v1", pkg, short), want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			reason:  fmt.Sprintf("HEAD %s: %d bytes served, the verified metadata says %d: truncated or replaced", pkg, len(short), size),
+			sizeErr: sizeErr("HEAD", len(short)),
+		},
+		{
+			name:    "package replaced by another file of the same name",
+			handler: altered(t, "v1", pkg, other), want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			sizeErr: sizeErr("HEAD", len(other)),
+		},
+		{
+			name:    "package replaced by an empty file",
+			handler: altered(t, "v1", pkg, nil), want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			sizeErr: sizeErr("HEAD", 0),
+		},
+		{
+			name:    "package truncated, size not known: checked for presence only",
+			handler: altered(t, "v1", pkg, short), want: v1, packages: unsized,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name:    "HEAD without Content-Length, Range GET tells the size",
+			handler: headWithoutLength(mirror("v1")), want: v1, packages: pkgs,
+			state: OK, revision: revV1, pkg: pkg,
+		},
+		{
+			name:    "HEAD without Content-Length, package truncated",
+			handler: headWithoutLength(altered(t, "v1", pkg, short)), want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			reason:  fmt.Sprintf("GET %s (Range bytes=0-0): %d bytes served, the verified metadata says %d: truncated or replaced", pkg, len(short), size),
+			sizeErr: sizeErr("GET", len(short)),
+		},
+		{
+			name:    "HEAD refused, package replaced",
+			handler: headRefusedBy(altered(t, "v1", pkg, other)), want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			sizeErr: sizeErr("GET", len(other)),
+		},
+		{
+			name:    "HEAD refused, package empty",
+			handler: headRefusedBy(altered(t, "v1", pkg, nil)), want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			sizeErr: sizeErr("GET", 0),
+		},
+		{
+			name: "HEAD refused, empty package answered 416 (bytes */0)",
+			handler: override("v1", isPackage, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodHead {
+					http.Error(w, "no HEAD", http.StatusMethodNotAllowed)
+					return
+				}
+				w.Header().Set("Content-Range", "bytes */0")
+				http.Error(w, "range not satisfiable", http.StatusRequestedRangeNotSatisfiable)
+			})),
+			want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			sizeErr: sizeErr("GET", 0),
+		},
+		{
+			name: "HEAD refused, Range ignored, truncated package sent whole",
+			handler: override("v1", isPackage, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodHead {
+					http.Error(w, "no HEAD", http.StatusMethodNotAllowed)
+					return
+				}
+				fullBody(short).ServeHTTP(w, r)
+			})),
+			want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			sizeErr: sizeErr("GET", len(short)),
+		},
+		{
+			name:    "no Content-Length and Range ignored: size unknown",
+			handler: override("v1", isPackage, chunked(rpm)), want: v1, packages: pkgs,
+			state: Down, revision: revV1, pkg: pkg,
+			reason:      fmt.Sprintf("GET %s (Range bytes=0-0): 200 OK without the package's total size (no Content-Range total nor Content-Length; the verified metadata says %d bytes): the mirror does not tell the package's size", pkg, size),
+			sizeUnknown: true,
+		},
+		{
+			name:    "no Content-Length and Range ignored, size not known: ok",
+			handler: override("v1", isPackage, chunked(rpm)), want: v1, packages: unsized,
+			state: OK, revision: revV1, pkg: pkg,
+		},
 		{
 			name: "redirected to where the repository is",
 			handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -283,7 +403,7 @@ func TestProbe(t *testing.T) {
 		{
 			name:    "origin at the next revision ok",
 			handler: mirror("v2"), packages: demoPackages(t, "v2"),
-			state: OK, revision: revV2, pkg: demoPackages(t, "v2")[2],
+			state: OK, revision: revV2, pkg: demoPackages(t, "v2")[2].Href,
 		},
 		{
 			name:    "origin 403",
@@ -335,6 +455,8 @@ func TestProbe(t *testing.T) {
 				if !strings.Contains(got.Reason, tc.contains) {
 					t.Errorf("Reason = %q, want it to contain %q", got.Reason, tc.contains)
 				}
+			case tc.sizeErr != nil && tc.reason == "":
+				// Checked against the SizeError below.
 			case got.Reason != tc.reason:
 				t.Errorf("Reason = %q, want %q", got.Reason, tc.reason)
 			}
@@ -343,6 +465,23 @@ func TestProbe(t *testing.T) {
 			}
 			if got.Package != tc.pkg {
 				t.Errorf("Package = %q, want %q", got.Package, tc.pkg)
+			}
+			var se *SizeError
+			switch {
+			case tc.sizeErr != nil:
+				want := *tc.sizeErr
+				want.Mirror = s.base
+				if !errors.As(got.Err, &se) || *se != want {
+					t.Errorf("Err = %#v (reason %q), want %#v", got.Err, got.Reason, &want)
+				} else if got.Reason != se.Error() {
+					t.Errorf("Reason = %q, want Err's %q", got.Reason, se.Error())
+				}
+			case tc.sizeUnknown:
+				if !errors.Is(got.Err, ErrSizeUnknown) || got.Reason != got.Err.Error() {
+					t.Errorf("Err = %v, want one wrapping ErrSizeUnknown, and the Reason", got.Err)
+				}
+			case got.Err != nil:
+				t.Errorf("Err = %v, want nil", got.Err)
 			}
 			if got.URL != s.base {
 				t.Errorf("URL = %q, want %q", got.URL, s.base)
@@ -445,8 +584,8 @@ func TestProbeRangeFallback(t *testing.T) {
 			}
 			want := []string{
 				"GET /repodata/repomd.xml",
-				"HEAD /" + pkgs[4],
-				"GET /" + pkgs[4] + " Range: bytes=0-0",
+				"HEAD /" + pkgs[4].Href,
+				"GET /" + pkgs[4].Href + " Range: bytes=0-0",
 			}
 			if log := rec.log(); !slices.Equal(log, want) {
 				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
@@ -487,7 +626,7 @@ func TestProbeRequests(t *testing.T) {
 			}
 			want := []string{
 				"GET " + prefix + "/repodata/repomd.xml",
-				"HEAD " + prefix + "/" + pkgs[0],
+				"HEAD " + prefix + "/" + pkgs[0].Href,
 			}
 			if log := rec.log(); !slices.Equal(log, want) {
 				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
@@ -515,7 +654,7 @@ func TestProbeEscapesHrefs(t *testing.T) {
 	defer tr.CloseIdleConnections()
 	p := &Prober{Client: &http.Client{Transport: tr}}
 	href := "Packages/l/libstdc++-devel-1.0-1%2 #?.x86_64.rpm"
-	got := p.Probe(context.Background(), srv.URL+"/", v1, []string{href})
+	got := p.Probe(context.Background(), srv.URL+"/", v1, []Package{{Href: href}})
 	if got.State != OK {
 		t.Fatalf("got %q %q, want ok", got.State, got.Reason)
 	}
@@ -572,8 +711,8 @@ func TestProbePicksPackagesAtRandom(t *testing.T) {
 	client := &http.Client{Transport: tr}
 	for i := range pkgs {
 		p := &Prober{Client: client, Rand: fixed(i)}
-		if got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs); got.State != OK || got.Package != pkgs[i] {
-			t.Errorf("Rand %d: got %q %q package %q, want ok %q", i, got.State, got.Reason, got.Package, pkgs[i])
+		if got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs); got.State != OK || got.Package != pkgs[i].Href {
+			t.Errorf("Rand %d: got %q %q package %q, want ok %q", i, got.State, got.Reason, got.Package, pkgs[i].Href)
 		}
 	}
 	// The default Rand, and one that answers out of range.
@@ -590,8 +729,8 @@ func TestProbePicksPackagesAtRandom(t *testing.T) {
 		t.Errorf("200 probes checked %d of %d packages", len(seen), len(pkgs))
 	}
 	p = &Prober{Client: client, Rand: func(n int) int { return n }}
-	if got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs); got.State != OK || got.Package != pkgs[0] {
-		t.Errorf("Rand out of range: got %q %q package %q, want ok %q", got.State, got.Reason, got.Package, pkgs[0])
+	if got := p.Probe(context.Background(), srv.URL+"/", v1, pkgs); got.State != OK || got.Package != pkgs[0].Href {
+		t.Errorf("Rand out of range: got %q %q package %q, want ok %q", got.State, got.Reason, got.Package, pkgs[0].Href)
 	}
 }
 
@@ -620,7 +759,7 @@ func TestCheckAccept(t *testing.T) {
 	sum := sha256.Sum256(v1)
 	v1sum := hex.EncodeToString(sum[:])
 	v1pkgs, v2pkgs := demoPackages(t, "v1"), demoPackages(t, "v2")
-	onlyV2 := v2pkgs[slices.IndexFunc(v2pkgs, func(p string) bool { return !slices.Contains(v1pkgs, p) })]
+	onlyV2 := v2pkgs[slices.IndexFunc(v2pkgs, func(p Package) bool { return !slices.Contains(v1pkgs, p) })]
 	tests := []struct {
 		name    string
 		accept  Accept
@@ -628,16 +767,16 @@ func TestCheckAccept(t *testing.T) {
 		reason  string
 		pkgSeen string
 	}{
-		{"an earlier revision, with its packages", func(md *repodata.Repomd, s string) ([]string, string, bool) {
+		{"an earlier revision, with its packages", func(md *repodata.Repomd, s string) ([]Package, string, bool) {
 			if s != v1sum || md.Revision == "" {
 				return nil, "unexpected " + s, false
 			}
 			return v1pkgs[:1], "", true
-		}, OK, "", v1pkgs[0]},
-		{"accepted, but the package named is not served", func(*repodata.Repomd, string) ([]string, string, bool) {
-			return []string{onlyV2}, "", true
-		}, Down, "HEAD " + onlyV2 + ": 404 Not Found", onlyV2},
-		{"refused", func(md *repodata.Repomd, s string) ([]string, string, bool) {
+		}, OK, "", v1pkgs[0].Href},
+		{"accepted, but the package named is not served", func(*repodata.Repomd, string) ([]Package, string, bool) {
+			return []Package{onlyV2}, "", true
+		}, Down, "HEAD " + onlyV2.Href + ": 404 Not Found", onlyV2.Href},
+		{"refused", func(md *repodata.Repomd, s string) ([]Package, string, bool) {
 			return v1pkgs, "not verified: " + md.Revision, false
 		}, Stale, "not verified: ", ""},
 	}
@@ -660,7 +799,7 @@ func TestRepomdParsedOnce(t *testing.T) {
 	var p Prober
 	seen := map[string]*repodata.Repomd{}
 	probe := func(base string) Result {
-		return p.Check(t.Context(), base, func(md *repodata.Repomd, sum string) ([]string, string, bool) {
+		return p.Check(t.Context(), base, func(md *repodata.Repomd, sum string) ([]Package, string, bool) {
 			if prev, ok := seen[sum]; ok && prev != md {
 				t.Errorf("repomd.xml %s parsed again", sum)
 			}
@@ -681,6 +820,27 @@ func TestRepomdParsedOnce(t *testing.T) {
 	for range 2 {
 		if r := probe(bad.URL); r.State != Down || !strings.Contains(r.Reason, "not a repomd.xml") {
 			t.Errorf("a repomd.xml that does not parse: %s %q", r.State, r.Reason)
+		}
+	}
+}
+
+func TestRangeTotal(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		total int64
+		ok    bool
+	}{
+		{"bytes 0-0/8589", 8589, true},
+		{"bytes */0", 0, true},
+		{"Bytes 0-0/12", 12, true},
+		{"bytes 0-0/*", 0, false},
+		{"bytes 0-0", 0, false},
+		{"bytes 0-0/-3", 0, false},
+		{"items 0-0/12", 0, false},
+		{"", 0, false},
+	} {
+		if total, ok := rangeTotal(tc.in); total != tc.total || ok != tc.ok {
+			t.Errorf("rangeTotal(%q) = %d, %v; want %d, %v", tc.in, total, ok, tc.total, tc.ok)
 		}
 	}
 }

@@ -17,7 +17,7 @@ func TestSamplePackages(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(all) != 6 {
-			t.Fatalf("%s: %d packages, want the demo's 6: %q", rev, len(all), all)
+			t.Fatalf("%s: %d packages, want the demo's 6: %v", rev, len(all), all)
 		}
 		for _, tc := range []struct {
 			name string
@@ -37,19 +37,22 @@ func TestSamplePackages(t *testing.T) {
 						t.Fatal(err)
 					}
 					if want := min(tc.n, len(all)); len(got) != want {
-						t.Fatalf("%d hrefs, want %d: %q", len(got), want, got)
+						t.Fatalf("%d hrefs, want %d: %v", len(got), want, got)
 					}
 					if tc.n >= len(all) && !slices.Equal(got, all) {
-						t.Errorf("got %q, want every package in document order %q", got, all)
+						t.Errorf("got %v, want every package in document order %v", got, all)
 					}
 					seen := map[string]bool{}
-					for _, href := range got {
-						if seen[href] {
-							t.Errorf("%q sampled twice", href)
+					for _, p := range got {
+						if seen[p.Href] {
+							t.Errorf("%q sampled twice", p.Href)
 						}
-						seen[href] = true
-						if _, err := os.Stat(filepath.Join(demoDir(rev), filepath.FromSlash(href))); err != nil {
-							t.Errorf("sampled %q, which is not in the repository: %v", href, err)
+						seen[p.Href] = true
+						fi, err := os.Stat(filepath.Join(demoDir(rev), filepath.FromSlash(p.Href)))
+						if err != nil {
+							t.Errorf("sampled %q, which is not in the repository: %v", p.Href, err)
+						} else if fi.Size() != p.Size {
+							t.Errorf("sampled %q with size %d; the file has %d bytes", p.Href, p.Size, fi.Size())
 						}
 					}
 				}
@@ -67,8 +70,8 @@ func TestSamplePackagesReservoir(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{all[5], all[1], all[2]}; !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
+	if want := []Package{all[5], all[1], all[2]}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 	// rnd beyond n never replaces: the first n stay.
 	got, err = SamplePackages(bytes.NewReader(primary), 3, func(k int) int { return k - 1 })
@@ -76,7 +79,7 @@ func TestSamplePackagesReservoir(t *testing.T) {
 		t.Fatal(err)
 	}
 	if want := all[:3]; !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
 
@@ -90,13 +93,13 @@ func TestSamplePackagesCoversAll(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, href := range got {
-			count[href]++
+		for _, p := range got {
+			count[p.Href]++
 		}
 	}
-	for _, href := range demoPackages(t, "v1") {
-		if count[href] == 0 {
-			t.Errorf("%q never sampled in 300 samples of 2", href)
+	for _, p := range demoPackages(t, "v1") {
+		if count[p.Href] == 0 {
+			t.Errorf("%q never sampled in 300 samples of 2", p.Href)
 		}
 	}
 }
@@ -111,15 +114,15 @@ func TestSamplePackagesSkipsOutsideRoot(t *testing.T) {
 		}
 		return strings.Replace(s, old, new, 1)
 	}
-	primary = replace(primary, `href="`+all[0]+`"`, `href="../../elsewhere/`+all[0]+`"`)
-	primary = replace(primary, `href="`+all[1]+`"`, `href="/`+all[1]+`"`)
-	primary = replace(primary, `href="`+all[2]+`"`, `xml:base="https://other.example/repo/" href="`+all[2]+`"`)
+	primary = replace(primary, `href="`+all[0].Href+`"`, `href="../../elsewhere/`+all[0].Href+`"`)
+	primary = replace(primary, `href="`+all[1].Href+`"`, `href="/`+all[1].Href+`"`)
+	primary = replace(primary, `href="`+all[2].Href+`"`, `xml:base="https://other.example/repo/" href="`+all[2].Href+`"`)
 	got, err := SamplePackages(strings.NewReader(primary), 100, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if want := all[3:]; !slices.Equal(got, want) {
-		t.Errorf("got %q, want %q", got, want)
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
 
@@ -140,7 +143,7 @@ func TestSamplePackagesErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := SamplePackages(bytes.NewReader(tc.input), tc.n, nil)
 			if err == nil {
-				t.Fatalf("got %q, want an error", got)
+				t.Fatalf("got %v, want an error", got)
 			}
 			if !strings.HasPrefix(err.Error(), tc.reason) {
 				t.Errorf("error %q, want it to start with %q", err, tc.reason)
@@ -167,9 +170,9 @@ func FuzzSamplePackages(f *testing.F) {
 		if len(got) > n {
 			t.Fatalf("%d hrefs, want at most %d", len(got), n)
 		}
-		for _, href := range got {
-			if !underRoot(href) {
-				t.Errorf("sampled %q, which is not under the root", href)
+		for _, p := range got {
+			if !underRoot(p.Href) {
+				t.Errorf("sampled %q, which is not under the root", p.Href)
 			}
 		}
 	})

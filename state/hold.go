@@ -27,8 +27,11 @@ type Hold struct {
 	// SHA256 is the hex digest of Repomd, the snapshot's repomd.xml.
 	SHA256 string `json:"sha256"`
 	Repomd []byte `json:"repomd"`
-	// Packages is a sample of the snapshot's package hrefs, for probes.
-	Packages []string `json:"packages,omitempty"`
+	// Packages is a sample of the snapshot's package hrefs, for probes,
+	// and PackageSizes their sizes (as Revision's; none in holds recorded
+	// before sizes were).
+	Packages     []string `json:"packages,omitempty"`
+	PackageSizes []int64  `json:"package_sizes,omitempty"`
 	// By is who rolled back: user@host (the user sudo was run by, when
 	// it was).
 	By string    `json:"by"`
@@ -97,10 +100,13 @@ func (v *Verified) WithHold(h *Hold) *Verified {
 	if h == nil {
 		return v
 	}
-	rev := Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd, VerifiedAt: h.At, Packages: h.Packages}
+	rev := Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd, VerifiedAt: h.At, Packages: h.Packages, PackageSizes: h.PackageSizes}
+	if len(rev.PackageSizes) != len(rev.Packages) {
+		rev.PackageSizes = nil
+	}
 	if i := v.Find(h.SHA256); i >= 0 {
-		if len(rev.Packages) == 0 {
-			rev.Packages = slices.Clone(v.Revisions[i].Packages)
+		if vr := &v.Revisions[i]; betterSample(&rev, vr) {
+			rev.Packages, rev.PackageSizes = slices.Clone(vr.Packages), slices.Clone(vr.PackageSizes)
 		}
 		if rev.VerifiedAt.IsZero() {
 			rev.VerifiedAt = v.Revisions[i].VerifiedAt

@@ -43,6 +43,30 @@ type Revision struct {
 	// Packages is a sample of the package hrefs of the revision, so that
 	// probes can check a mirror serving it also serves its packages.
 	Packages []string `json:"packages,omitempty"`
+	// PackageSizes are the sizes of Packages, in the same order, as the
+	// revision's primary metadata gives them (<size package>; -1 where
+	// it gives none), so that probes can check the size a mirror serves
+	// each at. State written before sizes were recorded has none: the
+	// sample is then checked for presence only until a sync records a
+	// sample with sizes (see HasSizes).
+	PackageSizes []int64 `json:"package_sizes,omitempty"`
+}
+
+// HasSizes reports whether the revision's package sample has a size for
+// each package.
+func (r *Revision) HasSizes() bool {
+	return len(r.Packages) > 0 && len(r.PackageSizes) == len(r.Packages)
+}
+
+// betterSample reports whether the package sample of got is better than
+// that of have: have has none, or has no sizes where got has.
+func betterSample(have, got *Revision) bool {
+	return len(got.Packages) > 0 && (len(have.Packages) == 0 || (!have.HasSizes() && got.HasSizes()))
+}
+
+// takeSample makes the package sample of r that of from.
+func (r *Revision) takeSample(from *Revision) {
+	r.Packages, r.PackageSizes = from.Packages, from.PackageSizes
 }
 
 // Verified is the list of the revisions of one repository that rpmirror
@@ -77,20 +101,21 @@ func (v *Verified) Find(sum string) int {
 // Add makes rev the current revision, verified at now, and reports
 // whether the list changed. The revision it replaces is superseded at
 // now. A revision already current only gains the package sample it may
-// lack; one already in the list further down (an origin going back to
-// it) moves to the front. Earlier revisions are then bounded (see
+// lack (or the sizes its sample lacks, recorded by an older rpmirror);
+// one already in the list further down (an origin going back to it)
+// moves to the front. Earlier revisions are then bounded (see
 // MinEarlier): those superseded more than maxLag ago go first.
 func (v *Verified) Add(rev Revision, now time.Time, maxLag time.Duration) bool {
 	if cur := v.Current(); cur != nil && cur.SHA256 == rev.SHA256 {
-		if len(cur.Packages) == 0 && len(rev.Packages) > 0 {
-			cur.Packages = rev.Packages
+		if betterSample(cur, &rev) {
+			cur.takeSample(&rev)
 			return true
 		}
 		return false
 	}
 	if i := v.Find(rev.SHA256); i > 0 {
-		if len(rev.Packages) == 0 {
-			rev.Packages = v.Revisions[i].Packages
+		if betterSample(&rev, &v.Revisions[i]) {
+			rev.takeSample(&v.Revisions[i])
 		}
 		v.Revisions = append(v.Revisions[:i], v.Revisions[i+1:]...)
 	}
@@ -167,8 +192,8 @@ func (v *Verified) Merge(o *Verified, now time.Time, maxLag time.Duration) bool 
 	changed := false
 	for _, r := range o.Revisions {
 		if i := v.Find(r.SHA256); i >= 0 {
-			if len(v.Revisions[i].Packages) == 0 && len(r.Packages) > 0 {
-				v.Revisions[i].Packages = r.Packages
+			if betterSample(&v.Revisions[i], &r) {
+				v.Revisions[i].takeSample(&r)
 				changed = true
 			}
 			continue

@@ -252,6 +252,7 @@ type run struct {
 	st       *state.Repo
 	verified *state.Verified
 	sample   []string       // package hrefs sampled while planning
+	sizes    []int64        // their sizes, from the primary metadata
 	planned  int            // packages seen while planning
 	src      *source.Source // the origin: its upstreams, TLS and credentials
 	keyring  openpgp.EntityList

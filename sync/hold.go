@@ -220,6 +220,13 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 	if parsed, err := repodata.ParseRepomd(md); err == nil {
 		h.Revision = parsed.Revision
 		h.Packages = samplePaths(paths, parsed)
+		// With their sizes, from the snapshot's primary metadata (just
+		// checked), for probes to compare with what mirrors serve.
+		if pkgs, err := snapshot.Packages(ctx, ms[0].tg, ms[0].snap, e.opts.MaxMetadataSize); err == nil && len(pkgs) > 0 {
+			h.Packages, h.PackageSizes = sampleSized(pkgs)
+		} else if err != nil {
+			e.log.Warn("reading the sizes of the snapshot's packages; probes check that mirrors serve them, not their sizes", "repo", repo.Name, "snapshot", name, "err", err)
+		}
 	}
 	if err := store.SaveHold(h); err != nil {
 		return nil, nil, err
@@ -273,6 +280,18 @@ func samplePaths(paths []string, md *repodata.Repomd) []string {
 		out = append(out, pkgs[i*len(pkgs)/SamplePackages])
 	}
 	return out
+}
+
+// sampleSized returns up to SamplePackages of pkgs, spread evenly, as
+// hrefs and sizes.
+func sampleSized(pkgs []snapshot.Package) ([]string, []int64) {
+	n := min(len(pkgs), SamplePackages)
+	hrefs, sizes := make([]string, 0, n), make([]int64, 0, n)
+	for i := range n {
+		p := pkgs[i*len(pkgs)/n]
+		hrefs, sizes = append(hrefs, p.Href), append(sizes, p.Size)
+	}
+	return hrefs, sizes
 }
 
 // Resume removes the hold of repo (rpmirror resume): the next sync brings

@@ -69,6 +69,17 @@ func TestRollbackHoldResume(t *testing.T) {
 	if len(reps) != 2 || reps[0].Snapshot != first || reps[1].Snapshot != moved || hold.Revision != "1" || hold.By != "me@here" || len(hold.Packages) != len(p1) {
 		t.Errorf("rollback: hold %+v, mirrors %+v", hold, reps)
 	}
+	// The hold's package sample has the sizes of the held revision's
+	// packages, for the probes.
+	if len(hold.PackageSizes) != len(hold.Packages) {
+		t.Errorf("hold: %d packages sampled, %d sizes", len(hold.Packages), len(hold.PackageSizes))
+	} else {
+		for i, href := range hold.Packages {
+			if fi, err := os.Stat(filepath.Join(v1, filepath.FromSlash(href))); err != nil || fi.Size() != hold.PackageSizes[i] {
+				t.Errorf("hold: %s of size %d; in revision 1: %v", href, hold.PackageSizes[i], err)
+			}
+		}
+	}
 	for _, m := range h.mirrors {
 		if string(serves(m)) != string(v1md) {
 			t.Errorf("%s does not serve the first revision after the rollback", m)

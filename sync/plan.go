@@ -845,7 +845,7 @@ func (s *run) streamable(d repodata.Data, meta []repodata.Data) bool {
 func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan struct{}, r io.Reader, d repodata.Data) (*Plan, error) {
 	defer trace.StartRegion(ctx, "plan packages").End()
 	s.e.opts.Progress.set(s.repo.Name, "planning")
-	s.sample, s.planned = nil, 0
+	s.sample, s.sizes, s.planned = nil, nil, 0
 	_, hashed := r.(*partStream) // it checks d's checksum itself
 	rc, err := decompressChecked(r, d, s.e.opts.MaxMetadataSize, hashed)
 	if err != nil {
@@ -865,7 +865,7 @@ func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan 
 		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
 		cache: s.cache, now: s.now(), declared: declared, keyring: s.keyring,
 		seen: func(p *repodata.Package) error {
-			s.samplePackage(p.Href)
+			s.samplePackage(p.Href, p.Size)
 			return iw.add(p.Href, p.Checksum)
 		},
 	}

@@ -85,7 +85,7 @@ func (s *run) recordVerified() error {
 // memory, and returns what saves it (and reports it); until save has
 // returned, s.verified may be read but not changed.
 func (s *run) addVerified() (save func() error) {
-	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample}
+	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample, PackageSizes: s.sizes}
 	added := s.verified.Add(rev, s.now(), s.repo.MaxLag)
 	return func() error {
 		if added {
@@ -112,16 +112,19 @@ func (s *run) saveVerified() error {
 }
 
 // SamplePackages is how many package hrefs of a verified revision are
-// kept for probes to check (state.Revision.Packages).
+// kept for probes to check (state.Revision.Packages), with their sizes
+// (state.Revision.PackageSizes).
 const SamplePackages = 64
 
-// samplePackage keeps href in a uniform sample of SamplePackages of the
-// packages planned (reservoir sampling).
-func (s *run) samplePackage(href string) {
+// samplePackage keeps href, of size bytes by the primary metadata, in a
+// uniform sample of SamplePackages of the packages planned (reservoir
+// sampling).
+func (s *run) samplePackage(href string, size int64) {
 	s.planned++
 	if len(s.sample) < SamplePackages {
 		s.sample = append(s.sample, href)
+		s.sizes = append(s.sizes, size)
 	} else if i := rand.IntN(s.planned); i < SamplePackages {
-		s.sample[i] = href
+		s.sample[i], s.sizes[i] = href, size
 	}
 }

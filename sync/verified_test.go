@@ -67,6 +67,17 @@ func TestVerifiedRevisions(t *testing.T) {
 		if len(v.Current().Packages) != len(p2) {
 			t.Errorf("package sample: %v, want all %d packages", v.Current().Packages, len(p2))
 		}
+		// With their sizes, for the probes to compare with the size a
+		// mirror serves.
+		if cur := v.Current(); !cur.HasSizes() {
+			t.Errorf("package sample without sizes: %v", cur.PackageSizes)
+		} else {
+			for i, href := range cur.Packages {
+				if fi, err := os.Stat(filepath.Join(v2, filepath.FromSlash(href))); err != nil || fi.Size() != cur.PackageSizes[i] {
+					t.Errorf("package sample: %s of size %d; the origin's file: %v", href, cur.PackageSizes[i], err)
+				}
+			}
+		}
 	}
 	if rep := h.sync(); rep.Err != nil || !rep.RevisionVerified {
 		t.Fatalf("second sync: %v, verified %v", rep.Err, rep.RevisionVerified)

@@ -12,8 +12,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
 )
 
 // Access and Secret are the credentials the server accepts.
@@ -130,3 +134,19 @@ func waitUp(endpoint string, exited <-chan struct{}) bool {
 
 // String names the server for messages.
 func (s *Server) String() string { return fmt.Sprintf("versitygw at %s over %s", s.Endpoint, s.Dir) }
+
+// AllowPublicRead gives bucket a policy that lets anyone GET (and HEAD)
+// its objects without credentials, as a bucket that is a mirror's public
+// base URL has: clients and probes then read it at
+// Endpoint/bucket/prefix/ (path-style).
+func (s *Server) AllowPublicRead(t testing.TB, bucket string) {
+	t.Helper()
+	c, err := minio.New(strings.TrimPrefix(s.Endpoint, "http://"), &minio.Options{Creds: credentials.NewStaticV4(Access, Secret, ""), Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject"],"Resource":["arn:aws:s3:::` + bucket + `/*"]}]}`
+	if err := c.SetBucketPolicy(context.Background(), bucket, policy); err != nil {
+		t.Fatalf("making bucket %s readable by anyone: %v", bucket, err)
+	}
+}
