@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -156,5 +157,71 @@ func TestProbeCatchesWrongSizedPackage(t *testing.T) {
 			replaceFile(t, path, good)
 			waitFor(t, time.Minute, "m1 to come back", func() bool { return len(e.mirrorlist()) == 2 })
 		})
+	}
+}
+
+// TestProbeSizesWithStateFromBeforeSizes: verified revisions written by
+// an rpmirror that kept no package sizes (no package_sizes) still load
+// after an upgrade, and the probes still catch a package cut short on a
+// written mirror: they take the sizes from the primary metadata of a
+// written mirror serving that revision. The start-up sync, with nothing
+// to do, leaves the file as it was.
+func TestProbeSizesWithStateFromBeforeSizes(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	e.stop()
+
+	// The verified revisions, as the previous version wrote them.
+	path := filepath.Join(e.dir, "state", "verified", "demo.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	revs, _ := v["revisions"].([]any)
+	if len(revs) == 0 {
+		t.Fatalf("no verified revision in %s", b)
+	}
+	for _, r := range revs {
+		rev := r.(map[string]any)
+		if _, ok := rev["package_sizes"]; !ok {
+			t.Fatalf("this version wrote no package_sizes: %s", b)
+		}
+		delete(rev, "package_sizes")
+	}
+	if b, err = json.MarshalIndent(v, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	m1 := filepath.Join(e.dir, "m1")
+	hello := mirrorPackages(t, m1)["hello-mirror-1.1-1.noarch.rpm"]
+	good, err := os.ReadFile(filepath.Join(m1, filepath.FromSlash(hello)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	replaceFile(t, filepath.Join(m1, filepath.FromSlash(hello)), good[:len(good)-1])
+
+	e.start()
+	waitFor(t, 2*time.Minute, "m1 to leave the mirrorlist", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 1 && l[0] == e.net.URL("m2")
+	})
+	st := e.mirrorState("m1")
+	for _, w := range []string{hello, strconv.Itoa(len(good)-1) + " bytes served", "the verified metadata says " + strconv.Itoa(len(good))} {
+		if !strings.Contains(st.Reason, w) {
+			t.Errorf("m1: %s %q, does not name %q", st.State, st.Reason, w)
+		}
+	}
+	if rs := e.status().Repos[0]; rs.CurrentRevision == "" {
+		t.Errorf("no current verified revision after loading the older file: %+v", rs)
+	}
+	if after, err := os.ReadFile(path); err != nil || strings.Contains(string(after), "package_sizes") {
+		t.Errorf("the start-up sync, with nothing to do, rewrote the verified revisions (%v): the sizes did not come from the written mirror", err)
 	}
 }
