@@ -113,6 +113,25 @@ func TestVerifiedRevisions(t *testing.T) {
 	if got := revisionsOf(t, h.store); !reflect.DeepEqual(got, []string{"2"}) {
 		t.Errorf("after the upgrade: verified %v, want [2]", got)
 	}
+
+	// A package sample without sizes (an rpmirror from before they were
+	// kept) gains them at the next sync that plans the revision: here
+	// for a written mirror added since.
+	v, _ = h.store.LoadVerified("test")
+	v.Revisions[0].Packages, v.Revisions[0].PackageSizes = []string{"Packages/h/hello-mirror-1.1-1.noarch.rpm"}, nil
+	if err := h.store.SaveVerified(v); err != nil {
+		t.Fatal(err)
+	}
+	three := filepath.Join(t.TempDir(), "three")
+	h.mirrors = append(h.mirrors, three)
+	h.repo.Mirrors = append(h.repo.Mirrors, config.Mirror{Name: "three", Path: three})
+	if rep := h.mustSync(); rep.NoChange || !rep.RevisionVerified {
+		t.Errorf("sync to a new mirror: NoChange %v, verified %v", rep.NoChange, rep.RevisionVerified)
+	}
+	v, _ = h.store.LoadVerified("test")
+	if cur := v.Current(); cur.Revision != "2" || !cur.HasSizes() || len(cur.Packages) != len(p2) {
+		t.Errorf("after a sync that planned the revision: sample %v, sizes %v; want every package of revision 2 with its size", cur.Packages, cur.PackageSizes)
+	}
 }
 
 // TestVerifyOnly: a repository with no written mirror (probe-only ones
