@@ -27,6 +27,7 @@ type metrics struct {
 	listed          *prometheus.GaugeVec
 	held            *prometheus.GaugeVec
 	wrongSize       *prometheus.CounterVec
+	wrongMetaSize   *prometheus.CounterVec
 	leaseHeld       *prometheus.GaugeVec
 	leaseMine       *prometheus.GaugeVec
 	alertsDropped   prometheus.CounterFunc
@@ -87,6 +88,10 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 			Namespace: ns, Name: "mirror_package_wrong_size_total",
 			Help: "Probes that found the mirror serving the package checked at a size other than the verified revision's metadata gives (truncated or replaced): the mirror is down meanwhile; no series for a mirror never found so.",
 		}, []string{"repo", "mirror"}),
+		wrongMetaSize: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: ns, Name: "mirror_metadata_wrong_size_total",
+			Help: "Probes that found the mirror serving the metadata file checked (one its repomd.xml lists) at a size other than the repomd.xml gives (truncated or replaced): the mirror is down meanwhile; no series for a mirror never found so.",
+		}, []string{"repo", "mirror"}),
 		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: ns, Name: "repo_held",
 			Help: "1 while the repo is held at a snapshot by rpmirror rollback: no sync moves it forward until rpmirror resume, and mirrors are judged against the held revision.",
@@ -106,7 +111,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 	}, []string{"repo", "mirror"})
 	reg.MustRegister(m.leaseHeld, m.leaseMine)
 	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
-		m.syncFailures, m.syncRunning, m.mirrors, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held, m.wrongSize, m.alertsDropped,
+		m.syncFailures, m.syncRunning, m.mirrors, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held, m.wrongSize, m.wrongMetaSize, m.alertsDropped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},
 			func() float64 { _, f, _ := alertStats(); return float64(f) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_sent_total", Help: "Alerts delivered to the webhook."},
@@ -139,6 +144,7 @@ func (m *metrics) forget(repo string) {
 		v.DeletePartialMatch(l)
 	}
 	m.wrongSize.DeletePartialMatch(l)
+	m.wrongMetaSize.DeletePartialMatch(l)
 	m.mirrors.forget(repo)
 }
 

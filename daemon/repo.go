@@ -939,10 +939,15 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 				if err != nil {
 					return
 				}
-				res = prober.Check(ctx, m.URL, r.acceptFor(m))
+				last, _ := r.tracker.Get(m.Name)
+				res = prober.CheckAgain(ctx, m.URL, r.acceptFor(m), last)
 				release()
-				if errors.As(res.Err, new(*health.SizeError)) {
-					r.d.metrics.wrongSize.WithLabelValues(r.name, m.Name).Inc()
+				if se := (*health.SizeError)(nil); errors.As(res.Err, &se) {
+					if se.Metadata {
+						r.d.metrics.wrongMetaSize.WithLabelValues(r.name, m.Name).Inc()
+					} else {
+						r.d.metrics.wrongSize.WithLabelValues(r.name, m.Name).Inc()
+					}
 				}
 			}
 			if ctx.Err() != nil {
@@ -1115,7 +1120,11 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	}
 	r.log.Info("mirror state", "mirror", m.Name, "from", prev, "to", res.State, "reason", res.Reason)
 	if wrongSize := (*health.SizeError)(nil); errors.As(res.Err, &wrongSize) {
-		r.log.Warn("mirror serves a package at a size other than the verified metadata's", "mirror", m.Name, "package", wrongSize.Package, "want_bytes", wrongSize.Want, "got_bytes", wrongSize.Got)
+		if wrongSize.Metadata {
+			r.log.Warn("mirror serves a metadata file at a size other than its repomd.xml gives", "mirror", m.Name, "file", wrongSize.Package, "want_bytes", wrongSize.Want, "got_bytes", wrongSize.Got)
+		} else {
+			r.log.Warn("mirror serves a package at a size other than the verified metadata's", "mirror", m.Name, "package", wrongSize.Package, "want_bytes", wrongSize.Want, "got_bytes", wrongSize.Got)
+		}
 	}
 	if needsPerson(res.State) {
 		r.addFailure("mirror "+m.Name, string(res.State)+": "+res.Reason)

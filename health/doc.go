@@ -24,7 +24,13 @@
 //     Down with a *SizeError; one whose size the mirror does not tell
 //     at all (no Content-Length, Range ignored and no length either)
 //     makes it Down too (ErrSizeUnknown): rpmirror sends clients only
-//     to copies it checked.
+//     to copies it checked;
+//  4. checks one of the metadata files the repomd.xml lists (relative
+//     hrefs without xml:base), chosen at random, the same way against
+//     the <size> the repomd.xml gives it (a *SizeError with Metadata
+//     set), but not its first byte. CheckAgain checks again the file the
+//     mirror's last probe found wrong, so the mirror does not flap back
+//     up while it is.
 //
 // The outcome is one of three states:
 //
@@ -35,8 +41,8 @@
 //     revision the mirror does not claim to have;
 //   - Down: anything a client would fail on: an HTTP error status, a
 //     timeout, a connection or TLS error, a redirect loop, a body that is
-//     not a repomd.xml, a package that cannot be fetched or is served at
-//     a size other than the metadata's.
+//     not a repomd.xml, a package or metadata file that cannot be
+//     fetched or is served at a size other than the metadata's.
 //
 // Behind is the state of a mirror serving an earlier revision that is
 // still accepted; Probe and Check never return it: the caller, which

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -67,6 +68,9 @@ type Result struct {
 	Revision string
 	// Package is the href of the package checked, "" when none was.
 	Package string
+	// Metadata is the href of the metadata file checked (one of those
+	// the repomd.xml lists), "" when none was.
+	Metadata string
 	// SHA256 is the hex sha256 digest of the repomd.xml the mirror
 	// served, when it parsed.
 	SHA256 string
@@ -89,8 +93,12 @@ type SizeError struct {
 	// Op is the request that told the size, relative to Mirror: "HEAD
 	// Packages/a/a-1.rpm" or "GET Packages/a/a-1.rpm (Range bytes=0-0)".
 	Op string
-	// Package is the package's href, relative to Mirror.
+	// Package is the href of the file, relative to Mirror: a package, or
+	// a metadata file when Metadata is set.
 	Package string
+	// Metadata says the file is one of the metadata files the
+	// repomd.xml lists (its <size>), not a package.
+	Metadata bool
 	// Want is the size the metadata gives, Got the size served.
 	Want, Got int64
 }
@@ -197,6 +205,16 @@ type Accept func(md *repodata.Repomd, sum string) (packages []Package, reason st
 // packages. It is OK, Stale (accept refused the repomd.xml), Down or
 // Unknown, as for Probe.
 func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
+	return p.CheckAgain(ctx, base, accept, Result{})
+}
+
+// CheckAgain is Check for a mirror whose last probe was last. When last
+// found the mirror Down on a metadata file (last.Metadata) of the
+// repomd.xml it serves now, that file is checked again rather than one
+// chosen with Rand: the mirror stays Down until the file is served right,
+// instead of coming back up whenever the probe picks another. (Packages
+// are the Accept's to choose: it may return just the one last failed on.)
+func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, last Result) Result {
 	r := Result{URL: base, Checked: time.Now()}
 	u, err := parseBase(base)
 	if err != nil {
@@ -239,11 +257,11 @@ func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
 		return r
 	}
 
+	rnd := p.Rand
+	if rnd == nil {
+		rnd = rand.IntN
+	}
 	if len(packages) > 0 {
-		rnd := p.Rand
-		if rnd == nil {
-			rnd = rand.IntN
-		}
 		i := rnd(len(packages))
 		if i < 0 || i >= len(packages) {
 			i = 0
@@ -254,8 +272,44 @@ func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
 			return r
 		}
 	}
+	again := ""
+	if last.State == Down && last.SHA256 == r.SHA256 {
+		again = last.Metadata
+	}
+	if d, ok := pickMetadata(md, rnd, again); ok {
+		r.Metadata = d.Href
+		if state, reason, err := pr.metadata(d); state != OK {
+			r.State, r.Reason, r.Err = state, limitReason(reason), err
+			return r
+		}
+	}
 	r.State = OK
 	return r
+}
+
+// pickMetadata chooses the metadata file of md a probe checks: again,
+// when md lists it, else one chosen with rnd among those the mirror
+// itself serves (no xml:base) under a plain relative href. It returns
+// false when there is none.
+func pickMetadata(md *repodata.Repomd, rnd func(int) int, again string) (repodata.Data, bool) {
+	var files []repodata.Data
+	for _, d := range md.Data {
+		if d.Base != "" || !fs.ValidPath(d.Href) || d.Href == "." {
+			continue
+		}
+		if again != "" && d.Href == again {
+			return d, true
+		}
+		files = append(files, d)
+	}
+	if len(files) == 0 {
+		return repodata.Data{}, false
+	}
+	i := rnd(len(files))
+	if i < 0 || i >= len(files) {
+		i = 0
+	}
+	return files[i], true
 }
 
 // parseBase parses a mirror's base URL, adding the trailing "/" if
@@ -363,6 +417,18 @@ func (pr *probe) repomd() (body []byte, latency time.Duration, state State, reas
 // Range, the Content-Length of its 200). The error returned, when not
 // nil, is the typed failure behind the state (Result.Err).
 func (pr *probe) pkg(pk Package) (State, string, error) {
+	return pr.file(pk, false)
+}
+
+// metadata checks the metadata file d that the repomd.xml lists as pkg
+// checks a package, against the size the repomd.xml gives; its first
+// byte is not checked (compressed or not, any format).
+func (pr *probe) metadata(d repodata.Data) (State, string, error) {
+	return pr.file(Package{Href: d.Href, Size: d.Size}, true)
+}
+
+// file is pkg for a package (meta false) or a metadata file.
+func (pr *probe) file(pk Package, meta bool) (State, string, error) {
 	href := pk.Href
 	op := "HEAD " + href
 	req, err := pr.request(http.MethodHead, href)
@@ -383,7 +449,7 @@ func (pr *probe) pkg(pk Package) (State, string, error) {
 		// Uncompressed: the transport asked for gzip and undid it,
 		// dropping the Content-Length (of the compressed body anyway).
 		if resp.ContentLength >= 0 && !resp.Uncompressed {
-			return pr.size(op, pk, resp.ContentLength)
+			return pr.size(op, pk, meta, resp.ContentLength)
 		}
 		// No size given: ask for the first byte, whose answer tells it.
 	case http.StatusMethodNotAllowed, http.StatusNotImplemented:
@@ -410,7 +476,7 @@ func (pr *probe) pkg(pk Package) (State, string, error) {
 		// Only an empty file has no byte 0: "Content-Range: bytes */0".
 		if total, ok := rangeTotal(resp.Header.Get("Content-Range")); ok {
 			drain(resp.Body)
-			return pr.size(op, pk, total)
+			return pr.size(op, pk, meta, total)
 		}
 	}
 	if resp.StatusCode != http.StatusPartialContent && resp.StatusCode != http.StatusOK {
@@ -421,14 +487,14 @@ func (pr *probe) pkg(pk Package) (State, string, error) {
 	if _, err := io.ReadFull(resp.Body, b[:]); err != nil {
 		if err == io.EOF {
 			if resp.StatusCode == http.StatusOK && pk.Size > 0 {
-				return pr.size(op, pk, 0) // the whole package: empty
+				return pr.size(op, pk, meta, 0) // the whole file: empty
 			}
 			return Down, op + ": " + status(resp.StatusCode) + " but an empty body", nil
 		}
 		state, reason := pr.failure(op, err)
 		return state, reason, nil
 	}
-	if b[0] != rpmLeadMagic {
+	if !meta && b[0] != rpmLeadMagic {
 		return Down, fmt.Sprintf("%s: %s but not an RPM package (it starts with %q)", op, status(resp.StatusCode), b[0]), nil
 	}
 	if pk.Size <= 0 {
@@ -441,20 +507,24 @@ func (pr *probe) pkg(pk Package) (State, string, error) {
 		total, ok = resp.ContentLength, true
 	}
 	if !ok {
-		err := fmt.Errorf("%s: %s without the package's total size (no Content-Range total nor Content-Length; the verified metadata says %d bytes): %w",
-			op, status(resp.StatusCode), pk.Size, ErrSizeUnknown)
+		what := "package"
+		if meta {
+			what = "file"
+		}
+		err := fmt.Errorf("%s: %s without the %s's total size (no Content-Range total nor Content-Length; the verified metadata says %d bytes): %w",
+			op, status(resp.StatusCode), what, pk.Size, ErrSizeUnknown)
 		return Down, err.Error(), err
 	}
-	return pr.size(op, pk, total)
+	return pr.size(op, pk, meta, total)
 }
 
 // size compares got, the size of pk that op learnt from the mirror, with
 // pk.Size.
-func (pr *probe) size(op string, pk Package, got int64) (State, string, error) {
+func (pr *probe) size(op string, pk Package, meta bool, got int64) (State, string, error) {
 	if got == pk.Size {
 		return OK, "", nil
 	}
-	err := &SizeError{Mirror: redact.URL(pr.base.String()), Op: op, Package: pk.Href, Want: pk.Size, Got: got}
+	err := &SizeError{Mirror: redact.URL(pr.base.String()), Op: op, Package: pk.Href, Metadata: meta, Want: pk.Size, Got: got}
 	return Down, err.Error(), err
 }
 

@@ -566,8 +566,8 @@ func TestProbeInterrupted(t *testing.T) {
 	})
 }
 
-// When HEAD is refused, the package is checked with a GET of its first
-// byte, and nothing more is asked for.
+// When HEAD is refused, the package and the metadata file are checked
+// with a GET of their first byte, and nothing more is asked for.
 func TestProbeRangeFallback(t *testing.T) {
 	v1 := demoRepomd(t, "v1")
 	pkgs := demoPackages(t, "v1")
@@ -582,10 +582,17 @@ func TestProbeRangeFallback(t *testing.T) {
 			if got.State != OK {
 				t.Fatalf("got %q %q, want ok", got.State, got.Reason)
 			}
+			md, err := repodata.ParseRepomd(v1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			meta := md.Data[4%len(md.Data)].Href // Rand 4 again
 			want := []string{
 				"GET /repodata/repomd.xml",
 				"HEAD /" + pkgs[4].Href,
 				"GET /" + pkgs[4].Href + " Range: bytes=0-0",
+				"HEAD /" + meta,
+				"GET /" + meta + " Range: bytes=0-0", // not an RPM: its size is what counts
 			}
 			if log := rec.log(); !slices.Equal(log, want) {
 				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
@@ -624,9 +631,17 @@ func TestProbeRequests(t *testing.T) {
 			if got.URL != srv.URL+prefix+"/" {
 				t.Errorf("URL = %q, want %q", got.URL, srv.URL+prefix+"/")
 			}
+			md, err := repodata.ParseRepomd(v1)
+			if err != nil {
+				t.Fatal(err)
+			}
 			want := []string{
 				"GET " + prefix + "/repodata/repomd.xml",
 				"HEAD " + prefix + "/" + pkgs[0].Href,
+				"HEAD " + prefix + "/" + md.Data[0].Href, // Rand 0: the first metadata file
+			}
+			if got.Package != pkgs[0].Href || got.Metadata != md.Data[0].Href {
+				t.Errorf("Package, Metadata = %q, %q; want %q, %q", got.Package, got.Metadata, pkgs[0].Href, md.Data[0].Href)
 			}
 			if log := rec.log(); !slices.Equal(log, want) {
 				t.Errorf("requests:\n%s\nwant:\n%s", strings.Join(log, "\n"), strings.Join(want, "\n"))
@@ -644,9 +659,13 @@ func TestProbeRequests(t *testing.T) {
 // that mean something in a URL.
 func TestProbeEscapesHrefs(t *testing.T) {
 	v1 := demoRepomd(t, "v1")
+	metadata := mirror("v1")
 	rec := &recorder{h: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isRepomd(r) {
+		switch {
+		case isRepomd(r):
 			w.Write(v1)
+		case strings.HasPrefix(r.URL.Path, "/repodata/"):
+			metadata.ServeHTTP(w, r)
 		}
 	})}
 	srv := serve(t, rec)
@@ -658,7 +677,7 @@ func TestProbeEscapesHrefs(t *testing.T) {
 	if got.State != OK {
 		t.Fatalf("got %q %q, want ok", got.State, got.Reason)
 	}
-	if log := rec.log(); len(log) != 2 || log[1] != "HEAD /"+href {
+	if log := rec.log(); len(log) != 3 || log[1] != "HEAD /"+href {
 		t.Errorf("requests %q, want the second to be %q", log, "HEAD /"+href)
 	}
 }
@@ -842,5 +861,73 @@ func TestRangeTotal(t *testing.T) {
 		if total, ok := rangeTotal(tc.in); total != tc.total || ok != tc.ok {
 			t.Errorf("rangeTotal(%q) = %d, %v; want %d, %v", tc.in, total, ok, tc.total, tc.ok)
 		}
+	}
+}
+
+// TestProbeMetadata: besides a package, a probe checks one of the
+// metadata files the repomd.xml lists against the <size> it gives, so a
+// mirror whose primary.xml.gz (or any other) is cut short, replaced or
+// missing is Down, naming the file; a mirror last Down on a metadata file
+// has that file checked again (CheckAgain), whichever Rand would pick.
+func TestProbeMetadata(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	pkgs := demoPackages(t, "v1")
+	md, err := repodata.ParseRepomd(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(md.Data) < 3 {
+		t.Fatalf("the demo's repomd.xml lists %d files; the test wants 3 or more", len(md.Data))
+	}
+	first, other := md.Data[0], md.Data[2]
+	whole, err := os.ReadFile(filepath.Join(demoDir("v1"), filepath.FromSlash(first.Href)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(v1)
+	digest := hex.EncodeToString(sum[:])
+	for _, tc := range []struct {
+		name     string
+		h        http.Handler
+		last     Result
+		wantMeta string
+		wantSize int64 // the size served, when the probe must fail with a *SizeError; -1: OK
+		wantIn   string
+	}{
+		{"served right", mirror("v1"), Result{}, first.Href, -1, ""},
+		{"cut short", altered(t, "v1", first.Href, whole[:len(whole)/2]), Result{}, first.Href, int64(len(whole) / 2), "truncated or replaced"},
+		{"replaced by a longer file", altered(t, "v1", first.Href, append(slices.Clone(whole), "junk"...)), Result{}, first.Href, int64(len(whole) + 4), "replaced or appended to"},
+		{"missing", override("v1", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, first.Href) }, statusAll(http.StatusNotFound)),
+			Result{}, first.Href, -1, "HEAD " + first.Href + ": 404 Not Found"},
+		{"down on another file last time: that one again", mirror("v1"), Result{State: Down, SHA256: digest, Metadata: other.Href}, other.Href, -1, ""},
+		{"down last time on a file of another revision: Rand's", mirror("v1"), Result{State: Down, SHA256: "other", Metadata: other.Href}, first.Href, -1, ""},
+		{"up last time: Rand's", mirror("v1"), Result{State: OK, SHA256: digest, Metadata: other.Href}, first.Href, -1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := serve(t, tc.h)
+			tr := &http.Transport{}
+			defer tr.CloseIdleConnections()
+			p := &Prober{Client: &http.Client{Transport: tr}, Rand: fixed(0)}
+			got := p.CheckAgain(context.Background(), srv.URL+"/", func(*repodata.Repomd, string) ([]Package, string, bool) {
+				return pkgs, "", true
+			}, tc.last)
+			if got.Metadata != tc.wantMeta || got.Package != pkgs[0].Href {
+				t.Errorf("checked %q and %q, want %q and %q", got.Package, got.Metadata, pkgs[0].Href, tc.wantMeta)
+			}
+			wantOK := tc.wantSize < 0 && tc.wantIn == ""
+			if (got.State == OK) != wantOK {
+				t.Fatalf("got %q %q, want ok: %v", got.State, got.Reason, wantOK)
+			}
+			if !strings.Contains(got.Reason, tc.wantIn) {
+				t.Errorf("reason %q, want it to say %q", got.Reason, tc.wantIn)
+			}
+			var se *SizeError
+			if isSize := errors.As(got.Err, &se); isSize != (tc.wantSize >= 0) {
+				t.Fatalf("Err = %v, want a *SizeError: %v", got.Err, tc.wantSize >= 0)
+			}
+			if se != nil && (!se.Metadata || se.Package != first.Href || se.Want != first.Size || se.Got != tc.wantSize) {
+				t.Errorf("SizeError %+v, want metadata file %s, %d bytes wanted, %d served", se, first.Href, first.Size, tc.wantSize)
+			}
+		})
 	}
 }
