@@ -170,8 +170,8 @@ var errProbeTimeout = errors.New("probe timeout")
 //
 // With want nil, Probe only checks that the mirror answers a valid
 // repomd.xml: this is how the origin itself is probed, which is then OK or
-// Down, never Stale. packages are hrefs relative to base (see
-// SamplePackages); when empty, no package is checked. The package is only
+// Down, never Stale. The packages' hrefs are relative to base (see
+// SamplePackages); when packages is empty, no package is checked. The package is only
 // checked when the repomd.xml matched (or want is nil): a Stale mirror is
 // not expected to have the current revision's packages.
 //
