@@ -4,7 +4,8 @@
 // Send never blocks: events go to a bounded queue that one goroutine
 // drains, retrying each delivery with exponential backoff and jitter. A
 // webhook that is down or slow therefore never holds up syncs or probes;
-// when the queue is full, the newest event is dropped and counted.
+// when the queue is full, the newest event is dropped and counted. At
+// shutdown, Drain delivers what is still queued, for a bounded time.
 package alert
 
 import (
@@ -68,6 +69,12 @@ type Sender struct {
 	sent    atomic.Int64
 	once    sync.Once
 	done    chan struct{}
+
+	// mu guards pending, the events queued or being delivered, and
+	// idle, closed when pending falls to 0 (made by Drain).
+	mu      sync.Mutex
+	pending int
+	idle    chan struct{}
 }
 
 // New returns a Sender; call Run to start delivering.
@@ -106,12 +113,58 @@ func (s *Sender) Send(e Event) {
 	if *s.url.Load() == "" {
 		return
 	}
+	s.mu.Lock()
+	s.pending++
+	s.mu.Unlock()
 	select {
 	case s.queue <- e:
 	default:
+		s.done1()
 		s.dropped.Add(1)
 		s.opts.Logger.Error("alert queue full: event dropped", "event", e.Summary())
 	}
+}
+
+// done1 records that one pending event is done with.
+func (s *Sender) done1() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pending--
+	if s.pending == 0 && s.idle != nil {
+		close(s.idle)
+		s.idle = nil
+	}
+}
+
+// Drain waits until every event queued so far has been delivered (or
+// given up on) by Run, or until ctx ends, and returns how many were
+// still waiting then: a process that exits calls it first, with a
+// bounded context, so that the alerts of its last moments are not lost
+// with it and a webhook that is down does not hold it up. Run must be
+// running, its context not ended yet.
+func (s *Sender) Drain(ctx context.Context) (left int) {
+	s.mu.Lock()
+	if s.pending == 0 {
+		s.mu.Unlock()
+		return 0
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
+	}
+	idle := s.idle
+	s.mu.Unlock()
+	select {
+	case <-idle:
+		return 0
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	left = s.pending
+	s.mu.Unlock()
+	if left > 0 {
+		s.opts.Logger.Error("alerts not delivered before exiting", "events", left)
+	}
+	return left
 }
 
 // Stats returns how many events were delivered, given up on, and dropped.
@@ -128,6 +181,7 @@ func (s *Sender) Run(ctx context.Context) {
 			return
 		case e := <-s.queue:
 			s.deliver(ctx, e)
+			s.done1()
 		}
 	}
 }

@@ -143,3 +143,55 @@ func TestFailedDeliveryHidesSecrets(t *testing.T) {
 		})
 	}
 }
+
+// TestDrain: Drain returns once every queued event is delivered, or, with
+// a webhook that never answers, when its context ends, saying how many
+// events were left.
+func TestDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		hang     bool
+		wantLeft int
+	}{
+		{"webhook answers", false, 0},
+		{"webhook hangs", true, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			got := 0
+			stop := make(chan struct{})
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tc.hang {
+					<-stop
+					return
+				}
+				mu.Lock()
+				got++
+				mu.Unlock()
+			}))
+			defer srv.Close()
+			defer close(stop)
+			s := New(Options{URL: srv.URL, Attempts: 1})
+			runCtx, cancelRun := context.WithCancel(context.Background())
+			defer cancelRun()
+			go s.Run(runCtx)
+			for range 5 {
+				s.Send(Event{Kind: "origin", Repo: "r", From: "unknown", To: "down"})
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if tc.hang {
+				// Ended at once: Drain must not wait for the webhook.
+				cancel()
+			}
+			defer cancel()
+			if left := s.Drain(ctx); left != tc.wantLeft {
+				t.Errorf("Drain left %d events, want %d", left, tc.wantLeft)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if !tc.hang && got != 5 {
+				t.Errorf("after Drain the webhook got %d events, want 5", got)
+			}
+		})
+	}
+}

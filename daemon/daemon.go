@@ -48,7 +48,15 @@ type Options struct {
 	ShutdownTimeout time.Duration
 	// Version is reported in the User-Agent.
 	Version string
+	// AlertDrainTimeout is how long, once everything else has stopped,
+	// Run waits for the alerts still queued to reach the webhook before
+	// it returns (default DefaultAlertDrainTimeout): those left then are
+	// lost, and logged.
+	AlertDrainTimeout time.Duration
 }
+
+// DefaultAlertDrainTimeout is the default Options.AlertDrainTimeout.
+const DefaultAlertDrainTimeout = 5 * time.Second
 
 // Daemon is a running rpmirror serve.
 type Daemon struct {
@@ -137,6 +145,9 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = 30 * time.Second
+	}
+	if opts.AlertDrainTimeout <= 0 {
+		opts.AlertDrainTimeout = DefaultAlertDrainTimeout
 	}
 	store, err := state.Open(cfg.StateDir)
 	if err != nil {
@@ -270,6 +281,13 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		cancelSyncs()
 		<-done
 	}
+	// Alerts still queued (the last probe round's, a sync's that ended
+	// meanwhile, or several behind a slow webhook) go out before the
+	// process exits, for a bounded time: a webhook that is down does not
+	// hold the shutdown up.
+	drainCtx, cancelDrain := context.WithTimeout(context.Background(), d.opts.AlertDrainTimeout)
+	d.alerts.Drain(drainCtx)
+	cancelDrain()
 	return err
 }
 
