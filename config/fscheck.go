@@ -159,11 +159,13 @@ func (c *Config) CheckPaths() Errors {
 }
 
 // resolvedOverlaps reports written mirrors whose paths overlap one
-// another, state_dir or a file:// origin once symlinks are resolved,
-// where the paths as written do not (those the file alone shows are
-// reported by the validation): /srv/a and /srv/link, a symlink to
-// /srv/a, are one directory, and two repos syncing it each published
-// their own revision over the other's, and pruned its packages.
+// another, state_dir or a file:// origin once symlinks are resolved, or
+// on the filesystem (the device and inode of the directories on their
+// paths: a bind mount), where the paths as written do not (those the
+// file alone shows are reported by the validation): /srv/a and
+// /srv/link, a symlink to /srv/a, are one directory, and two repos
+// syncing it each published their own revision over the other's, and
+// pruned its packages.
 func (c *Config) resolvedOverlaps(add func(line int, where, format string, args ...any)) {
 	type place struct {
 		path, real string
