@@ -1102,7 +1102,15 @@ func roundLag(d time.Duration) time.Duration {
 
 func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	now := time.Now()
-	res = r.judge(m, res, now)
+	probed := res
+	res = r.judge(m, probed, now)
+	if res.State == health.Stale && m.Written() && r.refreshHold() {
+		// rpmirror rollback (or resume) ran beside the daemon after this
+		// probe round read the hold: it saves the hold before it
+		// changes what a written mirror serves, so the hold read now is
+		// the one to judge what the probe found against.
+		res = r.judge(m, probed, now)
+	}
 	if needsPerson(res.State) && m.Written() && r.awaitsFirstSync(m.Name) {
 		// Nothing has written it yet: a written mirror just added is
 		// down (or serves what was there before) until the sync its

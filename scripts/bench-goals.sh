@@ -35,6 +35,8 @@ row "${ln:-20} packages of ${lm:-16} MiB: ≥ 90% of the rate of curl to disk" "
 row "the same: share of curl to /dev/null (reported, no goal)" "29%" "${fn:+$(pct "$fn")} (of $(get sync_large_curlrate) MB/s)" "${fn:+1}"
 fb=$(get sync_large_share_bound); fo=$(get sync_large_of_bound)
 row "the same: the most share of curl to disk this machine allows a verifier that checks what rpm checks (reported, no goal; see the 16 MiB section)" "—" "${fb:+$(pct "$fb") (floor $(get sync_large_floor) s; rpmirror at $(pct "$fo") of it)}" "${fb:+1}"
+fd=$(get sync_large_share_dbound); fdo=$(get sync_large_of_dbound)
+row "the same, counting durability (the bytes on disk before the commit, as rpmirror makes them and curl does not; reported, no goal)" "—" "${fd:+$(pct "$fd") (floor $(get sync_large_dfloor) s; rpmirror at $(pct "$fdo") of it)}" "${fd:+1}"
 r=$(get inc_ratio)
 row "1% of packages changed: within 1.5× of curl fetching only the changed files" "3.2×" "${r}× ($(get inc_rpmirror) s vs $(get inc_curl) s)" "${r:+$r <= 1.5}"
 r=$(get inc_daemon_ratio)

@@ -235,14 +235,18 @@ if want large; then
   echo "workers $c_nginx; the digests rpm checks, two SHA-256 and one MD5 over every byte (\`benchgen hashcost\`), cost $c_hash more."
   echo "Spread perfectly over the $cores cores, a verifier that moves the bytes as curl does and checks what rpm checks needs"
   echo "at least $floor s here, so its share of curl → disk is at most $(share "$t_curld" "$floor")%; rpmirror's is $(share "$t_curld" "$t_rp")%,"
+  dfloor=$(awk -v f="$floor" -v d="$t_dd" 'BEGIN {printf "%.3f", (f > d ? f : d)}')
   echo "$(share "$floor" "$t_rp")% of that bound. That bound leaves out durability: rpmirror also makes every byte durable, curl does not;"
-  echo "writing as many bytes to this disk with \`dd conv=fsync\` takes $(fmt3 "$t_dd") s on its own. Medians of $runs runs."
+  echo "writing as many bytes to this disk with \`dd conv=fsync\` takes $(fmt3 "$t_dd") s on its own. Counting that too, with the"
+  echo "disk writing while the digests are computed, a verifier that makes the bytes durable needs at least $dfloor s, a share"
+  echo "of curl → disk of at most $(share "$t_curld" "$dfloor")%; rpmirror is at $(share "$dfloor" "$t_rp")% of that. Medians of $runs runs."
   echo
   result large_packages "$large_n"; result large_mib "$((large_size / 1048576))"
   result sync_large_rpmirror "$t_rp"; result sync_large_curldisk "$t_curld"; result sync_large_curl "$t_curl"; result sync_large_dnfg "$t_dnfg"
   result sync_large_rate "$(rate "$t_rp")"; result sync_large_curldiskrate "$(rate "$t_curld")"; result sync_large_curlrate "$(rate "$t_curl")"
   result sync_large_share_disk "$(ratio "$t_curld" "$t_rp")"; result sync_large_share_null "$(ratio "$t_curl" "$t_rp")"
   result sync_large_floor "$floor"; result sync_large_share_bound "$bound"; result sync_large_of_bound "$(ratio "$floor" "$t_rp")"
+  result sync_large_dfloor "$dfloor"; result sync_large_share_dbound "$(ratio "$t_curld" "$dfloor")"; result sync_large_of_dbound "$(ratio "$dfloor" "$t_rp")"
 fi
 
 # --- 5. verification (on the mirrors the last initial syncs wrote) ---------

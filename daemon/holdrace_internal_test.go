@@ -1,0 +1,68 @@
+package daemon
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/health"
+	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/state"
+)
+
+// TestProbeJudgedAgainstAHoldSavedMeanwhile: rpmirror rollback, run
+// beside the daemon, saves the hold and then brings the written mirrors
+// back to the snapshot. A probe round that read the hold before that,
+// and probes a mirror after, finds it serving a revision superseded long
+// ago: judged against the hold read at the start of the round it was
+// stale, recorded as needing a person and alerted. It is judged against
+// the hold as it is now.
+func TestProbeJudgedAgainstAHoldSavedMeanwhile(t *testing.T) {
+	d := startBare(t, 1, "@every 1h", nil)
+	r, ok := d.repo("r0")
+	if !ok {
+		t.Fatal("no repo r0")
+	}
+	long := time.Now().Add(-30 * 24 * time.Hour)
+	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{
+		{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: long.Add(time.Hour)},
+		{Revision: "1", SHA256: "old", Repomd: []byte("<repomd/>"), VerifiedAt: long, SupersededAt: long.Add(time.Hour)},
+	}})
+	m := r.config().Mirrors[0]
+	// The mirror is published to (not pending a first sync).
+	st, err := d.store.Load("r0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Mirror(m.Name).RepomdSHA256 = "cur"
+	if err := d.store.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, SHA256: "old", Revision: "1", Checked: time.Now()}
+
+	// Without a hold, a written mirror serving a revision superseded
+	// a month ago is stale.
+	r.recordProbe(m, served)
+	if got, _ := r.tracker.Get(m.Name); got.State != health.Stale {
+		t.Fatalf("unheld: %s %q, want stale", got.State, got.Reason)
+	}
+	r.recordProbe(m, health.Result{URL: served.URL, State: health.OK, SHA256: "cur", Revision: "2", Checked: time.Now()})
+	fails := func() []server.FailureStatus {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return append([]server.FailureStatus(nil), r.failures...)
+	}
+	failures := len(fails())
+
+	// The rollback saves the hold; the round that probes next read
+	// none.
+	if err := d.store.SaveHold(&state.Hold{Repo: "r0", Snapshot: "20261101T000000Z", Revision: "1", SHA256: "old", Repomd: []byte("<repomd/>"), By: "tester@ci", At: time.Now().UTC().Truncate(time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	r.recordProbe(m, served)
+	if got, _ := r.tracker.Get(m.Name); got.State != health.OK {
+		t.Errorf("held at the revision it serves: %s %q, want ok", got.State, got.Reason)
+	}
+	if f := fails(); len(f) != failures {
+		t.Errorf("the mirror brought back by the rollback was recorded as needing a person: %v", f[failures:])
+	}
+}
