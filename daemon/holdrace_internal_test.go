@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"log/slog"
 	"testing"
 	"time"
 
@@ -17,7 +18,11 @@ import (
 // stale, recorded as needing a person and alerted. It is judged against
 // the hold as it is now.
 func TestProbeJudgedAgainstAHoldSavedMeanwhile(t *testing.T) {
-	d := startBare(t, 1, "@every 1h", nil)
+	// A daemon that is not run: no sync or probe of its own meanwhile.
+	d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r, ok := d.repo("r0")
 	if !ok {
 		t.Fatal("no repo r0")
