@@ -940,7 +940,7 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 					return
 				}
 				last, _ := r.tracker.Get(m.Name)
-				res = prober.CheckAgain(ctx, m.URL, r.acceptFor(m), last)
+				res = prober.CheckAgain(ctx, m.URL, r.accept, last)
 				release()
 				if se := (*health.SizeError)(nil); errors.As(res.Err, &se) {
 					if se.Metadata {
@@ -983,28 +983,6 @@ func (r *repo) accept(md *repodata.Repomd, sum string) ([]health.Package, string
 		return r.packages, "", true
 	}
 	return nil, "", true
-}
-
-// acceptFor is accept for the probe of mirror m. A mirror whose last
-// probe failed on a package (one cut short, replaced, missing) has that
-// package checked again, rather than one picked at random: it stays
-// down until that package is served right, instead of coming back up
-// whenever the probe happens to pick another one (a round in 64, for a
-// repository's sample).
-func (r *repo) acceptFor(m config.Mirror) health.Accept {
-	last, ok := r.tracker.Get(m.Name)
-	if !ok || last.State != health.Down || last.Package == "" || last.SHA256 == "" {
-		return r.accept
-	}
-	return func(md *repodata.Repomd, sum string) ([]health.Package, string, bool) {
-		pkgs, reason, ok := r.accept(md, sum)
-		if ok && sum == last.SHA256 {
-			if i := slices.IndexFunc(pkgs, func(p health.Package) bool { return p.Href == last.Package }); i >= 0 {
-				return pkgs[i : i+1], reason, ok
-			}
-		}
-		return pkgs, reason, ok
-	}
 }
 
 // probePackages returns the package sample of rev for the probes, with

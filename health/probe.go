@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -112,11 +113,12 @@ func (e *SizeError) Error() string {
 }
 
 // ErrSizeUnknown is wrapped by the error of a probe that could not learn
-// a package's size from the mirror: HEAD answered without a
-// Content-Length, and a GET of the package's first byte without a
-// Content-Range (or Content-Length) giving its total size. A mirror that
-// never tells is Down: rpmirror sends clients only to copies it checked.
-var ErrSizeUnknown = errors.New("the mirror does not tell the package's size")
+// the size of a package (or metadata file) from the mirror: HEAD
+// answered without a Content-Length, and a GET of its first byte without
+// a Content-Range (or Content-Length) giving its total size. A mirror
+// that never tells is Down: rpmirror sends clients only to copies it
+// checked.
+var ErrSizeUnknown = errors.New("the mirror does not tell the file's size")
 
 // Defaults for the zero fields of a Prober.
 const (
@@ -209,11 +211,12 @@ func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
 }
 
 // CheckAgain is Check for a mirror whose last probe was last. When last
-// found the mirror Down on a metadata file (last.Metadata) of the
-// repomd.xml it serves now, that file is checked again rather than one
-// chosen with Rand: the mirror stays Down until the file is served right,
-// instead of coming back up whenever the probe picks another. (Packages
-// are the Accept's to choose: it may return just the one last failed on.)
+// found the mirror Down on a package (last.Package, among those accept
+// returns) or a metadata file (last.Metadata) of the repomd.xml it
+// serves now, that file is checked again rather than one chosen with
+// Rand: the mirror stays Down until the file is served right, instead of
+// coming back up whenever the probe picks another (a round in 64, for a
+// package sample).
 func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, last Result) Result {
 	r := Result{URL: base, Checked: time.Now()}
 	u, err := parseBase(base)
@@ -261,8 +264,15 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 	if rnd == nil {
 		rnd = rand.IntN
 	}
+	again := Result{}
+	if last.State == Down && last.SHA256 == r.SHA256 {
+		again = last
+	}
 	if len(packages) > 0 {
-		i := rnd(len(packages))
+		i := slices.IndexFunc(packages, func(p Package) bool { return again.Package != "" && p.Href == again.Package })
+		if i < 0 {
+			i = rnd(len(packages))
+		}
 		if i < 0 || i >= len(packages) {
 			i = 0
 		}
@@ -272,11 +282,7 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 			return r
 		}
 	}
-	again := ""
-	if last.State == Down && last.SHA256 == r.SHA256 {
-		again = last.Metadata
-	}
-	if d, ok := pickMetadata(md, rnd, again); ok {
+	if d, ok := pickMetadata(md, rnd, again.Metadata); ok {
 		r.Metadata = d.Href
 		if state, reason, err := pr.metadata(d); state != OK {
 			r.State, r.Reason, r.Err = state, limitReason(reason), err

@@ -341,7 +341,7 @@ func TestProbe(t *testing.T) {
 			name:    "no Content-Length and Range ignored: size unknown",
 			handler: override("v1", isPackage, chunked(rpm)), want: v1, packages: pkgs,
 			state: Down, revision: revV1, pkg: pkg,
-			reason:      fmt.Sprintf("GET %s (Range bytes=0-0): 200 OK without the package's total size (no Content-Range total nor Content-Length; the verified metadata says %d bytes): the mirror does not tell the package's size", pkg, size),
+			reason:      fmt.Sprintf("GET %s (Range bytes=0-0): 200 OK without the package's total size (no Content-Range total nor Content-Length; the verified metadata says %d bytes): the mirror does not tell the file's size", pkg, size),
 			sizeUnknown: true,
 		},
 		{
@@ -927,6 +927,42 @@ func TestProbeMetadata(t *testing.T) {
 			}
 			if se != nil && (!se.Metadata || se.Package != first.Href || se.Want != first.Size || se.Got != tc.wantSize) {
 				t.Errorf("SizeError %+v, want metadata file %s, %d bytes wanted, %d served", se, first.Href, first.Size, tc.wantSize)
+			}
+		})
+	}
+}
+
+// TestCheckAgainPackage: a mirror last Down on a package of the
+// repomd.xml it serves has that package checked again, whichever Rand
+// would pick; otherwise Rand picks.
+func TestCheckAgainPackage(t *testing.T) {
+	v1 := demoRepomd(t, "v1")
+	pkgs := demoPackages(t, "v1")
+	if len(pkgs) < 4 {
+		t.Fatalf("the demo has %d packages; the test wants 4 or more", len(pkgs))
+	}
+	sum := sha256.Sum256(v1)
+	digest := hex.EncodeToString(sum[:])
+	srv := serve(t, mirror("v1"))
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	p := &Prober{Client: &http.Client{Transport: tr}, Rand: fixed(0)}
+	for _, tc := range []struct {
+		name string
+		last Result
+		want string
+	}{
+		{"down on a package last time: that one again", Result{State: Down, SHA256: digest, Package: pkgs[3].Href}, pkgs[3].Href},
+		{"down on a package of another revision: Rand's", Result{State: Down, SHA256: "other", Package: pkgs[3].Href}, pkgs[0].Href},
+		{"down on a package no longer sampled: Rand's", Result{State: Down, SHA256: digest, Package: "Packages/gone-1-1.noarch.rpm"}, pkgs[0].Href},
+		{"up last time: Rand's", Result{State: OK, SHA256: digest, Package: pkgs[3].Href}, pkgs[0].Href},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := p.CheckAgain(context.Background(), srv.URL+"/", func(*repodata.Repomd, string) ([]Package, string, bool) {
+				return pkgs, "", true
+			}, tc.last)
+			if got.State != OK || got.Package != tc.want {
+				t.Errorf("got %s %q checking %q, want ok checking %q", got.State, got.Reason, got.Package, tc.want)
 			}
 		})
 	}
