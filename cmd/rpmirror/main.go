@@ -201,10 +201,15 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 // loadConfig loads the configuration, turning its problems into a
 // configError.
 func loadConfig(path string) (*config.Config, error) {
+	return loadConfigWith(path, config.LoadOptions{})
+}
+
+// loadConfigWith is loadConfig with opts.
+func loadConfigWith(path string, opts config.LoadOptions) (*config.Config, error) {
 	if path == "" {
 		return nil, &usageError{msg: "no configuration: pass -c FILE"}
 	}
-	cfg, err := config.Load(path)
+	cfg, err := config.LoadWith(path, opts)
 	if err != nil {
 		return nil, &configError{err: err}
 	}
@@ -226,7 +231,12 @@ func addRepoFlags(fs *flag.FlagSet, verb string) *repoFlags {
 
 // load loads the configuration and returns it with the repos selected.
 func (rf *repoFlags) load() (*config.Config, []*config.Repo, error) {
-	cfg, err := loadConfig(*rf.file)
+	return rf.loadWith(config.LoadOptions{})
+}
+
+// loadWith is load with opts.
+func (rf *repoFlags) loadWith(opts config.LoadOptions) (*config.Config, []*config.Repo, error) {
+	cfg, err := loadConfigWith(*rf.file, opts)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -239,15 +249,7 @@ func (rf *repoFlags) load() (*config.Config, []*config.Repo, error) {
 // and the mirrors writable, are left out, so that it works on a
 // read-only state_dir or as a user who may only read it.
 func (rf *repoFlags) loadToRead() (*config.Config, []*config.Repo, error) {
-	if *rf.file == "" {
-		return nil, nil, &usageError{msg: "no configuration: pass -c FILE"}
-	}
-	cfg, err := config.LoadWith(*rf.file, config.LoadOptions{SkipFilesystem: true})
-	if err != nil {
-		return nil, nil, &configError{err: err}
-	}
-	sel, err := selectRepos(cfg, rf.repos)
-	return cfg, sel, err
+	return rf.loadWith(config.LoadOptions{SkipFilesystem: true})
 }
 
 // selectRepos returns the repos named, or all of them.
