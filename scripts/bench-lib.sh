@@ -2,7 +2,7 @@
 #
 # Provides: $root, $cache (fixtures kept between runs), $work (removed on
 # exit), $runs, $quick, $rpmirror (a fresh build), start_nginx, measure,
-# median, result (a key=value line for the Goals table of bench.sh), want
+# median, retire and settle (between timed runs), result (a key=value line for the Goals table of bench.sh), want
 # (whether BENCH_ONLY selects a section).
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -105,6 +105,32 @@ timed() {
   t1=$(now)
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f\n", b - a}'
 }
+
+# retire PATH...: move what an earlier run left at each PATH out of the
+# way, into $work/retired (removed with $work at the end), rather than
+# delete it. On ext4 without a journal (this benchmark machine's disk),
+# creating a file skips every inode freed in the last 60 s (360 s while
+# its inode-table block is still dirty), testing each one from the start
+# of the block group: after an earlier run's 1,000 files were deleted,
+# each new file cost 200-300 µs instead of about 10-50, whichever
+# contender made it, and how much depended on what the contender before
+# had deleted (scripts/bench-goals.sh's table of changes has the figures).
+retired=0
+retire() {
+  local p
+  mkdir -p "$work/retired"
+  for p in "$@"; do
+    [ -e "$p" ] || continue
+    retired=$((retired + 1))
+    mv "$p" "$work/retired/$retired"
+  done
+}
+
+# settle: write back what earlier runs left dirty before the next timed
+# run, so that no contender's flushes (rpmirror's syncfs of a large batch,
+# dnf's, dd's) write another's files, nor the disk write them back under
+# its run. Not timed.
+settle() { sync; }
 
 # result KEY VALUE: record a figure for the Goals table of bench.sh.
 result() { echo "$1=$2" >> "$results"; }

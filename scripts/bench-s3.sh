@@ -81,8 +81,8 @@ for i in $(seq "$runs"); do
   cfg "$work/local-$i.yaml" "$work/state-local-$i" "        path: $work/local-$i"
   cfg "$work/s3-$i.yaml" "$work/state-s3-$i" "        s3:" "          endpoint: http://127.0.0.1:$s3port" \
     "          bucket: bench" "          prefix: run-$i/" "          region: us-east-1" "          credentials_file: $work/s3-credentials"
-  read -r tl cl < <(ctimed "$rpmirror" sync -c "$work/local-$i.yaml")
-  v0=$(cpu_ticks "$vgw")
+  settle; read -r tl cl < <(ctimed "$rpmirror" sync -c "$work/local-$i.yaml")
+  settle; v0=$(cpu_ticks "$vgw")
   read -r ts cs < <(ctimed "$rpmirror" sync -c "$work/s3-$i.yaml")
   v1=$(cpu_ticks "$vgw")
   [ -n "$ts" ] || exit 1
