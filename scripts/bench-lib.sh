@@ -2,7 +2,7 @@
 #
 # Provides: $root, $cache (fixtures kept between runs), $work (removed on
 # exit), $runs, $quick, $rpmirror (a fresh build), start_nginx, measure,
-# median, warm_memory (once, first), retire and settle (between timed runs), result (a key=value line for the Goals table of bench.sh), want
+# median, settle (before each timed run), result (a key=value line for the Goals table of bench.sh), want
 # (whether BENCH_ONLY selects a section).
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,40 +106,6 @@ timed() {
   awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f\n", b - a}'
 }
 
-# retire PATH...: move what an earlier run left at each PATH out of the
-# way, into $work/retired (removed with $work at the end), rather than
-# delete it. On ext4 without a journal (this benchmark machine's disk),
-# creating a file skips every inode freed in the last 60 s (360 s while
-# its inode-table block is still dirty), testing each one from the start
-# of the block group: after an earlier run's 1,000 files were deleted,
-# each new file cost 200-300 µs instead of about 10-50, whichever
-# contender made it, and how much depended on what the contender before
-# had deleted (scripts/bench-goals.sh's table of changes has the figures).
-retired=0
-retire() {
-  local p
-  mkdir -p "$work/retired"
-  for p in "$@"; do
-    [ -e "$p" ] || continue
-    retired=$((retired + 1))
-    mv "$p" "$work/retired/$retired"
-  done
-}
-
-# warm_memory: touch half of the memory available once, before any timed
-# run (benchgen touchmem). On this benchmark's virtual machine the host
-# backs a page of the guest's memory only when it is first touched: 11-14
-# µs a page, against 0.7 µs once backed. Until a machine has used its
-# memory once, every MB a contender writes into the page cache cost 3.4
-# ms more, which the runs after it did not pay (curl to disk took 1.35 s
-# for the 335 MB of the 16 MiB fixture, 0.2 s to /dev/null).
-warm_memory() {
-  local mb
-  mb=$(awk '/^MemAvailable:/ {print int($2 / 1024 / 2)}' /proc/meminfo)
-  [ "${mb:-0}" -gt 0 ] || return 0
-  log "touching $mb MiB of memory once: $("$benchgen" touchmem "$mb")"
-}
-
 # settle: write back what earlier runs left dirty before the next timed
 # run, so that no contender's flushes (rpmirror's syncfs of a large batch,
 # dnf's, dd's) write another's files, nor the disk write them back under
@@ -148,6 +114,3 @@ settle() { sync; }
 
 # result KEY VALUE: record a figure for the Goals table of bench.sh.
 result() { echo "$1=$2" >> "$results"; }
-
-# Every script that sources this file starts from warmed memory.
-warm_memory

@@ -138,15 +138,15 @@ initial() {
     local line="initial $name run $i:"
     for c in "$@"; do
       case $c in
-        rp) retire "$work/$name-state" "$work/$name-mirror"; settle; t=$(timed "$rpmirror" sync -c "$work/$name.yaml") ;;
-        rpn) retire "$work/$name-nosig-state" "$work/$name-nosig-mirror"; settle; t=$(timed "$rpmirror" sync -c "$work/$name-nosig.yaml") ;;
-        dnfg) retire "$work/$name-dnfg/out" "$work/$name-dnfg/cache" "$work/$name-dnfg/root"; dnf_import "$work/$name-dnfg"
+        rp) rm -rf "$work/$name-state" "$work/$name-mirror"; settle; t=$(timed "$rpmirror" sync -c "$work/$name.yaml") ;;
+        rpn) rm -rf "$work/$name-nosig-state" "$work/$name-nosig-mirror"; settle; t=$(timed "$rpmirror" sync -c "$work/$name-nosig.yaml") ;;
+        dnfg) rm -rf "$work/$name-dnfg/out" "$work/$name-dnfg/cache" "$work/$name-dnfg/root"; dnf_import "$work/$name-dnfg"
               settle; t=$(timed dnf_reposync "$work/$name-dnfg" -g) ;;
-        dnf) retire "$work/$name-dnf/out" "$work/$name-dnf/cache" "$work/$name-dnf/root"; settle; t=$(timed dnf_reposync "$work/$name-dnf") ;;
+        dnf) rm -rf "$work/$name-dnf/out" "$work/$name-dnf/cache" "$work/$name-dnf/root"; settle; t=$(timed dnf_reposync "$work/$name-dnf") ;;
         curl) settle; t=$(timed curl_get "$work/$name.curl") ;;
-        curld) retire "$work/$name-curl"; mkdir -p "$work/$name-curl"; settle; t=$(timed curl_get "$work/$name.curldisk") ;;
+        curld) rm -rf "$work/$name-curl"; mkdir -p "$work/$name-curl"; settle; t=$(timed curl_get "$work/$name.curldisk") ;;
         rsync) [ -n "$rsync_port" ] || continue
-               retire "$work/$name-rsync"; mkdir -p "$work/$name-rsync"; settle; t=$(timed rsync_get "$name" "$work/$name-rsync") ;;
+               rm -rf "$work/$name-rsync"; mkdir -p "$work/$name-rsync"; settle; t=$(timed rsync_get "$name" "$work/$name-rsync") ;;
       esac || exit 1
       T[$c]="${T[$c]:-} $t"; line="$line $c ${t}s"
     done
@@ -219,7 +219,7 @@ if want large; then
   nginx_ticks() { local p s=0; for p in $(pgrep -P "$(cat "$work/nginx.pid")"); do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat"))); done; echo "$s"; }
   declare -a CC=() NC=() HC=() DD=()
   for i in $(seq "$runs"); do
-    retire "$work/large-curl"; mkdir -p "$work/large-curl"; settle
+    rm -rf "$work/large-curl"; mkdir -p "$work/large-curl"; settle
     n0=$(nginx_ticks)
     /usr/bin/time -o "$work/curl.time" -f '%U %S' curl -s --fail --parallel --parallel-max 4 -K "$work/large.curldisk" >/dev/null 2>&1 || { log "curl failed"; exit 1; }
     n1=$(nginx_ticks)
@@ -288,7 +288,7 @@ fi
 
 # --- 2. incremental sync ------------------------------------------------------
 if want inc; then
-retire "$work/small-state" "$work/small-mirror"
+rm -rf "$work/small-state" "$work/small-mirror"
 "$rpmirror" sync -c "$work/small.yaml" >/dev/null 2>&1
 cp -a "$work/small-state" "$work/inc-state0"; cp -a "$work/small-mirror" "$work/inc-mirror0"
 (cd "$small/v1" && find . -type f ! -name 'done*' -print0 | xargs -0 sha256sum | sort) > "$work/v1.sums"
@@ -300,7 +300,7 @@ curl_cfg "$work/changed.urls" - > "$work/changed.curl"
 ln -sfn "$small/v2" "$work/www/small"
 R=(); C=()
 for i in $(seq "$runs"); do
-  retire "$work/small-state" "$work/small-mirror"
+  rm -rf "$work/small-state" "$work/small-mirror"
   cp -a "$work/inc-state0" "$work/small-state"; cp -a "$work/inc-mirror0" "$work/small-mirror"
   settle; tr=$(timed "$rpmirror" sync -c "$work/small.yaml") || exit 1
   settle; tc=$(timed curl_get "$work/changed.curl") || exit 1
@@ -341,7 +341,7 @@ changed_between() { # OLD NEW > the curl config of the files NEW has that OLD ha
   comm -13 "$work/old.sums" "$work/new.sums" | awk '{sub(/^\.\//, "", $2); print "small/" $2}' > "$work/pair.urls"
   curl_cfg "$work/pair.urls" -
 }
-retire "$work/daemon-state" "$work/daemon-mirror"
+rm -rf "$work/daemon-state" "$work/daemon-mirror"
 cp -a "$work/inc-state0" "$work/daemon-state"; cp -a "$work/inc-mirror0" "$work/daemon-mirror"
 ln -sfn "$small/v1" "$work/www/small"
 dport=$(port)

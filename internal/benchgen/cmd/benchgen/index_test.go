@@ -50,16 +50,3 @@ func TestWriteIndex(t *testing.T) {
 		t.Errorf("WriteIndex:\n%s\nthe sync's index:\n%s", b, want)
 	}
 }
-
-func TestTouchMem(t *testing.T) {
-	perPage, err := touchMem(8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if perPage <= 0 || perPage > time.Second {
-		t.Errorf("a page took %v", perPage)
-	}
-	if err := run([]string{"touchmem", "0"}); err == nil {
-		t.Error("touchmem 0 was accepted")
-	}
-}

@@ -26,13 +26,6 @@
 //	    256 KiB piece through all three while it is in cache, as a
 //	    streaming verifier does; the files are read into memory first,
 //	    untimed (scripts/bench-sync.sh)
-//	benchgen touchmem MB
-//	    touches MB MiB of fresh anonymous memory, a page at a time, then
-//	    gives it back and prints how long a page took: on a virtual
-//	    machine whose host backs a guest page only when it is first
-//	    touched, this makes the later runs of a benchmark find memory as
-//	    a machine that has been up for a while does (scripts/bench-lib.sh
-//	    warm_memory)
 package main
 
 import (
@@ -70,7 +63,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: primary, rpms, geoip, fixed, hashcost or touchmem")
+		return errors.New("want a subcommand: primary, rpms, geoip, fixed or hashcost")
 	}
 	start := time.Now()
 	fs := flag.NewFlagSet("benchgen "+args[0], flag.ContinueOnError)
@@ -118,20 +111,6 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("%.4f\n", cpu.Seconds())
-		return nil
-	case "touchmem":
-		if err := fs.Parse(args[1:]); err != nil {
-			return err
-		}
-		mb, err := strconv.Atoi(fs.Arg(0))
-		if fs.NArg() != 1 || err != nil || mb <= 0 {
-			return errors.New("want a size in MiB")
-		}
-		perPage, err := touchMem(mb)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("%d MiB touched, %v a page\n", mb, perPage)
 		return nil
 	case "primary":
 		var o benchgen.PrimaryOpts
@@ -286,26 +265,4 @@ func cpuTime() (time.Duration, error) {
 		return 0, fmt.Errorf("reading CPU time: %w", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
-}
-
-// touchMem maps mb MiB of anonymous memory, writes a byte to each of its
-// pages (small pages: no transparent huge pages, so that each page is
-// faulted in as the page cache's are), unmaps it, and returns the time a
-// page took.
-func touchMem(mb int) (time.Duration, error) {
-	n := mb << 20
-	b, err := syscall.Mmap(-1, 0, n, syscall.PROT_READ|syscall.PROT_WRITE, syscall.MAP_ANON|syscall.MAP_PRIVATE)
-	if err != nil {
-		return 0, fmt.Errorf("mapping %d MiB: %w", mb, err)
-	}
-	defer syscall.Munmap(b)
-	if err := syscall.Madvise(b, syscall.MADV_NOHUGEPAGE); err != nil {
-		return 0, fmt.Errorf("advising %d MiB: %w", mb, err)
-	}
-	page := os.Getpagesize()
-	start := time.Now()
-	for i := 0; i < n; i += page {
-		b[i] = 1
-	}
-	return time.Since(start) / time.Duration(n/page), nil
 }
