@@ -79,17 +79,26 @@ repos:
 	cfg.Repos[0].Mirrors[1].URL = strings.Replace(net1.URL("third"), "http://", "http://partner:"+secret+"@", 1)
 	cfg.Alerts.Webhook = "http://" + dead + "/hook?secret=" + secret
 	var log lockedBuffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the daemon's log:\n%s", log.String())
+		}
+	})
 	d, e := runDaemon(t, cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
 	d.TriggerSync("demo")
+	// The sync fails (is skipped) and records why, or, when the origin's
+	// probe found it down first, is not started ("sync skipped: the
+	// origin is down") and the origin's failure says why: either names
+	// the origin's URL.
 	syncErr := func() string {
 		for _, f := range e.status().Repos[0].Failures {
-			if f.What == "sync" || f.What == "sync skipped" {
+			if f.What == "sync" || f.What == "sync skipped" || f.What == "origin" {
 				return f.Error
 			}
 		}
 		return ""
 	}
-	waitFor(t, 30*time.Second, "a failed (skipped) sync, the origin down and an alert not delivered", func() bool {
+	waitFor(t, 30*time.Second, "a failed (skipped) sync or the origin's failure, the origin down and an alert not delivered", func() bool {
 		return syncErr() != "" && e.status().Repos[0].OriginState == "down" && strings.Contains(log.String(), "delivering alert")
 	})
 	st := e.status().Repos[0]
