@@ -980,9 +980,22 @@ func (r *repo) accept(md *repodata.Repomd, sum string) ([]health.Package, string
 	case len(rev.Packages) > 0:
 		return probePackages(rev), "", true // checked for presence only
 	case i == 0:
-		return r.packages, "", true
+		// The current revision has no sample: the one read from a
+		// written mirror, whose sizes hold only for the revision it was
+		// read from (a package rebuilt under the same name has another).
+		return presenceOnly(r.packages), "", true
 	}
 	return nil, "", true
+}
+
+// presenceOnly returns pkgs without their sizes: checked for presence
+// only.
+func presenceOnly(pkgs []health.Package) []health.Package {
+	out := make([]health.Package, len(pkgs))
+	for i, p := range pkgs {
+		out[i].Href = p.Href
+	}
+	return out
 }
 
 // probePackages returns the package sample of rev for the probes, with

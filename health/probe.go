@@ -77,15 +77,16 @@ type Result struct {
 	SHA256 string
 	// Err is the failure behind a Down state when it is one a caller
 	// may branch on (errors.As, errors.Is): a *SizeError for a package
-	// served at a size other than the verified metadata gives, an error
-	// wrapping ErrSizeUnknown for one whose size the mirror does not
-	// tell. Reason is then Err.Error(). It is nil for other failures:
+	// or metadata file served at a size other than the verified metadata
+	// gives, an error wrapping ErrSizeUnknown for one whose size the
+	// mirror does not tell. Reason is then Err.Error(). It is nil for other failures:
 	// Reason says what they were.
 	Err error
 }
 
 // SizeError is a package a mirror serves at a size other than the one
-// the revision's primary metadata gives (<size package>): a copy cut
+// the revision's primary metadata gives (<size package>), or a metadata
+// file at a size other than its repomd.xml gives (<size>): a copy cut
 // short (a disk that filled up during an rsync) or replaced by another
 // file. A client would fetch it and fail its checksum, or worse.
 type SizeError struct {

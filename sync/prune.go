@@ -2,7 +2,8 @@ package sync
 
 import (
 	"context"
-	gosync "sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // pruneConcurrency is how many files removePending deletes at once. Each
@@ -37,23 +38,22 @@ func (s *run) removePending(ctx context.Context, m *mirror, paths []string) []st
 		}
 	}
 	gone := make([]bool, len(todo))
-	slots := make(chan struct{}, pruneConcurrency)
-	var wg gosync.WaitGroup
+	var g errgroup.Group // no error cancels the rest: each file is logged
+	g.SetLimit(pruneConcurrency)
 	for i, p := range todo {
 		if ctx.Err() != nil {
 			break // interrupted: what is left stays pending
 		}
-		slots <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-slots }()
+		g.Go(func() error {
 			if err := m.tg.Remove(ctx, p); err != nil {
 				s.log.Warn("pruning", "mirror", m.cfg.Name, "path", p, "err", err)
-				return
+				return nil
 			}
 			gone[i] = true
+			return nil
 		})
 	}
-	wg.Wait()
+	g.Wait()
 	var removed []string
 	for i, p := range todo {
 		if gone[i] {
