@@ -17,8 +17,9 @@ pct() { awk -v f="$1" 'BEGIN {printf "%.0f%%", f * 100}'; }
 sn=$(get small_packages); ln=$(get large_packages); lm=$(get large_mib)
 echo "## Goals"
 echo
-echo "Issue 10's speed goals, each from this run's sections above (medians). \"Issue 10's figure\" is what the issue measured"
-echo "before its work, for comparison. A ratio is rpmirror's time over the other's: lower is faster."
+echo "Issue 10's speed goals, each from this run's sections above. \"Issue 10's figure\" is what the issue measured"
+echo "before its work, for comparison. A ratio is rpmirror's time over the other's: lower is faster. Ratios and shares are the"
+echo "median of the runs' own (each run times the two back to back); the times in brackets are the medians of the runs."
 echo
 echo "| goal | issue 10's figure | measured | met? |"
 echo "| --- | ---: | --- | --- |"

@@ -2,7 +2,7 @@
 #
 # Provides: $root, $cache (fixtures kept between runs), $work (removed on
 # exit), $runs, $quick, $rpmirror (a fresh build), start_nginx, measure,
-# median, settle (before each timed run), result (a key=value line for the Goals table of bench.sh), want
+# median, pratio (paired ratios), settle (before each timed run), result (a key=value line for the Goals table of bench.sh), want
 # (whether BENCH_ONLY selects a section).
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -93,6 +93,20 @@ fmt3() { awk -v x="$1" 'BEGIN {printf (x < 10 ? "%.3f" : "%.1f"), x}'; }
 
 # ratio A B: A/B with two decimals.
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
+
+# pratio "A1 A2 ..." "B1 B2 ...": the median of the rounds' ratios Ai/Bi,
+# with two decimals; empty when either list is. A round runs the two
+# back to back, so each ratio compares them in one state of the machine:
+# on a shared or virtual machine, times drift by up to ±50% between
+# rounds minutes apart, and a ratio of the two medians would mix rounds.
+pratio() {
+  local -a a b r=()
+  read -ra a <<<"$1"; read -ra b <<<"$2"
+  { [ ${#a[@]} -gt 0 ] && [ ${#a[@]} = ${#b[@]} ]; } || return 0
+  local i
+  for i in "${!a[@]}"; do r+=("$(awk -v x="${a[$i]}" -v y="${b[$i]}" 'BEGIN {printf "%.6f", (y > 0 ? x / y : 0)}')"); done
+  awk -v m="$(median "${r[@]}")" 'BEGIN {printf "%.2f", m}'
+}
 
 # timed CMD...: run CMD, print its wall-clock seconds; fail loudly if it fails.
 timed() {

@@ -100,7 +100,7 @@ for i in $(seq "$runs"); do
   # CPU in a profile), which would charge the next runs for this cleanup.
 done
 med_l=$(median "${L[@]}"); med_s=$(median "${S[@]}")
-r=$(ratio "$med_s" "$med_l")
+r=$(pratio "${S[*]}" "${L[*]}")
 # CPU per object stored, in microseconds (median of the runs).
 us() { awk -v c="$1" -v n="$files" 'BEGIN {printf "%.0f", c * 1e6 / n}'; }
 cpu_l=$(us "$(median "${LC[@]}")"); cpu_s=$(us "$(median "${SC[@]}")"); cpu_v=$(us "$(median "${VC[@]}")")
@@ -120,7 +120,7 @@ echo "(posix backend on the same disk and the same two cores; \`--keep-alive\` a
 echo "by default; loopback, SigV4, every object uploaded with the x-amz-checksum-sha256 the store verifies). CPU is user + system time per file stored ($files files), rpmirror's and the"
 echo "gateway's: both run on the same two cores, so the gateway's CPU is time rpmirror does not get."
 echo "Each run starts from an empty state_dir and an empty mirror (removed at the end: this disk's ext4 has no journal, and a file created"
-echo "within a minute of deletions nearby costs the kernel a scan past the inodes they freed); the two alternate; median of $runs runs."
+echo "within a minute of deletions nearby costs the kernel a scan past the inodes they freed); the two alternate; times: median of $runs runs; ratio: the median of the runs' ratios (each run times the two back to back)."
 echo
 echo "| target | initial sync | versitygw / local | rpmirror CPU per file | store's CPU per file |"
 echo "| --- | ---: | ---: | ---: | ---: |"

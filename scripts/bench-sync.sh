@@ -169,7 +169,11 @@ initial() {
 cell() { [ -n "$1" ] && fmt3 "$1" || echo "—"; }
 
 if want small; then
-  initial small "$small/v1" rpn rp dnf dnfg curl curld rsync
+  # The contenders compared with the first run right after it, in each
+  # round (pratio).
+  initial small "$small/v1" rpn curld rsync dnf rp dnfg curl
+  r_dnf=$(pratio "${T[rpn]}" "${T[dnf]}"); r_curld=$(pratio "${T[rpn]}" "${T[curld]}")
+  r_rsync=$(pratio "${T[rpn]}" "${T[rsync]:-}"); r_dnfg=$(pratio "${T[rp]}" "${T[dnfg]}")
   bytes=$(bytes_of "$small/v1"); nfiles=$(files_of "$small/v1" | wc -l)
   echo "### Initial sync of $small_n packages × $((small_size / 1024)) KiB (loopback)"
   echo
@@ -179,38 +183,44 @@ if want small; then
   echo "and makes every file durable before publishing; \"signatures checked\" adds \`gpgkeys\` (the test key)."
   echo "dnf reposync: \`$dnf_cmd\`. curl: \`curl -s --fail --parallel --parallel-max 4 -K LIST\` of every file of the origin."
   echo "rsync: \`$rsync_cmd\`; neither curl nor rsync verifies or fsyncs anything."
-  echo "Median of $runs runs, contenders alternating within each run; times in seconds."
+  echo "Median of $runs runs, contenders alternating within each run (in the order rpmirror, curl → disk, rsync, dnf reposync,"
+  echo "rpmirror with signatures, dnf reposync -g, curl → /dev/null); times in seconds."
   echo
   echo "| rpmirror, no signature checks | dnf reposync | curl → disk | rsync | rpmirror, signatures checked | dnf reposync -g | curl → /dev/null |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
   echo "| $(cell "$t_rpn") | $(cell "$t_dnf") | $(cell "$t_curld") | $(cell "$t_rsync") | $(cell "$t_rp") | $(cell "$t_dnfg") | $(cell "$t_curl") |"
   echo
-  echo "Ratios (rpmirror's time over the other's): without signature checks $(ratio "$t_rpn" "$t_dnf")× dnf reposync,"
-  echo "$(ratio "$t_rpn" "$t_curld")× curl to disk, $( [ -n "$t_rsync" ] && echo "$(ratio "$t_rpn" "$t_rsync")× rsync" || echo "rsync not measured");"
-  echo "with signatures $(ratio "$t_rp" "$t_dnfg")× dnf reposync -g."
+  echo "Ratios (rpmirror's time over the other's, the median of the $runs runs' ratios: each run times both in the same minute,"
+  echo "while this machine's times drift by up to ±50% between runs): without signature checks ${r_dnf}× dnf reposync,"
+  echo "${r_curld}× curl to disk, $( [ -n "$r_rsync" ] && echo "${r_rsync}× rsync" || echo "rsync not measured");"
+  echo "with signatures ${r_dnfg}× dnf reposync -g. The ratios of the medians above: $(ratio "$t_rpn" "$t_dnf")×, $(ratio "$t_rpn" "$t_curld")×,"
+  echo "$( [ -n "$t_rsync" ] && echo "$(ratio "$t_rpn" "$t_rsync")×" || echo "—") and $(ratio "$t_rp" "$t_dnfg")×."
   echo
   result small_packages "$small_n"
   result sync_small_nosig "$t_rpn"; result sync_small_dnf "$t_dnf"; result sync_small_curldisk "$t_curld"; result sync_small_rsync "$t_rsync"
   result sync_small_rpmirror "$t_rp"; result sync_small_dnfg "$t_dnfg"; result sync_small_curl "$t_curl"
-  result sync_small_vs_dnf "$(ratio "$t_rpn" "$t_dnf")"; result sync_small_vs_curldisk "$(ratio "$t_rpn" "$t_curld")"
-  [ -n "$t_rsync" ] && result sync_small_vs_rsync "$(ratio "$t_rpn" "$t_rsync")"
-  result sync_small_sig_vs_dnfg "$(ratio "$t_rp" "$t_dnfg")"
+  result sync_small_vs_dnf "$r_dnf"; result sync_small_vs_curldisk "$r_curld"
+  [ -n "$r_rsync" ] && result sync_small_vs_rsync "$r_rsync"
+  result sync_small_sig_vs_dnfg "$r_dnfg"
 fi
 
 if want large; then
-  initial large "$large/v1" rp dnfg curl curld
+  initial large "$large/v1" rp curld curl dnfg
+  # shares: the median of the runs' (pratio)
+  s_disk=$(pratio "${T[curld]}" "${T[rp]}"); s_null=$(pratio "${T[curl]}" "${T[rp]}")
+  pct() { awk -v r="$1" 'BEGIN {printf "%.0f", 100 * r}'; }
   bytes=$(bytes_of "$large/v1"); nfiles=$(files_of "$large/v1" | wc -l)
   rate() { awk -v b="$bytes" -v t="$1" 'BEGIN {printf "%.0f", b / 1e6 / t}'; }
   share() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", 100 * a / b}'; }
   echo "### Initial sync of $large_n packages × $((large_size / 1048576)) MiB (loopback)"
   echo
   echo "The same set-up with large packages ($nfiles files, $(mb "$bytes") MB); rpmirror with signatures checked. Rates are MB of"
-  echo "the origin's files per second of each command's wall time; share = the other's time over rpmirror's."
-  echo "Median of $runs runs."
+  echo "the origin's files per second of each command's wall time; share = the other's time over rpmirror's, the median of the"
+  echo "$runs runs' shares (each run times rpmirror and then curl → disk back to back). Times: median of $runs runs."
   echo
   echo "| rpmirror | curl → disk | curl → /dev/null | dnf reposync -g | rpmirror MB/s | curl → disk MB/s | curl → /dev/null MB/s | share of curl → disk | share of curl → /dev/null |"
   echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  echo "| $(cell "$t_rp") | $(cell "$t_curld") | $(cell "$t_curl") | $(cell "$t_dnfg") | $(rate "$t_rp") | $(rate "$t_curld") | $(rate "$t_curl") | $(share "$t_curld" "$t_rp")% | $(share "$t_curl" "$t_rp")% |"
+  echo "| $(cell "$t_rp") | $(cell "$t_curld") | $(cell "$t_curl") | $(cell "$t_dnfg") | $(rate "$t_rp") | $(rate "$t_curld") | $(rate "$t_curl") | $(pct "$s_disk")% | $(pct "$s_null")% |"
   echo
   # The floor: what moving these bytes as curl does costs in CPU (curl's
   # user+sys, and nginx's workers' from /proc), plus the digests rpm checks
@@ -234,7 +244,7 @@ if want large; then
   echo "What the machine allows: to move these bytes, curl to disk spends $c_curl CPU-seconds (user + system) and nginx's"
   echo "workers $c_nginx; the digests rpm checks, two SHA-256 and one MD5 over every byte (\`benchgen hashcost\`), cost $c_hash more."
   echo "Spread perfectly over the $cores cores, a verifier that moves the bytes as curl does and checks what rpm checks needs"
-  echo "at least $floor s here, so its share of curl → disk is at most $(share "$t_curld" "$floor")%; rpmirror's is $(share "$t_curld" "$t_rp")%,"
+  echo "at least $floor s here, so its share of curl → disk is at most $(share "$t_curld" "$floor")%; rpmirror's is $(share "$t_curld" "$t_rp")% (medians),"
   dfloor=$(awk -v f="$floor" -v d="$t_dd" 'BEGIN {printf "%.3f", (f > d ? f : d)}')
   echo "$(share "$floor" "$t_rp")% of that bound. That bound leaves out durability: rpmirror also makes every byte durable, curl does not;"
   echo "writing as many bytes to this disk with \`dd conv=fsync\` takes $(fmt3 "$t_dd") s on its own. Counting that too, with the"
@@ -244,7 +254,7 @@ if want large; then
   result large_packages "$large_n"; result large_mib "$((large_size / 1048576))"
   result sync_large_rpmirror "$t_rp"; result sync_large_curldisk "$t_curld"; result sync_large_curl "$t_curl"; result sync_large_dnfg "$t_dnfg"
   result sync_large_rate "$(rate "$t_rp")"; result sync_large_curldiskrate "$(rate "$t_curld")"; result sync_large_curlrate "$(rate "$t_curl")"
-  result sync_large_share_disk "$(ratio "$t_curld" "$t_rp")"; result sync_large_share_null "$(ratio "$t_curl" "$t_rp")"
+  result sync_large_share_disk "$s_disk"; result sync_large_share_null "$s_null"
   result sync_large_floor "$floor"; result sync_large_share_bound "$bound"; result sync_large_of_bound "$(ratio "$floor" "$t_rp")"
   result sync_large_dfloor "$dfloor"; result sync_large_share_dbound "$(ratio "$t_curld" "$dfloor")"; result sync_large_of_dbound "$(ratio "$dfloor" "$t_rp")"
 fi
@@ -308,8 +318,8 @@ for i in $(seq "$runs"); do
   R+=("$tr"); C+=("$tc")
 done
 grep -q "$(grep '\.rpm$' "$work/changed.urls" | head -1 | xargs basename)" <(find "$work/small-mirror" -name '*.rpm') || { log "incremental sync did not publish the update"; exit 1; }
-inc_r=$(median "${R[@]}"); inc_c=$(median "${C[@]}")
-result inc_rpmirror "$inc_r"; result inc_curl "$inc_c"; result inc_ratio "$(ratio "$inc_r" "$inc_c")"
+inc_r=$(median "${R[@]}"); inc_c=$(median "${C[@]}"); inc_ratio=$(pratio "${R[*]}" "${C[*]}")
+result inc_rpmirror "$inc_r"; result inc_curl "$inc_c"; result inc_ratio "$inc_ratio"
 # where the time goes: a CPU profile is not available from the CLI, so
 # split it with the log's own timestamps (-v --log-format json)
 echo "### Incremental sync: $changed_pkgs of $small_n packages updated"
@@ -317,7 +327,7 @@ echo
 echo "The mirror serves revision 1 (restored from a copy before each run); the origin now serves revision 2, where"
 echo "$changed_pkgs packages have a new release. curl fetches just the files that differ between the two revisions"
 echo "($(wc -l < "$work/changed.urls") files, $(mb "$changed_bytes") MB: the $changed_pkgs packages and the new repodata), 4 at once, to /dev/null."
-echo "Median of $runs runs."
+echo "Times: median of $runs runs. Ratios: the median of the runs' ratios (each run times rpmirror and then curl back to back)."
 echo
 # The same kind of update synced by rpmirror serve: the daemon that
 # keeps mirrors in step on a schedule, whose syncs need no process start.
@@ -384,13 +394,13 @@ for k in $(seq 2 "$last"); do
 done
 kill "$daemon_pid" 2>/dev/null || true
 wait "$daemon_pid" 2>/dev/null || true
-inc_d=$(median "${D[@]}"); inc_dc=$(median "${DC[@]}")
-result inc_daemon "$inc_d"; result inc_daemon_curl "$inc_dc"; result inc_daemon_ratio "$(ratio "$inc_d" "$inc_dc")"
+inc_d=$(median "${D[@]}"); inc_dc=$(median "${DC[@]}"); inc_dratio=$(pratio "${D[*]}" "${DC[*]}")
+result inc_daemon "$inc_d"; result inc_daemon_curl "$inc_dc"; result inc_daemon_ratio "$inc_dratio"
 
 echo "| how | rpmirror | curl, changed files only | rpmirror / curl |"
 echo "| --- | ---: | ---: | ---: |"
-echo "| \`rpmirror sync\` (the command's wall time, its process's start included) | $(fmt3 "$inc_r") s | $(fmt3 "$inc_c") s | $(ratio "$inc_r" "$inc_c")× |"
-echo "| \`rpmirror serve\` (the daemon's scheduled sync: its own time, /status.json \`last_sync.seconds\`; no process start) | $(fmt3 "$inc_d") s | $(fmt3 "$inc_dc") s | $(ratio "$inc_d" "$inc_dc")× |"
+echo "| \`rpmirror sync\` (the command's wall time, its process's start included) | $(fmt3 "$inc_r") s | $(fmt3 "$inc_c") s | ${inc_ratio}× |"
+echo "| \`rpmirror serve\` (the daemon's scheduled sync: its own time, /status.json \`last_sync.seconds\`; no process start) | $(fmt3 "$inc_d") s | $(fmt3 "$inc_dc") s | ${inc_dratio}× |"
 echo
 V=(); for _ in $(seq 5); do V+=("$(timed curl --version)"); done
 echo "curl's time is its command's wall time, its process's start included (\`curl --version\` alone: $(fmt3 "$(median "${V[@]}")") s"
