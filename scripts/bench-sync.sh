@@ -236,7 +236,8 @@ if want large; then
     CC+=("$(awk '{print $1 + $2}' "$work/curl.time")"); NC+=("$(awk -v a="$n0" -v b="$n1" -v hz="$hz" 'BEGIN {print (b - a) / hz}')")
     # shellcheck disable=SC2046
     HC+=("$("$benchgen" hashcost $(find "$large/v1" -name '*.rpm'))")
-    DD+=("$(timed dd if=/dev/zero of="$work/dd.out" bs=1M count=$((bytes / 1048576)) conv=fsync)"); rm -f "$work/dd.out"
+    # curl's bytes are written back first: dd alone on the disk, as rpmirror is at its commit
+    settle; DD+=("$(timed dd if=/dev/zero of="$work/dd.out" bs=1M count=$((bytes / 1048576)) conv=fsync)"); rm -f "$work/dd.out"
   done
   c_curl=$(median "${CC[@]}"); c_nginx=$(median "${NC[@]}"); c_hash=$(median "${HC[@]}"); t_dd=$(median "${DD[@]}")
   floor=$(awk -v a="$c_curl" -v b="$c_nginx" -v c="$c_hash" -v n="$cores" 'BEGIN {printf "%.3f", (a + b + c) / n}')
@@ -256,7 +257,7 @@ if want large; then
   result sync_large_rate "$(rate "$t_rp")"; result sync_large_curldiskrate "$(rate "$t_curld")"; result sync_large_curlrate "$(rate "$t_curl")"
   result sync_large_share_disk "$s_disk"; result sync_large_share_null "$s_null"
   result sync_large_floor "$floor"; result sync_large_share_bound "$bound"; result sync_large_of_bound "$(ratio "$floor" "$t_rp")"
-  result sync_large_dfloor "$dfloor"; result sync_large_share_dbound "$(ratio "$t_curld" "$dfloor")"; result sync_large_of_dbound "$(ratio "$dfloor" "$t_rp")"
+  result sync_large_dd "$t_dd"; result sync_large_dfloor "$dfloor"; result sync_large_share_dbound "$(ratio "$t_curld" "$dfloor")"; result sync_large_of_dbound "$(ratio "$dfloor" "$t_rp")"
 fi
 
 # --- 5. verification (on the mirrors the last initial syncs wrote) ---------
