@@ -536,8 +536,8 @@ func checkUsage(t *testing.T, what string, base, after, limit usage) {
 
 // manyRepo returns a repository of manyPackages small unsigned
 // packages. Building it takes a while, so it is built once and kept in
-// the system's temporary directory for later runs (remove
-// $TMPDIR/rpmirror-test-many-3000 to rebuild it).
+// the project's .cache directory for later runs (remove
+// .cache/rpmirror-test-many-3000 to rebuild it).
 const manyPackages = 3000
 
 var (
@@ -550,13 +550,24 @@ func manyRepo(t *testing.T) string {
 	t.Helper()
 	testrepo.RequireTools(t, "rpmbuild", "createrepo_c")
 	manyOnce.Do(func() {
-		dir := filepath.Join(os.TempDir(), "rpmirror-test-many-"+strconv.Itoa(manyPackages))
+		// The project's own cache (.cache/ at the module's root, ignored
+		// by git and by go's ./... patterns), not the host's: nothing the
+		// tests run keeps files outside the project.
+		cache, err := filepath.Abs(filepath.Join("..", ".cache"))
+		if err != nil {
+			manyErr = err
+			return
+		}
+		dir := filepath.Join(cache, "rpmirror-test-many-"+strconv.Itoa(manyPackages))
 		if _, err := os.Stat(filepath.Join(dir, "repodata", "repomd.xml")); err == nil {
 			manyDir = dir
 			return
 		}
 		start := time.Now()
-		tmp, err := os.MkdirTemp(os.TempDir(), "rpmirror-test-many-building-")
+		if manyErr = os.MkdirAll(cache, 0o755); manyErr != nil {
+			return
+		}
+		tmp, err := os.MkdirTemp(cache, "rpmirror-test-many-building-")
 		if err != nil {
 			manyErr = err
 			return

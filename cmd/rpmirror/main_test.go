@@ -32,8 +32,23 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
-	os.Exit(m.Run())
+	// Children get a TMPDIR of their own, removed when the tests end:
+	// many are killed (SIGKILL) mid-sync, and what one had in the system's
+	// temporary directory then (a snapshot index being stored) would stay
+	// there.
+	dir, err := os.MkdirTemp("", "rpmirror-cmd-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	childTmp = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
+
+// childTmp is the TMPDIR of the children the tests start (child).
+var childTmp string
 
 // rpmirror runs the command in-process and returns its exit code, stdout
 // and stderr.
@@ -47,7 +62,7 @@ func rpmirror(t *testing.T, args ...string) (int, string, string) {
 // command returns the command that runs rpmirror as a child process.
 func child(args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "RPMIRROR_TEST_BE_MAIN=1")
+	cmd.Env = append(os.Environ(), "RPMIRROR_TEST_BE_MAIN=1", "TMPDIR="+childTmp)
 	return cmd
 }
 
