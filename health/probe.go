@@ -79,8 +79,8 @@ type Result struct {
 	// may branch on (errors.As, errors.Is): a *SizeError for a package
 	// or metadata file served at a size other than the verified metadata
 	// gives, an error wrapping ErrSizeUnknown for one whose size the
-	// mirror does not tell. Reason is then Err.Error(). It is nil for other failures:
-	// Reason says what they were.
+	// mirror does not tell. Reason is then Err.Error(). It is nil for
+	// other failures: Reason says what they were.
 	Err error
 }
 
