@@ -397,3 +397,35 @@ func TestOriginMirrorlist(t *testing.T) {
 		t.Errorf("sync with the mirrorlist answering 503: skipped %v, err %v; want skipped, naming the mirrorlist's 503", rep.Skipped, rep.Err)
 	}
 }
+
+// TestSkippedSyncCreatesNoMirror: the incident's origin, answering 403 to
+// every request, on the first sync of a repository whose mirrors do not
+// exist yet: the sync is skipped and leaves them as they were, not there
+// (no directory holding just a lock file). Once the origin answers, the
+// next sync creates them.
+func TestSkippedSyncCreatesNoMirror(t *testing.T) {
+	t.Parallel()
+	o := newOrigin(t, demoV1)
+	h := newHarness(t, o, testKeyPath(t))
+	o.mu.Lock()
+	o.status = http.StatusForbidden
+	o.mu.Unlock()
+	rep := syncWithin(t, 20*time.Second, failEngine(h, 0, 4), h)
+	if !rep.Skipped || !errors.Is(rep.Err, source.ErrNoUsableUpstream) {
+		t.Fatalf("sync from an origin answering 403: skipped %v, err %v; want skipped", rep.Skipped, rep.Err)
+	}
+	for _, m := range h.mirrors {
+		if _, err := os.Lstat(m); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("mirror %s exists after a skipped first sync (%v)", m, err)
+		}
+	}
+	o.mu.Lock()
+	o.status = 0
+	o.mu.Unlock()
+	if rep := syncWithin(t, 20*time.Second, failEngine(h, 0, 4), h); rep.Err != nil {
+		t.Fatalf("sync once the origin answers: %v", rep.Err)
+	}
+	for _, m := range h.mirrors {
+		checkConsistent(t, m)
+	}
+}

@@ -423,7 +423,34 @@ func StartWriteback(path string) {
 // its directories) if needed, and writes this process's pid into it.
 // When another process holds it, Lock returns ErrHeld at once, with the
 // pid that process wrote. unlock releases the lock.
+//
+// A holder may remove the file, and the directories it made for it,
+// before it releases the lock (see local.Local.Lock): Lock then finds
+// that the file it locked is no longer the one at root/rel, and starts
+// again, so that two processes never both hold a lock on files of one
+// path. (A directory removed so is an error wrapping fs.ErrNotExist: the
+// caller that created root starts again.)
 func Lock(root, rel string) (unlock func(), holder string, err error) {
+	for attempt := 1; ; attempt++ {
+		unlock, holder, err := lockOnce(root, rel)
+		if !errors.Is(err, errLockMoved) || attempt == lockAttempts {
+			return unlock, holder, err
+		}
+	}
+}
+
+// lockAttempts bounds how often Lock starts again after a holder removed
+// the file under it.
+const lockAttempts = 10
+
+// errLockMoved reports that the file locked is no longer at its path.
+var errLockMoved = errors.New("the lock file was removed by the process that held it")
+
+// lockHook, when set (by tests), runs between opening the lock file and
+// locking it: where a holder that removes the file races Lock.
+var lockHook func()
+
+func lockOnce(root, rel string) (unlock func(), holder string, err error) {
 	if err := MkdirAll(root, filepath.Dir(filepath.FromSlash(rel)), 0o755); err != nil {
 		return nil, "", err
 	}
@@ -431,9 +458,13 @@ func Lock(root, rel string) (unlock func(), holder string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
 		f.Close()
 		return nil, "", fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	if lockHook != nil {
+		lockHook()
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		b := make([]byte, 32)
@@ -443,6 +474,12 @@ func Lock(root, rel string) (unlock func(), holder string, err error) {
 			return nil, strings.TrimSpace(string(b[:n])), ErrHeld
 		}
 		return nil, "", fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	// The holder before may have removed the file after it was opened
+	// here: a lock on a file no longer at the path excludes nobody.
+	if now, err := os.Lstat(f.Name()); err != nil || !os.SameFile(fi, now) {
+		f.Close()
+		return nil, "", fmt.Errorf("locking %s: %w", f.Name(), errLockMoved)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

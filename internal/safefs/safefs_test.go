@@ -138,6 +138,52 @@ func TestWriteAtomicAndLock(t *testing.T) {
 	unlock()
 }
 
+// TestLockAfterHolderRemovedIt: a holder that removes the lock file and
+// its directory before it lets go (local.Local.Lock does, for a mirror it
+// created and never wrote) races another Lock that opened the file just
+// before: that Lock must not end up holding the removed file while a
+// third takes a new one at the same path.
+func TestLockAfterHolderRemovedIt(t *testing.T) {
+	root := t.TempDir()
+	const rel = "d/lock"
+	unlockA, _, err := Lock(root, rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooked := 0
+	lockHook = func() {
+		hooked++
+		if hooked > 1 {
+			return
+		}
+		// B has the old file open: A removes it, its directory, and
+		// lets go.
+		if err := os.Remove(filepath.Join(root, rel)); err != nil {
+			t.Error(err)
+		}
+		if err := os.Remove(filepath.Join(root, "d")); err != nil {
+			t.Error(err)
+		}
+		unlockA()
+	}
+	t.Cleanup(func() { lockHook = nil })
+	unlockB, _, err := Lock(root, rel)
+	lockHook = nil
+	if err != nil {
+		t.Fatalf("Lock after the holder removed the file: %v", err)
+	}
+	defer unlockB()
+	if hooked != 2 {
+		t.Errorf("Lock opened the file %d times, want 2 (once more after finding the first removed)", hooked)
+	}
+	if _, err := os.Stat(filepath.Join(root, rel)); err != nil {
+		t.Errorf("the lock file is not at its path again: %v", err)
+	}
+	if _, pid, err := Lock(root, rel); !errors.Is(err, ErrHeld) || pid != strconv.Itoa(os.Getpid()) {
+		t.Errorf("a third Lock: %v (pid %q); want ErrHeld naming this process: B must hold the file at the path", err, pid)
+	}
+}
+
 // TestStage: Stage replaces a file by a rename, as WriteFile does, so a
 // hard link to the old file (a mirror's published repomd.xml, linked from
 // the cache) keeps the old content; it refuses a planted symlink.

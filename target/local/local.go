@@ -665,7 +665,31 @@ func (l *Local) Walk(ctx context.Context, fn func(string, target.Info) error) er
 // Lock implements target.Target with flock(2) on .rpmirror/lock. Holding
 // it, Lock also removes what a killed process may have left: temporary
 // files and half-built directories.
+//
+// A mirror directory that Lock had to create (with those above it that
+// did not exist) is removed again when the lock is released if it then
+// holds nothing but the lock: a sync that stopped before writing, because
+// no upstream was usable for instance, leaves no empty mirror behind.
+// safefs.Lock keeps that safe against another process taking the lock
+// meanwhile.
 func (l *Local) Lock(ctx context.Context) (func(), error) {
+	for attempt := 1; ; attempt++ {
+		unlock, err := l.lock()
+		// The directories may go between ensureRoot and the lock file's
+		// creation: another process that had created them removed them
+		// when it let go of its lock.
+		if !errors.Is(err, fs.ErrNotExist) || attempt == lockAttempts {
+			return unlock, err
+		}
+	}
+}
+
+// lockAttempts bounds how often Lock starts again after the mirror
+// directory was removed under it.
+const lockAttempts = 10
+
+func (l *Local) lock() (func(), error) {
+	created := l.missing()
 	if err := l.ensureRoot(); err != nil {
 		return nil, err
 	}
@@ -690,7 +714,56 @@ func (l *Local) Lock(ctx context.Context) (func(), error) {
 			return nil, fmt.Errorf("cleaning up after an earlier run: %w", err)
 		}
 	}
-	return unlock, nil
+	if len(created) == 0 {
+		return unlock, nil
+	}
+	return func() {
+		l.removeIfUnused(created)
+		unlock()
+	}, nil
+}
+
+// missing returns the mirror directory and those above it that do not
+// exist, the mirror directory first.
+func (l *Local) missing() []string {
+	var dirs []string
+	for d := l.root; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); !errors.Is(err, fs.ErrNotExist) || d == filepath.Dir(d) {
+			return dirs
+		}
+		dirs = append(dirs, d)
+	}
+}
+
+// removeIfUnused removes created (missing's directories, made by Lock)
+// when the mirror holds nothing but its lock file, the lock still held: a
+// process that opened the file meanwhile finds it gone once it has the
+// lock, and starts again (safefs.Lock). A directory something else was
+// put in stays.
+func (l *Local) removeIfUnused(created []string) {
+	work := filepath.Join(l.root, workDir)
+	if !onlyEntry(l.root, workDir) || !onlyEntry(work, lockName) {
+		return
+	}
+	if os.Remove(filepath.Join(work, lockName)) != nil || os.Remove(work) != nil {
+		return
+	}
+	for _, d := range created {
+		if os.Remove(d) != nil {
+			return
+		}
+	}
+}
+
+// onlyEntry reports whether dir holds name and nothing else.
+func onlyEntry(dir, name string) bool {
+	f, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(2)
+	return err == nil && len(names) == 1 && names[0] == name
 }
 
 // The flushes, variables so that tests can count them.

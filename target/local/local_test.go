@@ -471,6 +471,72 @@ func TestNewCreatesNothing(t *testing.T) {
 	}
 }
 
+// TestLockLeavesNoEmptyMirror: a mirror directory that Lock created is
+// gone again when the lock is released with nothing written (a sync
+// skipped because no upstream was usable leaves no empty mirror holding
+// a lock file), with the directories above it that Lock created; one that
+// received a file, or existed before, stays.
+func TestLockLeavesNoEmptyMirror(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name     string
+		existing string // made before Lock, relative to the test's directory
+		put      bool   // a file stored while locked
+		gone     string // what must not exist afterwards ("": nothing)
+		stays    string // what must exist afterwards
+	}{
+		{name: "new mirror", existing: "", gone: "a", stays: ""},
+		{name: "new mirror, parent existing", existing: "a/b", gone: "a/b/mirror", stays: "a/b"},
+		{name: "mirror existing", existing: "a/b/mirror", stays: "a/b/mirror/.rpmirror/lock"},
+		{name: "file stored", put: true, stays: "a/b/mirror/x.rpm"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			if tc.existing != "" {
+				if err := os.MkdirAll(filepath.Join(base, tc.existing), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			l, err := New(filepath.Join(base, "a", "b", "mirror"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			unlock, err := l.Lock(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := os.Stat(filepath.Join(l.Root(), workDir, lockName)); err != nil {
+				t.Fatalf("while locked: %v", err)
+			}
+			if _, err := l.Lock(ctx); !errors.Is(err, target.ErrLocked) {
+				t.Errorf("a second Lock while locked: %v, want ErrLocked", err)
+			}
+			if tc.put {
+				src := filepath.Join(t.TempDir(), "src")
+				os.WriteFile(src, []byte("x"), 0o644)
+				if err := l.Put(ctx, target.File{Path: "x.rpm", Local: src, Size: 1}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			unlock()
+			if tc.gone != "" {
+				if _, err := os.Lstat(filepath.Join(base, tc.gone)); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("%s is still there (%v)", tc.gone, err)
+				}
+			}
+			if _, err := os.Lstat(filepath.Join(base, tc.stays)); err != nil {
+				t.Errorf("%s: %v", tc.stays, err)
+			}
+			// And the mirror locks again as before.
+			unlock, err = l.Lock(ctx)
+			if err != nil {
+				t.Fatalf("Lock after the clean-up: %v", err)
+			}
+			unlock()
+		})
+	}
+}
+
 // TestPutAllFlushesOnce: storing many packages is made durable by one
 // flush of the batch, not by an fsync of a directory per file as Put does
 // (issue 10: durability without a fsync per file): a small batch flushes
