@@ -739,30 +739,39 @@ func (l *Local) missing() []string {
 // when the mirror holds nothing but its lock file, the lock still held: a
 // process that opened the file meanwhile finds it gone once it has the
 // lock, and starts again (safefs.Lock). A directory something else was
-// put in stays.
+// put in stays. The lock file and .rpmirror are removed through
+// descriptors of the directories that hold them, opened without following
+// a symlink, so that nothing is removed through one.
 func (l *Local) removeIfUnused(created []string) {
-	work := filepath.Join(l.root, workDir)
-	if !onlyEntry(l.root, workDir) || !onlyEntry(work, lockName) {
+	rootDir, err := safefs.OpenFile(l.root, ".", unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
 		return
 	}
-	if os.Remove(filepath.Join(work, lockName)) != nil || os.Remove(work) != nil {
+	defer rootDir.Close()
+	work, err := safefs.OpenFile(l.root, workDir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return
+	}
+	defer work.Close()
+	if !onlyEntry(rootDir, workDir) || !onlyEntry(work, lockName) {
+		return
+	}
+	if unix.Unlinkat(int(work.Fd()), lockName, 0) != nil || unix.Unlinkat(int(rootDir.Fd()), workDir, unix.AT_REMOVEDIR) != nil {
 		return
 	}
 	for _, d := range created {
-		if os.Remove(d) != nil {
+		if os.Remove(d) != nil { // rmdir: an empty directory, never through a symlink at its end
 			return
 		}
 	}
 }
 
-// onlyEntry reports whether dir holds name and nothing else.
-func onlyEntry(dir, name string) bool {
-	f, err := os.Open(dir)
-	if err != nil {
+// onlyEntry reports whether the directory dir holds name and nothing else.
+func onlyEntry(dir *os.File, name string) bool {
+	if _, err := dir.Seek(0, io.SeekStart); err != nil {
 		return false
 	}
-	defer f.Close()
-	names, err := f.Readdirnames(2)
+	names, err := dir.Readdirnames(2)
 	return err == nil && len(names) == 1 && names[0] == name
 }
 

@@ -482,6 +482,7 @@ func TestLockLeavesNoEmptyMirror(t *testing.T) {
 		name     string
 		existing string // made before Lock, relative to the test's directory
 		put      bool   // a file stored while locked
+		planted  bool   // .rpmirror replaced by a symlink to a directory holding a "lock" while locked
 		gone     string // what must not exist afterwards ("": nothing)
 		stays    string // what must exist afterwards
 	}{
@@ -489,6 +490,7 @@ func TestLockLeavesNoEmptyMirror(t *testing.T) {
 		{name: "new mirror, parent existing", existing: "a/b", gone: "a/b/mirror", stays: "a/b"},
 		{name: "mirror existing", existing: "a/b/mirror", stays: "a/b/mirror/.rpmirror/lock"},
 		{name: "file stored", put: true, stays: "a/b/mirror/x.rpm"},
+		{name: "planted symlink", planted: true, stays: "outside/lock"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			base := t.TempDir()
@@ -518,6 +520,18 @@ func TestLockLeavesNoEmptyMirror(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			if tc.planted {
+				work := filepath.Join(l.Root(), workDir)
+				outside := filepath.Join(base, "outside")
+				os.Mkdir(outside, 0o755)
+				os.WriteFile(filepath.Join(outside, lockName), []byte("keep"), 0o644)
+				if err := os.Rename(work, filepath.Join(base, "moved")); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(outside, work); err != nil {
+					t.Fatal(err)
+				}
+			}
 			unlock()
 			if tc.gone != "" {
 				if _, err := os.Lstat(filepath.Join(base, tc.gone)); !errors.Is(err, fs.ErrNotExist) {
@@ -526,6 +540,9 @@ func TestLockLeavesNoEmptyMirror(t *testing.T) {
 			}
 			if _, err := os.Lstat(filepath.Join(base, tc.stays)); err != nil {
 				t.Errorf("%s: %v", tc.stays, err)
+			}
+			if tc.planted {
+				return // the symlink stays, and Lock refuses it
 			}
 			// And the mirror locks again as before.
 			unlock, err = l.Lock(ctx)
