@@ -3,15 +3,15 @@
 // GOGC=100 does (a cycle once the heap has grown to twice what the last
 // one found live).
 //
-// Why: Go's own floor is 4 MB. A sync of a repository keeps about 2 MB
-// live but allocates tens of megabytes on the way (a transfer buffer per
+// Why: Go's own floor is 4 MB. A sync of a repository keeps about 2 MB live
+// but allocates tens of megabytes on the way (a transfer buffer per
 // download, each package's headers), so at GOGC=100 it ran a cycle every
-// couple of megabytes: 32 cycles in an initial sync of 1,000 packages,
-// two in a sync of ten, each with its stops of the world, a mark of every
-// goroutine's stack and a sweep. With a floor of 32 MB the same syncs run
-// one cycle or none, and the largest jobs (a plan of 100,000 packages,
-// 40 MB live; the daemon with 1,000 repositories) keep GOGC=100's pace, so
-// their peak memory is unchanged.
+// couple of megabytes: 32 cycles in an initial sync of 1,000 packages, two
+// in a sync of ten, each with its stops of the world, a mark of every
+// goroutine's stack and a sweep. With a floor of 32 MB the initial sync
+// runs two and the update none, and the largest jobs (a plan of 100,000
+// packages, 40 MB live; the daemon with 1,000 repositories) keep GOGC=100's
+// pace, so their peak memory is unchanged.
 //
 // How: after every cycle (a cleanup, runtime.AddCleanup, runs once an
 // object made for it dies, so once per cycle), the live heap is read
@@ -29,7 +29,6 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
-	"sync/atomic"
 )
 
 // DefaultFloor is the heap size below which rpmirror's commands start no
@@ -62,11 +61,12 @@ func Percent(floor, live uint64) int {
 
 // tuner keeps GOGC at Percent(floor, live) after every cycle.
 type tuner struct {
-	floor   uint64
-	stopped atomic.Bool
-	sample  []metrics.Sample
-	mu      sync.Mutex // adjust runs on the cleanup goroutine; stop elsewhere
-	before  int        // GOGC before Floor
+	floor  uint64
+	sample []metrics.Sample
+	before int // GOGC before Floor
+
+	mu      sync.Mutex // adjust runs on the cleanup goroutine, stop on another
+	stopped bool
 }
 
 // sentinel is the object whose death marks a cycle.
@@ -86,7 +86,8 @@ func Floor(floor uint64) (stop func()) {
 	return func() {
 		t.mu.Lock()
 		defer t.mu.Unlock()
-		if t.stopped.CompareAndSwap(false, true) {
+		if !t.stopped {
+			t.stopped = true
 			debug.SetGCPercent(t.before)
 		}
 	}
@@ -103,7 +104,7 @@ func (t *tuner) arm() {
 func (t *tuner) adjust() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.stopped.Load() {
+	if t.stopped {
 		return
 	}
 	t.arm()
