@@ -524,9 +524,19 @@ func readSmall(ctx context.Context, tg target.Target, p string, limit int64) ([]
 	return b, nil
 }
 
-// putBytes stores b at p through a temporary file on this machine.
+// putBytes stores b at p through a temporary file on this machine: in the
+// target's own staging directory when it has one (target.Stager: a local
+// mirror's, emptied after a crash), else in the system's.
 func putBytes(ctx context.Context, tg target.Target, p string, b []byte) error {
-	f, err := os.CreateTemp("", "rpmirror-snapshot-*")
+	dir := ""
+	if st, ok := tg.(target.Stager); ok {
+		d, err := st.StageDir()
+		if err != nil {
+			return fmt.Errorf("storing %s: %w", p, err)
+		}
+		dir = d
+	}
+	f, err := os.CreateTemp(dir, "rpmirror-snapshot-*")
 	if err != nil {
 		return fmt.Errorf("storing %s: %w", p, err)
 	}

@@ -186,3 +186,31 @@ func TestHeldIsLatest(t *testing.T) {
 		t.Errorf("held snapshot gone: Read = %+v, %v", x, err)
 	}
 }
+
+// TestWriteStagesInTheMirror: the index files of a local mirror's
+// snapshots are staged in the mirror's own .rpmirror/tmp (which Lock
+// empties after a crash), never in the system's temporary directory,
+// where a process killed in between would leave them: here that
+// directory does not even exist.
+func TestWriteStagesInTheMirror(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "absent"))
+	ctx := context.Background()
+	root := filepath.Join(t.TempDir(), "mirror")
+	tg, err := local.New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := &Index{Repo: "r", Snapshots: []Snapshot{{Name: "20261126T120000Z", Revision: "42"}}, Latest: "20261126T120000Z"}
+	if err := Write(ctx, tg, x); err != nil {
+		t.Fatalf("Write with no usable system temporary directory: %v", err)
+	}
+	for p, want := range map[string]string{LatestPath: "20261126T120000Z\n", IndexPath: `"revision": "42"`} {
+		b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(p)))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s = %q, %v; want it to hold %q", p, b, err, want)
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(root, ".rpmirror", "tmp")); err != nil || len(ents) != 0 {
+		t.Errorf("the staging directory holds %v (%v), want it empty", ents, err)
+	}
+}

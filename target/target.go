@@ -135,6 +135,18 @@ type BatchPutter interface {
 	PutAll(ctx context.Context, files []File) error
 }
 
+// Stager is implemented by a target on this machine that keeps a
+// directory of its own for temporary files, on the target's filesystem,
+// and empties it after a crash (a local mirror's .rpmirror/tmp, which Lock
+// clears). Content held in memory is written there before Put (which
+// then links it into place), not to the system's temporary directory,
+// where a process killed in between would leave it. Callers find it with
+// a type assertion.
+type Stager interface {
+	// StageDir returns that directory, created if needed.
+	StageDir() (string, error)
+}
+
 // ErrExist is returned (wrapped) by Snapshotter.Snapshot when the
 // directory to create is there already.
 var ErrExist = errors.New("already exists")

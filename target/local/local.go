@@ -602,6 +602,21 @@ func (l *Local) tempName(made map[string]bool) (string, error) {
 	return filepath.Join(l.root, workDir, tmpDir, pid+"-"+strconv.FormatUint(n, 10)), nil
 }
 
+var _ target.Stager = (*Local)(nil)
+
+// StageDir implements target.Stager: .rpmirror/tmp, which Lock empties
+// (the process holding the lock is the one that stages there).
+func (l *Local) StageDir() (string, error) {
+	if err := l.ensureRoot(); err != nil {
+		return "", err
+	}
+	const rel = workDir + "/" + tmpDir
+	if err := safefs.MkdirAll(l.root, rel, dirPerm); err != nil {
+		return "", fmt.Errorf("staging directory of %s: %w", l.root, err)
+	}
+	return filepath.Join(l.root, workDir, tmpDir), nil
+}
+
 // Remove implements target.Target. Parent directories left empty are
 // removed, up to (not including) the root and repodata/.
 func (l *Local) Remove(ctx context.Context, p string) error {
