@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	gosync "sync"
 	"sync/atomic"
@@ -221,6 +222,7 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 // stops taking work, lets in-flight syncs finish for ShutdownTimeout,
 // cancels the rest, and returns once everything has stopped.
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
+	removeStaleStaging(filepath.Join(d.store.Dir(), listStageDir), staleStaging, d.log)
 	syncCtx, cancelSyncs := context.WithCancel(context.WithoutCancel(ctx))
 	d.mu.Lock()
 	d.runCtx, d.syncCtx, d.cancelSyncs = ctx, syncCtx, cancelSyncs
