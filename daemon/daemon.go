@@ -19,7 +19,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path/filepath"
 	"runtime/debug"
 	gosync "sync"
 	"sync/atomic"
@@ -222,7 +221,9 @@ func (d *Daemon) Registry() *prometheus.Registry { return d.registry }
 // stops taking work, lets in-flight syncs finish for ShutdownTimeout,
 // cancels the rest, and returns once everything has stopped.
 func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
-	removeStaleStaging(filepath.Join(d.store.Dir(), listStageDir), staleStaging, d.log)
+	if _, err := d.store.RemoveStaleTemp(listStagePrefix, staleStaging); err != nil {
+		d.log.Warn("removing mirror lists left staged by an earlier daemon", "err", err)
+	}
 	syncCtx, cancelSyncs := context.WithCancel(context.WithoutCancel(ctx))
 	d.mu.Lock()
 	d.runCtx, d.syncCtx, d.cancelSyncs = ctx, syncCtx, cancelSyncs

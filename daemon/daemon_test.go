@@ -25,6 +25,7 @@ import (
 	"github.com/rpmirror/rpmirror/daemon"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/state"
 )
 
 // switchable serves directories under URL prefixes, each of which a test
@@ -693,4 +694,35 @@ func TestListsWrittenAgainAfterAFailedWrite(t *testing.T) {
 	waitFor(t, 5*time.Second, "m2's mirrorlist file to drop m1 once it can be written", func() bool {
 		return !strings.Contains(file("m2"), e.net.URL("m1"))
 	})
+}
+
+// TestStartRemovesStaleStagedLists: a mirror list a killed daemon left
+// staged in state_dir/tmp is removed when a daemon starts, once an hour
+// old; a younger one (another daemon's on the same state_dir, in use)
+// stays.
+func TestStartRemovesStaleStagedLists(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
+	e.stop() // the lists are planted as a killed daemon left them
+	dir := filepath.Join(e.cfg.StateDir, state.TempDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old, young := filepath.Join(dir, "lists-1"), filepath.Join(dir, "lists-2")
+	for _, p := range []string{old, young} {
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hourAgo := time.Now().Add(-61 * time.Minute)
+	if err := os.Chtimes(old, hourAgo, hourAgo); err != nil {
+		t.Fatal(err)
+	}
+	e.start() // as a restart would
+	waitFor(t, 10*time.Second, "the stale staged list removed", func() bool {
+		_, err := os.Stat(old)
+		return os.IsNotExist(err)
+	})
+	if _, err := os.Stat(young); err != nil {
+		t.Errorf("a staged list younger than an hour: %v, want it kept", err)
+	}
 }

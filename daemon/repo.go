@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -1438,7 +1437,7 @@ func (r *repo) writeLists() {
 // putBytes stores b at p in tg, staged in a file of its own under
 // state_dir/tmp (a name no other writer uses, in this process or another).
 func (r *repo) putBytes(ctx context.Context, tg target.Target, p string, b []byte) error {
-	tmp, err := safefs.CreateTemp(r.d.store.Dir(), listStageDir, listStagePrefix+"*", b)
+	tmp, err := safefs.CreateTemp(r.d.store.Dir(), state.TempDir, listStagePrefix+"*", b)
 	if err != nil {
 		return fmt.Errorf("staging %s: %w", p, err)
 	}
@@ -1446,38 +1445,14 @@ func (r *repo) putBytes(ctx context.Context, tg target.Target, p string, b []byt
 	return tg.Put(ctx, target.File{Path: p, Local: tmp, Size: int64(len(b))})
 }
 
-// The mirror lists are staged in state_dir/tmp as lists-*, each for the
-// milliseconds until it is stored.
-const (
-	listStageDir    = "tmp"
-	listStagePrefix = "lists-"
-)
+// The mirror lists are staged in state_dir's state.TempDir as lists-*,
+// each for the milliseconds until it is stored.
+const listStagePrefix = "lists-"
 
 // staleStaging is how old a staged list must be for Run to remove it: no
-// daemon keeps one that long, so it is what a killed one left.
+// daemon keeps one that long, so it is what a killed one left (several
+// daemons may share a state_dir: a younger one may be another's, in use).
 const staleStaging = time.Hour
-
-// removeStaleStaging removes the staged lists in dir older than age: what
-// a daemon killed while staging left (several daemons may share a
-// state_dir, so younger ones may be another's, in use).
-func removeStaleStaging(dir string, age time.Duration, log *slog.Logger) {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return // none staged yet
-	}
-	for _, e := range ents {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), listStagePrefix) {
-			continue
-		}
-		fi, err := e.Info()
-		if err != nil || time.Since(fi.ModTime()) < age {
-			continue
-		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			log.Warn("removing a mirror list left staged by an earlier daemon", "file", filepath.Join(dir, e.Name()), "err", err)
-		}
-	}
-}
 
 // status returns what /status shows of the repo.
 func (r *repo) status() server.RepoStatus {

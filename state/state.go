@@ -145,6 +145,44 @@ func (s *Store) Dir() string { return s.dir }
 // named by checksum, kept until every mirror has them.
 func (s *Store) CacheDir(repo string) string { return filepath.Join(s.dir, "cache", repo) }
 
+// TempDir is the directory of state_dir, relative to Dir, where files
+// are staged for the moments before they are stored elsewhere (the
+// daemon's mirror lists, safefs.CreateTemp).
+const TempDir = "tmp"
+
+// RemoveStaleTemp removes the regular files of TempDir whose names start
+// with prefix and that were last written more than age ago: what a
+// process killed while staging left. Younger ones may be another
+// process's, in use, and stay. It returns what it removed, and the first
+// error it met (a TempDir not made yet is none).
+func (s *Store) RemoveStaleTemp(prefix string, age time.Duration) (removed []string, err error) {
+	dir := filepath.Join(s.dir, TempDir)
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	var errs []error
+	for _, e := range ents {
+		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), prefix) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || time.Since(fi.ModTime()) < age {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, p)
+	}
+	return removed, errors.Join(errs...)
+}
+
 // IndexPath is where the index of what a mirror serves is kept: every
 // package href of its revision with its checksum, so the next sync need
 // not parse the mirror's primary metadata again.

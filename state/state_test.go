@@ -121,3 +121,55 @@ func TestLock(t *testing.T) {
 	}
 	again()
 }
+
+// TestRemoveStaleTemp: the files of TempDir with the prefix and older
+// than the age go; younger ones (another process's, in use), other names
+// and directories stay; a TempDir not made yet is no error.
+func TestRemoveStaleTemp(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := s.RemoveStaleTemp("lists-", time.Hour); err != nil || len(removed) != 0 {
+		t.Fatalf("with no %s yet: removed %v, %v", TempDir, removed, err)
+	}
+	dir := filepath.Join(s.Dir(), TempDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, tc := range []struct {
+		name  string
+		dir   bool
+		mtime time.Time
+		gone  bool
+	}{
+		{name: "lists-123", mtime: old, gone: true},
+		{name: "lists-456", mtime: time.Now()},
+		{name: "other-789", mtime: old},
+		{name: "lists-dir", dir: true, mtime: old},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if tc.dir {
+			err = os.Mkdir(p, 0o755)
+		} else {
+			err = os.WriteFile(p, []byte("x"), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, tc.mtime, tc.mtime); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			_, err := os.Lstat(p)
+			if gone := errors.Is(err, os.ErrNotExist); gone != tc.gone {
+				t.Errorf("%s: removed %v, want %v", tc.name, gone, tc.gone)
+			}
+		})
+	}
+	removed, err := s.RemoveStaleTemp("lists-", time.Hour)
+	if err != nil || len(removed) != 1 || filepath.Base(removed[0]) != "lists-123" {
+		t.Errorf("RemoveStaleTemp = %v, %v; want lists-123 alone", removed, err)
+	}
+}
