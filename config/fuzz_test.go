@@ -65,7 +65,30 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("accepted repo name %q", r.Name)
 			}
 			names[r.Name] = true
-			if !strings.HasSuffix(r.Origin, "/") || ValidateCron(r.Schedule) != nil || r.PruneAfter < 0 || len(r.Mirrors) == 0 {
+			// The upstreams: origin (one URL or a list, each ending in
+			// "/", the first being Origin), or a metalink or a
+			// mirrorlist they are taken from; exactly one of the three.
+			lists := 0
+			for _, u := range []string{r.OriginMetalink, r.OriginMirrorlist} {
+				if u != "" {
+					lists++
+					if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "file:") {
+						t.Fatalf("accepted upstream list %q of repo %s", u, r.Name)
+					}
+				}
+			}
+			switch {
+			case lists > 1 || (lists == 1 && (r.Origin != "" || len(r.Origins) != 0)):
+				t.Fatalf("accepted repo %s with more than one of origin, origin_metalink and origin_mirrorlist: %+v", r.Name, r)
+			case lists == 0 && (!strings.HasSuffix(r.Origin, "/") || len(r.Origins) == 0 || r.Origins[0] != r.Origin):
+				t.Fatalf("accepted repo %s with origin %q (origins %q)", r.Name, r.Origin, r.Origins)
+			}
+			for _, o := range r.Origins {
+				if !strings.HasSuffix(o, "/") {
+					t.Fatalf("accepted origin %q of repo %s", o, r.Name)
+				}
+			}
+			if ValidateCron(r.Schedule) != nil || r.PruneAfter < 0 || len(r.Mirrors) == 0 {
 				t.Fatalf("accepted repo %+v", r)
 			}
 			for _, k := range r.GPGKeys {
