@@ -111,6 +111,9 @@ func TestFilteredMirror(t *testing.T) {
 
 	// First sync: only the kept packages are fetched.
 	rep = h.mustSync()
+	for _, m := range h.mirrors {
+		checkServable(t, m) // the metadata rpmirror wrote and signed too
+	}
 	if got, want := o.fetched(), relPaths(kept...); !reflect.DeepEqual(got, want) {
 		t.Errorf("fetched %v, want only the kept packages %v", got, want)
 	}

@@ -78,6 +78,36 @@ func syncWithin(t *testing.T, limit time.Duration, e *sync.Engine, h *harness) *
 	}
 }
 
+// checkServable fails unless every file of the mirror at dir (its
+// .rpmirror/ aside) is readable by everyone: the web server that serves
+// it runs as another user.
+func checkServable(t *testing.T, dir string) {
+	t.Helper()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".rpmirror" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Mode().Perm()&0o044 != 0o044 {
+			rel, _ := filepath.Rel(dir, p)
+			t.Errorf("%s in %s has mode %v: a web server running as another user cannot read it", rel, dir, fi.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // checkConsistent checks that mirror dir passes CheckMirror with the test
 // key and that its repomd.xml.asc, when it has one, is a valid signature
 // of its repomd.xml.

@@ -49,6 +49,7 @@ func TestSnapshots(t *testing.T) {
 			if b, err := os.ReadFile(filepath.Join(m, "snapshots", "latest.txt")); err != nil || string(b) != names[i]+"\n" {
 				t.Errorf("revision %d: latest.txt = %q, %v; want %s", i+1, b, err, names[i])
 			}
+			checkServable(t, m) // index.json and latest.txt too
 		}
 	}
 	m := h.mirrors[0]

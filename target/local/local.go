@@ -337,6 +337,9 @@ func (l *Local) put(ctx context.Context, f target.File, made map[string]bool) (s
 	if f.Size >= 0 && fi.Size() != f.Size {
 		return "", fmt.Errorf("storing %s: source %s has %d bytes, want %d", f.Path, f.Local, fi.Size(), f.Size)
 	}
+	if err := servable(f.Local, fi); err != nil {
+		return "", fmt.Errorf("storing %s: %w", f.Path, err)
+	}
 	if err := os.Link(f.Local, full); err == nil {
 		return full, nil
 	}
@@ -547,6 +550,9 @@ func place(ctx context.Context, src, dst string, size int64) error {
 	if size >= 0 && fi.Size() != size {
 		return fmt.Errorf("source %s has %d bytes, want %d", src, fi.Size(), size)
 	}
+	if err := servable(src, fi); err != nil {
+		return err
+	}
 	if err := os.Link(src, dst); err == nil {
 		return nil
 	}
@@ -559,6 +565,10 @@ func place(ctx context.Context, src, dst string, size int64) error {
 	if err != nil {
 		return err
 	}
+	if err := out.Chmod(filePerm); err != nil { // whatever the umask
+		out.Close()
+		return err
+	}
 	if _, err := io.CopyBuffer(out, ctxReader{ctx, in}, make([]byte, maxCopyBf)); err != nil {
 		out.Close()
 		return err
@@ -568,6 +578,22 @@ func place(ctx context.Context, src, dst string, size int64) error {
 		return err
 	}
 	return out.Close()
+}
+
+// servable gives src, about to be linked into the mirror, the mode of a
+// file a mirror serves (filePerm: a web server running as another user
+// reads it). A hard link shares its inode's mode, and files staged with
+// os.CreateTemp (filtered metadata, the snapshots' index, the daemon's
+// mirror lists, a repair's signature) are made 0600: linked as they were,
+// they were published unreadable to everyone but rpmirror's user.
+func servable(src string, fi os.FileInfo) error {
+	if fi.Mode().Perm() == filePerm {
+		return nil
+	}
+	if err := os.Chmod(src, filePerm); err != nil {
+		return fmt.Errorf("making %s readable: %w", src, err)
+	}
+	return nil
 }
 
 type ctxReader struct {

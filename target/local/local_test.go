@@ -772,3 +772,47 @@ func mkfifo(t *testing.T, p string) {
 		t.Fatal(err)
 	}
 }
+
+// TestPlacedFilesAreServable: a file stored from a source made 0600 (as
+// os.CreateTemp makes the filtered metadata, the snapshots' index and the
+// daemon's lists) is published 0644, whichever way it is stored: a web
+// server running as another user reads it. A hard link shares its
+// source's mode, so the source is made so.
+func TestPlacedFilesAreServable(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		store func(l *Local, f target.File) error
+	}{
+		{"Put", func(l *Local, f target.File) error { return l.Put(ctx, f) }},
+		{"PutAll", func(l *Local, f target.File) error { return l.PutAll(ctx, []target.File{f}) }},
+		{"Commit of repodata", func(l *Local, f target.File) error { return l.Commit(ctx, []target.File{f}, nil) }},
+		{"Commit of the tree", func(l *Local, f target.File) error {
+			f2 := f
+			f2.Path = "Packages/b.rpm"
+			return l.Commit(ctx, []target.File{f, f2}, nil)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := New(filepath.Join(t.TempDir(), "mirror"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			src := filepath.Join(t.TempDir(), "staged")
+			if err := os.WriteFile(src, []byte("x"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(src, 0o600) // whatever the umask
+			if err := tc.store(l, target.File{Path: "repodata/a.xml", Local: src, Size: 1}); err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(filepath.Join(l.Root(), "repodata", "a.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != filePerm {
+				t.Errorf("published with mode %v, want %v", fi.Mode().Perm(), os.FileMode(filePerm))
+			}
+		})
+	}
+}
