@@ -153,8 +153,8 @@ const TempDir = "tmp"
 // RemoveStaleTemp removes the regular files of TempDir whose names start
 // with prefix and that were last written more than age ago: what a
 // process killed while staging left. Younger ones may be another
-// process's, in use, and stay. It returns what it removed, and the first
-// error it met (a TempDir not made yet is none).
+// process's, in use, and stay. It returns what it removed, and the errors
+// it met, joined (a TempDir not made yet is none).
 func (s *Store) RemoveStaleTemp(prefix string, age time.Duration) (removed []string, err error) {
 	dir := filepath.Join(s.dir, TempDir)
 	ents, err := os.ReadDir(dir)

@@ -79,6 +79,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			switch {
 			case run.Cancelled:
 				result = "interrupted"
+			case run.Skipped: // as sync printed it: not a failure
+				result = "SKIPPED: " + errLine(errors.New(run.Error))
 			case run.Error != "":
 				result = "FAILED: " + errLine(errors.New(run.Error)) // as the origin said it
 			}

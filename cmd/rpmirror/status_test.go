@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,5 +106,36 @@ func TestStatusWithReadOnlyStateDir(t *testing.T) {
 	}
 	if after := tree(t, stateDir); !slices.Equal(before, after) {
 		t.Errorf("status changed state_dir:\nbefore %q\nafter  %q", before, after)
+	}
+}
+
+// TestStatusSaysSkipped: a sync skipped because no upstream was usable
+// (the origin refuses connections) is shown by status as sync showed it,
+// SKIPPED with the reason, not FAILED; and the mirror, which did not
+// exist, still does not.
+func TestStatusSaysSkipped(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refused := "http://" + ln.Addr().String() + "/repo/"
+	ln.Close() // nothing listens there now: connections are refused
+	cfg := filepath.Join(dir, "mirrors.yaml")
+	mirror := filepath.Join(dir, "mirrors", "m")
+	os.WriteFile(cfg, []byte("state_dir: "+filepath.Join(dir, "state")+"\ndownload:\n  retries: 0\nrepos:\n  - name: r\n    origin: "+refused+"\n    mirrors:\n      - name: m\n        path: "+mirror+"\n"), 0o644)
+	code, out, errOut := rpmirror(t, "sync", "-c", cfg)
+	if code != exitFailed || !strings.Contains(out, "SKIPPED: no usable upstream") {
+		t.Fatalf("sync: exit %d, stdout %q, stderr %q; want 1 and SKIPPED", code, out, errOut)
+	}
+	if _, err := os.Lstat(filepath.Join(dir, "mirrors")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the skipped sync left %s (%v)", filepath.Join(dir, "mirrors"), err)
+	}
+	code, out, errOut = rpmirror(t, "status", "-c", cfg)
+	if code != exitOK {
+		t.Fatalf("status: exit %d, %s", code, errOut)
+	}
+	if !strings.Contains(out, "SKIPPED: no usable upstream") || strings.Contains(out, "FAILED") {
+		t.Errorf("status shows the skipped run as:\n%s\nwant SKIPPED with its reason, not FAILED", out)
 	}
 }
