@@ -521,3 +521,83 @@ func TestSkimRest(t *testing.T) {
 		})
 	}
 }
+
+// TestSkippedContent checks what the reader finds in the elements it
+// skips (<format> here): skip scans white space, start and end tags
+// itself while they are buffered, and leaves the rest to next. Each
+// document is read whole (the fast path) and one byte at a time (every
+// token straddles a read, so next scans it): both must accept the same
+// packages or fail with the same error, the one given.
+func TestSkippedContent(t *testing.T) {
+	in := func(s string) string { return doc("<rpm:license>", s+"<rpm:license>") }
+	tests := []struct {
+		name string
+		doc  string
+		want string // the error, "" when the document is accepted
+	}{
+		{"as createrepo_c writes it", doc(), ""},
+		{"comment", in("<!-- a comment -->"), ""},
+		{"processing instruction", in("<?x y?>"), ""},
+		{"CDATA", in("<![CDATA[<&>]]>"), ""},
+		{"references in text", in("<a>&amp;&#x41;&lt;</a>"), ""},
+		{"reference in an attribute", in(`<a b="&quot;"/>`), ""},
+		{"end tag with space", in("<a></a >"), ""},
+		{"nested, same names", in("<a><a><a/></a></a>"), ""},
+		{"names that share a prefix", in(`<rpm:entry/><rpm:entryx/><rpm:entr/><rpm:entry a="1"/>`), ""},
+		{"mismatched end tag", in("<a></b>"), "primary.xml:16: end tag </b> does not match <a>"},
+		{"end tag of a prefix", in("<ab></a>"), "primary.xml:16: end tag </a> does not match <ab>"},
+		{"end tag longer than the name", in("<a></ab>"), "primary.xml:16: end tag </ab> does not match <a>"},
+		{"malformed tag", in("< a/>"), `primary.xml:16: malformed tag "< "`},
+		{"tag after a name it shares a prefix with", in(`<rpm:entry/><rpm:entry"/>`), "primary.xml:16: malformed tag <rpm:entry>"},
+		{"'<' in attribute", in(`<a b="<"/>`), "primary.xml:16: attribute b of <a>: '<' in value"},
+		{"unquoted attribute", in(`<a b=1/>`), "primary.xml:16: attribute b of <a>: value not quoted"},
+		{"unknown entity", in("<a>&x;</a>"), `primary.xml:16: unknown entity "&x;"`},
+		{"]]> in text", in("<a>]]></a>"), `primary.xml:16: "]]>" in text`},
+		{"-- in comment", in("<!-- -- -->"), `primary.xml:16: "--" inside a comment`},
+		{"DOCTYPE", in("<!DOCTYPE x>"), "primary.xml:16: <!DOCTYPE> is not allowed (DOCTYPE and entity declarations are refused)"},
+		{"deep nesting", in(strings.Repeat("<a>", maxDepth)), "primary.xml:16: elements nested more than 256 deep"},
+		{"unclosed", strings.Replace(doc(), "</format>", "", 1), "primary.xml:23: end tag </package> does not match <format>"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pkgs, err := readAll(strings.NewReader(tt.doc))
+			pkgs1, err1 := readAll(iotest.OneByteReader(strings.NewReader(tt.doc)))
+			if errString(err) != tt.want {
+				t.Fatalf("read whole: error %v, want %q", err, tt.want)
+			}
+			if errString(err1) != tt.want {
+				t.Fatalf("read a byte at a time: error %v, want %q", err1, tt.want)
+			}
+			if !reflect.DeepEqual(pkgs, pkgs1) {
+				t.Fatalf("read whole: %d packages; a byte at a time: %d", len(pkgs), len(pkgs1))
+			}
+			if tt.want == "" && (len(pkgs) != 1 || *pkgs[0] != onePkgWant) {
+				t.Fatalf("read %d packages, want onePkgWant", len(pkgs))
+			}
+		})
+	}
+}
+
+// TestSkipRoot skips a whole document's root element, as no reader does
+// yet: the document is then over, and an element after it is refused,
+// whether skip or next scans the end tag.
+func TestSkipRoot(t *testing.T) {
+	for _, tt := range []struct{ doc, want string }{
+		{"<a><b/> <c></c></a>", ""},
+		{"<a><b/> <c></c></a><d/>", "x.xml:1: element <d> after the root element"},
+	} {
+		for _, r := range []io.Reader{strings.NewReader(tt.doc), iotest.OneByteReader(strings.NewReader(tt.doc))} {
+			s := xmlScanner{file: "x.xml", r: r}
+			if k, err := s.next(); k != tokStart || err != nil {
+				t.Fatalf("%q: first token %v, %v", tt.doc, k, err)
+			}
+			if err := s.skip(); err != nil {
+				t.Fatalf("%q: skip: %v", tt.doc, err)
+			}
+			k, err := s.next()
+			if errString(err) != tt.want || err == nil && k != tokEOF {
+				t.Fatalf("%q: after skip: %v, %v; want tokEOF, %q", tt.doc, k, err, tt.want)
+			}
+		}
+	}
+}

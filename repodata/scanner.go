@@ -83,6 +83,7 @@ type xmlScanner struct {
 	attrs       []xmlAttr // tokStart
 	selfClosing bool      // tokStart
 	text        []byte    // tokText, raw unless cdata
+	lastTag     []byte    // the name of the last start tag scanned (a copy)
 	cdata       bool      // tokText came from a CDATA section
 
 	// Recording of the raw bytes of an element (see record): while rec
@@ -473,16 +474,24 @@ func (s *xmlScanner) markup(b []byte) (tokKind, int, error) {
 // startTag scans the start tag at the start of b.
 func (s *xmlScanner) startTag(b []byte) (tokKind, int, error) {
 	j := 1
-	for j < len(b) && nameByte[b[j]] {
-		j++
-	}
-	if j == len(b) {
-		return 0, 0, errNeedMore
+	if l := len(s.lastTag); len(b) > l+1 && string(b[1:1+l]) == string(s.lastTag) && !nameByte[b[1+l]] && l > 0 {
+		// The name of the start tag before (most are the same as
+		// the one before: <rpm:entry .../> after <rpm:entry .../>),
+		// checked already.
+		j = 1 + l
+	} else {
+		for j < len(b) && nameByte[b[j]] {
+			j++
+		}
+		if j == len(b) {
+			return 0, 0, errNeedMore
+		}
+		if !nameStart(b[1:j]) {
+			return 0, 0, s.errorf(s.pos, "malformed tag %q", truncate(string(b[:min(len(b), j+1)]), 60))
+		}
+		s.lastTag = append(s.lastTag[:0], b[1:j]...)
 	}
 	name := b[1:j]
-	if !nameStart(name) {
-		return 0, 0, s.errorf(s.pos, "malformed tag %q", truncate(string(b[:min(len(b), j+1)]), 60))
-	}
 	s.attrs = s.attrs[:0]
 	end := 0
 	for end == 0 {
@@ -633,6 +642,43 @@ func (s *xmlScanner) skimText() bool {
 func (s *xmlScanner) skip() error {
 	target := len(s.ends) - 1
 	for {
+		// What a skipped element mostly holds (white space, start tags
+		// and end tags, all buffered) is scanned here, as next scans it
+		// but without returning each token; anything else (a comment,
+		// a reference, a token that continues past the buffer, an
+		// error) is left to next, which scans it again.
+		if b := s.buf[s.pos:]; len(b) > 1 && s.bomDone {
+			if b[0] != '<' {
+				if i, check := scanText(b); i > 0 && !check {
+					s.pos += i
+					continue
+				}
+			} else if c := b[1]; c == '/' {
+				n := len(s.ends)
+				name := s.openName(n - 1)
+				if e := 2 + len(name); len(b) > e && b[e] == '>' && string(b[2:e]) == string(name) {
+					s.names = s.names[:len(s.names)-len(name)]
+					s.ends = s.ends[:n-1]
+					s.pos += e + 1
+					if n == 1 {
+						s.rootDone = true
+					}
+					if n-1 == target {
+						s.name = name
+						return nil
+					}
+					continue
+				}
+			} else if c != '?' && c != '!' {
+				s.tokPos = s.pos
+				if _, n, err := s.startTag(b); err == nil {
+					s.pos += n
+					continue
+				} else if err != errNeedMore {
+					return err
+				}
+			}
+		}
 		k, err := s.next()
 		if err != nil {
 			return err
