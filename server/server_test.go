@@ -259,3 +259,25 @@ func TestRevisionAsDate(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageHeld renders /status for a held repository: the page
+// says it is held and how to resume it, and goes on to the end (its
+// mirrors and failures), where a template error would cut it short.
+func TestStatusPageHeld(t *testing.T) {
+	st := &Status{Generated: time.Now(), Repos: []RepoStatus{{
+		Name: "demo", Origin: "https://origin.example/repo/", OriginState: "ok",
+		Held:     &HoldStatus{Snapshot: "20261127T204106Z", Revision: "1795624324", By: "tester@ci", Since: time.Now()},
+		Mirrors:  []MirrorStatus{{Name: "m1", URL: "https://m1.example/repo/", State: "ok"}},
+		Failures: []FailureStatus{{Time: time.Now(), What: "mirror m1", Error: "a failure"}},
+	}}}
+	var b strings.Builder
+	if err := statusPage().Execute(&b, withLists(st)); err != nil {
+		t.Fatalf("rendering /status of a held repository: %v", err)
+	}
+	page := b.String()
+	for _, want := range []string{"HELD", "20261127T204106Z", "tester@ci", "<code>rpmirror resume --repo demo</code>", "https://m1.example/repo/", "a failure", "</html>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("/status of a held repository lacks %q", want)
+		}
+	}
+}
