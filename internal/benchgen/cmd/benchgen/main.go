@@ -26,6 +26,14 @@
 //	    256 KiB piece through all three while it is in cache, as a
 //	    streaming verifier does; the files are read into memory first,
 //	    untimed (scripts/bench-sync.sh)
+//	benchgen durable DIR FILE...
+//	    prints the seconds the least disk work of a publish takes: each
+//	    FILE's bytes written to a new file in DIR, all of them and DIR
+//	    made durable at once with a small new repomd.xml (an fsync each,
+//	    side by side, then DIR's), then the commit (that repomd.xml
+//	    renamed into place and DIR made durable again); the files are
+//	    read into memory first, untimed; DIR must not exist
+//	    (scripts/bench-sync.sh)
 package main
 
 import (
@@ -63,7 +71,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 {
-		return errors.New("want a subcommand: primary, rpms, geoip, fixed or hashcost")
+		return errors.New("want a subcommand: primary, rpms, geoip, fixed, hashcost or durable")
 	}
 	start := time.Now()
 	fs := flag.NewFlagSet("benchgen "+args[0], flag.ContinueOnError)
@@ -111,6 +119,19 @@ func run(args []string) error {
 			return err
 		}
 		fmt.Printf("%.4f\n", cpu.Seconds())
+		return nil
+	case "durable":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		if fs.NArg() < 2 {
+			return errors.New("want a directory and one or more file arguments")
+		}
+		d, err := durableCost(fs.Arg(0), fs.Args()[1:])
+		if err != nil {
+			return err
+		}
+		fmt.Printf("%.4f\n", d.Seconds())
 		return nil
 	case "primary":
 		var o benchgen.PrimaryOpts
@@ -265,4 +286,73 @@ func cpuTime() (time.Duration, error) {
 		return 0, fmt.Errorf("reading CPU time: %w", err)
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
+}
+
+// durableCost returns the wall time of the disk work no publish that
+// keeps rpmirror's promise can skip (docs/design.md, durability): the
+// files written to dir and made durable, all at once, before a commit
+// makes them visible, and the commit (a rename) made durable. That is
+// two rounds of flushes; rpmirror's publish does more (its records).
+func durableCost(dir string, files []string) (time.Duration, error) {
+	bufs := make([][]byte, 0, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return 0, fmt.Errorf("reading %s for its durability cost: %w", f, err)
+		}
+		bufs = append(bufs, b)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return 0, err
+	}
+	// The new repomd.xml is staged with the files, and made durable
+	// with them.
+	tmp := filepath.Join(dir, ".repomd.xml.tmp")
+	bufs = append(bufs, []byte("<repomd/>\n"))
+	start := time.Now()
+	fds := make([]*os.File, len(bufs))
+	for i, b := range bufs {
+		name := filepath.Join(dir, strconv.Itoa(i))
+		if i == len(bufs)-1 {
+			name = tmp
+		}
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		if _, err := f.Write(b); err != nil {
+			return 0, err
+		}
+		fds[i] = f
+	}
+	errs := make(chan error, len(fds))
+	for _, f := range fds {
+		go func() { errs <- f.Sync() }()
+	}
+	for range fds {
+		if err := <-errs; err != nil {
+			return 0, err
+		}
+	}
+	if err := syncPath(dir); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "repomd.xml")); err != nil {
+		return 0, err
+	}
+	if err := syncPath(dir); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+// syncPath fsyncs the file or directory at p.
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
 }
