@@ -2,6 +2,8 @@ package daemon_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
@@ -215,4 +217,72 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 	if _, body := e.get("/metrics"); !strings.Contains(body, `rpmirror_repo_held{repo="demo"} 0`) {
 		t.Errorf("/metrics after resume: %s", grepLines(body, "held"))
 	}
+}
+
+// TestRollbackUnderWayIsPending: while rpmirror rollback holds the
+// repository's lock and its hold is not done (state.Hold.Done), a written
+// mirror that does not serve the held revision yet is pending, not stale:
+// no failure is recorded (nothing alerts) and it is not listed. A
+// rollback that died leaves its hold not done but frees the lock: the
+// mirrors are then stale, as any held repository's that do not serve it.
+func TestRollbackUnderWayIsPending(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unlock func()
+	waitFor(t, 30*time.Second, "the repo's lock", func() bool {
+		unlock, err = store.Lock("demo")
+		if errors.Is(err, state.ErrLocked) {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
+	// A revision no mirror serves yet, as a rollback saves it before it
+	// republishes the first mirror.
+	md := []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1000</revision></repomd>` + "\n")
+	sum := sha256.Sum256(md)
+	h := &state.Hold{Repo: "demo", Snapshot: "20261127T000000Z", Revision: "1000", SHA256: hex.EncodeToString(sum[:]), Repomd: md, By: "tester@ci", At: time.Now().UTC().Truncate(time.Second)}
+	if err := store.SaveHold(h); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "both written mirrors to be pending while the rollback runs", func() bool {
+		st := e.status().Repos[0]
+		for _, name := range []string{"m1", "m2"} {
+			if m := mirrorOf(st, name); m.State != "unknown" || !strings.Contains(m.Reason, "pending: rpmirror rollback (by tester@ci)") {
+				return false
+			}
+		}
+		return true
+	})
+	for _, f := range e.status().Repos[0].Failures {
+		if f.What == "mirror m1" || f.What == "mirror m2" {
+			t.Errorf("a rollback under way made a written mirror need a person: %s: %s", f.What, f.Error)
+		}
+	}
+	if l := e.mirrorlist(); len(l) != 0 {
+		t.Errorf("mirrorlist while no mirror serves the held revision: %v, want none", l)
+	}
+	unlock() // the rollback died
+	waitFor(t, 30*time.Second, "both written mirrors to be stale once the rollback is gone", func() bool {
+		st := e.status().Repos[0]
+		return mirrorOf(st, "m1").State == "stale" && mirrorOf(st, "m2").State == "stale"
+	})
+	// A probe from before the rollback was done is not judged against
+	// the hold either: a hold done later than every probe (an hour from
+	// now, so that each probe of the test is one) leaves the mirrors
+	// pending, the lock free.
+	h.Done = time.Now().Add(time.Hour).UTC()
+	if err := store.SaveHold(h); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "both written mirrors to be pending on probes from before the rollback was done", func() bool {
+		st := e.status().Repos[0]
+		return mirrorOf(st, "m1").State == "unknown" && mirrorOf(st, "m2").State == "unknown"
+	})
 }

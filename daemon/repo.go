@@ -628,7 +628,7 @@ func (r *repo) refreshHold() (changed bool) {
 	r.d.metrics.held.WithLabelValues(r.name).Set(held)
 	r.mu.Lock()
 	old := r.hold
-	same := (old == nil) == (h == nil) && (h == nil || (old.SHA256 == h.SHA256 && old.At.Equal(h.At)))
+	same := (old == nil) == (h == nil) && (h == nil || (old.SHA256 == h.SHA256 && old.At.Equal(h.At) && old.Done.Equal(h.Done)))
 	if same {
 		r.mu.Unlock()
 		return false
@@ -1046,6 +1046,10 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 			res.State = health.Stale
 			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago: more than max_lag %s", revName(rev.Revision), revName(cur.Revision), roundLag(lag), rc.MaxLag)
 		}
+	case hold != nil && m.Written() && (res.Checked.Before(hold.Done) || r.rollbackUnderWay(hold)):
+		// Not stale: probed before its turn came. Not listed either.
+		res.State = health.Unknown
+		res.Reason = fmt.Sprintf("pending: rpmirror rollback (by %s) brings the written mirrors to revision %s (snapshot %s); it served revision %s when probed, judged again at the next probe", hold.By, revName(hold.Revision), hold.Snapshot, revName(res.Revision))
 	case hold != nil:
 		res.State = health.Stale
 		res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
@@ -1089,6 +1093,23 @@ func roundLag(d time.Duration) time.Duration {
 		return d.Round(time.Minute)
 	}
 	return d.Round(time.Second)
+}
+
+// rollbackUnderWay reports whether rpmirror rollback is bringing the
+// written mirrors to hold now: the hold is not done (state.Hold.Done)
+// and the repository's lock is held. A rollback that died leaves the
+// hold not done but not the lock: its mirrors are judged as any held
+// repository's.
+func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
+	if !hold.Done.IsZero() {
+		return false
+	}
+	unlock, err := r.d.store.Lock(r.name)
+	if err != nil {
+		return errors.Is(err, state.ErrLocked)
+	}
+	unlock()
+	return false
 }
 
 func (r *repo) recordProbe(m config.Mirror, res health.Result) {

@@ -36,6 +36,15 @@ type Hold struct {
 	// it was).
 	By string    `json:"by"`
 	At time.Time `json:"at"`
+	// Done is when rpmirror rollback finished bringing the written
+	// mirrors to the snapshot (each republished, or failed to be). It
+	// saves the hold twice: first without Done, so that nothing syncs
+	// past the snapshot meanwhile, then with it. While Done is zero and
+	// the rollback holds the repository's lock, a written mirror that
+	// does not serve the snapshot yet is pending, not stale, and so is
+	// one judged on a probe from before Done. (Holds recorded before
+	// Done was have none, and no lock held: judged as they were.)
+	Done time.Time `json:"done,omitzero"`
 }
 
 func (s *Store) holdRel(repo string) string { return "holds/" + repo + ".json" }

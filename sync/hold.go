@@ -126,8 +126,9 @@ type RollbackReport struct {
 // sync may be a second apart) and it must pass CheckMirrorWith with the
 // repo's keys: a broken snapshot is never republished
 // (*SnapshotProblemsError). The hold is recorded in state_dir before the
-// first mirror changes, so a rollback interrupted halfway leaves the
-// repository held; running it again completes it.
+// first mirror changes, and again with the time it was done
+// (state.Hold.Done) after the last, so a rollback interrupted
+// halfway leaves the repository held; running it again completes it.
 func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by string) (*state.Hold, []RollbackReport, error) {
 	store := e.opts.Store
 	unlock, err := store.Lock(repo.Name)
@@ -228,6 +229,9 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			e.log.Warn("reading the sizes of the snapshot's packages; probes check that mirrors serve them, not their sizes", "repo", repo.Name, "snapshot", name, "err", err)
 		}
 	}
+	// The hold first, without Done: from now on nothing syncs past the
+	// snapshot, and a daemon judges the written mirrors that do not
+	// serve it yet as pending, not stale.
 	if err := store.SaveHold(h); err != nil {
 		return nil, nil, err
 	}
@@ -257,6 +261,12 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 		reps = append(reps, rep)
 	}
 	if err := store.Save(st); err != nil {
+		errs = append(errs, err)
+	}
+	// Every written mirror has its snapshot's revision now, or failed to
+	// take it (and is stale from here on, as it should be).
+	h.Done = e.opts.Now().UTC()
+	if err := store.SaveHold(h); err != nil {
 		errs = append(errs, err)
 	}
 	return h, reps, errors.Join(errs...)

@@ -62,9 +62,25 @@ func TestRollbackHoldResume(t *testing.T) {
 	if _, _, err := h.engine(false).Rollback(ctx, h.repo, "20200101T000000Z", "me@here"); !errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("rollback to an unknown snapshot: %v, want ErrNotFound", err)
 	}
-	hold, reps, err := h.engine(false).Rollback(ctx, h.repo, first, "me@here")
+	// The hold is saved before the first mirror changes, not done
+	// (state.Hold.Done), and again once the last has: the clock, read
+	// after each mirror is republished, sees the first each time.
+	var notDone int
+	clock := func() time.Time {
+		if held, err := h.store.LoadHold(h.repo.Name); err == nil && held != nil && held.Done.IsZero() {
+			notDone++
+		}
+		return h.now
+	}
+	hold, reps, err := h.engineWithClock(clock).Rollback(ctx, h.repo, first, "me@here")
 	if err != nil {
 		t.Fatalf("rollback: %v", err)
+	}
+	if notDone < len(h.mirrors) {
+		t.Errorf("the clock saw the hold saved and not done %d times, want at least once for each of the %d mirrors", notDone, len(h.mirrors))
+	}
+	if stored, err := h.store.LoadHold(h.repo.Name); err != nil || stored == nil || !stored.Done.Equal(h.now) || !hold.Done.Equal(h.now) {
+		t.Errorf("hold after the rollback: %+v, %v; want done at %v", stored, err, h.now)
 	}
 	if len(reps) != 2 || reps[0].Snapshot != first || reps[1].Snapshot != moved || hold.Revision != "1" || hold.By != "me@here" || len(hold.Packages) != len(p1) {
 		t.Errorf("rollback: hold %+v, mirrors %+v", hold, reps)
