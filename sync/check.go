@@ -99,7 +99,10 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 // those keys; with opts.RepoKey, repomd.xml.key is that key; every metadata file it lists is present with the right size
 // and checksum, and every package the primary metadata lists is present
 // with the right size and checksum, the right header and, with a
-// non-empty opts.Keyring, a valid signature by one of its keys. It
+// non-empty opts.Keyring, a valid signature by one of its keys. On a
+// target with permissions (target.Readable), each of those files whose
+// content is right must also be readable by a web server running as
+// another user (a *target.NotReadableError otherwise). It
 // reports every problem it finds; the error is for a mirror that cannot
 // be checked at all (no repomd.xml).
 func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) ([]Problem, CheckStats, error) {
@@ -122,6 +125,18 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 	addFile := func(p string, err error, meta *repodata.Data, pkg *repodata.Package) {
 		problems = append(problems, Problem{Path: p, Err: err, meta: meta, pkg: pkg})
 	}
+	// A file whose content is right, on a target with permissions, must
+	// be readable by the web server in front of it too.
+	readable, _ := tg.(target.Readable)
+	checkReadable := func(p string) {
+		if readable == nil {
+			return
+		}
+		if err := readable.CheckReadable(ctx, p); err != nil {
+			add(p, err)
+		}
+	}
+	checkReadable(RepomdPath)
 	if len(opts.RepoKeyring) > 0 {
 		asc, err := readForCheck(ctx, tg, AscPath)
 		switch {
@@ -132,6 +147,8 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		default:
 			if _, err := verify.DetachedSignature(raw, asc, opts.RepoKeyring); err != nil {
 				add(AscPath, err)
+			} else {
+				checkReadable(AscPath)
 			}
 		}
 	}
@@ -144,6 +161,8 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			add(KeyPath, ErrMissing)
 		case !bytes.Equal(key, opts.RepoKey):
 			add(KeyPath, ErrNotSigningKey)
+		default:
+			checkReadable(KeyPath)
 		}
 	}
 	for _, d := range md.Data {
@@ -157,6 +176,8 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		}
 		if err := checkFile(ctx, tg, d.Href, func(r io.Reader) error { return verify.Content(r, d.Size, d.Checksum) }); err != nil {
 			addFile(d.Href, err, &d, nil)
+		} else {
+			checkReadable(d.Href)
 		}
 	}
 	d, ok := md.Find("primary")
@@ -206,6 +227,8 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			return err
 		}); err != nil {
 			addFile(p.Href, err, nil, p)
+		} else {
+			checkReadable(p.Href)
 		}
 	}
 	return problems, st, nil

@@ -27,8 +27,12 @@ type MirrorRepair struct {
 	Name     string
 	Revision string    // the revision it serves
 	Replaced []Problem // files fetched again and put in place: what was wrong with each
-	Left     []Problem // what is still wrong after the repair
-	Err      error     // the mirror could not be checked or repaired at all
+	// MadeReadable are files whose content was right but that a web
+	// server running as another user could not read
+	// (*target.NotReadableError), given the permissions of a stored file.
+	MadeReadable []Problem
+	Left         []Problem // what is still wrong after the repair
+	Err          error     // the mirror could not be checked or repaired at all
 }
 
 // Repair re-checks every written mirror of repo against its own metadata
@@ -129,7 +133,19 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 		var fixed []Problem
 		mr.Left = nil
 		signed := false // repomd.xml.asc and .key, written once a pass
+		readable, _ := tg.(target.Readable)
 		for _, p := range problems {
+			var nr *target.NotReadableError
+			if errors.As(p.Err, &nr) && readable != nil {
+				if err := readable.MakeReadable(ctx, p.Path); err != nil {
+					p.Err = fmt.Errorf("%w; making it readable: %w", p.Err, err)
+					mr.Left = append(mr.Left, p)
+					continue
+				}
+				r.log.Info("made readable", "mirror", mc.Name, "path", p.Path, "was", p.Err.Error())
+				mr.MadeReadable = append(mr.MadeReadable, p)
+				continue
+			}
 			if symlinkIn(p.Err) != nil {
 				// rpmirror writes nothing through a symlink: left for the
 				// operator to remove, and the other files repaired

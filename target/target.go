@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 )
@@ -145,6 +146,34 @@ type BatchPutter interface {
 type Stager interface {
 	// StageDir returns that directory, created if needed.
 	StageDir() (string, error)
+}
+
+// Readable is implemented by a target whose files have permissions (a
+// local directory), where a file the web server in front of the mirror
+// cannot read is served to no one: rpmirror verify reports such a file,
+// and verify --repair makes it readable. Every file a target stores is
+// readable (a local one makes it 0644); files stored by older versions,
+// or by hand, may not be. Object storage has no such permissions, and
+// does not implement it.
+type Readable interface {
+	// CheckReadable returns a *NotReadableError when neither the file's
+	// group nor others may read the regular file at path, an error
+	// wrapping ErrNotExist when there is none, never following a
+	// symlink.
+	CheckReadable(ctx context.Context, path string) error
+	// MakeReadable gives the regular file at path the permissions of a
+	// file the target stores, never through a symlink.
+	MakeReadable(ctx context.Context, path string) error
+}
+
+// NotReadableError is a stored file that neither its group nor others
+// may read (Readable.CheckReadable).
+type NotReadableError struct {
+	Mode fs.FileMode // its permission bits
+}
+
+func (e *NotReadableError) Error() string {
+	return fmt.Sprintf("mode %04o: neither its group nor others may read it, so a web server running as another user cannot serve it (verify --repair makes it readable)", uint32(e.Mode.Perm()))
 }
 
 // ErrExist is returned (wrapped) by Snapshotter.Snapshot when the

@@ -170,3 +170,66 @@ func TestVerifyRepairFiltered(t *testing.T) {
 		t.Errorf("verify after the repair: exit %d\n%s", code, out)
 	}
 }
+
+// TestVerifyRepairUnreadable: files whose content is right but that a web
+// server running as another user cannot read (0600, as versions before
+// the local target made every stored file 0644 left some) are named by
+// verify, and verify --repair makes them 0644 through the file itself,
+// replacing nothing (the inode stays), after which verify passes. A
+// group-readable file (0640) is left alone.
+func TestVerifyRepairUnreadable(t *testing.T) {
+	pkgs := testrepo.DemoPackages(nil)
+	f := newFixture(t, pkgs, 4)
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	m1 := f.mirrors[0]
+	pkg := filepath.Join(m1, filepath.FromSlash(pkgs[2].RelPath()))
+	repomd := filepath.Join(m1, "repodata", "repomd.xml")
+	group := filepath.Join(m1, filepath.FromSlash(pkgs[4].RelPath()))
+	for p, mode := range map[string]os.FileMode{pkg: 0o600, repomd: 0o600, group: 0o640} {
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ino := inode(t, pkg)
+	code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
+	if code != 1 {
+		t.Fatalf("verify of unreadable files: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		"test/m1: " + pkgs[2].RelPath() + ": mode 0600: neither its group nor others may read it",
+		"test/m1: repodata/repomd.xml: mode 0600: neither its group nor others may read it",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify does not say %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, pkgs[4].RelPath()) {
+		t.Errorf("verify names the group-readable %s:\n%s", pkgs[4].RelPath(), out)
+	}
+	code, out, errOut := rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	if code != 0 {
+		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"test/m1: made " + pkgs[2].RelPath() + " readable (it was: mode 0600",
+		"test/m1: made repodata/repomd.xml readable (it was: mode 0600",
+		"test/m1: revision ", ": 0 files replaced, 2 made readable: ok\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify --repair does not say %q:\n%s", want, out)
+		}
+	}
+	for p, want := range map[string]os.FileMode{pkg: 0o644, repomd: 0o644, group: 0o640} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
+			t.Errorf("%s after the repair: %v, %v; want mode %04o", p, fi.Mode(), err, want)
+		}
+	}
+	if inode(t, pkg) != ino {
+		t.Error("the unreadable package was replaced, not made readable")
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
+		t.Errorf("verify after the repair: exit %d\n%s", code, out)
+	}
+}

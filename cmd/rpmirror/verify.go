@@ -118,6 +118,9 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			for _, p := range m.Replaced {
 				fmt.Fprintf(stdout, "%s: replaced %s (it was: %s)\n", name, p.Path, errLine(p.Err))
 			}
+			for _, p := range m.MadeReadable {
+				fmt.Fprintf(stdout, "%s: made %s readable (it was: %s)\n", name, p.Path, errLine(p.Err))
+			}
 			for _, p := range m.Left {
 				fmt.Fprintf(stdout, "%s: %s: %s\n", name, p.Path, errLine(p.Err))
 			}
@@ -130,7 +133,11 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 					verdict = fmt.Sprintf("%d problems left (remove the symlinks named above, then run verify --repair again)", len(m.Left))
 				}
 			}
-			fmt.Fprintf(stdout, "%s: revision %s: %d files replaced: %s\n", name, m.Revision, len(m.Replaced), verdict)
+			readable := ""
+			if len(m.MadeReadable) > 0 {
+				readable = fmt.Sprintf(", %d made readable", len(m.MadeReadable))
+			}
+			fmt.Fprintf(stdout, "%s: revision %s: %d files replaced%s: %s\n", name, m.Revision, len(m.Replaced), readable, verdict)
 		}
 		if err != nil {
 			fmt.Fprintf(stdout, "%s: %s\n", r.Name, errLine(err))

@@ -171,6 +171,54 @@ func (l *Local) Stat(ctx context.Context, p string) (target.Info, error) {
 	return target.Info{Size: fi.Size(), ModTime: fi.ModTime()}, nil
 }
 
+var _ target.Readable = (*Local)(nil)
+
+// CheckReadable implements target.Readable: a file whose mode lets
+// neither its group nor others read it (0600: staged with os.CreateTemp
+// and linked in by versions before servable) is a *target.NotReadableError.
+func (l *Local) CheckReadable(ctx context.Context, p string) error {
+	full, err := l.full(p)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Lstat(full)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.Mode().IsRegular()) {
+		return fmt.Errorf("%s: %w", p, target.ErrNotExist)
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o044 == 0 {
+		return &target.NotReadableError{Mode: fi.Mode().Perm()}
+	}
+	return nil
+}
+
+// MakeReadable implements target.Readable: the file is opened without
+// following a symlink, and its mode set to filePerm through the open
+// file.
+func (l *Local) MakeReadable(ctx context.Context, p string) error {
+	full, err := l.fullW(p)
+	if err != nil {
+		return err
+	}
+	f, err := openRegular(full)
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("%s: %w", p, &safefs.SymlinkError{Path: full})
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotRegular) {
+		return fmt.Errorf("%s: %w", p, target.ErrNotExist)
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := f.Chmod(filePerm); err != nil {
+		return fmt.Errorf("making %s readable: %w", p, err)
+	}
+	return nil
+}
+
 // Open implements target.Target.
 func (l *Local) Open(ctx context.Context, p string) (io.ReadCloser, error) {
 	full, err := l.full(p)

@@ -816,3 +816,67 @@ func TestPlacedFilesAreServable(t *testing.T) {
 		})
 	}
 }
+
+// TestReadable: CheckReadable names a file neither its group nor others
+// may read (0600) with its mode, and passes one they may (0640, 0644);
+// MakeReadable makes it 0644 through the file itself. Neither follows a
+// symlink planted at the path (the file it points to keeps its mode),
+// and a directory is not a file to either.
+func TestReadable(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	l, err := New(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outside := filepath.Join(t.TempDir(), "secret")
+	for name, mode := range map[string]os.FileMode{"a/private": 0o600, "a/group": 0o640, "a/public": 0o644} {
+		p := filepath.Join(root, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(name), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(outside, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(outside, filepath.Join(root, "a", "link")); err != nil {
+		t.Fatal(err)
+	}
+	var nr *target.NotReadableError
+	if err := l.CheckReadable(ctx, "a/private"); !errors.As(err, &nr) || nr.Mode != 0o600 || !strings.Contains(err.Error(), "mode 0600") {
+		t.Errorf("CheckReadable of a 0600 file: %v", err)
+	}
+	for _, p := range []string{"a/group", "a/public"} {
+		if err := l.CheckReadable(ctx, p); err != nil {
+			t.Errorf("CheckReadable(%s): %v", p, err)
+		}
+	}
+	for _, p := range []string{"a/link", "a", "a/none"} {
+		if err := l.CheckReadable(ctx, p); !errors.Is(err, target.ErrNotExist) {
+			t.Errorf("CheckReadable(%s): %v, want ErrNotExist", p, err)
+		}
+	}
+	if err := l.MakeReadable(ctx, "a/private"); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(root, "a", "private")); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Errorf("after MakeReadable: %v, %v; want 0644", fi.Mode(), err)
+	}
+	if err := l.CheckReadable(ctx, "a/private"); err != nil {
+		t.Errorf("CheckReadable after MakeReadable: %v", err)
+	}
+	var se *safefs.SymlinkError
+	if err := l.MakeReadable(ctx, "a/link"); !errors.As(err, &se) {
+		t.Errorf("MakeReadable through a symlink: %v, want a SymlinkError", err)
+	}
+	if fi, err := os.Stat(outside); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the file a planted symlink points to: %v, %v; want it left 0600", fi.Mode(), err)
+	}
+	if err := l.MakeReadable(ctx, "a"); !errors.Is(err, target.ErrNotExist) {
+		t.Errorf("MakeReadable of a directory: %v, want ErrNotExist", err)
+	}
+}
