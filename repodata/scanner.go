@@ -664,7 +664,7 @@ func (s *xmlScanner) skip() error {
 						s.rootDone = true
 					}
 					if n-1 == target {
-						s.name = name
+						s.name = b[2:e] // as next sets it: the buffer's bytes
 						return nil
 					}
 					continue
