@@ -137,6 +137,19 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		}
 	}
 	checkReadable(RepomdPath)
+	// repomd.xml's signature and key are served whenever they are there
+	// (dnf with repo_gpgcheck asks for them), checked or not.
+	for _, p := range []struct {
+		path    string
+		checked bool
+	}{{AscPath, len(opts.RepoKeyring) > 0}, {KeyPath, opts.RepoKey != nil}} {
+		if readable == nil || p.checked {
+			continue // readable once their content is right, below
+		}
+		if err := readable.CheckReadable(ctx, p.path); err != nil && !errors.Is(err, target.ErrNotExist) {
+			add(p.path, err)
+		}
+	}
 	if len(opts.RepoKeyring) > 0 {
 		asc, err := readForCheck(ctx, tg, AscPath)
 		switch {

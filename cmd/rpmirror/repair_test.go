@@ -186,8 +186,11 @@ func TestVerifyRepairUnreadable(t *testing.T) {
 	m1 := f.mirrors[0]
 	pkg := filepath.Join(m1, filepath.FromSlash(pkgs[2].RelPath()))
 	repomd := filepath.Join(m1, "repodata", "repomd.xml")
+	// The signature is served though this repo does not check it
+	// (no repo_gpgcheck): dnf with repo_gpgcheck asks for it.
+	asc := filepath.Join(m1, "repodata", "repomd.xml.asc")
 	group := filepath.Join(m1, filepath.FromSlash(pkgs[4].RelPath()))
-	for p, mode := range map[string]os.FileMode{pkg: 0o600, repomd: 0o600, group: 0o640} {
+	for p, mode := range map[string]os.FileMode{pkg: 0o600, repomd: 0o600, asc: 0o600, group: 0o640} {
 		if err := os.Chmod(p, mode); err != nil {
 			t.Fatal(err)
 		}
@@ -200,6 +203,7 @@ func TestVerifyRepairUnreadable(t *testing.T) {
 	for _, want := range []string{
 		"test/m1: " + pkgs[2].RelPath() + ": mode 0600: neither its group nor others may read it",
 		"test/m1: repodata/repomd.xml: mode 0600: neither its group nor others may read it",
+		"test/m1: repodata/repomd.xml.asc: mode 0600: neither its group nor others may read it",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify does not say %q:\n%s", want, out)
@@ -215,13 +219,14 @@ func TestVerifyRepairUnreadable(t *testing.T) {
 	for _, want := range []string{
 		"test/m1: made " + pkgs[2].RelPath() + " readable (it was: mode 0600",
 		"test/m1: made repodata/repomd.xml readable (it was: mode 0600",
-		"test/m1: revision ", ": 0 files replaced, 2 made readable: ok\n",
+		"test/m1: made repodata/repomd.xml.asc readable (it was: mode 0600",
+		"test/m1: revision ", ": 0 files replaced, 3 made readable: ok\n",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify --repair does not say %q:\n%s", want, out)
 		}
 	}
-	for p, want := range map[string]os.FileMode{pkg: 0o644, repomd: 0o644, group: 0o640} {
+	for p, want := range map[string]os.FileMode{pkg: 0o644, repomd: 0o644, asc: 0o644, group: 0o640} {
 		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != want {
 			t.Errorf("%s after the repair: %v, %v; want mode %04o", p, fi.Mode(), err, want)
 		}
