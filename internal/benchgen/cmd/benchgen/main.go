@@ -234,13 +234,9 @@ func serveFixed(listen, ctype, stack, file string) error {
 // digest over all their bytes: the least hashing a verifier that checks
 // what rpm checks must do for these files.
 func hashCost(files []string) (time.Duration, error) {
-	bufs := make([][]byte, 0, len(files))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return 0, fmt.Errorf("reading %s for its hash cost: %w", f, err)
-		}
-		bufs = append(bufs, b)
+	bufs, err := readFiles(files, "its hash cost")
+	if err != nil {
+		return 0, err
 	}
 	// One pass over every byte, untimed: memory just filled by a read is
 	// slow to hash the first time on this virtual machine (a first pass
@@ -294,13 +290,9 @@ func cpuTime() (time.Duration, error) {
 // makes them visible, and the commit (a rename) made durable. That is
 // two rounds of flushes; rpmirror's publish does more (its records).
 func durableCost(dir string, files []string) (time.Duration, error) {
-	bufs := make([][]byte, 0, len(files))
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			return 0, fmt.Errorf("reading %s for its durability cost: %w", f, err)
-		}
-		bufs = append(bufs, b)
+	bufs, err := readFiles(files, "its durability cost")
+	if err != nil {
+		return 0, err
 	}
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return 0, err
@@ -355,4 +347,18 @@ func syncPath(p string) error {
 	}
 	defer f.Close()
 	return f.Sync()
+}
+
+// readFiles reads files into memory, untimed, before a measurement of
+// what; an error names the file.
+func readFiles(files []string, what string) ([][]byte, error) {
+	bufs := make([][]byte, 0, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s for %s: %w", f, what, err)
+		}
+		bufs = append(bufs, b)
+	}
+	return bufs, nil
 }
