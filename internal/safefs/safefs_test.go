@@ -233,20 +233,26 @@ func TestFlush(t *testing.T) {
 		wantFsyncs int64
 		wantSyncfs int64
 		wantErr    string // a path the error names; "" for none
+		unwritten  int64  // what the system holds unwritten; -1: unknown
 	}{
 		{name: "nothing", paths: nil},
-		{name: "a small batch, files and their directory", paths: append([]string{root}, paths[:20]...), wantFsyncs: 21},
-		{name: "as many as FlushOneByOne", paths: paths[:FlushOneByOne], wantFsyncs: FlushOneByOne},
-		{name: "one more: the whole filesystem", paths: paths, wantSyncfs: 1},
-		{name: "a missing file", paths: []string{paths[0], filepath.Join(root, "missing")}, wantFsyncs: 2, wantErr: filepath.Join(root, "missing")},
+		{name: "a small batch, files and their directory", paths: append([]string{root}, paths[:20]...), wantFsyncs: 21, unwritten: 64 << 20},
+		{name: "as many as FlushOneByOne", paths: paths[:FlushOneByOne], wantFsyncs: FlushOneByOne, unwritten: QuietDirty + 1},
+		{name: "one more: the whole filesystem", paths: paths, wantSyncfs: 1, unwritten: 64 << 20},
+		{name: "a missing file", paths: []string{paths[0], filepath.Join(root, "missing")}, wantFsyncs: 2, wantErr: filepath.Join(root, "missing"), unwritten: 64 << 20},
+		{name: "a small batch on a quiet system: the whole filesystem", paths: append([]string{root}, paths[:20]...), wantSyncfs: 1, unwritten: QuietDirty},
+		{name: "a small batch, nothing unwritten", paths: paths[:2], wantSyncfs: 1, unwritten: 0},
+		{name: "a small batch, unwritten data unknown", paths: paths[:2], wantFsyncs: 2, unwritten: -1},
+		{name: "a missing file on a quiet system: still named", paths: []string{paths[0], filepath.Join(root, "missing")}, wantFsyncs: 2, wantErr: filepath.Join(root, "missing"), unwritten: 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var fsyncs, syncfs atomic.Int64
-			oldOne, oldFS := flushOne, flushFS
+			oldOne, oldFS, oldDirty := flushOne, flushFS, dirty
 			flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
 			flushFS = func(dir string) error { syncfs.Add(1); return oldFS(dir) }
-			t.Cleanup(func() { flushOne, flushFS = oldOne, oldFS })
+			dirty = func() (int64, bool) { return tc.unwritten, tc.unwritten >= 0 }
+			t.Cleanup(func() { flushOne, flushFS, dirty = oldOne, oldFS, oldDirty })
 			err := Flush(root, tc.paths)
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -259,6 +265,15 @@ func TestFlush(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unknownUnwritten makes Flush flush small batches with an fsync each
+// for the rest of t, however quiet the system: as where /proc/meminfo
+// cannot be read.
+func unknownUnwritten(t *testing.T) {
+	old := dirty
+	dirty = func() (int64, bool) { return 0, false }
+	t.Cleanup(func() { dirty = old })
 }
 
 // TestFlushWorkersEachHaveAP: while Flush's fsyncs run, the process has a
@@ -277,6 +292,7 @@ func TestFlushWorkersEachHaveAP(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
+	unknownUnwritten(t)
 	base := runtime.GOMAXPROCS(0)
 	tests := []struct {
 		name  string
@@ -431,5 +447,35 @@ func TestReadsNeverBlock(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestParseUnwritten: Flush's measure of the data the system holds
+// unwritten is /proc/meminfo's Dirty and Writeback together, and unknown
+// (so never quiet) when either is missing or not a number.
+func TestParseUnwritten(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		want   int64
+		wantOK bool
+	}{
+		{name: "both", in: "MemTotal:       24000000 kB\nDirty:               340 kB\nWriteback:             4 kB\nAnonPages: 1 kB\n", want: 344 << 10, wantOK: true},
+		{name: "Writeback first", in: "Writeback: 1 kB\nDirty: 2 kB\n", want: 3 << 10, wantOK: true},
+		{name: "no Writeback", in: "Dirty: 2 kB\n"},
+		{name: "not a number", in: "Dirty: x kB\nWriteback: 1 kB\n"},
+		{name: "WritebackTmp is not Writeback", in: "Dirty: 2 kB\nWritebackTmp: 5 kB\n"},
+		{name: "empty", in: ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			n, ok := parseUnwritten([]byte(tc.in))
+			if n != tc.want || ok != tc.wantOK {
+				t.Errorf("parseUnwritten = %d, %v; want %d, %v", n, ok, tc.want, tc.wantOK)
+			}
+		})
+	}
+	if _, ok := unwritten(); !ok {
+		t.Errorf("unwritten: /proc/meminfo gave no Dirty and Writeback lines")
 	}
 }
