@@ -138,9 +138,39 @@ func Release(ctx context.Context, tg target.Target, repo string) error {
 
 // View returns a read-only target of the snapshot called name: its paths
 // are those of the snapshot's repository (repodata/repomd.xml, the
-// packages), for checking it as a mirror is checked.
+// packages), for checking it as a mirror is checked. Where tg has
+// permissions (target.Readable), so has the view: a snapshot's files are
+// served as the mirror's are, and one the web server cannot read is
+// reported, and made readable, as a mirror's is (its content is never
+// written through the view).
 func View(tg target.Target, name string) target.Target {
-	return &view{tg: tg, dir: Path(name) + "/"}
+	v := &view{tg: tg, dir: Path(name) + "/"}
+	if r, ok := tg.(target.Readable); ok {
+		return &readableView{view: v, r: r}
+	}
+	return v
+}
+
+// readableView is the view of a snapshot on a target with permissions.
+type readableView struct {
+	*view
+	r target.Readable
+}
+
+var _ target.Readable = (*readableView)(nil)
+
+func (v *readableView) CheckReadable(ctx context.Context, p string) error {
+	if err := target.CheckPath(p); err != nil {
+		return err
+	}
+	return v.r.CheckReadable(ctx, v.dir+p)
+}
+
+func (v *readableView) MakeReadable(ctx context.Context, p string) error {
+	if err := target.CheckPath(p); err != nil {
+		return err
+	}
+	return v.r.MakeReadable(ctx, v.dir+p)
 }
 
 type view struct {

@@ -79,33 +79,55 @@ func (e *SnapshotProblemsError) Error() string {
 	return b.String()
 }
 
+// SnapshotsCheck is what CheckSnapshots found on one mirror.
+type SnapshotsCheck struct {
+	Index *snapshot.Index
+	// Broken are the problems of each snapshot, by name; their paths are
+	// the snapshot's own (repodata/repomd.xml).
+	Broken map[string][]Problem
+	// Files are problems of the files that list the snapshots
+	// (snapshot.IndexPath, snapshot.LatestPath): one the web server
+	// cannot read (*target.NotReadableError) on a target with
+	// permissions.
+	Files []Problem
+}
+
 // CheckSnapshots checks every snapshot of a mirror as CheckMirrorWith
 // checks the mirror (every file its repomd.xml and primary name, present
-// and verified), returning the problems of each by snapshot name. A
-// mirror without snapshots has none; a target that cannot keep them is
-// not an error either.
-func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts CheckOptions) (*snapshot.Index, map[string][]Problem, error) {
+// and verified, and readable by the web server where the target has
+// permissions), returning the problems of each by snapshot name, and
+// checks that the index and latest.txt can be read. A mirror without
+// snapshots has none; a target that cannot keep them is not an error
+// either.
+func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts CheckOptions) (*SnapshotsCheck, error) {
 	if _, ok := tg.(target.Snapshotter); !ok {
-		return &snapshot.Index{Repo: repo}, nil, nil
+		return &SnapshotsCheck{Index: &snapshot.Index{Repo: repo}}, nil
 	}
 	x, err := snapshot.Read(ctx, tg, repo)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the snapshots: %w", err)
+		return nil, fmt.Errorf("reading the snapshots: %w", err)
 	}
-	out := map[string][]Problem{}
+	out := &SnapshotsCheck{Index: x, Broken: map[string][]Problem{}}
+	if r, ok := tg.(target.Readable); ok && len(x.Snapshots) > 0 {
+		for _, p := range []string{snapshot.IndexPath, snapshot.LatestPath} {
+			if err := r.CheckReadable(ctx, p); err != nil && !errors.Is(err, target.ErrNotExist) {
+				out.Files = append(out.Files, Problem{Path: p, Err: err})
+			}
+		}
+	}
 	for _, s := range x.Snapshots {
 		problems, _, err := CheckMirrorWith(ctx, snapshot.View(tg, s.Name), opts)
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil, nil, err
+				return nil, err
 			}
 			problems = append(problems, Problem{Path: RepomdPath, Err: err})
 		}
 		if len(problems) > 0 {
-			out[s.Name] = problems
+			out.Broken[s.Name] = problems
 		}
 	}
-	return x, out, nil
+	return out, nil
 }
 
 // RollbackReport is what Rollback did to one written mirror.

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/rpmirror/rpmirror/filter"
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/snapshot"
 	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
@@ -55,6 +57,12 @@ type MirrorRepair struct {
 // or repomd.xml.key is written again: the mirror's repomd.xml is signed
 // anew, provided it is a revision rpmirror verified (state), never a
 // stranger's.
+//
+// A file whose content is right but that the web server in front of the
+// mirror cannot read (target.Readable) is given the permissions of a
+// stored file instead, in the mirror and under its snapshots directory
+// (the snapshots, their index.json and latest.txt); nothing else of a
+// snapshot is repaired.
 //
 // Written mirrors on one filesystem share package files through hard
 // links, so damage to one is damage to all; Repair replaces the damaged
@@ -111,8 +119,8 @@ type repairer struct {
 	regen *regenerated
 }
 
-// mirror repairs one mirror. Metadata is repaired first: packages can
-// only be listed once the primary metadata is sound.
+// mirror repairs one mirror: its files, then the permissions of its
+// snapshots' files.
 func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepair) error {
 	tg, err := r.e.opts.OpenTarget(ctx, mc)
 	if err != nil {
@@ -123,6 +131,53 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 		return err
 	}
 	defer unlock()
+	if err := r.mirrorFiles(ctx, tg, mc, mr); err != nil {
+		return err
+	}
+	return r.snapshotsReadable(ctx, tg, mc, mr)
+}
+
+// snapshotsReadable gives each file under the mirror's snapshots
+// directory (snapshot.Dir: the snapshots, index.json, latest.txt) that
+// the web server cannot read (*target.NotReadableError) the permissions
+// of a stored file, as mirrorFiles does for the mirror's own: snapshots
+// are served too. Nothing else of a snapshot is repaired: verify names a
+// broken one, and removing it is the repair.
+func (r *repairer) snapshotsReadable(ctx context.Context, tg target.Target, mc config.Mirror, mr *MirrorRepair) error {
+	readable, ok := tg.(target.Readable)
+	if _, snaps := tg.(target.Snapshotter); !ok || !snaps {
+		return nil
+	}
+	prefix := snapshot.Dir + "/"
+	err := tg.Walk(ctx, func(p string, _ target.Info) error {
+		if !strings.HasPrefix(p, prefix) {
+			return nil
+		}
+		err := readable.CheckReadable(ctx, p)
+		var nr *target.NotReadableError
+		if !errors.As(err, &nr) {
+			return nil
+		}
+		prob := Problem{Path: p, Err: err}
+		if err := readable.MakeReadable(ctx, p); err != nil {
+			prob.Err = fmt.Errorf("%w; making it readable: %w", prob.Err, err)
+			mr.Left = append(mr.Left, prob)
+			return nil
+		}
+		r.log.Info("made readable", "mirror", mc.Name, "path", p, "was", err.Error())
+		mr.MadeReadable = append(mr.MadeReadable, prob)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("making the snapshots' files readable: %w", err)
+	}
+	return nil
+}
+
+// mirrorFiles repairs the files of one mirror, whose lock is held.
+// Metadata is repaired first: packages can only be listed once the
+// primary metadata is sound.
+func (r *repairer) mirrorFiles(ctx context.Context, tg target.Target, mc config.Mirror, mr *MirrorRepair) error {
 	for pass := 0; pass < 2; pass++ {
 		problems, st, err := CheckMirrorWith(ctx, tg, r.check)
 		if err != nil {

@@ -188,9 +188,9 @@ func TestS3Snapshots(t *testing.T) {
 		t.Errorf("dnf lists %v in snapshot %s, want %v", got, names[2], want)
 	}
 	// verify's check of every snapshot reads them from the bucket.
-	x, problems, err := sync.CheckSnapshots(ctx, tg, "test", sync.CheckOptions{})
-	if err != nil || len(x.Snapshots) != 1 || len(problems) != 0 {
-		t.Errorf("CheckSnapshots: %+v, %v, %v", x, problems, err)
+	c, err := sync.CheckSnapshots(ctx, tg, "test", sync.CheckOptions{})
+	if err != nil || len(c.Index.Snapshots) != 1 || len(c.Broken) != 0 || len(c.Files) != 0 {
+		t.Errorf("CheckSnapshots: %+v, %v", c, err)
 	}
 }
 

@@ -238,3 +238,85 @@ func TestVerifyRepairUnreadable(t *testing.T) {
 		t.Errorf("verify after the repair: exit %d\n%s", code, out)
 	}
 }
+
+// TestVerifyRepairUnreadableSnapshot: a snapshot is served as the mirror
+// is, so rpmirror verify names a file of a snapshot, or the index.json
+// and latest.txt that list them, that the web server cannot read, a
+// rollback refuses such a snapshot, and verify --repair makes them
+// readable without touching their content.
+func TestVerifyRepairUnreadableSnapshot(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	f.withSnapshots(t, "{keep: 5}")
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	m1 := f.mirrors[0]
+	first := strings.TrimSpace(readFile(t, filepath.Join(m1, "snapshots", "latest.txt")))
+	f.newRevision(t, testrepo.DemoV2Packages(nil))
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("second sync: exit %d\n%s%s", code, out, errOut)
+	}
+	// The first snapshot's repomd.xml is its own: the mirror serves the
+	// second revision's.
+	snapRepomd := filepath.Join(m1, "snapshots", first, "repodata", "repomd.xml")
+	index := filepath.Join(m1, "snapshots", "index.json")
+	latest := filepath.Join(m1, "snapshots", "latest.txt")
+	for _, p := range []string{snapRepomd, index, latest} {
+		if err := os.Chmod(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ino := inode(t, snapRepomd)
+	code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
+	if strings.Contains(out, "test/m2: snapshots/") {
+		t.Errorf("verify names m2's index.json or latest.txt, which are readable:\n%s", out)
+	}
+	if code != exitFailed {
+		t.Fatalf("verify of a snapshot's unreadable files: exit %d\n%s", code, out)
+	}
+	for _, want := range []string{
+		"test/m1: snapshot " + first + ": repodata/repomd.xml: mode 0600: neither its group nor others may read it",
+		"test/m1: snapshots/index.json: mode 0600",
+		"test/m1: snapshots/latest.txt: mode 0600",
+		"test/m1: 1 snapshots ok, 1 broken: " + first,
+		// Mirrors on one filesystem share their snapshots' files
+		// through hard links; index.json and latest.txt are each
+		// mirror's own.
+		"test/m2: snapshot " + first + ": repodata/repomd.xml: mode 0600",
+		"test/m2: 1 snapshots ok, 1 broken: " + first,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify does not say %q:\n%s", want, out)
+		}
+	}
+	code, out, errOut := rpmirror(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	if code != exitFailed || !strings.Contains(errOut, "mirror m1: snapshot "+first+" is broken") || !strings.Contains(errOut, "mode 0600") {
+		t.Errorf("rollback to a snapshot the web server cannot read: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut = rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	if code != 0 {
+		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		"test/m1: made snapshots/" + first + "/repodata/repomd.xml readable (it was: mode 0600",
+		"test/m1: made snapshots/index.json readable (it was: mode 0600",
+		"test/m1: made snapshots/latest.txt readable (it was: mode 0600",
+		"test/m1: revision ", ": 0 files replaced, 3 made readable: ok\n",
+		"test/m2: revision ", ": 0 files replaced: ok\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verify --repair does not say %q:\n%s", want, out)
+		}
+	}
+	for _, p := range []string{snapRepomd, index, latest} {
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o644 {
+			t.Errorf("%s after the repair: %v, %v; want mode 0644", p, fi.Mode(), err)
+		}
+	}
+	if inode(t, snapRepomd) != ino {
+		t.Error("the snapshot's repomd.xml was replaced, not made readable")
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
+		t.Errorf("verify after the repair: exit %d\n%s", code, out)
+	}
+}

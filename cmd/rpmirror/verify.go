@@ -154,18 +154,22 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 // checked, prints each problem with the snapshot it is in and a summary
 // line, and returns the number of problems.
 func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg target.Target, opts sync.CheckOptions) int {
-	x, broken, err := sync.CheckSnapshots(ctx, tg, repo, opts)
+	c, err := sync.CheckSnapshots(ctx, tg, repo, opts)
 	if err != nil {
 		fmt.Fprintf(w, "%s/%s: snapshots: %s\n", repo, mirror, errLine(err))
 		return 1
 	}
+	x := c.Index
 	if len(x.Snapshots) == 0 {
 		return 0
 	}
-	bad := 0
+	bad := len(c.Files)
+	for _, p := range c.Files {
+		fmt.Fprintf(w, "%s/%s: %s: %s\n", repo, mirror, p.Path, errLine(p.Err))
+	}
 	var names []string
 	for _, s := range x.Snapshots {
-		problems := broken[s.Name]
+		problems := c.Broken[s.Name]
 		if len(problems) == 0 {
 			continue
 		}
