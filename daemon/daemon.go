@@ -35,6 +35,7 @@ import (
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/geo"
 	"github.com/rpmirror/rpmirror/health"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/server"
 	"github.com/rpmirror/rpmirror/state"
 )
@@ -140,6 +141,10 @@ func (s slots) acquire(ctx context.Context) (release func(), err error) {
 // New prepares a daemon for cfg. It creates the state directory but
 // starts nothing: call Run.
 func New(cfg *config.Config, opts Options) (*Daemon, error) {
+	// Syncs, probes and list writers write side by side all the time: a
+	// small batch is flushed with its own fsyncs, never with a syncfs
+	// that waits for the others' writes (safefs.Flush).
+	safefs.KeepSmallFlushes()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

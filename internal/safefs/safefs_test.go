@@ -479,3 +479,90 @@ func TestParseUnwritten(t *testing.T) {
 		t.Errorf("unwritten: /proc/meminfo gave no Dirty and Writeback lines")
 	}
 }
+
+// TestFlushAlongsideAnother: on a quiet system a small batch gets one
+// syncfs only when no other Flush of the process is under way; one
+// started during another's keeps to an fsync a path (every syncfs of a
+// disk runs through its one writeback thread, so flushes side by side
+// would each wait for the others'), and once both are over the next
+// small batch gets its syncfs again.
+func TestFlushAlongsideAnother(t *testing.T) {
+	root := t.TempDir()
+	var paths []string
+	for i := range 4 {
+		p := filepath.Join(root, "f"+strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	var fsyncs, syncfs atomic.Int64
+	var innerFsyncs, innerSyncfs int64 = -1, -1
+	oldOne, oldFS, oldDirty := flushOne, flushFS, dirty
+	t.Cleanup(func() { flushOne, flushFS, dirty = oldOne, oldFS, oldDirty })
+	dirty = func() (int64, bool) { return 0, true }
+	flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
+	first := true
+	flushFS = func(dir string) error {
+		syncfs.Add(1)
+		if first {
+			// Another flush starts while this one runs.
+			first = false
+			f0, s0 := fsyncs.Load(), syncfs.Load()
+			if err := Flush(root, paths[2:]); err != nil {
+				t.Error(err)
+			}
+			innerFsyncs, innerSyncfs = fsyncs.Load()-f0, syncfs.Load()-s0
+		}
+		return oldFS(dir)
+	}
+	if err := Flush(root, paths[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if innerFsyncs != 2 || innerSyncfs != 0 {
+		t.Errorf("a flush of 2 paths during another: %d fsyncs and %d syncfs calls, want 2 and 0", innerFsyncs, innerSyncfs)
+	}
+	if got := syncfs.Load(); got != 1 {
+		t.Errorf("the first flush: %d syncfs calls, want 1", got)
+	}
+	if err := Flush(root, paths[:2]); err != nil {
+		t.Fatal(err)
+	}
+	if got := syncfs.Load(); got != 2 {
+		t.Errorf("a flush alone again: %d syncfs calls in all, want 2", got)
+	}
+}
+
+// TestKeepSmallFlushes: once a process has called KeepSmallFlushes (as
+// rpmirror serve does), a small batch gets an fsync a path however quiet
+// the system; a large one still gets one syncfs.
+func TestKeepSmallFlushes(t *testing.T) {
+	root := t.TempDir()
+	var paths []string
+	for i := range FlushOneByOne + 1 {
+		p := filepath.Join(root, "f"+strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	var fsyncs, syncfs atomic.Int64
+	oldOne, oldFS, oldDirty := flushOne, flushFS, dirty
+	t.Cleanup(func() { flushOne, flushFS, dirty = oldOne, oldFS, oldDirty; keepSmall.Store(false) })
+	dirty = func() (int64, bool) { return 0, true }
+	flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
+	flushFS = func(dir string) error { syncfs.Add(1); return oldFS(dir) }
+	KeepSmallFlushes()
+	if err := Flush(root, paths[:3]); err != nil {
+		t.Fatal(err)
+	}
+	if f, s := fsyncs.Load(), syncfs.Load(); f != 3 || s != 0 {
+		t.Errorf("a small batch after KeepSmallFlushes: %d fsyncs and %d syncfs calls, want 3 and 0", f, s)
+	}
+	if err := Flush(root, paths); err != nil {
+		t.Fatal(err)
+	}
+	if f, s := fsyncs.Load(), syncfs.Load(); f != 3 || s != 1 {
+		t.Errorf("then a batch of %d: %d fsyncs and %d syncfs calls in all, want 3 and 1", len(paths), f, s)
+	}
+}
