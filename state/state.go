@@ -8,6 +8,7 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -304,6 +305,32 @@ func (s *Store) Repos() ([]string, error) {
 	sort.Strings(names)
 	return names, nil
 }
+
+// LockWithin is Lock, trying again every few milliseconds for up to wait
+// while another process holds the lock, until ctx ends: for a command a
+// person runs (rpmirror rollback, resume), which a daemon glancing at the
+// lock must not turn away (while a rollback is not done, rpmirror serve
+// takes the lock for a moment to learn whether the rollback is alive).
+// A lock held longer (a sync) still fails with ErrLocked, after wait.
+func (s *Store) LockWithin(ctx context.Context, repo string, wait time.Duration) (unlock func(), err error) {
+	deadline := time.Now().Add(wait)
+	for {
+		unlock, err := s.Lock(repo)
+		if !errors.Is(err, ErrLocked) || !time.Now().Before(deadline) {
+			return unlock, err
+		}
+		t := time.NewTimer(lockRetry)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+	}
+}
+
+// lockRetry is how long LockWithin waits between tries.
+const lockRetry = 5 * time.Millisecond
 
 // Lock takes the exclusive lock of repo, or fails at once with an error
 // wrapping ErrLocked when another process holds it.

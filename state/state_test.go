@@ -2,6 +2,7 @@ package state
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -120,6 +121,63 @@ func TestLock(t *testing.T) {
 		t.Fatalf("Lock after unlock: %v", err)
 	}
 	again()
+}
+
+// TestLockWithin: a lock let go within the wait is taken (as when
+// rpmirror serve glances at the lock while rollback or resume runs); one
+// held longer fails with ErrLocked once the wait is over, or at once when
+// the context ends; a free lock is taken at once.
+func TestLockWithin(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		hold    time.Duration // how long another holder keeps it; 0: nobody; -1: past the test
+		wait    time.Duration
+		cancel  bool
+		wantErr bool
+		atLeast time.Duration // the least time LockWithin takes
+		atMost  time.Duration
+	}{
+		{name: "free", wait: time.Second, atMost: 500 * time.Millisecond},
+		{name: "let go within the wait", hold: 50 * time.Millisecond, wait: 2 * time.Second, atLeast: 40 * time.Millisecond, atMost: 1500 * time.Millisecond},
+		{name: "held past the wait", hold: -1, wait: 100 * time.Millisecond, wantErr: true, atLeast: 100 * time.Millisecond, atMost: 1500 * time.Millisecond},
+		{name: "context ended", hold: -1, wait: time.Hour, cancel: true, wantErr: true, atMost: 1500 * time.Millisecond},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.hold != 0 {
+				unlock, err := s.Lock("repo")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.hold > 0 {
+					time.AfterFunc(tc.hold, unlock)
+				} else {
+					t.Cleanup(unlock)
+				}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tc.cancel {
+				time.AfterFunc(20*time.Millisecond, cancel)
+			}
+			start := time.Now()
+			unlock, err := s.LockWithin(ctx, "repo", tc.wait)
+			took := time.Since(start)
+			if tc.wantErr != (err != nil) || (err != nil && !errors.Is(err, ErrLocked)) {
+				t.Fatalf("LockWithin: %v, want an error wrapping ErrLocked: %v", err, tc.wantErr)
+			}
+			if err == nil {
+				unlock()
+			}
+			if took < tc.atLeast || took > tc.atMost {
+				t.Errorf("LockWithin took %v, want %v to %v", took, tc.atLeast, tc.atMost)
+			}
+		})
+	}
 }
 
 // TestRemoveStaleTemp: the files of TempDir with the prefix and older

@@ -79,6 +79,12 @@ func (e *SnapshotProblemsError) Error() string {
 	return b.String()
 }
 
+// lockPatience is how long Rollback and Resume, commands a person runs,
+// wait for the repository's lock (state.Store.LockWithin): rpmirror
+// serve takes it for a moment while a rollback is not done, to learn
+// whether it is alive.
+const lockPatience = 2 * time.Second
+
 // SnapshotsCheck is what CheckSnapshots found on one mirror.
 type SnapshotsCheck struct {
 	Index *snapshot.Index
@@ -153,7 +159,7 @@ type RollbackReport struct {
 // halfway leaves the repository held; running it again completes it.
 func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by string) (*state.Hold, []RollbackReport, error) {
 	store := e.opts.Store
-	unlock, err := store.Lock(repo.Name)
+	unlock, err := store.LockWithin(ctx, repo.Name, lockPatience)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -333,7 +339,7 @@ func sampleSized(pkgs []snapshot.Package) ([]string, []int64) {
 // when the repository was not held.
 func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, error) {
 	store := e.opts.Store
-	unlock, err := store.Lock(repo.Name)
+	unlock, err := store.LockWithin(ctx, repo.Name, lockPatience)
 	if err != nil {
 		return nil, err
 	}

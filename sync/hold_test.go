@@ -124,6 +124,14 @@ func TestRollbackHoldResume(t *testing.T) {
 		t.Error("a refused rollback changed the first mirror")
 	}
 
+	// rpmirror serve takes the repository's lock for a moment while a
+	// rollback is not done, to learn whether it is alive: a resume at
+	// that moment waits for it rather than failing.
+	glance, err := h.store.Lock(h.repo.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.AfterFunc(100*time.Millisecond, glance)
 	if hold, err := h.engine(false).Resume(ctx, h.repo); err != nil || hold == nil || hold.Snapshot != first {
 		t.Fatalf("resume: %+v, %v", hold, err)
 	}
