@@ -217,9 +217,9 @@ func TestVerifyRepairUnreadable(t *testing.T) {
 		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"test/m1: made " + pkgs[2].RelPath() + " readable (it was: mode 0600",
-		"test/m1: made repodata/repomd.xml readable (it was: mode 0600",
-		"test/m1: made repodata/repomd.xml.asc readable (it was: mode 0600",
+		"test/m1: made " + pkgs[2].RelPath() + " readable (it was: mode 0600)\n",
+		"test/m1: made repodata/repomd.xml readable (it was: mode 0600)\n",
+		"test/m1: made repodata/repomd.xml.asc readable (it was: mode 0600)\n",
 		"test/m1: revision ", ": 0 files replaced, 3 made readable: ok\n",
 	} {
 		if !strings.Contains(out, want) {
@@ -298,9 +298,9 @@ func TestVerifyRepairUnreadableSnapshot(t *testing.T) {
 		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, want := range []string{
-		"test/m1: made snapshots/" + first + "/repodata/repomd.xml readable (it was: mode 0600",
-		"test/m1: made snapshots/index.json readable (it was: mode 0600",
-		"test/m1: made snapshots/latest.txt readable (it was: mode 0600",
+		"test/m1: made snapshots/" + first + "/repodata/repomd.xml readable (it was: mode 0600)\n",
+		"test/m1: made snapshots/index.json readable (it was: mode 0600)\n",
+		"test/m1: made snapshots/latest.txt readable (it was: mode 0600)\n",
 		"test/m1: revision ", ": 0 files replaced, 3 made readable: ok\n",
 		"test/m2: revision ", ": 0 files replaced: ok\n",
 	} {

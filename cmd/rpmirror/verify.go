@@ -119,7 +119,7 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 				fmt.Fprintf(stdout, "%s: replaced %s (it was: %s)\n", name, p.Path, errLine(p.Err))
 			}
 			for _, p := range m.MadeReadable {
-				fmt.Fprintf(stdout, "%s: made %s readable (it was: %s)\n", name, p.Path, errLine(p.Err))
+				fmt.Fprintf(stdout, "%s: made %s readable (it was: %s)\n", name, p.Path, unreadable(p.Err))
 			}
 			for _, p := range m.Left {
 				fmt.Fprintf(stdout, "%s: %s: %s\n", name, p.Path, errLine(p.Err))
@@ -148,6 +148,16 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 		return errFailed
 	}
 	return nil
+}
+
+// unreadable says what was wrong with a file made readable: its mode,
+// without the hint that verify --repair mends it, which it just did.
+func unreadable(err error) string {
+	var nr *target.NotReadableError
+	if errors.As(err, &nr) {
+		return fmt.Sprintf("mode %04o", uint32(nr.Mode.Perm()))
+	}
+	return errLine(err)
 }
 
 // verifySnapshots checks every snapshot of a mirror as the mirror is
