@@ -153,18 +153,18 @@ func (r *repairer) snapshotsReadable(ctx context.Context, tg target.Target, mc c
 		if !strings.HasPrefix(p, prefix) {
 			return nil
 		}
-		err := readable.CheckReadable(ctx, p)
+		was := readable.CheckReadable(ctx, p)
 		var nr *target.NotReadableError
-		if !errors.As(err, &nr) {
+		if !errors.As(was, &nr) {
 			return nil
 		}
-		prob := Problem{Path: p, Err: err}
+		prob := Problem{Path: p, Err: was}
 		if err := readable.MakeReadable(ctx, p); err != nil {
-			prob.Err = fmt.Errorf("%w; making it readable: %w", prob.Err, err)
+			prob.Err = fmt.Errorf("%w; making it readable: %w", was, err)
 			mr.Left = append(mr.Left, prob)
 			return nil
 		}
-		r.log.Info("made readable", "mirror", mc.Name, "path", p, "was", err.Error())
+		r.log.Info("made readable", "mirror", mc.Name, "path", p, "was", was.Error())
 		mr.MadeReadable = append(mr.MadeReadable, prob)
 		return nil
 	})

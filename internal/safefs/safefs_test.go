@@ -213,20 +213,13 @@ func TestStage(t *testing.T) {
 	}
 }
 
-// TestFlush: a small batch is made durable with an fsync of each path
-// (and waits only for its own data), a batch larger than FlushOneByOne
-// with one syncfs of the filesystem; a path that cannot be flushed is an
-// error that names it.
+// TestFlush: a batch larger than FlushOneByOne is made durable with one
+// syncfs of the filesystem, and so is a small one when the system holds
+// at most QuietDirty unwritten; otherwise a small batch gets an fsync of
+// each path (and waits only for its own data). A path that cannot be
+// flushed is an error that names it either way.
 func TestFlush(t *testing.T) {
-	root := t.TempDir()
-	var paths []string
-	for i := range FlushOneByOne + 1 {
-		p := filepath.Join(root, "f"+strconv.Itoa(i))
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
+	root, paths := smallFiles(t, FlushOneByOne+1)
 	tests := []struct {
 		name       string
 		paths      []string
@@ -247,12 +240,7 @@ func TestFlush(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			var fsyncs, syncfs atomic.Int64
-			oldOne, oldFS, oldDirty := flushOne, flushFS, dirty
-			flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
-			flushFS = func(dir string) error { syncfs.Add(1); return oldFS(dir) }
-			dirty = func() (int64, bool) { return tc.unwritten, tc.unwritten >= 0 }
-			t.Cleanup(func() { flushOne, flushFS, dirty = oldOne, oldFS, oldDirty })
+			fsyncs, syncfs := countFlushes(t, tc.unwritten)
 			err := Flush(root, tc.paths)
 			switch {
 			case tc.wantErr == "" && err != nil:
@@ -265,6 +253,33 @@ func TestFlush(t *testing.T) {
 			}
 		})
 	}
+}
+
+// smallFiles writes n one-byte files into a new directory and returns it
+// and their paths.
+func smallFiles(t *testing.T, n int) (root string, paths []string) {
+	t.Helper()
+	root = t.TempDir()
+	for i := range n {
+		p := filepath.Join(root, "f"+strconv.Itoa(i))
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	return root, paths
+}
+
+// countFlushes counts Flush's fsyncs and syncfs calls for the rest of t,
+// with unwritten as what the system holds unwritten (-1: unknown).
+func countFlushes(t *testing.T, unwritten int64) (fsyncs, syncfs *atomic.Int64) {
+	fsyncs, syncfs = new(atomic.Int64), new(atomic.Int64)
+	oldOne, oldFS, oldDirty := flushOne, flushFS, dirty
+	t.Cleanup(func() { flushOne, flushFS, dirty = oldOne, oldFS, oldDirty })
+	flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
+	flushFS = func(dir string) error { syncfs.Add(1); return oldFS(dir) }
+	dirty = func() (int64, bool) { return unwritten, unwritten >= 0 }
+	return fsyncs, syncfs
 }
 
 // unknownUnwritten makes Flush flush small batches with an fsync each
@@ -283,15 +298,7 @@ func unknownUnwritten(t *testing.T) {
 // flushes add up to flushers more, and the last to end puts GOMAXPROCS
 // back.
 func TestFlushWorkersEachHaveAP(t *testing.T) {
-	root := t.TempDir()
-	var paths []string
-	for i := range 20 {
-		p := filepath.Join(root, "f"+strconv.Itoa(i))
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
+	root, paths := smallFiles(t, 20)
 	unknownUnwritten(t)
 	base := runtime.GOMAXPROCS(0)
 	tests := []struct {
@@ -487,24 +494,12 @@ func TestParseUnwritten(t *testing.T) {
 // would each wait for the others'), and once both are over the next
 // small batch gets its syncfs again.
 func TestFlushAlongsideAnother(t *testing.T) {
-	root := t.TempDir()
-	var paths []string
-	for i := range 4 {
-		p := filepath.Join(root, "f"+strconv.Itoa(i))
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	var fsyncs, syncfs atomic.Int64
+	root, paths := smallFiles(t, 4)
+	fsyncs, syncfs := countFlushes(t, 0)
 	var innerFsyncs, innerSyncfs int64 = -1, -1
-	oldOne, oldFS, oldDirty := flushOne, flushFS, dirty
-	t.Cleanup(func() { flushOne, flushFS, dirty = oldOne, oldFS, oldDirty })
-	dirty = func() (int64, bool) { return 0, true }
-	flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
+	counted := flushFS
 	first := true
 	flushFS = func(dir string) error {
-		syncfs.Add(1)
 		if first {
 			// Another flush starts while this one runs.
 			first = false
@@ -514,7 +509,7 @@ func TestFlushAlongsideAnother(t *testing.T) {
 			}
 			innerFsyncs, innerSyncfs = fsyncs.Load()-f0, syncfs.Load()-s0
 		}
-		return oldFS(dir)
+		return counted(dir)
 	}
 	if err := Flush(root, paths[:2]); err != nil {
 		t.Fatal(err)
@@ -537,21 +532,9 @@ func TestFlushAlongsideAnother(t *testing.T) {
 // rpmirror serve does), a small batch gets an fsync a path however quiet
 // the system; a large one still gets one syncfs.
 func TestKeepSmallFlushes(t *testing.T) {
-	root := t.TempDir()
-	var paths []string
-	for i := range FlushOneByOne + 1 {
-		p := filepath.Join(root, "f"+strconv.Itoa(i))
-		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		paths = append(paths, p)
-	}
-	var fsyncs, syncfs atomic.Int64
-	oldOne, oldFS, oldDirty := flushOne, flushFS, dirty
-	t.Cleanup(func() { flushOne, flushFS, dirty = oldOne, oldFS, oldDirty; keepSmall.Store(false) })
-	dirty = func() (int64, bool) { return 0, true }
-	flushOne = func(p string) error { fsyncs.Add(1); return oldOne(p) }
-	flushFS = func(dir string) error { syncfs.Add(1); return oldFS(dir) }
+	root, paths := smallFiles(t, FlushOneByOne+1)
+	fsyncs, syncfs := countFlushes(t, 0)
+	t.Cleanup(func() { keepSmall.Store(false) })
 	KeepSmallFlushes()
 	if err := Flush(root, paths[:3]); err != nil {
 		t.Fatal(err)
