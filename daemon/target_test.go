@@ -411,7 +411,7 @@ func TestReloadReadsCredentialsAgain(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		return tg.Walk(context.Background(), func(string, target.Info) error { return nil })
+		return tg.Walk(context.Background(), "", func(string, target.Info) error { return nil })
 	}
 	if err := walk(); err == nil {
 		t.Fatal("the store took the wrong secret")

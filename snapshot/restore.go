@@ -202,12 +202,9 @@ func (v *view) Commit(context.Context, []target.File, []string) error {
 
 func (v *view) Remove(context.Context, string) error { return fmt.Errorf("%s: %w", v, ErrReadOnly) }
 
-func (v *view) Walk(ctx context.Context, fn func(string, target.Info) error) error {
-	return v.tg.Walk(ctx, func(p string, info target.Info) error {
-		if rest, ok := strings.CutPrefix(p, v.dir); ok {
-			return fn(rest, info)
-		}
-		return nil
+func (v *view) Walk(ctx context.Context, prefix string, fn func(string, target.Info) error) error {
+	return v.tg.Walk(ctx, v.dir+prefix, func(p string, info target.Info) error {
+		return fn(strings.TrimPrefix(p, v.dir), info)
 	})
 }
 

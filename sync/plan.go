@@ -631,7 +631,7 @@ type ref struct {
 // it cannot be listed (the mirror is then looked up a file at a time).
 func listFiles(ctx context.Context, tg target.Target) map[string]int64 {
 	files := map[string]int64{}
-	err := tg.Walk(ctx, func(p string, info target.Info) error {
+	err := tg.Walk(ctx, "", func(p string, info target.Info) error {
 		files[p] = info.Size
 		return nil
 	})

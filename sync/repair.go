@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -149,10 +148,7 @@ func (r *repairer) snapshotsReadable(ctx context.Context, tg target.Target, mc c
 		return nil
 	}
 	prefix := snapshot.Dir + "/"
-	err := tg.Walk(ctx, func(p string, _ target.Info) error {
-		if !strings.HasPrefix(p, prefix) {
-			return nil
-		}
+	err := tg.Walk(ctx, prefix, func(p string, _ target.Info) error {
 		was := readable.CheckReadable(ctx, p)
 		var nr *target.NotReadableError
 		if !errors.As(was, &nr) {

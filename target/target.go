@@ -101,10 +101,14 @@ type Target interface {
 	// a directory left empty by the last of them goes too.
 	Remove(ctx context.Context, path string) error
 
-	// Walk calls fn for every regular file in the target, in lexical order
-	// of path, leaving out the target's own bookkeeping. An error from fn
+	// Walk calls fn for every regular file in the target whose path
+	// begins with prefix ("" for every file), in lexical order of path,
+	// leaving out the target's own bookkeeping. A prefix ending in "/"
+	// names a directory; one that names nothing gives no files and no
+	// error. Only what prefix selects is listed, not the whole target
+	// (a prefix-filtered listing in object storage). An error from fn
 	// stops the walk and is returned.
-	Walk(ctx context.Context, fn func(path string, info Info) error) error
+	Walk(ctx context.Context, prefix string, fn func(path string, info Info) error) error
 
 	// Lock takes an exclusive lock on the target that every rpmirror
 	// process respects, or returns an error wrapping ErrLocked at once if

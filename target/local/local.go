@@ -24,7 +24,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -709,46 +709,98 @@ func (l *Local) Remove(ctx context.Context, p string) error {
 	return nil
 }
 
-// Walk implements target.Target.
-func (l *Local) Walk(ctx context.Context, fn func(string, target.Info) error) error {
-	if _, err := os.Lstat(l.root); errors.Is(err, fs.ErrNotExist) {
-		return nil // not created yet: empty
+// Walk implements target.Target. It lists the deepest directory that
+// prefix names in full, not the whole mirror, and follows no symlink: a
+// prefix whose directory is reached through one, or is one, names
+// nothing, as a symlinked directory is passed over by a walk from the
+// root.
+func (l *Local) Walk(ctx context.Context, prefix string, fn func(string, target.Info) error) error {
+	start, err := l.walkStart(prefix)
+	if err != nil || start == "" {
+		return err
 	}
-	var paths []string
-	infos := map[string]target.Info{}
-	err := filepath.WalkDir(l.root, func(p string, d fs.DirEntry, err error) error {
+	type entry struct {
+		path string
+		info target.Info
+	}
+	var files []entry
+	err = filepath.WalkDir(start, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(l.root, p)
 		if d.IsDir() && strings.HasPrefix(d.Name(), ".rpmirror") {
 			return fs.SkipDir
 		}
 		if !d.Type().IsRegular() {
 			return nil
 		}
+		rel, _ := filepath.Rel(l.root, p)
+		rel = filepath.ToSlash(rel)
+		if !strings.HasPrefix(rel, prefix) {
+			return nil
+		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
 		}
-		rel = filepath.ToSlash(rel)
-		paths = append(paths, rel)
-		infos[rel] = target.Info{Size: fi.Size(), ModTime: fi.ModTime()}
+		files = append(files, entry{rel, target.Info{Size: fi.Size(), ModTime: fi.ModTime()}})
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("listing %s: %w", l.root, err)
+		return fmt.Errorf("listing %s: %w", start, err)
 	}
-	sort.Strings(paths)
-	for _, p := range paths {
-		if err := fn(p, infos[p]); err != nil {
+	slices.SortFunc(files, func(a, b entry) int { return strings.Compare(a.path, b.path) })
+	for _, f := range files {
+		if err := fn(f.path, f.info); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// walkStart returns the directory Walk lists for prefix: the root, or
+// the deepest directory prefix names in full ("a/b" of "a/b/c"). It
+// returns "" when that names nothing a walk from the root would list: it
+// does not exist, is not a directory, is reached through a symlink or is
+// one, is rpmirror's bookkeeping, or is no path at all.
+func (l *Local) walkStart(prefix string) (string, error) {
+	if _, err := os.Lstat(l.root); errors.Is(err, fs.ErrNotExist) {
+		return "", nil // not created yet: empty
+	}
+	dir, _ := path.Split(prefix)
+	if dir == "" {
+		return l.root, nil
+	}
+	dir = strings.TrimSuffix(dir, "/")
+	if target.CheckPath(dir) != nil {
+		return "", nil // no path begins so
+	}
+	for el := range strings.SplitSeq(dir, "/") {
+		if strings.HasPrefix(el, ".rpmirror") {
+			return "", nil
+		}
+	}
+	err := safefs.Check(l.root, dir)
+	var sym *safefs.SymlinkError
+	var notDir *safefs.NotDirError
+	if errors.As(err, &sym) || errors.As(err, &notDir) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("listing %s in %s: %w", prefix, l.root, err)
+	}
+	full := filepath.Join(l.root, filepath.FromSlash(dir))
+	fi, err := os.Lstat(full)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && !fi.IsDir()) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("listing %s in %s: %w", prefix, l.root, err)
+	}
+	return full, nil
 }
 
 // Lock implements target.Target with flock(2) on .rpmirror/lock. Holding

@@ -64,6 +64,20 @@ func TestSymlinkedDirectoryIsNotFollowed(t *testing.T) {
 	if _, err := l.Stat(ctx, "Packages/evil.rpm"); err == nil {
 		t.Error("Stat through a symlinked directory succeeded")
 	}
+	// A walk lists nothing of what lies behind the symlink, whether
+	// it starts at the root or at a prefix reached through it.
+	os.WriteFile(filepath.Join(outside, "planted.rpm"), []byte("x"), 0o644)
+	os.MkdirAll(filepath.Join(outside, "sub"), 0o755)
+	os.WriteFile(filepath.Join(outside, "sub", "deep.rpm"), []byte("x"), 0o644)
+	for _, prefix := range []string{"", "Packages", "Packages/", "Packages/p", "Packages/sub/"} {
+		var got []string
+		if err := l.Walk(ctx, prefix, func(p string, _ target.Info) error { got = append(got, p); return nil }); err != nil {
+			t.Errorf("Walk(%q): %v", prefix, err)
+		}
+		if len(got) != 0 {
+			t.Errorf("Walk(%q) listed what a symlinked directory holds: %v", prefix, got)
+		}
+	}
 }
 
 // TestCommitIsAtomic reads the two metadata files through one directory
@@ -450,7 +464,7 @@ func TestNewCreatesNothing(t *testing.T) {
 				t.Errorf("Open: %v, want ErrNotExist", err)
 			}
 			n := 0
-			if err := l.Walk(ctx, func(string, target.Info) error { n++; return nil }); err != nil || n != 0 {
+			if err := l.Walk(ctx, "", func(string, target.Info) error { n++; return nil }); err != nil || n != 0 {
 				t.Errorf("Walk: %d files, %v", n, err)
 			}
 			if err := l.Remove(ctx, "a.rpm"); err != nil {

@@ -34,7 +34,7 @@ func TestRecords(t *testing.T) {
 	if _, err := other.ReadRecord(ctx, "state.json"); !errors.Is(err, target.ErrNotExist) {
 		t.Errorf("a record of another prefix is visible: err = %v", err)
 	}
-	if err := b.Walk(ctx, func(p string, _ target.Info) error {
+	if err := b.Walk(ctx, "", func(p string, _ target.Info) error {
 		t.Errorf("Walk shows %s", p)
 		return nil
 	}); err != nil {

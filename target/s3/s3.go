@@ -488,13 +488,15 @@ func (s *S3) Remove(ctx context.Context, p string) error {
 	return nil
 }
 
-// Walk implements target.Target. Keys that are not acceptable paths
-// (folder markers ending in "/", "a//b") are skipped, as is .rpmirror/.
-// S3 lists keys in byte order, which is the lexical order of Go strings.
-func (s *S3) Walk(ctx context.Context, fn func(string, target.Info) error) error {
+// Walk implements target.Target with a listing of the keys that begin
+// with the target's prefix and then prefix. Keys that are not acceptable
+// paths (folder markers ending in "/", "a//b") are skipped, as is
+// .rpmirror/. S3 lists keys in byte order, which is the lexical order of
+// Go strings.
+func (s *S3) Walk(ctx context.Context, prefix string, fn func(string, target.Info) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel() // stops the listing if fn returns early
-	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix, Recursive: true}) {
+	for oi := range s.c.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.prefix + prefix, Recursive: true}) {
 		if oi.Err != nil {
 			return fmt.Errorf("listing %s: %w", s, oi.Err)
 		}

@@ -51,7 +51,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 	list := func(t *testing.T, tg target.Target) []string {
 		t.Helper()
 		var got []string
-		if err := tg.Walk(ctx, func(p string, _ target.Info) error { got = append(got, p); return nil }); err != nil {
+		if err := tg.Walk(ctx, "", func(p string, _ target.Info) error { got = append(got, p); return nil }); err != nil {
 			t.Fatalf("Walk: %v", err)
 		}
 		return got
@@ -269,6 +269,45 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 		}
 		if got, w := list(t, tg), []string{"a.rpm", "b/x.rpm"}; !reflect.DeepEqual(got, w) {
 			t.Errorf("after Remove, Walk = %v, want %v", got, w)
+		}
+	})
+
+	t.Run("WalkPrefix", func(t *testing.T) {
+		tg := newTarget(t)
+		for _, p := range []string{"a.rpm", "ab/z.rpm", "a/x.rpm", "a/c/y.rpm", "b/q.rpm", "snapshots/s1/a/x.rpm"} {
+			put(t, tg, p, p)
+		}
+		for _, c := range []struct {
+			prefix string
+			want   []string
+		}{
+			{"", []string{"a.rpm", "a/c/y.rpm", "a/x.rpm", "ab/z.rpm", "b/q.rpm", "snapshots/s1/a/x.rpm"}},
+			{"a/", []string{"a/c/y.rpm", "a/x.rpm"}},
+			{"a", []string{"a.rpm", "a/c/y.rpm", "a/x.rpm", "ab/z.rpm"}},
+			{"a/c", []string{"a/c/y.rpm"}},
+			{"a/x", []string{"a/x.rpm"}},
+			{"snapshots/", []string{"snapshots/s1/a/x.rpm"}},
+			{"snapshots/s1/a/x.rpm", []string{"snapshots/s1/a/x.rpm"}},
+			{"nothing/", nil},
+			{"a/x.rpm/", nil}, // a file, not a directory
+			{"../", nil},
+			{"a//", nil},
+			{".rpmirror/", nil},
+		} {
+			var got []string
+			if err := tg.Walk(ctx, c.prefix, func(p string, info target.Info) error {
+				if info.Size != int64(len(p)) {
+					t.Errorf("Walk(%q): %s has size %d, want %d", c.prefix, p, info.Size, len(p))
+				}
+				got = append(got, p)
+				return nil
+			}); err != nil {
+				t.Errorf("Walk(%q): %v", c.prefix, err)
+				continue
+			}
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("Walk(%q) = %v, want %v", c.prefix, got, c.want)
+			}
 		}
 	})
 
