@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"strings"
 	gosync "sync"
@@ -433,14 +434,33 @@ func (s *Source) Choose(ctx context.Context, accept func(*Snapshot) error) (*Sna
 // under the upstream the metadata came from.
 func (s *Source) URL(href, base string) string {
 	if base != "" {
-		return strings.TrimSuffix(base, "/") + "/" + href
+		return HrefURL(strings.TrimSuffix(base, "/")+"/", href)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.chosen == nil {
-		return s.upstreams[0].URL + href
+		return HrefURL(s.upstreams[0].URL, href)
 	}
-	return s.chosen.Upstream.URL + href
+	return HrefURL(s.chosen.Upstream.URL, href)
+}
+
+// HrefURL returns the URL of the file metadata locates at href (a
+// <location href>, a path relative to the repository) under dir, a URL
+// ending in "/". Each element of href is percent-escaped (url.PathEscape),
+// as dnf's librepo does: the file named "foo%41.rpm", "a#b.rpm" or
+// "x.rpm?y" is asked for by that name, not as "fooA.rpm", "a" or "x.rpm"
+// with a query.
+func HrefURL(dir, href string) string {
+	var b strings.Builder
+	b.Grow(len(dir) + len(href) + 8)
+	b.WriteString(dir)
+	for i, el := range strings.Split(href, "/") {
+		if i > 0 {
+			b.WriteByte('/')
+		}
+		b.WriteString(url.PathEscape(el))
+	}
+	return b.String()
 }
 
 // File downloads the file that the chosen revision lists at href (with
@@ -463,7 +483,7 @@ func (s *Source) File(ctx context.Context, href, base, dst string, size int64, c
 	var total int64
 	var errs []error
 	for u := chosen.Upstream; u != nil; u = s.nextSame(ctx, u) {
-		n, err := s.fetcher.File(ctx, u.URL+href, dst, size, check)
+		n, err := s.fetcher.File(ctx, HrefURL(u.URL, href), dst, size, check)
 		total += n
 		if err == nil {
 			s.setStatus(u, func(st *Status) { st.Files++ })
@@ -496,7 +516,7 @@ func (s *Source) AnyFile(ctx context.Context, href, base, dst string, size int64
 	var total int64
 	var errs []error
 	for _, u := range s.Upstreams() {
-		n, err := s.fetcher.File(ctx, u.URL+href, dst, size, check)
+		n, err := s.fetcher.File(ctx, HrefURL(u.URL, href), dst, size, check)
 		total += n
 		if err == nil {
 			return total, nil
