@@ -451,6 +451,10 @@ func (l *Local) Commit(ctx context.Context, files []target.File, remove []string
 	}
 	next := filepath.Join(filepath.Dir(l.root), "."+filepath.Base(l.root)+".rpmirror-next")
 	if err := l.swap(ctx, l.root, next, "", files, remove); err != nil {
+		var se *safefs.SymlinkError
+		if errors.As(err, &se) {
+			return err
+		}
 		return fmt.Errorf("replacing files in place needs a whole-tree swap through %s (the mirror path must not be a mount point, and its parent must be writable): %w", next, err)
 	}
 	return nil
@@ -460,15 +464,18 @@ func (l *Local) Commit(ctx context.Context, files []target.File, remove []string
 // exchanges the two directories atomically and removes the old one. prefix
 // is what files' paths start with relative to dir.
 func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []target.File, remove []string) error {
-	if err := os.RemoveAll(next); err != nil {
-		return fmt.Errorf("removing leftover %s: %w", next, err)
-	}
+	// The directory next is made in is checked (made, when inside the
+	// mirror, with no symlink on the way) before anything under it is
+	// removed: a leftover is removed there, never through a symlink.
 	if rel, err := filepath.Rel(l.root, filepath.Dir(next)); err == nil && !strings.HasPrefix(rel, "..") {
 		if err := safefs.MkdirAll(l.root, rel, dirPerm); err != nil {
 			return err
 		}
 	} else if err := os.MkdirAll(filepath.Dir(next), dirPerm); err != nil {
 		return err
+	}
+	if err := os.RemoveAll(next); err != nil {
+		return fmt.Errorf("removing leftover %s: %w", next, err)
 	}
 	_, err := os.Lstat(dir)
 	exists := err == nil
@@ -546,46 +553,151 @@ func (l *Local) swap(ctx context.Context, dir, next, prefix string, files []targ
 // regular files. At the root of a mirror, rpmirror's work directory is
 // left out except for the lock file, which is linked so that the lock
 // stays on the same inode whichever directory is the root.
+//
+// It works through directory descriptors (openat with O_NOFOLLOW,
+// linkat, mkdirat), never a path from the root: a directory swapped for a
+// symlink while the tree is copied fails the copy (ELOOP or ENOTDIR)
+// rather than having the files it points at linked into the mirror.
 func linkTree(ctx context.Context, src, dst string, atRoot bool) error {
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	sfd, err := openDir(unix.AT_FDCWD, src)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: src, Err: err}
+	}
+	defer unix.Close(sfd)
+	if err := os.Mkdir(dst, dirPerm); err != nil {
+		return err
+	}
+	dfd, err := openDir(unix.AT_FDCWD, dst)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: dst, Err: err}
+	}
+	defer unix.Close(dfd)
+	return linkDir(ctx, sfd, dfd, src, atRoot)
+}
+
+// openDir opens the directory name relative to the directory dirfd
+// without following a symlink there.
+func openDir(dirfd int, name string) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if !errors.Is(err, unix.EINTR) {
+			return fd, err
 		}
+	}
+}
+
+// linkDir is linkTree for the directory open as sfd (at path, for
+// errors) into the empty directory open as dfd.
+func linkDir(ctx context.Context, sfd, dfd int, path string, atRoot bool) error {
+	// ReadDir through a descriptor of its own: closing the *os.File
+	// closes what it holds, and sfd stays the caller's.
+	rfd, err := unix.Dup(sfd)
+	if err != nil {
+		return &os.PathError{Op: "dup", Path: path, Err: err}
+	}
+	f := os.NewFile(uintptr(rfd), path)
+	ents, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		out := filepath.Join(dst, rel)
-		if atRoot && (rel == workDir || strings.HasPrefix(rel, workDir+string(filepath.Separator))) {
-			if rel == workDir {
-				if err := os.MkdirAll(out, dirPerm); err != nil {
-					return err
-				}
-				lk := filepath.Join(p, lockName)
-				if _, err := os.Lstat(lk); err == nil {
-					if err := os.Link(lk, filepath.Join(out, lockName)); err != nil {
-						return err
-					}
-				}
-				return fs.SkipDir
-			}
-			return nil
-		}
+		name, full := e.Name(), filepath.Join(path, e.Name())
 		switch {
-		case d.IsDir():
-			return os.Mkdir(out, dirPerm)
-		case d.Type().IsRegular():
-			return os.Link(p, out)
-		case d.Type()&fs.ModeSymlink != 0:
-			// Keep symlinks an operator made as they are.
-			t, err := os.Readlink(p)
-			if err != nil {
+		case atRoot && name == workDir:
+			if err := unix.Mkdirat(dfd, name, dirPerm); err != nil {
+				return &os.PathError{Op: "mkdir", Path: full, Err: err}
+			}
+			if err := linkLock(sfd, dfd, full); err != nil {
 				return err
 			}
-			return os.Symlink(t, out)
+		case e.IsDir():
+			if err := unix.Mkdirat(dfd, name, dirPerm); err != nil {
+				return &os.PathError{Op: "mkdir", Path: full, Err: err}
+			}
+			if err := linkSub(ctx, sfd, dfd, name, full); err != nil {
+				return err
+			}
+		case e.Type().IsRegular():
+			// No AT_SYMLINK_FOLLOW: a file swapped for a symlink since it
+			// was listed is linked as that symlink, never its target.
+			if err := unix.Linkat(sfd, name, dfd, name, 0); err != nil {
+				return &os.LinkError{Op: "link", Old: full, New: name, Err: err}
+			}
+		case e.Type()&fs.ModeSymlink != 0:
+			// Keep symlinks an operator made as they are.
+			t, err := readlinkat(sfd, name)
+			if err != nil {
+				return &os.PathError{Op: "readlink", Path: full, Err: err}
+			}
+			if err := unix.Symlinkat(t, dfd, name); err != nil {
+				return &os.PathError{Op: "symlink", Path: full, Err: err}
+			}
 		}
-		return nil
-	})
+	}
+	return nil
+}
+
+// linkLock links the lock file of the work directory in sfd (at full)
+// into its copy in dfd, if there is a lock file.
+func linkLock(sfd, dfd int, full string) error {
+	s, d, closeBoth, err := openPair(sfd, dfd, workDir, full)
+	if err != nil {
+		return err
+	}
+	defer closeBoth()
+	if err := unix.Linkat(s, lockName, d, lockName, 0); err != nil && !errors.Is(err, unix.ENOENT) {
+		return &os.LinkError{Op: "link", Old: filepath.Join(full, lockName), New: lockName, Err: err}
+	}
+	return nil
+}
+
+// beforeDescend, when set (by tests), is called with the path of each
+// directory linkTree is about to open below the root.
+var beforeDescend func(path string)
+
+// linkSub links the directory name in sfd (at full) into its copy in dfd.
+func linkSub(ctx context.Context, sfd, dfd int, name, full string) error {
+	if beforeDescend != nil {
+		beforeDescend(full)
+	}
+	s, d, closeBoth, err := openPair(sfd, dfd, name, full)
+	if err != nil {
+		return err
+	}
+	defer closeBoth()
+	return linkDir(ctx, s, d, full, false)
+}
+
+// openPair opens the directory name (at full) in sfd and its copy in dfd.
+func openPair(sfd, dfd int, name, full string) (s, d int, closeBoth func(), err error) {
+	if s, err = openDir(sfd, name); errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
+		return -1, -1, nil, &safefs.SymlinkError{Path: full} // listed as a directory, a symlink now
+	} else if err != nil {
+		return -1, -1, nil, &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	if d, err = openDir(dfd, name); err != nil {
+		unix.Close(s)
+		return -1, -1, nil, &os.PathError{Op: "open", Path: full, Err: err}
+	}
+	return s, d, func() { unix.Close(s); unix.Close(d) }, nil
+}
+
+// readlinkat returns the target of the symlink name in dirfd.
+func readlinkat(dirfd int, name string) (string, error) {
+	for size := 256; ; size *= 2 {
+		b := make([]byte, size)
+		n, err := unix.Readlinkat(dirfd, name, b)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(b[:n]), nil
+		}
+	}
 }
 
 // place makes dst a durable copy of src: a hard link when both are on one

@@ -894,3 +894,100 @@ func TestReadable(t *testing.T) {
 		t.Errorf("MakeReadable of a directory: %v, want ErrNotExist", err)
 	}
 }
+
+// TestSymlinkSwappedInDuringCommit swaps a directory of the mirror for a
+// symlink to a directory outside it while a whole-tree Commit copies the
+// tree (found by an attacker's test: a path walk descended into the
+// symlink and hard-linked a 0600 file from outside into the mirror, and
+// the web server served it). The same for rpmirror's work directory
+// during a metadata-only commit, whose leftover was removed through the
+// symlink. Each commit must fail, and nothing outside may be linked in
+// or removed.
+func TestSymlinkSwappedInDuringCommit(t *testing.T) {
+	ctx := context.Background()
+	t.Run("a directory while the tree is copied", func(t *testing.T) {
+		base := t.TempDir()
+		l, err := New(filepath.Join(base, "mirror"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := filepath.Join(base, "src")
+		os.WriteFile(src, []byte("v1"), 0o644)
+		for _, p := range []string{"Packages/a.rpm", "Packages/sub/b.rpm", "other/c.rpm"} {
+			if err := l.Put(ctx, target.File{Path: p, Local: src, Size: 2}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		outside := filepath.Join(base, "victim")
+		os.MkdirAll(filepath.Join(outside, "sub"), 0o755)
+		os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("secret"), 0o600)
+		os.WriteFile(filepath.Join(outside, "sub", "deep.txt"), []byte("secret"), 0o600)
+		swapped := false
+		beforeDescend = func(p string) {
+			if !swapped && filepath.Base(p) == "Packages" {
+				swapped = true
+				os.Rename(p, p+".real")
+				os.Symlink(outside, p)
+			}
+		}
+		defer func() { beforeDescend = nil }()
+		src2 := filepath.Join(base, "src2")
+		os.WriteFile(src2, []byte("v2"), 0o644)
+		// Replacing a package in place takes the whole-tree swap.
+		err = l.Commit(ctx, []target.File{{Path: "other/c.rpm", Local: src2, Size: 2}}, nil)
+		if !swapped {
+			t.Fatal("the hook never ran: the test does not test the copy")
+		}
+		var se *safefs.SymlinkError
+		if !errors.As(err, &se) {
+			t.Errorf("Commit with a directory swapped for a symlink during the copy: err = %v, want a *safefs.SymlinkError", err)
+		}
+		filepath.WalkDir(l.Root(), func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				if b, _ := os.ReadFile(p); string(b) == "secret" {
+					t.Errorf("a file from outside the mirror was linked into it: %s", p)
+				}
+			}
+			return nil
+		})
+		ents, _ := os.ReadDir(base)
+		for _, e := range ents {
+			if strings.Contains(e.Name(), "rpmirror-next") {
+				t.Errorf("the failed swap left its copy behind: %s", e.Name())
+			}
+		}
+		if b, err := os.ReadFile(filepath.Join(l.Root(), "other", "c.rpm")); err != nil || string(b) != "v1" {
+			t.Errorf("after the failed commit other/c.rpm = %q, %v; want the old v1", b, err)
+		}
+	})
+	t.Run("the work directory before a metadata commit", func(t *testing.T) {
+		base := t.TempDir()
+		l, err := New(filepath.Join(base, "mirror"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := filepath.Join(base, "src")
+		os.WriteFile(src, []byte("md"), 0o644)
+		if err := l.Commit(ctx, []target.File{{Path: "repodata/repomd.xml", Local: src, Size: 2}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		outside := filepath.Join(base, "victim")
+		os.MkdirAll(filepath.Join(outside, nextMeta), 0o755)
+		os.WriteFile(filepath.Join(outside, nextMeta, "keep.txt"), []byte("keep"), 0o644)
+		work := filepath.Join(l.Root(), workDir)
+		if err := os.Rename(work, work+".moved"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(outside, work); err != nil {
+			t.Fatal(err)
+		}
+		err = l.Commit(ctx, []target.File{{Path: "repodata/repomd.xml", Local: src, Size: 2}}, nil)
+		var se *safefs.SymlinkError
+		if !errors.As(err, &se) {
+			t.Errorf("Commit with %s a symlink: err = %v, want a *safefs.SymlinkError", workDir, err)
+		}
+		if b, err := os.ReadFile(filepath.Join(outside, nextMeta, "keep.txt")); err != nil || string(b) != "keep" {
+			t.Errorf("what the symlinked work directory points at was removed: %q, %v", b, err)
+		}
+	})
+}
