@@ -74,7 +74,7 @@ http {
   server {
     listen 127.0.0.1:$web;
     root $work/www;
-    location ~ /\.rpmirror { deny all; }
+    location ~ /\.[^/]*rpmirror { deny all; }
 ${NGINX_LOCATIONS:-}
   }
 }

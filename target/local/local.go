@@ -449,7 +449,7 @@ func (l *Local) Commit(ctx context.Context, files []target.File, remove []string
 	if onlyMeta {
 		return l.swap(ctx, filepath.Join(l.root, metaDir), filepath.Join(l.root, workDir, nextMeta), metaDir+"/", files, remove)
 	}
-	next := filepath.Join(filepath.Dir(l.root), "."+filepath.Base(l.root)+".rpmirror-next")
+	next := nextTree(l.root)
 	if err := l.swap(ctx, l.root, next, "", files, remove); err != nil {
 		var se *safefs.SymlinkError
 		if errors.As(err, &se) {
@@ -458,6 +458,14 @@ func (l *Local) Commit(ctx context.Context, files []target.File, remove []string
 		return fmt.Errorf("replacing files in place needs a whole-tree swap through %s (the mirror path must not be a mount point, and its parent must be writable): %w", next, err)
 	}
 	return nil
+}
+
+// nextTree is where a whole-tree commit builds the next tree of the
+// mirror at root: beside it, as .NAME.rpmirror-next, so that the two
+// directories can be exchanged (docs/operations.md tells web servers not
+// to serve it).
+func nextTree(root string) string {
+	return filepath.Join(filepath.Dir(root), "."+filepath.Base(root)+".rpmirror-next")
 }
 
 // swap builds next as a copy of dir (hard links) with files applied, then

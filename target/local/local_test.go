@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -990,4 +991,53 @@ func TestSymlinkSwappedInDuringCommit(t *testing.T) {
 			t.Errorf("what the symlinked work directory points at was removed: %q, %v", b, err)
 		}
 	})
+}
+
+// TestDocumentedServerConfigHidesWorkFiles checks the web server
+// configuration docs/operations.md gives: each `location ~ REGEX { deny
+// all; }` there must deny what a local mirror keeps of its own, its work
+// directory and the next tree a whole-tree commit builds beside it (an
+// operator's walkthrough found the documented one let the latter be
+// served), and nothing a repository holds. nginx matches the regular
+// expression against the URI's path, as Go's regexp does here.
+func TestDocumentedServerConfigHidesWorkFiles(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := regexp.MustCompile(`location ~ (\S+) \{ deny all; \}`).FindAllSubmatch(doc, -1)
+	if len(found) == 0 {
+		t.Fatal("docs/operations.md gives no `location ~ REGEX { deny all; }`")
+	}
+	// The web server's root is /srv/mirror; the mirror is /srv/mirror/el9.
+	root := "/srv/mirror"
+	mirror := filepath.Join(root, "el9")
+	uri := func(p string) string { rel, _ := filepath.Rel(root, p); return "/" + filepath.ToSlash(rel) }
+	hidden := []string{
+		uri(filepath.Join(mirror, workDir, lockName)),
+		uri(filepath.Join(mirror, workDir, nextMeta, "repomd.xml")),
+		uri(filepath.Join(nextTree(mirror), "repodata", "repomd.xml")),
+		uri(filepath.Join(nextTree(mirror), "Packages", "a", "a-1.0-1.noarch.rpm")),
+	}
+	served := []string{
+		"/el9/repodata/repomd.xml", "/el9/Packages/r/rpmirror-1.0-1.noarch.rpm", "/el9/mirrorlist",
+		"/el9/snapshots/20261126T120000Z/repodata/repomd.xml", "/el9/Packages/.hidden-but-a-package.rpm",
+	}
+	for _, m := range found {
+		re, err := regexp.Compile(string(m[1]))
+		if err != nil {
+			t.Errorf("%s: %v", m[1], err)
+			continue
+		}
+		for _, p := range hidden {
+			if !re.MatchString(p) {
+				t.Errorf("location ~ %s does not deny %s", m[1], p)
+			}
+		}
+		for _, p := range served {
+			if re.MatchString(p) {
+				t.Errorf("location ~ %s denies %s", m[1], p)
+			}
+		}
+	}
 }
