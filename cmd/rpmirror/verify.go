@@ -177,22 +177,37 @@ func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg t
 	for _, p := range c.Files {
 		fmt.Fprintf(w, "%s/%s: %s: %s\n", repo, mirror, p.Path, errLine(p.Err))
 	}
-	var names []string
+	// A snapshot whose only problems are files the web server cannot
+	// read is not broken: verify --repair mends it, where removing it,
+	// the repair of a broken one, would lose a good snapshot.
+	var broken, unreadable []string
 	for _, s := range x.Snapshots {
 		problems := c.Broken[s.Name]
 		if len(problems) == 0 {
 			continue
 		}
-		names = append(names, s.Name)
+		modeOnly := true
 		for _, p := range problems {
 			fmt.Fprintf(w, "%s/%s: snapshot %s: %s: %s\n", repo, mirror, s.Name, p.Path, errLine(p.Err))
+			var nr *target.NotReadableError
+			if !errors.As(p.Err, &nr) {
+				modeOnly = false
+			}
+		}
+		if modeOnly {
+			unreadable = append(unreadable, s.Name)
+		} else {
+			broken = append(broken, s.Name)
 		}
 		bad += len(problems)
 	}
-	if len(names) == 0 {
-		fmt.Fprintf(w, "%s/%s: %d snapshots ok\n", repo, mirror, len(x.Snapshots))
-	} else {
-		fmt.Fprintf(w, "%s/%s: %d snapshots ok, %d broken: %s\n", repo, mirror, len(x.Snapshots)-len(names), len(names), strings.Join(names, ", "))
+	summary := fmt.Sprintf("%s/%s: %d snapshots ok", repo, mirror, len(x.Snapshots)-len(broken)-len(unreadable))
+	if len(unreadable) > 0 {
+		summary += fmt.Sprintf(", %d with files the web server cannot read (rpmirror verify --repair makes them readable): %s", len(unreadable), strings.Join(unreadable, ", "))
 	}
+	if len(broken) > 0 {
+		summary += fmt.Sprintf(", %d broken: %s", len(broken), strings.Join(broken, ", "))
+	}
+	fmt.Fprintln(w, summary)
 	return bad
 }
