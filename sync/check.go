@@ -137,6 +137,9 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		}
 	}
 	checkReadable(RepomdPath)
+	if err := checkZchunk(md); err != nil {
+		add(RepomdPath, err)
+	}
 	// repomd.xml's signature and key are served whenever they are there
 	// (dnf with repo_gpgcheck asks for them), checked or not.
 	for _, p := range []struct {

@@ -94,3 +94,21 @@ func (e *OriginChangedError) Error() string {
 // ErrUnverifiedRepomd is why Repair does not sign a filtered mirror's
 // repomd.xml again: it is not a revision rpmirror verified.
 var ErrUnverifiedRepomd = errors.New("the mirror's repomd.xml is not a revision rpmirror verified: not signing it; run a sync to publish a verified one")
+
+// ZchunkMismatchError reports a repomd.xml whose zchunk copy of a
+// metadata file (primary_zck) does not declare the content of the file it
+// is a copy of (primary): their open-checksums, the digests of what each
+// holds uncompressed, differ, or cannot be compared. dnf built with
+// zchunk (Fedora's, EL 8's and later) reads the _zck file instead, so its
+// clients would see packages other than those rpmirror planned from the
+// primary and put in the mirror. The upstream's revision is refused;
+// nothing was published.
+type ZchunkMismatchError struct {
+	Type string // the zchunk file's type, "primary_zck"
+	Of   string // the type it is a copy of, "primary"
+	Why  string
+}
+
+func (e *ZchunkMismatchError) Error() string {
+	return fmt.Sprintf("repomd.xml: %s is not a copy of %s (%s): dnf built with zchunk would read it instead of the %s rpmirror checked: refused", e.Type, e.Of, e.Why, e.Of)
+}

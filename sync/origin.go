@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
@@ -51,6 +52,9 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 			}
 			seen[d.Href] = d
 		}
+		if err := checkZchunk(snap.MD); err != nil {
+			return err
+		}
 		if err := s.checkRepomdSignature(snap); err != nil {
 			return err
 		}
@@ -68,6 +72,36 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 	}
 	s.repomd, s.asc, s.key, s.md = snap.Repomd, snap.Asc, snap.Key, snap.MD
 	s.rep.Revision, s.rep.Repomd = snap.MD.Revision, snap.Repomd
+	return nil
+}
+
+// checkZchunk refuses a repomd.xml that lists a zchunk copy of a
+// metadata file (TYPE_zck, which dnf built with zchunk reads in place of
+// TYPE) whose open-checksum is not TYPE's: rpmirror reads the primary,
+// not its zchunk copy, and a copy holding other packages would send
+// clients for files no mirror has. createrepo_c and modifyrepo_c write
+// both from one document, so their open-checksums are equal. What a
+// zchunk file holds is not decompressed to check it against that digest:
+// it is checked against its own checksum, as every file is.
+func checkZchunk(md *repodata.Repomd) error {
+	for _, z := range md.Data {
+		of, ok := strings.CutSuffix(z.Type, "_zck")
+		if !ok {
+			continue
+		}
+		d, ok := md.Find(of)
+		if !ok {
+			continue // a zchunk file of a type with no other form: nothing to differ from
+		}
+		switch {
+		case z.OpenChecksum == nil || d.OpenChecksum == nil:
+			return &ZchunkMismatchError{Type: z.Type, Of: of, Why: "an open-checksum is missing, so what they hold cannot be compared"}
+		case z.OpenChecksum.Type != d.OpenChecksum.Type:
+			return &ZchunkMismatchError{Type: z.Type, Of: of, Why: fmt.Sprintf("their open-checksums are of different types, %s and %s, so what they hold cannot be compared", z.OpenChecksum.Type, d.OpenChecksum.Type)}
+		case *z.OpenChecksum != *d.OpenChecksum:
+			return &ZchunkMismatchError{Type: z.Type, Of: of, Why: fmt.Sprintf("its open-checksum is %s, %s's %s", z.OpenChecksum, of, d.OpenChecksum)}
+		}
+	}
 	return nil
 }
 
