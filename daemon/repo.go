@@ -1138,7 +1138,13 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	if !changed {
 		return
 	}
-	r.log.Info("mirror state", "mirror", m.Name, "from", prev, "to", res.State, "reason", res.Reason)
+	// A mirror that goes stale or down wants a person: logged at WARN,
+	// as the alerts' state changes are, so that a log kept at WARN has it.
+	level := slog.LevelInfo
+	if needsPerson(res.State) {
+		level = slog.LevelWarn
+	}
+	r.log.Log(context.Background(), level, "mirror state", "mirror", m.Name, "from", prev, "to", res.State, "reason", res.Reason)
 	if wrongSize := (*health.SizeError)(nil); errors.As(res.Err, &wrongSize) {
 		if wrongSize.Metadata {
 			r.log.Warn("mirror serves a metadata file at a size other than its repomd.xml gives", "mirror", m.Name, "file", wrongSize.Package, "want_bytes", wrongSize.Want, "got_bytes", wrongSize.Got)
