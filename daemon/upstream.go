@@ -90,12 +90,15 @@ func (r *repo) probeOrigin(ctx context.Context) {
 			break
 		}
 	}
-	if r.noteOrigin(body) && prev != health.Unknown {
+	// A new revision, or the origin back, asks for one sync: both at
+	// once asked for two, the second run right after the first (and
+	// failing again, when the first failed on that revision).
+	switch {
+	case r.noteOrigin(body) && prev != health.Unknown:
 		// The origin published a new revision: sync now rather than at
 		// the next scheduled time.
 		r.requestSync("new revision at the origin")
-	}
-	if prev == health.Down {
+	case prev == health.Down:
 		r.requestSync("origin recovered")
 	}
 }
