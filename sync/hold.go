@@ -28,10 +28,14 @@ var ErrHeld = errors.New("repository is held")
 // rpmirror resume. It is not a failure.
 type HeldError struct{ Hold *state.Hold }
 
-func (e *HeldError) Error() string {
+func (e *HeldError) Error() string { return e.Until("rpmirror resume --repo " + e.Hold.Repo) }
+
+// Until is Error with resume, the command that lifts the hold, as the
+// caller knows it (with the configuration file that names the repo).
+func (e *HeldError) Until(resume string) string {
 	h := e.Hold
-	return fmt.Sprintf("held at snapshot %s (revision %s) by %s since %s: not synced until rpmirror resume --repo %s",
-		h.Snapshot, revOrNone(h.Revision), h.By, h.At.UTC().Format(time.RFC3339), h.Repo)
+	return fmt.Sprintf("held at snapshot %s (revision %s) by %s since %s: not synced until %s",
+		h.Snapshot, revOrNone(h.Revision), h.By, h.At.UTC().Format(time.RFC3339), resume)
 }
 
 func (e *HeldError) Is(target error) bool { return target == ErrHeld }

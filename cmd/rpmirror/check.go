@@ -109,8 +109,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	return nil
 }
 
-// printExpanded writes every repo with the keys that vars can change and
-// the selection settings of its mirrors.
+// printExpanded writes every repo with the keys that vars can change, its
+// sync settings (schedule, prune_after, repo_gpgcheck, snapshots) as
+// defaults complete them, and the selection settings of its mirrors.
 func printExpanded(w io.Writer, cfg *config.Config) {
 	for _, r := range cfg.Repos {
 		fmt.Fprintf(w, "\nrepo %s (line %d", r.Name, r.Line)
@@ -139,6 +140,18 @@ func printExpanded(w io.Writer, cfg *config.Config) {
 		}
 		for _, k := range r.GPGKeys {
 			fmt.Fprintf(w, "  gpgkey:       %s\n", k)
+		}
+		sync := fmt.Sprintf("schedule %q, prune_after %s", r.Schedule, r.PruneAfter)
+		if r.RepoGPGCheck {
+			sync += ", repo_gpgcheck"
+		}
+		fmt.Fprintf(w, "  sync:         %s\n", sync)
+		if sn := r.Snapshots; sn != nil {
+			line := fmt.Sprintf("keep %d, keep_for %s", sn.Keep, sn.KeepFor)
+			if len(sn.Pinned) > 0 {
+				line += ", pinned " + strings.Join(sn.Pinned, " ")
+			}
+			fmt.Fprintf(w, "  snapshots:    %s\n", line)
 		}
 		for _, m := range r.Mirrors {
 			fmt.Fprintf(w, "  mirror %s:\n", m.Name)

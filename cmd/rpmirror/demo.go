@@ -113,7 +113,7 @@ repos:
 			return err
 		}
 		for _, r := range reports {
-			printReport(stdout, r)
+			printReport(stdout, r, cfgPath)
 			if r.Err != nil {
 				return r.Err
 			}

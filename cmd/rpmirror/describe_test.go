@@ -95,6 +95,11 @@ func TestVersionCommand(t *testing.T) {
 		}
 	}
 
+	// --version, as most tools take it, says the same.
+	if code, flagOut, _ := rpmirror(t, "--version"); code != exitOK || flagOut != stdout {
+		t.Errorf("rpmirror --version: exit %d, %q; want %q", code, flagOut, stdout)
+	}
+
 	// -ldflags -X main.commit wins over the build information.
 	defer func(c string) { commit = c }(commit)
 	commit = "0123456789abcdef0123456789abcdef01234567"

@@ -132,7 +132,7 @@ func TestReportLines(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			printReport(&b, &tc.r)
+			printReport(&b, &tc.r, "")
 			if got, _, _ := strings.Cut(b.String(), "\n"); got+"\n" != tc.want {
 				t.Errorf("got  %q\nwant %q", got+"\n", tc.want)
 			}
@@ -161,7 +161,7 @@ func TestReportMirrorLines(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder
-			printReport(&b, &tc.r)
+			printReport(&b, &tc.r, "")
 			_, rest, _ := strings.Cut(b.String(), "\n")
 			if !strings.Contains(rest, tc.want) {
 				t.Errorf("got  %q\nwant a line %q", rest, tc.want)

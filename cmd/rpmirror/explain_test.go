@@ -45,7 +45,7 @@ func TestPrintFilterReport(t *testing.T) {
 	printReport(&b, &sync.Report{Repo: "el9", Revision: "7", DryRun: true, Filter: &sync.FilterReport{
 		Counts:         filter.Counts{Packages: 10, Kept: 4, Arch: 3, Include: 0, Exclude: 1, Newest: 2},
 		OriginRevision: "7", Dropped: []string{"primary_db", "primary_zck"}, Unknown: []string{"appstream"},
-	}})
+	}}, "")
 	for _, want := range []string{
 		"filter   origin revision 7: kept 4 of 10 packages; dropped 3 by arch, 0 by include, 1 by exclude, 2 by newest",
 		"filter   metadata not published (dnf reads the XML): primary_db, primary_zck",

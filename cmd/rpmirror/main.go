@@ -105,6 +105,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
+	if args[0] == "--version" || args[0] == "-version" {
+		args = append([]string{"version"}, args[1:]...) // as most tools take it
+	}
 	for _, c := range slices.Concat(commands, hiddenCommands) {
 		if c.name != args[0] {
 			continue

@@ -294,6 +294,8 @@ func TestCheckCommand(t *testing.T) {
 		"path:       " + dir + "/epel/9/x86_64",
 		"url:        https://mirror.example.org/epel/8/x86_64/",
 		"selection:  country DE, priority 100, weight 100",
+		// The sync settings, defaults filled in.
+		`sync:         schedule "@every 1h", prune_after 24h0m0s`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("check --expand does not show %q:\n%s", want, out)

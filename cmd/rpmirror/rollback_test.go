@@ -136,7 +136,7 @@ func TestRollbackAndResume(t *testing.T) {
 
 	// Held: sync changes nothing, says so, and is no failure.
 	out = mustRun("sync", "-c", f.cfg)
-	if !strings.Contains(out, "HELD: held at snapshot "+first) || !strings.Contains(out, "rpmirror resume") {
+	if !strings.Contains(out, "HELD: held at snapshot "+first) || !strings.Contains(out, "rpmirror resume -c "+f.cfg+" --repo ") {
 		t.Errorf("sync of a held repo:\n%s", out)
 	}
 	for _, m := range f.mirrors {

@@ -57,7 +57,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	// them through a buffer, not a system call each.
 	out := bufio.NewWriterSize(stdout, 64<<10)
 	for _, r := range reports {
-		printReport(out, r)
+		printReport(out, r, cfg.File)
 		if err := out.Flush(); err != nil {
 			return fmt.Errorf("writing the report: %w", err)
 		}
@@ -148,7 +148,9 @@ func fetched(r *sync.Report) string {
 	return fmt.Sprintf("fetched %d packages (%s) and %s of metadata, verified %d", r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified)
 }
 
-func printReport(w io.Writer, r *sync.Report) {
+// printReport writes r's report; cfgFile, when known, is the
+// configuration file the commands it suggests name.
+func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 	head := r.Repo
 	if r.Revision != "" {
 		head += "  revision " + r.Revision
@@ -164,7 +166,11 @@ func printReport(w io.Writer, r *sync.Report) {
 		}
 	case errors.Is(r.Err, sync.ErrHeld):
 		he, _ := isHeld(r.Err)
-		fmt.Fprintf(w, "%s  HELD: %s\n", head, he)
+		resume := "rpmirror resume --repo " + r.Repo
+		if cfgFile != "" {
+			resume = fmt.Sprintf("rpmirror resume -c %s --repo %s", cfgFile, r.Repo)
+		}
+		fmt.Fprintf(w, "%s  HELD: %s\n", head, he.Until(resume))
 	case r.Skipped:
 		fmt.Fprintf(w, "%s  SKIPPED: no usable upstream; nothing was changed\n", head)
 	case errors.Is(r.Err, sync.ErrInterrupted):
