@@ -129,6 +129,20 @@ func TestHostileMetadata(t *testing.T) {
 				return fmt.Sprintf(`packages="%d"`, n+1)
 			})
 		}, want: `twice with different content`},
+		{name: "package where another's directory is", typ: "primary", edit: func(s string) string {
+			i := strings.Index(s, "<package ")
+			j := strings.Index(s, "</package>") + len("</package>")
+			inner := regexp.MustCompile(`<location href="([^"]+)"/>`).ReplaceAllString(s[i:j], `<location href="$1/inner.rpm"/>`)
+			s = s[:j] + inner + s[j:]
+			return regexp.MustCompile(`packages="(\d+)"`).ReplaceAllStringFunc(s, func(m string) string {
+				var n int
+				fmt.Sscanf(m, `packages="%d"`, &n)
+				return fmt.Sprintf(`packages="%d"`, n+1)
+			})
+		}, want: `is a file, but`},
+		{name: "package at the metadata's directory", typ: "primary", edit: func(s string) string {
+			return first.ReplaceAllString(s, `<location href="repodata"/>`)
+		}, want: `location "repodata" is a file, but "repodata/`},
 		{name: "package count disagrees", typ: "primary", edit: func(s string) string {
 			return regexp.MustCompile(`packages="\d+"`).ReplaceAllString(s, `packages="99"`)
 		}, want: `99`},

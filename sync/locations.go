@@ -21,6 +21,17 @@ func (e *ReservedPathError) Error() string {
 	return fmt.Sprintf("location %q is where rpmirror keeps %s: refused", e.Href, e.Owner)
 }
 
+// PathClashError reports a revision that locates a file at a path that
+// is the directory of another of its files: no mirror can hold both.
+type PathClashError struct {
+	Href   string // the file's location
+	Inside string // a location inside it
+}
+
+func (e *PathClashError) Error() string {
+	return fmt.Sprintf("location %q is a file, but %q needs it to be a directory: refused", e.Href, e.Inside)
+}
+
 // ConflictError reports metadata that lists one location twice with
 // different content.
 type ConflictError struct {

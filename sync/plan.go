@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sort"
 	"strconv"
+	"strings"
 	gosync "sync"
 	"syscall"
 	"time"
@@ -364,8 +365,12 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 		}
 	}()
 	metaHref := map[string]string{}
+	// dirs holds the directory of every location, with one path in it:
+	// a location that is one of them cannot be a file (PathClashError).
+	dirs := map[string]string{}
 	for _, d := range pl.md.Data {
 		metaHref[d.Href] = d.Type
+		addDir(dirs, d.Href)
 	}
 	for {
 		if err := ctx.Err(); err != nil {
@@ -394,6 +399,7 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 				return nil, err
 			}
 		}
+		addDir(dirs, p.Href)
 		need := false
 		for _, m := range behind {
 			reason, err := pl.packageReason(ctx, m, p)
@@ -431,12 +437,53 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 		plan.referenced[href] = r
 	}
 	plan.Packages = len(plan.referenced)
+	if err := checkClash(dirs, plan.referenced, metaHref); err != nil {
+		return nil, fmt.Errorf("%s: %w", primary, err)
+	}
 	for _, m := range behind {
 		if !m.verifyOnly { // nothing is published to a verify-only stand-in
 			pl.planCommit(plan, m)
 		}
 	}
 	return plan, nil
+}
+
+// addDir records the directory of location p in dirs, with p as the
+// path in it, unless one is recorded: a package's directory is most
+// often its neighbours', found at the cost of a lookup.
+func addDir(dirs map[string]string, p string) {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 {
+		return
+	}
+	if _, ok := dirs[p[:i]]; !ok {
+		dirs[p[:i]] = p
+	}
+}
+
+// checkClash refuses a revision that locates a file (a package, or a
+// metadata file) at a path that is a directory of another of its
+// locations: "Packages/x.rpm" and "Packages/x.rpm/y.rpm", or a package at
+// "repodata". No mirror can hold both.
+func checkClash(dirs map[string]string, packages map[string]ref, meta map[string]string) error {
+	for d, inside := range dirs {
+		for ; d != ""; d = parentDir(d) {
+			_, pkg := packages[d]
+			_, md := meta[d]
+			if pkg || md {
+				return &PathClashError{Href: d, Inside: inside}
+			}
+		}
+	}
+	return nil
+}
+
+// parentDir is path.Dir without its "." for a top-level name: "" then.
+func parentDir(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[:i]
+	}
+	return ""
 }
 
 // check refuses a package location that is unsafe, too weakly
