@@ -516,13 +516,17 @@ func (s *S3) Walk(ctx context.Context, prefix string, fn func(string, target.Inf
 // (repodata/<hex digest>-primary.xml.zst) never change under their name:
 // caches may keep them for a year. Everything else may change in place,
 // above all repodata/repomd.xml, its .asc and .key, and the mirrorlist
-// and metalink.xml files: caches keep them one minute, so clients see a
-// new revision within a minute of its publication.
+// and metalink.xml files: "no-cache", so that a cache asks the store
+// before each use. They are small. With a lifetime instead (max-age=60,
+// as before), a cache kept the repomd.xml a probe had fetched while a
+// client's first request for the .asc got the new one: for up to that
+// minute after every publish dnf with repo_gpgcheck found a bad
+// signature (an operator's test of the documented nginx front).
 func CacheControl(p string) string {
 	if Immutable(p) {
 		return "public, max-age=31536000, immutable"
 	}
-	return "public, max-age=60"
+	return "public, no-cache"
 }
 
 // Immutable reports whether the object at p never changes under its

@@ -143,12 +143,12 @@ func TestObjectHeaders(t *testing.T) {
 	for _, tc := range []struct{ path, cache, typ string }{
 		{"Packages/a/a-1-1.noarch.rpm", "public, max-age=31536000, immutable", "application/x-rpm"},
 		{"repodata/0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef-primary.xml.zst", "public, max-age=31536000, immutable", "application/zstd"},
-		{"repodata/repomd.xml", "public, max-age=60", "application/xml"},
-		{"repodata/repomd.xml.asc", "public, max-age=60", "application/pgp-signature"},
-		{"repodata/repomd.xml.key", "public, max-age=60", "application/pgp-keys"},
-		{"repodata/primary.xml.gz", "public, max-age=60", "application/gzip"},
-		{"mirrorlist", "public, max-age=60", "text/plain; charset=utf-8"},
-		{"metalink.xml", "public, max-age=60", "application/xml"},
+		{"repodata/repomd.xml", "public, no-cache", "application/xml"},
+		{"repodata/repomd.xml.asc", "public, no-cache", "application/pgp-signature"},
+		{"repodata/repomd.xml.key", "public, no-cache", "application/pgp-keys"},
+		{"repodata/primary.xml.gz", "public, no-cache", "application/gzip"},
+		{"mirrorlist", "public, no-cache", "text/plain; charset=utf-8"},
+		{"metalink.xml", "public, no-cache", "application/xml"},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
 			if err := tg.Put(ctx, target.File{Path: tc.path, Local: writeFile(t, []byte("x")), Size: 1}); err != nil {
