@@ -26,9 +26,13 @@ func isStandby(rep *sync.Report) bool {
 }
 
 // probeLeases reads the lease on each mirror of the repo that has one,
-// for /status and /metrics, and on standby requests a sync when one is
-// free.
-func (r *repo) probeLeases(ctx context.Context) {
+// for /status and /metrics, and with takeOver, on standby, requests a
+// sync when one is free. A probe round takes over; the reading after a
+// sync does not: a sync that went on standby and found the lease free
+// right after started the next at once, and a lease no sync could take
+// (a store refusing its write) made that a loop without pause. Takeovers
+// come a probe round apart.
+func (r *repo) probeLeases(ctx context.Context, takeOver bool) {
 	rc := r.config()
 	cfg, _, _ := r.d.tools()
 	free := ""
@@ -82,7 +86,7 @@ func (r *repo) probeLeases(ctx context.Context) {
 	r.mu.Lock()
 	standby := r.standby
 	r.mu.Unlock()
-	if standby && free != "" {
+	if takeOver && standby && free != "" {
 		r.requestSync("standby: the lease on mirror " + free + " is free; taking over")
 	}
 }

@@ -312,7 +312,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	// whole-tree swap during the sync may have left out.
 	if ctx.Err() == nil {
 		r.probeMirrors(ctx)
-		r.probeLeases(ctx)
+		r.probeLeases(ctx, false)
 	}
 	r.render(true)
 }
@@ -875,7 +875,7 @@ func (r *repo) probe(ctx context.Context) {
 	r.refreshHold()
 	r.probeOrigin(ctx)
 	r.probeMirrorsLocked(ctx)
-	r.probeLeases(ctx)
+	r.probeLeases(ctx, true)
 	// The lists are written into the mirrors by the daemon's list
 	// writers, not here: a round's probes do not wait for their fsyncs
 	// (four a repo, every round, since the order by latency changes),

@@ -367,7 +367,7 @@ func TestStoreFailureWarnedOnce(t *testing.T) {
 	defer stop()
 	r, _ := d.repo("r")
 	for range 3 {
-		r.probeLeases(context.Background())
+		r.probeLeases(context.Background(), true)
 		r.snapshotIndexes(r.config())
 	}
 	for _, msg := range []string{"reading the lease", "reading the snapshots of a mirror"} {
@@ -424,5 +424,49 @@ func TestReloadReadsCredentialsAgain(t *testing.T) {
 	d.Reload(next)
 	if err := walk(); err != nil {
 		t.Errorf("after the keys were fixed and the daemon reloaded: %v", err)
+	}
+}
+
+// TestStandbyTakesOverOnProbeRounds: on standby with the lease free, a
+// probe round asks for a sync to take the lease over, but the lease
+// reading after a sync does not (an operator's HA test: a lease no sync
+// could take made the two daemons start a sync after each other's end
+// without pause, 400 in 20 s, and nothing in /status). Takeovers come a
+// probe round apart.
+func TestStandbyTakesOverOnProbeRounds(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
+	p := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    schedule: \"@every 1h\"\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)}) // not run: nothing consumes the triggers
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := d.repo("r")
+	for len(r.trigger) > 0 {
+		<-r.trigger
+	}
+	r.mu.Lock()
+	r.standby = true // the last sync found the lease held; it is free now (no lease object)
+	r.mu.Unlock()
+	r.probeLeases(context.Background(), false)
+	if len(r.trigger) != 0 {
+		t.Errorf("the lease reading after a sync asked for a takeover: %q", <-r.trigger)
+	}
+	r.probeLeases(context.Background(), true)
+	select {
+	case why := <-r.trigger:
+		if !strings.Contains(why, "taking over") {
+			t.Errorf("a probe round on standby asked for a sync: %q, want a takeover", why)
+		}
+	default:
+		t.Error("a probe round on standby with the lease free asked for no sync")
 	}
 }

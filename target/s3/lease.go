@@ -123,13 +123,25 @@ func (s *S3) writeLease(ctx context.Context, etag string, seq uint64, token stri
 	}
 	info, err := s.c.PutObject(ctx, s.bucket, s.prefix+leaseKey, bytes.NewReader(b), int64(len(b)), opts)
 	if err != nil {
-		r := minio.ToErrorResponse(err)
-		if r.StatusCode == http.StatusPreconditionFailed || r.Code == "PreconditionFailed" || r.StatusCode == http.StatusConflict {
+		if conditionFailed(err) {
 			return "", true, nil
 		}
 		return "", false, fmt.Errorf("writing the lease of %s: %w", s, err)
 	}
 	return info.ETag, false, nil
+}
+
+// conditionFailed reports whether a conditional write failed on its
+// condition: 412 PreconditionFailed, or AWS's 409
+// ConditionalRequestConflict (another conditional write to the key was
+// under way). Any other 409 is the store refusing the write
+// (ExistingObjectIsDirectory where the bucket is a directory tree, as
+// versitygw's), an error: taken for a lost race, it made two daemons
+// retry the takeover of a lease no one held, without end.
+func conditionFailed(err error) bool {
+	r := minio.ToErrorResponse(err)
+	return r.StatusCode == http.StatusPreconditionFailed || r.Code == "PreconditionFailed" ||
+		(r.StatusCode == http.StatusConflict && r.Code == "ConditionalRequestConflict")
 }
 
 // current is the lease as a taker reads it.

@@ -202,3 +202,26 @@ func TestLeaseRenewalAnsweredLate(t *testing.T) {
 		t.Errorf("Put after the renewals: %v", err)
 	}
 }
+
+// TestLeaseRefusedByStore: a store that refuses the lease's write with a
+// 409 other than a conditional conflict (versitygw's
+// ExistingObjectIsDirectory, where the bucket is a directory tree and
+// the lease's key is a directory) fails Lock with that error, not
+// ErrLocked: taken for a lost race, it had two daemons retry the
+// takeover of a lease no one held, hundreds of times a minute, with
+// nothing in /status.
+func TestLeaseRefusedByStore(t *testing.T) {
+	t.Parallel()
+	srv := s3test.Start(t, "bkt")
+	tg := newTarget(t, srv, "bkt", "repo/", func(c *s3.Config) { c.LeaseTTL = leaseTTL })
+	if err := os.MkdirAll(filepath.Join(srv.Dir, "bkt", "repo", ".rpmirror", "lease", "in-the-way"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := tg.Lock(context.Background())
+	if err == nil || errors.Is(err, target.ErrLocked) {
+		t.Fatalf("Lock where the store refuses the lease's write: err = %v, want an error other than ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), "writing the lease") {
+		t.Errorf("the error does not say what was being done: %v", err)
+	}
+}
