@@ -124,6 +124,10 @@ type repo struct {
 	listsQueued atomic.Bool
 	leases      map[string]*server.LeaseStatus // mirror name -> its lease, as last read
 	warned      map[string]string              // what and mirror -> the failure last logged (warnOnChange)
+	// holdRecord: the newest hold record kept with the repo's mirrors in
+	// object storage, as last read (readHoldRecords): a rollback or
+	// resume made on another host, which refreshHold goes by too.
+	holdRecord *sync.HoldRecord
 }
 
 func newRepo(d *Daemon, rc config.Repo) *repo {
@@ -223,6 +227,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	origin := r.origin
 	r.mu.Unlock()
 	now := time.Now().UTC()
+	r.readHoldRecords(ctx)
 	holdChanged := r.refreshHold()
 	r.mu.Lock()
 	hold := r.hold
@@ -621,6 +626,9 @@ func (r *repo) refreshHold() (changed bool) {
 		r.log.Error("reading whether the repo is held; keeping what was known", "err", err)
 		return false
 	}
+	r.mu.Lock()
+	h = sync.EffectiveHold(h, r.holdRecord) // a rollback or resume on another host
+	r.mu.Unlock()
 	held := 0.0
 	if h != nil {
 		held = 1
@@ -645,6 +653,45 @@ func (r *repo) refreshHold() (changed bool) {
 	}
 	r.render(false)
 	return true
+}
+
+// readHoldRecords reads the hold record kept with each written mirror in
+// object storage (sync.ReadHoldRecord) and keeps the newest for
+// refreshHold: a daemon on another host, sharing the mirror, holds the
+// repository as soon as a rollback there recorded it, and lets it go when
+// a resume did. A mirror that cannot be read keeps what was read last
+// (warned once).
+func (r *repo) readHoldRecords(ctx context.Context) {
+	cfg, _, _ := r.d.tools()
+	var recs []*sync.HoldRecord
+	failed := false
+	for _, m := range r.config().Mirrors {
+		if !m.Written() || m.Kind() != "s3" {
+			continue
+		}
+		tg, err := r.target(ctx, m)
+		var rec *sync.HoldRecord
+		if err == nil {
+			rctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
+			rec, err = sync.ReadHoldRecord(rctx, tg)
+			cancel()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.warnOnChange("reading the hold record", m.Name, err)
+		if err != nil {
+			failed = true
+			continue
+		}
+		recs = append(recs, rec)
+	}
+	r.mu.Lock()
+	if failed {
+		recs = append(recs, r.holdRecord) // what an unread mirror said last
+	}
+	r.holdRecord = sync.Newest(recs...)
+	r.mu.Unlock()
 }
 
 // setVerified takes the verified revisions a sync reports, at once (a
@@ -872,6 +919,7 @@ func (r *repo) probe(ctx context.Context) {
 		return
 	}
 	defer r.probing.Unlock()
+	r.readHoldRecords(ctx)
 	r.refreshHold()
 	r.probeOrigin(ctx)
 	r.probeMirrorsLocked(ctx)

@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
@@ -20,6 +21,8 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/s3test"
 	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
 )
 
@@ -468,5 +471,65 @@ func TestStandbyTakesOverOnProbeRounds(t *testing.T) {
 		}
 	default:
 		t.Error("a probe round on standby with the lease free asked for no sync")
+	}
+}
+
+// TestHoldLearntFromTheBucket: a rollback made on another host, which
+// recorded its hold with the mirror in object storage, holds the repo in
+// this daemon at its next probe round (an operator's HA test: the other
+// daemon kept judging the bucket against the newer revision and listing
+// it, and its sync republished that revision); the resume recorded there
+// lifts it.
+func TestHoldLearntFromTheBucket(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
+	p := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    schedule: \"@every 1h\"\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := d.repo("r")
+	ctx := context.Background()
+	tg, err := r.target(ctx, cfg.Repos[0].Mirrors[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(rec sync.HoldRecord) {
+		t.Helper()
+		b, _ := json.Marshal(rec)
+		unlock, err := tg.Lock(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unlock()
+		if err := tg.(target.Records).WriteRecord(ctx, "hold.json", b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now().UTC().Add(-time.Minute)
+	h := &state.Hold{Repo: "r", Snapshot: "20261125T120000Z", Revision: "1", SHA256: "aa", Repomd: []byte("<repomd/>"), By: "a@host-a", At: at, Done: at}
+	r.readHoldRecords(ctx)
+	if r.refreshHold(); r.hold != nil {
+		t.Fatalf("held before any hold was recorded: %+v", r.hold)
+	}
+	record(sync.HoldRecord{Hold: h, Written: at})
+	r.readHoldRecords(ctx)
+	r.refreshHold()
+	if r.hold == nil || r.hold.Snapshot != h.Snapshot || r.hold.By != h.By {
+		t.Fatalf("a hold recorded with the bucket on another host: the daemon holds %+v", r.hold)
+	}
+	record(sync.HoldRecord{LiftedAt: h.At, LiftedSHA256: h.SHA256, Written: at.Add(30 * time.Second)})
+	r.readHoldRecords(ctx)
+	r.refreshHold()
+	if r.hold != nil {
+		t.Errorf("a resume recorded with the bucket on another host: the daemon still holds %+v", r.hold)
 	}
 }

@@ -308,9 +308,6 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 		s.unlock = unlock // after finish (Sync)
 	}
-	if err := s.checkHold(); err != nil {
-		return err
-	}
 	st, err := store.Load(s.repo.Name)
 	var corrupt *state.CorruptError
 	if errors.As(err, &corrupt) {
@@ -355,6 +352,12 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 	}()
 	if err := inRegion(ctx, "open mirrors", func() error { return s.openMirrors(ctx) }); err != nil {
+		return err
+	}
+	// Held here, or by a rollback on another host that the mirrors'
+	// records tell of (the mirrors are locked now: no rollback or resume
+	// runs meanwhile).
+	if err := s.adoptHold(ctx); err != nil {
 		return err
 	}
 	if !s.dry {

@@ -47,20 +47,6 @@ func revOrNone(r string) string {
 	return r
 }
 
-// checkHold refuses to sync a held repository; the caller holds the
-// repository's lock, so a rollback cannot start meanwhile.
-func (s *run) checkHold() error {
-	h, err := s.e.opts.Store.LoadHold(s.repo.Name)
-	if err != nil {
-		return err
-	}
-	if h != nil {
-		s.log.Info("sync skipped: the repository is held", "snapshot", h.Snapshot, "by", h.By, "since", h.At)
-		return &HeldError{Hold: h}
-	}
-	return nil
-}
-
 // SnapshotProblemsError reports a snapshot that failed its check: a file
 // its repomd.xml or primary names is missing or damaged. Nothing was
 // changed.
@@ -267,6 +253,14 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 	if err := store.SaveHold(h); err != nil {
 		return nil, nil, err
 	}
+	// And with each mirror that keeps records, before it changes: a
+	// daemon on another host, with its own state_dir, holds the
+	// repository too (EffectiveHold).
+	for _, m := range ms {
+		if err := writeHoldRecord(ctx, m.tg, h, nil, e.opts.Now()); err != nil {
+			return h, nil, fmt.Errorf("mirror %s: %w", m.cfg.Name, err)
+		}
+	}
 	st, err := store.Load(repo.Name)
 	var corrupt *state.CorruptError
 	if err != nil && !errors.As(err, &corrupt) {
@@ -300,6 +294,11 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 	h.Done = e.opts.Now().UTC()
 	if err := store.SaveHold(h); err != nil {
 		errs = append(errs, err)
+	}
+	for _, m := range ms {
+		if err := writeHoldRecord(ctx, m.tg, h, nil, e.opts.Now()); err != nil {
+			errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, err))
+		}
 	}
 	return h, reps, errors.Join(errs...)
 }
@@ -348,16 +347,30 @@ func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, er
 		return nil, err
 	}
 	defer unlock()
-	h, err := store.LoadHold(repo.Name)
-	if err != nil || h == nil {
+	local, err := store.LoadHold(repo.Name)
+	if err != nil {
 		return nil, err
+	}
+	// The hold may have been made on another host: the mirrors' hold
+	// records say so.
+	rec, err := e.heldByRecords(ctx, repo)
+	if err != nil {
+		return nil, err
+	}
+	h := EffectiveHold(local, rec)
+	if h == nil {
+		if local != nil {
+			// Resumed on another host: only this state_dir did not know.
+			return nil, store.RemoveHold(repo.Name)
+		}
+		return nil, nil
 	}
 	var errs []error
 	for _, mc := range repo.Mirrors {
 		if !mc.Written() {
 			continue
 		}
-		if err := e.release(ctx, mc, repo.Name); err != nil {
+		if err := e.release(ctx, mc, repo.Name, h); err != nil {
 			errs = append(errs, fmt.Errorf("mirror %s: %w", mc.Name, err))
 		}
 	}
@@ -367,7 +380,7 @@ func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, er
 	return h, store.RemoveHold(repo.Name)
 }
 
-func (e *Engine) release(ctx context.Context, mc config.Mirror, repo string) error {
+func (e *Engine) release(ctx context.Context, mc config.Mirror, repo string, h *state.Hold) error {
 	tg, err := e.opts.OpenTarget(ctx, mc)
 	if err != nil {
 		return err
@@ -377,10 +390,12 @@ func (e *Engine) release(ctx context.Context, mc config.Mirror, repo string) err
 		return err
 	}
 	defer unlock()
-	if _, ok := tg.(target.Snapshotter); !ok {
-		return nil
+	if _, ok := tg.(target.Snapshotter); ok {
+		if err := snapshot.Release(ctx, tg, repo); err != nil {
+			return err
+		}
 	}
-	return snapshot.Release(ctx, tg, repo)
+	return writeHoldRecord(ctx, tg, nil, h, e.opts.Now()) // resumed, for every host
 }
 
 // saveSnapshotIndex records the packages of the snapshot a mirror serves

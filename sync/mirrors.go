@@ -243,7 +243,7 @@ func (s *run) rebuildState(ctx context.Context, m *mirror) {
 // interrupted sync (cancelled) keeps everything: it is not a failure, and
 // the next run takes up where it stopped.
 func (s *run) reclaim(ctx context.Context, cause error) {
-	if s.dry || ctx.Err() != nil || errors.Is(cause, context.Canceled) {
+	if s.dry || ctx.Err() != nil || errors.Is(cause, context.Canceled) || errors.Is(cause, ErrHeld) {
 		return
 	}
 	ctx = context.WithoutCancel(ctx)
