@@ -1018,22 +1018,30 @@ func (r *repo) accept(md *repodata.Repomd, sum string) ([]health.Package, string
 		return nil, "", false // judge says why
 	}
 	rev := &r.verified.Revisions[i]
+	var pkgs []health.Package
 	switch {
 	case rev.HasSizes():
-		return probePackages(rev), "", true
+		pkgs = probePackages(rev)
 	case len(r.packages) > 0 && r.packagesOf == sum:
 		// A sample recorded without sizes (by an older rpmirror): the
 		// one read from a written mirror serving this revision has them.
-		return r.packages, "", true
+		pkgs = r.packages
 	case len(rev.Packages) > 0:
-		return probePackages(rev), "", true // checked for presence only
+		pkgs = probePackages(rev) // checked for presence only
 	case i == 0:
 		// The current revision has no sample: the one read from a
 		// written mirror, whose sizes hold only for the revision it was
 		// read from (a package rebuilt under the same name has another).
-		return presenceOnly(r.packages), "", true
+		pkgs = presenceOnly(r.packages)
 	}
-	return nil, "", true
+	if rev.Signed {
+		// Served with its signature, it must be served so: dnf with
+		// repo_gpgcheck refuses a mirror without it, and does not try
+		// the next (an operator's test removed it from a bucket: both
+		// daemons kept the mirror ok and listed first).
+		pkgs = append(slices.Clip(pkgs), health.Package{Href: sync.AscPath, Always: true})
+	}
+	return pkgs, "", true
 }
 
 // presenceOnly returns pkgs without their sizes: checked for presence

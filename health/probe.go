@@ -200,7 +200,8 @@ func (p *Prober) Probe(ctx context.Context, base string, want []byte, packages [
 // hex sha256 digest sum; md is shared with other probes, and must not be
 // changed) serves a revision it should. When it does, it
 // returns packages of that revision, one of which the probe checks (none
-// when empty); when it does not, it returns why, and the mirror is Stale.
+// when empty), and the files it checks every time (Package.Always); when
+// it does not, it returns why, and the mirror is Stale.
 type Accept func(md *repodata.Repomd, sum string) (packages []Package, reason string, ok bool)
 
 // Check is Probe with the decision of which repomd.xml to accept left to
@@ -269,6 +270,17 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 	if last.State == Down && last.SHA256 == r.SHA256 {
 		again = last
 	}
+	for _, pk := range packages {
+		if !pk.Always {
+			continue
+		}
+		if state, reason, err := pr.file(pk, true); state != OK {
+			r.Metadata = pk.Href
+			r.State, r.Reason, r.Err = state, limitReason(reason), err
+			return r
+		}
+	}
+	packages = slices.DeleteFunc(slices.Clone(packages), func(p Package) bool { return p.Always })
 	if len(packages) > 0 {
 		i := slices.IndexFunc(packages, func(p Package) bool { return again.Package != "" && p.Href == again.Package })
 		if i < 0 {

@@ -967,3 +967,39 @@ func TestCheckAgainPackage(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckAlways: a file accept marks Always (repomd.xml.asc of a
+// signed revision) is checked by every probe, beside the package
+// sampled: a mirror that lost it is down, naming it (an operator's test
+// removed it from a bucket, and the mirror stayed ok and listed first
+// while dnf with repo_gpgcheck refused it).
+func TestCheckAlways(t *testing.T) {
+	v1pkgs := demoPackages(t, "v1")
+	asc := Package{Href: "repodata/repomd.xml.asc", Always: true}
+	accept := func(*repodata.Repomd, string) ([]Package, string, bool) {
+		return []Package{asc, v1pkgs[0]}, "", true
+	}
+	noAsc := override("v1", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/repomd.xml.asc") }, statusAll(http.StatusNotFound))
+	for _, c := range []struct {
+		name   string
+		srv    http.Handler
+		state  State
+		reason string
+	}{
+		{"served", mirror("v1"), OK, ""},
+		{"missing", noAsc, Down, "HEAD repodata/repomd.xml.asc: 404 Not Found"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := httptest.NewServer(c.srv)
+			defer srv.Close()
+			p := &Prober{Rand: func(int) int { return 0 }}
+			r := p.Check(context.Background(), srv.URL+"/", accept)
+			if r.State != c.state || !strings.HasPrefix(r.Reason, c.reason) {
+				t.Errorf("got %s %q, want %s %q", r.State, r.Reason, c.state, c.reason)
+			}
+			if c.state == OK && r.Package != v1pkgs[0].Href {
+				t.Errorf("the package sampled was %q, want %q: the Always file is not one to sample", r.Package, v1pkgs[0].Href)
+			}
+		})
+	}
+}

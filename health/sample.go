@@ -18,6 +18,10 @@ type Package struct {
 	// without it, or a sample recorded before sizes were): the probe then
 	// checks that the package is served, not its size.
 	Size int64
+	// Always marks a file every probe checks, beside the one package it
+	// samples among the others, and as metadata (its first bytes are not
+	// an RPM's): repodata/repomd.xml.asc, when the revision has one.
+	Always bool
 }
 
 // SamplePackages reads the packages of an uncompressed primary.xml

@@ -85,7 +85,8 @@ func (s *run) recordVerified() error {
 // memory, and returns what saves it (and reports it); until save has
 // returned, s.verified may be read but not changed.
 func (s *run) addVerified() (save func() error) {
-	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample, PackageSizes: s.sizes}
+	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample, PackageSizes: s.sizes,
+		Signed: len(s.asc) > 0}
 	added := s.verified.Add(rev, s.now(), s.repo.MaxLag)
 	return func() error {
 		if added {

@@ -90,6 +90,10 @@ func TestVerifiedRevisions(t *testing.T) {
 		t.Errorf("after the update: verified %v, want [2 1]", got)
 	}
 	v, _ := h.store.LoadVerified("test")
+	// Served with repomd.xml.asc: probes check each mirror serves one.
+	if !v.Revisions[0].Signed || !v.Revisions[1].Signed {
+		t.Errorf("revisions served with a signature recorded as signed %v, %v; want true", v.Revisions[0].Signed, v.Revisions[1].Signed)
+	}
 	if !v.Revisions[1].SupersededAt.Equal(h.now) || !v.Revisions[0].SupersededAt.IsZero() {
 		t.Errorf("superseded at: %v / %v", v.Revisions[0].SupersededAt, v.Revisions[1].SupersededAt)
 	}
