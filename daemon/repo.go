@@ -694,6 +694,71 @@ func (r *repo) readHoldRecords(ctx context.Context) {
 	r.mu.Unlock()
 }
 
+// learnVerified merges into the repo's verified revisions those kept in
+// the records of each written mirror in object storage that serves a
+// revision this daemon has not verified: another daemon, sharing the
+// mirror, verified and published it (its sync succeeded where this one's
+// failed, or this one was on standby). Without it the mirror was judged
+// unknown ("not verified yet") and left out of the lists until this
+// daemon's own next sync (an operator's HA test). The records are read
+// only then, not every round.
+func (r *repo) learnVerified(ctx context.Context) {
+	cfg, _, _ := r.d.tools()
+	rc := r.config()
+	r.mu.Lock()
+	known := r.stored
+	r.mu.Unlock()
+	var learnt []*state.Verified
+	for _, m := range rc.Mirrors {
+		if !m.Written() || m.Kind() != "s3" {
+			continue
+		}
+		res, ok := r.tracker.Get(m.Name)
+		if !ok || res.SHA256 == "" || (known != nil && known.Find(res.SHA256) >= 0) {
+			continue
+		}
+		tg, err := r.target(ctx, m)
+		var v *state.Verified
+		if err == nil {
+			rctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
+			v, err = sync.VerifiedFromRecords(rctx, tg)
+			cancel()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.warnOnChange("reading the verified revisions kept with the mirror", m.Name, err)
+		if v != nil {
+			learnt = append(learnt, v)
+		}
+	}
+	if len(learnt) == 0 {
+		return
+	}
+	next := &state.Verified{Repo: r.name}
+	if known != nil {
+		*next = *known
+		next.Revisions = slices.Clone(known.Revisions)
+	}
+	changed := false
+	for _, v := range learnt {
+		if next.Merge(v, time.Now().UTC(), rc.MaxLag) {
+			changed = true
+		}
+	}
+	if !changed {
+		return
+	}
+	r.mu.Lock()
+	moved := r.stored != known // a sync reported meanwhile: it learnt them too
+	r.mu.Unlock()
+	if moved {
+		return
+	}
+	r.log.Info("verified revisions: learnt from the records kept with a mirror in object storage", "current", next.Current().Revision)
+	r.setVerified(next)
+}
+
 // setVerified takes the verified revisions a sync reports, at once (a
 // sync reports a new revision before any mirror serves it), and judges
 // the mirrors again against them.
@@ -923,6 +988,7 @@ func (r *repo) probe(ctx context.Context) {
 	r.refreshHold()
 	r.probeOrigin(ctx)
 	r.probeMirrorsLocked(ctx)
+	r.learnVerified(ctx)
 	r.probeLeases(ctx, true)
 	// The lists are written into the mirrors by the daemon's list
 	// writers, not here: a round's probes do not wait for their fsyncs

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/health"
 	"github.com/rpmirror/rpmirror/internal/s3test"
 	"github.com/rpmirror/rpmirror/server"
 	"github.com/rpmirror/rpmirror/state"
@@ -531,5 +532,59 @@ func TestHoldLearntFromTheBucket(t *testing.T) {
 	r.refreshHold()
 	if r.hold != nil {
 		t.Errorf("a resume recorded with the bucket on another host: the daemon still holds %+v", r.hold)
+	}
+}
+
+// TestVerifiedLearntFromTheBucket: a written mirror in object storage
+// that serves a revision this daemon has not verified (another daemon
+// sharing the bucket verified and published it) is judged against the
+// verified revisions kept in the bucket's records at the next probe
+// round, not left unknown and out of the lists until this daemon's own
+// next sync (an operator's HA test).
+func TestVerifiedLearntFromTheBucket(t *testing.T) {
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
+	p := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    schedule: \"@every 1h\"\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n        url: http://127.0.0.1:1/r/\n"), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := d.repo("r")
+	ctx := context.Background()
+	m := cfg.Repos[0].Mirrors[0]
+	tg, err := r.target(ctx, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repomd := []byte("<repomd>revision 7</repomd>")
+	sum := sha256Hex(repomd)
+	rec, _ := json.Marshal(map[string]any{
+		"written": time.Now().UTC(), "mirror": map[string]any{},
+		"verified": state.Verified{Repo: "r", Revisions: []state.Revision{{Revision: "7", SHA256: sum, Repomd: repomd, VerifiedAt: time.Now().UTC()}}},
+	})
+	unlock, err := tg.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.(target.Records).WriteRecord(ctx, "state.json", rec); err != nil {
+		t.Fatal(err)
+	}
+	unlock()
+	// The mirror's last probe found it serving that revision.
+	r.tracker.Update(m.Name, health.Result{URL: m.URL, State: health.Unknown, SHA256: sum, Revision: "7", Checked: time.Now()})
+	r.learnVerified(ctx)
+	r.mu.Lock()
+	cur := r.verified.Current()
+	r.mu.Unlock()
+	if cur == nil || cur.SHA256 != sum {
+		t.Fatalf("after learning from the bucket's records, the current verified revision is %+v, want revision 7", cur)
 	}
 }

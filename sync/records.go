@@ -72,6 +72,28 @@ func (s *run) readRecords(ctx context.Context, m *mirror) (*recordState, error) 
 	return rec, nil
 }
 
+// VerifiedFromRecords returns the verified revisions kept in tg's state
+// record (the repository's, as the last writer of the mirror knew them),
+// or nil when tg keeps no records or has none yet.
+func VerifiedFromRecords(ctx context.Context, tg target.Target) (*state.Verified, error) {
+	rs, ok := tg.(target.Records)
+	if !ok {
+		return nil, nil
+	}
+	b, err := rs.ReadRecord(ctx, stateRecord)
+	if errors.Is(err, target.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rec := &recordState{}
+	if err := json.Unmarshal(b, rec); err != nil {
+		return nil, fmt.Errorf("reading the state record kept with the mirror: %w", err)
+	}
+	return rec.Verified, nil
+}
+
 // adoptVerified merges the verified revisions of a mirror's records into
 // the repository's and saves them when that taught something: a daemon
 // that does not write the mirror (another holds its lease) still judges
