@@ -639,7 +639,7 @@ func TestBadOriginLeavesMirrorsAsTheyWere(t *testing.T) {
 				p.Sign = nil
 				buildRepo(t, dir, v1, testrepo.RepoOpts{Revision: "2"}, append(p1, p)...)
 			},
-			want: "package is not signed",
+			want: "signature check failed: not signed",
 			is:   verify.ErrUnsigned,
 		},
 		{

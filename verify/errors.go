@@ -50,8 +50,10 @@ func (e *CorruptError) Unwrap() error { return e.Err }
 
 // Reasons a signature check fails, carried by SignatureError.
 var (
-	// ErrUnsigned: the package carries no OpenPGP signature at all.
-	ErrUnsigned = errors.New("package is not signed")
+	// ErrUnsigned: the package (or repomd.xml) carries no OpenPGP
+	// signature at all. Its text names no package: repomd.xml.asc's
+	// check says it too.
+	ErrUnsigned = errors.New("not signed")
 	// ErrUnknownKey: the package is signed, but by no configured key.
 	ErrUnknownKey = errors.New("signed by a key that is not configured")
 	// ErrBadSignature: a signature by a configured key does not verify.
