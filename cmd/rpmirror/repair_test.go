@@ -320,4 +320,15 @@ func TestVerifyRepairUnreadableSnapshot(t *testing.T) {
 	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
 		t.Errorf("verify after the repair: exit %d\n%s", code, out)
 	}
+
+	// A broken snapshot (a file of it gone) is no repair's to mend: the
+	// repair names it and how to repair it, and does not say ok.
+	if err := os.Remove(snapRepomd); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	wantLine := "test/m1: snapshot " + first + " is broken (repodata/repomd.xml: "
+	if code != exitFailed || !strings.Contains(out, wantLine) || !strings.Contains(out, "remove snapshots/"+first+" to repair it") {
+		t.Errorf("verify --repair with a broken snapshot: exit %d, want %d naming it\n%s%s", code, exitFailed, out, errOut)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/safefs"
+	snaps "github.com/rpmirror/rpmirror/snapshot"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
@@ -138,6 +139,7 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 				readable = fmt.Sprintf(", %d made readable", len(m.MadeReadable))
 			}
 			fmt.Fprintf(stdout, "%s: revision %s: %d files replaced%s: %s\n", name, m.Revision, len(m.Replaced), readable, verdict)
+			bad += brokenSnapshots(ctx, stdout, r, m.Name)
 		}
 		if err != nil {
 			fmt.Fprintf(stdout, "%s: %s\n", r.Name, errLine(err))
@@ -148,6 +150,42 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 		return errFailed
 	}
 	return nil
+}
+
+// brokenSnapshots names, after a repair, each snapshot of mirror that is
+// still broken (a file missing or not what it should be: no repair
+// fetches a snapshot's files again) and how to repair it, and returns how
+// many there are. A repair said "ok" and exited 0 while verify called
+// them broken (an operator's test).
+func brokenSnapshots(ctx context.Context, w io.Writer, r *config.Repo, mirror string) int {
+	i := slices.IndexFunc(r.Mirrors, func(m config.Mirror) bool { return m.Name == mirror })
+	if i < 0 {
+		return 0
+	}
+	opts, err := sync.CheckOptionsFor(r)
+	if err != nil {
+		return 0 // the repair itself said so
+	}
+	tg, err := targets.Open(ctx, r.Mirrors[i])
+	if err != nil {
+		return 0
+	}
+	c, err := sync.CheckSnapshots(ctx, tg, r.Name, opts)
+	if err != nil {
+		fmt.Fprintf(w, "%s/%s: snapshots: %s\n", r.Name, mirror, errLine(err))
+		return 1
+	}
+	n := 0
+	for _, s := range c.Index.Snapshots {
+		problems := c.Broken[s.Name]
+		if len(problems) == 0 {
+			continue
+		}
+		n++
+		fmt.Fprintf(w, "%s/%s: snapshot %s is broken (%s: %s): no repair fetches a snapshot's files; remove %s to repair it\n",
+			r.Name, mirror, s.Name, problems[0].Path, errLine(problems[0].Err), snaps.Path(s.Name))
+	}
+	return n
 }
 
 // unreadable says what was wrong with a file made readable: its mode,
