@@ -33,6 +33,9 @@ func TestAcceptPackages(t *testing.T) {
 		{"no sample recorded, a sample of another revision", state.Revision{SHA256: "cur"}, sized, "old",
 			[]health.Package{{Href: "Packages/a-1.rpm"}, {Href: "Packages/b-1.rpm"}}},
 		{"no sample at all", state.Revision{SHA256: "cur"}, nil, "", []health.Package{}},
+		// Served with its signature: every probe fetches it and compares.
+		{"signed", state.Revision{SHA256: "cur", Packages: []string{"Packages/c-1.rpm"}, PackageSizes: []int64{300}, Signature: []byte("-----BEGIN PGP SIGNATURE-----")}, nil, "",
+			[]health.Package{{Href: "Packages/c-1.rpm", Size: 300}, {Href: "repodata/repomd.xml.asc", Always: true, Content: "-----BEGIN PGP SIGNATURE-----"}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

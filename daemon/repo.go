@@ -1100,12 +1100,12 @@ func (r *repo) accept(md *repodata.Repomd, sum string) ([]health.Package, string
 		// read from (a package rebuilt under the same name has another).
 		pkgs = presenceOnly(r.packages)
 	}
-	if rev.Signed {
+	if rev.Signature != nil {
 		// Served with its signature, it must be served so: dnf with
 		// repo_gpgcheck refuses a mirror without it, and does not try
 		// the next (an operator's test removed it from a bucket: both
 		// daemons kept the mirror ok and listed first).
-		pkgs = append(slices.Clip(pkgs), health.Package{Href: sync.AscPath, Always: true})
+		pkgs = append(slices.Clip(pkgs), health.Package{Href: sync.AscPath, Always: true, Content: string(rev.Signature)})
 	}
 	return pkgs, "", true
 }

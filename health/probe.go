@@ -274,7 +274,11 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 		if !pk.Always {
 			continue
 		}
-		if state, reason, err := pr.file(pk, true); state != OK {
+		check := func() (State, string, error) { return pr.file(pk, true) }
+		if pk.Content != "" {
+			check = func() (State, string, error) { return pr.content(pk) }
+		}
+		if state, reason, err := check(); state != OK {
 			r.Metadata = pk.Href
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
 			return r
@@ -425,6 +429,35 @@ func (pr *probe) repomd() (body []byte, latency time.Duration, state State, reas
 		return nil, latency, Down, fmt.Sprintf("%s: 200 OK but the body is larger than %s", op, size(limit))
 	}
 	return body, latency, OK, ""
+}
+
+// content checks that the file pk holds pk.Content, byte for byte: a GET
+// of at most one byte more.
+func (pr *probe) content(pk Package) (State, string, error) {
+	op := "GET " + pk.Href
+	req, err := pr.request(http.MethodGet, pk.Href)
+	if err != nil {
+		return Down, op + ": " + err.Error(), nil
+	}
+	resp, err := pr.client().Do(req)
+	if err != nil {
+		state, reason := pr.failure(op, err)
+		return state, reason, nil
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		drain(resp.Body)
+		return Down, op + ": " + status(resp.StatusCode), nil
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, int64(len(pk.Content))+1))
+	if err != nil {
+		state, reason := pr.failure(op, err)
+		return state, reason, nil
+	}
+	if string(body) != pk.Content {
+		return Down, op + ": 200 OK but not the one verified with the repomd.xml served (dnf with repo_gpgcheck refuses it)", nil
+	}
+	return OK, "", nil
 }
 
 // pkg checks that the package pk can be fetched: HEAD, or when the

@@ -976,23 +976,37 @@ func TestCheckAgainPackage(t *testing.T) {
 func TestCheckAlways(t *testing.T) {
 	v1pkgs := demoPackages(t, "v1")
 	asc := Package{Href: "repodata/repomd.xml.asc", Always: true}
-	accept := func(*repodata.Repomd, string) ([]Package, string, bool) {
-		return []Package{asc, v1pkgs[0]}, "", true
-	}
 	noAsc := override("v1", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, "/repomd.xml.asc") }, statusAll(http.StatusNotFound))
+	v1asc, err := os.ReadFile(filepath.Join(demoDir("v1"), "repodata", "repomd.xml.asc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another signature of the same size: the previous revision's, as a
+	// mirror that kept it serves.
+	other := bytes.Clone(v1asc)
+	other[len(other)/2] ^= 1
 	for _, c := range []struct {
-		name   string
-		srv    http.Handler
-		state  State
-		reason string
+		name    string
+		srv     http.Handler
+		content string
+		state   State
+		reason  string
 	}{
-		{"served", mirror("v1"), OK, ""},
-		{"missing", noAsc, Down, "HEAD repodata/repomd.xml.asc: 404 Not Found"},
+		{"served", mirror("v1"), "", OK, ""},
+		{"missing", noAsc, "", Down, "HEAD repodata/repomd.xml.asc: 404 Not Found"},
+		{"served, the one verified", mirror("v1"), string(v1asc), OK, ""},
+		{"missing, content known", noAsc, string(v1asc), Down, "GET repodata/repomd.xml.asc: 404 Not Found"},
+		{"another of the same size", mirror("v1"), string(other), Down, "GET repodata/repomd.xml.asc: 200 OK but not the one verified"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			srv := httptest.NewServer(c.srv)
 			defer srv.Close()
 			p := &Prober{Rand: func(int) int { return 0 }}
+			accept := func(*repodata.Repomd, string) ([]Package, string, bool) {
+				a := asc
+				a.Content = c.content
+				return []Package{a, v1pkgs[0]}, "", true
+			}
 			r := p.Check(context.Background(), srv.URL+"/", accept)
 			if r.State != c.state || !strings.HasPrefix(r.Reason, c.reason) {
 				t.Errorf("got %s %q, want %s %q", r.State, r.Reason, c.state, c.reason)

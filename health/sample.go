@@ -22,6 +22,10 @@ type Package struct {
 	// samples among the others, and as metadata (its first bytes are not
 	// an RPM's): repodata/repomd.xml.asc, when the revision has one.
 	Always bool
+	// Content, for an Always file, is what it must hold, byte for byte
+	// ("": not checked): the probe fetches it whole (it is small) and
+	// compares. A string, so that a Package stays comparable.
+	Content string
 }
 
 // SamplePackages reads the packages of an uncompressed primary.xml

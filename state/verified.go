@@ -50,12 +50,13 @@ type Revision struct {
 	// sample is then checked for presence only until a sync records a
 	// sample with sizes (see HasSizes).
 	PackageSizes []int64 `json:"package_sizes,omitempty"`
-	// Signed: repodata/repomd.xml.asc, a detached signature, was served
-	// beside Repomd (the origin's, or sign_with's). A mirror serving this
-	// revision must serve one too (dnf with repo_gpgcheck refuses the
-	// mirror otherwise): probes check it is there. Not its size: a
-	// revision signed again (sign_with) may differ in a byte.
-	Signed bool `json:"signed,omitempty"`
+	// Signature is repodata/repomd.xml.asc, the detached signature served
+	// beside Repomd (the origin's, or sign_with's), byte for byte; nil
+	// when none was. A mirror serving this revision must serve it too:
+	// dnf with repo_gpgcheck refuses the mirror otherwise, missing or
+	// another (the previous revision's, of the same size), and does not
+	// try the next. Probes fetch it and compare.
+	Signature []byte `json:"signature,omitempty"`
 }
 
 // HasSizes reports whether the revision's package sample has a size for
