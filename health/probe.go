@@ -82,6 +82,13 @@ type Result struct {
 	// mirror does not tell. Reason is then Err.Error(). It is nil for
 	// other failures: Reason says what they were.
 	Err error
+	// Turn counts the probes of the mirror (CheckAgain carries it on
+	// from the last one), from a random start: the package and the
+	// metadata file a probe checks are the Turn-th of their lists, so
+	// that each is checked within as many probes as its list is long.
+	// Chosen at random each time, a broken file could wait many times
+	// that (a metadata file 80 s where six probes of 10 s would do).
+	Turn int
 }
 
 // SizeError is a package a mirror serves at a size other than the one
@@ -266,6 +273,16 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 	if rnd == nil {
 		rnd = rand.IntN
 	}
+	r.Turn = last.Turn + 1
+	if last.Turn == 0 {
+		// A random start, so that mirrors do not all check the same
+		// file in the same round.
+		start := rnd(1 << 20)
+		if start < 0 || start >= 1<<20 {
+			start = 0
+		}
+		r.Turn = start + 1
+	}
 	again := Result{}
 	if last.State == Down && last.SHA256 == r.SHA256 {
 		again = last
@@ -288,10 +305,7 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 	if len(packages) > 0 {
 		i := slices.IndexFunc(packages, func(p Package) bool { return again.Package != "" && p.Href == again.Package })
 		if i < 0 {
-			i = rnd(len(packages))
-		}
-		if i < 0 || i >= len(packages) {
-			i = 0
+			i = (r.Turn - 1) % len(packages)
 		}
 		r.Package = packages[i].Href
 		if state, reason, err := pr.pkg(packages[i]); state != OK {
@@ -299,7 +313,7 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 			return r
 		}
 	}
-	if d, ok := pickMetadata(md, rnd, again.Metadata); ok {
+	if d, ok := pickMetadata(md, r.Turn, again.Metadata); ok {
 		r.Metadata = d.Href
 		if state, reason, err := pr.metadata(d); state != OK {
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
@@ -311,10 +325,10 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 }
 
 // pickMetadata chooses the metadata file of md a probe checks: again,
-// when md lists it, else one chosen with rnd among those the mirror
+// when md lists it, else the turn-th (Result.Turn) of those the mirror
 // itself serves (no xml:base) under a plain relative href. It returns
 // false when there is none.
-func pickMetadata(md *repodata.Repomd, rnd func(int) int, again string) (repodata.Data, bool) {
+func pickMetadata(md *repodata.Repomd, turn int, again string) (repodata.Data, bool) {
 	var files []repodata.Data
 	for _, d := range md.Data {
 		if d.Base != "" || !fs.ValidPath(d.Href) || d.Href == "." {
@@ -328,11 +342,7 @@ func pickMetadata(md *repodata.Repomd, rnd func(int) int, again string) (repodat
 	if len(files) == 0 {
 		return repodata.Data{}, false
 	}
-	i := rnd(len(files))
-	if i < 0 || i >= len(files) {
-		i = 0
-	}
-	return files[i], true
+	return files[(max(turn, 1)-1)%len(files)], true
 }
 
 // parseBase parses a mirror's base URL, adding the trailing "/" if
