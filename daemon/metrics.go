@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"math"
 	gosync "sync"
 	"time"
 
@@ -179,7 +180,7 @@ type mirrorRecord struct {
 // The help of the mirror series.
 const (
 	helpMirrorState     = "1 for the state of each mirror as the last probe saw it (ok: serves the current verified revision; behind: an earlier one, within max_lag; stale; down; unknown), 0 for the others."
-	helpMirrorLatency   = "Time the last probe took to fetch the mirror's repodata/repomd.xml."
+	helpMirrorLatency   = "Time the last probe took to fetch the mirror's repodata/repomd.xml; NaN when it got no complete answer (a timeout, a refused connection)."
 	helpMirrorLastProbe = "When the mirror was last probed (Unix time)."
 	helpMirrorLag       = "How long ago the verified revision the mirror serves was superseded (0: it serves the current one); absent when it serves no verified revision."
 )
@@ -210,7 +211,7 @@ func (mm *mirrorMetrics) set(repo, mirror string, r health.Result, lag time.Dura
 		rec = &mirrorRecord{labels: []*dto.LabelPair{interned(mm.mirrorPairs, "mirror", mirror), interned(mm.repoPairs, "repo", repo)}}
 		ms[mirror] = rec
 	}
-	rec.state, rec.latency = r.State, r.Latency.Seconds()
+	rec.state, rec.latency = r.State, probeLatency(r)
 	rec.lag, rec.lagKnown = lag.Seconds(), lagKnown
 	if !r.Checked.IsZero() {
 		rec.lastProbe = float64(r.Checked.Unix())
@@ -310,4 +311,14 @@ func (g *gaugeSample) Write(out *dto.Metric) error {
 
 func labelPair(name, value string) *dto.LabelPair {
 	return &dto.LabelPair{Name: &name, Value: &value}
+}
+
+// probeLatency is a probe's repomd.xml latency in seconds, or NaN when it
+// got no complete answer (Result.Latency 0 on a mirror not OK): 0 made a
+// stalled mirror look the fastest on a dashboard (a failover test).
+func probeLatency(r health.Result) float64 {
+	if r.Latency == 0 && r.State != health.OK {
+		return math.NaN()
+	}
+	return r.Latency.Seconds()
 }

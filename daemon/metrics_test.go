@@ -46,7 +46,7 @@ func (g *gaugeVecMirrors) set(repo, mirror string, r health.Result, lag time.Dur
 		}
 		g.state.WithLabelValues(repo, mirror, string(s)).Set(v)
 	}
-	g.latency.WithLabelValues(repo, mirror).Set(r.Latency.Seconds())
+	g.latency.WithLabelValues(repo, mirror).Set(probeLatency(r))
 	if !r.Checked.IsZero() {
 		g.lastProbe.WithLabelValues(repo, mirror).Set(float64(r.Checked.Unix()))
 	}
@@ -210,6 +210,27 @@ func TestUpstreamSeries(t *testing.T) {
 		want := append(step.want, `rpmirror_upstream_up{repo="b",upstream="http://u1/"} 1`)
 		if !slices.Equal(got, want) {
 			t.Errorf("after %v:\n%s\nwant\n%s", step.ups, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestLatencyOfAStalledMirror: a mirror whose last probe got no complete
+// answer has a latency of NaN, not 0, which made a stalled mirror look
+// the fastest on a dashboard (a failover test with dnf); one that
+// answered has its latency.
+func TestLatencyOfAStalledMirror(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	mm := newMirrorMetrics("rpmirror")
+	reg.MustRegister(mm)
+	mm.set("r", "stalled", health.Result{State: health.Down, Reason: "GET repodata/repomd.xml: timeout after 3s", Checked: time.Now()}, 0, false)
+	mm.set("r", "fast", health.Result{State: health.OK, Latency: 5 * time.Millisecond, Checked: time.Now()}, 0, true)
+	out := scrape(t, reg)
+	for _, want := range []string{
+		`rpmirror_mirror_probe_latency_seconds{mirror="stalled",repo="r"} NaN`,
+		`rpmirror_mirror_probe_latency_seconds{mirror="fast",repo="r"} 0.005`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, out)
 		}
 	}
 }
