@@ -726,3 +726,27 @@ func TestStartRemovesStaleStagedLists(t *testing.T) {
 		t.Errorf("a staged list younger than an hour: %v, want it kept", err)
 	}
 }
+
+// TestOriginFallbackKeepsToTheProtocol: with every mirror down, the
+// lists fall back to the origin (http here); a request for
+// ?protocol=https is not given it (a failover test with dnf got the
+// http origin for protocol=https), a request for http is.
+func TestOriginFallbackKeepsToTheProtocol(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: 500 * time.Millisecond})
+	e.waitHealthy()
+	e.net.setStatus("m1", http.StatusForbidden)
+	e.net.setStatus("m2", http.StatusForbidden)
+	originURL := e.net.URL("origin")
+	waitFor(t, 15*time.Second, "the lists to fall back to the origin", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 1 && strings.HasPrefix(l[0], originURL)
+	})
+	for _, q := range []string{"/mirrorlist?repo=demo&protocol=https", "/metalink?repo=demo&protocol=https"} {
+		if code, body := e.get(q); code != 200 || strings.Contains(body, originURL) || !strings.Contains(body, "listing nothing") {
+			t.Errorf("%s with the http origin as the last resort: %d\n%s", q, code, body)
+		}
+	}
+	if code, body := e.get("/mirrorlist?repo=demo&protocol=http"); code != 200 || !strings.Contains(body, originURL) {
+		t.Errorf("protocol=http with the http origin as the last resort: %d\n%s", code, body)
+	}
+}

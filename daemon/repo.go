@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"runtime/debug"
 	"slices"
@@ -1493,6 +1494,11 @@ func (r *repo) renderViews(force bool) bool {
 	efb, ecur, ealts := fallback(rc, v, originRepomd, refused)
 	sr := r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
 		r.redirectFiles(rc, cands, v, originRepomd, refused), now)
+	if u, err := url.Parse(efb.URL); err == nil && efb.URL != "" && mirrorlist.Usable(efb.URL) {
+		// A request for the other protocol gets no origin of this one.
+		nfb := mirrorlist.Fallback{Comment: fmt.Sprintf("no listed mirror offers the protocol asked, and the origin is %s: listing nothing", u.Scheme)}
+		sr.Elsewhere = server.Elsewhere{Scheme: u.Scheme, Text: mirrorlist.TextFallback(nil, nfb), Metalink: mirrorlist.MetalinkFallback(ecur, ealts, nil, nfb, now)}
+	}
 	sr.Snapshots = r.snapshotLists(rc, cands, snapIdx, now)
 	r.live.Store(sr)
 	r.d.metrics.listed.WithLabelValues(r.name).Set(float64(len(ms)))

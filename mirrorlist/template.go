@@ -65,6 +65,18 @@ func NewTemplate(current File, alternates []File, ms []Mirror, fallbackText, fal
 	return t
 }
 
+// Lists reports whether order names a candidate the lists show (one
+// with a usable URL, not a duplicate): when it does not, AppendText and
+// AppendMetalink answer the fallback.
+func (t *Template) Lists(order []int) bool {
+	for _, i := range order {
+		if t.lines[i] != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // Len returns the number of candidates.
 func (t *Template) Len() int { return len(t.lines) }
 

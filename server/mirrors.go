@@ -30,6 +30,25 @@ type Repo struct {
 	// Snapshots answers ?snapshot=NAME and /snapshots.json; nil when the
 	// repository keeps no snapshots.
 	Snapshots *Snapshots
+	// Elsewhere is what a request with ?protocol= is answered when no
+	// candidate is left and the last resort Lists falls back to (the
+	// origin) is not of that protocol: a client that asked for https is
+	// not sent to an http origin (a failover test with dnf). Its Scheme
+	// is the origin's; zero when Lists' fallback lists nothing.
+	Elsewhere Elsewhere
+}
+
+// Elsewhere is what a repository's lists answer a request for another
+// protocol than its fallback's (Repo.Elsewhere).
+type Elsewhere struct {
+	Scheme         string // "http" or "https"; "" for none
+	Text, Metalink []byte
+}
+
+// elsewhere reports whether a request for protocol, whose order names no
+// candidate Lists would list, is answered with Elsewhere.
+func (r *Repo) elsewhere(protocol selection.Protocol, order []int) bool {
+	return protocol != "" && r.Elsewhere.Scheme != "" && string(protocol) != r.Elsewhere.Scheme && !r.Lists.Lists(order)
 }
 
 // Files is what redirects need to know of a repository's candidates.
@@ -188,12 +207,15 @@ func (m *mirrorRoutes) locate(addr netip.Addr, country string) selection.Client 
 	return c
 }
 
+// parseProtocol reads ?protocol=, in any case as ?country= is.
 func parseProtocol(s string) (selection.Protocol, bool) {
-	switch s {
-	case "":
+	switch {
+	case s == "":
 		return "", true
-	case "http", "https":
-		return selection.Protocol(s), true
+	case strings.EqualFold(s, "http"):
+		return "http", true
+	case strings.EqualFold(s, "https"):
+		return "https", true
 	}
 	return "", false
 }
@@ -294,10 +316,15 @@ func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
 	if snap := q.Get("snapshot"); snap != "" {
 		m.snapshotList(req, a, &rq, repo, order, snap)
 	} else {
-		if kind == KindMetalink {
+		switch {
+		case kind == KindMetalink && repo.elsewhere(protocol, order):
+			a.body, a.contentType = append(a.body[:0], repo.Elsewhere.Metalink...), contentMetalink
+		case kind == KindMetalink:
 			a.body = repo.Lists.AppendMetalink(a.body[:0], order)
 			a.contentType = contentMetalink
-		} else {
+		case repo.elsewhere(protocol, order):
+			a.body, a.contentType = append(a.body[:0], repo.Elsewhere.Text...), contentText
+		default:
 			a.body = repo.Lists.AppendText(a.body[:0], order)
 			a.contentType = contentText
 		}
@@ -393,7 +420,8 @@ func (m *mirrorRoutes) answerRedirect(req *mirrorRequest, a *answer) {
 		*op = order
 		orderPool.Put(op)
 		if rq.location == "" {
-			if o := repo.Files.Origin(rest); o != "" {
+			// The origin, as a last resort, only over the protocol asked.
+			if o := repo.Files.Origin(rest); o != "" && (protocol == "" || strings.HasPrefix(o, string(protocol)+"://")) {
 				rq.location = join(o, rest)
 			}
 		}
