@@ -1369,7 +1369,7 @@ func describe(repomd []byte) mirrorlist.File {
 // revision: the origin as a last resort, unless what it serves failed
 // verification; and the revision the metalink describes.
 func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *refusal) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
-	const none = "no mirror serves a verified revision"
+	const none = "no mirror can be listed (none is up and serving a verified revision)"
 	cur := v.Current()
 	var current mirrorlist.File
 	if cur != nil {

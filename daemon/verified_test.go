@@ -165,7 +165,7 @@ func TestRefusedRevisionKeepsMirrors(t *testing.T) {
 	e.net.setStatus("m2", http.StatusForbidden)
 	waitFor(t, 15*time.Second, "the mirrors to leave the list", func() bool { return len(e.mirrorlist()) == 0 })
 	_, text := e.get("/mirrorlist?repo=demo")
-	if want := fmt.Sprintf("# no mirror serves a verified revision, and the origin's revision %d failed verification: listing nothing\n", base+30); text != want {
+	if want := fmt.Sprintf("# no mirror can be listed (none is up and serving a verified revision), and the origin's revision %d failed verification: listing nothing\n", base+30); text != want {
 		t.Errorf("mirrorlist %q, want %q", text, want)
 	}
 	if ml := e.metalink(); strings.Contains(ml, "<url") || !strings.Contains(ml, "failed verification") {
