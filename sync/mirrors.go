@@ -263,6 +263,12 @@ func (s *run) reclaim(ctx context.Context, cause error) {
 				continue
 			}
 			if err := m.tg.Remove(ctx, p); err != nil {
+				if errors.Is(err, target.ErrLockLost) {
+					// Every other removal would fail the same way: said
+					// once, not a line a package (some never stored).
+					s.log.Warn("the mirror's lock was lost: the packages stored for the revision that was not published stay until the next sync removes them", "mirror", m.cfg.Name, "files", len(m.st.Unpublished), "err", err)
+					break
+				}
 				s.log.Warn("removing a package stored for the revision that was not published", "mirror", m.cfg.Name, "path", p, "err", err)
 				continue
 			}

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strings"
 	gosync "sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -960,5 +961,59 @@ func TestIndexKept(t *testing.T) {
 	os.Remove(h.store.IndexPath("test", "one"))
 	if l := syncLogging(); !strings.Contains(l, "treating its files as unknown") {
 		t.Errorf("without the index nor the primary, the engine did not notice:\n%s", l)
+	}
+}
+
+// lockLost is a target whose lock is lost before the commit (a lease in
+// object storage that lapsed): Commit and Remove fail with
+// target.ErrLockLost, and removes counts the Remove calls.
+type lockLost struct {
+	target.Target
+	removes *atomic.Int32
+}
+
+func (l lockLost) Commit(context.Context, []target.File, []string) error {
+	return fmt.Errorf("committing: %w", target.ErrLockLost)
+}
+
+func (l lockLost) Remove(context.Context, string) error {
+	l.removes.Add(1)
+	return fmt.Errorf("removing: %w", target.ErrLockLost)
+}
+
+// TestLockLostReclaimSaysOnce: a sync whose lock was lost before the
+// commit leaves the packages it stored for the next sync, and says so
+// once: it tried to remove each, warning a line per package, some never
+// stored (an operator's HA test saw nine).
+func TestLockLostReclaimSaysOnce(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v1, v2 := filepath.Join(base, "v1"), filepath.Join(base, "v2")
+	p1 := testrepo.DemoPackages(key)
+	buildRepo(t, v1, "", testrepo.RepoOpts{NoDatabase: true}, p1...)
+	extra := []testrepo.Pkg{{Name: "orphan-a", Version: "1", Release: "1", Sign: key}, {Name: "orphan-b", Version: "1", Release: "1", Sign: key}}
+	buildRepo(t, v2, v1, testrepo.RepoOpts{NoDatabase: true}, append(p1, extra...)...)
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	republish(t, o, v1)
+	h := newHarness(t, o, key.PublicPath)
+	h.mustSync()
+
+	var removes atomic.Int32
+	logger, logs := captureLog(slog.LevelWarn)
+	eng := sync.New(sync.Options{Store: h.store, Fetcher: fetch.New(fetch.Options{}), Logger: logger, Now: func() time.Time { return h.now },
+		OpenTarget: func(_ context.Context, m config.Mirror) (target.Target, error) {
+			tg, err := local.New(m.Path)
+			return lockLost{tg, &removes}, err
+		}})
+	republish(t, o, v2)
+	if rep := eng.Sync(context.Background(), h.repo); !errors.Is(rep.Err, target.ErrLockLost) {
+		t.Fatalf("sync with the lock lost: %v", rep.Err)
+	}
+	l := logs()
+	if n := strings.Count(l, "lock was lost"); n != len(h.mirrors) || strings.Contains(l, "removing a package stored") {
+		t.Errorf("the lost lock said %d times for %d mirrors, or a line a package:\n%s", n, len(h.mirrors), l)
+	}
+	if n := int(removes.Load()); n != len(h.mirrors) {
+		t.Errorf("%d removals tried with the lock lost, want one a mirror", n)
 	}
 }
