@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/health"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
@@ -48,6 +49,13 @@ func TestAcceptPackages(t *testing.T) {
 				t.Errorf("probes check %v, want %v", got, tc.want)
 			}
 		})
+	}
+	// With sign_with, mirrors may hold different valid signatures of
+	// one repomd.xml (one is made for a mirror that lacks it): presence
+	// only.
+	signed := &repo{cfg: config.Repo{SignWith: "/etc/rpmirror/signing.key"}, verified: &state.Verified{Revisions: []state.Revision{{SHA256: "cur", Signature: []byte("sig")}}}}
+	if got, _, _ := signed.accept(&repodata.Repomd{}, "cur"); !slices.Equal(got, []health.Package{{Href: "repodata/repomd.xml.asc", Always: true}}) {
+		t.Errorf("with sign_with, probes check %v, want repomd.xml.asc's presence", got)
 	}
 	r := &repo{verified: &state.Verified{Revisions: []state.Revision{{SHA256: "cur"}}}, packages: sized, packagesOf: "cur"}
 	if _, _, ok := r.accept(&repodata.Repomd{}, "unknown"); ok {

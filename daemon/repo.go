@@ -628,7 +628,7 @@ func (r *repo) refreshHold() (changed bool) {
 		return false
 	}
 	r.mu.Lock()
-	h = sync.EffectiveHold(h, r.holdRecord) // a rollback or resume on another host
+	h = sync.ForRepo(sync.EffectiveHold(h, r.holdRecord), r.name) // a rollback or resume on another host
 	r.mu.Unlock()
 	held := 0.0
 	if h != nil {
@@ -741,14 +741,14 @@ func (r *repo) learnVerified(ctx context.Context) {
 		*next = *known
 		next.Revisions = slices.Clone(known.Revisions)
 	}
-	changed := false
 	for _, v := range learnt {
-		if next.Merge(v, time.Now().UTC(), rc.MaxLag) {
-			changed = true
-		}
+		next.Merge(v, time.Now().UTC(), rc.MaxLag)
 	}
-	if !changed {
-		return
+	same := known != nil && slices.EqualFunc(next.Revisions, known.Revisions, func(a, b state.Revision) bool {
+		return a.SHA256 == b.SHA256 && len(a.Packages) == len(b.Packages) && len(a.PackageSizes) == len(b.PackageSizes)
+	})
+	if same {
+		return // what Merge added it trimmed again (too old to keep)
 	}
 	r.mu.Lock()
 	moved := r.stored != known // a sync reported meanwhile: it learnt them too
@@ -1105,8 +1105,15 @@ func (r *repo) accept(md *repodata.Repomd, sum string) ([]health.Package, string
 		// Served with its signature, it must be served so: dnf with
 		// repo_gpgcheck refuses a mirror without it, and does not try
 		// the next (an operator's test removed it from a bucket: both
-		// daemons kept the mirror ok and listed first).
-		pkgs = append(slices.Clip(pkgs), health.Package{Href: sync.AscPath, Always: true, Content: string(rev.Signature)})
+		// daemons kept the mirror ok and listed first). The origin's,
+		// it must be that one; sign_with's is made again for a mirror
+		// that lacks one, so mirrors may hold different valid ones:
+		// there, only its presence is checked.
+		asc := health.Package{Href: sync.AscPath, Always: true}
+		if r.cfg.SignWith == "" { // r.mu is held
+			asc.Content = string(rev.Signature)
+		}
+		pkgs = append(slices.Clip(pkgs), asc)
 	}
 	return pkgs, "", true
 }

@@ -421,7 +421,7 @@ func (m *mirrorRoutes) answerRedirect(req *mirrorRequest, a *answer) {
 		orderPool.Put(op)
 		if rq.location == "" {
 			// The origin, as a last resort, only over the protocol asked.
-			if o := repo.Files.Origin(rest); o != "" && (protocol == "" || strings.HasPrefix(o, string(protocol)+"://")) {
+			if o := repo.Files.Origin(rest); o != "" && (protocol == "" || hasScheme(o, string(protocol))) {
 				rq.location = join(o, rest)
 			}
 		}
@@ -433,6 +433,11 @@ func (m *mirrorRoutes) answerRedirect(req *mirrorRequest, a *answer) {
 	}
 	rq.status = http.StatusFound
 	a.status, a.location, a.noCache, a.body = rq.status, rq.location, true, a.body[:0]
+}
+
+// hasScheme reports whether the URL u has the scheme s, in any case.
+func hasScheme(u, s string) bool {
+	return len(u) > len(s)+3 && strings.EqualFold(u[:len(s)], s) && u[len(s):len(s)+3] == "://"
 }
 
 // join appends the relative path p, escaped, to base, before its query

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -184,6 +185,20 @@ func (s *Store) SaveVerified(v *Verified) error {
 		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
 	}
 	return nil
+}
+
+// SetSignature records sig as the signature of the revision whose
+// repomd.xml has the hex sha256 digest sum (Revision.Signature), and
+// reports whether that changed anything: an origin that signs an
+// unchanged repomd.xml again serves a new signature, which the mirrors
+// then get.
+func (v *Verified) SetSignature(sum string, sig []byte) bool {
+	i := v.Find(sum)
+	if i < 0 || bytes.Equal(v.Revisions[i].Signature, sig) {
+		return false
+	}
+	v.Revisions[i].Signature = bytes.Clone(sig)
+	return true
 }
 
 // Merge adds to v the revisions of o it lacks (another process's

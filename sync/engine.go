@@ -308,6 +308,14 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 		s.unlock = unlock // after finish (Sync)
 	}
+	if !keepsRecords(s.repo) {
+		// No mirror keeps a hold record: the state_dir's hold is the
+		// only one, and a held repository is refused before anything
+		// (its mirrors are not even locked).
+		if err := s.adoptHold(ctx); err != nil {
+			return err
+		}
+	}
 	st, err := store.Load(s.repo.Name)
 	var corrupt *state.CorruptError
 	if errors.As(err, &corrupt) {
@@ -357,8 +365,10 @@ func (s *run) sync(ctx context.Context) (err error) {
 	// Held here, or by a rollback on another host that the mirrors'
 	// records tell of (the mirrors are locked now: no rollback or resume
 	// runs meanwhile).
-	if err := s.adoptHold(ctx); err != nil {
-		return err
+	if keepsRecords(s.repo) {
+		if err := s.adoptHold(ctx); err != nil {
+			return err
+		}
 	}
 	if !s.dry {
 		if err := s.seedVerified(); err != nil {
@@ -384,6 +394,15 @@ func (s *run) sync(ctx context.Context) (err error) {
 	digest := sha256Hex(s.repomd)
 	if cur := s.verified.Current(); cur != nil && cur.SHA256 == digest {
 		s.rep.RevisionVerified = true
+	}
+	// A revision verified before may come with a new signature (the
+	// origin signed it again): the mirrors get that one, and probes
+	// compare with it. (sign_with makes its own, maybe a different one
+	// for each mirror: probes check only that one is there.)
+	if !s.dry && s.repo.SignWith == "" && s.asc != nil && s.verified.SetSignature(digest, s.asc) {
+		if err := s.saveVerified(); err != nil {
+			return err
+		}
 	}
 	// Plan: which mirrors are current, and what the sync does to the
 	// others; with no written mirror, what verifying the revision takes.
@@ -678,9 +697,10 @@ func (s *run) mirrorErrors() error {
 	return errors.Join(errs...)
 }
 
-// finish records the run in the state directory.
+// finish records the run in the state directory. A held repository's
+// refused sync is no run: rpmirror status shows the hold.
 func (s *run) finish(ctx context.Context) {
-	if s.dry || s.st == nil {
+	if s.dry || s.st == nil || errors.Is(s.rep.Err, ErrHeld) {
 		return
 	}
 	run := state.Run{

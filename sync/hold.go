@@ -357,7 +357,7 @@ func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, er
 	if err != nil {
 		return nil, err
 	}
-	h := EffectiveHold(local, rec)
+	h := ForRepo(EffectiveHold(local, rec), repo.Name)
 	if h == nil {
 		if local != nil {
 			// Resumed on another host: only this state_dir did not know.
@@ -390,6 +390,16 @@ func (e *Engine) release(ctx context.Context, mc config.Mirror, repo string, h *
 		return err
 	}
 	defer unlock()
+	// Under the lock now: a rollback on another host may have held the
+	// repository again since the records were read.
+	rec, err := ReadHoldRecord(ctx, tg)
+	if err != nil {
+		return err
+	}
+	if rec != nil && rec.Hold != nil && h != nil && rec.Hold.At.After(h.At) {
+		return fmt.Errorf("a newer hold (snapshot %s, by %s at %s) was recorded meanwhile: run rpmirror resume again to lift it",
+			rec.Hold.Snapshot, rec.Hold.By, rec.Hold.At.UTC().Format(time.RFC3339))
+	}
 	if _, ok := tg.(target.Snapshotter); ok {
 		if err := snapshot.Release(ctx, tg, repo); err != nil {
 			return err

@@ -106,13 +106,8 @@ func TestRollbackHoldResume(t *testing.T) {
 	}
 	rep := h.sync()
 	var he *sync.HeldError
-	if !errors.As(rep.Err, &he) || he.Hold.Snapshot != first || he.Hold.By != "me@here" {
-		t.Fatalf("sync of a held repo: %v", rep.Err)
-	}
-	for _, m := range rep.Mirrors {
-		if m.Published != 0 || m.Deleted != 0 {
-			t.Errorf("sync of a held repo: mirror %s published %d files, deleted %d", m.Name, m.Published, m.Deleted)
-		}
+	if !errors.As(rep.Err, &he) || he.Hold.Snapshot != first || he.Hold.By != "me@here" || len(rep.Mirrors) != 0 {
+		t.Fatalf("sync of a held repo: %v (mirrors %d)", rep.Err, len(rep.Mirrors))
 	}
 	if string(serves(h.mirrors[0])) != string(v1md) {
 		t.Error("a sync moved the held repo")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -94,8 +95,9 @@ func Newest(records ...*HoldRecord) *HoldRecord {
 // state_dir records (local, nil when none) and the newest record kept
 // with the mirrors (rec, nil when none): whichever was made last. A hold
 // recorded with the mirrors after the local one (or when there is none)
-// holds the repository; a resume recorded there after the local hold
-// was made lifts it; otherwise the local one stands.
+// holds the repository; a resume recorded there lifts the local hold
+// when that was made no later than the hold the resume lifted (it is
+// that hold, or one it replaced); otherwise the local one stands.
 func EffectiveHold(local *state.Hold, rec *HoldRecord) *state.Hold {
 	switch {
 	case rec == nil:
@@ -105,10 +107,12 @@ func EffectiveHold(local *state.Hold, rec *HoldRecord) *state.Hold {
 			return nil
 		}
 		if rec.LiftedSHA256 != "" {
-			if rec.LiftedSHA256 == local.SHA256 && rec.LiftedAt.Equal(local.At) {
-				return nil // this very hold was lifted elsewhere
+			if !local.At.After(rec.LiftedAt) {
+				// This very hold was lifted elsewhere, or one this host
+				// made before the hold that was lifted replaced it.
+				return nil
 			}
-			return local
+			return local // made after the hold that was lifted
 		}
 		if rec.Written.After(local.At) {
 			return nil // resumed elsewhere after this hold was made
@@ -120,6 +124,19 @@ func EffectiveHold(local *state.Hold, rec *HoldRecord) *state.Hold {
 		return rec.Hold // the same hold, done since
 	}
 	return local
+}
+
+// ForRepo returns h as a hold of repo: a hold read from a record names
+// the repository as the host that wrote it calls it, which may not be
+// this configuration's name (nor a name a record should choose). h
+// itself is returned when it names repo already, nil for nil.
+func ForRepo(h *state.Hold, repo string) *state.Hold {
+	if h == nil || h.Repo == repo {
+		return h
+	}
+	c := *h
+	c.Repo = repo
+	return &c
 }
 
 // heldByRecords returns the newest hold record kept with the written
@@ -143,10 +160,16 @@ func (e *Engine) heldByRecords(ctx context.Context, repo *config.Repo) (*HoldRec
 	return Newest(recs...), nil
 }
 
+// keepsRecords reports whether a written mirror of repo keeps records
+// (object storage), hence maybe a hold record.
+func keepsRecords(repo *config.Repo) bool {
+	return slices.ContainsFunc(repo.Mirrors, func(m config.Mirror) bool { return m.Written() && m.Kind() == "s3" })
+}
+
 // adoptHold brings the state_dir's hold in line with the newest hold
 // record kept with the sync's mirrors, and refuses the sync when the
-// repository is held. It runs once the mirrors are open (and, but in a
-// dry run, locked).
+// repository is held. With records to read, it runs once the mirrors
+// are open (and, but in a dry run, locked); without, before anything.
 func (s *run) adoptHold(ctx context.Context) error {
 	store := s.e.opts.Store
 	local, err := store.LoadHold(s.repo.Name)
@@ -161,7 +184,7 @@ func (s *run) adoptHold(ctx context.Context) error {
 		}
 		recs = append(recs, rec)
 	}
-	h := EffectiveHold(local, Newest(recs...))
+	h := ForRepo(EffectiveHold(local, Newest(recs...)), s.repo.Name)
 	if h != local && !s.dry {
 		if h == nil {
 			s.log.Info("the repository was resumed on another host (the hold record kept with its mirrors says so)", "was_at", local.Snapshot)

@@ -29,7 +29,9 @@ func TestEffectiveHold(t *testing.T) {
 		{"an older hold elsewhere", h2, &sync.HoldRecord{Hold: h1, Written: t0}, h2},
 		{"the same hold, done since", h1, &sync.HoldRecord{Hold: h1done, Written: t0.Add(time.Minute)}, h1done},
 		{"this hold lifted elsewhere", h1, &sync.HoldRecord{LiftedAt: h1.At, LiftedSHA256: h1.SHA256, Written: t0.Add(-time.Hour)}, nil},
-		{"another hold lifted elsewhere", h2, &sync.HoldRecord{LiftedAt: h1.At, LiftedSHA256: h1.SHA256, Written: t0.Add(2 * time.Hour)}, h2},
+		{"a later hold than the one lifted elsewhere", h2, &sync.HoldRecord{LiftedAt: h1.At, LiftedSHA256: h1.SHA256, Written: t0.Add(2 * time.Hour)}, h2},
+		// B held at h1; A held again at h2 (B never saved it) and lifted h2.
+		{"an earlier hold than the one lifted elsewhere", h1, &sync.HoldRecord{LiftedAt: h2.At, LiftedSHA256: h2.SHA256, Written: t0.Add(2 * time.Hour)}, nil},
 		{"resumed elsewhere, no hold named, later", h1, &sync.HoldRecord{Written: t0.Add(time.Hour)}, nil},
 		{"resumed elsewhere, no hold named, earlier", h2, &sync.HoldRecord{Written: t0}, h2},
 		{"resumed elsewhere, nothing held here", nil, &sync.HoldRecord{Written: t0}, nil},
@@ -40,5 +42,19 @@ func TestEffectiveHold(t *testing.T) {
 	}
 	if got := sync.Newest(nil, &sync.HoldRecord{Hold: h1, Written: t0}, &sync.HoldRecord{Written: t0.Add(time.Hour)}, nil); got == nil || got.Hold != nil {
 		t.Errorf("Newest = %+v, want the resume written last", got)
+	}
+}
+
+func TestForRepo(t *testing.T) {
+	h := &state.Hold{Repo: "el9-on-host-a", Snapshot: "s", SHA256: "aa"}
+	got := sync.ForRepo(h, "el9")
+	if got == h || got.Repo != "el9" || got.Snapshot != "s" || h.Repo != "el9-on-host-a" {
+		t.Errorf("ForRepo of another repo's name: %+v (the record's hold %+v)", got, h)
+	}
+	if same := &(state.Hold{Repo: "el9"}); sync.ForRepo(same, "el9") != same {
+		t.Error("ForRepo copied a hold that names the repo already")
+	}
+	if sync.ForRepo(nil, "el9") != nil {
+		t.Error("ForRepo(nil) is not nil")
 	}
 }

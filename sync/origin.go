@@ -75,18 +75,21 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 	return nil
 }
 
-// checkZchunk refuses a repomd.xml that lists a zchunk copy of a
-// metadata file (TYPE_zck, which dnf built with zchunk reads in place of
-// TYPE) whose open-checksum is not TYPE's: rpmirror reads the primary,
-// not its zchunk copy, and a copy holding other packages would send
-// clients for files no mirror has. createrepo_c and modifyrepo_c write
+// checkZchunk refuses a repomd.xml that lists a zchunk copy of the
+// primary (primary_zck, which dnf built with zchunk reads in place of
+// primary) whose open-checksum is not the primary's: rpmirror reads the
+// primary, not its zchunk copy, and a copy holding other packages would
+// send clients for files no mirror has. createrepo_c and modifyrepo_c write
 // both from one document, so their open-checksums are equal. What a
 // zchunk file holds is not decompressed to check it against that digest:
 // it is checked against its own checksum, as every file is.
 func checkZchunk(md *repodata.Repomd) error {
 	for _, z := range md.Data {
 		of, ok := strings.CutSuffix(z.Type, "_zck")
-		if !ok {
+		if !ok || of != "primary" {
+			// Only the primary locates packages. Others need not match:
+			// Fedora's group_zck is made from group_xz, and group, its
+			// uncompressed comps file, has no open-checksum at all.
 			continue
 		}
 		d, ok := md.Find(of)

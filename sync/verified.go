@@ -71,7 +71,7 @@ func (s *run) seedVerified() error {
 	if best == nil {
 		return nil
 	}
-	s.verified.Add(state.Revision{Revision: best.curMd.Revision, SHA256: best.st.RepomdSHA256, Repomd: best.cur}, s.now(), s.repo.MaxLag)
+	s.verified.Add(state.Revision{Revision: best.curMd.Revision, SHA256: best.st.RepomdSHA256, Repomd: best.cur, Signature: best.curAsc}, s.now(), s.repo.MaxLag)
 	s.log.Info("verified revisions: starting from the one published last", "revision", best.curMd.Revision, "mirror", best.cfg.Name)
 	return s.saveVerified()
 }

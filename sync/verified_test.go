@@ -138,6 +138,18 @@ func TestVerifiedRevisions(t *testing.T) {
 	if cur := v.Current(); cur.Revision != "2" || !cur.HasSizes() || len(cur.Packages) != len(p2) {
 		t.Errorf("after a sync that planned the revision: sample %v, sizes %v; want every package of revision 2 with its size", cur.Packages, cur.PackageSizes)
 	}
+
+	// The origin signs the same repomd.xml again: the mirrors get the
+	// new signature, and the revision records it, for probes to compare.
+	if err := testrepo.SignRepomd(o.dir, key); err != nil {
+		t.Fatal(err)
+	}
+	resigned, _ := os.ReadFile(filepath.Join(o.dir, "repodata", "repomd.xml.asc"))
+	h.mustSync()
+	v, _ = h.store.LoadVerified("test")
+	if cur := v.Current(); cur.Revision != "2" || !bytes.Equal(cur.Signature, resigned) {
+		t.Errorf("after the origin signed revision 2 again: recorded signature %q, want the new one", cur.Signature)
+	}
 }
 
 // TestVerifyOnly: a repository with no written mirror (probe-only ones

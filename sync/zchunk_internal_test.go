@@ -22,7 +22,12 @@ func TestCheckZchunk(t *testing.T) {
 			data("other", sum("sha256", "bb")), data("other_zck", sum("sha256", "bb"))}, ""},
 		{"zchunk alone", []repodata.Data{data("primary", sum("sha256", "aa")), data("updateinfo_zck", sum("sha256", "cc"))}, ""},
 		{"other content", []repodata.Data{data("primary", sum("sha256", "aa")), data("primary_zck", sum("sha256", "ab"))}, "primary_zck"},
-		{"other content, listed first", []repodata.Data{data("filelists_zck", sum("sha256", "ab")), data("filelists", sum("sha256", "aa"))}, "filelists_zck"},
+		{"other content, listed first", []repodata.Data{data("primary_zck", sum("sha256", "ab")), data("primary", sum("sha256", "aa"))}, "primary_zck"},
+		// Only the primary locates packages: Fedora's group_zck, made
+		// from group_xz, beside group, which has no open-checksum.
+		{"Fedora's comps", []repodata.Data{data("primary", sum("sha256", "aa")), data("primary_zck", sum("sha256", "aa")),
+			data("group", nil), data("group_xz", sum("sha256", "bb")), data("group_zck", sum("sha256", "cc")),
+			data("filelists", sum("sha256", "dd")), data("filelists_zck", sum("sha256", "de"))}, ""},
 		{"no open-checksum", []repodata.Data{data("primary", sum("sha256", "aa")), data("primary_zck", nil)}, "primary_zck"},
 		{"no open-checksum on the original", []repodata.Data{data("primary", nil), data("primary_zck", sum("sha256", "aa"))}, "primary_zck"},
 		{"types differ", []repodata.Data{data("primary", sum("sha256", "aa")), data("primary_zck", sum("sha512", "aa"))}, "primary_zck"},
