@@ -71,3 +71,44 @@ func TestProbeJudgedAgainstAHoldSavedMeanwhile(t *testing.T) {
 		t.Errorf("the mirror brought back by the rollback was recorded as needing a person: %v", f[failures:])
 	}
 }
+
+// TestRollbackElsewhereUnderWay: a hold learnt from another host's
+// record, not done yet, is under way while another process holds the
+// lease on one of the repository's mirrors in object storage (the
+// rollback republishing it there), and not once no one does: this
+// daemon no longer calls the written mirrors stale, at WARN, while the
+// other host's rollback runs (a reviewer's finding).
+func TestRollbackElsewhereUnderWay(t *testing.T) {
+	d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := d.repo("r0")
+	if !ok {
+		t.Fatal("no repo r0")
+	}
+	hold := &state.Hold{Repo: "r0", Snapshot: "s", SHA256: "aa", At: time.Now()}
+	if r.rollbackUnderWay(hold) {
+		t.Error("under way with no lock and no lease held")
+	}
+	r.mu.Lock()
+	r.leases = map[string]*server.LeaseStatus{"obj": {Held: true, Holder: "mirror-b"}}
+	r.mu.Unlock()
+	if !r.rollbackUnderWay(hold) {
+		t.Error("not under way while another process holds the mirror's lease")
+	}
+	r.mu.Lock()
+	r.leases["obj"] = &server.LeaseStatus{Held: true, Holder: "mirror-a", Mine: true}
+	r.mu.Unlock()
+	if r.rollbackUnderWay(hold) {
+		t.Error("under way on this daemon's own lease")
+	}
+	done := *hold
+	done.Done = time.Now()
+	r.mu.Lock()
+	r.leases["obj"] = &server.LeaseStatus{Held: true, Holder: "mirror-b"}
+	r.mu.Unlock()
+	if r.rollbackUnderWay(&done) {
+		t.Error("a rollback that is done is under way")
+	}
+}

@@ -1227,8 +1227,10 @@ func roundLag(d time.Duration) time.Duration {
 
 // rollbackUnderWay reports whether rpmirror rollback is bringing the
 // written mirrors to hold now: the hold is not done (state.Hold.Done)
-// and the repository's lock is held. A rollback that died leaves the
-// hold not done but not the lock: its mirrors are judged as any held
+// and the repository's lock is held, or, for a rollback on another host,
+// another process holds the lease on one of its mirrors in object
+// storage. A rollback that died leaves the hold not done but not the
+// lock (nor a lease, past its TTL): its mirrors are judged as any held
 // repository's.
 func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
 	if !hold.Done.IsZero() {
@@ -1239,6 +1241,17 @@ func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
 		return errors.Is(err, state.ErrLocked)
 	}
 	unlock()
+	// A rollback on another host (its hold learnt from the records kept
+	// with a mirror in object storage) holds that mirror's lease while it
+	// republishes it: under way while another process holds a lease, as
+	// last read. One that died lets its lease lapse.
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, l := range r.leases {
+		if l != nil && l.Held && !l.Mine {
+			return true
+		}
+	}
 	return false
 }
 
