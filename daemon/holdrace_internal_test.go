@@ -19,29 +19,13 @@ import (
 // the hold as it is now.
 func TestProbeJudgedAgainstAHoldSavedMeanwhile(t *testing.T) {
 	// A daemon that is not run: no sync or probe of its own meanwhile.
-	d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, ok := d.repo("r0")
-	if !ok {
-		t.Fatal("no repo r0")
-	}
+	d, r := bareRepo(t, slog.New(slog.DiscardHandler))
 	long := time.Now().Add(-30 * 24 * time.Hour)
 	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{
 		{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: long.Add(time.Hour)},
 		{Revision: "1", SHA256: "old", Repomd: []byte("<repomd/>"), VerifiedAt: long, SupersededAt: long.Add(time.Hour)},
 	}})
-	m := r.config().Mirrors[0]
-	// The mirror is published to (not pending a first sync).
-	st, err := d.store.Load("r0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Mirror(m.Name).RepomdSHA256 = "cur"
-	if err := d.store.Save(st); err != nil {
-		t.Fatal(err)
-	}
+	m := published(t, d, r)
 	served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, SHA256: "old", Revision: "1", Checked: time.Now()}
 
 	// Without a hold, a written mirror serving a revision superseded
@@ -79,14 +63,7 @@ func TestProbeJudgedAgainstAHoldSavedMeanwhile(t *testing.T) {
 // daemon no longer calls the written mirrors stale, at WARN, while the
 // other host's rollback runs (a reviewer's finding).
 func TestRollbackElsewhereUnderWay(t *testing.T) {
-	d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, ok := d.repo("r0")
-	if !ok {
-		t.Fatal("no repo r0")
-	}
+	_, r := bareRepo(t, slog.New(slog.DiscardHandler))
 	hold := &state.Hold{Repo: "r0", Snapshot: "s", SHA256: "aa", At: time.Now()}
 	if r.rollbackUnderWay(hold) {
 		t.Error("under way with no lock and no lease held")

@@ -55,6 +55,37 @@ func bareConfig(t *testing.T, repos int, schedule, top string) *config.Config {
 	return cfg
 }
 
+// bareRepo is a daemon of bareConfig's one repo, "r0", not run (no sync
+// or probe of its own), logging to logger, and that repo.
+func bareRepo(t *testing.T, logger *slog.Logger) (*Daemon, *repo) {
+	t.Helper()
+	d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, ok := d.repo("r0")
+	if !ok {
+		t.Fatal("no repo r0")
+	}
+	return d, r
+}
+
+// published records r's mirror as published to (not pending a first
+// sync), serving the repomd.xml whose digest is "cur", and returns it.
+func published(t *testing.T, d *Daemon, r *repo) config.Mirror {
+	t.Helper()
+	m := r.config().Mirrors[0]
+	st, err := d.store.Load(r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Mirror(m.Name).RepomdSHA256 = "cur"
+	if err := d.store.Save(st); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // runBare runs a daemon for cfg; stop shuts it down as SIGTERM does and
 // returns once Run has (calling it again does nothing).
 func runBare(t *testing.T, cfg *config.Config, opts Options) (d *Daemon, stop func()) {

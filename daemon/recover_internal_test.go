@@ -26,14 +26,7 @@ func TestOriginBackWithNewRevisionAsksOnce(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var log bytes.Buffer
-			d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
-			if err != nil {
-				t.Fatal(err)
-			}
-			r, ok := d.repo("r0")
-			if !ok {
-				t.Fatal("no repo r0")
-			}
+			_, r := bareRepo(t, slog.New(slog.NewTextHandler(&log, nil)))
 			r.probeOrigin(context.Background()) // up: learns what it serves
 			if c.previous != nil {
 				r.noteOrigin(c.previous)

@@ -16,24 +16,8 @@ import (
 // to a log kept at WARN).
 func TestMirrorStateLogLevel(t *testing.T) {
 	var log bytes.Buffer
-	d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.NewJSONHandler(&log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, ok := d.repo("r0")
-	if !ok {
-		t.Fatal("no repo r0")
-	}
-	m := r.config().Mirrors[0]
-	// The mirror is published to (not pending a first sync).
-	st, err := d.store.Load("r0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	st.Mirror(m.Name).RepomdSHA256 = "cur"
-	if err := d.store.Save(st); err != nil {
-		t.Fatal(err)
-	}
+	d, r := bareRepo(t, slog.New(slog.NewJSONHandler(&log, nil)))
+	m := published(t, d, r)
 	for _, c := range []struct {
 		state health.State
 		level string

@@ -438,22 +438,7 @@ func TestReloadReadsCredentialsAgain(t *testing.T) {
 // without pause, 400 in 20 s, and nothing in /status). Takeovers come a
 // probe round apart.
 func TestStandbyTakesOverOnProbeRounds(t *testing.T) {
-	srv := s3test.Start(t, "mirrors")
-	dir := t.TempDir()
-	creds := filepath.Join(dir, "credentials")
-	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
-	p := filepath.Join(dir, "mirrors.yaml")
-	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    schedule: \"@every 1h\"\n    mirrors:\n"+
-		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"), 0o644)
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)}) // not run: nothing consumes the triggers
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := d.repo("r")
+	r, _ := bucketRepo(t, "")
 	for len(r.trigger) > 0 {
 		<-r.trigger
 	}
@@ -482,38 +467,16 @@ func TestStandbyTakesOverOnProbeRounds(t *testing.T) {
 // it, and its sync republished that revision); the resume recorded there
 // lifts it.
 func TestHoldLearntFromTheBucket(t *testing.T) {
-	srv := s3test.Start(t, "mirrors")
-	dir := t.TempDir()
-	creds := filepath.Join(dir, "credentials")
-	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
-	p := filepath.Join(dir, "mirrors.yaml")
-	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    schedule: \"@every 1h\"\n    mirrors:\n"+
-		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"), 0o644)
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := d.repo("r")
+	r, m := bucketRepo(t, "")
 	ctx := context.Background()
-	tg, err := r.target(ctx, cfg.Repos[0].Mirrors[0])
+	tg, err := r.target(ctx, m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	record := func(rec sync.HoldRecord) {
 		t.Helper()
 		b, _ := json.Marshal(rec)
-		unlock, err := tg.Lock(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer unlock()
-		if err := tg.(target.Records).WriteRecord(ctx, "hold.json", b); err != nil {
-			t.Fatal(err)
-		}
+		writeRecord(t, tg, "hold.json", b)
 	}
 	at := time.Now().UTC().Add(-time.Minute)
 	h := &state.Hold{Repo: "r", Snapshot: "20261125T120000Z", Revision: "1", SHA256: "aa", Repomd: []byte("<repomd/>"), By: "a@host-a", At: at, Done: at}
@@ -542,24 +505,8 @@ func TestHoldLearntFromTheBucket(t *testing.T) {
 // round, not left unknown and out of the lists until this daemon's own
 // next sync (an operator's HA test).
 func TestVerifiedLearntFromTheBucket(t *testing.T) {
-	srv := s3test.Start(t, "mirrors")
-	dir := t.TempDir()
-	creds := filepath.Join(dir, "credentials")
-	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
-	p := filepath.Join(dir, "mirrors.yaml")
-	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    schedule: \"@every 1h\"\n    mirrors:\n"+
-		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n        url: http://127.0.0.1:1/r/\n"), 0o644)
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := d.repo("r")
+	r, m := bucketRepo(t, "        url: http://127.0.0.1:1/r/\n")
 	ctx := context.Background()
-	m := cfg.Repos[0].Mirrors[0]
 	tg, err := r.target(ctx, m)
 	if err != nil {
 		t.Fatal(err)
@@ -570,14 +517,7 @@ func TestVerifiedLearntFromTheBucket(t *testing.T) {
 		"written": time.Now().UTC(), "mirror": map[string]any{},
 		"verified": state.Verified{Repo: "r", Revisions: []state.Revision{{Revision: "7", SHA256: sum, Repomd: repomd, VerifiedAt: time.Now().UTC()}}},
 	})
-	unlock, err := tg.Lock(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.(target.Records).WriteRecord(ctx, "state.json", rec); err != nil {
-		t.Fatal(err)
-	}
-	unlock()
+	writeRecord(t, tg, "state.json", rec)
 	// The mirror's last probe found it serving that revision.
 	r.tracker.Update(m.Name, health.Result{URL: m.URL, State: health.Unknown, SHA256: sum, Revision: "7", Checked: time.Now()})
 	r.learnVerified(ctx)
@@ -586,5 +526,45 @@ func TestVerifiedLearntFromTheBucket(t *testing.T) {
 	r.mu.Unlock()
 	if cur == nil || cur.SHA256 != sum {
 		t.Fatalf("after learning from the bucket's records, the current verified revision is %+v, want revision 7", cur)
+	}
+}
+
+// bucketRepo is a daemon, not run, whose one repo "r" has one written
+// mirror, "obj", in a bucket of a real S3 server (versitygw), with the
+// lines mirrorExtra (each indented 8 spaces) added to the mirror; it
+// returns the repo and the mirror's configuration.
+func bucketRepo(t *testing.T, mirrorExtra string) (*repo, config.Mirror) {
+	t.Helper()
+	srv := s3test.Start(t, "mirrors")
+	dir := t.TempDir()
+	creds := filepath.Join(dir, "credentials")
+	os.WriteFile(creds, []byte("[default]\naws_access_key_id = "+s3test.Access+"\naws_secret_access_key = "+s3test.Secret+"\n"), 0o600)
+	p := filepath.Join(dir, "mirrors.yaml")
+	os.WriteFile(p, []byte("state_dir: "+dir+"/state\nprobe_interval: 1h\nprobe_timeout: 2s\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/\n    schedule: \"@every 1h\"\n    mirrors:\n"+
+		"      - name: obj\n        s3:\n          endpoint: "+srv.Endpoint+"\n          bucket: mirrors\n          prefix: r/\n          credentials_file: "+creds+"\n"+mirrorExtra), 0o644)
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)}) // not run: nothing consumes its triggers
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := d.repo("r")
+	return r, cfg.Repos[0].Mirrors[0]
+}
+
+// writeRecord writes the record name, b, with tg under its lock, as
+// another host's rpmirror would.
+func writeRecord(t *testing.T, tg target.Target, name string, b []byte) {
+	t.Helper()
+	ctx := context.Background()
+	unlock, err := tg.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if err := tg.(target.Records).WriteRecord(ctx, name, b); err != nil {
+		t.Fatal(err)
 	}
 }
