@@ -301,7 +301,12 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 			return r
 		}
 	}
-	packages = slices.DeleteFunc(slices.Clone(packages), func(p Package) bool { return p.Always })
+	if always := func(p Package) bool { return p.Always }; slices.ContainsFunc(packages, always) {
+		// The sample to take a turn in, without them: a copy, since
+		// accept's slice is shared; none when there is nothing to leave
+		// out (a revision served without a signature).
+		packages = slices.DeleteFunc(slices.Clone(packages), always)
+	}
 	if len(packages) > 0 {
 		i := slices.IndexFunc(packages, func(p Package) bool { return again.Package != "" && p.Href == again.Package })
 		if i < 0 {
