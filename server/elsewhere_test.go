@@ -71,3 +71,20 @@ func TestProtocolNotOfTheOrigin(t *testing.T) {
 		t.Errorf("redirect with no protocol asked: %d %q, want the origin", rec.Code, rec.Header().Get("Location"))
 	}
 }
+
+func TestHasScheme(t *testing.T) {
+	for _, c := range []struct {
+		u, s string
+		want bool
+	}{
+		{"http://o.example/", "http", true},
+		{"HTTPS://o.example/", "https", true},
+		{"https://o.example/", "http", false},
+		{"http:/o.example/", "http", false},
+		{"http", "http", false},
+	} {
+		if got := hasScheme(c.u, c.s); got != c.want {
+			t.Errorf("hasScheme(%q, %q) = %v, want %v", c.u, c.s, got, c.want)
+		}
+	}
+}

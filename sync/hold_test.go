@@ -104,7 +104,12 @@ func TestRollbackHoldResume(t *testing.T) {
 			t.Errorf("dnf lists %v in %s after the rollback, want %v", got, m, want)
 		}
 	}
+	runsBefore := func() int { st, _ := h.store.Load("test"); return len(st.Runs) }()
 	rep := h.sync()
+	// A refused sync of a held repo is no run: status shows the hold.
+	if st, _ := h.store.Load("test"); len(st.Runs) != runsBefore {
+		t.Errorf("a held sync was recorded as a run: %+v", st.Runs[len(st.Runs)-1])
+	}
 	var he *sync.HeldError
 	if !errors.As(rep.Err, &he) || he.Hold.Snapshot != first || he.Hold.By != "me@here" || len(rep.Mirrors) != 0 {
 		t.Fatalf("sync of a held repo: %v (mirrors %d)", rep.Err, len(rep.Mirrors))

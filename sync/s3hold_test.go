@@ -63,6 +63,9 @@ func TestHoldSharedThroughTheBucket(t *testing.T) {
 	if repomdOf(h.mirrors[0]) != repomdOf(v[0]) {
 		t.Fatal("host B's sync moved the bucket past the rollback")
 	}
+	if st, _ := storeB.Load(h.repo.Name); len(st.Runs) != 0 {
+		t.Errorf("host B's held sync was recorded as a run: %+v", st.Runs)
+	}
 	if hb, err := storeB.LoadHold(h.repo.Name); err != nil || hb == nil || hb.Snapshot != first {
 		t.Errorf("host B's state_dir does not record the hold it learnt: %+v, %v", hb, err)
 	}
