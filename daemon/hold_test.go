@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -179,6 +180,29 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 	if got := list(out); strings.Join(got, " ") != strings.Join(v2, " ") {
 		t.Errorf("dnf while held: %v, want the first revision's %v", got, v2)
 	}
+
+	// The held revision is served with its snapshot's repomd.xml.asc: a
+	// mirror that loses it is down while held (dnf with repo_gpgcheck
+	// refuses it and does not try the next), and listed again once it
+	// serves it again.
+	if asc, err := os.ReadFile(filepath.Join(testrepo.DemoOrigin(t, "v2"), "repodata", "repomd.xml.asc")); err != nil || !bytes.Equal(h.Signature, asc) {
+		t.Errorf("the hold's signature is not its snapshot's repomd.xml.asc (%v)", err)
+	}
+	m2asc := filepath.Join(e.dir, "m2", "repodata", "repomd.xml.asc")
+	asc, err := os.ReadFile(m2asc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(m2asc); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "m2, serving the held revision without its signature, to be down and unlisted", func() bool {
+		return mirrorOf(e.status().Repos[0], "m2").State == "down" && len(e.mirrorlist()) == 1
+	})
+	if err := os.WriteFile(m2asc, asc, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "m2 listed again with its signature back", func() bool { return len(e.mirrorlist()) == 2 })
 
 	// Both mirrors down while held: the lists name nothing, not the
 	// origin, which serves what the hold keeps out.

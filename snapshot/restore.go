@@ -63,6 +63,22 @@ func Files(ctx context.Context, tg target.Target, name string, maxMetadata int64
 	return md, slices.Compact(paths), nil
 }
 
+// Signature returns the repodata/repomd.xml.asc of the snapshot called
+// name, nil when it has none.
+func Signature(ctx context.Context, tg target.Target, name string) ([]byte, error) {
+	p := Path(name) + "/" + ascPath
+	if _, err := tg.Stat(ctx, p); errors.Is(err, target.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	b, err := readSmall(ctx, tg, p, 1<<20)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+	}
+	return b, nil
+}
+
 // Republish makes the snapshot called name what the mirror serves, as
 // rpmirror rollback does; the caller holds the mirror's lock and has
 // verified the snapshot. Every file of the snapshot is put back at its

@@ -32,6 +32,11 @@ type Hold struct {
 	// before sizes were).
 	Packages     []string `json:"packages,omitempty"`
 	PackageSizes []int64  `json:"package_sizes,omitempty"`
+	// Signature is the snapshot's repodata/repomd.xml.asc, nil when it
+	// has none (or the hold was recorded before signatures were): probes
+	// check that mirrors serve it beside the held repomd.xml, as they do
+	// for a verified revision (Revision.Signature).
+	Signature []byte `json:"signature,omitempty"`
 	// By is who rolled back: user@host (the user sudo was run by, when
 	// it was).
 	By string    `json:"by"`
@@ -102,23 +107,28 @@ func (s *Store) RemoveHold(repo string) error {
 
 // WithHold returns the verified revisions as mirrors are judged while h
 // holds the repository: the held revision alone, current since h.At, with
-// its package sample. Mirrors serving any other revision, newer ones
+// its package sample and signature (those rpmirror verified with it when
+// the hold has none). Mirrors serving any other revision, newer ones
 // included, are not serving what the repository is held at. With h nil,
 // v itself is returned.
 func (v *Verified) WithHold(h *Hold) *Verified {
 	if h == nil {
 		return v
 	}
-	rev := Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd, VerifiedAt: h.At, Packages: h.Packages, PackageSizes: h.PackageSizes}
+	rev := Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd, VerifiedAt: h.At, Packages: h.Packages, PackageSizes: h.PackageSizes, Signature: h.Signature}
 	if len(rev.PackageSizes) != len(rev.Packages) {
 		rev.PackageSizes = nil
 	}
 	if i := v.Find(h.SHA256); i >= 0 {
-		if vr := &v.Revisions[i]; betterSample(&rev, vr) {
+		vr := &v.Revisions[i]
+		if betterSample(&rev, vr) {
 			rev.Packages, rev.PackageSizes = slices.Clone(vr.Packages), slices.Clone(vr.PackageSizes)
 		}
 		if rev.VerifiedAt.IsZero() {
-			rev.VerifiedAt = v.Revisions[i].VerifiedAt
+			rev.VerifiedAt = vr.VerifiedAt
+		}
+		if rev.Signature == nil {
+			rev.Signature = vr.Signature
 		}
 	}
 	repo := h.Repo

@@ -62,6 +62,22 @@ func TestHold(t *testing.T) {
 			}
 		})
 	}
+	// The signature probes check: the hold's own, else the one rpmirror
+	// verified the revision with (a hold recorded before holds had one).
+	v.Revisions[1].Signature = []byte("verified-sig")
+	for _, tc := range []struct {
+		name string
+		hold *Hold
+		want string
+	}{
+		{"the hold's", &Hold{Repo: "r", SHA256: "aa", Signature: []byte("held-sig")}, "held-sig"},
+		{"the verified revision's", &Hold{Repo: "r", SHA256: "aa"}, "verified-sig"},
+		{"none known", &Hold{Repo: "r", SHA256: "cc"}, ""},
+	} {
+		if got := v.WithHold(tc.hold).Current().Signature; string(got) != tc.want {
+			t.Errorf("signature, %s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
 	if len(v.Revisions) != 2 || v.Current().SHA256 != "bb" {
 		t.Error("WithHold changed the list it was called on")
 	}

@@ -236,6 +236,9 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 		return nil, nil, fmt.Errorf("mirror %s: %w", ms[0].cfg.Name, err)
 	}
 	h := &state.Hold{Repo: repo.Name, Snapshot: name, SHA256: sum, Repomd: md, By: by, At: e.opts.Now().UTC().Truncate(time.Second)}
+	if h.Signature, err = snapshot.Signature(ctx, ms[0].tg, ms[0].snap); err != nil {
+		return nil, nil, fmt.Errorf("mirror %s: %w", ms[0].cfg.Name, err)
+	}
 	if parsed, err := repodata.ParseRepomd(md); err == nil {
 		h.Revision = parsed.Revision
 		h.Packages = samplePaths(paths, parsed)
