@@ -368,13 +368,35 @@ func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, er
 		}
 		return nil, nil
 	}
+	// Every written mirror is locked, and its record read again, before
+	// any is changed: one that cannot be locked (a sync elsewhere holds
+	// it) or that recorded a newer hold meanwhile leaves every mirror
+	// held as it was, not some lifted (their latest.txt naming the newest
+	// snapshot, other hosts syncing past the hold) and some not.
+	var claimed []claimedMirror
+	defer func() {
+		for _, c := range claimed {
+			c.unlock()
+		}
+	}()
 	var errs []error
 	for _, mc := range repo.Mirrors {
 		if !mc.Written() {
 			continue
 		}
-		if err := e.release(ctx, mc, repo.Name, h); err != nil {
+		c, err := e.claimRelease(ctx, mc, h)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("mirror %s: %w", mc.Name, err))
+			continue
+		}
+		claimed = append(claimed, c)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return h, fmt.Errorf("%s is still held, no mirror was changed: %w", repo.Name, err)
+	}
+	for _, c := range claimed {
+		if err := e.release(ctx, c.tg, repo.Name, h); err != nil {
+			errs = append(errs, fmt.Errorf("mirror %s: %w", c.name, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -383,32 +405,50 @@ func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, er
 	return h, store.RemoveHold(repo.Name)
 }
 
-func (e *Engine) release(ctx context.Context, mc config.Mirror, repo string, h *state.Hold) error {
+// claimedMirror is a written mirror a resume holds the lock of.
+type claimedMirror struct {
+	name   string
+	tg     target.Target
+	unlock func()
+}
+
+// claimRelease opens and locks the mirror mc for a resume lifting h, and
+// checks under the lock that no newer hold was recorded with it since
+// the records were read.
+func (e *Engine) claimRelease(ctx context.Context, mc config.Mirror, h *state.Hold) (claimedMirror, error) {
 	tg, err := e.opts.OpenTarget(ctx, mc)
 	if err != nil {
-		return err
+		return claimedMirror{}, err
 	}
 	unlock, err := tg.Lock(ctx)
 	if err != nil {
-		return err
+		return claimedMirror{}, err
 	}
-	defer unlock()
 	// Under the lock now: a rollback on another host may have held the
 	// repository again since the records were read.
 	rec, err := ReadHoldRecord(ctx, tg)
 	if err != nil {
-		return err
+		unlock()
+		return claimedMirror{}, err
 	}
 	if rec != nil && rec.Hold != nil && h != nil && rec.Hold.At.After(h.At) {
-		return fmt.Errorf("a newer hold (snapshot %s, by %s at %s) was recorded meanwhile: run rpmirror resume again to lift it",
+		unlock()
+		return claimedMirror{}, fmt.Errorf("a newer hold (snapshot %s, by %s at %s) was recorded meanwhile: run rpmirror resume again to lift it",
 			rec.Hold.Snapshot, rec.Hold.By, rec.Hold.At.UTC().Format(time.RFC3339))
 	}
+	return claimedMirror{name: mc.Name, tg: tg, unlock: unlock}, nil
+}
+
+// release lifts h on tg, whose lock the caller holds (claimRelease):
+// the snapshot index no longer says the repository is held, and the hold
+// record says h was lifted, for every host.
+func (e *Engine) release(ctx context.Context, tg target.Target, repo string, h *state.Hold) error {
 	if _, ok := tg.(target.Snapshotter); ok {
 		if err := snapshot.Release(ctx, tg, repo); err != nil {
 			return err
 		}
 	}
-	return writeHoldRecord(ctx, tg, nil, h, e.opts.Now()) // resumed, for every host
+	return writeHoldRecord(ctx, tg, nil, h, e.opts.Now())
 }
 
 // saveSnapshotIndex records the packages of the snapshot a mirror serves
