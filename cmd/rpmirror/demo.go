@@ -180,9 +180,9 @@ func demoVerify(ctx context.Context, stdout io.Writer, keys []string, work strin
 			return err
 		}
 		if len(problems) > 0 {
-			return fmt.Errorf("%s: %d problems, first: %s", name, len(problems), problems[0])
+			return fmt.Errorf("%s: %s, first: %s", name, count(len(problems), "problem"), problems[0])
 		}
-		fmt.Fprintf(stdout, "  verify %s: revision %s, %d metadata files and %d signed packages check out\n", name, st.Revision, st.Metadata, st.Packages)
+		fmt.Fprintf(stdout, "  verify %s: revision %s, %s and %s check out\n", name, st.Revision, count(st.Metadata, "metadata file"), count(st.Packages, "signed package"))
 	}
 	return nil
 }

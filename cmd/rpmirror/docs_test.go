@@ -128,7 +128,7 @@ func TestReportLines(t *testing.T) {
 		{"failed", sync.Report{Repo: "r", Revision: "7", Bytes: 12 << 10, Err: errors.New("boom")},
 			"r  revision 7  FAILED after 0s: fetched 0 packages (0 B) and 12.0 KiB of metadata, verified 0\n"},
 		{"interrupted", sync.Report{Repo: "r", Revision: "7", Fetched: 1, Verified: 1, Bytes: 13 << 10, PackageBytes: 1 << 10, Err: sync.ErrInterrupted},
-			"r  revision 7  interrupted after 0s: fetched 1 packages (1.0 KiB) and 12.0 KiB of metadata, verified 1\n"},
+			"r  revision 7  interrupted after 0s: fetched 1 package (1.0 KiB) and 12.0 KiB of metadata, verified 1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var b strings.Builder

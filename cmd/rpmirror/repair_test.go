@@ -279,12 +279,12 @@ func TestVerifyRepairUnreadableSnapshot(t *testing.T) {
 		"test/m1: snapshots/index.json: mode 0600",
 		"test/m1: snapshots/latest.txt: mode 0600",
 		// Only unreadable, not broken: removing it would lose it.
-		"test/m1: 1 snapshots ok, 1 with files the web server cannot read (rpmirror verify --repair makes them readable): " + first,
+		"test/m1: 1 snapshot ok, 1 with files the web server cannot read (rpmirror verify --repair makes them readable): " + first,
 		// Mirrors on one filesystem share their snapshots' files
 		// through hard links; index.json and latest.txt are each
 		// mirror's own.
 		"test/m2: snapshot " + first + ": repodata/repomd.xml: mode 0600",
-		"test/m2: 1 snapshots ok, 1 with files the web server cannot read (rpmirror verify --repair makes them readable): " + first,
+		"test/m2: 1 snapshot ok, 1 with files the web server cannot read (rpmirror verify --repair makes them readable): " + first,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("verify does not say %q:\n%s", want, out)

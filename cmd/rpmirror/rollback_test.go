@@ -201,7 +201,7 @@ func TestRollbackAndResume(t *testing.T) {
 	}
 	code, out, _ = rpmirror(t, "verify", "-c", f.cfg)
 	if code != exitFailed || !strings.Contains(out, "test/m2: snapshot "+first+": "+filepath.ToSlash(strings.TrimPrefix(victim, filepath.Join(f.mirrors[1], "snapshots", first)+"/"))) ||
-		!strings.Contains(out, "test/m2: 1 snapshots ok, 1 broken: "+first) {
+		!strings.Contains(out, "test/m2: 1 snapshot ok, 1 broken: "+first) {
 		t.Errorf("verify with a broken snapshot: exit %d\n%s", code, out)
 	}
 

@@ -86,7 +86,7 @@ func TestS3SnapshotCommands(t *testing.T) {
 	os.WriteFile(victim, bad, 0o644) // behind the store's back
 	rel := filepath.ToSlash(strings.TrimPrefix(victim, filepath.Join(f.mirror, "snapshots", first)+"/"))
 	code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
-	if code != exitFailed || !strings.Contains(out, "demo/obj: snapshot "+first+": "+rel) || !strings.Contains(out, "1 snapshots ok, 1 broken: "+first) {
+	if code != exitFailed || !strings.Contains(out, "demo/obj: snapshot "+first+": "+rel) || !strings.Contains(out, "1 snapshot ok, 1 broken: "+first) {
 		t.Errorf("verify with a damaged snapshot in the bucket: exit %d\n%s", code, out)
 	}
 	os.WriteFile(victim, []byte(good), 0o644)

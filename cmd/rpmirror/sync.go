@@ -145,7 +145,7 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 // same words whether it succeeded or not: a failed sync's "fetched 0
 // packages (12.2 KiB)" read as packages' bytes, which were metadata's.
 func fetched(r *sync.Report) string {
-	return fmt.Sprintf("fetched %d packages (%s) and %s of metadata, verified %d", r.Fetched, human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified)
+	return fmt.Sprintf("fetched %s (%s) and %s of metadata, verified %d", count(r.Fetched, "package"), human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified)
 }
 
 // printReport writes r's report; cfgFile, when known, is the
@@ -160,7 +160,7 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 		fmt.Fprintf(w, "%s  (dry run) every mirror is current\n", head)
 	case r.DryRun && r.Err == nil:
 		// The same words and numbers as the sync's line below.
-		fmt.Fprintf(w, "%s  (dry run) would fetch %d packages (%s) and %s of metadata\n", head, len(r.WouldFetch), human(r.WouldFetchBytes), human(r.Bytes))
+		fmt.Fprintf(w, "%s  (dry run) would fetch %s (%s) and %s of metadata\n", head, count(len(r.WouldFetch), "package"), human(r.WouldFetchBytes), human(r.Bytes))
 		for _, p := range r.WouldFetch {
 			writeLine(w, "    fetch    ", p)
 		}
@@ -216,7 +216,7 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 			case mp != nil && mp.Refused != nil:
 				fmt.Fprintf(w, "  %-12s would fail: %s\n", m.Name, oneLine(mp.Refused))
 			default:
-				fmt.Fprintf(w, "  %-12s would publish %d files, delete %d%s\n", m.Name, len(m.Publish), len(m.Delete), checkedInPlace(m))
+				fmt.Fprintf(w, "  %-12s would publish %s, delete %d%s\n", m.Name, count(len(m.Publish), "file"), len(m.Delete), checkedInPlace(m))
 			}
 			if mp != nil {
 				// What the plan does to the mirror, a line each, and why.
@@ -245,7 +245,7 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 			// The sync stopped before it wrote anything here.
 			fmt.Fprintf(w, "  %-12s unchanged\n", m.Name)
 		default:
-			fmt.Fprintf(w, "  %-12s published %d files, deleted %d%s\n", m.Name, m.Published, m.Deleted, checkedInPlace(m))
+			fmt.Fprintf(w, "  %-12s published %s, deleted %d%s\n", m.Name, count(m.Published, "file"), m.Deleted, checkedInPlace(m))
 		}
 	}
 }
@@ -282,6 +282,15 @@ func mirrorPlan(p *sync.Plan, name string) *sync.MirrorPlan {
 }
 
 func oneLine(err error) string { return errLine(err) }
+
+// count says n of noun, in the plural unless n is 1: "1 package",
+// "0 packages".
+func count[N int | int64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
 
 func human(n int64) string {
 	const unit = 1024

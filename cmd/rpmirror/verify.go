@@ -67,7 +67,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			bad += len(problems)
 			verdict := "ok"
 			if len(problems) > 0 {
-				verdict = fmt.Sprintf("%d problems", len(problems))
+				verdict = count(len(problems), "problem")
 			}
 			sigs := "signatures not checked (no gpgkeys)"
 			if len(keyring) > 0 {
@@ -76,7 +76,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if len(repoKeyring) > 0 {
 				sigs += ", repomd.xml signature checked"
 			}
-			fmt.Fprintf(stdout, "%s/%s: revision %s: %d metadata files, %d packages, %s: %s\n", r.Name, m.Name, st.Revision, st.Metadata, st.Packages, sigs, verdict)
+			fmt.Fprintf(stdout, "%s/%s: revision %s: %s, %s, %s: %s\n", r.Name, m.Name, st.Revision, count(st.Metadata, "metadata file"), count(st.Packages, "package"), sigs, verdict)
 			bad += verifySnapshots(ctx, stdout, r.Name, m.Name, tg, opts)
 		}
 	}
@@ -128,17 +128,17 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			bad += len(m.Left)
 			verdict := "ok"
 			if len(m.Left) > 0 {
-				verdict = fmt.Sprintf("%d problems left (a sync publishes the origin's current revision)", len(m.Left))
+				verdict = count(len(m.Left), "problem") + " left (a sync publishes the origin's current revision)"
 				if slices.ContainsFunc(m.Left, func(p sync.Problem) bool { var se *safefs.SymlinkError; return errors.As(p.Err, &se) }) {
 					// Neither a repair nor a sync writes through one.
-					verdict = fmt.Sprintf("%d problems left (remove the symlinks named above, then run verify --repair again)", len(m.Left))
+					verdict = count(len(m.Left), "problem") + " left (remove the symlinks named above, then run verify --repair again)"
 				}
 			}
 			readable := ""
 			if len(m.MadeReadable) > 0 {
 				readable = fmt.Sprintf(", %d made readable", len(m.MadeReadable))
 			}
-			fmt.Fprintf(stdout, "%s: revision %s: %d files replaced%s: %s\n", name, m.Revision, len(m.Replaced), readable, verdict)
+			fmt.Fprintf(stdout, "%s: revision %s: %s replaced%s: %s\n", name, m.Revision, count(len(m.Replaced), "file"), readable, verdict)
 			bad += brokenSnapshots(ctx, stdout, r, m.Name)
 		}
 		if err != nil {
@@ -239,7 +239,7 @@ func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg t
 		}
 		bad += len(problems)
 	}
-	summary := fmt.Sprintf("%s/%s: %d snapshots ok", repo, mirror, len(x.Snapshots)-len(broken)-len(unreadable))
+	summary := fmt.Sprintf("%s/%s: %s ok", repo, mirror, count(len(x.Snapshots)-len(broken)-len(unreadable), "snapshot"))
 	if len(unreadable) > 0 {
 		summary += fmt.Sprintf(", %d with files the web server cannot read (rpmirror verify --repair makes them readable): %s", len(unreadable), strings.Join(unreadable, ", "))
 	}
