@@ -3,6 +3,8 @@ package sync
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -23,6 +26,11 @@ var ErrMissing = errors.New("missing")
 // repodata/repomd.xml.key that is not the public part of sign_with's key.
 var ErrNotSigningKey = errors.New("not the public key of sign_with, which signs this mirror's repomd.xml")
 
+// ErrNotVerifiedSignature is the error of a Problem with a
+// repodata/repomd.xml.asc that is not the one rpmirror verified the
+// repomd.xml beside it with (CheckOptions.Signatures).
+var ErrNotVerifiedSignature = errors.New("not the signature rpmirror verified this repomd.xml with")
+
 // Problem is one thing wrong with a mirror: a file its repomd.xml or
 // primary metadata names that is missing or not what the metadata says.
 type Problem struct {
@@ -33,6 +41,9 @@ type Problem struct {
 	// problem is not a file that can be fetched again.
 	meta *repodata.Data
 	pkg  *repodata.Package
+	// sig is the repomd.xml.asc rpmirror verified the mirror's
+	// repomd.xml with, for a problem at AscPath: Repair puts it back.
+	sig []byte
 }
 
 func (p Problem) String() string { return p.Path + ": " + p.Err.Error() }
@@ -56,6 +67,36 @@ type CheckOptions struct {
 	// the armored public key of sign_with, which signs a filtered
 	// mirror's repomd.xml.
 	RepoKey []byte
+	// Signatures are the repomd.xml.asc files rpmirror verified
+	// revisions with, by the hex sha256 digest of their repomd.xml
+	// (RecordedSignatures). A mirror serving one of those revisions must
+	// serve its signature too, byte for byte, as the probes check: dnf
+	// with repo_gpgcheck refuses the mirror otherwise. Repair puts it
+	// back from here.
+	Signatures map[string][]byte
+}
+
+// RecordedSignatures returns the signatures rpmirror recorded in store
+// for the revisions of repo it verified and the one it is held at (see
+// CheckOptions.Signatures); none for a filtered repository, whose
+// repomd.xml.asc, when sign_with makes one, is made anew for each mirror
+// that lacks one. A state_dir that cannot be read gives none.
+func RecordedSignatures(store *state.Store, repo *config.Repo) map[string][]byte {
+	if store == nil || repo.Filter != nil {
+		return nil
+	}
+	sigs := map[string][]byte{}
+	if v, err := store.LoadVerified(repo.Name); err == nil && v != nil {
+		for _, r := range v.Revisions {
+			if r.Signature != nil {
+				sigs[r.SHA256] = r.Signature
+			}
+		}
+	}
+	if h, err := store.LoadHold(repo.Name); err == nil && h != nil && h.Signature != nil {
+		sigs[h.SHA256] = h.Signature
+	}
+	return sigs
 }
 
 // CheckOptionsFor returns the keys the mirrors (and snapshots) of repo
@@ -96,7 +137,9 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 
 // CheckMirrorWith re-checks a mirror against its own repomd.xml: with
 // opts.RepoKeyring, repomd.xml.asc is a valid signature of it by one of
-// those keys; with opts.RepoKey, repomd.xml.key is that key; every metadata file it lists is present with the right size
+// those keys; with a signature recorded for it in opts.Signatures,
+// repomd.xml.asc is that one (ErrNotVerifiedSignature) or, with
+// opts.RepoKeyring, another valid one; with opts.RepoKey, repomd.xml.key is that key; every metadata file it lists is present with the right size
 // and checksum, and every package the primary metadata lists is present
 // with the right size and checksum, the right header and, with a
 // non-empty opts.Keyring, a valid signature by one of its keys. On a
@@ -140,12 +183,14 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 	if err := checkZchunk(md); err != nil {
 		add(RepomdPath, err)
 	}
+	sum := sha256.Sum256(raw)
+	recorded := opts.Signatures[hex.EncodeToString(sum[:])]
 	// repomd.xml's signature and key are served whenever they are there
 	// (dnf with repo_gpgcheck asks for them), checked or not.
 	for _, p := range []struct {
 		path    string
 		checked bool
-	}{{AscPath, len(opts.RepoKeyring) > 0}, {KeyPath, opts.RepoKey != nil}} {
+	}{{AscPath, len(opts.RepoKeyring) > 0 || recorded != nil}, {KeyPath, opts.RepoKey != nil}} {
 		if readable == nil || p.checked {
 			continue // readable once their content is right, below
 		}
@@ -153,19 +198,26 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			add(p.path, err)
 		}
 	}
-	if len(opts.RepoKeyring) > 0 {
+	addSig := func(err error) { problems = append(problems, Problem{Path: AscPath, Err: err, sig: recorded}) }
+	if len(opts.RepoKeyring) > 0 || recorded != nil {
 		asc, err := readForCheck(ctx, tg, AscPath)
 		switch {
 		case err != nil:
-			add(AscPath, err)
+			addSig(err)
+		case asc == nil && len(opts.RepoKeyring) > 0:
+			addSig(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "missing: repo_gpgcheck requires a signature of " + RepomdPath})
 		case asc == nil:
-			add(AscPath, &verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "missing: repo_gpgcheck requires a signature of " + RepomdPath})
-		default:
+			addSig(fmt.Errorf("%w: rpmirror verified %s with one (dnf with repo_gpgcheck refuses the mirror without it)", ErrMissing, RepomdPath))
+		case len(opts.RepoKeyring) > 0:
 			if _, err := verify.DetachedSignature(raw, asc, opts.RepoKeyring); err != nil {
-				add(AscPath, err)
+				addSig(err)
 			} else {
 				checkReadable(AscPath)
 			}
+		case !bytes.Equal(asc, recorded):
+			addSig(ErrNotVerifiedSignature)
+		default:
+			checkReadable(AscPath)
 		}
 	}
 	if opts.RepoKey != nil {

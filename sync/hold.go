@@ -94,8 +94,11 @@ type SnapshotsCheck struct {
 // permissions), returning the problems of each by snapshot name, and
 // checks that the index and latest.txt can be read. A mirror without
 // snapshots has none; a target that cannot keep them is not an error
-// either.
+// either. opts.Signatures is not used: a snapshot keeps the signature
+// its revision was published with, and an origin may have signed that
+// repomd.xml again since.
 func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts CheckOptions) (*SnapshotsCheck, error) {
+	opts.Signatures = nil
 	if _, ok := tg.(target.Snapshotter); !ok {
 		return &SnapshotsCheck{Index: &snapshot.Index{Repo: repo}}, nil
 	}

@@ -2,6 +2,8 @@ package sync
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -57,6 +59,10 @@ type MirrorRepair struct {
 // anew, provided it is a revision rpmirror verified (state), never a
 // stranger's.
 //
+// A repomd.xml.asc missing, or not the one rpmirror verified the
+// mirror's repomd.xml with (CheckOptions.Signatures, from the state
+// directory), is put back from there.
+//
 // A file whose content is right but that the web server in front of the
 // mirror cannot read (target.Readable) is given the permissions of a
 // stored file instead, in the mirror and under its snapshots directory
@@ -81,6 +87,7 @@ func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair
 	if err != nil {
 		return nil, err
 	}
+	opts.Signatures = RecordedSignatures(e.opts.Store, repo)
 	rel := filepath.Join("cache", repo.Name+".repair")
 	if err := safefs.MkdirAll(e.opts.Store.Dir(), rel, 0o755); err != nil {
 		return nil, fmt.Errorf("repair staging directory: %w", err)
@@ -217,7 +224,14 @@ func (r *repairer) mirrorFiles(ctx context.Context, tg target.Target, mc config.
 				fixed = append(fixed, p)
 				continue
 			}
-			local, size, err := r.fetch(ctx, p, st.Revision)
+			var local string
+			var size int64
+			if p.sig != nil {
+				// The signature rpmirror verified the repomd.xml with.
+				local, size, err = r.stage(p.sig)
+			} else {
+				local, size, err = r.fetch(ctx, p, st.Revision)
+			}
 			if err != nil {
 				verb := "fetching it again"
 				if r.rewrites(p) {
@@ -298,6 +312,20 @@ func (r *repairer) fetch(ctx context.Context, p Problem, revision string) (strin
 	}
 	r.got[sum.String()] = dst
 	return dst, size, nil
+}
+
+// stage writes b, a file to put in place, into the staging directory,
+// durably.
+func (r *repairer) stage(b []byte) (string, int64, error) {
+	sum := sha256.Sum256(b)
+	dst := filepath.Join(r.dir, "bytes-"+hex.EncodeToString(sum[:]))
+	if err := os.WriteFile(dst, b, 0o644); err != nil {
+		return "", 0, err
+	}
+	if err := fetch.SyncFS(r.dir); err != nil {
+		return "", 0, err
+	}
+	return dst, int64(len(b)), nil
 }
 
 // rewrites reports whether p is about a metadata file that rpmirror
