@@ -166,6 +166,7 @@ type envOpts struct {
 	origin        string // directory the origin serves first; default the demo's v2
 	maxLag        string // the repo's max_lag; default left out (24h)
 	snapshots     string // the repo's snapshots setting; default left out
+	filter        string // the repo's filter setting; default left out
 	extra         string // YAML appended to the repos list; URL_<prefix> and KEY are replaced
 	// upstreams, when set, name the switchable's prefixes the origin
 	// lists, in order (default: "origin" alone); setup runs before the
@@ -193,6 +194,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	if o.snapshots != "" {
 		maxLag += "\n    snapshots: " + o.snapshots
+	}
+	if o.filter != "" {
+		maxLag += "\n    filter: " + o.filter
 	}
 	if o.setup != nil {
 		o.setup(e.net)
@@ -748,5 +752,42 @@ func TestOriginFallbackKeepsToTheProtocol(t *testing.T) {
 	}
 	if code, body := e.get("/mirrorlist?repo=demo&protocol=http"); code != 200 || !strings.Contains(body, originURL) {
 		t.Errorf("protocol=http with the http origin as the last resort: %d\n%s", code, body)
+	}
+}
+
+// TestFilteredRepoServe: a daemon keeping a filtered repository (rpmirror
+// writes its metadata). With the origin unchanged, probes ask for no
+// sync: the origin's repomd.xml is compared with the one the filtered
+// revision was written from, not with rpmirror's own (a tester's
+// finding: a sync every probe round, for ever). With every mirror down,
+// the lists name nothing rather than the origin, which serves the whole
+// repository under other metadata (a tester's finding: dnf through the
+// mirrorlist got every package the filter drops, and the metalink named
+// the origin with the filtered repomd.xml's digests).
+func TestFilteredRepoServe(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second, filter: "{exclude: [sample-data]}"})
+	e.waitHealthy()
+	out, err := e.dnf("mirrorlist="+e.base+"/mirrorlist?repo=demo", "repoquery", "-q", "--qf", "%{name}")
+	if err != nil || strings.Contains(out, "sample-data") || !strings.Contains(out, "hello-mirror") {
+		t.Fatalf("dnf through the filtered repo's mirrorlist: %v\n%s", err, out)
+	}
+	runs := func() string {
+		_, m := e.get("/metrics")
+		return grepLines(m, `rpmirror_sync_runs_total{repo="demo"`)
+	}
+	before := runs()
+	time.Sleep(4 * time.Second) // four probe rounds of an unchanged origin
+	if after := runs(); after != before {
+		t.Errorf("syncs ran with the origin unchanged:\nbefore: %s\nafter:  %s", before, after)
+	}
+
+	originURL := e.net.URL("origin")
+	e.net.setStatus("m1", http.StatusForbidden)
+	e.net.setStatus("m2", http.StatusForbidden)
+	waitFor(t, 15*time.Second, "the lists to name no mirror", func() bool { return len(e.mirrorlist()) == 0 })
+	for _, q := range []string{"/mirrorlist?repo=demo", "/metalink?repo=demo"} {
+		if code, body := e.get(q); code != 200 || strings.Contains(body, originURL) || !strings.Contains(body, "not this filtered one: listing nothing") {
+			t.Errorf("%s with every mirror of a filtered repo down: %d\n%s", q, code, body)
+		}
 	}
 }

@@ -310,7 +310,10 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		r.noteRefusal(rep)
 	}
 	if rep.Err == nil && rep.Repomd != nil {
-		r.noteOrigin(rep.Repomd)
+		// The origin's, which probes compare with what it serves: a
+		// filtered repository's own repomd.xml made every probe ask for
+		// a sync.
+		r.noteOrigin(rep.OriginRepomd())
 		r.refreshPackages()
 	}
 	// Probe now rather than at the next round, so the mirror lists follow
@@ -1387,13 +1390,18 @@ func describe(repomd []byte) mirrorlist.File {
 
 // fallback decides what the lists hold when no mirror serves a verified
 // revision: the origin as a last resort, unless what it serves failed
-// verification; and the revision the metalink describes.
+// verification or is not what the mirrors serve (a filtered repository:
+// the origin serves every package, under other metadata); and the
+// revision the metalink describes.
 func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *refusal) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
 	const none = "no mirror can be listed (none is up and serving a verified revision)"
 	cur := v.Current()
 	var current mirrorlist.File
 	if cur != nil {
 		current = describe(cur.Repomd)
+	}
+	if rc.Filter != nil {
+		return mirrorlist.Fallback{Comment: none + ", and the origin serves the whole repository, not this filtered one: listing nothing"}, current, nil
 	}
 	if originRepomd == nil {
 		return mirrorlist.Fallback{URL: rc.Origin, Comment: none + ": serving the origin instead (not probed yet)"}, current, nil

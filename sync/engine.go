@@ -173,6 +173,16 @@ type Report struct {
 	Skipped bool
 }
 
+// OriginRepomd returns the origin's repomd.xml the sync read: Repomd, or
+// for a filtered repository the one its filtered revision was written
+// from (Filter.OriginRepomd).
+func (r *Report) OriginRepomd() []byte {
+	if r.Filter != nil && r.Filter.OriginRepomd != nil {
+		return r.Filter.OriginRepomd
+	}
+	return r.Repomd
+}
+
 // MirrorReport is what a sync did to one mirror.
 type MirrorReport struct {
 	Name      string
