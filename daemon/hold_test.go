@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/server"
 	"github.com/rpmirror/rpmirror/state"
@@ -308,5 +309,40 @@ func TestRollbackUnderWayIsPending(t *testing.T) {
 	waitFor(t, 30*time.Second, "both written mirrors to be pending on probes from before the rollback was done", func() bool {
 		st := e.status().Repos[0]
 		return mirrorOf(st, "m1").State == "unknown" && mirrorOf(st, "m2").State == "unknown"
+	})
+}
+
+// TestSyncBesideTheDaemon: an rpmirror sync run beside the daemon (the
+// same state_dir) publishes a new revision to the written mirrors. The
+// daemon learns from the state_dir that it is verified and lists both
+// mirrors against it (a tester's finding: it judged them "not verified
+// yet" and listed nothing, the metalink naming the unverified origin,
+// until its own sync verified a newer revision).
+func TestSyncBesideTheDaemon(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	key := testrepo.TestKey(t)
+	next := newRevision(t, testrepo.Pkg{Name: "zz-beside", Version: "1", Release: "1", Sign: key}, time.Now().Unix()+100)
+	nextSum := repomdSHA256(t, next)
+	e.net.serve("origin", next)
+	repo, _ := e.cfg.Repo("demo")
+	waitFor(t, 30*time.Second, "the sync beside the daemon to take the repo's lock", func() bool {
+		store, err := state.Open(e.cfg.StateDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{})}).Sync(context.Background(), repo)
+		if errors.Is(rep.Err, state.ErrLocked) {
+			return false // the daemon's own sync, asked for by its probe of the origin
+		}
+		if rep.Err != nil {
+			t.Fatalf("sync beside the daemon: %v", rep.Err)
+		}
+		return true
+	})
+	waitFor(t, 30*time.Second, "both mirrors listed against the revision the sync beside verified", func() bool {
+		st := e.status().Repos[0]
+		return mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" && len(e.mirrorlist()) == 2 &&
+			strings.Contains(e.metalink(), nextSum) && repomdSHA256(t, filepath.Join(e.dir, "m1")) == nextSum
 	})
 }

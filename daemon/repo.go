@@ -321,6 +321,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	// whole-tree swap during the sync may have left out.
 	if ctx.Err() == nil {
 		r.probeMirrors(ctx)
+		r.learnVerified(ctx)
 		r.probeLeases(ctx, false)
 	}
 	r.render(true)
@@ -698,14 +699,16 @@ func (r *repo) readHoldRecords(ctx context.Context) {
 	r.mu.Unlock()
 }
 
-// learnVerified merges into the repo's verified revisions those kept in
-// the records of each written mirror in object storage that serves a
-// revision this daemon has not verified: another daemon, sharing the
-// mirror, verified and published it (its sync succeeded where this one's
-// failed, or this one was on standby). Without it the mirror was judged
-// unknown ("not verified yet") and left out of the lists until this
-// daemon's own next sync (an operator's HA test). The records are read
-// only then, not every round.
+// learnVerified merges into the repo's verified revisions, when a mirror
+// serves a revision this daemon has not verified, those another process
+// verified: an rpmirror sync run beside the daemon on this host records
+// them in the same state_dir (a tester's finding: the daemon listed no
+// mirror after one, until its own sync verified a newer revision), and
+// another daemon sharing a written mirror in object storage keeps them
+// in its records (its sync succeeded where this one's failed, or this one
+// was on standby; an operator's HA test). Without it the mirror was
+// judged unknown ("not verified yet") and left out of the lists. Both are
+// read only then, not every round.
 func (r *repo) learnVerified(ctx context.Context) {
 	cfg, _, _ := r.d.tools()
 	rc := r.config()
@@ -713,12 +716,21 @@ func (r *repo) learnVerified(ctx context.Context) {
 	known := r.stored
 	r.mu.Unlock()
 	var learnt []*state.Verified
+	local := false // the state_dir's list read
 	for _, m := range rc.Mirrors {
-		if !m.Written() || m.Kind() != "s3" {
-			continue
-		}
 		res, ok := r.tracker.Get(m.Name)
 		if !ok || res.SHA256 == "" || (known != nil && known.Find(res.SHA256) >= 0) {
+			continue
+		}
+		if !local {
+			local = true
+			v, err := r.d.store.LoadVerified(r.name)
+			r.warnOnChange("reading the verified revisions in state_dir", "", err)
+			if v != nil && v.Find(res.SHA256) >= 0 {
+				learnt = append(learnt, v)
+			}
+		}
+		if !m.Written() || m.Kind() != "s3" {
 			continue
 		}
 		tg, err := r.target(ctx, m)
@@ -759,7 +771,7 @@ func (r *repo) learnVerified(ctx context.Context) {
 	if moved {
 		return
 	}
-	r.log.Info("verified revisions: learnt from the records kept with a mirror in object storage", "current", next.Current().Revision)
+	r.log.Info("verified revisions: learnt from another rpmirror's (state_dir, or the records kept with a mirror in object storage)", "current", next.Current().Revision)
 	r.setVerified(next)
 }
 
