@@ -136,6 +136,31 @@ func Republish(ctx context.Context, tg target.Target, repo, name string, maxMeta
 	return *s, md, nil
 }
 
+// Hold records in the mirror's index that the repository is held at the
+// snapshot called name, and latest.txt names it, before the mirror is
+// brought to it (Republish): a rollback killed halfway leaves every
+// mirror's latest.txt naming the snapshot it holds the repository at,
+// not the revision it rolls back from. The caller holds the mirror's
+// lock.
+func Hold(ctx context.Context, tg target.Target, repo, name string) error {
+	x, err := Read(ctx, tg, repo)
+	if err != nil {
+		return err
+	}
+	if _, ok := x.Find(name); !ok {
+		return fmt.Errorf("%s: %w", name, ErrNotFound)
+	}
+	if x.Held == name && x.Latest == name {
+		return nil
+	}
+	x.Held = name
+	x.setLatest()
+	if err := Write(ctx, tg, x); err != nil {
+		return fmt.Errorf("writing the snapshot index: %w", err)
+	}
+	return nil
+}
+
 // Release records in the mirror's index that the repository is no longer
 // held (rpmirror resume): latest.txt names the newest snapshot again. The
 // caller holds the mirror's lock.

@@ -57,7 +57,11 @@ type SnapshotProblemsError struct {
 
 func (e *SnapshotProblemsError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "mirror %s: snapshot %s is broken (%d problems", e.Mirror, e.Snapshot, len(e.Problems))
+	problems := "problems"
+	if len(e.Problems) == 1 {
+		problems = "problem"
+	}
+	fmt.Fprintf(&b, "mirror %s: snapshot %s is broken (%d %s", e.Mirror, e.Snapshot, len(e.Problems), problems)
 	for i, p := range e.Problems {
 		if i == 3 {
 			b.WriteString(", ...")
@@ -274,6 +278,14 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 	}
 	var reps []RollbackReport
 	var errs []error
+	// Every mirror's index and latest.txt name the snapshot first: CI
+	// jobs that follow the latest snapshot get it from now on, even if
+	// the rollback is killed before it reaches their mirror.
+	for _, m := range ms {
+		if err := snapshot.Hold(ctx, m.tg, repo.Name, m.snap); err != nil {
+			errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, err))
+		}
+	}
 	for _, m := range ms {
 		rep := RollbackReport{Mirror: m.cfg.Name, Snapshot: m.snap}
 		s, _, err := snapshot.Republish(ctx, m.tg, repo.Name, m.snap, e.opts.MaxMetadataSize)
@@ -288,12 +300,14 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			if err := e.saveSnapshotIndex(ctx, m.tg, repo.Name, m.cfg.Name, m.snap, s.RepomdSHA256); err != nil {
 				e.log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "mirror", m.cfg.Name, "err", err)
 			}
+			// Saved at once, so that what status says of each mirror
+			// holds if the rollback is killed before the next.
+			if err := store.Save(st); err != nil {
+				errs = append(errs, err)
+			}
 			e.log.Info("rolled back", "repo", repo.Name, "mirror", m.cfg.Name, "snapshot", m.snap, "revision", s.Revision)
 		}
 		reps = append(reps, rep)
-	}
-	if err := store.Save(st); err != nil {
-		errs = append(errs, err)
 	}
 	// Every written mirror has its snapshot's revision now, or failed to
 	// take it (and is stale from here on, as it should be).

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/user"
+	"slices"
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -50,10 +51,13 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if h != nil {
 		fmt.Fprintf(stdout, "%s: held at snapshot %s by %s: no sync moves it forward until rpmirror resume -c %s --repo %s\n", r.Name, h.Snapshot, h.By, cfg.File, r.Name)
 	}
-	if err != nil && len(reps) > 0 {
+	if err != nil && slices.ContainsFunc(reps, func(m sync.RollbackReport) bool { return m.Err != nil }) {
 		return errFailed // each mirror's failure is printed above
 	}
-	return err
+	if err != nil {
+		return fmt.Errorf("%s: %w", r.Name, err)
+	}
+	return nil
 }
 
 // runResume removes a repo's hold: rpmirror resume -c FILE --repo NAME.

@@ -223,3 +223,63 @@ func TestRollbackAndResume(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbackHalfwayNamesTheHeldSnapshot: a rollback that brings one
+// mirror to the snapshot and fails on the other (here its repodata is a
+// symlink, which rpmirror never writes through) has already made every
+// mirror's latest.txt and index.json name the held snapshot, so CI jobs
+// that follow the latest snapshot get it, not the revision rolled back
+// from (a tester killed a rollback halfway: both still named the newer
+// one). status says what each mirror serves. Running the rollback again
+// once the symlink is gone completes it.
+func TestRollbackHalfwayNamesTheHeldSnapshot(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	f.withSnapshots(t, "{keep: 5}")
+	mustRun := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := rpmirror(t, args...)
+		if code != 0 {
+			t.Fatalf("rpmirror %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+		return out
+	}
+	mustRun("sync", "-c", f.cfg)
+	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	f.newRevision(t, testrepo.DemoV2Packages(nil))
+	mustRun("sync", "-c", f.cfg)
+	m2 := f.mirrors[1]
+	if err := os.Rename(filepath.Join(m2, "repodata"), filepath.Join(m2, "repodata.real")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("repodata.real", filepath.Join(m2, "repodata")); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := rpmirror(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	if code == 0 || !strings.Contains(out+errOut, "mirror m2") {
+		t.Fatalf("rollback with m2's repodata a symlink: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, m := range f.mirrors {
+		if got := readFile(t, filepath.Join(m, "snapshots", "latest.txt")); got != first+"\n" {
+			t.Errorf("%s: latest.txt = %q after a rollback to %s failed halfway, want the held snapshot", m, got, first)
+		}
+		if got := readFile(t, filepath.Join(m, "snapshots", "index.json")); !strings.Contains(got, `"held": "`+first+`"`) {
+			t.Errorf("%s: index.json does not say the repo is held at %s:\n%s", m, first, got)
+		}
+	}
+	if readFile(t, filepath.Join(f.mirrors[0], "repodata", "repomd.xml")) != readFile(t, filepath.Join(f.mirrors[0], "snapshots", first, "repodata", "repomd.xml")) {
+		t.Error("m1 was not brought to the snapshot")
+	}
+	if err := os.Remove(filepath.Join(m2, "repodata")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(filepath.Join(m2, "repodata.real"), filepath.Join(m2, "repodata")); err != nil {
+		t.Fatal(err)
+	}
+	mustRun("rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	if readFile(t, filepath.Join(m2, "repodata", "repomd.xml")) != readFile(t, filepath.Join(m2, "snapshots", first, "repodata", "repomd.xml")) {
+		t.Error("the rollback run again did not bring m2 to the snapshot")
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
+		t.Errorf("verify after the rollback completed: exit %d\n%s", code, out)
+	}
+}
