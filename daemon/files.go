@@ -17,9 +17,11 @@ type revFiles struct {
 	packages bool
 }
 
-// repomdPaths are the files beside repomd.xml that belong to it: their
-// content changes with every revision.
-var repomdPaths = []string{"repodata/repomd.xml", "repodata/repomd.xml.asc"}
+// repomdPaths are the files beside repomd.xml that belong to it: its
+// signature, whose content changes with every revision, and the key that
+// signs it, which a .repo file's gpgkey= may name through /r/ (a tester's
+// dnf failed: the key had no revision to be served from, so 404).
+var repomdPaths = []string{"repodata/repomd.xml", "repodata/repomd.xml.asc", "repodata/repomd.xml.key"}
 
 // newRevFiles describes the revision whose repomd.xml is repomd (with hex
 // sha256 sum): its metadata files, and its packages when pkgs (href ->

@@ -36,6 +36,7 @@ func TestRedirectsServes(t *testing.T) {
 	}{
 		{"repodata/repomd.xml", [4]bool{true, false, false, false}},
 		{"repodata/repomd.xml.asc", [4]bool{true, false, false, false}},
+		{"repodata/repomd.xml.key", [4]bool{true, false, false, false}},
 		{"repodata/cur-primary.xml.gz", [4]bool{true, false, false, false}},
 		{"repodata/old-primary.xml.gz", [4]bool{false, true, true, false}}, // a client holding the old repomd.xml
 		{"Packages/a.rpm", [4]bool{true, true, false, false}},              // unchanged: behind is fine
