@@ -36,17 +36,18 @@ type switchable struct {
 	mu       gosync.Mutex
 	dirs     map[string]string // prefix ("origin", "m1", ...) -> directory
 	status   map[string]int
-	statusOf map[string]int // exact path ("/origin/Packages/a/a.rpm") -> status
-	hits     map[string]int // prefix -> requests
-	dnf      map[string]int // prefix -> requests by dnf (libdnf's User-Agent)
+	statusOf map[string]int  // exact path ("/origin/Packages/a/a.rpm") -> status
+	hits     map[string]int  // prefix -> requests
+	dnf      map[string]int  // prefix -> requests by dnf (libdnf's User-Agent)
+	hang     map[string]bool // prefix -> answers nothing until the client gives up
 }
 
 func newSwitchable(t *testing.T) *switchable {
-	s := &switchable{dirs: map[string]string{}, status: map[string]int{}, statusOf: map[string]int{}, hits: map[string]int{}, dnf: map[string]int{}}
+	s := &switchable{dirs: map[string]string{}, status: map[string]int{}, statusOf: map[string]int{}, hits: map[string]int{}, dnf: map[string]int{}, hang: map[string]bool{}}
 	s.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		prefix, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 		s.mu.Lock()
-		dir, status := s.dirs[prefix], s.status[prefix]
+		dir, status, hang := s.dirs[prefix], s.status[prefix], s.hang[prefix]
 		if st, ok := s.statusOf[r.URL.Path]; ok {
 			status = st
 		}
@@ -55,6 +56,10 @@ func newSwitchable(t *testing.T) *switchable {
 			s.dnf[prefix]++
 		}
 		s.mu.Unlock()
+		if hang {
+			<-r.Context().Done()
+			return
+		}
 		if status != 0 {
 			http.Error(w, http.StatusText(status), status)
 			return
@@ -76,6 +81,13 @@ func (s *switchable) URL(prefix string) string { return s.srv.URL + "/" + prefix
 func (s *switchable) serve(prefix, dir string) {
 	s.mu.Lock()
 	s.dirs[prefix] = dir
+	s.mu.Unlock()
+}
+
+// setHang makes prefix answer nothing, or answer again.
+func (s *switchable) setHang(prefix string, hang bool) {
+	s.mu.Lock()
+	s.hang[prefix] = hang
 	s.mu.Unlock()
 }
 
@@ -790,4 +802,32 @@ func TestFilteredRepoServe(t *testing.T) {
 			t.Errorf("%s with every mirror of a filtered repo down: %d\n%s", q, code, body)
 		}
 	}
+}
+
+// TestListsDoNotWaitForAHangingMirror: after a restart, the lists name
+// the mirrors the first probes find ok as soon as they do, not once the
+// round's slowest probe times out (a tester's daemon, one mirror hanging,
+// sent every client to the origin for probe_timeout after each start);
+// and a mirror found down leaves them as soon as it is.
+func TestListsDoNotWaitForAHangingMirror(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: 10 * time.Second, probeTimeout: 10 * time.Second})
+	e.waitHealthy()
+	e.stop()
+	e.net.setHang("third", true)
+	e.start()
+	start := time.Now()
+	waitFor(t, 10*time.Second, "m1 and m2 listed while the third mirror's probe hangs", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 2 && l[0] == e.net.URL("m1") && l[1] == e.net.URL("m2")
+	})
+	if st := mirrorOf(e.status().Repos[0], "third"); st.State != "unknown" && st.State != "" {
+		t.Errorf("the hanging mirror was judged (%s) within %s: the test did not test", st.State, time.Since(start))
+	}
+	// The next round (each waits for the hanging mirror's timeout)
+	// probes m2 at its start.
+	e.net.setStatus("m2", http.StatusForbidden)
+	waitFor(t, 15*time.Second, "m2, found down, to leave the lists before the round's hanging probe ends", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 1 && l[0] == e.net.URL("m1")
+	})
 }

@@ -78,12 +78,16 @@ type repo struct {
 	once    gosync.Once
 	probing gosync.Mutex
 	writing gosync.Mutex // one writeLists at a time
-	tgMu    gosync.Mutex
-	targets map[string]openTarget // written mirror name -> its target
-	views   atomic.Pointer[views]
-	live    server.Live // what the mirror routes answer, per request
-	filesMu gosync.Mutex
-	files   map[string]*revFiles // verified revision (sha256) -> its files, for redirects
+	// rendering serialises renderViews, which a probe of one mirror
+	// calls when the mirror enters or leaves the lists, while its round
+	// goes on.
+	rendering gosync.Mutex
+	tgMu      gosync.Mutex
+	targets   map[string]openTarget // written mirror name -> its target
+	views     atomic.Pointer[views]
+	live      server.Live // what the mirror routes answer, per request
+	filesMu   gosync.Mutex
+	files     map[string]*revFiles // verified revision (sha256) -> its files, for redirects
 	// snapRepomd caches snapshots' repomd.xml by "NAME SHA256" (under
 	// filesMu).
 	snapRepomd map[string][]byte
@@ -1083,11 +1087,23 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 			if ctx.Err() != nil {
 				return
 			}
+			before, _ := r.tracker.Get(m.Name)
 			r.recordProbe(m, res)
+			// A mirror that comes into the lists or leaves them does so
+			// now, not once the round's slowest probe ends: a tester's
+			// daemon, one mirror hanging, sent every client to the
+			// origin for probe_timeout after each start.
+			after, _ := r.tracker.Get(m.Name)
+			if before.State != after.State && (listable(before.State) || listable(after.State)) && r.renderViews(false) {
+				r.d.writeListsLater(r)
+			}
 		}()
 	}
 	wg.Wait()
 }
+
+// listable reports whether a mirror in state s is in the lists.
+func listable(s health.State) bool { return s == health.OK || s == health.Behind }
 
 // accept is the probes' health.Accept: a mirror should serve a verified
 // revision, and then the packages of that revision, at the sizes its
@@ -1405,7 +1421,7 @@ func describe(repomd []byte) mirrorlist.File {
 // verification or is not what the mirrors serve (a filtered repository:
 // the origin serves every package, under other metadata); and the
 // revision the metalink describes.
-func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *refusal) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
+func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *refusal, origin health.State) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
 	const none = "no mirror can be listed (none is up and serving a verified revision)"
 	cur := v.Current()
 	var current mirrorlist.File
@@ -1416,7 +1432,20 @@ func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *r
 		return mirrorlist.Fallback{Comment: none + ", and the origin serves the whole repository, not this filtered one: listing nothing"}, current, nil
 	}
 	if originRepomd == nil {
-		return mirrorlist.Fallback{URL: rc.Origin, Comment: none + ": serving the origin instead (not probed yet)"}, current, nil
+		why := "not probed yet"
+		if origin == health.Down {
+			why = "down at its last probe"
+		}
+		if cur == nil {
+			// Nothing to describe in the metalink: dnf would take
+			// whatever the origin serves, unchecked.
+			return mirrorlist.Fallback{Comment: fmt.Sprintf("no revision is verified yet, and the origin is %s: listing nothing", why)}, current, nil
+		}
+		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead (%s)", none, why)}, current, nil
+	}
+	down := ""
+	if origin == health.Down {
+		down = ", though it was down at its last probe"
 	}
 	sum := sha256Hex(originRepomd)
 	rev := "(no revision)"
@@ -1424,17 +1453,20 @@ func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *r
 		rev = revName(md.Revision)
 	}
 	switch i := v.Find(sum); {
+	case refused != nil && refused.sha256 == sum && i >= 0:
+		// Verified once, refused now: the origin went back to it.
+		return mirrorlist.Fallback{Comment: fmt.Sprintf("%s, and the origin's revision %s was refused by the last sync (see /status): listing nothing", none, rev)}, current, nil
 	case refused != nil && refused.sha256 == sum:
 		return mirrorlist.Fallback{Comment: fmt.Sprintf("%s, and the origin's revision %s failed verification: listing nothing", none, rev)}, current, nil
 	case i == 0:
-		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, which serves the current verified revision %s", none, rev)}, current, nil
+		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, which serves the current verified revision %s%s", none, rev, down)}, current, nil
 	case i > 0:
-		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, which serves the earlier verified revision %s", none, rev)}, current, []mirrorlist.File{describe(v.Revisions[i].Repomd)}
+		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, which serves the earlier verified revision %s%s", none, rev, down)}, current, []mirrorlist.File{describe(v.Revisions[i].Repomd)}
 	}
 	// Not verified yet (a sync will tell), and nothing better to offer:
 	// the metalink describes what the origin serves, or dnf would refuse
 	// it too.
-	return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, whose revision %s is not verified yet", none, rev)}, describe(originRepomd), nil
+	return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead, whose revision %s is not verified yet%s", none, rev, down)}, describe(originRepomd), nil
 }
 
 // heldFallback is what the lists hold when no mirror serves the revision
@@ -1457,15 +1489,17 @@ func (r *repo) render(force bool) {
 // has changed (always when force is set), and reports whether it did:
 // then they are to be written into the written mirrors (writeLists).
 func (r *repo) renderViews(force bool) bool {
+	r.rendering.Lock()
+	defer r.rendering.Unlock()
 	rc := r.config()
 	r.mu.Lock()
-	v, originRepomd, refused, hold := r.verified, r.originRepomd, r.refused, r.hold
+	v, originRepomd, refused, hold, originState := r.verified, r.originRepomd, r.refused, r.hold, r.origin.State
 	r.mu.Unlock()
 	// While held, the origin (which serves what the hold keeps out) is
 	// no last resort.
 	fallback := fallback
 	if hold != nil {
-		fallback = func(config.Repo, *state.Verified, []byte, *refusal) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
+		fallback = func(config.Repo, *state.Verified, []byte, *refusal, health.State) (mirrorlist.Fallback, mirrorlist.File, []mirrorlist.File) {
 			return heldFallback(hold)
 		}
 	}
@@ -1479,7 +1513,7 @@ func (r *repo) renderViews(force bool) bool {
 		// The origin to send clients to is the first usable upstream.
 		frc := rc
 		frc.Origin = r.fallbackOrigin(rc)
-		fb, cur, alts = fallback(frc, v, originRepomd, refused)
+		fb, cur, alts = fallback(frc, v, originRepomd, refused, originState)
 	}
 	var key strings.Builder
 	fmt.Fprintf(&key, "%s|%s|%s|", cur.SHA256, fb.URL, fb.Comment)
@@ -1507,7 +1541,7 @@ func (r *repo) renderViews(force bool) bool {
 	written := func() *views {
 		pub, pcur, palts, pfb := publicOnly(rc, ms), cur, alts, fb
 		if len(pub) == 0 && len(ms) > 0 {
-			pfb, pcur, palts = fallback(rc, v, originRepomd, refused)
+			pfb, pcur, palts = fallback(rc, v, originRepomd, refused, originState)
 		}
 		return &views{
 			mirrorlist: mirrorlist.TextFallback(pub, pfb),
@@ -1531,7 +1565,7 @@ func (r *repo) renderViews(force bool) bool {
 	// What the mirror routes order per request: the same candidates and,
 	// for a request left with none of them, the same fallback as a list
 	// of no mirror.
-	efb, ecur, ealts := fallback(rc, v, originRepomd, refused)
+	efb, ecur, ealts := fallback(rc, v, originRepomd, refused, originState)
 	sr := r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
 		r.redirectFiles(rc, cands, v, originRepomd, refused), now)
 	if u, err := url.Parse(efb.URL); err == nil && efb.URL != "" && mirrorlist.Usable(efb.URL) {
