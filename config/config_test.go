@@ -87,6 +87,7 @@ var badFiles = []struct {
 	{"bad-name-dotdot.yaml", `testdata/bad-name-dotdot.yaml:3: repo name "..": must not be "." or ".."`},
 	{"bad-name-duplicate.yaml", `testdata/bad-name-duplicate.yaml:8: repo name "gluster-9-el8" is already used at line 3`},
 	{"bad-mirror-name-duplicate.yaml", `testdata/bad-mirror-name-duplicate.yaml:8: repo "gluster-9-el8": mirror name "local" is already used at line 6`},
+	{"bad-mirror-url-duplicate.yaml", `testdata/bad-mirror-url-duplicate.yaml:9: repo "gluster-9-el8": mirror "ci": url "https://mirror.example.org/x/" is mirror "public"'s already (line 7): one URL is one mirror`},
 
 	{"bad-path-duplicate.yaml", `testdata/bad-path-duplicate.yaml:12: repo "gluster-9-el9": mirror "local": path "$TESTDATA/mirror/x" is also the path of repo "gluster-9-el8" mirror "local" (line 7)`},
 	{"bad-path-nested.yaml", `testdata/bad-path-nested.yaml:12: repo "gluster-9-el9": mirror "local": path "$TESTDATA/mirror/el9" is inside the path "$TESTDATA/mirror" of repo "gluster-9-el8" mirror "local" (line 7)`},

@@ -453,6 +453,11 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 	}
 	var ms []Mirror
 	seen := map[string]int{} // mirror name -> line
+	type named struct {
+		name string
+		line int
+	}
+	seenURL := map[string]named{} // mirror url, without a trailing slash -> its mirror
 	for i, n := range e.val.Content {
 		where := fmt.Sprintf("%s: mirrors[%d]", repoWhere, i)
 		if name, ok := peekName(n); ok {
@@ -476,6 +481,19 @@ func (d *decoder) mirrors(e entry, repoWhere string) []Mirror {
 					seen[name] = e.val.Line
 					m.Name = name
 				}
+			}
+		}
+
+		if e, ok := f.get("url"); ok && m.URL != "" {
+			// The lists and the probes know a mirror by its URL: two
+			// at one were listed once, in a place neither's selection
+			// rules chose (a tester's private mirror took a public
+			// one's place and dropped it from the written lists).
+			key := strings.TrimSuffix(m.URL, "/")
+			if first, dup := seenURL[key]; dup {
+				d.errorf(e.val.Line, where, "url %q is mirror %q's already (line %d): one URL is one mirror", redact(m.URL), first.name, first.line)
+			} else {
+				seenURL[key] = named{m.Name, e.val.Line}
 			}
 		}
 
