@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -88,7 +89,12 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 			}
 		}
 		pinned := "no"
-		if s.Pinned {
+		switch {
+		case r.Snapshots != nil && slices.Contains(r.Snapshots.Pinned, s.Name):
+			// Pinned in the file: index.json says so from the next sync
+			// on, pruning already goes by the file.
+			pinned = "yes (" + snaps.PinnedByConfig + ")"
+		case s.Pinned && s.PinnedBy != snaps.PinnedByConfig:
 			pinned = "yes (" + s.PinnedBy + ")"
 		}
 		latest := ""

@@ -80,6 +80,22 @@ func TestSnapshotCommands(t *testing.T) {
 		t.Errorf("snapshot unpin of a snapshot not pinned: exit %d\n%s%s", code, out, errOut)
 	}
 
+	// Pinned in the file: shown so at once, before a sync records it in
+	// index.json (a tester's finding: "no" until the next sync).
+	b, err = os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(f.cfg, []byte(strings.Replace(string(b), "snapshots: {keep: 5}", "snapshots: {keep: 5, pinned: ["+name+"]}", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, out, _ = rpmirror(t, "snapshots", "-c", f.cfg); strings.Count(out, "yes (config)") != 2 {
+		t.Errorf("pinned in the file, snapshots before a sync:\n%s", out)
+	}
+	if err := os.WriteFile(f.cfg, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		code int
