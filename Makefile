@@ -22,6 +22,7 @@ test: ## run every test (integration tests need rpm, createrepo_c, gpg and dnf; 
 	@for t in rpmbuild rpmsign rpmkeys gpg1 createrepo_c modifyrepo_c gpg dnf zstd promtool rpmlint systemd-analyze man zsh; do \
 	  command -v $$t >/dev/null || echo "make test: $$t is not installed: the tests that need it skip (README says how to install it)"; \
 	done
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || echo "make test: nginx is not installed: the test of the documented server block skips"
 	@command -v versitygw >/dev/null || [ -x "$$($(GO) env GOPATH)/bin/versitygw" ] || echo "make test: versitygw is not installed: the object-storage tests skip (.ci/run installs it)"
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 30m ./...
