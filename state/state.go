@@ -339,6 +339,9 @@ func (s *Store) Lock(repo string) (unlock func(), err error) {
 	if errors.Is(err, safefs.ErrHeld) {
 		// Callers name the repo; the message is the one docs/operations.md
 		// quotes ("demo: demo (pid N): ..." said the name twice).
+		if pid == "" {
+			return nil, ErrLocked
+		}
 		return nil, fmt.Errorf("%w (pid %s)", ErrLocked, pid)
 	}
 	if err != nil {

@@ -510,7 +510,8 @@ func StartWriteback(path string) {
 // Lock takes an exclusive flock(2) on root/rel, creating the file (and
 // its directories) if needed, and writes this process's pid into it.
 // When another process holds it, Lock returns ErrHeld at once, with the
-// pid that process wrote. unlock releases the lock.
+// pid that process wrote ("" when the holder wrote none: another program,
+// such as flock(1)). unlock empties the file and releases the lock.
 //
 // A holder may remove the file, and the directories it made for it,
 // before it releases the lock (see local.Local.Lock): Lock then finds
@@ -571,7 +572,12 @@ func lockOnce(root, rel string) (unlock func(), holder string, err error) {
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
-	return func() { f.Close() }, "", nil
+	return func() {
+		// The pid goes with the lock: another program holding the file
+		// next (flock(1)) was named by this process's pid.
+		f.Truncate(0)
+		f.Close()
+	}, "", nil
 }
 
 // CreateTemp writes data to a new file in root/dir (created if needed)

@@ -549,3 +549,31 @@ func TestKeepSmallFlushes(t *testing.T) {
 		t.Errorf("then a batch of %d: %d fsyncs and %d syncfs calls in all, want 3 and 1", len(paths), f, s)
 	}
 }
+
+// TestLockNamesItsHolderOnly: a Lock refused names the pid its holder
+// wrote; once that holder lets go, a program that locks the file without
+// writing its pid (flock(1)) is not named by the previous holder's pid
+// (a tester's sync named the daemon that had let go long before).
+func TestLockNamesItsHolderOnly(t *testing.T) {
+	root := t.TempDir()
+	const rel = "locks/r.lock"
+	unlock, _, err := Lock(root, rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, holder, err := Lock(root, rel); !errors.Is(err, ErrHeld) || holder != strconv.Itoa(os.Getpid()) {
+		t.Errorf("Lock of a held lock: holder %q, %v; want ErrHeld naming pid %d", holder, err, os.Getpid())
+	}
+	unlock()
+	f, err := os.OpenFile(filepath.Join(root, rel), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	if _, holder, err := Lock(root, rel); !errors.Is(err, ErrHeld) || holder != "" {
+		t.Errorf("Lock held by a program writing no pid: holder %q, %v; want ErrHeld naming none", holder, err)
+	}
+}

@@ -960,6 +960,9 @@ func (l *Local) lock() (func(), error) {
 	}
 	unlock, pid, err := safefs.Lock(l.root, workDir+"/"+lockName)
 	if errors.Is(err, safefs.ErrHeld) {
+		if pid == "" {
+			return nil, fmt.Errorf("%s: %w", l.root, target.ErrLocked)
+		}
 		return nil, fmt.Errorf("%s (pid %s): %w", l.root, pid, target.ErrLocked)
 	}
 	if err != nil {
