@@ -217,7 +217,10 @@ const keepRevFiles = 4
 
 // packageIndex returns the packages of the revision whose repomd.xml has
 // digest sum, from the index a sync saved for a written mirror serving
-// it; nil when no written mirror recorded it.
+// it, or, for a repository with no written mirror, the one it saved of
+// the revision it verified (without it, /r/ sent any path but metadata to
+// an ok mirror: a tester's nonsense paths were redirected); nil when
+// neither recorded it.
 func (r *repo) packageIndex(rc config.Repo, sum string) map[string]string {
 	st, err := r.d.store.Load(rc.Name)
 	if err != nil {
@@ -229,6 +232,9 @@ func (r *repo) packageIndex(rc config.Repo, sum string) map[string]string {
 				return idx
 			}
 		}
+	}
+	if idx, err := sync.ReadVerifiedIndex(r.d.store, rc.Name, sum); err == nil {
+		return idx
 	}
 	return nil
 }

@@ -327,6 +327,29 @@ func TestProbeOnlyRepoIsVerified(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(e.dir, "state", "cache", "po")); len(ents) > 0 {
 		t.Errorf("the verification kept %d files in the cache", len(ents))
 	}
+	// /r/ knows the verified revision's packages from the index its
+	// verification kept: a package goes to a mirror, a path the revision
+	// does not have is a 404 (a tester's nonsense paths were redirected).
+	pkg := testrepo.DemoPackages(nil)[0].RelPath()
+	for _, tc := range []struct {
+		path string
+		code int
+	}{
+		{pkg, 302},
+		{"repodata/repomd.xml", 302},
+		{"foo/bar.txt", 404},
+		{"foo/repodata/repomd.xml", 404},
+		{"Packages/n/no-such-1.0-1.noarch.rpm", 404},
+	} {
+		resp, err := noRedirect.Get(e.base + "/r/po/" + tc.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("/r/po/%s: %d (Location %q), want %d", tc.path, resp.StatusCode, resp.Header.Get("Location"), tc.code)
+		}
+	}
 
 	e.net.serve("po-origin", v2)
 	e.net.serve("pb", v2)
@@ -382,3 +405,6 @@ func mirrorOf(st server.RepoStatus, name string) server.MirrorStatus {
 	}
 	return server.MirrorStatus{}
 }
+
+// noRedirect is an HTTP client that does not follow redirects.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

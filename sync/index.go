@@ -170,3 +170,15 @@ func ReadIndex(store *state.Store, repo, mirror, digest string) (map[string]stri
 	}
 	return readIndex(store.Dir(), rel, digest)
 }
+
+// ReadVerifiedIndex returns the packages (href -> "type:hex") of the
+// current verified revision of repo, whose repomd.xml has the hex sha256
+// digest, as the sync that verified it recorded them for a repository
+// with no written mirror (state.Store.VerifiedIndexPath).
+func ReadVerifiedIndex(store *state.Store, repo, digest string) (map[string]string, error) {
+	rel, err := filepath.Rel(store.Dir(), store.VerifiedIndexPath(repo))
+	if err != nil {
+		return nil, err
+	}
+	return readIndex(store.Dir(), rel, digest)
+}
