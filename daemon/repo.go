@@ -155,6 +155,13 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 			}
 		}
 	}
+	if !r.lastSuccess.IsZero() {
+		// As /status.json says it, from the start (or the reload that
+		// added the repo) on: the series was absent until a sync
+		// succeeded, so with the origin down since a restart
+		// RpmirrorSyncStale never fired.
+		d.metrics.syncLastSuccess.WithLabelValues(rc.Name).Set(float64(r.lastSuccess.Unix()))
+	}
 	r.render(true)
 	return r
 }
