@@ -397,11 +397,15 @@ func (m *mirrorRoutes) answerRedirect(req *mirrorRequest, a *answer) {
 		return
 	}
 	rq.repo = ms.Catalog.Entry(i).Name
-	m.countme(rq.repo, q.Get("countme"))
 	if err := target.CheckPath(rest); err != nil {
 		rq.status = http.StatusBadRequest
 		a.fail(rq.status, "not a file of the repository: "+clean(rest))
 		return
+	}
+	if rest == repomdPath {
+		// What libdnf adds countme to with a baseurl: a countme on
+		// another file (a package) is no system's weekly count.
+		m.countme(rq.repo, q.Get("countme"))
 	}
 	repo := ms.Live[i].Load()
 	if repo != nil && repo.Files != nil {
@@ -464,6 +468,10 @@ func escaped(v string) bool {
 	}
 	return false
 }
+
+// repomdPath is the path of a repository's repomd.xml, the one file of
+// a redirect whose countme=N is counted.
+const repomdPath = "repodata/repomd.xml"
 
 // countmeBuckets are libdnf's countme values.
 var countmeBuckets = [...]string{"1", "2", "3", "4"}

@@ -539,6 +539,45 @@ func testAccessLogBytes(t *testing.T, fe string) {
 	}
 }
 
+func TestCountme(t *testing.T) { forEachFrontEnd(t, testCountme) }
+
+// testCountme: dnf's countme=N is counted on a mirrorlist, a metalink,
+// and a redirect of repodata/repomd.xml, what libdnf adds it to, once a
+// week; not on a redirect of any other file (a tester counted a
+// package's countme=4).
+func testCountme(t *testing.T, fe string) {
+	const repo = "example-9-BaseOS-x86_64"
+	for _, tc := range []struct {
+		name, path string
+		bucket     string // "" when nothing is counted
+	}{
+		{"a mirrorlist", "/mirrorlist?repo=example-9-BaseOS&arch=x86_64&countme=1", "1"},
+		{"a metalink", "/metalink?repo=example-9-BaseOS&arch=x86_64&countme=2", "2"},
+		{"a redirect of repomd.xml", "/r/example-9-BaseOS/x86_64/repodata/repomd.xml?countme=3", "3"},
+		{"a redirect of repomd.xml, the repo by its name", "/r/example-9-BaseOS-x86_64/repodata/repomd.xml?countme=4", "4"},
+		{"a redirect of repomd.xml, not a bucket", "/r/example-9-BaseOS/x86_64/repodata/repomd.xml?countme=5", ""},
+		{"a redirect of a package", "/r/example-9-BaseOS/x86_64/Packages/x.rpm?countme=4", ""},
+		{"a redirect of a metadata file", "/r/example-9-BaseOS/x86_64/repodata/primary.xml.gz?countme=4", ""},
+		{"a redirect of repomd.xml.asc", "/r/example-9-BaseOS/x86_64/repodata/repomd.xml.asc?countme=4", ""},
+		{"a redirect of a repomd.xml elsewhere", "/r/example-9-BaseOS/x86_64/x/repodata/repomd.xml?countme=4", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, fe)
+			w.files.serves["repodata/repomd.xml"] = []int{0}
+			w.get(t, tc.path, "")
+			for _, b := range countmeBuckets {
+				want := 0.0
+				if b == tc.bucket {
+					want = 1
+				}
+				if got := mustCounter(t, w.reg, "rpmirror_countme_total", prometheus.Labels{"repo": repo, "bucket": b}); got != want {
+					t.Errorf("countme_total{bucket=%q} = %v, want %v", b, got, want)
+				}
+			}
+		})
+	}
+}
+
 func mustCounter(t *testing.T, reg *prometheus.Registry, name string, labels prometheus.Labels) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
