@@ -44,13 +44,13 @@ func (r *repo) probeLeases(ctx context.Context, takeOver bool) {
 		mine := false
 		tg, err := r.target(ctx, m)
 		var lr target.LeaseReader
+		var l target.Lease
 		if err == nil {
 			var ok bool
 			if lr, ok = tg.(target.LeaseReader); !ok {
 				continue
 			}
 			lctx, cancel := context.WithTimeout(ctx, cfg.ProbeTimeout)
-			var l target.Lease
 			l, err = lr.Lease(lctx)
 			cancel()
 			if err == nil {
@@ -69,7 +69,6 @@ func (r *repo) probeLeases(ctx context.Context, takeOver bool) {
 				if !l.Held {
 					free = m.Name
 				}
-				r.d.metrics.setLease(r.name, m.Name, l, mine)
 			}
 		}
 		if err != nil {
@@ -80,7 +79,15 @@ func (r *repo) probeLeases(ctx context.Context, takeOver bool) {
 		}
 		r.warnOnChange("reading the lease", m.Name, err)
 		r.mu.Lock()
-		r.leases[m.Name] = st
+		// Under r.mu, and only for a mirror still in object storage: a
+		// reload that removed it (or moved it) meanwhile forgot its
+		// lease and series (forgetMirrorsLocked).
+		if now, ok := mirrorNamed(r.cfg, m.Name); ok && now.Kind() == "s3" {
+			if err == nil {
+				r.d.metrics.setLease(r.name, m.Name, l, mine)
+			}
+			r.leases[m.Name] = st
+		}
 		r.mu.Unlock()
 	}
 	r.mu.Lock()

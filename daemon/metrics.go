@@ -138,6 +138,30 @@ func (m *metrics) setLease(repo, mirror string, l target.Lease, mine bool) {
 	m.leaseMine.WithLabelValues(repo, mirror).Set(v)
 }
 
+// forgetMirror drops every series of a mirror that left the repo's
+// configuration: RpmirrorMirrorDown kept firing for a mirror removed
+// from mirrors.yaml, whose last state stayed in /metrics.
+func (m *metrics) forgetMirror(repo, mirror string) {
+	m.forgetProbes(repo, mirror)
+	m.forgetLease(repo, mirror)
+}
+
+// forgetProbes drops the series of a mirror's probes (state, latency,
+// last probe, lag, wrong sizes): for a mirror removed, or no longer
+// probed (its url removed).
+func (m *metrics) forgetProbes(repo, mirror string) {
+	m.mirrors.forgetMirror(repo, mirror)
+	m.wrongSize.DeleteLabelValues(repo, mirror)
+	m.wrongMetaSize.DeleteLabelValues(repo, mirror)
+}
+
+// forgetLease drops the series of the lease on a mirror: for a mirror
+// removed, or no longer in object storage.
+func (m *metrics) forgetLease(repo, mirror string) {
+	m.leaseHeld.DeletePartialMatch(prometheus.Labels{"repo": repo, "mirror": mirror})
+	m.leaseMine.DeleteLabelValues(repo, mirror)
+}
+
 // forget drops the series of a repo that left the configuration.
 func (m *metrics) forget(repo string) {
 	l := prometheus.Labels{"repo": repo}
@@ -224,6 +248,15 @@ func (mm *mirrorMetrics) forget(repo string) {
 	defer mm.mu.Unlock()
 	delete(mm.repos, repo)
 	delete(mm.repoPairs, repo)
+}
+
+// forgetMirror drops the series of one mirror of a repo.
+func (mm *mirrorMetrics) forgetMirror(repo, mirror string) {
+	mm.mu.Lock()
+	defer mm.mu.Unlock()
+	delete(mm.repos[repo], mirror)
+	// The mirror's label pair stays in mirrorPairs: another repo's
+	// mirror of the same name may share it, and names are few.
 }
 
 // interned returns the label pair name=value kept in pairs (by value),

@@ -13,7 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rpmirror/rpmirror/alert"
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/health"
+	"github.com/rpmirror/rpmirror/server"
+	"github.com/rpmirror/rpmirror/target"
 )
 
 // gaugeVecMirrors is how the mirror series were kept before, a GaugeVec
@@ -232,5 +235,113 @@ func TestLatencyOfAStalledMirror(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, out)
 		}
+	}
+}
+
+// TestForgetMirrorsOnReload: a reload that changes a repo's mirrors
+// drops the series of each mirror it removes, whichever family holds
+// them (the mirror records collected at scrape time, the wrong-size
+// counters, the lease gauges), those of a mirror's probes when it loses
+// its url, and those of its lease when it leaves object storage; the
+// other mirrors' and repos' series stay. A mirror removed from
+// mirrors.yaml used to stay in /metrics, down, for ever.
+func TestForgetMirrorsOnReload(t *testing.T) {
+	s3 := &config.S3{Bucket: "b"}
+	before := config.Repo{Name: "a", Mirrors: []config.Mirror{
+		{Name: "gone", URL: "http://gone/", S3: s3},
+		{Name: "kept", URL: "http://kept/", S3: s3},
+	}}
+	for _, tc := range []struct {
+		name  string
+		after []config.Mirror
+		want  []string // repo/mirror/family of every mirror series left
+	}{
+		{"unchanged", before.Mirrors, []string{
+			"a/gone/lease", "a/gone/probe", "a/gone/wrong_size",
+			"a/kept/lease", "a/kept/probe", "a/kept/wrong_size",
+			"b/gone/lease", "b/gone/probe", "b/gone/wrong_size",
+		}},
+		{"a mirror removed", before.Mirrors[1:], []string{
+			"a/kept/lease", "a/kept/probe", "a/kept/wrong_size",
+			"b/gone/lease", "b/gone/probe", "b/gone/wrong_size",
+		}},
+		{"a mirror's url removed", []config.Mirror{{Name: "gone", S3: s3}, before.Mirrors[1]}, []string{
+			"a/gone/lease",
+			"a/kept/lease", "a/kept/probe", "a/kept/wrong_size",
+			"b/gone/lease", "b/gone/probe", "b/gone/wrong_size",
+		}},
+		{"a mirror moved out of object storage", []config.Mirror{{Name: "gone", URL: "http://gone/", Path: "/srv/gone"}, before.Mirrors[1]}, []string{
+			"a/gone/probe", "a/gone/wrong_size",
+			"a/kept/lease", "a/kept/probe", "a/kept/wrong_size",
+			"b/gone/lease", "b/gone/probe", "b/gone/wrong_size",
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := prometheus.NewRegistry()
+			d := &Daemon{metrics: newMetrics(reg, func() (int64, int64, int64) { return 0, 0, 0 })}
+			r := &repo{d: d, name: "a", cfg: before, tracker: health.NewTracker(), leases: map[string]*server.LeaseStatus{}}
+			for _, rm := range []struct{ repo, mirror string }{{"a", "gone"}, {"a", "kept"}, {"b", "gone"}} {
+				res := health.Result{State: health.Down, Checked: time.Now()}
+				d.metrics.setMirror(rm.repo, rm.mirror, res, 0, true)
+				d.metrics.wrongSize.WithLabelValues(rm.repo, rm.mirror).Inc()
+				d.metrics.wrongMetaSize.WithLabelValues(rm.repo, rm.mirror).Inc()
+				d.metrics.setLease(rm.repo, rm.mirror, target.Lease{Held: true, Holder: "h"}, false)
+				if rm.repo == "a" {
+					r.tracker.Update(rm.mirror, res)
+					r.leases[rm.mirror] = &server.LeaseStatus{Held: true}
+				}
+			}
+			next := before
+			next.Mirrors = tc.after
+			r.mu.Lock()
+			r.cfg = next
+			r.forgetMirrorsLocked(before, next)
+			r.mu.Unlock()
+
+			mfs, err := reg.Gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			family := map[string]string{
+				"rpmirror_mirror_state": "probe", "rpmirror_mirror_probe_latency_seconds": "probe",
+				"rpmirror_mirror_last_probe_timestamp_seconds": "probe", "rpmirror_mirror_lag_seconds": "probe",
+				"rpmirror_mirror_package_wrong_size_total": "wrong_size", "rpmirror_mirror_metadata_wrong_size_total": "wrong_size",
+				"rpmirror_lease_held": "lease", "rpmirror_lease_mine": "lease",
+			}
+			var got []string
+			for _, mf := range mfs {
+				for _, m := range mf.GetMetric() {
+					var repo, mirror string
+					for _, lp := range m.GetLabel() {
+						switch lp.GetName() {
+						case "repo":
+							repo = lp.GetValue()
+						case "mirror":
+							mirror = lp.GetValue()
+						}
+					}
+					if mirror == "" {
+						continue
+					}
+					f, ok := family[mf.GetName()]
+					if !ok {
+						t.Fatalf("%s has a mirror label: add it to the test, and to what a reload forgets", mf.GetName())
+					}
+					if s := repo + "/" + mirror + "/" + f; !slices.Contains(got, s) {
+						got = append(got, s)
+					}
+				}
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("mirror series left:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+			_, probed := r.tracker.Get("gone")
+			_, leased := r.leases["gone"]
+			wantProbed, wantLeased := slices.Contains(tc.want, "a/gone/probe"), slices.Contains(tc.want, "a/gone/lease")
+			if probed != wantProbed || leased != wantLeased {
+				t.Errorf("gone's last probe kept: %v, want %v; its lease kept: %v, want %v", probed, wantProbed, leased, wantLeased)
+			}
+		})
 	}
 }

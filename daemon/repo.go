@@ -159,6 +159,13 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 			}
 		}
 	}
+	if !r.lastSuccess.IsZero() {
+		// As /status.json says it, from the start (or the reload that
+		// added the repo) on: the series was absent until a sync
+		// succeeded, so with the origin down since a restart
+		// RpmirrorSyncStale never fired.
+		d.metrics.syncLastSuccess.WithLabelValues(rc.Name).Set(float64(r.lastSuccess.Unix()))
+	}
 	r.render(true)
 	return r
 }
@@ -171,7 +178,9 @@ func (r *repo) config() config.Repo {
 
 func (r *repo) setConfig(rc config.Repo) {
 	r.mu.Lock()
+	old := r.cfg
 	r.cfg = rc
+	r.forgetMirrorsLocked(old, rc)
 	r.mu.Unlock()
 	// Open the written mirrors' targets again: a reload also reads their
 	// credentials files again (fixed or rotated keys under the same
@@ -180,6 +189,55 @@ func (r *repo) setConfig(rc config.Repo) {
 	clear(r.targets)
 	r.tgMu.Unlock()
 	r.render(true)
+}
+
+// forgetMirrorsLocked forgets, as a reload changes the repo's
+// configuration from old to next, what it knew of the mirrors next
+// drops: their series (a mirror removed from mirrors.yaml used to stay
+// in /metrics down for ever, and RpmirrorMirrorDown fired on), their
+// last probe and lease. A mirror that stays but is no longer probed
+// (no url) loses its probes' series, one no longer in object storage
+// its lease's. r.mu is held: the probes of a round that started before
+// the reload set series under it only for mirrors still configured
+// at the url probed (probedLocked), so none comes back.
+func (r *repo) forgetMirrorsLocked(old, next config.Repo) {
+	m := r.d.metrics
+	for _, was := range old.Mirrors {
+		now, kept := mirrorNamed(next, was.Name)
+		switch {
+		case !kept:
+			m.forgetMirror(r.name, was.Name)
+			r.tracker.Delete(was.Name)
+			delete(r.leases, was.Name)
+			continue
+		case was.URL != "" && now.URL == "":
+			m.forgetProbes(r.name, was.Name)
+			r.tracker.Delete(was.Name)
+		}
+		if was.Kind() == "s3" && now.Kind() != "s3" {
+			m.forgetLease(r.name, was.Name)
+			delete(r.leases, was.Name)
+		}
+	}
+}
+
+// mirrorNamed returns rc's mirror called name.
+func mirrorNamed(rc config.Repo, name string) (config.Mirror, bool) {
+	for _, m := range rc.Mirrors {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return config.Mirror{}, false
+}
+
+// probedLocked reports whether r's configuration still has mirror m,
+// probed at the same url: the result of a probe of a mirror that a
+// reload removed meanwhile (or gave another url, or none) is dropped, as
+// forgetMirrorsLocked dropped the mirror's series. r.mu is held.
+func (r *repo) probedLocked(m config.Mirror) bool {
+	now, ok := mirrorNamed(r.cfg, m.Name)
+	return ok && now.URL == m.URL
 }
 
 func (r *repo) setSchedule(s cron.Schedule) {
@@ -1077,11 +1135,15 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 				res = prober.CheckAgain(ctx, m.URL, r.accept, last)
 				release()
 				if se := (*health.SizeError)(nil); errors.As(res.Err, &se) {
+					wrong := r.d.metrics.wrongSize
 					if se.Metadata {
-						r.d.metrics.wrongMetaSize.WithLabelValues(r.name, m.Name).Inc()
-					} else {
-						r.d.metrics.wrongSize.WithLabelValues(r.name, m.Name).Inc()
+						wrong = r.d.metrics.wrongMetaSize
 					}
+					r.mu.Lock()
+					if r.probedLocked(m) { // not removed by a reload meanwhile
+						wrong.WithLabelValues(r.name, m.Name).Inc()
+					}
+					r.mu.Unlock()
 				}
 			}
 			if ctx.Err() != nil {
@@ -1304,12 +1366,18 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 		res.State, res.Reason = health.Unknown, "pending: rpmirror has not published it yet, and no sync has tried ("+string(res.State)+": "+res.Reason+"); judged once its first sync has run"
 	}
 	r.mu.Lock()
-	v := r.verified
+	kept := r.probedLocked(m)
+	var prev health.State
+	var changed bool
+	if kept {
+		// Under r.mu: a reload that removed the mirror meanwhile forgot
+		// its series and its last probe, which must not come back.
+		lag, known := lagOf(r.verified, res.SHA256, now)
+		r.d.metrics.setMirror(r.name, m.Name, res, lag, known)
+		prev, changed = r.tracker.Update(m.Name, res)
+	}
 	r.mu.Unlock()
-	lag, known := lagOf(v, res.SHA256, now)
-	r.d.metrics.setMirror(r.name, m.Name, res, lag, known)
-	prev, changed := r.tracker.Update(m.Name, res)
-	if !changed {
+	if !kept || !changed {
 		return
 	}
 	// A mirror that goes stale or down wants a person: logged at WARN,

@@ -275,7 +275,8 @@ func TestSelectionDNF(t *testing.T) {
 
 // TestSelectionRedirectAndCounting: /r/ sends a client to a mirror that
 // serves the file; requests are counted per repo, kind and country, and
-// logged as JSON with the client trusted_proxies decided on.
+// logged as JSON with the client trusted_proxies decided on; dnf's
+// countme=N is counted on the repomd.xml request, not on a package's.
 func TestSelectionRedirectAndCounting(t *testing.T) {
 	e := newSelEnv(t)
 	const pkg = "Packages/h/hello-mirror-1.1-1.noarch.rpm"
@@ -291,7 +292,7 @@ func TestSelectionRedirectAndCounting(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Errorf("the mirror redirected to answers %d", resp.StatusCode)
 	}
-	if code, h, _ := e.get("/r/demo-9/x86_64/repodata/repomd.xml", clientCI); code != 302 || !strings.HasPrefix(h.Get("Location"), e.net.URL("ci-x86_64")) {
+	if code, h, _ := e.get("/r/demo-9/x86_64/repodata/repomd.xml?countme=3", clientCI); code != 302 || !strings.HasPrefix(h.Get("Location"), e.net.URL("ci-x86_64")) {
 		t.Errorf("redirect for the CI farm: %d %q", code, h.Get("Location"))
 	}
 	if code, _, _ := e.get("/r/demo-9/x86_64/Packages/n/no-such-1.0.rpm", clientUS); code != 404 {

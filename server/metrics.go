@@ -57,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}, []string{"repo", "kind", "country"}),
 		countme: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "rpmirror", Name: "countme_total",
-			Help: "Requests carrying dnf's countme=N (sent once a week per system; N is 1 for a system younger than a week, 2 up to a month, 3 up to six months, 4 older), by repository and bucket.",
+			Help: "Mirrorlist, metalink and repodata/repomd.xml redirect requests carrying dnf's countme=N (sent once a week per system; N is 1 for a system younger than a week, 2 up to a month, 3 up to six months, 4 older), by repository and bucket.",
 		}, []string{"repo", "bucket"}),
 		seed: maphash.MakeSeed(),
 	}

@@ -145,7 +145,6 @@ type request struct {
 	repo     string // configuration name, "" when not found
 	kind     string
 	status   int
-	bytes    int
 	location string
 }
 
@@ -282,7 +281,7 @@ func (m *mirrorRoutes) list(kind string) http.HandlerFunc {
 func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
 	q := parseQuery(req.rawQuery)
 	rq := request{start: m.now(), kind: kind, client: m.locate(req.client, q.Get("country"))}
-	defer m.done(req, &rq)
+	defer m.done(req, &rq, a)
 	name, arch := q.Get("repo"), q.Get("arch")
 	if name == "" {
 		rq.status = http.StatusBadRequest
@@ -314,7 +313,7 @@ func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
 	op := orderPool.Get().(*[]int)
 	order := repo.Set.Order((*op)[:0], rq.client, protocol, nil)
 	if snap := q.Get("snapshot"); snap != "" {
-		m.snapshotList(req, a, &rq, repo, order, snap)
+		m.snapshotList(a, &rq, repo, order, snap)
 	} else {
 		switch {
 		case kind == KindMetalink && repo.elsewhere(protocol, order):
@@ -330,9 +329,6 @@ func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
 		}
 		a.status, a.noCache = http.StatusOK, true
 		rq.status = a.status
-		if !req.head {
-			rq.bytes = len(a.body)
-		}
 	}
 	*op = order
 	orderPool.Put(op)
@@ -377,7 +373,7 @@ func (m *mirrorRoutes) redirect(w http.ResponseWriter, r *http.Request) {
 func (m *mirrorRoutes) answerRedirect(req *mirrorRequest, a *answer) {
 	q := parseQuery(req.rawQuery)
 	rq := request{start: m.now(), kind: KindRedirect, client: m.locate(req.client, q.Get("country"))}
-	defer m.done(req, &rq)
+	defer m.done(req, &rq, a)
 	protocol, ok := parseProtocol(q.Get("protocol"))
 	if !ok {
 		rq.status = http.StatusBadRequest
@@ -401,11 +397,15 @@ func (m *mirrorRoutes) answerRedirect(req *mirrorRequest, a *answer) {
 		return
 	}
 	rq.repo = ms.Catalog.Entry(i).Name
-	m.countme(rq.repo, q.Get("countme"))
 	if err := target.CheckPath(rest); err != nil {
 		rq.status = http.StatusBadRequest
 		a.fail(rq.status, "not a file of the repository: "+clean(rest))
 		return
+	}
+	if rest == repomdPath {
+		// What libdnf adds countme to with a baseurl: a countme on
+		// another file (a package) is no system's weekly count.
+		m.countme(rq.repo, q.Get("countme"))
 	}
 	repo := ms.Live[i].Load()
 	if repo != nil && repo.Files != nil {
@@ -469,6 +469,10 @@ func escaped(v string) bool {
 	return false
 }
 
+// repomdPath is the path of a repository's repomd.xml, the one file of
+// a redirect whose countme=N is counted.
+const repomdPath = "repodata/repomd.xml"
+
 // countmeBuckets are libdnf's countme values.
 var countmeBuckets = [...]string{"1", "2", "3", "4"}
 
@@ -488,8 +492,10 @@ func (m *mirrorRoutes) countme(repo, bucket string) {
 	}
 }
 
-// done counts and logs a finished request.
-func (m *mirrorRoutes) done(req *mirrorRequest, rq *request) {
+// done counts and logs a finished request, answered with a: the bytes
+// logged are those of a's body, whatever the status (an error's message
+// too), none for HEAD, which gets no body.
+func (m *mirrorRoutes) done(req *mirrorRequest, rq *request, a *answer) {
 	country := rq.client.Location.Country
 	if country == "" {
 		country = "unknown"
@@ -498,9 +504,9 @@ func (m *mirrorRoutes) done(req *mirrorRequest, rq *request) {
 		m.sel.Metrics.request(rq.repo, rq.kind, country).Inc()
 	}
 	if m.sel.AccessLog != nil {
-		method := http.MethodGet
+		method, bytes := http.MethodGet, len(a.body)
 		if req.head {
-			method = http.MethodHead
+			method, bytes = http.MethodHead, 0
 		}
 		m.sel.AccessLog.Log(Access{
 			Time:     rq.start,
@@ -509,7 +515,7 @@ func (m *mirrorRoutes) done(req *mirrorRequest, rq *request) {
 			Method:   method,
 			URI:      req.uri,
 			Status:   rq.status,
-			Bytes:    rq.bytes,
+			Bytes:    bytes,
 			Duration: time.Since(rq.start),
 			Repo:     rq.repo,
 			Kind:     rq.kind,

@@ -110,7 +110,7 @@ func (m *mirrorRoutes) snapshots(w http.ResponseWriter, r *http.Request) {
 // snapshotList answers /mirrorlist and /metalink with ?snapshot=NAME: the
 // candidates holding the snapshot, in the client's order; 404 with the
 // snapshots there are for one no mirror holds.
-func (m *mirrorRoutes) snapshotList(req *mirrorRequest, a *answer, rq *request, repo *Repo, order []int, name string) {
+func (m *mirrorRoutes) snapshotList(a *answer, rq *request, repo *Repo, order []int, name string) {
 	var sl *SnapshotLists
 	if repo.Snapshots != nil {
 		sl = repo.Snapshots.Lists[name]
@@ -136,9 +136,6 @@ func (m *mirrorRoutes) snapshotList(req *mirrorRequest, a *answer, rq *request, 
 			a.body = append(a.body[:0], "# "+msg+"\n"...)
 		}
 		a.status = rq.status
-		if !req.head {
-			rq.bytes = len(a.body)
-		}
 		return
 	}
 	kept := order[:0]
@@ -156,7 +153,4 @@ func (m *mirrorRoutes) snapshotList(req *mirrorRequest, a *answer, rq *request, 
 	}
 	a.status, a.noCache = http.StatusOK, true
 	rq.status = a.status
-	if !req.head {
-		rq.bytes = len(a.body)
-	}
 }
