@@ -84,6 +84,10 @@ type Index struct {
 	Held      string     `json:"held,omitempty"`
 	Snapshots []Snapshot `json:"snapshots"`
 
+	// gone are the snapshots index.json names whose directory is not
+	// there (removed by hand, as the repair of a broken one): Read
+	// leaves them out, Tidy writes the index without them.
+	gone []string
 	// incomplete are directories with a snapshot's name and no
 	// repodata/repomd.xml: a snapshot being taken or removed on a target
 	// without atomic commits (object storage), or one a killed process
@@ -183,6 +187,8 @@ func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
 		if have[s.Name] {
 			kept = append(kept, s)
 			delete(have, s.Name)
+		} else {
+			x.gone = append(x.gone, s.Name)
 		}
 	}
 	for name := range have {
@@ -206,6 +212,28 @@ func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
 	x.Snapshots = kept
 	x.setLatest()
 	return x, nil
+}
+
+// Tidy writes the mirror's index.json and latest.txt again when
+// index.json names snapshots whose directory is gone (removed by hand,
+// as a broken one is repaired), and returns their names: clients read
+// index.json, which named them until the next sync. The caller holds the
+// mirror's lock.
+func Tidy(ctx context.Context, tg target.Target, repo string) ([]string, error) {
+	if _, ok := tg.(target.Snapshotter); !ok {
+		return nil, nil
+	}
+	x, err := Read(ctx, tg, repo)
+	if err != nil {
+		return nil, err
+	}
+	if len(x.gone) == 0 {
+		return nil, nil
+	}
+	if err := Write(ctx, tg, x); err != nil {
+		return nil, fmt.Errorf("writing the snapshot index: %w", err)
+	}
+	return x.gone, nil
 }
 
 // setLatest sets Latest from Held and the snapshots, forgetting a Held

@@ -34,8 +34,12 @@ type MirrorRepair struct {
 	// server running as another user could not read
 	// (*target.NotReadableError), given the permissions of a stored file.
 	MadeReadable []Problem
-	Left         []Problem // what is still wrong after the repair
-	Err          error     // the mirror could not be checked or repaired at all
+	// Unindexed are the snapshots the mirror's index.json named whose
+	// directory was gone (removed by hand, as a broken one is repaired):
+	// the index no longer names them.
+	Unindexed []string
+	Left      []Problem // what is still wrong after the repair
+	Err       error     // the mirror could not be checked or repaired at all
 }
 
 // Repair re-checks every written mirror of repo against its own metadata
@@ -140,6 +144,11 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 	if err := r.mirrorFiles(ctx, tg, mc, mr); err != nil {
 		return err
 	}
+	gone, err := snapshot.Tidy(ctx, tg, r.repo.Name)
+	if err != nil {
+		return err
+	}
+	mr.Unindexed = gone
 	return r.snapshotsReadable(ctx, tg, mc, mr)
 }
 

@@ -204,6 +204,21 @@ func TestRollbackAndResume(t *testing.T) {
 		!strings.Contains(out, "test/m2: 1 snapshot ok, 1 broken: "+first) {
 		t.Errorf("verify with a broken snapshot: exit %d\n%s", code, out)
 	}
+	// Repaired as the docs say, by removing its directory: verify --repair
+	// removes it from the index.json clients read (which named it until
+	// the next sync, a tester found), and verify passes.
+	if err := os.RemoveAll(filepath.Join(f.mirrors[1], "snapshots", first)); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun("verify", "-c", f.cfg, "--repair"); !strings.Contains(out, "test/m2: removed snapshot "+first+" from snapshots/index.json (its directory is gone)") {
+		t.Errorf("verify --repair after the broken snapshot's removal:\n%s", out)
+	}
+	if idx := readFile(t, filepath.Join(f.mirrors[1], "snapshots", "index.json")); strings.Contains(idx, `"`+first+`"`) {
+		t.Errorf("index.json still names the removed snapshot %s:\n%s", first, idx)
+	}
+	if out := mustRun("verify", "-c", f.cfg); !strings.Contains(out, "test/m2: 1 snapshot ok") {
+		t.Errorf("verify after the broken snapshot's removal:\n%s", out)
+	}
 
 	for _, tc := range []struct {
 		args []string

@@ -120,6 +120,10 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			for _, p := range m.Replaced {
 				fmt.Fprintf(stdout, "%s: replaced %s (it was: %s)\n", name, p.Path, errLine(p.Err))
 			}
+			repoMirror := name
+			for _, name := range m.Unindexed {
+				fmt.Fprintf(stdout, "%s: removed snapshot %s from snapshots/index.json (its directory is gone)\n", repoMirror, name)
+			}
 			for _, p := range m.MadeReadable {
 				fmt.Fprintf(stdout, "%s: made %s readable (it was: %s)\n", name, p.Path, unreadable(p.Err))
 			}
