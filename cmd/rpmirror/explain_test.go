@@ -24,7 +24,8 @@ func TestCheckExplain(t *testing.T) {
 		t.Fatalf("check --explain: exit %d\n%s", code, errOut)
 	}
 	for _, want := range []string{
-		"repo whole: mirrored whole: the origin's files byte for byte",
+		"repo whole: mirrored whole: the origin's repodata and packages byte for byte, its repomd.xml (and .asc, .key) included;\n  not the delta RPMs (drpms/) prestodelta names",
+		"(prestodelta too, but not the delta RPMs it names: clients with deltarpm on need deltarpm=0)",
 		"repo el9: filtered (line 10): rpmirror writes the repository's metadata itself",
 		"keeps:    arch x86_64, noarch; except names matching *-debuginfo; the newest 2 versions of each name.arch",
 		"drops:    sqlite databases (*_db) and zchunk files (*_zck): dnf reads the XML metadata",
