@@ -38,7 +38,7 @@ func printExplain(w io.Writer, cfg *config.Config) {
 		}
 		fmt.Fprintf(w, "  keeps:    %s; only those packages are downloaded, the others pruned after prune_after\n", strings.Join(keeps, "; "))
 		fmt.Fprintln(w, "  writes:   primary, filelists, other (and filelists-ext) with the kept packages' entries as the origin wrote them,")
-		fmt.Fprintln(w, "            compressed as the origin's, and a new repomd.xml (the origin's revision and timestamps)")
+		fmt.Fprintln(w, "            compressed as the origin's, and a new repomd.xml (the origin's revision, tags and timestamps)")
 		fmt.Fprintln(w, "  carries:  comps (group), updateinfo, modules and any other metadata as the origin has them")
 		fmt.Fprintln(w, "            (prestodelta too, but not the delta RPMs it names: clients with deltarpm on need deltarpm=0)")
 		fmt.Fprintln(w, "  drops:    sqlite databases (*_db) and zchunk files (*_zck): dnf reads the XML metadata")

@@ -28,6 +28,7 @@ func TestCheckExplain(t *testing.T) {
 		"(prestodelta too, but not the delta RPMs it names: clients with deltarpm on need deltarpm=0)",
 		"repo el9: filtered (line 10): rpmirror writes the repository's metadata itself",
 		"keeps:    arch x86_64, noarch; except names matching *-debuginfo; the newest 2 versions of each name.arch",
+		"a new repomd.xml (the origin's revision, tags and timestamps)",
 		"drops:    sqlite databases (*_db) and zchunk files (*_zck): dnf reads the XML metadata",
 		"refuses:  a revision with modules metadata",
 		"signs:    nothing: the origin's repomd.xml.asc no longer matches and is not published",
