@@ -273,8 +273,10 @@ type Repo struct {
 	Snapshots *Snapshots `yaml:"snapshots"`
 	// Filter keeps only some of the origin's packages, and makes
 	// rpmirror write the repository's metadata itself; nil (the key left
-	// out) mirrors the origin whole and byte for byte.
-	Filter *Filter `yaml:"filter"`
+	// out) mirrors the origin whole. The key with no value is an error,
+	// not a whole mirror: it is what is left when every line under it is
+	// commented out.
+	Filter *Filter `yaml:"filter" null:"write filter: {} to keep every package with rpmirror writing the metadata, or remove the key to mirror the origin whole"`
 	// SignWith is an OpenPGP secret key file (not protected by a
 	// passphrase) that signs the repomd.xml rpmirror writes for a
 	// filtered mirror, as repodata/repomd.xml.asc; "" signs nothing. Only

@@ -162,6 +162,7 @@ var badFiles = []struct {
 	}, "\n")},
 	{"bad-filter-type.yaml", `testdata/bad-filter-type.yaml:5: repo "el9-baseos": filter: expected a mapping of arch, include, exclude, newest, found "x86_64"`},
 	{"bad-filter-exclude-scalar.yaml", `testdata/bad-filter-exclude-scalar.yaml:6: repo "el9-baseos": filter: exclude: expected a list of name globs, found "*-debuginfo": write exclude: ["*-debuginfo"]`},
+	{"bad-filter-null.yaml", `testdata/bad-filter-null.yaml:5: repo "el9-baseos": filter has no value: write filter: {} to keep every package with rpmirror writing the metadata, or remove the key to mirror the origin whole`},
 	{"bad-filter-arch-empty.yaml", `testdata/bad-filter-arch-empty.yaml:6: repo "el9-baseos": filter: arch is an empty list, which would keep nothing: list the arches to keep, or leave arch out to keep every arch`},
 	{"bad-sign-with-public.yaml", `testdata/bad-sign-with-public.yaml:6: repo "el9-baseos": sign_with "$TESTDATA/test-key.asc": holds no OpenPGP secret key (export one with gpg --export-secret-keys --armor KEYID)`},
 	{"bad-sign-with-protected.yaml", `testdata/bad-sign-with-protected.yaml:6: repo "el9-baseos": sign_with "$TESTDATA/sign-key-protected.asc": the secret key is protected by a passphrase, which rpmirror cannot type: use a key without one, readable only by rpmirror`},

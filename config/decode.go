@@ -353,7 +353,7 @@ func (d *decoder) repo(n *yaml.Node, i int, seen map[string]int) (Repo, bool) {
 	}
 
 	if e, ok := f.get("sign_with"); ok && r.SignWith != "" {
-		if _, filtered := f.get("filter"); !filtered && !f.guessed["filter"] {
+		if _, filtered := f.get("filter"); !filtered && !f.guessed["filter"] && !f.bad["filter"] {
 			d.errorf(e.val.Line, where, "sign_with is set but filter is not: rpmirror signs only the repomd.xml it writes for a filtered mirror (add a filter, or leave sign_with out)")
 		}
 	}

@@ -82,3 +82,40 @@ func TestConfigurationTablesListEveryKey(t *testing.T) {
 		})
 	}
 }
+
+// TestDocsFlowSequencesWithVariables: every `key: [...]` holding a
+// template variable that README.md, docs/ or the example mirrors.yaml
+// (in its comments too) shows parses, as a repo key or a filter key.
+// docs/configuration.md showed `arch: [${basearch}, noarch]`, which the
+// YAML parser refuses ("did not find expected ','"): inside [...] a
+// value holding ${...} must be quoted.
+func TestDocsFlowSequencesWithVariables(t *testing.T) {
+	snippet := regexp.MustCompile(`([a-z_]+): \[[^]\n` + "`" + `]*\$\{[^]\n` + "`" + `]*\]`)
+	const head = "state_dir: /var/lib/rpmirror\nrepos:\n  - name: r-${basearch}-${releasever}\n    vars: {basearch: [x86_64], releasever: [\"9\"]}\n    origin: https://example.org/${releasever}/${basearch}/\n    mirrors: [{name: local, path: \"/srv/mirror/r-${basearch}\"}]\n"
+	n := 0
+	for _, f := range []string{"../README.md", "../docs/configuration.md", "../docs/operations.md", "../docs/design.md", "../docs/security.md", "../mirrors.yaml"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range snippet.FindAllStringSubmatch(string(b), -1) {
+			n++
+			var yaml string
+			switch {
+			case slices.Contains(keysOf[Filter](), m[1]):
+				yaml = head + "    filter:\n      " + m[0] + "\n"
+			case slices.Contains(keysOf[Repo](), m[1]):
+				yaml = head + "    " + m[0] + "\n"
+			default:
+				t.Errorf("%s: %s: not a repo or filter key", f, m[0])
+				continue
+			}
+			if _, err := ParseWith([]byte(yaml), "mirrors.yaml", LoadOptions{SkipFilesystem: true}); err != nil {
+				t.Errorf("%s shows %s, which does not parse: %v", f, m[0], err)
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("found %d snippets in the docs; the pattern is broken", n)
+	}
+}

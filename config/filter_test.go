@@ -15,7 +15,6 @@ func TestFilterSettings(t *testing.T) {
 		want []*Filter // per expanded repo
 	}{
 		{"absent", "", []*Filter{nil, nil}},
-		{"null", "    filter:\n", []*Filter{nil, nil}},
 		{"empty mapping keeps everything", "    filter: {}\n", []*Filter{{Line: 7}, {Line: 7}}},
 		{"every key, with variables", "    filter:\n      arch: [\"${basearch}\", noarch, src]\n      include: [\"glusterfs*\", \"python3-gluster*\"]\n      exclude: [\"*-debuginfo\", \"*-debug[s]ource\"]\n      newest: 2\n",
 			[]*Filter{

@@ -29,6 +29,10 @@ import (
 //	                     value, written as in the file and read by the same
 //	                     rules (so the default is checked like a value)
 //	required:"why"       leaving the key out is a problem: "missing KEY: why"
+//	null:"what to do"    the key given with no value (null, as when every
+//	                     line under it is commented out) is a problem:
+//	                     "KEY has no value: what to do"; without this tag
+//	                     such a key counts as left out
 //	kind:"K"             how a string (or each string of a list) is read:
 //	                     path (made absolute, cleaned), dir (a path that is
 //	                     not "/"), url (http or https), log (a path or
@@ -61,6 +65,7 @@ type fieldSpec struct {
 	omitEmpty bool
 	def       *yaml.Node // nil: no default
 	required  string
+	null      string
 	kind      string
 	check     string
 	lo, hi    int64
@@ -117,6 +122,7 @@ func specOf(t reflect.Type) *structSpec {
 			typ:       f.Type,
 			omitEmpty: opts == "omitempty",
 			required:  f.Tag.Get("required"),
+			null:      f.Tag.Get("null"),
 			kind:      f.Tag.Get("kind"),
 			check:     f.Tag.Get("check"),
 			why:       f.Tag.Get("why"),
@@ -272,6 +278,12 @@ func (d *decoder) decodeInto(n *yaml.Node, where string, dst any, keyLine int) (
 		fs := &spec.fields[i]
 		e, given := f.get(fs.key)
 		if !given {
+			if e, present := f.entries[fs.key]; present && fs.null != "" {
+				d.errorf(e.key.Line, where, "%s has no value: %s", fs.key, fs.null)
+				f.bad[fs.key] = true
+				ok = false
+				continue
+			}
 			if fs.required != "" {
 				d.missing(f, fs.key, keyLine, where, fs.required)
 				ok = false

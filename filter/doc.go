@@ -10,7 +10,10 @@
 // new documents. Each is compressed as the origin's was (zstd, xz, gzip,
 // bzip2 or none) and named for its SHA-256, as createrepo_c names them.
 // The new repomd.xml lists them with their checksums, sizes, open
-// checksums and open sizes, and the origin's timestamps and revision.
+// checksums and open sizes, and the origin's timestamps, revision and
+// tags (<content>, <repo> and <distro>, which dnf shows as Repo-tags and
+// Repo-distro-tags); other elements of the origin's repomd.xml outside
+// <data> are not carried.
 //
 // The contract, on which mirrors rely:
 //

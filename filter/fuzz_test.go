@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/rpmirror/rpmirror/repodata"
@@ -97,3 +98,36 @@ func FuzzWrite(f *testing.F) {
 }
 
 func name2(s string) []byte { return []byte(filepath.Base(s)) }
+
+// FuzzMarshalRepomd: whatever repomd.xml ParseRepomd accepts,
+// MarshalRepomd writes again as a repomd.xml that parses to the same
+// revision, tags and data.
+func FuzzMarshalRepomd(f *testing.F) {
+	seeds, _ := filepath.Glob("../repodata/testdata/repos/*/repodata/repomd.xml")
+	seeds = append(seeds, "../repodata/testdata/fedora38-repomd.xml")
+	for _, name := range seeds {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`<repomd><revision>a&amp;b</revision><tags><content>c &lt;d&gt;</content><repo>"r"</repo><distro cpeid="x&quot;y">D &amp; E</distro><distro>F</distro></tags></repomd>`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		md, err := repodata.ParseRepomd(b)
+		if err != nil {
+			return
+		}
+		out := MarshalRepomd(md)
+		again, err := repodata.ParseRepomd(out)
+		if err != nil {
+			t.Fatalf("the repomd.xml written does not parse: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(again, md) {
+			t.Fatalf("parsed %+v\nwritten and parsed again %+v\n%s", md, again, out)
+		}
+		if !bytes.Equal(MarshalRepomd(again), out) {
+			t.Fatal("written twice, two different repomd.xml")
+		}
+	})
+}

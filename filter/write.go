@@ -156,7 +156,7 @@ func Write(ctx context.Context, origin *repodata.Repomd, opts Options) (*Result,
 			out = append(out, od)
 		}
 	}
-	res.Repomd = MarshalRepomd(origin.Revision, out)
+	res.Repomd = MarshalRepomd(&repodata.Repomd{Revision: origin.Revision, Tags: origin.Tags, Data: out})
 	if res.MD, err = repodata.ParseRepomd(res.Repomd); err != nil {
 		return nil, fmt.Errorf("filter: the repomd.xml written does not parse: %w", err)
 	}
@@ -696,15 +696,33 @@ func (w *writer) writeFile(d repodata.Data, root *repodata.Root, count int, body
 	return nd, nil
 }
 
-// MarshalRepomd returns a repomd.xml listing data, in the layout
-// createrepo_c writes. It is deterministic: the same arguments give the
-// same bytes.
-func MarshalRepomd(revision string, data []repodata.Data) []byte {
+// MarshalRepomd returns a repomd.xml of md's revision, tags and data, in
+// the layout createrepo_c writes (the tags grouped as it writes them:
+// content, repo, distro). It is deterministic: the same md gives the same
+// bytes.
+func MarshalRepomd(md *repodata.Repomd) []byte {
 	var b bytes.Buffer
 	b.WriteString(xml.Header)
 	b.WriteString(`<repomd xmlns="http://linux.duke.edu/metadata/repo" xmlns:rpm="http://linux.duke.edu/metadata/rpm">` + "\n")
-	if revision != "" {
-		b.WriteString("  <revision>" + escape(revision) + "</revision>\n")
+	if md.Revision != "" {
+		b.WriteString("  <revision>" + escape(md.Revision) + "</revision>\n")
+	}
+	if t := md.Tags; !t.IsZero() {
+		b.WriteString("  <tags>\n")
+		for _, c := range t.Content {
+			b.WriteString("    <content>" + escape(c) + "</content>\n")
+		}
+		for _, r := range t.Repo {
+			b.WriteString("    <repo>" + escape(r) + "</repo>\n")
+		}
+		for _, d := range t.Distro {
+			b.WriteString("    <distro")
+			if d.CPEID != "" {
+				b.WriteString(` cpeid="` + escape(d.CPEID) + `"`)
+			}
+			b.WriteString(">" + escape(d.Name) + "</distro>\n")
+		}
+		b.WriteString("  </tags>\n")
 	}
 	sum := func(elem string, c *repodata.Checksum) {
 		if c != nil && c.Type != "" {
@@ -716,7 +734,7 @@ func MarshalRepomd(revision string, data []repodata.Data) []byte {
 			fmt.Fprintf(&b, "    <%s>%s</%s>\n", elem, strconv.FormatInt(n, 10), elem)
 		}
 	}
-	for _, d := range data {
+	for _, d := range md.Data {
 		b.WriteString(`  <data type="` + escape(d.Type) + "\">\n")
 		sum("checksum", &d.Checksum)
 		sum("open-checksum", d.OpenChecksum)

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	gosync "sync"
 	"testing"
 
@@ -443,6 +444,68 @@ func TestWriteDeterministic(t *testing.T) {
 				t.Error("another filter wrote the same repomd.xml")
 			}
 		})
+	}
+}
+
+// TestWriteTags: the filtered repomd.xml carries the origin's <tags>, as
+// createrepo_c --content, --repo and --distro write them, escaped, and
+// dnf shows them on the filtered repository as on the origin.
+func TestWriteTags(t *testing.T) {
+	origin := makeRepo(t, testrepo.RepoOpts{Args: []string{
+		"--content", "binary-x86_64", "--repo", "h2repo", "--repo", `odd & <"quoted">`,
+		"--distro", "cpe:/o:h2:h2:1,H2 Linux", "--distro", "No CPE & co",
+	}}, nil)
+	want := repodata.Tags{
+		Content: []string{"binary-x86_64"},
+		Repo:    []string{"h2repo", `odd & <"quoted">`},
+		Distro:  []repodata.Distro{{CPEID: "cpe:/o:h2:h2:1", Name: "H2 Linux"}, {Name: "No CPE & co"}},
+	}
+	if got := readRepomd(t, origin).Tags; !reflect.DeepEqual(got, want) {
+		t.Fatalf("createrepo_c wrote tags %+v, want %+v", got, want)
+	}
+	rules := Rules{Arch: []string{"x86_64", "noarch"}}
+	out, res := writeFiltered(t, origin, rules)
+	if !reflect.DeepEqual(res.MD.Tags, want) {
+		t.Errorf("filtered repomd.xml has tags %+v, want the origin's %+v", res.MD.Tags, want)
+	}
+	if md := readRepomd(t, origin); res.MD.Revision != md.Revision || md.Revision == "" {
+		t.Errorf("revision %q, want the origin's %q", res.MD.Revision, md.Revision)
+	}
+	if _, again := writeFiltered(t, origin, rules); !bytes.Equal(res.Repomd, again.Repomd) {
+		t.Errorf("two runs wrote different repomd.xml:\n%s\n%s", res.Repomd, again.Repomd)
+	}
+	// The tags as createrepo_c writes them, so dnf reads them the same.
+	for _, line := range []string{
+		"  <tags>\n    <content>binary-x86_64</content>\n    <repo>h2repo</repo>\n",
+		"    <repo>odd &amp; &lt;&#34;quoted&#34;&gt;</repo>\n",
+		"    <distro cpeid=\"cpe:/o:h2:h2:1\">H2 Linux</distro>\n    <distro>No CPE &amp; co</distro>\n  </tags>\n",
+	} {
+		if !bytes.Contains(res.Repomd, []byte(line)) {
+			t.Errorf("the filtered repomd.xml lacks\n%s\n%s", line, res.Repomd)
+		}
+	}
+	testrepo.RequireTools(t, "dnf")
+	tagLines := func(name, dir string) []string {
+		t.Helper()
+		out, err := testrepo.DNF(t, name, dir, "repolist", "-v")
+		if err != nil {
+			t.Fatalf("dnf repolist -v on %s: %v\n%s", name, err, out)
+		}
+		var lines []string
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, "Repo-tags") || strings.HasPrefix(l, "Repo-distro-tags") {
+				lines = append(lines, l)
+			}
+		}
+		return lines
+	}
+	originTags := tagLines("origin", origin)
+	if !slices.ContainsFunc(originTags, func(l string) bool { return strings.HasPrefix(l, "Repo-tags") }) ||
+		!slices.ContainsFunc(originTags, func(l string) bool { return strings.Contains(l, "cpe:/o:h2:h2:1") }) {
+		t.Fatalf("dnf repolist -v shows on the origin %q, want Repo-tags and Repo-distro-tags", originTags)
+	}
+	if got := tagLines("origin", out); !slices.Equal(got, originTags) {
+		t.Errorf("dnf repolist -v shows on the filtered repository\n%q\nand on the origin\n%q", got, originTags)
 	}
 }
 

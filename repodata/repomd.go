@@ -13,7 +13,30 @@ import (
 // Repomd is a parsed repodata/repomd.xml.
 type Repomd struct {
 	Revision string // <revision>, "" when absent
-	Data     []Data // the <data> elements in document order
+	// Tags is the <tags> element, zero when absent.
+	Tags Tags
+	Data []Data // the <data> elements in document order
+}
+
+// Tags is the <tags> element of repomd.xml: what createrepo_c's
+// --content, --repo and --distro say of the repository, and dnf shows as
+// Repo-tags and Repo-distro-tags. Each list is in document order, the
+// text as written.
+type Tags struct {
+	Content []string // <content>
+	Repo    []string // <repo>
+	Distro  []Distro // <distro>
+}
+
+// Distro is one <distro> tag: a distribution the repository is for.
+type Distro struct {
+	CPEID string // the cpeid attribute, "" when absent
+	Name  string
+}
+
+// IsZero reports whether t holds no tag.
+func (t Tags) IsZero() bool {
+	return len(t.Content) == 0 && len(t.Repo) == 0 && len(t.Distro) == 0
 }
 
 // Data is one <data> element of repomd.xml: a metadata file of the
@@ -59,7 +82,10 @@ const xmlNamespace = "http://www.w3.org/XML/1998/namespace"
 // ParseRepomd parses repomd.xml. It is strict: every <data> must have a
 // type, a location href and a valid checksum; a type may appear only once;
 // numbers must be numbers; DOCTYPE and entity declarations are refused.
-// Elements it does not know (<tags>, <database_version>, ...) are skipped.
+// <tags> is read leniently: its <content>, <repo> and <distro> children
+// are kept (elements inside them are skipped, their text kept), anything
+// else in it is skipped. Elements it does not know (<database_version>,
+// ...) are skipped.
 //
 // ParseRepomd keeps b's size in memory a few times over; callers reading
 // repomd.xml from the network should limit its size first.
@@ -166,7 +192,11 @@ func (p *repomdParser) parse() (*Repomd, error) {
 				}
 				seen[d.Type] = true
 				r.Data = append(r.Data, d)
-			default: // <tags> and anything else
+			case "tags":
+				if err := p.tags(&r.Tags); err != nil {
+					return nil, err
+				}
+			default:
 				if err := p.d.Skip(); err != nil {
 					return nil, fmt.Errorf("repomd.xml: %w", err)
 				}
@@ -213,6 +243,63 @@ func (p *repomdParser) text(elem string) (string, error) {
 			b = append(b, t...)
 		case xml.StartElement:
 			return "", p.errorf("unexpected <%s> inside <%s>", t.Name.Local, elem)
+		case xml.EndElement:
+			return string(b), nil
+		}
+	}
+}
+
+// tags reads the children of the <tags> element just opened into t.
+func (p *repomdParser) tags(t *Tags) error {
+	for {
+		tok, err := p.token()
+		if err != nil {
+			return err
+		}
+		switch tok := tok.(type) {
+		case xml.EndElement: // </tags>
+			return nil
+		case xml.StartElement:
+			switch tok.Name.Local {
+			case "content", "repo", "distro":
+				v, err := p.anyText()
+				if err != nil {
+					return err
+				}
+				switch tok.Name.Local {
+				case "content":
+					t.Content = append(t.Content, v)
+				case "repo":
+					t.Repo = append(t.Repo, v)
+				default:
+					cpeid, _ := attr(tok, "", "cpeid")
+					t.Distro = append(t.Distro, Distro{CPEID: cpeid, Name: v})
+				}
+			default:
+				if err := p.d.Skip(); err != nil {
+					return fmt.Errorf("repomd.xml: %w", err)
+				}
+			}
+		}
+	}
+}
+
+// anyText returns the character data of the element just opened, skipping
+// the elements inside it.
+func (p *repomdParser) anyText() (string, error) {
+	var b []byte
+	for {
+		t, err := p.token()
+		if err != nil {
+			return "", err
+		}
+		switch t := t.(type) {
+		case xml.CharData:
+			b = append(b, t...)
+		case xml.StartElement:
+			if err := p.d.Skip(); err != nil {
+				return "", fmt.Errorf("repomd.xml: %w", err)
+			}
 		case xml.EndElement:
 			return string(b), nil
 		}

@@ -80,6 +80,13 @@ func TestParseRepomdTestdata(t *testing.T) {
 			if _, ok := r.Find("nothing"); ok {
 				t.Error("Find(nothing) found something")
 			}
+			var tags Tags
+			if tt.repo == "extras" { // createrepo_c --content --repo --distro
+				tags = Tags{Content: []string{"binary-x86_64"}, Repo: []string{"tiny"}, Distro: []Distro{{CPEID: "cpe:/o:rpmirror:test:1", Name: "Test Distro 1"}}}
+			}
+			if !reflect.DeepEqual(r.Tags, tags) {
+				t.Errorf("tags %+v, want %+v", r.Tags, tags)
+			}
 		})
 	}
 }
@@ -183,6 +190,48 @@ func TestParseRepomdAccepts(t *testing.T) {
 	}
 }
 
+// TestParseRepomdTags reads <tags>: as createrepo_c --content, --repo and
+// --distro write it, escaped, and with what else a tool might put there.
+func TestParseRepomdTags(t *testing.T) {
+	for _, tt := range []struct {
+		name, tags string
+		want       Tags
+	}{
+		{"none", "", Tags{}},
+		{"empty", "<tags/>", Tags{}},
+		{"createrepo_c", `<tags>
+    <content>binary-x86_64</content>
+    <repo>h2repo</repo>
+    <distro cpeid="cpe:/o:h2:h2:1">H2 Linux</distro>
+    <distro>Plain &amp; &lt;odd&gt;</distro>
+  </tags>`, Tags{
+			Content: []string{"binary-x86_64"},
+			Repo:    []string{"h2repo"},
+			Distro:  []Distro{{CPEID: "cpe:/o:h2:h2:1", Name: "H2 Linux"}, {Name: "Plain & <odd>"}},
+		}},
+		{"interleaved, two elements", `<tags><repo>b</repo><content>a</content><repo>c</repo></tags><tags><content>d</content></tags>`,
+			Tags{Content: []string{"a", "d"}, Repo: []string{"b", "c"}}},
+		{"unknown and nested elements skipped", `<tags><keyword>k</keyword><x>y</x><repo>a<b>c</b>d</repo><distro cpeid="" other="1"><i/>e</distro></tags>`,
+			Tags{Repo: []string{"ad"}, Distro: []Distro{{Name: "e"}}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := ParseRepomd([]byte(repomdDoc("<data ", tt.tags+"<data ")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(r.Tags, tt.want) {
+				t.Errorf("tags %+v, want %+v", r.Tags, tt.want)
+			}
+			if r.Tags.IsZero() != (len(tt.want.Content)+len(tt.want.Repo)+len(tt.want.Distro) == 0) {
+				t.Errorf("IsZero() = %v", r.Tags.IsZero())
+			}
+			if len(r.Data) != 1 {
+				t.Errorf("%d data", len(r.Data))
+			}
+		})
+	}
+}
+
 func TestParseRepomdErrors(t *testing.T) {
 	for _, tt := range []struct {
 		name, doc, want string
@@ -210,6 +259,7 @@ func TestParseRepomdErrors(t *testing.T) {
 		{"open-checksum", repomdDoc(">4cb2", ">xcb2"), `repomd.xml:6: data "primary": <open-checksum>: sha256 checksum "xcb21e3666cbaaedb8d3e4b2c4b3884695066eb427ece36c7b7fac6456a46165": not lower-case hex`},
 		{"element in checksum", repomdDoc(">fbb2a24d", "><b/>fbb2a24d"), `repomd.xml:5: unexpected <b> inside <checksum>`},
 		{"two checksums", repomdDoc("<open-checksum", "<checksum", "</open-checksum>", "</checksum>"), `repomd.xml:6: data "primary": more than one <checksum>`},
+		{"unclosed tag", repomdDoc("<data ", "<tags><repo>a</tags><data "), "repomd.xml: XML syntax error on line 4: element <repo> closed by </tags>"},
 		{"two revisions", repomdDoc("<data ", "<revision/><data "), `repomd.xml:4: more than one <revision>`},
 		{"size", repomdDoc("<size>1395", "<size>1.4k"), `repomd.xml:9: data "primary": <size>: "1.4k" is not a size`},
 		{"negative size", repomdDoc("<size>1395", "<size>-1"), `repomd.xml:9: data "primary": <size>: "-1" is not a size`},

@@ -18,6 +18,7 @@ import (
 	"github.com/rpmirror/rpmirror/filter"
 	"github.com/rpmirror/rpmirror/internal/checker"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target/local"
 	"github.com/rpmirror/rpmirror/verify"
@@ -84,7 +85,8 @@ func TestFilteredMirror(t *testing.T) {
 			noModules = append(noModules, e)
 		}
 	}
-	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1", Compress: "zstd", Extras: noModules}, pkgs...)
+	tags := []string{"--content", "binary-x86_64", "--repo", "h2repo", "--distro", "cpe:/o:h2:h2:1,H2 Linux"}
+	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1", Compress: "zstd", Extras: noModules, Args: tags}, pkgs...)
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	republish(t, o, v1)
 	h := newHarness(t, o, key.PublicPath)
@@ -134,6 +136,16 @@ func TestFilteredMirror(t *testing.T) {
 		}
 		if bytes.Equal(repomd, originRepomd) {
 			t.Fatalf("mirror %s serves the origin's repomd.xml", m)
+		}
+		// The origin's revision and tags (dnf's Repo-tags and
+		// Repo-distro-tags) are kept.
+		md, err := repodata.ParseRepomd(repomd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTags := repodata.Tags{Content: []string{"binary-x86_64"}, Repo: []string{"h2repo"}, Distro: []repodata.Distro{{CPEID: "cpe:/o:h2:h2:1", Name: "H2 Linux"}}}
+		if md.Revision != "1" || !reflect.DeepEqual(md.Tags, wantTags) {
+			t.Errorf("mirror %s: revision %q, tags %+v; want the origin's, 1 and %+v", m, md.Revision, md.Tags, wantTags)
 		}
 		if first == nil {
 			first = repomd

@@ -9,14 +9,15 @@ import (
 )
 
 // printExplain writes, for every repo, what a sync of it publishes: the
-// origin whole and byte for byte, or, with a filter, metadata rpmirror
+// origin's repodata and packages byte for byte (not its delta RPMs), or, with a filter, metadata rpmirror
 // writes itself, which packages it keeps and what becomes of the
 // origin's other files.
 func printExplain(w io.Writer, cfg *config.Config) {
 	for _, r := range cfg.Repos {
 		f := r.Filter
 		if f == nil {
-			fmt.Fprintf(w, "\nrepo %s: mirrored whole: the origin's files byte for byte, its repomd.xml (and .asc, .key) included\n", r.Name)
+			fmt.Fprintf(w, "\nrepo %s: mirrored whole: the origin's repodata and packages byte for byte, its repomd.xml (and .asc, .key) included;\n", r.Name)
+			fmt.Fprintln(w, "  not the delta RPMs (drpms/) prestodelta names: clients with deltarpm on need deltarpm=0")
 			continue
 		}
 		fmt.Fprintf(w, "\nrepo %s: filtered (line %d): rpmirror writes the repository's metadata itself\n", r.Name, f.Line)
@@ -37,8 +38,9 @@ func printExplain(w io.Writer, cfg *config.Config) {
 		}
 		fmt.Fprintf(w, "  keeps:    %s; only those packages are downloaded, the others pruned after prune_after\n", strings.Join(keeps, "; "))
 		fmt.Fprintln(w, "  writes:   primary, filelists, other (and filelists-ext) with the kept packages' entries as the origin wrote them,")
-		fmt.Fprintln(w, "            compressed as the origin's, and a new repomd.xml (the origin's revision and timestamps)")
+		fmt.Fprintln(w, "            compressed as the origin's, and a new repomd.xml (the origin's revision, tags and timestamps)")
 		fmt.Fprintln(w, "  carries:  comps (group), updateinfo, modules and any other metadata as the origin has them")
+		fmt.Fprintln(w, "            (prestodelta too, but not the delta RPMs it names: clients with deltarpm on need deltarpm=0)")
 		fmt.Fprintln(w, "  drops:    sqlite databases (*_db) and zchunk files (*_zck): dnf reads the XML metadata")
 		if f.Newest > 0 {
 			fmt.Fprintln(w, "  refuses:  a revision with modules metadata (modular streams need the older versions newest drops)")

@@ -24,9 +24,11 @@ func TestCheckExplain(t *testing.T) {
 		t.Fatalf("check --explain: exit %d\n%s", code, errOut)
 	}
 	for _, want := range []string{
-		"repo whole: mirrored whole: the origin's files byte for byte",
+		"repo whole: mirrored whole: the origin's repodata and packages byte for byte, its repomd.xml (and .asc, .key) included;\n  not the delta RPMs (drpms/) prestodelta names",
+		"(prestodelta too, but not the delta RPMs it names: clients with deltarpm on need deltarpm=0)",
 		"repo el9: filtered (line 10): rpmirror writes the repository's metadata itself",
 		"keeps:    arch x86_64, noarch; except names matching *-debuginfo; the newest 2 versions of each name.arch",
+		"a new repomd.xml (the origin's revision, tags and timestamps)",
 		"drops:    sqlite databases (*_db) and zchunk files (*_zck): dnf reads the XML metadata",
 		"refuses:  a revision with modules metadata",
 		"signs:    nothing: the origin's repomd.xml.asc no longer matches and is not published",
@@ -39,21 +41,43 @@ func TestCheckExplain(t *testing.T) {
 
 // TestPrintFilterReport: a sync or dry run of a filtered repository says
 // what the filter kept and dropped, by reason, and which metadata it left
-// out or did not know.
+// out or did not know. An origin whose repomd.xml has no <revision> is
+// said to have none: the line read "origin revision : kept 2 of 8".
 func TestPrintFilterReport(t *testing.T) {
-	var b bytes.Buffer
-	printReport(&b, &sync.Report{Repo: "el9", Revision: "7", DryRun: true, Filter: &sync.FilterReport{
-		Counts:         filter.Counts{Packages: 10, Kept: 4, Arch: 3, Include: 0, Exclude: 1, Newest: 2},
-		OriginRevision: "7", Dropped: []string{"primary_db", "primary_zck"}, Unknown: []string{"appstream"},
-	}}, "")
-	for _, want := range []string{
-		"filter   origin revision 7: kept 4 of 10 packages; dropped 3 by arch, 0 by include, 1 by exclude, 2 by newest",
-		"filter   metadata not published (dnf reads the XML): primary_db, primary_zck",
-		"filter   metadata carried that rpmirror does not know: appstream",
+	counts := filter.Counts{Packages: 10, Kept: 4, Arch: 3, Include: 0, Exclude: 1, Newest: 2}
+	for _, tc := range []struct {
+		name     string
+		revision string
+		reused   bool
+		want     []string
+	}{
+		{"revision", "7", false, []string{
+			"filter   origin revision 7: kept 4 of 10 packages; dropped 3 by arch, 0 by include, 1 by exclude, 2 by newest\n",
+			"filter   metadata not published (dnf reads the XML): primary_db, primary_zck\n",
+			"filter   metadata carried that rpmirror does not know: appstream\n",
+		}},
+		{"no revision", "", false, []string{
+			"filter   origin revision (none): kept 4 of 10 packages; dropped 3 by arch, 0 by include, 1 by exclude, 2 by newest\n",
+		}},
+		{"reused", "7", true, []string{
+			"filter   origin revision 7 and the filter as when the mirrors' revision was written: not read again\n",
+		}},
+		{"reused, no revision", "", true, []string{
+			"filter   origin revision (none) and the filter as when the mirrors' revision was written: not read again\n",
+		}},
 	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("report does not say %q:\n%s", want, b.String())
-		}
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			printReport(&b, &sync.Report{Repo: "el9", Revision: tc.revision, DryRun: true, Filter: &sync.FilterReport{
+				Counts: counts, OriginRevision: tc.revision, Reused: tc.reused,
+				Dropped: []string{"primary_db", "primary_zck"}, Unknown: []string{"appstream"},
+			}}, "")
+			for _, want := range tc.want {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("report does not say %q:\n%s", want, b.String())
+				}
+			}
+		})
 	}
 }
 

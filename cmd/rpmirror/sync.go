@@ -148,6 +148,15 @@ func fetched(r *sync.Report) string {
 	return fmt.Sprintf("fetched %s (%s) and %s of metadata, verified %d", count(r.Fetched, "package"), human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified)
 }
 
+// revisionOrNone is rev, or "(none)" for a repomd.xml without a
+// <revision>, where a line must name one (the head line leaves it out).
+func revisionOrNone(rev string) string {
+	if rev == "" {
+		return "(none)"
+	}
+	return rev
+}
+
 // printReport writes r's report; cfgFile, when known, is the
 // configuration file the commands it suggests name.
 func printReport(w io.Writer, r *sync.Report, cfgFile string) {
@@ -183,10 +192,10 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 		fmt.Fprintf(w, "%s  %s  %s\n", head, fetched(r), r.Duration.Round(time.Millisecond))
 	}
 	if f := r.Filter; f != nil && f.Reused {
-		fmt.Fprintf(w, "  filter   origin revision %s and the filter as when the mirrors' revision was written: not read again\n", f.OriginRevision)
+		fmt.Fprintf(w, "  filter   origin revision %s and the filter as when the mirrors' revision was written: not read again\n", revisionOrNone(f.OriginRevision))
 	} else if f != nil {
 		fmt.Fprintf(w, "  filter   origin revision %s: kept %d of %d packages; dropped %d by arch, %d by include, %d by exclude, %d by newest\n",
-			f.OriginRevision, f.Kept, f.Packages, f.Arch, f.Include, f.Exclude, f.Newest)
+			revisionOrNone(f.OriginRevision), f.Kept, f.Packages, f.Arch, f.Include, f.Exclude, f.Newest)
 		if len(f.Dropped) > 0 {
 			fmt.Fprintf(w, "  filter   metadata not published (dnf reads the XML): %s\n", strings.Join(f.Dropped, ", "))
 		}

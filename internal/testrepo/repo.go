@@ -48,6 +48,9 @@ type RepoOpts struct {
 	// Extras are added metadata: group through createrepo_c -g (which
 	// writes group and group_gz), every other type through modifyrepo_c.
 	Extras []Extra
+	// Args are more createrepo_c arguments, for example the repository's
+	// tags: --content binary-x86_64 --repo h2repo --distro "cpe:/o:h2:h2:1,H2 Linux".
+	Args []string
 	// SignRepomd, when set, writes repodata/repomd.xml.asc (an armored
 	// detached signature) and repodata/repomd.xml.key (the armored public
 	// key), checked by dnf with repo_gpgcheck=1.
@@ -124,6 +127,7 @@ func MakeRepo(dir string, opts RepoOpts) error {
 	if err := os.RemoveAll(filepath.Join(dir, "repodata")); err != nil {
 		return fmt.Errorf("removing old repodata: %w", err)
 	}
+	args = append(args, opts.Args...)
 	args = append(args, dir)
 	if _, err := run("", nil, "createrepo_c", args...); err != nil {
 		return fmt.Errorf("creating repository %s: %w", dir, err)
