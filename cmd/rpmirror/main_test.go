@@ -636,3 +636,14 @@ func (w *countingWriter) Write(b []byte) (int, error) {
 	w.n++
 	return w.Buffer.Write(b)
 }
+
+// mustRun runs rpmirror with args and returns its output, failing the
+// test at once when it exits other than 0.
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	code, out, errOut := rpmirror(t, args...)
+	if code != 0 {
+		t.Fatalf("rpmirror %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}

@@ -92,26 +92,18 @@ func TestRollbackAndResume(t *testing.T) {
 	testrepo.RequireTools(t, "dnf")
 	f := newFixture(t, testrepo.DemoPackages(nil), 4)
 	f.withSnapshots(t, "{keep: 5}")
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := rpmirror(t, args...)
-		if code != 0 {
-			t.Fatalf("rpmirror %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "sync", "-c", f.cfg)
 	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
 	v2 := testrepo.DemoV2Packages(nil)
 	f.newRevision(t, v2)
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "sync", "-c", f.cfg)
 	second := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
 	if first == second {
 		t.Fatalf("one snapshot %s for two revisions", first)
 	}
 	originRepomd := readFile(t, filepath.Join(f.dir, "origin", "repodata", "repomd.xml"))
 
-	out := mustRun("rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	out := mustRun(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
 	if strings.Count(out, "serves snapshot "+first) != 2 || !strings.Contains(out, "held at snapshot "+first) {
 		t.Errorf("rollback output:\n%s", out)
 	}
@@ -127,15 +119,15 @@ func TestRollbackAndResume(t *testing.T) {
 			t.Errorf("%s: latest.txt = %q while held, want %s", m, got, first)
 		}
 	}
-	if out := mustRun("snapshots", "-c", f.cfg); strings.Count(out, first+" (latest) (held)") != 2 {
+	if out := mustRun(t, "snapshots", "-c", f.cfg); strings.Count(out, first+" (latest) (held)") != 2 {
 		t.Errorf("snapshots of a held repo:\n%s", out)
 	}
-	if out := mustRun("status", "-c", f.cfg); !strings.Contains(out, "HELD         at snapshot "+first) || !strings.Contains(out, whoAmI()) {
+	if out := mustRun(t, "status", "-c", f.cfg); !strings.Contains(out, "HELD         at snapshot "+first) || !strings.Contains(out, whoAmI()) {
 		t.Errorf("status of a held repo:\n%s", out)
 	}
 
 	// Held: sync changes nothing, says so, and is no failure.
-	out = mustRun("sync", "-c", f.cfg)
+	out = mustRun(t, "sync", "-c", f.cfg)
 	if !strings.Contains(out, "HELD: held at snapshot "+first) || !strings.Contains(out, "rpmirror resume -c "+f.cfg+" --repo ") {
 		t.Errorf("sync of a held repo:\n%s", out)
 	}
@@ -145,21 +137,21 @@ func TestRollbackAndResume(t *testing.T) {
 		}
 	}
 	// Both mirrors and every snapshot check out.
-	if out := mustRun("verify", "-c", f.cfg); strings.Count(out, "2 snapshots ok") != 2 {
+	if out := mustRun(t, "verify", "-c", f.cfg); strings.Count(out, "2 snapshots ok") != 2 {
 		t.Errorf("verify:\n%s", out)
 	}
 
-	out = mustRun("resume", "-c", f.cfg, "--repo", "test")
+	out = mustRun(t, "resume", "-c", f.cfg, "--repo", "test")
 	if !strings.Contains(out, "resumed (it was held at snapshot "+first) {
 		t.Errorf("resume output:\n%s", out)
 	}
-	if out := mustRun("resume", "-c", f.cfg, "--repo", "test"); !strings.Contains(out, "not held") {
+	if out := mustRun(t, "resume", "-c", f.cfg, "--repo", "test"); !strings.Contains(out, "not held") {
 		t.Errorf("second resume:\n%s", out)
 	}
-	if out := mustRun("status", "-c", f.cfg); strings.Contains(out, "HELD") {
+	if out := mustRun(t, "status", "-c", f.cfg); strings.Contains(out, "HELD") {
 		t.Errorf("status after resume:\n%s", out)
 	}
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "sync", "-c", f.cfg)
 	for _, m := range f.mirrors {
 		if got := readFile(t, filepath.Join(m, "repodata", "repomd.xml")); got != originRepomd {
 			t.Errorf("%s: after resume and sync, repomd.xml is not the origin's", m)
@@ -196,7 +188,7 @@ func TestRollbackAndResume(t *testing.T) {
 	if got := readFile(t, filepath.Join(f.mirrors[0], "repodata", "repomd.xml")); got != before {
 		t.Error("a refused rollback changed m1")
 	}
-	if out := mustRun("status", "-c", f.cfg); strings.Contains(out, "HELD") {
+	if out := mustRun(t, "status", "-c", f.cfg); strings.Contains(out, "HELD") {
 		t.Errorf("a refused rollback held the repo:\n%s", out)
 	}
 	code, out, _ = rpmirror(t, "verify", "-c", f.cfg)
@@ -210,13 +202,13 @@ func TestRollbackAndResume(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(f.mirrors[1], "snapshots", first)); err != nil {
 		t.Fatal(err)
 	}
-	if out := mustRun("verify", "-c", f.cfg, "--repair"); !strings.Contains(out, "test/m2: removed snapshot "+first+" from snapshots/index.json (its directory is gone)") {
+	if out := mustRun(t, "verify", "-c", f.cfg, "--repair"); !strings.Contains(out, "test/m2: removed snapshot "+first+" from snapshots/index.json (its directory is gone)") {
 		t.Errorf("verify --repair after the broken snapshot's removal:\n%s", out)
 	}
 	if idx := readFile(t, filepath.Join(f.mirrors[1], "snapshots", "index.json")); strings.Contains(idx, `"`+first+`"`) {
 		t.Errorf("index.json still names the removed snapshot %s:\n%s", first, idx)
 	}
-	if out := mustRun("verify", "-c", f.cfg); !strings.Contains(out, "test/m2: 1 snapshot ok") {
+	if out := mustRun(t, "verify", "-c", f.cfg); !strings.Contains(out, "test/m2: 1 snapshot ok") {
 		t.Errorf("verify after the broken snapshot's removal:\n%s", out)
 	}
 
@@ -250,18 +242,10 @@ func TestRollbackAndResume(t *testing.T) {
 func TestRollbackHalfwayNamesTheHeldSnapshot(t *testing.T) {
 	f := newFixture(t, testrepo.DemoPackages(nil), 4)
 	f.withSnapshots(t, "{keep: 5}")
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := rpmirror(t, args...)
-		if code != 0 {
-			t.Fatalf("rpmirror %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "sync", "-c", f.cfg)
 	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
 	f.newRevision(t, testrepo.DemoV2Packages(nil))
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "sync", "-c", f.cfg)
 	m2 := f.mirrors[1]
 	if err := os.Rename(filepath.Join(m2, "repodata"), filepath.Join(m2, "repodata.real")); err != nil {
 		t.Fatal(err)
@@ -290,7 +274,7 @@ func TestRollbackHalfwayNamesTheHeldSnapshot(t *testing.T) {
 	if err := os.Rename(filepath.Join(m2, "repodata.real"), filepath.Join(m2, "repodata")); err != nil {
 		t.Fatal(err)
 	}
-	mustRun("rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	mustRun(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
 	if readFile(t, filepath.Join(m2, "repodata", "repomd.xml")) != readFile(t, filepath.Join(m2, "snapshots", first, "repodata", "repomd.xml")) {
 		t.Error("the rollback run again did not bring m2 to the snapshot")
 	}

@@ -27,24 +27,16 @@ func TestS3SnapshotCommands(t *testing.T) {
 	if err := os.WriteFile(f.cfg, []byte(strings.Replace(string(b), "    mirrors:\n", "    snapshots: {keep: 5}\n    mirrors:\n", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustRun := func(args ...string) string {
-		t.Helper()
-		code, out, errOut := rpmirror(t, args...)
-		if code != 0 {
-			t.Fatalf("rpmirror %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
-		}
-		return out
-	}
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "sync", "-c", f.cfg)
 	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirror, "snapshots", "latest.txt")))
 	f.publish("v2")
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "sync", "-c", f.cfg)
 	second := strings.TrimSpace(readFile(t, filepath.Join(f.mirror, "snapshots", "latest.txt")))
 	if first == "" || first == second {
 		t.Fatalf("snapshots %q and %q for two revisions", first, second)
 	}
 
-	out := mustRun("snapshots", "-c", f.cfg, "--repo", "demo")
+	out := mustRun(t, "snapshots", "-c", f.cfg, "--repo", "demo")
 	if !strings.Contains(out, "own copy of every file") || !strings.Contains(out, second+" (latest)") {
 		t.Errorf("snapshots of a bucket:\n%s", out)
 	}
@@ -68,14 +60,14 @@ func TestS3SnapshotCommands(t *testing.T) {
 		}
 	}
 
-	if out := mustRun("snapshot", "pin", "-c", f.cfg, "--repo", "demo", first); !strings.Contains(out, "mirror obj: snapshot "+first+" pinned") {
+	if out := mustRun(t, "snapshot", "pin", "-c", f.cfg, "--repo", "demo", first); !strings.Contains(out, "mirror obj: snapshot "+first+" pinned") {
 		t.Errorf("snapshot pin:\n%s", out)
 	}
-	if out := mustRun("snapshots", "-c", f.cfg); !strings.Contains(out, "yes (command)") {
+	if out := mustRun(t, "snapshots", "-c", f.cfg); !strings.Contains(out, "yes (command)") {
 		t.Errorf("after pin, snapshots:\n%s", out)
 	}
 
-	if out := mustRun("verify", "-c", f.cfg); !strings.Contains(out, "demo/obj: 2 snapshots ok") {
+	if out := mustRun(t, "verify", "-c", f.cfg); !strings.Contains(out, "demo/obj: 2 snapshots ok") {
 		t.Errorf("verify of a bucket with snapshots:\n%s", out)
 	}
 	pkgs, _ := filepath.Glob(filepath.Join(f.mirror, "snapshots", first, "Packages", "*", "*.rpm"))
@@ -91,7 +83,7 @@ func TestS3SnapshotCommands(t *testing.T) {
 	}
 	os.WriteFile(victim, []byte(good), 0o644)
 
-	out = mustRun("rollback", "-c", f.cfg, "--repo", "demo", "--to", first)
+	out = mustRun(t, "rollback", "-c", f.cfg, "--repo", "demo", "--to", first)
 	if !strings.Contains(out, "serves snapshot "+first) {
 		t.Errorf("rollback output:\n%s", out)
 	}
@@ -111,11 +103,11 @@ func TestS3SnapshotCommands(t *testing.T) {
 			}
 		}
 	})
-	if out := mustRun("sync", "-c", f.cfg); !strings.Contains(out, "HELD: held at snapshot "+first) {
+	if out := mustRun(t, "sync", "-c", f.cfg); !strings.Contains(out, "HELD: held at snapshot "+first) {
 		t.Errorf("sync of a held repo:\n%s", out)
 	}
-	mustRun("resume", "-c", f.cfg, "--repo", "demo")
-	mustRun("sync", "-c", f.cfg)
+	mustRun(t, "resume", "-c", f.cfg, "--repo", "demo")
+	mustRun(t, "sync", "-c", f.cfg)
 	if got, want := readFile(t, filepath.Join(f.mirror, "repodata", "repomd.xml")), readFile(t, filepath.Join(demoRev("v2"), "repodata", "repomd.xml")); got != want {
 		t.Error("after resume and sync the bucket does not serve the origin's revision")
 	}
