@@ -182,7 +182,7 @@ func demoVerify(ctx context.Context, stdout io.Writer, keys []string, work strin
 		if len(problems) > 0 {
 			return fmt.Errorf("%s: %s, first: %s", name, count(len(problems), "problem"), problems[0])
 		}
-		fmt.Fprintf(stdout, "  verify %s: revision %s, %s and %s check out\n", name, st.Revision, count(st.Metadata, "metadata file"), count(st.Packages, "signed package"))
+		fmt.Fprintf(stdout, "  verify %s: revision %s, %s and %s check out\n", name, revisionOrNone(st.Revision), count(st.Metadata, "metadata file"), count(st.Packages, "signed package"))
 	}
 	return nil
 }

@@ -45,7 +45,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if m.Err != nil {
 			fmt.Fprintf(stdout, "%s: mirror %s: FAILED to republish snapshot %s: %s\n", r.Name, m.Mirror, m.Snapshot, oneLine(m.Err))
 		} else {
-			fmt.Fprintf(stdout, "%s: mirror %s: serves snapshot %s (revision %s)\n", r.Name, m.Mirror, m.Snapshot, h.Revision)
+			fmt.Fprintf(stdout, "%s: mirror %s: serves snapshot %s (revision %s)\n", r.Name, m.Mirror, m.Snapshot, revisionOrNone(h.Revision))
 		}
 	}
 	if h != nil {

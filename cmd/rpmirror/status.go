@@ -39,16 +39,16 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintf(stdout, "  held         %v\n", err)
 		} else if h != nil {
 			fmt.Fprintf(stdout, "  HELD         at snapshot %s (revision %s) by %s since %s: syncs skip it until rpmirror resume -c %s --repo %s\n",
-				h.Snapshot, h.Revision, h.By, ago(now, h.At), cfg.File, r.Name)
+				h.Snapshot, revisionOrNone(h.Revision), h.By, ago(now, h.At), cfg.File, r.Name)
 		}
 		if v, err := store.LoadVerified(r.Name); err != nil {
 			fmt.Fprintf(stdout, "  verified     %v\n", err)
 		} else if cur := v.Current(); cur == nil {
 			fmt.Fprintln(stdout, "  verified     no revision yet")
 		} else {
-			fmt.Fprintf(stdout, "  verified     revision %s, verified %s", cur.Revision, ago(now, cur.VerifiedAt))
+			fmt.Fprintf(stdout, "  verified     revision %s, verified %s", revisionOrNone(cur.Revision), ago(now, cur.VerifiedAt))
 			for _, e := range v.Revisions[1:] {
-				fmt.Fprintf(stdout, "; earlier %s, superseded %s", e.Revision, ago(now, e.SupersededAt))
+				fmt.Fprintf(stdout, "; earlier %s, superseded %s", revisionOrNone(e.Revision), ago(now, e.SupersededAt))
 			}
 			fmt.Fprintln(stdout)
 		}
@@ -58,12 +58,12 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				continue
 			}
 			ms := st.Mirrors[m.Name]
-			if ms == nil || ms.Revision == "" {
+			if ms == nil || ms.RepomdSHA256 == "" { // a revision may have no <revision>
 				fmt.Fprintf(stdout, "  %-12s never synced  %s\n", m.Name, where(m))
 				continue
 			}
 			fmt.Fprintf(stdout, "  %-12s revision %s  published %s  last checked %s  %d files pending prune  %s\n",
-				m.Name, ms.Revision, ago(now, ms.PublishedAt), ago(now, ms.CheckedAt), len(ms.Pending), where(m))
+				m.Name, revisionOrNone(ms.Revision), ago(now, ms.PublishedAt), ago(now, ms.CheckedAt), len(ms.Pending), where(m))
 		}
 		n := len(st.Runs)
 		for i := max(0, n-*runs); i < n; i++ {

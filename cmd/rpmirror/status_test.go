@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -137,5 +138,39 @@ func TestStatusSaysSkipped(t *testing.T) {
 	}
 	if !strings.Contains(out, "SKIPPED: no usable upstream") || strings.Contains(out, "FAILED") {
 		t.Errorf("status shows the skipped run as:\n%s\nwant SKIPPED with its reason, not FAILED", out)
+	}
+}
+
+// TestStatusOfARepomdWithoutRevision: a repomd.xml may have no
+// <revision> (createrepo_c always writes one; other tools need not).
+// status then says "revision (none)" of the mirrors it published, not
+// "never synced", and verify "revision (none)", not "revision :".
+func TestStatusOfARepomdWithoutRevision(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	repomd := filepath.Join(f.dir, "origin", "repodata", "repomd.xml")
+	b, err := os.ReadFile(repomd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := regexp.MustCompile(`\s*<revision>[^<]*</revision>`).ReplaceAll(b, nil)
+	if len(stripped) == len(b) {
+		t.Fatal("the origin's repomd.xml has no <revision> to take out")
+	}
+	if err := os.WriteFile(repomd, stripped, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(repomd + ".asc") // it signed the repomd.xml with a revision
+	mustRun(t, "sync", "-c", f.cfg)
+	out := mustRun(t, "status", "-c", f.cfg)
+	for _, m := range []string{"m1", "m2"} {
+		if !regexp.MustCompile(`(?m)^  ` + m + ` +revision \(none\)  published `).MatchString(out) {
+			t.Errorf("status does not say %s serves a revision without a number:\n%s", m, out)
+		}
+	}
+	if strings.Contains(out, "never synced") || !strings.Contains(out, "verified     revision (none), verified") {
+		t.Errorf("status of a revision without a number:\n%s", out)
+	}
+	if out := mustRun(t, "verify", "-c", f.cfg); !strings.Contains(out, "test/m1: revision (none): ") {
+		t.Errorf("verify of a revision without a number:\n%s", out)
 	}
 }

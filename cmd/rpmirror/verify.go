@@ -77,7 +77,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			if len(repoKeyring) > 0 {
 				sigs += ", repomd.xml signature checked"
 			}
-			fmt.Fprintf(stdout, "%s/%s: revision %s: %s, %s, %s: %s\n", r.Name, m.Name, st.Revision, count(st.Metadata, "metadata file"), count(st.Packages, "package"), sigs, verdict)
+			fmt.Fprintf(stdout, "%s/%s: revision %s: %s, %s, %s: %s\n", r.Name, m.Name, revisionOrNone(st.Revision), count(st.Metadata, "metadata file"), count(st.Packages, "package"), sigs, verdict)
 			bad += verifySnapshots(ctx, stdout, r.Name, m.Name, tg, opts)
 		}
 	}
@@ -143,7 +143,7 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			if len(m.MadeReadable) > 0 {
 				readable = fmt.Sprintf(", %d made readable", len(m.MadeReadable))
 			}
-			fmt.Fprintf(stdout, "%s: revision %s: %s replaced%s: %s\n", name, m.Revision, count(len(m.Replaced), "file"), readable, verdict)
+			fmt.Fprintf(stdout, "%s: revision %s: %s replaced%s: %s\n", name, revisionOrNone(m.Revision), count(len(m.Replaced), "file"), readable, verdict)
 			bad += brokenSnapshots(ctx, stdout, r, m.Name)
 		}
 		if err != nil {
