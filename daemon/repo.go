@@ -129,6 +129,7 @@ type repo struct {
 	listsQueued atomic.Bool
 	leases      map[string]*server.LeaseStatus // mirror name -> its lease, as last read
 	warned      map[string]string              // what and mirror -> the failure last logged (warnOnChange)
+	judged      map[string]health.State        // mirror -> its last state other than unknown, for alerts (r.mu)
 	// holdRecord: the newest hold record kept with the repo's mirrors in
 	// object storage, as last read (readHoldRecords): a rollback or
 	// resume made on another host, which refreshHold goes by too.
@@ -208,6 +209,7 @@ func (r *repo) forgetMirrorsLocked(old, next config.Repo) {
 		case !kept:
 			m.forgetMirror(r.name, was.Name)
 			r.tracker.Delete(was.Name)
+			delete(r.judged, was.Name)
 			delete(r.leases, was.Name)
 			continue
 		case was.URL != "" && now.URL == "":
@@ -1399,14 +1401,33 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	}
 	// Alerts are for what needs a person: entering or leaving stale or
 	// down. Behind is a mirror doing its job a little late; coming up is
-	// not news.
-	if !needsPerson(prev) && !needsPerson(res.State) {
+	// not news. They go from the last state judged to the next: unknown
+	// between them (pending while a sync publishes, a revision not
+	// verified yet) is no news, so ok, unknown, stale alerts "ok to
+	// stale" (a tester saw "unknown to stale"), and stale, unknown, stale
+	// nothing.
+	if res.State == health.Unknown {
 		return
 	}
-	if prev == health.Unknown && !needsPerson(res.State) {
+	r.mu.Lock()
+	if r.judged == nil {
+		r.judged = map[string]health.State{}
+	}
+	from, seen := r.judged[m.Name]
+	r.judged[m.Name] = res.State
+	r.mu.Unlock()
+	if !seen {
+		from = health.Unknown
+	}
+	switch {
+	case from == res.State:
+		return
+	case !needsPerson(from) && !needsPerson(res.State):
+		return
+	case from == health.Unknown && !needsPerson(res.State):
 		return
 	}
-	r.d.alerts.Send(alert.Event{Kind: "mirror", Repo: r.name, Mirror: m.Name, URL: res.URL, From: string(prev), To: string(res.State), Reason: res.Reason})
+	r.d.alerts.Send(alert.Event{Kind: "mirror", Repo: r.name, Mirror: m.Name, URL: res.URL, From: string(from), To: string(res.State), Reason: res.Reason})
 }
 
 // warnOnChange logs err, a failure of what (done each probe round) on
