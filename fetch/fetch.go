@@ -132,10 +132,56 @@ func (f *Fetcher) WithAuth(prefix, user, password string) *Fetcher {
 }
 
 // authorize adds credentials to req when its URL is under the prefix.
+// req's context must come from authContext, so that a redirect keeps
+// them only under the prefix too (checkRedirect).
 func (f *Fetcher) authorize(req *http.Request, u string) {
 	if f.auth != nil && strings.HasPrefix(u, f.auth.prefix) {
 		req.SetBasicAuth(f.auth.user, f.auth.password)
 	}
+}
+
+// authPrefixKey is the context key under which authContext records the
+// prefix of the URLs credentials may go to.
+type authPrefixKey struct{}
+
+// authContext returns ctx carrying the prefix of the URLs f's
+// credentials may be sent to, for checkRedirect.
+func (f *Fetcher) authContext(ctx context.Context) context.Context {
+	if f.auth == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, authPrefixKey{}, f.auth.prefix)
+}
+
+// RedirectError is a redirect rpmirror does not follow: to anything but
+// an http or https URL. An origin, or a mirror probed, that answered
+// "302 Location: file:///etc/..." had rpmirror read a local file as the
+// one it asked for, and publish it (a tester's finding).
+type RedirectError struct {
+	From, To string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("redirect from %s to %s refused: only http and https URLs are followed", Redact(e.From), Redact(e.To))
+}
+
+// checkRedirect is the clients' http.Client.CheckRedirect: at most 10
+// redirects, only to http and https URLs, and credentials (which the
+// client copies to a redirect to the same host, any port) only to URLs
+// under the prefix they are for (authContext).
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errTooManyRedirects
+	}
+	if s := req.URL.Scheme; s != "http" && s != "https" {
+		return &RedirectError{From: via[len(via)-1].URL.String(), To: req.URL.String()}
+	}
+	if req.Header.Get("Authorization") != "" {
+		if p, _ := req.Context().Value(authPrefixKey{}).(string); p == "" || !strings.HasPrefix(req.URL.String(), p) {
+			req.Header.Del("Authorization")
+		}
+	}
+	return nil
 }
 
 // StatusError is an HTTP answer other than success.
@@ -237,15 +283,7 @@ func New(opts Options) *Fetcher {
 		ForceAttemptHTTP2:     true,
 	}
 	tr.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
-	client := &http.Client{
-		Transport: tr,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			if len(via) >= 10 {
-				return errTooManyRedirects
-			}
-			return nil
-		},
-	}
+	client := &http.Client{Transport: tr, CheckRedirect: checkRedirect}
 	gc := grab.NewClient()
 	gc.HTTPClient = &http.Client{Transport: teeTransport{tr}, CheckRedirect: client.CheckRedirect}
 	gc.UserAgent = opts.UserAgent
@@ -269,7 +307,7 @@ func (f *Fetcher) FetchBytes(ctx context.Context, u string, limit int64) ([]byte
 }
 
 func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel := context.WithCancelCause(f.authContext(ctx))
 	defer cancel(nil)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -512,7 +550,7 @@ func (f *Fetcher) transfer(ctx context.Context, u, part string, size, start int6
 	if err != nil {
 		return 0, nil, err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
+	ctx, cancel := context.WithCancelCause(f.authContext(ctx))
 	defer cancel(nil)
 	st := newStream(part, size, f.opts.BufferedCheckMax, check, cancel)
 	req = req.WithContext(withStream(ctx, st))
@@ -660,13 +698,14 @@ func Transient(err error) bool {
 	if verify.Permanent(err) {
 		return false
 	}
-	// A certificate that does not verify, or a redirect loop, will not
-	// get better by asking again.
+	// A certificate that does not verify, a redirect loop or a redirect
+	// refused will not get better by asking again.
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
-	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) || errors.Is(err, errTooManyRedirects) {
+	var redirect *RedirectError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) || errors.Is(err, errTooManyRedirects) || errors.As(err, &redirect) {
 		return false
 	}
 	var ue *url.Error

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -342,5 +343,87 @@ func TestFileMode(t *testing.T) {
 				t.Errorf("%s is %v, want 0644", dst, fi.Mode().Perm())
 			}
 		})
+	}
+}
+
+// TestRedirectOnlyToHTTP: an origin answering a redirect to a file://
+// URL (or any scheme but http and https) has it refused with a
+// *fetch.RedirectError, not retried, and the local file is never read
+// (a tester's origin had rpmirror publish a 0600 secret key as
+// repomd.xml.key); FetchBytes and File alike.
+func TestRedirectOnlyToHTTP(t *testing.T) {
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	requests := 0
+	srv, _ := server(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
+		requests++
+		http.Redirect(w, r, "file://"+secret, http.StatusFound)
+		return true
+	})
+	f := fetcher(2)
+	var re *fetch.RedirectError
+	if b, err := f.FetchBytes(context.Background(), srv.URL+"/repodata/repomd.xml.key", 1<<20); !errors.As(err, &re) || b != nil {
+		t.Errorf("FetchBytes redirected to file://: %d bytes, %v; want a *fetch.RedirectError", len(b), err)
+	}
+	dst := filepath.Join(t.TempDir(), "p.rpm")
+	if _, err := f.File(context.Background(), srv.URL+"/p.rpm", dst, int64(len(body)), accept); !errors.As(err, &re) {
+		t.Errorf("File redirected to file://: %v; want a *fetch.RedirectError", err)
+	}
+	if _, err := os.Stat(dst); err == nil {
+		t.Error("File wrote the local file it was redirected to")
+	}
+	if requests > 3 {
+		t.Errorf("%d requests: a refused redirect was retried", requests)
+	}
+}
+
+// TestAuthNotRedirectedElsewhere: credentials copied to a redirect (the
+// http.Client does, to the same host on any port) go only to URLs under
+// the origin's prefix: a redirect to another port or another path of the
+// host gets none, one within the prefix keeps them.
+func TestAuthNotRedirectedElsewhere(t *testing.T) {
+	var mu gosync.Mutex
+	seen := map[string]bool{}
+	record := func(r *http.Request) {
+		_, _, ok := r.BasicAuth()
+		mu.Lock()
+		seen[r.Host+r.URL.Path] = ok
+		mu.Unlock()
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		w.Write(body)
+	}))
+	t.Cleanup(other.Close)
+	var srvURL string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		record(r)
+		switch r.URL.Path {
+		case "/origin/to-other-port":
+			http.Redirect(w, r, other.URL+"/stolen", http.StatusFound)
+		case "/origin/to-other-path":
+			http.Redirect(w, r, srvURL+"/elsewhere/f", http.StatusFound)
+		case "/origin/within":
+			http.Redirect(w, r, srvURL+"/origin/f", http.StatusFound)
+		default:
+			w.Write(body)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	srvURL = srv.URL
+	f := fetcher(0).WithAuth(srv.URL+"/origin/", "u", "p")
+	for _, p := range []string{"/origin/to-other-port", "/origin/to-other-path", "/origin/within"} {
+		if _, err := f.FetchBytes(context.Background(), srv.URL+p, 1<<20); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+	}
+	host := strings.TrimPrefix(srv.URL, "http://")
+	otherHost := strings.TrimPrefix(other.URL, "http://")
+	for where, want := range map[string]bool{host + "/origin/within": true, host + "/origin/f": true, otherHost + "/stolen": false, host + "/elsewhere/f": false} {
+		if got, ok := seen[where]; !ok || got != want {
+			t.Errorf("%s: credentials sent %v (requested %v), want %v", where, got, ok, want)
+		}
 	}
 }
