@@ -157,6 +157,12 @@ func Write(ctx context.Context, origin *repodata.Repomd, opts Options) (*Result,
 		}
 	}
 	res.Repomd = MarshalRepomd(&repodata.Repomd{Revision: origin.Revision, Tags: origin.Tags, Data: out})
+	if n := len(res.Repomd); n > repodata.MaxRepomdSize {
+		// Written, it would be refused when read back, and the mirror
+		// stuck with it (an origin's repomd.xml just under the bound,
+		// its <tags> padded, grows with the indentation).
+		return nil, fmt.Errorf("filter: the repomd.xml to write is %d bytes, over the %d rpmirror reads (the origin's has %d <tags> entries)", n, repodata.MaxRepomdSize, len(origin.Tags.Content)+len(origin.Tags.Repo)+len(origin.Tags.Distro))
+	}
 	if res.MD, err = repodata.ParseRepomd(res.Repomd); err != nil {
 		return nil, fmt.Errorf("filter: the repomd.xml written does not parse: %w", err)
 	}

@@ -509,6 +509,24 @@ func TestWriteTags(t *testing.T) {
 	}
 }
 
+// TestWriteRefusesAnOversizedRepomd: an origin's repomd.xml under the
+// bound rpmirror reads, its <tags> padded so that the repomd.xml the
+// filter writes (indented) is over it, is refused when written: published,
+// it was refused when read back and the mirror stuck with it (an
+// attacker's finding).
+func TestWriteRefusesAnOversizedRepomd(t *testing.T) {
+	origin := makeRepo(t, testrepo.RepoOpts{}, nil)
+	md := readRepomd(t, origin)
+	for range repodata.MaxRepomdSize / 24 {
+		md.Tags.Content = append(md.Tags.Content, "aaaaaaa")
+	}
+	stage := t.TempDir()
+	_, err := Write(context.Background(), md, Options{Rules: Rules{Arch: []string{"noarch"}}, Dir: stage, Open: opener(origin)})
+	if err == nil || !strings.Contains(err.Error(), "over the 16777216 rpmirror reads") {
+		t.Errorf("Write of a repomd.xml over the bound: %v", err)
+	}
+}
+
 func TestWriteExtras(t *testing.T) {
 	_, pkgs := builtRPMs(t)
 	extras := testrepo.WriteExtras(t, t.TempDir(), pkgs...)

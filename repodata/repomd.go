@@ -10,6 +10,11 @@ import (
 	"strings"
 )
 
+// MaxRepomdSize bounds the repomd.xml rpmirror reads, from an origin or
+// a mirror, and the one it writes for a filtered mirror: real ones are a
+// few kilobytes.
+const MaxRepomdSize = 16 << 20
+
 // Repomd is a parsed repodata/repomd.xml.
 type Repomd struct {
 	Revision string // <revision>, "" when absent

@@ -28,7 +28,7 @@ const (
 
 	// MaxRepomdSize bounds what is read of a repomd.xml (and its .asc and
 	// .key): real ones are a few kilobytes.
-	MaxRepomdSize = 16 << 20
+	MaxRepomdSize = repodata.MaxRepomdSize
 	// MaxListSize bounds what is read of a metalink or mirrorlist.
 	MaxListSize = 4 << 20
 	// repomdAttempts is how often Read starts over when repomd.xml
