@@ -25,10 +25,17 @@ func TestPrintable(t *testing.T) {
 		{"C1 \u009b31m", `C1 \u009b31m`},
 		{"bad \xff\xfe UTF-8", `bad \xff\xfe UTF-8`},
 		{"carriage\rreturn", `carriage\rreturn`},
+		{"next line \u0085, separator \u2028, reversed \u202etxt.exe", `next line \u0085, separator \u2028, reversed \u202etxt.exe`},
 	} {
 		if got := printable(tc.in); got != tc.want {
 			t.Errorf("printable(%q) = %q, want %q", tc.in, got, tc.want)
 		}
+	}
+	// A <revision> is the origin's too: "1\n  local  published 999
+	// files" printed raw forged a line of the report (an attacker's
+	// finding).
+	if got := revisionOrNone("1\n  local        published 999 files"); strings.Contains(got, "\n") {
+		t.Errorf("revisionOrNone printed a new line: %q", got)
 	}
 }
 

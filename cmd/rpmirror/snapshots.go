@@ -104,7 +104,7 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 		if s.Name == x.Held {
 			latest += " (held)"
 		}
-		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, s.Revision, now.Sub(s.Published).Round(time.Minute), pinned, len(pkgs[i]), human(own))
+		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, revisionOrNone(s.Revision), now.Sub(s.Published).Round(time.Minute), pinned, len(pkgs[i]), human(own))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

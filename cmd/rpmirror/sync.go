@@ -154,7 +154,7 @@ func revisionOrNone(rev string) string {
 	if rev == "" {
 		return "(none)"
 	}
-	return rev
+	return printable(rev)
 }
 
 // printReport writes r's report; cfgFile, when known, is the
@@ -162,7 +162,7 @@ func revisionOrNone(rev string) string {
 func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 	head := r.Repo
 	if r.Revision != "" {
-		head += "  revision " + r.Revision
+		head += "  revision " + printable(r.Revision)
 	}
 	switch {
 	case r.DryRun && r.Err == nil && r.NoChange:
