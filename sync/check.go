@@ -67,6 +67,11 @@ type CheckOptions struct {
 	// the armored public key of sign_with, which signs a filtered
 	// mirror's repomd.xml.
 	RepoKey []byte
+	// Origin, for a filtered repository, is what a revision the origin
+	// published is checked with (a snapshot taken before the filter was
+	// turned on, which holds the origin's repomd.xml and its signature
+	// and key): repo_gpgkeys with repo_gpgcheck. Nil otherwise.
+	Origin *CheckOptions
 	// Signatures are the repomd.xml.asc files rpmirror verified
 	// revisions with, by the hex sha256 digest of their repomd.xml
 	// (RecordedSignatures). A mirror serving one of those revisions must
@@ -113,6 +118,15 @@ func CheckOptionsFor(repo *config.Repo) (CheckOptions, error) {
 			return opts, err
 		}
 	}
+	if repo.Filter != nil {
+		whole := *repo
+		whole.Filter, whole.SignWith = nil, ""
+		origin, err := CheckOptionsFor(&whole)
+		if err != nil {
+			return opts, err
+		}
+		opts.Origin = &origin
+	}
 	switch {
 	case repo.Filter != nil && repo.SignWith != "":
 		e, pub, err := loadSigningKey(repo.SignWith)
@@ -127,6 +141,28 @@ func CheckOptionsFor(repo *config.Repo) (CheckOptions, error) {
 		}
 	}
 	return opts, nil
+}
+
+// ForSnapshot returns the options a snapshot of a mirror is checked with:
+// opts for a revision rpmirror wrote (a filtered one: with sign_with, its
+// repomd.xml.key is sign_with's public key, as rpmirror writes it), the
+// origin's (opts.Origin) for one the origin published, taken before the
+// filter was turned on (a tester's verify called every such snapshot
+// broken, its repomd.xml.key not sign_with's, and rollback refused
+// them). Signatures are never used for snapshots (CheckSnapshots).
+func (opts CheckOptions) ForSnapshot(ctx context.Context, view target.Target) CheckOptions {
+	opts.Signatures = nil
+	if opts.Origin == nil || opts.RepoKey == nil {
+		// Not filtered; or filtered without sign_with, where nothing of
+		// repomd.xml's signature is checked (nor told apart).
+		return opts
+	}
+	if key, err := readForCheck(ctx, view, KeyPath); err == nil && bytes.Equal(key, opts.RepoKey) {
+		return opts
+	}
+	origin := *opts.Origin
+	origin.Keyring = opts.Keyring
+	return origin
 }
 
 // CheckMirror is CheckMirrorWith with package signatures checked against

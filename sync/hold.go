@@ -98,11 +98,12 @@ type SnapshotsCheck struct {
 // permissions), returning the problems of each by snapshot name, and
 // checks that the index and latest.txt can be read. A mirror without
 // snapshots has none; a target that cannot keep them is not an error
-// either. opts.Signatures is not used: a snapshot keeps the signature
-// its revision was published with, and an origin may have signed that
-// repomd.xml again since.
+// either. Each snapshot is checked with opts.ForSnapshot: opts.Signatures
+// is not used (a snapshot keeps the signature its revision was published
+// with, and an origin may have signed that repomd.xml again since), and
+// a snapshot of a revision the origin published, on a filtered mirror,
+// is checked as the origin's.
 func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts CheckOptions) (*SnapshotsCheck, error) {
-	opts.Signatures = nil
 	if _, ok := tg.(target.Snapshotter); !ok {
 		return &SnapshotsCheck{Index: &snapshot.Index{Repo: repo}}, nil
 	}
@@ -119,7 +120,8 @@ func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts Che
 		}
 	}
 	for _, s := range x.Snapshots {
-		problems, _, err := CheckMirrorWith(ctx, snapshot.View(tg, s.Name), opts)
+		view := snapshot.View(tg, s.Name)
+		problems, _, err := CheckMirrorWith(ctx, view, opts.ForSnapshot(ctx, view))
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, err
@@ -230,7 +232,8 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 		return nil, nil, fmt.Errorf("mirror %s has no snapshot %s (nor one of the same revision): nothing was changed: %w", strings.Join(missing, ", "), name, snapshot.ErrNotFound)
 	}
 	for _, m := range ms {
-		problems, _, err := CheckMirrorWith(ctx, snapshot.View(m.tg, m.snap), opts)
+		view := snapshot.View(m.tg, m.snap)
+		problems, _, err := CheckMirrorWith(ctx, view, opts.ForSnapshot(ctx, view))
 		if err != nil {
 			return nil, nil, fmt.Errorf("mirror %s: checking snapshot %s: %w", m.cfg.Name, m.snap, err)
 		}

@@ -113,3 +113,40 @@ func TestSnapshotCommands(t *testing.T) {
 		}
 	}
 }
+
+// TestFilterTurnedOnLater: a repo mirrored whole, with snapshots, is made
+// a filtered one signed with sign_with. The next syncs are no rollback
+// (a tester's were all refused: the origin's revision, verified when the
+// repo was whole, counted as replayed), verify passes with the snapshot
+// taken before the filter (its repomd.xml.key is the origin's, not
+// sign_with's: it was called broken), and a rollback to it is not refused.
+func TestFilterTurnedOnLater(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	f.withSnapshots(t, "{keep: 5}")
+	mustRun(t, "sync", "-c", f.cfg)
+	whole := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	if _, err := os.Stat(filepath.Join(f.mirrors[0], "snapshots", whole, "repodata", "repomd.xml.key")); err != nil {
+		t.Fatalf("the origin's snapshot has no repomd.xml.key to tell it by: %v", err)
+	}
+	b, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filtered := strings.Replace(string(b), "    mirrors:\n", "    filter: {exclude: [mirror-docs]}\n    sign_with: "+testrepo.Testdata(t, "keys", "test.sec")+"\n    mirrors:\n", 1)
+	if err := os.WriteFile(f.cfg, []byte(filtered), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "sync", "-c", f.cfg)
+	for i := range 2 {
+		if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 || strings.Contains(out+errOut, "rollback") {
+			t.Fatalf("sync %d after the filter's first: exit %d\n%s%s", i+2, code, out, errOut)
+		}
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 || !strings.Contains(out, "test/m1: 2 snapshots ok") {
+		t.Errorf("verify with a snapshot from before the filter: exit %d\n%s", code, out)
+	}
+	if out := mustRun(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", whole); !strings.Contains(out, "held at snapshot "+whole) {
+		t.Errorf("rollback to the snapshot from before the filter:\n%s", out)
+	}
+	mustRun(t, "resume", "-c", f.cfg, "--repo", "test")
+}
