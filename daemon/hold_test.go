@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rpmirror/rpmirror/alert"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/server"
@@ -233,7 +234,8 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 	if h, err := e.engine().Resume(context.Background(), repo); err != nil || h == nil {
 		t.Fatalf("resume: %v, %v", h, err)
 	}
-	e.d.TriggerSync("demo")
+	// Not asked for a sync: the daemon runs one when it sees the hold
+	// gone (a tester's waited for the schedule, an hour).
 	waitFor(t, 60*time.Second, "the mirrors to serve the next revision again after resume", func() bool {
 		st := e.status().Repos[0]
 		return st.Held == nil && repomdSHA256(t, filepath.Join(e.dir, "m1")) == nextSum && repomdSHA256(t, filepath.Join(e.dir, "m2")) == nextSum &&
@@ -345,4 +347,46 @@ func TestSyncBesideTheDaemon(t *testing.T) {
 		return mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" && len(e.mirrorlist()) == 2 &&
 			strings.Contains(e.metalink(), nextSum) && repomdSHA256(t, filepath.Join(e.dir, "m1")) == nextSum
 	})
+}
+
+// TestFilteredSyncBesideTheDaemon: an rpmirror sync beside the daemon
+// publishes a filtered repository's next revision. The daemon's probes
+// judge the mirrors against it at once (learnt from the state_dir): they
+// stay listed throughout, and no alert says they went stale (a tester's
+// went ok, stale, ok, alerting each time, the lists empty meanwhile).
+func TestFilteredSyncBesideTheDaemon(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second, filter: "{exclude: [sample-data]}"})
+	e.waitHealthy()
+	key := testrepo.TestKey(t)
+	next := newRevision(t, testrepo.Pkg{Name: "zz-beside", Version: "1", Release: "1", Sign: key}, time.Now().Unix()+100)
+	e.net.serve("origin", next)
+	repo, _ := e.cfg.Repo("demo")
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := repomdSHA256(t, filepath.Join(e.dir, "m1"))
+	waitFor(t, 30*time.Second, "the sync beside the daemon to take the repo's lock", func() bool {
+		rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{})}).Sync(context.Background(), repo)
+		if errors.Is(rep.Err, state.ErrLocked) {
+			return false
+		}
+		if rep.Err != nil {
+			t.Fatalf("sync beside the daemon: %v", rep.Err)
+		}
+		return true
+	})
+	if repomdSHA256(t, filepath.Join(e.dir, "m1")) == before {
+		t.Skip("the daemon's own sync published the revision first: nothing beside it to learn")
+	}
+	deadline := time.Now().Add(4 * time.Second) // four probe rounds
+	for time.Now().Before(deadline) {
+		if l := e.mirrorlist(); len(l) != 2 {
+			t.Fatalf("the lists name %v while the mirrors serve the revision synced beside the daemon", l)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if ev, found := e.hook.find(func(ev alert.Event) bool { return ev.Kind == "mirror" && (ev.Mirror == "m1" || ev.Mirror == "m2") }); found {
+		t.Errorf("a mirror alert for a revision synced beside the daemon: %+v", ev)
+	}
 }

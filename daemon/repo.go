@@ -130,6 +130,7 @@ type repo struct {
 	leases      map[string]*server.LeaseStatus // mirror name -> its lease, as last read
 	warned      map[string]string              // what and mirror -> the failure last logged (warnOnChange)
 	judged      map[string]health.State        // mirror -> its last state other than unknown, for alerts (r.mu)
+	probed      map[string]health.Result       // mirror -> its last probe's result before judge, to judge again (r.mu)
 	// holdRecord: the newest hold record kept with the repo's mirrors in
 	// object storage, as last read (readHoldRecords): a rollback or
 	// resume made on another host, which refreshHold goes by too.
@@ -210,11 +211,13 @@ func (r *repo) forgetMirrorsLocked(old, next config.Repo) {
 			m.forgetMirror(r.name, was.Name)
 			r.tracker.Delete(was.Name)
 			delete(r.judged, was.Name)
+			delete(r.probed, was.Name)
 			delete(r.leases, was.Name)
 			continue
 		case was.URL != "" && now.URL == "":
 			m.forgetProbes(r.name, was.Name)
 			r.tracker.Delete(was.Name)
+			delete(r.probed, was.Name)
 		}
 		if was.Kind() == "s3" && now.Kind() != "s3" {
 			m.forgetLease(r.name, was.Name)
@@ -719,6 +722,11 @@ func (r *repo) refreshHold() (changed bool) {
 		r.log.Warn("the repository is held: no sync moves it forward until rpmirror resume", "snapshot", h.Snapshot, "revision", h.Revision, "by", h.By, "since", h.At)
 	} else {
 		r.log.Info("the repository is no longer held", "was_at", old.Snapshot)
+		// The origin's revision a held sync skipped is synced now, not
+		// at the next scheduled run (a tester's mirrors stayed behind,
+		// and /r/ answered 404 for repomd.xml, for an hour after
+		// rpmirror resume).
+		r.requestSync("the repository is no longer held")
 	}
 	r.render(false)
 	return true
@@ -812,9 +820,18 @@ func (r *repo) learnVerified(ctx context.Context) {
 			learnt = append(learnt, v)
 		}
 	}
+	r.adoptVerified(known, learnt)
+}
+
+// adoptVerified merges learnt, verified revisions another rpmirror
+// recorded, into known, the repo's verified revisions when they were
+// read, and takes the result (setVerified) unless it changes nothing or
+// a sync reported meanwhile. It reports whether it took it.
+func (r *repo) adoptVerified(known *state.Verified, learnt []*state.Verified) bool {
 	if len(learnt) == 0 {
-		return
+		return false
 	}
+	rc := r.config()
 	next := &state.Verified{Repo: r.name}
 	if known != nil {
 		*next = *known
@@ -827,16 +844,37 @@ func (r *repo) learnVerified(ctx context.Context) {
 		return a.SHA256 == b.SHA256 && len(a.Packages) == len(b.Packages) && len(a.PackageSizes) == len(b.PackageSizes)
 	})
 	if same {
-		return // what Merge added it trimmed again (too old to keep)
+		return false // what Merge added it trimmed again (too old to keep)
 	}
 	r.mu.Lock()
 	moved := r.stored != known // a sync reported meanwhile: it learnt them too
 	r.mu.Unlock()
 	if moved {
-		return
+		return false
 	}
 	r.log.Info("verified revisions: learnt from another rpmirror's (state_dir, or the records kept with a mirror in object storage)", "current", next.Current().Revision)
 	r.setVerified(next)
+	return true
+}
+
+// learnLocal takes the verified revisions an rpmirror sync beside the
+// daemon recorded in the state_dir when they have sum, a revision a
+// mirror was just found serving that the daemon has not verified: the
+// probe is judged against them, not found stale and alerted on first
+// (a tester's hand sync of a filtered revision made every mirror stale
+// for a probe round).
+func (r *repo) learnLocal(sum string) {
+	r.mu.Lock()
+	known := r.stored
+	r.mu.Unlock()
+	if known.Find(sum) >= 0 {
+		return
+	}
+	v, err := r.d.store.LoadVerified(r.name)
+	r.warnOnChange("reading the verified revisions in state_dir", "", err)
+	if v != nil && v.Find(sum) >= 0 {
+		r.adoptVerified(known, []*state.Verified{v})
+	}
 }
 
 // setVerified takes the verified revisions a sync reports, at once (a
@@ -855,7 +893,21 @@ func (r *repo) setVerified(v *state.Verified) {
 	r.mu.Unlock()
 	rc := r.config()
 	for _, m := range rc.Mirrors {
-		if res, ok := r.tracker.Get(m.Name); ok && m.URL != "" {
+		if m.URL == "" {
+			continue
+		}
+		// Judged again from what the probe found, not from what it was
+		// judged: one judged unknown (serving a revision not verified
+		// then) is judged so no more (a tester's mirrors stayed
+		// unlisted a whole probe_interval after their revision was
+		// learnt).
+		r.mu.Lock()
+		res, ok := r.probed[m.Name]
+		r.mu.Unlock()
+		if !ok {
+			res, ok = r.tracker.Get(m.Name)
+		}
+		if ok {
 			r.recordProbe(m, res)
 		}
 	}
@@ -1153,21 +1205,20 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 			}
 			before, _ := r.tracker.Get(m.Name)
 			r.recordProbe(m, res)
-			// A mirror that comes into the lists or leaves them does so
-			// now, not once the round's slowest probe ends: a tester's
-			// daemon, one mirror hanging, sent every client to the
-			// origin for probe_timeout after each start.
+			// A mirror that changes state (comes into the lists, leaves
+			// them, goes from behind to ok) does so in them now, not
+			// once the round's slowest probe ends: a tester's daemon,
+			// one mirror hanging, sent every client to the origin for
+			// probe_timeout after each start, and kept the mirrors a
+			// sync had just brought forward listed as behind.
 			after, _ := r.tracker.Get(m.Name)
-			if before.State != after.State && (listable(before.State) || listable(after.State)) && r.renderViews(false) {
+			if before.State != after.State && r.renderViews(false) {
 				r.d.writeListsLater(r)
 			}
 		}()
 	}
 	wg.Wait()
 }
-
-// listable reports whether a mirror in state s is in the lists.
-func listable(s health.State) bool { return s == health.OK || s == health.Behind }
 
 // accept is the probes' health.Accept: a mirror should serve a verified
 // revision, and then the packages of that revision, at the sizes its
@@ -1353,6 +1404,9 @@ func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
 func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	now := time.Now()
 	probed := res
+	if probed.SHA256 != "" {
+		r.learnLocal(probed.SHA256)
+	}
 	res = r.judge(m, probed, now)
 	if res.State == health.Stale && m.Written() && r.refreshHold() {
 		// rpmirror rollback (or resume) ran beside the daemon after this
@@ -1372,6 +1426,10 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	var prev health.State
 	var changed bool
 	if kept {
+		if r.probed == nil {
+			r.probed = map[string]health.Result{}
+		}
+		r.probed[m.Name] = probed
 		// Under r.mu: a reload that removed the mirror meanwhile forgot
 		// its series and its last probe, which must not come back.
 		lag, known := lagOf(r.verified, res.SHA256, now)
