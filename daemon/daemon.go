@@ -68,6 +68,11 @@ type Daemon struct {
 	alerts   *alert.Sender
 	store    *state.Store
 
+	// interval is cfg.ProbeInterval, set with it: read where d.mu may
+	// not be taken (renderViews, under a repo's rendering lock, which a
+	// reload holding d.mu waits for).
+	interval atomic.Int64
+
 	mu      gosync.Mutex
 	cfg     *config.Config
 	fetcher *fetch.Fetcher
@@ -117,8 +122,7 @@ func (d *Daemon) now() time.Time {
 
 // probeInterval returns the configuration's probe_interval.
 func (d *Daemon) probeInterval() time.Duration {
-	cfg, _, _ := d.tools()
-	return cfg.ProbeInterval
+	return time.Duration(d.interval.Load())
 }
 
 // listWriters is how many repos' lists are written into their mirrors
@@ -328,6 +332,7 @@ func (d *Daemon) apply(cfg *config.Config) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.cfg = cfg
+	d.interval.Store(int64(cfg.ProbeInterval))
 	d.fetcher = fetch.New(fetch.Options{
 		Retries:        cfg.Download.Retries,
 		ConnectTimeout: cfg.Download.ConnectTimeout,

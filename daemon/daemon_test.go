@@ -792,6 +792,12 @@ func TestFilteredRepoServe(t *testing.T) {
 	if after := runs(); after != before {
 		t.Errorf("syncs ran with the origin unchanged:\nbefore: %s\nafter:  %s", before, after)
 	}
+	// Up to date: /status says nothing of the origin's revision (its
+	// repomd.xml is never among a filtered repo's verified revisions; a
+	// reviewer saw "not verified yet").
+	if note := e.status().Repos[0].OriginNote; note != "" {
+		t.Errorf("origin note of an up-to-date filtered repo: %q", note)
+	}
 
 	originURL := e.net.URL("origin")
 	e.net.setStatus("m1", http.StatusForbidden)

@@ -270,6 +270,11 @@ func TestForgetMirrorsOnReload(t *testing.T) {
 			"a/kept/lease", "a/kept/probe", "a/kept/wrong_size",
 			"b/gone/lease", "b/gone/probe", "b/gone/wrong_size",
 		}},
+		{"a mirror's url changed", []config.Mirror{{Name: "gone", URL: "http://elsewhere/", S3: s3}, before.Mirrors[1]}, []string{
+			"a/gone/lease",
+			"a/kept/lease", "a/kept/probe", "a/kept/wrong_size",
+			"b/gone/lease", "b/gone/probe", "b/gone/wrong_size",
+		}},
 		{"a mirror moved out of object storage", []config.Mirror{{Name: "gone", URL: "http://gone/", Path: "/srv/gone"}, before.Mirrors[1]}, []string{
 			"a/gone/probe", "a/gone/wrong_size",
 			"a/kept/lease", "a/kept/probe", "a/kept/wrong_size",

@@ -126,11 +126,13 @@ type repo struct {
 	listsRetry atomic.Bool
 	// listsQueued: the repo waits in the daemon's list queue
 	// (writeListsLater).
-	listsQueued atomic.Bool
-	leases      map[string]*server.LeaseStatus // mirror name -> its lease, as last read
-	warned      map[string]string              // what and mirror -> the failure last logged (warnOnChange)
-	judged      map[string]health.State        // mirror -> its last state other than unknown, for alerts (r.mu)
-	probed      map[string]health.Result       // mirror -> its last probe's result before judge, to judge again (r.mu)
+	listsQueued  atomic.Bool
+	leases       map[string]*server.LeaseStatus // mirror name -> its lease, as last read
+	warned       map[string]string              // what and mirror -> the failure last logged (warnOnChange)
+	judged       map[string]health.State        // mirror -> its last state other than unknown, for alerts (r.mu)
+	probed       map[string]health.Result       // mirror -> its last probe's result before judge, to judge again (r.mu)
+	filteredFrom string                         // hex sha256 of the origin's repomd.xml the filtered revision was written from (r.mu)
+	localMiss    map[string]time.Time           // revision digest -> the state_dir's verified file's mtime when it lacked it (learnLocal; r.mu)
 	// holdRecord: the newest hold record kept with the repo's mirrors in
 	// object storage, as last read (readHoldRecords): a rollback or
 	// resume made on another host, which refreshHold goes by too.
@@ -155,6 +157,9 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 	r.refreshHold()
 	r.refreshPackages()
 	if st, err := d.store.Load(rc.Name); err == nil {
+		if st.Filtered != nil {
+			r.filteredFrom = st.Filtered.OriginSHA256
+		}
 		for _, run := range st.Runs {
 			if run.Error == "" && !run.Cancelled {
 				r.lastSuccess = run.Start.Add(run.Duration)
@@ -214,10 +219,14 @@ func (r *repo) forgetMirrorsLocked(old, next config.Repo) {
 			delete(r.probed, was.Name)
 			delete(r.leases, was.Name)
 			continue
-		case was.URL != "" && now.URL == "":
+		case was.URL != "" && now.URL != was.URL:
+			// No url now, or another: what was found at the old one
+			// says nothing of the new (a reviewer's reload listed a new
+			// url as ok before anything had probed it).
 			m.forgetProbes(r.name, was.Name)
 			r.tracker.Delete(was.Name)
 			delete(r.probed, was.Name)
+			delete(r.judged, was.Name)
 		}
 		if was.Kind() == "s3" && now.Kind() != "s3" {
 			m.forgetLease(r.name, was.Name)
@@ -382,6 +391,11 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		// a sync.
 		r.noteOrigin(rep.OriginRepomd())
 		r.refreshPackages()
+		if rep.Filter != nil {
+			r.mu.Lock()
+			r.filteredFrom = sha256Hex(rep.Filter.OriginRepomd)
+			r.mu.Unlock()
+		}
 	}
 	// Probe now rather than at the next round, so the mirror lists follow
 	// the sync at once; and rewrite the lists into the mirrors, which a
@@ -434,6 +448,11 @@ func (r *repo) originNoteLocked() string {
 	}
 	switch i := r.verified.Find(sum); {
 	case i == 0:
+		return ""
+	case r.hold == nil && r.cfg.Filter != nil && sum == r.filteredFrom:
+		// The origin's revision the current filtered one was written
+		// from, never itself among the verified (a reviewer saw "not
+		// verified yet" for an up-to-date filtered repo).
 		return ""
 	case r.hold != nil:
 		return fmt.Sprintf("held at snapshot %s by %s: the origin's revision %s is not synced until rpmirror resume", r.hold.Snapshot, r.hold.By, rev)
@@ -771,16 +790,15 @@ func (r *repo) readHoldRecords(ctx context.Context) {
 	r.mu.Unlock()
 }
 
-// learnVerified merges into the repo's verified revisions, when a mirror
-// serves a revision this daemon has not verified, those another process
-// verified: an rpmirror sync run beside the daemon on this host records
-// them in the same state_dir (a tester's finding: the daemon listed no
-// mirror after one, until its own sync verified a newer revision), and
-// another daemon sharing a written mirror in object storage keeps them
-// in its records (its sync succeeded where this one's failed, or this one
-// was on standby; an operator's HA test). Without it the mirror was
-// judged unknown ("not verified yet") and left out of the lists. Both are
-// read only then, not every round.
+// learnVerified merges into the repo's verified revisions, when a written
+// mirror in object storage serves a revision this daemon has not
+// verified, those another daemon sharing the mirror keeps in its records
+// (its sync succeeded where this one's failed, or this one was on
+// standby; an operator's HA test). Without it the mirror was judged
+// unknown ("not verified yet") and left out of the lists. The records are
+// read only then, not every round. (Those an rpmirror sync beside the
+// daemon records in the same state_dir are learnt as each probe is
+// judged: learnLocal.)
 func (r *repo) learnVerified(ctx context.Context) {
 	cfg, _, _ := r.d.tools()
 	rc := r.config()
@@ -788,20 +806,13 @@ func (r *repo) learnVerified(ctx context.Context) {
 	known := r.stored
 	r.mu.Unlock()
 	var learnt []*state.Verified
-	local := false // the state_dir's list read
 	for _, m := range rc.Mirrors {
 		res, ok := r.tracker.Get(m.Name)
 		if !ok || res.SHA256 == "" || (known != nil && known.Find(res.SHA256) >= 0) {
 			continue
 		}
-		if !local {
-			local = true
-			v, err := r.d.store.LoadVerified(r.name)
-			r.warnOnChange("reading the verified revisions in state_dir", "", err)
-			if v != nil && v.Find(res.SHA256) >= 0 {
-				learnt = append(learnt, v)
-			}
-		}
+		// The state_dir's are learnt as the probe is judged
+		// (recordProbe, learnLocal); those kept with the mirror here.
 		if !m.Written() || m.Kind() != "s3" {
 			continue
 		}
@@ -870,11 +881,28 @@ func (r *repo) learnLocal(sum string) {
 	if known.Find(sum) >= 0 {
 		return
 	}
+	// Read again only when the file changed since it was last found
+	// without sum: a mirror serving a revision nobody verified (a
+	// partner ahead, or stale) is probed every round.
+	saved := r.d.store.VerifiedModTime(r.name)
+	r.mu.Lock()
+	missed, seen := r.localMiss[sum]
+	r.mu.Unlock()
+	if seen && missed.Equal(saved) {
+		return
+	}
 	v, err := r.d.store.LoadVerified(r.name)
 	r.warnOnChange("reading the verified revisions in state_dir", "", err)
 	if v != nil && v.Find(sum) >= 0 {
 		r.adoptVerified(known, []*state.Verified{v})
+		return
 	}
+	r.mu.Lock()
+	if r.localMiss == nil || len(r.localMiss) > 64 {
+		r.localMiss = map[string]time.Time{}
+	}
+	r.localMiss[sum] = saved
+	r.mu.Unlock()
 }
 
 // setVerified takes the verified revisions a sync reports, at once (a

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -152,6 +153,16 @@ func (s *Store) VerifiedIndexPath(repo string) string {
 }
 
 func (s *Store) verifiedRel(repo string) string { return "verified/" + repo + ".json" }
+
+// VerifiedModTime returns when the verified revisions of repo were last
+// saved (SaveVerified), by whichever process; zero when never.
+func (s *Store) VerifiedModTime(repo string) time.Time {
+	fi, err := os.Lstat(filepath.Join(s.dir, filepath.FromSlash(s.verifiedRel(repo))))
+	if err != nil {
+		return time.Time{}
+	}
+	return fi.ModTime()
+}
 
 // LoadVerified returns the verified revisions of repo; a repository
 // never verified has none.

@@ -2,8 +2,6 @@ package sync
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -323,18 +321,28 @@ func (r *repairer) fetch(ctx context.Context, p Problem, revision string) (strin
 	return dst, size, nil
 }
 
-// stage writes b, a file to put in place, into the staging directory,
-// durably.
+// stage writes b, a file to put in place, into a new file of the
+// staging directory (never through a symlink planted there), durably.
 func (r *repairer) stage(b []byte) (string, int64, error) {
-	sum := sha256.Sum256(b)
-	dst := filepath.Join(r.dir, "bytes-"+hex.EncodeToString(sum[:]))
-	if err := os.WriteFile(dst, b, 0o644); err != nil {
+	f, err := os.CreateTemp(r.dir, "staged-*")
+	if err != nil {
 		return "", 0, err
 	}
-	if err := fetch.SyncFS(r.dir); err != nil {
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = fetch.SyncFS(r.dir)
+	}
+	if err != nil {
+		os.Remove(f.Name())
 		return "", 0, err
 	}
-	return dst, int64(len(b)), nil
+	return f.Name(), int64(len(b)), nil
 }
 
 // rewrites reports whether p is about a metadata file that rpmirror
