@@ -35,6 +35,7 @@ func TestFallback(t *testing.T) {
 		{"filtered", filtered, v, cur, nil, health.OK, false, "not this filtered one: listing nothing"},
 		{"nothing verified, origin not read", rc, &state.Verified{Repo: "r"}, nil, nil, health.Unknown, false, "no revision is verified yet, and the origin is not probed yet: listing nothing"},
 		{"nothing verified, origin down", rc, &state.Verified{Repo: "r"}, nil, nil, health.Down, false, "the origin is down at its last probe: listing nothing"},
+		{"nothing verified, origin read before and down now", rc, &state.Verified{Repo: "r"}, unverified, nil, health.Down, false, "no revision is verified yet, and the origin is down at its last probe: listing nothing"},
 		{"origin not probed yet", rc, v, nil, nil, health.Unknown, true, "serving the origin instead (not probed yet)"},
 		{"origin down, read before", rc, v, cur, nil, health.Down, true, "which serves the current verified revision 1, though it was down at its last probe"},
 		{"origin serving the current revision", rc, v, cur, nil, health.OK, true, "which serves the current verified revision 1"},

@@ -1618,6 +1618,9 @@ func fallback(rc config.Repo, v *state.Verified, originRepomd []byte, refused *r
 		}
 		return mirrorlist.Fallback{URL: rc.Origin, Comment: fmt.Sprintf("%s: serving the origin instead (%s)", none, why)}, current, nil
 	}
+	if cur == nil && origin == health.Down {
+		return mirrorlist.Fallback{Comment: "no revision is verified yet, and the origin is down at its last probe: listing nothing"}, current, nil
+	}
 	down := ""
 	if origin == health.Down {
 		down = ", though it was down at its last probe"

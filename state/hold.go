@@ -37,6 +37,11 @@ type Hold struct {
 	// check that mirrors serve it beside the held repomd.xml, as they do
 	// for a verified revision (Revision.Signature).
 	Signature []byte `json:"signature,omitempty"`
+	// Unsigned is set when the snapshot has no repomd.xml.asc: the
+	// mirrors serve none while held, and probes ask for none (a hold
+	// recorded before this field, with no Signature, takes the verified
+	// revision's).
+	Unsigned bool `json:"unsigned,omitempty"`
 	// By is who rolled back: user@host (the user sudo was run by, when
 	// it was).
 	By string    `json:"by"`
@@ -127,7 +132,7 @@ func (v *Verified) WithHold(h *Hold) *Verified {
 		if rev.VerifiedAt.IsZero() {
 			rev.VerifiedAt = vr.VerifiedAt
 		}
-		if rev.Signature == nil {
+		if rev.Signature == nil && !h.Unsigned {
 			rev.Signature = vr.Signature
 		}
 	}

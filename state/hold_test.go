@@ -73,6 +73,7 @@ func TestHold(t *testing.T) {
 		{"the hold's", &Hold{Repo: "r", SHA256: "aa", Signature: []byte("held-sig")}, "held-sig"},
 		{"the verified revision's", &Hold{Repo: "r", SHA256: "aa"}, "verified-sig"},
 		{"none known", &Hold{Repo: "r", SHA256: "cc"}, ""},
+		{"the snapshot has none", &Hold{Repo: "r", SHA256: "aa", Unsigned: true}, ""},
 	} {
 		if got := v.WithHold(tc.hold).Current().Signature; string(got) != tc.want {
 			t.Errorf("signature, %s: %q, want %q", tc.name, got, tc.want)

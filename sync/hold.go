@@ -249,6 +249,7 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 	if h.Signature, err = snapshot.Signature(ctx, ms[0].tg, ms[0].snap); err != nil {
 		return nil, nil, fmt.Errorf("mirror %s: %w", ms[0].cfg.Name, err)
 	}
+	h.Unsigned = h.Signature == nil
 	if parsed, err := repodata.ParseRepomd(md); err == nil {
 		h.Revision = parsed.Revision
 		h.Packages = samplePaths(paths, parsed)
