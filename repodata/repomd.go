@@ -236,23 +236,11 @@ func (p *repomdParser) epilog() error {
 
 // text returns the character data of the element just opened, which must
 // not contain elements.
-func (p *repomdParser) text(elem string) (string, error) {
-	var b []byte
-	for {
-		t, err := p.token()
-		if err != nil {
-			return "", err
-		}
-		switch t := t.(type) {
-		case xml.CharData:
-			b = append(b, t...)
-		case xml.StartElement:
-			return "", p.errorf("unexpected <%s> inside <%s>", t.Name.Local, elem)
-		case xml.EndElement:
-			return string(b), nil
-		}
-	}
-}
+func (p *repomdParser) text(elem string) (string, error) { return p.chars(elem, false) }
+
+// anyText returns the character data of the element just opened, skipping
+// the elements inside it.
+func (p *repomdParser) anyText() (string, error) { return p.chars("", true) }
 
 // tags reads the children of the <tags> element just opened into t.
 func (p *repomdParser) tags(t *Tags) error {
@@ -289,9 +277,9 @@ func (p *repomdParser) tags(t *Tags) error {
 	}
 }
 
-// anyText returns the character data of the element just opened, skipping
-// the elements inside it.
-func (p *repomdParser) anyText() (string, error) {
+// chars returns the character data of the element elem just opened; an
+// element inside it is skipped when skip is set, an error otherwise.
+func (p *repomdParser) chars(elem string, skip bool) (string, error) {
 	var b []byte
 	for {
 		t, err := p.token()
@@ -302,6 +290,9 @@ func (p *repomdParser) anyText() (string, error) {
 		case xml.CharData:
 			b = append(b, t...)
 		case xml.StartElement:
+			if !skip {
+				return "", p.errorf("unexpected <%s> inside <%s>", t.Name.Local, elem)
+			}
 			if err := p.d.Skip(); err != nil {
 				return "", fmt.Errorf("repomd.xml: %w", err)
 			}
