@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 )
 
@@ -15,24 +14,13 @@ import (
 // file and reloads the daemon from the file, as SIGHUP does.
 func (e *env) removeThird() {
 	e.t.Helper()
-	path := filepath.Join(e.dir, "mirrors.yaml")
-	b, err := os.ReadFile(path)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	entry := "      - name: third\n        url: " + e.net.URL("third") + "\n        priority: 1\n"
-	if !strings.Contains(string(b), entry) {
-		e.t.Fatalf("mirrors.yaml has no mirror third as the test wrote it:\n%s", b)
-	}
-	if err := os.WriteFile(path, []byte(strings.Replace(string(b), entry, "", 1)), 0o644); err != nil {
-		e.t.Fatal(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.cfg = cfg
-	e.d.Reload(cfg)
+	e.editConfig(func(yaml string) string {
+		if !strings.Contains(yaml, entry) {
+			e.t.Fatalf("mirrors.yaml has no mirror third as the test wrote it:\n%s", yaml)
+		}
+		return strings.Replace(yaml, entry, "", 1)
+	})
 }
 
 // TestReloadForgetsRemovedMirror: a mirror removed from mirrors.yaml

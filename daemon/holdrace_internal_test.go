@@ -26,7 +26,7 @@ func TestProbeJudgedAgainstAHoldSavedMeanwhile(t *testing.T) {
 		{Revision: "1", SHA256: "old", Repomd: []byte("<repomd/>"), VerifiedAt: long, SupersededAt: long.Add(time.Hour)},
 	}})
 	m := published(t, d, r)
-	served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, SHA256: "old", Revision: "1", Checked: time.Now()}
+	served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, Accepted: true, SHA256: "old", Revision: "1", Checked: time.Now()}
 
 	// Without a hold, a written mirror serving a revision superseded
 	// a month ago is stale.
@@ -34,7 +34,7 @@ func TestProbeJudgedAgainstAHoldSavedMeanwhile(t *testing.T) {
 	if got, _ := r.tracker.Get(m.Name); got.State != health.Stale {
 		t.Fatalf("unheld: %s %q, want stale", got.State, got.Reason)
 	}
-	r.recordProbe(m, health.Result{URL: served.URL, State: health.OK, SHA256: "cur", Revision: "2", Checked: time.Now()})
+	r.recordProbe(m, health.Result{URL: served.URL, State: health.OK, Accepted: true, SHA256: "cur", Revision: "2", Checked: time.Now()})
 	fails := func() []server.FailureStatus {
 		r.mu.Lock()
 		defer r.mu.Unlock()
@@ -87,5 +87,27 @@ func TestRollbackElsewhereUnderWay(t *testing.T) {
 	r.mu.Unlock()
 	if r.rollbackUnderWay(&done) {
 		t.Error("a rollback that is done is under way")
+	}
+}
+
+// TestJudgedFromWhatTheProbeChecked: a probe whose repomd.xml was not
+// accepted (its revision not verified then) checked nothing past it: once
+// the revision is verified it is judged unknown until the next probe,
+// not ok (a reviewer's finding: listed with its packages and signature
+// never checked). And a result older than the one recorded (judged again
+// while a newer probe was recorded) does not replace it.
+func TestJudgedFromWhatTheProbeChecked(t *testing.T) {
+	d, r := bareRepo(t, slog.New(slog.DiscardHandler))
+	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: time.Now()}}})
+	m := published(t, d, r)
+	now := time.Now()
+	r.recordProbe(m, health.Result{URL: "http://mirror.example/r0/", State: health.Stale, SHA256: "cur", Revision: "2", Checked: now})
+	if got, _ := r.tracker.Get(m.Name); got.State != health.Unknown {
+		t.Errorf("a probe not accepted, of a revision verified since: %s %q, want unknown", got.State, got.Reason)
+	}
+	r.recordProbe(m, health.Result{URL: "http://mirror.example/r0/", State: health.OK, Accepted: true, SHA256: "cur", Revision: "2", Checked: now.Add(time.Second)})
+	r.recordProbe(m, health.Result{URL: "http://mirror.example/r0/", State: health.Down, Reason: "older", Checked: now})
+	if got, _ := r.tracker.Get(m.Name); got.State != health.OK {
+		t.Errorf("an older result replaced a newer one: %s %q, want ok", got.State, got.Reason)
 	}
 }

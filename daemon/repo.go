@@ -741,11 +741,6 @@ func (r *repo) refreshHold() (changed bool) {
 		r.log.Warn("the repository is held: no sync moves it forward until rpmirror resume", "snapshot", h.Snapshot, "revision", h.Revision, "by", h.By, "since", h.At)
 	} else {
 		r.log.Info("the repository is no longer held", "was_at", old.Snapshot)
-		// The origin's revision a held sync skipped is synced now, not
-		// at the next scheduled run (a tester's mirrors stayed behind,
-		// and /r/ answered 404 for repomd.xml, for an hour after
-		// rpmirror resume).
-		r.requestSync("the repository is no longer held")
 	}
 	r.render(false)
 	return true
@@ -797,8 +792,8 @@ func (r *repo) readHoldRecords(ctx context.Context) {
 // standby; an operator's HA test). Without it the mirror was judged
 // unknown ("not verified yet") and left out of the lists. The records are
 // read only then, not every round. (Those an rpmirror sync beside the
-// daemon records in the same state_dir are learnt as each probe is
-// judged: learnLocal.)
+// daemon records in the same state_dir are learnt as each probe reads a
+// repomd.xml: accept, learnLocal.)
 func (r *repo) learnVerified(ctx context.Context) {
 	cfg, _, _ := r.d.tools()
 	rc := r.config()
@@ -811,8 +806,8 @@ func (r *repo) learnVerified(ctx context.Context) {
 		if !ok || res.SHA256 == "" || (known != nil && known.Find(res.SHA256) >= 0) {
 			continue
 		}
-		// The state_dir's are learnt as the probe is judged
-		// (recordProbe, learnLocal); those kept with the mirror here.
+		// The state_dir's are learnt as the probe reads repomd.xml
+		// (accept, learnLocal); those kept with the mirror here.
 		if !m.Written() || m.Kind() != "s3" {
 			continue
 		}
@@ -857,14 +852,10 @@ func (r *repo) adoptVerified(known *state.Verified, learnt []*state.Verified) bo
 	if same {
 		return false // what Merge added it trimmed again (too old to keep)
 	}
-	r.mu.Lock()
-	moved := r.stored != known // a sync reported meanwhile: it learnt them too
-	r.mu.Unlock()
-	if moved {
-		return false
+	if !r.setVerifiedIf(known, next) {
+		return false // a sync reported meanwhile: it learnt them too
 	}
 	r.log.Info("verified revisions: learnt from another rpmirror's (state_dir, or the records kept with a mirror in object storage)", "current", next.Current().Revision)
-	r.setVerified(next)
 	return true
 }
 
@@ -893,10 +884,11 @@ func (r *repo) learnLocal(sum string) {
 	}
 	v, err := r.d.store.LoadVerified(r.name)
 	r.warnOnChange("reading the verified revisions in state_dir", "", err)
-	if v != nil && v.Find(sum) >= 0 {
-		r.adoptVerified(known, []*state.Verified{v})
+	if v != nil && v.Find(sum) >= 0 && r.adoptVerified(known, []*state.Verified{v}) {
 		return
 	}
+	// Not there, or too old to keep (Merge trims it), or a sync
+	// reported meanwhile: not read again until the file changes.
 	r.mu.Lock()
 	if r.localMiss == nil || len(r.localMiss) > 64 {
 		r.localMiss = map[string]time.Time{}
@@ -910,6 +902,28 @@ func (r *repo) learnLocal(sum string) {
 // the mirrors again against them.
 func (r *repo) setVerified(v *state.Verified) {
 	r.mu.Lock()
+	r.takeVerifiedLocked(v)
+	r.mu.Unlock()
+	r.judgeAgain()
+}
+
+// setVerifiedIf is setVerified of v, provided the repo's verified
+// revisions are still known, checked and replaced under one lock: a
+// sync's report between a read and the replacement is not overwritten.
+func (r *repo) setVerifiedIf(known, v *state.Verified) bool {
+	r.mu.Lock()
+	if r.stored != known {
+		r.mu.Unlock()
+		return false
+	}
+	r.takeVerifiedLocked(v)
+	r.mu.Unlock()
+	r.judgeAgain()
+	return true
+}
+
+// takeVerifiedLocked makes v the repo's verified revisions. r.mu is held.
+func (r *repo) takeVerifiedLocked(v *state.Verified) {
 	r.stored = v
 	v = v.WithHold(r.hold)
 	r.verified = v
@@ -918,7 +932,11 @@ func (r *repo) setVerified(v *state.Verified) {
 			r.refused = nil
 		}
 	}
-	r.mu.Unlock()
+}
+
+// judgeAgain judges every mirror again against the repo's verified
+// revisions, and renders the lists.
+func (r *repo) judgeAgain() {
 	rc := r.config()
 	for _, m := range rc.Mirrors {
 		if m.URL == "" {
@@ -939,7 +957,12 @@ func (r *repo) setVerified(v *state.Verified) {
 			r.recordProbe(m, res)
 		}
 	}
-	r.render(false)
+	// Written into the mirrors by the list writers: this may run in a
+	// probe (accept, learnLocal), which must not wait for their fsyncs
+	// or a lease.
+	if r.renderViews(false) {
+		r.d.writeListsLater(r)
+	}
 }
 
 func sha256Hex(b []byte) string {
@@ -1144,8 +1167,22 @@ func (r *repo) probe(ctx context.Context) {
 		return
 	}
 	defer r.probing.Unlock()
+	r.mu.Lock()
+	wasHeld := r.hold != nil
+	r.mu.Unlock()
 	r.readHoldRecords(ctx)
 	r.refreshHold()
+	r.mu.Lock()
+	lifted := wasHeld && r.hold == nil
+	r.mu.Unlock()
+	if lifted {
+		// The origin's revision a held sync skipped is synced now, not
+		// at the next scheduled run (a tester's mirrors stayed behind,
+		// and /r/ answered 404 for repomd.xml, for an hour after
+		// rpmirror resume). Here, not in refreshHold, which a sync
+		// calls too.
+		r.requestSync("the repository is no longer held")
+	}
 	r.probeOrigin(ctx)
 	r.probeMirrorsLocked(ctx)
 	r.learnVerified(ctx)
@@ -1233,20 +1270,23 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 			}
 			before, _ := r.tracker.Get(m.Name)
 			r.recordProbe(m, res)
-			// A mirror that changes state (comes into the lists, leaves
-			// them, goes from behind to ok) does so in them now, not
+			// A mirror that comes into the lists, leaves them or goes
+			// from behind to ok does so in them now, not
 			// once the round's slowest probe ends: a tester's daemon,
 			// one mirror hanging, sent every client to the origin for
 			// probe_timeout after each start, and kept the mirrors a
 			// sync had just brought forward listed as behind.
 			after, _ := r.tracker.Get(m.Name)
-			if before.State != after.State && r.renderViews(false) {
+			if before.State != after.State && (listable(before.State) || listable(after.State)) && r.renderViews(false) {
 				r.d.writeListsLater(r)
 			}
 		}()
 	}
 	wg.Wait()
 }
+
+// listable reports whether a mirror in state s is in the lists.
+func listable(s health.State) bool { return s == health.OK || s == health.Behind }
 
 // accept is the probes' health.Accept: a mirror should serve a verified
 // revision, and then the packages of that revision, at the sizes its
@@ -1255,6 +1295,17 @@ func (r *repo) accept(md *repodata.Repomd, sum string) ([]health.Package, string
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	i := r.verified.Find(sum)
+	if i < 0 && r.d != nil {
+		// A revision an rpmirror sync beside the daemon verified is
+		// learnt now, before the probe goes on, so that the mirror's
+		// packages and signature are checked against it (a tester's
+		// hand sync made every mirror stale, alerted on, for a probe
+		// round).
+		r.mu.Unlock()
+		r.learnLocal(sum)
+		r.mu.Lock()
+		i = r.verified.Find(sum)
+	}
 	if i < 0 {
 		return nil, "", false // judge says why
 	}
@@ -1334,6 +1385,13 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 	cur := v.Current()
 	i := v.Find(res.SHA256)
 	switch {
+	case i >= 0 && !res.Accepted:
+		// Verified since it was probed (learnt, or a sync's): the probe
+		// checked nothing past repomd.xml (a reviewer saw such a mirror
+		// listed ok, its packages and signature never checked). The
+		// next probe does.
+		res.State = health.Unknown
+		res.Reason = fmt.Sprintf("serves revision %s, verified since it was probed: judged at the next probe", revName(res.Revision))
 	case i == 0:
 		res.State, res.Reason = health.OK, ""
 	case i > 0:
@@ -1432,9 +1490,6 @@ func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
 func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	now := time.Now()
 	probed := res
-	if probed.SHA256 != "" {
-		r.learnLocal(probed.SHA256)
-	}
 	res = r.judge(m, probed, now)
 	if res.State == health.Stale && m.Written() && r.refreshHold() {
 		// rpmirror rollback (or resume) ran beside the daemon after this
@@ -1451,6 +1506,11 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	}
 	r.mu.Lock()
 	kept := r.probedLocked(m)
+	if last, ok := r.probed[m.Name]; ok && probed.Checked.Before(last.Checked) {
+		// A result judged again (setVerified) while a newer probe of
+		// the mirror was recorded: the newer one stands.
+		kept = false
+	}
 	var prev health.State
 	var changed bool
 	if kept {

@@ -17,14 +17,22 @@ import (
 func (e *env) addMirror(name string) {
 	e.t.Helper()
 	e.net.serve(name, filepath.Join(e.dir, name))
+	entry := "      - name: " + name + "\n        path: " + filepath.Join(e.dir, name) + "\n        url: " + e.net.URL(name) + "\n"
+	e.editConfig(func(yaml string) string {
+		return strings.Replace(yaml, "      - name: third\n", entry+"      - name: third\n", 1)
+	})
+}
+
+// editConfig rewrites the configuration file with edit and reloads the
+// daemon from the file, as SIGHUP does.
+func (e *env) editConfig(edit func(yaml string) string) {
+	e.t.Helper()
 	path := filepath.Join(e.dir, "mirrors.yaml")
 	b, err := os.ReadFile(path)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	entry := "      - name: " + name + "\n        path: " + filepath.Join(e.dir, name) + "\n        url: " + e.net.URL(name) + "\n"
-	yaml := strings.Replace(string(b), "      - name: third\n", entry+"      - name: third\n", 1)
-	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(edit(string(b))), 0o644); err != nil {
 		e.t.Fatal(err)
 	}
 	cfg, err := config.Load(path)

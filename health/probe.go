@@ -51,6 +51,10 @@ type Result struct {
 	// redacted.
 	URL   string
 	State State
+	// Accepted is set when Accept took the repomd.xml served, so that the
+	// packages, metadata file and signature it asked for were checked;
+	// a result refused there (Stale) checked nothing more.
+	Accepted bool
 	// Reason says why the state is not OK, naming what was requested
 	// relative to URL: "GET repodata/repomd.xml: 403 Forbidden",
 	// "repomd.xml differs from the origin's (revision 17 vs 18)",
@@ -268,6 +272,7 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 		r.State, r.Reason = Stale, limitReason(reason)
 		return r
 	}
+	r.Accepted = true
 
 	rnd := p.Rand
 	if rnd == nil {

@@ -72,6 +72,10 @@ type CheckOptions struct {
 	// turned on, which holds the origin's repomd.xml and its signature
 	// and key): repo_gpgkeys with repo_gpgcheck. Nil otherwise.
 	Origin *CheckOptions
+	// Verified are the hex sha256 digests of the repomd.xml files
+	// rpmirror verified (VerifiedDigests): a snapshot is checked with
+	// Origin only when its repomd.xml is one of them.
+	Verified map[string]bool
 	// Signatures are the repomd.xml.asc files rpmirror verified
 	// revisions with, by the hex sha256 digest of their repomd.xml
 	// (RecordedSignatures). A mirror serving one of those revisions must
@@ -79,6 +83,26 @@ type CheckOptions struct {
 	// with repo_gpgcheck refuses the mirror otherwise. Repair puts it
 	// back from here.
 	Signatures map[string][]byte
+}
+
+// VerifiedDigests returns the hex sha256 digests of the repomd.xml files
+// of repo that rpmirror recorded in store as verified, and of the one it
+// is held at (see CheckOptions.Verified). A state_dir that cannot be read
+// gives none.
+func VerifiedDigests(store *state.Store, repo *config.Repo) map[string]bool {
+	if store == nil {
+		return nil
+	}
+	out := map[string]bool{}
+	if v, err := store.LoadVerified(repo.Name); err == nil && v != nil {
+		for _, r := range v.Revisions {
+			out[r.SHA256] = true
+		}
+	}
+	if h, err := store.LoadHold(repo.Name); err == nil && h != nil {
+		out[h.SHA256] = true
+	}
+	return out
 }
 
 // RecordedSignatures returns the signatures rpmirror recorded in store
@@ -98,8 +122,13 @@ func RecordedSignatures(store *state.Store, repo *config.Repo) map[string][]byte
 			}
 		}
 	}
-	if h, err := store.LoadHold(repo.Name); err == nil && h != nil && h.Signature != nil {
-		sigs[h.SHA256] = h.Signature
+	if h, err := store.LoadHold(repo.Name); err == nil && h != nil {
+		switch {
+		case h.Signature != nil:
+			sigs[h.SHA256] = h.Signature
+		case h.Unsigned:
+			delete(sigs, h.SHA256) // the snapshot held has none
+		}
 	}
 	return sigs
 }
@@ -149,7 +178,11 @@ func CheckOptionsFor(repo *config.Repo) (CheckOptions, error) {
 // origin's (opts.Origin) for one the origin published, taken before the
 // filter was turned on (a tester's verify called every such snapshot
 // broken, its repomd.xml.key not sign_with's, and rollback refused
-// them). Signatures are never used for snapshots (CheckSnapshots).
+// them). The origin's are taken only where they check repomd.xml's
+// signature (repo_gpgcheck), or for a snapshot whose repomd.xml is one
+// rpmirror verified (opts.Verified): one edited, its key removed, is
+// checked as strictly as before (a reviewer's finding). Signatures are never used for snapshots
+// (CheckSnapshots).
 func (opts CheckOptions) ForSnapshot(ctx context.Context, view target.Target) CheckOptions {
 	opts.Signatures = nil
 	if opts.Origin == nil || opts.RepoKey == nil {
@@ -159,6 +192,17 @@ func (opts CheckOptions) ForSnapshot(ctx context.Context, view target.Target) Ch
 	}
 	if key, err := readForCheck(ctx, view, KeyPath); err == nil && bytes.Equal(key, opts.RepoKey) {
 		return opts
+	}
+	if len(opts.Origin.RepoKeyring) == 0 {
+		// Nothing would check its repomd.xml's signature as the
+		// origin's: only a repomd.xml rpmirror verified is taken so.
+		raw, err := readForCheck(ctx, view, RepomdPath)
+		if err != nil || raw == nil {
+			return opts
+		}
+		if sum := sha256.Sum256(raw); !opts.Verified[hex.EncodeToString(sum[:])] {
+			return opts
+		}
 	}
 	origin := *opts.Origin
 	origin.Keyring = opts.Keyring

@@ -167,6 +167,7 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 	if err != nil {
 		return nil, nil, err
 	}
+	opts.Verified = VerifiedDigests(store, repo)
 	type mirror struct {
 		cfg  config.Mirror
 		tg   target.Target

@@ -90,6 +90,7 @@ func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair
 		return nil, err
 	}
 	opts.Signatures = RecordedSignatures(e.opts.Store, repo)
+	opts.Verified = VerifiedDigests(e.opts.Store, repo)
 	rel := filepath.Join("cache", repo.Name+".repair")
 	if err := safefs.MkdirAll(e.opts.Store.Dir(), rel, 0o755); err != nil {
 		return nil, fmt.Errorf("repair staging directory: %w", err)

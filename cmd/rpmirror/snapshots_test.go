@@ -149,4 +149,22 @@ func TestFilterTurnedOnLater(t *testing.T) {
 		t.Errorf("rollback to the snapshot from before the filter:\n%s", out)
 	}
 	mustRun(t, "resume", "-c", f.cfg, "--repo", "test")
+
+	// Edited, its key taken away: not a revision rpmirror verified, so
+	// checked as strictly as a filtered one (a reviewer's finding: the
+	// origin's looser check let it pass).
+	snap := filepath.Join(f.mirrors[1], "snapshots", whole, "repodata")
+	md := filepath.Join(snap, "repomd.xml")
+	b, err = os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(md)
+	if err := os.WriteFile(md, append(b, "<!-- edited -->\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(snap, "repomd.xml.key"))
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code == 0 || !strings.Contains(out, "test/m2: snapshot "+whole+": ") {
+		t.Errorf("verify with the snapshot from before the filter edited: exit %d\n%s", code, out)
+	}
 }
