@@ -361,10 +361,12 @@ func sampleSized(pkgs []snapshot.Package) ([]string, []int64) {
 }
 
 // Resume removes the hold of repo (rpmirror resume): the next sync brings
-// its mirrors to the origin's revision again. Each written mirror's
-// snapshot index stops naming the held snapshot first (latest.txt names
-// the newest again), then the hold goes. It returns the hold removed, nil
-// when the repository was not held.
+// its mirrors to the origin's revision again. Every written mirror is
+// locked first (none changes if one cannot be); then the hold goes, then
+// each mirror's snapshot index stops naming the held snapshot
+// (latest.txt names the newest again) and its hold record, if it keeps
+// one, says the hold was lifted. It returns the hold removed, nil when
+// the repository was not held.
 func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, error) {
 	store := e.opts.Store
 	unlock, err := store.LockWithin(ctx, repo.Name, lockPatience)
@@ -416,15 +418,23 @@ func (e *Engine) Resume(ctx context.Context, repo *config.Repo) (*state.Hold, er
 	if err := errors.Join(errs...); err != nil {
 		return h, fmt.Errorf("%s is still held, no mirror was changed: %w", repo.Name, err)
 	}
+	// The hold goes first, then each mirror's mark: a resume killed in
+	// between leaves mirrors whose latest.txt still names the snapshot
+	// held at (until the next sync, which the daemon runs as soon as it
+	// sees the hold gone, writes them again), never one naming the
+	// newest snapshot while the repository is still held (a tester's
+	// kill left that; CI jobs following it got the revision rolled back
+	// from). A mirror in object storage whose record still holds it
+	// makes the next sync adopt the hold again: run resume again.
+	if err := store.RemoveHold(repo.Name); err != nil {
+		return h, err
+	}
 	for _, c := range claimed {
 		if err := e.release(ctx, c.tg, repo.Name, h); err != nil {
 			errs = append(errs, fmt.Errorf("mirror %s: %w", c.name, err))
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return h, err
-	}
-	return h, store.RemoveHold(repo.Name)
+	return h, errors.Join(errs...)
 }
 
 // claimedMirror is a written mirror a resume holds the lock of.

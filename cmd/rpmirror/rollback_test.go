@@ -282,3 +282,49 @@ func TestRollbackHalfwayNamesTheHeldSnapshot(t *testing.T) {
 		t.Errorf("verify after the rollback completed: exit %d\n%s", code, out)
 	}
 }
+
+// TestResumeFailingHalfwayLeavesNoMirrorAhead: a resume that lifts the
+// hold and then fails on one mirror (its latest.txt cannot be replaced:
+// a directory is in the way) leaves the repo not held: never a mirror
+// naming the newest snapshot while the repo is still held (a tester's
+// resume, killed between the two mirrors, left that, and CI jobs
+// following latest.txt got the revision rolled back from). The next sync
+// writes every mirror's latest.txt.
+func TestResumeFailingHalfwayLeavesNoMirrorAhead(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	f.withSnapshots(t, "{keep: 5}")
+	mustRun(t, "sync", "-c", f.cfg)
+	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	f.newRevision(t, testrepo.DemoV2Packages(nil))
+	mustRun(t, "sync", "-c", f.cfg)
+	second := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	mustRun(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+
+	// m1, released first, fails; m2 is released after it.
+	inTheWay := filepath.Join(f.mirrors[0], "snapshots", "latest.txt")
+	if err := os.Remove(inTheWay); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(inTheWay, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := rpmirror(t, "resume", "-c", f.cfg, "--repo", "test")
+	if code == 0 || !strings.Contains(out+errOut, "mirror m1") {
+		t.Fatalf("resume with m1's latest.txt a directory: exit %d\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(mustRun(t, "status", "-c", f.cfg), "HELD") {
+		if latest := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[1], "snapshots", "latest.txt"))); latest != first {
+			t.Errorf("m2's latest.txt names %s while the repo is still held at %s", latest, first)
+		}
+	}
+	if err := os.RemoveAll(inTheWay); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "resume", "-c", f.cfg, "--repo", "test") // not held: says so
+	mustRun(t, "sync", "-c", f.cfg)
+	for _, m := range f.mirrors {
+		if latest := strings.TrimSpace(readFile(t, filepath.Join(m, "snapshots", "latest.txt"))); latest != second {
+			t.Errorf("%s: latest.txt names %s after the sync, want the newest, %s", m, latest, second)
+		}
+	}
+}
