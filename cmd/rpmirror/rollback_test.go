@@ -26,6 +26,27 @@ func (f *fixture) withSnapshots(t *testing.T, setting string) {
 	}
 }
 
+// twoSnapshots syncs a fixture with snapshots twice, the demo's first
+// revision and then its second, and returns it with the names of the two
+// snapshots (latest.txt of the first mirror after each sync).
+func twoSnapshots(t *testing.T) (f *fixture, first, second string) {
+	t.Helper()
+	f = newFixture(t, testrepo.DemoPackages(nil), 4)
+	f.withSnapshots(t, "{keep: 5}")
+	latest := func() string {
+		return strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	}
+	mustRun(t, "sync", "-c", f.cfg)
+	first = latest()
+	f.newRevision(t, testrepo.DemoV2Packages(nil))
+	mustRun(t, "sync", "-c", f.cfg)
+	second = latest()
+	if first == second {
+		t.Fatalf("one snapshot %s for two revisions", first)
+	}
+	return f, first, second
+}
+
 // newRevision replaces what the fixture's origin serves with a new
 // revision of pkgs (signed by the fixture's key), newer than the first.
 func (f *fixture) newRevision(t *testing.T, pkgs []testrepo.Pkg) {
@@ -90,17 +111,8 @@ func names(pkgs []testrepo.Pkg) []string {
 // and rpmirror verify names it; bad command lines are usage errors.
 func TestRollbackAndResume(t *testing.T) {
 	testrepo.RequireTools(t, "dnf")
-	f := newFixture(t, testrepo.DemoPackages(nil), 4)
-	f.withSnapshots(t, "{keep: 5}")
-	mustRun(t, "sync", "-c", f.cfg)
-	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	f, first, second := twoSnapshots(t)
 	v2 := testrepo.DemoV2Packages(nil)
-	f.newRevision(t, v2)
-	mustRun(t, "sync", "-c", f.cfg)
-	second := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
-	if first == second {
-		t.Fatalf("one snapshot %s for two revisions", first)
-	}
 	originRepomd := readFile(t, filepath.Join(f.dir, "origin", "repodata", "repomd.xml"))
 
 	out := mustRun(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
@@ -240,12 +252,7 @@ func TestRollbackAndResume(t *testing.T) {
 // one). status says what each mirror serves. Running the rollback again
 // once the symlink is gone completes it.
 func TestRollbackHalfwayNamesTheHeldSnapshot(t *testing.T) {
-	f := newFixture(t, testrepo.DemoPackages(nil), 4)
-	f.withSnapshots(t, "{keep: 5}")
-	mustRun(t, "sync", "-c", f.cfg)
-	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
-	f.newRevision(t, testrepo.DemoV2Packages(nil))
-	mustRun(t, "sync", "-c", f.cfg)
+	f, first, _ := twoSnapshots(t)
 	m2 := f.mirrors[1]
 	if err := os.Rename(filepath.Join(m2, "repodata"), filepath.Join(m2, "repodata.real")); err != nil {
 		t.Fatal(err)
@@ -291,13 +298,7 @@ func TestRollbackHalfwayNamesTheHeldSnapshot(t *testing.T) {
 // following latest.txt got the revision rolled back from). The next sync
 // writes every mirror's latest.txt.
 func TestResumeFailingHalfwayLeavesNoMirrorAhead(t *testing.T) {
-	f := newFixture(t, testrepo.DemoPackages(nil), 4)
-	f.withSnapshots(t, "{keep: 5}")
-	mustRun(t, "sync", "-c", f.cfg)
-	first := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
-	f.newRevision(t, testrepo.DemoV2Packages(nil))
-	mustRun(t, "sync", "-c", f.cfg)
-	second := strings.TrimSpace(readFile(t, filepath.Join(f.mirrors[0], "snapshots", "latest.txt")))
+	f, first, second := twoSnapshots(t)
 	mustRun(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
 
 	// m1, released first, fails; m2 is released after it.
