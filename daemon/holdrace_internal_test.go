@@ -111,3 +111,29 @@ func TestJudgedFromWhatTheProbeChecked(t *testing.T) {
 		t.Errorf("an older result replaced a newer one: %s %q, want ok", got.State, got.Reason)
 	}
 }
+
+// TestRenderDoesNotWaitForTheDaemonLock: a render whose lists changed
+// only in their order reads probe_interval; it must not take the
+// daemon's lock to do so. A reload holds that lock while it renders
+// each repo, and waits for a render under way: the two waited on each
+// other for good (a reviewer's finding).
+func TestRenderDoesNotWaitForTheDaemonLock(t *testing.T) {
+	d, r := bareRepo(t, slog.New(slog.DiscardHandler))
+	r.renderViews(true)
+	old := *r.views.Load()
+	old.order = "another order"
+	r.views.Store(&old)
+	d.mu.Lock() // as a reload does
+	done := make(chan struct{})
+	go func() {
+		r.renderViews(false)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Error("a render waited for the daemon's lock")
+	}
+	d.mu.Unlock()
+	<-done
+}
