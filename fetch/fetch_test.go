@@ -421,9 +421,23 @@ func TestAuthNotRedirectedElsewhere(t *testing.T) {
 	}
 	host := strings.TrimPrefix(srv.URL, "http://")
 	otherHost := strings.TrimPrefix(other.URL, "http://")
-	for where, want := range map[string]bool{host + "/origin/within": true, host + "/origin/f": true, otherHost + "/stolen": false, host + "/elsewhere/f": false} {
-		if got, ok := seen[where]; !ok || got != want {
-			t.Errorf("%s: credentials sent %v (requested %v), want %v", where, got, ok, want)
+	check := func(how string) {
+		t.Helper()
+		mu.Lock()
+		defer mu.Unlock()
+		for where, want := range map[string]bool{host + "/origin/within": true, host + "/origin/f": true, otherHost + "/stolen": false, host + "/elsewhere/f": false} {
+			if got, ok := seen[where]; !ok || got != want {
+				t.Errorf("%s, %s: credentials sent %v (requested %v), want %v", how, where, got, ok, want)
+			}
+		}
+		clear(seen)
+	}
+	check("FetchBytes")
+	// Downloads (grab) too.
+	for _, p := range []string{"/origin/to-other-port", "/origin/to-other-path", "/origin/within"} {
+		if _, err := f.File(context.Background(), srv.URL+p, filepath.Join(t.TempDir(), "f"), int64(len(body)), accept); err != nil {
+			t.Fatalf("File %s: %v", p, err)
 		}
 	}
+	check("File")
 }
