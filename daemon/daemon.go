@@ -260,6 +260,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	for range listWriters {
 		writers.Go(func() { d.writeListsLoop(ctx) })
 	}
+	writers.Go(func() { d.watchStateLoop(ctx) })
 	d.cron.Start()
 
 	var err error
@@ -274,7 +275,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	d.log.Info("shutting down")
 	<-d.cron.Stop().Done()
 	<-probesDone
-	writers.Wait() // lists left unwritten are written at the next start (newRepo)
+	writers.Wait() // and the state watcher; lists left unwritten are written at the next start (newRepo)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(shutCtx)
 	cancel()

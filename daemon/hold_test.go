@@ -349,6 +349,96 @@ func TestSyncBesideTheDaemon(t *testing.T) {
 	})
 }
 
+// TestSyncBesideTheDaemonFollowedAtOnce: with probe rounds an hour
+// apart, an rpmirror sync run beside the daemon publishes a new
+// revision. The daemon follows within seconds, from the state_dir
+// (watchState): its metalink names the new repomd.xml and dnf, through
+// it, finds the new package. (Before, metalink clients failed on every
+// mirror until the next probe round: the mirrors served the new
+// repomd.xml, the metalink the old one's digests.)
+func TestSyncBesideTheDaemonFollowedAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
+	e.waitHealthy()
+	key := testrepo.TestKey(t)
+	next := newRevision(t, testrepo.Pkg{Name: "zz-beside", Version: "1", Release: "1", Sign: key}, time.Now().Unix()+100)
+	nextSum := repomdSHA256(t, next)
+	e.net.serve("origin", next)
+	repo, _ := e.cfg.Repo("demo")
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, "the sync beside the daemon to take the repo's lock", func() bool {
+		rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{})}).Sync(context.Background(), repo)
+		if errors.Is(rep.Err, state.ErrLocked) {
+			return false // the daemon's start-up sync, ending
+		}
+		if rep.Err != nil {
+			t.Fatalf("sync beside the daemon: %v", rep.Err)
+		}
+		if rep.NoChange {
+			t.Fatal("the sync beside the daemon found the mirrors up to date: the daemon synced the new revision itself")
+		}
+		return true
+	})
+	start := time.Now()
+	waitFor(t, 15*time.Second, "the metalink to name the revision synced beside the daemon, both mirrors ok", func() bool {
+		st := e.status().Repos[0]
+		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok"
+	})
+	t.Logf("followed in %s", time.Since(start).Round(time.Millisecond))
+	out, err := e.dnf("metalink="+e.base+"/metalink?repo=demo", "repoquery", "-q", "--qf", "%{name}", "zz-beside")
+	if err != nil || strings.TrimSpace(out) != "zz-beside" {
+		t.Errorf("dnf through the metalink after the sync beside the daemon: %v\n%s", err, out)
+	}
+}
+
+// TestRollbackAndResumeBesideTheDaemonFollowedAtOnce: with probe rounds
+// an hour apart, rpmirror rollback and rpmirror resume run beside the
+// daemon. It follows each within seconds (watchState): held, both mirrors
+// listed against the held revision and the metalink naming it; resumed,
+// the hold lifted and the mirrors synced forward by the daemon at once.
+func TestRollbackAndResumeBesideTheDaemonFollowedAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
+	e.waitHealthy()
+	v2sum := repomdSHA256(t, testrepo.DemoOrigin(t, "v2"))
+	first := e.latestSnapshot("m1")
+	next := newRevision(t, testrepo.Pkg{Name: "zz-next", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
+	nextSum := repomdSHA256(t, next)
+	e.net.serve("origin", next)
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "the daemon to sync the next revision and list both mirrors", func() bool {
+		st := e.status().Repos[0]
+		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
+			e.latestSnapshot("m2") != first
+	})
+	repo, _ := e.cfg.Repo("demo")
+	waitFor(t, 30*time.Second, "the rollback to take the repo's lock", func() bool {
+		_, _, err := e.engine().Rollback(context.Background(), repo, first, "tester@ci")
+		if errors.Is(err, state.ErrLocked) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		return true
+	})
+	waitFor(t, 15*time.Second, "the daemon to follow the rollback: held, both mirrors ok, the metalink naming the held revision", func() bool {
+		st := e.status().Repos[0]
+		ml := e.metalink()
+		return st.Held != nil && st.Held.Snapshot == first && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
+			strings.Contains(ml, v2sum) && !strings.Contains(ml, nextSum)
+	})
+	if _, err := e.engine().Resume(context.Background(), repo); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	waitFor(t, 30*time.Second, "the daemon to follow the resume: not held, the mirrors synced forward and listed", func() bool {
+		st := e.status().Repos[0]
+		return st.Held == nil && strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
+			repomdSHA256(t, filepath.Join(e.dir, "m1")) == nextSum
+	})
+}
+
 // TestFilteredSyncBesideTheDaemon: an rpmirror sync beside the daemon
 // publishes a filtered repository's next revision. The daemon's probes
 // judge the mirrors against it at once (learnt from the state_dir): they

@@ -133,6 +133,12 @@ type repo struct {
 	probed       map[string]health.Result       // mirror -> its last probe's result before judge, to judge again (r.mu)
 	filteredFrom string                         // hex sha256 of the origin's repomd.xml the filtered revision was written from (r.mu)
 	localMiss    map[string]time.Time           // revision digest -> the state_dir's verified file's mtime when it lacked it (learnLocal; r.mu)
+	// stamp: the repo's records in the state_dir as last seen (watchState;
+	// r.mu): written since by another rpmirror when they differ.
+	stamp state.Stamp
+	// reprobe: the state_dir changed under the daemon and the mirrors
+	// are to be probed again (watchState); a probe clears it as it starts.
+	reprobe atomic.Bool
 	// holdRecord: the newest hold record kept with the repo's mirrors in
 	// object storage, as last read (readHoldRecords): a rollback or
 	// resume made on another host, which refreshHold goes by too.
@@ -153,6 +159,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		leases:  map[string]*server.LeaseStatus{},
 		targets: map[string]openTarget{},
 	}
+	r.stamp = d.store.Stamp(rc.Name) // before what it stamps is read
 	r.loadVerified()
 	r.refreshHold()
 	r.refreshPackages()
@@ -374,6 +381,12 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		OnVerified:      r.setVerified,
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
+	// What this sync wrote into the state_dir is not news to watchState
+	// (taken while r.syncing keeps it from looking).
+	stamp := r.d.store.Stamp(r.name)
+	r.mu.Lock()
+	r.stamp = stamp
+	r.mu.Unlock()
 	r.recordSync(ctx, rep)
 	released = true
 	release()
@@ -1167,6 +1180,7 @@ func (r *repo) probe(ctx context.Context) {
 		return
 	}
 	defer r.probing.Unlock()
+	r.reprobe.Store(false)
 	r.mu.Lock()
 	wasHeld := r.hold != nil
 	r.mu.Unlock()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"sort"
 	"time"
@@ -156,13 +155,7 @@ func (s *Store) verifiedRel(repo string) string { return "verified/" + repo + ".
 
 // VerifiedModTime returns when the verified revisions of repo were last
 // saved (SaveVerified), by whichever process; zero when never.
-func (s *Store) VerifiedModTime(repo string) time.Time {
-	fi, err := os.Lstat(filepath.Join(s.dir, filepath.FromSlash(s.verifiedRel(repo))))
-	if err != nil {
-		return time.Time{}
-	}
-	return fi.ModTime()
-}
+func (s *Store) VerifiedModTime(repo string) time.Time { return s.modTime(s.verifiedRel(repo)) }
 
 // LoadVerified returns the verified revisions of repo; a repository
 // never verified has none.
