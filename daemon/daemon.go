@@ -470,22 +470,21 @@ func (d *Daemon) repo(name string) (*repo, bool) {
 }
 
 // probeLoop probes every repository at once on start, then every
-// probe_interval, until ctx ends. The first round over, every repository
-// gets a sync, so that mirrors behind the origin catch up at start.
+// probe_interval, until ctx ends. Every repository gets a sync at start,
+// so that mirrors behind the origin catch up: as soon as its origin is
+// probed in the first round (repo.probe), not once the whole round is
+// over (one hanging mirror held every repository's first sync back by
+// probe_timeout, and a thousand repositories' by the round).
 func (d *Daemon) probeLoop(ctx context.Context) {
-	first := true
+	for _, r := range d.snapshot() {
+		r.syncAtStart.Store(true)
+	}
 	for {
 		cfg, _, _ := d.tools()
 		start := time.Now()
 		d.probeAll(ctx)
 		if ctx.Err() != nil {
 			return
-		}
-		if first {
-			first = false
-			for _, r := range d.snapshot() {
-				r.requestSync("start")
-			}
 		}
 		wait := cfg.ProbeInterval - time.Since(start)
 		if wait < 0 {

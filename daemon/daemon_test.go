@@ -810,6 +810,31 @@ func TestFilteredRepoServe(t *testing.T) {
 	}
 }
 
+// TestStartSyncDoesNotWaitForAHangingMirror: the daemon's start-up sync
+// of a repository runs once its origin is probed, not once the first
+// probe round is over: restarted while the origin has a new revision and
+// a mirror's probe hangs for probe_timeout (30 s), the daemon brings the
+// written mirrors to it within seconds (they waited the whole
+// probe_timeout).
+func TestStartSyncDoesNotWaitForAHangingMirror(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Minute, probeTimeout: 30 * time.Second})
+	e.waitHealthy()
+	e.stop()
+	next := newRevision(t, testrepo.Pkg{Name: "zz-start", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
+	want := repomdSHA256(t, next)
+	e.net.serve("origin", next)
+	e.net.setHang("third", true)
+	e.start()
+	start := time.Now()
+	waitFor(t, 15*time.Second, "the written mirrors synced to the origin's new revision while the third mirror's probe hangs", func() bool {
+		return repomdSHA256(t, filepath.Join(e.dir, "m1")) == want && repomdSHA256(t, filepath.Join(e.dir, "m2")) == want
+	})
+	t.Logf("synced %s after the start", time.Since(start).Round(time.Millisecond))
+	if st := mirrorOf(e.status().Repos[0], "third"); st.State != "unknown" && st.State != "" {
+		t.Errorf("the hanging mirror was judged (%s) within %s: the test did not test", st.State, time.Since(start))
+	}
+}
+
 // TestListsDoNotWaitForAHangingMirror: after a restart, the lists name
 // the mirrors the first probes find ok as soon as they do, not once the
 // round's slowest probe times out (a tester's daemon, one mirror hanging,

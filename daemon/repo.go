@@ -139,6 +139,9 @@ type repo struct {
 	// reprobe: the state_dir changed under the daemon and the mirrors
 	// are to be probed again (watchState); a probe clears it as it starts.
 	reprobe atomic.Bool
+	// syncAtStart: the repo's start-up sync is asked for once its origin
+	// is probed (probeLoop, probe).
+	syncAtStart atomic.Bool
 	// holdRecord: the newest hold record kept with the repo's mirrors in
 	// object storage, as last read (readHoldRecords): a rollback or
 	// resume made on another host, which refreshHold goes by too.
@@ -1198,6 +1201,11 @@ func (r *repo) probe(ctx context.Context) {
 		r.requestSync("the repository is no longer held")
 	}
 	r.probeOrigin(ctx)
+	if ctx.Err() == nil && r.syncAtStart.Swap(false) {
+		// Its origin's state known (a sync of a down origin is skipped),
+		// not its mirrors': the sync does not wait for their probes.
+		r.requestSync("start")
+	}
 	r.probeMirrorsLocked(ctx)
 	r.learnVerified(ctx)
 	r.probeLeases(ctx, true)
