@@ -54,6 +54,10 @@ type Options struct {
 	// it returns (default DefaultAlertDrainTimeout): those left then are
 	// lost, and logged.
 	AlertDrainTimeout time.Duration
+	// StateWatchInterval is how often every repository's records in the
+	// state_dir are looked at for what other rpmirror commands did
+	// (default DefaultStateWatchInterval; see watchStateLoop).
+	StateWatchInterval time.Duration
 }
 
 // DefaultAlertDrainTimeout is the default Options.AlertDrainTimeout.

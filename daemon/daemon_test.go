@@ -166,6 +166,8 @@ type env struct {
 	base    string // the daemon's HTTP address
 	cancel  context.CancelFunc
 	stopped chan error
+	// stateWatch: envOpts.stateWatch.
+	stateWatch time.Duration
 }
 
 type envOpts struct {
@@ -185,11 +187,14 @@ type envOpts struct {
 	// daemon starts.
 	upstreams []string
 	setup     func(*switchable)
+	// stateWatch is the daemon's Options.StateWatchInterval (default
+	// left to the daemon).
+	stateWatch time.Duration
 }
 
 func newEnv(t *testing.T, o envOpts) *env {
 	testrepo.RequireTools(t, "dnf")
-	e := &env{t: t, dir: t.TempDir(), net: newSwitchable(t), hook: newWebhook(t)}
+	e := &env{t: t, dir: t.TempDir(), net: newSwitchable(t), hook: newWebhook(t), stateWatch: o.stateWatch}
 	if o.origin == "" {
 		o.origin = testrepo.DemoOrigin(t, "v2")
 	}
@@ -270,7 +275,7 @@ repos:
 // start runs a daemon on e.cfg, stopped when the test ends (or by stop).
 func (e *env) start() {
 	t := e.t
-	d, err := daemon.New(e.cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second})
+	d, err := daemon.New(e.cfg, daemon.Options{Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})), ShutdownTimeout: 5 * time.Second, StateWatchInterval: e.stateWatch})
 	if err != nil {
 		t.Fatal(err)
 	}

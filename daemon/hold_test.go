@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	gosync "sync"
 	"testing"
 	"time"
 
@@ -350,17 +351,89 @@ func TestSyncBesideTheDaemon(t *testing.T) {
 }
 
 // TestSyncBesideTheDaemonFollowedAtOnce: with probe rounds an hour
-// apart, an rpmirror sync run beside the daemon publishes a new
-// revision. The daemon follows within seconds, from the state_dir
-// (watchState): its metalink names the new repomd.xml and dnf, through
-// it, finds the new package. (Before, metalink clients failed on every
-// mirror until the next probe round: the mirrors served the new
-// repomd.xml, the metalink the old one's digests.)
+// apart, an rpmirror sync run beside the daemon verifies a new revision,
+// then (held up by the test for 6 s) publishes it. The daemon follows
+// from the state_dir (watchState): its metalink names the new
+// repomd.xml while the sync still runs, before any mirror serves it (so
+// dnf accepts the mirrors before and after); a sync of the daemon's own
+// asked for meanwhile is "busy", not failed, and alerts nobody; once the
+// sync beside is done, both mirrors are probed and ok, and dnf finds the
+// new package through the metalink. (Before, metalink clients failed on
+// every mirror until the next probe round, and a daemon sync colliding
+// with the one by hand failed and alerted.)
 func TestSyncBesideTheDaemonFollowedAtOnce(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
 	e.waitHealthy()
 	key := testrepo.TestKey(t)
 	next := newRevision(t, testrepo.Pkg{Name: "zz-beside", Version: "1", Release: "1", Sign: key}, time.Now().Unix()+100)
+	nextSum := repomdSHA256(t, next)
+	oldSum := repomdSHA256(t, filepath.Join(e.dir, "m1"))
+	e.net.serve("origin", next)
+	repo, _ := e.cfg.Repo("demo")
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verified := make(chan struct{})
+	done := make(chan *sync.Report, 1)
+	var once gosync.Once
+	go func() {
+		for {
+			rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{}), OnVerified: func(*state.Verified) {
+				once.Do(func() { close(verified) })
+				time.Sleep(6 * time.Second) // the sync holds the lock, verified, nothing published
+			}}).Sync(context.Background(), repo)
+			if !errors.Is(rep.Err, state.ErrLocked) { // else the daemon's start-up sync, ending
+				done <- rep
+				return
+			}
+		}
+	}()
+	select {
+	case <-verified:
+	case rep := <-done:
+		t.Fatalf("the sync beside the daemon ended before it verified anything: %+v", rep.Err)
+	}
+	e.d.TriggerSync("demo") // collides with the sync beside it
+	waitFor(t, 5*time.Second, "the metalink to name the revision the sync beside verified, both mirrors still listed", func() bool {
+		ml := e.metalink()
+		return strings.Contains(ml, nextSum) && strings.Contains(ml, oldSum) && len(e.mirrorlist()) == 2
+	})
+	if repomdSHA256(t, filepath.Join(e.dir, "m1")) != oldSum {
+		t.Fatal("the sync beside the daemon published before the test looked: it did not test adoption before the publish")
+	}
+	waitFor(t, 5*time.Second, "the daemon's own sync to be left to the one beside it (busy)", func() bool {
+		ls := e.status().Repos[0].LastSync
+		return ls != nil && ls.Result == "busy"
+	})
+	if rep := <-done; rep.Err != nil || rep.NoChange {
+		t.Fatalf("sync beside the daemon: %v (no change: %v)", rep.Err, rep.NoChange)
+	}
+	start := time.Now()
+	waitFor(t, 15*time.Second, "both mirrors probed ok on the revision synced beside the daemon, and the daemon's own sync run", func() bool {
+		st := e.status().Repos[0]
+		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
+			st.LastSync != nil && st.LastSync.Result == "no change"
+	})
+	t.Logf("followed in %s", time.Since(start).Round(time.Millisecond))
+	if ev, found := e.hook.find(func(ev alert.Event) bool { return ev.Kind == "sync" || ev.Kind == "mirror" && ev.Mirror != "third" }); found {
+		t.Errorf("an alert for a sync run beside the daemon: %+v", ev)
+	}
+	out, err := e.dnf("metalink="+e.base+"/metalink?repo=demo", "repoquery", "-q", "--qf", "%{name}", "zz-beside")
+	if err != nil || strings.TrimSpace(out) != "zz-beside" {
+		t.Errorf("dnf through the metalink after the sync beside the daemon: %v\n%s", err, out)
+	}
+}
+
+// TestVerifiedBesideTheDaemonNotified: the state_dir's records are looked
+// at as soon as they are written, where the filesystem tells (inotify):
+// with the periodic look an hour apart, the metalink names the revision a
+// sync beside the daemon verified within a second of its record, before
+// the sync publishes it.
+func TestVerifiedBesideTheDaemonNotified(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, stateWatch: time.Hour})
+	e.waitHealthy()
+	next := newRevision(t, testrepo.Pkg{Name: "zz-notified", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
 	nextSum := repomdSHA256(t, next)
 	e.net.serve("origin", next)
 	repo, _ := e.cfg.Repo("demo")
@@ -368,29 +441,21 @@ func TestSyncBesideTheDaemonFollowedAtOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "the sync beside the daemon to take the repo's lock", func() bool {
-		rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{})}).Sync(context.Background(), repo)
-		if errors.Is(rep.Err, state.ErrLocked) {
-			return false // the daemon's start-up sync, ending
+	var adopted time.Duration
+	rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{}), OnVerified: func(*state.Verified) {
+		saved := time.Now()
+		for time.Since(saved) < 3*time.Second && !strings.Contains(e.metalink(), nextSum) {
+			time.Sleep(20 * time.Millisecond)
 		}
-		if rep.Err != nil {
-			t.Fatalf("sync beside the daemon: %v", rep.Err)
-		}
-		if rep.NoChange {
-			t.Fatal("the sync beside the daemon found the mirrors up to date: the daemon synced the new revision itself")
-		}
-		return true
-	})
-	start := time.Now()
-	waitFor(t, 15*time.Second, "the metalink to name the revision synced beside the daemon, both mirrors ok", func() bool {
-		st := e.status().Repos[0]
-		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok"
-	})
-	t.Logf("followed in %s", time.Since(start).Round(time.Millisecond))
-	out, err := e.dnf("metalink="+e.base+"/metalink?repo=demo", "repoquery", "-q", "--qf", "%{name}", "zz-beside")
-	if err != nil || strings.TrimSpace(out) != "zz-beside" {
-		t.Errorf("dnf through the metalink after the sync beside the daemon: %v\n%s", err, out)
+		adopted = time.Since(saved)
+	}}).Sync(context.Background(), repo)
+	if rep.Err != nil {
+		t.Fatalf("sync beside the daemon: %v", rep.Err)
 	}
+	if adopted > time.Second {
+		t.Errorf("the metalink named the revision verified beside the daemon %s after its record (want within a second)", adopted.Round(time.Millisecond))
+	}
+	t.Logf("adopted %s after the record", adopted.Round(time.Microsecond))
 }
 
 // TestRollbackAndResumeBesideTheDaemonFollowedAtOnce: with probe rounds

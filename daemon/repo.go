@@ -139,6 +139,13 @@ type repo struct {
 	// reprobe: the state_dir changed under the daemon and the mirrors
 	// are to be probed again (watchState); a probe clears it as it starts.
 	reprobe atomic.Bool
+	// following: another rpmirror process changed the repo's records in
+	// the state_dir and may still be at work on it (watchState); written
+	// mirrors serving an earlier verified revision are behind meanwhile.
+	following atomic.Bool
+	// busy: the daemon's last sync found the repo's lock held by another
+	// process; it runs again once that one is done (watchState).
+	busy atomic.Bool
 	// syncAtStart: the repo's start-up sync is asked for once its origin
 	// is probed (probeLoop, probe).
 	syncAtStart atomic.Bool
@@ -384,12 +391,15 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		OnVerified:      r.setVerified,
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
-	// What this sync wrote into the state_dir is not news to watchState
-	// (taken while r.syncing keeps it from looking).
-	stamp := r.d.store.Stamp(r.name)
-	r.mu.Lock()
-	r.stamp = stamp
-	r.mu.Unlock()
+	if !errors.Is(rep.Err, state.ErrLocked) {
+		// What this sync wrote into the state_dir is not news to
+		// watchState (which r.syncing keeps from looking meanwhile).
+		// Not so when it never had the lock: what the process holding it
+		// wrote meanwhile is.
+		r.mu.Lock()
+		r.stamp = r.d.store.Stamp(r.name)
+		r.mu.Unlock()
+	}
 	r.recordSync(ctx, rep)
 	released = true
 	release()
@@ -537,6 +547,20 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		st.Result, st.Error = "standby", oneLine(rep.Err)
 		m.syncRuns.WithLabelValues(r.name, "standby").Inc()
 		r.log.Info("sync: on standby, another rpmirror holds the lease", "err", st.Error)
+		r.endSync(st)
+		return
+	}
+	if errors.Is(rep.Err, state.ErrLocked) {
+		// Another rpmirror process (a sync, rollback or resume run by
+		// hand) holds the repository: no failure, no alert. The daemon
+		// follows it and syncs once it is done (watchState). Before, a
+		// sync by hand beside the daemon failed the daemon's and
+		// alerted, then "recovered".
+		st.Result, st.Error = "busy", oneLine(rep.Err)
+		m.syncRuns.WithLabelValues(r.name, "busy").Inc()
+		r.log.Info("sync left to another rpmirror process holding the repository's lock; syncing again once it is done", "err", st.Error)
+		r.busy.Store(true)
+		r.following.Store(true)
 		r.endSync(st)
 		return
 	}
@@ -1420,7 +1444,9 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		rev := v.Revisions[i]
 		lag := now.Sub(rev.SupersededAt)
 		switch {
-		case m.Written() && syncing:
+		case m.Written() && (syncing || r.following.Load()):
+			// The daemon's sync, or another rpmirror's (a sync by hand
+			// beside it), is bringing it forward now.
 			res.State = health.Behind
 			res.Reason = fmt.Sprintf("serves verified revision %s; rpmirror is bringing it to %s now", revName(rev.Revision), revName(cur.Revision))
 		case lag < rc.MaxLag:

@@ -2,83 +2,186 @@ package daemon
 
 import (
 	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	gosync "sync"
 	"time"
 
-	"golang.org/x/sync/errgroup"
+	"github.com/fsnotify/fsnotify"
 
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/state"
 )
 
-// stateWatchInterval is how often the daemon looks whether another
+// DefaultStateWatchInterval is how often the daemon looks whether another
 // rpmirror (a sync, rollback or resume run by hand, the same state_dir)
-// changed a repository's records (state.Stamp): a stat of three files a
-// repository.
-const stateWatchInterval = 2 * time.Second
+// changed a repository's records (state.Stamp): three stats a
+// repository, and a glance at the lock of a repository another process
+// is working on. Where the filesystem tells of changes (inotify, through
+// fsnotify), a repository is also looked at as soon as one of its records
+// is written; the interval is what is left where it does not (NFS), and
+// how soon the end of another process's run is noticed.
+const DefaultStateWatchInterval = 2 * time.Second
+
+// stateRecordDirs are the directories of the state_dir holding the
+// records a Stamp covers, one REPO.json each.
+var stateRecordDirs = []string{"verified", "holds", "repos"}
 
 // watchStateLoop follows what other rpmirror commands do to the
-// repositories, every stateWatchInterval, until ctx ends (watchState).
-// Without it, a sync run by hand left every metalink client failing until
-// the next probe round: the mirrors served the new revision, and the
-// metalink named the old one's digests.
+// repositories until ctx ends (repo.watchState): each repository when
+// its records are written, and all every DefaultStateWatchInterval. It waits for
+// the probes it started. Without it, a sync run by hand left every
+// metalink client failing until the next probe round: the mirrors served
+// the new revision, and the metalink named the old one's digests.
 func (d *Daemon) watchStateLoop(ctx context.Context) {
-	t := time.NewTicker(stateWatchInterval)
+	var probes gosync.WaitGroup
+	defer probes.Wait()
+	look := func(r *repo) {
+		if !r.watchState() {
+			return
+		}
+		// Not waited for: a probe waits for a slot behind a whole probe
+		// round at times, and the next look must not. (repo.probe runs
+		// one probe of a repo at a time.)
+		probes.Go(func() {
+			defer d.recoverPanic("probing " + r.name + " again")
+			r.probe(ctx)
+		})
+	}
+	written := d.notifyRecords(ctx)
+	interval := d.opts.StateWatchInterval
+	if interval <= 0 {
+		interval = DefaultStateWatchInterval
+	}
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case name := <-written:
+			if r, ok := d.repo(name); ok {
+				look(r)
+			}
 		case <-t.C:
+			for _, r := range d.snapshot() {
+				look(r)
+			}
 		}
-		d.watchState(ctx)
 	}
 }
 
-// watchState looks at every repository's records once, and probes again
-// (several at once, as a probe round does) those another rpmirror
-// changed.
-func (d *Daemon) watchState(ctx context.Context) {
-	cfg, _, _ := d.tools()
-	var g errgroup.Group
-	g.SetLimit(max(1, cfg.MaxParallelProbes))
-	for _, r := range d.snapshot() {
-		if !r.watchState() {
-			continue
-		}
-		g.Go(func() error {
-			defer d.recoverPanic("probing " + r.name + " again")
-			r.probe(ctx)
-			return nil
-		})
+// notifyRecords returns the names of the repositories whose records in
+// the state_dir are written, as the filesystem tells (fsnotify), until
+// ctx ends; a channel that never delivers where it cannot tell. Names
+// that come faster than they are taken are dropped: the next interval's
+// look finds those changes.
+func (d *Daemon) notifyRecords(ctx context.Context) <-chan string {
+	names := make(chan string, 256)
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		d.log.Info("the state_dir is looked at every few seconds only: no change notifications", "err", err)
+		return names
 	}
-	g.Wait()
+	for _, dir := range stateRecordDirs {
+		// Created if absent (a state_dir no rollback ever held): a
+		// directory made later would not be watched.
+		err := safefs.MkdirAll(d.store.Dir(), dir, 0o755)
+		if err == nil {
+			err = w.Add(filepath.Join(d.store.Dir(), dir))
+		}
+		if err != nil {
+			d.log.Info("the state_dir is looked at every few seconds only: no change notifications", "dir", dir, "err", err)
+		}
+	}
+	go func() {
+		<-ctx.Done()
+		w.Close()
+	}()
+	go func() {
+		for {
+			select {
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				name, isRecord := strings.CutSuffix(filepath.Base(ev.Name), ".json")
+				if !isRecord || strings.HasPrefix(name, ".") || !ev.Has(fsnotify.Create|fsnotify.Write|fsnotify.Remove|fsnotify.Rename) {
+					continue // a temporary file, written before it is renamed into place
+				}
+				select {
+				case names <- name:
+				default:
+				}
+			case err, ok := <-w.Errors:
+				if !ok {
+					return
+				}
+				d.log.Debug("state_dir change notifications", "err", err)
+			}
+		}
+	}()
+	return names
 }
 
 // watchState compares the repo's records in the state_dir with what it
-// saw last, and reports whether the repo is to be probed again. New
-// verified revisions are taken at once (a sync beside the daemon records
-// them before it publishes): the lists name them, with the revision the
-// mirrors serve until then as an alternate. A hold or a sync's end is
-// followed by a probe, which reads the hold and finds what the mirrors
-// serve now. The daemon's own syncs are not news (runSync stamps them).
-// A probe already under way when the records changed may have read the
-// mirrors before: the repo is then probed again at the next look.
+// saw last, and reports whether the repo is to be probed again.
+//
+// Records another process wrote mean it is at work on the repo
+// (following): new verified revisions are taken at once (a sync records
+// them before it publishes, so the metalink names the new repomd.xml,
+// with the revision the mirrors serve until then as an alternate), and
+// written mirrors serving an earlier verified revision are behind, not
+// stale, meanwhile (judge). Once the process has let the repository's
+// lock go, the mirrors are probed again (finding what they serve now, the
+// hold a rollback or resume left), and a sync of the daemon's own that
+// found the lock taken (busy) runs. The daemon's own syncs are not news:
+// nothing is looked at while one runs, and runSync takes the stamp after
+// it.
 func (r *repo) watchState() bool {
-	stamp := r.d.store.Stamp(r.name)
 	r.mu.Lock()
-	prev, syncing := r.stamp, r.syncing
-	if !syncing {
-		r.stamp = stamp
+	if r.syncing {
+		r.mu.Unlock()
+		return false
 	}
+	// Under r.mu: never a stamp older than the one runSync took.
+	stamp := r.d.store.Stamp(r.name)
+	prev := r.stamp
+	r.stamp = stamp
 	r.mu.Unlock()
-	if syncing || stamp.Equal(prev) {
-		return !syncing && r.reprobe.Load()
+	if !stamp.Equal(prev) {
+		if !stamp.Verified.Equal(prev.Verified) {
+			r.learnStored()
+		}
+		if !r.following.Swap(true) {
+			r.log.Debug("another rpmirror process changed the repository's records in state_dir: following it")
+		}
 	}
-	if !stamp.Verified.Equal(prev.Verified) {
-		r.learnStored()
+	if r.following.Load() {
+		if r.lockedElsewhere() {
+			return false // still at work: probed once it is done
+		}
+		r.following.Store(false)
+		r.reprobe.Store(true)
+		r.judgeAgain() // its written mirrors are no longer behind for its sake
+		if r.busy.Swap(false) {
+			r.requestSync("another rpmirror process held the repository's lock when the daemon's sync was due; it is done")
+		}
 	}
-	r.log.Debug("the repository's records in state_dir changed: probing again", "was", prev, "now", stamp)
-	r.reprobe.Store(true)
-	return true
+	return r.reprobe.Load()
+}
+
+// lockedElsewhere reports whether another process holds the repository's
+// lock now, taking it for a moment to learn (commands wait a little for
+// it: state.Store.LockWithin).
+func (r *repo) lockedElsewhere() bool {
+	unlock, err := r.d.store.Lock(r.name)
+	if err != nil {
+		return errors.Is(err, state.ErrLocked)
+	}
+	unlock()
+	return false
 }
 
 // learnStored takes the verified revisions the state_dir holds, merged

@@ -222,6 +222,14 @@ func (v *Verified) Merge(o *Verified, now time.Time, maxLag time.Duration) bool 
 				v.Revisions[i].takeSample(&r)
 				changed = true
 			}
+			if r.VerifiedAt.After(v.Revisions[i].VerifiedAt) {
+				// Verified again since (an origin gone back to it, synced
+				// with allow_rollback): as recent as that, current again
+				// if nothing newer was verified (a daemon kept the
+				// revision it had verified later as current).
+				v.Revisions[i].VerifiedAt, v.Revisions[i].SupersededAt = r.VerifiedAt, r.SupersededAt
+				changed = true
+			}
 			continue
 		}
 		v.Revisions = append(v.Revisions, r)

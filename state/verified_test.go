@@ -275,3 +275,49 @@ func TestHoldFromBeforeSizes(t *testing.T) {
 		t.Errorf("held, the verified revision's sample has sizes: %+v", w.Current())
 	}
 }
+
+// TestMergeRevisionVerifiedAgain: records in which an earlier revision
+// was verified again (an origin gone back to it, synced with
+// allow_rollback by another rpmirror) make it current in the merge;
+// records older than what is known change nothing.
+func TestMergeRevisionVerifiedAgain(t *testing.T) {
+	t1 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	t2, t3 := t1.Add(time.Hour), t1.Add(2*time.Hour)
+	oldRev := Revision{Revision: "1", SHA256: "o"}
+	newRev := Revision{Revision: "2", SHA256: "n"}
+	known := func() *Verified {
+		v := &Verified{Repo: "demo"}
+		v.Add(oldRev, t1, 24*time.Hour)
+		v.Add(newRev, t2, 24*time.Hour)
+		return v
+	}
+	again := known()
+	again.Add(oldRev, t3, 24*time.Hour) // o current again at t3
+
+	tests := []struct {
+		name        string
+		records     *Verified
+		changed     bool
+		current     string
+		superseded  string    // the other revision's
+		supersedeAt time.Time // when
+	}{
+		{"verified again since: current again", again, true, "o", "n", t3},
+		{"the same records: nothing", known(), false, "n", "o", t2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := known()
+			if got := v.Merge(tt.records, t3, 24*time.Hour); got != tt.changed {
+				t.Errorf("Merge changed = %v, want %v", got, tt.changed)
+			}
+			if cur := v.Current(); cur.SHA256 != tt.current {
+				t.Errorf("current %s, want %s", cur.SHA256, tt.current)
+			}
+			i := v.Find(tt.superseded)
+			if i <= 0 || !v.Revisions[i].SupersededAt.Equal(tt.supersedeAt) {
+				t.Errorf("revision %s at %d superseded at %v, want %v", tt.superseded, i, v.Revisions[max(i, 0)].SupersededAt, tt.supersedeAt)
+			}
+		})
+	}
+}

@@ -312,7 +312,10 @@ func (s *run) sync(ctx context.Context) (err error) {
 	store := s.e.opts.Store
 	start := trace.StartRegion(ctx, "lock and state")
 	if !s.dry {
-		unlock, err := store.Lock(s.repo.Name)
+		// A little patience (lockPatience): rpmirror serve takes the
+		// lock for a moment to learn whether another process is at work
+		// on the repository (it follows a sync run by hand beside it).
+		unlock, err := store.LockWithin(ctx, s.repo.Name, lockPatience)
 		if err != nil {
 			return err
 		}

@@ -73,10 +73,10 @@ func (e *SnapshotProblemsError) Error() string {
 	return b.String()
 }
 
-// lockPatience is how long Rollback and Resume, commands a person runs,
-// wait for the repository's lock (state.Store.LockWithin): rpmirror
-// serve takes it for a moment while a rollback is not done, to learn
-// whether it is alive.
+// lockPatience is how long a sync, Rollback, Resume and Repair wait for
+// the repository's lock (state.Store.LockWithin): rpmirror serve takes it
+// for a moment to learn whether a rollback is alive, and whether another
+// process is still at work on a repository whose records it changed.
 const lockPatience = 2 * time.Second
 
 // SnapshotsCheck is what CheckSnapshots found on one mirror.

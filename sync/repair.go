@@ -76,7 +76,7 @@ type MirrorRepair struct {
 // file of each mirror with a new one and downloads it once.
 func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair, error) {
 	log := e.log.With("repo", repo.Name)
-	unlock, err := e.opts.Store.Lock(repo.Name)
+	unlock, err := e.opts.Store.LockWithin(ctx, repo.Name, lockPatience)
 	if err != nil {
 		return nil, err
 	}
