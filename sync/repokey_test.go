@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target/local"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -211,6 +213,50 @@ func TestRepoKeyChecked(t *testing.T) {
 				t.Errorf("mirror %s: repomd.xml.key holds %d keys (%v), want sign_with's %s alone", m, len(keys), err, repoKey.Fingerprint)
 			}
 		}
+	})
+
+	// rpmirror verify: a mirror serving a repomd.xml.key that a sync
+	// would refuse has a problem at that path; one serving none, or the
+	// right key, has none.
+	t.Run("verify", func(t *testing.T) {
+		ring, err := verify.LoadKeyring(key.PublicPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mirror := filepath.Join(t.TempDir(), "m")
+		if err := os.CopyFS(mirror, os.DirFS(v1)); err != nil {
+			t.Fatal(err)
+		}
+		checkRepoSignature(t, mirror, ring, nil)
+		for _, tc := range []struct {
+			name    string
+			key     []byte
+			unknown []string
+			missing string
+		}{
+			{"another key", other, []string{unknown.Fingerprint}, key.Fingerprint},
+			{"an unknown one besides", slices.Concat(pub, other), []string{unknown.Fingerprint}, ""},
+			{"garbage", []byte("not a key\n"), nil, ""},
+		} {
+			if err := os.WriteFile(keyPath(mirror), tc.key, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			tg, err := local.New(mirror)
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems, _, err := sync.CheckMirrorWith(context.Background(), tg, sync.CheckOptions{RepoKeyring: ring})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rke *sync.RepoKeyMismatchError
+			if len(problems) != 1 || problems[0].Path != sync.KeyPath || !errors.As(problems[0].Err, &rke) ||
+				!slices.Equal(rke.Unknown, tc.unknown) || rke.Missing != tc.missing {
+				t.Errorf("%s: problems %v, want one at %s (unknown %v, missing %q)", tc.name, problems, sync.KeyPath, tc.unknown, tc.missing)
+			}
+		}
+		os.Remove(keyPath(mirror))
+		checkRepoSignature(t, mirror, ring, nil)
 	})
 }
 
