@@ -61,7 +61,9 @@ type CheckOptions struct {
 	Keyring openpgp.EntityList
 	// RepoKeyring, when not empty, requires repodata/repomd.xml.asc to be
 	// a valid signature over repomd.xml by one of its keys (the repo's
-	// repo_gpgkeys, with repo_gpgcheck).
+	// repo_gpgkeys, with repo_gpgcheck), and, unless RepoKey is set, a
+	// repodata/repomd.xml.key to hold only its keys, the signer's among
+	// them.
 	RepoKeyring openpgp.EntityList
 	// RepoKey, when not nil, is what repodata/repomd.xml.key must hold:
 	// the armored public key of sign_with, which signs a filtered
@@ -219,10 +221,14 @@ func CheckMirror(ctx context.Context, tg target.Target, keyring openpgp.EntityLi
 // opts.RepoKeyring, repomd.xml.asc is a valid signature of it by one of
 // those keys; with a signature recorded for it in opts.Signatures,
 // repomd.xml.asc is that one (ErrNotVerifiedSignature) or, with
-// opts.RepoKeyring, another valid one; with opts.RepoKey, repomd.xml.key is that key; every metadata file it lists is present with the right size
-// and checksum, and every package the primary metadata lists is present
-// with the right size and checksum, the right header and, with a
-// non-empty opts.Keyring, a valid signature by one of its keys. On a
+// opts.RepoKeyring, another valid one; with opts.RepoKey, repomd.xml.key
+// is that key, and otherwise, with opts.RepoKeyring, a repomd.xml.key
+// that is there holds only keys of opts.RepoKeyring, the signer's among
+// them (a *RepoKeyMismatchError, as a sync refuses it); every metadata
+// file it lists is present with the right size and checksum, and every
+// package the primary metadata lists is present with the right size and
+// checksum, the right header and, with a non-empty opts.Keyring, a valid
+// signature by one of its keys. On a
 // target with permissions (target.Readable), each of those files whose
 // content is right must also be readable by a web server running as
 // another user (a *target.NotReadableError otherwise). It
@@ -270,7 +276,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 	for _, p := range []struct {
 		path    string
 		checked bool
-	}{{AscPath, len(opts.RepoKeyring) > 0 || recorded != nil}, {KeyPath, opts.RepoKey != nil}} {
+	}{{AscPath, len(opts.RepoKeyring) > 0 || recorded != nil}, {KeyPath, opts.RepoKey != nil || len(opts.RepoKeyring) > 0}} {
 		if readable == nil || p.checked {
 			continue // readable once their content is right, below
 		}
@@ -279,6 +285,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		}
 	}
 	addSig := func(err error) { problems = append(problems, Problem{Path: AscPath, Err: err, sig: recorded}) }
+	var signer *openpgp.Entity // the key of opts.RepoKeyring that signed repomd.xml.asc
 	if len(opts.RepoKeyring) > 0 || recorded != nil {
 		asc, err := readForCheck(ctx, tg, AscPath)
 		switch {
@@ -289,7 +296,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		case asc == nil:
 			addSig(fmt.Errorf("%w: rpmirror verified %s with one (dnf with repo_gpgcheck refuses the mirror without it)", ErrMissing, RepomdPath))
 		case len(opts.RepoKeyring) > 0:
-			if _, err := verify.DetachedSignature(raw, asc, opts.RepoKeyring); err != nil {
+			if signer, err = verify.DetachedSigner(raw, asc, opts.RepoKeyring); err != nil {
 				addSig(err)
 			} else {
 				checkReadable(AscPath)
@@ -300,7 +307,8 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			checkReadable(AscPath)
 		}
 	}
-	if opts.RepoKey != nil {
+	switch {
+	case opts.RepoKey != nil:
 		key, err := readForCheck(ctx, tg, KeyPath)
 		switch {
 		case err != nil:
@@ -311,6 +319,22 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			add(KeyPath, ErrNotSigningKey)
 		default:
 			checkReadable(KeyPath)
+		}
+	case len(opts.RepoKeyring) > 0:
+		// The origin's key, served beside its repomd.xml: judged as a
+		// sync judges it (none is fine: nothing for clients to import).
+		key, err := readForCheck(ctx, tg, KeyPath)
+		switch {
+		case err != nil:
+			add(KeyPath, err)
+		case key == nil:
+		default:
+			if p := repoKeyProblem(key, opts.RepoKeyring, signer); p != nil {
+				p.Revision = md.Revision
+				add(KeyPath, p)
+			} else {
+				checkReadable(KeyPath)
+			}
 		}
 	}
 	for _, d := range md.Data {

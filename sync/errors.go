@@ -3,6 +3,7 @@ package sync
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -112,3 +113,58 @@ type ZchunkMismatchError struct {
 func (e *ZchunkMismatchError) Error() string {
 	return fmt.Sprintf("repomd.xml: %s is not a copy of %s (%s): dnf built with zchunk would read it instead of the %s rpmirror checked: refused", e.Type, e.Of, e.Why, e.Of)
 }
+
+// RepoKeyMismatchError reports a repodata/repomd.xml.key that rpmirror
+// does not vouch for beside a repomd.xml it checks with repo_gpgcheck:
+// it does not parse as OpenPGP public keys (Err), it holds a primary key
+// that is not one of repo_gpgkeys (Unknown), or it lacks the key that
+// signed repomd.xml.asc (Missing). Keys are compared by their primary
+// key's fingerprint, so armor, user IDs and subkeys may differ. dnf
+// clients with repo_gpgcheck=1 and gpgkey=<mirror>/repodata/repomd.xml.key
+// import what the file holds: they would refuse every mirror's
+// repomd.xml, or trust a key nobody configured.
+//
+// From a sync, the origin's revision was refused and nothing was
+// published (Origin is set); from CheckMirrorWith, it is the error of a
+// Problem at KeyPath (Origin is empty).
+type RepoKeyMismatchError struct {
+	Origin   string // redacted URL of the upstream that served it; "" for a mirror's file
+	Revision string // the revision of the repomd.xml beside it
+	// Found are the fingerprints (upper-case hex) of the primary keys
+	// the file holds, in its order; none when it does not parse.
+	Found []string
+	// Unknown are those of Found that are not in repo_gpgkeys.
+	Unknown []string
+	// Missing is the fingerprint of the key that made repomd.xml.asc's
+	// signature when the file lacks it; "" otherwise.
+	Missing string
+	// Err is why the file does not parse as OpenPGP public keys; nil
+	// when it parses.
+	Err error
+}
+
+func (e *RepoKeyMismatchError) Error() string {
+	var why string
+	if e.Err != nil {
+		why = fmt.Sprintf("cannot be read as OpenPGP public keys: %v", e.Err)
+	} else {
+		var parts []string
+		switch len(e.Unknown) {
+		case 0:
+		case 1:
+			parts = append(parts, fmt.Sprintf("holds key %s, which is not in repo_gpgkeys", e.Unknown[0]))
+		default:
+			parts = append(parts, fmt.Sprintf("holds keys %s, which are not in repo_gpgkeys", strings.Join(e.Unknown, ", ")))
+		}
+		if e.Missing != "" {
+			parts = append(parts, fmt.Sprintf("lacks key %s, which signed repomd.xml.asc", e.Missing))
+		}
+		why = fmt.Sprintf("%s (keys found: %s)", strings.Join(parts, ", and "), strings.Join(e.Found, ", "))
+	}
+	if e.Origin == "" {
+		return why
+	}
+	return fmt.Sprintf("origin %s revision %s refused: %s %s", e.Origin, e.Revision, KeyPath, why)
+}
+
+func (e *RepoKeyMismatchError) Unwrap() error { return e.Err }

@@ -119,8 +119,13 @@ func skipped(err error) bool {
 
 // checkRepomdSignature refuses the origin's revision, with repo_gpgcheck,
 // unless repomd.xml.asc is a valid signature over repomd.xml by one of
-// repo_gpgkeys. It runs on each upstream's snapshot before it is chosen:
-// an upstream whose signature fails is skipped for the next.
+// repo_gpgkeys, and, when the origin serves a repomd.xml.key and the
+// mirrors will serve it too (a repo without filter), unless that file
+// holds only keys of repo_gpgkeys, the signer's among them
+// (*RepoKeyMismatchError). A filtered repo never publishes the origin's
+// key (rpmirror's own with sign_with, or none), nor reads it: it is not
+// judged. It runs on each upstream's snapshot before it is chosen: an
+// upstream whose signature or key fails is skipped for the next.
 func (s *run) checkRepomdSignature(snap *source.Snapshot) error {
 	if !s.repo.RepoGPGCheck {
 		return nil
@@ -129,25 +134,40 @@ func (s *run) checkRepomdSignature(snap *source.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	s.log.Debug("repomd.xml signature verified", "signer", signer)
+	s.log.Debug("repomd.xml signature verified", "signer", signerName(signer), "fingerprint", verify.Fingerprint(signer))
+	if snap.Key == nil || s.repo.Filter != nil {
+		return nil
+	}
+	if p := repoKeyProblem(snap.Key, s.repoKeyring, signer); p != nil {
+		p.Origin, p.Revision = fetch.Redact(snap.Upstream.URL), snap.MD.Revision
+		return p
+	}
 	return nil
 }
 
 // originSignature checks that snap's repomd.xml.asc is a valid signature
 // of its repomd.xml by one of keyring's keys (repo_gpgkeys) and returns
-// the signer; the error is a *RepomdSignatureError.
-func originSignature(snap *source.Snapshot, keyring openpgp.EntityList) (string, error) {
+// the key that made it; the error is a *RepomdSignatureError.
+func originSignature(snap *source.Snapshot, keyring openpgp.EntityList) (*openpgp.Entity, error) {
 	refused := func(err error) error {
 		return &RepomdSignatureError{Origin: fetch.Redact(snap.Upstream.URL), Revision: snap.MD.Revision, Err: err}
 	}
 	if snap.Asc == nil {
-		return "", refused(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "the origin has no " + AscPath})
+		return nil, refused(&verify.SignatureError{Reason: verify.ErrUnsigned, Detail: "the origin has no " + AscPath})
 	}
-	signer, err := verify.DetachedSignature(snap.Repomd, snap.Asc, keyring)
+	signer, err := verify.DetachedSigner(snap.Repomd, snap.Asc, keyring)
 	if err != nil {
-		return "", refused(err)
+		return nil, refused(err)
 	}
 	return signer, nil
+}
+
+// signerName is the primary user id of e, "" when it has none.
+func signerName(e *openpgp.Entity) string {
+	if id := e.PrimaryIdentity(); id != nil {
+		return id.Name
+	}
+	return ""
 }
 
 // checkRollback refuses an origin whose repomd.xml is older than the

@@ -11,7 +11,8 @@ import (
 )
 
 // TestDetachedSignature checks repomd.xml.asc-style signatures made by
-// gpg (V4) and gpg1 (V3, which go-crypto alone refuses and dnf accepts).
+// gpg (V4) and gpg1 (V3, which go-crypto alone refuses and dnf accepts),
+// and that DetachedSigner names the key that made a valid one.
 func TestDetachedSignature(t *testing.T) {
 	testrepo.RequireTools(t, "gpg", "gpg1", "gpgconf")
 	dir := t.TempDir()
@@ -59,6 +60,10 @@ func TestDetachedSignature(t *testing.T) {
 				if tc.want == nil {
 					if err != nil || signer == "" {
 						t.Fatalf("DetachedSignature: %q, %v", signer, err)
+					}
+					e, err := verify.DetachedSigner(tc.data, tc.sig, kr)
+					if err != nil || verify.Fingerprint(e) != k.key.Fingerprint {
+						t.Fatalf("DetachedSigner: %v, want the key %s", err, k.key.Fingerprint)
 					}
 					return
 				}
