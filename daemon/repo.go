@@ -683,11 +683,12 @@ func failureReason(rep *sync.Report) string {
 	var (
 		rb  *sync.RollbackError
 		rse *sync.RepomdSignatureError
+		rkm *sync.RepoKeyMismatchError
 	)
 	switch {
 	case errors.As(err, &rb):
 		return "rollback"
-	case errors.As(err, &rse):
+	case errors.As(err, &rse), errors.As(err, &rkm):
 		return "verify"
 	case errors.Is(err, state.ErrLocked) || errors.Is(err, target.ErrLocked):
 		return "locked"
