@@ -504,6 +504,52 @@ func TestRollbackAndResumeBesideTheDaemonFollowedAtOnce(t *testing.T) {
 	})
 }
 
+// TestResumeBesideTheDaemonWithAStaleMirror: with a written mirror
+// judged stale while the repo is held (it serves a newer revision than
+// the held one), an rpmirror resume beside the daemon is still followed
+// by the sync the hold kept back (a reviewer's: the stale mirror's
+// judging noticed the lift first, and the probe that compared the hold
+// before and after its own read asked for no sync, leaving the mirrors
+// behind until the schedule).
+func TestResumeBesideTheDaemonWithAStaleMirror(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
+	e.waitHealthy()
+	first := e.latestSnapshot("m1")
+	next := newRevision(t, testrepo.Pkg{Name: "zz-next", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
+	nextSum := repomdSHA256(t, next)
+	e.net.serve("origin", next)
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "synced next", func() bool {
+		st := e.status().Repos[0]
+		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
+			e.latestSnapshot("m2") != first
+	})
+	// m2 (written) is seen serving the newest revision whatever rollback does: stale while held.
+	e.net.serve("m2", next)
+	repo, _ := e.cfg.Repo("demo")
+	waitFor(t, 30*time.Second, "rollback", func() bool {
+		_, _, err := e.engine().Rollback(context.Background(), repo, first, "tester@ci")
+		if errors.Is(err, state.ErrLocked) {
+			return false
+		}
+		if err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		return true
+	})
+	waitFor(t, 15*time.Second, "held, m2 stale", func() bool {
+		st := e.status().Repos[0]
+		return st.Held != nil && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "stale"
+	})
+	if _, err := e.engine().Resume(context.Background(), repo); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	waitFor(t, 30*time.Second, "resume followed: m1 synced forward", func() bool {
+		st := e.status().Repos[0]
+		return st.Held == nil && repomdSHA256(t, filepath.Join(e.dir, "m1")) == nextSum
+	})
+}
+
 // TestFilteredSyncBesideTheDaemon: an rpmirror sync beside the daemon
 // publishes a filtered repository's next revision. The daemon's probes
 // judge the mirrors against it at once (learnt from the state_dir): they

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -143,9 +144,24 @@ type repo struct {
 	// the state_dir and may still be at work on it (watchState); written
 	// mirrors serving an earlier verified revision are behind meanwhile.
 	following atomic.Bool
+	// busySince: when the daemon's syncs began to find the repo's lock
+	// held by another process, one after another (r.mu); zero otherwise.
+	busySince time.Time
+	// followingSince: when following was set, in Unix nanoseconds; a
+	// written mirror is behind for its sake no longer than max_lag.
+	followingSince atomic.Int64
+	// followChanged: what the other process wrote calls for the mirrors
+	// to be probed again once it is done (watchState).
+	followChanged atomic.Bool
+	// published: publishedDigest as last seen (watchState's goroutine
+	// only).
+	published string
 	// busy: the daemon's last sync found the repo's lock held by another
 	// process; it runs again once that one is done (watchState).
 	busy atomic.Bool
+	// liftPending: a hold was lifted and no sync has run since; the next
+	// probe asks for one (refreshHold, probe).
+	liftPending atomic.Bool
 	// syncAtStart: the repo's start-up sync is asked for once its origin
 	// is probed (probeLoop, probe).
 	syncAtStart atomic.Bool
@@ -170,6 +186,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		targets: map[string]openTarget{},
 	}
 	r.stamp = d.store.Stamp(rc.Name) // before what it stamps is read
+	r.published = r.publishedDigest()
 	r.loadVerified()
 	r.refreshHold()
 	r.refreshPackages()
@@ -373,6 +390,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	r.mu.Lock()
 	r.syncing = true
 	r.mu.Unlock()
+	r.liftPending.Store(false) // this is the sync a lifted hold asks for
 	// A write of the lists into the mirrors under way ends before the
 	// sync starts (and none to a mirror in object storage starts until
 	// the sync is over: writeLists): there it holds the mirror's lease,
@@ -550,17 +568,30 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		r.endSync(st)
 		return
 	}
-	if errors.Is(rep.Err, state.ErrLocked) {
+	locked := errors.Is(rep.Err, state.ErrLocked)
+	r.mu.Lock()
+	if !locked {
+		r.busySince = time.Time{}
+	} else if r.busySince.IsZero() {
+		r.busySince = rep.Start
+	}
+	busyFor := rep.Start.Sub(r.busySince)
+	r.mu.Unlock()
+	if locked && busyFor < busyAlertAfter {
 		// Another rpmirror process (a sync, rollback or resume run by
 		// hand) holds the repository: no failure, no alert. The daemon
 		// follows it and syncs once it is done (watchState). Before, a
 		// sync by hand beside the daemon failed the daemon's and
-		// alerted, then "recovered".
+		// alerted, then "recovered". A lock held for busyAlertAfter (a
+		// command hung, another program holding the lock file) is a
+		// failure again, alerted.
 		st.Result, st.Error = "busy", oneLine(rep.Err)
 		m.syncRuns.WithLabelValues(r.name, "busy").Inc()
 		r.log.Info("sync left to another rpmirror process holding the repository's lock; syncing again once it is done", "err", st.Error)
 		r.busy.Store(true)
-		r.following.Store(true)
+		if !r.following.Swap(true) {
+			r.followingSince.Store(time.Now().UnixNano())
+		}
 		r.endSync(st)
 		return
 	}
@@ -667,6 +698,10 @@ func (r *repo) alertRollback(rep *sync.Report, reason string) {
 		r.d.alerts.Send(alert.Event{Kind: "rollback", Repo: r.name, From: rb.CurrentRevision, To: rb.Revision, Reason: reason})
 	}
 }
+
+// busyAlertAfter is how long the daemon's syncs of a repository may find
+// its lock held by another process before that is a failure, alerted.
+const busyAlertAfter = time.Hour
 
 // failureReason classifies a failed sync for the failures metric.
 func failureReason(rep *sync.Report) string {
@@ -782,8 +817,19 @@ func (r *repo) refreshHold() (changed bool) {
 		r.log.Warn("the repository is held: no sync moves it forward until rpmirror resume", "snapshot", h.Snapshot, "revision", h.Revision, "by", h.By, "since", h.At)
 	} else {
 		r.log.Info("the repository is no longer held", "was_at", old.Snapshot)
+		// The next probe asks for the sync the hold kept back, whoever
+		// noticed the lift (a stale written mirror's judging, the state
+		// watcher): a probe that compared the hold before and after its
+		// own read missed it (a reviewer's resume beside the daemon, one
+		// mirror stale, left the mirrors behind until the schedule).
+		r.liftPending.Store(true)
 	}
-	r.render(false)
+	// Rendered, and the lists written into the mirrors by a list writer:
+	// this runs on the state watcher's goroutine and on probes', which a
+	// write to object storage (a lease, PUTs) must not hold up.
+	if r.renderViews(false) {
+		r.d.writeListsLater(r)
+	}
 	return true
 }
 
@@ -1209,15 +1255,9 @@ func (r *repo) probe(ctx context.Context) {
 	}
 	defer r.probing.Unlock()
 	r.reprobe.Store(false)
-	r.mu.Lock()
-	wasHeld := r.hold != nil
-	r.mu.Unlock()
 	r.readHoldRecords(ctx)
 	r.refreshHold()
-	r.mu.Lock()
-	lifted := wasHeld && r.hold == nil
-	r.mu.Unlock()
-	if lifted {
+	if r.liftPending.Swap(false) {
 		// The origin's revision a held sync skipped is synced now, not
 		// at the next scheduled run (a tester's mirrors stayed behind,
 		// and /r/ answered 404 for repomd.xml, for an hour after
@@ -1445,7 +1485,7 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		rev := v.Revisions[i]
 		lag := now.Sub(rev.SupersededAt)
 		switch {
-		case m.Written() && (syncing || r.following.Load()):
+		case m.Written() && (syncing || r.followingFor(now) < rc.MaxLag):
 			// The daemon's sync, or another rpmirror's (a sync by hand
 			// beside it), is bringing it forward now.
 			res.State = health.Behind
@@ -1476,6 +1516,16 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		res.Reason = fmt.Sprintf("serves a repomd.xml (revision %s) that rpmirror has not verified; the current verified revision is %s", revName(res.Revision), revName(cur.Revision))
 	}
 	return res
+}
+
+// followingFor returns how long another rpmirror process has been at
+// work on the repo as the state watcher sees it (watchState), at now;
+// math.MaxInt64 when none is.
+func (r *repo) followingFor(now time.Time) time.Duration {
+	if !r.following.Load() {
+		return math.MaxInt64
+	}
+	return now.Sub(time.Unix(0, r.followingSince.Load()))
 }
 
 // lagOf returns how long ago the revision a mirror serves was

@@ -3,7 +3,9 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -154,22 +156,66 @@ func (r *repo) watchState() bool {
 		if !stamp.Verified.Equal(prev.Verified) {
 			r.learnStored()
 		}
+		// What the mirrors are to be probed for: a new verified
+		// revision, a hold or its lift, a mirror published to (a
+		// rollback, a sync that moved it). A sync by hand that changed
+		// nothing (a cron job's) records a run, and asks for no probe.
+		changed := !stamp.Verified.Equal(prev.Verified) || !stamp.Hold.Equal(prev.Hold)
+		if !stamp.State.Equal(prev.State) {
+			if pub := r.publishedDigest(); pub != r.published {
+				r.published, changed = pub, true
+			}
+		}
+		if changed {
+			r.followChanged.Store(true)
+		}
 		if !r.following.Swap(true) {
+			r.followingSince.Store(time.Now().UnixNano())
 			r.log.Debug("another rpmirror process changed the repository's records in state_dir: following it")
 		}
 	}
 	if r.following.Load() {
-		if r.lockedElsewhere() {
+		// Under r.mu, so that the daemon's own sync cannot take the lock
+		// in between (runSync sets r.syncing first): on NFS, where flock
+		// is emulated with POSIX locks, this process's unlock would drop
+		// its own sync's lock.
+		r.mu.Lock()
+		held := r.syncing || r.lockedElsewhere()
+		r.mu.Unlock()
+		if held {
 			return false // still at work: probed once it is done
 		}
 		r.following.Store(false)
-		r.reprobe.Store(true)
+		if r.followChanged.Swap(false) {
+			r.reprobe.Store(true)
+		}
 		r.judgeAgain() // its written mirrors are no longer behind for its sake
 		if r.busy.Swap(false) {
 			r.requestSync("another rpmirror process held the repository's lock when the daemon's sync was due; it is done")
 		}
 	}
 	return r.reprobe.Load()
+}
+
+// publishedDigest sums up what the state_dir says each written mirror of
+// the repo was last published with: it changes when another process
+// publishes a revision to one.
+func (r *repo) publishedDigest() string {
+	st, err := r.d.store.Load(r.name)
+	if err != nil || st == nil {
+		return ""
+	}
+	names := make([]string, 0, len(st.Mirrors))
+	for n := range st.Mirrors {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var b strings.Builder
+	for _, n := range names {
+		m := st.Mirrors[n]
+		fmt.Fprintf(&b, "%s=%s@%d;", n, m.RepomdSHA256, m.PublishedAt.UnixNano())
+	}
+	return b.String()
 }
 
 // lockedElsewhere reports whether another process holds the repository's

@@ -324,7 +324,7 @@ func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, 
 		return nil, &StatusError{URL: u, Code: resp.StatusCode, RetryAfter: retryAfter(resp.Header)}
 	}
 	if resp.ContentLength > limit {
-		return nil, fmt.Errorf("body of %d bytes exceeds the limit of %d", resp.ContentLength, limit)
+		return nil, &TooLargeError{Size: resp.ContentLength, Limit: limit}
 	}
 	// Abort a body that stalls or crawls.
 	cr := &countingReader{r: io.LimitReader(resp.Body, limit+1)}
@@ -356,7 +356,7 @@ func (f *Fetcher) getBytes(ctx context.Context, u string, limit int64) ([]byte, 
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("body exceeds the limit of %d bytes", limit)
+		return nil, &TooLargeError{Size: -1, Limit: limit}
 	}
 	f.count(int64(len(b)))
 	return b, nil
@@ -683,6 +683,21 @@ func (f *Fetcher) retry(ctx context.Context, u string, op func(context.Context) 
 	return err
 }
 
+// TooLargeError reports a body FetchBytes refused for being larger than
+// the limit it was given (a repomd.xml or its .asc or .key larger than
+// any real one): not transient.
+type TooLargeError struct {
+	Size  int64 // as the server declared it; -1 when it declared none
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Size < 0 {
+		return fmt.Sprintf("body exceeds the limit of %d bytes", e.Limit)
+	}
+	return fmt.Sprintf("body of %d bytes exceeds the limit of %d", e.Size, e.Limit)
+}
+
 // Transient reports whether err may go away if the request is repeated: a
 // network error, a stall (which retry allows MaxStallRetries times), a server error or rate limiting, or content that
 // arrived damaged. A 4xx answer, a bad signature or a package that is not
@@ -705,6 +720,10 @@ func Transient(err error) bool {
 	var hostErr x509.HostnameError
 	var invalid x509.CertificateInvalidError
 	var redirect *RedirectError
+	var tooLarge *TooLargeError
+	if errors.As(err, &tooLarge) {
+		return false // the file is what it is: asking again reads as much
+	}
 	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &invalid) || errors.Is(err, errTooManyRedirects) || errors.As(err, &redirect) {
 		return false
 	}

@@ -231,6 +231,13 @@ func TestFetchBytes(t *testing.T) {
 	if _, err := f.FetchBytes(context.Background(), srv.URL+"/f", 100); err == nil || !strings.Contains(err.Error(), "limit") {
 		t.Errorf("FetchBytes over the limit: err = %v", err)
 	}
+	// Over the limit is not transient: asked once, with retries allowed
+	// (a tester's 22 MB repomd.xml.key was fetched three times, 7-10 s).
+	big, hits := server(t, nil)
+	var tooLarge *fetch.TooLargeError
+	if _, err := fetcher(3).FetchBytes(context.Background(), big.URL+"/f", 100); !errors.As(err, &tooLarge) || fetch.Transient(err) || hits.Load() != 1 {
+		t.Errorf("FetchBytes over the limit with 3 retries: err = %v (transient %v), asked %d times; want a *fetch.TooLargeError, not transient, asked once", err, fetch.Transient(err), hits.Load())
+	}
 	missing, _ := server(t, func(n int, w http.ResponseWriter, r *http.Request) bool {
 		http.NotFound(w, r)
 		return true

@@ -286,8 +286,10 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 	}
 	addSig := func(err error) { problems = append(problems, Problem{Path: AscPath, Err: err, sig: recorded}) }
 	var signer *openpgp.Entity // the key of opts.RepoKeyring that signed repomd.xml.asc
+	var asc []byte
 	if len(opts.RepoKeyring) > 0 || recorded != nil {
-		asc, err := readForCheck(ctx, tg, AscPath)
+		var err error
+		asc, err = readForCheck(ctx, tg, AscPath)
 		switch {
 		case err != nil:
 			addSig(err)
@@ -329,7 +331,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			add(KeyPath, err)
 		case key == nil:
 		default:
-			if p := repoKeyProblem(key, opts.RepoKeyring, signer); p != nil {
+			if p := repoKeyProblem(key, opts.RepoKeyring, signer, raw, asc); p != nil {
 				p.Revision = md.Revision
 				add(KeyPath, p)
 			} else {

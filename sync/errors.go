@@ -19,7 +19,7 @@ type RepomdSignatureError struct {
 }
 
 func (e *RepomdSignatureError) Error() string {
-	return fmt.Sprintf("origin %s revision %s refused: repomd.xml signature check failed: %v", e.Origin, e.Revision, e.Err)
+	return fmt.Sprintf("origin %s revision %s refused: repomd.xml %v", e.Origin, e.Revision, e.Err)
 }
 
 func (e *RepomdSignatureError) Unwrap() error { return e.Err }
@@ -117,8 +117,9 @@ func (e *ZchunkMismatchError) Error() string {
 // RepoKeyMismatchError reports a repodata/repomd.xml.key that rpmirror
 // does not vouch for beside a repomd.xml it checks with repo_gpgcheck:
 // it does not parse as OpenPGP public keys (Err), it holds a primary key
-// that is not one of repo_gpgkeys (Unknown), or it lacks the key that
-// signed repomd.xml.asc (Missing). Keys are compared by their primary
+// that is not one of repo_gpgkeys (Unknown), it lacks the key that
+// signed repomd.xml.asc (Missing), or repomd.xml.asc does not verify with
+// what it holds of that key (Unusable). Keys are compared by their primary
 // key's fingerprint, so armor, user IDs and subkeys may differ. dnf
 // clients with repo_gpgcheck=1 and gpgkey=<mirror>/repodata/repomd.xml.key
 // import what the file holds: they would refuse every mirror's
@@ -138,6 +139,12 @@ type RepoKeyMismatchError struct {
 	// Missing is the fingerprint of the key that made repomd.xml.asc's
 	// signature when the file lacks it; "" otherwise.
 	Missing string
+	// Unusable is why repomd.xml.asc does not verify with the keys the
+	// file holds though it holds the signer's primary key (a
+	// *verify.SignatureError: the signing subkey left out, revoked or
+	// expired there), as a client importing the file finds; nil
+	// otherwise.
+	Unusable error
 	// Err is why the file does not parse as OpenPGP public keys; nil
 	// when it parses.
 	Err error
@@ -154,12 +161,15 @@ func (e *RepoKeyMismatchError) Error() string {
 		case 1:
 			parts = append(parts, fmt.Sprintf("holds key %s, which is not in repo_gpgkeys", e.Unknown[0]))
 		default:
-			parts = append(parts, fmt.Sprintf("holds keys %s, which are not in repo_gpgkeys", strings.Join(e.Unknown, ", ")))
+			parts = append(parts, fmt.Sprintf("holds keys %s, which are not in repo_gpgkeys", fingerprints(e.Unknown)))
 		}
 		if e.Missing != "" {
 			parts = append(parts, fmt.Sprintf("lacks key %s, which signed repomd.xml.asc", e.Missing))
 		}
-		why = fmt.Sprintf("%s (keys found: %s)", strings.Join(parts, ", and "), strings.Join(e.Found, ", "))
+		if e.Unusable != nil {
+			parts = append(parts, fmt.Sprintf("does not verify repomd.xml.asc as a client importing it checks it (%v)", e.Unusable))
+		}
+		why = fmt.Sprintf("%s (keys found: %s)", strings.Join(parts, ", and "), fingerprints(e.Found))
 	}
 	if e.Origin == "" {
 		return why
@@ -167,4 +177,23 @@ func (e *RepoKeyMismatchError) Error() string {
 	return fmt.Sprintf("origin %s revision %s refused: %s %s", e.Origin, e.Revision, KeyPath, why)
 }
 
-func (e *RepoKeyMismatchError) Unwrap() error { return e.Err }
+func (e *RepoKeyMismatchError) Unwrap() []error {
+	var errs []error
+	for _, err := range []error{e.Err, e.Unusable} {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}
+
+// fingerprints lists fps for a message: the first few, then how many
+// more (a hostile key file may hold thousands, and the message goes to
+// logs, /status and alerts).
+func fingerprints(fps []string) string {
+	const shown = 4
+	if len(fps) <= shown {
+		return strings.Join(fps, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(fps[:shown], ", "), len(fps)-shown)
+}

@@ -138,7 +138,7 @@ func (s *run) checkRepomdSignature(snap *source.Snapshot) error {
 	if snap.Key == nil || s.repo.Filter != nil {
 		return nil
 	}
-	if p := repoKeyProblem(snap.Key, s.repoKeyring, signer); p != nil {
+	if p := repoKeyProblem(snap.Key, s.repoKeyring, signer, snap.Repomd, snap.Asc); p != nil {
 		p.Origin, p.Revision = fetch.Redact(snap.Upstream.URL), snap.MD.Revision
 		return p
 	}

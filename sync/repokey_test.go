@@ -56,6 +56,29 @@ func TestRepoKeyChecked(t *testing.T) {
 		t.Fatalf("gpg --export: %v\n%s", err, binary)
 	}
 	keyPath := func(dir string) string { return filepath.Join(dir, "repodata", "repomd.xml.key") }
+	// The next revision signed by a signing subkey added to the key; the
+	// configured file has the subkey, the origin's repomd.xml.key (the
+	// key as first published) does not: dnf importing it refuses the
+	// signature (a tester's finding), though its primary key is right.
+	if out, err := gpg(key, "--quick-add-key", key.Fingerprint, "rsa2048", "sign", "0"); err != nil {
+		t.Fatalf("gpg --quick-add-key: %v\n%s", err, out)
+	}
+	withSub := filepath.Join(base, "with-subkey.asc")
+	if out, err := gpg(key, "--armor", "--output", withSub, "--export", key.Fingerprint); err != nil {
+		t.Fatalf("gpg --export: %v\n%s", err, out)
+	}
+	bySub := filepath.Join(base, "by-subkey")
+	if err := os.CopyFS(bySub, os.DirFS(v2)); err != nil {
+		t.Fatal(err)
+	}
+	asc := filepath.Join(bySub, "repodata", "repomd.xml.asc")
+	os.Remove(asc)
+	if out, err := gpg(key, "--armor", "--detach-sign", "--output", asc, filepath.Join(bySub, "repodata", "repomd.xml")); err != nil {
+		t.Fatalf("gpg --detach-sign: %v\n%s", err, out)
+	}
+	if out, err := gpg(key, "--list-packets", asc); err != nil || strings.Contains(string(out), "keyid "+key.ID) {
+		t.Fatalf("the signature is not by the subkey: %v\n%s", err, out)
+	}
 
 	for _, tc := range []struct {
 		name     string
@@ -67,6 +90,9 @@ func TestRepoKeyChecked(t *testing.T) {
 		unknown []string // fingerprints not in repo_gpgkeys
 		missing string   // the signer's, when the file lacks it
 		parse   bool     // the file does not parse
+		// unusable: the file holds the signer's primary key, but the
+		// signature does not verify with what it holds.
+		unusable bool
 	}{
 		{name: "the right key", key: pub, dnf: true},
 		{name: "the right key in binary with another user ID", key: binary, dnf: true},
@@ -76,6 +102,8 @@ func TestRepoKeyChecked(t *testing.T) {
 		{name: "garbage", key: []byte("<html><body>404 Not Found</body></html>\n"), parse: true},
 		{name: "a configured key but not the signer's", key: other, repoKeys: []string{key.PublicPath, unknown.PublicPath}, missing: key.Fingerprint},
 		{name: "another key beside the revision the mirrors serve", from: v1, key: other, unknown: []string{unknown.Fingerprint}, missing: key.Fingerprint},
+		{name: "the signer's primary key without the subkey that signed", from: bySub, key: pub, repoKeys: []string{withSub}, unusable: true},
+		{name: "the signer's key with the subkey that signed", from: bySub, key: mustRead(t, withSub), repoKeys: []string{withSub}, dnf: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			from := tc.from
@@ -108,7 +136,7 @@ func TestRepoKeyChecked(t *testing.T) {
 			republish(t, o, dir)
 			rep := h.sync()
 
-			refused := tc.unknown != nil || tc.missing != "" || tc.parse
+			refused := tc.unknown != nil || tc.missing != "" || tc.parse || tc.unusable
 			if !refused {
 				if rep.Err != nil {
 					t.Fatalf("sync: %v", rep.Err)
@@ -164,9 +192,9 @@ func TestRepoKeyChecked(t *testing.T) {
 				t.Fatalf("sync error %v (%T), want a *sync.RepoKeyMismatchError", rep.Err, rep.Err)
 			}
 			t.Logf("refused: %v", rep.Err)
-			if !slices.Equal(rke.Unknown, tc.unknown) || rke.Missing != tc.missing || (rke.Err != nil) != tc.parse {
-				t.Errorf("refused with unknown %v, missing %q, parse error %v; want unknown %v, missing %q, a parse error %v",
-					rke.Unknown, rke.Missing, rke.Err, tc.unknown, tc.missing, tc.parse)
+			if !slices.Equal(rke.Unknown, tc.unknown) || rke.Missing != tc.missing || (rke.Err != nil) != tc.parse || (rke.Unusable != nil) != tc.unusable {
+				t.Errorf("refused with unknown %v, missing %q, parse error %v, unusable %v; want unknown %v, missing %q, a parse error %v, unusable %v",
+					rke.Unknown, rke.Missing, rke.Err, rke.Unusable, tc.unknown, tc.missing, tc.parse, tc.unusable)
 			}
 			md, _ := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
 			wantRev := "2"
@@ -261,6 +289,15 @@ func TestRepoKeyChecked(t *testing.T) {
 }
 
 // gpg runs gpg in k's home and returns its standard output.
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func gpg(k *testrepo.Key, args ...string) ([]byte, error) {
 	cmd := exec.Command("gpg", append([]string{"--batch", "--no-tty", "--pinentry-mode", "loopback", "--passphrase", ""}, args...)...)
 	cmd.Env = append(os.Environ(), k.Env()...)

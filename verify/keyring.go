@@ -2,10 +2,12 @@ package verify
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
@@ -52,11 +54,11 @@ func ParseKeys(data []byte) (keys openpgp.EntityList, err error) {
 			keys, err = nil, fmt.Errorf("unparsable OpenPGP key: %v", r)
 		}
 	}()
-	trimmed := bytes.TrimSpace(data)
+	trimmed := bytes.TrimSpace(bytes.TrimPrefix(data, utf8BOM))
 	if len(trimmed) == 0 {
 		return nil, ErrNoKey
 	}
-	if bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP")) {
+	if armored(trimmed) {
 		// A file may hold several armored blocks; read each.
 		err := eachArmoredKeyBlock(trimmed, func(body io.Reader) error {
 			el, err := openpgp.ReadKeyRing(body)
@@ -110,7 +112,14 @@ func eachArmoredKeyBlock(data []byte, fn func(body io.Reader) error) error {
 		if blk.Type != openpgp.PublicKeyType {
 			return fmt.Errorf("armored block is %q, want %q", blk.Type, openpgp.PublicKeyType)
 		}
-		if err := fn(blk.Body); err != nil {
+		body, err := io.ReadAll(blk.Body)
+		if err != nil {
+			return fmt.Errorf("decoding armor: %w", err)
+		}
+		if err := checkArmorCRC(block, body); err != nil {
+			return err
+		}
+		if err := fn(bytes.NewReader(body)); err != nil {
 			return err
 		}
 	}
@@ -131,19 +140,24 @@ func ParsePublicKeys(data []byte) (keys openpgp.EntityList, err error) {
 			keys, err = nil, fmt.Errorf("unparsable OpenPGP key: %v", r)
 		}
 	}()
+	data = bytes.TrimPrefix(data, utf8BOM)
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, ErrNoKey
 	}
+	var standalone []uint64
 	read := func(body io.Reader) error {
 		b, err := io.ReadAll(body)
 		if err != nil {
 			return fmt.Errorf("decoding armor: %w", err)
 		}
-		el, err := readEveryKey(b)
-		keys = append(keys, el...)
+		el, sa, err := readEveryKey(b)
+		keys, standalone = append(keys, el...), append(standalone, sa...)
+		if err == nil && len(keys) > maxKeyFileKeys {
+			err = fmt.Errorf("it holds more than the %d primary keys rpmirror reads", maxKeyFileKeys)
+		}
 		return err
 	}
-	if bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP")) || bytes.Contains(data, []byte("\n-----BEGIN PGP")) {
+	if armored(data) {
 		err = eachArmoredKeyBlock(data, read)
 	} else {
 		err = read(bytes.NewReader(data))
@@ -154,15 +168,43 @@ func ParsePublicKeys(data []byte) (keys openpgp.EntityList, err error) {
 	if len(keys) == 0 {
 		return nil, ErrNoKey
 	}
+	// A standalone certificate by a key of the file (a revocation, as
+	// gpg --gen-revoke makes) is imported onto it by gpg, and so by dnf:
+	// refused, since what it does to the key is not judged here. One by
+	// another key is ignored, as gpg ignores it.
+	for _, id := range standalone {
+		for _, e := range keys {
+			if e.PrimaryKey.KeyId == id || slices.ContainsFunc(e.Subkeys, func(sk openpgp.Subkey) bool { return sk.PublicKey.KeyId == id }) {
+				return nil, fmt.Errorf("it holds a standalone certificate (a revocation?) by key %016X, one of its own keys", id)
+			}
+		}
+	}
 	return keys, nil
 }
+
+// utf8BOM is the byte order mark some editors put first in a text file;
+// gpg and rpm read a key file that starts with one.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
+// armored reports whether data is an ASCII-armored key file: one that
+// starts with an armor line, or has one at the start of a line after
+// some text (RHEL's RPM-GPG-KEY-redhat-release files describe their keys
+// first, as gpg and rpm allow).
+func armored(data []byte) bool {
+	return bytes.HasPrefix(bytes.TrimSpace(data), []byte("-----BEGIN PGP")) || bytes.Contains(data, []byte("\n-----BEGIN PGP"))
+}
+
+// maxKeyFileKeys bounds the primary keys ParsePublicKeys reads from one
+// file (a real repomd.xml.key holds one to a few): a hostile file of
+// thousands cost half a minute of CPU a sync.
+const maxKeyFileKeys = 256
 
 // readEveryKey reads the keys of one binary key block, failing unless it
 // reads one entity for every primary key packet: the packets are counted
 // on their own first, since go-crypto skips a key packet it does not
 // support without a word.
-func readEveryKey(b []byte) (openpgp.EntityList, error) {
-	var primaries int
+func readEveryKey(b []byte) (keys openpgp.EntityList, standalone []uint64, err error) {
+	var primaries, others int
 	or := packet.NewOpaqueReader(bytes.NewReader(b))
 	for {
 		op, err := or.Next()
@@ -170,16 +212,39 @@ func readEveryKey(b []byte) (openpgp.EntityList, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading key: %w", err)
+			return nil, nil, fmt.Errorf("reading key: %w", err)
 		}
 		switch op.Tag {
 		case tagSecretKey:
-			return nil, errors.New("it holds a secret key")
+			return nil, nil, errors.New("it holds a secret key")
 		case tagPublicKey:
 			primaries++
+		case tagSignature:
+			if primaries == 0 {
+				// A signature with no key before it: a standalone
+				// certificate (gpg --gen-revoke's), which gpg imports
+				// onto the key it is about, if that key is there.
+				if p, err := op.Parse(); err == nil {
+					if sig, ok := p.(*packet.Signature); ok && sig.IssuerKeyId != nil {
+						standalone = append(standalone, *sig.IssuerKeyId)
+						continue
+					}
+				}
+				return nil, nil, errors.New("it holds a signature that is about no key, by no key known")
+			}
+		default:
+			others++
 		}
 	}
-	var keys openpgp.EntityList
+	if primaries > maxKeyFileKeys {
+		return nil, nil, fmt.Errorf("it holds %d primary keys, more than the %d rpmirror reads", primaries, maxKeyFileKeys)
+	}
+	if primaries == 0 {
+		if others > 0 {
+			return nil, nil, errors.New("it holds no key, but other packets")
+		}
+		return nil, standalone, nil
+	}
 	packets := packet.NewReader(bytes.NewReader(b))
 	for {
 		e, err := openpgp.ReadEntity(packets)
@@ -187,18 +252,19 @@ func readEveryKey(b []byte) (openpgp.EntityList, error) {
 			break
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading key %d: %w", len(keys)+1, err)
+			return nil, nil, fmt.Errorf("reading key %d of the block: %w", len(keys)+1, err)
 		}
 		keys = append(keys, e)
 	}
 	if len(keys) != primaries {
-		return nil, fmt.Errorf("it holds %d primary keys, of which %d can be read (a key of an unsupported algorithm or version?)", primaries, len(keys))
+		return nil, nil, fmt.Errorf("it holds %d primary keys, of which %d can be read (a key of an unsupported algorithm or version?)", primaries, len(keys))
 	}
-	return keys, nil
+	return keys, standalone, nil
 }
 
 // OpenPGP packet tags (RFC 9580, section 5) of primary keys.
 const (
+	tagSignature = 2
 	tagSecretKey = 5
 	tagPublicKey = 6
 )
@@ -263,13 +329,26 @@ func DetachedSigner(data, sig []byte, keyring openpgp.EntityList) (signer *openp
 	case err == nil:
 		return e, nil
 	case errors.Is(err, pgperrors.ErrUnknownIssuer):
-		return nil, &SignatureError{Reason: ErrUnknownKey}
+		return nil, &SignatureError{Reason: ErrUnknownKey, KeyID: issuerOf(raw)}
 	case errors.Is(err, pgperrors.ErrKeyRevoked):
 		return nil, &SignatureError{Reason: ErrKeyRevoked}
 	case errors.Is(err, pgperrors.ErrKeyExpired):
 		return nil, &SignatureError{Reason: ErrKeyExpired}
 	}
 	return nil, &SignatureError{Reason: ErrBadSignature, Detail: err.Error()}
+}
+
+// issuerOf returns the issuer key ID of the signature packet pkt, in
+// upper-case hex as gpg prints it, "" when it names none.
+func issuerOf(pkt []byte) string {
+	p, err := packet.Read(bytes.NewReader(pkt))
+	if err != nil {
+		return ""
+	}
+	if sig, ok := p.(*packet.Signature); ok && sig.IssuerKeyId != nil {
+		return fmt.Sprintf("%016X", *sig.IssuerKeyId)
+	}
+	return ""
 }
 
 // detachedV3 checks a V3 detached signature packet over data.
@@ -298,4 +377,44 @@ func detachedV3(data, pkt []byte, keyring openpgp.EntityList) (*openpgp.Entity, 
 		return nil, err
 	}
 	return e, nil
+}
+
+// checkArmorCRC checks the CRC-24 line of an armored block (its "=XXXX"
+// line before the END line), when it has one, against body, the decoded
+// data: gpg, and so dnf and rpm importing a key, refuse a block whose
+// checksum does not match ("CRC error"); go-crypto does not check it.
+func checkArmorCRC(block, body []byte) error {
+	end := bytes.Index(block, []byte("-----END PGP"))
+	if end < 0 {
+		return nil
+	}
+	lines := bytes.Split(bytes.TrimRight(block[:end], "\r\n \t"), []byte("\n"))
+	last := bytes.TrimSpace(lines[len(lines)-1])
+	if len(last) != 5 || last[0] != '=' {
+		return nil // no checksum line: optional (RFC 9580)
+	}
+	want, err := base64.StdEncoding.DecodeString(string(last[1:]))
+	if err != nil || len(want) != 3 {
+		return fmt.Errorf("decoding armor: the checksum line %q is not base64 of 3 bytes", last)
+	}
+	if got := crc24(body); got != uint32(want[0])<<16|uint32(want[1])<<8|uint32(want[2]) {
+		return fmt.Errorf("decoding armor: checksum %06X, the block's data %06X: the block is damaged (gpg refuses it: CRC error)", uint32(want[0])<<16|uint32(want[1])<<8|uint32(want[2]), got)
+	}
+	return nil
+}
+
+// crc24 is the CRC-24 of OpenPGP's ASCII armor (RFC 4880, section 6.1).
+func crc24(b []byte) uint32 {
+	const init, poly = 0xB704CE, 0x1864CFB
+	crc := uint32(init)
+	for _, c := range b {
+		crc ^= uint32(c) << 16
+		for range 8 {
+			crc <<= 1
+			if crc&0x1000000 != 0 {
+				crc ^= poly
+			}
+		}
+	}
+	return crc & 0xFFFFFF
 }

@@ -2,6 +2,7 @@ package verify_test
 
 import (
 	"bytes"
+	"crypto"
 	"errors"
 	"io"
 	"os"
@@ -9,8 +10,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -76,6 +80,11 @@ func TestParsePublicKeys(t *testing.T) {
 		{name: "not a key", data: []byte("<html>404 Not Found</html>\n")},
 		{name: "cut short", data: bin[:len(bin)/2]},
 		{name: "empty", data: []byte("\n"), is: verify.ErrNoKey},
+		{name: "a damaged armor checksum (gpg: CRC error)", data: damagedCRC(t, pub)},
+		{name: "a byte order mark first", data: slices.Concat([]byte("\xef\xbb\xbf"), pub), want: []string{testFingerprint}},
+		{name: "a revocation by its own key after it (gpg revokes the key)", data: slices.Concat(pub, revocation(t, "test"))},
+		{name: "a revocation by another key after it (gpg ignores it)", data: slices.Concat(pub, revocation(t, "unknown")), want: []string{testFingerprint}},
+		{name: "more keys than are read", data: bytes.Repeat(bin, 257)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keys, err := verify.ParsePublicKeys(tc.data)
@@ -106,6 +115,67 @@ func TestParsePublicKeys(t *testing.T) {
 	if keys, err := verify.ParseKeys(slices.Concat(bin, unsupportedKey)); err != nil || len(keys) != 1 {
 		t.Errorf("ParseKeys of a readable and an unreadable key: %d keys, %v; want the readable one", len(keys), err)
 	}
+	// Configured key files as distributions ship them: RHEL's
+	// RPM-GPG-KEY-redhat-release describes its keys in text first.
+	for name, data := range map[string][]byte{
+		"text before the block":     slices.Concat([]byte("The following public key can be used to verify RPM packages\nbuilt and signed by Red Hat, Inc.\n\n"), pub),
+		"a byte order mark first":   slices.Concat([]byte("\xef\xbb\xbf"), pub),
+		"text between two blocks":   slices.Concat(pub, []byte("\nand the next:\n"), other),
+		"CRLF line ends and a text": slices.Concat([]byte("key:\r\n"), bytes.ReplaceAll(pub, []byte("\n"), []byte("\r\n"))),
+	} {
+		if keys, err := verify.ParseKeys(data); err != nil || len(keys) == 0 || verify.Fingerprint(keys[0]) != testFingerprint {
+			t.Errorf("ParseKeys, %s: %d keys, %v; want the test key first", name, len(keys), err)
+		}
+	}
+}
+
+// damagedCRC returns the armored block b with its checksum line changed.
+func damagedCRC(t testing.TB, b []byte) []byte {
+	t.Helper()
+	lines := strings.Split(string(b), "\n")
+	for i, l := range lines {
+		if len(l) == 5 && l[0] == '=' {
+			c := byte('A')
+			if l[1] == 'A' {
+				c = 'B'
+			}
+			lines[i] = "=" + string(c) + l[2:]
+			return []byte(strings.Join(lines, "\n"))
+		}
+	}
+	t.Fatal("the committed key has no checksum line")
+	return nil
+}
+
+// revocation returns a standalone revocation certificate of the committed
+// key name, made by its own secret key (as gpg --gen-revoke makes one),
+// armored as gpg exports it: a public key block holding the signature
+// alone.
+func revocation(t testing.TB, name string) []byte {
+	t.Helper()
+	el, err := openpgp.ReadArmoredKeyRing(bytes.NewReader(committedKey(t, name+".sec")))
+	if err != nil || len(el) == 0 || el[0].PrivateKey == nil {
+		t.Fatalf("reading %s.sec: %v", name, err)
+	}
+	e := el[0]
+	if e.PrivateKey.Encrypted {
+		t.Fatalf("%s.sec is encrypted", name)
+	}
+	sig := &packet.Signature{Version: e.PrimaryKey.Version, SigType: packet.SigTypeKeyRevocation, PubKeyAlgo: e.PrimaryKey.PubKeyAlgo, Hash: crypto.SHA256, CreationTime: time.Now(), IssuerKeyId: &e.PrimaryKey.KeyId}
+	if err := sig.RevokeKey(e.PrimaryKey, e.PrivateKey, nil); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w, err := armor.Encode(&buf, openpgp.PublicKeyType, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sig.Serialize(w); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	buf.WriteByte('\n')
+	return buf.Bytes()
 }
 
 // FuzzParsePublicKeys feeds arbitrary bytes to ParsePublicKeys, as an
