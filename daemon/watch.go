@@ -143,7 +143,9 @@ func (d *Daemon) notifyRecords(ctx context.Context) <-chan string {
 // it.
 func (r *repo) watchState() bool {
 	r.mu.Lock()
-	if r.syncing {
+	if r.syncLocked {
+		// The daemon's own sync writes (one waiting for the lock does
+		// not: what the process holding it writes is followed).
 		r.mu.Unlock()
 		return false
 	}
@@ -155,6 +157,12 @@ func (r *repo) watchState() bool {
 	if !stamp.Equal(prev) {
 		if !stamp.Verified.Equal(prev.Verified) {
 			r.learnStored()
+		}
+		if !stamp.Hold.Equal(prev.Hold) {
+			// At once, not at the probe once the process is done: a
+			// rollback saves the hold before it moves the first mirror,
+			// and the lists are to name the held revision by then.
+			r.refreshHold()
 		}
 		// What the mirrors are to be probed for: a new verified
 		// revision, a hold or its lift, a mirror published to (a

@@ -231,6 +231,18 @@ func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
 // coming back up whenever the probe picks another (a round in 64, for a
 // package sample).
 func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, last Result) Result {
+	return p.check(ctx, base, accept, last, true)
+}
+
+// check is CheckAgain. A mirror found Down on a file past its
+// repomd.xml is asked for repomd.xml again: when that changed meanwhile,
+// the mirror published a revision while it was probed (its repomd.xml
+// read before, the file after: the previous revision's .asc gone, its
+// metadata files too), which says nothing against it, and it is probed
+// once more from the start (with again false). Before, a written
+// mirror published to during a probe was found down and alerted on, and
+// up again 0.3 s later (a tester's webhook).
+func (p *Prober) check(ctx context.Context, base string, accept Accept, last Result, again bool) Result {
 	r := Result{URL: base, Checked: time.Now()}
 	u, err := parseBase(base)
 	if err != nil {
@@ -288,9 +300,16 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 		}
 		r.Turn = start + 1
 	}
-	again := Result{}
+	moved := func() bool {
+		if !again {
+			return false
+		}
+		b, _, st, _ := pr.repomd()
+		return st == OK && sha256.Sum256(b) != sum
+	}
+	lastDown := Result{}
 	if last.State == Down && last.SHA256 == r.SHA256 {
-		again = last
+		lastDown = last
 	}
 	for _, pk := range packages {
 		if !pk.Always {
@@ -301,6 +320,9 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 			check = func() (State, string, error) { return pr.content(pk) }
 		}
 		if state, reason, err := check(); state != OK {
+			if state == Down && moved() {
+				return p.check(ctx, base, accept, last, false)
+			}
 			r.Metadata = pk.Href
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
 			return r
@@ -313,19 +335,25 @@ func (p *Prober) CheckAgain(ctx context.Context, base string, accept Accept, las
 		packages = slices.DeleteFunc(slices.Clone(packages), always)
 	}
 	if len(packages) > 0 {
-		i := slices.IndexFunc(packages, func(p Package) bool { return again.Package != "" && p.Href == again.Package })
+		i := slices.IndexFunc(packages, func(p Package) bool { return lastDown.Package != "" && p.Href == lastDown.Package })
 		if i < 0 {
 			i = (r.Turn - 1) % len(packages)
 		}
 		r.Package = packages[i].Href
 		if state, reason, err := pr.pkg(packages[i]); state != OK {
+			if state == Down && moved() {
+				return p.check(ctx, base, accept, last, false)
+			}
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
 			return r
 		}
 	}
-	if d, ok := pickMetadata(md, r.Turn, again.Metadata); ok {
+	if d, ok := pickMetadata(md, r.Turn, lastDown.Metadata); ok {
 		r.Metadata = d.Href
 		if state, reason, err := pr.metadata(d); state != OK {
+			if state == Down && moved() {
+				return p.check(ctx, base, accept, last, false)
+			}
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
 			return r
 		}

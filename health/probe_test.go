@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -1046,5 +1047,62 @@ func TestProbeTakesTurns(t *testing.T) {
 		if len(seenPkg) != len(pkgs) || len(seenMeta) != len(md.Data) {
 			t.Errorf("start %d: %d probes checked %d of %d packages and %d of %d metadata files", start, max(len(pkgs), len(md.Data)), len(seenPkg), len(pkgs), len(seenMeta), len(md.Data))
 		}
+	}
+}
+
+// TestCheckMirrorPublishedDuringProbe: a mirror that publishes its next
+// revision between the probe's read of repomd.xml and its read of the
+// signature (the previous .asc gone, the next one there) is probed once
+// more, and found serving the next revision, OK: not Down (a tester's
+// webhook had a written mirror go down and up again 0.3 s apart on the
+// daemon's own publishes). A mirror whose repomd.xml did not change is
+// Down as before.
+func TestCheckMirrorPublishedDuringProbe(t *testing.T) {
+	sig := func(rev string) string {
+		b, err := os.ReadFile(filepath.Join(demoDir(rev), "repodata", "repomd.xml.asc"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	sums := map[string]string{}
+	for _, rev := range []string{"v1", "v2"} {
+		s := sha256.Sum256(demoRepomd(t, rev))
+		sums[hex.EncodeToString(s[:])] = rev
+	}
+	accept := func(_ *repodata.Repomd, sum string) ([]Package, string, bool) {
+		rev := sums[sum]
+		return []Package{{Href: "repodata/repomd.xml.asc", Always: true, Content: sig(rev)}, demoPackages(t, rev)[0]}, "", true
+	}
+	for _, c := range []struct {
+		name      string
+		publishes bool // after the first repomd.xml, the mirror serves v2
+		state     State
+		rev       string
+	}{
+		{"published during the probe", true, OK, "v2"},
+		{"the signature changed alone", false, Down, "v1"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var repomds atomic.Int32
+			v1, v2 := mirror("v1"), mirror("v2")
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				first := isRepomd(r) && repomds.Add(1) == 1
+				switch {
+				case first:
+					v1.ServeHTTP(w, r)
+				case c.publishes, strings.HasSuffix(r.URL.Path, ".asc"):
+					v2.ServeHTTP(w, r) // the next revision's files, or its signature alone
+				default:
+					v1.ServeHTTP(w, r)
+				}
+			}))
+			defer srv.Close()
+			p := &Prober{Rand: func(int) int { return 0 }}
+			r := p.Check(context.Background(), srv.URL+"/", accept)
+			if r.State != c.state || sums[r.SHA256] != c.rev {
+				t.Errorf("got %s (%s) serving %s, want %s serving %s", r.State, r.Reason, sums[r.SHA256], c.state, c.rev)
+			}
+		})
 	}
 }

@@ -71,7 +71,24 @@ type Files interface {
 
 // Live holds a repository's current Repo; the daemon swaps it, requests
 // read it.
-type Live struct{ atomic.Pointer[Repo] }
+type Live struct {
+	atomic.Pointer[Repo]
+	// metalinkAt is when a metalink of the repository was last answered,
+	// in Unix nanoseconds (MetalinkServedAt).
+	metalinkAt atomic.Int64
+}
+
+// MetalinkServedAt returns when a metalink of the repository (of its
+// current revision, not a snapshot's) was last answered; zero when none
+// was. A client that fetched it may still be about to fetch the
+// repomd.xml it describes: the daemon holds a publish back for such
+// clients (daemon's metalinkGrace).
+func (l *Live) MetalinkServedAt() time.Time {
+	if n := l.metalinkAt.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
 
 // Mirrors is every repository the mirror routes serve: how clients name
 // them and what each currently answers, Catalog entry i's in Live[i].
@@ -192,6 +209,15 @@ func (m *mirrorRoutes) now() time.Time {
 		return time.Time{}
 	}
 	return time.Now()
+}
+
+// wall returns when the request started, reading the clock if now did
+// not (no access log).
+func (rq *request) wall() time.Time {
+	if rq.start.IsZero() {
+		return time.Now()
+	}
+	return rq.start
 }
 
 // locate returns the client with its location, from ?country= when that
@@ -318,9 +344,11 @@ func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
 		switch {
 		case kind == KindMetalink && repo.elsewhere(protocol, order):
 			a.body, a.contentType = append(a.body[:0], repo.Elsewhere.Metalink...), contentMetalink
+			ms.Live[i].metalinkAt.Store(rq.wall().UnixNano())
 		case kind == KindMetalink:
 			a.body = repo.Lists.AppendMetalink(a.body[:0], order)
 			a.contentType = contentMetalink
+			ms.Live[i].metalinkAt.Store(rq.wall().UnixNano())
 		case repo.elsewhere(protocol, order):
 			a.body, a.contentType = append(a.body[:0], repo.Elsewhere.Text...), contentText
 		default:

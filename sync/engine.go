@@ -68,6 +68,11 @@ type Options struct {
 	// a daemon judging mirrors learns of the new revision before a mirror
 	// serves it.
 	OnVerified func(*state.Verified)
+	// OnLocked, when set, is called once the sync holds the repository's
+	// lock (not in a dry run): a daemon that follows other processes'
+	// writes to the state_dir takes those made while its sync waited for
+	// the lock, and not its sync's own.
+	OnLocked func()
 }
 
 // Progress counts a sync's work as it happens, for a live display.
@@ -320,6 +325,9 @@ func (s *run) sync(ctx context.Context) (err error) {
 			return err
 		}
 		s.unlock = unlock // after finish (Sync)
+		if s.e.opts.OnLocked != nil {
+			s.e.opts.OnLocked()
+		}
 	}
 	if !keepsRecords(s.repo) {
 		// No mirror keeps a hold record: the state_dir's hold is the
