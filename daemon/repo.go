@@ -154,12 +154,20 @@ type repo struct {
 	// followChanged: what the other process wrote calls for the mirrors
 	// to be probed again once it is done (watchState).
 	followChanged atomic.Bool
-	// published: publishedDigest as last seen (watchState's goroutine
-	// only).
+	// published: publishedDigest as last seen (r.mu).
 	published string
 	// busy: the daemon's last sync found the repo's lock held by another
 	// process; it runs again once that one is done (watchState).
 	busy atomic.Bool
+	// lifted: the hold last lifted, and when, until a sync after it
+	// succeeded (keepHeld; r.mu).
+	lifted   *state.Hold
+	liftedAt time.Time
+	// holdMu serializes refreshHold.
+	holdMu gosync.Mutex
+	// glanceMu: held while the state watcher glances at the repo's lock,
+	// and while runSync marks a sync under way (watchState).
+	glanceMu gosync.Mutex
 	// liftPending: a hold was lifted and no sync has run since; the next
 	// probe asks for one (refreshHold, probe).
 	liftPending atomic.Bool
@@ -388,9 +396,11 @@ func (r *repo) runSync(ctx context.Context, why string) {
 			release()
 		}
 	}()
+	r.glanceMu.Lock()
 	r.mu.Lock()
 	r.syncing = true
 	r.mu.Unlock()
+	r.glanceMu.Unlock()
 	r.liftPending.Store(false) // this is the sync a lifted hold asks for
 	// A write of the lists into the mirrors under way ends before the
 	// sync starts (and none to a mirror in object storage starts until
@@ -416,13 +426,24 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
 	r.mu.Lock()
-	if r.syncLocked {
+	ran := r.syncLocked
+	r.mu.Unlock()
+	var published string
+	if ran {
+		published = r.publishedDigest()
+	}
+	r.mu.Lock()
+	if ran {
 		// What this sync wrote into the state_dir is not news to
 		// watchState (which r.syncLocked keeps from looking meanwhile).
 		// Not so while it waited for the lock: what the process holding
 		// it wrote is, and was taken then.
 		r.stamp = r.d.store.Stamp(r.name)
+		r.published = published
 		r.syncLocked = false
+	}
+	if rep.Err == nil {
+		r.lifted = nil // the mirrors serve what this sync published (keepHeld)
 	}
 	r.mu.Unlock()
 	r.recordSync(ctx, rep)
@@ -450,8 +471,11 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	}
 	// Probe now rather than at the next round, so the mirror lists follow
 	// the sync at once; and rewrite the lists into the mirrors, which a
-	// whole-tree swap during the sync may have left out.
-	if ctx.Err() == nil {
+	// whole-tree swap during the sync may have left out. Not after a sync
+	// that found every mirror current and changed nothing: the rounds
+	// probe them (at start-up, 1,000 repositories' no-op syncs probed
+	// every mirror a second time inside the first round).
+	if ctx.Err() == nil && !(rep.Err == nil && rep.NoChange) {
 		r.probeMirrors(ctx)
 		r.learnVerified(ctx)
 		r.probeLeases(ctx, false)
@@ -584,6 +608,15 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	}
 	busyFor := rep.Start.Sub(r.busySince)
 	r.mu.Unlock()
+	if locked {
+		// Whether or not it is a failure yet, a sync runs once the
+		// process holding the lock is done (watchState).
+		r.busy.Store(true)
+		if !r.following.Load() {
+			r.followingSince.Store(time.Now().UnixNano())
+			r.following.Store(true)
+		}
+	}
 	if locked && busyFor < busyAlertAfter {
 		// Another rpmirror process (a sync, rollback or resume run by
 		// hand) holds the repository: no failure, no alert. The daemon
@@ -595,10 +628,6 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		st.Result, st.Error = "busy", oneLine(rep.Err)
 		m.syncRuns.WithLabelValues(r.name, "busy").Inc()
 		r.log.Info("sync left to another rpmirror process holding the repository's lock; syncing again once it is done", "err", st.Error)
-		r.busy.Store(true)
-		if !r.following.Swap(true) {
-			r.followingSince.Store(time.Now().UnixNano())
-		}
 		r.endSync(st)
 		return
 	}
@@ -795,6 +824,11 @@ func (r *repo) loadVerified() {
 // against the held revision made every written mirror stale (and
 // alerted) for the moment until the next probes.
 func (r *repo) refreshHold() (changed bool) {
+	// One at a time, read and applied: an older read applied after a
+	// newer one held a lifted repo again (probes, the state watcher and
+	// syncs all call this).
+	r.holdMu.Lock()
+	defer r.holdMu.Unlock()
 	h, err := r.d.store.LoadHold(r.name)
 	if err != nil {
 		r.log.Error("reading whether the repo is held; keeping what was known", "err", err)
@@ -817,10 +851,12 @@ func (r *repo) refreshHold() (changed bool) {
 	}
 	r.hold = h
 	if h == nil && old != nil {
-		r.stored = keepHeld(r.stored, old, time.Now().UTC())
+		r.lifted, r.liftedAt = old, time.Now().UTC()
+	} else if h != nil {
+		r.lifted = nil
 	}
 	if r.stored != nil {
-		r.verified = r.stored.WithHold(h)
+		r.verified = keepHeld(r.stored, r.lifted, r.liftedAt).WithHold(h)
 	}
 	r.mu.Unlock()
 	if h != nil {
@@ -844,7 +880,9 @@ func (r *repo) refreshHold() (changed bool) {
 }
 
 // keepHeld returns v with the revision hold held the repository at, once
-// the hold is lifted, as an earlier verified revision superseded at now,
+// the hold is lifted (r.lifted, until the sync the lift asks for has
+// published: the verified revisions it reports do not hold it either),
+// as an earlier verified revision superseded at now,
 // when v no longer holds it (the verified revisions are bounded, and a
 // snapshot may be older than all of them): the written mirrors serving it
 // are behind until the sync the lift asks for brings them forward, not
@@ -853,6 +891,9 @@ func (r *repo) refreshHold() (changed bool) {
 // when synced, and its snapshot checked by the rollback. v is not
 // changed; the result is not saved (a sync's report replaces it).
 func keepHeld(v *state.Verified, hold *state.Hold, now time.Time) *state.Verified {
+	if v == nil || hold == nil {
+		return v
+	}
 	cur := v.Current()
 	if cur == nil || hold.SHA256 == "" || v.Find(hold.SHA256) >= 0 {
 		return v
@@ -1034,13 +1075,16 @@ func (r *repo) verifiedBySync(ctx context.Context) func(*state.Verified) {
 		r.mu.Lock()
 		prev := r.stored.Current()
 		r.mu.Unlock()
-		served := r.live.MetalinkServedAt()
 		r.setVerified(v)
 		cur := v.Current()
 		if cur == nil || (prev != nil && prev.SHA256 == cur.SHA256) {
 			return
 		}
-		wait := time.Until(served.Add(metalinkGrace))
+		// Read once the lists name the new revision: a metalink answered
+		// while they were rendered named only the previous one. (One
+		// answered since names both: its client is waited for too.) At
+		// most metalinkGrace, whatever the wall clock did.
+		wait := min(time.Until(r.live.MetalinkServedAt().Add(metalinkGrace)), metalinkGrace)
 		if wait <= 0 {
 			return
 		}
@@ -1082,7 +1126,7 @@ func (r *repo) setVerifiedIf(known, v *state.Verified) bool {
 // takeVerifiedLocked makes v the repo's verified revisions. r.mu is held.
 func (r *repo) takeVerifiedLocked(v *state.Verified) {
 	r.stored = v
-	v = v.WithHold(r.hold)
+	v = keepHeld(v, r.lifted, r.liftedAt).WithHold(r.hold)
 	r.verified = v
 	if cur := v.Current(); cur != nil {
 		if r.refused != nil && r.refused.sha256 == cur.SHA256 {

@@ -158,11 +158,16 @@ func (r *repo) watchState() bool {
 		if !stamp.Verified.Equal(prev.Verified) {
 			r.learnStored()
 		}
-		if !stamp.Hold.Equal(prev.Hold) {
+		if !stamp.Hold.Equal(prev.Hold) && r.refreshHold() {
 			// At once, not at the probe once the process is done: a
 			// rollback saves the hold before it moves the first mirror,
-			// and the lists are to name the held revision by then.
-			r.refreshHold()
+			// and the lists are to name the held revision by then. The
+			// mirrors are judged again against it from their last probes
+			// (judge: a written mirror not yet moved by a rollback under
+			// way is pending, not listed); judged ok against the
+			// revision before, they stayed listed beside the held
+			// revision's metalink while they served the other.
+			r.judgeAgain()
 		}
 		// What the mirrors are to be probed for: a new verified
 		// revision, a hold or its lift, a mirror published to (a
@@ -170,30 +175,42 @@ func (r *repo) watchState() bool {
 		// nothing (a cron job's) records a run, and asks for no probe.
 		changed := !stamp.Verified.Equal(prev.Verified) || !stamp.Hold.Equal(prev.Hold)
 		if !stamp.State.Equal(prev.State) {
-			if pub := r.publishedDigest(); pub != r.published {
+			pub := r.publishedDigest()
+			r.mu.Lock()
+			if pub != r.published {
 				r.published, changed = pub, true
 			}
+			r.mu.Unlock()
 		}
 		if changed {
 			r.followChanged.Store(true)
 		}
-		if !r.following.Swap(true) {
-			r.followingSince.Store(time.Now().UnixNano())
+		if !r.following.Load() {
+			r.followingSince.Store(time.Now().UnixNano()) // before following is seen set (judge)
+			r.following.Store(true)
 			r.log.Debug("another rpmirror process changed the repository's records in state_dir: following it")
 		}
 	}
 	if r.following.Load() {
-		// Under r.mu, so that the daemon's own sync cannot take the lock
-		// in between (runSync sets r.syncing first): on NFS, where flock
-		// is emulated with POSIX locks, this process's unlock would drop
-		// its own sync's lock.
+		// Under glanceMu, so that the daemon's own sync cannot take the
+		// lock in between (runSync sets r.syncing under it first): on
+		// NFS, where flock is emulated with POSIX locks, this process's
+		// unlock would drop its own sync's lock. Not under r.mu: the
+		// glance is file I/O, which a hung mount would make /status wait
+		// for.
+		r.glanceMu.Lock()
 		r.mu.Lock()
-		held := r.syncing || r.lockedElsewhere()
+		syncing := r.syncing
 		r.mu.Unlock()
+		held := syncing || r.lockedElsewhere()
+		r.glanceMu.Unlock()
 		if held {
 			return false // still at work: probed once it is done
 		}
 		r.following.Store(false)
+		r.mu.Lock()
+		r.busySince = time.Time{} // the lock is free: a later collision starts afresh
+		r.mu.Unlock()
 		if r.followChanged.Swap(false) {
 			r.reprobe.Store(true)
 		}

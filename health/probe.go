@@ -321,7 +321,7 @@ func (p *Prober) check(ctx context.Context, base string, accept Accept, last Res
 		}
 		if state, reason, err := check(); state != OK {
 			if state == Down && moved() {
-				return p.check(ctx, base, accept, last, false)
+				return p.check(pctx, base, accept, last, false) // within this probe's deadline
 			}
 			r.Metadata = pk.Href
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
@@ -342,7 +342,7 @@ func (p *Prober) check(ctx context.Context, base string, accept Accept, last Res
 		r.Package = packages[i].Href
 		if state, reason, err := pr.pkg(packages[i]); state != OK {
 			if state == Down && moved() {
-				return p.check(ctx, base, accept, last, false)
+				return p.check(pctx, base, accept, last, false) // within this probe's deadline
 			}
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
 			return r
@@ -352,7 +352,7 @@ func (p *Prober) check(ctx context.Context, base string, accept Accept, last Res
 		r.Metadata = d.Href
 		if state, reason, err := pr.metadata(d); state != OK {
 			if state == Down && moved() {
-				return p.check(ctx, base, accept, last, false)
+				return p.check(pctx, base, accept, last, false) // within this probe's deadline
 			}
 			r.State, r.Reason, r.Err = state, limitReason(reason), err
 			return r
