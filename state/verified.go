@@ -58,6 +58,13 @@ type Revision struct {
 	// another (the previous revision's, of the same size), and does not
 	// try the next. Probes fetch it and compare.
 	Signature []byte `json:"signature,omitempty"`
+	// Key is repodata/repomd.xml.key as served beside Repomd when rpmirror
+	// verified it (the origin's; sign_with's public key for a filtered
+	// repository), byte for byte; nil when none was, or the revision was
+	// recorded before keys were. rpmirror verify checks that a mirror
+	// serving this revision serves it, and --repair puts it back: dnf
+	// with gpgkey=<mirror>/repodata/repomd.xml.key imports it.
+	Key []byte `json:"key,omitempty"`
 }
 
 // HasSizes reports whether the revision's package sample has a size for

@@ -31,6 +31,11 @@ var ErrNotSigningKey = errors.New("not the public key of sign_with, which signs 
 // repomd.xml beside it with (CheckOptions.Signatures).
 var ErrNotVerifiedSignature = errors.New("not the signature rpmirror verified this repomd.xml with")
 
+// ErrNotVerifiedKey is the error of a Problem with a repodata/repomd.xml.key
+// that is not the one rpmirror verified the repomd.xml beside it with
+// (CheckOptions.Keys).
+var ErrNotVerifiedKey = errors.New("not the key rpmirror verified this repomd.xml with")
+
 // Problem is one thing wrong with a mirror: a file its repomd.xml or
 // primary metadata names that is missing or not what the metadata says.
 type Problem struct {
@@ -41,9 +46,10 @@ type Problem struct {
 	// problem is not a file that can be fetched again.
 	meta *repodata.Data
 	pkg  *repodata.Package
-	// sig is the repomd.xml.asc rpmirror verified the mirror's
-	// repomd.xml with, for a problem at AscPath: Repair puts it back.
-	sig []byte
+	// content is what rpmirror verified the mirror's repomd.xml with
+	// at Path (its repomd.xml.asc or repomd.xml.key): Repair puts it
+	// back.
+	content []byte
 }
 
 func (p Problem) String() string { return p.Path + ": " + p.Err.Error() }
@@ -85,6 +91,13 @@ type CheckOptions struct {
 	// with repo_gpgcheck refuses the mirror otherwise. Repair puts it
 	// back from here.
 	Signatures map[string][]byte
+	// Keys are the repomd.xml.key files served beside the repomd.xml
+	// files rpmirror verified, by the hex sha256 digest of the latter
+	// (RecordedKeys). A mirror serving one of those revisions must serve
+	// its key, byte for byte: a client with
+	// gpgkey=<mirror>/repodata/repomd.xml.key imports it. Repair puts it
+	// back from here.
+	Keys map[string][]byte
 }
 
 // VerifiedDigests returns the hex sha256 digests of the repomd.xml files
@@ -105,6 +118,25 @@ func VerifiedDigests(store *state.Store, repo *config.Repo) map[string]bool {
 		out[h.SHA256] = true
 	}
 	return out
+}
+
+// RecordedKeys returns the repomd.xml.key files rpmirror recorded in
+// store beside the revisions of repo it verified (see CheckOptions.Keys);
+// none for a filtered repository (whose key is sign_with's: RepoKey). A
+// state_dir that cannot be read gives none.
+func RecordedKeys(store *state.Store, repo *config.Repo) map[string][]byte {
+	if store == nil || repo.Filter != nil {
+		return nil
+	}
+	keys := map[string][]byte{}
+	if v, err := store.LoadVerified(repo.Name); err == nil && v != nil {
+		for _, r := range v.Revisions {
+			if r.Key != nil {
+				keys[r.SHA256] = r.Key
+			}
+		}
+	}
+	return keys
 }
 
 // RecordedSignatures returns the signatures rpmirror recorded in store
@@ -183,10 +215,10 @@ func CheckOptionsFor(repo *config.Repo) (CheckOptions, error) {
 // them). The origin's are taken only where they check repomd.xml's
 // signature (repo_gpgcheck), or for a snapshot whose repomd.xml is one
 // rpmirror verified (opts.Verified): one edited, its key removed, is
-// checked as strictly as before (a reviewer's finding). Signatures are never used for snapshots
-// (CheckSnapshots).
+// checked as strictly as before (a reviewer's finding). Signatures and
+// keys recorded are never used for snapshots (CheckSnapshots).
 func (opts CheckOptions) ForSnapshot(ctx context.Context, view target.Target) CheckOptions {
-	opts.Signatures = nil
+	opts.Signatures, opts.Keys = nil, nil
 	if opts.Origin == nil || opts.RepoKey == nil {
 		// Not filtered; or filtered without sign_with, where nothing of
 		// repomd.xml's signature is checked (nor told apart).
@@ -284,7 +316,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			add(p.path, err)
 		}
 	}
-	addSig := func(err error) { problems = append(problems, Problem{Path: AscPath, Err: err, sig: recorded}) }
+	addSig := func(err error) { problems = append(problems, Problem{Path: AscPath, Err: err, content: recorded}) }
 	var signer *openpgp.Entity // the key of opts.RepoKeyring that signed repomd.xml.asc
 	var asc []byte
 	if len(opts.RepoKeyring) > 0 || recorded != nil {
@@ -309,7 +341,23 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			checkReadable(AscPath)
 		}
 	}
+	recordedKey := opts.Keys[hex.EncodeToString(sum[:])]
 	switch {
+	case opts.RepoKey == nil && recordedKey != nil:
+		// The key served beside this repomd.xml when rpmirror verified
+		// it, with or without repo_gpgcheck (a tester's mirror lost it,
+		// and verify said ok while dnf could not fetch it).
+		key, err := readForCheck(ctx, tg, KeyPath)
+		switch {
+		case err != nil:
+			add(KeyPath, err)
+		case key == nil:
+			problems = append(problems, Problem{Path: KeyPath, Err: fmt.Errorf("%w: rpmirror verified %s with one (dnf with gpgkey=<mirror>/%s cannot import it)", ErrMissing, RepomdPath, KeyPath), content: recordedKey})
+		case !bytes.Equal(key, recordedKey):
+			problems = append(problems, Problem{Path: KeyPath, Err: ErrNotVerifiedKey, content: recordedKey})
+		default:
+			checkReadable(KeyPath)
+		}
 	case opts.RepoKey != nil:
 		key, err := readForCheck(ctx, tg, KeyPath)
 		switch {

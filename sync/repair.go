@@ -90,6 +90,7 @@ func (e *Engine) Repair(ctx context.Context, repo *config.Repo) ([]*MirrorRepair
 		return nil, err
 	}
 	opts.Signatures = RecordedSignatures(e.opts.Store, repo)
+	opts.Keys = RecordedKeys(e.opts.Store, repo)
 	opts.Verified = VerifiedDigests(e.opts.Store, repo)
 	rel := filepath.Join("cache", repo.Name+".repair")
 	if err := safefs.MkdirAll(e.opts.Store.Dir(), rel, 0o755); err != nil {
@@ -234,9 +235,10 @@ func (r *repairer) mirrorFiles(ctx context.Context, tg target.Target, mc config.
 			}
 			var local string
 			var size int64
-			if p.sig != nil {
-				// The signature rpmirror verified the repomd.xml with.
-				local, size, err = r.stage(p.sig)
+			if p.content != nil {
+				// The signature or key rpmirror verified the repomd.xml
+				// with.
+				local, size, err = r.stage(p.content)
 			} else {
 				local, size, err = r.fetch(ctx, p, st.Revision)
 			}

@@ -86,7 +86,7 @@ func (s *run) recordVerified() error {
 // returned, s.verified may be read but not changed.
 func (s *run) addVerified() (save func() error) {
 	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample, PackageSizes: s.sizes,
-		Signature: s.asc}
+		Signature: s.asc, Key: s.key}
 	added := s.verified.Add(rev, s.now(), s.repo.MaxLag)
 	return func() error {
 		if added {

@@ -336,65 +336,76 @@ func TestVerifyRepairUnreadableSnapshot(t *testing.T) {
 // TestVerifyRepairSignature: a mirror serving a revision rpmirror
 // verified with a repomd.xml.asc must serve that signature, as the
 // probes check (dnf with repo_gpgcheck refuses the mirror without it),
-// though the repo does not set repo_gpgcheck. verify names one missing
-// and one that is another (the origin's previous signature), and verify
-// --repair puts back, from the state_dir, the one rpmirror verified,
-// with no download; verify then passes.
+// though the repo does not set repo_gpgcheck; and the repomd.xml.key
+// served beside it, which dnf with gpgkey=<mirror>/repodata/repomd.xml.key
+// imports (a tester's mirror lost it, and verify said ok). verify names
+// one missing and one that is another, and verify --repair puts back,
+// from the state_dir, the one rpmirror verified, with no download;
+// verify then passes.
 func TestVerifyRepairSignature(t *testing.T) {
-	pkgs := testrepo.DemoPackages(nil)
-	f := newFixture(t, pkgs, 4)
-	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
-		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
-	}
-	want, err := os.ReadFile(filepath.Join(f.dir, "origin", "repodata", "repomd.xml.asc"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	asc1 := filepath.Join(f.mirrors[0], "repodata", "repomd.xml.asc")
-	asc2 := filepath.Join(f.mirrors[1], "repodata", "repomd.xml.asc")
-	if err := os.Remove(asc1); err != nil {
-		t.Fatal(err)
-	}
-	// Another valid-looking signature: the bytes of one made over other
-	// content by the same key.
-	other := bytes.Replace(want, []byte("\n"), []byte("\n\n"), 1)
-	if err := os.Remove(asc2); err != nil { // shared with m1 through a hard link, maybe
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(asc2, other, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
-	if code != 1 {
-		t.Fatalf("verify with the signature missing and replaced: exit %d\n%s", code, out)
-	}
-	for _, w := range []string{
-		"test/m1: repodata/repomd.xml.asc: missing: rpmirror verified repodata/repomd.xml with one",
-		"test/m2: repodata/repomd.xml.asc: not the signature rpmirror verified this repomd.xml with",
+	for _, tc := range []struct {
+		file, other string
+	}{
+		{"repomd.xml.asc", "not the signature rpmirror verified this repomd.xml with"},
+		{"repomd.xml.key", "not the key rpmirror verified this repomd.xml with"},
 	} {
-		if !strings.Contains(out, w) {
-			t.Errorf("verify does not say %q:\n%s", w, out)
-		}
-	}
-	gets := f.packageGets()
-	code, out, errOut := rpmirror(t, "verify", "-c", f.cfg, "--repair")
-	if code != 0 {
-		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
-	}
-	for _, w := range []string{"test/m1: replaced repodata/repomd.xml.asc", "test/m2: replaced repodata/repomd.xml.asc"} {
-		if !strings.Contains(out, w) {
-			t.Errorf("verify --repair does not say %q:\n%s", w, out)
-		}
-	}
-	for _, p := range []string{asc1, asc2} {
-		if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%s after the repair: %v; want the origin's signature", p, err)
-		}
-	}
-	if n := f.packageGets(); n != gets {
-		t.Errorf("the repair downloaded %d packages; the signature comes from the state_dir", n-gets)
-	}
-	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
-		t.Errorf("verify after the repair: exit %d\n%s", code, out)
+		t.Run(tc.file, func(t *testing.T) {
+			pkgs := testrepo.DemoPackages(nil)
+			f := newFixture(t, pkgs, 4)
+			if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+				t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+			}
+			want, err := os.ReadFile(filepath.Join(f.dir, "origin", "repodata", tc.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p1 := filepath.Join(f.mirrors[0], "repodata", tc.file)
+			p2 := filepath.Join(f.mirrors[1], "repodata", tc.file)
+			if err := os.Remove(p1); err != nil {
+				t.Fatal(err)
+			}
+			// Other valid-looking content: the same armored block with a
+			// line more.
+			other := bytes.Replace(want, []byte("\n"), []byte("\n\n"), 1)
+			if err := os.Remove(p2); err != nil { // shared with m1 through a hard link, maybe
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p2, other, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
+			if code != 1 {
+				t.Fatalf("verify with the file missing and replaced: exit %d\n%s", code, out)
+			}
+			for _, w := range []string{
+				"test/m1: repodata/" + tc.file + ": missing: rpmirror verified repodata/repomd.xml with one",
+				"test/m2: repodata/" + tc.file + ": " + tc.other,
+			} {
+				if !strings.Contains(out, w) {
+					t.Errorf("verify does not say %q:\n%s", w, out)
+				}
+			}
+			gets := f.packageGets()
+			code, out, errOut := rpmirror(t, "verify", "-c", f.cfg, "--repair")
+			if code != 0 {
+				t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
+			}
+			for _, w := range []string{"test/m1: replaced repodata/" + tc.file, "test/m2: replaced repodata/" + tc.file} {
+				if !strings.Contains(out, w) {
+					t.Errorf("verify --repair does not say %q:\n%s", w, out)
+				}
+			}
+			for _, p := range []string{p1, p2} {
+				if got, err := os.ReadFile(p); err != nil || !bytes.Equal(got, want) {
+					t.Errorf("%s after the repair: %v; want the origin's", p, err)
+				}
+			}
+			if n := f.packageGets(); n != gets {
+				t.Errorf("the repair downloaded %d packages; the file comes from the state_dir", n-gets)
+			}
+			if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
+				t.Errorf("verify after the repair: exit %d\n%s", code, out)
+			}
+		})
 	}
 }

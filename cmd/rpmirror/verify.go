@@ -40,6 +40,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("%s: %w", r.Name, err)
 		}
 		opts.Signatures = sync.RecordedSignatures(state.OpenExisting(cfg.StateDir), r)
+		opts.Keys = sync.RecordedKeys(state.OpenExisting(cfg.StateDir), r)
 		opts.Verified = sync.VerifiedDigests(state.OpenExisting(cfg.StateDir), r)
 		keyring, repoKeyring := opts.Keyring, opts.RepoKeyring
 		if !slices.ContainsFunc(r.Mirrors, config.Mirror.Written) {
