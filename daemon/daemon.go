@@ -8,9 +8,12 @@
 // syncs one at a time, fed by a trigger channel of capacity one, so two
 // syncs of a repository never overlap and requests made while one runs
 // collapse into one more run. Triggers come from the cron schedule, from
-// a probe that sees a new revision at the origin, and from start-up. One
-// probe loop probes every repository each probe_interval. Rendered lists
-// are swapped in atomically; the HTTP server only reads them.
+// a probe that sees a new revision at the origin or a hold lifted, from
+// start-up (once each repository's origin is probed), and from the state
+// watcher (watchStateLoop), which follows other rpmirror processes
+// through the state_dir and runs again a sync that found the lock busy.
+// One probe loop probes every repository each probe_interval. Rendered
+// lists are swapped in atomically; the HTTP server only reads them.
 package daemon
 
 import (

@@ -113,7 +113,6 @@ type repo struct {
 	packages     []health.Package
 	packagesOf   string
 	syncing      bool
-	syncLocked   bool // the daemon's sync holds the repository's lock (sync.Options.OnLocked)
 	lastSync     *server.SyncStatus
 	lastSyncOK   *bool
 	rollbackSeen []byte // the last rollback alerted on: upstream, revision, current revision
@@ -135,9 +134,16 @@ type repo struct {
 	probed       map[string]health.Result       // mirror -> its last probe's result before judge, to judge again (r.mu)
 	filteredFrom string                         // hex sha256 of the origin's repomd.xml the filtered revision was written from (r.mu)
 	localMiss    map[string]time.Time           // revision digest -> the state_dir's verified file's mtime when it lacked it (learnLocal; r.mu)
-	// stamp: the repo's records in the state_dir as last seen (watchState;
-	// r.mu): written since by another rpmirror when they differ.
+	// stampMu guards stamp, published and syncLocked: file I/O is done
+	// under it (stats, a state read), never under r.mu, which /status
+	// and the probes take (a hung mount must not hold them up).
+	stampMu gosync.Mutex
+	// stamp: the repo's records in the state_dir as last seen (watchState):
+	// written since by another rpmirror when they differ.
 	stamp state.Stamp
+	// syncLocked: the daemon's sync holds the repository's lock
+	// (sync.Options.OnLocked, BeforeUnlock).
+	syncLocked bool
 	// reprobe: the state_dir changed under the daemon and the mirrors
 	// are to be probed again (watchState); a probe clears it as it starts.
 	reprobe atomic.Bool
@@ -149,12 +155,13 @@ type repo struct {
 	// held by another process, one after another (r.mu); zero otherwise.
 	busySince time.Time
 	// followingSince: when following was set, in Unix nanoseconds; a
-	// written mirror is behind for its sake no longer than max_lag.
+	// written mirror is behind for its sake no longer than max_lag, or an
+	// hour (busyAlertAfter) when that is longer.
 	followingSince atomic.Int64
 	// followChanged: what the other process wrote calls for the mirrors
 	// to be probed again once it is done (watchState).
 	followChanged atomic.Bool
-	// published: publishedDigest as last seen (r.mu).
+	// published: publishedDigest as last seen (stampMu).
 	published string
 	// busy: the daemon's last sync found the repo's lock held by another
 	// process; it runs again once that one is done (watchState).
@@ -419,29 +426,28 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		MaxMetadataSize: cfg.Download.MaxMetadataSize,
 		OnVerified:      r.verifiedBySync(ctx),
 		OnLocked: func() {
-			r.mu.Lock()
+			r.stampMu.Lock()
 			r.syncLocked = true
-			r.mu.Unlock()
+			r.stampMu.Unlock()
+		},
+		BeforeUnlock: func() {
+			// What this sync wrote into the state_dir is not news to
+			// watchState (which r.syncLocked keeps from looking
+			// meanwhile); taken before another process can take the lock
+			// and write. Not so while it waited for the lock: what the
+			// process holding it wrote is, and was taken then.
+			published := r.publishedDigest()
+			r.stampMu.Lock()
+			r.stamp = r.d.store.Stamp(r.name)
+			r.published = published
+			r.stampMu.Unlock()
 		},
 	}, &rc)
 	r.d.metrics.syncRunning.WithLabelValues(r.name).Set(0)
+	r.stampMu.Lock()
+	r.syncLocked = false
+	r.stampMu.Unlock()
 	r.mu.Lock()
-	ran := r.syncLocked
-	r.mu.Unlock()
-	var published string
-	if ran {
-		published = r.publishedDigest()
-	}
-	r.mu.Lock()
-	if ran {
-		// What this sync wrote into the state_dir is not news to
-		// watchState (which r.syncLocked keeps from looking meanwhile).
-		// Not so while it waited for the lock: what the process holding
-		// it wrote is, and was taken then.
-		r.stamp = r.d.store.Stamp(r.name)
-		r.published = published
-		r.syncLocked = false
-	}
 	if rep.Err == nil {
 		r.lifted = nil // the mirrors serve what this sync published (keepHeld)
 	}
@@ -818,11 +824,12 @@ func (r *repo) loadVerified() {
 
 // refreshHold reads whether rpmirror rollback holds the repo (another
 // process may have rolled it back or resumed it since) and reports
-// whether that changed. The mirrors are then to be probed again, not
-// judged from their last probes: those were taken before the rollback
-// or resume changed what the written mirrors serve, and judging them
-// against the held revision made every written mirror stale (and
-// alerted) for the moment until the next probes.
+// whether that changed. The mirrors are then to be probed again: their
+// last probes were taken before the rollback or resume changed what the
+// written mirrors serve, and judging them against the held revision made
+// every written mirror stale (and alerted) for the moment until the next
+// probes. Callers judge them again from their last probes only where
+// judge's pending rule covers a rollback under way (watchState).
 func (r *repo) refreshHold() (changed bool) {
 	// One at a time, read and applied: an older read applied after a
 	// newer one held a lifted repo again (probes, the state watcher and
@@ -1599,7 +1606,7 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		rev := v.Revisions[i]
 		lag := now.Sub(rev.SupersededAt)
 		switch {
-		case m.Written() && (syncing || r.followingFor(now) < rc.MaxLag):
+		case m.Written() && (syncing || r.followingFor(now) < max(rc.MaxLag, busyAlertAfter)):
 			// The daemon's sync, or another rpmirror's (a sync by hand
 			// beside it), is bringing it forward now.
 			res.State = health.Behind

@@ -32,7 +32,8 @@ var stateRecordDirs = []string{"verified", "holds", "repos"}
 
 // watchStateLoop follows what other rpmirror commands do to the
 // repositories until ctx ends (repo.watchState): each repository when
-// its records are written, and all every DefaultStateWatchInterval. It waits for
+// its records are written, and all every Options.StateWatchInterval
+// (default DefaultStateWatchInterval). It waits for
 // the probes it started. Without it, a sync run by hand left every
 // metalink client failing until the next probe round: the mirrors served
 // the new revision, and the metalink named the old one's digests.
@@ -142,18 +143,19 @@ func (d *Daemon) notifyRecords(ctx context.Context) <-chan string {
 // nothing is looked at while one runs, and runSync takes the stamp after
 // it.
 func (r *repo) watchState() bool {
-	r.mu.Lock()
+	r.stampMu.Lock()
 	if r.syncLocked {
 		// The daemon's own sync writes (one waiting for the lock does
 		// not: what the process holding it writes is followed).
-		r.mu.Unlock()
+		r.stampMu.Unlock()
 		return false
 	}
-	// Under r.mu: never a stamp older than the one runSync took.
+	// Under stampMu: never a stamp older than the one the daemon's sync
+	// took (BeforeUnlock).
 	stamp := r.d.store.Stamp(r.name)
 	prev := r.stamp
 	r.stamp = stamp
-	r.mu.Unlock()
+	r.stampMu.Unlock()
 	if !stamp.Equal(prev) {
 		if !stamp.Verified.Equal(prev.Verified) {
 			r.learnStored()
@@ -176,11 +178,11 @@ func (r *repo) watchState() bool {
 		changed := !stamp.Verified.Equal(prev.Verified) || !stamp.Hold.Equal(prev.Hold)
 		if !stamp.State.Equal(prev.State) {
 			pub := r.publishedDigest()
-			r.mu.Lock()
+			r.stampMu.Lock()
 			if pub != r.published {
 				r.published, changed = pub, true
 			}
-			r.mu.Unlock()
+			r.stampMu.Unlock()
 		}
 		if changed {
 			r.followChanged.Store(true)

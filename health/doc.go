@@ -32,6 +32,10 @@
 //     mirror's last probe found wrong, so the mirror does not flap back
 //     up while it is.
 //
+// A mirror found Down on a file past repomd.xml whose repomd.xml changed
+// meanwhile (it published a revision while it was probed) is probed once
+// more, within the same deadline, rather than reported Down.
+//
 // The outcome is one of three states:
 //
 //   - OK: the mirror serves the repomd.xml expected (or one accepted),

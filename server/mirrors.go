@@ -329,6 +329,11 @@ func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
 	}
 	rq.repo = ms.Catalog.Entry(i).Name
 	m.countme(rq.repo, q.Get("countme"))
+	if kind == KindMetalink && q.Get("snapshot") == "" {
+		// Before the lists are read: a sync that swaps them in between
+		// and then looks (the daemon's metalink grace) sees this client.
+		ms.Live[i].metalinkAt.Store(rq.wall().UnixNano())
+	}
 	repo := ms.Live[i].Load()
 	if repo == nil {
 		rq.status = http.StatusServiceUnavailable
@@ -344,11 +349,9 @@ func (m *mirrorRoutes) answerList(kind string, req *mirrorRequest, a *answer) {
 		switch {
 		case kind == KindMetalink && repo.elsewhere(protocol, order):
 			a.body, a.contentType = append(a.body[:0], repo.Elsewhere.Metalink...), contentMetalink
-			ms.Live[i].metalinkAt.Store(rq.wall().UnixNano())
 		case kind == KindMetalink:
 			a.body = repo.Lists.AppendMetalink(a.body[:0], order)
 			a.contentType = contentMetalink
-			ms.Live[i].metalinkAt.Store(rq.wall().UnixNano())
 		case repo.elsewhere(protocol, order):
 			a.body, a.contentType = append(a.body[:0], repo.Elsewhere.Text...), contentText
 		default:

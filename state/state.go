@@ -307,10 +307,10 @@ func (s *Store) Repos() ([]string, error) {
 }
 
 // LockWithin is Lock, trying again every few milliseconds for up to wait
-// while another process holds the lock, until ctx ends: for a command a
-// person runs (rpmirror rollback, resume), which a daemon glancing at the
-// lock must not turn away (while a rollback is not done, rpmirror serve
-// takes the lock for a moment to learn whether the rollback is alive).
+// while another process holds the lock, until ctx ends: for a sync,
+// rollback, resume or repair, which a daemon glancing at the lock must not
+// turn away (rpmirror serve takes it for a moment to learn whether a
+// rollback is alive, or whether a process it follows is done).
 // A lock held longer (a sync) still fails with ErrLocked, after wait.
 func (s *Store) LockWithin(ctx context.Context, repo string, wait time.Duration) (unlock func(), err error) {
 	deadline := time.Now().Add(wait)

@@ -73,6 +73,11 @@ type Options struct {
 	// writes to the state_dir takes those made while its sync waited for
 	// the lock, and not its sync's own.
 	OnLocked func()
+	// BeforeUnlock, when set, is called once the sync has written all it
+	// writes into the state_dir, just before it lets the lock go (not in
+	// a dry run): what the state_dir holds then is the sync's own, and no
+	// other process's yet.
+	BeforeUnlock func()
 }
 
 // Progress counts a sync's work as it happens, for a live display.
@@ -759,6 +764,9 @@ func (s *run) finish(ctx context.Context) {
 // releaseLock lets go of the repository's lock, if sync took it.
 func (s *run) releaseLock() {
 	if s.unlock != nil {
+		if s.e.opts.BeforeUnlock != nil {
+			s.e.opts.BeforeUnlock()
+		}
 		s.unlock()
 		s.unlock = nil
 	}

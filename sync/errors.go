@@ -120,7 +120,8 @@ func (e *ZchunkMismatchError) Error() string {
 // that is not one of repo_gpgkeys (Unknown), it lacks the key that
 // signed repomd.xml.asc (Missing), or repomd.xml.asc does not verify with
 // what it holds of that key (Unusable). Keys are compared by their primary
-// key's fingerprint, so armor, user IDs and subkeys may differ. dnf
+// key's fingerprint, so armor and user IDs may differ; the subkey that
+// signed must be there and usable (Unusable). dnf
 // clients with repo_gpgcheck=1 and gpgkey=<mirror>/repodata/repomd.xml.key
 // import what the file holds: they would refuse every mirror's
 // repomd.xml, or trust a key nobody configured.
