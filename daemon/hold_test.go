@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rpmirror/rpmirror/alert"
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/server"
@@ -44,6 +45,22 @@ func (e *env) snapshotsDoc() *server.SnapshotsDoc {
 		e.t.Fatal(err)
 	}
 	return &d
+}
+
+// rollback runs rpmirror rollback of repo to snapshot, by tester@ci,
+// beside the daemon, once the daemon's own sync has let the lock go.
+func (e *env) rollback(repo *config.Repo, snapshot string) {
+	e.t.Helper()
+	waitFor(e.t, 30*time.Second, "the rollback to take the repo's lock", func() bool {
+		_, _, err := e.engine().Rollback(context.Background(), repo, snapshot, "tester@ci")
+		if errors.Is(err, state.ErrLocked) {
+			return false
+		}
+		if err != nil {
+			e.t.Fatalf("rollback: %v", err)
+		}
+		return true
+	})
 }
 
 func (e *env) latestSnapshot(mirror string) string {
@@ -425,6 +442,34 @@ func TestSyncBesideTheDaemonFollowedAtOnce(t *testing.T) {
 	}
 }
 
+// serveNext has the origin serve a new revision, with package name
+// added, and returns the repo, the state_dir's store (for a sync beside
+// the daemon) and the new repomd.xml's digest.
+func (e *env) serveNext(name string) (*config.Repo, *state.Store, string) {
+	e.t.Helper()
+	next := newRevision(e.t, testrepo.Pkg{Name: name, Version: "1", Release: "1", Sign: testrepo.TestKey(e.t)}, time.Now().Unix()+100)
+	e.net.serve("origin", next)
+	repo, _ := e.cfg.Repo("demo")
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return repo, store, repomdSHA256(e.t, next)
+}
+
+// metalinkNames is an OnVerified for a sync beside the daemon: it waits
+// (up to 3 s) for the daemon's metalink to name the repomd.xml with digest
+// sum, and sets *took to how long after the record that was.
+func (e *env) metalinkNames(sum string, took *time.Duration) func(*state.Verified) {
+	return func(*state.Verified) {
+		saved := time.Now()
+		for time.Since(saved) < 3*time.Second && !strings.Contains(e.metalink(), sum) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		*took = time.Since(saved)
+	}
+}
+
 // TestVerifiedBesideTheDaemonNotified: the state_dir's records are looked
 // at as soon as they are written, where the filesystem tells (inotify):
 // with the periodic look an hour apart, the metalink names the revision a
@@ -433,22 +478,9 @@ func TestSyncBesideTheDaemonFollowedAtOnce(t *testing.T) {
 func TestVerifiedBesideTheDaemonNotified(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, stateWatch: time.Hour})
 	e.waitHealthy()
-	next := newRevision(t, testrepo.Pkg{Name: "zz-notified", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
-	nextSum := repomdSHA256(t, next)
-	e.net.serve("origin", next)
-	repo, _ := e.cfg.Repo("demo")
-	store, err := state.Open(e.cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, store, nextSum := e.serveNext("zz-notified")
 	var adopted time.Duration
-	rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{}), OnVerified: func(*state.Verified) {
-		saved := time.Now()
-		for time.Since(saved) < 3*time.Second && !strings.Contains(e.metalink(), nextSum) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		adopted = time.Since(saved)
-	}}).Sync(context.Background(), repo)
+	rep := sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{}), OnVerified: e.metalinkNames(nextSum, &adopted)}).Sync(context.Background(), repo)
 	if rep.Err != nil {
 		t.Fatalf("sync beside the daemon: %v", rep.Err)
 	}
@@ -467,14 +499,7 @@ func TestVerifiedBesideTheDaemonNotified(t *testing.T) {
 func TestSyncBesideTheDaemonWhileItsSyncWaits(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
 	e.waitHealthy()
-	next := newRevision(t, testrepo.Pkg{Name: "zz-waits", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
-	nextSum := repomdSHA256(t, next)
-	e.net.serve("origin", next)
-	repo, _ := e.cfg.Repo("demo")
-	store, err := state.Open(e.cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
+	repo, store, nextSum := e.serveNext("zz-waits")
 	var adopted time.Duration
 	var rep *sync.Report
 	waitFor(t, 30*time.Second, "the sync beside the daemon to take the repo's lock", func() bool {
@@ -483,13 +508,7 @@ func TestSyncBesideTheDaemonWhileItsSyncWaits(t *testing.T) {
 				e.d.TriggerSync("demo")
 				time.Sleep(200 * time.Millisecond) // the daemon's sync waits for the lock now
 			},
-			OnVerified: func(*state.Verified) {
-				saved := time.Now()
-				for time.Since(saved) < 3*time.Second && !strings.Contains(e.metalink(), nextSum) {
-					time.Sleep(20 * time.Millisecond)
-				}
-				adopted = time.Since(saved)
-			}}).Sync(context.Background(), repo)
+			OnVerified: e.metalinkNames(nextSum, &adopted)}).Sync(context.Background(), repo)
 		return !errors.Is(rep.Err, state.ErrLocked)
 	})
 	if rep.Err != nil {
@@ -524,16 +543,7 @@ func TestRollbackAndResumeBesideTheDaemonFollowedAtOnce(t *testing.T) {
 			e.latestSnapshot("m2") != first
 	})
 	repo, _ := e.cfg.Repo("demo")
-	waitFor(t, 30*time.Second, "the rollback to take the repo's lock", func() bool {
-		_, _, err := e.engine().Rollback(context.Background(), repo, first, "tester@ci")
-		if errors.Is(err, state.ErrLocked) {
-			return false
-		}
-		if err != nil {
-			t.Fatalf("rollback: %v", err)
-		}
-		return true
-	})
+	e.rollback(repo, first)
 	waitFor(t, 15*time.Second, "the daemon to follow the rollback: held, both mirrors ok, the metalink naming the held revision", func() bool {
 		st := e.status().Repos[0]
 		ml := e.metalink()
@@ -573,16 +583,7 @@ func TestResumeBesideTheDaemonWithAStaleMirror(t *testing.T) {
 	// m2 (written) is seen serving the newest revision whatever rollback does: stale while held.
 	e.net.serve("m2", next)
 	repo, _ := e.cfg.Repo("demo")
-	waitFor(t, 30*time.Second, "rollback", func() bool {
-		_, _, err := e.engine().Rollback(context.Background(), repo, first, "tester@ci")
-		if errors.Is(err, state.ErrLocked) {
-			return false
-		}
-		if err != nil {
-			t.Fatalf("rollback: %v", err)
-		}
-		return true
-	})
+	e.rollback(repo, first)
 	waitFor(t, 15*time.Second, "held, m2 stale", func() bool {
 		st := e.status().Repos[0]
 		return st.Held != nil && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "stale"
