@@ -523,6 +523,25 @@ func TestSyncBesideTheDaemonWhileItsSyncWaits(t *testing.T) {
 	}
 }
 
+// syncNextSnapshot has the origin serve a next revision (zz-next added)
+// and the daemon sync it, both mirrors listed and snapshotted; it returns
+// the snapshot before, the next revision's directory and its repomd.xml's
+// digest.
+func (e *env) syncNextSnapshot() (first, next, nextSum string) {
+	e.t.Helper()
+	first = e.latestSnapshot("m1")
+	next = newRevision(e.t, testrepo.Pkg{Name: "zz-next", Version: "1", Release: "1", Sign: testrepo.TestKey(e.t)}, time.Now().Unix()+100)
+	nextSum = repomdSHA256(e.t, next)
+	e.net.serve("origin", next)
+	e.d.TriggerSync("demo")
+	waitFor(e.t, 60*time.Second, "the daemon to sync the next revision, list both mirrors and snapshot it", func() bool {
+		st := e.status().Repos[0]
+		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
+			e.latestSnapshot("m2") != first
+	})
+	return first, next, nextSum
+}
+
 // TestRollbackAndResumeBesideTheDaemonFollowedAtOnce: with probe rounds
 // an hour apart, rpmirror rollback and rpmirror resume run beside the
 // daemon. It follows each within seconds (watchState): held, both mirrors
@@ -532,16 +551,7 @@ func TestRollbackAndResumeBesideTheDaemonFollowedAtOnce(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
 	e.waitHealthy()
 	v2sum := repomdSHA256(t, testrepo.DemoOrigin(t, "v2"))
-	first := e.latestSnapshot("m1")
-	next := newRevision(t, testrepo.Pkg{Name: "zz-next", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
-	nextSum := repomdSHA256(t, next)
-	e.net.serve("origin", next)
-	e.d.TriggerSync("demo")
-	waitFor(t, 60*time.Second, "the daemon to sync the next revision and list both mirrors", func() bool {
-		st := e.status().Repos[0]
-		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
-			e.latestSnapshot("m2") != first
-	})
+	first, _, nextSum := e.syncNextSnapshot()
 	repo, _ := e.cfg.Repo("demo")
 	e.rollback(repo, first)
 	waitFor(t, 15*time.Second, "the daemon to follow the rollback: held, both mirrors ok, the metalink naming the held revision", func() bool {
@@ -570,16 +580,7 @@ func TestRollbackAndResumeBesideTheDaemonFollowedAtOnce(t *testing.T) {
 func TestResumeBesideTheDaemonWithAStaleMirror(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
 	e.waitHealthy()
-	first := e.latestSnapshot("m1")
-	next := newRevision(t, testrepo.Pkg{Name: "zz-next", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
-	nextSum := repomdSHA256(t, next)
-	e.net.serve("origin", next)
-	e.d.TriggerSync("demo")
-	waitFor(t, 60*time.Second, "synced next", func() bool {
-		st := e.status().Repos[0]
-		return strings.Contains(e.metalink(), nextSum) && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" &&
-			e.latestSnapshot("m2") != first
-	})
+	first, next, nextSum := e.syncNextSnapshot()
 	// m2 (written) is seen serving the newest revision whatever rollback does: stale while held.
 	e.net.serve("m2", next)
 	repo, _ := e.cfg.Repo("demo")
