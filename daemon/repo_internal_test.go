@@ -1,11 +1,14 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"testing"
 	"time"
 
+	"github.com/rpmirror/rpmirror/health"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 )
@@ -61,5 +64,119 @@ func TestKeepHeld(t *testing.T) {
 	held := &state.Hold{Repo: "demo", Revision: "2", SHA256: "n"}
 	if same := keepHeld(v, held, lifted); same != v {
 		t.Error("keepHeld added a revision the verified ones hold")
+	}
+}
+
+// TestLiftedHoldKeptThroughItsSync: once a hold on a snapshot older than
+// every verified revision is lifted, a written mirror still serving it
+// is behind, not stale, also after the sync the lift asks for reports
+// its verified revisions (which do not hold the snapshot's): a reviewer
+// found the kept revision dropped by that report, before the sync
+// published anything.
+func TestLiftedHoldKeptThroughItsSync(t *testing.T) {
+	d, r := bareRepo(t, slog.New(slog.DiscardHandler))
+	now := time.Now().UTC()
+	cur := state.Revision{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: now.Add(-time.Hour)}
+	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{cur}})
+	m := published(t, d, r)
+	if err := d.store.SaveHold(&state.Hold{Repo: "r0", Snapshot: "20260101T000000Z", Revision: "1", SHA256: "held", Repomd: []byte("<repomd/>"), By: "tester@ci", At: now.Add(-time.Minute), Done: now.Add(-time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	if !r.refreshHold() {
+		t.Fatal("the hold was not read")
+	}
+	if err := d.store.RemoveHold("r0"); err != nil {
+		t.Fatal(err)
+	}
+	if !r.refreshHold() {
+		t.Fatal("the lift was not read")
+	}
+	served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, Accepted: true, SHA256: "held", Revision: "1", Checked: time.Now()}
+	judged := func(when string) {
+		t.Helper()
+		r.recordProbe(m, served)
+		if got, _ := r.tracker.Get(m.Name); got.State != health.Behind {
+			t.Errorf("%s: a written mirror serving the snapshot that was held is %s (%s), want behind", when, got.State, got.Reason)
+		}
+	}
+	judged("lifted")
+	// The lift's sync verifies the origin's next revision and reports the
+	// state_dir's revisions, which never held the snapshot's.
+	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{
+		{Revision: "3", SHA256: "next", Repomd: []byte("<repomd/>"), VerifiedAt: now},
+		{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: cur.VerifiedAt, SupersededAt: now},
+	}})
+	judged("after the lift's sync reported its verified revisions")
+}
+
+// TestBusyForAnHourFails: a daemon sync that finds the repository's lock
+// held by another process is busy, not failed; the same an hour on (a
+// command hung, another program holding the lock file) is a failure
+// again, recorded for a person; and a daemon sync of its own in between
+// starts the count afresh.
+func TestBusyForAnHourFails(t *testing.T) {
+	_, r := bareRepo(t, slog.New(slog.DiscardHandler))
+	t0 := time.Now().Add(-2 * time.Hour)
+	locked := func(at time.Time) *sync.Report {
+		return &sync.Report{Repo: "r0", Start: at, Err: fmt.Errorf("r0: %w", state.ErrLocked)}
+	}
+	last := func() string {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return r.lastSync.Result
+	}
+	for _, step := range []struct {
+		name string
+		rep  *sync.Report
+		want string
+	}{
+		{"the lock taken", locked(t0), "busy"},
+		{"still taken 59 minutes on", locked(t0.Add(59 * time.Minute)), "busy"},
+		{"still taken an hour and a minute on", locked(t0.Add(61 * time.Minute)), "failed"},
+		{"a sync of its own", &sync.Report{Repo: "r0", Start: t0.Add(62 * time.Minute), NoChange: true}, "no change"},
+		{"the lock taken again", locked(t0.Add(63 * time.Minute)), "busy"},
+	} {
+		r.recordSync(context.Background(), step.rep)
+		if got := last(); got != step.want {
+			t.Errorf("%s: last sync %q, want %q", step.name, got, step.want)
+		}
+		if !r.busy.Load() && step.want != "no change" {
+			t.Errorf("%s: no sync asked for once the lock is free", step.name)
+		}
+	}
+}
+
+// TestFollowingKeepsWrittenMirrorsBehind: while another rpmirror process
+// is at work on the repository (a sync by hand, whose verified revision
+// the daemon took before it publishes), a written mirror serving the
+// revision before is behind, listed, even with max_lag 0s (a reviewer's
+// finding: it was stale, unlisted and alerted for the whole sync); once
+// the process is done, it is judged by max_lag again.
+func TestFollowingKeepsWrittenMirrorsBehind(t *testing.T) {
+	d, r := bareRepo(t, slog.New(slog.DiscardHandler))
+	rc := r.config()
+	rc.MaxLag = 0
+	r.setConfig(rc)
+	now := time.Now().UTC()
+	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{
+		{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: now},
+		{Revision: "1", SHA256: "old", Repomd: []byte("<repomd/>"), VerifiedAt: now.Add(-time.Hour), SupersededAt: now},
+	}})
+	m := published(t, d, r)
+	served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, Accepted: true, SHA256: "old", Revision: "1", Checked: time.Now()}
+	for _, step := range []struct {
+		name      string
+		following bool
+		want      health.State
+	}{
+		{"another process at work", true, health.Behind},
+		{"done", false, health.Stale},
+	} {
+		r.followingSince.Store(time.Now().UnixNano())
+		r.following.Store(step.following)
+		r.recordProbe(m, served)
+		if got, _ := r.tracker.Get(m.Name); got.State != step.want {
+			t.Errorf("%s: %s (%s), want %s", step.name, got.State, got.Reason, step.want)
+		}
 	}
 }

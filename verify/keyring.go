@@ -398,7 +398,7 @@ func checkArmorCRC(block, body []byte) error {
 		return fmt.Errorf("decoding armor: the checksum line %q is not base64 of 3 bytes", last)
 	}
 	if got := crc24(body); got != uint32(want[0])<<16|uint32(want[1])<<8|uint32(want[2]) {
-		return fmt.Errorf("decoding armor: checksum %06X, the block's data %06X: the block is damaged (gpg refuses it: CRC error)", uint32(want[0])<<16|uint32(want[1])<<8|uint32(want[2]), got)
+		return fmt.Errorf("decoding armor: its checksum line says %06X, its data sums to %06X: the block is damaged (gpg refuses it: CRC error)", uint32(want[0])<<16|uint32(want[1])<<8|uint32(want[2]), got)
 	}
 	return nil
 }
