@@ -490,6 +490,47 @@ func TestVerifiedBesideTheDaemonNotified(t *testing.T) {
 	t.Logf("adopted %s after the record", adopted.Round(time.Microsecond))
 }
 
+// TestNoChangeSyncBesideTheDaemonAsksNoProbe: an rpmirror sync beside the
+// daemon that finds every mirror current (a cron job's) records a run in
+// the state_dir and publishes nothing: the daemon, following it, probes
+// no mirror for it; a sync beside it that publishes does have the
+// mirrors probed again.
+func TestNoChangeSyncBesideTheDaemonAsksNoProbe(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
+	e.waitHealthy()
+	repo, _ := e.cfg.Repo("demo")
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syncBeside := func() *sync.Report {
+		var rep *sync.Report
+		waitFor(t, 30*time.Second, "the sync beside the daemon to take the repo's lock", func() bool {
+			rep = sync.New(sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{})}).Sync(context.Background(), repo)
+			return !errors.Is(rep.Err, state.ErrLocked)
+		})
+		if rep.Err != nil {
+			t.Fatalf("sync beside the daemon: %v", rep.Err)
+		}
+		return rep
+	}
+	time.Sleep(3 * time.Second) // the start-up sync's probes are over
+	before := e.net.hitsOf("m1")
+	if rep := syncBeside(); !rep.NoChange {
+		t.Fatal("the sync beside the daemon changed something: the test did not test")
+	}
+	time.Sleep(3 * time.Second) // more than the daemon's look at the state_dir
+	if got := e.net.hitsOf("m1"); got != before {
+		t.Errorf("a sync beside the daemon that changed nothing had m1 probed: %d requests", got-before)
+	}
+	_, _, nextSum := e.serveNext("zz-probed")
+	syncBeside()
+	waitFor(t, 10*time.Second, "the mirrors probed again after a sync beside the daemon that published", func() bool {
+		st := e.status().Repos[0]
+		return e.net.hitsOf("m1") > before && mirrorOf(st, "m1").State == "ok" && strings.Contains(e.metalink(), nextSum)
+	})
+}
+
 // TestSyncBesideTheDaemonWhileItsSyncWaits: the daemon's own sync, asked
 // for while a sync by hand holds the lock, waits for it (up to 2 s); the
 // revision the sync by hand verifies meanwhile is taken at once all the
