@@ -240,6 +240,13 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	if _, err := d.store.RemoveStaleTemp(listStagePrefix, staleStaging); err != nil {
 		d.log.Warn("removing mirror lists left staged by an earlier daemon", "err", err)
 	}
+	// A sync, rollback or resume run beside the daemon waits for its
+	// metalink clients (AwaitServe) only while this is held.
+	if release, err := d.store.Serving(); err != nil {
+		d.log.Warn("syncs run beside the daemon will not wait for its metalink clients", "err", err)
+	} else {
+		defer release()
+	}
 	syncCtx, cancelSyncs := context.WithCancel(context.WithoutCancel(ctx))
 	d.mu.Lock()
 	d.runCtx, d.syncCtx, d.cancelSyncs = ctx, syncCtx, cancelSyncs

@@ -178,6 +178,10 @@ type repo struct {
 	// liftPending: a hold was lifted and no sync has run since; the next
 	// probe asks for one (refreshHold, probe).
 	liftPending atomic.Bool
+	// acked is the digest of the revision the lists named when the
+	// daemon last recorded so for the processes beside it (ackListed;
+	// r.mu).
+	acked string
 	// syncAtStart: the repo's start-up sync is asked for once its origin
 	// is probed (probeLoop, probe).
 	syncAtStart atomic.Bool

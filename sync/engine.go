@@ -78,6 +78,14 @@ type Options struct {
 	// a dry run): what the state_dir holds then is the sync's own, and no
 	// other process's yet.
 	BeforeUnlock func()
+	// BeforePublish, when set, is called once a sync has recorded a new
+	// current revision rev as verified (in place of another), or a
+	// rollback its hold (rev is then the held one, VerifiedAt the hold's
+	// time), before either changes any mirror's repomd.xml; they go on
+	// when it returns. rpmirror sync and rollback wait there for the
+	// metalink clients of an rpmirror serve beside them
+	// (daemon.AwaitServe).
+	BeforePublish func(ctx context.Context, rev state.Revision)
 }
 
 // Progress counts a sync's work as it happens, for a live display.
@@ -296,6 +304,9 @@ type run struct {
 	// stream, while the origin's primary downloads, is told as its bytes
 	// arrive (planning reads them from the part file).
 	stream *partStream
+	// newCurrent is the revision this run made current in place of
+	// another (addVerified), nil when it made none.
+	newCurrent *state.Revision
 	// publishedAt is when this run published its revision: one time for
 	// every mirror, so that the snapshots a run takes share their name.
 	publishedAt time.Time
@@ -568,6 +579,10 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 			m.pendingSet.restore(m) // nothing was committed
 		}
 		return err
+	}
+	if s.newCurrent != nil && s.e.opts.BeforePublish != nil {
+		// An interruption meanwhile fails each publish before its commit.
+		trace.WithRegion(ctx, "before publish", func() { s.e.opts.BeforePublish(ctx, *s.newCurrent) })
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
 	s.publishing = true

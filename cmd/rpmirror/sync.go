@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/daemon"
 	"github.com/rpmirror/rpmirror/fetch"
 	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/state"
@@ -125,6 +126,7 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 				MaxMetadataSize: cfg.Download.MaxMetadataSize,
 				DryRun:          dryRun,
 				Progress:        progs[i],
+				BeforePublish:   awaitServe(store, r.Name, log),
 			})
 			reports[i] = eng.Sync(ctx, r)
 			return nil
@@ -139,6 +141,16 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 		}
 	}
 	return done, nil
+}
+
+// awaitServe is the sync.Options.BeforePublish of the commands that
+// publish a new revision of repo (sync, rollback): beside an rpmirror
+// serve on the same state_dir, they wait for its metalink clients
+// (daemon.AwaitServe).
+func awaitServe(store *state.Store, repo string, log *slog.Logger) func(context.Context, state.Revision) {
+	return func(ctx context.Context, rev state.Revision) {
+		daemon.AwaitServe(ctx, store, repo, rev.SHA256, rev.VerifiedAt, log.With("repo", repo))
+	}
 }
 
 // fetched says what a sync downloaded, packages and metadata apart, in the

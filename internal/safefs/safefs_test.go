@@ -577,3 +577,44 @@ func TestLockNamesItsHolderOnly(t *testing.T) {
 		t.Errorf("Lock held by a program writing no pid: holder %q, %v; want ErrHeld naming none", holder, err)
 	}
 }
+
+// TestHoldShared: a file no one holds is not Held (nor is one that is
+// absent); one HoldShared holds is, by any number of holders at once,
+// until the last lets go; Held takes no lock (two askers do not see each
+// other), and never creates the file.
+func TestHoldShared(t *testing.T) {
+	root := t.TempDir()
+	held := func() bool {
+		t.Helper()
+		h, err := Held(root, "locks/serve.lock")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if held() {
+		t.Fatal("an absent file is held")
+	}
+	if _, err := os.Stat(filepath.Join(root, "locks")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Held created the lock's directory: %v", err)
+	}
+	r1, err := HoldShared(root, "locks/serve.lock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !held() {
+		t.Fatal("not held while HoldShared holds it")
+	}
+	r2, err := HoldShared(root, "locks/serve.lock")
+	if err != nil {
+		t.Fatalf("a second holder at once: %v", err)
+	}
+	r1()
+	if !held() {
+		t.Fatal("not held while a second holder still holds it")
+	}
+	r2()
+	if held() {
+		t.Fatal("held after every holder let go")
+	}
+}

@@ -1,0 +1,175 @@
+package daemon_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/rpmirror/rpmirror/daemon"
+	"github.com/rpmirror/rpmirror/fetch"
+	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/sync"
+)
+
+// TestSyncBesideTheDaemonWaitsForMetalinkClients: a sync beside the
+// daemon (as rpmirror sync runs it: sync.Options.BeforePublish calls
+// daemon.AwaitServe) that makes a new revision current publishes it no
+// sooner than 2 s after the daemon last answered a metalink naming only
+// the revision before: that client fetches the repomd.xml its metalink
+// names meanwhile, and dnf refuses any other. With no metalink answered
+// lately, it publishes as soon as the daemon lists the revision.
+func TestSyncBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
+	e.waitHealthy()
+	waitFor(t, 30*time.Second, "the start-up sync to end", func() bool { return e.status().Repos[0].LastSync != nil })
+	m1 := filepath.Join(e.dir, "m1")
+	log := slog.New(slog.DiscardHandler)
+	// syncBeside syncs the next revision beside the daemon, and returns
+	// when m1 published it.
+	syncBeside := func(name string) (published time.Time) {
+		t.Helper()
+		repo, store, nextSum := e.serveNext(name)
+		opts := sync.Options{Store: store, Fetcher: fetch.New(fetch.Options{}),
+			BeforePublish: func(ctx context.Context, rev state.Revision) {
+				if rev.SHA256 != nextSum {
+					t.Errorf("BeforePublish for %s, want the new revision %s", rev.SHA256, nextSum)
+				}
+				daemon.AwaitServe(ctx, store, "demo", rev.SHA256, rev.VerifiedAt, log)
+			}}
+		rep := sync.New(opts).Sync(context.Background(), repo)
+		for errors.Is(rep.Err, state.ErrLocked) { // a probe's glance at the lock
+			rep = sync.New(opts).Sync(context.Background(), repo)
+		}
+		if rep.Err != nil {
+			t.Fatalf("sync beside the daemon: %v", rep.Err)
+		}
+		if got := repomdSHA256(t, m1); got != nextSum {
+			t.Fatalf("m1 serves %s after the sync, want %s", got, nextSum)
+		}
+		return time.Now() // an upper bound: the sync publishes last
+	}
+
+	e.metalink() // a client, about to fetch repomd.xml
+	answered := time.Now()
+	published := syncBeside("zz-grace")
+	// The sync publishes after the grace: the moment it returned is late
+	// by its publish and state saves alone (milliseconds).
+	if took := published.Sub(answered); took < 2*time.Second {
+		t.Errorf("the sync beside the daemon published %s after a metalink naming only the revision before was answered (want 2 s at least)", took.Round(time.Millisecond))
+	} else {
+		t.Logf("published %s after the metalink was answered", took.Round(time.Millisecond))
+	}
+
+	time.Sleep(2500 * time.Millisecond) // no metalink client since
+	start := time.Now()
+	syncBeside("zz-no-client")
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("with no metalink answered in the last 2 s, the sync beside the daemon took %s (want no wait)", took.Round(time.Millisecond))
+	}
+}
+
+// TestAwaitServeWithoutTheDaemon: with no rpmirror serve on the
+// state_dir, AwaitServe returns at once, whatever the records say; with
+// one, it waits for the record of the revision, at most a few seconds.
+func TestAwaitServeWithoutTheDaemon(t *testing.T) {
+	store, err := state.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	now := time.Now()
+	if err := store.SaveAdopted(&state.Adopted{Repo: "r", SHA256: "aa", At: now, MetalinkServed: now}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	daemon.AwaitServe(context.Background(), store, "r", "aa", now, log)
+	if took := time.Since(start); took > 200*time.Millisecond {
+		t.Errorf("AwaitServe with no daemon running took %s", took)
+	}
+	release, err := store.Serving() // a daemon, as far as AwaitServe can tell
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	start = time.Now()
+	daemon.AwaitServe(context.Background(), store, "r", "aa", now, log)
+	if took := time.Since(start); took < 1500*time.Millisecond || took > 3*time.Second {
+		t.Errorf("AwaitServe, the daemon having answered a metalink just before listing the revision, took %s (want about 2 s)", took)
+	}
+	// A record of the revision from an earlier time it was current is not
+	// the daemon's answer; canceled, AwaitServe returns.
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start = time.Now()
+	daemon.AwaitServe(ctx, store, "r", "aa", now.Add(time.Minute), log)
+	if took := time.Since(start); took < 250*time.Millisecond || took > time.Second {
+		t.Errorf("AwaitServe for a revision the daemon has not listed since: returned after %s (want when its context ended, 300 ms)", took)
+	}
+}
+
+// TestRollbackBesideTheDaemonWaitsForMetalinkClients: rpmirror rollback
+// beside the daemon (BeforePublish as the command sets it) moves the
+// first mirror to the held revision no sooner than 2 s after the daemon
+// last answered a metalink naming the revision before.
+func TestRollbackBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
+	e.waitHealthy()
+	first, _, nextSum := e.syncNextSnapshot()
+	repo, _ := e.cfg.Repo("demo")
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	eng := sync.New(sync.Options{Store: store, BeforePublish: func(ctx context.Context, rev state.Revision) {
+		daemon.AwaitServe(ctx, store, "demo", rev.SHA256, rev.VerifiedAt, log)
+	}})
+	// m1's repomd.xml moving away from the revision synced is the
+	// rollback's first publish.
+	moved := make(chan time.Time, 1)
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+			if b, err := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml")); err == nil && sha256Hex(b) != nextSum {
+				moved <- time.Now()
+				return
+			}
+		}
+	}()
+	time.Sleep(2500 * time.Millisecond) // the daemon's own metalink reads (syncNextSnapshot) are over
+	e.metalink()
+	answered := time.Now()
+	for {
+		_, _, err := eng.Rollback(context.Background(), repo, first, "tester@ci")
+		if errors.Is(err, state.ErrLocked) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		break
+	}
+	at := <-moved
+	if took := at.Sub(answered); took < 1900*time.Millisecond {
+		t.Errorf("the rollback beside the daemon moved m1 %s after a metalink naming the revision before was answered (want 2 s)", took.Round(time.Millisecond))
+	} else {
+		t.Logf("m1 moved %s after the metalink was answered", took.Round(time.Millisecond))
+	}
+}
+
+func sha256Hex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

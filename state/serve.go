@@ -1,0 +1,95 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"time"
+
+	"github.com/rpmirror/rpmirror/internal/safefs"
+)
+
+// rpmirror serve answers metalinks that name the verified repomd.xml by
+// its hashes, and dnf refuses a repomd.xml its metalink does not name. A
+// sync run beside the daemon (by hand, or from cron) that publishes a new
+// revision would fail the clients that fetched a metalink just before the
+// daemon learnt of it: the daemon's own syncs wait for them, and a sync
+// beside it waits too, through these records.
+//
+//   - The daemon holds a shared lock on locks/serve.lock for as long as it
+//     runs (Serving); a sync asks whether anyone holds it (Served).
+//   - Once the daemon's lists name a revision a process beside it made
+//     current, it records so in serve/REPO.json (SaveAdopted): the
+//     revision, and when it last answered a metalink before its lists
+//     named it. The sync waits for that record, then until its clients
+//     have had their time.
+
+const serveLockRel = "locks/serve.lock"
+
+// Serving records that an rpmirror serve runs on this state_dir, until
+// release. Any number of processes may hold it at once.
+func (s *Store) Serving() (release func(), err error) {
+	release, err = safefs.HoldShared(s.dir, serveLockRel)
+	if err != nil {
+		return nil, fmt.Errorf("recording in the state_dir that rpmirror serve runs: %w", err)
+	}
+	return release, nil
+}
+
+// Served reports whether an rpmirror serve runs on this state_dir
+// (Serving); false when that cannot be told.
+func (s *Store) Served() bool {
+	held, err := safefs.Held(s.dir, serveLockRel)
+	return err == nil && held
+}
+
+// Adopted is what rpmirror serve records once its lists name a revision
+// another process made current.
+type Adopted struct {
+	Repo string `json:"repo"`
+	// SHA256 is the hex digest of the revision's repomd.xml.
+	SHA256 string `json:"sha256"`
+	// At is when the lists named it.
+	At time.Time `json:"at"`
+	// MetalinkServed is when the daemon last answered a metalink of the
+	// repository before the lists named it (zero for none): a client
+	// that got one fetches the repomd.xml it names within moments.
+	MetalinkServed time.Time `json:"metalink_served,omitzero"`
+}
+
+func (s *Store) adoptedRel(repo string) string { return "serve/" + repo + ".json" }
+
+// SaveAdopted records a atomically (not made durable: it matters only
+// while the processes that read it run).
+func (s *Store) SaveAdopted(a *Adopted) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	if err := safefs.MkdirAll(s.dir, "serve", 0o755); err != nil {
+		return fmt.Errorf("recording the revision rpmirror serve lists for %s: %w", a.Repo, err)
+	}
+	if err := safefs.Stage(s.dir, s.adoptedRel(a.Repo), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("recording the revision rpmirror serve lists for %s: %w", a.Repo, err)
+	}
+	return nil
+}
+
+// LoadAdopted returns what SaveAdopted recorded last for repo, or nil.
+func (s *Store) LoadAdopted(repo string) (*Adopted, error) {
+	b, err := s.read(s.adoptedRel(repo))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the revision rpmirror serve lists for %s: %w", repo, err)
+	}
+	var a Adopted
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("reading the revision rpmirror serve lists for %s from %s: %w", repo, filepath.Join(s.dir, s.adoptedRel(repo)), err)
+	}
+	a.Repo = repo
+	return &a, nil
+}
