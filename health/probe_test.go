@@ -1106,3 +1106,51 @@ func TestCheckMirrorPublishedDuringProbe(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckAgainWithinTheDeadline: a probe that finds a mirror down past
+// its repomd.xml, the mirror having published meanwhile, probes once
+// more within what is left of its own deadline, not a fresh one: a
+// mirror that then stalls is found down after Timeout, not nearly twice
+// that.
+func TestCheckAgainWithinTheDeadline(t *testing.T) {
+	var repomds atomic.Int32
+	v1, v2 := mirror("v1"), mirror("v2")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isRepomd(r) {
+			if repomds.Add(1) == 1 {
+				v1.ServeHTTP(w, r)
+			} else {
+				v2.ServeHTTP(w, r) // it published
+			}
+			return
+		}
+		if repomds.Load() == 1 {
+			// The first probe's next file: slow, then gone.
+			time.Sleep(700 * time.Millisecond)
+			http.NotFound(w, r)
+			return
+		}
+		// The probe again: it stalls.
+		select {
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	accept := func(*repodata.Repomd, string) ([]Package, string, bool) {
+		return []Package{demoPackages(t, "v1")[0]}, "", true
+	}
+	p := &Prober{Timeout: time.Second, Rand: func(int) int { return 0 }}
+	start := time.Now()
+	r := p.Check(context.Background(), srv.URL+"/", accept)
+	took := time.Since(start)
+	if r.State != Down {
+		t.Errorf("got %s (%s), want down (the probe again stalled)", r.State, r.Reason)
+	}
+	if repomds.Load() < 2 {
+		t.Fatalf("repomd.xml read %d times: the probe did not look again", repomds.Load())
+	}
+	if took > 1500*time.Millisecond {
+		t.Errorf("the probe took %s with a 1 s timeout: its second look had a deadline of its own", took.Round(time.Millisecond))
+	}
+}
