@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,4 +173,31 @@ func TestRollbackBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
+}
+
+// TestOwnNoChangeSyncProbesNoMirror: a sync of the daemon's own that
+// finds every mirror current (the origin unchanged) probes no mirror; one
+// that publishes probes them again.
+func TestOwnNoChangeSyncProbesNoMirror(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second})
+	e.waitHealthy()
+	waitFor(t, 30*time.Second, "the start-up sync to end", func() bool { return e.status().Repos[0].LastSync != nil })
+	time.Sleep(2 * time.Second) // the start-up round's probes are over
+	started := func() time.Time { return e.status().Repos[0].LastSync.Start }
+	before, last := e.net.hitsOf("m1"), started()
+	e.d.TriggerSync("demo")
+	waitFor(t, 10*time.Second, "the daemon's sync to run", func() bool { return started().After(last) })
+	if ls := e.status().Repos[0].LastSync; ls.Result != "no change" {
+		t.Fatalf("the daemon's sync: %s, want no change (the test did not test)", ls.Result)
+	}
+	time.Sleep(time.Second)
+	if got := e.net.hitsOf("m1"); got != before {
+		t.Errorf("a sync of the daemon's own that changed nothing had m1 probed: %d requests", got-before)
+	}
+	_, _, nextSum := e.serveNext("zz-own")
+	e.d.TriggerSync("demo")
+	waitFor(t, 15*time.Second, "the mirrors probed again after the daemon's sync published", func() bool {
+		st := e.status().Repos[0]
+		return e.net.hitsOf("m1") > before && mirrorOf(st, "m1").State == "ok" && strings.Contains(e.metalink(), nextSum)
+	})
 }
