@@ -8,63 +8,95 @@ import (
 	"github.com/rpmirror/rpmirror/state"
 )
 
-// A sync, rollback or resume run beside the daemon (by hand, or from
-// cron) changes the revision its metalink names. The daemon follows at
-// once (watchState), but a client that fetched a metalink just before
-// fetches the repomd.xml it names a moment later, and a mirror that
-// moved meanwhile serves another, which dnf refuses (from every mirror
-// alike: the install fails). The daemon's own syncs wait for those
-// clients (verifiedBySync); a process beside it waits through the
-// state_dir (state.Store.Serving, state.Adopted):
+// The metalink names the current revision's repomd.xml by its hashes,
+// and dnf refuses a repomd.xml its metalink does not name (from every
+// mirror alike: the install fails). A client that fetched a metalink just
+// before the lists named a new revision fetches repomd.xml a moment
+// later; a mirror moved to the new revision meanwhile fails it. So a
+// mirror is moved to a revision only once the lists name it and the
+// clients of the last metalink answered before that have had
+// metalinkGrace to fetch their repomd.xml:
 //
-//   - the daemon, once its lists name the revision another process made
-//     current (or held), records so, with when it last answered a
-//     metalink before (ackListed);
-//   - the process, before it moves the first mirror, waits for that
-//     record, then until metalinkGrace after that answer (AwaitServe).
+//   - renderViews notes, each time the current revision the lists name
+//     changes (a sync's, a hold's, a lift's, or the first at start), when
+//     a metalink was last answered before (noteListed), and records it in
+//     the state_dir for the processes beside the daemon (state.Adopted);
+//   - the daemon's own syncs wait at sync.Options.BeforePublish from what
+//     it noted (beforePublish);
+//   - rpmirror sync and rollback beside the daemon wait from the record
+//     (AwaitServe), the daemon holding state_dir/serve/lock while it runs
+//     (state.Store.Serving) so that they know to. (After rpmirror resume,
+//     the sync that moves the mirrors off the held revision waits so.)
 
-// ackListed records, for the processes beside the daemon, the revision
-// the lists name now, unless recorded already.
-func (r *repo) ackListed() {
+// noteListed notes that the lists, just stored, name cur as the current
+// revision (nil: none), and records it unless that was so already.
+func (r *repo) noteListed(cur *state.Revision) {
+	if cur == nil {
+		return
+	}
 	r.mu.Lock()
-	cur := r.verified.Current()
-	if cur == nil || r.acked == cur.SHA256 {
+	if r.listedSum == cur.SHA256 {
 		r.mu.Unlock()
 		return
 	}
-	r.acked = cur.SHA256
+	// Read after the lists were stored: a metalink answered since names
+	// cur (server.Live.MetalinkServedAt is set before the lists are read).
+	served := r.live.MetalinkServedAt()
+	r.listedSum, r.listedMetalink = cur.SHA256, served
 	r.mu.Unlock()
-	// Read after the lists were rendered (the callers judged the mirrors
-	// again first): a metalink answered since names this revision.
-	a := &state.Adopted{Repo: r.name, SHA256: cur.SHA256, At: time.Now().UTC(), MetalinkServed: r.live.MetalinkServedAt()}
+	a := &state.Adopted{Repo: r.name, SHA256: cur.SHA256, At: time.Now().UTC(), MetalinkServed: served}
 	if err := r.d.store.SaveAdopted(a); err != nil {
-		r.log.Warn("a sync beside the daemon will publish without waiting for its metalink clients", "err", err)
-		r.mu.Lock()
-		r.acked = ""
-		r.mu.Unlock()
+		r.log.Warn("commands run beside the daemon will wait for it up to their limit before they publish", "err", err)
 	}
+}
+
+// beforePublish is the daemon's own syncs' sync.Options.BeforePublish:
+// with the lists naming rev, it waits until metalinkGrace has passed
+// since a metalink was last answered before they did (a client that
+// fetched that metalink fetches the repomd.xml it names right after). A
+// sync's new revision is named once the sync reported it
+// (verifiedBySync); a lifted hold's revision once the lift was seen.
+func (r *repo) beforePublish(ctx context.Context, rev state.Revision) {
+	r.mu.Lock()
+	sum, served := r.listedSum, r.listedMetalink
+	r.mu.Unlock()
+	if sum != rev.SHA256 {
+		return // not named: nothing the daemon can wait for
+	}
+	// At most metalinkGrace, whatever the wall clock did.
+	wait := min(time.Until(served.Add(metalinkGrace)), metalinkGrace)
+	if wait <= 0 {
+		return
+	}
+	r.log.Debug("publish held back for a metalink client that may still fetch the previous repomd.xml", "wait", wait.Round(time.Millisecond))
+	sleep(ctx, wait)
 }
 
 // adoptWait bounds how long AwaitServe waits for the daemon to name the
 // revision: it looks at the state_dir as soon as inotify tells it, and
 // every Options.StateWatchInterval (2 s) where inotify tells nothing
-// (NFS).
-const adoptWait = 5 * time.Second
+// (NFS, where attribute caching can delay what it sees further).
+const adoptWait = 15 * time.Second
 
 // adoptPoll is how often AwaitServe reads the daemon's record.
 const adoptPoll = 10 * time.Millisecond
 
-// AwaitServe is for a process that is about to publish revision sum of
-// repo, made current (or held) in store at since beside a running
-// rpmirror serve: it waits until the daemon's lists name sum (a record
-// of the daemon's from since on), and then until metalinkGrace has passed
-// since the daemon last answered a metalink that did not name it, so that
-// the client of that metalink has fetched the repomd.xml it names. With
-// no daemon running, or no metalink answered lately, it returns at once;
-// it waits at most adoptWait for the daemon, then metalinkGrace, and
-// returns when ctx ends.
-func AwaitServe(ctx context.Context, store *state.Store, repo, sum string, since time.Time, log *slog.Logger) {
-	if !store.Served() {
+// AwaitServe is for a process about to move a mirror of repo to revision
+// sum, recorded in store as current (or held): with an rpmirror serve
+// running on store that serves repo, it waits until the daemon's lists
+// name sum (its record, state.Adopted), then until metalinkGrace has
+// passed since the daemon last answered a metalink before they did, so
+// that the client of that metalink has fetched the repomd.xml it names.
+// With no daemon running, none serving repo (no record), or no metalink
+// answered lately, it returns at once; it waits at most adoptWait for the
+// daemon, then metalinkGrace, and returns when ctx ends.
+func AwaitServe(ctx context.Context, store *state.Store, repo, sum string, log *slog.Logger) {
+	served, err := store.Served()
+	if err != nil {
+		log.Warn("publishing without waiting for rpmirror serve's metalink clients", "err", err)
+		return
+	}
+	if !served {
 		return
 	}
 	start := time.Now()
@@ -74,10 +106,10 @@ func AwaitServe(ctx context.Context, store *state.Store, repo, sum string, since
 			log.Warn("publishing without waiting for rpmirror serve's metalink clients", "err", err)
 			return
 		}
-		// A second's slack for the clocks of two hosts sharing the
-		// state_dir (NFS); a record older names the revision from the
-		// last time it was current.
-		if a != nil && a.SHA256 == sum && !a.At.Before(since.Add(-time.Second)) {
+		if a == nil {
+			return // the daemon does not serve repo
+		}
+		if a.SHA256 == sum {
 			wait := min(time.Until(a.MetalinkServed.Add(metalinkGrace)), metalinkGrace)
 			if wait > 0 {
 				log.Info("waiting for clients of rpmirror serve's metalink before publishing", "wait", wait.Round(time.Millisecond))
@@ -86,7 +118,7 @@ func AwaitServe(ctx context.Context, store *state.Store, repo, sum string, since
 			return
 		}
 		if time.Since(start) >= adoptWait {
-			log.Warn("rpmirror serve runs on this state_dir but did not list the new revision; publishing without waiting for its metalink clients", "waited", adoptWait)
+			log.Warn("rpmirror serve runs on this state_dir but did not list the revision; publishing without waiting for its metalink clients", "waited", adoptWait)
 			return
 		}
 		if !sleep(ctx, adoptPoll) {

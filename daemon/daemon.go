@@ -240,13 +240,16 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	if _, err := d.store.RemoveStaleTemp(listStagePrefix, staleStaging); err != nil {
 		d.log.Warn("removing mirror lists left staged by an earlier daemon", "err", err)
 	}
-	// A sync, rollback or resume run beside the daemon waits for its
-	// metalink clients (AwaitServe) only while this is held.
+	// A sync or rollback run beside the daemon waits for its metalink
+	// clients (AwaitServe) only while this is held, and for the repos
+	// the daemon records what it lists of (noteListed): not one an
+	// earlier daemon served.
 	if release, err := d.store.Serving(); err != nil {
 		d.log.Warn("syncs run beside the daemon will not wait for its metalink clients", "err", err)
 	} else {
 		defer release()
 	}
+	d.removeListedRecords()
 	syncCtx, cancelSyncs := context.WithCancel(context.WithoutCancel(ctx))
 	d.mu.Lock()
 	d.runCtx, d.syncCtx, d.cancelSyncs = ctx, syncCtx, cancelSyncs
@@ -316,6 +319,27 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	d.alerts.Drain(drainCtx)
 	cancelDrain()
 	return err
+}
+
+// removeListedRecords removes the records of what the daemon lists
+// (state.Adopted) of the repos it does not serve, left by an earlier
+// daemon: a command beside it would wait for a record that never comes.
+func (d *Daemon) removeListedRecords() {
+	names, err := d.store.AdoptedRepos()
+	if err != nil {
+		d.log.Warn("reading what earlier daemons recorded of their lists", "err", err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, name := range names {
+		if _, ok := d.repos[name]; ok {
+			continue
+		}
+		if err := d.store.RemoveAdopted(name); err != nil {
+			d.log.Warn("a sync beside the daemon of a repo it does not serve will wait for it", "repo", name, "err", err)
+		}
+	}
 }
 
 // Reload applies a new configuration: repos added start, repos removed
@@ -398,6 +422,9 @@ func (d *Daemon) apply(cfg *config.Config) {
 			d.cron.Remove(r.cronID)
 			r.stop()
 			delete(d.repos, name)
+			if err := d.store.RemoveAdopted(name); err != nil {
+				d.log.Warn("a sync beside the daemon of a repo it no longer serves will wait for it", "repo", name, "err", err)
+			}
 			d.metrics.forget(name)
 			d.srvMetrics.Forget(name)
 			d.log.Info("repo removed", "repo", name)

@@ -178,10 +178,11 @@ type repo struct {
 	// liftPending: a hold was lifted and no sync has run since; the next
 	// probe asks for one (refreshHold, probe).
 	liftPending atomic.Bool
-	// acked is the digest of the revision the lists named when the
-	// daemon last recorded so for the processes beside it (ackListed;
-	// r.mu).
-	acked string
+	// listedSum is the digest of the current revision the lists name,
+	// listedMetalink when a metalink was last answered before they did
+	// (noteListed; r.mu).
+	listedSum      string
+	listedMetalink time.Time
 	// syncAtStart: the repo's start-up sync is asked for once its origin
 	// is probed (probeLoop, probe).
 	syncAtStart atomic.Bool
@@ -428,7 +429,8 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		Logger:          r.d.log,
 		Concurrency:     cfg.Download.Concurrency,
 		MaxMetadataSize: cfg.Download.MaxMetadataSize,
-		OnVerified:      r.verifiedBySync(ctx),
+		OnVerified:      r.verifiedBySync,
+		BeforePublish:   r.beforePublish,
 		OnLocked: func() {
 			r.stampMu.Lock()
 			r.syncLocked = true
@@ -1073,40 +1075,12 @@ func (r *repo) learnLocal(sum string) {
 const metalinkGrace = 2 * time.Second
 
 // verifiedBySync is the daemon's sync.Options.OnVerified: it takes the
-// verified revisions the sync reports (setVerified: the metalink names
-// the new repomd.xml from then on), and, when the current revision is
-// new and a metalink naming the previous one was answered less than
-// metalinkGrace ago, waits out the rest of metalinkGrace before the
-// sync goes on to publish: that client, fetching repomd.xml after the
-// publish, would find on every mirror a repomd.xml its metalink does not
-// name, and fail (a tester's dnf clients did, 12 in 950 runs under
-// frequent publishes). With no metalink client, nothing waits.
-func (r *repo) verifiedBySync(ctx context.Context) func(*state.Verified) {
-	return func(v *state.Verified) {
-		r.mu.Lock()
-		prev := r.stored.Current()
-		r.mu.Unlock()
-		r.setVerified(v)
-		cur := v.Current()
-		if cur == nil || (prev != nil && prev.SHA256 == cur.SHA256) {
-			return
-		}
-		// Read once the lists name the new revision: a metalink answered
-		// while they were rendered named only the previous one. (One
-		// answered since names both: its client is waited for too.) At
-		// most metalinkGrace, whatever the wall clock did.
-		wait := min(time.Until(r.live.MetalinkServedAt().Add(metalinkGrace)), metalinkGrace)
-		if wait <= 0 {
-			return
-		}
-		r.log.Debug("publish held back for a metalink client that may still fetch the previous repomd.xml", "wait", wait.Round(time.Millisecond))
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-	}
+// verified revisions the sync reports (setVerified: the lists name the
+// new revision from then on, before any mirror serves it). The sync then
+// waits for the metalink clients of the revision before at
+// BeforePublish (beforePublish).
+func (r *repo) verifiedBySync(v *state.Verified) {
+	r.setVerified(v)
 }
 
 // setVerified takes the verified revisions a sync reports, at once (a
@@ -2037,6 +2011,7 @@ func (r *repo) renderViews(force bool) bool {
 	}
 	sr.Snapshots = r.snapshotLists(rc, cands, snapIdx, now)
 	r.live.Store(sr)
+	r.noteListed(v.Current())
 	r.d.metrics.listed.WithLabelValues(r.name).Set(float64(len(ms)))
 	return true
 }

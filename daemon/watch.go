@@ -159,7 +159,6 @@ func (r *repo) watchState() bool {
 	if !stamp.Equal(prev) {
 		if !stamp.Verified.Equal(prev.Verified) {
 			r.learnStored()
-			r.ackListed()
 		}
 		if !stamp.Hold.Equal(prev.Hold) && r.refreshHold() {
 			// At once, not at the probe once the process is done: a
@@ -171,7 +170,6 @@ func (r *repo) watchState() bool {
 			// revision before, they stayed listed beside the held
 			// revision's metalink while they served the other.
 			r.judgeAgain()
-			r.ackListed()
 		}
 		// What the mirrors are to be probed for: a new verified
 		// revision, a hold or its lift, a mirror published to (a

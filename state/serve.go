@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
@@ -18,15 +20,17 @@ import (
 // daemon learnt of it: the daemon's own syncs wait for them, and a sync
 // beside it waits too, through these records.
 //
-//   - The daemon holds a shared lock on locks/serve.lock for as long as it
-//     runs (Serving); a sync asks whether anyone holds it (Served).
-//   - Once the daemon's lists name a revision a process beside it made
-//     current, it records so in serve/REPO.json (SaveAdopted): the
-//     revision, and when it last answered a metalink before its lists
-//     named it. The sync waits for that record, then until its clients
-//     have had their time.
+//   - The daemon holds a shared lock on serve/lock for as long as it runs
+//     (Serving); a sync asks whether anyone holds it (Served). (Not in
+//     locks/, where a repository named "serve" has its lock.)
+//   - For each repository it serves, the daemon records in serve/REPO.json
+//     (SaveAdopted) the revision its lists name as current, from its start
+//     on and each time that changes, with when it last answered a
+//     metalink before they named it. A process about to move a mirror to
+//     a revision waits until that record names it, then until the
+//     clients of that last answer have had their time.
 
-const serveLockRel = "locks/serve.lock"
+const serveLockRel = "serve/lock"
 
 // Serving records that an rpmirror serve runs on this state_dir, until
 // release. Any number of processes may hold it at once.
@@ -39,19 +43,22 @@ func (s *Store) Serving() (release func(), err error) {
 }
 
 // Served reports whether an rpmirror serve runs on this state_dir
-// (Serving); false when that cannot be told.
-func (s *Store) Served() bool {
+// (Serving).
+func (s *Store) Served() (bool, error) {
 	held, err := safefs.Held(s.dir, serveLockRel)
-	return err == nil && held
+	if err != nil {
+		return false, fmt.Errorf("asking whether rpmirror serve runs on the state_dir: %w", err)
+	}
+	return held, nil
 }
 
-// Adopted is what rpmirror serve records once its lists name a revision
-// another process made current.
+// Adopted is what rpmirror serve records of the revision its lists name
+// as current (the held one while a hold lasts).
 type Adopted struct {
 	Repo string `json:"repo"`
 	// SHA256 is the hex digest of the revision's repomd.xml.
 	SHA256 string `json:"sha256"`
-	// At is when the lists named it.
+	// At is when the lists named it (or when the daemon started).
 	At time.Time `json:"at"`
 	// MetalinkServed is when the daemon last answered a metalink of the
 	// repository before the lists named it (zero for none): a client
@@ -75,6 +82,37 @@ func (s *Store) SaveAdopted(a *Adopted) error {
 		return fmt.Errorf("recording the revision rpmirror serve lists for %s: %w", a.Repo, err)
 	}
 	return nil
+}
+
+// RemoveAdopted removes the record of repo: a daemon no longer serves it.
+// A record that is absent is not an error.
+func (s *Store) RemoveAdopted(repo string) error {
+	err := safefs.Check(s.dir, s.adoptedRel(repo)) // no symlink on the way
+	if err == nil {
+		err = os.Remove(filepath.Join(s.dir, filepath.FromSlash(s.adoptedRel(repo))))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the record of the revision rpmirror serve lists for %s: %w", repo, err)
+	}
+	return nil
+}
+
+// AdoptedRepos lists the repositories SaveAdopted has a record of.
+func (s *Store) AdoptedRepos() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(s.dir, "serve"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && e.Type().IsRegular() {
+			names = append(names, n)
+		}
+	}
+	return names, nil
 }
 
 // LoadAdopted returns what SaveAdopted recorded last for repo, or nil.

@@ -78,13 +78,13 @@ type Options struct {
 	// a dry run): what the state_dir holds then is the sync's own, and no
 	// other process's yet.
 	BeforeUnlock func()
-	// BeforePublish, when set, is called once a sync has recorded a new
-	// current revision rev as verified (in place of another), or a
-	// rollback its hold (rev is then the held one, VerifiedAt the hold's
-	// time), before either changes any mirror's repomd.xml; they go on
-	// when it returns. rpmirror sync and rollback wait there for the
-	// metalink clients of an rpmirror serve beside them
-	// (daemon.AwaitServe).
+	// BeforePublish, when set, is called before a sync or a rollback
+	// moves the first mirror to revision rev: once the sync has recorded
+	// rev as the current verified revision, or the rollback its hold (rev
+	// is then the held one); they go on when it returns. It is not called
+	// when no mirror is to move (nor in a dry run). rpmirror serve's
+	// syncs, and rpmirror sync and rollback beside it, wait there for the
+	// daemon's metalink clients (daemon.AwaitServe).
 	BeforePublish func(ctx context.Context, rev state.Revision)
 }
 
@@ -304,9 +304,6 @@ type run struct {
 	// stream, while the origin's primary downloads, is told as its bytes
 	// arrive (planning reads them from the part file).
 	stream *partStream
-	// newCurrent is the revision this run made current in place of
-	// another (addVerified), nil when it made none.
-	newCurrent *state.Revision
 	// publishedAt is when this run published its revision: one time for
 	// every mirror, so that the snapshots a run takes share their name.
 	publishedAt time.Time
@@ -580,9 +577,9 @@ func (s *run) execute(ctx context.Context, behind []*mirror) error {
 		}
 		return err
 	}
-	if s.newCurrent != nil && s.e.opts.BeforePublish != nil {
+	if cur := s.verified.Current(); cur != nil && s.e.opts.BeforePublish != nil {
 		// An interruption meanwhile fails each publish before its commit.
-		trace.WithRegion(ctx, "before publish", func() { s.e.opts.BeforePublish(ctx, *s.newCurrent) })
+		trace.WithRegion(ctx, "before publish", func() { s.e.opts.BeforePublish(ctx, *cur) })
 	}
 	s.e.opts.Progress.set(s.repo.Name, "publishing")
 	s.publishing = true

@@ -87,13 +87,7 @@ func (s *run) recordVerified() error {
 func (s *run) addVerified() (save func() error) {
 	rev := state.Revision{Revision: s.md.Revision, SHA256: sha256Hex(s.repomd), Repomd: s.repomd, Packages: s.sample, PackageSizes: s.sizes,
 		Signature: s.asc, Key: s.key}
-	prev := s.verified.Current()
-	changed := prev != nil && prev.SHA256 != rev.SHA256
 	added := s.verified.Add(rev, s.now(), s.repo.MaxLag)
-	if changed {
-		cur := *s.verified.Current()
-		s.newCurrent = &cur
-	}
 	return func() error {
 		if added {
 			if err := s.saveVerified(); err != nil {

@@ -37,8 +37,12 @@ func TestSyncWaitsForServesMetalinkClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer release()
-	// The daemon: it lists the revision as soon as the sync records it
-	// verified, having answered a metalink just before.
+	// The daemon: it records the revision it lists from its start, and
+	// lists the new one as soon as the sync records it verified, having
+	// answered a metalink just before.
+	if err := store.SaveAdopted(&state.Adopted{Repo: "test", SHA256: "the revision before", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	listed := make(chan time.Time, 1)
 	stop := make(chan struct{})
 	defer close(stop)
@@ -69,7 +73,7 @@ func TestSyncWaitsForServesMetalinkClients(t *testing.T) {
 	default:
 		t.Fatal("the sync ended before it recorded the new revision as verified")
 	}
-	if waited := done.Sub(at); waited < 1900*time.Millisecond {
+	if waited := done.Sub(at); waited < 1900*time.Millisecond || waited > 4*time.Second {
 		t.Errorf("rpmirror sync published %s after rpmirror serve listed the new revision, having answered a metalink just before (want 2 s)", waited.Round(time.Millisecond))
 	}
 	for _, m := range f.mirrors {

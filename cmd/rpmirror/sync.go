@@ -143,13 +143,13 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 	return done, nil
 }
 
-// awaitServe is the sync.Options.BeforePublish of the commands that
-// publish a new revision of repo (sync, rollback): beside an rpmirror
+// awaitServe is the sync.Options.BeforePublish of the commands that move
+// the mirrors of repo to a revision (sync, rollback): beside an rpmirror
 // serve on the same state_dir, they wait for its metalink clients
 // (daemon.AwaitServe).
 func awaitServe(store *state.Store, repo string, log *slog.Logger) func(context.Context, state.Revision) {
 	return func(ctx context.Context, rev state.Revision) {
-		daemon.AwaitServe(ctx, store, repo, rev.SHA256, rev.VerifiedAt, log.With("repo", repo))
+		daemon.AwaitServe(ctx, store, repo, rev.SHA256, log.With("repo", repo))
 	}
 }
 

@@ -581,22 +581,25 @@ func lockOnce(root, rel string) (unlock func(), holder string, err error) {
 }
 
 // HoldShared takes a shared lock on root/rel (an open file description
-// lock, fcntl(2) F_OFD_SETLKW with F_RDLCK), creating the file and its
+// lock, fcntl(2) F_OFD_SETLK with F_RDLCK), creating the file and its
 // directories if needed, and keeps it until release: a process says so
 // that it is running, for as long as it runs. Any number of processes
-// may hold it at once, and Held tells another whether one does. (Open
+// may hold it at once, and Held tells another whether one does; it fails
+// at once when another program holds a write lock on the file. (Open
 // file description locks are POSIX record locks to NFS: they work on a
 // state_dir shared over NFS as flock(2) locks do.)
 func HoldShared(root, rel string) (release func(), err error) {
 	if err := MkdirAll(root, filepath.Dir(filepath.FromSlash(rel)), 0o755); err != nil {
 		return nil, err
 	}
-	f, err := OpenFile(root, rel, os.O_RDWR|os.O_CREATE, 0o644)
+	// Read-only: a file another user created (a daemon once run as root)
+	// takes a read lock as well, where the mode lets it be read.
+	f, err := OpenFile(root, rel, os.O_RDONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
 	lk := unix.Flock_t{Type: unix.F_RDLCK, Whence: 0}
-	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLKW, &lk); err != nil {
+	if err := unix.FcntlFlock(f.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
 	}
@@ -605,8 +608,9 @@ func HoldShared(root, rel string) (release func(), err error) {
 
 // Held reports whether a process holds the lock HoldShared takes on
 // root/rel (any lock on the file, but this one is the only kind taken
-// on it). It asks without taking one (F_OFD_GETLK): two processes asking
-// at once do not see each other. A file that is absent is not held.
+// on it). It asks without taking a lock (F_OFD_GETLK), so that processes
+// asking at once never take each other for a holder. A file that is
+// absent is not held.
 func Held(root, rel string) (bool, error) {
 	f, err := OpenFile(root, rel, os.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
