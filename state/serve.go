@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
@@ -98,22 +97,7 @@ func (s *Store) RemoveAdopted(repo string) error {
 }
 
 // AdoptedRepos lists the repositories SaveAdopted has a record of.
-func (s *Store) AdoptedRepos() ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(s.dir, "serve"))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, e := range ents {
-		if n, ok := strings.CutSuffix(e.Name(), ".json"); ok && e.Type().IsRegular() {
-			names = append(names, n)
-		}
-	}
-	return names, nil
-}
+func (s *Store) AdoptedRepos() ([]string, error) { return s.recordNames("serve") }
 
 // LoadAdopted returns what SaveAdopted recorded last for repo, or nil.
 func (s *Store) LoadAdopted(repo string) (*Adopted, error) {

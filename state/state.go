@@ -288,8 +288,12 @@ func (s *Store) Save(r *Repo) error {
 }
 
 // Repos lists the repositories that have state, sorted.
-func (s *Store) Repos() ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(s.dir, "repos"))
+func (s *Store) Repos() ([]string, error) { return s.recordNames("repos") }
+
+// recordNames lists, sorted, the repositories dir (of the state_dir) has
+// a record of: its files named REPO.json.
+func (s *Store) recordNames(dir string) ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(s.dir, dir))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
