@@ -23,10 +23,14 @@ import (
 //     the state_dir for the processes beside the daemon (state.Adopted);
 //   - the daemon's own syncs wait at sync.Options.BeforePublish from what
 //     it noted (beforePublish);
-//   - rpmirror sync and rollback beside the daemon wait from the record
-//     (AwaitServe), the daemon holding state_dir/serve/lock while it runs
-//     (state.Store.Serving) so that they know to. (After rpmirror resume,
+//   - rpmirror sync beside the daemon waits from the record (AwaitServe),
+//     the daemon holding state_dir/serve/lock while it runs
+//     (state.Store.Serving) so that it knows to. (After rpmirror resume,
 //     the sync that moves the mirrors off the held revision waits so.)
+//
+// rpmirror rollback does not wait: while it moves the written mirrors
+// the lists name none it has not moved yet (judge), and a wait would
+// leave clients no mirror at all.
 
 // noteListed notes that the lists, just stored, name cur as the current
 // revision (nil: none), and records it unless that was so already.

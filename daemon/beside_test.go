@@ -124,62 +124,6 @@ func TestAwaitServe(t *testing.T) {
 	}
 }
 
-// TestRollbackBesideTheDaemonWaitsForMetalinkClients: rpmirror rollback
-// beside the daemon (BeforePublish as the command sets it) moves the
-// first mirror to the held revision no sooner than 2 s after the daemon
-// last answered a metalink naming the revision before.
-func TestRollbackBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
-	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
-	e.waitHealthy()
-	first, _, nextSum := e.syncNextSnapshot()
-	repo, _ := e.cfg.Repo("demo")
-	store, err := state.Open(e.cfg.StateDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.DiscardHandler)
-	eng := sync.New(sync.Options{Store: store, BeforePublish: func(ctx context.Context, rev state.Revision) {
-		daemon.AwaitServe(ctx, store, "demo", rev.SHA256, log)
-	}})
-	// m1's repomd.xml moving away from the revision synced is the
-	// rollback's first publish.
-	moved := make(chan time.Time, 1)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(2 * time.Millisecond):
-			}
-			if b, err := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml")); err == nil && sha256Hex(b) != nextSum {
-				moved <- time.Now()
-				return
-			}
-		}
-	}()
-	time.Sleep(2500 * time.Millisecond) // the daemon's own metalink reads (syncNextSnapshot) are over
-	e.metalink()
-	answered := time.Now()
-	for {
-		_, _, err := eng.Rollback(context.Background(), repo, first, "tester@ci")
-		if errors.Is(err, state.ErrLocked) {
-			continue
-		}
-		if err != nil {
-			t.Fatalf("rollback: %v", err)
-		}
-		break
-	}
-	at := <-moved
-	if took := at.Sub(answered); took < 1900*time.Millisecond || took > 4*time.Second {
-		t.Errorf("the rollback beside the daemon moved m1 %s after a metalink naming the revision before was answered (want 2 s)", took.Round(time.Millisecond))
-	} else {
-		t.Logf("m1 moved %s after the metalink was answered", took.Round(time.Millisecond))
-	}
-}
-
 func sha256Hex(b []byte) string {
 	h := sha256.Sum256(b)
 	return hex.EncodeToString(h[:])
@@ -212,19 +156,21 @@ func TestOwnNoChangeSyncProbesNoMirror(t *testing.T) {
 	})
 }
 
-// TestResumeThenSyncBesideTheDaemonWaitsForMetalinkClients: after
-// rpmirror resume beside the daemon, the sync that moves the mirrors off
-// the held revision (its current revision unchanged) waits for the
-// clients of the metalinks answered while the repository was held.
-func TestResumeThenSyncBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
-	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
-	e.waitHealthy()
+// heldWithMetalink syncs a next revision, rolls back to the first
+// beside the daemon and waits until the daemon lists the held revision;
+// then, with no metalink answered for 2.5 s, it answers one (naming only
+// the held revision) and resumes. It returns the repo's engine (its
+// BeforePublish as rpmirror sync sets it), the digest of the revision
+// the resume lets the mirrors go back to, and when the metalink was
+// answered.
+func (e *env) heldWithMetalink() (*sync.Engine, string, time.Time) {
+	t := e.t
+	t.Helper()
 	first, _, nextSum := e.syncNextSnapshot()
 	repo, _ := e.cfg.Repo("demo")
 	e.rollback(repo, first)
-	m1 := filepath.Join(e.dir, "m1", "repodata", "repomd.xml")
 	waitFor(t, 15*time.Second, "the rollback to move m1 and the daemon to list the held revision", func() bool {
-		b, err := os.ReadFile(m1)
+		b, err := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml"))
 		return err == nil && sha256Hex(b) != nextSum && !strings.Contains(e.metalink(), nextSum)
 	})
 	store, err := state.Open(e.cfg.StateDir)
@@ -246,6 +192,19 @@ func TestResumeThenSyncBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
 		}
 		break
 	}
+	return eng, nextSum, answered
+}
+
+// TestResumeThenSyncBesideTheDaemonWaitsForMetalinkClients: after
+// rpmirror resume beside the daemon, a sync by hand that moves the
+// mirrors off the held revision (its current revision unchanged) waits
+// for the clients of the metalinks answered while the repository was
+// held; the daemon's own sync, which the lift asks for, as well.
+func TestResumeThenSyncBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
+	e.waitHealthy()
+	eng, nextSum, answered := e.heldWithMetalink()
+	repo, _ := e.cfg.Repo("demo")
 	rep := eng.Sync(context.Background(), repo)
 	for errors.Is(rep.Err, state.ErrLocked) { // the daemon's own sync, asked for by the lift
 		rep = eng.Sync(context.Background(), repo)
@@ -253,7 +212,7 @@ func TestResumeThenSyncBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
 	if rep.Err != nil {
 		t.Fatalf("sync after resume: %v", rep.Err)
 	}
-	b, err := os.ReadFile(m1)
+	b, err := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml"))
 	if err != nil || sha256Hex(b) != nextSum {
 		t.Fatalf("m1 does not serve the revision after the resume and the sync (%v)", err)
 	}
@@ -261,5 +220,27 @@ func TestResumeThenSyncBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
 		t.Errorf("m1 moved off the held revision %s after a metalink naming only it was answered (want 2 s)", took.Round(time.Millisecond))
 	} else {
 		t.Logf("published %s after the metalink was answered", took.Round(time.Millisecond))
+	}
+}
+
+// TestResumeBesideTheDaemonItsSyncWaitsForMetalinkClients: after
+// rpmirror resume beside the daemon, the daemon's own sync that the lift
+// asks for moves the mirrors off the held revision no sooner than 2 s
+// after a metalink naming only it was answered (a tester's moved them
+// 70 ms after the lift).
+func TestResumeBesideTheDaemonItsSyncWaitsForMetalinkClients(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
+	e.waitHealthy()
+	_, nextSum, answered := e.heldWithMetalink()
+	var moved time.Time
+	waitFor(t, 30*time.Second, "the daemon's sync to move m1 off the held revision", func() bool {
+		b, err := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml"))
+		moved = time.Now()
+		return err == nil && sha256Hex(b) == nextSum
+	})
+	if took := moved.Sub(answered); took < 1900*time.Millisecond {
+		t.Errorf("the daemon's sync moved m1 off the held revision %s after a metalink naming only it was answered (want 2 s)", took.Round(time.Millisecond))
+	} else {
+		t.Logf("moved %s after the metalink was answered", took.Round(time.Millisecond))
 	}
 }

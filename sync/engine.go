@@ -78,13 +78,15 @@ type Options struct {
 	// a dry run): what the state_dir holds then is the sync's own, and no
 	// other process's yet.
 	BeforeUnlock func()
-	// BeforePublish, when set, is called before a sync or a rollback
-	// moves the first mirror to revision rev: once the sync has recorded
-	// rev as the current verified revision, or the rollback its hold (rev
-	// is then the held one); they go on when it returns. It is not called
-	// when no mirror is to move (nor in a dry run). rpmirror serve's
-	// syncs, and rpmirror sync and rollback beside it, wait there for the
-	// daemon's metalink clients (daemon.AwaitServe).
+	// BeforePublish, when set, is called before a sync moves the first
+	// mirror to revision rev, once it has recorded rev as the current
+	// verified revision; the sync goes on when it returns. It is not
+	// called when no mirror is to move (nor in a dry run). rpmirror
+	// serve's syncs, and rpmirror sync beside it, wait there for the
+	// daemon's metalink clients (daemon.AwaitServe). (A rollback does not
+	// call it: while one is under way the daemon lists no written mirror
+	// it has not moved yet, so that a wait would leave clients with no
+	// mirror at all.)
 	BeforePublish func(ctx context.Context, rev state.Revision)
 }
 

@@ -276,10 +276,6 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			return h, nil, fmt.Errorf("mirror %s: %w", m.cfg.Name, err)
 		}
 	}
-	if e.opts.BeforePublish != nil {
-		// The held revision is current now, for clients too.
-		e.opts.BeforePublish(ctx, state.Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd, Signature: h.Signature, VerifiedAt: h.At})
-	}
 	st, err := store.Load(repo.Name)
 	var corrupt *state.CorruptError
 	if err != nil && !errors.As(err, &corrupt) {

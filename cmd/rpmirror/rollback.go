@@ -40,10 +40,7 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	log := newLogger(stderr, slog.LevelWarn, "text")
-	// Its wait for rpmirror serve's clients is said (up to 2 s, or more
-	// while the daemon has not listed the held revision yet).
-	eng := sync.New(sync.Options{Store: store, Logger: log, MaxMetadataSize: cfg.Download.MaxMetadataSize,
-		BeforePublish: awaitServe(store, r.Name, newLogger(stderr, slog.LevelInfo, "text"))})
+	eng := sync.New(sync.Options{Store: store, Logger: log, MaxMetadataSize: cfg.Download.MaxMetadataSize})
 	h, reps, err := eng.Rollback(ctx, r, *to, whoAmI())
 	for _, m := range reps {
 		if m.Err != nil {
