@@ -132,6 +132,8 @@ type harness struct {
 	maxMeta int64 // MaxMetadataSize; 0 for the default
 	// onVerified is the engine's OnVerified.
 	onVerified func(*state.Verified)
+	// beforePublish is the engine's BeforePublish.
+	beforePublish func(context.Context, state.Revision)
 }
 
 // newHarness syncs origin o to two mirrors in a temporary directory,
@@ -171,6 +173,7 @@ func (h *harness) newEngine(dryRun bool, now func() time.Time) *sync.Engine {
 		Now:             now,
 		MaxMetadataSize: h.maxMeta,
 		OnVerified:      h.onVerified,
+		BeforePublish:   h.beforePublish,
 	})
 }
 

@@ -247,3 +247,63 @@ func TestVerifyOnly(t *testing.T) {
 		t.Errorf("after a bad repomd.xml signature: verified %v, want [2 1]", got)
 	}
 }
+
+// TestBeforePublish: a sync that moves mirrors calls BeforePublish once,
+// with the revision it moves them to, recorded as current by then and
+// served by none of the mirrors it moves yet; a sync that moves none
+// (every mirror current) and a dry run do not call it, and a sync of a
+// mirror behind on the current revision calls it with that revision.
+func TestBeforePublish(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v1, v2 := filepath.Join(base, "v1"), filepath.Join(base, "v2")
+	buildRepo(t, v1, "", testrepo.RepoOpts{SignRepomd: key, Revision: "1"}, testrepo.DemoPackages(key)...)
+	buildRepo(t, v2, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "2"}, testrepo.DemoV2Packages(key)...)
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	h := newHarness(t, o, key.PublicPath)
+	var calls []string
+	serving := -1 // mirrors serving the revision when BeforePublish was called
+	h.beforePublish = func(_ context.Context, rev state.Revision) {
+		calls = append(calls, rev.Revision)
+		v, err := h.store.LoadVerified(h.repo.Name)
+		if err != nil || v.Current() == nil || v.Current().SHA256 != rev.SHA256 {
+			t.Errorf("BeforePublish for revision %s before it was recorded as current", rev.Revision)
+		}
+		serving = 0
+		for _, m := range h.mirrors {
+			if b, err := os.ReadFile(filepath.Join(m, "repodata", "repomd.xml")); err == nil && sha256Hex(b) == rev.SHA256 {
+				serving++
+			}
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		origin  string
+		dry     bool
+		setup   func()
+		want    []string
+		serving int // of the two mirrors, when it is called
+	}{
+		{"a dry run", v1, true, nil, nil, -1},
+		{"the first sync", v1, false, nil, []string{"1"}, 0},
+		{"every mirror current", v1, false, nil, nil, -1},
+		{"a new revision", v2, false, nil, []string{"2"}, 0},
+		{"a mirror behind on the current revision", v2, false, func() {
+			if err := os.Remove(filepath.Join(h.mirrors[1], "repodata", "repomd.xml")); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"2"}, 1},
+	} {
+		republish(t, o, c.origin)
+		if c.setup != nil {
+			c.setup()
+		}
+		calls, serving = nil, -1
+		if rep := h.engine(c.dry).Sync(context.Background(), h.repo); rep.Err != nil {
+			t.Fatalf("%s: %v", c.name, rep.Err)
+		}
+		if !reflect.DeepEqual(calls, c.want) || serving != c.serving {
+			t.Errorf("%s: BeforePublish called for %q with %d mirrors serving it, want %q and %d", c.name, calls, serving, c.want, c.serving)
+		}
+	}
+}
