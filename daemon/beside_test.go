@@ -244,3 +244,26 @@ func TestResumeBesideTheDaemonItsSyncWaitsForMetalinkClients(t *testing.T) {
 		t.Logf("moved %s after the metalink was answered", took.Round(time.Millisecond))
 	}
 }
+
+// TestRollbackBesideTheDaemonListedAgainAtOnce: once rpmirror rollback
+// beside the daemon is done, its written mirrors, unlisted while it moved
+// them, are probed and listed again within moments, not at the next look
+// at the state_dir (an hour here): the end of a run writes nothing to
+// be told of (a tester's clients found no mirror listed for up to 2 s
+// after each rollback, the interval then).
+func TestRollbackBesideTheDaemonListedAgainAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}", stateWatch: time.Hour})
+	e.waitHealthy()
+	first, _, _ := e.syncNextSnapshot()
+	repo, _ := e.cfg.Repo("demo")
+	e.rollback(repo, first)
+	done := time.Now()
+	took := waitFor(t, 10*time.Second, "both mirrors listed again after the rollback", func() bool {
+		st := e.status().Repos[0]
+		return st.Held != nil && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" && len(e.mirrorlist()) == 2
+	})
+	if took > time.Second {
+		t.Errorf("the mirrors were listed again %s after the rollback was done (want within a second)", took.Round(time.Millisecond))
+	}
+	t.Logf("listed again %s after the rollback", time.Since(done).Round(time.Millisecond))
+}

@@ -22,8 +22,8 @@ import (
 // repository, and a glance at the lock of a repository another process
 // is working on. Where the filesystem tells of changes (inotify, through
 // fsnotify), a repository is also looked at as soon as one of its records
-// is written; the interval is what is left where it does not (NFS), and
-// how soon the end of another process's run is noticed.
+// is written; the interval is what is left where it does not (NFS). The
+// end of another process's run is noticed within followGlance.
 const DefaultStateWatchInterval = 2 * time.Second
 
 // stateRecordDirs are the directories of the state_dir holding the
@@ -59,6 +59,13 @@ func (d *Daemon) watchStateLoop(ctx context.Context) {
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	// The end of another process's run writes nothing more to look at:
+	// the repos followed are glanced at often, so that their mirrors are
+	// probed (and listed again) as soon as it lets the lock go, not at
+	// the next interval (a tester's clients found no mirror listed for
+	// up to 2 s after each rollback).
+	glance := time.NewTicker(followGlance)
+	defer glance.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -71,9 +78,19 @@ func (d *Daemon) watchStateLoop(ctx context.Context) {
 			for _, r := range d.snapshot() {
 				look(r)
 			}
+		case <-glance.C:
+			for _, r := range d.snapshot() {
+				if r.following.Load() {
+					look(r)
+				}
+			}
 		}
 	}
 }
+
+// followGlance is how often the repos another process is at work on are
+// glanced at (their lock tried), until it is done.
+const followGlance = 100 * time.Millisecond
 
 // notifyRecords returns the names of the repositories whose records in
 // the state_dir are written, as the filesystem tells (fsnotify), until
