@@ -47,8 +47,13 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			fmt.Fprintln(stdout, "  verified     no revision yet")
 		} else {
 			fmt.Fprintf(stdout, "  verified     revision %s, verified %s", revisionOrNone(cur.Revision), ago(now, cur.VerifiedAt))
-			for _, e := range v.Revisions[1:] {
+			earlier := v.Revisions[1:]
+			for _, e := range earlier[:min(len(earlier), statusEarlier)] {
 				fmt.Fprintf(stdout, "; earlier %s, superseded %s", revisionOrNone(e.Revision), ago(now, e.SupersededAt))
+			}
+			if n := len(earlier) - statusEarlier; n > 0 {
+				// Up to 32 are kept: one line, not a screen of them.
+				fmt.Fprintf(stdout, "; and %d more before", n)
 			}
 			fmt.Fprintln(stdout)
 		}
@@ -108,3 +113,6 @@ func where(m config.Mirror) string {
 	}
 	return m.Path
 }
+
+// statusEarlier is how many earlier verified revisions status names.
+const statusEarlier = 3

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/state"
 )
 
 // readOnly makes the directory dir read-only to this process until the
@@ -172,5 +173,35 @@ func TestStatusOfARepomdWithoutRevision(t *testing.T) {
 	}
 	if out := mustRun(t, "verify", "-c", f.cfg); !strings.Contains(out, "test/m1: revision (none): ") {
 		t.Errorf("verify of a revision without a number:\n%s", out)
+	}
+}
+
+// TestStatusNamesFewEarlierRevisions: of the up to 32 earlier verified
+// revisions kept, status names the last three on the repo's line and
+// counts the rest (a tester's line named 33).
+func TestStatusNamesFewEarlierRevisions(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	mustRun(t, "sync", "-c", f.cfg)
+	store, err := state.Open(filepath.Join(f.dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := store.LoadVerified("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur := v.Revisions[0]
+	for i := 1; i <= 6; i++ {
+		e := cur
+		e.Revision, e.SHA256 = fmt.Sprintf("old%d", i), fmt.Sprintf("%064d", i)
+		e.SupersededAt = cur.VerifiedAt
+		v.Revisions = append(v.Revisions, e)
+	}
+	if err := store.SaveVerified(v); err != nil {
+		t.Fatal(err)
+	}
+	out := mustRun(t, "status", "-c", f.cfg)
+	if !strings.Contains(out, "earlier old3, superseded") || strings.Contains(out, "old4") || !strings.Contains(out, "; and 3 more before\n") {
+		t.Errorf("status with 6 earlier revisions:\n%s", out)
 	}
 }
