@@ -39,19 +39,28 @@ func (r *repo) noteListed(cur *state.Revision) {
 		return
 	}
 	r.mu.Lock()
-	if r.listedSum == cur.SHA256 {
+	if r.listedSum == cur.SHA256 && r.recordedSum == cur.SHA256 {
 		r.mu.Unlock()
 		return
 	}
-	// Read after the lists were stored: a metalink answered since names
-	// cur (server.Live.MetalinkServedAt is set before the lists are read).
-	served := r.live.MetalinkServedAt()
-	r.listedSum, r.listedMetalink = cur.SHA256, served
+	if r.listedSum != cur.SHA256 {
+		// Read after the lists were stored: a metalink answered since
+		// names cur (server.Live.MetalinkServedAt is set before the lists
+		// are read).
+		r.listedSum, r.listedMetalink = cur.SHA256, r.live.MetalinkServedAt()
+	}
+	served := r.listedMetalink
 	r.mu.Unlock()
 	a := &state.Adopted{Repo: r.name, SHA256: cur.SHA256, At: time.Now().UTC(), MetalinkServed: served}
 	if err := r.d.store.SaveAdopted(a); err != nil {
-		r.log.Warn("commands run beside the daemon will wait for it up to their limit before they publish", "err", err)
+		r.log.Warn("commands run beside the daemon will wait for it up to their limit before they publish; trying again at the next change of the lists", "err", err)
+		return
 	}
+	r.mu.Lock()
+	if r.listedSum == cur.SHA256 {
+		r.recordedSum = cur.SHA256
+	}
+	r.mu.Unlock()
 }
 
 // beforePublish is the daemon's own syncs' sync.Options.BeforePublish:

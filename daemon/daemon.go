@@ -68,6 +68,9 @@ const DefaultAlertDrainTimeout = 5 * time.Second
 
 // Daemon is a running rpmirror serve.
 type Daemon struct {
+	// followed counts the repos another process is at work on
+	// (repo.following): the state watcher glances at them often.
+	followed atomic.Int32
 	opts     Options
 	log      *slog.Logger
 	registry *prometheus.Registry
@@ -240,8 +243,8 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	if _, err := d.store.RemoveStaleTemp(listStagePrefix, staleStaging); err != nil {
 		d.log.Warn("removing mirror lists left staged by an earlier daemon", "err", err)
 	}
-	// A sync or rollback run beside the daemon waits for its metalink
-	// clients (AwaitServe) only while this is held, and for the repos
+	// A sync run beside the daemon waits for its metalink clients
+	// (AwaitServe) only while this is held, and for the repos
 	// the daemon records what it lists of (noteListed): not one an
 	// earlier daemon served.
 	if release, err := d.store.Serving(); err != nil {
@@ -422,6 +425,9 @@ func (d *Daemon) apply(cfg *config.Config) {
 			d.cron.Remove(r.cronID)
 			r.stop()
 			delete(d.repos, name)
+			if r.following.CompareAndSwap(true, false) {
+				d.followed.Add(-1)
+			}
 			if err := d.store.RemoveAdopted(name); err != nil {
 				d.log.Warn("a sync beside the daemon of a repo it no longer serves will wait for it", "repo", name, "err", err)
 			}

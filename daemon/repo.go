@@ -183,6 +183,9 @@ type repo struct {
 	// (noteListed; r.mu).
 	listedSum      string
 	listedMetalink time.Time
+	// recordedSum is listedSum once recorded in the state_dir (a failed
+	// write is tried again at the next render).
+	recordedSum string
 	// syncAtStart: the repo's start-up sync is asked for once its origin
 	// is probed (probeLoop, probe).
 	syncAtStart atomic.Bool
@@ -624,10 +627,7 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		// Whether or not it is a failure yet, a sync runs once the
 		// process holding the lock is done (watchState).
 		r.busy.Store(true)
-		if !r.following.Load() {
-			r.followingSince.Store(time.Now().UnixNano())
-			r.following.Store(true)
-		}
+		r.follow()
 	}
 	if locked && busyFor < busyAlertAfter {
 		// Another rpmirror process (a sync, rollback or resume run by
@@ -1347,12 +1347,22 @@ func (r *repo) samplePrimary(ctx context.Context, m config.Mirror) ([]health.Pac
 }
 
 // probe probes the origin, then every mirror with a URL, and re-renders
-// the lists. A probe of the repo already running makes this a no-op.
+// the lists. A probe of the repo already running makes this a no-op; a
+// probe asked for while one runs (reprobe: the state watcher, as another
+// process let the lock go, found this one running and left) runs once it
+// is done, since what it asked for comes after what this one read.
 func (r *repo) probe(ctx context.Context) {
-	if !r.probing.TryLock() {
-		return
+	for r.probing.TryLock() {
+		r.probeOnce(ctx)
+		r.probing.Unlock()
+		if !r.reprobe.Load() || ctx.Err() != nil {
+			return
+		}
 	}
-	defer r.probing.Unlock()
+}
+
+// probeOnce is one probe; the caller holds r.probing.
+func (r *repo) probeOnce(ctx context.Context) {
 	r.reprobe.Store(false)
 	r.readHoldRecords(ctx)
 	r.refreshHold()
@@ -1988,6 +1998,10 @@ func (r *repo) renderViews(force bool) bool {
 		}
 	}
 	if old := r.views.Load(); !force && old != nil && old.key == key.String() {
+		// Unchanged, but what they name may have changed all the same:
+		// with no mirror listed, the lists name the origin's revision,
+		// whatever was verified meanwhile.
+		r.noteListed(v.Current())
 		if old.order == order.String() || now.Sub(old.at) < listsReorderRounds*r.d.probeInterval() {
 			return false
 		}

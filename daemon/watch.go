@@ -79,6 +79,9 @@ func (d *Daemon) watchStateLoop(ctx context.Context) {
 				look(r)
 			}
 		case <-glance.C:
+			if d.followed.Load() == 0 {
+				continue // nothing to glance at (most of the time)
+			}
 			for _, r := range d.snapshot() {
 				if r.following.Load() {
 					look(r)
@@ -91,6 +94,20 @@ func (d *Daemon) watchStateLoop(ctx context.Context) {
 // followGlance is how often the repos another process is at work on are
 // glanced at (their lock tried), until it is done.
 const followGlance = 100 * time.Millisecond
+
+// follow marks the repo as followed, another process being at work on
+// it, and reports whether it was not already.
+func (r *repo) follow() bool {
+	if r.following.Load() {
+		return false
+	}
+	r.followingSince.Store(time.Now().UnixNano()) // before following is seen set (judge)
+	if !r.following.CompareAndSwap(false, true) {
+		return false
+	}
+	r.d.followed.Add(1)
+	return true
+}
 
 // notifyRecords returns the names of the repositories whose records in
 // the state_dir are written, as the filesystem tells (fsnotify), until
@@ -204,9 +221,7 @@ func (r *repo) watchState() bool {
 		if changed {
 			r.followChanged.Store(true)
 		}
-		if !r.following.Load() {
-			r.followingSince.Store(time.Now().UnixNano()) // before following is seen set (judge)
-			r.following.Store(true)
+		if r.follow() {
 			r.log.Debug("another rpmirror process changed the repository's records in state_dir: following it")
 		}
 	}
@@ -226,7 +241,9 @@ func (r *repo) watchState() bool {
 		if held {
 			return false // still at work: probed once it is done
 		}
-		r.following.Store(false)
+		if r.following.CompareAndSwap(true, false) {
+			r.d.followed.Add(-1)
+		}
 		r.mu.Lock()
 		r.busySince = time.Time{} // the lock is free: a later collision starts afresh
 		r.mu.Unlock()
