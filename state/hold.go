@@ -79,17 +79,7 @@ func (s *Store) LoadHold(repo string) (*Hold, error) {
 // SaveHold records h atomically, never through a symlink. Only the
 // process holding the repository's lock (Lock) may call it.
 func (s *Store) SaveHold(h *Hold) error {
-	b, err := json.MarshalIndent(h, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safefs.MkdirAll(s.dir, "holds", 0o755); err != nil {
-		return fmt.Errorf("saving the hold of %s: %w", h.Repo, err)
-	}
-	if err := safefs.WriteFile(s.dir, s.holdRel(h.Repo), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("saving the hold of %s: %w", h.Repo, err)
-	}
-	return nil
+	return s.writeRecord("holds", s.holdRel(h.Repo), h, true, "the hold of "+h.Repo)
 }
 
 // RemoveHold removes the hold of repo; a repo not held is not an error.

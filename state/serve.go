@@ -70,17 +70,7 @@ func (s *Store) adoptedRel(repo string) string { return "serve/" + repo + ".json
 // SaveAdopted records a atomically (not made durable: it matters only
 // while the processes that read it run).
 func (s *Store) SaveAdopted(a *Adopted) error {
-	b, err := json.Marshal(a)
-	if err != nil {
-		return err
-	}
-	if err := safefs.MkdirAll(s.dir, "serve", 0o755); err != nil {
-		return fmt.Errorf("recording the revision rpmirror serve lists for %s: %w", a.Repo, err)
-	}
-	if err := safefs.Stage(s.dir, s.adoptedRel(a.Repo), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("recording the revision rpmirror serve lists for %s: %w", a.Repo, err)
-	}
-	return nil
+	return s.writeRecord("serve", s.adoptedRel(a.Repo), a, false, "the revision rpmirror serve lists for "+a.Repo)
 }
 
 // RemoveAdopted removes the record of repo: a daemon no longer serves it.

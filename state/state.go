@@ -287,6 +287,29 @@ func (s *Store) Save(r *Repo) error {
 	return nil
 }
 
+// writeRecord writes v as indented JSON to the state_dir's dir/NAME.json
+// file rel, atomically and never through a symlink, creating dir if
+// needed; durable, made durable too (safefs.WriteFile), else only renamed
+// into place (safefs.Stage). what names the record in errors ("the hold
+// of demo").
+func (s *Store) writeRecord(dir, rel string, v any, durable bool, what string) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := safefs.MkdirAll(s.dir, dir, 0o755); err != nil {
+		return fmt.Errorf("saving %s: %w", what, err)
+	}
+	write := safefs.Stage
+	if durable {
+		write = safefs.WriteFile
+	}
+	if err := write(s.dir, rel, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("saving %s: %w", what, err)
+	}
+	return nil
+}
+
 // Repos lists the repositories that have state, sorted.
 func (s *Store) Repos() ([]string, error) { return s.recordNames("repos") }
 

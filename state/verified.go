@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
-
-	"github.com/rpmirror/rpmirror/internal/safefs"
 )
 
 // Bounds of the verified revisions kept per repository, besides the
@@ -185,17 +183,7 @@ func (s *Store) LoadVerified(repo string) (*Verified, error) {
 // SaveVerified writes v atomically, never through a symlink. Only the
 // process holding the repository's lock (Lock) may call it.
 func (s *Store) SaveVerified(v *Verified) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := safefs.MkdirAll(s.dir, "verified", 0o755); err != nil {
-		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
-	}
-	if err := safefs.WriteFile(s.dir, s.verifiedRel(v.Repo), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("saving the verified revisions of %s: %w", v.Repo, err)
-	}
-	return nil
+	return s.writeRecord("verified", s.verifiedRel(v.Repo), v, true, "the verified revisions of "+v.Repo)
 }
 
 // SetSignature records sig as the signature of the revision whose
