@@ -82,15 +82,17 @@ func Signature(ctx context.Context, tg target.Target, name string) ([]byte, erro
 // Republish makes the snapshot called name what the mirror serves, as
 // rpmirror rollback does; the caller holds the mirror's lock and has
 // verified the snapshot. Every file of the snapshot is put back at its
-// path and the metadata files (and repomd.xml signature and key) the
-// mirror served that the snapshot lacks are removed, in one
-// Snapshotter.Restore: atomic on a target with AtomicCommit, else in the
+// path and the repomd.xml signature and key the mirror served that the
+// snapshot lacks are removed (and, with prune, the metadata files it
+// served that the snapshot lacks; else they stay, for clients that read
+// the repomd.xml rolled back from, and the caller prunes them later), in
+// one Snapshotter.Restore: atomic on a target with AtomicCommit, else in the
 // order a sync publishes (packages, metadata, repomd.xml, its signature
 // and key), so that every step leaves the mirror consistent. Packages of
 // later revisions stay until a sync prunes them. The index then records
 // that the repository is held at the snapshot, and latest.txt names it.
 // It returns the snapshot's index entry and its repomd.xml.
-func Republish(ctx context.Context, tg target.Target, repo, name string, maxMetadata int64) (Snapshot, []byte, error) {
+func Republish(ctx context.Context, tg target.Target, repo, name string, maxMetadata int64, prune bool) (Snapshot, []byte, error) {
 	sn, err := snapshotter(tg)
 	if err != nil {
 		return Snapshot{}, nil, err
@@ -108,7 +110,7 @@ func Republish(ctx context.Context, tg target.Target, repo, name string, maxMeta
 		return Snapshot{}, nil, err
 	}
 	var remove []string
-	if cur, err := readSmall(ctx, tg, repomdPath, 16<<20); err == nil {
+	if cur, err := readSmall(ctx, tg, repomdPath, 16<<20); err == nil && prune {
 		if parsed, err := repodata.ParseRepomd(cur); err == nil {
 			for _, d := range parsed.Data {
 				if !slices.Contains(paths, d.Href) && target.CheckPath(d.Href) == nil && strings.HasPrefix(d.Href, "repodata/") {

@@ -293,7 +293,17 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 	}
 	for _, m := range ms {
 		rep := RollbackReport{Mirror: m.cfg.Name, Snapshot: m.snap}
-		s, _, err := snapshot.Republish(ctx, m.tg, repo.Name, m.snap, e.opts.MaxMetadataSize)
+		// What the mirror serves now: once it serves the snapshot, what
+		// of it the snapshot does not name is pruned as a sync prunes
+		// what a new revision leaves unused, prune_after after the
+		// rollback, not at once (a client that read the repomd.xml
+		// rolled back from still gets its metadata), nor never (the
+		// packages only that revision named).
+		served, err := e.servedFiles(ctx, m.tg, repo.Name, m.cfg.Name)
+		if err != nil {
+			e.log.Warn("reading what the mirror serves before the rollback; what only that revision names is not pruned", "repo", repo.Name, "mirror", m.cfg.Name, "err", err)
+		}
+		s, _, err := snapshot.Republish(ctx, m.tg, repo.Name, m.snap, e.opts.MaxMetadataSize, repo.PruneAfter == 0)
 		if err != nil {
 			rep.Err = err
 			errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, err))
@@ -302,6 +312,7 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			mst := st.Mirror(m.cfg.Name)
 			mst.Revision, mst.RepomdSHA256 = s.Revision, s.RepomdSHA256
 			mst.PublishedAt, mst.CheckedAt = now, now
+			mst.Pending, mst.PendingFor = withdrawn(mst.Pending, served, paths, now), s.RepomdSHA256
 			if err := e.saveSnapshotIndex(ctx, m.tg, repo.Name, m.cfg.Name, m.snap, s.RepomdSHA256); err != nil {
 				e.log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "mirror", m.cfg.Name, "err", err)
 			}
@@ -326,6 +337,74 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 		}
 	}
 	return h, reps, errors.Join(errs...)
+}
+
+// servedFiles lists what the mirror tg (mirror of repo) serves now: the
+// metadata files its repomd.xml names and the packages of its primary
+// metadata, from the index rpmirror keeps of it when that describes this
+// repomd.xml, else read from the mirror (checked against repomd.xml). It
+// returns nil when the mirror serves nothing.
+func (e *Engine) servedFiles(ctx context.Context, tg target.Target, repo, mirror string) ([]string, error) {
+	cur, err := readOptional(ctx, tg, RepomdPath)
+	if err != nil || cur == nil {
+		return nil, err
+	}
+	md, err := repodata.ParseRepomd(cur)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", RepomdPath, err)
+	}
+	var files []string
+	for _, d := range md.Data {
+		if target.CheckPath(d.Href) == nil {
+			files = append(files, d.Href)
+		}
+	}
+	store := e.opts.Store
+	rel, err := filepath.Rel(store.Dir(), store.IndexPath(repo, mirror))
+	if err != nil {
+		return files, err
+	}
+	idx, err := readIndex(store.Dir(), rel, sha256Hex(cur))
+	if err != nil {
+		d, ok := md.Find("primary")
+		if !ok {
+			return files, fmt.Errorf("%s names no primary metadata", RepomdPath)
+		}
+		if idx, err = readServedPrimary(ctx, tg, d, e.opts.MaxMetadataSize); err != nil {
+			return files, fmt.Errorf("%s: %w", d.Href, err)
+		}
+	}
+	for p := range idx {
+		if target.CheckPath(p) == nil {
+			files = append(files, p)
+		}
+	}
+	return files, nil
+}
+
+// withdrawn returns the pending files of a mirror brought back to a
+// snapshot whose files are kept (sorted): those pending before (with the
+// time they became unused) and those of served, what the mirror served
+// before (unused from now), less every path the snapshot names.
+func withdrawn(pending map[string]time.Time, served, kept []string, now time.Time) map[string]time.Time {
+	out := make(map[string]time.Time, len(pending)+len(served))
+	for p, since := range pending {
+		out[p] = since
+	}
+	for _, p := range served {
+		if _, ok := out[p]; !ok {
+			out[p] = now
+		}
+	}
+	for p := range out {
+		if _, ok := slices.BinarySearch(kept, p); ok {
+			delete(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
 }
 
 // samplePaths returns up to SamplePackages package paths of paths, spread

@@ -3,14 +3,17 @@ package sync_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/snapshot"
 	"github.com/rpmirror/rpmirror/sync"
 )
@@ -172,4 +175,135 @@ func TestRollbackHoldResume(t *testing.T) {
 			t.Errorf("mirror %s: the sync after resume read %d kept packages back, want the %d the snapshot does not serve", m.Name, m.Checked, unserved)
 		}
 	}
+}
+
+// TestRollbackKeepsWhatItWithdrawsUntilPruneAfter: a rollback leaves the
+// metadata of the revision it withdraws in place (a client that read that
+// repomd.xml just before still gets its primary metadata) and records it,
+// and the packages only that revision named, as unused from the
+// rollback: the first sync after resume that comes prune_after later
+// deletes them, as it deletes what a new revision leaves unused. With
+// prune_after 0 the withdrawn metadata goes at once, as before.
+func TestRollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v, pkgs := demoRevisions(t, base, key, 2)
+	v1, v2, p1, p2 := v[0], v[1], pkgs[0], pkgs[1]
+	// A third revision with the first's packages and one more: the
+	// second's own packages are named by no revision after the rollback.
+	v3 := filepath.Join(base, "v3")
+	third := testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key}
+	buildRepo(t, v3, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, append(slices.Clone(p1), third)...)
+	inV1 := map[string]bool{}
+	for _, p := range p1 {
+		inV1[p.RelPath()] = true
+	}
+	var v2Only []string
+	for _, p := range p2 {
+		if !inV1[p.RelPath()] {
+			v2Only = append(v2Only, p.RelPath())
+		}
+	}
+	v2Meta := metadataOf(t, v2)
+	if len(v2Only) == 0 || len(v2Meta) == 0 {
+		t.Fatalf("the second revision has %d packages of its own and %d metadata files: want some of each", len(v2Only), len(v2Meta))
+	}
+	exists := func(m, p string) bool {
+		_, err := os.Lstat(filepath.Join(m, filepath.FromSlash(p)))
+		return err == nil
+	}
+
+	for _, tc := range []struct {
+		name       string
+		pruneAfter time.Duration
+	}{{"prune_after 1h", time.Hour}, {"prune_after 0", 0}} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := newOrigin(t, filepath.Join(t.TempDir(), "origin"))
+			h := newHarness(t, o, key.PublicPath)
+			h.repo.Snapshots = &config.Snapshots{Keep: 5}
+			h.repo.PruneAfter = tc.pruneAfter
+			t0 := h.now
+			for i, dir := range []string{v1, v2} {
+				h.now = t0.Add(time.Duration(i) * time.Minute)
+				republish(t, o, dir)
+				h.mustSync()
+			}
+			h.now = t0.Add(time.Hour)
+			rollbackAt := h.now
+			ctx := context.Background()
+			if _, _, err := h.engine(false).Rollback(ctx, h.repo, snapshot.Name(t0), "me@here"); err != nil {
+				t.Fatalf("rollback: %v", err)
+			}
+			st, err := h.store.Load(h.repo.Name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, m := range h.mirrors {
+				if got, want := dnfList(t, m, key.PublicPath), nevras(p1); !reflect.DeepEqual(got, want) {
+					t.Errorf("dnf lists %v in %s after the rollback, want %v", got, m, want)
+				}
+				mst := st.Mirrors[h.repo.Mirrors[i].Name]
+				for p, want := range v2Meta {
+					got, err := os.ReadFile(filepath.Join(m, filepath.FromSlash(p)))
+					switch {
+					case tc.pruneAfter == 0 && err == nil:
+						t.Errorf("%s: %s of the withdrawn revision is still there with prune_after 0", m, p)
+					case tc.pruneAfter > 0 && (err != nil || string(got) != string(want)):
+						t.Errorf("%s: %s of the withdrawn revision is gone right after the rollback (%v): a client that read its repomd.xml cannot fetch it", m, p, err)
+					}
+					if since, ok := mst.Pending[p]; tc.pruneAfter > 0 && (!ok || !since.Equal(rollbackAt)) {
+						t.Errorf("%s: %s of the withdrawn revision is pending %v (%v), want since the rollback %v", m, p, ok, since, rollbackAt)
+					}
+				}
+				for _, p := range v2Only {
+					if since, ok := mst.Pending[p]; !ok || !since.Equal(rollbackAt) {
+						t.Errorf("%s: %s, named only by the withdrawn revision, is pending %v (%v), want since the rollback %v", m, p, ok, since, rollbackAt)
+					}
+				}
+				for p := range mst.Pending {
+					if inV1[p] || exists(filepath.Join(m, "snapshots", snapshot.Name(t0)), p) {
+						t.Errorf("%s: %s, which the snapshot rolled back to serves, is pending", m, p)
+					}
+				}
+			}
+
+			if _, err := h.engine(false).Resume(ctx, h.repo); err != nil {
+				t.Fatalf("resume: %v", err)
+			}
+			republish(t, o, v3)
+			h.now = rollbackAt.Add(time.Hour + time.Minute)
+			h.mustSync()
+			for _, m := range h.mirrors {
+				for _, p := range append(slices.Collect(maps.Keys(v2Meta)), v2Only...) {
+					if exists(m, p) {
+						t.Errorf("%s: %s, unused since the rollback more than prune_after ago, is still there after the next sync", m, p)
+					}
+				}
+				if got, want := dnfList(t, m, key.PublicPath), nevras(append(slices.Clone(p1), third)); !reflect.DeepEqual(got, want) {
+					t.Errorf("dnf lists %v in %s after resume and sync, want %v", got, m, want)
+				}
+			}
+		})
+	}
+}
+
+// metadataOf returns the metadata files the repomd.xml of repository dir
+// names, by path, with their content.
+func metadataOf(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := repodata.ParseRepomd(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]byte{}
+	for _, d := range md.Data {
+		if out[d.Href], err = os.ReadFile(filepath.Join(dir, filepath.FromSlash(d.Href))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
 }
