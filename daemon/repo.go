@@ -1676,11 +1676,9 @@ func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
 	if !hold.Done.IsZero() {
 		return false
 	}
-	unlock, err := r.d.store.Lock(r.name)
-	if err != nil {
-		return errors.Is(err, state.ErrLocked)
+	if r.lockHeld() {
+		return true
 	}
-	unlock()
 	// A rollback on another host (its hold learnt from the records kept
 	// with a mirror in object storage) holds that mirror's lease while it
 	// republishes it: under way while another process holds a lease, as

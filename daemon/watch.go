@@ -226,19 +226,7 @@ func (r *repo) watchState() bool {
 		}
 	}
 	if r.following.Load() {
-		// Under glanceMu, so that the daemon's own sync cannot take the
-		// lock in between (runSync sets r.syncing under it first): on
-		// NFS, where flock is emulated with POSIX locks, this process's
-		// unlock would drop its own sync's lock. Not under r.mu: the
-		// glance is file I/O, which a hung mount would make /status wait
-		// for.
-		r.glanceMu.Lock()
-		r.mu.Lock()
-		syncing := r.syncing
-		r.mu.Unlock()
-		held := syncing || r.lockedElsewhere()
-		r.glanceMu.Unlock()
-		if held {
+		if r.lockHeld() {
 			return false // still at work: probed once it is done
 		}
 		if r.following.CompareAndSwap(true, false) {
@@ -279,9 +267,26 @@ func (r *repo) publishedDigest() string {
 	return b.String()
 }
 
+// lockHeld reports whether the repository's lock is held, by the
+// daemon's own sync or another process, glancing at it (lockedElsewhere)
+// only while the daemon's own sync is not under way. Under glanceMu, so
+// that the daemon's own sync cannot take the lock in between (runSync
+// sets r.syncing under it first): on NFS, where flock is emulated with
+// POSIX locks, the glance's unlock would drop its own sync's lock. Not
+// under r.mu: the glance is file I/O, which a hung mount would make
+// /status wait for.
+func (r *repo) lockHeld() bool {
+	r.glanceMu.Lock()
+	defer r.glanceMu.Unlock()
+	r.mu.Lock()
+	syncing := r.syncing
+	r.mu.Unlock()
+	return syncing || r.lockedElsewhere()
+}
+
 // lockedElsewhere reports whether another process holds the repository's
 // lock now, taking it for a moment to learn (commands wait a little for
-// it: state.Store.LockWithin).
+// it: state.Store.LockWithin). Callers go through lockHeld.
 func (r *repo) lockedElsewhere() bool {
 	unlock, err := r.d.store.Lock(r.name)
 	if err != nil {
