@@ -24,6 +24,9 @@ const (
 	exitOK      = 0
 	exitFailed  = 1 // the job ran and something failed (a sync, a verify)
 	exitUsage   = 2 // bad command line or bad configuration
+	// exitBusy: nothing failed, but a repository was left to another
+	// process that holds it (sysexits.h's EX_TEMPFAIL: try again later).
+	exitBusy    = 75
 	exitSignals = 130
 )
 
@@ -49,6 +52,10 @@ func (e *configError) Error() string { return e.err.Error() }
 
 // failedError means the command ran and reported its problems itself.
 var errFailed = errors.New("failed")
+
+// errBusy means the command ran, reported itself, and failed nowhere, but
+// left a repository to another process that holds its lock.
+var errBusy = errors.New("busy")
 
 type command struct {
 	name    string
@@ -142,12 +149,18 @@ func exitCode(ctx context.Context, err error, stderr io.Writer) int {
 			return exitSignals
 		}
 		return exitFailed
+	case errors.Is(err, errBusy):
+		return exitBusy
 	case ctx.Err() != nil:
 		fmt.Fprintln(stderr, "rpmirror: interrupted")
 		return exitSignals
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		fmt.Fprintf(stderr, "rpmirror: %s\n", printable(line))
+	}
+	if isBusy(err) {
+		// rollback, resume: another process holds the repository.
+		return exitBusy
 	}
 	return exitFailed
 }

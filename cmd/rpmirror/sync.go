@@ -18,6 +18,7 @@ import (
 	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
+	"github.com/rpmirror/rpmirror/target"
 )
 
 func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,7 +54,7 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	failed := false
+	failed, busy := false, false
 	// A dry run of a large repository prints a line per package: write
 	// them through a buffer, not a system call each.
 	out := bufio.NewWriterSize(stdout, 64<<10)
@@ -63,16 +64,22 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return fmt.Errorf("writing the report: %w", err)
 		}
 		if r.Err != nil && !errors.Is(r.Err, sync.ErrInterrupted) && !errors.Is(r.Err, sync.ErrHeld) {
-			failed = true
+			if isBusy(r.Err) {
+				busy = true
+			} else {
+				failed = true
+			}
 			fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Repo, oneLine(r.Err))
 		}
 	}
-	if ctx.Err() != nil {
+	switch {
+	case ctx.Err() != nil:
 		// Ctrl-C or SIGTERM: main says "interrupted" and exits 130.
 		return ctx.Err()
-	}
-	if failed {
+	case failed:
 		return errFailed
+	case busy:
+		return errBusy
 	}
 	return nil
 }
@@ -152,6 +159,13 @@ func awaitServe(store *state.Store, repo string, log *slog.Logger) func(context.
 	}
 }
 
+// isBusy reports whether err is a sync's that found the repository (or
+// one of its mirrors) held by another rpmirror process: not a failure of
+// the repository, but nothing done by this run (exit code exitBusy).
+func isBusy(err error) bool {
+	return errors.Is(err, state.ErrLocked) || errors.Is(err, target.ErrLocked)
+}
+
 // fetched says what a sync downloaded, packages and metadata apart, in the
 // same words whether it succeeded or not: a failed sync's "fetched 0
 // packages (12.2 KiB)" read as packages' bytes, which were metadata's.
@@ -193,6 +207,8 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 		fmt.Fprintf(w, "%s  HELD: %s\n", head, he.Until(resume))
 	case r.Skipped:
 		fmt.Fprintf(w, "%s  SKIPPED: no usable upstream; nothing was changed\n", head)
+	case isBusy(r.Err):
+		fmt.Fprintf(w, "%s  BUSY: %s; nothing was changed (that process brings the mirrors up to date)\n", head, oneLine(r.Err))
 	case errors.Is(r.Err, sync.ErrInterrupted):
 		fmt.Fprintf(w, "%s  interrupted after %s: %s\n", head, r.Duration.Round(time.Millisecond), fetched(r))
 	case r.Err != nil:

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/state"
+)
+
+// TestSyncBusyExitCode: a repository whose lock another process holds is
+// left to it: reported BUSY, and the run exits 75 (EX_TEMPFAIL) when
+// nothing else failed, so that a cron job beside the daemon can tell it
+// from a failure; 1 when another repository failed. rollback meeting the
+// lock exits 75 too.
+func TestSyncBusyExitCode(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 2)
+	cfg, err := os.ReadFile(f.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, repo, _ := strings.Cut(string(cfg), "repos:\n")
+	other := strings.NewReplacer("name: test", "name: other", f.mirrors[0], f.mirrors[0]+"-other", f.mirrors[1], f.mirrors[1]+"-other").Replace(repo)
+	if err := os.WriteFile(f.cfg, []byte(head+"repos:\n"+repo+other), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store, err := state.Open(filepath.Join(f.dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := store.Lock("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	busyLine := fmt.Sprintf("test  BUSY: repository is being synced by another rpmirror process (pid %d); nothing was changed", os.Getpid())
+
+	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg)
+	if code != exitBusy || !strings.Contains(out, busyLine) || !strings.Contains(out, "other  revision") || strings.Contains(out, "FAILED") {
+		t.Errorf("sync with test's lock held elsewhere: exit %d, want %d, test reported BUSY and other synced\n%s%s", code, exitBusy, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(f.mirrors[0], "repodata", "repomd.xml")); err == nil {
+		t.Errorf("the busy repository's mirror %s was written", f.mirrors[0])
+	}
+
+	// Another repository that fails (here: skipped, its origin
+	// refusing) makes it a failure.
+	f.mu.Lock()
+	f.status = 403
+	f.mu.Unlock()
+	code, out, errOut = rpmirror(t, "sync", "-c", f.cfg, "--repo", "test", "--repo", "other")
+	if code != exitFailed || !strings.Contains(out, busyLine) || !strings.Contains(out, "other  SKIPPED") {
+		t.Errorf("sync with test busy and other failing: exit %d, want %d\n%s%s", code, exitFailed, out, errOut)
+	}
+
+	code, out, errOut = rpmirror(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", "20261125T120000Z")
+	if code != exitBusy || !strings.Contains(errOut, "being synced by another rpmirror process") {
+		t.Errorf("rollback with the lock held elsewhere: exit %d, want %d\n%s%s", code, exitBusy, out, errOut)
+	}
+}
