@@ -21,9 +21,9 @@ import (
 
 // Exit codes, decided here and nowhere else.
 const (
-	exitOK      = 0
-	exitFailed  = 1 // the job ran and something failed (a sync, a verify)
-	exitUsage   = 2 // bad command line or bad configuration
+	exitOK     = 0
+	exitFailed = 1 // the job ran and something failed (a sync, a verify)
+	exitUsage  = 2 // bad command line or bad configuration
 	// exitBusy: nothing failed, but a repository was left to another
 	// process that holds it (sysexits.h's EX_TEMPFAIL: try again later).
 	exitBusy    = 75
