@@ -27,10 +27,11 @@ import (
 //     the daemon holding state_dir/serve/lock while it runs
 //     (state.Store.Serving) so that it knows to. (After rpmirror resume,
 //     the sync that moves the mirrors off the held revision waits so.)
-//
-// rpmirror rollback does not wait: while it moves the written mirrors
-// the lists name none it has not moved yet (judge), and a wait would
-// leave clients no mirror at all.
+//   - rpmirror rollback beside the daemon waits so for the held
+//     revision, once its hold is saved: meanwhile, and while it moves
+//     the written mirrors, the lists name the written mirrors not moved
+//     yet with the withdrawn revision as an alternate (withdrawn, judge),
+//     so that clients always have a mirror.
 
 // noteListed notes that the lists, just stored, name cur as the current
 // revision (nil: none), and records it unless that was so already.

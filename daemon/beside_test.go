@@ -5,7 +5,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -266,4 +268,109 @@ func TestRollbackBesideTheDaemonListedAgainAtOnce(t *testing.T) {
 		t.Errorf("the mirrors were listed again %s after the rollback was done (want within a second)", took.Round(time.Millisecond))
 	}
 	t.Logf("listed again %s after the rollback", time.Since(done).Round(time.Millisecond))
+}
+
+// TestRollbackBesideTheDaemonWaitsForMetalinkClients: rpmirror rollback
+// beside the daemon (BeforePublish calling daemon.AwaitServe, as the
+// command sets it) moves the first written mirror no sooner than 2 s
+// after the daemon last answered a metalink naming only the revision it
+// withdraws, and the daemon lists a mirror all along: the written
+// mirrors not moved yet, behind with the withdrawn revision as the
+// metalink's alternate, then the moved ones (before, no mirror was
+// listed while the rollback moved them, and the client of a metalink
+// answered just before it failed).
+func TestRollbackBesideTheDaemonWaitsForMetalinkClients(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Hour, probeTimeout: 2 * time.Second, snapshots: "{keep: 5}"})
+	e.waitHealthy()
+	first, _, nextSum := e.syncNextSnapshot()
+	repo, _ := e.cfg.Repo("demo")
+	store, err := state.Open(e.cfg.StateDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	eng := sync.New(sync.Options{Store: store, BeforePublish: func(ctx context.Context, rev state.Revision) {
+		daemon.AwaitServe(ctx, store, "demo", rev.SHA256, log)
+	}})
+
+	// Clients, every 10 ms: how many lists named no mirror.
+	stop := make(chan struct{})
+	var lists, empty int
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+			resp, err := http.Get(e.base + "/mirrorlist?repo=demo")
+			if err != nil {
+				continue
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			lists++
+			n := 0
+			for _, l := range strings.Split(string(b), "\n") {
+				if l != "" && !strings.HasPrefix(l, "#") {
+					n++
+				}
+			}
+			if n == 0 {
+				empty++
+			}
+		}
+	}()
+	// When m1 first serves another revision.
+	m1 := filepath.Join(e.dir, "m1", "repodata", "repomd.xml")
+	movedAt := make(chan time.Time, 1)
+	go func() {
+		for {
+			if b, err := os.ReadFile(m1); err == nil && sha256Hex(b) != nextSum {
+				movedAt <- time.Now()
+				return
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}()
+
+	answered := time.Now() // before the daemon answers: what it counts from is later
+	e.metalink()           // a client, about to fetch the withdrawn revision's repomd.xml
+	for {
+		if _, _, err := eng.Rollback(context.Background(), repo, first, "tester@ci"); errors.Is(err, state.ErrLocked) {
+			continue
+		} else if err != nil {
+			t.Fatalf("rollback: %v", err)
+		}
+		break
+	}
+	var moved time.Time
+	select {
+	case moved = <-movedAt:
+	case <-time.After(10 * time.Second):
+		t.Fatal("m1 does not serve the snapshot's revision after the rollback")
+	}
+	waitFor(t, 10*time.Second, "both mirrors listed against the held revision", func() bool {
+		st := e.status().Repos[0]
+		return st.Held != nil && mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok"
+	})
+	close(stop)
+	<-polled
+	if took := moved.Sub(answered); took < 1950*time.Millisecond || took > 5*time.Second {
+		t.Errorf("the rollback moved m1 %s after a metalink naming only the withdrawn revision was answered (want 2 s)", took.Round(time.Millisecond))
+	} else {
+		t.Logf("moved %s after the metalink was answered", took.Round(time.Millisecond))
+	}
+	if empty > 0 || lists < 50 {
+		t.Errorf("%d of %d mirrorlists during the rollback named no mirror (want none, of at least 50)", empty, lists)
+	}
+	if ml := e.metalink(); strings.Contains(ml, nextSum) {
+		t.Errorf("the metalink still names the withdrawn revision once both mirrors serve the held one:\n%s", ml)
+	}
 }

@@ -264,15 +264,21 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 	}
 }
 
-// TestRollbackUnderWayIsPending: while rpmirror rollback holds the
-// repository's lock and its hold is not done (state.Hold.Done), a written
-// mirror that does not serve the held revision yet is pending, not stale:
-// no failure is recorded (nothing alerts) and it is not listed. A
-// rollback that died leaves its hold not done but frees the lock: the
-// mirrors are then stale, as any held repository's that do not serve it.
-func TestRollbackUnderWayIsPending(t *testing.T) {
+// TestRollbackUnderWayListsTheWithdrawnRevision: while rpmirror rollback
+// holds the repository's lock and its hold is not done (state.Hold.Done),
+// a written mirror that still serves the revision the rollback withdraws
+// (the current one before the hold) is behind, not stale: listed, with
+// that revision's repomd.xml as the metalink's alternate, and nothing
+// alerts, so that clients always have a mirror while the rollback moves
+// them (before, none was listed until it had moved one). A rollback that
+// died leaves its hold not done but frees the lock: the mirrors are then
+// stale and not listed, as any held repository's that do not serve the
+// held revision. A probe from before the rollback was done is behind
+// too, until the probe after it.
+func TestRollbackUnderWayListsTheWithdrawnRevision(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
 	e.waitHealthy()
+	withdrawn := repomdSHA256(t, filepath.Join(e.dir, "m1"))
 	store, err := state.Open(e.cfg.StateDir)
 	if err != nil {
 		t.Fatal(err)
@@ -292,44 +298,53 @@ func TestRollbackUnderWayIsPending(t *testing.T) {
 	// republishes the first mirror.
 	md := []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>1000</revision></repomd>` + "\n")
 	sum := sha256.Sum256(md)
-	h := &state.Hold{Repo: "demo", Snapshot: "20261127T000000Z", Revision: "1000", SHA256: hex.EncodeToString(sum[:]), Repomd: md, By: "tester@ci", At: time.Now().UTC().Truncate(time.Second)}
+	held := hex.EncodeToString(sum[:])
+	h := &state.Hold{Repo: "demo", Snapshot: "20261127T000000Z", Revision: "1000", SHA256: held, Repomd: md, By: "tester@ci", At: time.Now().UTC().Truncate(time.Second)}
 	if err := store.SaveHold(h); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "both written mirrors to be pending while the rollback runs", func() bool {
+	behind := func() bool {
 		st := e.status().Repos[0]
 		for _, name := range []string{"m1", "m2"} {
-			if m := mirrorOf(st, name); m.State != "unknown" || !strings.Contains(m.Reason, "pending: rpmirror rollback (by tester@ci)") {
+			if m := mirrorOf(st, name); m.State != "behind" || !strings.Contains(m.Reason, "which rpmirror rollback (by tester@ci) withdraws") {
 				return false
 			}
 		}
 		return true
-	})
+	}
+	waitFor(t, 30*time.Second, "both written mirrors to be behind while the rollback runs", behind)
 	for _, f := range e.status().Repos[0].Failures {
 		if f.What == "mirror m1" || f.What == "mirror m2" {
 			t.Errorf("a rollback under way made a written mirror need a person: %s: %s", f.What, f.Error)
 		}
 	}
-	if l := e.mirrorlist(); len(l) != 0 {
-		t.Errorf("mirrorlist while no mirror serves the held revision: %v, want none", l)
+	if l := e.mirrorlist(); len(l) != 2 {
+		t.Errorf("mirrorlist while the rollback moves the mirrors: %v, want both", l)
+	}
+	ml := e.metalink()
+	if cur, alts, _ := strings.Cut(ml, "<mm0:alternates>"); !strings.Contains(cur, held) || !strings.Contains(alts, withdrawn) || strings.Contains(cur, withdrawn) {
+		t.Errorf("metalink while the rollback moves the mirrors: want the held revision %s current and the withdrawn %s as an alternate:\n%s", held, withdrawn, ml)
 	}
 	unlock() // the rollback died
 	waitFor(t, 30*time.Second, "both written mirrors to be stale once the rollback is gone", func() bool {
 		st := e.status().Repos[0]
 		return mirrorOf(st, "m1").State == "stale" && mirrorOf(st, "m2").State == "stale"
 	})
+	if l := e.mirrorlist(); len(l) != 0 {
+		t.Errorf("mirrorlist once the rollback died, no mirror serving the held revision: %v, want none", l)
+	}
+	if ml := e.metalink(); strings.Contains(ml, "<mm0:alternates>") {
+		t.Errorf("the metalink still carries the withdrawn revision once the rollback died:\n%s", ml)
+	}
 	// A probe from before the rollback was done is not judged against
 	// the hold either: a hold done later than every probe (an hour from
 	// now, so that each probe of the test is one) leaves the mirrors
-	// pending, the lock free.
+	// behind, the lock free.
 	h.Done = time.Now().Add(time.Hour).UTC()
 	if err := store.SaveHold(h); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 30*time.Second, "both written mirrors to be pending on probes from before the rollback was done", func() bool {
-		st := e.status().Repos[0]
-		return mirrorOf(st, "m1").State == "unknown" && mirrorOf(st, "m2").State == "unknown"
-	})
+	waitFor(t, 30*time.Second, "both written mirrors to be behind on probes from before the rollback was done", behind)
 }
 
 // TestSyncBesideTheDaemon: an rpmirror sync run beside the daemon (the

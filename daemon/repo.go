@@ -824,7 +824,7 @@ func (r *repo) loadVerified() {
 	}
 	r.mu.Lock()
 	r.stored = v
-	r.verified = v.WithHold(r.hold)
+	r.verified = r.viewLocked(v)
 	r.mu.Unlock()
 }
 
@@ -869,7 +869,7 @@ func (r *repo) refreshHold() (changed bool) {
 		r.lifted = nil
 	}
 	if r.stored != nil {
-		r.verified = keepHeld(r.stored, r.lifted, r.liftedAt).WithHold(h)
+		r.verified = r.viewLocked(r.stored)
 	}
 	r.mu.Unlock()
 	if h != nil {
@@ -890,6 +890,41 @@ func (r *repo) refreshHold() (changed bool) {
 		r.d.writeListsLater(r)
 	}
 	return true
+}
+
+// viewLocked returns the revisions the mirrors are judged against, from
+// the stored verified revisions v: while the repo is held, the held
+// revision current (state.Verified.WithHold), followed by the revision
+// that was current before the hold (withdrawn); a lifted hold's revision
+// kept (keepHeld). r.mu is held.
+func (r *repo) viewLocked(v *state.Verified) *state.Verified {
+	return withdrawn(keepHeld(v, r.lifted, r.liftedAt).WithHold(r.hold), v, r.hold)
+}
+
+// withdrawn returns held, the revisions judged against while hold holds
+// the repository, with the revision current in stored before the hold
+// (the one a rollback withdraws) after the held one, superseded when the
+// hold was made: judge keeps a written mirror serving it behind and
+// listed, with its repomd.xml as the metalink's alternate, while
+// rpmirror rollback is bringing the written mirrors to the held
+// revision, so that clients are never left without a mirror while it
+// moves them (nor the clients of a metalink answered just before the
+// hold, which named it). Otherwise a mirror serving it is stale, as any
+// mirror of a held repository that does not serve the held revision.
+// held is not changed.
+func withdrawn(held, stored *state.Verified, hold *state.Hold) *state.Verified {
+	if hold == nil || held == nil || len(held.Revisions) != 1 {
+		return held
+	}
+	cur := stored.Current()
+	if cur == nil || cur.SHA256 == hold.SHA256 {
+		return held
+	}
+	w := *cur
+	w.SupersededAt = hold.At
+	next := *held
+	next.Revisions = []state.Revision{held.Revisions[0], w}
+	return &next
 }
 
 // keepHeld returns v with the revision hold held the repository at, once
@@ -1111,7 +1146,7 @@ func (r *repo) setVerifiedIf(known, v *state.Verified) bool {
 // takeVerifiedLocked makes v the repo's verified revisions. r.mu is held.
 func (r *repo) takeVerifiedLocked(v *state.Verified) {
 	r.stored = v
-	v = keepHeld(v, r.lifted, r.liftedAt).WithHold(r.hold)
+	v = r.viewLocked(v)
 	r.verified = v
 	if cur := v.Current(); cur != nil {
 		if r.refused != nil && r.refused.sha256 == cur.SHA256 {
@@ -1566,8 +1601,10 @@ func probePackages(rev *state.Revision) []health.Package {
 // judge turns a probe's result into the mirror's state, from the
 // revision it serves: ok for the current verified revision, behind for an
 // earlier one superseded less than max_lag ago (or any earlier one while
-// rpmirror itself brings the written mirror forward), stale otherwise.
-// Results that say nothing of the revision served (down, unknown) are
+// rpmirror itself brings the written mirror forward, and, while the repo
+// is held, the revision the hold withdrew while rpmirror rollback brings
+// the written mirror back: withdrawn), stale otherwise. Results that say
+// nothing of the revision served (down, unknown) are
 // returned as they are.
 func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.Result {
 	if res.SHA256 == "" || (res.State != health.OK && res.State != health.Behind && res.State != health.Stale) {
@@ -1590,6 +1627,19 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		res.Reason = fmt.Sprintf("serves revision %s, verified since it was probed: judged at the next probe", revName(res.Revision))
 	case i == 0:
 		res.State, res.Reason = health.OK, ""
+	case i > 0 && hold != nil:
+		// The revision the hold withdrew (withdrawn).
+		rev := v.Revisions[i]
+		if m.Written() && (res.Checked.Before(hold.Done) || r.rollbackUnderWay(hold)) {
+			// Listed, with its repomd.xml as the metalink's alternate,
+			// until rollback has moved it (or the probe after, for one
+			// probed before the rollback was done).
+			res.State = health.Behind
+			res.Reason = fmt.Sprintf("serves revision %s, which rpmirror rollback (by %s) withdraws: it brings the written mirrors to revision %s (snapshot %s) now", revName(rev.Revision), hold.By, revName(hold.Revision), hold.Snapshot)
+			break
+		}
+		res.State = health.Stale
+		res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
 	case i > 0:
 		rev := v.Revisions[i]
 		lag := now.Sub(rev.SupersededAt)

@@ -81,12 +81,11 @@ type Options struct {
 	// BeforePublish, when set, is called before a sync moves the first
 	// mirror to revision rev, once it has recorded rev as the current
 	// verified revision; the sync goes on when it returns. It is not
-	// called when no mirror is to move (nor in a dry run). rpmirror
-	// serve's syncs, and rpmirror sync beside it, wait there for the
-	// daemon's metalink clients (daemon.AwaitServe). (A rollback does not
-	// call it: while one is under way the daemon lists no written mirror
-	// it has not moved yet, so that a wait would leave clients with no
-	// mirror at all.)
+	// called when no mirror is to move (nor in a dry run). A rollback
+	// calls it too, with the held revision, once the hold is saved and
+	// before it republishes the first mirror. rpmirror serve's syncs,
+	// and rpmirror sync and rollback beside it, wait there for the
+	// daemon's metalink clients (daemon.AwaitServe).
 	BeforePublish func(ctx context.Context, rev state.Revision)
 }
 

@@ -291,6 +291,13 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, err))
 		}
 	}
+	if e.opts.BeforePublish != nil {
+		// rpmirror serve lists the held revision now, and the written
+		// mirrors not moved yet with the withdrawn one as an alternate:
+		// the clients of a metalink answered before it did fetch their
+		// repomd.xml before the first mirror moves.
+		e.opts.BeforePublish(ctx, state.Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd})
+	}
 	for _, m := range ms {
 		rep := RollbackReport{Mirror: m.cfg.Name, Snapshot: m.snap}
 		// What the mirror serves now: once it serves the snapshot, what

@@ -39,7 +39,8 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	eng := sync.New(sync.Options{Store: store, Logger: newLogger(stderr, slog.LevelWarn, "text"), MaxMetadataSize: cfg.Download.MaxMetadataSize})
+	log := newLogger(stderr, slog.LevelWarn, "text")
+	eng := sync.New(sync.Options{Store: store, Logger: log, MaxMetadataSize: cfg.Download.MaxMetadataSize, BeforePublish: awaitServe(store, r.Name, log)})
 	h, reps, err := eng.Rollback(ctx, r, *to, whoAmI())
 	for _, m := range reps {
 		if m.Err != nil {
