@@ -91,8 +91,8 @@ func Signature(ctx context.Context, tg target.Target, name string) ([]byte, erro
 // and key), so that every step leaves the mirror consistent. Packages of
 // later revisions stay until a sync prunes them. The index then records
 // that the repository is held at the snapshot, and latest.txt names it.
-// It returns the snapshot's index entry and its repomd.xml.
-func Republish(ctx context.Context, tg target.Target, repo, name string, maxMetadata int64, prune bool) (Snapshot, []byte, error) {
+// It returns the snapshot's index entry and the paths it removed.
+func Republish(ctx context.Context, tg target.Target, repo, name string, maxMetadata int64, prune bool) (Snapshot, []string, error) {
 	sn, err := snapshotter(tg)
 	if err != nil {
 		return Snapshot{}, nil, err
@@ -135,7 +135,7 @@ func Republish(ctx context.Context, tg target.Target, repo, name string, maxMeta
 	if err := Write(ctx, tg, x); err != nil {
 		return Snapshot{}, nil, fmt.Errorf("writing the snapshot index: %w", err)
 	}
-	return *s, md, nil
+	return *s, remove, nil
 }
 
 // Hold records in the mirror's index that the repository is held at the

@@ -1,7 +1,7 @@
 package sync
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -310,7 +310,15 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 		if err != nil {
 			e.log.Warn("reading what the mirror serves before the rollback; what only that revision names is not pruned", "repo", repo.Name, "mirror", m.cfg.Name, "err", err)
 		}
-		s, _, err := snapshot.Republish(ctx, m.tg, repo.Name, m.snap, e.opts.MaxMetadataSize, repo.PruneAfter == 0)
+		// A mirror in object storage keeps its state with it (records.go):
+		// that is what the next sync goes by, on any host.
+		rec, err := readStateRecord(ctx, m.tg, m.cfg.Name, e.log)
+		if err != nil {
+			e.log.Warn("reading the state record kept with the mirror; going by the state_dir", "repo", repo.Name, "mirror", m.cfg.Name, "err", err)
+		} else if rec != nil {
+			*st.Mirror(m.cfg.Name) = *rec.Mirror
+		}
+		s, removed, err := snapshot.Republish(ctx, m.tg, repo.Name, m.snap, e.opts.MaxMetadataSize, repo.PruneAfter == 0)
 		if err != nil {
 			rep.Err = err
 			errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, err))
@@ -319,14 +327,23 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			mst := st.Mirror(m.cfg.Name)
 			mst.Revision, mst.RepomdSHA256 = s.Revision, s.RepomdSHA256
 			mst.PublishedAt, mst.CheckedAt = now, now
+			served = slices.DeleteFunc(served, func(p string) bool { return slices.Contains(removed, p) })
 			mst.Pending, mst.PendingFor = withdrawn(mst.Pending, served, paths, now), s.RepomdSHA256
-			if err := e.saveSnapshotIndex(ctx, m.tg, repo.Name, m.cfg.Name, m.snap, s.RepomdSHA256); err != nil {
+			index, err := e.saveSnapshotIndex(ctx, m.tg, repo.Name, m.cfg.Name, m.snap, s.RepomdSHA256)
+			if err != nil {
 				e.log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "mirror", m.cfg.Name, "err", err)
 			}
 			// Saved at once, so that what status says of each mirror
 			// holds if the rollback is killed before the next.
 			if err := store.Save(st); err != nil {
 				errs = append(errs, err)
+			}
+			var kept *state.Verified
+			if rec != nil {
+				kept = rec.Verified
+			}
+			if err := e.writeRecords(ctx, m.tg, repo.Name, m.cfg.Name, mst, kept, index); err != nil {
+				errs = append(errs, fmt.Errorf("mirror %s: %w", m.cfg.Name, err))
 			}
 			e.log.Info("rolled back", "repo", repo.Name, "mirror", m.cfg.Name, "snapshot", m.snap, "revision", s.Revision)
 		}
@@ -569,28 +586,57 @@ func (e *Engine) release(ctx context.Context, tg target.Target, repo string, h *
 	return writeHoldRecord(ctx, tg, nil, h, e.opts.Now())
 }
 
+// writeRecords writes the records kept with a mirror in object storage
+// after a rollback moved it: its state mst (the revision it serves now,
+// what the rollback left pending) with the repository's verified
+// revisions (the state_dir's, else kept, those the records had), and
+// index, the index of what it serves (none when nil). Without them the
+// next sync, which goes by the records, would take the mirror for one
+// still serving the revision rolled back from.
+func (e *Engine) writeRecords(ctx context.Context, tg target.Target, repo, mirror string, mst *state.Mirror, kept *state.Verified, index []byte) error {
+	if _, ok := tg.(target.Records); !ok {
+		return nil
+	}
+	v, err := e.opts.Store.LoadVerified(repo)
+	if err != nil || v.Current() == nil {
+		v = kept // the records carry the mirror's state all the same
+	}
+	if err := writeStateRecordTo(ctx, tg, mirror, mst, v); err != nil {
+		return fmt.Errorf("saving the state record kept with it: %w", err)
+	}
+	if index != nil {
+		if err := writeIndexRecordTo(ctx, tg, mirror, index); err != nil {
+			return fmt.Errorf("saving the index kept with it: %w", err)
+		}
+	}
+	return nil
+}
+
 // saveSnapshotIndex records the packages of the snapshot a mirror serves
 // after a rollback as the mirror's index (see index.go), as a publish
-// does: the daemon's redirects and the next sync read it.
-func (e *Engine) saveSnapshotIndex(ctx context.Context, tg target.Target, repo, mirror, name, digest string) error {
+// does: the daemon's redirects and the next sync read it. It returns the
+// index (nil when it could not be made).
+func (e *Engine) saveSnapshotIndex(ctx context.Context, tg target.Target, repo, mirror, name, digest string) ([]byte, error) {
 	pkgs, err := snapshot.Packages(ctx, tg, name, e.opts.MaxMetadataSize)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	var b bytes.Buffer
+	b.WriteString(indexMagic + digest + "\n")
+	for _, p := range pkgs {
+		b.WriteString(p.Href + "\t" + p.Checksum + "\n")
 	}
 	store := e.opts.Store
 	rel, err := filepath.Rel(store.Dir(), store.IndexPath(repo, mirror))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := safefs.MkdirAll(store.Dir(), filepath.Dir(rel), 0o755); err != nil {
-		return err
+		return nil, err
 	}
-	return safefs.WriteAtomic(store.Dir(), rel, 0o644, func(out io.Writer) error {
-		w := bufio.NewWriter(out)
-		w.WriteString(indexMagic + digest + "\n")
-		for _, p := range pkgs {
-			w.WriteString(p.Href + "\t" + p.Checksum + "\n")
-		}
-		return w.Flush()
+	err = safefs.WriteAtomic(store.Dir(), rel, 0o644, func(out io.Writer) error {
+		_, err := out.Write(b.Bytes())
+		return err
 	})
+	return b.Bytes(), err
 }

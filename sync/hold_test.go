@@ -251,8 +251,12 @@ func TestRollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
 					case tc.pruneAfter > 0 && (err != nil || string(got) != string(want)):
 						t.Errorf("%s: %s of the withdrawn revision is gone right after the rollback (%v): a client that read its repomd.xml cannot fetch it", m, p, err)
 					}
-					if since, ok := mst.Pending[p]; tc.pruneAfter > 0 && (!ok || !since.Equal(rollbackAt)) {
+					since, ok := mst.Pending[p]
+					switch {
+					case tc.pruneAfter > 0 && (!ok || !since.Equal(rollbackAt)):
 						t.Errorf("%s: %s of the withdrawn revision is pending %v (%v), want since the rollback %v", m, p, ok, since, rollbackAt)
+					case tc.pruneAfter == 0 && ok:
+						t.Errorf("%s: %s, which the rollback removed, is counted pending", m, p)
 					}
 				}
 				for _, p := range v2Only {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"time"
 
@@ -53,8 +54,14 @@ func (m *mirror) records() target.Records {
 // readRecords reads m's state record; nil when there is none (a mirror
 // written before records were kept, or never) or it does not parse.
 func (s *run) readRecords(ctx context.Context, m *mirror) (*recordState, error) {
-	rs := m.records()
-	if rs == nil {
+	return readStateRecord(ctx, m.tg, m.cfg.Name, s.log)
+}
+
+// readStateRecord reads the state record kept with tg (mirror name); nil
+// when tg keeps no records, has none, or it does not parse (logged).
+func readStateRecord(ctx context.Context, tg target.Target, name string, log *slog.Logger) (*recordState, error) {
+	rs, ok := tg.(target.Records)
+	if !ok {
 		return nil, nil
 	}
 	b, err := rs.ReadRecord(ctx, stateRecord)
@@ -62,11 +69,11 @@ func (s *run) readRecords(ctx context.Context, m *mirror) (*recordState, error) 
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("mirror %s: %w", m.cfg.Name, err)
+		return nil, fmt.Errorf("mirror %s: %w", name, err)
 	}
 	rec := &recordState{}
 	if err := json.Unmarshal(b, rec); err != nil || rec.Mirror == nil {
-		s.log.Warn("the state record kept with the mirror does not parse; going by the state_dir and the mirror itself", "mirror", m.cfg.Name, "err", err)
+		log.Warn("the state record kept with the mirror does not parse; going by the state_dir and the mirror itself", "mirror", name, "err", err)
 		return nil, nil
 	}
 	return rec, nil
@@ -162,16 +169,26 @@ func (s *run) saveState(ctx context.Context) error {
 // writeStateRecord writes m's state record, when its target keeps
 // records and this sync holds its lock.
 func (s *run) writeStateRecord(ctx context.Context, m *mirror) error {
-	rs := m.records()
-	if rs == nil || m.unlock == nil || s.e.opts.DryRun {
+	if m.unlock == nil || s.e.opts.DryRun {
 		return nil
 	}
-	b, err := json.MarshalIndent(recordState{Writer: holderName(m.tg), Written: time.Now().UTC(), Mirror: m.st, Verified: s.verified}, "", " ")
+	return writeStateRecordTo(ctx, m.tg, m.cfg.Name, m.st, s.verified)
+}
+
+// writeStateRecordTo writes the state record of mirror name, st and the
+// repository's verified revisions, with tg when it keeps records. The
+// caller holds the mirror's lock.
+func writeStateRecordTo(ctx context.Context, tg target.Target, name string, st *state.Mirror, verified *state.Verified) error {
+	rs, ok := tg.(target.Records)
+	if !ok {
+		return nil
+	}
+	b, err := json.MarshalIndent(recordState{Writer: holderName(tg), Written: time.Now().UTC(), Mirror: st, Verified: verified}, "", " ")
 	if err != nil {
 		return err
 	}
 	if err := rs.WriteRecord(ctx, stateRecord, b); err != nil {
-		return fmt.Errorf("mirror %s: %w", m.cfg.Name, err)
+		return fmt.Errorf("mirror %s: %w", name, err)
 	}
 	return nil
 }
@@ -192,8 +209,7 @@ func (s *run) saveRecordsAtEnd(ctx context.Context) {
 // writeIndexRecord stores the index at src, of the revision whose
 // repomd.xml has the sha256 digest, with m.
 func (s *run) writeIndexRecord(ctx context.Context, m *mirror, src, digest string) error {
-	rs := m.records()
-	if rs == nil || m.unlock == nil || src == "" {
+	if m.records() == nil || m.unlock == nil || src == "" {
 		return nil
 	}
 	body, err := os.ReadFile(src)
@@ -203,8 +219,19 @@ func (s *run) writeIndexRecord(ctx context.Context, m *mirror, src, digest strin
 	b := make([]byte, 0, len(indexMagic)+len(digest)+1+len(body))
 	b = append(append(append(b, indexMagic...), digest...), '\n')
 	b = append(b, body...)
+	return writeIndexRecordTo(ctx, m.tg, m.cfg.Name, b)
+}
+
+// writeIndexRecordTo stores b, an index in sync/index.go's format (its
+// first line naming the repomd.xml it describes), with tg when it keeps
+// records. The caller holds the mirror's lock.
+func writeIndexRecordTo(ctx context.Context, tg target.Target, name string, b []byte) error {
+	rs, ok := tg.(target.Records)
+	if !ok {
+		return nil
+	}
 	if err := rs.WriteRecord(ctx, indexRecord, b); err != nil {
-		return fmt.Errorf("mirror %s: %w", m.cfg.Name, err)
+		return fmt.Errorf("mirror %s: %w", name, err)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -389,4 +390,80 @@ func TestS3RollbackResume(t *testing.T) {
 	if got, want := h.dnfList(0), nevras(p2); !reflect.DeepEqual(got, want) {
 		t.Errorf("dnf lists %v after resume and sync, want %v", got, want)
 	}
+}
+
+// TestS3RollbackKeepsWhatItWithdrawsUntilPruneAfter: on a mirror in
+// object storage, whose records the next sync goes by (here another
+// host's, with an empty state_dir), a rollback records what it withdrew
+// as pending from the rollback and what the mirror serves: the first
+// sync after resume keeps the held revision's metadata for prune_after
+// (a tester's were deleted at once, the records still describing the
+// revision before the rollback) and deletes the withdrawn revision's
+// files once prune_after has passed since the rollback (they were never
+// deleted).
+func TestS3RollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v, pkgs := demoRevisions(t, base, key, 2)
+	v1, v2, p1, p2 := v[0], v[1], pkgs[0], pkgs[1]
+	third := testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key}
+	v3 := filepath.Join(base, "v3")
+	buildRepo(t, v3, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, append(slices.Clone(p1), third)...)
+	inV1 := map[string]bool{}
+	for _, p := range p1 {
+		inV1[p.RelPath()] = true
+	}
+	var v2Only []string
+	for _, p := range p2 {
+		if !inV1[p.RelPath()] {
+			v2Only = append(v2Only, p.RelPath())
+		}
+	}
+	withdrawn := append(slices.Collect(maps.Keys(metadataOf(t, v2))), v2Only...)
+	held := slices.Collect(maps.Keys(metadataOf(t, v1)))
+
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	h := newS3Harness(t, o, key.PublicPath)
+	h.repo.Snapshots = &config.Snapshots{Keep: 5}
+	h.repo.PruneAfter = time.Hour
+	m := h.mirrors[0]
+	exist := func(when string, paths []string, want bool) {
+		t.Helper()
+		for _, p := range paths {
+			if _, err := os.Stat(filepath.Join(m, filepath.FromSlash(p))); (err == nil) != want {
+				t.Errorf("%s: %s in the bucket: %v, want there %v", when, p, err == nil, want)
+			}
+		}
+	}
+	t0 := h.now
+	for i, dir := range []string{v1, v2} {
+		h.now = t0.Add(time.Duration(i) * time.Minute)
+		republish(t, o, dir)
+		h.mustSync()
+	}
+	rollbackAt := t0.Add(time.Hour)
+	h.now = rollbackAt
+	ctx := context.Background()
+	if _, _, err := h.engine(false).Rollback(ctx, h.repo, snapshot.Name(t0), "me@here"); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	exist("after the rollback", withdrawn, true)
+
+	h.freshState() // another host takes over: the records are all it has
+	if _, err := h.engine(false).Resume(ctx, h.repo); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	republish(t, o, v3)
+	h.now = rollbackAt.Add(30 * time.Minute)
+	h.mustSync()
+	if got, want := h.dnfList(0), nevras(append(slices.Clone(p1), third)); !reflect.DeepEqual(got, want) {
+		t.Errorf("dnf lists %v after resume and sync, want %v", got, want)
+	}
+	exist("the first sync after resume, 30 minutes after the rollback", held, true)
+	exist("the first sync after resume, 30 minutes after the rollback", withdrawn, true)
+
+	h.now = rollbackAt.Add(time.Hour + time.Minute)
+	h.mustSync()
+	exist("a sync prune_after past the rollback", withdrawn, false)
+	exist("a sync prune_after past the rollback, 31 minutes after the held revision was left", held, true)
 }
