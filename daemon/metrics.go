@@ -41,7 +41,7 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 	m := &metrics{
 		syncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: ns, Name: "sync_runs_total",
-			Help: "Syncs run, by result: ok (published or already current), failed, skipped (origin down), held (rolled back: rpmirror resume lets syncs run), standby (another rpmirror holds the lease on a mirror in object storage), interrupted (cancelled when the daemon stopped).",
+			Help: "Syncs run, by result: ok (published or already current), failed, skipped (origin down), held (rolled back: rpmirror resume lets syncs run), standby (another rpmirror holds the lease on a mirror in object storage), busy (another rpmirror process on this host held the repository's lock: run once it is done), interrupted (cancelled when the daemon stopped).",
 		}, []string{"repo", "result"}),
 		syncDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: ns, Name: "sync_duration_seconds",

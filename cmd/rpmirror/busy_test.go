@@ -14,8 +14,8 @@ import (
 // TestSyncBusyExitCode: a repository whose lock another process holds is
 // left to it: reported BUSY, and the run exits 75 (EX_TEMPFAIL) when
 // nothing else failed, so that a cron job beside the daemon can tell it
-// from a failure; 1 when another repository failed. rollback meeting the
-// lock exits 75 too.
+// from a failure; 1 when another repository failed. rollback, resume
+// and verify --repair meeting the lock exit 75 too, naming the repo.
 func TestSyncBusyExitCode(t *testing.T) {
 	f := newFixture(t, testrepo.DemoPackages(nil), 2)
 	cfg, err := os.ReadFile(f.cfg)
@@ -39,7 +39,8 @@ func TestSyncBusyExitCode(t *testing.T) {
 	busyLine := fmt.Sprintf("test  BUSY: repository is being synced by another rpmirror process (pid %d); nothing was changed", os.Getpid())
 
 	code, out, errOut := rpmirror(t, "sync", "-c", f.cfg)
-	if code != exitBusy || !strings.Contains(out, busyLine) || !strings.Contains(out, "other  revision") || strings.Contains(out, "FAILED") {
+	if code != exitBusy || !strings.Contains(out, busyLine) || !strings.Contains(out, "other  revision") || strings.Contains(out, "FAILED") ||
+		!strings.Contains(errOut, "rpmirror: test: BUSY, not failed: repository is being synced") {
 		t.Errorf("sync with test's lock held elsewhere: exit %d, want %d, test reported BUSY and other synced\n%s%s", code, exitBusy, out, errOut)
 	}
 	if _, err := os.Stat(filepath.Join(f.mirrors[0], "repodata", "repomd.xml")); err == nil {
@@ -57,7 +58,15 @@ func TestSyncBusyExitCode(t *testing.T) {
 	}
 
 	code, out, errOut = rpmirror(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", "20261125T120000Z")
-	if code != exitBusy || !strings.Contains(errOut, "being synced by another rpmirror process") {
-		t.Errorf("rollback with the lock held elsewhere: exit %d, want %d\n%s%s", code, exitBusy, out, errOut)
+	if code != exitBusy || !strings.Contains(errOut, "rpmirror: test: repository is being synced by another rpmirror process") || !strings.Contains(errOut, "nothing was changed") {
+		t.Errorf("rollback with the lock held elsewhere: exit %d, want %d naming the repo\n%s%s", code, exitBusy, out, errOut)
+	}
+	code, out, errOut = rpmirror(t, "resume", "-c", f.cfg, "--repo", "test")
+	if code != exitBusy || !strings.Contains(errOut, "rpmirror: test: repository is being synced by another rpmirror process") || !strings.Contains(errOut, "run resume again") {
+		t.Errorf("resume with the lock held elsewhere: exit %d, want %d naming the repo\n%s%s", code, exitBusy, out, errOut)
+	}
+	code, out, errOut = rpmirror(t, "verify", "-c", f.cfg, "--repo", "test", "--repair")
+	if code != exitBusy || !strings.Contains(out, "test: BUSY, not repaired: repository is being synced") {
+		t.Errorf("verify --repair with the lock held elsewhere: exit %d, want %d\n%s%s", code, exitBusy, out, errOut)
 	}
 }

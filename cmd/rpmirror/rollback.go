@@ -55,6 +55,9 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil && slices.ContainsFunc(reps, func(m sync.RollbackReport) bool { return m.Err != nil }) {
 		return errFailed // each mirror's failure is printed above
 	}
+	if isBusy(err) {
+		return fmt.Errorf("%s: %w: nothing was changed; run the rollback again once it is done", r.Name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}
@@ -79,8 +82,10 @@ func runResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	eng := sync.New(sync.Options{Store: store, Logger: newLogger(stderr, slog.LevelWarn, "text"), MaxMetadataSize: cfg.Download.MaxMetadataSize})
 	h, err := eng.Resume(ctx, r)
 	switch {
+	case isBusy(err):
+		return fmt.Errorf("%s: %w: nothing was changed, the repository is still held; run resume again once it is done", r.Name, err)
 	case err != nil:
-		return err
+		return fmt.Errorf("%s: %w", r.Name, err)
 	case h == nil:
 		fmt.Fprintf(stdout, "%s: not held: nothing to resume\n", r.Name)
 	default:

@@ -65,10 +65,13 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		}
 		if r.Err != nil && !errors.Is(r.Err, sync.ErrInterrupted) && !errors.Is(r.Err, sync.ErrHeld) {
 			if isBusy(r.Err) {
+				// Not a failure: said as such, for a cron job that mails
+				// what it prints on stderr.
 				busy = true
-			} else {
-				failed = true
+				fmt.Fprintf(stderr, "rpmirror: %s: BUSY, not failed: %s\n", r.Repo, oneLine(r.Err))
+				continue
 			}
+			failed = true
 			fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Repo, oneLine(r.Err))
 		}
 	}
@@ -208,7 +211,7 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 	case r.Skipped:
 		fmt.Fprintf(w, "%s  SKIPPED: no usable upstream; nothing was changed\n", head)
 	case isBusy(r.Err):
-		fmt.Fprintf(w, "%s  BUSY: %s; nothing was changed (that process brings the mirrors up to date)\n", head, oneLine(r.Err))
+		fmt.Fprintf(w, "%s  BUSY: %s; nothing was changed by this run\n", head, oneLine(r.Err))
 	case errors.Is(r.Err, sync.ErrInterrupted):
 		fmt.Fprintf(w, "%s  interrupted after %s: %s\n", head, r.Duration.Round(time.Millisecond), fetched(r))
 	case r.Err != nil:

@@ -104,7 +104,7 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 		UserAgent:      "rpmirror/" + version,
 		Logger:         log,
 	})
-	bad := 0
+	bad, busy := 0, false
 	for _, r := range sel {
 		if !slices.ContainsFunc(r.Mirrors, config.Mirror.Written) {
 			fmt.Fprintf(stdout, "%s: no written mirror, nothing to repair (rpmirror serve probes the %d probe-only mirrors)\n", r.Name, len(r.Mirrors))
@@ -114,6 +114,11 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 		reps, err := eng.Repair(ctx, r)
 		for _, m := range reps {
 			name := r.Name + "/" + m.Name
+			if isBusy(m.Err) {
+				fmt.Fprintf(stdout, "%s: BUSY, not repaired: %s\n", name, errLine(m.Err))
+				busy = true
+				continue
+			}
 			if m.Err != nil {
 				fmt.Fprintf(stdout, "%s: %s\n", name, errLine(m.Err))
 				bad++
@@ -148,13 +153,20 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			fmt.Fprintf(stdout, "%s: revision %s: %s replaced%s: %s\n", name, revisionOrNone(m.Revision), count(len(m.Replaced), "file"), readable, verdict)
 			bad += brokenSnapshots(ctx, stdout, r, m.Name)
 		}
-		if err != nil {
+		switch {
+		case isBusy(err):
+			fmt.Fprintf(stdout, "%s: BUSY, not repaired: %s\n", r.Name, errLine(err))
+			busy = true
+		case err != nil:
 			fmt.Fprintf(stdout, "%s: %s\n", r.Name, errLine(err))
 			bad++
 		}
 	}
-	if bad > 0 {
+	switch {
+	case bad > 0:
 		return errFailed
+	case busy:
+		return errBusy
 	}
 	return nil
 }
