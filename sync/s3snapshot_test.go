@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"maps"
@@ -16,6 +17,7 @@ import (
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/snapshot"
+	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/target/targets"
@@ -448,6 +450,19 @@ func TestS3RollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
 		t.Fatalf("rollback: %v", err)
 	}
 	exist("after the rollback", withdrawn, true)
+	// The record the next sync goes by says what the mirror serves now,
+	// since when (a snapshot taken of it is named so), and what waits.
+	var rec struct {
+		Mirror state.Mirror `json:"mirror"`
+	}
+	if b, err := os.ReadFile(filepath.Join(m, ".rpmirror", "records", "state.json")); err != nil {
+		t.Fatal(err)
+	} else if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Mirror.Revision != "1" || !rec.Mirror.PublishedAt.Equal(rollbackAt) || len(rec.Mirror.Pending) != len(withdrawn) {
+		t.Errorf("the state record after the rollback: revision %q published %v, %d pending; want 1, %v, the %d files withdrawn", rec.Mirror.Revision, rec.Mirror.PublishedAt, len(rec.Mirror.Pending), rollbackAt, len(withdrawn))
+	}
 
 	h.freshState() // another host takes over: the records are all it has
 	if _, err := h.engine(false).Resume(ctx, h.repo); err != nil {
