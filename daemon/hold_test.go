@@ -271,12 +271,15 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 // that revision's repomd.xml as the metalink's alternate, and nothing
 // alerts, so that clients always have a mirror while the rollback moves
 // them (before, none was listed until it had moved one). A rollback that
-// died leaves its hold not done but frees the lock: the mirrors are then
-// stale and not listed, as any held repository's that do not serve the
-// held revision. A probe from before the rollback was done is behind
-// too, until the probe after it.
+// died leaves its hold not done but frees the lock: the mirrors it did
+// not move stay behind and listed, their reason saying so, for max_lag
+// from the hold (a tester's clients all failed "No URLs in metalink" once
+// a rollback was killed before it moved a mirror), then stale and not
+// listed, as any held repository's that do not serve the held revision.
+// A probe from before the rollback was done is behind too, until the
+// probe after it.
 func TestRollbackUnderWayListsTheWithdrawnRevision(t *testing.T) {
-	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second, maxLag: "10s"})
 	e.waitHealthy()
 	withdrawn := repomdSHA256(t, filepath.Join(e.dir, "m1"))
 	store, err := state.Open(e.cfg.StateDir)
@@ -303,15 +306,18 @@ func TestRollbackUnderWayListsTheWithdrawnRevision(t *testing.T) {
 	if err := store.SaveHold(h); err != nil {
 		t.Fatal(err)
 	}
-	behind := func() bool {
-		st := e.status().Repos[0]
-		for _, name := range []string{"m1", "m2"} {
-			if m := mirrorOf(st, name); m.State != "behind" || !strings.Contains(m.Reason, "which rpmirror rollback (by tester@ci) withdraws") {
-				return false
+	behindFor := func(why string) func() bool {
+		return func() bool {
+			st := e.status().Repos[0]
+			for _, name := range []string{"m1", "m2"} {
+				if m := mirrorOf(st, name); m.State != "behind" || !strings.Contains(m.Reason, why) {
+					return false
+				}
 			}
+			return true
 		}
-		return true
 	}
+	behind := behindFor("which rpmirror rollback (by tester@ci) withdraws")
 	waitFor(t, 30*time.Second, "both written mirrors to be behind while the rollback runs", behind)
 	for _, f := range e.status().Repos[0].Failures {
 		if f.What == "mirror m1" || f.What == "mirror m2" {
@@ -326,15 +332,19 @@ func TestRollbackUnderWayListsTheWithdrawnRevision(t *testing.T) {
 		t.Errorf("metalink while the rollback moves the mirrors: want the held revision %s current and the withdrawn %s as an alternate:\n%s", held, withdrawn, ml)
 	}
 	unlock() // the rollback died
-	waitFor(t, 30*time.Second, "both written mirrors to be stale once the rollback is gone", func() bool {
+	waitFor(t, 5*time.Second, "both written mirrors to be behind, listed, once the rollback died", behindFor("was withdrawing when it stopped before it was done"))
+	if l := e.mirrorlist(); len(l) != 2 {
+		t.Errorf("mirrorlist once the rollback died, within max_lag: %v, want both", l)
+	}
+	waitFor(t, 30*time.Second, "both written mirrors to be stale max_lag after the hold", func() bool {
 		st := e.status().Repos[0]
 		return mirrorOf(st, "m1").State == "stale" && mirrorOf(st, "m2").State == "stale"
 	})
 	if l := e.mirrorlist(); len(l) != 0 {
-		t.Errorf("mirrorlist once the rollback died, no mirror serving the held revision: %v, want none", l)
+		t.Errorf("mirrorlist max_lag after a rollback that died, no mirror serving the held revision: %v, want none", l)
 	}
 	if ml := e.metalink(); strings.Contains(ml, "<mm0:alternates>") {
-		t.Errorf("the metalink still carries the withdrawn revision once the rollback died:\n%s", ml)
+		t.Errorf("the metalink still carries the withdrawn revision max_lag after a rollback that died:\n%s", ml)
 	}
 	// A probe from before the rollback was done is not judged against
 	// the hold either: a hold done later than every probe (an hour from

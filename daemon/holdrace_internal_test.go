@@ -1,10 +1,15 @@
 package daemon
 
 import (
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/health"
 	"github.com/rpmirror/rpmirror/server"
 	"github.com/rpmirror/rpmirror/state"
@@ -136,4 +141,70 @@ func TestRenderDoesNotWaitForTheDaemonLock(t *testing.T) {
 	}
 	d.mu.Unlock()
 	<-done
+}
+
+// TestListsNameWhatListedMirrorsServe: the lists are rendered at once
+// when the revisions mirrors are judged against change (a hold read, a
+// lift), a moment before the mirrors are judged again. A mirror judged ok
+// against the revision before is listed then only with that revision
+// named, as the metalink's alternate; one serving a revision the lists no
+// longer know is not listed (a tester's dnf clients got a metalink naming
+// only the held revision beside mirrors serving the one before, and
+// failed).
+func TestListsNameWhatListedMirrorsServe(t *testing.T) {
+	dir := t.TempDir()
+	yaml := fmt.Sprintf("state_dir: %s/state\nprobe_interval: 1h\nrepos:\n  - name: r0\n    origin: http://127.0.0.1:1/\n    mirrors:\n      - name: m\n        path: %s/m\n        url: http://mirror.example/r0/\n", dir, dir)
+	p := filepath.Join(dir, "mirrors.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := d.repo("r0")
+	m := published(t, d, r)
+	repomd := func(rev string) ([]byte, string) {
+		b := []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>` + rev + `</revision></repomd>` + "\n")
+		return b, sha256Hex(b)
+	}
+	before, beforeSum := repomd("2")
+	held, heldSum := repomd("1")
+	now := time.Now()
+	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{{Revision: "2", SHA256: beforeSum, Repomd: before, VerifiedAt: now}}})
+	r.recordProbe(m, health.Result{URL: m.URL, State: health.OK, Accepted: true, SHA256: beforeSum, Revision: "2", Checked: now})
+	if got, _ := r.tracker.Get(m.Name); got.State != health.OK {
+		t.Fatalf("the mirror serving the current revision: %s %q", got.State, got.Reason)
+	}
+
+	// A hold read, the lists rendered before the mirror is judged again.
+	r.mu.Lock()
+	r.hold = &state.Hold{Repo: "r0", Snapshot: "s", Revision: "1", SHA256: heldSum, Repomd: held, By: "me", At: now}
+	r.verified = r.viewLocked(r.stored)
+	r.mu.Unlock()
+	r.renderViews(true)
+	ml := string(r.views.Load().metalink)
+	cur, alts, _ := strings.Cut(ml, "<mm0:alternates>")
+	if !strings.Contains(ml, m.URL) || !strings.Contains(cur, heldSum) || !strings.Contains(alts, beforeSum) {
+		t.Errorf("the lists rendered before the mirror was judged again against the hold: want it listed with the revision it serves, %s, as an alternate to the held %s:\n%s", beforeSum, heldSum, ml)
+	}
+	if cs := r.candidates(r.config(), r.verified); len(cs) != 1 || !cs[0].behind {
+		t.Errorf("the mirror routes' candidates: %+v, want the mirror, behind", cs)
+	}
+
+	// Revisions that do not hold the one it serves: not listed.
+	r.mu.Lock()
+	r.verified = &state.Verified{Repo: "r0", Revisions: []state.Revision{{Revision: "1", SHA256: heldSum, Repomd: held, VerifiedAt: now}}}
+	r.mu.Unlock()
+	r.renderViews(true)
+	if ml := string(r.views.Load().metalink); strings.Contains(ml, m.URL) {
+		t.Errorf("listed against revisions that do not hold the one it serves:\n%s", ml)
+	}
+	if cs := r.candidates(r.config(), r.verified); len(cs) != 0 {
+		t.Errorf("the mirror routes' candidates: %+v, want none", cs)
+	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/health"
+	"github.com/rpmirror/rpmirror/state"
 )
 
 // TestListsReorderedByLatencyAlone: a probe round after which the
@@ -35,11 +36,15 @@ func TestListsReorderedByLatencyAlone(t *testing.T) {
 	now := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC)
 	d.clock = func() time.Time { return now }
 	r, _ := d.repo("a")
+	// The mirrors serve the current verified revision.
+	r.mu.Lock()
+	r.verified = &state.Verified{Repo: "a", Revisions: []state.Revision{{Revision: "1", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: now}}}
+	r.mu.Unlock()
 	// probed sets what the last probes found: the mirrors' latencies in
 	// milliseconds (m1, m2, m3), -1 for a mirror down.
 	probed := func(ms ...int) {
 		for i, name := range []string{"m1", "m2", "m3"} {
-			res := health.Result{State: health.OK, Latency: time.Duration(ms[i]) * time.Millisecond}
+			res := health.Result{State: health.OK, SHA256: "cur", Revision: "1", Latency: time.Duration(ms[i]) * time.Millisecond}
 			if ms[i] < 0 {
 				res = health.Result{State: health.Down, Reason: "connection refused"}
 			}

@@ -1630,16 +1630,25 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 	case i > 0 && hold != nil:
 		// The revision the hold withdrew (withdrawn).
 		rev := v.Revisions[i]
-		if m.Written() && (res.Checked.Before(hold.Done) || r.rollbackUnderWay(hold)) {
+		switch {
+		case m.Written() && (res.Checked.Before(hold.Done) || r.rollbackUnderWay(hold)):
 			// Listed, with its repomd.xml as the metalink's alternate,
 			// until rollback has moved it (or the probe after, for one
 			// probed before the rollback was done).
 			res.State = health.Behind
 			res.Reason = fmt.Sprintf("serves revision %s, which rpmirror rollback (by %s) withdraws: it brings the written mirrors to revision %s (snapshot %s) now", revName(rev.Revision), hold.By, revName(hold.Revision), hold.Snapshot)
-			break
+		case m.Written() && hold.Done.IsZero() && now.Sub(hold.At) < rc.MaxLag:
+			// The rollback stopped before it was done (killed, or its
+			// host went down): the mirrors it did not move serve what
+			// they served before it, verified. Listed for max_lag, as a
+			// superseded revision is, not none at all until someone
+			// acts (a tester's clients all failed "No URLs in metalink").
+			res.State = health.Behind
+			res.Reason = fmt.Sprintf("serves revision %s, which rpmirror rollback (by %s) was withdrawing when it stopped before it was done, %s ago (max_lag %s): run rpmirror rollback again, or rpmirror resume", revName(rev.Revision), hold.By, roundLag(now.Sub(hold.At)), rc.MaxLag)
+		default:
+			res.State = health.Stale
+			res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
 		}
-		res.State = health.Stale
-		res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
 	case i > 0:
 		rev := v.Revisions[i]
 		lag := now.Sub(rev.SupersededAt)
@@ -1874,6 +1883,14 @@ func (r *repo) addFailure(what, msg string) {
 // listed returns the mirrors to list: those serving the current revision,
 // sorted, then those behind, sorted; and the verified revisions the
 // behind ones serve, which the metalink carries as alternates.
+//
+// Whatever a mirror was judged, it is listed only with the revision it
+// served at its last probe among v's, which the metalink names (current
+// or alternate): the lists are rendered at once when the revisions
+// change (a hold read, a lift), a moment before the mirrors are judged
+// again, and a tester's dnf clients, given a metalink naming only the
+// held revision beside mirrors judged ok against the one before, failed
+// in that moment.
 func (r *repo) listed(rc config.Repo, v *state.Verified) (ms []mirrorlist.Mirror, alts []mirrorlist.File) {
 	var ok, behind []mirrorlist.Mirror
 	seen := map[string]bool{}
@@ -1886,12 +1903,17 @@ func (r *repo) listed(rc config.Repo, v *state.Verified) (ms []mirrorlist.Mirror
 			continue
 		}
 		lm := mirrorlist.Mirror{URL: m.URL, Priority: m.Priority, Latency: res.Latency}
-		switch res.State {
-		case health.OK:
+		if res.State != health.OK && res.State != health.Behind {
+			continue
+		}
+		switch i := v.Find(res.SHA256); {
+		case i < 0:
+			// Judged against other revisions: listed once judged again.
+		case i == 0:
 			ok = append(ok, lm)
-		case health.Behind:
+		default:
 			behind = append(behind, lm)
-			if i := v.Find(res.SHA256); i > 0 && !seen[res.SHA256] {
+			if !seen[res.SHA256] {
 				seen[res.SHA256] = true
 				alts = append(alts, describe(v.Revisions[i].Repomd))
 			}
@@ -2023,7 +2045,7 @@ func (r *repo) renderViews(force bool) bool {
 	for _, m := range slices.SortedStableFunc(slices.Values(ms), func(a, b mirrorlist.Mirror) int { return strings.Compare(a.URL, b.URL) }) {
 		fmt.Fprintf(&key, "|%s %d", m.URL, m.Priority)
 	}
-	cands := r.candidates(rc)
+	cands := r.candidates(rc, v)
 	for _, c := range cands {
 		fmt.Fprintf(&key, "|%s %t %s", c.m.Name, c.behind, c.sha256)
 	}

@@ -139,24 +139,23 @@ func (r *repo) prepare(cands []candidate, cur mirrorlist.File, alts []mirrorlist
 	return sr
 }
 
-// candidates returns the mirrors to list: those serving the current
-// verified revision (ok) or an earlier one (behind), as the last probes
-// judged them, in configuration order, with the revision each serves.
-func (r *repo) candidates(rc config.Repo) []candidate {
+// candidates returns the mirrors to list: those the last probes judged
+// ok or behind, in configuration order, with the revision each serves,
+// behind when that is one of v's earlier revisions; as listed, a mirror
+// serving none of v's revisions (judged against others, a moment before
+// it is judged again) is left out.
+func (r *repo) candidates(rc config.Repo, v *state.Verified) []candidate {
 	var cs []candidate
 	for _, m := range rc.Mirrors {
 		if m.URL == "" {
 			continue
 		}
 		res, ok := r.tracker.Get(m.Name)
-		if !ok {
+		if !ok || (res.State != health.OK && res.State != health.Behind) {
 			continue
 		}
-		switch res.State {
-		case health.OK:
-			cs = append(cs, candidate{m: m, sha256: res.SHA256})
-		case health.Behind:
-			cs = append(cs, candidate{m: m, behind: true, sha256: res.SHA256})
+		if i := v.Find(res.SHA256); i >= 0 {
+			cs = append(cs, candidate{m: m, behind: i > 0, sha256: res.SHA256})
 		}
 	}
 	return cs

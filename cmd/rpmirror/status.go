@@ -40,6 +40,11 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		} else if h != nil {
 			fmt.Fprintf(stdout, "  HELD         at snapshot %s (revision %s) by %s since %s: syncs skip it until rpmirror resume -c %s --repo %s\n",
 				h.Snapshot, revisionOrNone(h.Revision), h.By, ago(now, h.At), cfg.File, r.Name)
+			if h.Done.IsZero() {
+				// Status only reads: it does not glance at the lock.
+				fmt.Fprintf(stdout, "  rollback     not done: under way now, or it stopped before it was done (then run rpmirror rollback -c %s --repo %s --to %s again, or resume)\n",
+					cfg.File, r.Name, h.Snapshot)
+			}
 		}
 		if v, err := store.LoadVerified(r.Name); err != nil {
 			fmt.Fprintf(stdout, "  verified     %v\n", err)

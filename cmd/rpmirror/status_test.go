@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -203,5 +204,32 @@ func TestStatusNamesFewEarlierRevisions(t *testing.T) {
 	out := mustRun(t, "status", "-c", f.cfg)
 	if !strings.Contains(out, "earlier old3, superseded") || strings.Contains(out, "old4") || !strings.Contains(out, "; and 3 more before\n") {
 		t.Errorf("status with 6 earlier revisions:\n%s", out)
+	}
+}
+
+// TestStatusSaysARollbackIsNotDone: a hold whose rollback has not said it
+// is done (under way, or killed before it was) is said so, with the
+// command that finishes it; a done one is not.
+func TestStatusSaysARollbackIsNotDone(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 2)
+	mustRun(t, "sync", "-c", f.cfg)
+	store, err := state.Open(filepath.Join(f.dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &state.Hold{Repo: "test", Snapshot: "20261127T000000Z", Revision: "1", SHA256: "aa", By: "me@here", At: time.Now().UTC()}
+	if err := store.SaveHold(h); err != nil {
+		t.Fatal(err)
+	}
+	want := "rollback     not done: under way now, or it stopped before it was done (then run rpmirror rollback -c " + f.cfg + " --repo test --to 20261127T000000Z again, or resume)"
+	if out := mustRun(t, "status", "-c", f.cfg); !strings.Contains(out, want) {
+		t.Errorf("status with a rollback not done:\n%s\nwant %q", out, want)
+	}
+	h.Done = time.Now().UTC()
+	if err := store.SaveHold(h); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, "status", "-c", f.cfg); strings.Contains(out, "not done") || !strings.Contains(out, "HELD") {
+		t.Errorf("status with a rollback done:\n%s", out)
 	}
 }
