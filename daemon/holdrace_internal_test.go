@@ -152,26 +152,8 @@ func TestRenderDoesNotWaitForTheDaemonLock(t *testing.T) {
 // only the held revision beside mirrors serving the one before, and
 // failed).
 func TestListsNameWhatListedMirrorsServe(t *testing.T) {
-	dir := t.TempDir()
-	yaml := fmt.Sprintf("state_dir: %s/state\nprobe_interval: 1h\nrepos:\n  - name: r0\n    origin: http://127.0.0.1:1/\n    mirrors:\n      - name: m\n        path: %s/m\n        url: http://mirror.example/r0/\n", dir, dir)
-	p := filepath.Join(dir, "mirrors.yaml")
-	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := config.Load(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, _ := d.repo("r0")
+	d, r := listedRepo(t)
 	m := published(t, d, r)
-	repomd := func(rev string) ([]byte, string) {
-		b := []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>` + rev + `</revision></repomd>` + "\n")
-		return b, sha256Hex(b)
-	}
 	before, beforeSum := repomd("2")
 	held, heldSum := repomd("1")
 	now := time.Now()
@@ -206,5 +188,106 @@ func TestListsNameWhatListedMirrorsServe(t *testing.T) {
 	}
 	if cs := r.candidates(r.config(), r.verified); len(cs) != 0 {
 		t.Errorf("the mirror routes' candidates: %+v, want none", cs)
+	}
+}
+
+// listedRepo is bareRepo with a mirror that has a URL (listed once
+// judged ok or behind), the daemon not run.
+func listedRepo(t *testing.T) (*Daemon, *repo) {
+	t.Helper()
+	dir := t.TempDir()
+	yaml := fmt.Sprintf("state_dir: %s/state\nprobe_interval: 1h\nrepos:\n  - name: r0\n    origin: http://127.0.0.1:1/\n    mirrors:\n      - name: m\n        path: %s/m\n        url: http://mirror.example/r0/\n", dir, dir)
+	p := filepath.Join(dir, "mirrors.yaml")
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, _ := d.repo("r0")
+	return d, r
+}
+
+// repomd returns a repomd.xml of revision rev and its digest.
+func repomd(rev string) ([]byte, string) {
+	b := []byte(`<?xml version="1.0" encoding="UTF-8"?>` + "\n" + `<repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>` + rev + `</revision></repomd>` + "\n")
+	return b, sha256Hex(b)
+}
+
+// TestSecondRollbackListsWhatTheMirrorsServe: a rollback while the
+// repository is held at another snapshot (or after a resume no sync has
+// followed yet) moves mirrors that serve the revision held before, not
+// the current verified one: while it is under way, they are behind and
+// listed with that revision as the metalink's alternate (a reviewer's
+// were judged unknown and nothing was listed). So is a mirror still
+// serving an earlier verified revision than the current one (a sync that
+// verified the current one failed to publish it).
+func TestSecondRollbackListsWhatTheMirrorsServe(t *testing.T) {
+	d, r := listedRepo(t)
+	m := published(t, d, r)
+	v2, v2Sum := repomd("2")
+	v1, v1Sum := repomd("1")
+	h1, h1Sum := repomd("held-1")
+	h0, h0Sum := repomd("held-0")
+	now := time.Now().UTC()
+	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{
+		{Revision: "2", SHA256: v2Sum, Repomd: v2, VerifiedAt: now},
+		{Revision: "1", SHA256: v1Sum, Repomd: v1, VerifiedAt: now.Add(-time.Hour), SupersededAt: now.Add(-30 * time.Hour)},
+	}})
+	first := &state.Hold{Repo: "r0", Snapshot: "s1", Revision: "held-1", SHA256: h1Sum, Repomd: h1, By: "me", At: now.Add(-time.Hour), Done: now.Add(-time.Hour)}
+	if err := d.store.SaveHold(first); err != nil {
+		t.Fatal(err)
+	}
+	if !r.refreshHold() {
+		t.Fatal("the first hold was not read")
+	}
+	r.recordProbe(m, health.Result{URL: m.URL, State: health.OK, Accepted: true, SHA256: h1Sum, Revision: "held-1", Checked: now})
+	if got, _ := r.tracker.Get(m.Name); got.State != health.OK {
+		t.Fatalf("the mirror serving the held revision: %s %q", got.State, got.Reason)
+	}
+
+	// The second rollback, under way: it holds the repository's lock.
+	unlock, err := d.store.Lock(r.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	second := &state.Hold{Repo: "r0", Snapshot: "s0", Revision: "held-0", SHA256: h0Sum, Repomd: h0, By: "me", At: now}
+	if err := d.store.SaveHold(second); err != nil {
+		t.Fatal(err)
+	}
+	if !r.refreshHold() {
+		t.Fatal("the second hold was not read")
+	}
+	for _, tc := range []struct {
+		rev, sum string
+	}{{"held-1", h1Sum}, {"2", v2Sum}, {"1", v1Sum}} {
+		r.recordProbe(m, health.Result{URL: m.URL, State: health.OK, Accepted: true, SHA256: tc.sum, Revision: tc.rev, Checked: time.Now()})
+		if got, _ := r.tracker.Get(m.Name); got.State != health.Behind {
+			t.Errorf("a mirror serving revision %s while the second rollback moves it: %s %q, want behind", tc.rev, got.State, got.Reason)
+			continue
+		}
+		r.renderViews(true)
+		ml := string(r.views.Load().metalink)
+		cur, alts, _ := strings.Cut(ml, "<mm0:alternates>")
+		if !strings.Contains(ml, m.URL) || !strings.Contains(cur, h0Sum) || !strings.Contains(alts, tc.sum) {
+			t.Errorf("the lists while the second rollback moves a mirror serving revision %s: want it listed, the revision an alternate to the held one:\n%s", tc.rev, ml)
+		}
+	}
+	// The rollback died: the revision held before, superseded by this
+	// hold, within max_lag; revision 1, superseded 30 hours ago, not.
+	unlock()
+	r.recordProbe(m, health.Result{URL: m.URL, State: health.OK, Accepted: true, SHA256: h1Sum, Revision: "held-1", Checked: time.Now()})
+	if got, _ := r.tracker.Get(m.Name); got.State != health.Behind || !strings.Contains(got.Reason, "stopped before it was done") {
+		t.Errorf("a mirror serving the revision held before, the second rollback dead: %s %q, want behind", got.State, got.Reason)
+	}
+	r.recordProbe(m, health.Result{URL: m.URL, State: health.OK, Accepted: true, SHA256: v1Sum, Revision: "1", Checked: time.Now()})
+	if got, _ := r.tracker.Get(m.Name); got.State != health.Stale {
+		t.Errorf("a mirror serving a revision superseded more than max_lag ago, the second rollback dead: %s %q, want stale", got.State, got.Reason)
 	}
 }

@@ -170,6 +170,10 @@ type repo struct {
 	// succeeded (keepHeld; r.mu).
 	lifted   *state.Hold
 	liftedAt time.Time
+	// heldBefore is the hold before r.hold (held, or lifted and not yet
+	// synced past), whose revision the written mirrors may still serve
+	// while the rollback that made r.hold moves them (withdrawn); r.mu.
+	heldBefore *state.Hold
 	// holdMu serializes refreshHold.
 	holdMu gosync.Mutex
 	// glanceMu: held while the state watcher glances at the repo's lock,
@@ -863,9 +867,21 @@ func (r *repo) refreshHold() (changed bool) {
 		return false
 	}
 	r.hold = h
-	if h == nil && old != nil {
-		r.lifted, r.liftedAt = old, time.Now().UTC()
-	} else if h != nil {
+	switch {
+	case h == nil:
+		r.heldBefore = nil
+		if old != nil {
+			r.lifted, r.liftedAt = old, time.Now().UTC()
+		}
+	case old == nil || old.SHA256 != h.SHA256:
+		// A new hold: the written mirrors may still serve what the hold
+		// before it held, this one's or a lifted one's (withdrawn).
+		r.heldBefore = old
+		if old == nil {
+			r.heldBefore = r.lifted
+		}
+		r.lifted = nil
+	default:
 		r.lifted = nil
 	}
 	if r.stored != nil {
@@ -894,36 +910,57 @@ func (r *repo) refreshHold() (changed bool) {
 
 // viewLocked returns the revisions the mirrors are judged against, from
 // the stored verified revisions v: while the repo is held, the held
-// revision current (state.Verified.WithHold), followed by the revision
-// that was current before the hold (withdrawn); a lifted hold's revision
-// kept (keepHeld). r.mu is held.
+// revision current (state.Verified.WithHold), followed by those the
+// mirrors may serve while a rollback moves them (withdrawn); a lifted
+// hold's revision kept (keepHeld). r.mu is held.
 func (r *repo) viewLocked(v *state.Verified) *state.Verified {
-	return withdrawn(keepHeld(v, r.lifted, r.liftedAt).WithHold(r.hold), v, r.hold)
+	return withdrawn(keepHeld(v, r.lifted, r.liftedAt).WithHold(r.hold), v, r.hold, r.heldBefore)
 }
 
 // withdrawn returns held, the revisions judged against while hold holds
-// the repository, with the revision current in stored before the hold
-// (the one a rollback withdraws) after the held one, superseded when the
-// hold was made: judge keeps a written mirror serving it behind and
-// listed, with its repomd.xml as the metalink's alternate, while
-// rpmirror rollback is bringing the written mirrors to the held
-// revision, so that clients are never left without a mirror while it
-// moves them (nor the clients of a metalink answered just before the
-// hold, which named it). Otherwise a mirror serving it is stale, as any
-// mirror of a held repository that does not serve the held revision.
-// held is not changed.
-func withdrawn(held, stored *state.Verified, hold *state.Hold) *state.Verified {
+// the repository, with after the held one the revisions the written
+// mirrors may serve when the hold is made: before, the one the hold
+// before it held (before: a second rollback while held, or one after a
+// resume that no sync has followed yet), and every stored verified
+// revision, the current one superseded when the hold was made (a sync
+// that verified it may not have published it everywhere). judge keeps a
+// written mirror serving one of them behind and listed, with its
+// repomd.xml as the metalink's alternate, while rpmirror rollback is
+// bringing the written mirrors to the held revision, so that clients are
+// never left without a mirror while it moves them (nor the clients of a
+// metalink answered just before the hold); and for max_lag after a
+// rollback that died before it was done. Otherwise a mirror serving one
+// of them is stale, as any mirror of a held repository that does not
+// serve the held revision. held is not changed.
+func withdrawn(held, stored *state.Verified, hold, before *state.Hold) *state.Verified {
 	if hold == nil || held == nil || len(held.Revisions) != 1 {
 		return held
 	}
-	cur := stored.Current()
-	if cur == nil || cur.SHA256 == hold.SHA256 {
+	revs := []state.Revision{held.Revisions[0]}
+	seen := map[string]bool{hold.SHA256: true}
+	if before != nil && !seen[before.SHA256] {
+		seen[before.SHA256] = true
+		revs = append(revs, state.Revision{Revision: before.Revision, SHA256: before.SHA256, Repomd: before.Repomd,
+			Packages: before.Packages, PackageSizes: before.PackageSizes, Signature: before.Signature,
+			VerifiedAt: before.At, SupersededAt: hold.At})
+	}
+	if stored != nil {
+		for i, rev := range stored.Revisions {
+			if seen[rev.SHA256] {
+				continue
+			}
+			seen[rev.SHA256] = true
+			if i == 0 {
+				rev.SupersededAt = hold.At
+			}
+			revs = append(revs, rev)
+		}
+	}
+	if len(revs) == 1 {
 		return held
 	}
-	w := *cur
-	w.SupersededAt = hold.At
 	next := *held
-	next.Revisions = []state.Revision{held.Revisions[0], w}
+	next.Revisions = revs
 	return &next
 }
 
@@ -1637,7 +1674,7 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 			// probed before the rollback was done).
 			res.State = health.Behind
 			res.Reason = fmt.Sprintf("serves revision %s, which rpmirror rollback (by %s) withdraws: it brings the written mirrors to revision %s (snapshot %s) now", revName(rev.Revision), hold.By, revName(hold.Revision), hold.Snapshot)
-		case m.Written() && hold.Done.IsZero() && now.Sub(hold.At) < rc.MaxLag:
+		case m.Written() && hold.Done.IsZero() && now.Sub(rev.SupersededAt) < rc.MaxLag:
 			// The rollback stopped before it was done (killed, or its
 			// host went down): the mirrors it did not move serve what
 			// they served before it, verified. Listed for max_lag, as a
@@ -1735,7 +1772,9 @@ func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
 	if !hold.Done.IsZero() {
 		return false
 	}
-	if r.lockHeld() {
+	if _, elsewhere := r.lockHeld(); elsewhere {
+		// (While the daemon's own sync is under way, no rollback holds
+		// the lock.)
 		return true
 	}
 	// A rollback on another host (its hold learnt from the records kept

@@ -226,7 +226,7 @@ func (r *repo) watchState() bool {
 		}
 	}
 	if r.following.Load() {
-		if r.lockHeld() {
+		if own, elsewhere := r.lockHeld(); own || elsewhere {
 			return false // still at work: probed once it is done
 		}
 		if r.following.CompareAndSwap(true, false) {
@@ -267,21 +267,24 @@ func (r *repo) publishedDigest() string {
 	return b.String()
 }
 
-// lockHeld reports whether the repository's lock is held, by the
-// daemon's own sync or another process, glancing at it (lockedElsewhere)
-// only while the daemon's own sync is not under way. Under glanceMu, so
-// that the daemon's own sync cannot take the lock in between (runSync
-// sets r.syncing under it first): on NFS, where flock is emulated with
-// POSIX locks, the glance's unlock would drop its own sync's lock. Not
-// under r.mu: the glance is file I/O, which a hung mount would make
-// /status wait for.
-func (r *repo) lockHeld() bool {
+// lockHeld reports whether the repository's lock is held by the
+// daemon's own sync (own: it is under way, and the lock is not glanced
+// at) or else by another process (elsewhere: glancing at it,
+// lockedElsewhere). Under glanceMu, so that the daemon's own sync cannot
+// take the lock in between (runSync sets r.syncing under it first): on
+// NFS, where flock is emulated with POSIX locks, the glance's unlock
+// would drop its own sync's lock. Not under r.mu: the glance is file
+// I/O, which a hung mount would make /status wait for.
+func (r *repo) lockHeld() (own, elsewhere bool) {
 	r.glanceMu.Lock()
 	defer r.glanceMu.Unlock()
 	r.mu.Lock()
 	syncing := r.syncing
 	r.mu.Unlock()
-	return syncing || r.lockedElsewhere()
+	if syncing {
+		return true, false
+	}
+	return false, r.lockedElsewhere()
 }
 
 // lockedElsewhere reports whether another process holds the repository's

@@ -297,6 +297,11 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 		// the clients of a metalink answered before it did fetch their
 		// repomd.xml before the first mirror moves.
 		e.opts.BeforePublish(ctx, state.Revision{Revision: h.Revision, SHA256: h.SHA256, Repomd: h.Repomd})
+		if err := ctx.Err(); err != nil {
+			// Interrupted while it waited: no mirror moved, and the hold
+			// stays not done (run the rollback again, or resume).
+			return h, nil, fmt.Errorf("interrupted before any mirror was brought to snapshot %s (the repository stays held: run the rollback again, or resume): %w", name, err)
+		}
 	}
 	for _, m := range ms {
 		rep := RollbackReport{Mirror: m.cfg.Name, Snapshot: m.snap}
@@ -348,6 +353,12 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			e.log.Info("rolled back", "repo", repo.Name, "mirror", m.cfg.Name, "snapshot", m.snap, "revision", s.Revision)
 		}
 		reps = append(reps, rep)
+	}
+	if !slices.ContainsFunc(reps, func(r RollbackReport) bool { return r.Err == nil }) {
+		// No mirror moved: the hold stays not done, as a rollback that
+		// stopped before it was done (rpmirror serve keeps listing the
+		// mirrors for max_lag; status says to run it again or resume).
+		return h, reps, errors.Join(errs...)
 	}
 	// Every written mirror has its snapshot's revision now, or failed to
 	// take it (and is stale from here on, as it should be).

@@ -15,6 +15,7 @@ import (
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/snapshot"
+	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/sync"
 )
 
@@ -310,4 +311,77 @@ func metadataOf(t *testing.T, dir string) map[string][]byte {
 		}
 	}
 	return out
+}
+
+// TestRollbackNotDoneUnlessAMirrorMoved: a rollback interrupted while it
+// waits before moving the first mirror (BeforePublish: for rpmirror
+// serve's metalink clients) moves none and leaves its hold not done (a
+// reviewer's was saved done, every mirror failing "context canceled",
+// so that the daemon called every mirror stale); so does one whose every
+// mirror fails. Run again, it completes.
+func TestRollbackNotDoneUnlessAMirrorMoved(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v, _ := demoRevisions(t, base, key, 2)
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	h := newHarness(t, o, key.PublicPath)
+	h.repo.Snapshots = &config.Snapshots{Keep: 5}
+	t0 := h.now
+	for i, dir := range v {
+		h.now = t0.Add(time.Duration(i) * time.Minute)
+		republish(t, o, dir)
+		h.mustSync()
+	}
+	v2md, err := os.ReadFile(filepath.Join(v[1], "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unmoved := func(when string) {
+		t.Helper()
+		for _, m := range h.mirrors {
+			if got, _ := os.ReadFile(filepath.Join(m, "repodata", "repomd.xml")); string(got) != string(v2md) {
+				t.Errorf("%s: %s was moved", when, m)
+			}
+		}
+		if held, err := h.store.LoadHold(h.repo.Name); err != nil || held == nil || !held.Done.IsZero() {
+			t.Errorf("%s: hold %+v (%v), want one not done", when, held, err)
+		}
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	h.beforePublish = func(context.Context, state.Revision) { cancel() }
+	if _, _, err := h.engine(false).Rollback(ctx, h.repo, snapshot.Name(t0), "me@here"); !errors.Is(err, context.Canceled) {
+		t.Errorf("rollback interrupted while it waited: %v, want context.Canceled", err)
+	}
+	unmoved("interrupted while it waited")
+
+	h.beforePublish = nil
+	// Every mirror's repodata/ a symlink: refused, as rpmirror never
+	// writes through one.
+	for _, m := range h.mirrors {
+		if err := os.Rename(filepath.Join(m, "repodata"), filepath.Join(m, "repodata.real")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink("repodata.real", filepath.Join(m, "repodata")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, reps, err := h.engine(false).Rollback(context.Background(), h.repo, snapshot.Name(t0), "me@here")
+	for _, m := range h.mirrors {
+		if err := os.Remove(filepath.Join(m, "repodata")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(m, "repodata.real"), filepath.Join(m, "repodata")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err == nil || len(reps) != 2 || reps[0].Err == nil || reps[1].Err == nil {
+		t.Errorf("rollback with every mirror failing: %v, %+v", err, reps)
+	}
+	unmoved("every mirror failed")
+
+	hold, _, err := h.engine(false).Rollback(context.Background(), h.repo, snapshot.Name(t0), "me@here")
+	if err != nil || hold.Done.IsZero() {
+		t.Errorf("the rollback run again: %+v, %v; want done", hold, err)
+	}
 }

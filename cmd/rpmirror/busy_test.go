@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/state"
+	"github.com/rpmirror/rpmirror/target"
 )
 
 // TestSyncBusyExitCode: a repository whose lock another process holds is
@@ -68,5 +70,29 @@ func TestSyncBusyExitCode(t *testing.T) {
 	code, out, errOut = rpmirror(t, "verify", "-c", f.cfg, "--repo", "test", "--repair")
 	if code != exitBusy || !strings.Contains(out, "test: BUSY, not repaired: repository is being synced") {
 		t.Errorf("verify --repair with the lock held elsewhere: exit %d, want %d\n%s%s", code, exitBusy, out, errOut)
+	}
+}
+
+// TestIsBusy: an error is busy when it says another process holds the
+// repository or a mirror, however wrapped; joined errors only when each
+// is (a lock on one mirror does not hide another's failure).
+func TestIsBusy(t *testing.T) {
+	other := errors.New("mirror m2: disk full")
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"nil", nil, false},
+		{"the repository's lock", fmt.Errorf("%w (pid 1)", state.ErrLocked), true},
+		{"a mirror's lease", fmt.Errorf("mirror m1: %w", target.ErrLocked), true},
+		{"wrapped twice", fmt.Errorf("test: %w", fmt.Errorf("mirror m1: %w", target.ErrLocked)), true},
+		{"another failure", other, false},
+		{"joined, all busy", errors.Join(fmt.Errorf("m1: %w", target.ErrLocked), fmt.Errorf("m2: %w", target.ErrLocked)), true},
+		{"joined with a failure", fmt.Errorf("test: %w", errors.Join(fmt.Errorf("m1: %w", target.ErrLocked), other)), false},
+	} {
+		if got := isBusy(tc.err); got != tc.want {
+			t.Errorf("%s: isBusy(%v) = %t, want %t", tc.name, tc.err, got, tc.want)
+		}
 	}
 }

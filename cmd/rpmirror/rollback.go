@@ -58,6 +58,11 @@ func runRollback(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if isBusy(err) {
 		return fmt.Errorf("%s: %w: nothing was changed; run the rollback again once it is done", r.Name, err)
 	}
+	if err != nil && ctx.Err() != nil {
+		// main says "interrupted"; what it left is said here.
+		fmt.Fprintf(stderr, "rpmirror: %s: %s\n", r.Name, oneLine(err))
+		return ctx.Err()
+	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", r.Name, err)
 	}

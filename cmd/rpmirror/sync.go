@@ -162,11 +162,32 @@ func awaitServe(store *state.Store, repo string, log *slog.Logger) func(context.
 	}
 }
 
-// isBusy reports whether err is a sync's that found the repository (or
-// one of its mirrors) held by another rpmirror process: not a failure of
-// the repository, but nothing done by this run (exit code exitBusy).
+// isBusy reports whether err is that of a command that found the
+// repository (or one of its mirrors) held by another rpmirror process:
+// not a failure of the repository, but nothing done by this run (exit
+// code exitBusy). Errors joined (errors.Join) are busy only when each of
+// them is: a lock held on one mirror does not hide another's failure.
 func isBusy(err error) bool {
-	return errors.Is(err, state.ErrLocked) || errors.Is(err, target.ErrLocked)
+	switch x := err.(type) {
+	case nil:
+		return false
+	case interface{ Unwrap() []error }:
+		errs := x.Unwrap()
+		for _, e := range errs {
+			if !isBusy(e) {
+				return false
+			}
+		}
+		return len(errs) > 0
+	case interface{ Is(error) bool }:
+		if x.Is(state.ErrLocked) || x.Is(target.ErrLocked) {
+			return true
+		}
+	}
+	if err == state.ErrLocked || err == target.ErrLocked {
+		return true
+	}
+	return isBusy(errors.Unwrap(err))
 }
 
 // fetched says what a sync downloaded, packages and metadata apart, in the
