@@ -187,27 +187,11 @@ func TestRollbackHoldResume(t *testing.T) {
 // prune_after 0 the withdrawn metadata goes at once, as before.
 func TestRollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
 	key := testrepo.TestKey(t)
-	base := t.TempDir()
-	v, pkgs := demoRevisions(t, base, key, 2)
-	v1, v2, p1, p2 := v[0], v[1], pkgs[0], pkgs[1]
-	// A third revision with the first's packages and one more: the
-	// second's own packages are named by no revision after the rollback.
-	v3 := filepath.Join(base, "v3")
-	third := testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key}
-	buildRepo(t, v3, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, append(slices.Clone(p1), third)...)
+	w := newWithdrawal(t, key)
+	v1, v2, v3, p1, third, v2Only, v2Meta := w.v1, w.v2, w.v3, w.p1, w.third, w.v2Only, w.v2Meta
 	inV1 := map[string]bool{}
 	for _, p := range p1 {
 		inV1[p.RelPath()] = true
-	}
-	var v2Only []string
-	for _, p := range p2 {
-		if !inV1[p.RelPath()] {
-			v2Only = append(v2Only, p.RelPath())
-		}
-	}
-	v2Meta := metadataOf(t, v2)
-	if len(v2Only) == 0 || len(v2Meta) == 0 {
-		t.Fatalf("the second revision has %d packages of its own and %d metadata files: want some of each", len(v2Only), len(v2Meta))
 	}
 	exists := func(m, p string) bool {
 		_, err := os.Lstat(filepath.Join(m, filepath.FromSlash(p)))
@@ -384,4 +368,40 @@ func TestRollbackNotDoneUnlessAMirrorMoved(t *testing.T) {
 	if err != nil || hold.Done.IsZero() {
 		t.Errorf("the rollback run again: %+v, %v; want done", hold, err)
 	}
+}
+
+// withdrawal is three revisions of the demo repository for rollback
+// tests: v1 and v2 (demoRevisions), and v3, the first's packages and
+// zz-third, so that the second's own packages (v2Only), named by no
+// revision after a rollback from v2 to v1, are left to prune, with v2's
+// metadata (v2Meta, by path, with its content).
+type withdrawal struct {
+	v1, v2, v3 string
+	p1         []testrepo.Pkg
+	third      testrepo.Pkg
+	v2Only     []string
+	v2Meta     map[string][]byte
+}
+
+func newWithdrawal(t *testing.T, key *testrepo.Key) *withdrawal {
+	t.Helper()
+	base := t.TempDir()
+	v, pkgs := demoRevisions(t, base, key, 2)
+	w := &withdrawal{v1: v[0], v2: v[1], v3: filepath.Join(base, "v3"), p1: pkgs[0],
+		third: testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key}}
+	buildRepo(t, w.v3, w.v1, testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, append(slices.Clone(w.p1), w.third)...)
+	inV1 := map[string]bool{}
+	for _, p := range w.p1 {
+		inV1[p.RelPath()] = true
+	}
+	for _, p := range pkgs[1] {
+		if !inV1[p.RelPath()] {
+			w.v2Only = append(w.v2Only, p.RelPath())
+		}
+	}
+	w.v2Meta = metadataOf(t, w.v2)
+	if len(w.v2Only) == 0 || len(w.v2Meta) == 0 {
+		t.Fatalf("the second revision has %d packages of its own and %d metadata files: want some of each", len(w.v2Only), len(w.v2Meta))
+	}
+	return w
 }

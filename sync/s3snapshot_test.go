@@ -405,23 +405,10 @@ func TestS3RollbackResume(t *testing.T) {
 // deleted).
 func TestS3RollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
 	key := testrepo.TestKey(t)
+	w := newWithdrawal(t, key)
+	v1, v2, v3, p1, third, v2Only := w.v1, w.v2, w.v3, w.p1, w.third, w.v2Only
 	base := t.TempDir()
-	v, pkgs := demoRevisions(t, base, key, 2)
-	v1, v2, p1, p2 := v[0], v[1], pkgs[0], pkgs[1]
-	third := testrepo.Pkg{Name: "zz-third", Version: "1", Release: "1", Sign: key}
-	v3 := filepath.Join(base, "v3")
-	buildRepo(t, v3, v1, testrepo.RepoOpts{SignRepomd: key, Revision: "3"}, append(slices.Clone(p1), third)...)
-	inV1 := map[string]bool{}
-	for _, p := range p1 {
-		inV1[p.RelPath()] = true
-	}
-	var v2Only []string
-	for _, p := range p2 {
-		if !inV1[p.RelPath()] {
-			v2Only = append(v2Only, p.RelPath())
-		}
-	}
-	withdrawn := append(slices.Collect(maps.Keys(metadataOf(t, v2))), v2Only...)
+	withdrawn := append(slices.Collect(maps.Keys(w.v2Meta)), v2Only...)
 	held := slices.Collect(maps.Keys(metadataOf(t, v1)))
 
 	o := newOrigin(t, filepath.Join(base, "origin"))
