@@ -967,21 +967,32 @@ func withdrawn(held, stored *state.Verified, hold, before *state.Hold) *state.Ve
 // keepHeld returns v with the revision hold held the repository at, once
 // the hold is lifted (r.lifted, until the sync the lift asks for has
 // published: the verified revisions it reports do not hold it either),
-// as an earlier verified revision superseded at now,
-// when v no longer holds it (the verified revisions are bounded, and a
-// snapshot may be older than all of them): the written mirrors serving it
-// are behind until the sync the lift asks for brings them forward, not
-// stale, alerted and out of the lists (a tester's every resume to an old
-// snapshot alerted four times). The snapshot's revision was verified
-// when synced, and its snapshot checked by the rollback. v is not
-// changed; the result is not saved (a sync's report replaces it).
+// as an earlier verified revision superseded at now, when v no longer
+// holds it (the verified revisions are bounded, and a snapshot may be
+// older than all of them), or holds it superseded before now (a
+// tester's, superseded 13 minutes before, more than max_lag, made the
+// mirrors stale and unlisted for half a second after each resume): the
+// written mirrors serving it are behind until the sync the lift asks for
+// brings them forward, not stale, alerted and out of the lists (a
+// tester's every resume to an old snapshot alerted four times). The
+// snapshot's revision was verified when synced, and its snapshot checked
+// by the rollback. v is not changed; the result is not saved (a sync's
+// report replaces it).
 func keepHeld(v *state.Verified, hold *state.Hold, now time.Time) *state.Verified {
 	if v == nil || hold == nil {
 		return v
 	}
 	cur := v.Current()
-	if cur == nil || hold.SHA256 == "" || v.Find(hold.SHA256) >= 0 {
+	if cur == nil || hold.SHA256 == "" {
 		return v
+	}
+	if i := v.Find(hold.SHA256); i == 0 || (i > 0 && !v.Revisions[i].SupersededAt.Before(now)) {
+		return v
+	} else if i > 0 {
+		next := *v
+		next.Revisions = slices.Clone(v.Revisions)
+		next.Revisions[i].SupersededAt = now
+		return &next
 	}
 	next := *v
 	held := state.Revision{Revision: hold.Revision, SHA256: hold.SHA256, Repomd: hold.Repomd, Packages: hold.Packages, PackageSizes: hold.PackageSizes,
@@ -1685,6 +1696,9 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		default:
 			res.State = health.Stale
 			res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
+			if m.Written() && hold.Done.IsZero() {
+				res.Reason += " (it stopped before it was done: run it again, or rpmirror resume)"
+			}
 		}
 	case i > 0:
 		rev := v.Revisions[i]

@@ -61,9 +61,15 @@ func TestKeepHeld(t *testing.T) {
 	if again := keepHeld(got, old, lifted); again != got {
 		t.Error("keepHeld added the held revision twice")
 	}
+	// A held revision the verified ones hold, superseded before the
+	// lift: superseded at the lift in the result, not added again.
 	held := &state.Hold{Repo: "demo", Revision: "2", SHA256: "n"}
-	if same := keepHeld(v, held, lifted); same != v {
-		t.Error("keepHeld added a revision the verified ones hold")
+	kept := keepHeld(v, held, lifted)
+	if len(kept.Revisions) != 2 || kept.Find("n") != 1 || !kept.Revisions[1].SupersededAt.Equal(lifted) || v.Revisions[1].SupersededAt.Equal(lifted) {
+		t.Errorf("keepHeld of a held revision the verified ones hold: %+v (from %+v); want it once, superseded at the lift, its argument unchanged", kept.Revisions, v.Revisions)
+	}
+	if again := keepHeld(kept, held, lifted); again != kept {
+		t.Error("keepHeld changed a held revision already superseded at the lift")
 	}
 }
 
@@ -74,39 +80,58 @@ func TestKeepHeld(t *testing.T) {
 // found the kept revision dropped by that report, before the sync
 // published anything.
 func TestLiftedHoldKeptThroughItsSync(t *testing.T) {
-	d, r := bareRepo(t, slog.New(slog.DiscardHandler))
-	now := time.Now().UTC()
-	cur := state.Revision{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: now.Add(-time.Hour)}
-	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{cur}})
-	m := published(t, d, r)
-	if err := d.store.SaveHold(&state.Hold{Repo: "r0", Snapshot: "20260101T000000Z", Revision: "1", SHA256: "held", Repomd: []byte("<repomd/>"), By: "tester@ci", At: now.Add(-time.Minute), Done: now.Add(-time.Minute)}); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		name string
+		// heldStored: the held revision is among the stored verified
+		// ones, superseded two days ago (more than max_lag): a tester's
+		// mirrors were stale for a moment after each resume.
+		heldStored bool
+	}{{"the held revision older than every stored one", false}, {"the held revision stored, superseded long ago", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, r := bareRepo(t, slog.New(slog.DiscardHandler))
+			now := time.Now().UTC()
+			cur := state.Revision{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: now.Add(-time.Hour)}
+			stored := []state.Revision{cur}
+			if tc.heldStored {
+				stored = append(stored, state.Revision{Revision: "1", SHA256: "held", Repomd: []byte("<repomd/>"), VerifiedAt: now.Add(-72 * time.Hour), SupersededAt: now.Add(-48 * time.Hour)})
+			}
+			r.setVerified(&state.Verified{Repo: "r0", Revisions: stored})
+			m := published(t, d, r)
+			if err := d.store.SaveHold(&state.Hold{Repo: "r0", Snapshot: "20260101T000000Z", Revision: "1", SHA256: "held", Repomd: []byte("<repomd/>"), By: "tester@ci", At: now.Add(-time.Minute), Done: now.Add(-time.Minute)}); err != nil {
+				t.Fatal(err)
+			}
+			if !r.refreshHold() {
+				t.Fatal("the hold was not read")
+			}
+			if err := d.store.RemoveHold("r0"); err != nil {
+				t.Fatal(err)
+			}
+			if !r.refreshHold() {
+				t.Fatal("the lift was not read")
+			}
+			served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, Accepted: true, SHA256: "held", Revision: "1", Checked: time.Now()}
+			judged := func(when string) {
+				t.Helper()
+				r.recordProbe(m, served)
+				if got, _ := r.tracker.Get(m.Name); got.State != health.Behind {
+					t.Errorf("%s: a written mirror serving the snapshot that was held is %s (%s), want behind", when, got.State, got.Reason)
+				}
+			}
+			judged("lifted")
+			// The lift's sync verifies the origin's next revision and
+			// reports the state_dir's revisions, which never held the
+			// snapshot's, or held it superseded long ago.
+			next := []state.Revision{
+				{Revision: "3", SHA256: "next", Repomd: []byte("<repomd/>"), VerifiedAt: now},
+				{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: cur.VerifiedAt, SupersededAt: now},
+			}
+			if tc.heldStored {
+				next = append(next, stored[1])
+			}
+			r.setVerified(&state.Verified{Repo: "r0", Revisions: next})
+			judged("after the lift's sync reported its verified revisions")
+		})
 	}
-	if !r.refreshHold() {
-		t.Fatal("the hold was not read")
-	}
-	if err := d.store.RemoveHold("r0"); err != nil {
-		t.Fatal(err)
-	}
-	if !r.refreshHold() {
-		t.Fatal("the lift was not read")
-	}
-	served := health.Result{URL: "http://mirror.example/r0/", State: health.OK, Accepted: true, SHA256: "held", Revision: "1", Checked: time.Now()}
-	judged := func(when string) {
-		t.Helper()
-		r.recordProbe(m, served)
-		if got, _ := r.tracker.Get(m.Name); got.State != health.Behind {
-			t.Errorf("%s: a written mirror serving the snapshot that was held is %s (%s), want behind", when, got.State, got.Reason)
-		}
-	}
-	judged("lifted")
-	// The lift's sync verifies the origin's next revision and reports the
-	// state_dir's revisions, which never held the snapshot's.
-	r.setVerified(&state.Verified{Repo: "r0", Revisions: []state.Revision{
-		{Revision: "3", SHA256: "next", Repomd: []byte("<repomd/>"), VerifiedAt: now},
-		{Revision: "2", SHA256: "cur", Repomd: []byte("<repomd/>"), VerifiedAt: cur.VerifiedAt, SupersededAt: now},
-	}})
-	judged("after the lift's sync reported its verified revisions")
 }
 
 // TestBusyForAnHourFails: a daemon sync that finds the repository's lock
