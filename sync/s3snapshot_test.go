@@ -469,3 +469,46 @@ func TestS3RollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
 	exist("a sync prune_after past the rollback", withdrawn, false)
 	exist("a sync prune_after past the rollback, 31 minutes after the held revision was left", held, true)
 }
+
+// TestS3SnapshotAfterRollbackNamedByTheRollback: after a rollback on a
+// mirror in object storage, resume, and the origin itself going back to
+// the revision rolled back to (synced with allow_rollback), the snapshot
+// taken of what the mirror serves is named by when the rollback published
+// it (a tester's was named after the revision rolled back from, plus
+// "-2": the records still gave that one's publish time).
+func TestS3SnapshotAfterRollbackNamedByTheRollback(t *testing.T) {
+	key := testrepo.TestKey(t)
+	base := t.TempDir()
+	v, _ := demoRevisions(t, base, key, 2)
+	o := newOrigin(t, filepath.Join(base, "origin"))
+	h := newS3Harness(t, o, key.PublicPath)
+	h.repo.Snapshots = &config.Snapshots{Keep: 5}
+	t0 := h.now
+	for i, dir := range v {
+		h.now = t0.Add(time.Duration(i) * time.Minute)
+		republish(t, o, dir)
+		h.mustSync()
+	}
+	rollbackAt := t0.Add(time.Hour)
+	h.now = rollbackAt
+	ctx := context.Background()
+	if _, _, err := h.engine(false).Rollback(ctx, h.repo, snapshot.Name(t0), "me@here"); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	if _, err := h.engine(false).Resume(ctx, h.repo); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	republish(t, o, v[0])
+	h.repo.AllowRollback = true
+	h.now = rollbackAt.Add(time.Hour)
+	h.mustSync()
+	m := h.mirrors[0]
+	if _, err := os.Stat(filepath.Join(m, "snapshots", snapshot.Name(rollbackAt), "repodata", "repomd.xml")); err != nil {
+		ents, _ := os.ReadDir(filepath.Join(m, "snapshots"))
+		var names []string
+		for _, e := range ents {
+			names = append(names, e.Name())
+		}
+		t.Errorf("no snapshot %s (the rollback's publish) after the origin went back to the revision rolled back to: %v", snapshot.Name(rollbackAt), names)
+	}
+}
