@@ -174,7 +174,7 @@ func TestListsNameWhatListedMirrorsServe(t *testing.T) {
 	if !strings.Contains(ml, m.URL) || !strings.Contains(cur, heldSum) || !strings.Contains(alts, beforeSum) {
 		t.Errorf("the lists rendered before the mirror was judged again against the hold: want it listed with the revision it serves, %s, as an alternate to the held %s:\n%s", beforeSum, heldSum, ml)
 	}
-	if cs := r.candidates(r.config(), r.verified); len(cs) != 1 || !cs[0].behind {
+	if _, _, cs := r.listed(r.config(), r.verified); len(cs) != 1 || !cs[0].behind {
 		t.Errorf("the mirror routes' candidates: %+v, want the mirror, behind", cs)
 	}
 
@@ -186,7 +186,7 @@ func TestListsNameWhatListedMirrorsServe(t *testing.T) {
 	if ml := string(r.views.Load().metalink); strings.Contains(ml, m.URL) {
 		t.Errorf("listed against revisions that do not hold the one it serves:\n%s", ml)
 	}
-	if cs := r.candidates(r.config(), r.verified); len(cs) != 0 {
+	if _, _, cs := r.listed(r.config(), r.verified); len(cs) != 0 {
 		t.Errorf("the mirror routes' candidates: %+v, want none", cs)
 	}
 }

@@ -1556,7 +1556,8 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 			// probe_timeout after each start, and kept the mirrors a
 			// sync had just brought forward listed as behind.
 			after, _ := r.tracker.Get(m.Name)
-			if before.State != after.State && (listable(before.State) || listable(after.State)) && r.renderViews(false) {
+			moved := before.State != after.State || before.SHA256 != after.SHA256 // behind on another revision: another alternate
+			if moved && (listable(before.State) || listable(after.State)) && r.renderViews(false) {
 				r.d.writeListsLater(r)
 			}
 		}()
@@ -1934,8 +1935,12 @@ func (r *repo) addFailure(what, msg string) {
 }
 
 // listed returns the mirrors to list: those serving the current revision,
-// sorted, then those behind, sorted; and the verified revisions the
-// behind ones serve, which the metalink carries as alternates.
+// sorted, then those behind, sorted; the verified revisions the behind
+// ones serve, which the metalink carries as alternates; and the same
+// mirrors as the mirror routes' candidates, in configuration order, with
+// the revision each serves. Each mirror's last result is read once, so
+// that the lists and the routes agree (a probe recorded meanwhile is
+// rendered next).
 //
 // Whatever a mirror was judged, it is listed only with the revision it
 // served at its last probe among v's, which the metalink names (current
@@ -1944,7 +1949,7 @@ func (r *repo) addFailure(what, msg string) {
 // again, and a tester's dnf clients, given a metalink naming only the
 // held revision beside mirrors judged ok against the one before, failed
 // in that moment.
-func (r *repo) listed(rc config.Repo, v *state.Verified) (ms []mirrorlist.Mirror, alts []mirrorlist.File) {
+func (r *repo) listed(rc config.Repo, v *state.Verified) (ms []mirrorlist.Mirror, alts []mirrorlist.File, cands []candidate) {
 	var ok, behind []mirrorlist.Mirror
 	seen := map[string]bool{}
 	for _, m := range rc.Mirrors {
@@ -1959,9 +1964,11 @@ func (r *repo) listed(rc config.Repo, v *state.Verified) (ms []mirrorlist.Mirror
 		if res.State != health.OK && res.State != health.Behind {
 			continue
 		}
-		switch i := v.Find(res.SHA256); {
+		i := v.Find(res.SHA256)
+		switch {
 		case i < 0:
 			// Judged against other revisions: listed once judged again.
+			continue
 		case i == 0:
 			ok = append(ok, lm)
 		default:
@@ -1971,10 +1978,11 @@ func (r *repo) listed(rc config.Repo, v *state.Verified) (ms []mirrorlist.Mirror
 				alts = append(alts, describe(v.Revisions[i].Repomd))
 			}
 		}
+		cands = append(cands, candidate{m: m, behind: i > 0, sha256: res.SHA256})
 	}
 	mirrorlist.Sort(ok)
 	mirrorlist.Sort(behind)
-	return append(ok, behind...), alts
+	return append(ok, behind...), alts, cands
 }
 
 func describe(repomd []byte) mirrorlist.File {
@@ -2072,7 +2080,7 @@ func (r *repo) renderViews(force bool) bool {
 			return heldFallback(hold)
 		}
 	}
-	ms, alts := r.listed(rc, v)
+	ms, alts, cands := r.listed(rc, v)
 	var cur mirrorlist.File
 	if c := v.Current(); c != nil {
 		cur = describe(c.Repomd)
@@ -2098,7 +2106,6 @@ func (r *repo) renderViews(force bool) bool {
 	for _, m := range slices.SortedStableFunc(slices.Values(ms), func(a, b mirrorlist.Mirror) int { return strings.Compare(a.URL, b.URL) }) {
 		fmt.Fprintf(&key, "|%s %d", m.URL, m.Priority)
 	}
-	cands := r.candidates(rc, v)
 	for _, c := range cands {
 		fmt.Fprintf(&key, "|%s %t %s", c.m.Name, c.behind, c.sha256)
 	}

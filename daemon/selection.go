@@ -5,7 +5,6 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/geo"
-	"github.com/rpmirror/rpmirror/health"
 	"github.com/rpmirror/rpmirror/mirrorlist"
 	"github.com/rpmirror/rpmirror/selection"
 	"github.com/rpmirror/rpmirror/server"
@@ -137,28 +136,6 @@ func (r *repo) prepare(cands []candidate, cur mirrorlist.File, alts []mirrorlist
 		sr.Files = files
 	}
 	return sr
-}
-
-// candidates returns the mirrors to list: those the last probes judged
-// ok or behind, in configuration order, with the revision each serves,
-// behind when that is one of v's earlier revisions; as listed, a mirror
-// serving none of v's revisions (judged against others, a moment before
-// it is judged again) is left out.
-func (r *repo) candidates(rc config.Repo, v *state.Verified) []candidate {
-	var cs []candidate
-	for _, m := range rc.Mirrors {
-		if m.URL == "" {
-			continue
-		}
-		res, ok := r.tracker.Get(m.Name)
-		if !ok || (res.State != health.OK && res.State != health.Behind) {
-			continue
-		}
-		if i := v.Find(res.SHA256); i >= 0 {
-			cs = append(cs, candidate{m: m, behind: i > 0, sha256: res.SHA256})
-		}
-	}
-	return cs
 }
 
 // redirectFiles describes, for redirects, which verified revision each
