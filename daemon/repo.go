@@ -1651,10 +1651,9 @@ func probePackages(rev *state.Revision) []health.Package {
 // revision it serves: ok for the current verified revision, behind for an
 // earlier one superseded less than max_lag ago (or any earlier one while
 // rpmirror itself brings the written mirror forward, and, while the repo
-// is held, the revision the hold withdrew while rpmirror rollback brings
-// the written mirror back: withdrawn), stale otherwise. Results that say
-// nothing of the revision served (down, unknown) are
-// returned as they are.
+// is held, any revision withdrawn keeps while rpmirror rollback brings
+// the written mirror back), stale otherwise. Results that say nothing of
+// the revision served (down, unknown) are returned as they are.
 func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.Result {
 	if res.SHA256 == "" || (res.State != health.OK && res.State != health.Behind && res.State != health.Stale) {
 		return res
@@ -1677,7 +1676,8 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 	case i == 0:
 		res.State, res.Reason = health.OK, ""
 	case i > 0 && hold != nil:
-		// The revision the hold withdrew (withdrawn).
+		// A revision the written mirrors may serve while the rollback
+		// that made the hold moves them (withdrawn).
 		rev := v.Revisions[i]
 		switch {
 		case m.Written() && (res.Checked.Before(hold.Done) || r.rollbackUnderWay(hold)):

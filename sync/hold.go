@@ -333,7 +333,7 @@ func (e *Engine) Rollback(ctx context.Context, repo *config.Repo, name, by strin
 			mst.Revision, mst.RepomdSHA256 = s.Revision, s.RepomdSHA256
 			mst.PublishedAt, mst.CheckedAt = now, now
 			served = slices.DeleteFunc(served, func(p string) bool { return slices.Contains(removed, p) })
-			mst.Pending, mst.PendingFor = withdrawn(mst.Pending, served, paths, now), s.RepomdSHA256
+			mst.Pending, mst.PendingFor = pendingAfterRollback(mst.Pending, served, paths, now), s.RepomdSHA256
 			index, err := e.saveSnapshotIndex(ctx, m.tg, repo.Name, m.cfg.Name, m.snap, s.RepomdSHA256)
 			if err != nil {
 				e.log.Warn("saving the mirror's index; the next sync reads its primary metadata instead", "mirror", m.cfg.Name, "err", err)
@@ -417,11 +417,11 @@ func (e *Engine) servedFiles(ctx context.Context, tg target.Target, repo, mirror
 	return files, nil
 }
 
-// withdrawn returns the pending files of a mirror brought back to a
-// snapshot whose files are kept (sorted): those pending before (with the
-// time they became unused) and those of served, what the mirror served
-// before (unused from now), less every path the snapshot names.
-func withdrawn(pending map[string]time.Time, served, kept []string, now time.Time) map[string]time.Time {
+// pendingAfterRollback returns the pending files of a mirror brought back
+// to a snapshot whose files are kept (sorted): those pending before (with
+// the time they became unused) and those of served, what the mirror
+// served before (unused from now), less every path the snapshot names.
+func pendingAfterRollback(pending map[string]time.Time, served, kept []string, now time.Time) map[string]time.Time {
 	out := make(map[string]time.Time, len(pending)+len(served))
 	for p, since := range pending {
 		out[p] = since

@@ -207,12 +207,7 @@ func TestRollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
 			h := newHarness(t, o, key.PublicPath)
 			h.repo.Snapshots = &config.Snapshots{Keep: 5}
 			h.repo.PruneAfter = tc.pruneAfter
-			t0 := h.now
-			for i, dir := range []string{v1, v2} {
-				h.now = t0.Add(time.Duration(i) * time.Minute)
-				republish(t, o, dir)
-				h.mustSync()
-			}
+			t0 := h.syncEach(o, v1, v2)
 			h.now = t0.Add(time.Hour)
 			rollbackAt := h.now
 			ctx := context.Background()
@@ -310,12 +305,7 @@ func TestRollbackNotDoneUnlessAMirrorMoved(t *testing.T) {
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	h := newHarness(t, o, key.PublicPath)
 	h.repo.Snapshots = &config.Snapshots{Keep: 5}
-	t0 := h.now
-	for i, dir := range v {
-		h.now = t0.Add(time.Duration(i) * time.Minute)
-		republish(t, o, dir)
-		h.mustSync()
-	}
+	t0 := h.syncEach(o, v...)
 	v2md, err := os.ReadFile(filepath.Join(v[1], "repodata", "repomd.xml"))
 	if err != nil {
 		t.Fatal(err)
@@ -404,4 +394,17 @@ func newWithdrawal(t *testing.T, key *testrepo.Key) *withdrawal {
 		t.Fatalf("the second revision has %d packages of its own and %d metadata files: want some of each", len(w.v2Only), len(w.v2Meta))
 	}
 	return w
+}
+
+// syncEach has origin o publish each of dirs in turn, a minute apart from
+// now, and syncs each; it returns the time of the first.
+func (h *harness) syncEach(o *origin, dirs ...string) time.Time {
+	h.t.Helper()
+	t0 := h.now
+	for i, dir := range dirs {
+		h.now = t0.Add(time.Duration(i) * time.Minute)
+		republish(h.t, o, dir)
+		h.mustSync()
+	}
+	return t0
 }

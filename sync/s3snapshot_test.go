@@ -424,12 +424,7 @@ func TestS3RollbackKeepsWhatItWithdrawsUntilPruneAfter(t *testing.T) {
 			}
 		}
 	}
-	t0 := h.now
-	for i, dir := range []string{v1, v2} {
-		h.now = t0.Add(time.Duration(i) * time.Minute)
-		republish(t, o, dir)
-		h.mustSync()
-	}
+	t0 := h.syncEach(o, v1, v2)
 	rollbackAt := t0.Add(time.Hour)
 	h.now = rollbackAt
 	ctx := context.Background()
@@ -483,12 +478,7 @@ func TestS3SnapshotAfterRollbackNamedByTheRollback(t *testing.T) {
 	o := newOrigin(t, filepath.Join(base, "origin"))
 	h := newS3Harness(t, o, key.PublicPath)
 	h.repo.Snapshots = &config.Snapshots{Keep: 5}
-	t0 := h.now
-	for i, dir := range v {
-		h.now = t0.Add(time.Duration(i) * time.Minute)
-		republish(t, o, dir)
-		h.mustSync()
-	}
+	t0 := h.syncEach(o, v...)
 	rollbackAt := t0.Add(time.Hour)
 	h.now = rollbackAt
 	ctx := context.Background()

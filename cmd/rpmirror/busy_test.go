@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/state"
@@ -63,9 +64,18 @@ func TestSyncBusyExitCode(t *testing.T) {
 	if code != exitBusy || !strings.Contains(errOut, "rpmirror: test: repository is being synced by another rpmirror process") || !strings.Contains(errOut, "nothing was changed") {
 		t.Errorf("rollback with the lock held elsewhere: exit %d, want %d naming the repo\n%s%s", code, exitBusy, out, errOut)
 	}
+	// resume says whether the repository is held, as the state_dir has
+	// it: a sync holding the lock of a repository not held is no hold.
 	code, out, errOut = rpmirror(t, "resume", "-c", f.cfg, "--repo", "test")
-	if code != exitBusy || !strings.Contains(errOut, "rpmirror: test: repository is being synced by another rpmirror process") || !strings.Contains(errOut, "run resume again") {
-		t.Errorf("resume with the lock held elsewhere: exit %d, want %d naming the repo\n%s%s", code, exitBusy, out, errOut)
+	if code != exitBusy || !strings.Contains(errOut, "rpmirror: test: repository is being synced by another rpmirror process") || !strings.Contains(errOut, "the repository is not held now") {
+		t.Errorf("resume of a repo not held with the lock held elsewhere: exit %d, want %d naming the repo, not held\n%s%s", code, exitBusy, out, errOut)
+	}
+	if err := store.SaveHold(&state.Hold{Repo: "test", Snapshot: "20261125T120000Z", SHA256: "aa", By: "me@here", At: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = rpmirror(t, "resume", "-c", f.cfg, "--repo", "test")
+	if code != exitBusy || !strings.Contains(errOut, "the repository is still held; run resume again") {
+		t.Errorf("resume of a held repo with the lock held elsewhere: exit %d, want %d, still held\n%s%s", code, exitBusy, out, errOut)
 	}
 	code, out, errOut = rpmirror(t, "verify", "-c", f.cfg, "--repo", "test", "--repair")
 	if code != exitBusy || !strings.Contains(out, "test: BUSY, not repaired: repository is being synced") {

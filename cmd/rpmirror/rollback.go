@@ -88,7 +88,12 @@ func runResume(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	h, err := eng.Resume(ctx, r)
 	switch {
 	case isBusy(err):
-		return fmt.Errorf("%s: %w: nothing was changed, the repository is still held; run resume again once it is done", r.Name, err)
+		// Held or not, as the state_dir says now (the other process may
+		// be a sync of a repository that is not held).
+		if held, herr := store.LoadHold(r.Name); herr == nil && held != nil {
+			return fmt.Errorf("%s: %w: nothing was changed, the repository is still held; run resume again once it is done", r.Name, err)
+		}
+		return fmt.Errorf("%s: %w: nothing was changed (the repository is not held now); run resume again once it is done if it should be", r.Name, err)
 	case err != nil:
 		return fmt.Errorf("%s: %w", r.Name, err)
 	case h == nil:

@@ -153,9 +153,9 @@ func syncRepos(ctx context.Context, cfg *config.Config, sel []*config.Repo, dryR
 	return done, nil
 }
 
-// awaitServe is rpmirror sync's sync.Options.BeforePublish for repo:
-// beside an rpmirror serve on the same state_dir, it waits for the
-// daemon's metalink clients (daemon.AwaitServe).
+// awaitServe is the sync.Options.BeforePublish of rpmirror sync and
+// rollback for repo: beside an rpmirror serve on the same state_dir, it
+// waits for the daemon's metalink clients (daemon.AwaitServe).
 func awaitServe(store *state.Store, repo string, log *slog.Logger) func(context.Context, state.Revision) {
 	return func(ctx context.Context, rev state.Revision) {
 		daemon.AwaitServe(ctx, store, repo, rev.SHA256, log.With("repo", repo))
