@@ -124,7 +124,7 @@ func writeMan(w io.Writer, cmds []commandInfo, ver string) error {
 		{exitOK, "success: every mirror is current, the configuration is valid"},
 		{exitFailed, "the command ran and something failed: a repository did not sync, verify found a problem"},
 		{exitUsage, "a bad command line or a configuration that does not load"},
-		{exitBusy, "nothing failed, but a repository (or a mirror) was left to another rpmirror process that holds it (BUSY: sync, verify --repair, rollback, resume); try again later"},
+		{exitBusy, "nothing failed, but a repository (or a mirror) was left to another rpmirror process that holds it (BUSY: sync, verify --repair, rollback, resume, snapshot pin|unpin); try again later"},
 		{exitSignals, "interrupted by SIGINT or SIGTERM"},
 	} {
 		p(".TP")

@@ -153,7 +153,7 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if setting == nil {
 		setting = &config.Snapshots{}
 	}
-	found, failed := 0, false
+	found, failed, busy := 0, false, false
 	for _, m := range r.Mirrors {
 		if !m.Written() {
 			continue
@@ -162,6 +162,11 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		switch {
 		case errors.Is(err, snaps.ErrNotFound):
 			fmt.Fprintf(stderr, "rpmirror: %s: mirror %s has no snapshot %s\n", r.Name, m.Name, name)
+		case isBusy(err):
+			// Not a failure: a sync holds the mirror. Pinning again is
+			// safe, so the caller may simply retry (exit 75).
+			fmt.Fprintf(stderr, "rpmirror: %s: mirror %s: BUSY, not %sned: %v\n", r.Name, m.Name, verb, err)
+			busy = true
 		case err != nil:
 			fmt.Fprintf(stderr, "rpmirror: %s: mirror %s: %v\n", r.Name, m.Name, err)
 			failed = true
@@ -178,10 +183,14 @@ func runSnapshot(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			fmt.Fprintf(stdout, "%s: mirror %s: snapshot %s %sned\n", r.Name, m.Name, name, verb)
 		}
 	}
-	if failed {
+	switch {
+	case failed:
 		return errFailed
-	}
-	if found == 0 {
+	case busy:
+		// The mirrors not held were done; those held may hold the
+		// snapshot too: try again later.
+		return errBusy
+	case found == 0:
 		return fmt.Errorf("%s: no mirror has a snapshot %s: %w", r.Name, name, snaps.ErrNotFound)
 	}
 	return nil
@@ -194,7 +203,7 @@ func setPin(ctx context.Context, m config.Mirror, repo string, setting *config.S
 	}
 	unlock, err := tg.Lock(ctx)
 	if errors.Is(err, target.ErrLocked) {
-		return false, fmt.Errorf("%w: a sync is writing it; try again when it is done", err)
+		return false, fmt.Errorf("%w: a sync is writing it; nothing was changed on it; try again when it is done", err)
 	}
 	if err != nil {
 		return false, err

@@ -1,20 +1,23 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/target/local"
 )
 
 // TestSnapshotCommands: after a sync with snapshots set, rpmirror
 // snapshots lists the snapshot of every written mirror with its revision,
 // packages and pin; snapshot pin and unpin change the pin on every mirror,
 // and say when it already was as asked (exit 0);
-// bad command lines are usage errors (exit 2) and an unknown snapshot is a
-// failure (exit 1).
+// a mirror a sync is writing is BUSY (exit 75) while the others are
+// pinned; bad command lines are usage errors (exit 2) and an unknown
+// snapshot is a failure (exit 1).
 func TestSnapshotCommands(t *testing.T) {
 	f := newFixture(t, testrepo.DemoPackages(nil), 4)
 	b, err := os.ReadFile(f.cfg)
@@ -94,6 +97,31 @@ func TestSnapshotCommands(t *testing.T) {
 	}
 	if err := os.WriteFile(f.cfg, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+
+	// A mirror a sync is writing is BUSY, not failed (exit 75): the other
+	// is pinned, and pinning again once the lock is gone finishes the
+	// job.
+	tg, err := local.New(f.mirrors[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	unlock, err := tg.Lock(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = rpmirror(t, "snapshot", "pin", "-c", f.cfg, "--repo", "test", name)
+	unlock()
+	if code != exitBusy || !strings.Contains(errOut, "rpmirror: test: mirror m1: BUSY, not pinned: ") ||
+		!strings.Contains(out, "mirror m2: snapshot "+name+" pinned\n") || strings.Contains(out, "mirror m1") {
+		t.Errorf("snapshot pin with m1 locked: exit %d, want %d, m1 busy and m2 pinned\n%s%s", code, exitBusy, out, errOut)
+	}
+	code, out, errOut = rpmirror(t, "snapshot", "pin", "-c", f.cfg, "--repo", "test", name)
+	if code != 0 || !strings.Contains(out, "mirror m1: snapshot "+name+" pinned\n") || !strings.Contains(out, "mirror m2: snapshot "+name+" was already pinned\n") {
+		t.Errorf("snapshot pin again once m1 is free: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut = rpmirror(t, "snapshot", "unpin", "-c", f.cfg, "--repo", "test", name); code != 0 {
+		t.Fatalf("snapshot unpin: exit %d\n%s%s", code, out, errOut)
 	}
 
 	for _, tc := range []struct {
