@@ -286,6 +286,59 @@ func TestBehindAndStale(t *testing.T) {
 	}
 }
 
+// TestBehindMirrorMovingOnListedAtOnce: a listed mirror behind on one
+// earlier verified revision that moves on to another (a partner catching
+// up one revision at a time) is listed with the revision it now serves as
+// the metalink's alternate as soon as its probe finds it there, not once
+// the round's slowest probe ends: until then the lists named a revision
+// the mirror no longer served, which dnf refuses.
+func TestBehindMirrorMovingOnListedAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: 10 * time.Second, probeTimeout: 10 * time.Second, origin: testrepo.DemoOrigin(t, "v1")})
+	v1, v2 := testrepo.DemoOrigin(t, "v1"), testrepo.DemoOrigin(t, "v2")
+	v1sum, v2sum := repomdSHA256(t, v1), repomdSHA256(t, v2)
+	waitFor(t, 60*time.Second, "the three mirrors serving v1 to be listed", func() bool { return len(e.mirrorlist()) == 3 })
+	alternates := func() string {
+		_, alts, _ := strings.Cut(e.metalink(), "<mm0:alternates>")
+		return alts
+	}
+	e.net.serve("origin", v2)
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "m1 and m2 at v2, third behind on v1", func() bool {
+		st := e.status().Repos[0]
+		return mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "third").State == "behind" && strings.Contains(alternates(), v1sum)
+	})
+	v2rev := e.mirrorState("m1").Revision
+	next := newRevision(t, testrepo.Pkg{Name: "zz-next", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
+	nextSum := repomdSHA256(t, next)
+	e.net.serve("origin", next)
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "m1 and m2 at the next revision, third still behind on v1", func() bool {
+		st := e.status().Repos[0]
+		cur, alts, _ := strings.Cut(e.metalink(), "<mm0:alternates>")
+		return mirrorOf(st, "m1").State == "ok" && mirrorOf(st, "m2").State == "ok" && mirrorOf(st, "third").State == "behind" &&
+			strings.Contains(cur, nextSum) && strings.Contains(alts, v1sum)
+	})
+
+	// From now on each round waits 10 s for m1's probe; third moves to v2
+	// and is probed at the start of one.
+	e.net.setHang("m1", true)
+	e.net.serve("third", v2)
+	waitFor(t, 60*time.Second, "third's probe to find it serving v2", func() bool {
+		st := e.mirrorState("third")
+		return st.State == "behind" && st.Revision == v2rev
+	})
+	waitFor(t, 3*time.Second, "the metalink to carry v2, which third serves, as the alternate, and no longer v1", func() bool {
+		alts := alternates()
+		return strings.Contains(alts, v2sum) && !strings.Contains(alts, v1sum)
+	})
+	if st := e.mirrorState("m1"); st.State != "ok" {
+		t.Errorf("m1 is %s: the round whose probe of third found v2 had ended (the test did not test)", st.State)
+	}
+	if l := e.mirrorlist(); len(l) != 3 {
+		t.Errorf("mirrorlist %v: want m1, m2 and third", l)
+	}
+}
+
 // TestProbeOnlyRepoIsVerified: a repo whose mirrors are all probe-only
 // (as MirrorManager serves third parties) gets verified revisions too:
 // rpmirror verifies each new origin revision itself, so its mirrors are
