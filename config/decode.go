@@ -188,6 +188,12 @@ func (d *decoder) yamlError(err error, data []byte) {
 			line = 1
 		}
 	}
+	if strings.Contains(msg, "found a tab character") {
+		// The library gives the line where the scalar before the tab
+		// started: the tab is in the indentation of that line or of a
+		// later one.
+		line = tabLine(data, line)
+	}
 	if lines := bytes.Split(data, []byte("\n")); line > 0 && line <= len(lines) {
 		text := lines[line-1]
 		switch {
@@ -204,6 +210,20 @@ func (d *decoder) yamlError(err error, data []byte) {
 		}
 	}
 	d.errorf(line, "", "invalid YAML: %s", msg)
+}
+
+// tabLine returns the first line, from line on (1-based), whose
+// indentation holds a tab; line itself when none does.
+func tabLine(data []byte, line int) int {
+	lines := bytes.Split(data, []byte("\n"))
+	for i := max(line, 1); i <= len(lines); i++ {
+		text := lines[i-1]
+		indent := text[:len(text)-len(bytes.TrimLeft(text, " \t"))]
+		if bytes.IndexByte(indent, '\t') >= 0 {
+			return i
+		}
+	}
+	return line
 }
 
 // maxProblemScan bounds the lines problemLine tries, so that a huge file

@@ -187,7 +187,7 @@ func TestSnapshotsRollbackAndResumeWithServe(t *testing.T) {
 	}
 	if _, body := e.get("/status"); !strings.Contains(body, "HELD") || !strings.Contains(body, first) || !strings.Contains(body, "tester@ci") {
 		t.Errorf("/status of a held repo does not say so")
-	} else if !strings.Contains(body, "rpmirror resume --repo demo") || !strings.Contains(body, "</html>") {
+	} else if !strings.Contains(body, "rpmirror resume -c FILE --repo demo") || !strings.Contains(body, "</html>") {
 		t.Errorf("/status of a held repo stops short:\n%s", body)
 	}
 	if _, body := e.get("/metrics"); !strings.Contains(body, `rpmirror_repo_held{repo="demo"} 1`) {

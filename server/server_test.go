@@ -275,7 +275,7 @@ func TestStatusPageHeld(t *testing.T) {
 		t.Fatalf("rendering /status of a held repository: %v", err)
 	}
 	page := b.String()
-	for _, want := range []string{"HELD", "20261127T204106Z", "tester@ci", "<code>rpmirror resume --repo demo</code>", "https://m1.example/repo/", "a failure", "</html>"} {
+	for _, want := range []string{"HELD", "20261127T204106Z", "tester@ci", "<code>rpmirror resume -c FILE --repo demo</code>", "https://m1.example/repo/", "a failure", "</html>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("/status of a held repository lacks %q", want)
 		}

@@ -2,12 +2,18 @@ package sync
 
 import (
 	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+
+	"github.com/ProtonMail/go-crypto/openpgp"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
@@ -21,10 +27,75 @@ import (
 // while the mirror serves exactly that repomd.xml.
 //
 //	rpmirror-index 1 <sha256 of repomd.xml>
-//	<href>\t<type:checksum>
+//	<href>\t<type:checksum>\t<size> <NEVRA> <keys>
 //	...
+//
+// The third field records what the package was verified against besides
+// its bytes (claims): the size and NEVRA its primary entry gave, and the
+// keyring that checked its signature (keysID: "-" for none). A later
+// revision naming the same bytes with other claims (a primary that lies
+// about a file the mirror keeps), or a sync with another keyring
+// (gpgkeys rotated, or turned on), checks the file again before it is
+// kept, as a fresh mirror's download would be. Lines written before
+// rpmirror recorded claims have two fields; their packages are kept on
+// their checksum alone.
 
 const indexMagic = "rpmirror-index 1 "
+
+// indexSum returns the checksum ("type:hex") of an index entry's value.
+func indexSum(v string) string {
+	if i := strings.IndexByte(v, '\t'); i >= 0 {
+		return v[:i]
+	}
+	return v
+}
+
+// claimsMatch reports whether the index entry's value v records the
+// claims of p checked with the keyring keys (keysID), or records none (an
+// entry from before claims were recorded).
+func claimsMatch(v string, p *repodata.Package, keys string) bool {
+	i := strings.IndexByte(v, '\t')
+	if i < 0 {
+		return true
+	}
+	c := v[i+1:]
+	var buf [20]byte
+	size := strconv.AppendInt(buf[:0], p.Size, 10)
+	if len(c) <= len(size) || c[:len(size)] != string(size) || c[len(size)] != ' ' {
+		return false
+	}
+	c = c[len(size)+1:]
+	// NEVRA: name-epoch:version-release.arch, then a space and the keys.
+	epoch := p.Epoch
+	if epoch == "" {
+		epoch = "0"
+	}
+	for _, part := range [...]string{p.Name, "-", epoch, ":", p.Version, "-", p.Release, ".", p.Arch, " "} {
+		if !strings.HasPrefix(c, part) {
+			return false
+		}
+		c = c[len(part):]
+	}
+	return c == keys
+}
+
+// keysID names a keyring in an index's claims: "-" for none (signatures
+// not checked), otherwise the first 16 hex digits of the SHA-256 of its
+// primary keys' fingerprints, sorted. Any change to gpgkeys changes it.
+func keysID(keyring openpgp.EntityList) string {
+	if len(keyring) == 0 {
+		return "-"
+	}
+	fps := make([]string, 0, len(keyring))
+	for _, e := range keyring {
+		if e.PrimaryKey != nil {
+			fps = append(fps, hex.EncodeToString(e.PrimaryKey.Fingerprint))
+		}
+	}
+	slices.Sort(fps)
+	sum := sha256.Sum256([]byte(strings.Join(fps, "\n")))
+	return hex.EncodeToString(sum[:8])
+}
 
 // indexWriter writes a revision's index while its primary is planned.
 type indexWriter struct {
@@ -43,14 +114,34 @@ func newIndexWriter(dir, name string) (*indexWriter, error) {
 	return &indexWriter{path: f.Name(), f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
 }
 
-// add records one package. Hrefs have passed target.CheckPath, so they
-// hold no tab or newline.
-func (iw *indexWriter) add(href string, sum repodata.Checksum) error {
-	iw.w.WriteString(href)
+// add records one package, with its claims as checked with the keyring
+// keys (keysID). Hrefs have passed target.CheckPath, so they hold no tab
+// or newline; the primary reader refuses white space in a NEVRA's fields.
+func (iw *indexWriter) add(p *repodata.Package, keys string) error {
+	iw.w.WriteString(p.Href)
 	iw.w.WriteByte('\t')
-	iw.w.WriteString(sum.Type)
+	iw.w.WriteString(p.Checksum.Type)
 	iw.w.WriteByte(':')
-	iw.w.WriteString(sum.Value)
+	iw.w.WriteString(p.Checksum.Value)
+	iw.w.WriteByte('\t')
+	var buf [20]byte
+	iw.w.Write(strconv.AppendInt(buf[:0], p.Size, 10))
+	iw.w.WriteByte(' ')
+	iw.w.WriteString(p.Name)
+	iw.w.WriteByte('-')
+	if p.Epoch == "" {
+		iw.w.WriteByte('0')
+	} else {
+		iw.w.WriteString(p.Epoch)
+	}
+	iw.w.WriteByte(':')
+	iw.w.WriteString(p.Version)
+	iw.w.WriteByte('-')
+	iw.w.WriteString(p.Release)
+	iw.w.WriteByte('.')
+	iw.w.WriteString(p.Arch)
+	iw.w.WriteByte(' ')
+	iw.w.WriteString(keys)
 	return iw.w.WriteByte('\n')
 }
 
@@ -168,7 +259,17 @@ func ReadIndex(store *state.Store, repo, mirror, digest string) (map[string]stri
 	if err != nil {
 		return nil, err
 	}
-	return readIndex(store.Dir(), rel, digest)
+	return checksumsOnly(readIndex(store.Dir(), rel, digest))
+}
+
+// checksumsOnly leaves of each entry of an index its checksum
+// ("type:hex"), without the claims: what the daemon compares between
+// revisions.
+func checksumsOnly(idx map[string]string, err error) (map[string]string, error) {
+	for k, v := range idx {
+		idx[k] = indexSum(v)
+	}
+	return idx, err
 }
 
 // ReadVerifiedIndex returns the packages (href -> "type:hex") of the
@@ -180,5 +281,5 @@ func ReadVerifiedIndex(store *state.Store, repo, digest string) (map[string]stri
 	if err != nil {
 		return nil, err
 	}
-	return readIndex(store.Dir(), rel, digest)
+	return checksumsOnly(readIndex(store.Dir(), rel, digest))
 }

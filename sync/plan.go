@@ -131,7 +131,9 @@ type MirrorPlan struct {
 	// and passed the checks a download gets (checksum, RPM digests and,
 	// with gpgkeys, signatures), so that they are kept: in a mirror
 	// rpmirror did not publish, every package it holds; otherwise those
-	// it stored without a recorded digest. A package that fails is
+	// it stored without a recorded digest, and those it serves that the
+	// new primary makes other claims of (size, NEVRA) or that were
+	// checked with another keyring (recheck). A package that fails is
 	// fetched again (ReasonRepair, ReasonChanged) and not counted.
 	Checked int
 	// Store is put before the commit, one file after another, at paths
@@ -285,6 +287,7 @@ type planner struct {
 	// with keyring).
 	verifyHeld func(r io.Reader, p *repodata.Package) error
 	keyring    openpgp.EntityList
+	keys       string // keysID(keyring), recorded in the index's claims
 }
 
 // metadataToFetch lists the metadata files of md that some mirror in
@@ -510,7 +513,23 @@ func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error 
 func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
 	if sum, ok := m.index[p.Href]; ok && isChecksum(sum, p.Checksum) {
 		if !m.indexServed {
-			return "", nil // served now, so present and verified
+			if claimsMatch(sum, p, pl.keys) {
+				return "", nil // served now, so present and verified
+			}
+			// The same bytes, but verified against other claims
+			// (size, NEVRA) or with another keyring: checked again
+			// from the mirror as a download would be; if they fail,
+			// fetched again and checked against these claims, which
+			// the origin's bytes then fail too (as on a fresh
+			// mirror).
+			ok, err := pl.recheck(ctx, m, p)
+			switch {
+			case err != nil:
+				return "", err
+			case ok:
+				return "", nil
+			}
+			return ReasonRepair, nil
 		}
 		// Only the mirror's own metadata says it serves p (rpmirror did
 		// not publish that revision): its file is checked, and what is
@@ -664,6 +683,7 @@ func (pl *planner) pendingAfterCommit(plan *Plan, m *mirror) map[string]time.Tim
 // ("type:value"), is c, without making c's string (a plan compares one a
 // package).
 func isChecksum(sum string, c repodata.Checksum) bool {
+	sum = indexSum(sum) // an index entry's value may carry claims
 	return len(sum) == len(c.Type)+1+len(c.Value) && sum[len(c.Type)] == ':' &&
 		sum[:len(c.Type)] == c.Type && sum[len(c.Type)+1:] == c.Value
 }
@@ -703,6 +723,28 @@ func (m *mirror) has(ctx context.Context, p string) bool {
 // it but did not publish the metadata naming it, or in a mirror rpmirror
 // did not publish: a file rpmirror stored is known by the digest it
 // recorded, any other is read and verified as a download is.
+// recheck reads back package p, which mirror m serves with the checksum p
+// has, and checks it as a download is (checksum, size, RPM digests, NEVRA
+// and, with gpgkeys, signatures), whatever digest its store recorded:
+// what was verified before was verified against other claims or keys.
+func (pl *planner) recheck(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
+	if m.tg == nil {
+		return false, nil
+	}
+	rc, err := m.tg.Open(ctx, p.Href)
+	if err != nil {
+		return false, nil
+	}
+	defer rc.Close()
+	if _, err := verify.RPM(rc, p, pl.keyring); err != nil {
+		return false, nil
+	}
+	if m.plan != nil {
+		m.plan.Checked++
+	}
+	return true, nil
+}
+
 func (pl *planner) presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
 	if m.tg == nil {
 		return false, nil
@@ -908,12 +950,13 @@ func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan 
 		return nil, err
 	}
 	defer iw.abort()
+	keys := keysID(s.keyring)
 	pl := &planner{
 		repo: s.repo, md: s.md, repomd: s.repomd, asc: s.asc, key: s.key,
-		cache: s.cache, now: s.now(), declared: declared, keyring: s.keyring,
+		cache: s.cache, now: s.now(), declared: declared, keyring: s.keyring, keys: keys,
 		seen: func(p *repodata.Package) error {
 			s.samplePackage(p.Href, p.Size)
-			return iw.add(p.Href, p.Checksum)
+			return iw.add(p, keys)
 		},
 	}
 	plan, err := pl.plan(ctx, d.Href, next, behind)

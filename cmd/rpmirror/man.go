@@ -125,7 +125,7 @@ func writeMan(w io.Writer, cmds []commandInfo, ver string) error {
 		{exitFailed, "the command ran and something failed: a repository did not sync, verify found a problem"},
 		{exitUsage, "a bad command line or a configuration that does not load"},
 		{exitBusy, "nothing failed, but a repository (or a mirror) was left to another rpmirror process that holds it (BUSY: sync, verify --repair, rollback, resume, snapshot pin|unpin); try again later"},
-		{exitSignals, "interrupted by SIGINT or SIGTERM"},
+		{exitSignals, "interrupted by SIGINT or SIGTERM (serve, which stops on them as it is told to, exits 0 then)"},
 	} {
 		p(".TP")
 		p(".B %d", e.code)

@@ -1,0 +1,103 @@
+package sync_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+)
+
+// TestKeptPackageCheckedAgainstNewClaims: a new revision that names a
+// package the mirrors keep, with the same checksum, is not trusted on that
+// checksum alone when what the package was verified against has changed:
+// another size or NEVRA in the primary (an origin lying about a file the
+// mirrors have, which a fresh mirror refuses when the download fails those
+// claims), or another keyring (gpgkeys rotated or turned on). The kept
+// file is read back and checked as a download is; when it fails, the sync
+// fails as it would on a fresh mirror, naming the package, and the mirrors
+// keep serving what they served. A new revision with the same claims and
+// keys reads nothing back, and a keyring the packages still pass is
+// accepted after reading them back. (A tester's: each lie was published
+// by the incremental sync, and packages signed only by a key removed from
+// gpgkeys stayed in every new revision.)
+func TestKeptPackageCheckedAgainstNewClaims(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	pub := testrepo.Testdata(t, "keys", "test.pub")
+	unknown := testrepo.UnknownKey(t).PublicPath
+	hello := regexp.MustCompile(`(?s)<package type="rpm">\s*<name>hello-mirror</name>.*?</package>`)
+	const all = -1 // every package of the revision
+	for _, tc := range []struct {
+		name string
+		edit func(string) string // the primary of the new revision
+		keys []string            // gpgkeys for the second sync
+		// want: the second sync's error names this; "" for none, and
+		// then checked: the packages read back in each mirror (all:
+		// every one).
+		want    string
+		checked int
+	}{
+		{name: "same claims", keys: []string{pub}, checked: 0},
+		{name: "renamed", keys: []string{pub}, edit: func(s string) string {
+			return hello.ReplaceAllStringFunc(s, func(b string) string { return strings.Replace(b, "<name>hello-mirror</name>", "<name>zeta</name>", 1) })
+		}, want: "zeta"},
+		{name: "another size", keys: []string{pub}, edit: func(s string) string {
+			return hello.ReplaceAllStringFunc(s, func(b string) string { return strings.Replace(b, `<size package="7091"`, `<size package="7092"`, 1) })
+		}, want: "hello-mirror"},
+		{name: "key rotated", keys: []string{unknown}, want: "signature"},
+		{name: "key added", keys: []string{pub, unknown}, checked: all},
+		{name: "signatures turned off", keys: nil, checked: all},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			o := newOrigin(t, filepath.Join(base, "origin"))
+			republish(t, o, v1)
+			h := newHarness(t, o, pub)
+			first := h.mustSync()
+			if tc.checked == all {
+				tc.checked = first.Verified
+			}
+			before := map[string]map[string]string{}
+			for _, m := range h.mirrors {
+				before[m] = tree(t, m)
+			}
+
+			// The next revision: the same files, another <revision>, and
+			// the primary as tc edits it.
+			next := filepath.Join(base, "next")
+			if err := os.CopyFS(next, os.DirFS(v1)); err != nil {
+				t.Fatal(err)
+			}
+			rewriteMeta(t, next, "primary", tc.edit, func(md string) string {
+				return regexp.MustCompile(`<revision>[^<]*</revision>`).ReplaceAllString(md, "<revision>1795537925</revision>")
+			})
+			republish(t, o, next)
+			h.repo.GPGKeys = tc.keys
+			rep := h.sync()
+			if tc.want != "" {
+				t.Logf("refused: %v", rep.Err)
+				if rep.Err == nil || !strings.Contains(rep.Err.Error(), tc.want) {
+					t.Fatalf("sync of the new revision: err %v, want one naming %q", rep.Err, tc.want)
+				}
+				for _, m := range h.mirrors {
+					if got := tree(t, m); !reflect.DeepEqual(got, before[m]) {
+						t.Errorf("mirror %s changed by the refused sync", m)
+					}
+				}
+				return
+			}
+			if rep.Err != nil {
+				t.Fatalf("sync of the new revision: %v", rep.Err)
+			}
+			for _, m := range rep.Mirrors {
+				if m.Checked != tc.checked {
+					t.Errorf("mirror %s: %d packages read back, want %d", m.Name, m.Checked, tc.checked)
+				}
+			}
+			h.checkMirrors()
+		})
+	}
+}
