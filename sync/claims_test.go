@@ -16,7 +16,8 @@ import (
 // checksum alone when what the package was verified against has changed:
 // another size or NEVRA in the primary (an origin lying about a file the
 // mirrors have, which a fresh mirror refuses when the download fails those
-// claims), or another keyring (gpgkeys rotated or turned on). The kept
+// claims), another size of a metadata file, or another keyring (gpgkeys
+// rotated or turned on). The kept
 // file is read back and checked as a download is; when it fails, the sync
 // fails as it would on a fresh mirror, naming the package, and the mirrors
 // keep serving what they served. A new revision with the same claims and
@@ -33,6 +34,8 @@ func TestKeptPackageCheckedAgainstNewClaims(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edit func(string) string // the primary of the new revision
+		// repomd edits the new revision's repomd.xml.
+		repomd func(string) string
 		keys []string            // gpgkeys for the second sync
 		// want: the second sync's error names this; "" for none, and
 		// then checked: the packages read back in each mirror (all:
@@ -47,6 +50,11 @@ func TestKeptPackageCheckedAgainstNewClaims(t *testing.T) {
 		{name: "another size", keys: []string{pub}, edit: func(s string) string {
 			return hello.ReplaceAllStringFunc(s, func(b string) string { return strings.Replace(b, `<size package="7091"`, `<size package="7092"`, 1) })
 		}, want: "hello-mirror"},
+		{name: "metadata size", keys: []string{pub}, repomd: func(md string) string {
+			return regexp.MustCompile(`(?s)(<data type="other">.*?<size>)(\d+)(</size>)`).ReplaceAllStringFunc(md, func(b string) string {
+				return regexp.MustCompile(`<size>(\d+)</size>`).ReplaceAllStringFunc(b, func(sz string) string { return strings.Replace(sz, "</size>", "1</size>", 1) })
+			})
+		}, want: "other"},
 		{name: "key rotated", keys: []string{unknown}, want: "signature"},
 		{name: "key added", keys: []string{pub, unknown}, checked: all},
 		{name: "signatures turned off", keys: nil, checked: all},
@@ -72,6 +80,9 @@ func TestKeptPackageCheckedAgainstNewClaims(t *testing.T) {
 				t.Fatal(err)
 			}
 			rewriteMeta(t, next, "primary", tc.edit, func(md string) string {
+				if tc.repomd != nil {
+					md = tc.repomd(md)
+				}
 				return regexp.MustCompile(`<revision>[^<]*</revision>`).ReplaceAllString(md, "<revision>1795537925</revision>")
 			})
 			republish(t, o, next)

@@ -104,9 +104,17 @@ func (m *mirror) hasMeta(d repodata.Data) bool {
 }
 
 // names reports whether the repomd.xml m serves names d: the same
-// location with the same checksum.
+// location with the same checksum, and the same claims of it (sizes,
+// open-checksum), which the file was verified against. A new revision
+// that names the same bytes with another size is not taking them as
+// they are: the file is fetched again and checked against the new
+// claims, as on a fresh mirror (a tester's: an incremental sync published
+// a size a fresh one refused).
 func (m *mirror) names(d repodata.Data) bool {
-	return m.curMd != nil && slices.ContainsFunc(m.curMd.Data, func(c repodata.Data) bool { return c.Href == d.Href && c.Checksum == d.Checksum })
+	return m.curMd != nil && slices.ContainsFunc(m.curMd.Data, func(c repodata.Data) bool {
+		return c.Href == d.Href && c.Checksum == d.Checksum && c.Size == d.Size && c.OpenSize == d.OpenSize &&
+			(c.OpenChecksum == nil) == (d.OpenChecksum == nil) && (c.OpenChecksum == nil || *c.OpenChecksum == *d.OpenChecksum)
+	})
 }
 
 func (s *run) openMirrors(ctx context.Context) error {
