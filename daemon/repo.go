@@ -2085,15 +2085,17 @@ func (r *repo) renderViews(force bool) bool {
 	if c := v.Current(); c != nil {
 		cur = describe(c.Repomd)
 	}
+	// The origin to send clients to, in every list that falls back to it
+	// (the written lists, the routes' answers), is the first usable
+	// upstream, not the primary whatever its state.
+	frc := rc
+	frc.Origin = r.fallbackOrigin(rc)
 	var fb mirrorlist.Fallback
 	if len(ms) == 0 {
-		// The origin to send clients to is the first usable upstream.
-		frc := rc
-		frc.Origin = r.fallbackOrigin(rc)
 		fb, cur, alts = fallback(frc, v, originRepomd, refused, originState)
 	}
 	var key strings.Builder
-	fmt.Fprintf(&key, "%s|%s|%s|", cur.SHA256, fb.URL, fb.Comment)
+	fmt.Fprintf(&key, "%s|%s|%s|%s|", cur.SHA256, fb.URL, fb.Comment, frc.Origin)
 	for _, a := range alts {
 		fmt.Fprintf(&key, "%s ", a.SHA256)
 	}
@@ -2117,7 +2119,7 @@ func (r *repo) renderViews(force bool) bool {
 	written := func() *views {
 		pub, pcur, palts, pfb := publicOnly(rc, ms), cur, alts, fb
 		if len(pub) == 0 && len(ms) > 0 {
-			pfb, pcur, palts = fallback(rc, v, originRepomd, refused, originState)
+			pfb, pcur, palts = fallback(frc, v, originRepomd, refused, originState)
 		}
 		return &views{
 			mirrorlist: mirrorlist.TextFallback(pub, pfb),
@@ -2145,7 +2147,7 @@ func (r *repo) renderViews(force bool) bool {
 	// What the mirror routes order per request: the same candidates and,
 	// for a request left with none of them, the same fallback as a list
 	// of no mirror.
-	efb, ecur, ealts := fallback(rc, v, originRepomd, refused, originState)
+	efb, ecur, ealts := fallback(frc, v, originRepomd, refused, originState)
 	sr := r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
 		r.redirectFiles(rc, cands, v, originRepomd, refused), now)
 	if u, err := url.Parse(efb.URL); err == nil && efb.URL != "" && mirrorlist.Usable(efb.URL) {

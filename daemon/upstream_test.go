@@ -61,6 +61,28 @@ func TestUpstreamFailover(t *testing.T) {
 		}
 	}
 
+	// No mirror can be listed: the lists served send clients to the
+	// usable upstream, not to the primary answering 403 (a tester's: the
+	// routes fell back to the primary whatever its state, and 74 dnf
+	// runs failed on its 403).
+	for _, m := range []string{"m1", "m2", "third"} {
+		e.net.setStatus(m, http.StatusForbidden)
+	}
+	waitFor(t, 15*time.Second, "the mirrorlist to fall back to the second upstream", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 1 && l[0] == second
+	})
+	if ml := e.metalink(); !strings.Contains(ml, second) || strings.Contains(ml, primary) {
+		t.Errorf("metalink with no mirror listed: want the second upstream, not the primary:\n%s", ml)
+	}
+	for _, m := range []string{"m1", "m2", "third"} {
+		e.net.setStatus(m, 0)
+	}
+	waitFor(t, 15*time.Second, "m1 and m2 listed again", func() bool {
+		l := e.mirrorlist()
+		return len(l) >= 2 && l[0] == e.net.URL("m1") && l[1] == e.net.URL("m2")
+	})
+
 	e.net.setStatus("primary", 0)
 	waitFor(t, 10*time.Second, "the primary upstream to be seen up", func() bool {
 		return e.status().Repos[0].Upstreams[0].State == "ok"
