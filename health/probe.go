@@ -225,8 +225,9 @@ func (p *Prober) Check(ctx context.Context, base string, accept Accept) Result {
 
 // CheckAgain is Check for a mirror whose last probe was last. When last
 // found the mirror Down on a package (last.Package, among those accept
-// returns) or a metadata file (last.Metadata) of the repomd.xml it
-// serves now, that file is checked again rather than one chosen with
+// returns) or a metadata file (last.Metadata) that the repomd.xml it
+// serves now names too (the same one, or a revision published since),
+// that file is checked again rather than one chosen with
 // Rand: the mirror stays Down until the file is served right, instead of
 // coming back up whenever the probe picks another (a round in 64, for a
 // package sample).
@@ -307,8 +308,13 @@ func (p *Prober) check(ctx context.Context, base string, accept Accept, last Res
 		b, _, st, _ := pr.repomd()
 		return st == OK && sha256.Sum256(b) != sum
 	}
+	// The file the last probe found the mirror down on is checked again,
+	// in this revision too when it names that file: a publish to the
+	// mirror (another repomd.xml) does not mend a damaged package it
+	// keeps (a tester's mirror, down on a truncated package, was listed
+	// again after each publish until the probes came round to it).
 	lastDown := Result{}
-	if last.State == Down && last.SHA256 == r.SHA256 {
+	if last.State == Down {
 		lastDown = last
 	}
 	for _, pk := range packages {

@@ -869,7 +869,8 @@ func TestRangeTotal(t *testing.T) {
 // metadata files the repomd.xml lists against the <size> it gives, so a
 // mirror whose primary.xml.gz (or any other) is cut short, replaced or
 // missing is Down, naming the file; a mirror last Down on a metadata file
-// has that file checked again (CheckAgain), whichever Rand would pick.
+// that its repomd.xml names has that file checked again (CheckAgain),
+// whichever Rand would pick.
 func TestProbeMetadata(t *testing.T) {
 	v1 := demoRepomd(t, "v1")
 	pkgs := demoPackages(t, "v1")
@@ -901,7 +902,8 @@ func TestProbeMetadata(t *testing.T) {
 		{"missing", override("v1", func(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, first.Href) }, statusAll(http.StatusNotFound)),
 			Result{}, first.Href, -1, "HEAD " + first.Href + ": 404 Not Found"},
 		{"down on another file last time: that one again", mirror("v1"), Result{State: Down, SHA256: digest, Metadata: other.Href}, other.Href, -1, ""},
-		{"down last time on a file of another revision: Rand's", mirror("v1"), Result{State: Down, SHA256: "other", Metadata: other.Href}, first.Href, -1, ""},
+		{"down last time on a file another revision named too: that one again", mirror("v1"), Result{State: Down, SHA256: "other", Metadata: other.Href}, other.Href, -1, ""},
+		{"down last time on a file this revision does not name: Rand's", mirror("v1"), Result{State: Down, SHA256: "other", Metadata: "repodata/gone-other.xml.gz"}, first.Href, -1, ""},
 		{"up last time: Rand's", mirror("v1"), Result{State: OK, SHA256: digest, Metadata: other.Href}, first.Href, -1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -933,9 +935,10 @@ func TestProbeMetadata(t *testing.T) {
 	}
 }
 
-// TestCheckAgainPackage: a mirror last Down on a package of the
-// repomd.xml it serves has that package checked again, whichever Rand
-// would pick; otherwise Rand picks.
+// TestCheckAgainPackage: a mirror last Down on a package that the
+// repomd.xml it serves names (the same revision, or one published since)
+// has that package checked again, whichever Rand would pick; otherwise
+// Rand picks.
 func TestCheckAgainPackage(t *testing.T) {
 	v1 := demoRepomd(t, "v1")
 	pkgs := demoPackages(t, "v1")
@@ -954,7 +957,8 @@ func TestCheckAgainPackage(t *testing.T) {
 		want string
 	}{
 		{"down on a package last time: that one again", Result{State: Down, SHA256: digest, Package: pkgs[3].Href}, pkgs[3].Href},
-		{"down on a package of another revision: Rand's", Result{State: Down, SHA256: "other", Package: pkgs[3].Href}, pkgs[0].Href},
+		// A publish since does not mend a package the mirror keeps.
+		{"down on a package of another revision that names it too: that one again", Result{State: Down, SHA256: "other", Package: pkgs[3].Href}, pkgs[3].Href},
 		{"down on a package no longer sampled: Rand's", Result{State: Down, SHA256: digest, Package: "Packages/gone-1-1.noarch.rpm"}, pkgs[0].Href},
 		{"up last time: Rand's", Result{State: OK, SHA256: digest, Package: pkgs[3].Href}, pkgs[0].Href},
 	} {
