@@ -26,7 +26,7 @@ import (
 // Event is one state change, as posted to the webhook.
 type Event struct {
 	Time   time.Time `json:"time"`
-	Kind   string    `json:"kind"` // "mirror", "origin" or "sync"
+	Kind   string    `json:"kind"` // "mirror", "origin", "upstream" (one of several, named by URL) or "sync"
 	Repo   string    `json:"repo"`
 	Mirror string    `json:"mirror,omitempty"` // for kind "mirror"
 	URL    string    `json:"url,omitempty"`
@@ -39,8 +39,14 @@ type Event struct {
 // integrations that show a text field.
 func (e Event) Summary() string {
 	what := e.Repo
-	if e.Mirror != "" {
+	switch {
+	case e.Mirror != "":
 		what += "/" + e.Mirror
+	case e.Kind == "upstream" && e.URL != "":
+		// One of several upstreams: which one, as a mirror's alert names
+		// the mirror (a relay of the text alone could not tell the
+		// primary from the one syncs fail over to).
+		what += " " + redact.URL(e.URL)
 	}
 	s := fmt.Sprintf("%s %s: %s -> %s", e.Kind, what, e.From, e.To)
 	if e.Reason != "" {

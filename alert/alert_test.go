@@ -195,3 +195,23 @@ func TestDrain(t *testing.T) {
 		})
 	}
 }
+
+// TestSummary: the one-line text names what changed: the repo, the mirror
+// of a mirror's event, the upstream (by its URL, credentials hidden) of an
+// upstream's, then the states and the reason.
+func TestSummary(t *testing.T) {
+	for _, tc := range []struct {
+		e    Event
+		want string
+	}{
+		{Event{Kind: "mirror", Repo: "r", Mirror: "m1", URL: "https://m1.example/r/", From: "ok", To: "down", Reason: "HEAD x: 404"}, "mirror r/m1: ok -> down: HEAD x: 404"},
+		{Event{Kind: "origin", Repo: "r", From: "ok", To: "down"}, "origin r: ok -> down"},
+		{Event{Kind: "upstream", Repo: "r", URL: "https://user:secret@primary.example/r/", From: "ok", To: "down", Reason: "403 Forbidden"},
+			"upstream r https://user:xxxxx@primary.example/r/: ok -> down: 403 Forbidden"},
+		{Event{Kind: "sync", Repo: "r", From: "ok", To: "failed", Reason: "boom"}, "sync r: ok -> failed: boom"},
+	} {
+		if got := tc.e.Summary(); got != tc.want {
+			t.Errorf("Summary() = %q, want %q", got, tc.want)
+		}
+	}
+}

@@ -76,7 +76,11 @@ type Daemon struct {
 	registry *prometheus.Registry
 	metrics  *metrics
 	alerts   *alert.Sender
-	store    *state.Store
+	// reloadErr is the last reload's failure (ReloadFailed), nil once a
+	// reload succeeds; reloadMu guards it.
+	reloadMu  gosync.Mutex
+	reloadErr *server.ReloadError
+	store     *state.Store
 
 	// interval is cfg.ProbeInterval, set with it: read where d.mu may
 	// not be taken (renderViews, under a repo's rendering lock, which a
@@ -349,6 +353,11 @@ func (d *Daemon) removeListedRecords() {
 // stop (a sync in flight finishes), changed ones take the new settings
 // from their next sync and probe on. listen takes effect on restart only.
 func (d *Daemon) Reload(cfg *config.Config) {
+	d.reloadMu.Lock()
+	d.reloadErr = nil
+	d.reloadMu.Unlock()
+	d.metrics.reloadOK.Set(1)
+	d.metrics.reloadAt.SetToCurrentTime()
 	d.mu.Lock()
 	if cfg.Listen != d.cfg.Listen {
 		d.log.Warn("listen changed: restart rpmirror serve to apply it", "old", d.cfg.Listen, "new", cfg.Listen)
@@ -629,8 +638,23 @@ func (d *Daemon) recoverPanic(what string) {
 func (d *Daemon) Mirrors() *server.Mirrors { return d.mirrors.Load() }
 
 // Status implements server.Source.
+// ReloadFailed records that the configuration file, read again (SIGHUP),
+// did not load, with its problems: the daemon runs on with the
+// configuration it has, and says so in /status, /status.json and
+// /metrics (rpmirror_config_last_reload_successful 0) until a reload
+// succeeds.
+func (d *Daemon) ReloadFailed(problems []string) {
+	d.reloadMu.Lock()
+	d.reloadErr = &server.ReloadError{At: time.Now().UTC(), Problems: problems}
+	d.reloadMu.Unlock()
+	d.metrics.reloadOK.Set(0)
+}
+
 func (d *Daemon) Status() *server.Status {
 	st := &server.Status{Generated: time.Now().UTC()}
+	d.reloadMu.Lock()
+	st.ReloadError = d.reloadErr
+	d.reloadMu.Unlock()
 	next := d.nextRuns()
 	for _, r := range d.snapshot() {
 		rs := r.status()

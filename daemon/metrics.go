@@ -14,6 +14,8 @@ import (
 
 // metrics are the daemon's Prometheus metrics, all under rpmirror_.
 type metrics struct {
+	reloadOK        prometheus.Gauge
+	reloadAt        prometheus.Gauge
 	syncRuns        *prometheus.CounterVec
 	syncDuration    *prometheus.HistogramVec
 	syncLastSuccess *prometheus.GaugeVec
@@ -110,7 +112,17 @@ func newMetrics(reg prometheus.Registerer, alertStats func() (sent, failed, drop
 		Namespace: ns, Name: "lease_mine",
 		Help: "1 while this rpmirror holds the lease on a mirror in object storage (it is the one writing it), else 0.",
 	}, []string{"repo", "mirror"})
-	reg.MustRegister(m.leaseHeld, m.leaseMine)
+	m.reloadOK = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Name: "config_last_reload_successful",
+		Help: "1 when the configuration in use is the file's as last read (at start or at the last SIGHUP), 0 when the last SIGHUP found the file broken and the daemon kept the running configuration.",
+	})
+	m.reloadOK.Set(1)
+	m.reloadAt = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: ns, Name: "config_last_reload_success_timestamp_seconds",
+		Help: "When the configuration in use was read from the file (Unix time).",
+	})
+	m.reloadAt.SetToCurrentTime()
+	reg.MustRegister(m.leaseHeld, m.leaseMine, m.reloadOK, m.reloadAt)
 	reg.MustRegister(m.syncRuns, m.syncDuration, m.syncLastSuccess, m.syncBytes, m.syncPackages,
 		m.syncFailures, m.syncRunning, m.mirrors, m.originRefused, m.originUp, m.upstreamUp, m.listed, m.held, m.wrongSize, m.wrongMetaSize, m.alertsDropped,
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: ns, Name: "alerts_failed_total", Help: "Alerts given up on after every retry."},

@@ -438,6 +438,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		MaxMetadataSize: cfg.Download.MaxMetadataSize,
 		OnVerified:      r.verifiedBySync,
 		BeforePublish:   r.beforePublish,
+		Suspect:         r.suspect,
 		OnLocked: func() {
 			r.stampMu.Lock()
 			r.syncLocked = true
@@ -1563,6 +1564,25 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 		}()
 	}
 	wg.Wait()
+}
+
+// suspect is the daemon's syncs' sync.Options.Suspect: the files the last
+// probe of a mirror found it down on (a package or metadata file of the
+// wrong size, missing, or not served in time), which the sync reads back
+// from the mirror before it publishes over them, replacing them when they
+// fail. One served badly over HTTP but right on disk costs a read.
+func (r *repo) suspect(_, mirror string) []string {
+	last, ok := r.tracker.Get(mirror)
+	if !ok || last.State != health.Down {
+		return nil
+	}
+	var files []string
+	for _, p := range []string{last.Package, last.Metadata} {
+		if p != "" {
+			files = append(files, p)
+		}
+	}
+	return files
 }
 
 // listable reports whether a mirror in state s is in the lists.

@@ -123,9 +123,15 @@ func aggregate(rc config.Repo, ups []health.Result) health.Result {
 		res.Checked = u.Checked
 		switch u.State {
 		case health.OK:
+			through := u.URL
 			u.URL = res.URL
 			if len(ups) > 1 {
 				u.Reason = ""
+				if len(why) > 0 {
+					// Up, but not through the first: say which, and
+					// what the ones before it answer.
+					u.Reason = "up through " + through + "; down: " + strings.Join(why, "; ")
+				}
 			}
 			return u
 		case health.Down:

@@ -1,13 +1,16 @@
 package daemon_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rpmirror/rpmirror/alert"
 	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/server"
 )
 
 // TestUpstreamFailover: the origin lists two upstreams and the primary
@@ -31,8 +34,14 @@ func TestUpstreamFailover(t *testing.T) {
 		st = e.status().Repos[0]
 		return len(st.Upstreams) == 2 && st.Upstreams[0].State == "down" && st.Upstreams[1].State == "ok"
 	})
-	if st.OriginState != "ok" || st.Origin != primary {
-		t.Errorf("origin %q is %q; want the primary named, up through the second upstream", st.Origin, st.OriginState)
+	if st.OriginState != "ok" || st.Origin != primary || !strings.Contains(st.OriginReason, "up through "+second) || !strings.Contains(st.OriginReason, "403 Forbidden") {
+		t.Errorf("origin %q is %q (%q); want the primary named, up through the second upstream, saying the primary's 403", st.Origin, st.OriginState, st.OriginReason)
+	}
+	var raw struct {
+		Summary server.Summary `json:"summary"`
+	}
+	if _, b := e.get("/status.json"); json.Unmarshal([]byte(b), &raw) != nil || raw.Summary.UpstreamsDown != 1 || !slices.Contains(raw.Summary.Attention, "demo") {
+		t.Errorf("/status.json summary %+v: want 1 upstream down and the repo needing attention", raw.Summary)
 	}
 	if u := st.Upstreams[0]; u.URL != primary || !strings.Contains(u.Reason, "403 Forbidden") {
 		t.Errorf("primary upstream %+v: want it down, saying 403 Forbidden", u)

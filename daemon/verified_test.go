@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -337,6 +338,37 @@ func TestBehindMirrorMovingOnListedAtOnce(t *testing.T) {
 	if l := e.mirrorlist(); len(l) != 3 {
 		t.Errorf("mirrorlist %v: want m1, m2 and third", l)
 	}
+}
+
+// TestDamagedPackageReplacedByTheNextSync: a package of a written mirror
+// damaged on its disk (cut short) is found by the probes, which keep the
+// mirror down; the daemon's next sync, for a new revision that still names
+// the package, reads it back before publishing over it, fetches it again
+// and replaces it (sync.Options.Suspect), and the mirror is ok and listed
+// again with the whole file (a tester's publish went over the truncated
+// package, snapshotted it, and the mirror came back up still damaged).
+func TestDamagedPackageReplacedByTheNextSync(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	const pkg = "Packages/l/libexample-0.9.2-2.noarch.rpm"
+	path := filepath.Join(e.dir, "m2", filepath.FromSlash(pkg))
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, int64(len(whole)/2)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 60*time.Second, "the probes to find m2 down on the damaged package", func() bool {
+		st := e.mirrorState("m2")
+		return st.State == "down" && strings.Contains(st.Reason, pkg)
+	})
+	_, _, nextSum := e.serveNext("zz-next")
+	e.d.TriggerSync("demo")
+	waitFor(t, 60*time.Second, "the next revision published to m2, the package whole again, m2 ok", func() bool {
+		b, err := os.ReadFile(path)
+		return err == nil && bytes.Equal(b, whole) && repomdSHA256(t, filepath.Join(e.dir, "m2")) == nextSum && e.mirrorState("m2").State == "ok"
+	})
 }
 
 // TestProbeOnlyRepoIsVerified: a repo whose mirrors are all probe-only

@@ -54,16 +54,18 @@ th, td { text-align: left; padding: .25em .8em; border-bottom: 1px solid #ddd; v
 .muted { color: #777; } code { font-size: .95em; }
 #summary { padding: .6em 1em; border-radius: .4em; background: #eef6ee; border: 1px solid #cde3cd; line-height: 1.9; }
 #summary.attention { background: #fff0f0; border-color: #f0c8c8; }
+#reload-error { padding: .6em 1em; margin-bottom: .6em; border-radius: .4em; background: #fff0f0; border: 1px solid #f0c8c8; }
 #summary .count { font-weight: bold; }
 </style>
 </head>
 <body>
 <h1>rpmirror status</h1>
 <p class="muted">Generated {{stamp .Generated}}. This page refreshes every 30 seconds; <a href="/status.json">status.json</a> has the same data.</p>
-{{with .Summary}}<section id="summary"{{if .Attention}} class="attention"{{end}}>
+{{with .ReloadError}}<section id="reload-error" class="attention">the configuration file did not load when read again {{ago .At}}: running the configuration loaded before it<ul>{{range .Problems}}<li>{{.}}</li>{{end}}</ul></section>
+{{end}}{{with .Summary}}<section id="summary"{{if .Attention}} class="attention"{{end}}>
 <span class="count" id="summary-repos">{{.Repos}}</span> repositories, <span class="count" id="summary-mirrors">{{.Mirrors}}</span> mirrors:
 {{range .ByState}}<span class="state {{.State}}" data-state="{{.State}}"><span class="count">{{.Count}}</span> {{.State}}</span> {{end}}<br>
-<span class="count" id="summary-origins-down">{{.OriginsDown}}</span> origins down, <span class="count" id="summary-failed-syncs">{{.FailedSyncs}}</span> failed syncs, <span class="count" id="summary-syncing">{{.Syncing}}</span> syncing
+<span class="count" id="summary-origins-down">{{.OriginsDown}}</span> origins down{{if .UpstreamsDown}} (<span class="count" id="summary-upstreams-down">{{.UpstreamsDown}}</span> upstreams down, syncs failing over){{end}}, <span class="count" id="summary-failed-syncs">{{.FailedSyncs}}</span> failed syncs, <span class="count" id="summary-syncing">{{.Syncing}}</span> syncing
 {{if .Attention}}<br>needs attention: {{range $i, $n := .Attention}}{{if $i}}, {{end}}<a class="attention" href="#{{$n}}">{{$n}}</a>{{end}}{{end}}
 </section>{{end}}
 {{range .Repos}}

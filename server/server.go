@@ -44,8 +44,18 @@ type Source interface {
 type Status struct {
 	Generated time.Time    `json:"generated"`
 	Repos     []RepoStatus `json:"repos"`
+	// ReloadError, when set, says the configuration file was read again
+	// (SIGHUP) and did not load: the daemon runs on the one it had.
+	ReloadError *ReloadError `json:"reload_error,omitempty"`
 	// Summary is filled in by the server when it answers (see Summarize).
 	Summary *Summary `json:"summary,omitempty"`
+}
+
+// ReloadError is a failed reload of the configuration file: when, and
+// each problem (FILE:LINE: what).
+type ReloadError struct {
+	At       time.Time `json:"at"`
+	Problems []string  `json:"problems"`
 }
 
 // RepoStatus is one repository.

@@ -18,10 +18,15 @@ type Summary struct {
 	Mirrors        int            `json:"mirrors"`
 	MirrorsByState map[string]int `json:"mirrors_by_state"`
 	OriginsDown    int            `json:"origins_down"`
-	FailedSyncs    int            `json:"failed_syncs"` // repositories whose last sync failed
-	Syncing        int            `json:"syncing"`
-	// Attention names the repositories with their origin down, their last
-	// sync failed or a mirror down, in the order of Repos.
+	// UpstreamsDown counts the upstreams down of origins that list
+	// several, the origin up through another or not: syncs fail over,
+	// and someone should look at the one down (the incident's primary).
+	UpstreamsDown int `json:"upstreams_down"`
+	FailedSyncs   int `json:"failed_syncs"` // repositories whose last sync failed
+	Syncing       int `json:"syncing"`
+	// Attention names the repositories with their origin or one of its
+	// upstreams down, their last sync failed or a mirror down, in the
+	// order of Repos.
 	Attention []string `json:"attention"`
 }
 
@@ -65,6 +70,14 @@ func Summarize(st *Status) Summary {
 		if r.OriginState == "down" {
 			s.OriginsDown++
 			attention = true
+		}
+		if len(r.Upstreams) > 1 {
+			for _, u := range r.Upstreams {
+				if u.State == "down" {
+					s.UpstreamsDown++
+					attention = true
+				}
+			}
 		}
 		if r.LastSync != nil && r.LastSync.Result == "failed" {
 			s.FailedSyncs++

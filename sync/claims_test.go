@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,7 +37,7 @@ func TestKeptPackageCheckedAgainstNewClaims(t *testing.T) {
 		edit func(string) string // the primary of the new revision
 		// repomd edits the new revision's repomd.xml.
 		repomd func(string) string
-		keys []string            // gpgkeys for the second sync
+		keys   []string // gpgkeys for the second sync
 		// want: the second sync's error names this; "" for none, and
 		// then checked: the packages read back in each mirror (all:
 		// every one).
@@ -111,4 +112,77 @@ func TestKeptPackageCheckedAgainstNewClaims(t *testing.T) {
 			h.checkMirrors()
 		})
 	}
+}
+
+// TestSuspectFileReplacedByThePublish: a package and a metadata file that
+// a mirror keeps, damaged on its disk since the last publish and named by
+// Options.Suspect (rpmirror serve's probes found them the wrong size), are
+// read back before the next revision is published over them, and fetched
+// again and replaced since they fail: the mirror then passes a check of
+// every file (a tester's publish went over a truncated package and
+// snapshotted it). Without Suspect the damage stays, as the index says the
+// files were verified.
+func TestSuspectFileReplacedByThePublish(t *testing.T) {
+	v1 := filepath.Join("..", "internal", "demo", "origin", "v1")
+	pub := testrepo.Testdata(t, "keys", "test.pub")
+	const pkg = "Packages/h/hello-mirror-1.0-1.noarch.rpm"
+	for _, told := range []bool{true, false} {
+		t.Run(fmt.Sprintf("told %t", told), func(t *testing.T) {
+			base := t.TempDir()
+			o := newOrigin(t, filepath.Join(base, "origin"))
+			republish(t, o, v1)
+			h := newHarness(t, o, pub)
+			h.mustSync()
+			other := metaHref(t, h.mirrors[0], "other")
+			for _, p := range []string{pkg, other} {
+				if err := os.Truncate(filepath.Join(h.mirrors[0], filepath.FromSlash(p)), 100); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if told {
+				h.suspect = func(repo, mirror string) []string {
+					if mirror == "one" {
+						return []string{pkg, other}
+					}
+					return nil
+				}
+			}
+			next := filepath.Join(base, "next")
+			if err := os.CopyFS(next, os.DirFS(v1)); err != nil {
+				t.Fatal(err)
+			}
+			rewriteMeta(t, next, "primary", nil, func(md string) string {
+				return regexp.MustCompile(`<revision>[^<]*</revision>`).ReplaceAllString(md, "<revision>1795537925</revision>")
+			})
+			republish(t, o, next)
+			rep := h.mustSync()
+			for _, p := range []string{pkg, other} {
+				fi, err := os.Stat(filepath.Join(h.mirrors[0], filepath.FromSlash(p)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if repaired := fi.Size() != 100; repaired != told {
+					t.Errorf("%s is %d bytes after the publish; want it replaced: %t", p, fi.Size(), told)
+				}
+			}
+			if want := map[bool]int{true: 1, false: 0}[told]; rep.Fetched != want {
+				t.Errorf("%d packages fetched, want %d (the damaged one, once told)", rep.Fetched, want)
+			}
+		})
+	}
+}
+
+// metaHref returns the location of the metadata file of type typ that
+// the repository in dir lists.
+func metaHref(t *testing.T, dir, typ string) string {
+	t.Helper()
+	md, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)<data type="` + typ + `">.*?<location href="([^"]+)"`).FindSubmatch(md)
+	if m == nil {
+		t.Fatalf("no %s in %s's repomd.xml", typ, dir)
+	}
+	return string(m[1])
 }

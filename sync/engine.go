@@ -87,6 +87,13 @@ type Options struct {
 	// and rpmirror sync and rollback beside it, wait there for the
 	// daemon's metalink clients (daemon.AwaitServe).
 	BeforePublish func(ctx context.Context, rev state.Revision)
+	// Suspect, when set, names files of a written mirror (paths in the
+	// repository) that were found wrong since its last publish (rpmirror
+	// serve's probes: a package or metadata file of the wrong size, or
+	// missing). A plan that would keep one reads it back and checks it
+	// first, and fetches and replaces it when it fails: a publish does not
+	// go over a damaged file, nor snapshot it.
+	Suspect func(repo, mirror string) []string
 }
 
 // Progress counts a sync's work as it happens, for a live display.

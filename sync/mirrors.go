@@ -52,6 +52,9 @@ type mirror struct {
 	// metaOK names the metadata files of an adopted mirror's repomd.xml
 	// that were read and matched their checksums (checkAdoptedMeta).
 	metaOK map[string]bool
+	// suspect names the files found wrong since the last publish
+	// (Options.Suspect): checked again before they are kept.
+	suspect map[string]bool
 	// files, set while planning a mirror whose index is unknown, lists
 	// every regular file it held when planning began, with its size: one
 	// listing instead of a Stat per package of the revision.
@@ -100,7 +103,7 @@ func (m *mirror) serves(p string) bool {
 // was verified when published (by rpmirror; an adopted mirror's file
 // counts only once checkAdoptedMeta has checked it).
 func (m *mirror) hasMeta(d repodata.Data) bool {
-	return m.names(d) && (!m.adopted || m.metaOK[d.Href])
+	return m.names(d) && (!m.adopted || m.metaOK[d.Href]) && !m.suspect[d.Href]
 }
 
 // names reports whether the repomd.xml m serves names d: the same
@@ -124,6 +127,14 @@ func (s *run) openMirrors(ctx context.Context) error {
 		}
 		m := &mirror{cfg: mc, rep: &MirrorReport{Name: mc.Name}}
 		s.rep.Mirrors = append(s.rep.Mirrors, m.rep)
+		if s.e.opts.Suspect != nil {
+			for _, p := range s.e.opts.Suspect(s.repo.Name, mc.Name) {
+				if m.suspect == nil {
+					m.suspect = map[string]bool{}
+				}
+				m.suspect[p] = true
+			}
+		}
 		if s.dry {
 			m.st = &state.Mirror{}
 			if prev := s.st.Mirrors[mc.Name]; prev != nil {

@@ -513,15 +513,16 @@ func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error 
 func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
 	if sum, ok := m.index[p.Href]; ok && isChecksum(sum, p.Checksum) {
 		if !m.indexServed {
-			if claimsMatch(sum, p, pl.keys) {
+			if claimsMatch(sum, p, pl.keys) && !m.suspect[p.Href] {
 				return "", nil // served now, so present and verified
 			}
 			// The same bytes, but verified against other claims
-			// (size, NEVRA) or with another keyring: checked again
-			// from the mirror as a download would be; if they fail,
-			// fetched again and checked against these claims, which
-			// the origin's bytes then fail too (as on a fresh
-			// mirror).
+			// (size, NEVRA) or with another keyring, or found wrong
+			// since (Options.Suspect): checked again from the mirror
+			// as a download would be; if they fail, fetched again and
+			// checked against these claims, which the origin's bytes
+			// then fail too when the claims are a lie (as on a fresh
+			// mirror), or replace the damaged file.
 			ok, err := pl.recheck(ctx, m, p)
 			switch {
 			case err != nil:

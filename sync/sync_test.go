@@ -134,6 +134,8 @@ type harness struct {
 	onVerified func(*state.Verified)
 	// beforePublish is the engine's BeforePublish.
 	beforePublish func(context.Context, state.Revision)
+	// suspect is the engine's Suspect.
+	suspect func(repo, mirror string) []string
 }
 
 // newHarness syncs origin o to two mirrors in a temporary directory,
@@ -174,6 +176,7 @@ func (h *harness) newEngine(dryRun bool, now func() time.Time) *sync.Engine {
 		MaxMetadataSize: h.maxMeta,
 		OnVerified:      h.onVerified,
 		BeforePublish:   h.beforePublish,
+		Suspect:         h.suspect,
 	})
 }
 

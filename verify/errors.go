@@ -94,10 +94,15 @@ func (e *SignatureError) Unwrap() error { return e.Reason }
 // Permanent reports whether err says the content itself is wrong, so that
 // fetching the same URL again cannot help... except that a truncated or
 // corrupted transfer also shows up as a size or checksum mismatch, so those
-// are retried a bounded number of times by the caller. Signature and header
-// problems are properties of the package and are never retried.
+// are retried a bounded number of times by the caller. Signature, header
+// and RPM digest problems are properties of the package and are never
+// retried: RPM reports one only for bytes that match the checksum the
+// metadata gives (a mismatch explains anything else), so the same bytes
+// would come again (a tester's package with a bad payload digest was
+// fetched four times).
 func Permanent(err error) bool {
 	var se *SignatureError
 	var he *HeaderMismatchError
-	return errors.As(err, &se) || errors.As(err, &he)
+	var ce *CorruptError
+	return errors.As(err, &se) || errors.As(err, &he) || errors.As(err, &ce)
 }

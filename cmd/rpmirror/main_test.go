@@ -573,6 +573,37 @@ func TestServeReloadKeepsConfigOnError(t *testing.T) {
 	if code := get(); code != 200 {
 		t.Errorf("after a bad reload /mirrorlist answers %d", code)
 	}
+	// The failed reload shows where an operator looks, not only in the
+	// log (a tester's: nothing to alert on), until a reload succeeds.
+	body := func(path string) string {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if m := body("/metrics"); !strings.Contains(m, "rpmirror_config_last_reload_successful 0") {
+		t.Errorf("/metrics after a bad reload has no rpmirror_config_last_reload_successful 0")
+	}
+	if st := body("/status.json"); !strings.Contains(st, `"reload_error"`) || !strings.Contains(st, "unknown key") {
+		t.Errorf("/status.json after a bad reload says nothing of it:\n%s", st)
+	}
+	if page := body("/status"); !strings.Contains(page, `id="reload-error"`) || !strings.Contains(page, "probe_interval") {
+		t.Errorf("/status after a bad reload says nothing of it")
+	}
+	os.WriteFile(f.cfg, good, 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	for !strings.Contains(body("/metrics"), "rpmirror_config_last_reload_successful 1") {
+		if time.Now().After(deadline) {
+			t.Fatalf("a good reload after the bad one left the metric at 0:\n%s", out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st := body("/status.json"); strings.Contains(st, `"reload_error"`) {
+		t.Errorf("/status.json still tells of the bad reload after a good one:\n%s", st)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for a child's output and a reader.

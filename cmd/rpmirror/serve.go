@@ -76,9 +76,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					if !errors.As(err, &problems) {
 						problems = config.Errors{{File: *file, Msg: oneLine(err)}}
 					}
+					lines := make([]string, 0, len(problems))
 					for _, p := range problems {
 						log.Error("reloading the configuration failed; keeping the running one", "problem", p.Error())
+						lines = append(lines, p.Error())
 					}
+					d.ReloadFailed(lines)
 					continue
 				}
 				d.Reload(next)

@@ -41,7 +41,9 @@ func runSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			r.AllowRollback = true
 		}
 	}
-	tty := isTerminal(stderr)
+	// Bars need a terminal with a width: on one without (a serial
+	// console, script(1) from cron), the log says what happens.
+	tty := isTerminal(stderr) && terminalWidth(stderr) > 0
 	level := slog.LevelInfo
 	if tty {
 		level = slog.LevelWarn // the progress line says the rest

@@ -1,0 +1,23 @@
+package server
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestSummarizeUpstreams: an origin up through a second upstream while
+// its first is down (the incident's primary answering 403, syncs failing
+// over) counts that upstream down and puts the repository among those
+// needing attention; one upstream down of an origin with only one is the
+// origin down, counted as such.
+func TestSummarizeUpstreams(t *testing.T) {
+	st := &Status{Repos: []RepoStatus{
+		{Name: "failing-over", OriginState: "ok", Upstreams: []UpstreamStatus{{URL: "https://a/", State: "down"}, {URL: "https://b/", State: "ok"}}},
+		{Name: "all-fine", OriginState: "ok", Upstreams: []UpstreamStatus{{URL: "https://a/", State: "ok"}, {URL: "https://b/", State: "ok"}}},
+		{Name: "single-down", OriginState: "down", Upstreams: []UpstreamStatus{{URL: "https://a/", State: "down"}}},
+	}}
+	s := Summarize(st)
+	if s.UpstreamsDown != 1 || s.OriginsDown != 1 || !slices.Equal(s.Attention, []string{"failing-over", "single-down"}) {
+		t.Errorf("Summarize: upstreams down %d, origins down %d, attention %v; want 1, 1, [failing-over single-down]", s.UpstreamsDown, s.OriginsDown, s.Attention)
+	}
+}
