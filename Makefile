@@ -34,7 +34,7 @@ bench: ## run the benchmarks and write docs/benchmarks.md (needs nginx, wrk, rsy
 	./scripts/bench.sh
 
 fuzz: ## run each fuzz target for FUZZTIME (default 10s); a finding is kept under testdata/fuzz/
-	./scripts/fuzz.sh $(FUZZTIME) ./repodata ./internal/inflate ./filter ./config ./verify ./mirrorlist ./health ./selection ./server
+	./scripts/fuzz.sh $(FUZZTIME) ./repodata ./internal/inflate ./internal/zchunk ./filter ./config ./verify ./mirrorlist ./health ./selection ./server
 
 lint: ## gofmt, go vet, and go mod tidy must change nothing
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }

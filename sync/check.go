@@ -400,6 +400,13 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 			addFile(d.Href, err, &d, nil)
 		} else {
 			checkReadable(d.Href)
+			if zchunkOfPrimary(d) {
+				// What dnf built with zchunk reads instead of the
+				// primary: it must hold what the primary holds.
+				if err := checkFile(ctx, tg, d.Href, func(r io.Reader) error { return zchunkContent(r, d, config.DefaultMaxMetadataSize) }); err != nil {
+					add(d.Href, err)
+				}
+			}
 		}
 	}
 	d, ok := md.Find("primary")

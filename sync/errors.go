@@ -114,6 +114,28 @@ func (e *ZchunkMismatchError) Error() string {
 	return fmt.Sprintf("repomd.xml: %s is not a copy of %s (%s): dnf built with zchunk would read it instead of the %s rpmirror checked: refused", e.Type, e.Of, e.Why, e.Of)
 }
 
+// ZchunkContentError reports a zchunk copy of the primary metadata that
+// repomd.xml declares as holding what the primary holds (the same
+// open-checksum) but that does not, or a primary that does not hold what
+// that open-checksum says, which its zchunk copy is checked against: the
+// content, decompressed, was read and hashed (Err says what was wrong).
+// dnf built with zchunk would read the copy instead of the primary
+// rpmirror planned from. The revision is refused; nothing was published.
+type ZchunkContentError struct {
+	Type string // the file checked: "primary_zck", or "primary"
+	Href string
+	Err  error
+}
+
+func (e *ZchunkContentError) Error() string {
+	if e.Type == "primary" {
+		return fmt.Sprintf("%s (primary): its content is not what its open-checksum says, which its zchunk copy (primary_zck) is checked against: %v: refused", e.Href, e.Err)
+	}
+	return fmt.Sprintf("%s (%s): its content, decompressed, is not the primary's that repomd.xml says it holds: %v: dnf built with zchunk would read it instead: refused", e.Href, e.Type, e.Err)
+}
+
+func (e *ZchunkContentError) Unwrap() error { return e.Err }
+
 // RepoKeyMismatchError reports a repodata/repomd.xml.key that rpmirror
 // does not vouch for beside a repomd.xml it checks with repo_gpgcheck:
 // it does not parse as OpenPGP public keys (Err), it holds a primary key

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/filter"
+	"github.com/rpmirror/rpmirror/internal/zchunk"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/state"
 	"github.com/rpmirror/rpmirror/verify"
@@ -114,7 +115,52 @@ func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
 	if err != nil {
 		return fmt.Errorf("fetching %s: %w", d.Href, err)
 	}
+	if zchunkOfPrimary(d) {
+		if err := checkZchunkContent(dst, d, s.e.opts.MaxMetadataSize); err != nil {
+			os.Remove(dst)
+			return err
+		}
+	}
 	s.markCached(d.Checksum)
+	return nil
+}
+
+// zchunkOfPrimary reports whether d is the zchunk copy of the primary
+// metadata, which dnf built with zchunk reads in place of the primary.
+func zchunkOfPrimary(d repodata.Data) bool { return d.Type == "primary_zck" && d.OpenChecksum != nil }
+
+// checkZchunkContent decompresses the zchunk file d at path and checks
+// what it holds against d's open-checksum and open-size, which
+// checkZchunk found equal to the primary's: so the copy holds what the
+// primary holds, the primary being checked against the same digest while
+// it is planned. At most max bytes are decompressed.
+func checkZchunkContent(path string, d repodata.Data, max int64) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return zchunkContent(f, d, max)
+}
+
+// zchunkContent is checkZchunkContent of the zchunk file r gives.
+func zchunkContent(r io.Reader, d repodata.Data, max int64) error {
+	zr, err := zchunk.NewReader(r)
+	if err != nil {
+		return &ZchunkContentError{Type: d.Type, Href: d.Href, Err: err}
+	}
+	defer zr.Close()
+	vr, err := verify.NewReader(io.LimitReader(zr, max+1), d.OpenSize, *d.OpenChecksum)
+	if err != nil {
+		return &ZchunkContentError{Type: d.Type, Href: d.Href, Err: err}
+	}
+	n, err := io.Copy(io.Discard, vr)
+	if err == nil && n > max {
+		err = fmt.Errorf("more than max_metadata_size (%d bytes) once decompressed", max)
+	}
+	if err != nil {
+		return &ZchunkContentError{Type: d.Type, Href: d.Href, Err: err}
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 
@@ -159,4 +160,45 @@ type closeBoth struct {
 func (c *closeBoth) Close() error {
 	c.ReadCloser.Close()
 	return c.f.Close()
+}
+
+// openChecked hashes the decompressed content of metadata file d as it is
+// read and, at its end, checks it against d's open-checksum and
+// open-size: a mismatch is a *ZchunkContentError (the primary does not
+// hold what its zchunk copy is checked against). Errors of what it reads
+// from pass through as they are.
+type openChecked struct {
+	r    io.Reader
+	d    repodata.Data
+	h    hash.Hash
+	n    int64
+	done error
+}
+
+func newOpenChecked(r io.Reader, d repodata.Data) (*openChecked, error) {
+	h, err := repodata.NewHash(d.OpenChecksum.Type)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open-checksum: %w", d.Href, err)
+	}
+	return &openChecked{r: r, d: d, h: h}, nil
+}
+
+func (o *openChecked) Read(p []byte) (int, error) {
+	if o.done != nil {
+		return 0, o.done
+	}
+	n, err := o.r.Read(p)
+	o.h.Write(p[:n])
+	o.n += int64(n)
+	if err == io.EOF {
+		want := *o.d.OpenChecksum
+		switch got := hex.EncodeToString(o.h.Sum(nil)); {
+		case o.d.OpenSize >= 0 && o.n != o.d.OpenSize:
+			err = &ZchunkContentError{Type: o.d.Type, Href: o.d.Href, Err: &verify.SizeError{Want: o.d.OpenSize, Got: o.n}}
+		case got != want.Value:
+			err = &ZchunkContentError{Type: o.d.Type, Href: o.d.Href, Err: &verify.ChecksumError{Type: want.Type, Want: want.Value, Got: got}}
+		}
+		o.done = err
+	}
+	return n, err
 }

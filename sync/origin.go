@@ -80,9 +80,10 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 // primary) whose open-checksum is not the primary's: rpmirror reads the
 // primary, not its zchunk copy, and a copy holding other packages would
 // send clients for files no mirror has. createrepo_c and modifyrepo_c write
-// both from one document, so their open-checksums are equal. What a
-// zchunk file holds is not decompressed to check it against that digest:
-// it is checked against its own checksum, as every file is.
+// both from one document, so their open-checksums are equal. What the
+// zchunk file holds is checked against that digest once it is fetched
+// (checkZchunkContent), and the primary against it while it is planned
+// (planPrimary).
 func checkZchunk(md *repodata.Repomd) error {
 	for _, z := range md.Data {
 		of, ok := strings.CutSuffix(z.Type, "_zck")

@@ -942,7 +942,20 @@ func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan 
 		return nil, err
 	}
 	defer rc.Close()
-	pr := repodata.NewPrimaryReader(rc)
+	// With a zchunk copy beside it (checkZchunk), what the primary holds
+	// must be what its open-checksum says, which the copy is checked
+	// against: hashed as it is read, checked once all of it is
+	// (openChecked). Without one, the checksum of the compressed file
+	// names the content enough.
+	var content io.Reader = rc
+	var open *openChecked
+	if z, ok := s.md.Find("primary_zck"); ok && zchunkOfPrimary(z) && d.OpenChecksum != nil {
+		if open, err = newOpenChecked(rc, d); err != nil {
+			return nil, err
+		}
+		content = open
+	}
+	pr := repodata.NewPrimaryReader(content)
 	declared := pr.Declared()
 	next, stopReading := readAhead(pr.Next, indexed)
 	defer stopReading() // before rc is closed
@@ -963,6 +976,12 @@ func (s *run) planPrimary(ctx context.Context, behind []*mirror, indexed <-chan 
 	plan, err := pl.plan(ctx, d.Href, next, behind)
 	if err != nil {
 		return nil, err
+	}
+	if open != nil {
+		stopReading() // before reading on from where the reader stopped
+		if _, err := io.Copy(io.Discard, open); err != nil {
+			return nil, err
+		}
 	}
 	if s.index, err = iw.finish(); err != nil {
 		return nil, err

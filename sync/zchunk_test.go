@@ -108,3 +108,117 @@ func TestZchunkCopyMustMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestZchunkContentMustMatch: a repomd.xml whose primary_zck declares
+// the primary's open-checksum but holds other packages (the claim copied,
+// which passes TestZchunkCopyMustMatch's check), or whose primary holds
+// other packages than the open-checksum its zchunk copy matches, is
+// refused once the content is read: the zchunk file decompressed, the
+// primary hashed as it is planned (a tester's origin copied the claim,
+// and the mirrors published a primary_zck naming an unverified package).
+// The mirrors keep the revision they had; an honest zchunk revision
+// after it is published.
+func TestZchunkContentMustMatch(t *testing.T) {
+	block := func(typ string) *regexp.Regexp {
+		return regexp.MustCompile(`(?s)\s*<data type="` + typ + `">.*?</data>`)
+	}
+	field := func(b []byte, re string) []byte { return regexp.MustCompile(re).Find(b) }
+	for _, tc := range []struct {
+		name string
+		typ  string // the file that lies: its content is b's, its claims a's
+		want string // the type the error names
+	}{
+		{"zchunk copy of other content", "primary_zck", "primary_zck"},
+		// b's primary is longer than a's open-size: refused as that.
+		{"primary of other content", "primary", ""},
+		// The same size as a's: only its digest tells.
+		{"primary of other content, the same size", "", "primary"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
+			zckRepo(t, "v1", a)
+			zckRepo(t, "v2", b)
+			o := newOrigin(t, filepath.Join(base, "origin"))
+			republish(t, o, a)
+			h := newHarness(t, o)
+			h.mustSync()
+			served, err := os.ReadFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			md, _ := os.ReadFile(filepath.Join(a, "repodata", "repomd.xml"))
+			newRevision := func(md []byte) []byte {
+				return regexp.MustCompile(`<revision>[^<]*</revision>`).ReplaceAllLiteral(md, []byte("<revision>9999999999</revision>"))
+			}
+			if tc.typ == "" {
+				// a with one letter of its primary changed (recompressed,
+				// checksum and size fixed), claiming a's open-checksum.
+				lying := filepath.Join(base, "lying")
+				if err := os.CopyFS(lying, os.DirFS(a)); err != nil {
+					t.Fatal(err)
+				}
+				claim := field(block("primary").Find(md), `<open-checksum[^>]*>[^<]*</open-checksum>`)
+				rewriteMeta(t, lying, "primary", func(s string) string {
+					return strings.Replace(s, "<name>hello-mirror</name>", "<name>jello-mirror</name>", 1)
+				}, func(md string) string {
+					b := block("primary").FindString(md)
+					return string(newRevision([]byte(strings.Replace(md, b, regexp.MustCompile(`<open-checksum[^>]*>[^<]*</open-checksum>`).ReplaceAllLiteralString(b, string(claim)), 1))))
+				})
+				republish(t, o, lying)
+			} else {
+				// a's repomd.xml with b's file of type tc.typ in place
+				// of a's, keeping a's claims of its content
+				// (open-checksum and open-size), and a new revision.
+				mdB, _ := os.ReadFile(filepath.Join(b, "repodata", "repomd.xml"))
+				mine, theirs := block(tc.typ).Find(md), block(tc.typ).Find(mdB)
+				lie := regexp.MustCompile(`<open-checksum[^>]*>[^<]*</open-checksum>`).ReplaceAllLiteral(theirs, field(mine, `<open-checksum[^>]*>[^<]*</open-checksum>`))
+				lie = regexp.MustCompile(`<open-size>\d+</open-size>`).ReplaceAllLiteral(lie, field(mine, `<open-size>\d+</open-size>`))
+				href := regexp.MustCompile(`href="([^"]+)"`).FindSubmatch(theirs)[1]
+				if err := os.Link(filepath.Join(b, string(href)), filepath.Join(o.dir, string(href))); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(o.dir, "repodata", "repomd.xml"), newRevision(bytes.Replace(md, mine, lie, 1)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			rep := h.sync()
+			var zc *sync.ZchunkContentError
+			switch {
+			case tc.want == "" && rep.Err == nil:
+				t.Fatal("the revision was published")
+			case tc.want != "" && (!errors.As(rep.Err, &zc) || zc.Type != tc.want):
+				t.Fatalf("err = %v, want a *sync.ZchunkContentError naming %s", rep.Err, tc.want)
+			}
+			t.Logf("refused: %v", rep.Err)
+			for _, m := range h.mirrors {
+				if got, _ := os.ReadFile(filepath.Join(m, "repodata", "repomd.xml")); !bytes.Equal(got, served) {
+					t.Errorf("%s: repomd.xml changed after a refused revision", m)
+				}
+			}
+			if tc.typ == "primary_zck" {
+				// A mirror filled by other means with that revision is
+				// named by verify.
+				other := filepath.Join(base, "other")
+				if err := os.CopyFS(other, os.DirFS(o.dir)); err != nil {
+					t.Fatal(err)
+				}
+				tg, err := local.New(other)
+				if err != nil {
+					t.Fatal(err)
+				}
+				problems, _, err := sync.CheckMirrorWith(context.Background(), tg, sync.CheckOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.ContainsFunc(problems, func(p sync.Problem) bool { return errors.As(p.Err, &zc) }) {
+					t.Errorf("verify of a mirror serving a primary_zck of other content: %v, want a *sync.ZchunkContentError", problems)
+				}
+			}
+			// b as it is, honest, is published.
+			republish(t, o, b)
+			h.mustSync()
+			h.checkMirrors()
+		})
+	}
+}
