@@ -637,7 +637,6 @@ func (d *Daemon) recoverPanic(what string) {
 // Mirrors implements server.Source.
 func (d *Daemon) Mirrors() *server.Mirrors { return d.mirrors.Load() }
 
-// Status implements server.Source.
 // ReloadFailed records that the configuration file, read again (SIGHUP),
 // did not load, with its problems: the daemon runs on with the
 // configuration it has, and says so in /status, /status.json and
@@ -650,6 +649,7 @@ func (d *Daemon) ReloadFailed(problems []string) {
 	d.metrics.reloadOK.Set(0)
 }
 
+// Status implements server.Source.
 func (d *Daemon) Status() *server.Status {
 	st := &server.Status{Generated: time.Now().UTC()}
 	d.reloadMu.Lock()

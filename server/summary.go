@@ -18,9 +18,9 @@ type Summary struct {
 	Mirrors        int            `json:"mirrors"`
 	MirrorsByState map[string]int `json:"mirrors_by_state"`
 	OriginsDown    int            `json:"origins_down"`
-	// UpstreamsDown counts the upstreams down of origins that list
-	// several, the origin up through another or not: syncs fail over,
-	// and someone should look at the one down (the incident's primary).
+	// UpstreamsDown counts the upstreams down before the first usable
+	// one of origins up through a later one: syncs fail over, and
+	// someone should look at the one down (the incident's primary).
 	UpstreamsDown int `json:"upstreams_down"`
 	FailedSyncs   int `json:"failed_syncs"` // repositories whose last sync failed
 	Syncing       int `json:"syncing"`
@@ -71,8 +71,15 @@ func Summarize(st *Status) Summary {
 			s.OriginsDown++
 			attention = true
 		}
-		if len(r.Upstreams) > 1 {
+		if len(r.Upstreams) > 1 && r.OriginState == "ok" {
+			// The upstreams preferred to the one syncs fail over to:
+			// those after it (a metalink's many public mirrors) are
+			// not counted, and with none up the origin is down,
+			// counted as such.
 			for _, u := range r.Upstreams {
+				if u.State == "ok" {
+					break
+				}
 				if u.State == "down" {
 					s.UpstreamsDown++
 					attention = true

@@ -97,10 +97,17 @@ func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
 	s.metaMu.Lock()
 	cached := s.cached[d.Checksum]
 	s.metaMu.Unlock()
+	dst := s.cachePath(d.Checksum)
 	if cached {
+		// Fetched for another entry with the same checksum: the check
+		// of this entry's type still applies (a tester's origin could
+		// otherwise list the zchunk file's bytes under another type
+		// first, and the zchunk copy went unchecked).
+		if zchunkOfPrimary(d) {
+			return checkZchunkContent(dst, d, s.e.opts.MaxMetadataSize)
+		}
 		return nil
 	}
-	dst := s.cachePath(d.Checksum)
 	size := d.Size
 	stream := s.stream
 	n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
@@ -145,7 +152,7 @@ func checkZchunkContent(path string, d repodata.Data, max int64) error {
 
 // zchunkContent is checkZchunkContent of the zchunk file r gives.
 func zchunkContent(r io.Reader, d repodata.Data, max int64) error {
-	zr, err := zchunk.NewReader(r)
+	zr, err := zchunk.NewReader(r, max)
 	if err != nil {
 		return &ZchunkContentError{Type: d.Type, Href: d.Href, Err: err}
 	}

@@ -2,6 +2,7 @@ package sync
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -27,12 +28,13 @@ import (
 // while the mirror serves exactly that repomd.xml.
 //
 //	rpmirror-index 1 <sha256 of repomd.xml>
-//	<href>\t<type:checksum>\t<size> <NEVRA> <keys>
+//	<href>\t<type:checksum>\t<size> <nevra> <keys>
 //	...
 //
 // The third field records what the package was verified against besides
-// its bytes (claims): the size and NEVRA its primary entry gave, and the
-// keyring that checked its signature (keysID: "-" for none). A later
+// its bytes (claims): the size its primary entry gave, a digest of the
+// NEVRA it gave (appendClaims), and the keyring that checked its
+// signature (keysID: "-" for none). A later
 // revision naming the same bytes with other claims (a primary that lies
 // about a file the mirror keeps), or a sync with another keyring
 // (gpgkeys rotated, or turned on), checks the file again before it is
@@ -58,43 +60,74 @@ func claimsMatch(v string, p *repodata.Package, keys string) bool {
 	if i < 0 {
 		return true
 	}
-	c := v[i+1:]
-	var buf [20]byte
-	size := strconv.AppendInt(buf[:0], p.Size, 10)
-	if len(c) <= len(size) || c[:len(size)] != string(size) || c[len(size)] != ' ' {
-		return false
-	}
-	c = c[len(size)+1:]
-	// NEVRA: name-epoch:version-release.arch, then a space and the keys.
+	var buf [64]byte
+	return v[i+1:] == string(appendClaims(buf[:0], p, keys))
+}
+
+// appendClaims appends the claims of p checked with the keyring keys:
+// "<size> <nevra> <keys>", where nevra is the first 16 bytes of the
+// SHA-256 of name, epoch, version, release and arch, each ended by a NUL,
+// in hex. Hashed, the fields can hold nothing that breaks a line or
+// reads as another field (a release "1.el9" and an arch "x86_64" are not
+// a release "1" and an arch "el9.x86_64").
+func appendClaims(b []byte, p *repodata.Package, keys string) []byte {
+	h := sha256.New()
 	epoch := p.Epoch
 	if epoch == "" {
 		epoch = "0"
 	}
-	for _, part := range [...]string{p.Name, "-", epoch, ":", p.Version, "-", p.Release, ".", p.Arch, " "} {
-		if !strings.HasPrefix(c, part) {
-			return false
-		}
-		c = c[len(part):]
+	for _, f := range [...]string{p.Name, epoch, p.Version, p.Release, p.Arch} {
+		io.WriteString(h, f)
+		h.Write([]byte{0})
 	}
-	return c == keys
+	var sum [sha256.Size]byte
+	b = strconv.AppendInt(b, p.Size, 10)
+	b = append(b, ' ')
+	b = hex.AppendEncode(b, h.Sum(sum[:0])[:16])
+	b = append(b, ' ')
+	return append(b, keys...)
+}
+
+// IndexLine is the line (without its end) the index of a revision
+// published with gpgkeys keyring records for package p: its location,
+// checksum and claims. For tools that make an index as a sync would
+// (benchgen's stand-in for a publish).
+func IndexLine(p *repodata.Package, keyring openpgp.EntityList) string {
+	b := append([]byte(p.Href+"\t"+p.Checksum.Type+":"+p.Checksum.Value+"\t"), appendClaims(nil, p, keysID(keyring))...)
+	return string(b)
 }
 
 // keysID names a keyring in an index's claims: "-" for none (signatures
 // not checked), otherwise the first 16 hex digits of the SHA-256 of its
-// primary keys' fingerprints, sorted. Any change to gpgkeys changes it.
+// keys as they serialize, sorted: every key with its subkeys, signatures
+// and revocations, so that any change to gpgkeys that could change a
+// signature check (a key removed or added, a revocation certificate
+// added to a key's file, a subkey added) changes it.
 func keysID(keyring openpgp.EntityList) string {
 	if len(keyring) == 0 {
 		return "-"
 	}
-	fps := make([]string, 0, len(keyring))
+	keys := make([]string, 0, len(keyring))
 	for _, e := range keyring {
-		if e.PrimaryKey != nil {
-			fps = append(fps, hex.EncodeToString(e.PrimaryKey.Fingerprint))
+		var b bytes.Buffer
+		if err := e.Serialize(&b); err != nil {
+			// Not serializable: named by a fingerprint, and marked so
+			// that it never matches another keyring's name.
+			b.Reset()
+			b.WriteString("unserializable ")
+			if e.PrimaryKey != nil {
+				b.WriteString(hex.EncodeToString(e.PrimaryKey.Fingerprint))
+			}
 		}
+		keys = append(keys, b.String())
 	}
-	slices.Sort(fps)
-	sum := sha256.Sum256([]byte(strings.Join(fps, "\n")))
-	return hex.EncodeToString(sum[:8])
+	slices.Sort(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		fmt.Fprintf(h, "%d\n", len(k))
+		io.WriteString(h, k)
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // indexWriter writes a revision's index while its primary is planned.
@@ -102,6 +135,7 @@ type indexWriter struct {
 	path string
 	f    *os.File
 	w    *bufio.Writer
+	buf  []byte // a line's claims, reused
 }
 
 // newIndexWriter creates the index file name in dir, a directory of
@@ -115,33 +149,21 @@ func newIndexWriter(dir, name string) (*indexWriter, error) {
 }
 
 // add records one package, with its claims as checked with the keyring
-// keys (keysID). Hrefs have passed target.CheckPath, so they hold no tab
-// or newline; the primary reader refuses white space in a NEVRA's fields.
+// keys (keysID). Hrefs have passed target.CheckPath and checksums are
+// hex, so no field holds a tab or a line's end; the NEVRA is hashed
+// (appendClaims).
 func (iw *indexWriter) add(p *repodata.Package, keys string) error {
+	if strings.ContainsAny(p.Href, "\t\n") || strings.ContainsAny(p.Checksum.Type, "\t\n") {
+		return fmt.Errorf("index: %q: a location or checksum type with a tab or a line's end", p.Href)
+	}
 	iw.w.WriteString(p.Href)
 	iw.w.WriteByte('\t')
 	iw.w.WriteString(p.Checksum.Type)
 	iw.w.WriteByte(':')
 	iw.w.WriteString(p.Checksum.Value)
 	iw.w.WriteByte('\t')
-	var buf [20]byte
-	iw.w.Write(strconv.AppendInt(buf[:0], p.Size, 10))
-	iw.w.WriteByte(' ')
-	iw.w.WriteString(p.Name)
-	iw.w.WriteByte('-')
-	if p.Epoch == "" {
-		iw.w.WriteByte('0')
-	} else {
-		iw.w.WriteString(p.Epoch)
-	}
-	iw.w.WriteByte(':')
-	iw.w.WriteString(p.Version)
-	iw.w.WriteByte('-')
-	iw.w.WriteString(p.Release)
-	iw.w.WriteByte('.')
-	iw.w.WriteString(p.Arch)
-	iw.w.WriteByte(' ')
-	iw.w.WriteString(keys)
+	iw.buf = appendClaims(iw.buf[:0], p, keys)
+	iw.w.Write(iw.buf)
 	return iw.w.WriteByte('\n')
 }
 

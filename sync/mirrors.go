@@ -227,6 +227,11 @@ func (s *run) checkAdoptedMeta(ctx context.Context, behind []*mirror) error {
 				continue
 			}
 			err := checkFile(ctx, m.tg, d.Href, func(r io.Reader) error { return verify.Content(r, d.Size, d.Checksum) })
+			if err == nil && zchunkOfPrimary(d) {
+				// Kept, it is served: what it holds must be the
+				// primary's, as for one fetched (checkZchunkContent).
+				err = checkFile(ctx, m.tg, d.Href, func(r io.Reader) error { return zchunkContent(r, d, s.e.opts.MaxMetadataSize) })
+			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}

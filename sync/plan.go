@@ -719,11 +719,6 @@ func (m *mirror) has(ctx context.Context, p string) bool {
 	return err == nil
 }
 
-// presentVerified reports whether mirror m already has package p at its
-// path with the right content, as after an interrupted sync that stored
-// it but did not publish the metadata naming it, or in a mirror rpmirror
-// did not publish: a file rpmirror stored is known by the digest it
-// recorded, any other is read and verified as a download is.
 // recheck reads back package p, which mirror m serves with the checksum p
 // has, and checks it as a download is (checksum, size, RPM digests, NEVRA
 // and, with gpgkeys, signatures), whatever digest its store recorded:
@@ -746,6 +741,13 @@ func (pl *planner) recheck(ctx context.Context, m *mirror, p *repodata.Package) 
 	return true, nil
 }
 
+// presentVerified reports whether mirror m already has package p at its
+// path with the right content, as after an interrupted sync that stored
+// it but did not publish the metadata naming it, or in a mirror rpmirror
+// did not publish: a file rpmirror stored is known by the digest it
+// recorded, any other is read and verified as a download is.
+// A file found wrong since (Options.Suspect) is read whatever digest was
+// recorded: the record survives a file cut short.
 func (pl *planner) presentVerified(ctx context.Context, m *mirror, p *repodata.Package) (bool, error) {
 	if m.tg == nil {
 		return false, nil
@@ -760,7 +762,7 @@ func (pl *planner) presentVerified(ctx context.Context, m *mirror, p *repodata.P
 	if err != nil || (p.Size >= 0 && info.Size != p.Size) {
 		return false, nil // a package without a declared size is hashed
 	}
-	if info.SHA256 != "" && p.Checksum.Type == "sha256" && !m.adopted {
+	if info.SHA256 != "" && p.Checksum.Type == "sha256" && !m.adopted && !m.suspect[p.Href] {
 		// Stored by rpmirror with the digest it verified: no need to
 		// read it back. In an adopted mirror that digest is its
 		// writer's claim (a copy keeps it whatever became of the

@@ -2,6 +2,7 @@ package sync_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -136,6 +137,8 @@ type harness struct {
 	beforePublish func(context.Context, state.Revision)
 	// suspect is the engine's Suspect.
 	suspect func(repo, mirror string) []string
+	// concurrency is the engine's Concurrency; 0 for 4.
+	concurrency int
 }
 
 // newHarness syncs origin o to two mirrors in a temporary directory,
@@ -170,7 +173,7 @@ func (h *harness) newEngine(dryRun bool, now func() time.Time) *sync.Engine {
 		Store:           h.store,
 		Fetcher:         fetch.New(fetch.Options{Retries: 1, Backoff: time.Millisecond, StallTimeout: 10 * time.Second}),
 		Logger:          slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Concurrency:     4,
+		Concurrency:     cmp.Or(h.concurrency, 4),
 		DryRun:          dryRun,
 		Now:             now,
 		MaxMetadataSize: h.maxMeta,

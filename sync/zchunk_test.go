@@ -222,3 +222,78 @@ func TestZchunkContentMustMatch(t *testing.T) {
 		})
 	}
 }
+
+// lyingZchunk makes, under base, the demo's v1 with zchunk metadata (a)
+// and a copy of it whose primary_zck is v2's, claiming a's primary's
+// open-checksum and open-size (lying), and returns both directories.
+func lyingZchunk(t *testing.T, base string) (a, lying string) {
+	t.Helper()
+	a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
+	lying = filepath.Join(base, "lying")
+	zckRepo(t, "v1", a)
+	zckRepo(t, "v2", b)
+	if err := os.CopyFS(lying, os.DirFS(a)); err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)\s*<data type="primary_zck">.*?</data>`)
+	md, _ := os.ReadFile(filepath.Join(a, "repodata", "repomd.xml"))
+	mdB, _ := os.ReadFile(filepath.Join(b, "repodata", "repomd.xml"))
+	mine, theirs := block.Find(md), block.Find(mdB)
+	openSum := regexp.MustCompile(`<open-checksum[^>]*>[^<]*</open-checksum>`)
+	openSize := regexp.MustCompile(`<open-size>\d+</open-size>`)
+	lie := openSize.ReplaceAllLiteral(openSum.ReplaceAllLiteral(theirs, openSum.Find(mine)), openSize.Find(mine))
+	href := regexp.MustCompile(`href="([^"]+)"`).FindSubmatch(theirs)[1]
+	if err := os.Link(filepath.Join(b, string(href)), filepath.Join(lying, string(href))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(lying, "repodata", "repomd.xml"), bytes.Replace(md, mine, lie, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(lying, "repodata", "repomd.xml.asc"))
+	return a, lying
+}
+
+// TestZchunkContentCheckedWhateverTheRoute: the lying primary_zck of
+// TestZchunkContentMustMatch is refused also when it does not come by its
+// own download: held already by a mirror rpmirror did not publish (filled
+// by rsync, adopted), or its bytes listed first under another type (one
+// download serves both entries). A reviewer's: both skipped the check.
+func TestZchunkContentCheckedWhateverTheRoute(t *testing.T) {
+	for _, route := range []string{"adopted mirror", "another type first"} {
+		t.Run(route, func(t *testing.T) {
+			base := t.TempDir()
+			_, lying := lyingZchunk(t, base)
+			o := newOrigin(t, filepath.Join(base, "origin"))
+			h := newHarness(t, o)
+			switch route {
+			case "adopted mirror":
+				for _, m := range h.mirrors {
+					if err := os.CopyFS(m, os.DirFS(lying)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				republish(t, o, lying)
+			case "another type first":
+				republish(t, o, lying)
+				mdPath := filepath.Join(o.dir, "repodata", "repomd.xml")
+				md, _ := os.ReadFile(mdPath)
+				zck := regexp.MustCompile(`(?s)<data type="primary_zck">.*?</data>`).Find(md)
+				copyOf := bytes.Replace(zck, []byte(`type="primary_zck"`), []byte(`type="zz-copy"`), 1)
+				md = bytes.Replace(md, []byte("<data "), append(append([]byte{}, copyOf...), []byte("\n  <data ")...), 1)
+				if err := os.WriteFile(mdPath, md, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				h.concurrency = 1 // the copy is fetched first
+			}
+			before := tree(t, h.mirrors[0])
+			rep := h.sync()
+			var zc *sync.ZchunkContentError
+			if !errors.As(rep.Err, &zc) || zc.Type != "primary_zck" {
+				t.Fatalf("err = %v, want a *sync.ZchunkContentError naming primary_zck", rep.Err)
+			}
+			if after := tree(t, h.mirrors[0]); route == "another type first" && len(after) != len(before) {
+				t.Errorf("the mirror changed: %d files, %d before", len(after), len(before))
+			}
+		})
+	}
+}

@@ -99,12 +99,21 @@ func (c *countingReader) ReadByte() (byte, error) {
 }
 
 // NewReader parses the header of the zchunk file r gives and returns a
-// Reader of its content. Close releases the decompressor.
-func NewReader(r io.Reader) (*Reader, error) {
+// Reader of its content, which the header must declare to be at most max
+// bytes in all. Close releases the decompressor.
+func NewReader(r io.Reader, max int64) (*Reader, error) {
 	cr := &countingReader{r: bufio.NewReaderSize(r, 64<<10)}
 	zr := &Reader{r: cr}
 	if err := zr.header(); err != nil {
 		return nil, err
+	}
+	var total uint64
+	for _, c := range zr.chunks {
+		total += c.size // each at most maxChunk, at most maxChunks of them: no overflow
+	}
+	if max >= 0 && total > uint64(max) {
+		zr.Close()
+		return nil, zr.fail("the chunks declare %d bytes of content, more than %d", total, max)
 	}
 	return zr, nil
 }
@@ -357,14 +366,22 @@ func (z *Reader) chunk(c chunk, dec *zstd.Decoder, what string) ([]byte, error) 
 		defer plain.Close()
 		dec = plain
 	}
-	out, err := dec.DecodeAll(z.buf, make([]byte, 0, min(c.size, 1<<20)))
+	// Decoded as a stream, at most one byte past the declared length:
+	// memory follows what the chunk holds, not what a header or a frame
+	// claims.
+	if err := dec.Reset(bytes.NewReader(z.buf)); err != nil {
+		return nil, z.fail("decompressing %s: %v", what, err)
+	}
+	var out bytes.Buffer
+	out.Grow(int(min(c.size, 1<<20)))
+	n, err := out.ReadFrom(io.LimitReader(dec, int64(c.size)+1))
 	if err != nil {
 		return nil, z.fail("decompressing %s: %v", what, err)
 	}
-	if uint64(len(out)) != c.size {
-		return nil, z.fail("%s decompressed to %d bytes, %d declared", what, len(out), c.size)
+	if uint64(n) != c.size {
+		return nil, z.fail("%s decompressed to %d bytes or more, %d declared", what, n, c.size)
 	}
-	return out, nil
+	return out.Bytes(), nil
 }
 
 // Read gives the content of the data chunks, in order.

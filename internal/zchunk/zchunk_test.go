@@ -16,7 +16,7 @@ import (
 
 func readAll(t testing.TB, b []byte) ([]byte, error) {
 	t.Helper()
-	zr, err := zchunk.NewReader(bytes.NewReader(b))
+	zr, err := zchunk.NewReader(bytes.NewReader(b), 64<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -193,11 +193,25 @@ func FuzzReader(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		zr, err := zchunk.NewReader(bytes.NewReader(b))
+		zr, err := zchunk.NewReader(bytes.NewReader(b), 64<<20)
 		if err != nil {
 			return
 		}
 		defer zr.Close()
 		io.Copy(io.Discard, io.LimitReader(zr, 64<<20))
 	})
+}
+
+// TestMax: a file whose chunks declare more content than the caller's
+// bound is refused before anything is decompressed.
+func TestMax(t *testing.T) {
+	b := mustRead(t, filepath.Join("testdata", "primary.xml.zck"))
+	want := mustRead(t, filepath.Join("testdata", "primary.xml"))
+	var fe *zchunk.FormatError
+	if _, err := zchunk.NewReader(bytes.NewReader(b), int64(len(want)-1)); !errors.As(err, &fe) {
+		t.Errorf("content of %d bytes with a bound of %d: err %v, want a *FormatError", len(want), len(want)-1, err)
+	}
+	if _, err := zchunk.NewReader(bytes.NewReader(b), int64(len(want))); err != nil {
+		t.Errorf("content of %d bytes with a bound of as many: %v", len(want), err)
+	}
 }

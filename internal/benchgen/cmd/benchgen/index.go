@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/sync"
 )
 
 // writeIndex writes, at path, the index rpmirror keeps in state_dir of a
@@ -55,7 +56,7 @@ func writeIndex(dir, path string) error {
 	fmt.Fprintf(w, "rpmirror-index 1 %s\n", hex.EncodeToString(sum[:]))
 	pr := repodata.NewPrimaryReader(dr)
 	for {
-		href, typ, sum, err := pr.NextLocation()
+		p, err := pr.Next()
 		if err == io.EOF {
 			break
 		}
@@ -63,7 +64,9 @@ func writeIndex(dir, path string) error {
 			out.Close()
 			return fmt.Errorf("%s: %w", d.Href, err)
 		}
-		fmt.Fprintf(w, "%s\t%s:%s\n", href, typ, sum)
+		// As a sync without gpgkeys records it (the benchmarks' have none).
+		w.WriteString(sync.IndexLine(p, nil))
+		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
 		out.Close()
