@@ -71,19 +71,21 @@ func claimsMatch(v string, p *repodata.Package, keys string) bool {
 // reads as another field (a release "1.el9" and an arch "x86_64" are not
 // a release "1" and an arch "el9.x86_64").
 func appendClaims(b []byte, p *repodata.Package, keys string) []byte {
-	h := sha256.New()
 	epoch := p.Epoch
 	if epoch == "" {
 		epoch = "0"
 	}
+	// The fields in a buffer on the stack (a plan hashes one NEVRA a
+	// package: no allocation for it).
+	var buf [256]byte
+	fields := buf[:0]
 	for _, f := range [...]string{p.Name, epoch, p.Version, p.Release, p.Arch} {
-		io.WriteString(h, f)
-		h.Write([]byte{0})
+		fields = append(append(fields, f...), 0)
 	}
-	var sum [sha256.Size]byte
+	sum := sha256.Sum256(fields)
 	b = strconv.AppendInt(b, p.Size, 10)
 	b = append(b, ' ')
-	b = hex.AppendEncode(b, h.Sum(sum[:0])[:16])
+	b = hex.AppendEncode(b, sum[:16])
 	b = append(b, ' ')
 	return append(b, keys...)
 }
