@@ -1458,7 +1458,14 @@ func (r *repo) probeOnce(ctx context.Context) {
 		// calls too.
 		r.requestSync("the repository is no longer held")
 	}
+	before := r.fallbackOrigin(r.config())
 	r.probeOrigin(ctx)
+	if r.fallbackOrigin(r.config()) != before && r.renderViews(false) {
+		// The upstream the lists fall back to changed (the one in use
+		// down, or the primary back): in them at once, not once the
+		// mirrors' probes end, one of which may hang for probe_timeout.
+		r.d.writeListsLater(r)
+	}
 	if ctx.Err() == nil && r.syncAtStart.Swap(false) {
 		// Its origin's state known (a sync of a down origin is skipped),
 		// not its mirrors': the sync does not wait for their probes.

@@ -136,3 +136,34 @@ func TestNoUsableUpstreamSkipsSync(t *testing.T) {
 		t.Errorf("want one skipped sync and no failed one:\n%s", grepLines(m, "rpmirror_sync_runs_total"))
 	}
 }
+
+// TestFallbackFollowsTheUpstreamAtOnce: with no mirror listed, the lists
+// fall back to the first usable upstream; when it goes down they name the
+// next as soon as the origin's probe finds it, not once the round's
+// mirror probes end (one hangs here for probe_timeout). A reviewer's: the
+// routes kept sending clients to the upstream found down until then.
+func TestFallbackFollowsTheUpstreamAtOnce(t *testing.T) {
+	e := newEnv(t, envOpts{
+		probeInterval: 4 * time.Second, probeTimeout: 4 * time.Second,
+		upstreams: []string{"primary", "origin"},
+		setup:     func(n *switchable) { n.serve("primary", testrepo.DemoOrigin(t, "v2")) },
+	})
+	e.waitHealthy()
+	primary, second := e.net.URL("primary"), e.net.URL("origin")
+	e.net.setStatus("m1", http.StatusForbidden)
+	e.net.setStatus("m2", http.StatusForbidden)
+	e.net.setHang("third", true)
+	waitFor(t, 30*time.Second, "the mirrorlist to fall back to the primary upstream", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 1 && l[0] == primary
+	})
+	e.net.setStatus("primary", http.StatusForbidden)
+	waitFor(t, 30*time.Second, "the origin's probe to find the primary down", func() bool {
+		ups := e.status().Repos[0].Upstreams
+		return len(ups) == 2 && ups[0].State == "down"
+	})
+	waitFor(t, 1500*time.Millisecond, "the mirrorlist to name the second upstream while third's probe still hangs", func() bool {
+		l := e.mirrorlist()
+		return len(l) == 1 && l[0] == second
+	})
+}
