@@ -523,26 +523,12 @@ func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Pac
 			// checked against these claims, which the origin's bytes
 			// then fail too when the claims are a lie (as on a fresh
 			// mirror), or replace the damaged file.
-			ok, err := pl.recheck(ctx, m, p)
-			switch {
-			case err != nil:
-				return "", err
-			case ok:
-				return "", nil
-			}
-			return ReasonRepair, nil
+			return servedOrRepair(pl.recheck(ctx, m, p))
 		}
 		// Only the mirror's own metadata says it serves p (rpmirror did
 		// not publish that revision): its file is checked, and what is
 		// missing or fails is fetched and replaced in the commit.
-		ok, err := pl.presentVerified(ctx, m, p)
-		switch {
-		case err != nil:
-			return "", err
-		case ok:
-			return "", nil
-		}
-		return ReasonRepair, nil
+		return servedOrRepair(pl.presentVerified(ctx, m, p))
 	}
 	present, err := pl.presentVerified(ctx, m, p)
 	if err != nil {
@@ -559,6 +545,18 @@ func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Pac
 		return ReasonMissing, nil
 	}
 	return ReasonNew, nil
+}
+
+// servedOrRepair is the reason a mirror needs a package it serves whose
+// file was checked (ok: it passed): none, or ReasonRepair.
+func servedOrRepair(ok bool, err error) (Reason, error) {
+	switch {
+	case err != nil:
+		return "", err
+	case ok:
+		return "", nil
+	}
+	return ReasonRepair, nil
 }
 
 // planCommit completes mirror m's plan once every package is planned:
