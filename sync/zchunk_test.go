@@ -36,6 +36,26 @@ func zckRepo(t *testing.T, rev, dir string) {
 	}
 }
 
+// zckSynced makes, under a temporary base, the demo's v1 (a) and v2 (b)
+// with zchunk metadata, an origin serving a, and a harness whose mirrors
+// synced it; it returns them and the repomd.xml the mirrors serve.
+func zckSynced(t *testing.T) (base, a, b string, o *origin, h *harness, served []byte) {
+	t.Helper()
+	base = t.TempDir()
+	a, b = filepath.Join(base, "a"), filepath.Join(base, "b")
+	zckRepo(t, "v1", a)
+	zckRepo(t, "v2", b)
+	o = newOrigin(t, filepath.Join(base, "origin"))
+	republish(t, o, a)
+	h = newHarness(t, o)
+	h.mustSync()
+	served, err := os.ReadFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return base, a, b, o, h, served
+}
+
 // TestZchunkCopyMustMatch syncs a repository with zchunk metadata, then
 // one whose primary_zck holds other packages than its primary (found by
 // an attacker's test: a mirror served a primary_zck naming a package it
@@ -43,18 +63,7 @@ func zckRepo(t *testing.T, rev, dir string) {
 // instead of primary). The second is refused and the mirrors keep the
 // first.
 func TestZchunkCopyMustMatch(t *testing.T) {
-	base := t.TempDir()
-	a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
-	zckRepo(t, "v1", a)
-	zckRepo(t, "v2", b)
-	o := newOrigin(t, filepath.Join(base, "origin"))
-	republish(t, o, a)
-	h := newHarness(t, o)
-	h.mustSync()
-	served, err := os.ReadFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, a, b, o, h, served := zckSynced(t)
 
 	// a's repomd.xml with b's primary_zck (and its file) in place of a's.
 	block := regexp.MustCompile(`(?s)\s*<data type="primary_zck">.*?</data>`)
@@ -135,18 +144,7 @@ func TestZchunkContentMustMatch(t *testing.T) {
 		{"primary of other content, the same size", "", "primary"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			base := t.TempDir()
-			a, b := filepath.Join(base, "a"), filepath.Join(base, "b")
-			zckRepo(t, "v1", a)
-			zckRepo(t, "v2", b)
-			o := newOrigin(t, filepath.Join(base, "origin"))
-			republish(t, o, a)
-			h := newHarness(t, o)
-			h.mustSync()
-			served, err := os.ReadFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml"))
-			if err != nil {
-				t.Fatal(err)
-			}
+			base, a, b, o, h, served := zckSynced(t)
 			md, _ := os.ReadFile(filepath.Join(a, "repodata", "repomd.xml"))
 			newRevision := func(md []byte) []byte {
 				return regexp.MustCompile(`<revision>[^<]*</revision>`).ReplaceAllLiteral(md, []byte("<revision>9999999999</revision>"))
