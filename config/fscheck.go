@@ -143,7 +143,11 @@ func (c *Config) CheckPaths() Errors {
 			}
 			problem := writableDir(m.Path)
 			if problem == "" {
-				problem = ownFiles(m.Path, ".rpmirror", ".rpmirror/lock")
+				// repodata/ too, and the files a publish links into
+				// the next revision's staging (a hard link to a file
+				// another user owns is refused: fs.protected_hardlinks),
+				// as a tester's partial chown -R left them.
+				problem = ownFiles(m.Path, ".rpmirror", ".rpmirror/lock", "repodata", "repodata/repomd.xml", "repodata/repomd.xml.asc", "repodata/repomd.xml.key")
 			}
 			if problem != "" {
 				add(or(m.pathLine, m.Line), where+": "+mirrorDesc(m), "path %q: %s", m.Path, problem)

@@ -39,6 +39,10 @@ func TestLeftByAnotherUser(t *testing.T) {
 		{name: "a file rpmirror replaces by rename", root: []string{"state/repos/r.json"}, state: "state", path: "mirror"},
 		{name: "the mirror's lock", root: []string{"mirror/.rpmirror/lock"}, state: "state", path: "mirror",
 			want: `m.yaml: repo "r": mirror "m": path "$DIR/mirror": "$DIR/mirror/.rpmirror/lock" is not writable (permission denied): was rpmirror run as another user (root?) before? chown -R "$DIR/mirror" to the user rpmirror runs as`},
+		// A tester's chown -R of state_dir and .rpmirror only: check said
+		// ok, and every publish failed linking repodata's files.
+		{name: "the mirror's repodata", root: []string{"mirror/repodata/repomd.xml.asc"}, state: "state", path: "mirror",
+			want: `m.yaml: repo "r": mirror "m": path "$DIR/mirror": "$DIR/mirror/repodata/repomd.xml.asc" is not writable (permission denied): was rpmirror run as another user (root?) before? chown -R "$DIR/mirror" to the user rpmirror runs as`},
 	}
 	if dir := os.Getenv("RPMIRROR_TEST_OWNERSHIP_DIR"); dir != "" {
 		// The child, run as nobody: check each fixture.
