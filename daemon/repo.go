@@ -1573,7 +1573,7 @@ func (r *repo) probeMirrorsLocked(ctx context.Context) {
 	wg.Wait()
 }
 
-// suspect is the daemon's syncs' sync.Options.Suspect: the files the last
+// suspect is the daemon's syncs' sync.Options.Suspect: the file the last
 // probe of a mirror found it down on (a package or metadata file of the
 // wrong size, missing, or not served in time), which the sync reads back
 // from the mirror before it publishes over them, replacing them when they
@@ -1583,13 +1583,15 @@ func (r *repo) suspect(_, mirror string) []string {
 	if !ok || last.State != health.Down {
 		return nil
 	}
-	var files []string
-	for _, p := range []string{last.Package, last.Metadata} {
-		if p != "" {
-			files = append(files, p)
-		}
+	// A probe checks a package, then a metadata file: one down on the
+	// metadata file names both, the package having passed.
+	switch {
+	case last.Metadata != "":
+		return []string{last.Metadata}
+	case last.Package != "":
+		return []string{last.Package}
 	}
-	return files
+	return nil
 }
 
 // listable reports whether a mirror in state s is in the lists.
