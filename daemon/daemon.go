@@ -299,6 +299,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	d.log.Info("shutting down")
 	<-d.cron.Stop().Done()
 	<-probesDone
+	d.saveProbed() // the next daemon starts from them
 	writers.Wait() // and the state watcher; lists left unwritten are written at the next start (newRepo)
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(shutCtx)

@@ -317,6 +317,16 @@ func (e *env) stop() {
 	}
 }
 
+// forgetProbes removes what the last daemon saved of its probes, as a
+// daemon killed rather than stopped leaves it: the next starts from its
+// own probes alone.
+func (e *env) forgetProbes() {
+	e.t.Helper()
+	if err := os.RemoveAll(filepath.Join(e.dir, "state", "probes")); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
 const testToken = "test-token-0123456789"
 
 type testWriter struct{ t *testing.T }
@@ -825,6 +835,7 @@ func TestStartSyncDoesNotWaitForAHangingMirror(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Minute, probeTimeout: 30 * time.Second})
 	e.waitHealthy()
 	e.stop()
+	e.forgetProbes() // as after a daemon killed: nothing carried over
 	next := newRevision(t, testrepo.Pkg{Name: "zz-start", Version: "1", Release: "1", Sign: testrepo.TestKey(t)}, time.Now().Unix()+100)
 	want := repomdSHA256(t, next)
 	e.net.serve("origin", next)
@@ -849,6 +860,7 @@ func TestListsDoNotWaitForAHangingMirror(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: 10 * time.Second, probeTimeout: 10 * time.Second})
 	e.waitHealthy()
 	e.stop()
+	e.forgetProbes() // as after a daemon killed: nothing carried over
 	e.net.setHang("third", true)
 	e.start()
 	start := time.Now()

@@ -235,6 +235,11 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 		// RpmirrorSyncStale never fired.
 		d.metrics.syncLastSuccess.WithLabelValues(rc.Name).Set(float64(r.lastSuccess.Unix()))
 	}
+	if d.runCtx == nil { // the daemon's start, not a reload
+		if n := r.carryProbed(rc, time.Now()); n > 0 {
+			r.log.Info("starting from the last daemon's probes until this one's replace them", "mirrors", n)
+		}
+	}
 	r.render(true)
 	return r
 }

@@ -36,6 +36,7 @@ var wantFiles = []struct {
 	{"/usr/lib/systemd/system/rpmirror-sync.service", "-rw-r--r--", "root", "root"},
 	{"/usr/lib/systemd/system/rpmirror-sync.timer", "-rw-r--r--", "root", "root"},
 	{"/usr/lib/systemd/system/rpmirror.service", "-rw-r--r--", "root", "root"},
+	{"/usr/lib/systemd/system/rpmirror.socket", "-rw-r--r--", "root", "root"},
 	{"/usr/lib/sysusers.d/rpmirror.conf", "-rw-r--r--", "root", "root"},
 	{"/usr/share/bash-completion/completions/rpmirror", "-rw-r--r--", "root", "root"},
 	{"/usr/share/doc/rpmirror", "drwxr-xr-x", "root", "root"},
@@ -54,6 +55,7 @@ var wantFiles = []struct {
 var shippedAsIs = map[string]string{
 	"/etc/rpmirror/mirrors.yaml":                    "mirrors.yaml",
 	"/usr/lib/systemd/system/rpmirror.service":      "rpmirror.service",
+	"/usr/lib/systemd/system/rpmirror.socket":       "rpmirror.socket",
 	"/usr/lib/systemd/system/rpmirror-sync.service": "rpmirror-sync.service",
 	"/usr/lib/systemd/system/rpmirror-sync.timer":   "rpmirror-sync.timer",
 	"/usr/lib/sysusers.d/rpmirror.conf":             "rpmirror.sysusers",
@@ -262,7 +264,7 @@ func TestRPM(t *testing.T) {
 			t.Skip("no kill(1) to copy into the scratch root")
 		}
 		copyFile(t, kill, filepath.Join(root, "bin/kill"), 0o755)
-		cmd := exec.Command("systemd-analyze", "verify", "--root="+root, "rpmirror.service", "rpmirror-sync.service", "rpmirror-sync.timer")
+		cmd := exec.Command("systemd-analyze", "verify", "--root="+root, "rpmirror.service", "rpmirror.socket", "rpmirror-sync.service", "rpmirror-sync.timer")
 		// Documentation=man:rpmirror(1) is checked with man, which finds
 		// the installed page through MANPATH.
 		cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(root, "usr/share/man"), "SYSTEMD_LOG_COLOR=0")

@@ -14,6 +14,13 @@ import (
 // section in order, as "Key=value".
 func unitDirectives(t *testing.T, file string) []string {
 	t.Helper()
+	return sectionDirectives(t, file, "[Service]")
+}
+
+// sectionDirectives returns the directives of a unit file's section (as
+// "[Socket]") in order, as "Key=value".
+func sectionDirectives(t *testing.T, file, want string) []string {
+	t.Helper()
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +35,7 @@ func unitDirectives(t *testing.T, file string) []string {
 		case line == "" || strings.HasPrefix(line, "#"):
 		case strings.HasPrefix(line, "["):
 			section = line
-		case section == "[Service]":
+		case section == want:
 			out = append(out, line)
 		}
 	}
@@ -93,5 +100,28 @@ func TestSecurityScore(t *testing.T) {
 		if !strings.Contains(string(doc), want) {
 			t.Errorf("docs/operations.md does not record %q", want)
 		}
+	}
+}
+
+// The socket unit listens where the shipped configuration's listen says
+// (the daemon warns when they differ) and hands its one socket to the
+// daemon's service.
+func TestSocketUnit(t *testing.T) {
+	sock := sectionDirectives(t, "rpmirror.socket", "[Socket]")
+	cfg, err := os.ReadFile("mirrors.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := regexp.MustCompile(`(?m)^listen: (\S+)$`).FindSubmatch(cfg)
+	if listen == nil {
+		t.Fatal("dist/mirrors.yaml gives no listen")
+	}
+	for _, want := range []string{"ListenStream=" + string(listen[1]), "Accept=no", "Service=rpmirror.service"} {
+		if !slices.Contains(sock, want) {
+			t.Errorf("rpmirror.socket lacks %s: %q", want, sock)
+		}
+	}
+	if n := len(slices.DeleteFunc(slices.Clone(sock), func(d string) bool { return !strings.HasPrefix(d, "Listen") })); n != 1 {
+		t.Errorf("rpmirror.socket has %d Listen directives; rpmirror serve takes one socket", n)
 	}
 }

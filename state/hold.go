@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -61,19 +60,11 @@ func (s *Store) holdRel(repo string) string { return "holds/" + repo + ".json" }
 
 // LoadHold returns the hold of repo, or nil when it is not held.
 func (s *Store) LoadHold(repo string) (*Hold, error) {
-	b, err := s.read(s.holdRel(repo))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	h, err := readRecord[Hold](s, s.holdRel(repo), "the hold of "+repo)
+	if h != nil {
+		h.Repo = repo
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the hold of %s: %w", repo, err)
-	}
-	var h Hold
-	if err := json.Unmarshal(b, &h); err != nil {
-		return nil, fmt.Errorf("reading the hold of %s from %s: %w", repo, filepath.Join(s.dir, s.holdRel(repo)), err)
-	}
-	h.Repo = repo
-	return &h, nil
+	return h, err
 }
 
 // SaveHold records h atomically, never through a symlink. Only the

@@ -1,7 +1,6 @@
 package state
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -91,17 +90,9 @@ func (s *Store) AdoptedRepos() ([]string, error) { return s.recordNames("serve")
 
 // LoadAdopted returns what SaveAdopted recorded last for repo, or nil.
 func (s *Store) LoadAdopted(repo string) (*Adopted, error) {
-	b, err := s.read(s.adoptedRel(repo))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+	a, err := readRecord[Adopted](s, s.adoptedRel(repo), "the revision rpmirror serve lists for "+repo)
+	if a != nil {
+		a.Repo = repo
 	}
-	if err != nil {
-		return nil, fmt.Errorf("reading the revision rpmirror serve lists for %s: %w", repo, err)
-	}
-	var a Adopted
-	if err := json.Unmarshal(b, &a); err != nil {
-		return nil, fmt.Errorf("reading the revision rpmirror serve lists for %s from %s: %w", repo, filepath.Join(s.dir, s.adoptedRel(repo)), err)
-	}
-	a.Repo = repo
-	return &a, nil
+	return a, err
 }

@@ -240,6 +240,24 @@ func (s *Store) SetAside(repo string) (string, error) {
 
 // read returns the content of the file rel below the state directory,
 // refusing a symlink on the way.
+// readRecord reads the JSON record at rel into a new T: nil when there
+// is none, an error naming what (as "the hold of REPO") when it cannot be
+// read, and the file too when it does not decode.
+func readRecord[T any](s *Store, rel, what string) (*T, error) {
+	b, err := s.read(rel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", what, err)
+	}
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		return nil, fmt.Errorf("reading %s from %s: %w", what, filepath.Join(s.dir, rel), err)
+	}
+	return &v, nil
+}
+
 func (s *Store) read(rel string) ([]byte, error) {
 	f, err := safefs.OpenFile(s.dir, rel, os.O_RDONLY, 0)
 	if err != nil {

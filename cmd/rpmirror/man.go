@@ -21,7 +21,8 @@ var commandDetails = map[string][]string{
 		"Runs the daemon: syncs each repository on its schedule and when the origin changes, probes every mirror that has a url, " +
 			"and serves /mirrorlist, /metalink, /metrics, /healthz and /status on the configuration's listen address. " +
 			"SIGHUP reloads the configuration (a bad one is logged and the running one kept); SIGTERM and SIGINT stop it " +
-			"after in-flight syncs finish or --shutdown-timeout passes.",
+			"after in-flight syncs finish or --shutdown-timeout passes. Given a listening socket by systemd (LISTEN_FDS, as rpmirror.socket sets up), " +
+			"it serves on that socket instead, which stays open while the daemon restarts.",
 	},
 	"verify": {
 		"Re-reads every file of every written mirror and checks it against the mirror's own repodata, " +

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/coreos/go-systemd/v22/activation"
+
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/daemon"
 )
@@ -41,9 +43,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
+	ln, err := listen(cfg.Listen, log)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", cfg.Listen, err)
+		return err
 	}
 	if *debugListen != "" {
 		dln, err := net.Listen("tcp", *debugListen)
@@ -94,6 +96,39 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// listen returns the socket systemd passed (socket activation, as
+// dist/rpmirror.socket sets up: it stays open while the daemon restarts,
+// so clients wait in its queue for the next one instead of being
+// refused), or else a new one on addr (listen).
+func listen(addr string, log *slog.Logger) (net.Listener, error) {
+	lns, err := activation.Listeners()
+	if err != nil {
+		return nil, fmt.Errorf("taking the sockets systemd passed (LISTEN_FDS): %w", err)
+	}
+	switch {
+	case len(lns) > 1:
+		for _, l := range lns {
+			if l != nil {
+				l.Close()
+			}
+		}
+		return nil, fmt.Errorf("systemd passed %d sockets (LISTEN_FDS); rpmirror serve takes one: give its .socket unit a single ListenStream=", len(lns))
+	case len(lns) == 1 && lns[0] == nil:
+		return nil, errors.New("the socket systemd passed (LISTEN_FDS) is not a listening stream socket: give rpmirror's .socket unit a ListenStream=, not a ListenDatagram=")
+	case len(lns) == 1:
+		ln := lns[0]
+		if got := ln.Addr().String(); got != addr {
+			log.Warn("serving on the socket systemd passed, not on listen", "addr", got, "listen", addr)
+		}
+		return ln, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 // logStoreProblems asks the object store of every s3 mirror of cfg what
