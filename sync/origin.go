@@ -72,7 +72,29 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 	}
 	s.repomd, s.asc, s.key, s.md = snap.Repomd, snap.Asc, snap.Key, snap.MD
 	s.rep.Revision, s.rep.Repomd = snap.MD.Revision, snap.Repomd
+	if !s.repo.RepoGPGCheck {
+		s.asc = s.openPGPOrNone(snap, AscPath, s.asc, verify.KindSignature)
+		s.key = s.openPGPOrNone(snap, KeyPath, s.key, verify.KindPublicKey)
+	}
 	return nil
+}
+
+// openPGPOrNone returns b, the origin's file at path (repomd.xml.asc or
+// repomd.xml.key) when nothing checks it (no repo_gpgcheck), or nil,
+// with a warning naming the upstream and the file, when it is not
+// OpenPGP data of its kind (verify.SniffOpenPGP): a server that answers
+// a file it lacks with a page of its own and 200 would otherwise have
+// that page mirrored as the signature or key clients fetch. The mirrors
+// then serve no such file, as the origin should have.
+func (s *run) openPGPOrNone(snap *source.Snapshot, path string, b []byte, kind verify.OpenPGPKind) []byte {
+	if b == nil {
+		return nil
+	}
+	if err := verify.SniffOpenPGP(b, kind); err != nil {
+		s.log.Warn("not mirroring the origin's "+path, "upstream", fetch.Redact(snap.Upstream.URL), "file", path, "err", err)
+		return nil
+	}
+	return b
 }
 
 // checkZchunk refuses a repomd.xml that lists a zchunk copy of the

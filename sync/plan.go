@@ -145,9 +145,16 @@ type MirrorPlan struct {
 	// then repomd.xml, its signature and its key. A target without an
 	// atomic commit writes them in that order.
 	Commit []Placement
-	// Remove is deleted by the commit: the signature or key of repomd.xml
-	// that the origin no longer has.
+	// Remove is deleted by the commit: the signature and key of
+	// repomd.xml when the origin has none. Whatever is at those paths
+	// goes, also what the mirror does not serve as a file (a symlink or
+	// FIFO planted there).
 	Remove []string
+	// Unserved names the paths of Remove at which the mirror served no
+	// file when planned (a new mirror, or one whose origin never had
+	// them): the plan's description leaves them out, as nothing a client
+	// could fetch goes.
+	Unserved map[string]bool
 	// Pending is what the mirror holds, once it serves the revision, that
 	// the revision does not use, with when each file became unused; a
 	// zero time means at the commit. Each is deleted once prune_after has
@@ -241,6 +248,9 @@ func (mp *MirrorPlan) All() iter.Seq[string] {
 			}
 		}
 		for _, p := range mp.Remove {
+			if mp.Unserved[p] {
+				continue
+			}
 			if !yield(fmt.Sprintf("  remove   %s (the origin has none)", p)) {
 				return
 			}
@@ -574,11 +584,18 @@ func (pl *planner) planCommit(plan *Plan, m *mirror) {
 		mp.Commit = append(mp.Commit, Placement{Path: d.Href, Size: d.Size, Checksum: d.Checksum, Reason: ReasonMetadata})
 	}
 	for _, f := range []struct {
-		path string
-		b    []byte
-	}{{RepomdPath, pl.repomd}, {AscPath, pl.asc}, {KeyPath, pl.key}} {
+		path   string
+		b      []byte
+		served []byte
+	}{{RepomdPath, pl.repomd, m.cur}, {AscPath, pl.asc, m.curAsc}, {KeyPath, pl.key, m.curKey}} {
 		if f.b == nil {
 			mp.Remove = append(mp.Remove, f.path)
+			if f.served == nil {
+				if mp.Unserved == nil {
+					mp.Unserved = map[string]bool{}
+				}
+				mp.Unserved[f.path] = true
+			}
 			continue
 		}
 		mp.Commit = append(mp.Commit, Placement{Path: f.path, Size: int64(len(f.b)), Checksum: repodata.Checksum{Type: "sha256", Value: sha256Hex(f.b)}, Reason: ReasonRepomd})

@@ -555,12 +555,13 @@ func TestPlanLines(t *testing.T) {
 		Metadata: []repodata.Data{{Type: "primary", Href: "repodata/p.xml.gz"}},
 		Mirrors: []*MirrorPlan{
 			{Name: "one", Served: 1,
-				Store:   []Placement{{Path: "a.rpm", Reason: ReasonNew}},
-				Commit:  []Placement{{Path: RepomdPath, Reason: ReasonRepomd}},
-				Remove:  []string{KeyPath},
-				Present: []string{"b.rpm"},
-				Pending: map[string]time.Time{"old.rpm": time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "x.rpm": {}},
-				Prune:   []string{"old.rpm", "x.rpm"}},
+				Store:    []Placement{{Path: "a.rpm", Reason: ReasonNew}},
+				Commit:   []Placement{{Path: RepomdPath, Reason: ReasonRepomd}},
+				Remove:   []string{AscPath, KeyPath},
+				Unserved: map[string]bool{AscPath: true}, // nothing to tell: no file goes
+				Present:  []string{"b.rpm"},
+				Pending:  map[string]time.Time{"old.rpm": time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC), "x.rpm": {}},
+				Prune:    []string{"old.rpm", "x.rpm"}},
 			{Name: "two", UpToDate: true},
 		}}
 	want := []string{

@@ -68,8 +68,10 @@ type MirrorRepair struct {
 // A file whose content is right but that the web server in front of the
 // mirror cannot read (target.Readable) is given the permissions of a
 // stored file instead, in the mirror and under its snapshots directory
-// (the snapshots, their index.json and latest.txt); nothing else of a
-// snapshot is repaired.
+// (the snapshots, their index.json and latest.txt).
+//
+// A snapshot's packages and metadata files missing or damaged are put
+// back too, verified against the snapshot's metadata (snapshotFiles).
 //
 // Written mirrors on one filesystem share package files through hard
 // links, so damage to one is damage to all; Repair replaces the damaged
@@ -149,15 +151,80 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 		return err
 	}
 	mr.Unindexed = gone
+	if err := r.snapshotFiles(ctx, tg, mc, mr); err != nil {
+		return err
+	}
 	return r.snapshotsReadable(ctx, tg, mc, mr)
+}
+
+// snapshotFiles repairs the files of each snapshot of the mirror as
+// mirrorFiles repairs the mirror's own: a package or metadata file
+// missing or damaged is put back, verified against the snapshot's own
+// metadata, from the download that repaired the same file of the mirror
+// (a snapshot hard-links the mirror's files, so damage to one is damage
+// to every snapshot holding it: a tester's repair mended the mirror and
+// left every snapshot, pinned ones too, broken, with removing them as
+// the only way out) or else from the origin, while it still serves the
+// file with the same checksum. The bytes put back are the ones the
+// snapshot was made with, so it stays the snapshot it was. What cannot
+// be put back (the snapshot's repomd.xml, a file the origin no longer
+// has) is left: verify names the snapshot broken, and removing it is
+// the repair.
+func (r *repairer) snapshotFiles(ctx context.Context, tg target.Target, mc config.Mirror, mr *MirrorRepair) error {
+	if _, ok := tg.(target.Snapshotter); !ok {
+		return nil
+	}
+	x, err := snapshot.Read(ctx, tg, r.repo.Name)
+	if err != nil {
+		return fmt.Errorf("reading the snapshots: %w", err)
+	}
+	for _, s := range x.Snapshots {
+		view := snapshot.View(tg, s.Name)
+		problems, st, err := CheckMirrorWith(ctx, view, r.check.ForSnapshot(ctx, view))
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue // verify names it; nothing here can be listed to repair
+		}
+		var files []target.File
+		var fixed []Problem
+		for _, p := range problems {
+			var nr *target.NotReadableError
+			if (p.pkg == nil && p.meta == nil) || errors.As(p.Err, &nr) || symlinkIn(p.Err) != nil {
+				continue // snapshotsReadable, or the operator, or nothing
+			}
+			local, size, err := r.fetch(ctx, p, st.Revision)
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				r.log.Warn("not repaired", "mirror", mc.Name, "snapshot", s.Name, "path", p.Path, "err", err)
+				continue
+			}
+			full := snapshot.Path(s.Name) + "/" + p.Path
+			files = append(files, target.File{Path: full, Local: local, Size: size})
+			fixed = append(fixed, Problem{Path: full, Err: p.Err})
+		}
+		if len(files) == 0 {
+			continue
+		}
+		if err := tg.Commit(ctx, files, nil); err != nil {
+			return fmt.Errorf("putting the repaired files of snapshot %s in place: %w", s.Name, err)
+		}
+		for _, p := range fixed {
+			r.log.Info("repaired", "mirror", mc.Name, "path", p.Path, "was", p.Err.Error())
+		}
+		mr.Replaced = append(mr.Replaced, fixed...)
+	}
+	return nil
 }
 
 // snapshotsReadable gives each file under the mirror's snapshots
 // directory (snapshot.Dir: the snapshots, index.json, latest.txt) that
 // the web server cannot read (*target.NotReadableError) the permissions
 // of a stored file, as mirrorFiles does for the mirror's own: snapshots
-// are served too. Nothing else of a snapshot is repaired: verify names a
-// broken one, and removing it is the repair.
+// are served too. Their content is snapshotFiles'.
 func (r *repairer) snapshotsReadable(ctx context.Context, tg target.Target, mc config.Mirror, mr *MirrorRepair) error {
 	readable, ok := tg.(target.Readable)
 	if _, snaps := tg.(target.Snapshotter); !ok || !snaps {

@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -187,4 +188,102 @@ func copyFile(t *testing.T, src, dst string) {
 	if err := os.WriteFile(dst, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestOriginPageNotMirroredAsSignature: without repo_gpgcheck, nothing
+// verifies the origin's repomd.xml.asc and repomd.xml.key; a server that
+// answers a file it lacks with a page of its own and 200 (a soft 404)
+// used to have that page mirrored as the signature and key clients fetch.
+// Now what is not OpenPGP data of its kind is left out, with a warning
+// naming the upstream and the file; the revision is published, the
+// mirrors consistent. A real signature and key are still mirrored as
+// they are, unchecked.
+func TestOriginPageNotMirroredAsSignature(t *testing.T) {
+	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
+	key := testrepo.TestKey(t)
+	v1 := filepath.Join(t.TempDir(), "v1")
+	buildRepo(t, v1, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, testrepo.DemoPackages(key)...)
+	pub, err := os.ReadFile(key.PublicPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := []byte("<!DOCTYPE html>\n<html><head><title>Not Found</title></head><body>Sorry.</body></html>\n")
+	repodataOf := func(dir string) string { return filepath.Join(dir, "repodata") }
+	for _, tc := range []struct {
+		name          string
+		asc, keyFile  []byte // nil: the origin's own signature; the test key
+		wantAsc, want bool   // mirrored
+		warn          []string
+	}{
+		{name: "signature and key", wantAsc: true, want: true},
+		{name: "a page for both", asc: page, keyFile: page, warn: []string{"repodata/repomd.xml.asc", "repodata/repomd.xml.key", "<!DOCTYPE html>"}},
+		{name: "a page for the key", keyFile: page, wantAsc: true, warn: []string{"repodata/repomd.xml.key"}},
+		{name: "the key as the signature", asc: pub, want: true, warn: []string{"repodata/repomd.xml.asc", "PGP PUBLIC KEY BLOCK"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "v1")
+			if err := os.CopyFS(dir, os.DirFS(v1)); err != nil {
+				t.Fatal(err)
+			}
+			keyFile := tc.keyFile
+			if keyFile == nil {
+				keyFile = pub
+			}
+			if err := os.WriteFile(filepath.Join(repodataOf(dir), "repomd.xml.key"), keyFile, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tc.asc != nil {
+				if err := os.WriteFile(filepath.Join(repodataOf(dir), "repomd.xml.asc"), tc.asc, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := newOrigin(t, dir)
+			h := newHarness(t, o, key.PublicPath)
+			var log bytes.Buffer
+			h.log = &log
+			h.mustSync()
+			for _, m := range h.mirrors {
+				for _, f := range []struct {
+					name string
+					want bool
+					from string
+				}{{"repomd.xml.asc", tc.wantAsc, filepath.Join(repodataOf(dir), "repomd.xml.asc")}, {"repomd.xml.key", tc.want, filepath.Join(repodataOf(dir), "repomd.xml.key")}} {
+					got, err := os.ReadFile(filepath.Join(repodataOf(m), f.name))
+					switch {
+					case f.want && err != nil:
+						t.Errorf("%s: the origin's %s not mirrored: %v", m, f.name, err)
+					case f.want:
+						if want, _ := os.ReadFile(f.from); !bytes.Equal(got, want) {
+							t.Errorf("%s: %s is not the origin's", m, f.name)
+						}
+					case err == nil:
+						t.Errorf("%s: mirrors the origin's %s, which is not OpenPGP data of its kind:\n%s", m, f.name, got)
+					}
+				}
+			}
+			for _, m := range h.mirrors {
+				checkConsistent(t, m)
+			}
+			warned := grepLog(log.String(), "not mirroring the origin's")
+			for _, w := range tc.warn {
+				if !strings.Contains(warned, w) || !strings.Contains(warned, o.URL()) {
+					t.Errorf("no warning naming %q and the upstream:\n%s", w, warned)
+				}
+			}
+			if len(tc.warn) == 0 && warned != "" {
+				t.Errorf("warned of a real signature and key:\n%s", warned)
+			}
+		})
+	}
+}
+
+// grepLog returns the lines of log holding s.
+func grepLog(log, s string) string {
+	var out []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, s) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

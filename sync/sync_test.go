@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"maps"
@@ -139,6 +140,8 @@ type harness struct {
 	suspect func(repo, mirror string) []string
 	// concurrency is the engine's Concurrency; 0 for 4.
 	concurrency int
+	// log, when set, receives the engine's log too.
+	log io.Writer
 }
 
 // newHarness syncs origin o to two mirrors in a temporary directory,
@@ -172,7 +175,7 @@ func (h *harness) newEngine(dryRun bool, now func() time.Time) *sync.Engine {
 	return sync.New(sync.Options{
 		Store:           h.store,
 		Fetcher:         fetch.New(fetch.Options{Retries: 1, Backoff: time.Millisecond, StallTimeout: 10 * time.Second}),
-		Logger:          slog.New(slog.NewTextHandler(testWriter{h.t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:          slog.New(slog.NewTextHandler(h.logWriter(), &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Concurrency:     cmp.Or(h.concurrency, 4),
 		DryRun:          dryRun,
 		Now:             now,
@@ -181,6 +184,14 @@ func (h *harness) newEngine(dryRun bool, now func() time.Time) *sync.Engine {
 		BeforePublish:   h.beforePublish,
 		Suspect:         h.suspect,
 	})
+}
+
+// logWriter is where the engine logs: the test's log, and h.log.
+func (h *harness) logWriter() io.Writer {
+	if h.log == nil {
+		return testWriter{h.t}
+	}
+	return io.MultiWriter(testWriter{h.t}, h.log)
 }
 
 func (h *harness) sync() *sync.Report {

@@ -327,7 +327,7 @@ func TestVerifyRepairUnreadableSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = rpmirror(t, "verify", "-c", f.cfg, "--repair")
-	wantLine := "test/m1: snapshot " + first + " is broken (repodata/repomd.xml: "
+	wantLine := "test/m1: snapshot " + first + " is still broken (repodata/repomd.xml: "
 	if code != exitFailed || !strings.Contains(out, wantLine) || !strings.Contains(out, "remove snapshots/"+first+" to repair it") {
 		t.Errorf("verify --repair with a broken snapshot: exit %d, want %d naming it\n%s%s", code, exitFailed, out, errOut)
 	}
@@ -407,5 +407,87 @@ func TestVerifyRepairSignature(t *testing.T) {
 				t.Errorf("verify after the repair: exit %d\n%s", code, out)
 			}
 		})
+	}
+}
+
+// TestVerifyRepairSnapshotFiles: snapshots hard-link the mirror's
+// packages, so a package damaged on disk is damaged in the mirror and in
+// every snapshot holding it, pinned ones too. verify names each; verify
+// --repair puts the verified file back in the mirror and in each
+// snapshot (a tester's repair mended the mirror alone and called every
+// snapshot broken, removing them the only way out), downloads it once,
+// and links one new file into all of them; verify then passes and the
+// pin stays.
+func TestVerifyRepairSnapshotFiles(t *testing.T) {
+	f, first, second := twoSnapshots(t)
+	m1 := f.mirrors[0]
+	mustRun(t, "snapshot", "pin", "-c", f.cfg, "--repo", "test", first)
+	// A package of both revisions: in the mirror and both snapshots.
+	var rel string
+	filepath.WalkDir(filepath.Join(m1, "snapshots", first), func(p string, d os.DirEntry, err error) error {
+		if err != nil || rel != "" || !strings.HasSuffix(p, ".rpm") {
+			return nil
+		}
+		r, _ := filepath.Rel(filepath.Join(m1, "snapshots", first), p)
+		if _, err := os.Stat(filepath.Join(m1, r)); err == nil {
+			if _, err := os.Stat(filepath.Join(m1, "snapshots", second, r)); err == nil {
+				rel = r
+			}
+		}
+		return nil
+	})
+	if rel == "" {
+		t.Fatal("no package in the mirror and both snapshots")
+	}
+	paths := []string{filepath.Join(m1, rel), filepath.Join(m1, "snapshots", first, rel), filepath.Join(m1, "snapshots", second, rel)}
+	if inode(t, paths[0]) != inode(t, paths[1]) || inode(t, paths[0]) != inode(t, paths[2]) {
+		t.Fatal("the snapshots do not share the mirror's package: the test does not test")
+	}
+	good := readFile(t, paths[0])
+	// Damaged in place, as a failing disk does: every link sees it.
+	fh, err := os.OpenFile(paths[0], os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteAt([]byte("damaged"), 200); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+
+	code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
+	if code != exitFailed {
+		t.Fatalf("verify of a damaged package: exit %d\n%s", code, out)
+	}
+	for _, s := range []string{first, second} {
+		if want := "test/m1: snapshot " + s + ": " + filepath.ToSlash(rel) + ": "; !strings.Contains(out, want) {
+			t.Errorf("verify does not name the package in snapshot %s (%q):\n%s", s, want, out)
+		}
+	}
+	gets := f.packageGets()
+	code, out, errOut := rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	if code != 0 {
+		t.Fatalf("verify --repair: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, s := range []string{first, second} {
+		if want := "snapshots/" + s + "/" + filepath.ToSlash(rel); !strings.Contains(out, want) {
+			t.Errorf("verify --repair does not say it repaired %s:\n%s", want, out)
+		}
+	}
+	if n := f.packageGets() - gets; n != 1 {
+		t.Errorf("the repair downloaded the package %d times, want once", n)
+	}
+	for _, p := range paths {
+		if readFile(t, p) != good {
+			t.Errorf("%s after the repair is not the package verified", p)
+		}
+	}
+	if inode(t, paths[1]) != inode(t, paths[0]) || inode(t, paths[2]) != inode(t, paths[0]) {
+		t.Error("the snapshots each got a copy of the repaired package, not a link to one file")
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
+		t.Errorf("verify after the repair: exit %d\n%s", code, out)
+	}
+	if _, out, _ := rpmirror(t, "snapshots", "-c", f.cfg); !strings.Contains(out, "yes (command)") {
+		t.Errorf("the pin is gone after the repair:\n%s", out)
 	}
 }

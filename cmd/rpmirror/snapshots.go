@@ -104,7 +104,7 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 		if s.Name == x.Held {
 			latest += " (held)"
 		}
-		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, revisionOrNone(s.Revision), now.Sub(s.Published).Round(time.Minute), pinned, len(pkgs[i]), human(own))
+		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, revisionOrNone(s.Revision), age(now.Sub(s.Published)), pinned, len(pkgs[i]), human(own))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -229,4 +229,21 @@ func parseFlagsAndArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		rest = append(rest, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
+}
+
+// age is how old a snapshot is, as a person reads it in a table: seconds
+// under a minute, then minutes, hours and minutes under two days, then
+// days and hours ("45s", "12m", "5h07m", "3d04h"), rounded down.
+func age(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "0s" // published by a host whose clock is ahead
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d/time.Second))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d/time.Minute))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh%02dm", int(d/time.Hour), int(d%time.Hour/time.Minute))
+	}
+	return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }

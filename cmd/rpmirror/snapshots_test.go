@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rpmirror/rpmirror/internal/testrepo"
 	"github.com/rpmirror/rpmirror/target/local"
@@ -194,5 +195,32 @@ func TestFilterTurnedOnLater(t *testing.T) {
 	os.Remove(filepath.Join(snap, "repomd.xml.key"))
 	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code == 0 || !strings.Contains(out, "test/m2: snapshot "+whole+": ") {
 		t.Errorf("verify with the snapshot from before the filter edited: exit %d\n%s", code, out)
+	}
+}
+
+// TestAge: a snapshot's AGE reads as a person would write it, rounded
+// down, not as Go prints a duration rounded to minutes ("0s" for a
+// snapshot 29 s old, "73h1m0s" for one three days old).
+func TestAge(t *testing.T) {
+	for _, tc := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{-time.Minute, "0s"},
+		{0, "0s"},
+		{29 * time.Second, "29s"},
+		{59*time.Second + 999*time.Millisecond, "59s"},
+		{time.Minute, "1m"},
+		{59*time.Minute + 59*time.Second, "59m"},
+		{time.Hour, "1h00m"},
+		{5*time.Hour + 7*time.Minute + 30*time.Second, "5h07m"},
+		{47*time.Hour + 59*time.Minute, "47h59m"},
+		{48 * time.Hour, "2d00h"},
+		{73*time.Hour + time.Minute, "3d01h"},
+		{400 * 24 * time.Hour, "400d00h"},
+	} {
+		if got := age(tc.d); got != tc.want {
+			t.Errorf("age(%s) = %q, want %q", tc.d, got, tc.want)
+		}
 	}
 }

@@ -172,8 +172,8 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 }
 
 // brokenSnapshots names, after a repair, each snapshot of mirror that is
-// still broken (a file missing or not what it should be: no repair
-// fetches a snapshot's files again) and how to repair it, and returns how
+// still broken (a file missing or not what it should be that the repair
+// could not put back) and how to repair it, and returns how
 // many there are. A repair said "ok" and exited 0 while verify called
 // them broken (an operator's test).
 func brokenSnapshots(ctx context.Context, w io.Writer, r *config.Repo, mirror string) int {
@@ -201,7 +201,7 @@ func brokenSnapshots(ctx context.Context, w io.Writer, r *config.Repo, mirror st
 			continue
 		}
 		n++
-		fmt.Fprintf(w, "%s/%s: snapshot %s is broken (%s: %s): no repair fetches a snapshot's files; remove %s to repair it\n",
+		fmt.Fprintf(w, "%s/%s: snapshot %s is still broken (%s: %s): the repair could not put it back; remove %s to repair it\n",
 			r.Name, mirror, s.Name, problems[0].Path, errLine(problems[0].Err), snaps.Path(s.Name))
 	}
 	return n

@@ -1,0 +1,83 @@
+package verify_test
+
+import (
+	"errors"
+	"os"
+	"testing"
+
+	"github.com/rpmirror/rpmirror/internal/testrepo"
+	"github.com/rpmirror/rpmirror/verify"
+)
+
+// TestSniffOpenPGP: real signatures and keys (gpg's, armored and binary,
+// V4 and gpg1's V3) pass as their kind and fail as the other; an HTML
+// page, text, an empty file, damaged armor and a block of another kind
+// fail with a *NotOpenPGPError quoting their start.
+func TestSniffOpenPGP(t *testing.T) {
+	key := testrepo.TestKey(t)
+	dir := t.TempDir()
+	data := dir + "/repomd.xml"
+	if err := os.WriteFile(data, []byte("<repomd/>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := key.DetachSign(data, dir+"/repomd.xml.asc"); err != nil {
+		t.Fatal(err)
+	}
+	read := func(p string) []byte {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	asc, pub := read(dir+"/repomd.xml.asc"), read(key.PublicPath)
+	binSig := dearmor(t, asc)
+	binKey := dearmor(t, pub)
+	shipped := read(testrepo.Testdata(t, "keys", "test.pub"))
+	v3key := testrepo.NewV3Key(t, "V3 Signer", "rsa")
+	if err := v3key.DetachSign(data, dir+"/v3.asc"); err != nil {
+		t.Fatal(err)
+	}
+	v3 := read(dir + "/v3.asc")
+	cases := []struct {
+		name string
+		b    []byte
+		want verify.OpenPGPKind
+		ok   bool
+	}{
+		{"armored signature", asc, verify.KindSignature, true},
+		{"binary signature", binSig, verify.KindSignature, true},
+		{"armored key", pub, verify.KindPublicKey, true},
+		{"binary key", binKey, verify.KindPublicKey, true},
+		{"the shipped test key", shipped, verify.KindPublicKey, true},
+		{"gpg1's V3 signature", v3, verify.KindSignature, true},
+		{"key with text before it", append([]byte("This is the project's key.\n\n"), pub...), verify.KindPublicKey, true},
+		{"a key as the signature", pub, verify.KindSignature, false},
+		{"a signature as the key", asc, verify.KindPublicKey, false},
+		{"binary key as the signature", binKey, verify.KindSignature, false},
+		{"HTML page", []byte("<!DOCTYPE html>\n<html><body>Not found</body></html>\n"), verify.KindSignature, false},
+		{"HTML page as the key", []byte("<html><body>Not found</body></html>\n"), verify.KindPublicKey, false},
+		{"empty", nil, verify.KindSignature, false},
+		{"white space", []byte("\n\n"), verify.KindPublicKey, false},
+		{"damaged armor", []byte("-----BEGIN PGP SIGNATURE-----\n\n!!!!\n-----END PGP SIGNATURE-----\n"), verify.KindSignature, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := verify.SniffOpenPGP(tc.b, tc.want)
+			if tc.ok {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var ne *verify.NotOpenPGPError
+			if !errors.As(err, &ne) {
+				t.Fatalf("got %v, want a *NotOpenPGPError", err)
+			}
+			if ne.Want != tc.want || ne.Begins == "" {
+				t.Errorf("%+v", ne)
+			}
+			t.Log(err)
+		})
+	}
+}
