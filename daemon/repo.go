@@ -694,7 +694,7 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	if ok {
 		m.syncRuns.WithLabelValues(r.name, "ok").Inc()
 		m.syncLastSuccess.WithLabelValues(r.name).Set(float64(rep.Start.Add(rep.Duration).Unix()))
-		r.log.Info("sync done", "result", result, "revision", rep.Revision, "fetched", rep.Fetched, "bytes", rep.Bytes, "duration", rep.Duration)
+		r.log.Info("sync done", "result", result, "revision", rep.Revision, "fetched", rep.Fetched, "from_mirrors", rep.FromMirrors, "bytes", rep.Bytes, "duration", rep.Duration)
 	} else {
 		st.Error = oneLine(rep.Err)
 		m.syncRuns.WithLabelValues(r.name, "failed").Inc()

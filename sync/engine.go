@@ -161,7 +161,12 @@ type Report struct {
 	// (state.Verified).
 	RevisionVerified bool
 
-	Fetched      int   // packages downloaded
+	Fetched int // packages downloaded
+	// FromMirrors counts the packages taken from a mirror of the sync
+	// that held them already (one just added beside others on this
+	// machine): exported into the cache (a hard link) and checked from
+	// there as a download is, not downloaded.
+	FromMirrors  int
 	Bytes        int64 // bytes downloaded, metadata included (in a dry run: the metadata it read)
 	PackageBytes int64 // of Bytes, those of packages
 	Verified     int   // packages verified
@@ -177,9 +182,13 @@ type Report struct {
 	// their declared sizes; a dry run stops there. A sync that starts
 	// afresh then fetches len(WouldFetch) packages, WouldFetchBytes bytes
 	// of them, and publishes and deletes what the dry run's MirrorReports
-	// list.
-	WouldFetch      []string
-	WouldFetchBytes int64
+	// list. In a dry run, the packages a mirror of the sync on this
+	// machine holds at their path with their size are counted apart,
+	// in WouldTakeFromMirrors: the sync takes them from there (and
+	// fetches those that fail its checks).
+	WouldFetch           []string
+	WouldFetchBytes      int64
+	WouldTakeFromMirrors int
 
 	// Upstreams says what became of each of the origin's upstreams: the
 	// one the metadata came from, those skipped and why, those that

@@ -2,8 +2,11 @@ package sync
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"iter"
 	"os"
 	"path/filepath"
 	gosync "sync"
@@ -11,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
 )
 
@@ -64,6 +68,7 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 		group := groups[dst]
 		p := group[0]
 		g.Go(func() error {
+			exported := s.export(gctx, p, dst)
 			n, err := src.File(gctx, p.Href, p.Base, dst, p.Size, func(r io.Reader) error {
 				_, err := verify.RPM(r, p, s.keyring)
 				return err
@@ -75,8 +80,16 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 			if err != nil {
 				return fmt.Errorf("package %s (%s): %w", p.NEVRA(), p.Href, err)
 			}
-			if n > 0 {
+			switch {
+			case n > 0:
 				s.rep.Fetched++
+			case exported:
+				// Checked from the cache (File takes a file at dst only
+				// once check passes on it): no transfer.
+				s.rep.FromMirrors++
+				if prog != nil {
+					prog.BytesDone.Add(max(p.Size, 0))
+				}
 			}
 			s.rep.Verified += len(group)
 			if prog != nil {
@@ -92,4 +105,61 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 		})
 	}
 	return g.Wait()
+}
+
+// export puts at dst (the cache path of p, where nothing is yet) the file
+// a mirror of this sync on this machine holds at p's path with p's size
+// (exportSource; a hard link), and reports whether it did: a mirror added
+// beside others then costs no download of what they hold. Nothing trusts
+// it for that: fetch.File checks a file found at dst as it checks a
+// download, removes it when it fails (the link, never the mirror's file)
+// and downloads p.
+func (s *run) export(ctx context.Context, p *repodata.Package, dst string) bool {
+	for _, f := range []string{dst, dst + ".part"} {
+		if _, err := os.Lstat(f); !errors.Is(err, fs.ErrNotExist) {
+			return false // left by an earlier run: File checks or resumes it
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return false
+	}
+	for m, ex := range s.exportSources(ctx, p) {
+		if err := ex.Export(ctx, p.Href, dst); err != nil {
+			s.log.Debug("not exported from a mirror; fetching it", "package", p.Href, "mirror", m.cfg.Name, "err", err)
+			continue
+		}
+		s.log.Debug("exported from a mirror", "package", p.Href, "mirror", m.cfg.Name)
+		return true
+	}
+	return false
+}
+
+// exportSources yields the mirrors of this sync on this machine
+// (target.Exporter) that serve a revision and hold a file at p's path of
+// p's size, unless found wrong since the last publish (Options.Suspect).
+func (s *run) exportSources(ctx context.Context, p *repodata.Package) iter.Seq2[*mirror, target.Exporter] {
+	return func(yield func(*mirror, target.Exporter) bool) {
+		for _, m := range s.mirrors {
+			ex, ok := m.tg.(target.Exporter)
+			if !ok || m.cur == nil || m.suspect[p.Href] {
+				continue
+			}
+			info, err := m.tg.Stat(ctx, p.Href)
+			if err != nil || (p.Size >= 0 && info.Size != p.Size) || (info.SHA256 != "" && p.Checksum.Type == "sha256" && info.SHA256 != p.Checksum.Value) {
+				continue
+			}
+			if !yield(m, ex) {
+				return
+			}
+		}
+	}
+}
+
+// exportable reports whether a mirror of this sync would be asked for p
+// before the origin (a dry run's count).
+func (s *run) exportable(ctx context.Context, p *repodata.Package) bool {
+	for range s.exportSources(ctx, p) {
+		return true
+	}
+	return false
 }

@@ -904,9 +904,15 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		s.rep.WouldFetch = make([]string, 0, len(plan.Fetch))
 	}
 	for _, p := range plan.Fetch {
+		if s.e.opts.DryRun && s.exportable(ctx, p) {
+			// A mirror beside holds it: taken from there (if it
+			// passes the checks), not downloaded.
+			s.rep.WouldTakeFromMirrors++
+			continue
+		}
 		s.rep.WouldFetch = append(s.rep.WouldFetch, p.Href)
+		s.rep.WouldFetchBytes += max(p.Size, 0)
 	}
-	s.rep.WouldFetchBytes = plan.FetchBytes
 	if prog := s.e.opts.Progress; prog != nil {
 		prog.PackagesTotal.Add(int64(len(plan.Fetch)))
 		prog.BytesTotal.Add(plan.FetchBytes)

@@ -140,6 +140,20 @@ type BatchPutter interface {
 	PutAll(ctx context.Context, files []File) error
 }
 
+// Exporter is implemented by a target on this machine, whose files a
+// sync can take into its download cache without a transfer: a package
+// one mirror holds that another mirror of the same sync needs (one just
+// added to the configuration) is exported rather than downloaded again,
+// then checked as a download is before anything uses it.
+type Exporter interface {
+	// Export makes dst, a path on this machine where nothing is, hold the
+	// content of the regular file at path: a hard link to it when both
+	// are on one filesystem, else a copy. It never follows a symlink at
+	// path (an error wrapping ErrNotExist, as for no file there). The
+	// caller never writes to dst: it may be the mirror's own file.
+	Export(ctx context.Context, path, dst string) error
+}
+
 // Stager is implemented by a target on this machine that keeps a
 // directory of its own for temporary files, on the target's filesystem,
 // and empties it after a crash (a local mirror's .rpmirror/tmp, which Lock

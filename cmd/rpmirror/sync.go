@@ -196,7 +196,13 @@ func isBusy(err error) bool {
 // same words whether it succeeded or not: a failed sync's "fetched 0
 // packages (12.2 KiB)" read as packages' bytes, which were metadata's.
 func fetched(r *sync.Report) string {
-	return fmt.Sprintf("fetched %s (%s) and %s of metadata, verified %d", count(r.Fetched, "package"), human(r.PackageBytes), human(r.Bytes-r.PackageBytes), r.Verified)
+	from := ""
+	if r.FromMirrors > 0 {
+		// A mirror added beside others: what they held was not
+		// downloaded again.
+		from = fmt.Sprintf(", took %s from the other mirrors", count(r.FromMirrors, "package"))
+	}
+	return fmt.Sprintf("fetched %s (%s) and %s of metadata%s, verified %d", count(r.Fetched, "package"), human(r.PackageBytes), human(r.Bytes-r.PackageBytes), from, r.Verified)
 }
 
 // revisionOrNone is rev, or "(none)" for a repomd.xml without a
@@ -220,7 +226,11 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 		fmt.Fprintf(w, "%s  (dry run) every mirror is current\n", head)
 	case r.DryRun && r.Err == nil:
 		// The same words and numbers as the sync's line below.
-		fmt.Fprintf(w, "%s  (dry run) would fetch %s (%s) and %s of metadata\n", head, count(len(r.WouldFetch), "package"), human(r.WouldFetchBytes), human(r.Bytes))
+		from := ""
+		if r.WouldTakeFromMirrors > 0 {
+			from = fmt.Sprintf(", would take %s from the other mirrors", count(r.WouldTakeFromMirrors, "package"))
+		}
+		fmt.Fprintf(w, "%s  (dry run) would fetch %s (%s) and %s of metadata%s\n", head, count(len(r.WouldFetch), "package"), human(r.WouldFetchBytes), human(r.Bytes), from)
 		for _, p := range r.WouldFetch {
 			writeLine(w, "    fetch    ", p)
 		}

@@ -284,6 +284,49 @@ func openRegular(full string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), full), nil
 }
 
+var _ target.Exporter = (*Local)(nil)
+
+// Export implements target.Exporter. The file is opened as Open opens it
+// (never through a symlink, never blocking on a FIFO), and the inode
+// opened is linked at dst through /proc/self/fd, so that a file swapped
+// for another after the open is not the one linked; where that fails (dst
+// on another filesystem, no /proc, fs.protected_hardlinks), it is copied.
+func (l *Local) Export(ctx context.Context, p, dst string) error {
+	full, err := l.full(p)
+	if err != nil {
+		return err
+	}
+	f, err := openRegular(full)
+	if errors.Is(err, unix.ELOOP) {
+		return fmt.Errorf("exporting %s: %w", p, notFollowed{&safefs.SymlinkError{Path: full}})
+	}
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, errNotRegular) {
+		return fmt.Errorf("exporting %s: %w", p, target.ErrNotExist)
+	}
+	if err != nil {
+		return fmt.Errorf("exporting %s: %w", p, err)
+	}
+	defer f.Close()
+	proc := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	if err := unix.Linkat(unix.AT_FDCWD, proc, unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW); err == nil {
+		return nil
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		return fmt.Errorf("exporting %s: %w", p, err)
+	}
+	if _, err := io.CopyBuffer(out, ctxReader{ctx, f}, make([]byte, maxCopyBf)); err != nil {
+		out.Close()
+		os.Remove(dst)
+		return fmt.Errorf("exporting %s to %s: %w", p, dst, err)
+	}
+	if err := out.Close(); err != nil {
+		os.Remove(dst)
+		return fmt.Errorf("exporting %s to %s: %w", p, dst, err)
+	}
+	return nil
+}
+
 // Put implements target.Target.
 func (l *Local) Put(ctx context.Context, f target.File) error {
 	if err := ctx.Err(); err != nil {
