@@ -86,4 +86,32 @@ func TestMirrorAddedTakesWhatTheOthersHold(t *testing.T) {
 	if ino(filepath.Join(third, rels[0])) == ino(victim) {
 		t.Error("the third mirror links the damaged file")
 	}
+
+	// The origin moves on as a fourth mirror is added: the packages of
+	// both revisions come from the mirrors behind (which serve them), the
+	// new ones from the origin.
+	v2 := filepath.Join(filepath.Dir(dir), "v2")
+	buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
+	republish(t, o, v2)
+	fourth := filepath.Join(filepath.Dir(h.mirrors[0]), "four")
+	h.repo.Mirrors = append(h.repo.Mirrors, config.Mirror{Name: "four", Path: fourth})
+	var kept, added int
+	filepath.WalkDir(v2, func(p string, d os.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".rpm") {
+			r, _ := filepath.Rel(v2, p)
+			if _, err := os.Stat(filepath.Join(third, r)); err == nil {
+				kept++
+			} else {
+				added++
+			}
+		}
+		return nil
+	})
+	rep = h.mustSync()
+	if got := o.fetched(); len(got) != added || rep.FromMirrors != kept {
+		t.Errorf("a mirror added as the origin moved on: fetched %q, took %d; want the %d new packages fetched and the %d kept taken", got, rep.FromMirrors, added, kept)
+	}
+	for _, m := range []string{h.mirrors[0], h.mirrors[1], third, fourth} {
+		checkConsistent(t, m)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	gosync "sync"
 
 	"golang.org/x/sync/errgroup"
@@ -108,8 +109,8 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 }
 
 // export puts at dst (the cache path of p, where nothing is yet) the file
-// a mirror of this sync on this machine holds at p's path with p's size
-// (exportSource; a hard link), and reports whether it did: a mirror added
+// a mirror of this sync on this machine holds at p's path, verified
+// (exportSources; a hard link), and reports whether it did: a mirror added
 // beside others then costs no download of what they hold. Nothing trusts
 // it for that: fetch.File checks a file found at dst as it checks a
 // download, removes it when it fails (the link, never the mirror's file)
@@ -123,7 +124,7 @@ func (s *run) export(ctx context.Context, p *repodata.Package, dst string) bool 
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return false
 	}
-	for m, ex := range s.exportSources(ctx, p) {
+	for m, ex := range s.exportSources(p) {
 		if err := ex.Export(ctx, p.Href, dst); err != nil {
 			s.log.Debug("not exported from a mirror; fetching it", "package", p.Href, "mirror", m.cfg.Name, "err", err)
 			continue
@@ -135,20 +136,27 @@ func (s *run) export(ctx context.Context, p *repodata.Package, dst string) bool 
 }
 
 // exportSources yields the mirrors of this sync on this machine
-// (target.Exporter) that serve a revision and hold a file at p's path of
-// p's size, unless found wrong since the last publish (Options.Suspect).
-func (s *run) exportSources(ctx context.Context, p *repodata.Package) iter.Seq2[*mirror, target.Exporter] {
+// (target.Exporter) that hold p at its path, verified as the plan found
+// it: those the plan found serving it or holding it already (held), then
+// those current (every package of the revision), unless found wrong
+// since the last publish (Options.Suspect). Nothing is asked of the
+// mirrors: Export fails where the file is gone since.
+func (s *run) exportSources(p *repodata.Package) iter.Seq2[*mirror, target.Exporter] {
 	return func(yield func(*mirror, target.Exporter) bool) {
+		var held []*mirror
+		if s.plan != nil {
+			held = s.plan.held[p.Href]
+		}
+		for _, m := range held {
+			if ex, ok := m.tg.(target.Exporter); ok && !m.suspect[p.Href] && !yield(m, ex) {
+				return
+			}
+		}
 		for _, m := range s.mirrors {
-			ex, ok := m.tg.(target.Exporter)
-			if !ok || m.cur == nil || m.suspect[p.Href] {
+			if m.plan == nil || !m.plan.UpToDate || slices.Contains(held, m) {
 				continue
 			}
-			info, err := m.tg.Stat(ctx, p.Href)
-			if err != nil || (p.Size >= 0 && info.Size != p.Size) || (info.SHA256 != "" && p.Checksum.Type == "sha256" && info.SHA256 != p.Checksum.Value) {
-				continue
-			}
-			if !yield(m, ex) {
+			if ex, ok := m.tg.(target.Exporter); ok && !m.suspect[p.Href] && !yield(m, ex) {
 				return
 			}
 		}
@@ -157,8 +165,8 @@ func (s *run) exportSources(ctx context.Context, p *repodata.Package) iter.Seq2[
 
 // exportable reports whether a mirror of this sync would be asked for p
 // before the origin (a dry run's count).
-func (s *run) exportable(ctx context.Context, p *repodata.Package) bool {
-	for range s.exportSources(ctx, p) {
+func (s *run) exportable(p *repodata.Package) bool {
+	for range s.exportSources(p) {
 		return true
 	}
 	return false

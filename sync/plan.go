@@ -53,6 +53,10 @@ type Plan struct {
 	Mirrors []*MirrorPlan
 
 	referenced map[string]ref // package href -> what the primary says is there
+	// held names, for a package to fetch, the mirrors of the sync (behind
+	// too) that hold it at its path already, verified: served, or
+	// present (a mirror added beside them takes it from there).
+	held map[string][]*mirror
 }
 
 // Reason says why a file is in a mirror's plan.
@@ -414,6 +418,7 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 		}
 		addDir(dirs, p.Href)
 		need := false
+		var holds []*mirror
 		for _, m := range behind {
 			reason, err := pl.packageReason(ctx, m, p)
 			if err != nil {
@@ -423,9 +428,11 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			switch reason {
 			case "":
 				mp.Served++
+				holds = append(holds, m)
 				continue
 			case ReasonPresentVerified:
 				mp.Present = append(mp.Present, p.Href)
+				holds = append(holds, m)
 				continue
 			}
 			need = true
@@ -440,6 +447,12 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 		if need {
 			plan.Fetch = append(plan.Fetch, p)
 			plan.FetchBytes += max(p.Size, 0)
+			if len(holds) > 0 {
+				if plan.held == nil {
+					plan.held = map[string][]*mirror{}
+				}
+				plan.held[p.Href] = holds
+			}
 		} else {
 			// Of a package no mirror needs, only its location and
 			// checksum are kept, in one string: p's strings share one
@@ -904,7 +917,7 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		s.rep.WouldFetch = make([]string, 0, len(plan.Fetch))
 	}
 	for _, p := range plan.Fetch {
-		if s.e.opts.DryRun && s.exportable(ctx, p) {
+		if s.e.opts.DryRun && s.exportable(p) {
 			// A mirror beside holds it: taken from there (if it
 			// passes the checks), not downloaded.
 			s.rep.WouldTakeFromMirrors++
