@@ -72,7 +72,7 @@ func SniffOpenPGP(b []byte, want OpenPGPKind) error {
 	if len(trimmed) == 0 {
 		return fail("it is empty")
 	}
-	if bytes.HasPrefix(trimmed, []byte("-----BEGIN PGP")) || (want == KindPublicKey && armored(b)) {
+	if armored(trimmed) { // gpg skips text before the armor line, as RHEL's key files have
 		blk, err := armor.Decode(bytes.NewReader(trimmed[bytes.Index(trimmed, []byte("-----BEGIN PGP")):]))
 		if err != nil {
 			return fail("its armor does not decode: " + err.Error())

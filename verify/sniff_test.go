@@ -52,6 +52,8 @@ func TestSniffOpenPGP(t *testing.T) {
 		{"the shipped test key", shipped, verify.KindPublicKey, true},
 		{"gpg1's V3 signature", v3, verify.KindSignature, true},
 		{"key with text before it", append([]byte("This is the project's key.\n\n"), pub...), verify.KindPublicKey, true},
+		{"signature with text before it", append([]byte("Signed by the release key.\n"), asc...), verify.KindSignature, true},
+		{"HTML page quoting an armor line", []byte("<html><body><pre>\n-----BEGIN PGP SIGNATURE-----\n</pre></body></html>\n"), verify.KindSignature, false},
 		{"a key as the signature", pub, verify.KindSignature, false},
 		{"a signature as the key", asc, verify.KindPublicKey, false},
 		{"binary key as the signature", binKey, verify.KindSignature, false},
