@@ -15,8 +15,8 @@ import (
 // until its own first probes replace them (moments later), its lists are
 // what they were before the restart, not the origin's fallback ("not
 // probed yet"), and a mirror found down on a file is still checked on that
-// file first. A daemon killed (not stopped) saves nothing: the next one
-// starts as a first start does.
+// file first. The record is removed once read: a daemon killed (not
+// stopped) saves nothing, and the next one starts as a first start does.
 
 // carryProbesFor bounds the age of a saved probe result the next daemon
 // starts from, in probe intervals.
@@ -66,6 +66,11 @@ func (r *repo) carryProbed(rc config.Repo, now time.Time) int {
 	}
 	if p == nil {
 		return 0
+	}
+	// Read once: from now on this daemon's own probes stand, and one
+	// killed later saves none, so the next must not find these.
+	if err := r.d.store.RemoveProbed(r.name); err != nil {
+		r.log.Warn("a daemon started after this one is killed may start from older probes", "err", err)
 	}
 	oldest := now.Add(-carryProbesFor * r.d.probeInterval())
 	n := 0

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"io/fs"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,7 +47,16 @@ func TestRestartStartsFromTheLastProbes(t *testing.T) {
 	e.net.setStatus("origin", http.StatusForbidden)
 	e.net.setHang("m1", true)
 	e.cfg.ProbeTimeout = 3 * time.Second // m1's first probe hangs that long
+	saved := filepath.Join(e.dir, "state", "probes", "demo.json")
+	if _, err := os.Stat(saved); err != nil {
+		t.Fatalf("the stopped daemon saved no probes: %v", err)
+	}
 	e.start()
+	if _, err := os.Stat(saved); !os.IsNotExist(err) {
+		// A daemon killed later saves none: the next must not start
+		// from these, older than what this one found since.
+		t.Errorf("the probes the daemon started from are still there: %v", err)
+	}
 	if got := e.mirrorlist(); !slices.Equal(got, []string{e.net.URL("m1")}) {
 		t.Errorf("restarted %s after the stop, with m1's probe hanging: the mirrorlist lists %q, want m1 alone, as before the restart", time.Since(stopped).Round(time.Millisecond), got)
 	}

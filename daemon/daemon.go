@@ -301,15 +301,14 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	<-probesDone
 	d.saveProbed() // the next daemon starts from them
 	writers.Wait() // and the state watcher; lists left unwritten are written at the next start (newRepo)
-	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	srv.Shutdown(shutCtx)
-	cancel()
-
-	d.closeFiles()
 
 	// Let in-flight syncs finish, up to the timeout; then cancel them.
 	// A cancelled sync leaves its mirrors consistent: that is the engine's
-	// promise at every point.
+	// promise at every point. The routes answer meanwhile: clients of a
+	// daemon restarted in the middle of a sync are answered, not left for
+	// up to --shutdown-timeout in the queue of a socket systemd holds (a
+	// reviewer's), or refused. A sync that publishes meanwhile has the
+	// lists name its revision first, as always (beforePublish).
 	done := make(chan struct{})
 	go func() { d.workers.Wait(); close(done) }()
 	select {
@@ -319,6 +318,10 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		cancelSyncs()
 		<-done
 	}
+	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	srv.Shutdown(shutCtx)
+	cancel()
+	d.closeFiles()
 	// Alerts still queued (the last probe round's, a sync's that ended
 	// meanwhile, or several behind a slow webhook) go out before the
 	// process exits, for a bounded time: a webhook that is down does not

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"slices"
 	gosync "sync"
 	"sync/atomic"
@@ -184,5 +186,67 @@ func TestFirstSyncFailureAlert(t *testing.T) {
 	}
 	if want := []string{"unknown -> failed", "failed -> ok"}; !slices.Equal(got, want) {
 		t.Errorf("sync alerts %q, want %q", got, want)
+	}
+}
+
+// TestRoutesAnswerWhileSyncsDrain: a daemon told to stop while a sync
+// runs answers its routes until the sync is done and it exits: clients of
+// a daemon restarted in the middle of a sync are answered, not refused
+// (or, on a socket systemd holds, left waiting in its queue for up to
+// --shutdown-timeout, a reviewer's).
+func TestRoutesAnswerWhileSyncsDrain(t *testing.T) {
+	started, finish := make(chan struct{}, 1), make(chan struct{})
+	old := runEngine
+	runEngine = func(ctx context.Context, _ sync.Options, rc *config.Repo) *sync.Report {
+		select {
+		case started <- struct{}{}:
+		default:
+		}
+		<-finish
+		return &sync.Report{Repo: rc.Name, Start: time.Now()}
+	}
+	t.Cleanup(func() { runEngine = old })
+	d, err := New(bareConfig(t, 1, "@every 1h", ""), Options{Logger: slog.New(slog.DiscardHandler), ShutdownTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx, ln); close(done) }()
+	<-started // the start-up sync, held
+	cancel()
+	for !stopping(d) {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the probes and list writers stop
+	for _, path := range []string{"/mirrorlist?repo=r0", "/status.json", "/healthz"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Errorf("GET %s while a sync drains: %v", path, err)
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("GET %s while a sync drains: %s", path, resp.Status)
+		}
+	}
+	select {
+	case <-done:
+		t.Fatal("the daemon exited before its sync was done")
+	default:
+	}
+	close(finish)
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the daemon did not stop once its sync was done")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the daemon still answers after it stopped")
 	}
 }

@@ -1,6 +1,15 @@
 package state
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rpmirror/rpmirror/internal/safefs"
+)
 
 // rpmirror serve lists only the mirrors its probes found serving a
 // verified revision. A daemon that has just started has probed none: for
@@ -56,4 +65,19 @@ func (s *Store) LoadProbed(repo string) (*Probed, error) {
 		p.Repo = repo
 	}
 	return p, err
+}
+
+// RemoveProbed removes what SaveProbed recorded for repo: the daemon that
+// read it at its start has probes of its own from then on, and a daemon
+// after it that is not stopped (killed, crashed) must not start from
+// these older ones. A record that is absent is not an error.
+func (s *Store) RemoveProbed(repo string) error {
+	err := safefs.Check(s.dir, s.probedRel(repo)) // no symlink on the way
+	if err == nil {
+		err = os.Remove(filepath.Join(s.dir, filepath.FromSlash(s.probedRel(repo))))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing the last probes of the mirrors of %s: %w", repo, err)
+	}
+	return nil
 }

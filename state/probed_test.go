@@ -43,6 +43,14 @@ func TestProbedRecords(t *testing.T) {
 	if names, err := s.AdoptedRepos(); err != nil || len(names) != 0 {
 		t.Errorf("the probes' records count as records of what a daemon lists: %v, %v", names, err)
 	}
+	for range 2 { // removing one that is gone is no error
+		if err := s.RemoveProbed("r"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p, err := s.LoadProbed("r"); err != nil || p != nil {
+		t.Errorf("removed: %+v, %v", p, err)
+	}
 	bad := filepath.Join(dir, "probes", "q.json")
 	if err := os.WriteFile(bad, []byte("{"), 0o644); err != nil {
 		t.Fatal(err)

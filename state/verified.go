@@ -200,6 +200,25 @@ func (v *Verified) SetSignature(sum string, sig []byte) bool {
 	return true
 }
 
+// Forget drops the signature (or, with key, the repomd.xml.key) recorded
+// with the revision whose repomd.xml has the hex sha256 digest sum, and
+// reports whether there was one.
+func (v *Verified) Forget(sum string, key bool) bool {
+	i := v.Find(sum)
+	if i < 0 {
+		return false
+	}
+	r := &v.Revisions[i]
+	if key {
+		had := r.Key != nil
+		r.Key = nil
+		return had
+	}
+	had := r.Signature != nil
+	r.Signature = nil
+	return had
+}
+
 // Merge adds to v the revisions of o it lacks (another process's
 // verified revisions, read from a mirror's records) and reports whether v
 // changed. The revisions are then ordered newest verified first, so the

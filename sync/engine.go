@@ -296,11 +296,14 @@ type run struct {
 
 	st       *state.Repo
 	verified *state.Verified
-	sample   []string       // package hrefs sampled while planning
-	sizes    []int64        // their sizes, from the primary metadata
-	planned  int            // packages seen while planning
-	src      *source.Source // the origin: its upstreams, TLS and credentials
-	keyring  openpgp.EntityList
+	// dropRecorded lists what openPGPOrNone found recorded with the
+	// origin's revision that is no OpenPGP data: forgotten once chosen.
+	dropRecorded []verify.OpenPGPKind
+	sample       []string       // package hrefs sampled while planning
+	sizes        []int64        // their sizes, from the primary metadata
+	planned      int            // packages seen while planning
+	src          *source.Source // the origin: its upstreams, TLS and credentials
+	keyring      openpgp.EntityList
 	// repoKeyring checks repomd.xml.asc; nil unless repo_gpgcheck is set.
 	repoKeyring openpgp.EntityList
 	mirrors     []*mirror // written mirrors
@@ -450,7 +453,18 @@ func (s *run) sync(ctx context.Context) (err error) {
 	// origin signed it again): the mirrors get that one, and probes
 	// compare with it. (sign_with makes its own, maybe a different one
 	// for each mirror: probes check only that one is there.)
+	changed := false
 	if !s.dry && s.repo.SignWith == "" && s.asc != nil && s.verified.SetSignature(digest, s.asc) {
+		changed = true
+	}
+	for _, kind := range s.dropRecorded {
+		// What was recorded was no OpenPGP data (openPGPOrNone): the
+		// mirrors get none, and the record says so.
+		if !s.dry && s.repo.SignWith == "" && s.verified.Forget(digest, kind == verify.KindPublicKey) {
+			changed = true
+		}
+	}
+	if changed {
 		if err := s.saveVerified(); err != nil {
 			return err
 		}

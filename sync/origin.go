@@ -80,21 +80,40 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 }
 
 // openPGPOrNone returns b, the origin's file at path (repomd.xml.asc or
-// repomd.xml.key) when nothing checks it (no repo_gpgcheck), or nil,
-// with a warning naming the upstream and the file, when it is not
-// OpenPGP data of its kind (verify.SniffOpenPGP): a server that answers
-// a file it lacks with a page of its own and 200 would otherwise have
-// that page mirrored as the signature or key clients fetch. The mirrors
-// then serve no such file, as the origin should have.
+// repomd.xml.key) when nothing checks it (no repo_gpgcheck), or else what
+// the mirrors are to serve in its place, with a warning naming the
+// upstream and the file, when it is not OpenPGP data of its kind
+// (verify.SniffOpenPGP): a server that answers a file it lacks with a
+// page of its own and 200 would otherwise have that page mirrored as the
+// signature or key clients fetch. In its place: the one recorded with
+// this very repomd.xml when it was verified, if that one is OpenPGP data
+// (a page served once, where the origin signs); else none, and the
+// record of one is dropped too (an older rpmirror recorded such a page),
+// so that probes and verify expect none.
 func (s *run) openPGPOrNone(snap *source.Snapshot, path string, b []byte, kind verify.OpenPGPKind) []byte {
 	if b == nil {
 		return nil
 	}
-	if err := verify.SniffOpenPGP(b, kind); err != nil {
-		s.log.Warn("not mirroring the origin's "+path, "upstream", fetch.Redact(snap.Upstream.URL), "file", path, "err", err)
-		return nil
+	err := verify.SniffOpenPGP(b, kind)
+	if err == nil {
+		return b
 	}
-	return b
+	var rec []byte
+	if i := s.verified.Find(snap.SHA256); i >= 0 {
+		rec = s.verified.Revisions[i].Signature
+		if kind == verify.KindPublicKey {
+			rec = s.verified.Revisions[i].Key
+		}
+	}
+	if rec != nil && verify.SniffOpenPGP(rec, kind) == nil {
+		s.log.Warn("keeping the "+path+" this revision was verified with: the origin's is not OpenPGP data", "upstream", fetch.Redact(snap.Upstream.URL), "file", path, "err", err)
+		return rec
+	}
+	s.log.Warn("not mirroring the origin's "+path, "upstream", fetch.Redact(snap.Upstream.URL), "file", path, "err", err)
+	if rec != nil {
+		s.dropRecorded = append(s.dropRecorded, kind)
+	}
+	return nil
 }
 
 // checkZchunk refuses a repomd.xml that lists a zchunk copy of the

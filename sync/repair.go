@@ -178,6 +178,11 @@ func (r *repairer) snapshotFiles(ctx context.Context, tg target.Target, mc confi
 	if err != nil {
 		return fmt.Errorf("reading the snapshots: %w", err)
 	}
+	// One commit for every snapshot: on a mirror on this machine each is
+	// a swap of the whole tree (a reviewer's: one a snapshot made the
+	// repair of a file many hold quadratic).
+	var files []target.File
+	var fixed []Problem
 	for _, s := range x.Snapshots {
 		view := snapshot.View(tg, s.Name)
 		problems, st, err := CheckMirrorWith(ctx, view, r.check.ForSnapshot(ctx, view))
@@ -187,8 +192,6 @@ func (r *repairer) snapshotFiles(ctx context.Context, tg target.Target, mc confi
 			}
 			continue // verify names it; nothing here can be listed to repair
 		}
-		var files []target.File
-		var fixed []Problem
 		for _, p := range problems {
 			var nr *target.NotReadableError
 			if (p.pkg == nil && p.meta == nil) || errors.As(p.Err, &nr) || symlinkIn(p.Err) != nil {
@@ -206,17 +209,17 @@ func (r *repairer) snapshotFiles(ctx context.Context, tg target.Target, mc confi
 			files = append(files, target.File{Path: full, Local: local, Size: size})
 			fixed = append(fixed, Problem{Path: full, Err: p.Err})
 		}
-		if len(files) == 0 {
-			continue
-		}
-		if err := tg.Commit(ctx, files, nil); err != nil {
-			return fmt.Errorf("putting the repaired files of snapshot %s in place: %w", s.Name, err)
-		}
-		for _, p := range fixed {
-			r.log.Info("repaired", "mirror", mc.Name, "path", p.Path, "was", p.Err.Error())
-		}
-		mr.Replaced = append(mr.Replaced, fixed...)
 	}
+	if len(files) == 0 {
+		return nil
+	}
+	if err := tg.Commit(ctx, files, nil); err != nil {
+		return fmt.Errorf("putting the repaired files of the snapshots in place: %w", err)
+	}
+	for _, p := range fixed {
+		r.log.Info("repaired", "mirror", mc.Name, "path", p.Path, "was", p.Err.Error())
+	}
+	mr.Replaced = append(mr.Replaced, fixed...)
 	return nil
 }
 

@@ -287,3 +287,98 @@ func grepLog(log, s string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestSignaturePageServedOnce: without repo_gpgcheck, an origin that
+// serves a page in place of its repomd.xml.asc once, its repomd.xml the
+// same, leaves the mirrors the signature they serve (the one recorded
+// with that revision), not none while the record names one (a
+// reviewer's case: every probe then found every mirror down). A page an
+// older rpmirror recorded and mirrored as the signature is dropped from
+// the mirrors and the record together: verify, checking against what is
+// recorded, finds nothing wrong either way.
+func TestSignaturePageServedOnce(t *testing.T) {
+	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
+	key := testrepo.TestKey(t)
+	dir := filepath.Join(t.TempDir(), "v1")
+	buildRepo(t, dir, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, testrepo.DemoPackages(key)...)
+	ascPath := filepath.Join(dir, "repodata", "repomd.xml.asc")
+	good, err := os.ReadFile(ascPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := []byte("<!DOCTYPE html>\n<html><body>Service Unavailable</body></html>\n")
+	o := newOrigin(t, dir)
+	h := newHarness(t, o, key.PublicPath)
+	var log bytes.Buffer
+	h.log = &log
+	h.mustSync()
+	consistent := func(when string) {
+		t.Helper()
+		opts, err := sync.CheckOptionsFor(h.repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Signatures = sync.RecordedSignatures(h.store, h.repo)
+		opts.Keys = sync.RecordedKeys(h.store, h.repo)
+		opts.Verified = sync.VerifiedDigests(h.store, h.repo)
+		for _, m := range h.mirrors {
+			tg, err := local.New(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			problems, _, err := sync.CheckMirrorWith(context.Background(), tg, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range problems {
+				t.Errorf("%s: %s: %s", when, m, p)
+			}
+		}
+	}
+	served := func(m string) []byte {
+		b, _ := os.ReadFile(filepath.Join(m, "repodata", "repomd.xml.asc"))
+		return b
+	}
+
+	if err := os.WriteFile(ascPath, page, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.mustSync()
+	for _, m := range h.mirrors {
+		if !bytes.Equal(served(m), good) {
+			t.Errorf("%s: after a page served once in place of the signature, the mirror serves %q", m, served(m))
+		}
+	}
+	if !strings.Contains(log.String(), "keeping the repodata/repomd.xml.asc this revision was verified with") {
+		t.Errorf("no warning that the origin's signature was a page:\n%s", grepLog(log.String(), "repomd.xml.asc"))
+	}
+	consistent("after the page served once")
+
+	// As an older rpmirror left it: the page recorded and mirrored.
+	v, err := h.store.LoadVerified("test")
+	if err != nil || v == nil {
+		t.Fatal(v, err)
+	}
+	v.Revisions[0].Signature = page
+	if err := h.store.SaveVerified(v); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range h.mirrors {
+		if err := os.Remove(filepath.Join(m, "repodata", "repomd.xml.asc")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(m, "repodata", "repomd.xml.asc"), page, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.mustSync()
+	for _, m := range h.mirrors {
+		if b := served(m); b != nil {
+			t.Errorf("%s: serves %q as the signature after the recorded page was found out", m, b)
+		}
+	}
+	if v, _ := h.store.LoadVerified("test"); v == nil || v.Revisions[0].Signature != nil {
+		t.Errorf("the page is still recorded as the signature")
+	}
+	consistent("after the recorded page was dropped")
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/ProtonMail/go-crypto/openpgp/armor"
 )
@@ -18,11 +19,53 @@ const (
 	KindPublicKey
 )
 
-func (k OpenPGPKind) armorType() string {
+// armorTypes are the armor block types a file of kind k comes in: a
+// detached signature is "PGP SIGNATURE", or "PGP MESSAGE" from some tools
+// (gpg verifies either; the first packet decides).
+func (k OpenPGPKind) armorTypes() []string {
 	if k == KindPublicKey {
-		return "PGP PUBLIC KEY BLOCK"
+		return []string{"PGP PUBLIC KEY BLOCK"}
 	}
-	return "PGP SIGNATURE"
+	return []string{"PGP SIGNATURE", "PGP MESSAGE"}
+}
+
+// armorLine returns the offset of the first armor header line of b
+// ("-----BEGIN PGP" at the start of a line), or -1.
+func armorLine(b []byte) int {
+	const begin = "-----BEGIN PGP"
+	if bytes.HasPrefix(b, []byte(begin)) {
+		return 0
+	}
+	if i := bytes.Index(b, []byte("\n"+begin)); i >= 0 {
+		return i + 1
+	}
+	return -1
+}
+
+// dearmor decodes the armored block at the start of b, returning its type
+// and up to 1 MiB of its body. A block whose header line is not followed
+// by a blank line (or armor headers and one), which gpg reads with a
+// warning, is read as if it were.
+func dearmor(b []byte) (typ string, body []byte, err error) {
+	read := func(b []byte) (string, []byte, error) {
+		blk, err := armor.Decode(bytes.NewReader(b))
+		if err != nil {
+			return "", nil, err
+		}
+		body, err := io.ReadAll(io.LimitReader(blk.Body, 1<<20))
+		return blk.Type, body, err
+	}
+	typ, body, err = read(b)
+	if err == nil {
+		return typ, body, nil
+	}
+	if nl := bytes.IndexByte(b, '\n'); nl >= 0 {
+		fixed := append(append(bytes.Clone(b[:nl+1]), '\n'), b[nl+1:]...)
+		if t, bd, err2 := read(fixed); err2 == nil {
+			return t, bd, nil
+		}
+	}
+	return "", nil, err
 }
 
 func (k OpenPGPKind) tag() byte {
@@ -72,17 +115,13 @@ func SniffOpenPGP(b []byte, want OpenPGPKind) error {
 	if len(trimmed) == 0 {
 		return fail("it is empty")
 	}
-	if armored(trimmed) { // gpg skips text before the armor line, as RHEL's key files have
-		blk, err := armor.Decode(bytes.NewReader(trimmed[bytes.Index(trimmed, []byte("-----BEGIN PGP")):]))
+	if start := armorLine(trimmed); start >= 0 { // gpg skips text before it, as RHEL's key files have
+		typ, body, err := dearmor(trimmed[start:])
 		if err != nil {
 			return fail("its armor does not decode: " + err.Error())
 		}
-		if blk.Type != want.armorType() {
-			return fail(fmt.Sprintf("its armor holds a %q block", blk.Type))
-		}
-		body, err := io.ReadAll(io.LimitReader(blk.Body, 1<<20))
-		if err != nil {
-			return fail("its armor does not decode: " + err.Error())
+		if !slices.Contains(want.armorTypes(), typ) {
+			return fail(fmt.Sprintf("its armor holds a %q block", typ))
 		}
 		b = body
 		if len(b) == 0 {

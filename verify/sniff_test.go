@@ -1,6 +1,7 @@
 package verify_test
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"testing"
@@ -53,6 +54,10 @@ func TestSniffOpenPGP(t *testing.T) {
 		{"gpg1's V3 signature", v3, verify.KindSignature, true},
 		{"key with text before it", append([]byte("This is the project's key.\n\n"), pub...), verify.KindPublicKey, true},
 		{"signature with text before it", append([]byte("Signed by the release key.\n"), asc...), verify.KindSignature, true},
+		{"signature armored as a message", bytes.Replace(asc, []byte("PGP SIGNATURE"), []byte("PGP MESSAGE"), 2), verify.KindSignature, true},
+		{"signature with no blank line after the armor line", noBlankLine(asc), verify.KindSignature, true},
+		{"key after text quoting an armor line mid-line", append([]byte("Import it (the block from -----BEGIN PGP onwards):\n\n"), pub...), verify.KindPublicKey, true},
+		{"a key armored as a message", bytes.Replace(pub, []byte("PGP PUBLIC KEY BLOCK"), []byte("PGP MESSAGE"), 2), verify.KindSignature, false},
 		{"HTML page quoting an armor line", []byte("<html><body><pre>\n-----BEGIN PGP SIGNATURE-----\n</pre></body></html>\n"), verify.KindSignature, false},
 		{"a key as the signature", pub, verify.KindSignature, false},
 		{"a signature as the key", asc, verify.KindPublicKey, false},
@@ -82,4 +87,22 @@ func TestSniffOpenPGP(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// noBlankLine drops the blank line (and any armor headers before it)
+// that follows the armor header line of armored.
+func noBlankLine(armored []byte) []byte {
+	lines := bytes.SplitAfter(armored, []byte("\n"))
+	out := bytes.Clone(lines[0])
+	i := 1
+	for i < len(lines) && len(bytes.TrimSpace(lines[i])) > 0 && bytes.Contains(lines[i], []byte(": ")) {
+		i++
+	}
+	if i < len(lines) && len(bytes.TrimSpace(lines[i])) == 0 {
+		i++
+	}
+	for _, l := range lines[i:] {
+		out = append(out, l...)
+	}
+	return out
 }

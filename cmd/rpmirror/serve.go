@@ -119,7 +119,7 @@ func listen(addr string, log *slog.Logger) (net.Listener, error) {
 		return nil, errors.New("the socket systemd passed (LISTEN_FDS) is not a listening stream socket: give rpmirror's .socket unit a ListenStream=, not a ListenDatagram=")
 	case len(lns) == 1:
 		ln := lns[0]
-		if got := ln.Addr().String(); got != addr {
+		if got := ln.Addr().String(); !sameListen(got, addr) {
 			log.Warn("serving on the socket systemd passed, not on listen", "addr", got, "listen", addr)
 		}
 		return ln, nil
@@ -129,6 +129,29 @@ func listen(addr string, log *slog.Logger) (net.Listener, error) {
 		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
 	return ln, nil
+}
+
+// sameListen reports whether got, the address a listening socket has,
+// is the one listen gives (addr): the same port, and the same host, a
+// wildcard for a wildcard (":8080" is "[::]:8080" once listening), or
+// "localhost" for a loopback address.
+func sameListen(got, addr string) bool {
+	gh, gp, err1 := net.SplitHostPort(got)
+	ah, ap, err2 := net.SplitHostPort(addr)
+	if err1 != nil || err2 != nil || gp != ap {
+		return got == addr
+	}
+	wild := func(h string) bool { return h == "" || h == "0.0.0.0" || h == "::" }
+	gip, aip := net.ParseIP(gh), net.ParseIP(ah)
+	switch {
+	case wild(gh) && wild(ah):
+		return true
+	case ah == "localhost":
+		return gip != nil && gip.IsLoopback()
+	case gip != nil && aip != nil:
+		return gip.Equal(aip)
+	}
+	return gh == ah
 }
 
 // logStoreProblems asks the object store of every s3 mirror of cfg what

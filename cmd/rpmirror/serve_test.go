@@ -52,3 +52,30 @@ func TestDebugHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestSameListen: the warning that the socket systemd passed is not
+// listen's comes only when they differ, not for the same address
+// written another way.
+func TestSameListen(t *testing.T) {
+	for _, tc := range []struct {
+		got, addr string
+		same      bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1:8080", true},
+		{"[::]:8080", ":8080", true},
+		{"0.0.0.0:8080", ":8080", true},
+		{"[::]:8080", "0.0.0.0:8080", true},
+		{"127.0.0.1:8080", "localhost:8080", true},
+		{"[::1]:8080", "localhost:8080", true},
+		{"[::ffff:127.0.0.1]:8080", "127.0.0.1:8080", true},
+		{"127.0.0.1:8081", "127.0.0.1:8080", false},
+		{"192.0.2.1:8080", "127.0.0.1:8080", false},
+		{"[::]:8080", "127.0.0.1:8080", false},
+		{"192.0.2.1:8080", "localhost:8080", false},
+		{"/run/rpmirror.sock", "127.0.0.1:8080", false},
+	} {
+		if got := sameListen(tc.got, tc.addr); got != tc.same {
+			t.Errorf("sameListen(%q, %q) = %v, want %v", tc.got, tc.addr, got, tc.same)
+		}
+	}
+}

@@ -67,6 +67,27 @@ func TestExport(t *testing.T) {
 			t.Errorf("copied across filesystems: %q", b)
 		}
 	}
+	// Another user's file, or one others may write, is copied: linked,
+	// it would stay theirs to change in every mirror holding it.
+	must(os.WriteFile(filepath.Join(root, "Packages", "open.rpm"), []byte("package open"), 0o644))
+	must(os.Chmod(filepath.Join(root, "Packages", "open.rpm"), 0o666))
+	cases := []string{"open.rpm"}
+	if os.Geteuid() == 0 {
+		must(os.WriteFile(filepath.Join(root, "Packages", "theirs.rpm"), []byte("package theirs"), 0o644))
+		must(os.Chown(filepath.Join(root, "Packages", "theirs.rpm"), 4242, 4242))
+		cases = append(cases, "theirs.rpm")
+	}
+	for _, name := range cases {
+		src, dst := filepath.Join(root, "Packages", name), filepath.Join(cache, name)
+		must(l.Export(ctx, "Packages/"+name, dst))
+		want, _ := os.ReadFile(src)
+		got, _ := os.ReadFile(dst)
+		fi, err := os.Stat(dst)
+		must(err)
+		if string(got) != string(want) || ino(dst) == ino(src) || int(fi.Sys().(*syscall.Stat_t).Uid) != os.Geteuid() || fi.Mode().Perm()&0o022 != 0 {
+			t.Errorf("%s: exported as %q, mode %v, a link %v; want a copy of our own, 0644", name, got, fi.Mode(), ino(dst) == ino(src))
+		}
+	}
 	for _, p := range []string{"Packages/link.rpm", "Packages/fifo.rpm", "Packages/dir.rpm", "Packages/none.rpm"} {
 		done := make(chan error, 1)
 		go func() { done <- l.Export(ctx, p, filepath.Join(cache, filepath.Base(p))) }()

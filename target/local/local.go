@@ -290,7 +290,8 @@ var _ target.Exporter = (*Local)(nil)
 // (never through a symlink, never blocking on a FIFO), and the inode
 // opened is linked at dst through /proc/self/fd, so that a file swapped
 // for another after the open is not the one linked; where that fails (dst
-// on another filesystem, no /proc, fs.protected_hardlinks), it is copied.
+// on another filesystem, no /proc, fs.protected_hardlinks), or the file
+// is another user's or others may write it, it is copied.
 func (l *Local) Export(ctx context.Context, p, dst string) error {
 	full, err := l.full(p)
 	if err != nil {
@@ -307,9 +308,18 @@ func (l *Local) Export(ctx context.Context, p, dst string) error {
 		return fmt.Errorf("exporting %s: %w", p, err)
 	}
 	defer f.Close()
-	proc := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
-	if err := unix.Linkat(unix.AT_FDCWD, proc, unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW); err == nil {
-		return nil
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("exporting %s: %w", p, err)
+	}
+	// Linked only when no one else can change it: a file of another
+	// user, or one others may write, would stay theirs to rewrite in
+	// every mirror that links it, after it was checked (a reviewer's).
+	if int(st.Uid) == os.Geteuid() && st.Mode&0o022 == 0 {
+		proc := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+		if err := unix.Linkat(unix.AT_FDCWD, proc, unix.AT_FDCWD, dst, unix.AT_SYMLINK_FOLLOW); err == nil {
+			return nil
+		}
 	}
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
