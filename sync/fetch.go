@@ -116,6 +116,9 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 // download, removes it when it fails (the link, never the mirror's file)
 // and downloads p.
 func (s *run) export(ctx context.Context, p *repodata.Package, dst string) bool {
+	if !s.exportable(p) {
+		return false // an initial sync: no system call a package for nothing
+	}
 	for _, f := range []string{dst, dst + ".part"} {
 		if _, err := os.Lstat(f); !errors.Is(err, fs.ErrNotExist) {
 			return false // left by an earlier run: File checks or resumes it
