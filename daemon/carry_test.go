@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rpmirror/rpmirror/state"
 )
 
 // TestRestartStartsFromTheLastProbes: a daemon started again starts from
@@ -51,6 +53,28 @@ func TestRestartStartsFromTheLastProbes(t *testing.T) {
 	if _, err := os.Stat(saved); err != nil {
 		t.Fatalf("the stopped daemon saved no probes: %v", err)
 	}
+	// As if the daemon had waited 2.5 s (more than two probe intervals)
+	// for a sync in flight after it stopped probing: the probes are as
+	// fresh as they were then (a tester's restart during a sync started
+	// from nothing, and listed the failing origin).
+	store, err := state.Open(filepath.Join(e.dir, "state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := store.LoadProbed("demo")
+	if err != nil || rec == nil || rec.Origin == nil || len(rec.Mirrors) < 2 {
+		t.Fatalf("saved probes %+v, %v: want the mirrors' and the origin's", rec, err)
+	}
+	const drain = 2500 * time.Millisecond
+	rec.ProbesStopped = rec.ProbesStopped.Add(-drain)
+	for i := range rec.Mirrors {
+		rec.Mirrors[i].Checked = rec.Mirrors[i].Checked.Add(-drain)
+	}
+	rec.Origin.Checked = rec.Origin.Checked.Add(-drain)
+	if err := store.SaveProbed(rec); err != nil {
+		t.Fatal(err)
+	}
+	alerts := len(e.hook.all())
 	e.start()
 	if _, err := os.Stat(saved); !os.IsNotExist(err) {
 		// A daemon killed later saves none: the next must not start
@@ -76,6 +100,14 @@ func TestRestartStartsFromTheLastProbes(t *testing.T) {
 	}
 	if slices.Contains(e.mirrorlist(), e.net.URL("m2")) {
 		t.Error("m2, down on a package, listed after the restart")
+	}
+	// What the last daemon alerted on is no news to this one: m2 still
+	// down is not alerted again (the origin's 403, new, is).
+	time.Sleep(500 * time.Millisecond) // alerts are sent on their own goroutine
+	for _, a := range e.hook.all()[alerts:] {
+		if a.Mirror != "" {
+			t.Errorf("alert after the restart: %+v", a)
+		}
 	}
 	e.net.setHang("m1", false)
 	e.stop()

@@ -299,7 +299,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 	d.log.Info("shutting down")
 	<-d.cron.Stop().Done()
 	<-probesDone
-	d.saveProbed() // the next daemon starts from them
+	probesStopped := time.Now()
 	writers.Wait() // and the state watcher; lists left unwritten are written at the next start (newRepo)
 
 	// Let in-flight syncs finish, up to the timeout; then cancel them.
@@ -318,6 +318,7 @@ func (d *Daemon) Run(ctx context.Context, ln net.Listener) error {
 		cancelSyncs()
 		<-done
 	}
+	d.saveProbed(probesStopped) // the next daemon starts from them
 	shutCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	srv.Shutdown(shutCtx)
 	cancel()

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	gosync "sync"
@@ -141,6 +142,13 @@ func newWebhook(t *testing.T) *webhook {
 	}))
 	t.Cleanup(w.srv.Close)
 	return w
+}
+
+// all returns the events received so far, in order.
+func (w *webhook) all() []alert.Event {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Clone(w.events)
 }
 
 func (w *webhook) find(match func(alert.Event) bool) (alert.Event, bool) {

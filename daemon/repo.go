@@ -1840,7 +1840,14 @@ func (r *repo) rollbackUnderWay(hold *state.Hold) bool {
 	return false
 }
 
-func (r *repo) recordProbe(m config.Mirror, res health.Result) {
+func (r *repo) recordProbe(m config.Mirror, res health.Result) { r.record(m, res, false) }
+
+// record is recordProbe; carried is set for a result the daemon before
+// this one found (carryProbed): judged and recorded the same, but no news
+// (that daemon logged and alerted it): no alert, no failure on /status,
+// logged at debug level. The judged state it leaves is what the next
+// probe's alert goes from.
+func (r *repo) record(m config.Mirror, res health.Result, carried bool) {
 	now := time.Now()
 	probed := res
 	res = r.judge(m, probed, now)
@@ -1886,6 +1893,18 @@ func (r *repo) recordProbe(m config.Mirror, res health.Result) {
 	level := slog.LevelInfo
 	if needsPerson(res.State) {
 		level = slog.LevelWarn
+	}
+	if carried {
+		r.log.Debug("mirror state carried from the last daemon", "mirror", m.Name, "state", res.State, "reason", res.Reason)
+		if res.State != health.Unknown {
+			r.mu.Lock()
+			if r.judged == nil {
+				r.judged = map[string]health.State{}
+			}
+			r.judged[m.Name] = res.State
+			r.mu.Unlock()
+		}
+		return
 	}
 	r.log.Log(context.Background(), level, "mirror state", "mirror", m.Name, "from", prev, "to", res.State, "reason", res.Reason)
 	if wrongSize := (*health.SizeError)(nil); errors.As(res.Err, &wrongSize) {

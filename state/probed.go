@@ -22,9 +22,17 @@ import (
 // Probed is what rpmirror serve last found of a repository's mirrors.
 type Probed struct {
 	Repo string `json:"repo"`
-	// Saved is when the daemon saved it (when it stopped).
-	Saved   time.Time      `json:"saved"`
-	Mirrors []ProbedMirror `json:"mirrors"`
+	// Saved is when the daemon saved it: as it exited, once its syncs
+	// in flight were done. ProbesStopped is when it stopped probing,
+	// before it waited for them (zero in records that predate it).
+	Saved         time.Time      `json:"saved"`
+	ProbesStopped time.Time      `json:"probes_stopped,omitzero"`
+	Mirrors       []ProbedMirror `json:"mirrors"`
+	// Origin is the origin as a whole (Configured: its origin, or
+	// origin_metalink or origin_mirrorlist, as configured), Upstreams
+	// each upstream, as last probed; nil and none before any probe.
+	Origin    *ProbedMirror  `json:"origin,omitempty"`
+	Upstreams []ProbedMirror `json:"upstreams,omitempty"`
 }
 
 // ProbedMirror is one mirror's last probe, as the probe found it (not as

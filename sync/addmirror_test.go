@@ -1,6 +1,7 @@
 package sync_test
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -78,7 +79,13 @@ func TestMirrorAddedTakesWhatTheOthersHold(t *testing.T) {
 	fh.Close()
 	third := filepath.Join(filepath.Dir(h.mirrors[0]), "three")
 	h.repo.Mirrors = append(h.repo.Mirrors, config.Mirror{Name: "three", Path: third})
+	var log bytes.Buffer
+	h.log = &log
 	rep = h.mustSync()
+	h.log = nil
+	if w := grepLog(log.String(), "fails its checks"); !strings.Contains(w, filepath.ToSlash(rels[0])) || !strings.Contains(w, "mirror=one") {
+		t.Errorf("no warning that mirror one holds a damaged %s:\n%s", rels[0], w)
+	}
 	if got := o.fetched(); len(got) != 1 || rep.Fetched != 1 || rep.FromMirrors != len(pkgs)-1 || !strings.HasSuffix(got[0], filepath.ToSlash(rels[0])) {
 		t.Errorf("a third mirror beside a damaged package: fetched %q (%d), took %d; want %s alone fetched", got, rep.Fetched, rep.FromMirrors, rels[0])
 	}

@@ -69,7 +69,8 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 		group := groups[dst]
 		p := group[0]
 		g.Go(func() error {
-			exported := s.export(gctx, p, dst)
+			from := s.export(gctx, p, dst)
+			exported := from != ""
 			n, err := src.File(gctx, p.Href, p.Base, dst, p.Size, func(r io.Reader) error {
 				_, err := verify.RPM(r, p, s.keyring)
 				return err
@@ -82,6 +83,11 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 				return fmt.Errorf("package %s (%s): %w", p.NEVRA(), p.Href, err)
 			}
 			switch {
+			case n > 0 && exported:
+				// The copy the mirror holds failed the checks (fetch.File
+				// downloaded it): damaged there, and served so.
+				s.rep.Fetched++
+				s.log.Warn("a mirror holds a copy of a package that fails its checks: rpmirror verify --repair mends it", "mirror", from, "package", p.Href)
 			case n > 0:
 				s.rep.Fetched++
 			case exported:
@@ -110,22 +116,23 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 
 // export puts at dst (the cache path of p, where nothing is yet) the file
 // a mirror of this sync on this machine holds at p's path, verified
-// (exportSources; a hard link), and reports whether it did: a mirror added
-// beside others then costs no download of what they hold. Nothing trusts
+// (exportSources; a hard link), and returns that mirror's name ("" for
+// none): a mirror added beside others then costs no download of what
+// they hold. Nothing trusts
 // it for that: fetch.File checks a file found at dst as it checks a
 // download, removes it when it fails (the link, never the mirror's file)
 // and downloads p.
-func (s *run) export(ctx context.Context, p *repodata.Package, dst string) bool {
+func (s *run) export(ctx context.Context, p *repodata.Package, dst string) (mirror string) {
 	if !s.exportable(p) {
-		return false // an initial sync: no system call a package for nothing
+		return "" // an initial sync: no system call a package for nothing
 	}
 	for _, f := range []string{dst, dst + ".part"} {
 		if _, err := os.Lstat(f); !errors.Is(err, fs.ErrNotExist) {
-			return false // left by an earlier run: File checks or resumes it
+			return "" // left by an earlier run: File checks or resumes it
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return false
+		return ""
 	}
 	for m, ex := range s.exportSources(p) {
 		if err := ex.Export(ctx, p.Href, dst); err != nil {
@@ -133,9 +140,9 @@ func (s *run) export(ctx context.Context, p *repodata.Package, dst string) bool 
 			continue
 		}
 		s.log.Debug("exported from a mirror", "package", p.Href, "mirror", m.cfg.Name)
-		return true
+		return m.cfg.Name
 	}
-	return false
+	return ""
 }
 
 // exportSources yields the mirrors of this sync on this machine

@@ -930,7 +930,11 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		prog.PackagesTotal.Add(int64(len(plan.Fetch)))
 		prog.BytesTotal.Add(plan.FetchBytes)
 	}
-	s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(plan.Fetch), "bytes", plan.FetchBytes)
+	if s.e.opts.DryRun {
+		s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(s.rep.WouldFetch), "bytes", s.rep.WouldFetchBytes, "from_mirrors", s.rep.WouldTakeFromMirrors)
+	} else {
+		s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(plan.Fetch), "bytes", plan.FetchBytes)
+	}
 	return nil
 }
 

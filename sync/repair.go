@@ -41,8 +41,10 @@ type MirrorRepair struct {
 }
 
 // Repair re-checks every written mirror of repo against its own metadata
-// (as CheckMirror does) and fetches every missing or damaged file of the
-// revision it serves again from the origin. Each file is verified against
+// (as CheckMirror does) and puts back every missing or damaged file of
+// the revision it serves: from another written mirror of the repo on this
+// machine that holds it intact (fromMirrors), or else fetched again from
+// the origin. Each file is verified against
 // the mirror's metadata (checksum and size; packages also header and,
 // with gpgkeys, signature) before it is used, and a mirror's repairs
 // become visible together, atomically (target.Commit): a reader sees the
@@ -129,6 +131,11 @@ type repairer struct {
 	// regen is the filtered metadata written again from the origin, on
 	// the first problem that needs it.
 	regen *regenerated
+	// local are the mirrors files are taken from before the origin
+	// (fromMirrors): while a mirror is repaired, the repo's other written
+	// mirrors on this machine; while its snapshots are, its own tree
+	// first.
+	local []localSource
 }
 
 // mirror repairs one mirror: its files, then the permissions of its
@@ -143,6 +150,8 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 		return err
 	}
 	defer unlock()
+	others := r.others(ctx, mc)
+	r.local = others
 	if err := r.mirrorFiles(ctx, tg, mc, mr); err != nil {
 		return err
 	}
@@ -151,6 +160,10 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 		return err
 	}
 	mr.Unindexed = gone
+	if ex, ok := tg.(target.Exporter); ok {
+		// A snapshot's file is most often the tree's, repaired above.
+		r.local = append([]localSource{{name: mc.Name, ex: ex}}, others...)
+	}
 	if err := r.snapshotFiles(ctx, tg, mc, mr); err != nil {
 		return err
 	}
@@ -221,6 +234,26 @@ func (r *repairer) snapshotFiles(ctx context.Context, tg target.Target, mc confi
 	}
 	mr.Replaced = append(mr.Replaced, fixed...)
 	return nil
+}
+
+// others opens the repo's written mirrors other than mc that are on
+// this machine (target.Exporter), for fromMirrors. One that cannot be
+// opened is left out: the origin is asked instead.
+func (r *repairer) others(ctx context.Context, mc config.Mirror) []localSource {
+	var out []localSource
+	for _, o := range r.repo.Mirrors {
+		if !o.Written() || o.Name == mc.Name {
+			continue
+		}
+		tg, err := r.e.opts.OpenTarget(ctx, o)
+		if err != nil {
+			continue
+		}
+		if ex, ok := tg.(target.Exporter); ok {
+			out = append(out, localSource{name: o.Name, ex: ex})
+		}
+	}
+	return out
 }
 
 // snapshotsReadable gives each file under the mirror's snapshots
@@ -384,6 +417,10 @@ func (r *repairer) fetch(ctx context.Context, p Problem, revision string) (strin
 		return local, size, nil
 	}
 	dst := filepath.Join(r.dir, sum.Type+"-"+sum.Value)
+	if r.fromMirrors(ctx, p.Path, dst, check) {
+		r.got[sum.String()] = dst
+		return dst, size, nil
+	}
 	if _, err := r.src.AnyFile(ctx, href, base, dst, size, check); err != nil {
 		return "", 0, err
 	}
@@ -392,6 +429,45 @@ func (r *repairer) fetch(ctx context.Context, p Problem, revision string) (strin
 	}
 	r.got[sum.String()] = dst
 	return dst, size, nil
+}
+
+// fromMirrors puts at dst, where nothing is, the file at path of one of
+// r.local (the other written mirrors of the repo on this machine, and for
+// a snapshot the mirror's own tree) that passes check, as a download
+// must, and reports whether one did: a repair while the origin is down
+// (the incident rpmirror exists for, a tester's) mends what another
+// mirror holds intact, and a snapshot's file is linked to the tree's
+// again. What fails check is removed from dst (a link, never the
+// mirror's file) and the next is tried.
+func (r *repairer) fromMirrors(ctx context.Context, path, dst string, check fetch.Check) bool {
+	for _, src := range r.local {
+		if err := src.ex.Export(ctx, path, dst); err != nil {
+			continue
+		}
+		f, err := os.Open(dst)
+		if err == nil {
+			err = check(f)
+			f.Close()
+		}
+		if err != nil {
+			os.Remove(dst)
+			r.log.Debug("not taken from a mirror", "mirror", src.name, "path", path, "err", err)
+			continue
+		}
+		if err := fetch.SyncFS(dst); err != nil { // a copy, from another filesystem
+			os.Remove(dst)
+			continue
+		}
+		r.log.Info("taken from a mirror", "mirror", src.name, "path", path)
+		return true
+	}
+	return false
+}
+
+// localSource is a mirror a repair may take a file from.
+type localSource struct {
+	name string
+	ex   target.Exporter
 }
 
 // stage writes b, a file to put in place, into a new file of the

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -489,5 +490,78 @@ func TestVerifyRepairSnapshotFiles(t *testing.T) {
 	}
 	if _, out, _ := rpmirror(t, "snapshots", "-c", f.cfg); !strings.Contains(out, "yes (command)") {
 		t.Errorf("the pin is gone after the repair:\n%s", out)
+	}
+	// What no repair puts back (the snapshot's own repomd.xml): removing
+	// the snapshot is the way out, and for a pinned one the hint says
+	// what that loses.
+	if err := os.Remove(filepath.Join(m1, "snapshots", first, "repodata", "repomd.xml")); err != nil {
+		t.Fatal(err)
+	}
+	_, out, _ = rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	if !strings.Contains(out, "snapshot "+first+" is still broken") || !strings.Contains(out, "it is pinned") {
+		t.Errorf("verify --repair of a pinned snapshot it cannot mend does not say it is pinned:\n%s", out)
+	}
+}
+
+// TestVerifyRepairFromAnotherMirror: with the origin answering 403 (the
+// incident), verify --repair mends a package damaged in one mirror from
+// the copy another mirror on this machine holds, checked as a download
+// is, and a snapshot's damaged copy from the mirror's own tree: one file
+// again, linked, with no request to the origin (a tester's repair failed
+// on the 403 while intact copies were on disk).
+func TestVerifyRepairFromAnotherMirror(t *testing.T) {
+	f, first, _ := twoSnapshots(t)
+	m1, m2 := f.mirrors[0], f.mirrors[1]
+	var rel string
+	filepath.WalkDir(filepath.Join(m1, "snapshots", first), func(p string, d os.DirEntry, err error) error {
+		if err != nil || rel != "" || !strings.HasSuffix(p, ".rpm") {
+			return nil
+		}
+		r, _ := filepath.Rel(filepath.Join(m1, "snapshots", first), p)
+		if _, err := os.Stat(filepath.Join(m1, r)); err == nil {
+			rel = r
+		}
+		return nil
+	})
+	if rel == "" {
+		t.Fatal("no package in the mirror and its first snapshot")
+	}
+	// Damaged copies in place of the files (new inodes): m2's and the
+	// tree's stay intact.
+	damage := func(p string) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(b[200:], "damaged")
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tree, snap := filepath.Join(m1, rel), filepath.Join(m1, "snapshots", first, rel)
+	damage(snap)
+	damage(tree)
+	f.mu.Lock()
+	f.status = http.StatusForbidden
+	f.mu.Unlock()
+	gets := f.packageGets()
+	code, out, errOut := rpmirror(t, "verify", "-c", f.cfg, "--repair")
+	if code != 0 {
+		t.Fatalf("verify --repair with the origin down: exit %d\n%s%s", code, out, errOut)
+	}
+	if n := f.packageGets() - gets; n != 0 {
+		t.Errorf("the repair downloaded %d packages", n)
+	}
+	if inode(t, tree) != inode(t, filepath.Join(m2, rel)) {
+		t.Error("m1's package is not m2's file after the repair")
+	}
+	if inode(t, snap) != inode(t, tree) {
+		t.Error("the snapshot's package is not the tree's file after the repair")
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
+		t.Errorf("verify after the repair: exit %d\n%s", code, out)
 	}
 }

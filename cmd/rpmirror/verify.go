@@ -22,7 +22,7 @@ import (
 func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flags("verify", stderr)
 	rf := addRepoFlags(fs, "verify")
-	repair := fs.Bool("repair", false, "fetch every missing or damaged file of the served revision again from the origin, verify it and put it in place atomically")
+	repair := fs.Bool("repair", false, "put back every missing or damaged file of the served revision, from another mirror on this machine or else the origin, verified, atomically")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			bad += len(m.Left)
 			verdict := "ok"
 			if len(m.Left) > 0 {
-				verdict = count(len(m.Left), "problem") + " left (a sync publishes the origin's current revision)"
+				verdict = count(len(m.Left), "problem") + " left (neither another mirror here nor the origin gave an intact copy; a sync publishes the origin's current revision once the origin serves it)"
 				if slices.ContainsFunc(m.Left, func(p sync.Problem) bool { var se *safefs.SymlinkError; return errors.As(p.Err, &se) }) {
 					// Neither a repair nor a sync writes through one.
 					verdict = count(len(m.Left), "problem") + " left (remove the symlinks named above, then run verify --repair again)"
@@ -201,8 +201,14 @@ func brokenSnapshots(ctx context.Context, w io.Writer, r *config.Repo, mirror st
 			continue
 		}
 		n++
-		fmt.Fprintf(w, "%s/%s: snapshot %s is still broken (%s: %s): the repair could not put it back; remove %s to repair it\n",
-			r.Name, mirror, s.Name, problems[0].Path, errLine(problems[0].Err), snaps.Path(s.Name))
+		pinned := ""
+		if s.Pinned || (r.Snapshots != nil && slices.Contains(r.Snapshots.Pinned, s.Name)) {
+			// A tester removed a pinned one as told, and nothing said
+			// what that lost.
+			pinned = " (it is pinned: jobs pinned to it lose it, and no sync makes it again)"
+		}
+		fmt.Fprintf(w, "%s/%s: snapshot %s is still broken (%s: %s): the repair could not put it back; remove %s to repair it%s\n",
+			r.Name, mirror, s.Name, problems[0].Path, errLine(problems[0].Err), snaps.Path(s.Name), pinned)
 	}
 	return n
 }
