@@ -1,15 +1,6 @@
 package state
 
-import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"time"
-
-	"github.com/rpmirror/rpmirror/internal/safefs"
-)
+import "time"
 
 // rpmirror serve lists only the mirrors its probes found serving a
 // verified revision. A daemon that has just started has probed none: for
@@ -80,12 +71,5 @@ func (s *Store) LoadProbed(repo string) (*Probed, error) {
 // after it that is not stopped (killed, crashed) must not start from
 // these older ones. A record that is absent is not an error.
 func (s *Store) RemoveProbed(repo string) error {
-	err := safefs.Check(s.dir, s.probedRel(repo)) // no symlink on the way
-	if err == nil {
-		err = os.Remove(filepath.Join(s.dir, filepath.FromSlash(s.probedRel(repo))))
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing the last probes of the mirrors of %s: %w", repo, err)
-	}
-	return nil
+	return s.removeRecord(s.probedRel(repo), "the last probes of the mirrors of "+repo)
 }

@@ -1,11 +1,7 @@
 package state
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/rpmirror/rpmirror/internal/safefs"
@@ -75,14 +71,7 @@ func (s *Store) SaveAdopted(a *Adopted) error {
 // RemoveAdopted removes the record of repo: a daemon no longer serves it.
 // A record that is absent is not an error.
 func (s *Store) RemoveAdopted(repo string) error {
-	err := safefs.Check(s.dir, s.adoptedRel(repo)) // no symlink on the way
-	if err == nil {
-		err = os.Remove(filepath.Join(s.dir, filepath.FromSlash(s.adoptedRel(repo))))
-	}
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("removing the record of the revision rpmirror serve lists for %s: %w", repo, err)
-	}
-	return nil
+	return s.removeRecord(s.adoptedRel(repo), "the record of the revision rpmirror serve lists for "+repo)
 }
 
 // AdoptedRepos lists the repositories SaveAdopted has a record of.

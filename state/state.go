@@ -258,6 +258,19 @@ func readRecord[T any](s *Store, rel, what string) (*T, error) {
 	return &v, nil
 }
 
+// removeRecord removes the record at rel, never through a symlink on the
+// way; one that is absent is not an error. what names it in the error.
+func (s *Store) removeRecord(rel, what string) error {
+	err := safefs.Check(s.dir, rel)
+	if err == nil {
+		err = os.Remove(filepath.Join(s.dir, filepath.FromSlash(rel)))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", what, err)
+	}
+	return nil
+}
+
 func (s *Store) read(rel string) ([]byte, error) {
 	f, err := safefs.OpenFile(s.dir, rel, os.O_RDONLY, 0)
 	if err != nil {

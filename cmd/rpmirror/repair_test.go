@@ -424,22 +424,7 @@ func TestVerifyRepairSnapshotFiles(t *testing.T) {
 	m1 := f.mirrors[0]
 	mustRun(t, "snapshot", "pin", "-c", f.cfg, "--repo", "test", first)
 	// A package of both revisions: in the mirror and both snapshots.
-	var rel string
-	filepath.WalkDir(filepath.Join(m1, "snapshots", first), func(p string, d os.DirEntry, err error) error {
-		if err != nil || rel != "" || !strings.HasSuffix(p, ".rpm") {
-			return nil
-		}
-		r, _ := filepath.Rel(filepath.Join(m1, "snapshots", first), p)
-		if _, err := os.Stat(filepath.Join(m1, r)); err == nil {
-			if _, err := os.Stat(filepath.Join(m1, "snapshots", second, r)); err == nil {
-				rel = r
-			}
-		}
-		return nil
-	})
-	if rel == "" {
-		t.Fatal("no package in the mirror and both snapshots")
-	}
+	rel := sharedPackage(t, m1, first, second)
 	paths := []string{filepath.Join(m1, rel), filepath.Join(m1, "snapshots", first, rel), filepath.Join(m1, "snapshots", second, rel)}
 	if inode(t, paths[0]) != inode(t, paths[1]) || inode(t, paths[0]) != inode(t, paths[2]) {
 		t.Fatal("the snapshots do not share the mirror's package: the test does not test")
@@ -512,20 +497,7 @@ func TestVerifyRepairSnapshotFiles(t *testing.T) {
 func TestVerifyRepairFromAnotherMirror(t *testing.T) {
 	f, first, _ := twoSnapshots(t)
 	m1, m2 := f.mirrors[0], f.mirrors[1]
-	var rel string
-	filepath.WalkDir(filepath.Join(m1, "snapshots", first), func(p string, d os.DirEntry, err error) error {
-		if err != nil || rel != "" || !strings.HasSuffix(p, ".rpm") {
-			return nil
-		}
-		r, _ := filepath.Rel(filepath.Join(m1, "snapshots", first), p)
-		if _, err := os.Stat(filepath.Join(m1, r)); err == nil {
-			rel = r
-		}
-		return nil
-	})
-	if rel == "" {
-		t.Fatal("no package in the mirror and its first snapshot")
-	}
+	rel := sharedPackage(t, m1, first)
 	// Damaged copies in place of the files (new inodes): m2's and the
 	// tree's stay intact.
 	damage := func(p string) {
@@ -564,4 +536,31 @@ func TestVerifyRepairFromAnotherMirror(t *testing.T) {
 	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
 		t.Errorf("verify after the repair: exit %d\n%s", code, out)
 	}
+}
+
+// sharedPackage returns the path of a package that mirror m serves and
+// each of snaps holds, relative to the mirror.
+func sharedPackage(t *testing.T, m string, snaps ...string) string {
+	t.Helper()
+	var rel string
+	filepath.WalkDir(filepath.Join(m, "snapshots", snaps[0]), func(p string, d os.DirEntry, err error) error {
+		if err != nil || rel != "" || !strings.HasSuffix(p, ".rpm") {
+			return nil
+		}
+		r, _ := filepath.Rel(filepath.Join(m, "snapshots", snaps[0]), p)
+		if _, err := os.Stat(filepath.Join(m, r)); err != nil {
+			return nil
+		}
+		for _, s := range snaps[1:] {
+			if _, err := os.Stat(filepath.Join(m, "snapshots", s, r)); err != nil {
+				return nil
+			}
+		}
+		rel = r
+		return nil
+	})
+	if rel == "" {
+		t.Fatalf("no package in %s and its snapshots %q", m, snaps)
+	}
+	return rel
 }
