@@ -499,27 +499,41 @@ type Package struct {
 // Packages lists the packages of the snapshot called name, read from its
 // primary metadata.
 func Packages(ctx context.Context, tg target.Target, name string, maxMetadata int64) ([]Package, error) {
-	base := Path(name) + "/"
+	return packagesAt(ctx, tg, Path(name)+"/", "snapshot "+name, maxMetadata)
+}
+
+// TreePackages lists the packages the mirror's current tree serves, read
+// from its primary metadata: none when it serves no repomd.xml.
+func TreePackages(ctx context.Context, tg target.Target, maxMetadata int64) ([]Package, error) {
+	if _, err := tg.Stat(ctx, repomdPath); errors.Is(err, target.ErrNotExist) {
+		return nil, nil
+	}
+	return packagesAt(ctx, tg, "", "the current tree", maxMetadata)
+}
+
+// packagesAt lists the packages of the repository at base (a path prefix
+// of tg, "" or ending in "/"), what for errors.
+func packagesAt(ctx context.Context, tg target.Target, base, what string, maxMetadata int64) ([]Package, error) {
 	b, err := readSmall(ctx, tg, base+repomdPath, 16<<20)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	md, err := repodata.ParseRepomd(b)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %s: %w", name, repomdPath, err)
+		return nil, fmt.Errorf("%s: %s: %w", what, repomdPath, err)
 	}
 	d, ok := md.Find("primary")
 	if !ok {
-		return nil, fmt.Errorf("snapshot %s: %s lists no primary metadata", name, repomdPath)
+		return nil, fmt.Errorf("%s: %s lists no primary metadata", what, repomdPath)
 	}
 	rc, err := tg.Open(ctx, base+d.Href)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rc.Close()
 	dr, err := repodata.Decompress(rc, d.Href)
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer dr.Close()
 	pr := repodata.NewPrimaryReader(io.LimitReader(dr, maxMetadata))
@@ -530,7 +544,7 @@ func Packages(ctx context.Context, tg target.Target, name string, maxMetadata in
 			return out, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: reading %s: %w", name, d.Href, err)
+			return nil, fmt.Errorf("%s: reading %s: %w", what, d.Href, err)
 		}
 		out = append(out, Package{Href: p.Href, Checksum: p.Checksum.String(), Size: p.Size})
 	}

@@ -65,12 +65,23 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 		fmt.Fprintln(w, "    no snapshots")
 		return nil
 	}
-	// A package is shared when another snapshot holds the same file (the
-	// same location and checksum): on a local mirror, the same inode. In
-	// object storage every snapshot stores its own copy: nothing is.
+	// A package is shared when another snapshot, or the current tree,
+	// holds the same file (the same location and checksum): on a local
+	// mirror, the same inode, which removing the snapshot does not free
+	// (a tester's latest snapshot counted all it shares with the tree).
+	// In object storage every snapshot stores its own copy: nothing is.
 	shares := tg.Properties().SnapshotsShareFiles
 	pkgs := make([][]snaps.Package, len(x.Snapshots))
 	holders := map[snaps.Package]int{}
+	if shares {
+		tree, err := snaps.TreePackages(ctx, tg, cfg.Download.MaxMetadataSize)
+		if err != nil {
+			return err
+		}
+		for _, p := range tree {
+			holders[p]++
+		}
+	}
 	for i, s := range x.Snapshots {
 		if pkgs[i], err = snaps.Packages(ctx, tg, s.Name, cfg.Download.MaxMetadataSize); err != nil {
 			return err

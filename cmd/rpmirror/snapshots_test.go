@@ -224,3 +224,43 @@ func TestAge(t *testing.T) {
 		}
 	}
 }
+
+// TestSnapshotsNotShared: NOT SHARED counts the bytes of the packages
+// that neither another snapshot nor the current tree holds, what removing
+// the snapshot frees: none for the latest, whose packages the tree
+// serves (a tester's showed all of them), and for the first those of its
+// revision the second dropped.
+func TestSnapshotsNotShared(t *testing.T) {
+	f, first, second := twoSnapshots(t)
+	m1 := f.mirrors[0]
+	var own int64
+	filepath.WalkDir(filepath.Join(m1, "snapshots", first), func(p string, d os.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".rpm") {
+			return nil
+		}
+		r, _ := filepath.Rel(filepath.Join(m1, "snapshots", first), p)
+		if _, err := os.Stat(filepath.Join(m1, r)); os.IsNotExist(err) {
+			fi, _ := os.Stat(p)
+			own += fi.Size()
+		}
+		return nil
+	})
+	if own == 0 {
+		t.Fatal("the second revision dropped no package of the first: the test does not test")
+	}
+	_, out, _ := rpmirror(t, "snapshots", "-c", f.cfg, "--repo", "test")
+	notShared := func(name string) string {
+		for _, l := range strings.Split(out, "\n") {
+			if f := strings.Fields(l); len(f) >= 2 && f[0] == name {
+				return strings.Join(f[len(f)-2:], " ")
+			}
+		}
+		return ""
+	}
+	if got := notShared(second); got != human(0) {
+		t.Errorf("the latest snapshot's NOT SHARED is %q, want %q (the tree serves every package of it):\n%s", got, human(0), out)
+	}
+	if got := notShared(first); got != human(own) {
+		t.Errorf("the first snapshot's NOT SHARED is %q, want %q:\n%s", got, human(own), out)
+	}
+}
