@@ -1862,7 +1862,7 @@ func (r *repo) record(m config.Mirror, res health.Result, carried bool) {
 		// Nothing has written it yet: a written mirror just added is
 		// down (or serves what was there before) until the sync its
 		// addition asked for publishes it. Pending, not news.
-		res.State, res.Reason = health.Unknown, "pending: rpmirror has not published it yet, and no sync has tried ("+string(res.State)+": "+res.Reason+"); judged once its first sync has run"
+		res.State, res.Reason = health.Unknown, "pending: rpmirror has not published it yet, and no sync has run to it yet (one skipped for want of a usable upstream does not count; "+string(res.State)+": "+res.Reason+"); judged once its first sync has run"
 	}
 	r.mu.Lock()
 	kept := r.probedLocked(m)
