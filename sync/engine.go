@@ -231,6 +231,9 @@ type MirrorReport struct {
 	// verified in place and kept (MirrorPlan.Checked); the report's
 	// Verified counts the downloads.
 	Checked int
+	// WouldSnapshot, in a dry run, says the publish would be followed by
+	// a snapshot of the revision (the repo has a snapshots setting).
+	WouldSnapshot bool
 }
 
 // ErrInterrupted is matched (errors.Is) by the Err of a sync, and of its
@@ -751,6 +754,7 @@ func (s *run) describe() {
 		}
 		if !m.plan.UpToDate {
 			m.rep.Publish = m.plan.Publish()
+			m.rep.WouldSnapshot = s.repo.Snapshots != nil
 		}
 		m.rep.Delete = slices.Clone(m.plan.Prune)
 	}

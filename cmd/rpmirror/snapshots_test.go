@@ -29,6 +29,10 @@ func TestSnapshotCommands(t *testing.T) {
 	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The dry run says a snapshot follows the publish (a tester's did not).
+	if code, out, errOut := rpmirror(t, "sync", "--dry-run", "-c", f.cfg); code != 0 || strings.Count(out, "would publish") != 2 || strings.Count(out, ", and snapshot the revision\n") != 2 {
+		t.Errorf("sync --dry-run with snapshots: exit %d\n%s%s", code, out, errOut)
+	}
 	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
 		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
 	}

@@ -288,7 +288,13 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 			case mp != nil && mp.Refused != nil:
 				fmt.Fprintf(w, "  %-12s would fail: %s\n", m.Name, oneLine(mp.Refused))
 			default:
-				fmt.Fprintf(w, "  %-12s would publish %s, delete %d%s\n", m.Name, count(len(m.Publish), "file"), len(m.Delete), checkedInPlace(m))
+				snap := ""
+				if m.WouldSnapshot {
+					// A tester's dry run did not say so; the sync then
+					// made one.
+					snap = ", and snapshot the revision"
+				}
+				fmt.Fprintf(w, "  %-12s would publish %s, delete %d%s%s\n", m.Name, count(len(m.Publish), "file"), len(m.Delete), checkedInPlace(m), snap)
 			}
 			if mp != nil {
 				// What the plan does to the mirror, a line each, and why.
