@@ -103,10 +103,23 @@ func TestRestartStartsFromTheLastProbes(t *testing.T) {
 	}
 	// What the last daemon alerted on is no news to this one: m2 still
 	// down is not alerted again (the origin's 403, new, is).
+	// The origin's alert goes from the state the last daemon found it in
+	// (ok), carried over, not from unknown.
+	waitFor(t, 10*time.Second, "the origin's 403 to be alerted", func() bool {
+		for _, a := range e.hook.all()[alerts:] {
+			if a.Kind == "origin" {
+				return true
+			}
+		}
+		return false
+	})
 	time.Sleep(500 * time.Millisecond) // alerts are sent on their own goroutine
 	for _, a := range e.hook.all()[alerts:] {
-		if a.Mirror != "" {
+		switch {
+		case a.Mirror != "":
 			t.Errorf("alert after the restart: %+v", a)
+		case a.Kind == "origin" && (a.From != "ok" || a.To != "down"):
+			t.Errorf("the origin's alert after the restart goes %s -> %s, want ok -> down (the state carried over)", a.From, a.To)
 		}
 	}
 	e.net.setHang("m1", false)

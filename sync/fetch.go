@@ -118,10 +118,9 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 // a mirror of this sync on this machine holds at p's path, verified
 // (exportSources; a hard link), and returns that mirror's name ("" for
 // none): a mirror added beside others then costs no download of what
-// they hold. Nothing trusts
-// it for that: fetch.File checks a file found at dst as it checks a
-// download, removes it when it fails (the link, never the mirror's file)
-// and downloads p.
+// they hold. Nothing trusts it for that: fetch.File checks a file found
+// at dst as it checks a download, removes it when it fails (the link,
+// never the mirror's file) and downloads p.
 func (s *run) export(ctx context.Context, p *repodata.Package, dst string) (mirror string) {
 	if !s.exportable(p) {
 		return "" // an initial sync: no system call a package for nothing

@@ -242,8 +242,8 @@ func (r *repairer) snapshotFiles(ctx context.Context, tg target.Target, mc confi
 func (r *repairer) others(ctx context.Context, mc config.Mirror) []localSource {
 	var out []localSource
 	for _, o := range r.repo.Mirrors {
-		if !o.Written() || o.Name == mc.Name {
-			continue
+		if !o.Written() || o.Name == mc.Name || o.Kind() == "s3" {
+			continue // object storage is nothing to link from: not opened
 		}
 		tg, err := r.e.opts.OpenTarget(ctx, o)
 		if err != nil {
