@@ -11,13 +11,15 @@ import (
 
 // TestNewMirrorPendingUntilFirstSync: a written mirror added to the
 // configuration is not alerted on as down while no sync has published it
-// (here the origin is down, so the sync its addition asks for is
-// skipped): /status says it is pending, and once the origin is back its
+// (here the origin is down and the repository filtered, its revision
+// written from the origin's, so the sync its addition asks for is
+// skipped: see TestMirrorAddedWhileTheOriginIsDownIsFilled for one that
+// is not): /status says it is pending, and once the origin is back its
 // first sync publishes it and lists it, with no alert on the way. After
 // that first sync it is a mirror like the others: down is alerted. It
 // used to alert "unknown -> down" before its first sync.
 func TestNewMirrorPendingUntilFirstSync(t *testing.T) {
-	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second, filter: "{exclude: [sample-data]}"})
 	e.waitHealthy()
 	e.net.setStatus("origin", http.StatusServiceUnavailable)
 	waitFor(t, 15*time.Second, "the origin to be seen down", func() bool { return e.status().Repos[0].OriginState == "down" })
@@ -51,4 +53,36 @@ func TestNewMirrorPendingUntilFirstSync(t *testing.T) {
 		_, ok := e.hook.find(func(a alert.Event) bool { return a.Mirror == "m3" && a.From == "ok" && a.To == "down" })
 		return ok
 	})
+}
+
+// TestMirrorAddedWhileTheOriginIsDownIsFilled: the origin answers 403
+// (the incident) when a written mirror is added: the sync its addition
+// asks for is not skipped, it brings the new mirror to the current
+// verified revision from a mirror beside it on this machine. The mirror
+// is listed without the origin coming back, /status.json says where the
+// revision came from, the origin stays down, and nothing alerts on the
+// new mirror.
+func TestMirrorAddedWhileTheOriginIsDownIsFilled(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	e.net.setStatus("origin", http.StatusForbidden)
+	waitFor(t, 15*time.Second, "the origin to be seen down", func() bool { return e.status().Repos[0].OriginState == "down" })
+	e.addMirror("m3")
+	waitFor(t, 30*time.Second, "m3 to be filled and listed", func() bool { return len(e.mirrorlist()) == 3 })
+	st := e.status().Repos[0]
+	if ls := st.LastSync; ls == nil || ls.Result != "ok" || ls.FromMirror != "m1" {
+		t.Errorf("the sync that filled m3: %+v; want ok, from mirror m1", ls)
+	}
+	if st.OriginState != "down" {
+		t.Errorf("the origin after the sync from a mirror: %s, want still down", st.OriginState)
+	}
+	if ms := e.mirrorState("m3"); ms.State != "ok" {
+		t.Errorf("m3: %s (%s), want ok", ms.State, ms.Reason)
+	}
+	if a, ok := e.hook.find(func(a alert.Event) bool { return a.Mirror == "m3" }); ok {
+		t.Errorf("alert on m3: %s", a.Summary())
+	}
+	if _, page := e.get("/status"); !strings.Contains(page, "the current verified revision taken from mirror m1 on this machine") {
+		t.Error("/status does not say the revision came from m1")
+	}
 }

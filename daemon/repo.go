@@ -394,9 +394,12 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		r.mu.Unlock()
 		return
 	}
-	if origin.State == health.Down {
+	if origin.State == health.Down && !r.fillableHere(rc) {
 		// Not a failure of ours: the origin is down. Skip, visibly, and
-		// try again on the next trigger.
+		// try again on the next trigger. (When a written mirror here
+		// serves the current verified revision and another does not,
+		// the sync runs: it brings that one to the revision from the
+		// mirror beside, and is skipped otherwise.)
 		r.log.Warn("sync skipped: the origin is down", "why", why, "reason", origin.Reason)
 		r.d.metrics.syncRuns.WithLabelValues(r.name, "skipped").Inc()
 		r.mu.Lock()
@@ -474,7 +477,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	r.recordSync(ctx, rep)
 	released = true
 	release()
-	if rep.Skipped {
+	if rep.Skipped || rep.FromMirror != "" {
 		// The sync found no usable upstream before a probe did: say so
 		// now, so that the next triggers skip until a probe finds one.
 		r.noteSkipped(rep)
@@ -482,8 +485,10 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	if rep.Repomd != nil {
 		r.noteRefusal(rep)
 	}
-	if rep.Err == nil && rep.Repomd != nil {
-		// The origin's, which probes compare with what it serves: a
+	if rep.Err == nil && rep.Repomd != nil && rep.FromMirror == "" {
+		// The origin's, which probes compare with what it serves (not
+		// when the revision came from a mirror here: the origin was
+		// not read): a
 		// filtered repository's own repomd.xml made every probe ask for
 		// a sync.
 		r.noteOrigin(rep.OriginRepomd())
@@ -601,12 +606,13 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		result = "skipped"
 	}
 	st := &server.SyncStatus{
-		Start:    rep.Start,
-		Seconds:  rep.Duration.Seconds(),
-		Result:   result,
-		Fetched:  rep.Fetched,
-		Bytes:    rep.Bytes,
-		Revision: rep.Revision,
+		Start:      rep.Start,
+		Seconds:    rep.Duration.Seconds(),
+		Result:     result,
+		Fetched:    rep.Fetched,
+		Bytes:      rep.Bytes,
+		Revision:   rep.Revision,
+		FromMirror: rep.FromMirror,
 	}
 	m.syncDuration.WithLabelValues(r.name).Observe(rep.Duration.Seconds())
 	m.syncBytes.WithLabelValues(r.name).Add(float64(rep.Bytes))
@@ -1286,6 +1292,40 @@ func (r *repo) target(ctx context.Context, m config.Mirror) (target.Target, erro
 	}
 	r.targets[m.Name] = openTarget{key: key, tg: tg}
 	return tg, nil
+}
+
+// fillableHere reports whether, by rpmirror's state, a written mirror of
+// rc on this machine (a path) serves the current verified revision while
+// another written mirror does not (added since, or left behind): a sync
+// with the origin down then brings that one to the revision from the
+// mirror beside (sync's fromMirrorHere), so it is not skipped. A
+// filtered or sign_with repository is not: its revision is written from
+// the origin's.
+func (r *repo) fillableHere(rc config.Repo) bool {
+	if rc.Filter != nil || rc.SignWith != "" {
+		return false
+	}
+	v, err := r.d.store.LoadVerified(rc.Name)
+	cur := v.Current()
+	if err != nil || cur == nil {
+		return false
+	}
+	st, err := r.d.store.Load(rc.Name)
+	if err != nil {
+		return false
+	}
+	here, behind := false, false
+	for _, m := range rc.Mirrors {
+		if !m.Written() {
+			continue
+		}
+		if ms := st.Mirrors[m.Name]; ms != nil && ms.RepomdSHA256 == cur.SHA256 {
+			here = here || m.Path != ""
+			continue
+		}
+		behind = true
+	}
+	return here && behind
 }
 
 // awaitsFirstSync reports whether rpmirror's state shows no sync that

@@ -747,6 +747,28 @@ func isURLUsageError(ue *url.Error) bool {
 // and status (see package redact).
 func Redact(u string) string { return redact.URL(u) }
 
+// CheckFile reports whether the file at p (not a symlink: opened with
+// O_NOFOLLOW) is a regular file of size bytes (any size when size <= 0)
+// that check accepts, read from disk: what File trusts a file it finds
+// at its destination by, for a caller that put it there itself.
+func CheckFile(p string, size int64, check Check) error {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+		return err
+	case !fi.Mode().IsRegular():
+		return fmt.Errorf("%s: not a regular file", p)
+	case size > 0 && fi.Size() != size:
+		return fmt.Errorf("%s: %d bytes, want %d", p, fi.Size(), size)
+	}
+	return check(f)
+}
+
 // checkFile runs check over the file at p, read from disk.
 func checkFile(p string, check Check) error {
 	f, err := os.Open(p)

@@ -157,6 +157,9 @@ type SyncStatus struct {
 	Fetched  int       `json:"fetched"`
 	Bytes    int64     `json:"bytes"`
 	Revision string    `json:"revision,omitempty"`
+	// FromMirror names the written mirror on this machine the revision
+	// was taken from when no upstream was usable (sync.Report.FromMirror).
+	FromMirror string `json:"from_mirror,omitempty"`
 }
 
 // FailureStatus is one recent failure.

@@ -110,3 +110,18 @@ type MetalinkMismatchError struct {
 func (e *MetalinkMismatchError) Error() string {
 	return fmt.Sprintf("repomd.xml (%d bytes, %s) matches neither the metalink's size and hashes nor any of its alternates", e.Size, e.Hash)
 }
+
+// LocalFileError is a file of a revision taken from a written mirror on
+// this machine (Source.UseLocal) that was not at its destination, or
+// failed its check there: the mirror does not hold it intact.
+type LocalFileError struct {
+	Mirror string // the mirror's name
+	Href   string
+	Err    error
+}
+
+func (e *LocalFileError) Error() string {
+	return fmt.Sprintf("%s: no usable upstream, and mirror %q on this machine holds no intact copy (rpmirror verify --repair mends it): %v", e.Href, e.Mirror, e.Err)
+}
+
+func (e *LocalFileError) Unwrap() error { return e.Err }

@@ -53,6 +53,10 @@ type Upstream struct {
 	// first of origin's URLs (never one taken from a metalink or
 	// mirrorlist).
 	Primary bool
+	// Local, set by UseLocal alone, names the written mirror on this
+	// machine a revision is taken from when no upstream is usable; URL
+	// is "" then.
+	Local string
 }
 
 // Snapshot is one upstream's repomd.xml, with repomd.xml.asc and
@@ -429,6 +433,19 @@ func (s *Source) Choose(ctx context.Context, accept func(*Snapshot) error) (*Sna
 	return nil, &NoUsableUpstreamError{Errs: errs}
 }
 
+// UseLocal makes snap the chosen revision after Choose found no usable
+// upstream: a revision rpmirror verified, served by the written mirror on
+// this machine that snap.Upstream.Local names (snap.Upstream.URL is ""),
+// so that the mirrors behind can be brought to it while the origin is
+// down. Every file then comes from that mirror: File checks what the
+// caller put at its destination as it checks a download, and fetches
+// nothing. The upstreams' Status stays as Choose left it.
+func (s *Source) UseLocal(snap *Snapshot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.chosen = snap
+}
+
 // URL returns the URL of a file that the chosen revision lists at href,
 // with xml:base base ("" for none): under base when there is one, else
 // under the upstream the metadata came from.
@@ -470,13 +487,23 @@ func HrefURL(dir, href string) string {
 // same revision (byte-identical repomd.xml, read once per sync), in
 // order. A file under an xml:base comes from there alone. It returns the
 // bytes transferred; its error, when every upstream failed, names each.
+//
+// After UseLocal, File fetches nothing: the file must be at dst already,
+// put there by the caller from the mirror, and pass check; it returns a
+// *LocalFileError otherwise.
 func (s *Source) File(ctx context.Context, href, base, dst string, size int64, check fetch.Check) (int64, error) {
-	if base != "" {
-		return s.fetcher.File(ctx, s.URL(href, base), dst, size, check)
-	}
 	s.mu.Lock()
 	chosen := s.chosen
 	s.mu.Unlock()
+	if chosen != nil && chosen.Upstream.Local != "" {
+		if err := fetch.CheckFile(dst, size, check); err != nil {
+			return 0, &LocalFileError{Mirror: chosen.Upstream.Local, Href: href, Err: err}
+		}
+		return 0, nil
+	}
+	if base != "" {
+		return s.fetcher.File(ctx, s.URL(href, base), dst, size, check)
+	}
 	if chosen == nil {
 		return 0, errors.New("source: File called before Choose")
 	}

@@ -199,6 +199,11 @@ type Report struct {
 	// dropped; nil without a filter. Revision and Repomd are then the
 	// filtered revision's.
 	Filter *FilterReport
+	// FromMirror names the written mirror on this machine the revision
+	// was taken from when no upstream was usable (Upstreams says why for
+	// each): the current verified revision, with which the sync brought
+	// the mirrors behind up to date; "" otherwise.
+	FromMirror string
 	// Skipped is set when no upstream was usable (Err then matches
 	// source.ErrNoUsableUpstream) because none answered or served
 	// readable metadata matching the metalink: the sync changed nothing
@@ -306,7 +311,10 @@ type run struct {
 	sizes        []int64        // their sizes, from the primary metadata
 	planned      int            // packages seen while planning
 	src          *source.Source // the origin: its upstreams, TLS and credentials
-	keyring      openpgp.EntityList
+	// local is the written mirror the revision is taken from when no
+	// upstream is usable (fromMirrorHere); nil otherwise.
+	local   *mirror
+	keyring openpgp.EntityList
 	// repoKeyring checks repomd.xml.asc; nil unless repo_gpgcheck is set.
 	repoKeyring openpgp.EntityList
 	mirrors     []*mirror // written mirrors

@@ -110,6 +110,9 @@ func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
 	}
 	size := d.Size
 	stream := s.stream
+	if s.local != nil {
+		s.exportMeta(ctx, d, dst)
+	}
 	n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
 		if stream != nil && stream.want == d.Checksum {
 			r = &arriving{r, stream}

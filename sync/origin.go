@@ -27,43 +27,24 @@ import (
 func (s *run) fetchRepomd(ctx context.Context) error {
 	if err := s.src.Load(ctx); err != nil {
 		s.rep.Skipped = skipped(err)
+		if s.rep.Skipped && s.fromMirrorHere(ctx, err) {
+			return nil
+		}
 		return err
 	}
 	var refused *source.Snapshot // the first upstream's revision refused
-	snap, err := s.src.Choose(ctx, func(snap *source.Snapshot) (err error) {
-		defer func() {
-			if err != nil && refused == nil {
-				refused = snap
-			}
-		}()
-		seen := make(map[string]repodata.Data, len(snap.MD.Data))
-		for _, d := range snap.MD.Data {
-			if err := checkLocation(s.repo, d.Href, d.Base); err != nil {
-				return fmt.Errorf("%s: %w", d.Type, err)
-			}
-			if owner := reservedOwner(d.Href); owner != "" {
-				return fmt.Errorf("%s: %w", d.Type, &ReservedPathError{Href: d.Href, Owner: owner})
-			}
-			if err := checkStrength(s.repo, d.Checksum); err != nil {
-				return fmt.Errorf("%s: %w", d.Type, err)
-			}
-			if prev, ok := seen[d.Href]; ok && (prev.Checksum != d.Checksum || prev.Size != d.Size) {
-				return &ConflictError{File: RepomdPath, Href: d.Href, First: describe(prev.Checksum, prev.Size), Then: describe(d.Checksum, d.Size)}
-			}
-			seen[d.Href] = d
+	snap, err := s.src.Choose(ctx, func(snap *source.Snapshot) error {
+		err := s.accept(snap)
+		if err != nil && refused == nil {
+			refused = snap
 		}
-		if err := checkZchunk(snap.MD); err != nil {
-			return err
-		}
-		if err := s.checkRepomdSignature(snap); err != nil {
-			return err
-		}
-		// An upstream older than the current revision is refused unless
-		// allow_rollback: the next may serve the current one.
-		return s.checkRollback(snap)
+		return err
 	})
 	if err != nil {
 		s.rep.Skipped = skipped(err)
+		if s.rep.Skipped && s.fromMirrorHere(ctx, err) {
+			return nil
+		}
 		if refused != nil && !s.rep.Skipped {
 			// The report names the revision that was refused.
 			s.rep.Revision, s.rep.Repomd = refused.MD.Revision, refused.Repomd
@@ -77,6 +58,38 @@ func (s *run) fetchRepomd(ctx context.Context) error {
 		s.key = s.openPGPOrNone(snap, KeyPath, s.key, verify.KindPublicKey)
 	}
 	return nil
+}
+
+// accept checks a revision an upstream serves before the sync takes it:
+// safe locations, no path of rpmirror's own, checksums strong enough, one
+// checksum per file, a zchunk primary holding what the primary does, the
+// signature of repomd.xml (repo_gpgcheck), and no rollback.
+func (s *run) accept(snap *source.Snapshot) error {
+	seen := make(map[string]repodata.Data, len(snap.MD.Data))
+	for _, d := range snap.MD.Data {
+		if err := checkLocation(s.repo, d.Href, d.Base); err != nil {
+			return fmt.Errorf("%s: %w", d.Type, err)
+		}
+		if owner := reservedOwner(d.Href); owner != "" {
+			return fmt.Errorf("%s: %w", d.Type, &ReservedPathError{Href: d.Href, Owner: owner})
+		}
+		if err := checkStrength(s.repo, d.Checksum); err != nil {
+			return fmt.Errorf("%s: %w", d.Type, err)
+		}
+		if prev, ok := seen[d.Href]; ok && (prev.Checksum != d.Checksum || prev.Size != d.Size) {
+			return &ConflictError{File: RepomdPath, Href: d.Href, First: describe(prev.Checksum, prev.Size), Then: describe(d.Checksum, d.Size)}
+		}
+		seen[d.Href] = d
+	}
+	if err := checkZchunk(snap.MD); err != nil {
+		return err
+	}
+	if err := s.checkRepomdSignature(snap); err != nil {
+		return err
+	}
+	// An upstream older than the current revision is refused unless
+	// allow_rollback: the next may serve the current one.
+	return s.checkRollback(snap)
 }
 
 // openPGPOrNone returns b, the origin's file at path (repomd.xml.asc or

@@ -942,7 +942,7 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 // into the cache by this sync (meta lists it, nothing of it is there
 // yet), with a declared size: it can then be planned as it arrives.
 func (s *run) streamable(d repodata.Data, meta []repodata.Data) bool {
-	if d.Size <= 0 || !slices.ContainsFunc(meta, func(m repodata.Data) bool { return m.Checksum == d.Checksum }) {
+	if s.local != nil || d.Size <= 0 || !slices.ContainsFunc(meta, func(m repodata.Data) bool { return m.Checksum == d.Checksum }) {
 		return false
 	}
 	s.metaMu.Lock()

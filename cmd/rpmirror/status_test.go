@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -231,5 +233,40 @@ func TestStatusSaysARollbackIsNotDone(t *testing.T) {
 	}
 	if out := mustRun(t, "status", "-c", f.cfg); strings.Contains(out, "not done") || !strings.Contains(out, "HELD") {
 		t.Errorf("status with a rollback done:\n%s", out)
+	}
+}
+
+// TestSyncFillsFromAMirrorWhileTheOriginIsDown: with the origin answering
+// 403, a written mirror found empty (here: removed by hand) is brought to
+// the current verified revision from the mirror beside it; sync says so,
+// names each upstream skipped, and exits 0. The dry run says the same
+// first; with every mirror current, the next sync is skipped again.
+func TestSyncFillsFromAMirrorWhileTheOriginIsDown(t *testing.T) {
+	f := newFixture(t, testrepo.DemoPackages(nil), 4)
+	mustRun(t, "sync", "-c", f.cfg)
+	if err := os.RemoveAll(f.mirrors[1]); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.status = http.StatusForbidden
+	f.mu.Unlock()
+	const line = "  origin   no usable upstream: the current verified revision %s taken from mirror m1 on this machine"
+	out := mustRun(t, "sync", "--dry-run", "-c", f.cfg)
+	if !strings.Contains(out, fmt.Sprintf(line, "would be")) || !strings.Contains(out, "would take 6 packages from the other mirrors") {
+		t.Errorf("the dry run does not say the revision would come from m1:\n%s", out)
+	}
+	out = mustRun(t, "sync", "-c", f.cfg)
+	if !strings.Contains(out, fmt.Sprintf(line, "was")) || !strings.Contains(out, "  upstream "+f.srv.URL+"/  skipped: ") {
+		t.Errorf("sync does not say the revision came from m1 with the origin skipped:\n%s", out)
+	}
+	a, err1 := os.ReadFile(filepath.Join(f.mirrors[0], "repodata", "repomd.xml"))
+	b, err2 := os.ReadFile(filepath.Join(f.mirrors[1], "repodata", "repomd.xml"))
+	if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+		t.Errorf("m2 does not serve m1's repomd.xml after the sync (%v, %v)", err1, err2)
+	}
+	mustRun(t, "verify", "-c", f.cfg)
+	code, out, _ := rpmirror(t, "sync", "-c", f.cfg)
+	if code != exitFailed || !strings.Contains(out, "SKIPPED: no usable upstream") {
+		t.Errorf("every mirror current, the origin down: exit %d\n%s\nwant SKIPPED", code, out)
 	}
 }

@@ -266,7 +266,14 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 			fmt.Fprintf(w, "  filter   metadata carried that rpmirror does not know: %s\n", strings.Join(f.Unknown, ", "))
 		}
 	}
-	if len(r.Upstreams) > 1 || r.Skipped {
+	if r.FromMirror != "" {
+		verb := "was"
+		if r.DryRun {
+			verb = "would be"
+		}
+		fmt.Fprintf(w, "  origin   no usable upstream: the current verified revision %s taken from mirror %s on this machine\n", verb, r.FromMirror)
+	}
+	if len(r.Upstreams) > 1 || r.Skipped || r.FromMirror != "" {
 		for _, u := range r.Upstreams {
 			line := fmt.Sprintf("  upstream %s  %s", u.URL, u.State)
 			if u.Files > 0 && u.State != source.Used {
