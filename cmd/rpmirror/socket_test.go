@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -168,5 +169,75 @@ repos:
 	}
 	if !strings.Contains(out2.String(), "starting from the last daemon's probes") {
 		t.Errorf("the new daemon did not start from the last one's probes:\n%s", out2.String())
+	}
+}
+
+// TestServeRefusesSocketsItCannotUse: a .socket unit that passes two
+// sockets, or a datagram one, stops rpmirror serve at start (exit not 0)
+// with an error naming the fix.
+func TestServeRefusesSocketsItCannotUse(t *testing.T) {
+	dir := t.TempDir()
+	cfg := dir + "/mirrors.yaml"
+	if err := os.WriteFile(cfg, []byte("state_dir: "+dir+"/state\nlisten: 127.0.0.1:1\nrepos:\n  - name: r\n    origin: http://127.0.0.1:1/r/\n    mirrors:\n      - name: m\n        url: http://127.0.0.1:1/m/\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tcp := func(t *testing.T) *os.File {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		f, err := ln.(*net.TCPListener).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	udp := func(t *testing.T) *os.File {
+		c, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		f, err := c.(*net.UDPConn).File()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, tc := range []struct {
+		name    string
+		sockets []func(*testing.T) *os.File
+		want    string
+	}{
+		{"two stream sockets", []func(*testing.T) *os.File{tcp, tcp}, "systemd passed 2 sockets (LISTEN_FDS); rpmirror serve takes one: give its .socket unit a single ListenStream="},
+		{"a datagram socket", []func(*testing.T) *os.File{udp}, "is not a listening stream socket: give rpmirror's .socket unit a ListenStream=, not a ListenDatagram="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var files []*os.File
+			for _, mk := range tc.sockets {
+				f := mk(t)
+				defer f.Close()
+				files = append(files, f)
+			}
+			cmd := exec.Command("sh", "-c", fmt.Sprintf(`LISTEN_PID=$$ LISTEN_FDS=%d exec "$0" "$@"`, len(files)), os.Args[0], "serve", "-c", cfg)
+			cmd.Env = append(os.Environ(), "RPMIRROR_TEST_BE_MAIN=1", "TMPDIR="+childTmp)
+			cmd.ExtraFiles = files
+			done := make(chan struct{})
+			var out []byte
+			var err error
+			go func() { out, err = cmd.CombinedOutput(); close(done) }()
+			select {
+			case <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("rpmirror serve kept running on %s:\n%s", tc.name, out)
+			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(string(out), tc.want) {
+				t.Errorf("rpmirror serve on %s: %v\n%s\nwant a failure saying %q", tc.name, err, out, tc.want)
+			}
+		})
 	}
 }
