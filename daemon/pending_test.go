@@ -2,11 +2,14 @@ package daemon_test
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rpmirror/rpmirror/alert"
+	"github.com/rpmirror/rpmirror/internal/testrepo"
 )
 
 // TestNewMirrorPendingUntilFirstSync: a written mirror added to the
@@ -60,15 +63,21 @@ func TestNewMirrorPendingUntilFirstSync(t *testing.T) {
 // asks for is not skipped, it brings the new mirror to the current
 // verified revision from a mirror beside it on this machine. The mirror
 // is listed without the origin coming back, /status.json says where the
-// revision came from, the origin stays down, and nothing alerts on the
-// new mirror.
+// revision came from, the origin stays down, nothing alerts on the new
+// mirror, and the last successful sync is where it was (the origin was
+// not synced: RpmirrorSyncStale still fires).
 func TestMirrorAddedWhileTheOriginIsDownIsFilled(t *testing.T) {
 	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
 	e.waitHealthy()
+	before, _ := e.lastSuccess("demo")
 	e.net.setStatus("origin", http.StatusForbidden)
 	waitFor(t, 15*time.Second, "the origin to be seen down", func() bool { return e.status().Repos[0].OriginState == "down" })
+	time.Sleep(1100 * time.Millisecond) // a success now would be a later second
 	e.addMirror("m3")
 	waitFor(t, 30*time.Second, "m3 to be filled and listed", func() bool { return len(e.mirrorlist()) == 3 })
+	if after, _ := e.lastSuccess("demo"); after != before {
+		t.Errorf("the last successful sync moved from %v to %v with the origin down: RpmirrorSyncStale would not fire", before, after)
+	}
 	st := e.status().Repos[0]
 	if ls := st.LastSync; ls == nil || ls.Result != "ok" || ls.FromMirror != "m1" {
 		t.Errorf("the sync that filled m3: %+v; want ok, from mirror m1", ls)
@@ -84,5 +93,49 @@ func TestMirrorAddedWhileTheOriginIsDownIsFilled(t *testing.T) {
 	}
 	if _, page := e.get("/status"); !strings.Contains(page, "the current verified revision taken from mirror m1 on this machine") {
 		t.Error("/status does not say the revision came from m1")
+	}
+}
+
+// TestFillKeepsTheOriginsRefusal: the origin's last revision failed
+// verification, then the origin went down; a mirror added is filled with
+// the current verified revision from a mirror beside it, and the refusal
+// stands: the revision taken from a mirror says nothing of what the
+// origin serves (a reviewer's: the fill cleared the refused metric and
+// note, and with every mirror down the origin was listed again).
+func TestFillKeepsTheOriginsRefusal(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	key := testrepo.TestKey(t)
+	pkg := testrepo.Pkg{Name: "hz-pkg1", Version: "1", Release: "1", Sign: key}
+	corrupt := newRevision(t, pkg, time.Now().Unix()+10)
+	victim := filepath.Join(corrupt, filepath.FromSlash(pkg.RelPath()))
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 0xff
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e.net.serve("origin", corrupt)
+	waitFor(t, 60*time.Second, "the origin's revision to be refused", func() bool {
+		return strings.Contains(e.status().Repos[0].OriginNote, "refused")
+	})
+	refused := func() bool {
+		_, m := e.get("/metrics")
+		return strings.Contains(m, `rpmirror_origin_revision_refused{repo="demo"} 1`)
+	}
+	if !refused() {
+		t.Fatal("rpmirror_origin_revision_refused is not 1 after the refusal")
+	}
+	e.net.setStatus("origin", http.StatusForbidden)
+	waitFor(t, 15*time.Second, "the origin to be seen down", func() bool { return e.status().Repos[0].OriginState == "down" })
+	e.addMirror("m3")
+	waitFor(t, 30*time.Second, "m3 to be filled and listed", func() bool { return len(e.mirrorlist()) == 3 })
+	if ls := e.status().Repos[0].LastSync; ls == nil || ls.FromMirror == "" {
+		t.Fatalf("m3 listed, but not by a fill: %+v", ls)
+	}
+	if note := e.status().Repos[0].OriginNote; !refused() || !strings.Contains(note, "refused") {
+		t.Errorf("after the fill: refused metric 1: %v, origin note %q; want the refusal to stand", refused(), note)
 	}
 }

@@ -223,7 +223,7 @@ func newRepo(d *Daemon, rc config.Repo) *repo {
 			r.filteredFrom = st.Filtered.OriginSHA256
 		}
 		for _, run := range st.Runs {
-			if run.Error == "" && !run.Cancelled {
+			if run.Error == "" && !run.Cancelled && run.FromMirror == "" {
 				r.lastSuccess = run.Start.Add(run.Duration)
 			}
 		}
@@ -482,7 +482,9 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		// now, so that the next triggers skip until a probe finds one.
 		r.noteSkipped(rep)
 	}
-	if rep.Repomd != nil {
+	if rep.Repomd != nil && rep.FromMirror == "" {
+		// (A revision taken from a mirror here says nothing of what
+		// the origin serves: a refusal of its revision stands.)
 		r.noteRefusal(rep)
 	}
 	if rep.Err == nil && rep.Repomd != nil && rep.FromMirror == "" {
@@ -697,9 +699,16 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		r.endSync(st)
 		return
 	}
+	// A sync that took the revision from a mirror here, the origin down,
+	// synced nothing from the origin: the staleness clock runs on.
+	synced := ok && rep.FromMirror == ""
 	if ok {
 		m.syncRuns.WithLabelValues(r.name, "ok").Inc()
+	}
+	if synced {
 		m.syncLastSuccess.WithLabelValues(r.name).Set(float64(rep.Start.Add(rep.Duration).Unix()))
+	}
+	if ok {
 		r.log.Info("sync done", "result", result, "revision", rep.Revision, "fetched", rep.Fetched, "from_mirrors", rep.FromMirrors, "bytes", rep.Bytes, "duration", rep.Duration)
 	} else {
 		st.Error = oneLine(rep.Err)
@@ -710,9 +719,9 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	r.mu.Lock()
 	r.syncing = false
 	r.lastSync = st
-	if ok {
+	if synced {
 		r.lastSuccess = rep.Start.Add(rep.Duration)
-	} else {
+	} else if !ok {
 		r.failures = append(r.failures, server.FailureStatus{Time: rep.Start, What: "sync", Error: st.Error})
 		if len(r.failures) > maxFailures {
 			r.failures = r.failures[len(r.failures)-maxFailures:]

@@ -752,7 +752,9 @@ func Redact(u string) string { return redact.URL(u) }
 // that check accepts, read from disk: what File trusts a file it finds
 // at its destination by, for a caller that put it there itself.
 func CheckFile(p string, size int64, check Check) error {
-	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	// O_NONBLOCK: a FIFO planted there opens at once (and is refused
+	// below), not waiting for a writer; a regular file ignores it.
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}

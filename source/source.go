@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -497,6 +498,11 @@ func (s *Source) File(ctx context.Context, href, base, dst string, size int64, c
 	s.mu.Unlock()
 	if chosen != nil && chosen.Upstream.Local != "" {
 		if err := fetch.CheckFile(dst, size, check); err != nil {
+			// The cache's link or copy, never the mirror's file: the
+			// next sync exports it again (once the mirror is mended).
+			if rerr := os.Remove(dst); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, rerr)
+			}
 			return 0, &LocalFileError{Mirror: chosen.Upstream.Local, Href: href, Err: err}
 		}
 		return 0, nil

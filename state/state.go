@@ -101,6 +101,12 @@ type Run struct {
 	// Skipped: no upstream of the origin was usable, so nothing was
 	// synced; Error says why for each. Not a failure of rpmirror's.
 	Skipped bool `json:"skipped,omitempty"`
+	// FromMirror names the written mirror on this machine the run took
+	// the current verified revision from when no upstream was usable
+	// (sync.Report.FromMirror): the mirrors behind were brought to it,
+	// but the origin was not synced, so it is no successful sync of the
+	// origin (rpmirror serve's last_success stays where it was).
+	FromMirror string `json:"from_mirror,omitempty"`
 }
 
 // MirrorRun is what one run did to one mirror.

@@ -785,16 +785,17 @@ func (s *run) finish(ctx context.Context) {
 		return
 	}
 	run := state.Run{
-		Start:     s.rep.Start,
-		Duration:  s.rep.Duration,
-		Revision:  s.rep.Revision,
-		Fetched:   s.rep.Fetched,
-		Bytes:     s.rep.Bytes,
-		Verified:  s.rep.Verified,
-		NoChange:  s.rep.NoChange,
-		Cancelled: errors.Is(s.rep.Err, ErrInterrupted),
-		Skipped:   s.rep.Skipped,
-		Mirrors:   map[string]state.MirrorRun{},
+		Start:      s.rep.Start,
+		Duration:   s.rep.Duration,
+		Revision:   s.rep.Revision,
+		Fetched:    s.rep.Fetched,
+		Bytes:      s.rep.Bytes,
+		Verified:   s.rep.Verified,
+		NoChange:   s.rep.NoChange,
+		Cancelled:  errors.Is(s.rep.Err, ErrInterrupted),
+		Skipped:    s.rep.Skipped,
+		FromMirror: s.rep.FromMirror,
+		Mirrors:    map[string]state.MirrorRun{},
 	}
 	// An interrupted run is recorded as such, not as a failure.
 	if s.rep.Err != nil && !run.Cancelled {

@@ -125,6 +125,11 @@ func (s *run) export(ctx context.Context, p *repodata.Package, dst string) (mirr
 	if !s.exportable(p) {
 		return "" // an initial sync: no system call a package for nothing
 	}
+	if s.local != nil {
+		// Nothing is downloaded, so nothing resumes from a part file an
+		// earlier run left: it would only keep the export out.
+		os.Remove(dst + ".part")
+	}
 	for _, f := range []string{dst, dst + ".part"} {
 		if _, err := os.Lstat(f); !errors.Is(err, fs.ErrNotExist) {
 			return "" // left by an earlier run: File checks or resumes it

@@ -86,6 +86,10 @@ func TestMirrorAddedWhileTheOriginIsDown(t *testing.T) {
 		}
 		return nil
 	})
+	good, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
 	fh, err := os.OpenFile(victim, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -105,4 +109,19 @@ func TestMirrorAddedWhileTheOriginIsDown(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(third, "repodata", "repomd.xml")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the third mirror has a repomd.xml after the failed sync: %v", err)
 	}
+
+	// Mended in mirror one (a new file, as verify --repair writes one):
+	// the next sync fills the third mirror. (The damaged copy the failed
+	// sync linked into the cache once stayed there, and every later sync
+	// failed on it: a reviewer's.)
+	if err := os.WriteFile(victim+".new", good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(victim+".new", victim); err != nil {
+		t.Fatal(err)
+	}
+	if rep := h.sync(); rep.Err != nil || rep.FromMirror != "one" {
+		t.Fatalf("the sync after mirror one was mended: %v (from mirror %q)", rep.Err, rep.FromMirror)
+	}
+	checkConsistent(t, third)
 }

@@ -83,6 +83,7 @@ func (s *run) exportMeta(ctx context.Context, d repodata.Data, dst string) {
 	if !ok {
 		return
 	}
+	os.Remove(dst + ".part") // nothing resumes from it: see export
 	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
 		return // there already (and checked), or unreadable: the check says
 	}

@@ -93,6 +93,8 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				result = "SKIPPED: " + errLine(errors.New(run.Error))
 			case run.Error != "":
 				result = "FAILED: " + errLine(errors.New(run.Error)) // as the origin said it
+			case run.FromMirror != "":
+				result = "ok, no usable upstream: the current verified revision taken from mirror " + run.FromMirror
 			}
 			fmt.Fprintf(stdout, "  run %s  %s  %s  %s\n", run.Start.UTC().Format(time.RFC3339), run.Duration.Round(time.Millisecond), what, result)
 		}
