@@ -34,7 +34,7 @@ echo "A synthetic primary.xml of $n packages ($(awk -v b="$open_size" 'BEGIN {pr
 echo "\`benchgen primary -packages $n\`) with a valid repomd.xml, served by nginx on 127.0.0.1, gzip and zstd."
 echo "\`rpmirror sync --dry-run -c CFG\` downloads repomd.xml and primary, verifies its checksum, decompresses, parses and plans:"
 echo "against an **empty** mirror (every package to fetch), and against a mirror **behind** by one revision, as rpmirror left it"
-echo "when it published that revision (it serves the previous primary.xml, and \`state_dir\` holds the index of it that the publish"
+echo "when it published that revision (it serves the previous primary.xml and holds its packages, sparse files of their sizes, which the plan lists; \`state_dir\` holds the index of it that the publish"
 echo "wrote, made here by \`benchgen index\`; $changed packages differ). A mirror rpmirror did not publish (filled by rsync) has no"
 echo "index: its first sync reads the primary it serves and checks every file it keeps; **adopted** is such a mirror holding"
 echo "revision 1's repodata and none of its packages (the primary it serves read; every package missing, so found so by one listing)."
@@ -53,11 +53,13 @@ for fmt in gz zst; do
     rm -rf "$work/state-$fmt-$mc"
     if [ $mc != empty ]; then mkdir -p "$mpath"; cp -r "$fx/rev1/$fmt/repodata" "$mpath/"; fi
     if [ $mc = behind ]; then
-      # A mirror rpmirror published: it serves revision 1, and state_dir
-      # holds the index that publish wrote (benchgen index stands in for
-      # that sync: the synthetic packages do not exist). "adopted" has no
-      # index: the primary it serves is read, and its packages are missing.
-      "$benchgen" index -o "$work/state-$fmt-$mc/index/scale/m.idx" "$mpath"
+      # A mirror rpmirror published: it serves revision 1 and holds its
+      # packages, and state_dir holds the index that publish wrote
+      # (benchgen index stands in for that sync: the synthetic packages
+      # are sparse files of their sizes, listed by the plan as a real
+      # mirror's are). "adopted" has no index: the primary it serves is
+      # read, and its packages are missing.
+      "$benchgen" index -files -o "$work/state-$fmt-$mc/index/scale/m.idx" "$mpath"
     fi
     cat > "$work/$fmt-$mc.yaml" <<YAML
 state_dir: $work/state-$fmt-$mc

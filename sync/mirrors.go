@@ -59,6 +59,10 @@ type mirror struct {
 	// every regular file it held when planning began, with its size: one
 	// listing instead of a Stat per package of the revision.
 	files map[string]int64
+	// servedFiles, set while planning a mirror rpmirror published (its
+	// index known), lists the files where its packages are, to find any
+	// deleted or cut short since (listServed).
+	servedFiles *servedFiles
 
 	plan *MirrorPlan // what the sync does to it, once planned
 	// early is what was stored while the packages downloaded (nil:

@@ -79,8 +79,10 @@ const (
 	// there). Replaced by the commit.
 	ReasonChanged Reason = "changed"
 	// ReasonRepair: the revision the mirror serves names the path with
-	// this very content, but only by its own metadata (rpmirror did not
-	// publish it there), and the file is missing or fails verification.
+	// this very content, and the file is missing or fails verification
+	// (rpmirror did not publish the revision there, and only its own
+	// metadata says so), or is missing or of another size (rpmirror
+	// published it, and it was deleted or cut short since).
 	// Replaced by the commit; safe on a target without an atomic commit
 	// too, in the classic order, since the served metadata already names
 	// the content written.
@@ -368,17 +370,24 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			m.plan.Store = make([]Placement, 0, min(max(pl.declared, 0), maxPresize))
 			plan.Fetch = slices.Grow(plan.Fetch, cap(m.plan.Store))
 		}
-		m.files = nil
+		m.files, m.servedFiles = nil, nil
 		if (m.index == nil || m.indexServed) && m.tg != nil {
 			// Every package of the revision is looked up in the mirror:
 			// list it once (a directory walk, or a few LIST requests)
 			// rather than Stat it 100,000 times.
 			m.files = listFiles(ctx, m.tg)
+		} else if m.tg != nil && !m.verifyOnly {
+			// A mirror rpmirror published: what its index says it
+			// serves may have been deleted or cut short by hand since,
+			// and a publish must not name it again (a mirror is whole
+			// after a sync, as after rsync). Listed where its packages
+			// are, not its snapshots.
+			m.servedFiles = listServed(ctx, m.tg, m.index)
 		}
 	}
 	defer func() {
 		for _, m := range behind {
-			m.files = nil
+			m.files, m.servedFiles = nil, nil
 		}
 	}()
 	metaHref := map[string]string{}
@@ -536,6 +545,11 @@ func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error 
 func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
 	if sum, ok := m.index[p.Href]; ok && isChecksum(sum, p.Checksum) {
 		if !m.indexServed {
+			if !m.servedFiles.holds(ctx, m.tg, p) {
+				// Gone, or another size, since rpmirror published it:
+				// fetched and put back by the commit.
+				return ReasonRepair, nil
+			}
 			if claimsMatch(sum, p, pl.keys) && !m.suspect[p.Href] {
 				return "", nil // served now, so present and verified
 			}
@@ -735,6 +749,54 @@ func listFiles(ctx context.Context, tg target.Target) map[string]int64 {
 		return nil
 	}
 	return files
+}
+
+// servedFiles is what listServed found of the packages a mirror rpmirror
+// published serves: the regular files, with their sizes, under each
+// top-level directory its index locates packages in (dirs).
+type servedFiles struct {
+	files map[string]int64
+	dirs  map[string]bool
+}
+
+// listServed lists the files of tg under each top-level directory index
+// (a published revision's: location -> checksum) locates a package in:
+// "Packages/" and the like, not snapshots/. It returns nil when a listing
+// fails: the index is then trusted, as before there were listings.
+func listServed(ctx context.Context, tg target.Target, index map[string]string) *servedFiles {
+	sf := &servedFiles{files: map[string]int64{}, dirs: map[string]bool{}}
+	for href := range index {
+		if i := strings.IndexByte(href, '/'); i > 0 {
+			sf.dirs[href[:i]] = true
+		}
+	}
+	for dir := range sf.dirs {
+		err := tg.Walk(ctx, dir+"/", func(p string, info target.Info) error {
+			sf.files[p] = info.Size
+			return nil
+		})
+		if err != nil {
+			return nil
+		}
+	}
+	return sf
+}
+
+// holds reports whether tg, the mirror sf lists, holds package p at its
+// location with p's size: by the listing, or, for a location in no
+// directory listed (a package at the top), by a Stat. A nil sf (no
+// listing) holds everything.
+func (sf *servedFiles) holds(ctx context.Context, tg target.Target, p *repodata.Package) bool {
+	if sf == nil {
+		return true
+	}
+	size, ok := int64(0), false
+	if i := strings.IndexByte(p.Href, '/'); i > 0 && sf.dirs[p.Href[:i]] {
+		size, ok = sf.files[p.Href]
+	} else if info, err := tg.Stat(ctx, p.Href); err == nil {
+		size, ok = info.Size, true
+	}
+	return ok && (p.Size < 0 || size == p.Size)
 }
 
 // has reports whether m holds a regular file at p.

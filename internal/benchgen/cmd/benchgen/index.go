@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -20,8 +21,11 @@ import (
 // package), for the repository under dir. It stands in for the sync that
 // would have published a synthetic revision whose packages do not exist:
 // the scale benchmark's mirror behind by one revision is then what a
-// mirror rpmirror maintains is, not a directory it has never seen.
-func writeIndex(dir, path string) error {
+// mirror rpmirror maintains is, not a directory it has never seen. With
+// files, each package is made in dir too, at its location, a sparse file
+// of its declared size: a sync lists the mirror it publishes to (a
+// package deleted by hand is put back), and finds them there.
+func writeIndex(dir, path string, files bool) error {
 	repomd, err := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
 	if err != nil {
 		return err
@@ -64,6 +68,12 @@ func writeIndex(dir, path string) error {
 			out.Close()
 			return fmt.Errorf("%s: %w", d.Href, err)
 		}
+		if files {
+			if err := sparseFile(filepath.Join(dir, filepath.FromSlash(p.Href)), p.Size); err != nil {
+				out.Close()
+				return err
+			}
+		}
 		// As a sync without gpgkeys records it (the benchmarks' have none).
 		w.WriteString(sync.IndexLine(p, nil))
 		w.WriteByte('\n')
@@ -73,4 +83,23 @@ func writeIndex(dir, path string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// sparseFile makes the file at p, size bytes long, of holes.
+func sparseFile(p string, size int64) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		f, err = os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	}
+	if err != nil {
+		return err
+	}
+	if err := f.Truncate(max(size, 0)); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

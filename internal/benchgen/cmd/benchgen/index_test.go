@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,10 +45,37 @@ func TestWriteIndex(t *testing.T) {
 		t.Fatalf("the sync wrote no index: %v", err)
 	}
 	got := filepath.Join(base, "written.idx")
-	if err := writeIndex(filepath.Join(base, "mirror"), got); err != nil {
+	if err := writeIndex(filepath.Join(base, "mirror"), got, false); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(got); !bytes.Equal(b, want) {
 		t.Errorf("WriteIndex:\n%s\nthe sync's index:\n%s", b, want)
+	}
+
+	// With files, a mirror holding only the repodata gets each package,
+	// of its size, where the sync put it.
+	bare := filepath.Join(base, "bare")
+	if err := os.CopyFS(filepath.Join(bare, "repodata"), os.DirFS(filepath.Join(base, "mirror", "repodata"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeIndex(bare, filepath.Join(base, "bare.idx"), true); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	filepath.WalkDir(filepath.Join(base, "mirror"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !strings.HasSuffix(p, ".rpm") {
+			return nil
+		}
+		n++
+		rel, _ := filepath.Rel(filepath.Join(base, "mirror"), p)
+		want, _ := d.Info()
+		got, err := os.Stat(filepath.Join(bare, rel))
+		if err != nil || got.Size() != want.Size() {
+			t.Errorf("%s with -files: %v; want %d bytes", rel, err, want.Size())
+		}
+		return nil
+	})
+	if n == 0 {
+		t.Error("the synced mirror holds no package to compare with")
 	}
 }

@@ -153,15 +153,16 @@ func run(args []string) error {
 			st.Sizes["gz"], st.Sizes["zst"], time.Since(start).Round(time.Millisecond), fs.Arg(0))
 		return nil
 	case "index":
-		// benchgen index -o STATE_DIR/index/REPO/MIRROR.idx MIRROR_DIR
+		// benchgen index [-files] -o STATE_DIR/index/REPO/MIRROR.idx MIRROR_DIR
 		out := fs.String("o", "", "the index file to write (state_dir/index/<repo>/<mirror>.idx)")
+		files := fs.Bool("files", false, "also make each package's file in MIRROR_DIR, sparse, of its declared size")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
 		if fs.NArg() != 1 || *out == "" {
 			return errors.New("want -o FILE and exactly one directory argument")
 		}
-		return writeIndex(fs.Arg(0), *out)
+		return writeIndex(fs.Arg(0), *out, *files)
 	case "rpms":
 		var o benchgen.RPMOpts
 		fs.IntVar(&o.Packages, "packages", 1000, "packages")
