@@ -370,24 +370,19 @@ func (pl *planner) plan(ctx context.Context, primary string, next func() (*repod
 			m.plan.Store = make([]Placement, 0, min(max(pl.declared, 0), maxPresize))
 			plan.Fetch = slices.Grow(plan.Fetch, cap(m.plan.Store))
 		}
-		m.files, m.servedFiles = nil, nil
+		m.files = nil
 		if (m.index == nil || m.indexServed) && m.tg != nil {
 			// Every package of the revision is looked up in the mirror:
 			// list it once (a directory walk, or a few LIST requests)
-			// rather than Stat it 100,000 times.
+			// rather than Stat it 100,000 times. (A mirror rpmirror
+			// published was listed where its packages are while its
+			// index was read: servedFiles.)
 			m.files = listFiles(ctx, m.tg)
-		} else if m.tg != nil && !m.verifyOnly {
-			// A mirror rpmirror published: what its index says it
-			// serves may have been deleted or cut short by hand since,
-			// and a publish must not name it again (a mirror is whole
-			// after a sync, as after rsync). Listed where its packages
-			// are, not its snapshots.
-			m.servedFiles = listServed(ctx, m.tg, m.index)
 		}
 	}
 	defer func() {
 		for _, m := range behind {
-			m.files, m.servedFiles = nil, nil
+			m.files = nil
 		}
 	}()
 	metaHref := map[string]string{}
@@ -896,6 +891,9 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	defer func() {
 		stop() // a plan that failed does not wait for the whole read
 		<-indexed
+		for _, m := range behind {
+			m.servedFiles = nil
+		}
 	}()
 	go func() {
 		ctx := ictx
@@ -917,6 +915,16 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 			}
 			m.index, m.indexServed = s.loadIndex(ctx, m)
 			indexes[key] = index{m.index, m.indexServed}
+		}
+		// A mirror rpmirror published: what its index says it serves
+		// may have been deleted or cut short by hand since, and a
+		// publish must not name it again (a mirror is whole after a
+		// sync, as after rsync). Listed where its packages are, not its
+		// snapshots, while the origin's primary downloads.
+		for _, m := range behind {
+			if m.index != nil && !m.indexServed && m.tg != nil && !m.verifyOnly {
+				m.servedFiles = listServed(ctx, m.tg, m.index)
+			}
 		}
 	}()
 	if err := inRegion(ctx, "check adopted mirrors' metadata", func() error { return s.checkAdoptedMeta(ctx, behind) }); err != nil {
