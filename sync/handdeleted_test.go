@@ -14,11 +14,12 @@ import (
 )
 
 // TestPublishPutsBackWhatWasDeletedByHand: a package rpmirror published
-// in a mirror, deleted there by hand since (one), or cut short (two), is
-// named by the next revision too: the sync that publishes it puts the
-// package back, and both mirrors are consistent after it. Before, the
-// index of the published revision was trusted, and the new revision was
-// published naming a file the mirror did not have. The dry run says so.
+// in a mirror, deleted there by hand since (one), or with its whole
+// directory (two), is named by the next revision too: the sync that
+// publishes it puts the packages back, and both mirrors are consistent
+// after it. Before, the index of the published revision was trusted, and
+// the new revision was published naming files the mirror did not have.
+// The dry run says so.
 func TestPublishPutsBackWhatWasDeletedByHand(t *testing.T) {
 	key := testrepo.TestKey(t)
 	dir := filepath.Join(t.TempDir(), "v1")
@@ -44,12 +45,7 @@ func TestPublishPutsBackWhatWasDeletedByHand(t *testing.T) {
 	if err := os.Remove(filepath.Join(h.mirrors[0], kept[0])); err != nil {
 		t.Fatal(err)
 	}
-	// Cut short: a new, shorter file, not the inode mirror one shares.
-	short := filepath.Join(h.mirrors[1], kept[1])
-	if err := os.Remove(short); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(short, []byte("cut short"), 0o644); err != nil {
+	if err := os.RemoveAll(filepath.Join(h.mirrors[1], filepath.Dir(kept[1]))); err != nil {
 		t.Fatal(err)
 	}
 	republish(t, o, v2)

@@ -154,6 +154,22 @@ type Exporter interface {
 	Export(ctx context.Context, path, dst string) error
 }
 
+// NameLister is implemented by a target that lists the regular files
+// under a directory faster than Walk when their sizes are not needed (a
+// local directory: the entries' types, no stat of each file): a sync
+// checks that a mirror it published still holds every package its
+// index names, 100,000 of them, before a publish names them again.
+type NameLister interface {
+	// ListNames calls fn with the path of every regular file under dir
+	// (a directory path ending in "/"), by the type its directory entry
+	// gives, in no particular order, leaving out the target's own
+	// bookkeeping and never following a symlink. The path is in a buffer
+	// fn must not keep: it is reused for the next. A dir that names
+	// nothing gives no files and no error. An error from fn stops the
+	// listing and is returned.
+	ListNames(ctx context.Context, dir string, fn func(path []byte) error) error
+}
+
 // Stager is implemented by a target on this machine that keeps a
 // directory of its own for temporary files, on the target's filesystem,
 // and empties it after a crash (a local mirror's .rpmirror/tmp, which Lock

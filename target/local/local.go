@@ -934,6 +934,58 @@ func (l *Local) Walk(ctx context.Context, prefix string, fn func(string, target.
 	return nil
 }
 
+// ListNames implements target.NameLister: a directory's entries by
+// their type (d_type), without a stat of each file or a sort.
+func (l *Local) ListNames(ctx context.Context, dir string, fn func(path []byte) error) error {
+	if !strings.HasSuffix(dir, "/") {
+		return fmt.Errorf("listing %s in %s: not a directory path ending in /", dir, l.root)
+	}
+	start, err := l.walkStart(dir)
+	if err != nil || start == "" {
+		return err
+	}
+	buf := make([]byte, 0, 256)
+	if start != l.root {
+		buf = append(buf, dir...)
+	}
+	if err := l.listNames(ctx, start, buf, fn); err != nil {
+		return fmt.Errorf("listing %s in %s: %w", dir, l.root, err)
+	}
+	return nil
+}
+
+// listNames lists the directory full, whose path in the target rel
+// ends in "/" (or is empty, for the root).
+func (l *Local) listNames(ctx context.Context, full string, rel []byte, fn func([]byte) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(full, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	ents, err := f.ReadDir(-1)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		name := e.Name()
+		switch {
+		case e.Type().IsRegular():
+			if err := fn(append(rel, name...)); err != nil {
+				return err
+			}
+		case e.IsDir() && !strings.HasPrefix(name, ".rpmirror"):
+			sub := append(append(rel, name...), '/')
+			if err := l.listNames(ctx, full+string(filepath.Separator)+name, sub, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // walkStart returns the directory Walk lists for prefix: the root, or
 // the deepest directory prefix names in full ("a/b" of "a/b/c"). It
 // returns "" when that names nothing a walk from the root would list: it

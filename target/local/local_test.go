@@ -79,6 +79,20 @@ func TestSymlinkedDirectoryIsNotFollowed(t *testing.T) {
 			t.Errorf("Walk(%q) listed what a symlinked directory holds: %v", prefix, got)
 		}
 	}
+	// Nor does ListNames, from the symlink or from a directory holding
+	// one (and a symlink to a file is no file).
+	os.MkdirAll(filepath.Join(l.Root(), "real"), 0o755)
+	os.Symlink(outside, filepath.Join(l.Root(), "real", "link"))
+	os.Symlink(filepath.Join(outside, "planted.rpm"), filepath.Join(l.Root(), "real", "file.rpm"))
+	for _, dir := range []string{"Packages/", "Packages/sub/", "real/"} {
+		var got []string
+		if err := l.ListNames(ctx, dir, func(p []byte) error { got = append(got, string(p)); return nil }); err != nil {
+			t.Errorf("ListNames(%q): %v", dir, err)
+		}
+		if len(got) != 0 {
+			t.Errorf("ListNames(%q) listed what a symlink leads to: %v", dir, got)
+		}
+	}
 }
 
 // TestCommitIsAtomic reads the two metadata files through one directory

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"testing"
 
 	"github.com/rpmirror/rpmirror/target"
@@ -307,6 +308,43 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 			}
 			if !reflect.DeepEqual(got, c.want) {
 				t.Errorf("Walk(%q) = %v, want %v", c.prefix, got, c.want)
+			}
+		}
+	})
+
+	t.Run("ListNames", func(t *testing.T) {
+		tg := newTarget(t)
+		nl, ok := tg.(target.NameLister)
+		if !ok {
+			t.Skip("the target lists no names (target.NameLister)")
+		}
+		for _, p := range []string{"a.rpm", "ab/z.rpm", "a/x.rpm", "a/c/y.rpm", "a/c/d/w.rpm", "b/q.rpm", "snapshots/s1/a/x.rpm"} {
+			put(t, tg, p, p)
+		}
+		for _, c := range []struct {
+			dir  string
+			want []string
+		}{
+			{"a/", []string{"a/c/d/w.rpm", "a/c/y.rpm", "a/x.rpm"}},
+			{"a/c/", []string{"a/c/d/w.rpm", "a/c/y.rpm"}},
+			{"b/", []string{"b/q.rpm"}},
+			{"snapshots/", []string{"snapshots/s1/a/x.rpm"}},
+			{"nothing/", nil},
+			{"a.rpm/", nil}, // a file, not a directory
+			{"../", nil},
+			{".rpmirror/", nil},
+		} {
+			var got []string
+			if err := nl.ListNames(ctx, c.dir, func(p []byte) error {
+				got = append(got, string(p))
+				return nil
+			}); err != nil {
+				t.Errorf("ListNames(%q): %v", c.dir, err)
+				continue
+			}
+			sort.Strings(got)
+			if !reflect.DeepEqual(got, c.want) {
+				t.Errorf("ListNames(%q) = %v, want %v", c.dir, got, c.want)
 			}
 		}
 	})
