@@ -28,14 +28,32 @@ func (s *run) cachePath(c repodata.Checksum) string {
 // plan's Metadata) into the cache, as many at once as packages
 // (Options.Concurrency): an update needs a handful of small files, which
 // one after another would cost a round trip each. The first failure
-// cancels the rest.
+// cancels the rest. Entries sharing a checksum (one file, in the cache
+// at one path) are fetched once: the others are checked once it is
+// there (their type's own check), not fetched into the same path at the
+// same time.
 func (s *run) fetchMetadata(ctx context.Context, meta []repodata.Data) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(s.e.opts.Concurrency)
+	seen := make(map[repodata.Checksum]bool, len(meta))
+	var again []repodata.Data
 	for _, d := range meta {
+		if seen[d.Checksum] {
+			again = append(again, d)
+			continue
+		}
+		seen[d.Checksum] = true
 		g.Go(func() error { return s.fetchMeta(gctx, d) })
 	}
-	return g.Wait()
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for _, d := range again {
+		if err := s.fetchMeta(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // fetchPackages downloads and verifies pkgs (the plan's Fetch) into the
