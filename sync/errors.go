@@ -220,3 +220,18 @@ func fingerprints(fps []string) string {
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(fps[:shown], ", "), len(fps)-shown)
 }
+
+// ListError is a mirror rpmirror published that could not be listed
+// before a publish (a directory where its packages are that is a
+// symlink, a LIST refused): a package deleted there by hand would be
+// named again, so nothing is published to it (MirrorPlan.Refused).
+type ListError struct {
+	Mirror string
+	Err    error
+}
+
+func (e *ListError) Error() string {
+	return fmt.Sprintf("listing mirror %s before publishing to it (a package deleted there by hand would be named again; nothing was written): %v", e.Mirror, e.Err)
+}
+
+func (e *ListError) Unwrap() error { return e.Err }

@@ -63,6 +63,8 @@ type mirror struct {
 	// index known), lists the files where its packages are, to find any
 	// deleted or cut short since (listServed).
 	servedFiles *servedFiles
+	// listErr is why listServed failed: the mirror is refused.
+	listErr error
 
 	plan *MirrorPlan // what the sync does to it, once planned
 	// early is what was stored while the packages downloaded (nil:

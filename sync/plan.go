@@ -21,6 +21,7 @@ import (
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 	"github.com/rpmirror/rpmirror/config"
+	"github.com/rpmirror/rpmirror/internal/safefs"
 	"github.com/rpmirror/rpmirror/repodata"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
@@ -171,7 +172,8 @@ type MirrorPlan struct {
 	// prune_after has passed when the plan was made.
 	Prune []string
 	// Refused, when set, is why the revision cannot be published safely
-	// to this mirror (an *UnsafePublishError): nothing is written to it.
+	// to this mirror (an *UnsafePublishError, or a *ListError: what it
+	// holds could not be listed): nothing is written to it.
 	Refused error
 }
 
@@ -540,7 +542,7 @@ func (pl *planner) check(p *repodata.Package, metaHref map[string]string) error 
 func (pl *planner) packageReason(ctx context.Context, m *mirror, p *repodata.Package) (Reason, error) {
 	if sum, ok := m.index[p.Href]; ok && isChecksum(sum, p.Checksum) {
 		if !m.indexServed {
-			if !m.servedFiles.holds(ctx, m.tg, p) {
+			if !m.servedFiles.holds(p) {
 				// Gone, or another size, since rpmirror published it:
 				// fetched and put back by the commit.
 				return ReasonRepair, nil
@@ -625,6 +627,9 @@ func (pl *planner) planCommit(plan *Plan, m *mirror) {
 	mp.Pending = pl.pendingAfterCommit(plan, m)
 	mp.Prune = due(mp.Pending, pl.now, pl.repo.PruneAfter)
 	mp.Refused = pl.checkOrdered(m)
+	if m.listErr != nil {
+		mp.Refused = m.listErr
+	}
 }
 
 // checkOrdered refuses what cannot be published to a target without an
@@ -747,81 +752,97 @@ func listFiles(ctx context.Context, tg target.Target) map[string]int64 {
 }
 
 // servedFiles is what listServed found of the packages a mirror rpmirror
-// published serves, under each top-level directory its index locates
-// packages in (dirs): every one there (all), or else the regular files
-// with their sizes.
+// published serves, in each top-level directory its index locates
+// packages in, and at the top ("" in dirs): every one there (all), or
+// else the regular files with their sizes.
 type servedFiles struct {
 	all   bool
 	files map[string]int64
 	dirs  map[string]bool
 }
 
-// listServed lists the files of tg under each top-level directory index
-// (a published revision's: location -> checksum) locates a package in:
-// "Packages/" and the like, not snapshots/. A target.NameLister (a local
-// directory) is asked for names alone, and when every package the index
-// locates in those directories is there, that is all (sizes are not
-// looked at: a stat of 100,000 files cost this plan a third of its time);
-// else, and on other targets (a LIST gives sizes at no cost), the files
-// are listed with their sizes. It returns nil when a listing fails: the
-// index is then trusted, as before there were listings.
-func listServed(ctx context.Context, tg target.Target, index map[string]string) *servedFiles {
+// topDir is the top-level directory of location href, "" for a file at
+// the top.
+func topDir(href string) string {
+	if i := strings.IndexByte(href, '/'); i > 0 {
+		return href[:i]
+	}
+	return ""
+}
+
+// listServed lists the files of tg in each top-level directory index (a
+// published revision's: location -> checksum) locates a package in
+// ("Packages/" and the like, not snapshots/), and at the top when it
+// locates one there. A target.NameLister (a local directory) is asked
+// for names alone, and when every package of the index is there, that is
+// all (sizes are not looked at: a stat of 100,000 files cost this plan a
+// third of its time); else, and on other targets (a LIST gives sizes at
+// no cost), the files are listed with their sizes. A listing that fails
+// is an error (a directory there that is a symlink, a refused LIST): the
+// mirror is then refused, not published to on the index's word.
+func listServed(ctx context.Context, tg target.Target, index map[string]string) (*servedFiles, error) {
 	sf := &servedFiles{dirs: map[string]bool{}}
-	inDirs := 0
 	for href := range index {
-		if i := strings.IndexByte(href, '/'); i > 0 {
-			sf.dirs[href[:i]] = true
-			inDirs++
-		}
+		sf.dirs[topDir(href)] = true
 	}
 	if nl, ok := tg.(target.NameLister); ok {
 		found := 0
+		count := func(p []byte) error {
+			if _, ok := index[string(p)]; ok {
+				found++
+			}
+			return nil
+		}
+		var err error
 		for dir := range sf.dirs {
-			err := nl.ListNames(ctx, dir+"/", func(p []byte) error {
-				if _, ok := index[string(p)]; ok {
-					found++
-				}
-				return nil
-			})
+			if dir == "" {
+				err = nl.ListNames(ctx, "", false, count)
+			} else {
+				err = nl.ListNames(ctx, dir+"/", true, count)
+			}
 			if err != nil {
-				return nil
+				break
 			}
 		}
-		if found == inDirs {
+		var sym *safefs.SymlinkError
+		switch {
+		case errors.As(err, &sym), ctx.Err() != nil:
+			return nil, err
+		case err == nil && found == len(index):
 			sf.all = true
-			return sf
+			return sf, nil
 		}
+		// Some are gone (or the names could not be had): which, by a
+		// listing with sizes.
 	}
 	sf.files = map[string]int64{}
 	for dir := range sf.dirs {
-		err := tg.Walk(ctx, dir+"/", func(p string, info target.Info) error {
-			sf.files[p] = info.Size
+		prefix := dir + "/"
+		if dir == "" {
+			prefix = "" // the whole target, of which the top's files
+		}
+		err := tg.Walk(ctx, prefix, func(p string, info target.Info) error {
+			if dir != "" || !strings.Contains(p, "/") {
+				sf.files[p] = info.Size
+			}
 			return nil
 		})
 		if err != nil {
-			return nil
+			return nil, err
 		}
 	}
-	return sf
+	return sf, nil
 }
 
-// holds reports whether tg, the mirror sf lists, holds package p at its
-// location (with p's size, where the listing gave sizes): by the
-// listing, or, for a location in no directory listed (a package at the
-// top), by a Stat. A nil sf (no listing) holds everything.
-func (sf *servedFiles) holds(ctx context.Context, tg target.Target, p *repodata.Package) bool {
-	if sf == nil {
+// holds reports whether the mirror sf lists holds package p at its
+// location (with p's size, where the listing gave sizes). A nil sf (no
+// listing) holds everything.
+func (sf *servedFiles) holds(p *repodata.Package) bool {
+	if sf == nil || sf.all {
 		return true
 	}
-	if i := strings.IndexByte(p.Href, '/'); i > 0 && sf.dirs[p.Href[:i]] {
-		if sf.all {
-			return true
-		}
-		size, ok := sf.files[p.Href]
-		return ok && (p.Size < 0 || size == p.Size)
-	}
-	info, err := tg.Stat(ctx, p.Href)
-	return err == nil && (p.Size < 0 || info.Size == p.Size)
+	size, ok := sf.files[p.Href]
+	return ok && (p.Size < 0 || size == p.Size)
 }
 
 // has reports whether m holds a regular file at p.
@@ -922,7 +943,7 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		stop() // a plan that failed does not wait for the whole read
 		<-indexed
 		for _, m := range behind {
-			m.servedFiles = nil
+			m.servedFiles, m.listErr = nil, nil
 		}
 	}()
 	go func() {
@@ -953,7 +974,10 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 		// snapshots, while the origin's primary downloads.
 		for _, m := range behind {
 			if m.index != nil && !m.indexServed && m.tg != nil && !m.verifyOnly {
-				m.servedFiles = listServed(ctx, m.tg, m.index)
+				var err error
+				if m.servedFiles, err = listServed(ctx, m.tg, m.index); err != nil {
+					m.listErr = &ListError{Mirror: m.cfg.Name, Err: err}
+				}
 			}
 		}
 	}()

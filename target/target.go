@@ -161,13 +161,16 @@ type Exporter interface {
 // index names, 100,000 of them, before a publish names them again.
 type NameLister interface {
 	// ListNames calls fn with the path of every regular file under dir
-	// (a directory path ending in "/"), by the type its directory entry
-	// gives, in no particular order, leaving out the target's own
-	// bookkeeping and never following a symlink. The path is in a buffer
-	// fn must not keep: it is reused for the next. A dir that names
-	// nothing gives no files and no error. An error from fn stops the
-	// listing and is returned.
-	ListNames(ctx context.Context, dir string, fn func(path []byte) error) error
+	// (a directory path ending in "/", or "" for the top), by the type
+	// its directory entry gives, in no particular order, leaving out the
+	// target's own bookkeeping and never following a symlink; with
+	// recursive, in every directory below dir too, else in dir alone. The
+	// path is in a buffer fn must not keep: it is reused for the next. A
+	// dir that names nothing gives no files and no error; one that is a
+	// symlink, or is reached through one, is an error (a
+	// *safefs.SymlinkError for a local directory). An error from fn stops
+	// the listing and is returned.
+	ListNames(ctx context.Context, dir string, recursive bool, fn func(path []byte) error) error
 }
 
 // Stager is implemented by a target on this machine that keeps a

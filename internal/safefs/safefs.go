@@ -37,6 +37,16 @@ func (e *NotDirError) Error() string {
 	return fmt.Sprintf("%s is not a directory", e.Path)
 }
 
+// IsDirError is a directory where a file is to be written: rpmirror
+// never deletes a directory it did not make to put a file in its place.
+type IsDirError struct {
+	Path string
+}
+
+func (e *IsDirError) Error() string {
+	return fmt.Sprintf("%s is a directory where a file goes: rpmirror never deletes a directory it did not make; remove it", e.Path)
+}
+
 // ErrHeld is returned by Lock when another process holds the lock.
 var ErrHeld = errors.New("lock is held by another process")
 

@@ -484,8 +484,12 @@ func (l *Local) Commit(ctx context.Context, files []target.File, remove []string
 	}
 	onlyMeta := true
 	for _, f := range files {
-		if _, err := l.fullW(f.Path); err != nil {
+		full, err := l.fullW(f.Path)
+		if err != nil {
 			return err
+		}
+		if fi, err := os.Lstat(full); err == nil && fi.IsDir() {
+			return fmt.Errorf("%s: %w", f.Path, &safefs.IsDirError{Path: full})
 		}
 		if !strings.HasPrefix(f.Path, metaDir+"/") {
 			onlyMeta = false
@@ -936,9 +940,15 @@ func (l *Local) Walk(ctx context.Context, prefix string, fn func(string, target.
 
 // ListNames implements target.NameLister: a directory's entries by
 // their type (d_type), without a stat of each file or a sort.
-func (l *Local) ListNames(ctx context.Context, dir string, fn func(path []byte) error) error {
-	if !strings.HasSuffix(dir, "/") {
+func (l *Local) ListNames(ctx context.Context, dir string, recursive bool, fn func(path []byte) error) error {
+	if dir != "" && !strings.HasSuffix(dir, "/") {
 		return fmt.Errorf("listing %s in %s: not a directory path ending in /", dir, l.root)
+	}
+	if d := strings.TrimSuffix(dir, "/"); d != "" && target.CheckPath(d) == nil {
+		var sym *safefs.SymlinkError
+		if err := safefs.Check(l.root, d); errors.As(err, &sym) {
+			return fmt.Errorf("listing %s in %s: %w", dir, l.root, err)
+		}
 	}
 	start, err := l.walkStart(dir)
 	if err != nil || start == "" {
@@ -948,7 +958,7 @@ func (l *Local) ListNames(ctx context.Context, dir string, fn func(path []byte) 
 	if start != l.root {
 		buf = append(buf, dir...)
 	}
-	if err := l.listNames(ctx, start, buf, fn); err != nil {
+	if err := l.listNames(ctx, start, buf, recursive, fn); err != nil {
 		return fmt.Errorf("listing %s in %s: %w", dir, l.root, err)
 	}
 	return nil
@@ -956,7 +966,7 @@ func (l *Local) ListNames(ctx context.Context, dir string, fn func(path []byte) 
 
 // listNames lists the directory full, whose path in the target rel
 // ends in "/" (or is empty, for the root).
-func (l *Local) listNames(ctx context.Context, full string, rel []byte, fn func([]byte) error) error {
+func (l *Local) listNames(ctx context.Context, full string, rel []byte, recursive bool, fn func([]byte) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -976,9 +986,9 @@ func (l *Local) listNames(ctx context.Context, full string, rel []byte, fn func(
 			if err := fn(append(rel, name...)); err != nil {
 				return err
 			}
-		case e.IsDir() && !strings.HasPrefix(name, ".rpmirror"):
+		case recursive && e.IsDir() && !strings.HasPrefix(name, ".rpmirror"):
 			sub := append(append(rel, name...), '/')
-			if err := l.listNames(ctx, full+string(filepath.Separator)+name, sub, fn); err != nil {
+			if err := l.listNames(ctx, full+string(filepath.Separator)+name, sub, true, fn); err != nil {
 				return err
 			}
 		}

@@ -86,8 +86,10 @@ func TestSymlinkedDirectoryIsNotFollowed(t *testing.T) {
 	os.Symlink(filepath.Join(outside, "planted.rpm"), filepath.Join(l.Root(), "real", "file.rpm"))
 	for _, dir := range []string{"Packages/", "Packages/sub/", "real/"} {
 		var got []string
-		if err := l.ListNames(ctx, dir, func(p []byte) error { got = append(got, string(p)); return nil }); err != nil {
-			t.Errorf("ListNames(%q): %v", dir, err)
+		err := l.ListNames(ctx, dir, true, func(p []byte) error { got = append(got, string(p)); return nil })
+		var sym *safefs.SymlinkError
+		if want := dir != "real/"; errors.As(err, &sym) != want {
+			t.Errorf("ListNames(%q): %v; want a *safefs.SymlinkError: %v", dir, err, want)
 		}
 		if len(got) != 0 {
 			t.Errorf("ListNames(%q) listed what a symlink leads to: %v", dir, got)

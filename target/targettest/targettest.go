@@ -325,6 +325,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 			dir  string
 			want []string
 		}{
+			{"", []string{"a.rpm"}}, // the top alone
 			{"a/", []string{"a/c/d/w.rpm", "a/c/y.rpm", "a/x.rpm"}},
 			{"a/c/", []string{"a/c/d/w.rpm", "a/c/y.rpm"}},
 			{"b/", []string{"b/q.rpm"}},
@@ -335,7 +336,7 @@ func Run(t *testing.T, newTarget func(t *testing.T) target.Target) {
 			{".rpmirror/", nil},
 		} {
 			var got []string
-			if err := nl.ListNames(ctx, c.dir, func(p []byte) error {
+			if err := nl.ListNames(ctx, c.dir, c.dir != "", func(p []byte) error {
 				got = append(got, string(p))
 				return nil
 			}); err != nil {
