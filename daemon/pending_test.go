@@ -94,6 +94,20 @@ func TestMirrorAddedWhileTheOriginIsDownIsFilled(t *testing.T) {
 	if _, page := e.get("/status"); !strings.Contains(page, "the current verified revision taken from mirror m1 on this machine") {
 		t.Error("/status does not say the revision came from m1")
 	}
+
+	// m2 emptied by hand, the origin still down: the next sync fills it
+	// again (the daemon asks the mirrors what they serve, not only its
+	// state: an operator tester's daemon skipped every sync).
+	for _, d := range []string{"Packages", "repodata"} {
+		if err := os.RemoveAll(filepath.Join(e.dir, "m2", d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 15*time.Second, "m2 emptied to be found down", func() bool { return e.mirrorState("m2").State == "down" })
+	e.d.TriggerSync("demo")
+	waitFor(t, 30*time.Second, "m2 to be filled again and listed", func() bool {
+		return e.mirrorState("m2").State == "ok" && len(e.mirrorlist()) == 3
+	})
 }
 
 // TestFillKeepsTheOriginsRefusal: the origin's last revision failed

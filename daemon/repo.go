@@ -394,7 +394,7 @@ func (r *repo) runSync(ctx context.Context, why string) {
 		r.mu.Unlock()
 		return
 	}
-	if origin.State == health.Down && !r.fillableHere(rc) {
+	if origin.State == health.Down && !r.fillableHere(ctx, rc) {
 		// Not a failure of ours: the origin is down. Skip, visibly, and
 		// try again on the next trigger. (When a written mirror here
 		// serves the current verified revision and another does not,
@@ -1303,14 +1303,16 @@ func (r *repo) target(ctx context.Context, m config.Mirror) (target.Target, erro
 	return tg, nil
 }
 
-// fillableHere reports whether, by rpmirror's state, a written mirror of
-// rc on this machine (a path) serves the current verified revision while
-// another written mirror does not (added since, or left behind): a sync
+// fillableHere reports whether a written mirror of rc on this machine (a
+// path) serves the current verified revision while another written
+// mirror does not (added since, left behind, or emptied by hand): a sync
 // with the origin down then brings that one to the revision from the
-// mirror beside (sync's fromMirrorHere), so it is not skipped. A
-// filtered or sign_with repository is not: its revision is written from
-// the origin's.
-func (r *repo) fillableHere(rc config.Repo) bool {
+// mirror beside (sync's fromMirrorHere), so it is not skipped. A mirror
+// rpmirror's state says it published the revision to is asked for its
+// repomd.xml (one small read; a mirror never published to is not opened,
+// which would create its directory). A filtered or sign_with repository
+// is not: its revision is written from the origin's.
+func (r *repo) fillableHere(ctx context.Context, rc config.Repo) bool {
 	if rc.Filter != nil || rc.SignWith != "" {
 		return false
 	}
@@ -1328,13 +1330,29 @@ func (r *repo) fillableHere(rc config.Repo) bool {
 		if !m.Written() {
 			continue
 		}
-		if ms := st.Mirrors[m.Name]; ms != nil && ms.RepomdSHA256 == cur.SHA256 {
+		if ms := st.Mirrors[m.Name]; ms != nil && ms.RepomdSHA256 == cur.SHA256 && r.serves(ctx, m, cur.Repomd) {
 			here = here || m.Path != ""
 			continue
 		}
 		behind = true
 	}
 	return here && behind
+}
+
+// serves reports whether the written mirror m serves repomd, byte for
+// byte, read through its target.
+func (r *repo) serves(ctx context.Context, m config.Mirror, repomd []byte) bool {
+	tg, err := r.target(ctx, m)
+	if err != nil {
+		return false
+	}
+	rc, err := tg.Open(ctx, sync.RepomdPath)
+	if err != nil {
+		return false
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, int64(len(repomd))+1))
+	return err == nil && bytes.Equal(b, repomd)
 }
 
 // awaitsFirstSync reports whether rpmirror's state shows no sync that

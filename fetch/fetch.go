@@ -764,9 +764,9 @@ func CheckFile(p string, size int64, check Check) error {
 	case err != nil:
 		return err
 	case !fi.Mode().IsRegular():
-		return fmt.Errorf("%s: not a regular file", p)
+		return errors.New("not a regular file")
 	case size > 0 && fi.Size() != size:
-		return fmt.Errorf("%s: %d bytes, want %d", p, fi.Size(), size)
+		return fmt.Errorf("%d bytes, want %d", fi.Size(), size)
 	}
 	return check(f)
 }

@@ -121,7 +121,7 @@ type LocalFileError struct {
 }
 
 func (e *LocalFileError) Error() string {
-	return fmt.Sprintf("%s: no usable upstream, and mirror %q on this machine holds no intact copy (rpmirror verify --repair mends it): %v", e.Href, e.Mirror, e.Err)
+	return fmt.Sprintf("no usable upstream, and mirror %q on this machine holds no intact copy (rpmirror verify says what is wrong there): %v", e.Mirror, e.Err)
 }
 
 func (e *LocalFileError) Unwrap() error { return e.Err }

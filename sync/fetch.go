@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/rpmirror/rpmirror/repodata"
+	"github.com/rpmirror/rpmirror/source"
 	"github.com/rpmirror/rpmirror/target"
 	"github.com/rpmirror/rpmirror/verify"
 )
@@ -87,8 +88,13 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 		group := groups[dst]
 		p := group[0]
 		g.Go(func() error {
-			from := s.export(gctx, p, dst)
+			from, exportErr := s.export(gctx, p, dst)
 			exported := from != ""
+			if s.local != nil && !exported && exportErr != nil {
+				// Nothing to check: say what the mirror holds instead
+				// of the cache's want of a file.
+				return fmt.Errorf("package %s (%s): %w", p.NEVRA(), p.Href, &source.LocalFileError{Mirror: s.local.cfg.Name, Href: p.Href, Err: exportErr})
+			}
 			n, err := src.File(gctx, p.Href, p.Base, dst, p.Size, func(r io.Reader) error {
 				_, err := verify.RPM(r, p, s.keyring)
 				return err
@@ -135,13 +141,13 @@ func (s *run) fetchPackages(ctx context.Context, pkgs []*repodata.Package, keep 
 // export puts at dst (the cache path of p, where nothing is yet) the file
 // a mirror of this sync on this machine holds at p's path, verified
 // (exportSources; a hard link), and returns that mirror's name ("" for
-// none): a mirror added beside others then costs no download of what
-// they hold. Nothing trusts it for that: fetch.File checks a file found
-// at dst as it checks a download, removes it when it fails (the link,
-// never the mirror's file) and downloads p.
-func (s *run) export(ctx context.Context, p *repodata.Package, dst string) (mirror string) {
+// none, with the last export's error): a mirror added beside others then
+// costs no download of what they hold. Nothing trusts it for that:
+// fetch.File checks a file found at dst as it checks a download, removes
+// it when it fails (the link, never the mirror's file) and downloads p.
+func (s *run) export(ctx context.Context, p *repodata.Package, dst string) (mirror string, err error) {
 	if !s.exportable(p) {
-		return "" // an initial sync: no system call a package for nothing
+		return "", nil // an initial sync: no system call a package for nothing
 	}
 	if s.local != nil {
 		// Nothing is downloaded, so nothing resumes from a part file an
@@ -150,21 +156,22 @@ func (s *run) export(ctx context.Context, p *repodata.Package, dst string) (mirr
 	}
 	for _, f := range []string{dst, dst + ".part"} {
 		if _, err := os.Lstat(f); !errors.Is(err, fs.ErrNotExist) {
-			return "" // left by an earlier run: File checks or resumes it
+			return "", nil // left by an earlier run: File checks or resumes it
 		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return ""
+		return "", err
 	}
 	for m, ex := range s.exportSources(p) {
-		if err := ex.Export(ctx, p.Href, dst); err != nil {
+		if err = ex.Export(ctx, p.Href, dst); err != nil {
 			s.log.Debug("not exported from a mirror; fetching it", "package", p.Href, "mirror", m.cfg.Name, "err", err)
+			err = fmt.Errorf("mirror %s: %w", m.cfg.Name, err)
 			continue
 		}
 		s.log.Debug("exported from a mirror", "package", p.Href, "mirror", m.cfg.Name)
-		return m.cfg.Name
+		return m.cfg.Name, nil
 	}
-	return ""
+	return "", err
 }
 
 // exportSources yields the mirrors of this sync on this machine

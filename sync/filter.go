@@ -111,7 +111,9 @@ func (s *run) fetchMeta(ctx context.Context, d repodata.Data) error {
 	size := d.Size
 	stream := s.stream
 	if s.local != nil {
-		s.exportMeta(ctx, d, dst)
+		if err := s.exportMeta(ctx, d, dst); err != nil {
+			return fmt.Errorf("fetching %s: %w", d.Href, err)
+		}
 	}
 	n, err := s.src.File(ctx, d.Href, d.Base, dst, size, func(r io.Reader) error {
 		if stream != nil && stream.want == d.Checksum {

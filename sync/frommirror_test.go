@@ -103,7 +103,7 @@ func TestMirrorAddedWhileTheOriginIsDown(t *testing.T) {
 	rep = h.sync()
 	var lf *source.LocalFileError
 	rel, _ := filepath.Rel(h.mirrors[0], victim)
-	if !errors.As(rep.Err, &lf) || lf.Mirror != "one" || lf.Href != filepath.ToSlash(rel) || !strings.Contains(rep.Err.Error(), "verify --repair") {
+	if !errors.As(rep.Err, &lf) || lf.Mirror != "one" || lf.Href != filepath.ToSlash(rel) || !strings.Contains(rep.Err.Error(), "rpmirror verify") {
 		t.Errorf("a damaged package in the mirror taken from: %v; want a *source.LocalFileError naming %s and mirror one", rep.Err, rel)
 	}
 	if _, err := os.Stat(filepath.Join(third, "repodata", "repomd.xml")); !errors.Is(err, fs.ErrNotExist) {
@@ -124,4 +124,18 @@ func TestMirrorAddedWhileTheOriginIsDown(t *testing.T) {
 		t.Fatalf("the sync after mirror one was mended: %v (from mirror %q)", rep.Err, rep.FromMirror)
 	}
 	checkConsistent(t, third)
+
+	// A package gone from every mirror here (deleted by hand): the error
+	// says what the mirrors hold, not that a file of the download cache
+	// is missing (an operator tester's).
+	for _, m := range []string{h.mirrors[0], h.mirrors[1], third} {
+		if err := os.Remove(filepath.Join(m, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.repo.Mirrors = append(h.repo.Mirrors, config.Mirror{Name: "four", Path: filepath.Join(filepath.Dir(h.mirrors[0]), "four")})
+	rep = h.sync()
+	if !errors.As(rep.Err, &lf) || strings.Contains(rep.Err.Error(), "cache") || !strings.Contains(rep.Err.Error(), "exporting "+filepath.ToSlash(rel)) {
+		t.Errorf("a package no mirror here holds: %v; want a *source.LocalFileError saying the mirrors do not hold it", rep.Err)
+	}
 }

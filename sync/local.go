@@ -33,7 +33,7 @@ import (
 // revision.
 func (s *run) fromMirrorHere(ctx context.Context, cause error) bool {
 	cur := s.verified.Current()
-	if cur == nil || s.repo.Filter != nil || s.repo.SignWith != "" {
+	if cur == nil {
 		return false
 	}
 	var from *mirror
@@ -47,7 +47,16 @@ func (s *run) fromMirrorHere(ctx context.Context, cause error) bool {
 			from = m
 		}
 	}
-	if from == nil || behind == 0 {
+	switch {
+	case behind == 0:
+		return false
+	case s.repo.Filter != nil || s.repo.SignWith != "":
+		// Said, so that a skipped sync leaving a mirror behind is not
+		// a riddle (an operator tester's).
+		s.log.Info("no usable upstream, and a mirror is behind: not filled from a mirror here, since this repository's revision is written from the origin's (filter or sign_with)", "behind", behind)
+		return false
+	case from == nil:
+		s.log.Info("no usable upstream, and a mirror is behind: no written mirror on this machine serves the current verified revision, byte for byte with its signature and key, to fill it from", "behind", behind, "revision", cur.Revision)
 		return false
 	}
 	md, err := repodata.ParseRepomd(cur.Repomd)
@@ -76,21 +85,23 @@ func (s *run) fromMirrorHere(ctx context.Context, cause error) bool {
 
 // exportMeta puts at dst, when nothing is there, the metadata file d as
 // the mirror the revision is taken from holds it (fromMirrorHere); the
-// source then checks it there. A failure leaves dst empty: the check
-// fails on it and names the mirror.
-func (s *run) exportMeta(ctx context.Context, d repodata.Data, dst string) {
+// source then checks it there. What keeps it from there (the mirror has
+// no such file, or a symlink in its place) is a *source.LocalFileError
+// naming the mirror.
+func (s *run) exportMeta(ctx context.Context, d repodata.Data, dst string) error {
 	ex, ok := s.local.tg.(target.Exporter)
 	if !ok {
-		return
+		return nil
 	}
 	os.Remove(dst + ".part") // nothing resumes from it: see export
 	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
-		return // there already (and checked), or unreadable: the check says
+		return nil // there already (and checked), or unreadable: the check says
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return
+		return err
 	}
 	if err := ex.Export(ctx, d.Href, dst); err != nil {
-		s.log.Debug("not exported from the mirror", "file", d.Href, "mirror", s.local.cfg.Name, "err", err)
+		return &source.LocalFileError{Mirror: s.local.cfg.Name, Href: d.Href, Err: err}
 	}
+	return nil
 }

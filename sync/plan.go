@@ -1056,6 +1056,9 @@ func (s *run) makePlan(ctx context.Context, behind []*mirror) error {
 	}
 	if s.e.opts.DryRun {
 		s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(s.rep.WouldFetch), "bytes", s.rep.WouldFetchBytes, "from_mirrors", s.rep.WouldTakeFromMirrors)
+	} else if s.local != nil {
+		// Nothing is fetched: every package comes from the mirror here.
+		s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", 0, "to_take", len(plan.Fetch), "from_mirror", s.local.cfg.Name)
 	} else {
 		s.log.Info("planned", "revision", s.md.Revision, "packages", plan.Packages, "to_fetch", len(plan.Fetch), "bytes", plan.FetchBytes)
 	}

@@ -268,8 +268,11 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 	}
 	if r.FromMirror != "" {
 		verb := "was"
-		if r.DryRun {
+		switch {
+		case r.DryRun:
 			verb = "would be"
+		case r.Err != nil:
+			verb = "was to be"
 		}
 		fmt.Fprintf(w, "  origin   no usable upstream: the current verified revision %s taken from mirror %s on this machine\n", verb, r.FromMirror)
 	}
