@@ -121,16 +121,7 @@ func TestFillKeepsTheOriginsRefusal(t *testing.T) {
 	e.waitHealthy()
 	key := testrepo.TestKey(t)
 	pkg := testrepo.Pkg{Name: "hz-pkg1", Version: "1", Release: "1", Sign: key}
-	corrupt := newRevision(t, pkg, time.Now().Unix()+10)
-	victim := filepath.Join(corrupt, filepath.FromSlash(pkg.RelPath()))
-	b, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-10] ^= 0xff
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corrupt := corruptRevision(t, pkg, time.Now().Unix()+10)
 	e.net.serve("origin", corrupt)
 	waitFor(t, 60*time.Second, "the origin's revision to be refused", func() bool {
 		return strings.Contains(e.status().Repos[0].OriginNote, "refused")

@@ -21,6 +21,24 @@ import (
 // newRevision builds, in a temporary directory, the demo's v2 with pkg
 // added (the other packages copied as they are), published as revision
 // rev of the origin.
+// corruptRevision is newRevision with pkg's file damaged after its
+// metadata was written (ten bytes from its end): a revision verification
+// refuses.
+func corruptRevision(t *testing.T, pkg testrepo.Pkg, rev int64) string {
+	t.Helper()
+	dir := newRevision(t, pkg, rev)
+	victim := filepath.Join(dir, filepath.FromSlash(pkg.RelPath()))
+	b, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 0xff
+	if err := os.WriteFile(victim, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func newRevision(t *testing.T, pkg testrepo.Pkg, rev int64) string {
 	t.Helper()
 	testrepo.RequireTools(t, "rpmbuild", "rpmsign", "gpg", "createrepo_c")
@@ -92,16 +110,7 @@ func TestRefusedRevisionKeepsMirrors(t *testing.T) {
 	key := testrepo.TestKey(t)
 	base := time.Now().Unix()
 	pkg := testrepo.Pkg{Name: "hz-pkg1", Version: "1", Release: "1", Sign: key}
-	corrupt := newRevision(t, pkg, base+10)
-	victim := filepath.Join(corrupt, filepath.FromSlash(pkg.RelPath()))
-	b, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-10] ^= 0xff
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	corrupt := corruptRevision(t, pkg, base+10)
 	forbidden := newRevision(t, pkg, base+20)
 	unknown := pkg
 	unknown.Sign = testrepo.UnknownKey(t)

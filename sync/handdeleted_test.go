@@ -31,16 +31,7 @@ func TestPublishPutsBackWhatWasDeletedByHand(t *testing.T) {
 	h.mustSync()
 	v2 := filepath.Join(filepath.Dir(dir), "v2")
 	buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
-	var kept []string // packages of both revisions
-	filepath.WalkDir(v2, func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasSuffix(p, ".rpm") {
-			r, _ := filepath.Rel(v2, p)
-			if _, err := os.Stat(filepath.Join(dir, r)); err == nil {
-				kept = append(kept, filepath.ToSlash(r))
-			}
-		}
-		return nil
-	})
+	kept := sharedPackages(dir, v2)
 	if len(kept) < 2 {
 		t.Fatalf("revisions 1 and 2 share %d packages, want 2 or more", len(kept))
 	}
@@ -53,7 +44,7 @@ func TestPublishPutsBackWhatWasDeletedByHand(t *testing.T) {
 	republish(t, o, v2)
 	dry := h.engine(true).Sync(context.Background(), h.repo)
 	for i, want := range kept[:2] {
-		mp := mirrorPlanOf(dry.Plan, h.repo.Mirrors[i].Name)
+		mp := dry.Plan.Mirror(h.repo.Mirrors[i].Name)
 		if mp == nil || !slices.ContainsFunc(mp.Commit, func(p sync.Placement) bool { return p.Path == want && p.Reason == sync.ReasonRepair }) {
 			t.Errorf("the dry run's plan for %s does not put back %s (repair)", h.repo.Mirrors[i].Name, want)
 		}
@@ -62,18 +53,6 @@ func TestPublishPutsBackWhatWasDeletedByHand(t *testing.T) {
 	for _, m := range h.mirrors {
 		checkConsistent(t, m)
 	}
-}
-
-func mirrorPlanOf(p *sync.Plan, name string) *sync.MirrorPlan {
-	if p == nil {
-		return nil
-	}
-	for _, mp := range p.Mirrors {
-		if mp.Name == name {
-			return mp
-		}
-	}
-	return nil
 }
 
 // TestPublishToAMirrorThatCannotBeListedAsItWas: before a publish, a
@@ -160,16 +139,7 @@ func TestPublishToAMirrorThatCannotBeListedAsItWas(t *testing.T) {
 			h.mustSync()
 			v2 := filepath.Join(filepath.Dir(dir), "v2")
 			buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
-			var kept string
-			filepath.WalkDir(v2, func(p string, d fs.DirEntry, err error) error {
-				if err == nil && kept == "" && strings.HasSuffix(p, ".rpm") {
-					r, _ := filepath.Rel(v2, p)
-					if _, err := os.Stat(filepath.Join(dir, r)); err == nil {
-						kept = filepath.ToSlash(r)
-					}
-				}
-				return nil
-			})
+			kept := sharedPackages(dir, v2)[0]
 			tc.plant(t, h.mirrors[0], kept)
 			before, err := os.ReadFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml"))
 			if err != nil {
@@ -189,4 +159,20 @@ func TestPublishToAMirrorThatCannotBeListedAsItWas(t *testing.T) {
 			}
 		})
 	}
+}
+
+// sharedPackages returns the locations of the packages the repository in
+// v2 keeps from the one in v1 (files at the same path in both).
+func sharedPackages(v1, v2 string) []string {
+	var kept []string
+	filepath.WalkDir(v2, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(p, ".rpm") {
+			r, _ := filepath.Rel(v2, p)
+			if _, err := os.Stat(filepath.Join(v1, r)); err == nil {
+				kept = append(kept, filepath.ToSlash(r))
+			}
+		}
+		return nil
+	})
+	return kept
 }

@@ -195,6 +195,20 @@ func (mp *MirrorPlan) Publish() []string {
 // kept, pruned, and why.
 func (p *Plan) Lines() []string { return slices.Collect(p.All()) }
 
+// Mirror returns the plan of the mirror called name, or nil (also for a
+// nil Plan).
+func (p *Plan) Mirror(name string) *MirrorPlan {
+	if p == nil {
+		return nil
+	}
+	for _, mp := range p.Mirrors {
+		if mp.Name == name {
+			return mp
+		}
+	}
+	return nil
+}
+
 // All yields the lines of Lines one at a time, without holding them: a
 // plan of 100,000 packages is printed without a copy of itself as text.
 func (p *Plan) All() iter.Seq[string] {

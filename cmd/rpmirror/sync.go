@@ -291,7 +291,7 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 	for _, m := range r.Mirrors {
 		switch {
 		case r.DryRun:
-			mp := mirrorPlan(r.Plan, m.Name)
+			mp := r.Plan.Mirror(m.Name)
 			switch {
 			case m.UpToDate:
 				fmt.Fprintf(w, "  %-12s current\n", m.Name)
@@ -356,18 +356,6 @@ func writeLine(w io.Writer, prefix, s string) {
 	io.WriteString(w, "\n")
 }
 
-// mirrorPlan returns the plan of the mirror named name, or nil.
-func mirrorPlan(p *sync.Plan, name string) *sync.MirrorPlan {
-	if p == nil {
-		return nil
-	}
-	for _, mp := range p.Mirrors {
-		if mp.Name == name {
-			return mp
-		}
-	}
-	return nil
-}
 
 func oneLine(err error) string { return errLine(err) }
 
