@@ -356,7 +356,6 @@ func writeLine(w io.Writer, prefix, s string) {
 	io.WriteString(w, "\n")
 }
 
-
 func oneLine(err error) string { return errLine(err) }
 
 // count says n of noun, in the plural unless n is 1: "1 package",
