@@ -1325,18 +1325,46 @@ func (r *repo) fillableHere(ctx context.Context, rc config.Repo) bool {
 	if err != nil {
 		return false
 	}
-	here, behind := false, false
+	// By the state first: no read at all when no path mirror was
+	// published the revision. Then the path mirrors are read until one
+	// serves it (another that does not is behind); the others only while
+	// none is known behind.
+	var paths, others []config.Mirror
+	behind := false
 	for _, m := range rc.Mirrors {
 		if !m.Written() {
 			continue
 		}
-		if ms := st.Mirrors[m.Name]; ms != nil && ms.RepomdSHA256 == cur.SHA256 && r.serves(ctx, m, cur.Repomd) {
-			here = here || m.Path != ""
-			continue
+		switch ms := st.Mirrors[m.Name]; {
+		case ms == nil || ms.RepomdSHA256 != cur.SHA256:
+			behind = true
+		case m.Path != "":
+			paths = append(paths, m)
+		default:
+			others = append(others, m)
 		}
-		behind = true
 	}
-	return here && behind
+	here := false
+	for _, m := range paths {
+		if behind && here {
+			return true
+		}
+		if r.serves(ctx, m, cur.Repomd) {
+			here = true
+		} else {
+			behind = true
+		}
+	}
+	if !here {
+		return false
+	}
+	for _, m := range others {
+		if behind {
+			break
+		}
+		behind = !r.serves(ctx, m, cur.Repomd)
+	}
+	return behind
 }
 
 // serves reports whether the written mirror m serves repomd, byte for
@@ -1346,6 +1374,8 @@ func (r *repo) serves(ctx context.Context, m config.Mirror, repomd []byte) bool 
 	if err != nil {
 		return false
 	}
+	ctx, cancel := context.WithTimeout(ctx, targetTimeout)
+	defer cancel()
 	rc, err := tg.Open(ctx, sync.RepomdPath)
 	if err != nil {
 		return false

@@ -182,6 +182,16 @@ func (s *run) export(ctx context.Context, p *repodata.Package, dst string) (mirr
 // mirrors: Export fails where the file is gone since.
 func (s *run) exportSources(p *repodata.Package) iter.Seq2[*mirror, target.Exporter] {
 	return func(yield func(*mirror, target.Exporter) bool) {
+		if s.local != nil {
+			// The revision is taken from that mirror (fromMirrorHere):
+			// every file from it, and a failure names it (a reviewer's:
+			// a damaged copy in a mirror behind was taken, and the error
+			// named the other).
+			if ex, ok := s.local.tg.(target.Exporter); ok && !s.local.suspect[p.Href] {
+				yield(s.local, ex)
+			}
+			return
+		}
 		var held []*mirror
 		if s.plan != nil {
 			held = s.plan.held[p.Href]

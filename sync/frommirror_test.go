@@ -139,3 +139,48 @@ func TestMirrorAddedWhileTheOriginIsDown(t *testing.T) {
 		t.Errorf("a package no mirror here holds: %v; want a *source.LocalFileError saying the mirrors do not hold it", rep.Err)
 	}
 }
+
+// TestFillTakesEveryFileFromTheMirrorNamed: with the origin down, a
+// mirror behind by one revision (two) holds a damaged copy of a package
+// the current revision keeps; a mirror added (three) is filled from the
+// mirror serving the current revision (one) alone, never from the copy
+// in the mirror behind (a reviewer's: that copy was linked first, and
+// the fill failed, naming mirror one).
+func TestFillTakesEveryFileFromTheMirrorNamed(t *testing.T) {
+	key := testrepo.TestKey(t)
+	dir := filepath.Join(t.TempDir(), "v1")
+	buildRepo(t, dir, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, testrepo.DemoPackages(key)...)
+	o := newOrigin(t, dir)
+	h := newHarness(t, o, key.PublicPath)
+	h.mustSync()
+	all := h.repo.Mirrors
+	v2 := filepath.Join(filepath.Dir(dir), "v2")
+	buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
+	kept := sharedPackages(dir, v2)[0] // before the origin's directory holds v2
+	republish(t, o, v2)
+	h.repo.Mirrors = all[:1] // one moves to revision 2; two stays behind
+	h.mustSync()
+	damaged := filepath.Join(h.mirrors[1], filepath.FromSlash(kept))
+	b, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-10] ^= 0xff
+	if err := os.Remove(damaged); err != nil { // its own inode, not one's
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(damaged, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o.setStatus(http.StatusForbidden)
+	third := filepath.Join(filepath.Dir(h.mirrors[0]), "three")
+	h.repo.Mirrors = append(append([]config.Mirror{}, all...), config.Mirror{Name: "three", Path: third})
+	rep := h.sync()
+	if rep.FromMirror != "one" {
+		t.Fatalf("from mirror %q, want one: %v", rep.FromMirror, rep.Err)
+	}
+	if rep.Err != nil {
+		t.Errorf("the fill failed: %v", rep.Err)
+	}
+	checkConsistent(t, third)
+}

@@ -53,7 +53,9 @@ func (s *run) fromMirrorHere(ctx context.Context, cause error) bool {
 	case s.repo.Filter != nil || s.repo.SignWith != "":
 		// Said, so that a skipped sync leaving a mirror behind is not
 		// a riddle (an operator tester's).
-		s.log.Info("no usable upstream, and a mirror is behind: not filled from a mirror here, since this repository's revision is written from the origin's (filter or sign_with)", "behind", behind)
+		// (Debug: with sign_with every mirror serves its own signature,
+		// so none counts as serving the record's.)
+		s.log.Debug("no usable upstream: not filling a mirror from another here, since this repository's revision is written from the origin's (filter or sign_with)", "behind", behind)
 		return false
 	case from == nil:
 		s.log.Info("no usable upstream, and a mirror is behind: no written mirror on this machine serves the current verified revision, byte for byte with its signature and key, to fill it from", "behind", behind, "revision", cur.Revision)

@@ -809,20 +809,24 @@ func listServed(ctx context.Context, tg target.Target, index map[string]string) 
 		}
 		var err error
 		for dir := range sf.dirs {
+			var derr error
 			if dir == "" {
-				err = nl.ListNames(ctx, "", false, count)
+				derr = nl.ListNames(ctx, "", false, count)
 			} else {
-				err = nl.ListNames(ctx, dir+"/", true, count)
+				derr = nl.ListNames(ctx, dir+"/", true, count)
 			}
-			if err != nil {
-				break
+			if cerr := ctx.Err(); cerr != nil {
+				return nil, cerr
+			}
+			var sym *safefs.SymlinkError
+			if errors.As(derr, &sym) {
+				return nil, derr // every directory is asked: one a symlink is refused whatever failed before it
+			}
+			if err == nil {
+				err = derr
 			}
 		}
-		var sym *safefs.SymlinkError
-		switch {
-		case errors.As(err, &sym), ctx.Err() != nil:
-			return nil, err
-		case err == nil && found == len(index):
+		if err == nil && found == len(index) {
 			sf.all = true
 			return sf, nil
 		}
