@@ -129,6 +129,11 @@ func TestStatusSaysSkipped(t *testing.T) {
 	cfg := filepath.Join(dir, "mirrors.yaml")
 	mirror := filepath.Join(dir, "mirrors", "m")
 	os.WriteFile(cfg, []byte("state_dir: "+filepath.Join(dir, "state")+"\ndownload:\n  retries: 0\nrepos:\n  - name: r\n    origin: "+refused+"\n    mirrors:\n      - name: m\n        path: "+mirror+"\n"), 0o644)
+	// The dry run says the mirror would stay as it is, not that it
+	// would publish nothing (an operator tester's).
+	if _, out, _ := rpmirror(t, "sync", "--dry-run", "-c", cfg); !regexp.MustCompile(`(?m)^  m +unchanged$`).MatchString(out) || strings.Contains(out, "would publish") {
+		t.Errorf("the skipped dry run says of the mirror:\n%s\nwant unchanged", out)
+	}
 	code, out, errOut := rpmirror(t, "sync", "-c", cfg)
 	if code != exitFailed || !strings.Contains(out, "SKIPPED: no usable upstream") {
 		t.Fatalf("sync: exit %d, stdout %q, stderr %q; want 1 and SKIPPED", code, out, errOut)

@@ -297,6 +297,10 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 				fmt.Fprintf(w, "  %-12s current\n", m.Name)
 			case mp != nil && mp.Refused != nil:
 				fmt.Fprintf(w, "  %-12s would fail: %s\n", m.Name, oneLine(mp.Refused))
+			case mp == nil && (r.Skipped || r.Err != nil):
+				// Not planned: the run stopped before (an operator
+				// tester's skipped dry run said "would publish 0 files").
+				fmt.Fprintf(w, "  %-12s unchanged\n", m.Name)
 			default:
 				snap := ""
 				if m.WouldSnapshot {
