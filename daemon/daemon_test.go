@@ -662,13 +662,7 @@ func TestSyncFailureAlerts(t *testing.T) {
 	if err := os.CopyFS(bad, os.DirFS(testrepo.DemoOrigin(t, "v1"))); err != nil {
 		t.Fatal(err)
 	}
-	victim := filepath.Join(bad, filepath.FromSlash(testrepo.DemoPackages(nil)[4].RelPath())) // sample-data: in v1, not in v2
-	b, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-10] ^= 0xff
-	os.WriteFile(victim, b, 0o644)
+	damage(t, filepath.Join(bad, filepath.FromSlash(testrepo.DemoPackages(nil)[4].RelPath()))) // sample-data: in v1, not in v2
 	before, _ := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml"))
 
 	e.net.serve("origin", bad)

@@ -27,16 +27,22 @@ import (
 func corruptRevision(t *testing.T, pkg testrepo.Pkg, rev int64) string {
 	t.Helper()
 	dir := newRevision(t, pkg, rev)
-	victim := filepath.Join(dir, filepath.FromSlash(pkg.RelPath()))
-	b, err := os.ReadFile(victim)
+	damage(t, filepath.Join(dir, filepath.FromSlash(pkg.RelPath())))
+	return dir
+}
+
+// damage flips a byte of the file at p, ten from its end: a package's
+// payload, so that its digests and signature fail, its size unchanged.
+func damage(t *testing.T, p string) {
+	t.Helper()
+	b, err := os.ReadFile(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b[len(b)-10] ^= 0xff
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
+	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 func newRevision(t *testing.T, pkg testrepo.Pkg, rev int64) string {
@@ -459,15 +465,7 @@ func TestProbeOnlyRepoIsVerified(t *testing.T) {
 	if err := os.CopyFS(bad, os.DirFS(v2)); err != nil {
 		t.Fatal(err)
 	}
-	victim := filepath.Join(bad, filepath.FromSlash(testrepo.DemoV2Packages(nil)[0].RelPath()))
-	b, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-10] ^= 0xff
-	if err := os.WriteFile(victim, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	damage(t, filepath.Join(bad, filepath.FromSlash(testrepo.DemoV2Packages(nil)[0].RelPath())))
 	rev := time.Now().Unix() + 100
 	if err := testrepo.MakeRepo(bad, testrepo.RepoOpts{NoDatabase: true, Revision: strconv.FormatInt(rev, 10)}); err != nil {
 		t.Fatal(err)

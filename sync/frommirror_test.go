@@ -147,15 +147,8 @@ func TestMirrorAddedWhileTheOriginIsDown(t *testing.T) {
 // in the mirror behind (a reviewer's: that copy was linked first, and
 // the fill failed, naming mirror one).
 func TestFillTakesEveryFileFromTheMirrorNamed(t *testing.T) {
-	key := testrepo.TestKey(t)
-	dir := filepath.Join(t.TempDir(), "v1")
-	buildRepo(t, dir, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, testrepo.DemoPackages(key)...)
-	o := newOrigin(t, dir)
-	h := newHarness(t, o, key.PublicPath)
-	h.mustSync()
+	h, o, dir, v2 := syncedWithNext(t)
 	all := h.repo.Mirrors
-	v2 := filepath.Join(filepath.Dir(dir), "v2")
-	buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
 	kept := sharedPackages(dir, v2)[0] // before the origin's directory holds v2
 	republish(t, o, v2)
 	h.repo.Mirrors = all[:1] // one moves to revision 2; two stays behind

@@ -23,14 +23,7 @@ import (
 // the new revision was published naming files the mirror did not have.
 // The dry run says so.
 func TestPublishPutsBackWhatWasDeletedByHand(t *testing.T) {
-	key := testrepo.TestKey(t)
-	dir := filepath.Join(t.TempDir(), "v1")
-	buildRepo(t, dir, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, testrepo.DemoPackages(key)...)
-	o := newOrigin(t, dir)
-	h := newHarness(t, o, key.PublicPath)
-	h.mustSync()
-	v2 := filepath.Join(filepath.Dir(dir), "v2")
-	buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
+	h, o, dir, v2 := syncedWithNext(t)
 	kept := sharedPackages(dir, v2)
 	if len(kept) < 2 {
 		t.Fatalf("revisions 1 and 2 share %d packages, want 2 or more", len(kept))
@@ -131,14 +124,7 @@ func TestPublishToAMirrorThatCannotBeListedAsItWas(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			key := testrepo.TestKey(t)
-			dir := filepath.Join(t.TempDir(), "v1")
-			buildRepo(t, dir, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, testrepo.DemoPackages(key)...)
-			o := newOrigin(t, dir)
-			h := newHarness(t, o, key.PublicPath)
-			h.mustSync()
-			v2 := filepath.Join(filepath.Dir(dir), "v2")
-			buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
+			h, o, dir, v2 := syncedWithNext(t)
 			kept := sharedPackages(dir, v2)[0]
 			tc.plant(t, h.mirrors[0], kept)
 			before, err := os.ReadFile(filepath.Join(h.mirrors[0], "repodata", "repomd.xml"))
@@ -175,4 +161,21 @@ func sharedPackages(v1, v2 string) []string {
 		return nil
 	})
 	return kept
+}
+
+// syncedWithNext builds the demo repository, revision 1, serves it as
+// origin o (o.dir is dir), syncs it to both mirrors of h (repomd.xml
+// signed by the test key, packages checked with it), and builds revision
+// 2 at v2 without publishing it: republish(t, o, v2) does.
+func syncedWithNext(t *testing.T) (h *harness, o *origin, dir, v2 string) {
+	t.Helper()
+	key := testrepo.TestKey(t)
+	dir = filepath.Join(t.TempDir(), "v1")
+	buildRepo(t, dir, "", testrepo.RepoOpts{Revision: "1", SignRepomd: key}, testrepo.DemoPackages(key)...)
+	o = newOrigin(t, dir)
+	h = newHarness(t, o, key.PublicPath)
+	h.mustSync()
+	v2 = filepath.Join(filepath.Dir(dir), "v2")
+	buildRepo(t, v2, dir, testrepo.RepoOpts{Revision: "2", SignRepomd: key}, testrepo.DemoV2Packages(key)...)
+	return h, o, dir, v2
 }
