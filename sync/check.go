@@ -274,7 +274,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		return nil, st, err
 	}
 	if raw == nil {
-		return nil, st, fmt.Errorf("%s: no %s: the mirror has never been published", tg, RepomdPath)
+		return nil, st, &NoRepomdError{Target: tg.String()}
 	}
 	md, err := repodata.ParseRepomd(raw)
 	if err != nil {

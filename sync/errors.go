@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/rpmirror/rpmirror/state"
 )
 
 // RepomdSignatureError reports an origin revision refused because its
@@ -235,3 +237,43 @@ func (e *ListError) Error() string {
 }
 
 func (e *ListError) Unwrap() error { return e.Err }
+
+// NoRepomdError is CheckMirrorWith's error for a mirror that serves no
+// repomd.xml. Revision and PublishedAt, when set (ExplainNoRepomd), are
+// what the state_dir records rpmirror published there last: the mirror
+// was emptied by hand, or lost its files, since. Without them, nothing
+// says it was ever published.
+type NoRepomdError struct {
+	Target      string // the mirror, as its target names itself
+	Revision    string
+	PublishedAt time.Time
+}
+
+func (e *NoRepomdError) Error() string {
+	if e.Revision == "" {
+		return fmt.Sprintf("%s: no %s: the mirror has never been published", e.Target, RepomdPath)
+	}
+	return fmt.Sprintf("%s: no %s, though rpmirror published revision %s there at %s: its files were removed since (rpmirror sync publishes the current revision again)",
+		e.Target, RepomdPath, e.Revision, e.PublishedAt.UTC().Format(time.RFC3339))
+}
+
+// ExplainNoRepomd returns err, or, when it is a *NoRepomdError and
+// store records that rpmirror published a revision to mirror of repo, a
+// *NoRepomdError that says which and when: "never been published" said
+// of a mirror emptied by hand sent its operator looking for a
+// configuration mistake.
+func ExplainNoRepomd(err error, store *state.Store, repo, mirror string) error {
+	var nr *NoRepomdError
+	if !errors.As(err, &nr) || nr.Revision != "" || store == nil {
+		return err
+	}
+	rec, lerr := store.Load(repo)
+	if lerr != nil || rec == nil {
+		return err
+	}
+	m := rec.Mirrors[mirror]
+	if m == nil || m.Revision == "" {
+		return err
+	}
+	return &NoRepomdError{Target: nr.Target, Revision: m.Revision, PublishedAt: m.PublishedAt}
+}

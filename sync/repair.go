@@ -296,7 +296,7 @@ func (r *repairer) mirrorFiles(ctx context.Context, tg target.Target, mc config.
 	for pass := 0; pass < 2; pass++ {
 		problems, st, err := CheckMirrorWith(ctx, tg, r.check)
 		if err != nil {
-			return err
+			return ExplainNoRepomd(err, r.e.opts.Store, r.repo.Name, mc.Name)
 		}
 		mr.Revision = st.Revision
 		var files []target.File

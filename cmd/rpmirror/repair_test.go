@@ -121,6 +121,55 @@ func TestVerifyRepair(t *testing.T) {
 	}
 }
 
+// TestVerifyEmptiedMirror: a mirror rpmirror published and someone then
+// emptied by hand. verify and verify --repair said "the mirror has never
+// been published", which sent the operator looking for a configuration
+// mistake; they now say which revision rpmirror published there, when,
+// and what puts it back, and only a mirror with no such record is said
+// never to have been published. rpmirror sync then publishes it again.
+func TestVerifyEmptiedMirror(t *testing.T) {
+	pkgs := testrepo.DemoPackages(nil)
+	f := newFixture(t, pkgs, 4)
+	m2 := f.mirrors[1]
+	code, out, _ := rpmirror(t, "verify", "-c", f.cfg)
+	if code != 1 || strings.Count(out, "the mirror has never been published") != 2 {
+		t.Errorf("verify before the first sync: exit %d\n%s", code, out)
+	}
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	md, err := os.ReadFile(filepath.Join(m2, "repodata", "repomd.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	revision := string(regexp.MustCompile(`<revision>([^<]+)</revision>`).FindSubmatch(md)[1])
+	for _, d := range []string{"repodata", "Packages"} {
+		if err := os.RemoveAll(filepath.Join(m2, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "test/m2: " + m2 + ": no repodata/repomd.xml, though rpmirror published revision " + revision + " there at "
+	for _, args := range [][]string{{"verify"}, {"verify", "--repair"}} {
+		code, out, errOut := rpmirror(t, append(args, "-c", f.cfg)...)
+		if code != 1 || !strings.Contains(out, want) || !strings.Contains(out, "(rpmirror sync publishes the current revision again)") {
+			t.Errorf("%s on the emptied mirror: exit %d; want a line starting %q\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+		}
+		if strings.Contains(out, "never been published") {
+			t.Errorf("%s says a mirror rpmirror published was never published:\n%s", strings.Join(args, " "), out)
+		}
+		if !strings.Contains(out, "test/m1: revision "+revision) {
+			t.Errorf("%s does not check the other mirror:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync after the mirror was emptied: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 || strings.Count(out, "6 packages, signatures checked: ok") != 2 {
+		t.Errorf("verify after the sync: exit %d\n%s", code, out)
+	}
+	f.checkConsistent(t, "after the sync")
+}
+
 // TestVerifyRepairFiltered: verify --repair on a filtered mirror with
 // sign_with writes a deleted primary and a deleted signature again (the
 // origin has neither: rpmirror wrote them), and verify then passes.

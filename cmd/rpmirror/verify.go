@@ -60,6 +60,7 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			}
 			problems, st, err := sync.CheckMirrorWith(ctx, tg, opts)
 			if err != nil {
+				err = sync.ExplainNoRepomd(err, state.OpenExisting(cfg.StateDir), r.Name, m.Name)
 				fmt.Fprintf(stdout, "%s/%s: %s\n", r.Name, m.Name, errLine(err))
 				bad++
 				continue
