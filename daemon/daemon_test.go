@@ -189,6 +189,7 @@ type envOpts struct {
 	maxLag        string // the repo's max_lag; default left out (24h)
 	snapshots     string // the repo's snapshots setting; default left out
 	filter        string // the repo's filter setting; default left out
+	repoExtra     string // YAML lines added to the repo (indented as its keys); KEY is replaced
 	extra         string // YAML appended to the repos list; URL_<prefix> and KEY are replaced
 	// upstreams, when set, name the switchable's prefixes the origin
 	// lists, in order (default: "origin" alone); setup runs before the
@@ -222,6 +223,9 @@ func newEnv(t *testing.T, o envOpts) *env {
 	}
 	if o.filter != "" {
 		maxLag += "\n    filter: " + o.filter
+	}
+	if o.repoExtra != "" {
+		maxLag += "\n" + strings.ReplaceAll(o.repoExtra, "KEY", testrepo.Testdata(t, "keys", "test.pub"))
 	}
 	if o.setup != nil {
 		o.setup(e.net)

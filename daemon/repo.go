@@ -110,11 +110,16 @@ type repo struct {
 	// written mirror's primary metadata: for the probes of mirrors serving
 	// a revision whose recorded sample lacks sizes (state of an older
 	// rpmirror), or that has none.
-	packages     []health.Package
-	packagesOf   string
-	syncing      bool
-	lastSync     *server.SyncStatus
-	lastSyncOK   *bool
+	packages   []health.Package
+	packagesOf string
+	syncing    bool
+	lastSync   *server.SyncStatus
+	lastSyncOK *bool
+	// retries counts the syncs in a row that failed or were skipped, and
+	// retryAt is when the next probe round that finds the origin up asks
+	// for another (noteRetry): zero while none is due.
+	retries      int
+	retryAt      time.Time
 	rollbackSeen []byte // the last rollback alerted on: upstream, revision, current revision
 	lastSuccess  time.Time
 	failures     []server.FailureStatus
@@ -680,6 +685,7 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 		r.mu.Lock()
 		r.syncing = false
 		r.lastSync = st
+		r.noteRetryLocked(false, rep.Start.Add(rep.Duration))
 		r.failures = append(r.failures, server.FailureStatus{Time: rep.Start, What: "sync skipped", Error: st.Error})
 		if len(r.failures) > maxFailures {
 			r.failures = r.failures[len(r.failures)-maxFailures:]
@@ -719,6 +725,7 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	r.mu.Lock()
 	r.syncing = false
 	r.lastSync = st
+	r.noteRetryLocked(ok, rep.Start.Add(rep.Duration))
 	if synced {
 		r.lastSuccess = rep.Start.Add(rep.Duration)
 	} else if !ok {
@@ -744,6 +751,60 @@ func (r *repo) recordSync(ctx context.Context, rep *sync.Report) {
 	case ok && prev != nil && !*prev:
 		r.d.alerts.Send(alert.Event{Kind: "sync", Repo: r.name, From: "failed", To: "ok"})
 	}
+}
+
+// maxRetryDelay bounds the wait before a failed sync is tried again.
+const maxRetryDelay = time.Hour
+
+// noteRetryLocked records how a sync that ended at end went: ok, or
+// failed or skipped. A sync that failed or was skipped is tried again
+// though the origin's repomd.xml does not change, which is what a probe
+// asks a sync for: the origin that serves a revision whose signature
+// does not verify yet (its repomd.xml.asc uploaded after its
+// repomd.xml), a package answering 403 or cut short for a while, a
+// mirror's disk full. Before, such a revision waited for the next
+// scheduled sync, an hour by default (an operator tester's: the
+// mirrors lagged the fixed origin until the daemon was restarted). The
+// wait is probe_interval, doubled at each failure in a row, at most
+// maxRetryDelay; a probe round that finds the origin up asks for the
+// sync once it has passed (retryDue). r.mu is held.
+func (r *repo) noteRetryLocked(ok bool, end time.Time) {
+	if ok {
+		r.retries, r.retryAt = 0, time.Time{}
+		return
+	}
+	r.retries++
+	r.retryAt = end.Add(retryDelay(r.d.probeInterval(), r.retries))
+}
+
+// retryDelay is the wait before the sync after n failures in a row.
+func retryDelay(probe time.Duration, n int) time.Duration {
+	d := max(probe, time.Second)
+	for i := 1; i < n && d < maxRetryDelay; i++ {
+		d *= 2
+	}
+	return min(d, maxRetryDelay)
+}
+
+// retryDue reports whether a failed sync is due to be tried again at
+// now, and after how many failures; once it says so, it says so again
+// only after the sync it asked for fails too.
+func (r *repo) retryDue(now time.Time) (int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.retryAt.IsZero() || now.Before(r.retryAt) {
+		return 0, false
+	}
+	r.retryAt = time.Time{}
+	return r.retries, true
+}
+
+// retryTime is when a failed sync is to be tried again, zero when none
+// is.
+func (r *repo) retryTime() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.retryAt
 }
 
 // endSync records st as the repo's last sync, which is over.
@@ -2304,6 +2365,14 @@ func (r *repo) renderViews(force bool) bool {
 		// A request for the other protocol gets no origin of this one.
 		nfb := mirrorlist.Fallback{Comment: fmt.Sprintf("no listed mirror offers the protocol asked, and the origin is %s: listing nothing", u.Scheme)}
 		sr.Elsewhere = server.Elsewhere{Scheme: u.Scheme, Text: mirrorlist.TextFallback(nil, nfb), Metalink: mirrorlist.MetalinkFallback(ecur, ealts, nil, nfb, now)}
+	} else if efb.URL == "" && len(cands) > 0 {
+		// Mirrors are listed, none of the protocol asked, and the lists
+		// fall back to nothing: say that, not the fallback's reason,
+		// which is why no mirror at all would be listed (an operator
+		// tester's ?protocol=https, with an http mirror up, was told
+		// none was up and the origin's revision failed verification).
+		nfb := mirrorlist.Fallback{Comment: "no listed mirror offers the protocol asked: listing nothing"}
+		sr.Elsewhere = server.Elsewhere{Any: true, Text: mirrorlist.TextFallback(nil, nfb), Metalink: mirrorlist.MetalinkFallback(ecur, ealts, nil, nfb, now)}
 	}
 	sr.Snapshots = r.snapshotLists(rc, cands, snapIdx, now)
 	r.live.Store(sr)

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
@@ -100,6 +101,10 @@ func (r *repo) probeOrigin(ctx context.Context) {
 		r.requestSync("new revision at the origin")
 	case prev == health.Down:
 		r.requestSync("origin recovered")
+	default:
+		if n, ok := r.retryDue(time.Now()); ok {
+			r.requestSync(fmt.Sprintf("trying again after %d syncs in a row that failed or were skipped", n))
+		}
 	}
 }
 

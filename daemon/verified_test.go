@@ -152,6 +152,11 @@ func TestRefusedRevisionKeepsMirrors(t *testing.T) {
 			if l := e.mirrorlist(); len(l) != 2 || l[0] != e.net.URL("m1") || l[1] != e.net.URL("m2") {
 				t.Errorf("mirrorlist %v, want m1 and m2", l)
 			}
+			// The mirrors are http: a client asking for https is told
+			// that, not that no mirror is up.
+			if _, text := e.get("/mirrorlist?repo=demo&protocol=https"); text != "# no listed mirror offers the protocol asked: listing nothing\n" {
+				t.Errorf("mirrorlist for https: %q", text)
+			}
 			for _, m := range []string{"m1", "m2"} {
 				if ms := e.mirrorState(m); ms.State != "ok" || ms.LagSeconds == nil || *ms.LagSeconds != 0 {
 					t.Errorf("%s: %s (%s), lag %v; want ok, lag 0", m, ms.State, ms.Reason, ms.LagSeconds)
@@ -187,6 +192,114 @@ func TestRefusedRevisionKeepsMirrors(t *testing.T) {
 	if ml := e.metalink(); strings.Contains(ml, "<url") || !strings.Contains(ml, "failed verification") {
 		t.Errorf("metalink lists a URL, or does not say why it lists none:\n%s", ml)
 	}
+}
+
+// TestFailedSyncTriedAgain: the origin publishes a revision whose sync
+// fails, then mends it without a new repomd.xml (the package put back
+// whole; a package's 403 lifted). No probe sees a new revision, and the
+// schedule is an hour away: the daemon tries the failed sync again after
+// probe_interval, doubled at each failure in a row, and the mirrors get
+// the revision within seconds. Before, they waited for the schedule (an
+// operator tester's: until the daemon was restarted). /status.json's
+// next_sync says when the retry is due while it is.
+func TestFailedSyncTriedAgain(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	key := testrepo.TestKey(t)
+	base := time.Now().Unix()
+	pkg := testrepo.Pkg{Name: "hz-pkg1", Version: "1", Release: "1", Sign: key}
+	for i, tc := range []struct {
+		name         string
+		break_, mend func(dir string)
+	}{
+		{"a corrupt package put back whole",
+			func(dir string) { damage(t, filepath.Join(dir, filepath.FromSlash(pkg.RelPath()))) },
+			func(dir string) { damage(t, filepath.Join(dir, filepath.FromSlash(pkg.RelPath()))) }}, // the byte flipped back
+		{"a package answering 403, then served",
+			func(string) { e.net.setStatusOf("origin", pkg.RelPath(), http.StatusForbidden) },
+			func(string) { e.net.setStatusOf("origin", pkg.RelPath(), 0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rev := base + 10*int64(i+1)
+			p := pkg
+			p.Release = fmt.Sprint(i + 2)
+			dir := newRevision(t, p, rev)
+			pkg = p
+			tc.break_(dir)
+			e.net.serve("origin", dir)
+			note := fmt.Sprintf("origin revision %d refused: ", rev)
+			waitFor(t, 60*time.Second, "the origin's revision to be refused", func() bool {
+				return strings.Contains(e.status().Repos[0].OriginNote, note)
+			})
+			st := e.status().Repos[0]
+			if st.NextSync.IsZero() || st.NextSync.After(time.Now().Add(10*time.Minute)) {
+				t.Errorf("next_sync %v after a failed sync: want the retry, seconds away, not the schedule's hour", st.NextSync)
+			}
+			tc.mend(dir)
+			want, _ := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+			waitFor(t, 30*time.Second, "the mended revision to be synced without a new repomd.xml", func() bool {
+				if e.status().Repos[0].CurrentRevision != fmt.Sprint(rev) {
+					return false
+				}
+				for _, m := range []string{"m1", "m2"} {
+					if got, _ := os.ReadFile(filepath.Join(e.dir, m, "repodata", "repomd.xml")); string(got) != string(want) {
+						return false
+					}
+				}
+				return true
+			})
+			if st := e.status().Repos[0]; st.NextSync.Before(time.Now().Add(30 * time.Minute)) {
+				t.Errorf("next_sync %v after the sync that succeeded: want the schedule's, an hour away", st.NextSync)
+			}
+		})
+	}
+}
+
+// TestSignatureMendedAfterItsRepomd: with repo_gpgcheck, the origin
+// uploads a new repomd.xml before its repomd.xml.asc (the old signature
+// is still there for a while), so the sync refuses the revision and is
+// skipped; once the right signature is up, the repomd.xml is unchanged,
+// and the daemon syncs the revision by trying again, not at the next
+// scheduled sync an hour later (an operator tester's, who had to restart
+// the daemon).
+func TestSignatureMendedAfterItsRepomd(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second,
+		repoExtra: "    repo_gpgcheck: true\n    repo_gpgkeys: [KEY]"})
+	e.waitHealthy()
+	key := testrepo.TestKey(t)
+	rev := time.Now().Unix() + 10
+	dir := filepath.Join(t.TempDir(), "rev")
+	pkgs := append(testrepo.DemoV2Packages(key), testrepo.Pkg{Name: "hz-pkg1", Version: "1", Release: "1", Sign: key})
+	if _, err := testrepo.BuildDerived(dir, testrepo.DemoOrigin(t, "v2"), pkgs...); err != nil {
+		t.Fatal(err)
+	}
+	if err := testrepo.MakeRepo(dir, testrepo.RepoOpts{NoDatabase: true, Revision: fmt.Sprint(rev), SignRepomd: key}); err != nil {
+		t.Fatal(err)
+	}
+	asc := filepath.Join(dir, "repodata", "repomd.xml.asc")
+	good, err := os.ReadFile(asc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := os.ReadFile(filepath.Join(testrepo.DemoOrigin(t, "v2"), "repodata", "repomd.xml.asc"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(asc, old, 0o644); err != nil { // the last revision's, not yet replaced
+		t.Fatal(err)
+	}
+	e.net.serve("origin", dir)
+	waitFor(t, 60*time.Second, "the revision to be refused for its signature", func() bool {
+		return strings.Contains(e.status().Repos[0].OriginNote, fmt.Sprintf("origin revision %d refused", rev))
+	})
+	if err := os.WriteFile(asc, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "repodata", "repomd.xml"))
+	waitFor(t, 30*time.Second, "the revision to be synced once its signature is up", func() bool {
+		got, _ := os.ReadFile(filepath.Join(e.dir, "m1", "repodata", "repomd.xml"))
+		return e.status().Repos[0].CurrentRevision == fmt.Sprint(rev) && string(got) == string(want)
+	})
 }
 
 // TestPublishDoesNotFlap: an ordinary publish at the origin never takes a

@@ -72,6 +72,46 @@ func TestProtocolNotOfTheOrigin(t *testing.T) {
 	}
 }
 
+// TestProtocolNoneOfTheMirrors: with mirrors listed, none of the
+// protocol asked, and a last resort that lists nothing (the origin's
+// revision refused), a request for that protocol is told no listed
+// mirror offers it, not the last resort's reason that no mirror at all
+// is up (an operator tester's); without a protocol, or with the
+// mirrors', it gets the mirrors.
+func TestProtocolNoneOfTheMirrors(t *testing.T) {
+	cur := mirrorlist.Describe([]byte("<repomd/>"), 1)
+	up := []mirrorlist.Mirror{{URL: "http://up.example/el9/"}}
+	fb := mirrorlist.Fallback{Comment: "no mirror can be listed (none is up and serving a verified revision), and the origin's revision 7 failed verification: listing nothing"}
+	nfb := mirrorlist.Fallback{Comment: "no listed mirror offers the protocol asked: listing nothing"}
+	now := time.Unix(0, 0)
+	live := &Live{}
+	live.Store(&Repo{
+		Set:   selection.NewSet([]selection.Mirror{{URL: up[0].URL, Weight: 100}}),
+		Lists: mirrorlist.NewTemplate(cur, nil, up, mirrorlist.TextFallback(nil, fb), mirrorlist.MetalinkFallback(cur, nil, nil, fb, now), now),
+		Elsewhere: Elsewhere{Any: true, Text: mirrorlist.TextFallback(nil, nfb),
+			Metalink: mirrorlist.MetalinkFallback(cur, nil, nil, nfb, now)},
+	})
+	src := fixed{ms: &Mirrors{Catalog: NewCatalog([]Entry{{Name: "el9", MirrorlistName: "el9"}}), Live: []*Live{live}}}
+	h := New(src, prometheus.NewRegistry(), nil)
+	for _, c := range []struct {
+		path, want, not string
+	}{
+		{"/mirrorlist?repo=el9&protocol=https", "no listed mirror offers the protocol asked", "failed verification"},
+		{"/metalink?repo=el9&protocol=https", "no listed mirror offers the protocol asked", "failed verification"},
+		{"/mirrorlist?repo=el9&protocol=http", up[0].URL, "listing nothing"},
+		{"/mirrorlist?repo=el9", up[0].URL, "listing nothing"},
+		{"/metalink?repo=el9", up[0].URL, "listing nothing"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, c.path, nil)
+		req.RemoteAddr = "127.0.0.1:4444"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if body := rec.Body.String(); rec.Code != 200 || !strings.Contains(body, c.want) || strings.Contains(body, c.not) {
+			t.Errorf("%s: %d\n%s\nwant %q and not %q", c.path, rec.Code, body, c.want, c.not)
+		}
+	}
+}
+
 func TestHasScheme(t *testing.T) {
 	for _, c := range []struct {
 		u, s string

@@ -34,7 +34,10 @@ type Repo struct {
 	// candidate is left and the last resort Lists falls back to (the
 	// origin) is not of that protocol: a client that asked for https is
 	// not sent to an http origin (a failover test with dnf). Its Scheme
-	// is the origin's; zero when Lists' fallback lists nothing.
+	// is the origin's; zero when Lists' fallback lists nothing. With
+	// Any set, it answers a request for any protocol that leaves no
+	// candidate while others are listed (Lists' fallback listing
+	// nothing, its comment would say why no mirror at all is listed).
 	Elsewhere Elsewhere
 }
 
@@ -42,13 +45,17 @@ type Repo struct {
 // protocol than its fallback's (Repo.Elsewhere).
 type Elsewhere struct {
 	Scheme         string // "http" or "https"; "" for none
+	Any            bool   // for a request of any protocol (Repo.Elsewhere)
 	Text, Metalink []byte
 }
 
 // elsewhere reports whether a request for protocol, whose order names no
 // candidate Lists would list, is answered with Elsewhere.
 func (r *Repo) elsewhere(protocol selection.Protocol, order []int) bool {
-	return protocol != "" && r.Elsewhere.Scheme != "" && string(protocol) != r.Elsewhere.Scheme && !r.Lists.Lists(order)
+	if protocol == "" || r.Lists.Lists(order) {
+		return false
+	}
+	return r.Elsewhere.Any || (r.Elsewhere.Scheme != "" && string(protocol) != r.Elsewhere.Scheme)
 }
 
 // Files is what redirects need to know of a repository's candidates.
