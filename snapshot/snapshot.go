@@ -105,6 +105,19 @@ func (x *Index) Find(name string) (*Snapshot, bool) {
 	return nil, false
 }
 
+// Lacks reports whether Maintain, run on the mirror whose index x is,
+// takes a snapshot of the revision whose repodata/repomd.xml is repomd:
+// unless the newest snapshot has that very repomd.xml. A revision the
+// mirror is brought back to (a resume after a rollback) whose snapshot,
+// taken when it was first published, is still the newest gets no other;
+// one the origin went back to, older than the newest snapshot, gets one.
+// A sync's plan asks it before anything is changed, so that a dry run
+// says what the sync does.
+func (x *Index) Lacks(repomd []byte) bool {
+	n := len(x.Snapshots)
+	return n == 0 || x.Snapshots[n-1].RepomdSHA256 != sha256Hex(repomd)
+}
+
 // Path returns where a snapshot's files are, relative to the mirror.
 func Path(name string) string { return Dir + "/" + name }
 
@@ -342,7 +355,8 @@ type Result struct {
 // Maintain brings a mirror's snapshots up to date after it serves rev
 // (the caller holds the mirror's lock): it takes a snapshot of rev named
 // as the repo's other mirrors name it (rev.Shared) or else for its
-// publish time, unless the newest snapshot has the same repomd.xml, removes
+// publish time, unless the newest snapshot has the same repomd.xml
+// (Index.Lacks), removes
 // what the policy no longer keeps, and rewrites index.json and
 // latest.txt. The new snapshot is complete under its final name before
 // the index names it; a removed one leaves the index before its
@@ -365,7 +379,7 @@ func Maintain(ctx context.Context, tg target.Target, repo string, p Policy, rev 
 		return res, err
 	}
 	sum := sha256Hex(rev.Repomd)
-	if n := len(x.Snapshots); n == 0 || x.Snapshots[n-1].RepomdSHA256 != sum {
+	if x.Lacks(rev.Repomd) {
 		// Names sort in the order snapshots were taken, even when two
 		// fall in one second or the clock went back.
 		at := rev.Published

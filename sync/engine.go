@@ -236,8 +236,10 @@ type MirrorReport struct {
 	// verified in place and kept (MirrorPlan.Checked); the report's
 	// Verified counts the downloads.
 	Checked int
-	// WouldSnapshot, in a dry run, says the publish would be followed by
-	// a snapshot of the revision (the repo has a snapshots setting).
+	// WouldSnapshot, in a dry run, says the sync would take a snapshot of
+	// the revision the mirror serves after it (MirrorPlan.Snapshot):
+	// after the publish, or for a mirror already current, of what it
+	// serves.
 	WouldSnapshot bool
 }
 
@@ -491,6 +493,10 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 		if !m.adopted && (m.upToDate(s.repomd, s.asc, s.key) || (s.repo.SignWith != "" && s.signedUpToDate(m))) {
 			m.plan = planCurrent(m, s.now(), s.repo.PruneAfter)
+			if m.curMd != nil {
+				// What keepCurrent snapshots: decided before it does.
+				m.plan.Snapshot = s.plansSnapshot(ctx, m, m.cur)
+			}
 			m.rep.UpToDate = true
 			continue
 		}
@@ -520,6 +526,11 @@ func (s *run) sync(ctx context.Context) (err error) {
 	for _, m := range behind {
 		if m.plan != nil {
 			m.rep.Checked = m.plan.Checked
+			if m.plan.Refused == nil {
+				// Once it serves the revision (publish sets m.cur
+				// to s.repomd), execute keeps its snapshots.
+				m.plan.Snapshot = s.plansSnapshot(ctx, m, s.repomd)
+			}
 		}
 	}
 	if len(behind) == 0 {
@@ -762,8 +773,12 @@ func (s *run) describe() {
 		}
 		if !m.plan.UpToDate {
 			m.rep.Publish = m.plan.Publish()
-			m.rep.WouldSnapshot = s.repo.Snapshots != nil
 		}
+		// What the sync's snapshot.Maintain does: not merely whether
+		// the repo keeps snapshots (a tester's dry run after rollback
+		// and resume said "snapshot the revision", and the sync took
+		// none: the revision's snapshot was the newest already).
+		m.rep.WouldSnapshot = m.plan.Snapshot
 		m.rep.Delete = slices.Clone(m.plan.Prune)
 	}
 }

@@ -171,6 +171,16 @@ type MirrorPlan struct {
 	// a mirror already current: at once): the pending ones whose
 	// prune_after has passed when the plan was made.
 	Prune []string
+	// Snapshot: the repo keeps snapshots and the sync takes one of the
+	// revision the mirror serves once the plan is carried out (after the
+	// commit; for a mirror already current, of what it serves), since
+	// the mirror's newest snapshot is of another revision
+	// (snapshot.Index.Lacks, the rule snapshot.Maintain follows). A
+	// mirror brought back to the revision of its newest snapshot (the
+	// first sync after rpmirror resume, the origin unchanged) takes
+	// none: that revision's snapshot was taken when it was first
+	// published.
+	Snapshot bool
 	// Refused, when set, is why the revision cannot be published safely
 	// to this mirror (an *UnsafePublishError, or a *ListError: what it
 	// holds could not be listed): nothing is written to it.

@@ -55,6 +55,25 @@ func (s *run) snapshot(ctx context.Context, m *mirror, md *repodata.Repomd, pkgs
 	return nil
 }
 
+// plansSnapshot reports whether keeping m's snapshots (run.snapshot),
+// once m serves the revision whose repomd.xml is repomd, takes one: the
+// repo keeps snapshots and m's newest snapshot is of another revision
+// (snapshot.Index.Lacks, as snapshot.Maintain decides). It reads m's
+// snapshot index and changes nothing; nothing but Maintain changes that
+// index while the sync holds m's lock. An index that cannot be read says
+// yes: the sync tries to take one, and says why it failed.
+func (s *run) plansSnapshot(ctx context.Context, m *mirror, repomd []byte) bool {
+	if s.repo.Snapshots == nil || m.tg == nil || repomd == nil {
+		return false
+	}
+	x, err := snapshot.Read(ctx, m.tg, s.repo.Name)
+	if err != nil {
+		s.log.Debug("reading the mirror's snapshots to plan", "mirror", m.cfg.Name, "err", err)
+		return true
+	}
+	return x.Lacks(repomd)
+}
+
 // sharedSnapshotName returns the name under which the repo's other
 // written mirrors hold a snapshot of the revision whose repomd.xml has
 // digest sum, or "": the name this run gave it on another mirror, else

@@ -329,3 +329,43 @@ func TestResumeFailingHalfwayLeavesNoMirrorAhead(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunAfterResumeSaysNoSnapshot: after rpmirror rollback to the
+// older of two snapshots and rpmirror resume, the dry run says each
+// mirror would publish the origin's revision and, like the sync that
+// follows, takes no snapshot: that revision's snapshot, taken when it was
+// first published, is the newest already (an operator tester's dry run
+// said "and snapshot the revision", and the sync made none). The
+// snapshots directories hold the same two snapshots afterwards.
+func TestDryRunAfterResumeSaysNoSnapshot(t *testing.T) {
+	f, first, second := twoSnapshots(t)
+	mustRun(t, "rollback", "-c", f.cfg, "--repo", "test", "--to", first)
+	mustRun(t, "resume", "-c", f.cfg, "--repo", "test")
+	snapshots := func(m string) []string {
+		t.Helper()
+		entries, err := os.ReadDir(filepath.Join(m, "snapshots"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l []string
+		for _, e := range entries {
+			if e.IsDir() {
+				l = append(l, e.Name())
+			}
+		}
+		return l
+	}
+	out := mustRun(t, "sync", "-c", f.cfg, "--dry-run")
+	if strings.Count(out, "would publish") != 2 || strings.Contains(out, "snapshot the revision") {
+		t.Errorf("sync --dry-run after rollback and resume: want two mirrors publishing and no snapshot\n%s", out)
+	}
+	mustRun(t, "sync", "-c", f.cfg)
+	for _, m := range f.mirrors {
+		if got, want := snapshots(m), []string{first, second}; !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: snapshots after the sync: %v, want %v (what the dry run said)", m, got, want)
+		}
+		if got := strings.TrimSpace(readFile(t, filepath.Join(m, "snapshots", "latest.txt"))); got != second {
+			t.Errorf("%s: latest.txt names %s after the sync, want %s", m, got, second)
+		}
+	}
+}

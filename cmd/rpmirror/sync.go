@@ -294,7 +294,13 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 			mp := r.Plan.Mirror(m.Name)
 			switch {
 			case m.UpToDate:
-				fmt.Fprintf(w, "  %-12s current\n", m.Name)
+				snap := ""
+				if m.WouldSnapshot {
+					// Snapshots turned on for a current mirror:
+					// the sync takes one of what it serves.
+					snap = ", would snapshot the revision it serves"
+				}
+				fmt.Fprintf(w, "  %-12s current%s\n", m.Name, snap)
 			case mp != nil && mp.Refused != nil:
 				fmt.Fprintf(w, "  %-12s would fail: %s\n", m.Name, oneLine(mp.Refused))
 			case mp == nil && (r.Skipped || r.Err != nil):
@@ -305,7 +311,9 @@ func printReport(w io.Writer, r *sync.Report, cfgFile string) {
 				snap := ""
 				if m.WouldSnapshot {
 					// A tester's dry run did not say so; the sync then
-					// made one.
+					// made one. Nor is it said when the sync takes
+					// none (the newest snapshot is of the revision
+					// already: the first sync after a resume).
 					snap = ", and snapshot the revision"
 				}
 				fmt.Fprintf(w, "  %-12s would publish %s, delete %d%s%s\n", m.Name, count(len(m.Publish), "file"), len(m.Delete), checkedInPlace(m), snap)
