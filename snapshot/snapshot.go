@@ -88,6 +88,11 @@ type Index struct {
 	// there (removed by hand, as the repair of a broken one): Read
 	// leaves them out, Tidy writes the index without them.
 	gone []string
+	// heldGone is the snapshot index.json says the repository is held
+	// at when its directory is gone: Read forgets the hold (Held), Tidy
+	// leaves the index and latest.txt as they are (rpmirror rollback to
+	// another snapshot, or resume and a sync, writes them).
+	heldGone string
 	// incomplete are directories with a snapshot's name and no
 	// repodata/repomd.xml: a snapshot being taken or removed on a target
 	// without atomic commits (object storage), or one a killed process
@@ -223,30 +228,143 @@ func Read(ctx context.Context, tg target.Target, repo string) (*Index, error) {
 	slices.SortFunc(kept, func(a, b Snapshot) int { return compareNames(a.Name, b.Name) })
 	slices.Sort(x.incomplete)
 	x.Snapshots = kept
+	if _, ok := x.Find(x.Held); x.Held != "" && !ok {
+		x.heldGone = x.Held
+	}
 	x.setLatest()
 	return x, nil
 }
 
-// Tidy writes the mirror's index.json and latest.txt again when
-// index.json names snapshots whose directory is gone (removed by hand,
-// as a broken one is repaired), and returns their names: clients read
-// index.json, which named them until the next sync. The caller holds the
-// mirror's lock.
-func Tidy(ctx context.Context, tg target.Target, repo string) ([]string, error) {
+// GoneError is a problem of index.json: it names a snapshot whose
+// directory is gone (removed by hand, as the repair of a broken one is
+// done). Clients that read index.json are sent to it and get 404; Read
+// leaves it out, and Tidy writes the index without it.
+type GoneError struct {
+	Name string
+	// Held says the repository is held at it (rpmirror rollback): Tidy
+	// does not rewrite the index then (see LatestError.HeldGone).
+	Held bool
+}
+
+func (e *GoneError) Error() string {
+	if e.Held {
+		return fmt.Sprintf("names snapshot %s, the one the repository is held at, whose directory is gone (%s)", e.Name, heldGoneFix)
+	}
+	return fmt.Sprintf("names snapshot %s, whose directory is gone (rpmirror verify --repair removes it from the index)", e.Name)
+}
+
+// heldGoneFix says what writes index.json and latest.txt again when the
+// snapshot the repository is held at is gone: not verify --repair, which
+// cannot know what a sync would write while the repository is held.
+const heldGoneFix = "rpmirror rollback to another snapshot, or rpmirror resume and then a sync, writes index.json and latest.txt again"
+
+// LatestError is a problem of latest.txt: it is missing while the mirror
+// has snapshots, or it names a snapshot the mirror does not have (its
+// directory gone, or not a whole snapshot). CI jobs that follow it get
+// 404.
+type LatestError struct {
+	// Names is what latest.txt names; "" when it is missing.
+	Names string
+	// Latest is what it should name, as a sync writes it (the index's
+	// Latest: the newest snapshot, or the one the repository is held
+	// at); "" when no snapshot is left.
+	Latest string
+	// Held says Latest is the snapshot the repository is held at.
+	Held bool
+	// HeldGone is the snapshot the repository is held at when its
+	// directory is gone: then Tidy does not rewrite latest.txt (a sync
+	// would not write it while the repository is held, and naming the
+	// newest would send CI jobs to the revision rolled back from).
+	HeldGone string
+}
+
+func (e *LatestError) Error() string {
+	what := "is missing"
+	if e.Names != "" {
+		what = fmt.Sprintf("names snapshot %s, which this mirror does not have (its directory is gone)", e.Names)
+	}
+	switch {
+	case e.HeldGone != "" && e.HeldGone == e.Names:
+		return fmt.Sprintf("%s: CI jobs that follow it get 404 (it is the one the repository is held at: %s)", what, heldGoneFix)
+	case e.HeldGone != "":
+		return fmt.Sprintf("%s: CI jobs that follow it get 404 (snapshot %s, the one the repository is held at, is gone too: %s)", what, e.HeldGone, heldGoneFix)
+	case e.Latest == "":
+		return fmt.Sprintf("%s: CI jobs that follow it get 404 (no snapshot is left: rpmirror verify --repair removes it)", what)
+	case e.Held:
+		return fmt.Sprintf("%s: CI jobs that follow it get 404 (rpmirror verify --repair makes it name %s, the snapshot the repository is held at)", what, e.Latest)
+	}
+	return fmt.Sprintf("%s: CI jobs that follow it get 404 (rpmirror verify --repair makes it name %s, the newest snapshot)", what, e.Latest)
+}
+
+// Stale returns what is wrong with the files that list the snapshots of
+// the mirror tg, whose index x is as Read returned it: each snapshot
+// index.json names whose directory is gone (*GoneError, for IndexPath),
+// and latest.txt missing while there are snapshots, or naming a snapshot
+// the mirror does not have (*LatestError, for LatestPath; nil when it
+// has none). latest.txt naming another snapshot the mirror has is not a
+// problem: a resume interrupted before it rewrote it leaves it naming
+// the snapshot held at, until the next sync.
+func Stale(ctx context.Context, tg target.Target, x *Index) ([]*GoneError, *LatestError, error) {
+	var gone []*GoneError
+	for _, name := range x.gone {
+		gone = append(gone, &GoneError{Name: name, Held: name == x.heldGone})
+	}
+	b, err := readSmall(ctx, tg, LatestPath, 4<<10)
+	switch {
+	case errors.Is(err, target.ErrNotExist):
+		if len(x.Snapshots) == 0 {
+			return gone, nil, nil
+		}
+	case err != nil:
+		return nil, nil, err
+	}
+	names := strings.TrimSpace(string(b))
+	if _, ok := x.Find(names); ok {
+		return gone, nil, nil
+	}
+	return gone, &LatestError{Names: names, Latest: x.Latest, Held: x.Held != "", HeldGone: x.heldGone}, nil
+}
+
+// Tidied is what Tidy wrote again.
+type Tidied struct {
+	// Unindexed are the snapshots index.json named whose directory was
+	// gone: it no longer names them.
+	Unindexed []string
+	// Latest, when not nil, is what was wrong with latest.txt: it names
+	// Latest.Latest now, or was removed when that is "" (no snapshot is
+	// left).
+	Latest *LatestError
+}
+
+// Tidy writes the mirror's index.json and latest.txt again, as a sync
+// writes them, when they name snapshots whose directory is gone (removed
+// by hand, as a broken one is repaired) or latest.txt is missing while
+// there are snapshots (Stale), and returns what it mended: clients read
+// index.json and latest.txt, which named them until the next sync, and
+// CI jobs following latest.txt got 404. When the snapshot the repository
+// is held at is gone, it writes nothing: a sync would not write them
+// while the repository is held, and latest.txt naming the newest would
+// send CI jobs to the revision rolled back from (verify names the
+// problem and what mends it). The caller holds the mirror's lock.
+func Tidy(ctx context.Context, tg target.Target, repo string) (Tidied, error) {
 	if _, ok := tg.(target.Snapshotter); !ok {
-		return nil, nil
+		return Tidied{}, nil
 	}
 	x, err := Read(ctx, tg, repo)
 	if err != nil {
-		return nil, err
+		return Tidied{}, err
 	}
-	if len(x.gone) == 0 {
-		return nil, nil
+	gone, latest, err := Stale(ctx, tg, x)
+	if err != nil {
+		return Tidied{}, fmt.Errorf("reading %s: %w", LatestPath, err)
+	}
+	if (len(gone) == 0 && latest == nil) || x.heldGone != "" {
+		return Tidied{}, nil
 	}
 	if err := Write(ctx, tg, x); err != nil {
-		return nil, fmt.Errorf("writing the snapshot index: %w", err)
+		return Tidied{}, fmt.Errorf("writing the snapshot index: %w", err)
 	}
-	return x.gone, nil
+	return Tidied{Unindexed: x.gone, Latest: latest}, nil
 }
 
 // setLatest sets Latest from Held and the snapshots, forgetting a Held

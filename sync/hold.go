@@ -88,7 +88,9 @@ type SnapshotsCheck struct {
 	// Files are problems of the files that list the snapshots
 	// (snapshot.IndexPath, snapshot.LatestPath): one the web server
 	// cannot read (*target.NotReadableError) on a target with
-	// permissions.
+	// permissions; index.json naming a snapshot whose directory is gone
+	// (*snapshot.GoneError); latest.txt missing, or naming a snapshot
+	// the mirror does not have (*snapshot.LatestError).
 	Files []Problem
 }
 
@@ -96,7 +98,10 @@ type SnapshotsCheck struct {
 // checks the mirror (every file its repomd.xml and primary name, present
 // and verified, and readable by the web server where the target has
 // permissions), returning the problems of each by snapshot name, and
-// checks that the index and latest.txt can be read. A mirror without
+// checks that the index and latest.txt can be read and name only
+// snapshots the mirror has (snapshot.Stale: Read leaves out what they
+// name that is gone, so without it a snapshot removed by hand went
+// unnoticed while CI jobs following latest.txt got 404). A mirror without
 // snapshots has none; a target that cannot keep them is not an error
 // either. Each snapshot is checked with opts.ForSnapshot: opts.Signatures
 // is not used (a snapshot keeps the signature its revision was published
@@ -112,6 +117,16 @@ func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts Che
 		return nil, fmt.Errorf("reading the snapshots: %w", err)
 	}
 	out := &SnapshotsCheck{Index: x, Broken: map[string][]Problem{}}
+	gone, latest, err := snapshot.Stale(ctx, tg, x)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", snapshot.LatestPath, err)
+	}
+	for _, g := range gone {
+		out.Files = append(out.Files, Problem{Path: snapshot.IndexPath, Err: g})
+	}
+	if latest != nil {
+		out.Files = append(out.Files, Problem{Path: snapshot.LatestPath, Err: latest})
+	}
 	if r, ok := tg.(target.Readable); ok && len(x.Snapshots) > 0 {
 		for _, p := range []string{snapshot.IndexPath, snapshot.LatestPath} {
 			if err := r.CheckReadable(ctx, p); err != nil && !errors.Is(err, target.ErrNotExist) {

@@ -36,8 +36,13 @@ type MirrorRepair struct {
 	// directory was gone (removed by hand, as a broken one is repaired):
 	// the index no longer names them.
 	Unindexed []string
-	Left      []Problem // what is still wrong after the repair
-	Err       error     // the mirror could not be checked or repaired at all
+	// Latest, when not nil, is what was wrong with the mirror's
+	// latest.txt (missing, or naming a snapshot that is gone): it was
+	// written again as a sync writes it, naming Latest.Latest, or
+	// removed when that is "" (no snapshot is left).
+	Latest *snapshot.LatestError
+	Left   []Problem // what is still wrong after the repair
+	Err    error     // the mirror could not be checked or repaired at all
 }
 
 // Repair re-checks every written mirror of repo against its own metadata
@@ -155,11 +160,11 @@ func (r *repairer) mirror(ctx context.Context, mc config.Mirror, mr *MirrorRepai
 	if err := r.mirrorFiles(ctx, tg, mc, mr); err != nil {
 		return err
 	}
-	gone, err := snapshot.Tidy(ctx, tg, r.repo.Name)
+	tidied, err := snapshot.Tidy(ctx, tg, r.repo.Name)
 	if err != nil {
 		return err
 	}
-	mr.Unindexed = gone
+	mr.Unindexed, mr.Latest = tidied.Unindexed, tidied.Latest
 	if ex, ok := tg.(target.Exporter); ok {
 		// A snapshot's file is most often the tree's, repaired above.
 		r.local = append([]localSource{{name: mc.Name, ex: ex}}, others...)

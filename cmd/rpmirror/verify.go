@@ -132,6 +132,9 @@ func runRepair(ctx context.Context, cfg *config.Config, sel []*config.Repo, stdo
 			for _, name := range m.Unindexed {
 				fmt.Fprintf(stdout, "%s: removed snapshot %s from snapshots/index.json (its directory is gone)\n", repoMirror, name)
 			}
+			if l := m.Latest; l != nil {
+				fmt.Fprintf(stdout, "%s: %s\n", repoMirror, rewroteLatest(l))
+			}
 			for _, p := range m.MadeReadable {
 				fmt.Fprintf(stdout, "%s: made %s readable (it was: %s)\n", name, p.Path, unreadable(p.Err))
 			}
@@ -196,6 +199,15 @@ func brokenSnapshots(ctx context.Context, w io.Writer, r *config.Repo, mirror st
 		return 1
 	}
 	n := 0
+	// What the index and latest.txt still name that is gone: the repair
+	// left them as they were (the snapshot the repository is held at is
+	// gone), and each says what mends it.
+	for _, p := range c.Files {
+		if staleListing(p.Err) {
+			fmt.Fprintf(w, "%s/%s: %s: %s\n", r.Name, mirror, p.Path, errLine(p.Err))
+			n++
+		}
+	}
 	for _, s := range c.Index.Snapshots {
 		problems := c.Broken[s.Name]
 		if len(problems) == 0 {
@@ -212,6 +224,30 @@ func brokenSnapshots(ctx context.Context, w io.Writer, r *config.Repo, mirror st
 			r.Name, mirror, s.Name, problems[0].Path, errLine(problems[0].Err), snaps.Path(s.Name), pinned)
 	}
 	return n
+}
+
+// staleListing reports whether err is index.json or latest.txt naming
+// a snapshot that is gone, or latest.txt missing (snapshot.Stale).
+func staleListing(err error) bool {
+	var g *snaps.GoneError
+	var l *snaps.LatestError
+	return errors.As(err, &g) || errors.As(err, &l)
+}
+
+// rewroteLatest says what verify --repair did to a latest.txt that was
+// missing or named a snapshot that is gone (snapshot.Tidy).
+func rewroteLatest(l *snaps.LatestError) string {
+	was := "it was missing"
+	if l.Names != "" {
+		was = "it named " + l.Names + ", whose directory is gone"
+	}
+	switch {
+	case l.Latest == "":
+		return fmt.Sprintf("removed %s (%s, and no snapshot is left)", snaps.LatestPath, was)
+	case l.Held:
+		return fmt.Sprintf("wrote %s again, naming %s, the snapshot the repository is held at (%s)", snaps.LatestPath, l.Latest, was)
+	}
+	return fmt.Sprintf("wrote %s again, naming %s, the newest snapshot, as a sync does (%s)", snaps.LatestPath, l.Latest, was)
 }
 
 // unreadable says what was wrong with a file made readable: its mode,
@@ -234,12 +270,27 @@ func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg t
 		return 1
 	}
 	x := c.Index
-	if len(x.Snapshots) == 0 {
+	if len(x.Snapshots) == 0 && len(c.Files) == 0 {
 		return 0
 	}
 	bad := len(c.Files)
+	// index.json or latest.txt naming a snapshot that is gone (removed
+	// by hand): verify said the snapshots were ok while CI jobs following
+	// latest.txt got 404 (an operator tester's).
+	var gone []string
+	latest := ""
 	for _, p := range c.Files {
 		fmt.Fprintf(w, "%s/%s: %s: %s\n", repo, mirror, p.Path, errLine(p.Err))
+		var g *snaps.GoneError
+		var l *snaps.LatestError
+		switch {
+		case errors.As(p.Err, &g):
+			gone = append(gone, g.Name)
+		case errors.As(p.Err, &l) && l.Names == "":
+			latest = snaps.LatestPath + " missing"
+		case errors.As(p.Err, &l):
+			latest = snaps.LatestPath + " names " + l.Names + ", which is gone"
+		}
 	}
 	// A snapshot whose only problems are files the web server cannot
 	// read is not broken: verify --repair mends it, where removing it,
@@ -271,6 +322,12 @@ func verifySnapshots(ctx context.Context, w io.Writer, repo, mirror string, tg t
 	}
 	if len(broken) > 0 {
 		summary += fmt.Sprintf(", %d broken: %s", len(broken), strings.Join(broken, ", "))
+	}
+	if len(gone) > 0 {
+		summary += fmt.Sprintf(", %d gone but named by %s: %s", len(gone), snaps.IndexPath, strings.Join(gone, ", "))
+	}
+	if latest != "" {
+		summary += ", " + latest
 	}
 	fmt.Fprintln(w, summary)
 	return bad
