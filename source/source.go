@@ -515,6 +515,7 @@ func (s *Source) File(ctx context.Context, href, base, dst string, size int64, c
 	}
 	var total int64
 	var errs []error
+	var from []string
 	for u := chosen.Upstream; u != nil; u = s.nextSame(ctx, u) {
 		n, err := s.fetcher.File(ctx, HrefURL(u.URL, href), dst, size, check)
 		total += n
@@ -525,7 +526,7 @@ func (s *Source) File(ctx context.Context, href, base, dst string, size int64, c
 		if ctx.Err() != nil {
 			return total, err
 		}
-		errs = append(errs, err)
+		errs, from = append(errs, err), append(from, fetch.Redact(u.URL))
 		if len(s.upstreams) > 1 {
 			s.log.Warn("fetching from an upstream failed; trying the next serving the same revision", "upstream", fetch.Redact(u.URL), "file", href, "err", err)
 		}
@@ -533,7 +534,7 @@ func (s *Source) File(ctx context.Context, href, base, dst string, size int64, c
 	if len(errs) == 1 {
 		return total, errs[0]
 	}
-	return total, &allFailedError{errs: errs}
+	return total, &allFailedError{errs: errs, from: from}
 }
 
 // AnyFile downloads href (with xml:base base, "" for none: a file under
@@ -569,7 +570,14 @@ func (s *Source) AnyFile(ctx context.Context, href, base, dst string, size int64
 }
 
 // allFailedError is a file every upstream serving the revision failed.
-type allFailedError struct{ errs []error }
+// from, when set, are the (redacted) upstreams errs are of, in order,
+// for errors that do not name theirs (an operator tester's read "server
+// answered 403 Forbidden; server answered 403 Forbidden", not which
+// upstream said what).
+type allFailedError struct {
+	errs []error
+	from []string
+}
 
 func (e *allFailedError) Error() string {
 	var b strings.Builder
@@ -577,6 +585,9 @@ func (e *allFailedError) Error() string {
 	for i, err := range e.errs {
 		if i > 0 {
 			b.WriteString("; ")
+		}
+		if i < len(e.from) {
+			b.WriteString(e.from[i] + ": ")
 		}
 		b.WriteString(err.Error())
 	}

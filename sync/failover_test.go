@@ -278,6 +278,48 @@ func TestUpstreamFailover(t *testing.T) {
 	}
 }
 
+// TestPackageFailedAtEveryUpstreamNamesEach: a package every upstream
+// serving the revision refuses fails the sync with one error naming
+// each upstream and what it answered (an operator tester's read "server
+// answered 403 Forbidden; server answered 403 Forbidden", the upstreams
+// named only in the log), and leaves the mirrors as they were.
+func TestPackageFailedAtEveryUpstreamNamesEach(t *testing.T) {
+	v1, v2 := testrepo.DemoOrigin(t, "v1"), testrepo.DemoOrigin(t, "v2")
+	var srvs []*badorigin.Server
+	var urls []string
+	for range 2 {
+		s := badorigin.Start(t, v1)
+		srvs, urls = append(srvs, s), append(urls, s.URL())
+	}
+	h := newHarness(t, &origin{dir: v1, srv: srvs[0].HTTP}, testKeyPath(t))
+	h.repo.Origin, h.repo.Origins = urls[0], urls
+	if rep := syncWithin(t, 20*time.Second, failEngine(h, 0, 4), h); rep.Err != nil {
+		t.Fatalf("first sync: %v", rep.Err)
+	}
+	before := tree(t, h.mirrors[0])
+	for _, s := range srvs {
+		s.SetDir(v2)
+		s.Forget()
+		s.On(badorigin.Paths(demoNewPkg), badorigin.Status(http.StatusForbidden))
+	}
+	rep := syncWithin(t, 20*time.Second, failEngine(h, 0, 4), h)
+	if rep.Err == nil {
+		t.Fatal("sync succeeded though every upstream refuses a package")
+	}
+	msg := rep.Err.Error()
+	if !strings.Contains(msg, "every upstream serving this revision failed (2): ") {
+		t.Errorf("error %q does not say both upstreams failed", msg)
+	}
+	for _, u := range urls {
+		if !strings.Contains(msg, u+": ") {
+			t.Errorf("error %q does not name upstream %s", msg, u)
+		}
+	}
+	if got := tree(t, h.mirrors[0]); !reflect.DeepEqual(got, before) {
+		t.Error("the mirror changed")
+	}
+}
+
 // primaryOf returns the href of the primary metadata of the repository
 // in dir.
 func primaryOf(t *testing.T, dir string) string {
