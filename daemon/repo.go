@@ -1896,6 +1896,14 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 	case i > 0:
 		rev := v.Revisions[i]
 		lag := now.Sub(rev.SupersededAt)
+		// The revision that superseded it, at rev.SupersededAt: the
+		// current one only when it came right after (a tester's partner
+		// two revisions behind read "superseded by" the current one,
+		// verified seconds before, "5m0s ago").
+		by := revName(v.Revisions[i-1].Revision)
+		if i > 1 {
+			by += fmt.Sprintf(" (now %s)", revName(cur.Revision))
+		}
 		switch {
 		case m.Written() && (syncing || r.followingFor(now) < max(rc.MaxLag, busyAlertAfter)):
 			// The daemon's sync, or another rpmirror's (a sync by hand
@@ -1904,10 +1912,10 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 			res.Reason = fmt.Sprintf("serves verified revision %s; rpmirror is bringing it to %s now", revName(rev.Revision), revName(cur.Revision))
 		case lag < rc.MaxLag:
 			res.State = health.Behind
-			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago (max_lag %s)", revName(rev.Revision), revName(cur.Revision), roundLag(lag), rc.MaxLag)
+			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago (max_lag %s)", revName(rev.Revision), by, roundLag(lag), rc.MaxLag)
 		default:
 			res.State = health.Stale
-			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago: more than max_lag %s", revName(rev.Revision), revName(cur.Revision), roundLag(lag), rc.MaxLag)
+			res.Reason = fmt.Sprintf("serves verified revision %s, superseded by %s %s ago: more than max_lag %s", revName(rev.Revision), by, roundLag(lag), rc.MaxLag)
 		}
 	case hold != nil && m.Written() && (res.Checked.Before(hold.Done) || r.rollbackUnderWay(hold)):
 		// Not stale: probed before its turn came. Not listed either.
