@@ -532,9 +532,30 @@ func (r *repo) noteRefusal(rep *sync.Report) {
 	case rep.Err == nil, errors.Is(rep.Err, context.Canceled), errors.Is(rep.Err, state.ErrLocked), errors.Is(rep.Err, target.ErrLocked):
 		// Says nothing of the revision.
 	default:
-		r.refused = &refusal{sha256: sha256Hex(rep.Repomd), revision: rep.Revision, reason: oneLine(rep.Err)}
+		r.refused = &refusal{sha256: sha256Hex(rep.Repomd), revision: rep.Revision, reason: refusalReason(rep.Err)}
 	}
 	r.refusedMetricLocked()
+}
+
+// refusalReason is what /status says after "origin revision X refused: "
+// of err: why, once. A refusal of repomd.xml's signature or key is said
+// by the error itself as "origin URL revision X refused: ...", under "no
+// usable upstream: checking repodata/repomd.xml from URL: ", so the note
+// said the refusal twice (an operator tester's); it says the origin and
+// what is wrong now.
+func refusalReason(err error) string {
+	var se *sync.RepomdSignatureError
+	var ke *sync.RepoKeyMismatchError
+	switch {
+	case errors.As(err, &se):
+		return fmt.Sprintf("repomd.xml %s (from %s)", oneLine(se.Err), se.Origin)
+	case errors.As(err, &ke) && ke.Origin != "":
+		origin := ke.Origin
+		ke2 := *ke
+		ke2.Origin = "" // its Error is then the reason alone
+		return fmt.Sprintf("%s %s (from %s)", sync.KeyPath, oneLine(&ke2), origin)
+	}
+	return oneLine(err)
 }
 
 // refusedMetricLocked sets rpmirror_origin_revision_refused: 1 while the
@@ -1888,7 +1909,7 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 			res.Reason = fmt.Sprintf("serves revision %s, which rpmirror rollback (by %s) was withdrawing when it stopped before it was done, %s ago (max_lag %s): run rpmirror rollback again, or rpmirror resume", revName(rev.Revision), hold.By, roundLag(now.Sub(hold.At)), rc.MaxLag)
 		default:
 			res.State = health.Stale
-			res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
+			res.Reason = heldStale(m, res, hold)
 			if m.Written() && hold.Done.IsZero() {
 				res.Reason += " (it stopped before it was done: run it again, or rpmirror resume)"
 			}
@@ -1923,7 +1944,7 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		res.Reason = fmt.Sprintf("pending: rpmirror rollback (by %s) brings the written mirrors to revision %s (snapshot %s); it served revision %s when probed, judged again at the next probe", hold.By, revName(hold.Revision), hold.Snapshot, revName(res.Revision))
 	case hold != nil:
 		res.State = health.Stale
-		res.Reason = fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s): rpmirror rollback brings a written mirror back to it", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
+		res.Reason = heldStale(m, res, hold)
 	case cur == nil:
 		res.State, res.Reason = health.Unknown, "no revision is verified yet: nothing to compare with until the first sync verifies one"
 	case pending:
@@ -1967,6 +1988,20 @@ func revName(rev string) string {
 		return "(no revision)"
 	}
 	return rev
+}
+
+// heldStale is the reason of a mirror that serves a revision other than
+// the one the repository is held at: rpmirror rollback brings a written
+// mirror back to it; a probe-only mirror is listed again once its own
+// sync serves that revision, or the current one after rpmirror resume
+// (an operator tester's probe-only mirror was told of rollback, which
+// does not write it).
+func heldStale(m config.Mirror, res health.Result, hold *state.Hold) string {
+	why := fmt.Sprintf("serves revision %s, not revision %s the repository is held at (snapshot %s, by %s)", revName(res.Revision), revName(hold.Revision), hold.Snapshot, hold.By)
+	if m.Written() {
+		return why + ": rpmirror rollback brings a written mirror back to it"
+	}
+	return why + ": listed again once it serves that revision, or, after rpmirror resume, the current one"
 }
 
 func roundLag(d time.Duration) time.Duration {

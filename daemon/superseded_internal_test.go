@@ -37,3 +37,23 @@ func TestSupersededByTheNextRevision(t *testing.T) {
 		}
 	}
 }
+
+// TestHeldStaleProbeOnly: while the repository is held, a probe-only
+// mirror serving another revision is told what lists it again, not that
+// rpmirror rollback (which never writes it) brings it back (an operator
+// tester's).
+func TestHeldStaleProbeOnly(t *testing.T) {
+	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	hold := &state.Hold{Snapshot: "20261128T110000Z", Revision: "100", By: "ops"}
+	v := &state.Verified{Revisions: []state.Revision{
+		{SHA256: "a", Revision: "100"},
+		{SHA256: "c", Revision: "300", SupersededAt: now.Add(-time.Minute)},
+	}}
+	r := &repo{cfg: config.Repo{MaxLag: time.Hour}, verified: v, hold: hold}
+	partner := config.Mirror{Name: "partner", URL: "http://partner.example/el9/"}
+	res := r.judge(partner, health.Result{SHA256: "c", Revision: "300", State: health.OK, Accepted: true}, now)
+	want := "serves revision 300, not revision 100 the repository is held at (snapshot 20261128T110000Z, by ops): listed again once it serves that revision, or, after rpmirror resume, the current one"
+	if res.State != health.Stale || res.Reason != want {
+		t.Errorf("%s %q, want stale %q", res.State, res.Reason, want)
+	}
+}

@@ -292,6 +292,13 @@ func TestSignatureMendedAfterItsRepomd(t *testing.T) {
 	waitFor(t, 60*time.Second, "the revision to be refused for its signature", func() bool {
 		return strings.Contains(e.status().Repos[0].OriginNote, fmt.Sprintf("origin revision %d refused", rev))
 	})
+	// Said once, with what is wrong and where (it said "refused: no
+	// usable upstream: checking ...: origin ... revision X refused: ...").
+	note := e.status().Repos[0].OriginNote
+	if want := fmt.Sprintf("origin revision %d refused: repomd.xml signature check failed", rev); !strings.HasPrefix(note, want) ||
+		strings.Count(note, "refused") != 1 || !strings.Contains(note, "(from "+e.net.URL("origin")) {
+		t.Errorf("origin_note %q: want it to start %q, say refused once and name the origin", note, want)
+	}
 	if err := os.WriteFile(asc, good, 0o644); err != nil {
 		t.Fatal(err)
 	}
