@@ -666,7 +666,7 @@ func (d *Daemon) Status() *server.Status {
 		if t, ok := next[rs.Name]; ok {
 			rs.NextSync = t
 		}
-		if t := r.retryTime(); !t.IsZero() && (rs.NextSync.IsZero() || t.Before(rs.NextSync)) {
+		if t := r.retryTime(st.Generated); !t.IsZero() && (rs.NextSync.IsZero() || t.Before(rs.NextSync)) {
 			rs.NextSync = t.UTC() // a failed sync tried again (noteRetryLocked)
 		}
 		st.Repos = append(st.Repos, rs)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"runtime/debug"
@@ -431,6 +432,10 @@ func (r *repo) runSync(ctx context.Context, why string) {
 	r.glanceMu.Lock()
 	r.mu.Lock()
 	r.syncing = true
+	// This sync is the retry of a failed one, whatever asked for it: a
+	// retry falling due while it runs asked for a second right after it
+	// (a reviewer's). Its end sets the next (noteRetryLocked).
+	r.retryAt = time.Time{}
 	r.mu.Unlock()
 	r.glanceMu.Unlock()
 	r.liftPending.Store(false) // this is the sync a lifted hold asks for
@@ -546,6 +551,12 @@ func (r *repo) noteRefusal(rep *sync.Report) {
 func refusalReason(err error) string {
 	var se *sync.RepomdSignatureError
 	var ke *sync.RepoKeyMismatchError
+	var nu *source.NoUsableUpstreamError
+	if errors.As(err, &nu) && len(nu.Errs) > 1 {
+		// Each upstream's reason, which may be of other revisions
+		// than the one named (a reviewer's).
+		return oneLine(err)
+	}
 	switch {
 	case errors.As(err, &se):
 		return fmt.Sprintf("repomd.xml %s (from %s)", oneLine(se.Err), se.Origin)
@@ -795,7 +806,16 @@ func (r *repo) noteRetryLocked(ok bool, end time.Time) {
 		return
 	}
 	r.retries++
-	r.retryAt = end.Add(retryDelay(r.d.probeInterval(), r.retries))
+	d := retryDelay(r.d.probeInterval(), r.retries)
+	// Up to a tenth later, so that repositories failing together (a
+	// full disk under all their mirrors) do not retry in step.
+	d += rand.N(d/10 + 1)
+	r.retryAt = end.Add(d)
+	if r.sched != nil && !r.sched.Next(end).After(r.retryAt) {
+		// The schedule runs it first: no retry beside it (a daily
+		// repository failing for good retried every hour).
+		r.retryAt = time.Time{}
+	}
 }
 
 // retryDelay is the wait before the sync after n failures in a row.
@@ -820,11 +840,17 @@ func (r *repo) retryDue(now time.Time) (int, bool) {
 	return r.retries, true
 }
 
-// retryTime is when a failed sync is to be tried again, zero when none
-// is.
-func (r *repo) retryTime() time.Time {
+// retryTime is when a failed sync is to be tried again, for /status:
+// zero when none is, or when none would run then (the origin down, for
+// which its recovery asks; the repository held; the time passed, the
+// retry asked for or waiting for the origin), so next_sync never shows
+// a time gone by (a reviewer's).
+func (r *repo) retryTime(now time.Time) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.retryAt.IsZero() || !r.retryAt.After(now) || r.hold != nil || r.origin.State != health.OK {
+		return time.Time{}
+	}
 	return r.retryAt
 }
 

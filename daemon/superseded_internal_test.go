@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/rpmirror/rpmirror/config"
 	"github.com/rpmirror/rpmirror/health"
 	"github.com/rpmirror/rpmirror/state"
@@ -55,5 +57,46 @@ func TestHeldStaleProbeOnly(t *testing.T) {
 	want := "serves revision 300, not revision 100 the repository is held at (snapshot 20261128T110000Z, by ops): listed again once it serves that revision, or, after rpmirror resume, the current one"
 	if res.State != health.Stale || res.Reason != want {
 		t.Errorf("%s %q, want stale %q", res.State, res.Reason, want)
+	}
+}
+
+// TestRetryWait: a failed sync is tried again after probe_interval,
+// doubled at each failure in a row, at most an hour, plus up to a tenth;
+// not at all when the schedule comes first (a daily repository failing
+// for good retried every hour); and a success forgets the failures.
+func TestRetryWait(t *testing.T) {
+	for _, tc := range []struct {
+		probe time.Duration
+		n     int
+		want  time.Duration
+	}{
+		{time.Second, 1, time.Second},
+		{time.Second, 2, 2 * time.Second},
+		{time.Second, 5, 16 * time.Second},
+		{time.Minute, 7, time.Hour}, // 64 minutes, capped
+		{time.Minute, 40, time.Hour},
+		{0, 1, time.Second}, // never a busy loop
+	} {
+		if got := retryDelay(tc.probe, tc.n); got != tc.want {
+			t.Errorf("retryDelay(%v, %d) = %v, want %v", tc.probe, tc.n, got, tc.want)
+		}
+	}
+	d := &Daemon{}
+	d.interval.Store(int64(time.Second))
+	r := &repo{d: d, sched: cron.ConstantDelaySchedule{Delay: time.Minute}}
+	end := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for n := 1; n <= 6; n++ { // 1, 2, 4, 8, 16, 32 s: before the schedule's minute
+		r.noteRetryLocked(false, end)
+		if wait := r.retryAt.Sub(end); wait < retryDelay(time.Second, n) || wait > retryDelay(time.Second, n)*11/10 {
+			t.Errorf("after %d failures: retry in %v, want %v plus at most a tenth", n, wait, retryDelay(time.Second, n))
+		}
+	}
+	r.noteRetryLocked(false, end) // 64 s: the schedule's minute comes first
+	if !r.retryAt.IsZero() || r.retries != 7 {
+		t.Errorf("after 7 failures: retry at %v (%d failures), want none: the schedule runs first", r.retryAt, r.retries)
+	}
+	r.noteRetryLocked(true, end)
+	if !r.retryAt.IsZero() || r.retries != 0 {
+		t.Errorf("after a success: retry at %v, %d failures; want none, 0", r.retryAt, r.retries)
 	}
 }

@@ -244,11 +244,19 @@ type GoneError struct {
 	// Held says the repository is held at it (rpmirror rollback): Tidy
 	// does not rewrite the index then (see LatestError.HeldGone).
 	Held bool
+	// HeldGone is the snapshot the repository is held at when its
+	// directory is gone too: Tidy does not rewrite the index, so verify
+	// --repair does not remove this entry either (a reviewer's: the
+	// advice to run it was given again after it).
+	HeldGone string
 }
 
 func (e *GoneError) Error() string {
-	if e.Held {
+	switch {
+	case e.Held:
 		return fmt.Sprintf("names snapshot %s, the one the repository is held at, whose directory is gone (%s)", e.Name, heldGoneFix)
+	case e.HeldGone != "":
+		return fmt.Sprintf("names snapshot %s, whose directory is gone (snapshot %s, the one the repository is held at, is gone too: %s)", e.Name, e.HeldGone, heldGoneFix)
 	}
 	return fmt.Sprintf("names snapshot %s, whose directory is gone (rpmirror verify --repair removes it from the index)", e.Name)
 }
@@ -307,7 +315,11 @@ func (e *LatestError) Error() string {
 func Stale(ctx context.Context, tg target.Target, x *Index) ([]*GoneError, *LatestError, error) {
 	var gone []*GoneError
 	for _, name := range x.gone {
-		gone = append(gone, &GoneError{Name: name, Held: name == x.heldGone})
+		ge := &GoneError{Name: name, Held: name == x.heldGone}
+		if !ge.Held {
+			ge.HeldGone = x.heldGone
+		}
+		gone = append(gone, ge)
 	}
 	b, err := readSmall(ctx, tg, LatestPath, 4<<10)
 	switch {
@@ -315,8 +327,12 @@ func Stale(ctx context.Context, tg target.Target, x *Index) ([]*GoneError, *Late
 		if len(x.Snapshots) == 0 {
 			return gone, nil, nil
 		}
+	case errors.Is(err, errTooLarge):
+		// Not a name: a problem Tidy mends as any other (a reviewer's:
+		// it failed verify's check of the snapshots, and the repair).
+		return gone, &LatestError{Names: "(more than 4 KiB)", Latest: x.Latest, Held: x.Held != "", HeldGone: x.heldGone}, nil
 	case err != nil:
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("reading %s: %w", LatestPath, err)
 	}
 	names := strings.TrimSpace(string(b))
 	if _, ok := x.Find(names); ok {
@@ -356,7 +372,7 @@ func Tidy(ctx context.Context, tg target.Target, repo string) (Tidied, error) {
 	}
 	gone, latest, err := Stale(ctx, tg, x)
 	if err != nil {
-		return Tidied{}, fmt.Errorf("reading %s: %w", LatestPath, err)
+		return Tidied{}, err // it says it was reading latest.txt
 	}
 	if (len(gone) == 0 && latest == nil) || x.heldGone != "" {
 		return Tidied{}, nil
@@ -693,10 +709,13 @@ func readSmall(ctx context.Context, tg target.Target, p string, limit int64) ([]
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("reading %s: larger than %d bytes", p, limit)
+		return nil, fmt.Errorf("reading %s: %w (%d bytes)", p, errTooLarge, limit)
 	}
 	return b, nil
 }
+
+// errTooLarge is readSmall's error for a file larger than its limit.
+var errTooLarge = errors.New("larger than the limit")
 
 // putBytes stores b at p through a temporary file on this machine: in the
 // target's own staging directory when it has one (target.Stager: a local

@@ -45,9 +45,13 @@ func TestStaleAndTidy(t *testing.T) {
 		{name: "a non-latest indexed snapshot gone", remove: []string{s1}, gone: []string{s1}, names: "-", tidied: true, newLatest: s3},
 		{name: "latest.txt names a snapshot never taken", latest: ptr("20000101T000000Z\n"), names: "20000101T000000Z", tidied: true, newLatest: s3},
 		{name: "latest.txt missing", latest: ptr(""), names: "", tidied: true, newLatest: s3},
+		{name: "latest.txt of more than 4 KiB", latest: ptr(strings.Repeat("x", 5000)), names: "(more than 4 KiB)", tidied: true, newLatest: s3},
 		{name: "every snapshot gone", remove: []string{s1, s2, s3}, gone: []string{s1, s2, s3}, names: s3, tidied: true},
 		{name: "held, latest's snapshot present", held: s1, remove: []string{s3}, gone: []string{s3}, names: "-", tidied: true, newLatest: s1},
 		{name: "held at a gone snapshot", held: s1, remove: []string{s1}, gone: []string{s1}, names: s1, heldGone: s1, newLatest: s1},
+		// Another gone beside it: not removed by --repair either, and
+		// its error says what does (it advised --repair).
+		{name: "held at a gone snapshot, another gone", held: s1, remove: []string{s1, s2}, gone: []string{s1, s2}, names: s1, heldGone: s1, newLatest: s1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tg, err := local.New(filepath.Join(t.TempDir(), "mirror"))
@@ -107,6 +111,9 @@ func TestStaleAndTidy(t *testing.T) {
 				names = append(names, g.Name)
 				if g.Held != (g.Name == tc.heldGone) {
 					t.Errorf("GoneError %+v: Held should be %v", g, g.Name == tc.heldGone)
+				}
+				if tc.heldGone != "" && strings.Contains(g.Error(), "verify --repair") {
+					t.Errorf("GoneError %q advises verify --repair, which writes nothing while the snapshot held at is gone", g)
 				}
 			}
 			if !reflect.DeepEqual(names, tc.gone) {

@@ -493,7 +493,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 		}
 		if !m.adopted && (m.upToDate(s.repomd, s.asc, s.key) || (s.repo.SignWith != "" && s.signedUpToDate(m))) {
 			m.plan = planCurrent(m, s.now(), s.repo.PruneAfter)
-			if m.curMd != nil {
+			if m.curMd != nil && s.dry {
 				// What keepCurrent snapshots: decided before it does.
 				m.plan.Snapshot = s.plansSnapshot(ctx, m, m.cur)
 			}
@@ -526,7 +526,7 @@ func (s *run) sync(ctx context.Context) (err error) {
 	for _, m := range behind {
 		if m.plan != nil {
 			m.rep.Checked = m.plan.Checked
-			if m.plan.Refused == nil {
+			if m.plan.Refused == nil && s.dry {
 				// Once it serves the revision (publish sets m.cur
 				// to s.repomd), execute keeps its snapshots.
 				m.plan.Snapshot = s.plansSnapshot(ctx, m, s.repomd)

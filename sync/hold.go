@@ -119,7 +119,7 @@ func CheckSnapshots(ctx context.Context, tg target.Target, repo string, opts Che
 	out := &SnapshotsCheck{Index: x, Broken: map[string][]Problem{}}
 	gone, latest, err := snapshot.Stale(ctx, tg, x)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", snapshot.LatestPath, err)
+		return nil, err // it says it was reading latest.txt
 	}
 	for _, g := range gone {
 		out.Files = append(out.Files, Problem{Path: snapshot.IndexPath, Err: g})

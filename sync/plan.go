@@ -179,7 +179,10 @@ type MirrorPlan struct {
 	// mirror brought back to the revision of its newest snapshot (the
 	// first sync after rpmirror resume, the origin unchanged) takes
 	// none: that revision's snapshot was taken when it was first
-	// published.
+	// published. Planned in a dry run only, which reports it: a sync
+	// leaves the decision to Maintain, by the same rule, so that it does
+	// not read every mirror's snapshot index twice (on object storage, a
+	// LIST and a GET more per mirror, every sync, a reviewer's).
 	Snapshot bool
 	// Refused, when set, is why the revision cannot be published safely
 	// to this mirror (an *UnsafePublishError, or a *ListError: what it
