@@ -65,18 +65,7 @@ func TestExpired(t *testing.T) {
 // and names sort in the order snapshots were taken.
 func TestReadMendsIndex(t *testing.T) {
 	ctx := context.Background()
-	tg, err := local.New(filepath.Join(t.TempDir(), "mirror"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(t.TempDir(), "repomd.xml")
-	md := `<?xml version="1.0" encoding="UTF-8"?><repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>42</revision></repomd>`
-	if err := os.WriteFile(src, []byte(md), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.Put(ctx, target.File{Path: repomdPath, Local: src, Size: int64(len(md))}); err != nil {
-		t.Fatal(err)
-	}
+	tg := servingRepomd(ctx, t)
 	for _, n := range []string{"20261126T120000Z-10", "20261126T120000Z-2", "20261126T120000Z", "not-a-snapshot"} {
 		if err := tg.Snapshot(ctx, Path(n), []string{repomdPath}); err != nil {
 			t.Fatal(err)
@@ -103,7 +92,7 @@ func TestReadMendsIndex(t *testing.T) {
 	// number; one taken when the clock went back sorts after it all the
 	// same.
 	p := PolicyOf(&config.Snapshots{Keep: 100})
-	other := []byte(md + " ")
+	other := []byte(smallRepomd + " ")
 	res, err := Maintain(ctx, tg, "r", p, Revision{Repomd: other, Paths: func() ([]string, error) { return nil, nil }}, time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -118,18 +107,7 @@ func TestReadMendsIndex(t *testing.T) {
 // gone is forgotten; a sync (Maintain) clears a mark left behind.
 func TestHeldIsLatest(t *testing.T) {
 	ctx := context.Background()
-	tg, err := local.New(filepath.Join(t.TempDir(), "mirror"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	src := filepath.Join(t.TempDir(), "repomd.xml")
-	md := `<?xml version="1.0" encoding="UTF-8"?><repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>42</revision></repomd>`
-	if err := os.WriteFile(src, []byte(md), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := tg.Put(ctx, target.File{Path: repomdPath, Local: src, Size: int64(len(md))}); err != nil {
-		t.Fatal(err)
-	}
+	tg := servingRepomd(ctx, t)
 	names := []string{"20261125T120000Z", "20261126T120000Z"}
 	for _, n := range names {
 		if err := tg.Snapshot(ctx, Path(n), []string{repomdPath}); err != nil {
@@ -168,7 +146,7 @@ func TestHeldIsLatest(t *testing.T) {
 	if err := Write(ctx, tg, x); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Maintain(ctx, tg, "r", PolicyOf(&config.Snapshots{Keep: 5}), Revision{Repomd: []byte(md), Paths: func() ([]string, error) { return nil, nil }}, time.Now(), slog.New(slog.DiscardHandler)); err != nil {
+	if _, err := Maintain(ctx, tg, "r", PolicyOf(&config.Snapshots{Keep: 5}), Revision{Repomd: []byte(smallRepomd), Paths: func() ([]string, error) { return nil, nil }}, time.Now(), slog.New(slog.DiscardHandler)); err != nil {
 		t.Fatal(err)
 	}
 	if x, err := Read(ctx, tg, "r"); err != nil || x.Held != "" || latest() != names[1] {
@@ -213,4 +191,25 @@ func TestWriteStagesInTheMirror(t *testing.T) {
 	if ents, err := os.ReadDir(filepath.Join(root, ".rpmirror", "tmp")); err != nil || len(ents) != 0 {
 		t.Errorf("the staging directory holds %v (%v), want it empty", ents, err)
 	}
+}
+
+// smallRepomd is the repomd.xml servingRepomd serves.
+const smallRepomd = `<?xml version="1.0" encoding="UTF-8"?><repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>42</revision></repomd>`
+
+// servingRepomd returns a local mirror serving a small repomd.xml at
+// repomdPath, of which snapshots can be taken.
+func servingRepomd(ctx context.Context, t *testing.T) *local.Local {
+	t.Helper()
+	tg, err := local.New(filepath.Join(t.TempDir(), "mirror"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(t.TempDir(), "repomd.xml")
+	if err := os.WriteFile(src, []byte(smallRepomd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tg.Put(ctx, target.File{Path: repomdPath, Local: src, Size: int64(len(smallRepomd))}); err != nil {
+		t.Fatal(err)
+	}
+	return tg
 }

@@ -8,9 +8,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-
-	"github.com/rpmirror/rpmirror/target"
-	"github.com/rpmirror/rpmirror/target/local"
 )
 
 // TestStaleAndTidy: index.json naming a snapshot whose directory is gone
@@ -54,18 +51,7 @@ func TestStaleAndTidy(t *testing.T) {
 		{name: "held at a gone snapshot, another gone", held: s1, remove: []string{s1, s2}, gone: []string{s1, s2}, names: s1, heldGone: s1, newLatest: s1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tg, err := local.New(filepath.Join(t.TempDir(), "mirror"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			src := filepath.Join(t.TempDir(), "repomd.xml")
-			md := `<?xml version="1.0" encoding="UTF-8"?><repomd xmlns="http://linux.duke.edu/metadata/repo"><revision>42</revision></repomd>`
-			if err := os.WriteFile(src, []byte(md), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if err := tg.Put(ctx, target.File{Path: repomdPath, Local: src, Size: int64(len(md))}); err != nil {
-				t.Fatal(err)
-			}
+			tg := servingRepomd(ctx, t)
 			for _, n := range []string{s1, s2, s3} {
 				if err := tg.Snapshot(ctx, Path(n), []string{repomdPath}); err != nil {
 					t.Fatal(err)
