@@ -115,7 +115,13 @@ func (s *Sender) Send(e Event) {
 		e.Time = time.Now().UTC()
 	}
 	e.URL = redact.URL(e.URL)
-	s.opts.Logger.Warn("state change", "kind", e.Kind, "repo", e.Repo, "mirror", e.Mirror, "from", e.From, "to", e.To, "reason", e.Reason)
+	attrs := []any{"kind", e.Kind, "repo", e.Repo, "mirror", e.Mirror, "from", e.From, "to", e.To, "reason", e.Reason}
+	if e.URL != "" {
+		// Which upstream (an operator tester's log said mirror="" and
+		// no more, with several upstreams).
+		attrs = append(attrs, "url", e.URL)
+	}
+	s.opts.Logger.Warn("state change", attrs...)
 	if *s.url.Load() == "" {
 		return
 	}

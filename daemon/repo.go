@@ -842,14 +842,19 @@ func (r *repo) retryDue(now time.Time) (int, bool) {
 
 // retryTime is when a failed sync is to be tried again, for /status:
 // zero when none is, or when none would run then (the origin down, for
-// which its recovery asks; the repository held; the time passed, the
-// retry asked for or waiting for the origin), so next_sync never shows
-// a time gone by (a reviewer's).
+// which its recovery asks; the repository held); now once it is due and
+// waits for the next probe round, so next_sync never shows a time gone
+// by (a reviewer's).
 func (r *repo) retryTime(now time.Time) time.Time {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.retryAt.IsZero() || !r.retryAt.After(now) || r.hold != nil || r.origin.State != health.OK {
+	if r.retryAt.IsZero() || r.hold != nil || r.origin.State != health.OK {
 		return time.Time{}
+	}
+	if !r.retryAt.After(now) {
+		// Due: the next probe round asks for it (a tester's status
+		// showed the schedule's hour until then).
+		return now
 	}
 	return r.retryAt
 }
@@ -2429,7 +2434,7 @@ func (r *repo) renderViews(force bool) bool {
 	// of no mirror.
 	efb, ecur, ealts := fallback(frc, v, originRepomd, refused, originState)
 	sr := r.prepare(cands, cur, alts, mirrorlist.TextFallback(nil, efb), mirrorlist.MetalinkFallback(ecur, ealts, nil, efb, now),
-		r.redirectFiles(rc, cands, v, originRepomd, refused), now)
+		r.redirectFiles(frc, cands, v, originRepomd, refused), now)
 	if u, err := url.Parse(efb.URL); err == nil && efb.URL != "" && mirrorlist.Usable(efb.URL) {
 		// A request for the other protocol gets no origin of this one.
 		nfb := mirrorlist.Fallback{Comment: fmt.Sprintf("no listed mirror offers the protocol asked, and the origin is %s: listing nothing", u.Scheme)}

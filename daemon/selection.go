@@ -141,6 +141,11 @@ func (r *repo) prepare(cands []candidate, cur mirrorlist.File, alts []mirrorlist
 // redirectFiles describes, for redirects, which verified revision each
 // candidate and the origin serve and what those revisions hold; nil while
 // no revision is verified.
+//
+// rc.Origin is where a request no mirror can answer goes: the upstream
+// the lists fall back to (fallbackOrigin), not the first configured,
+// which may be the one answering 403 (an operator tester's clients were
+// redirected there while the lists named the upstream that was up).
 func (r *repo) redirectFiles(rc config.Repo, cands []candidate, v *state.Verified, originRepomd []byte, refused *refusal) *redirects {
 	cur := v.Current()
 	if cur == nil {

@@ -94,16 +94,25 @@ func (r *repo) probeOrigin(ctx context.Context) {
 	// A new revision, or the origin back, asks for one sync: both at
 	// once asked for two, the second run right after the first (and
 	// failing again, when the first failed on that revision).
+	// At start, the sync every repository gets follows this probe
+	// (syncAtStart): the origin state the last daemon saved and no
+	// repomd.xml seen yet by this one asked for another besides, "new
+	// revision" on every restart (an operator tester's).
+	startPending := r.syncAtStart.Load()
 	switch {
-	case r.noteOrigin(body) && prev != health.Unknown:
+	case r.noteOrigin(body) && prev != health.Unknown && !startPending:
 		// The origin published a new revision: sync now rather than at
 		// the next scheduled time.
 		r.requestSync("new revision at the origin")
-	case prev == health.Down:
+	case prev == health.Down && !startPending:
 		r.requestSync("origin recovered")
 	default:
 		if n, ok := r.retryDue(time.Now()); ok {
-			r.requestSync(fmt.Sprintf("trying again after %d syncs in a row that failed or were skipped", n))
+			why := "trying again after a sync that failed or was skipped"
+			if n > 1 {
+				why = fmt.Sprintf("trying again after %d syncs in a row that failed or were skipped", n)
+			}
+			r.requestSync(why)
 		}
 	}
 }

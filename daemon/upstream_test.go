@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -84,6 +85,17 @@ func TestUpstreamFailover(t *testing.T) {
 	if ml := e.metalink(); !strings.Contains(ml, second) || strings.Contains(ml, primary) {
 		t.Errorf("metalink with no mirror listed: want the second upstream, not the primary:\n%s", ml)
 	}
+	// Redirects too (a tester's: /r/ sent clients to the primary's 403
+	// while the lists named the second upstream).
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(e.base + "/r/demo/repodata/repomd.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || loc != second+"repodata/repomd.xml" {
+		t.Errorf("/r/ with no mirror listed: %d %q, want a redirect to the second upstream %s", resp.StatusCode, loc, second)
+	}
 	for _, m := range []string{"m1", "m2", "third"} {
 		e.net.setStatus(m, 0)
 	}
@@ -104,6 +116,36 @@ func TestUpstreamFailover(t *testing.T) {
 	})
 	if _, m := e.get("/metrics"); !strings.Contains(m, `rpmirror_upstream_up{repo="demo",upstream="`+primary+`"} 1`) {
 		t.Errorf("/metrics: the primary is not up:\n%s", grepLines(m, "_up{"))
+	}
+}
+
+// TestRestartSyncsOnce: a daemon restarted on an unchanged origin runs
+// one sync, the one every repository gets at start. It ran two, the
+// first "new revision at the origin": the origin's state the last daemon
+// saved made the first probe's repomd.xml, new to this process, look
+// like news (an operator tester's).
+func TestRestartSyncsOnce(t *testing.T) {
+	e := newEnv(t, envOpts{probeInterval: time.Second, probeTimeout: time.Second})
+	e.waitHealthy()
+	e.stop()
+	e.start()
+	waitFor(t, 15*time.Second, "the start-up sync", func() bool {
+		ls := e.status().Repos[0].LastSync
+		return ls != nil && ls.Result != ""
+	})
+	time.Sleep(3 * time.Second) // probe rounds that would ask for another
+	_, m := e.get("/metrics")
+	runs := 0.0
+	for _, l := range strings.Split(m, "\n") {
+		if strings.HasPrefix(l, `rpmirror_sync_runs_total{repo="demo"`) {
+			var v float64
+			if _, err := fmt.Sscan(l[strings.LastIndex(l, " ")+1:], &v); err == nil {
+				runs += v
+			}
+		}
+	}
+	if runs != 1 {
+		t.Errorf("syncs since the restart: %v, want 1 (the start's):\n%s", runs, grepLines(m, "sync_runs_total"))
 	}
 }
 
