@@ -189,7 +189,14 @@ func (r *repo) setUpstreams(ups []health.Result) {
 		}
 		m.upstreamUp.WithLabelValues(r.name, u.URL).Set(v)
 		was, known := prev[u.URL]
-		if len(ups) < 2 || !known || was == u.State || (was == health.Unknown && u.State == health.OK) {
+		if !known {
+			// First seen (at start, or added by a reload): down is
+			// news, as a mirror's is; it was said only when it came
+			// back, "down -> ok" of a down never told (an operator
+			// tester's).
+			was = health.Unknown
+		}
+		if len(ups) < 2 || was == u.State || (was == health.Unknown && u.State == health.OK) {
 			continue
 		}
 		r.log.Info("upstream state", "upstream", u.URL, "from", was, "to", u.State, "reason", u.Reason)

@@ -35,6 +35,12 @@ func TestUpstreamFailover(t *testing.T) {
 		st = e.status().Repos[0]
 		return len(st.Upstreams) == 2 && st.Upstreams[0].State == "down" && st.Upstreams[1].State == "ok"
 	})
+	waitFor(t, 10*time.Second, "the webhook to hear the primary upstream down from the start", func() bool {
+		_, ok := e.hook.find(func(a alert.Event) bool {
+			return a.Kind == "upstream" && a.URL == primary && a.From == "unknown" && a.To == "down"
+		})
+		return ok
+	})
 	if st.OriginState != "ok" || st.Origin != primary || !strings.Contains(st.OriginReason, "up through "+second) || !strings.Contains(st.OriginReason, "403 Forbidden") {
 		t.Errorf("origin %q is %q (%q); want the primary named, up through the second upstream, saying the primary's 403", st.Origin, st.OriginState, st.OriginReason)
 	}
