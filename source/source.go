@@ -516,7 +516,7 @@ func (s *Source) File(ctx context.Context, href, base, dst string, size int64, c
 	var total int64
 	var errs []error
 	var from []string
-	for u := chosen.Upstream; u != nil; u = s.nextSame(ctx, u) {
+	for u := chosen.Upstream; u != nil; {
 		n, err := s.fetcher.File(ctx, HrefURL(u.URL, href), dst, size, check)
 		total += n
 		if err == nil {
@@ -527,9 +527,13 @@ func (s *Source) File(ctx context.Context, href, base, dst string, size int64, c
 			return total, err
 		}
 		errs, from = append(errs, err), append(from, fetch.Redact(u.URL))
-		if len(s.upstreams) > 1 {
+		next := s.nextSame(ctx, u)
+		if next != nil {
+			// Not said of the last (an operator tester's log said
+			// "trying the next" with none left).
 			s.log.Warn("fetching from an upstream failed; trying the next serving the same revision", "upstream", fetch.Redact(u.URL), "file", href, "err", err)
 		}
+		u = next
 	}
 	if len(errs) == 1 {
 		return total, errs[0]
