@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/rpmirror/rpmirror/config"
@@ -34,7 +35,17 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		} else if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, fetch.Redact(r.OriginDesc()))
+		origin := fetch.Redact(r.OriginDesc())
+		if r.OriginMetalink == "" && r.OriginMirrorlist == "" && len(r.Origins) > 1 {
+			// Every upstream, not the first alone (an operator
+			// tester's), in the order they are tried.
+			var rest []string
+			for _, u := range r.Origins[1:] {
+				rest = append(rest, fetch.Redact(u))
+			}
+			origin += " (then " + strings.Join(rest, ", ") + ")"
+		}
+		fmt.Fprintf(stdout, "%s  origin %s\n", r.Name, origin)
 		if h, err := store.LoadHold(r.Name); err != nil {
 			fmt.Fprintf(stdout, "  held         %v\n", err)
 		} else if h != nil {

@@ -275,3 +275,28 @@ func TestSyncFillsFromAMirrorWhileTheOriginIsDown(t *testing.T) {
 		t.Errorf("every mirror current, the origin down: exit %d\n%s\nwant SKIPPED", code, out)
 	}
 }
+
+// TestStatusNamesEveryUpstream: with origin as a list, rpmirror status
+// names every upstream, in the order they are tried; it named the first
+// alone (an operator tester's).
+func TestStatusNamesEveryUpstream(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "mirrors.yaml")
+	yaml := "state_dir: " + filepath.Join(dir, "state") + `
+repos:
+  - name: multi
+    origin: [http://a.example/el9/, http://b.example/el9/, http://c.example/el9/]
+    mirrors:
+      - name: m
+        path: ` + filepath.Join(dir, "m") + "\n"
+	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := rpmirror(t, "status", "-c", cfg)
+	if code != 0 {
+		t.Fatalf("status: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "multi  origin http://a.example/el9/ (then http://b.example/el9/, http://c.example/el9/)\n") {
+		t.Errorf("status does not name every upstream in order:\n%s", out)
+	}
+}
