@@ -2439,12 +2439,15 @@ func (r *repo) renderViews(force bool) bool {
 		// A request for the other protocol gets no origin of this one.
 		nfb := mirrorlist.Fallback{Comment: fmt.Sprintf("no listed mirror offers the protocol asked, and the origin is %s: listing nothing", u.Scheme)}
 		sr.Elsewhere = server.Elsewhere{Scheme: u.Scheme, Text: mirrorlist.TextFallback(nil, nfb), Metalink: mirrorlist.MetalinkFallback(ecur, ealts, nil, nfb, now)}
-	} else if efb.URL == "" && len(cands) > 0 {
-		// Mirrors are listed, none of the protocol asked, and the lists
-		// fall back to nothing: say that, not the fallback's reason,
-		// which is why no mirror at all would be listed (an operator
-		// tester's ?protocol=https, with an http mirror up, was told
-		// none was up and the origin's revision failed verification).
+	} else if efb.URL == "" && slices.ContainsFunc(cands, func(c candidate) bool { return !c.m.Private }) {
+		// Public mirrors are listed, none of the protocol asked, and
+		// the lists fall back to nothing: say that, not the fallback's
+		// reason, which is why no mirror at all would be listed (an
+		// operator tester's ?protocol=https, with an http mirror up,
+		// was told none was up and the origin's revision failed
+		// verification). Not for private ones alone, listed only to
+		// clients in their networks (a reviewer's: one outside them
+		// was told no listed mirror offers the protocol it does).
 		nfb := mirrorlist.Fallback{Comment: "no listed mirror offers the protocol asked: listing nothing"}
 		sr.Elsewhere = server.Elsewhere{Any: true, Text: mirrorlist.TextFallback(nil, nfb), Metalink: mirrorlist.MetalinkFallback(ecur, ealts, nil, nfb, now)}
 	}
