@@ -1952,8 +1952,9 @@ func (r *repo) judge(m config.Mirror, res health.Result, now time.Time) health.R
 		// current one only when it came right after (a tester's partner
 		// two revisions behind read "superseded by" the current one,
 		// verified seconds before, "5m0s ago").
-		by := revName(v.Revisions[i-1].Revision)
-		if i > 1 {
+		next := successor(v, i)
+		by := revName(v.Revisions[next].Revision)
+		if next > 0 {
 			by += fmt.Sprintf(" (now %s)", revName(cur.Revision))
 		}
 		switch {
@@ -2019,6 +2020,23 @@ func revName(rev string) string {
 		return "(no revision)"
 	}
 	return rev
+}
+
+// successor returns the index in v of the revision verified next after
+// v.Revisions[i], which superseded it: the one before it in the list,
+// unless a revision was put back among them out of order (the one a hold
+// was at, kept while rpmirror resume lifts it, older than the others: a
+// reviewer's mirror read "superseded by" an older revision).
+func successor(v *state.Verified, i int) int {
+	at := v.Revisions[i].VerifiedAt
+	best := i - 1
+	for j := range i {
+		t := v.Revisions[j].VerifiedAt
+		if t.After(at) && (!v.Revisions[best].VerifiedAt.After(at) || t.Before(v.Revisions[best].VerifiedAt)) {
+			best = j
+		}
+	}
+	return best
 }
 
 // heldStale is the reason of a mirror that serves a revision other than

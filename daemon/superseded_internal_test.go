@@ -38,6 +38,20 @@ func TestSupersededByTheNextRevision(t *testing.T) {
 			t.Errorf("serving %s: %s %q, want %s %q", tc.sum, res.State, res.Reason, tc.state, tc.want)
 		}
 	}
+
+	// Just after rpmirror resume, the revision the hold was at, older
+	// than the others, is kept second in the list until the lift's sync:
+	// it superseded nothing.
+	resumed := &state.Verified{Revisions: []state.Revision{
+		{SHA256: "c", Revision: "300", VerifiedAt: now.Add(-10 * time.Second)},
+		{SHA256: "h", Revision: "50", VerifiedAt: now.Add(-time.Hour), SupersededAt: now.Add(-10 * time.Minute)},
+		{SHA256: "b", Revision: "200", VerifiedAt: now.Add(-time.Minute), SupersededAt: now.Add(-10 * time.Second)},
+	}}
+	r = &repo{cfg: config.Repo{MaxLag: 2 * time.Minute}, verified: resumed}
+	res := r.judge(partner, health.Result{SHA256: "b", State: health.OK, Accepted: true}, now)
+	if want := "serves verified revision 200, superseded by 300 10s ago (max_lag 2m0s)"; res.Reason != want {
+		t.Errorf("after resume, serving 200: %q, want %q", res.Reason, want)
+	}
 }
 
 // TestHeldStaleProbeOnly: while the repository is held, a probe-only
