@@ -122,7 +122,7 @@ func (r *repo) carryProbed(rc config.Repo, now time.Time) int {
 				ups = append(ups, resultOf(u))
 			}
 		}
-		r.setUpstreams(ups) // none known before: no alert
+		r.recordUpstreams(ups, true) // the last daemon alerted on them
 		r.mu.Lock()
 		r.origin = resultOf(*o)
 		r.mu.Unlock()

@@ -96,11 +96,14 @@ type repo struct {
 	cronID     cron.EntryID
 	tracker    *health.Tracker
 
-	mu           gosync.Mutex
-	cfg          config.Repo
-	sched        cron.Schedule
-	origin       health.Result   // the origin as a whole: ok when any upstream is
-	upstreams    []health.Result // each upstream, as last probed, in order
+	mu        gosync.Mutex
+	cfg       config.Repo
+	sched     cron.Schedule
+	origin    health.Result   // the origin as a whole: ok when any upstream is
+	upstreams []health.Result // each upstream, as last probed, in order
+	// upstreamSeen is the state each upstream URL was last known in,
+	// kept across rounds that know none: what its alerts compare with.
+	upstreamSeen map[string]health.State
 	originRepomd []byte          // the origin's current repomd.xml, as last seen
 	verified     *state.Verified // the revisions mirrors are judged against, current first: stored, or the held one (see hold)
 	stored       *state.Verified // the revisions rpmirror verified, as state_dir keeps them

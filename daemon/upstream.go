@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	gosync "sync"
@@ -164,13 +165,27 @@ func aggregate(rc config.Repo, ups []health.Result) health.Result {
 // setUpstreams records the upstreams' states, their metrics, and alerts
 // on a change of one of several upstreams (with one, the origin's alert
 // says it).
-func (r *repo) setUpstreams(ups []health.Result) {
+func (r *repo) setUpstreams(ups []health.Result) { r.recordUpstreams(ups, false) }
+
+// recordUpstreams is setUpstreams; carried says ups are the states the
+// last daemon saved (carryProbed), recorded as known without an alert:
+// it alerted on them.
+func (r *repo) recordUpstreams(ups []health.Result, carried bool) {
 	r.mu.Lock()
 	prev := map[string]health.State{}
 	for _, u := range r.upstreams {
 		prev[u.URL] = u.State
 	}
 	r.upstreams = ups
+	if r.upstreamSeen == nil {
+		r.upstreamSeen = map[string]health.State{}
+	}
+	// The state each upstream was last known in, kept when a round
+	// knows none (the metalink unreadable): what alerts compare with.
+	seen := maps.Clone(r.upstreamSeen)
+	for _, u := range ups {
+		r.upstreamSeen[u.URL] = u.State
+	}
 	r.mu.Unlock()
 	m := r.d.metrics
 	// Only the series of upstreams gone are deleted, by their labels: a
@@ -188,15 +203,17 @@ func (r *repo) setUpstreams(ups []health.Result) {
 			v = 1
 		}
 		m.upstreamUp.WithLabelValues(r.name, u.URL).Set(v)
-		was, known := prev[u.URL]
+		was, known := seen[u.URL]
 		if !known {
 			// First seen (at start, or added by a reload): down is
 			// news, as a mirror's is; it was said only when it came
 			// back, "down -> ok" of a down never told (an operator
-			// tester's).
+			// tester's). Not again for one the last daemon saved
+			// (carried), nor for one the metalink left out for a
+			// while (a reviewer's).
 			was = health.Unknown
 		}
-		if len(ups) < 2 || was == u.State || (was == health.Unknown && u.State == health.OK) {
+		if carried || len(ups) < 2 || was == u.State || (was == health.Unknown && u.State == health.OK) {
 			continue
 		}
 		r.log.Info("upstream state", "upstream", u.URL, "from", was, "to", u.State, "reason", u.Reason)

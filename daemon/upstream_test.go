@@ -125,6 +125,43 @@ func TestUpstreamFailover(t *testing.T) {
 	}
 }
 
+// TestUpstreamDownAlertedOnce: an upstream down from the start is
+// alerted once, unknown -> down, and not again when the daemon restarts
+// and takes the last one's probes (a reviewer's: every restart alerted
+// it anew).
+func TestUpstreamDownAlertedOnce(t *testing.T) {
+	e := newEnv(t, envOpts{
+		probeInterval: time.Second, probeTimeout: 500 * time.Millisecond,
+		upstreams: []string{"primary", "origin"},
+		setup: func(n *switchable) {
+			n.serve("primary", testrepo.DemoOrigin(t, "v2"))
+			n.setStatus("primary", http.StatusForbidden)
+		},
+	})
+	e.waitHealthy()
+	primary := e.net.URL("primary")
+	downs := func() int {
+		n := 0
+		for _, a := range e.hook.all() {
+			if a.Kind == "upstream" && a.URL == primary && a.To == "down" {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, 10*time.Second, "the primary upstream's down to be alerted", func() bool { return downs() == 1 })
+	e.stop()
+	e.start()
+	waitFor(t, 10*time.Second, "the restarted daemon to probe the upstreams", func() bool {
+		st := e.status().Repos[0]
+		return len(st.Upstreams) == 2 && st.Upstreams[0].State == "down" && st.Upstreams[0].Checked.After(time.Now().Add(-time.Second))
+	})
+	time.Sleep(2 * time.Second) // more rounds
+	if n := downs(); n != 1 {
+		t.Errorf("the primary upstream's down alerted %d times across a restart, want once:\n%+v", n, e.hook.all())
+	}
+}
+
 // TestRestartSyncsOnce: a daemon restarted on an unchanged origin runs
 // one sync, the one every repository gets at start. It ran two, the
 // first "new revision at the origin": the origin's state the last daemon
