@@ -114,3 +114,39 @@ func TestRetryWait(t *testing.T) {
 		t.Errorf("after a success: retry at %v, %d failures; want none, 0", r.retryAt, r.retries)
 	}
 }
+
+// TestFallbackOriginServesTheRepomd: with no mirror listed, the lists and
+// /r/ fall back to the first upstream up serving the repomd.xml they
+// describe (the last sync's), before an earlier one up serving another
+// (a revision the sync skipped: rolled back, or badly signed, which
+// probes do not judge); with none serving it, the first up; with none
+// up, the primary (a reviewer's).
+func TestFallbackOriginServesTheRepomd(t *testing.T) {
+	rc := config.Repo{Origin: "http://p.example/", Origins: []string{"http://p.example/", "http://a.example/", "http://b.example/"}}
+	repomd := []byte("<repomd>b</repomd>")
+	for _, tc := range []struct {
+		name string
+		ups  []health.Result
+		want string
+	}{
+		{"serving it", []health.Result{
+			{URL: "http://p.example/", State: health.Down},
+			{URL: "http://a.example/", State: health.OK, SHA256: "older"},
+			{URL: "http://b.example/", State: health.OK, SHA256: sha256Hex(repomd)},
+		}, "http://b.example/"},
+		{"none serving it", []health.Result{
+			{URL: "http://p.example/", State: health.Down},
+			{URL: "http://a.example/", State: health.OK, SHA256: "older"},
+			{URL: "http://b.example/", State: health.OK, SHA256: "other"},
+		}, "http://a.example/"},
+		{"none up", []health.Result{
+			{URL: "http://p.example/", State: health.Down},
+			{URL: "http://a.example/", State: health.Down},
+		}, "http://p.example/"},
+	} {
+		r := &repo{upstreams: tc.ups, originRepomd: repomd}
+		if got := r.fallbackOrigin(rc); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}

@@ -69,7 +69,7 @@ func (r *repo) probeOrigin(ctx context.Context) {
 			if err != nil {
 				res.State, res.Reason, res.Latency = health.Down, upstreamReason(err), 0
 			} else {
-				res.State, res.Revision = health.OK, md.Revision
+				res.State, res.Revision, res.SHA256 = health.OK, md.Revision, sha256Hex(body)
 				bodies[i] = body
 			}
 			results[i] = res
@@ -279,13 +279,28 @@ func (r *repo) upstreamStatus(rc config.Repo) []server.UpstreamStatus {
 	return out
 }
 
-// fallbackOrigin is where the mirror lists send clients when no mirror is
-// healthy: the first usable upstream, else the primary one.
+// fallbackOrigin is where the mirror lists and /r/ send clients when no
+// mirror is healthy: the first usable upstream serving the repomd.xml
+// they describe, else the first usable, else the primary one.
 func (r *repo) fallbackOrigin(rc config.Repo) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	urls := rc.OriginURLs()
-	for _, u := range r.upstreams {
+	ups := r.upstreams
+	if r.originRepomd != nil {
+		// The first up serving the repomd.xml the lists and redirects
+		// describe (originRepomd: a probe's or the last sync's), before
+		// the first up: an upstream serving another (a rolled-back or
+		// badly signed revision the sync skipped for the next, which
+		// probes do not judge) was where /r/ sent clients (a
+		// reviewer's).
+		sum := sha256Hex(r.originRepomd)
+		i := slices.IndexFunc(ups, func(u health.Result) bool { return u.State == health.OK && u.SHA256 == sum })
+		if i > 0 {
+			ups = append(append([]health.Result{ups[i]}, ups[:i]...), ups[i+1:]...)
+		}
+	}
+	for _, u := range ups {
 		if u.State != health.OK {
 			continue
 		}
