@@ -85,16 +85,20 @@ type OriginChangedError struct {
 	Href           string // the file, as the mirror's repomd.xml names it
 	Revision       string // the revision the mirror serves
 	OriginRevision string // the revision the origin serves now
+	// WentBack says the origin's revision is one a sync refuses as a
+	// rollback: older than the current verified revision, or an earlier
+	// verified one.
+	WentBack bool
 }
 
 func (e *OriginChangedError) Error() string {
 	if e.OriginRevision == e.Revision {
 		return fmt.Sprintf("rpmirror wrote %s from the origin's revision %s, and what the filter writes from the origin now is not this file (the origin republished revision %s, or the filter changed since the last sync): run a sync to publish the new filtered revision", e.Href, e.Revision, e.OriginRevision)
 	}
-	if olderRevision(e.OriginRevision, e.Revision) {
+	if e.WentBack {
 		// A sync refuses it (RollbackError): "run a sync" sent an
 		// operator tester to that refusal.
-		return fmt.Sprintf("rpmirror wrote %s from the origin's revision %s, and the origin went back since (it now serves the older revision %s, whose filtered metadata does not include this file): a sync refuses it unless allow_rollback is set (or rpmirror sync --allow-rollback publishes it); the file stays missing until the origin publishes a revision newer than %s, or that is done", e.Href, e.Revision, e.OriginRevision, e.Revision)
+		return fmt.Sprintf("rpmirror wrote %s from the origin's revision %s, and the origin went back since (it now serves revision %s, older than the current verified one, whose filtered metadata does not include this file): a sync refuses it unless allow_rollback is set (or rpmirror sync --allow-rollback publishes it); the file stays missing until the origin publishes a newer revision, or that is done", e.Href, e.Revision, e.OriginRevision)
 	}
 	return fmt.Sprintf("rpmirror wrote %s from the origin's revision %s, and the origin's revision changed since (it now serves revision %s, whose filtered metadata does not include this file): run a sync to publish the new revision", e.Href, e.Revision, e.OriginRevision)
 }

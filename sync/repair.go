@@ -571,6 +571,27 @@ type regenFile struct {
 	size  int64
 }
 
+// wentBack reports whether the origin's revision is one a sync refuses
+// as a rollback, as checkRollback judges by revision: older than the
+// current verified revision (the mirror's, mirrorRev, when none is
+// recorded), or an earlier verified one. (A sync also compares
+// timestamps; this is for advice only.)
+func (r *repairer) wentBack(origin, mirrorRev string) bool {
+	cur := mirrorRev
+	v, err := r.e.opts.Store.LoadVerified(r.repo.Name)
+	if err == nil && v != nil {
+		if c := v.Current(); c != nil {
+			cur = c.Revision
+			for _, rev := range v.Revisions[1:] {
+				if rev.Revision == origin && origin != cur {
+					return true
+				}
+			}
+		}
+	}
+	return olderRevision(origin, cur)
+}
+
 // rewrite returns the filtered metadata file d of a mirror serving
 // revision, written again from the origin's current revision (once per
 // Repair) and checked against d.
@@ -584,7 +605,7 @@ func (r *repairer) rewrite(ctx context.Context, d repodata.Data, revision string
 	}
 	f, ok := g.files[d.Checksum]
 	if !ok || f.size != d.Size {
-		return "", 0, &OriginChangedError{Href: d.Href, Revision: revision, OriginRevision: g.revision}
+		return "", 0, &OriginChangedError{Href: d.Href, Revision: revision, OriginRevision: g.revision, WentBack: r.wentBack(g.revision, revision)}
 	}
 	fh, err := os.Open(f.local)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -203,13 +204,27 @@ func TestRepairFilteredMirror(t *testing.T) {
 	if len(r.Replaced) > 0 || len(r.Left) != 1 || r.Left[0].Path != primary || !errors.As(r.Left[0].Err, &oc) || !errors.Is(r.Left[0].Err, sync.ErrMissing) {
 		t.Fatalf("repair after the origin moved on: replaced %v, left %v; want %s left with an *OriginChangedError", r.Replaced, r.Left, primary)
 	}
-	if oc.Href != primary || oc.Revision != "1" || oc.OriginRevision != "2" {
-		t.Errorf("OriginChangedError %+v, want %s, revision 1, origin revision 2", oc, primary)
+	if oc.Href != primary || oc.Revision != "1" || oc.OriginRevision != "2" || oc.WentBack {
+		t.Errorf("OriginChangedError %+v, want %s, revision 1, origin revision 2, not gone back", oc, primary)
 	}
 	t.Logf("left: %s", r.Left[0])
 	// A sync publishes the new revision.
 	h.mustSync()
 	if p := check(m0); len(p) > 0 {
 		t.Errorf("after the sync: %v", p)
+	}
+
+	// The origin goes back to revision 1: a sync refuses it, and the
+	// repair says so rather than to run one (an operator tester's).
+	md2, err := os.ReadFile(at(m0, sync.RepomdPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	primary2 := regexp.MustCompile(`(?s)<data type="primary">.*?<location href="([^"]+)"`).FindSubmatch(md2)[1]
+	republish(t, o, v1)
+	os.Remove(at(m0, string(primary2)))
+	r = repair()["one"]
+	if len(r.Left) != 1 || !errors.As(r.Left[0].Err, &oc) || !oc.WentBack || !strings.Contains(r.Left[0].Err.Error(), "allow_rollback") {
+		t.Errorf("repair after the origin went back: left %v; want an *OriginChangedError saying it went back and naming allow_rollback", r.Left)
 	}
 }
