@@ -57,8 +57,23 @@ func (p Problem) String() string { return p.Path + ": " + p.Err.Error() }
 // CheckStats counts what CheckMirror looked at.
 type CheckStats struct {
 	Revision string
-	Metadata int // metadata files checked
-	Packages int // packages checked
+	// RepomdSHA256 is the hex sha256 of the repomd.xml served.
+	RepomdSHA256 string
+	Metadata     int // metadata files checked
+	Packages     int // packages checked
+}
+
+// Unverified returns a *UnverifiedRepomdError when the repomd.xml a check
+// found served (st) is not one of the revisions rpmirror verified
+// (verified, VerifiedDigests; none recorded: nil). A mirror whose
+// repomd.xml was changed by hand checks out against itself, its .asc
+// then not matching: verify said "ok" where the probes said stale (an
+// operator tester's).
+func (st CheckStats) Unverified(verified map[string]bool) error {
+	if len(verified) == 0 || st.RepomdSHA256 == "" || verified[st.RepomdSHA256] {
+		return nil
+	}
+	return &UnverifiedRepomdError{Revision: st.Revision}
 }
 
 // CheckOptions say what CheckMirrorWith checks signatures with.
@@ -281,6 +296,8 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 		return nil, st, fmt.Errorf("%s: %w", RepomdPath, err)
 	}
 	st.Revision = md.Revision
+	sum := sha256.Sum256(raw)
+	st.RepomdSHA256 = hex.EncodeToString(sum[:])
 	var problems []Problem
 	add := func(p string, err error) { problems = append(problems, Problem{Path: p, Err: err}) }
 	addFile := func(p string, err error, meta *repodata.Data, pkg *repodata.Package) {
@@ -301,8 +318,7 @@ func CheckMirrorWith(ctx context.Context, tg target.Target, opts CheckOptions) (
 	if err := checkZchunk(md); err != nil {
 		add(RepomdPath, err)
 	}
-	sum := sha256.Sum256(raw)
-	recorded := opts.Signatures[hex.EncodeToString(sum[:])]
+	recorded := opts.Signatures[st.RepomdSHA256]
 	// repomd.xml's signature and key are served whenever they are there
 	// (dnf with repo_gpgcheck asks for them), checked or not.
 	for _, p := range []struct {

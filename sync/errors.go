@@ -286,3 +286,15 @@ func ExplainNoRepomd(err error, store *state.Store, repo, mirror string) error {
 	}
 	return &NoRepomdError{Target: nr.Target, Revision: m.Revision, PublishedAt: m.PublishedAt}
 }
+
+// UnverifiedRepomdError is a mirror serving a repomd.xml that is none of
+// the revisions rpmirror verified (changed by hand, or written by
+// another tool): the probes judge it stale, and a sync publishes the
+// current verified revision again.
+type UnverifiedRepomdError struct {
+	Revision string // the <revision> it says
+}
+
+func (e *UnverifiedRepomdError) Error() string {
+	return fmt.Sprintf("serves a repomd.xml (revision %s) that rpmirror has not verified: the probes judge the mirror stale; rpmirror sync publishes the current verified revision again", e.Revision)
+}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
 
@@ -363,6 +364,7 @@ func (r *repairer) mirrorFiles(ctx context.Context, tg target.Target, mc config.
 			fixed = append(fixed, p)
 		}
 		if len(files) == 0 {
+			r.leftUnverified(mr, st)
 			return nil
 		}
 		if err := tg.Commit(ctx, files, nil); err != nil {
@@ -374,12 +376,25 @@ func (r *repairer) mirrorFiles(ctx context.Context, tg target.Target, mc config.
 		mr.Replaced = append(mr.Replaced, fixed...)
 	}
 	// What a second check still finds.
-	problems, _, err := CheckMirrorWith(ctx, tg, r.check)
+	problems, st, err := CheckMirrorWith(ctx, tg, r.check)
 	if err != nil {
 		return err
 	}
 	mr.Left = problems
+	r.leftUnverified(mr, st)
 	return nil
+}
+
+// leftUnverified adds to what a repair leaves a repomd.xml served that
+// rpmirror did not verify (CheckStats.Unverified), unless a problem left
+// says so already (the signature a filtered mirror's repair does not
+// make for it, ErrUnverifiedRepomd).
+func (r *repairer) leftUnverified(mr *MirrorRepair, st CheckStats) {
+	uerr := st.Unverified(r.check.Verified)
+	if uerr == nil || slices.ContainsFunc(mr.Left, func(p Problem) bool { return errors.Is(p.Err, ErrUnverifiedRepomd) }) {
+		return
+	}
+	mr.Left = append(mr.Left, Problem{Path: RepomdPath, Err: uerr})
 }
 
 // errCannotRefetch is the reason a problem is not a file to fetch again.

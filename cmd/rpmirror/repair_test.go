@@ -170,6 +170,50 @@ func TestVerifyEmptiedMirror(t *testing.T) {
 	f.checkConsistent(t, "after the sync")
 }
 
+// TestVerifyUnverifiedRepomd: a mirror whose repomd.xml was changed by
+// hand checks out against itself (its metadata and packages are whole),
+// but rpmirror never verified it, and dnf with repo_gpgcheck refuses it
+// (its .asc no longer matches): verify and verify --repair said "ok"
+// while the probes called it stale (an operator tester's). They name it;
+// rpmirror sync publishes the verified revision again.
+func TestVerifyUnverifiedRepomd(t *testing.T) {
+	pkgs := testrepo.DemoPackages(nil)
+	f := newFixture(t, pkgs, 4)
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
+	}
+	m2 := f.mirrors[1]
+	p := filepath.Join(m2, "repodata", "repomd.xml")
+	md, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := regexp.MustCompile(`<revision>`).ReplaceAll(md, []byte("<revision>9"))
+	// A new file in its place: the mirrors share repomd.xml's inode.
+	if err := os.WriteFile(p+".new", changed, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(p+".new", p); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"verify"}, {"verify", "--repair"}} {
+		code, out, _ := rpmirror(t, append(args, "-c", f.cfg)...)
+		if code != 1 || !strings.Contains(out, "test/m2: repodata/repomd.xml: serves a repomd.xml (revision 9") || !strings.Contains(out, "that rpmirror has not verified") {
+			t.Errorf("%s on a mirror serving a repomd.xml changed by hand: exit %d\n%s", strings.Join(args, " "), code, out)
+		}
+		if strings.Contains(out, "test/m1: repodata/repomd.xml") {
+			t.Errorf("%s names the other mirror's repomd.xml:\n%s", strings.Join(args, " "), out)
+		}
+	}
+	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
+		t.Fatalf("sync after the change: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := rpmirror(t, "verify", "-c", f.cfg); code != 0 {
+		t.Errorf("verify after the sync: exit %d\n%s", code, out)
+	}
+	f.checkConsistent(t, "after the sync")
+}
+
 // TestVerifyRepairFiltered: verify --repair on a filtered mirror with
 // sign_with writes a deleted primary and a deleted signature again (the
 // origin has neither: rpmirror wrote them), and verify then passes.

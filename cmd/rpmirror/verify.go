@@ -65,6 +65,9 @@ func runVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 				bad++
 				continue
 			}
+			if uerr := st.Unverified(opts.Verified); uerr != nil {
+				problems = append(problems, sync.Problem{Path: sync.RepomdPath, Err: uerr})
+			}
 			for _, p := range problems {
 				fmt.Fprintf(stdout, "%s/%s: %s: %s\n", r.Name, m.Name, p.Path, errLine(p.Err))
 			}
