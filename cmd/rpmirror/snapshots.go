@@ -82,9 +82,21 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 			holders[p]++
 		}
 	}
+	// A snapshot that cannot be read is a row of its own, marked, not
+	// the end of the listing (an operator tester's: one snapshot without
+	// its repomd.xml hid every other).
+	unread := make([]error, len(x.Snapshots))
+	var firstErr error
 	for i, s := range x.Snapshots {
 		if pkgs[i], err = snaps.Packages(ctx, tg, s.Name, cfg.Download.MaxMetadataSize); err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			unread[i] = err
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
 		}
 		for _, p := range pkgs[i] {
 			holders[p]++
@@ -115,10 +127,25 @@ func listSnapshots(ctx context.Context, w io.Writer, cfg *config.Config, r *conf
 		if s.Name == x.Held {
 			latest += " (held)"
 		}
+		if unread[i] != nil {
+			fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, latest, revisionOrNone(s.Revision), age(now.Sub(s.Published)), pinned, "?", "? (cannot be read: see below)")
+			continue
+		}
 		fmt.Fprintf(tw, "    %s%s\t%s\t%s\t%s\t%d\t%s\n", s.Name, latest, revisionOrNone(s.Revision), age(now.Sub(s.Published)), pinned, len(pkgs[i]), human(own))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	for i, err := range unread {
+		if err != nil {
+			fmt.Fprintf(w, "    snapshot %s cannot be read: %s (rpmirror verify names what is wrong; verify --repair mends it, or says to remove it)\n", x.Snapshots[i].Name, errLine(err))
+		}
+	}
+	if firstErr != nil {
+		if !shares {
+			fmt.Fprintln(w, "    (each snapshot stores its own copy of every file here: NOT SHARED counts all its packages, unless the store deduplicates)")
+		}
+		return fmt.Errorf("snapshot %s: %w", x.Snapshots[slices.IndexFunc(unread, func(e error) bool { return e != nil })].Name, firstErr)
 	}
 	if !shares {
 		fmt.Fprintln(w, "    (each snapshot stores its own copy of every file here: NOT SHARED counts all its packages, unless the store deduplicates)")
