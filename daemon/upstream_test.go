@@ -14,20 +14,27 @@ import (
 	"github.com/rpmirror/rpmirror/server"
 )
 
+// primaryForbidden is the incident's set-up: the origin lists two
+// upstreams, "primary" (the demo's v2) answering 403 to everything from
+// the start, and "origin"; probes every probeInterval.
+func primaryForbidden(t *testing.T, probeInterval, probeTimeout time.Duration) envOpts {
+	return envOpts{
+		probeInterval: probeInterval, probeTimeout: probeTimeout,
+		upstreams: []string{"primary", "origin"},
+		setup: func(n *switchable) {
+			n.serve("primary", testrepo.DemoOrigin(t, "v2"))
+			n.setStatus("primary", http.StatusForbidden)
+		},
+	}
+}
+
 // TestUpstreamFailover: the origin lists two upstreams and the primary
 // answers 403, as in the incident. The daemon probes both, the origin is
 // up through the second, syncs take everything from it, and /status,
 // /status.json and /metrics show each upstream's state. When the primary
 // comes back, its state and metric follow and the webhook hears it.
 func TestUpstreamFailover(t *testing.T) {
-	e := newEnv(t, envOpts{
-		probeInterval: time.Second, probeTimeout: 500 * time.Millisecond,
-		upstreams: []string{"primary", "origin"},
-		setup: func(n *switchable) {
-			n.serve("primary", testrepo.DemoOrigin(t, "v2"))
-			n.setStatus("primary", http.StatusForbidden)
-		},
-	})
+	e := newEnv(t, primaryForbidden(t, time.Second, 500*time.Millisecond))
 	e.waitHealthy()
 	primary, second := e.net.URL("primary"), e.net.URL("origin")
 	var st = e.status().Repos[0]
@@ -130,14 +137,7 @@ func TestUpstreamFailover(t *testing.T) {
 // and takes the last one's probes (a reviewer's: every restart alerted
 // it anew).
 func TestUpstreamDownAlertedOnce(t *testing.T) {
-	e := newEnv(t, envOpts{
-		probeInterval: time.Second, probeTimeout: 500 * time.Millisecond,
-		upstreams: []string{"primary", "origin"},
-		setup: func(n *switchable) {
-			n.serve("primary", testrepo.DemoOrigin(t, "v2"))
-			n.setStatus("primary", http.StatusForbidden)
-		},
-	})
+	e := newEnv(t, primaryForbidden(t, time.Second, 500*time.Millisecond))
 	e.waitHealthy()
 	primary := e.net.URL("primary")
 	downs := func() int {
@@ -195,14 +195,7 @@ func TestRestartSyncsOnce(t *testing.T) {
 // TestNoUsableUpstreamSkipsSync: with every upstream refusing, a sync is
 // skipped, not failed, and says why for each.
 func TestNoUsableUpstreamSkipsSync(t *testing.T) {
-	e := newEnv(t, envOpts{
-		probeInterval: time.Hour, probeTimeout: 2 * time.Second,
-		upstreams: []string{"primary", "origin"},
-		setup: func(n *switchable) {
-			n.serve("primary", testrepo.DemoOrigin(t, "v2"))
-			n.setStatus("primary", http.StatusForbidden)
-		},
-	})
+	e := newEnv(t, primaryForbidden(t, time.Hour, 2*time.Second))
 	e.waitHealthy()
 	e.net.setStatus("origin", http.StatusServiceUnavailable)
 	e.d.TriggerSync("demo")

@@ -275,24 +275,8 @@ func TestSnapshotsNotShared(t *testing.T) {
 // table was not printed at all, every other snapshot hidden with it (an
 // operator tester's).
 func TestSnapshotsListsAnUnreadableOne(t *testing.T) {
-	f := newFixture(t, testrepo.DemoPackages(nil), 4)
-	b, err := os.ReadFile(f.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.Replace(string(b), "    mirrors:\n", "    snapshots: {keep: 5}\n    mirrors:\n", 1)
-	if err := os.WriteFile(f.cfg, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if code, out, errOut := rpmirror(t, "sync", "-c", f.cfg); code != 0 {
-		t.Fatalf("sync: exit %d\n%s%s", code, out, errOut)
-	}
-	latest, err := os.ReadFile(filepath.Join(f.mirrors[0], "snapshots", "latest.txt"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	name := strings.TrimSpace(string(latest))
-	if err := os.Remove(filepath.Join(f.mirrors[0], "snapshots", name, "repodata", "repomd.xml")); err != nil {
+	f, first, second := twoSnapshots(t)
+	if err := os.Remove(filepath.Join(f.mirrors[0], "snapshots", second, "repodata", "repomd.xml")); err != nil {
 		t.Fatal(err)
 	}
 	code, out, errOut := rpmirror(t, "snapshots", "-c", f.cfg, "--repo", "test")
@@ -300,10 +284,13 @@ func TestSnapshotsListsAnUnreadableOne(t *testing.T) {
 		t.Errorf("snapshots with one unreadable: exit %d, want 1\n%s%s", code, out, errOut)
 	}
 	m1, m2, found := strings.Cut(out, "mirror m2")
-	if !strings.Contains(m1, name+" (latest)") || !strings.Contains(m1, "? (cannot be read: see below)") || !strings.Contains(m1, "snapshot "+name+" cannot be read: ") {
+	if !strings.Contains(m1, second+" (latest)") || !strings.Contains(m1, "? (cannot be read: see below)") || !strings.Contains(m1, "snapshot "+second+" cannot be read: ") {
 		t.Errorf("m1's table does not list the unreadable snapshot, marked, and say why:\n%s", out)
 	}
-	if !found || !strings.Contains(m2, name+" (latest)") || strings.Contains(m2, "cannot be read") {
+	if r := strings.Fields(m1[strings.Index(m1, first):]); len(r) < 6 || r[4] != "6" {
+		t.Errorf("m1's other snapshot %s is not listed with its packages:\n%s", first, out)
+	}
+	if !found || !strings.Contains(m2, second+" (latest)") || !strings.Contains(m2, first) || strings.Contains(m2, "cannot be read") {
 		t.Errorf("m2's snapshots are not listed:\n%s%s", out, errOut)
 	}
 }
