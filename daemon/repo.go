@@ -121,7 +121,7 @@ type repo struct {
 	lastSyncOK *bool
 	// retries counts the syncs in a row that failed or were skipped, and
 	// retryAt is when the next probe round that finds the origin up asks
-	// for another (noteRetry): zero while none is due.
+	// for another (noteRetryLocked): zero while none is due.
 	retries      int
 	retryAt      time.Time
 	rollbackSeen []byte // the last rollback alerted on: upstream, revision, current revision

@@ -287,7 +287,7 @@ func (r *repo) fallbackOrigin(rc config.Repo) string {
 	defer r.mu.Unlock()
 	urls := rc.OriginURLs()
 	ups := r.upstreams
-	if r.originRepomd != nil {
+	if r.originRepomd != nil && len(ups) > 1 {
 		// The first up serving the repomd.xml the lists and redirects
 		// describe (originRepomd: a probe's or the last sync's), before
 		// the first up: an upstream serving another (a rolled-back or
